@@ -1,0 +1,110 @@
+/**
+ * The command table and the CLI's main(): builds the commander program from the command
+ * files in `commands/`, runs it, maps errors to exit codes.
+ *
+ * Exit codes: 0 success, 1 failure, 2 usage error, 3 a check found problems
+ * (verify uses bit flags on top of that; see its help).
+ *
+ * @module
+ */
+import { Command, CommanderError, Option } from "commander";
+import process from "node:process";
+import { SpackleError, UsageError } from "../errors.ts";
+import { type Output, type OutputOptions, printError, processOutput } from "./output.ts";
+import { commands } from "./commands/mod.ts";
+
+/** Exit codes of the CLI. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, problems: 3 } as const;
+
+/** Options every command accepts (defined on the root program). */
+export interface GlobalOptions {
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  config?: string;
+  caFile?: string;
+  color: boolean;
+}
+
+/** What a command's action gets. */
+export interface Ctx {
+  out: Output;
+  globals: GlobalOptions;
+  /** Aborted on Ctrl-C (the REPL cancels the running command through it). */
+  signal: AbortSignal;
+}
+
+/** A command's implementation: returns an exit code (0 when nothing is returned). */
+export type Action<A extends unknown[]> = (ctx: Ctx, ...args: A) => Promise<number | void>;
+
+/** Adds commands to the program. Each file in commands/ exports one of these. */
+export type Register = (program: Command, act: ActFn) => void;
+
+/** Wraps an action so main() learns its exit code. */
+export type ActFn = <A extends unknown[]>(fn: Action<A>) => (...args: A) => Promise<void>;
+
+/** Options for building the program (the REPL passes its own output and signal). */
+export interface ProgramOptions {
+  output?: (o: OutputOptions) => Output;
+  signal?: AbortSignal;
+  onExit?: (code: number) => void;
+}
+
+/** Builds the whole command tree. */
+export function buildProgram(opts: ProgramOptions = {}): Command {
+  const program = new Command("spackle")
+    .description("A single-binary client for Spack binary build caches")
+    .addOption(new Option("--json", "print results as JSON (stable shape)").default(false))
+    .addOption(new Option("-q, --quiet", "print nothing but results").default(false))
+    .addOption(new Option("-v, --verbose", "print details of what is done").default(false))
+    .addOption(new Option("--no-color", "never colour output (NO_COLOR works too)"))
+    .addOption(new Option("-C, --config <file>", "spackle config file").env("SPACKLE_CONFIG"))
+    .addOption(
+      new Option("--ca-file <file>", "trust the CA certificates in this PEM file").env(
+        "SSL_CERT_FILE",
+      ),
+    )
+    .showSuggestionAfterError(true)
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
+  program.exitOverride();
+  const act: ActFn = (fn) => async (...args) => {
+    const cmd = args[args.length - 1] as Command;
+    const globals = cmd.optsWithGlobals() as unknown as GlobalOptions;
+    const out = (opts.output ?? processOutput)({
+      json: !!globals.json,
+      quiet: !!globals.quiet,
+      verbose: !!globals.verbose,
+      color: globals.color !== false,
+    });
+    const code = await fn(
+      { out, globals, signal: opts.signal ?? new AbortController().signal },
+      ...args,
+    );
+    opts.onExit?.(code ?? 0);
+  };
+  for (const register of commands) register(program, act);
+  return program;
+}
+
+/** Runs the CLI with `argv` (without the executable); resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram({ onExit: (c) => (code = c) });
+  const json = argv.includes("--json");
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === "commander.helpDisplayed" || err.code === "commander.version" ||
+        err.code === "commander.help"
+      ) return 0;
+      if (json) printError(new UsageError(err.message.replace(/^error: /, "")), true);
+      return EXIT.usage;
+    }
+    printError(err, json);
+    if (process.env.SPACKLE_DEBUG && err instanceof Error) console.error(err.stack);
+    return err instanceof SpackleError && err.code === "usage" ? EXIT.usage : EXIT.failure;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * sha256 as pass-through streams: hash and count while bytes flow, or verify them against
+ * the digest and size a manifest promised.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { IntegrityError } from "../errors.ts";
+
+/** A content digest. Spack only uses sha256, lowercase hex. */
+export interface Digest {
+  algorithm: "sha256";
+  hex: string;
+}
+
+/** What a stream of bytes turned out to be. */
+export interface DigestResult {
+  digest: Digest;
+  size: number;
+}
+
+/** Formats a digest as `sha256:<hex>`. */
+export function formatDigest(d: Digest): string {
+  return `${d.algorithm}:${d.hex}`;
+}
+
+/** sha256 of a byte array or string, as lowercase hex. */
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * A pass-through stream that hashes and counts what flows through it.
+ *
+ * @example
+ * ```ts
+ * const { stream, result } = digestStream();
+ * await new Response(new Blob(["abc"]).stream().pipeThrough(stream)).arrayBuffer();
+ * (await result).digest.hex; // "ba7816bf..."
+ * ```
+ */
+export function digestStream(): {
+  stream: TransformStream<Uint8Array, Uint8Array>;
+  result: Promise<DigestResult>;
+} {
+  const hash = createHash("sha256");
+  let size = 0;
+  let resolve!: (r: DigestResult) => void;
+  const result = new Promise<DigestResult>((res) => {
+    resolve = res;
+  });
+  const stream = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      hash.update(chunk);
+      size += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+    flush() {
+      resolve({ digest: { algorithm: "sha256", hex: hash.digest("hex") }, size });
+    },
+  });
+  return { stream, result };
+}
+
+/**
+ * A pass-through stream that fails when the bytes are not the expected ones: on a digest
+ * mismatch and a short body at the end, and as soon as the body runs past `size`.
+ * `label` names the thing in error messages (a blob path, a spec).
+ */
+export function verifyStream(
+  expected: { digest: Digest | string; size?: number },
+  label: string,
+): TransformStream<Uint8Array, Uint8Array> {
+  const want = typeof expected.digest === "string" ? expected.digest : expected.digest.hex;
+  const hash = createHash("sha256");
+  let size = 0;
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      size += chunk.byteLength;
+      if (expected.size !== undefined && size > expected.size) {
+        throw new IntegrityError(
+          `Cannot verify ${label}: body is longer than the declared ${expected.size} bytes`,
+        );
+      }
+      hash.update(chunk);
+      controller.enqueue(chunk);
+    },
+    flush() {
+      if (expected.size !== undefined && size < expected.size) {
+        throw new IntegrityError(
+          `Cannot verify ${label}: body is ${size} bytes, ${expected.size} were declared`,
+        );
+      }
+      const got = hash.digest("hex");
+      if (got !== want) {
+        throw new IntegrityError(
+          `Cannot verify ${label}: digest is "sha256:${got}", expected "sha256:${want}"`,
+        );
+      }
+    },
+  });
+}

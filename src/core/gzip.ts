@@ -1,0 +1,115 @@
+/**
+ * gzip streams with `node:zlib`: decompression accepts multi-member input and checks every
+ * CRC; compression writes what Spack writes (level 6, mtime 0, no file name, OS byte 255), so
+ * the same input always gives the same bytes.
+ *
+ * @module
+ */
+import { createGunzip, createGzip, gunzipSync, gzipSync } from "node:zlib";
+import { IntegrityError } from "../errors.ts";
+import type { Transform } from "node:stream";
+
+/** The first bytes of every gzip member. */
+export const GZIP_MAGIC = [0x1f, 0x8b] as const;
+
+/** True when `bytes` starts with the gzip magic. */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/**
+ * Wraps a zlib transform as a Web TransformStream. Backpressure holds: the readable side
+ * stops calling `transform` while it is full, so at most one chunk's output is buffered.
+ */
+function zlibTransform(
+  z: Transform,
+  wrap: (e: Error) => Error,
+): TransformStream<Uint8Array, Uint8Array> {
+  let controller!: TransformStreamDefaultController<Uint8Array>;
+  let failed: Error | undefined;
+  // Bun does not call a write's callback when that write fails: wake the waiter here.
+  let waiting: ((e: Error) => void) | undefined;
+  z.on("data", (d: Uint8Array) => {
+    controller.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  });
+  z.on("error", (e: Error) => {
+    failed ??= wrap(e);
+    waiting?.(failed);
+  });
+  const wait = (start: (done: () => void) => void) =>
+    new Promise<void>((resolve, reject) => {
+      if (failed) return reject(failed);
+      waiting = reject;
+      start(() => {
+        waiting = undefined;
+        if (failed) reject(failed);
+        else resolve();
+      });
+    });
+  return new TransformStream<Uint8Array, Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    transform(chunk) {
+      return wait((done) => z.write(chunk, () => done()));
+    },
+    flush() {
+      return wait((done) => {
+        z.once("end", done);
+        z.end();
+      });
+    },
+  });
+}
+
+/** A stream that decompresses gzip (all members), failing with IntegrityError on bad data. */
+export function gunzipStream(label = "gzip data"): TransformStream<Uint8Array, Uint8Array> {
+  return zlibTransform(
+    createGunzip({ chunkSize: 256 * 1024 }),
+    (e) => new IntegrityError(`Cannot decompress ${label}: ${e.message}`, { cause: e }),
+  );
+}
+
+/** Rewrites the gzip header of the first chunk to Spack's: mtime 0, OS byte 255. */
+function spackHeader(): TransformStream<Uint8Array, Uint8Array> {
+  let first = true;
+  return new TransformStream({
+    transform(chunk, c) {
+      if (first && chunk.byteLength >= 10) {
+        first = false;
+        const copy = chunk.slice();
+        copy.fill(0, 4, 8); // mtime 0 (zlib writes 0 already)
+        copy[9] = 0xff; // OS unknown, as Python's gzip with mtime 0 writes
+        c.enqueue(copy);
+        return;
+      }
+      c.enqueue(chunk);
+    },
+  });
+}
+
+/** A stream that compresses to gzip at `level` (default 6) with Spack's header. */
+export function gzipStream(level = 6): TransformStream<Uint8Array, Uint8Array> {
+  const t = zlibTransform(
+    createGzip({ level, chunkSize: 256 * 1024 }),
+    (e) => new IntegrityError(`Cannot compress: ${e.message}`, { cause: e }),
+  );
+  return { writable: t.writable, readable: t.readable.pipeThrough(spackHeader()) };
+}
+
+/** Compresses a byte array with Spack's gzip settings. */
+export function gzipBytes(data: Uint8Array | string, level = 6): Uint8Array {
+  const out = new Uint8Array(gzipSync(data, { level }));
+  out.fill(0, 4, 8);
+  out[9] = 0xff;
+  return out;
+}
+
+/** Decompresses a byte array (all members), with a clear error on corrupt input. */
+export function gunzipBytes(data: Uint8Array, label = "gzip data"): Uint8Array {
+  try {
+    return new Uint8Array(gunzipSync(data));
+  } catch (e) {
+    throw new IntegrityError(`Cannot decompress ${label}: ${(e as Error).message}`, { cause: e });
+  }
+}

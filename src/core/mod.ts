@@ -1,0 +1,9 @@
+/**
+ * The streaming core: sha256, gzip, tar, and stream helpers.
+ *
+ * @module
+ */
+export * from "./digest.ts";
+export * from "./gzip.ts";
+export * from "./streams.ts";
+export * from "./tar.ts";

@@ -1,0 +1,75 @@
+/**
+ * Small helpers that move bytes between Web streams, Node streams and arrays.
+ *
+ * @module
+ */
+import { Readable } from "node:stream";
+
+/** A Web ReadableStream over any async iterable of bytes (Node and streamx readables too). */
+export function toWebStream(src: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  let it: AsyncIterator<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      it ??= src[Symbol.asyncIterator]();
+      const { value, done } = await it.next();
+      if (done) c.close();
+      else {
+        c.enqueue(
+          value.constructor === Uint8Array
+            ? value
+            : new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
+        );
+      }
+    },
+    async cancel(reason) {
+      await it?.return?.(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** A Node readable over a Web ReadableStream. */
+export function toNodeStream(src: ReadableStream<Uint8Array>): Readable {
+  // deno-lint-ignore no-explicit-any
+  return Readable.fromWeb(src as any);
+}
+
+/** A ReadableStream that yields one byte array. */
+export function streamOf(data: Uint8Array | string): ReadableStream<Uint8Array> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  return new ReadableStream({
+    start(c) {
+      if (bytes.byteLength > 0) c.enqueue(bytes);
+      c.close();
+    },
+  });
+}
+
+/** Reads a whole stream into one byte array. Only for small bodies (manifests, specs). */
+export async function collect(src: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of src) {
+    parts.push(chunk);
+    size += chunk.byteLength;
+  }
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.byteLength;
+  }
+  return out;
+}
+
+/** Reads a whole stream as UTF-8 text. */
+export async function collectText(src: ReadableStream<Uint8Array>): Promise<string> {
+  return new TextDecoder().decode(await collect(src));
+}
+
+/** Drains a stream, discarding its bytes; resolves with the byte count. */
+export async function drain(src: ReadableStream<Uint8Array>): Promise<number> {
+  let n = 0;
+  for await (const chunk of src) n += chunk.byteLength;
+  return n;
+}

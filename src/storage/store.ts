@@ -1,0 +1,58 @@
+/**
+ * The storage contract every backend (file, https, s3, memory) implements. Paths are
+ * "/"-separated and relative to the store's URL, never starting with "/".
+ *
+ * @module
+ */
+
+/** Options every store call accepts. */
+export interface StoreCallOptions {
+  signal?: AbortSignal;
+}
+
+/** What `stat` learns about an object. */
+export interface StoreStat {
+  size: number;
+  etag?: string;
+}
+
+/** The read side of a store. */
+export interface ReadStore {
+  /** The URL the store was opened with, ending in "/". */
+  readonly url: URL;
+  /** Size (and etag where known) of `path`, or undefined when absent. */
+  stat(path: string, opts?: StoreCallOptions): Promise<StoreStat | undefined>;
+  /** The bytes at `path`; throws NotFoundError when absent. */
+  read(path: string, opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Every object path under `prefix` (recursive, relative to the store root, any order).
+   * Absent where a store cannot list (plain https).
+   */
+  list?(prefix: string, opts?: StoreCallOptions): AsyncIterable<string>;
+}
+
+/** Options of a write. */
+export interface WriteOptions extends StoreCallOptions {
+  /** Size of a streamed body, when known (lets S3 choose single PUT or multipart). */
+  size?: number;
+  /** MIME type to record where the backend keeps one. */
+  contentType?: string;
+}
+
+/** A store that can also be written: writes are atomic (a reader sees all or nothing). */
+export interface Store extends ReadStore {
+  write(
+    path: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+    opts?: WriteOptions,
+  ): Promise<void>;
+  /** Deletes `path`; deleting an absent path is not an error. */
+  delete(path: string, opts?: StoreCallOptions): Promise<void>;
+  /** Server-side copy within the same store, where the backend has one. */
+  copy?(from: string, to: string, opts?: StoreCallOptions): Promise<void>;
+}
+
+/** True when `s` can be written. */
+export function isWritable(s: ReadStore): s is Store {
+  return typeof (s as Store).write === "function";
+}
