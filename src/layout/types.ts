@@ -1,0 +1,76 @@
+/**
+ * The layout contracts: a reader per layout version (v2, v3) and the v3 writer, built on a
+ * Store and never touching a transport directly.
+ *
+ * @module
+ */
+import type { SpecDag } from "../spec/types.ts";
+
+/** A blob a manifest names. */
+export interface Descriptor {
+  mediaType: string;
+  /** Lowercase sha256 hex of the stored bytes. */
+  checksum: string;
+  checksumAlgorithm: "sha256";
+  /** Stored size in bytes (`contentLength`). */
+  size: number;
+  compression: "gzip" | "none";
+}
+
+/** One entry as an index or listing knows it (cheap: no spec download). */
+export interface EntryRef {
+  name: string;
+  version: string;
+  /** The DAG hash. */
+  hash: string;
+  /** `platform-os-target`, when known. */
+  arch?: string;
+  /** Compiler `name@version`, when the spec records one as a node attribute. */
+  compiler?: string;
+  /** False for nodes the index lists that are not in the cache (externals, build deps). */
+  inBuildcache: boolean;
+  /** Layout version of the mirror part this came from. */
+  layout: 2 | 3;
+}
+
+/** A fully resolved entry: metadata fetched and checked. */
+export interface Entry {
+  ref: EntryRef;
+  spec: SpecDag;
+  /** Fingerprint of the signer when the metadata was signed and verified. */
+  signedBy?: string;
+  /** True when the metadata was signed (whether or not it was verified). */
+  signed: boolean;
+  /** The tarball blob. */
+  tarball: Descriptor;
+  /** The store path of the tarball. */
+  tarballPath: string;
+  /** The store path of the metadata (v3 manifest, v2 spec file). */
+  metadataPath: string;
+  /** Opens the tarball (still gzip-compressed), verified against `tarball` while it streams. */
+  openTarball(opts?: { signal?: AbortSignal }): Promise<ReadableStream<Uint8Array>>;
+}
+
+/** Options when reading entries. */
+export interface ReadOptions {
+  signal?: AbortSignal;
+  /** Refuse unsigned metadata and signatures by untrusted keys (default true). */
+  requireSignature?: boolean;
+}
+
+/** A reader for one layout version of one mirror. */
+export interface CacheReader {
+  readonly version: 2 | 3;
+  /** Entries from the index, else by listing metadata files. */
+  list(opts?: { signal?: AbortSignal }): AsyncIterable<EntryRef>;
+  /** One entry by full DAG hash; NotFoundError when the mirror lacks it. */
+  entry(hash: string, opts?: ReadOptions): Promise<Entry>;
+  /** Armored public keys the mirror publishes (never trusted by themselves). */
+  keys(opts?: { signal?: AbortSignal }): Promise<{ fingerprint: string; armored: string }[]>;
+}
+
+/** A tarball to push: its descriptor is known up front and verified while copying. */
+export interface TarballSource {
+  descriptor: Descriptor;
+  open(): Promise<ReadableStream<Uint8Array>>;
+}

@@ -1,0 +1,104 @@
+/**
+ * The file:// (and plain path) store. Writes go to a temporary name in the same directory and
+ * are renamed into place, so a reader sees a whole file or none.
+ *
+ * @module
+ */
+import { createReadStream } from "node:fs";
+import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { dirname, join, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
+import { NotFoundError, TransportError, UsageError } from "../errors.ts";
+import { toWebStream } from "../core/streams.ts";
+import type { Store, StoreStat, WriteOptions } from "./store.ts";
+
+/** A Store over a local directory. */
+export class FileStore implements Store {
+  readonly url: URL;
+  readonly root: string;
+  constructor(url: URL) {
+    this.url = new URL(url.href.endsWith("/") ? url.href : url.href + "/");
+    this.root = fileURLToPath(this.url);
+  }
+
+  /** The local path of `path`, refusing anything that leaves the root. */
+  localPath(path: string): string {
+    const parts = path.split("/");
+    if (path.startsWith("/") || parts.some((p) => p === ".." || p === ".")) {
+      throw new UsageError(`Invalid store path "${path}": must be relative, without "." or ".."`);
+    }
+    return join(this.root, ...parts);
+  }
+
+  async stat(path: string): Promise<StoreStat | undefined> {
+    try {
+      const s = await stat(this.localPath(path));
+      return s.isFile() ? { size: s.size } : undefined;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw wrap(e, path);
+    }
+  }
+
+  async read(path: string): Promise<ReadableStream<Uint8Array>> {
+    const p = this.localPath(path);
+    const fh = await open(p, "r").catch((e) => {
+      throw (e as NodeJS.ErrnoException).code === "ENOENT" ||
+          (e as NodeJS.ErrnoException).code === "EISDIR"
+        ? new NotFoundError(`Cannot read "${path}": no such file in ${this.url.href}`, { cause: e })
+        : wrap(e, path);
+    });
+    return toWebStream(createReadStream("", { fd: fh.fd, highWaterMark: 1 << 20 }));
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
+    const dir = base ? this.localPath(base) : this.root;
+    let entries: string[];
+    try {
+      entries = (await readdir(dir, { recursive: true, withFileTypes: true }))
+        .filter((d) => d.isFile())
+        .map((d) => join(d.parentPath, d.name).slice(this.root.length).split(sep).join("/"))
+        .map((p) => p.replace(/^\//, ""));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw wrap(e, prefix);
+    }
+    for (const p of entries.sort()) {
+      if (p.startsWith(prefix) && !p.split("/").pop()!.startsWith(".spackle-tmp-")) yield p;
+    }
+  }
+
+  async write(
+    path: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+    _opts?: WriteOptions,
+  ): Promise<void> {
+    const dest = this.localPath(path);
+    await mkdir(dirname(dest), { recursive: true });
+    const tmp = join(dirname(dest), `.spackle-tmp-${randomBytes(6).toString("hex")}`);
+    const fh = await open(tmp, "wx", 0o644);
+    try {
+      if (body instanceof Uint8Array) await fh.write(body);
+      else for await (const chunk of body) await fh.write(chunk);
+      await fh.sync();
+      await fh.close();
+      await rename(tmp, dest);
+    } catch (e) {
+      await fh.close().catch(() => {});
+      await rm(tmp, { force: true });
+      throw e instanceof Error && "code" in e && typeof e.code === "string" && !("temporary" in e)
+        ? wrap(e, path)
+        : e;
+    }
+  }
+
+  async delete(path: string): Promise<void> {
+    await rm(this.localPath(path), { force: true });
+  }
+}
+
+function wrap(e: unknown, path: string): TransportError {
+  return new TransportError(`Cannot access "${path}": ${(e as Error).message}`, { cause: e });
+}
