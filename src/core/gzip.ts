@@ -8,6 +8,7 @@
 import { createGunzip, createGzip, gunzipSync, gzipSync } from "node:zlib";
 import { IntegrityError } from "../errors.ts";
 import type { Transform } from "node:stream";
+import { rechunk } from "./streams.ts";
 
 /** The first bytes of every gzip member. */
 export const GZIP_MAGIC = [0x1f, 0x8b] as const;
@@ -88,18 +89,27 @@ function spackHeader(): TransformStream<Uint8Array, Uint8Array> {
   });
 }
 
-/** A stream that compresses to gzip at `level` (default 6) with Spack's header. */
+/**
+ * A stream that compresses to gzip at `level` (default 6) with Spack's header. Input is
+ * regrouped into fixed blocks first: zlib's output depends on how its input was split, and
+ * the same bytes must always give the same gzip.
+ */
 export function gzipStream(level = 6): TransformStream<Uint8Array, Uint8Array> {
+  const blocks = rechunk(GZIP_BLOCK);
   const t = zlibTransform(
     createGzip({ level, chunkSize: 256 * 1024 }),
     (e) => new IntegrityError(`Cannot compress: ${e.message}`, { cause: e }),
   );
-  return { writable: t.writable, readable: t.readable.pipeThrough(spackHeader()) };
+  blocks.readable.pipeTo(t.writable).catch(() => {});
+  return { writable: blocks.writable, readable: t.readable.pipeThrough(spackHeader()) };
 }
 
-/** Compresses a byte array with Spack's gzip settings. */
+/** Size of the blocks gzipStream() feeds zlib. */
+const GZIP_BLOCK = 1 << 20;
+
+/** Compresses a byte array with Spack's gzip settings (same bytes as gzipStream()). */
 export function gzipBytes(data: Uint8Array | string, level = 6): Uint8Array {
-  const out = new Uint8Array(gzipSync(data, { level }));
+  const out = new Uint8Array(gzipSync(data, { level, chunkSize: GZIP_BLOCK }));
   out.fill(0, 4, 8);
   out[9] = 0xff;
   return out;

@@ -73,3 +73,36 @@ export async function drain(src: ReadableStream<Uint8Array>): Promise<number> {
   for await (const chunk of src) n += chunk.byteLength;
   return n;
 }
+
+/**
+ * Regroups a byte stream into chunks of exactly `size` bytes (the last may be shorter), so
+ * that what follows sees the same chunks whatever the source's chunking was.
+ */
+export function rechunk(size: number): TransformStream<Uint8Array, Uint8Array> {
+  let buf = new Uint8Array(size);
+  let fill = 0;
+  return new TransformStream({
+    transform(chunk, c) {
+      let off = 0;
+      while (off < chunk.byteLength) {
+        if (fill === 0 && chunk.byteLength - off >= size) {
+          c.enqueue(chunk.slice(off, off + size));
+          off += size;
+          continue;
+        }
+        const n = Math.min(size - fill, chunk.byteLength - off);
+        buf.set(chunk.subarray(off, off + n), fill);
+        fill += n;
+        off += n;
+        if (fill === size) {
+          c.enqueue(buf);
+          buf = new Uint8Array(size);
+          fill = 0;
+        }
+      }
+    },
+    flush(c) {
+      if (fill > 0) c.enqueue(buf.subarray(0, fill));
+    },
+  });
+}

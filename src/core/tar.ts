@@ -55,7 +55,7 @@ function toHeader(h: tarStream.Header): TarHeader {
   const t = (h.type ?? "file") as string;
   const type = (t === "contiguous-file" ? "file" : KNOWN.has(t) ? t : "other") as TarEntryType;
   return {
-    name: h.name,
+    name: h.name.length > 1 && h.name.endsWith("/") ? h.name.replace(/\/+$/, "") : h.name,
     type,
     mode: h.mode ?? 0,
     size: h.size ?? 0,

@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { gunzipBytes, gunzipStream, gzipBytes, gzipStream, isGzip } from "./gzip.ts";
+import { collect, streamOf } from "./streams.ts";
+import { IntegrityError } from "../errors.ts";
+
+const text = new TextEncoder().encode("line of text with /some/prefix/path\n".repeat(5000));
+
+Deno.test("gzipStream() writes Spack's header: mtime 0, no name, OS byte 255", async () => {
+  const gz = await collect(streamOf(text).pipeThrough(gzipStream()));
+  assert.deepEqual([...gz.subarray(0, 10)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+});
+
+Deno.test("gzipStream() gives byte-identical output on every run and every chunking", async () => {
+  const a = await collect(streamOf(text).pipeThrough(gzipStream()));
+  const parts = [text.subarray(0, 7), text.subarray(7, 5000), text.subarray(5000)];
+  const b = await collect(ReadableStream.from(parts).pipeThrough(gzipStream()));
+  assert.deepEqual(a, b);
+  assert.deepEqual(a, gzipBytes(text));
+});
+
+Deno.test("gunzipStream() reads every member of a multi-member file", async () => {
+  const one = gzipBytes("first member\n");
+  const two = gzipBytes("second member\n");
+  const both = new Uint8Array([...one, ...two]);
+  const out = await collect(streamOf(both).pipeThrough(gunzipStream()));
+  assert.equal(new TextDecoder().decode(out), "first member\nsecond member\n");
+  assert.equal(new TextDecoder().decode(gunzipBytes(both)), "first member\nsecond member\n");
+});
+
+Deno.test("gunzipStream() errors with IntegrityError on a bad CRC", async () => {
+  const gz = gzipBytes(text);
+  gz[gz.length - 6] ^= 0x01;
+  await assert.rejects(
+    collect(streamOf(gz).pipeThrough(gunzipStream('blob "t"'))),
+    (e) => e instanceof IntegrityError && /blob "t"/.test(e.message),
+  );
+});
+
+Deno.test("gunzipStream() errors on truncated input", async () => {
+  const gz = gzipBytes(text);
+  await assert.rejects(
+    collect(streamOf(gz.subarray(0, gz.length - 20)).pipeThrough(gunzipStream())),
+    IntegrityError,
+  );
+});
+
+Deno.test("gunzipStream() errors on input that is not gzip", async () => {
+  await assert.rejects(
+    collect(streamOf("<html>captive portal</html>").pipeThrough(gunzipStream())),
+    IntegrityError,
+  );
+  assert.equal(isGzip(new TextEncoder().encode("<html>")), false);
+  assert.equal(isGzip(gzipBytes("x")), true);
+});
+
+Deno.test("gzip round trip holds for any input and chunking (property)", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uint8Array({ maxLength: 20000 }),
+      fc.integer({ min: 1, max: 5000 }),
+      async (data, chunk) => {
+        const parts: Uint8Array[] = [];
+        for (let i = 0; i < data.length; i += chunk) parts.push(data.subarray(i, i + chunk));
+        const gz = await collect(ReadableStream.from(parts).pipeThrough(gzipStream()));
+        const back = await collect(streamOf(gz).pipeThrough(gunzipStream()));
+        assert.deepEqual(back, data);
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+Deno.test("gzipBytes() and gzipStream() agree on inputs larger than one block", async () => {
+  const big = new Uint8Array(3_500_000);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7919 + (i >> 9)) & 0x7f;
+  const s = await collect(
+    ReadableStream.from([big.subarray(0, 12345), big.subarray(12345)]).pipeThrough(gzipStream()),
+  );
+  assert.deepEqual(s, gzipBytes(big));
+});

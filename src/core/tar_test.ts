@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { readTar, type TarHeader, type TarWriteEntry, writeTar } from "./tar.ts";
+import { collect, streamOf } from "./streams.ts";
+import { IntegrityError } from "../errors.ts";
+
+async function readAll(tar: Uint8Array) {
+  const out: { header: TarHeader; body: Uint8Array }[] = [];
+  for await (const e of readTar(streamOf(tar))) {
+    out.push({ header: e.header, body: await collect(ReadableStream.from(e.body)) });
+  }
+  return out;
+}
+
+const sample: TarWriteEntry[] = [
+  { header: { name: "p", type: "directory", mode: 0o755 } },
+  { header: { name: "p/empty.txt", type: "file", mode: 0o644 }, body: new Uint8Array(0) },
+  {
+    header: { name: "p/with space/ünïcödé-名前.txt", type: "file", mode: 0o600 },
+    body: new TextEncoder().encode("héllo"),
+  },
+  {
+    header: { name: "p/" + "deep/".repeat(40) + "long-name.bin", type: "file", mode: 0o755 },
+    body: new Uint8Array([0, 1, 2, 255]),
+  },
+  { header: { name: "p/link", type: "symlink", mode: 0o777, linkname: "/" + "x".repeat(200) } },
+  { header: { name: "p/hard", type: "link", mode: 0o644, linkname: "p/empty.txt" } },
+];
+
+Deno.test("writeTar() and readTar() round-trip long names, links, modes and odd names", async () => {
+  const tar = await collect(writeTar(sample));
+  const back = await readAll(tar);
+  assert.equal(back.length, sample.length);
+  for (const [i, e] of back.entries()) {
+    const want = sample[i];
+    assert.equal(e.header.name, want.header.name.replace(/\/$/, ""));
+    assert.equal(e.header.type, want.header.type);
+    assert.equal(e.header.mode, want.header.mode);
+    assert.equal(e.header.linkname ?? undefined, want.header.linkname);
+    assert.deepEqual(e.body, (want.body as Uint8Array | undefined) ?? new Uint8Array(0));
+  }
+});
+
+Deno.test("writeTar() streams bodies given as async iterables with a declared size", async () => {
+  async function* body() {
+    yield new Uint8Array(3000).fill(7);
+    yield new Uint8Array(5000).fill(9);
+  }
+  const tar = await collect(
+    writeTar([{ header: { name: "big", type: "file", mode: 0o644, size: 8000 }, body: body() }]),
+  );
+  const [e] = await readAll(tar);
+  assert.equal(e.body.length, 8000);
+  assert.equal(e.body[2999], 7);
+  assert.equal(e.body[3000], 9);
+});
+
+Deno.test("readTar() rejects a truncated archive", async () => {
+  const tar = await collect(writeTar(sample));
+  await assert.rejects(readAll(tar.subarray(0, 1100)), IntegrityError);
+});
+
+Deno.test("readTar() rejects a header with a bad checksum", async () => {
+  const tar = await collect(writeTar(sample));
+  tar[0] ^= 0x20; // first byte of the first name
+  await assert.rejects(readAll(tar), (e) => e instanceof IntegrityError && /tar/.test(e.message));
+});
+
+Deno.test("readTar() skips bodies the caller does not read", async () => {
+  const tar = await collect(writeTar(sample));
+  const names: string[] = [];
+  for await (const e of readTar(streamOf(tar))) names.push(e.header.name);
+  assert.equal(names.length, sample.length);
+});
+
+Deno.test("tar round trip holds for arbitrary names and contents (property)", async () => {
+  const seg = fc.stringMatching(/^[a-zA-Z0-9 ._é-]{1,40}$/).filter((s) => s !== "." && s !== "..");
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uniqueArray(fc.array(seg, { minLength: 1, maxLength: 8 }).map((a) => a.join("/")), {
+        minLength: 1,
+        maxLength: 8,
+      }),
+      fc.array(fc.uint8Array({ maxLength: 3000 }), { minLength: 8, maxLength: 8 }),
+      async (names, bodies) => {
+        const entries: TarWriteEntry[] = names.map((name, i) => ({
+          header: { name, type: "file", mode: 0o644 },
+          body: bodies[i],
+        }));
+        const back = await readAll(await collect(writeTar(entries)));
+        assert.deepEqual(back.map((e) => e.header.name), names);
+        assert.deepEqual(back.map((e) => e.body), bodies.slice(0, names.length));
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
