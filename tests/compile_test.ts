@@ -1,0 +1,51 @@
+/**
+ * The single executable: the host binary runs, and the linux-arm64 one runs under qemu-user
+ * where qemu-aarch64-static and the arm64 loader are installed.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT } from "./_fixtures.ts";
+
+const dist = join(REPO_ROOT, "dist");
+const pkg = JSON.parse(Deno.readTextFileSync(join(REPO_ROOT, "package.json")));
+
+function compile(...targets: string[]) {
+  execFileSync("bash", [join(REPO_ROOT, "scripts/compile"), ...targets], { stdio: "ignore" });
+}
+
+Deno.test("the compiled executable prints its version, commit and target, and passes self-check", () => {
+  if (!existsSync(join(dist, "spackle"))) compile();
+  const version = execFileSync(join(dist, "spackle"), ["--version"], { encoding: "utf8" });
+  assert.match(
+    version,
+    new RegExp(`^spackle ${pkg.version.replaceAll(".", "\\.")} \\(commit \\w+, linux-x64\\)`),
+  );
+  const check = JSON.parse(
+    execFileSync(join(dist, "spackle"), ["self-check", "--json"], { encoding: "utf8" }),
+  );
+  assert.deepEqual(check.checks.map((c: { ok: boolean }) => c.ok), [true, true, true]);
+});
+
+const qemu = "/usr/bin/qemu-aarch64-static";
+const armLoader = "/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1";
+
+Deno.test({
+  name: "the linux-arm64 executable runs under qemu-user",
+  ignore: !existsSync(qemu) || !existsSync(armLoader),
+  fn() {
+    compile("linux-arm64");
+    const out = execFileSync(qemu, [
+      "-L",
+      "/usr/aarch64-linux-gnu",
+      join(dist, "spackle-linux-arm64"),
+      "--version",
+    ], {
+      encoding: "utf8",
+    });
+    assert.match(out, /\(commit \w+, linux-arm64\)/);
+    const sums = Deno.readTextFileSync(join(dist, "SHA256SUMS"));
+    assert.match(sums, /[0-9a-f]{64} {2}spackle-linux-arm64\n/);
+  },
+});
