@@ -50,6 +50,16 @@ export interface ProgramOptions {
   onExit?: (code: number) => void;
 }
 
+/**
+ * The sub-command group `name` of `program` (for example `keys`), created on first use, so
+ * that several command files can add verbs to the same group.
+ */
+export function group(program: Command, name: string, description: string): Command {
+  const found = program.commands.find((c) => c.name() === name);
+  if (found) return found as Command;
+  return program.command(name).description(description);
+}
+
 /** Builds the whole command tree. */
 export function buildProgram(opts: ProgramOptions = {}): Command {
   const program = new Command("spackle")

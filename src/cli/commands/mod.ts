@@ -6,9 +6,25 @@
 import type { Register } from "../app.ts";
 import version from "./version.ts";
 import selfcheck from "./selfcheck.ts";
+import read from "./read.ts";
+import keys from "./keys.ts";
+import install from "./install.ts";
+import push from "./push.ts";
+import check from "./check.ts";
+import mirror from "./mirror.ts";
+import completion from "./completion.ts";
+import repl from "./repl.ts";
 
 /** All commands, in the order `--help` lists them. */
 export const commands: Register[] = [
+  read,
+  install,
+  push,
+  keys,
+  check,
+  mirror,
+  repl,
+  completion,
   version,
   selfcheck,
 ];

@@ -1,0 +1,6 @@
+/**
+ * Configuration: Spack mirrors.yaml, spackle settings, credentials, CA and proxy.
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * The build-cache index (Spack DB JSON): parse, query, write.
+ *
+ * @module
+ */
+export {};

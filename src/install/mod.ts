@@ -1,0 +1,6 @@
+/**
+ * Install: extract into staging without escapes, relocate, rename into place.
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * Whole-mirror operations: migrate, sync, verify, bundle, prune.
+ *
+ * @module
+ */
+export {};

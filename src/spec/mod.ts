@@ -1,0 +1,6 @@
+/**
+ * The spec model: parsing Spack spec JSON (formats 1 to 5) and the DAG hash.
+ *
+ * @module
+ */
+export type * from "./types.ts";
