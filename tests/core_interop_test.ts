@@ -166,6 +166,64 @@ Deno.test({
 });
 
 Deno.test({
+  name: "writeTar() writes the same bytes as Python's tarfile in PAX format (what Spack uses)",
+  ignore: !have("python3"),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      // The same members built by tarfile (uid/gid 0, empty names, mtime 0, as Spack
+      // normalises them) and by writeTar(), in the same order.
+      const py = `
+import tarfile, io, sys
+members = [
+  ("opt", tarfile.DIRTYPE, 0o755, b"", ""),
+  ("opt/" + "long/" * 30 + "x.txt", tarfile.REGTYPE, 0o644, b"x\\n", ""),
+  ("opt/名前 with space", tarfile.REGTYPE, 0o755, b"A" * 70000, ""),
+  ("opt/link", tarfile.SYMTYPE, 0o777, b"", "/" + "t/" * 80),
+  ("opt/hard", tarfile.LNKTYPE, 0o644, b"", "opt/名前 with space"),
+  ("opt/empty", tarfile.REGTYPE, 0o600, b"", ""),
+]
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+  for name, ty, mode, data, link in members:
+    i = tarfile.TarInfo(name); i.type = ty; i.mode = mode; i.size = len(data); i.linkname = link
+    i.uid = i.gid = 0; i.uname = i.gname = ""; i.mtime = 0
+    t.addfile(i, io.BytesIO(data) if ty == tarfile.REGTYPE else None)
+`;
+      execFileSync("python3", ["-c", py, join(dir, "py.tar")]);
+      const enc = new TextEncoder();
+      const ours = await collect(writeTar([
+        { header: { name: "opt", type: "directory", mode: 0o755 } },
+        {
+          header: { name: "opt/" + "long/".repeat(30) + "x.txt", type: "file", mode: 0o644 },
+          body: enc.encode("x\n"),
+        },
+        {
+          header: { name: "opt/名前 with space", type: "file", mode: 0o755 },
+          body: new Uint8Array(70000).fill(65),
+        },
+        {
+          header: {
+            name: "opt/link",
+            type: "symlink",
+            mode: 0o777,
+            linkname: "/" + "t/".repeat(80),
+          },
+        },
+        {
+          header: { name: "opt/hard", type: "link", mode: 0o644, linkname: "opt/名前 with space" },
+        },
+        { header: { name: "opt/empty", type: "file", mode: 0o600 }, body: new Uint8Array(0) },
+      ]));
+      const theirs = await readFile(join(dir, "py.tar"));
+      assert.equal(ours.byteLength, theirs.byteLength, "same size");
+      assert.equal(sha256Hex(ours), sha256Hex(theirs), "same bytes");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "gzip written by spackle passes gzip -t and reads back in Python's gzip",
   ignore: !have("gzip") || !have("python3"),
   async fn() {

@@ -1,13 +1,15 @@
 /**
- * tar read and write as streams, on tar-stream: PAX long names and link names, symlinks,
- * hardlinks, directories, modes. The reader rejects truncated archives and bad header
- * checksums with an IntegrityError.
+ * tar read and write as streams: ustar, PAX (long names and link names, non-ASCII names, large
+ * sizes) and the GNU long-name extensions on read; symlinks, hardlinks, directories, modes.
+ * The reader never copies member bodies (it hands out views of the input chunks), rejects
+ * truncated archives and bad header checksums with an IntegrityError. The writer writes what
+ * Python's `tarfile` writes in its default PAX format (the format Spack's tarballs use).
  *
  * @module
  */
-import tarStream from "tar-stream";
+import type { Readable } from "node:stream";
 import { IntegrityError } from "../errors.ts";
-import { toNodeStream, toWebStream } from "./streams.ts";
+import { toWebStream } from "./streams.ts";
 
 /** The member types spackle deals with; anything else is reported as `other`. */
 export type TarEntryType =
@@ -32,87 +34,308 @@ export interface TarHeader {
   uname?: string;
   gname?: string;
   mtime?: Date;
+  /** PAX records that applied to this member (extended and global), when there were any. */
   pax?: Record<string, string>;
 }
 
-/** A tar member: its header and its body (must be consumed or skipped before the next). */
+/** A tar member: its header and its body (read it, or leave it and it is skipped). */
 export interface TarEntry {
   header: TarHeader;
   body: AsyncIterable<Uint8Array>;
 }
 
-const KNOWN = new Set([
-  "file",
-  "directory",
-  "symlink",
-  "link",
-  "character-device",
-  "block-device",
-  "fifo",
-]);
+const BLOCK = 512;
+const utf8 = new TextDecoder();
+const utf8enc = new TextEncoder();
 
-function toHeader(h: tarStream.Header): TarHeader {
-  const t = (h.type ?? "file") as string;
-  const type = (t === "contiguous-file" ? "file" : KNOWN.has(t) ? t : "other") as TarEntryType;
-  return {
-    name: h.name.length > 1 && h.name.endsWith("/") ? h.name.replace(/\/+$/, "") : h.name,
-    type,
-    mode: h.mode ?? 0,
-    size: h.size ?? 0,
-    linkname: h.linkname ?? undefined,
-    uid: h.uid,
-    gid: h.gid,
-    uname: h.uname,
-    gname: h.gname,
-    mtime: h.mtime,
-    pax: (h.pax as Record<string, string> | null | undefined) ?? undefined,
-  };
+const TYPES: Record<string, TarEntryType> = {
+  "0": "file",
+  "\0": "file",
+  "7": "file",
+  "1": "link",
+  "2": "symlink",
+  "3": "character-device",
+  "4": "block-device",
+  "5": "directory",
+  "6": "fifo",
+};
+
+/** Buffered reads of exact byte counts over an async iterator of chunks, without copying. */
+class Source {
+  private chunk: Uint8Array = new Uint8Array(0);
+  private off = 0;
+  private done = false;
+  constructor(private it: AsyncIterator<Uint8Array>) {}
+
+  private async fill(): Promise<boolean> {
+    while (this.off >= this.chunk.byteLength) {
+      if (this.done) return false;
+      const r = await this.it.next();
+      if (r.done) {
+        this.done = true;
+        return false;
+      }
+      const v = r.value;
+      this.chunk = v.constructor === Uint8Array
+        ? v
+        : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      this.off = 0;
+    }
+    return true;
+  }
+
+  /** `n` bytes when they are already buffered in one chunk (no await), else undefined. */
+  take(n: number): Uint8Array | undefined {
+    if (this.chunk.byteLength - this.off < n) return undefined;
+    const v = this.chunk.subarray(this.off, this.off + n);
+    this.off += n;
+    return v;
+  }
+
+  /** Skips `n` bytes when they are already buffered (no await); false otherwise. */
+  skipBuffered(n: number): boolean {
+    if (this.chunk.byteLength - this.off < n) return false;
+    this.off += n;
+    return true;
+  }
+
+  /** Exactly `n` bytes, or fewer only at the end of input. */
+  async read(n: number): Promise<Uint8Array> {
+    if (!(await this.fill())) return new Uint8Array(0);
+    const avail = this.chunk.byteLength - this.off;
+    if (avail >= n) {
+      const v = this.chunk.subarray(this.off, this.off + n);
+      this.off += n;
+      return v;
+    }
+    const out = new Uint8Array(n);
+    let got = 0;
+    while (got < n && (await this.fill())) {
+      const take = Math.min(n - got, this.chunk.byteLength - this.off);
+      out.set(this.chunk.subarray(this.off, this.off + take), got);
+      this.off += take;
+      got += take;
+    }
+    return got === n ? out : out.subarray(0, got);
+  }
+
+  /** Up to `n` buffered bytes as a view (no await), or undefined when nothing is buffered. */
+  takeUpTo(n: number): Uint8Array | undefined {
+    const avail = this.chunk.byteLength - this.off;
+    if (avail <= 0) return undefined;
+    const take = Math.min(n, avail);
+    const v = this.chunk.subarray(this.off, this.off + take);
+    this.off += take;
+    return v;
+  }
+
+  /** Up to `n` bytes as a view of one input chunk; empty only at the end of input. */
+  async readUpTo(n: number): Promise<Uint8Array> {
+    if (!(await this.fill())) return new Uint8Array(0);
+    return this.takeUpTo(n)!;
+  }
+
+  /** Skips `n` bytes; false when the input ended first. */
+  async skip(n: number): Promise<boolean> {
+    while (n > 0) {
+      if (!(await this.fill())) return false;
+      const take = Math.min(n, this.chunk.byteLength - this.off);
+      this.off += take;
+      n -= take;
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (!this.done) {
+      this.done = true;
+      await this.it.return?.();
+    }
+  }
 }
 
-function wrapTarError(e: unknown, label: string): Error {
-  if (e instanceof IntegrityError) return e;
-  const msg = (e as Error)?.message ?? String(e);
-  return new IntegrityError(`Cannot read tar archive ${label}: ${msg}`, { cause: e });
+function cstr(b: Uint8Array, start: number, len: number): string {
+  let end = start;
+  const max = start + len;
+  while (end < max && b[end] !== 0) end++;
+  return utf8.decode(b.subarray(start, end));
+}
+
+/** A numeric field: octal text, or GNU base-256 when the high bit of the first byte is set. */
+function num(b: Uint8Array, start: number, len: number): number {
+  if (b[start] & 0x80) {
+    let v = b[start] & 0x3f;
+    for (let i = start + 1; i < start + len; i++) v = v * 256 + b[i];
+    return b[start] & 0x40 ? -v : v;
+  }
+  let i = start;
+  const end = start + len;
+  while (i < end && (b[i] === 0x20 || b[i] === 0)) i++;
+  let v = 0;
+  for (; i < end; i++) {
+    const c = b[i];
+    if (c === 0 || c === 0x20) break;
+    if (c < 0x30 || c > 0x37) return NaN;
+    v = v * 8 + (c - 0x30);
+  }
+  return v;
+}
+
+function checksumOk(b: Uint8Array): boolean {
+  const stored = num(b, 148, 8);
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const c = i >= 148 && i < 156 ? 0x20 : b[i];
+    unsigned += c;
+    signed += c > 127 ? c - 256 : c;
+  }
+  return stored === unsigned || stored === signed;
+}
+
+function isZero(b: Uint8Array): boolean {
+  for (let i = 0; i < b.byteLength; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+function parsePax(data: Uint8Array, label: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let i = 0;
+  while (i < data.byteLength) {
+    let sp = i;
+    while (sp < data.byteLength && data[sp] !== 0x20) sp++;
+    const len = Number(utf8.decode(data.subarray(i, sp)));
+    if (!Number.isInteger(len) || len <= 0 || i + len > data.byteLength) {
+      if (isZero(data.subarray(i))) break;
+      throw new IntegrityError(`Cannot read tar archive${label}: malformed PAX header record`);
+    }
+    const rec = data.subarray(sp + 1, i + len - 1); // without the trailing newline
+    const eq = rec.indexOf(0x3d);
+    if (eq > 0) out[utf8.decode(rec.subarray(0, eq))] = utf8.decode(rec.subarray(eq + 1));
+    i += len;
+  }
+  return out;
+}
+
+function truncated(label: string, what: string): IntegrityError {
+  return new IntegrityError(`Cannot read tar archive${label}: truncated ${what}`);
+}
+
+function iteratorOf(
+  src: ReadableStream<Uint8Array> | Readable | AsyncIterable<Uint8Array>,
+): AsyncIterator<Uint8Array> {
+  return (src as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
 }
 
 /**
- * Reads a tar stream member by member. Each member's body must be consumed (or left
- * unread, in which case it is skipped) before asking for the next member.
+ * Reads a tar archive member by member from a Web stream, a Node readable (a file stream) or
+ * any async iterable of bytes. A member's body is read or left unread (then skipped) before the
+ * next member is asked for. Ends at the end-of-archive marker; input that stops before it is an
+ * IntegrityError, as is a header whose checksum does not match.
+ *
+ * @example
+ * ```ts
+ * for await (const { header, body } of readTar(stream)) {
+ *   console.log(header.name);
+ *   for await (const chunk of body) consume(chunk);
+ * }
+ * ```
  */
 export async function* readTar(
-  src: ReadableStream<Uint8Array>,
+  src: ReadableStream<Uint8Array> | Readable | AsyncIterable<Uint8Array>,
   label = "",
 ): AsyncGenerator<TarEntry> {
-  const extract = tarStream.extract();
-  const input = toNodeStream(src);
-  let inputError: unknown;
-  input.on("error", (e) => {
-    inputError = e;
-    extract.destroy(e);
-  });
-  input.pipe(extract);
+  const where = label ? ` "${label}"` : "";
+  const s = new Source(iteratorOf(src));
+  let global: Record<string, string> = {};
+  let pax: Record<string, string> | undefined;
+  let longName: string | undefined;
+  let longLink: string | undefined;
   try {
-    for await (const entry of extract) {
-      let consumed = false;
+    for (;;) {
+      const h = s.take(BLOCK) ?? await s.read(BLOCK);
+      if (h.byteLength === 0) throw truncated(where, "archive (no end-of-archive marker)");
+      if (h.byteLength < BLOCK) throw truncated(where, "header");
+      if (isZero(h)) return; // end-of-archive (the second zero block, if any, is not needed)
+      if (!checksumOk(h)) {
+        throw new IntegrityError(
+          `Cannot read tar archive${where}: invalid tar header checksum at member after "${
+            longName ?? "start"
+          }"`,
+        );
+      }
+      const flag = String.fromCharCode(h[156]);
+      let size = num(h, 124, 12);
+      if (pax?.size !== undefined) size = Number(pax.size);
+      if (!Number.isFinite(size) || size < 0) {
+        throw new IntegrityError(`Cannot read tar archive${where}: invalid member size`);
+      }
+      const padded = Math.ceil(size / BLOCK) * BLOCK;
+
+      if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
+        const data = await s.read(padded);
+        if (data.byteLength < padded) throw truncated(where, "extended header");
+        const body = data.subarray(0, size);
+        if (flag === "x") pax = { ...pax, ...parsePax(body, where) };
+        else if (flag === "g") global = { ...global, ...parsePax(body, where) };
+        else {
+          let end = body.indexOf(0);
+          if (end < 0) end = body.byteLength;
+          const text = utf8.decode(body.subarray(0, end));
+          if (flag === "L") longName = text;
+          else longLink = text;
+        }
+        continue;
+      }
+
+      const magic = utf8.decode(h.subarray(257, 263));
+      const ustarPrefix = magic === "ustar\0" ? cstr(h, 345, 155) : "";
+      const all = { ...global, ...pax };
+      let name = all.path ?? longName ??
+        (ustarPrefix ? `${ustarPrefix}/${cstr(h, 0, 100)}` : cstr(h, 0, 100));
+      if (name.length > 1 && name.endsWith("/")) name = name.replace(/\/+$/, "");
+      let type: TarEntryType = TYPES[flag] ?? "other";
+      if (type === "file" && flag === "\0" && name.endsWith("/")) type = "directory";
+      const linkname = all.linkpath ?? longLink ?? cstr(h, 157, 100);
+      const mtimeS = all.mtime !== undefined ? Number(all.mtime) : num(h, 136, 12);
+      const header: TarHeader = {
+        name,
+        type,
+        mode: num(h, 100, 8) & 0o7777,
+        size: type === "file" || type === "other" ? size : 0,
+        linkname: linkname || undefined,
+        uid: all.uid !== undefined ? Number(all.uid) : num(h, 108, 8),
+        gid: all.gid !== undefined ? Number(all.gid) : num(h, 116, 8),
+        uname: all.uname ?? cstr(h, 265, 32),
+        gname: all.gname ?? cstr(h, 297, 32),
+        mtime: new Date(mtimeS * 1000),
+        pax: Object.keys(all).length ? all : undefined,
+      };
+      pax = undefined;
+      longName = undefined;
+      longLink = undefined;
+
+      let started = false;
+      let consumed = 0;
       const body = (async function* () {
-        consumed = true;
-        for await (const chunk of entry) {
-          const b = chunk as Uint8Array;
-          yield new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+        if (started) throw new Error(`tar member "${name}": body read twice`);
+        started = true;
+        while (consumed < size) {
+          const v = s.takeUpTo(size - consumed) ?? await s.readUpTo(size - consumed);
+          if (v.byteLength === 0) throw truncated(where, `member "${name}"`);
+          consumed += v.byteLength;
+          yield v;
         }
       })();
-      yield { header: toHeader(entry.header), body };
-      if (!consumed) entry.resume();
-      else await body.return(undefined);
+      yield { header, body };
+      if (started) await body.return(undefined);
+      const rest = padded - consumed;
+      if (rest > 0 && !s.skipBuffered(rest) && !(await s.skip(rest))) {
+        throw truncated(where, `member "${name}"`);
+      }
     }
-  } catch (e) {
-    if (inputError && !(inputError instanceof Error && /tar/i.test(inputError.message))) {
-      throw inputError;
-    }
-    throw wrapTarError(e, label);
   } finally {
-    input.unpipe(extract);
-    if (!input.destroyed) input.destroy();
+    await s.close();
   }
 }
 
@@ -122,65 +345,277 @@ export interface TarWriteEntry {
   body?: Uint8Array | AsyncIterable<Uint8Array>;
 }
 
-function toStreamHeader(h: TarWriteEntry["header"], size: number): tarStream.Header {
-  return {
-    name: h.name,
-    type: h.type === "other" ? "file" : h.type,
-    mode: h.mode,
+const TYPEFLAG: Record<TarEntryType, string> = {
+  file: "0",
+  link: "1",
+  symlink: "2",
+  "character-device": "3",
+  "block-device": "4",
+  directory: "5",
+  fifo: "6",
+  other: "0",
+};
+
+// deno-lint-ignore no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
+
+function putStr(b: Uint8Array, off: number, len: number, s: string): void {
+  if (s.length <= len && ASCII.test(s)) {
+    for (let i = 0; i < s.length; i++) b[off + i] = s.charCodeAt(i);
+    return;
+  }
+  const bytes = utf8enc.encode(s);
+  b.set(bytes.subarray(0, len), off);
+}
+
+/** Octal digits, zero-padded to len-1, NUL-terminated (as Python's tarfile writes them). */
+function putNum(b: Uint8Array, off: number, len: number, v: number): void {
+  const digits = len - 1;
+  if (v >= 0 && v < 8 ** digits) {
+    putStr(b, off, len, v.toString(8).padStart(digits, "0"));
+    b[off + digits] = 0;
+  } else {
+    // GNU base-256 for values that do not fit (the PAX record carries them too)
+    b[off] = 0x80;
+    let x = BigInt(Math.max(0, Math.floor(v)));
+    for (let i = off + len - 1; i > off; i--) {
+      b[i] = Number(x & 0xffn);
+      x >>= 8n;
+    }
+  }
+}
+
+function block(
+  name: string,
+  flag: string,
+  opts: {
+    mode: number;
+    size: number;
+    uid: number;
+    gid: number;
+    mtime: number;
+    linkname: string;
+    uname: string;
+    gname: string;
+  },
+): Uint8Array {
+  const b = new Uint8Array(BLOCK);
+  putStr(b, 0, 100, name);
+  putNum(b, 100, 8, opts.mode);
+  putNum(b, 108, 8, opts.uid);
+  putNum(b, 116, 8, opts.gid);
+  putNum(b, 124, 12, opts.size);
+  putNum(b, 136, 12, opts.mtime);
+  b.fill(0x20, 148, 156);
+  b[156] = flag.charCodeAt(0);
+  putStr(b, 157, 100, opts.linkname);
+  putStr(b, 257, 8, "ustar\x0000");
+  putStr(b, 265, 32, opts.uname);
+  putStr(b, 297, 32, opts.gname);
+  if (flag === "3" || flag === "4") {
+    putNum(b, 329, 8, 0);
+    putNum(b, 337, 8, 0);
+  }
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += b[i];
+  putStr(b, 148, 7, sum.toString(8).padStart(6, "0"));
+  b[154] = 0;
+  b[155] = 0x20;
+  return b;
+}
+
+/** PAX records "LEN key=value\n", LEN counting itself (computed as tarfile does). */
+function paxRecords(records: [string, string][]): Uint8Array {
+  let text = "";
+  for (const [k, v] of records) {
+    const l = utf8enc.encode(k).byteLength + utf8enc.encode(v).byteLength + 3;
+    let n = 0;
+    let p = 0;
+    for (;;) {
+      n = l + String(p).length;
+      if (n === p) break;
+      p = n;
+    }
+    text += `${p} ${k}=${v}\n`;
+  }
+  return utf8enc.encode(text);
+}
+
+const RECORD = 20 * BLOCK;
+
+function padTo(size: number, unit: number): number {
+  return (unit - (size % unit)) % unit;
+}
+
+function padding(size: number): number {
+  return padTo(size, BLOCK);
+}
+
+/** The header block(s) of one member: a PAX header first when a field needs one. */
+function headerBlocks(h: TarWriteEntry["header"], size: number): Uint8Array[] {
+  const fields = {
+    mode: h.mode & 0o7777,
     size,
-    linkname: h.linkname,
     uid: h.uid ?? 0,
     gid: h.gid ?? 0,
+    mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000),
+    linkname: h.linkname ?? "",
     uname: h.uname ?? "",
     gname: h.gname ?? "",
-    mtime: h.mtime ?? new Date(0),
-    pax: h.pax,
-  } as tarStream.Header;
+  };
+  const records: [string, string][] = [];
+  const needs = (s: string, max: number) => !ASCII.test(s) || utf8enc.encode(s).byteLength > max;
+  let name = h.type === "directory" && !h.name.endsWith("/") ? h.name + "/" : h.name;
+  // What does not fit goes to a PAX record; the ustar field keeps an ASCII stand-in ("?" for
+  // each other character), as tarfile writes it.
+  // deno-lint-ignore no-control-regex
+  const asciiOf = (s: string, max: number) => s.replace(/[^\x00-\x7f]/gu, "?").slice(0, max);
+  if (needs(name, 100)) {
+    records.push(["path", name]);
+    name = asciiOf(name, 100);
+  }
+  if (needs(fields.linkname, 100)) {
+    records.push(["linkpath", fields.linkname]);
+    fields.linkname = asciiOf(fields.linkname, 100);
+  }
+  if (needs(fields.uname, 32)) {
+    records.push(["uname", fields.uname]);
+    fields.uname = asciiOf(fields.uname, 32);
+  }
+  if (needs(fields.gname, 32)) {
+    records.push(["gname", fields.gname]);
+    fields.gname = asciiOf(fields.gname, 32);
+  }
+  if (size >= 8 ** 11) records.push(["size", String(size)]);
+  for (const [k, v] of Object.entries(h.pax ?? {})) {
+    if (!records.some(([rk]) => rk === k)) records.push([k, v]);
+  }
+  const out: Uint8Array[] = [];
+  if (records.length) {
+    const data = paxRecords(records);
+    out.push(
+      block("././@PaxHeader", "x", {
+        mode: 0,
+        size: data.byteLength,
+        uid: 0,
+        gid: 0,
+        mtime: 0,
+        linkname: "",
+        uname: "",
+        gname: "",
+      }),
+    );
+    out.push(data);
+    const pad = padding(data.byteLength);
+    if (pad) out.push(new Uint8Array(pad));
+  }
+  out.push(block(name, TYPEFLAG[h.type], fields));
+  return out;
+}
+
+/** Coalesces small pieces into chunks of about `size` bytes; large pieces pass through. */
+class Batcher {
+  private parts: Uint8Array[] = [];
+  private n = 0;
+  constructor(private size = 256 << 10) {}
+  add(b: Uint8Array): Uint8Array | undefined {
+    this.parts.push(b);
+    this.n += b.byteLength;
+    return this.n >= this.size ? this.take() : undefined;
+  }
+  take(): Uint8Array | undefined {
+    if (this.n === 0) return undefined;
+    const out = this.parts.length === 1 ? this.parts[0] : new Uint8Array(this.n);
+    if (this.parts.length > 1) {
+      let off = 0;
+      for (const p of this.parts) {
+        out.set(p, off);
+        off += p.byteLength;
+      }
+    }
+    this.parts = [];
+    this.n = 0;
+    return out;
+  }
+}
+
+async function* tarBytes(
+  entries: AsyncIterable<TarWriteEntry> | Iterable<TarWriteEntry>,
+): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  for await (const b of memberBytes(entries)) {
+    total += b.byteLength;
+    yield b;
+  }
+  // Two zero blocks end the archive; tarfile pads the whole to a multiple of 20 blocks.
+  yield new Uint8Array(BLOCK * 2 + padTo(total + BLOCK * 2, RECORD));
+}
+
+async function* memberBytes(
+  entries: AsyncIterable<TarWriteEntry> | Iterable<TarWriteEntry>,
+): AsyncGenerator<Uint8Array> {
+  const out = new Batcher();
+  const BIG = 64 << 10;
+  for await (const e of entries as AsyncIterable<TarWriteEntry>) {
+    const body = e.body;
+    const hasBody = e.header.type === "file" || e.header.type === "other";
+    if (body === undefined || body instanceof Uint8Array || !hasBody) {
+      const bytes = hasBody && body instanceof Uint8Array ? body : new Uint8Array(0);
+      for (const b of headerBlocks(e.header, bytes.byteLength)) {
+        const c = out.add(b);
+        if (c) yield c;
+      }
+      if (bytes.byteLength >= BIG) {
+        const c = out.take();
+        if (c) yield c;
+        yield bytes;
+      } else if (bytes.byteLength) {
+        const c = out.add(bytes);
+        if (c) yield c;
+      }
+      const pad = padding(bytes.byteLength);
+      if (pad) {
+        const c = out.add(new Uint8Array(pad));
+        if (c) yield c;
+      }
+      continue;
+    }
+    const size = e.header.size;
+    if (size === undefined) {
+      throw new Error(`tar member "${e.header.name}" streams a body without a size`);
+    }
+    for (const b of headerBlocks(e.header, size)) {
+      const c = out.add(b);
+      if (c) yield c;
+    }
+    const head = out.take();
+    if (head) yield head;
+    let n = 0;
+    for await (const chunk of body) {
+      n += chunk.byteLength;
+      if (n > size) {
+        throw new Error(`tar member "${e.header.name}": body is longer than its size ${size}`);
+      }
+      yield chunk;
+    }
+    if (n !== size) {
+      throw new Error(`tar member "${e.header.name}": body has ${n} bytes, size says ${size}`);
+    }
+    const pad = padding(size);
+    if (pad) out.add(new Uint8Array(pad));
+  }
+  const last = out.take();
+  if (last) yield last;
 }
 
 /**
- * Writes members to a tar stream. Bodies given as async iterables must declare `size`.
- * PAX headers are emitted for names and link names that do not fit ustar.
+ * Writes members to a tar stream, as Python's `tarfile` does in PAX format: a PAX header
+ * before any member whose name, link name, user or group name is not ASCII or does not fit,
+ * directories named with a trailing "/", numbers in octal. Bodies given as async iterables
+ * must declare `size` (checked while streaming).
  */
-export function writeTar(entries: AsyncIterable<TarWriteEntry> | Iterable<TarWriteEntry>) {
-  const pack = tarStream.pack();
-  (async () => {
-    try {
-      for await (const e of entries as AsyncIterable<TarWriteEntry>) {
-        const body = e.body;
-        if (body === undefined || body instanceof Uint8Array) {
-          const bytes = body ?? new Uint8Array(0);
-          await new Promise<void>((resolve, reject) => {
-            pack.entry(toStreamHeader(e.header, bytes.byteLength), bytes, (err) => {
-              if (err) reject(err);
-              else resolve();
-            });
-          });
-        } else {
-          if (e.header.size === undefined) {
-            throw new Error(`tar member "${e.header.name}" streams a body without a size`);
-          }
-          let done!: () => void;
-          let fail!: (e: unknown) => void;
-          const finished = new Promise<void>((res, rej) => {
-            done = res;
-            fail = rej;
-          });
-          const sink = pack.entry(toStreamHeader(e.header, e.header.size), (err) => {
-            if (err) fail(err);
-            else done();
-          });
-          for await (const chunk of body) {
-            if (!sink.write(chunk)) await new Promise<void>((r) => sink.once("drain", () => r()));
-          }
-          sink.end(undefined);
-          await finished;
-        }
-      }
-      pack.finalize();
-    } catch (err) {
-      pack.destroy(err as Error);
-    }
-  })();
-  return toWebStream(pack as unknown as AsyncIterable<Uint8Array>);
+export function writeTar(
+  entries: AsyncIterable<TarWriteEntry> | Iterable<TarWriteEntry>,
+): ReadableStream<Uint8Array> {
+  return toWebStream(tarBytes(entries));
 }

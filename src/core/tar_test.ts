@@ -73,6 +73,55 @@ Deno.test("readTar() skips bodies the caller does not read", async () => {
   assert.equal(names.length, sample.length);
 });
 
+Deno.test("readTar() rejects an archive cut at a member boundary (no end-of-archive marker)", async () => {
+  const tar = await collect(writeTar([
+    { header: { name: "a", type: "file", mode: 0o644 }, body: new Uint8Array(512).fill(1) },
+  ]));
+  await assert.rejects(
+    readAll(tar.subarray(0, 1024)),
+    (e) => e instanceof IntegrityError && /end-of-archive/.test(e.message),
+  );
+});
+
+Deno.test("readTar() rejects a body cut short, naming the member", async () => {
+  const tar = await collect(writeTar([
+    { header: { name: "big.bin", type: "file", mode: 0o644 }, body: new Uint8Array(5000) },
+  ]));
+  await assert.rejects(
+    readAll(tar.subarray(0, 3000)),
+    (e) => e instanceof IntegrityError && /big\.bin/.test(e.message),
+  );
+});
+
+Deno.test("readTar() continues after a body read only partly", async () => {
+  const tar = await collect(writeTar([
+    { header: { name: "a", type: "file", mode: 0o644 }, body: new Uint8Array(200000).fill(7) },
+    { header: { name: "b", type: "file", mode: 0o644 }, body: new TextEncoder().encode("bee") },
+  ]));
+  // Feed it in small chunks so that the first body spans many of them.
+  const chunks = Array.from(
+    { length: Math.ceil(tar.byteLength / 1000) },
+    (_, i) => tar.subarray(i * 1000, (i + 1) * 1000),
+  );
+  const seen: [string, string][] = [];
+  for await (const e of readTar(ReadableStream.from(chunks))) {
+    for await (const c of e.body) {
+      seen.push([e.header.name, new TextDecoder().decode(c.subarray(0, 3))]);
+      break;
+    }
+  }
+  assert.deepEqual(seen, [["a", "\x07\x07\x07"], ["b", "bee"]]);
+});
+
+Deno.test("writeTar() fails when a streamed body does not match its declared size", async () => {
+  const entry = (n: number): TarWriteEntry => ({
+    header: { name: "x", type: "file", mode: 0o644, size: 10 },
+    body: ReadableStream.from([new Uint8Array(n)]),
+  });
+  await assert.rejects(collect(writeTar([entry(11)])), /longer than its size/);
+  await assert.rejects(collect(writeTar([entry(9)])), /9 bytes, size says 10/);
+});
+
 Deno.test("tar round trip holds for arbitrary names and contents (property)", async () => {
   const seg = fc.stringMatching(/^[a-zA-Z0-9 ._é-]{1,40}$/).filter((s) => s !== "." && s !== "..");
   await fc.assert(
