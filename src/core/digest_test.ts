@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { digestStream, formatDigest, sha256Hex, verifyStream } from "./digest.ts";
+import { digestFile, digestStream, formatDigest, sha256Hex, verifyStream } from "./digest.ts";
 import { collect } from "./streams.ts";
 import { IntegrityError } from "../errors.ts";
 
@@ -92,4 +92,18 @@ Deno.test("verifyStream() errors as soon as the body runs past its declared size
   const v = verifyStream({ digest: "00", size: 4096 }, "blob");
   await assert.rejects(collect(endless.pipeThrough(v)), /longer than the declared 4096 bytes/);
   assert.ok(pulled < 10, `read ${pulled} chunks before failing`);
+});
+
+Deno.test("digestFile() gives the digest and size of a file larger than its buffer", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const data = new Uint8Array((2 << 20) + 123).map((_, i) => (i * 7) % 256);
+    await Deno.writeFile(`${dir}/f`, data);
+    const r = await digestFile(`${dir}/f`);
+    assert.equal(r.size, data.byteLength);
+    assert.equal(r.digest.hex, sha256Hex(data));
+    await assert.rejects(digestFile(`${dir}/missing`), /ENOENT|No such file/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

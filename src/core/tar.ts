@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { IntegrityError } from "../errors.ts";
 import { toWebStream } from "./streams.ts";
@@ -339,10 +340,15 @@ export async function* readTar(
   }
 }
 
-/** A member to write: header plus body bytes (files), or nothing (dirs, links). */
+/**
+ * A member to write: header plus its body (files) as bytes, as an async iterable of a declared
+ * `size`, or as the `path` of a local file the writer reads itself (the fastest way: no
+ * per-file allocation; the file must keep the declared size while it is read).
+ */
 export interface TarWriteEntry {
   header: Omit<TarHeader, "size"> & { size?: number };
   body?: Uint8Array | AsyncIterable<Uint8Array>;
+  path?: string;
 }
 
 const TYPEFLAG: Record<TarEntryType, string> = {
@@ -513,31 +519,65 @@ function headerBlocks(h: TarWriteEntry["header"], size: number): Uint8Array[] {
   return out;
 }
 
-/** Coalesces small pieces into chunks of about `size` bytes; large pieces pass through. */
-class Batcher {
-  private parts: Uint8Array[] = [];
-  private n = 0;
-  constructor(private size = 256 << 10) {}
-  add(b: Uint8Array): Uint8Array | undefined {
-    this.parts.push(b);
-    this.n += b.byteLength;
-    return this.n >= this.size ? this.take() : undefined;
-  }
-  take(): Uint8Array | undefined {
-    if (this.n === 0) return undefined;
-    const out = this.parts.length === 1 ? this.parts[0] : new Uint8Array(this.n);
-    if (this.parts.length > 1) {
-      let off = 0;
-      for (const p of this.parts) {
-        out.set(p, off);
-        off += p.byteLength;
-      }
+/**
+ * The output buffer of the writer: small pieces are copied into chunks of CHUNK bytes, local
+ * files are read straight into it, and each full chunk is handed out once (never reused).
+ */
+class Out {
+  private buf = new Uint8Array(CHUNK);
+  private off = 0;
+  /** Copies `b` in; returns the chunks that filled up. */
+  put(b: Uint8Array): Uint8Array[] {
+    const full: Uint8Array[] = [];
+    let i = 0;
+    while (i < b.byteLength) {
+      const n = Math.min(b.byteLength - i, CHUNK - this.off);
+      this.buf.set(b.subarray(i, i + n), this.off);
+      this.off += n;
+      i += n;
+      if (this.off === CHUNK) full.push(this.flush()!);
     }
-    this.parts = [];
-    this.n = 0;
+    return full;
+  }
+  /** `n` zero bytes. */
+  zeros(n: number): Uint8Array[] {
+    const full: Uint8Array[] = [];
+    while (n > 0) {
+      const k = Math.min(n, CHUNK - this.off);
+      this.off += k; // fresh buffers are zero-filled
+      n -= k;
+      if (this.off === CHUNK) full.push(this.flush()!);
+    }
+    return full;
+  }
+  /** Reads `size` bytes of the open file `fd` in; returns the chunks that filled up. */
+  file(fd: number, size: number, name: string): Uint8Array[] {
+    const full: Uint8Array[] = [];
+    let left = size;
+    while (left > 0) {
+      const want = Math.min(left, CHUNK - this.off);
+      const n = readSync(fd, this.buf, this.off, want, null);
+      if (n === 0) throw new Error(`tar member "${name}": file is shorter than its size ${size}`);
+      this.off += n;
+      left -= n;
+      if (this.off === CHUNK) full.push(this.flush()!);
+    }
+    if (readSync(fd, new Uint8Array(1), 0, 1, null) !== 0) {
+      throw new Error(`tar member "${name}": file is longer than its size ${size}`);
+    }
+    return full;
+  }
+  /** The bytes gathered so far, if any. */
+  flush(): Uint8Array | undefined {
+    if (this.off === 0) return undefined;
+    const out = this.off === CHUNK ? this.buf : this.buf.subarray(0, this.off);
+    this.buf = new Uint8Array(CHUNK);
+    this.off = 0;
     return out;
   }
 }
+
+const CHUNK = 1 << 20;
 
 async function* tarBytes(
   entries: AsyncIterable<TarWriteEntry> | Iterable<TarWriteEntry>,
@@ -554,41 +594,35 @@ async function* tarBytes(
 async function* memberBytes(
   entries: AsyncIterable<TarWriteEntry> | Iterable<TarWriteEntry>,
 ): AsyncGenerator<Uint8Array> {
-  const out = new Batcher();
-  const BIG = 64 << 10;
+  const out = new Out();
   for await (const e of entries as AsyncIterable<TarWriteEntry>) {
     const body = e.body;
     const hasBody = e.header.type === "file" || e.header.type === "other";
+    if (hasBody && e.path !== undefined) {
+      const fd = openSync(e.path, "r");
+      try {
+        const size = e.header.size ?? fstatSync(fd).size;
+        for (const b of headerBlocks(e.header, size)) yield* out.put(b);
+        yield* out.file(fd, size, e.header.name);
+        yield* out.zeros(padding(size));
+      } finally {
+        closeSync(fd);
+      }
+      continue;
+    }
     if (body === undefined || body instanceof Uint8Array || !hasBody) {
       const bytes = hasBody && body instanceof Uint8Array ? body : new Uint8Array(0);
-      for (const b of headerBlocks(e.header, bytes.byteLength)) {
-        const c = out.add(b);
-        if (c) yield c;
-      }
-      if (bytes.byteLength >= BIG) {
-        const c = out.take();
-        if (c) yield c;
-        yield bytes;
-      } else if (bytes.byteLength) {
-        const c = out.add(bytes);
-        if (c) yield c;
-      }
-      const pad = padding(bytes.byteLength);
-      if (pad) {
-        const c = out.add(new Uint8Array(pad));
-        if (c) yield c;
-      }
+      for (const b of headerBlocks(e.header, bytes.byteLength)) yield* out.put(b);
+      yield* out.put(bytes);
+      yield* out.zeros(padding(bytes.byteLength));
       continue;
     }
     const size = e.header.size;
     if (size === undefined) {
       throw new Error(`tar member "${e.header.name}" streams a body without a size`);
     }
-    for (const b of headerBlocks(e.header, size)) {
-      const c = out.add(b);
-      if (c) yield c;
-    }
-    const head = out.take();
+    for (const b of headerBlocks(e.header, size)) yield* out.put(b);
+    const head = out.flush();
     if (head) yield head;
     let n = 0;
     for await (const chunk of body) {
@@ -601,10 +635,9 @@ async function* memberBytes(
     if (n !== size) {
       throw new Error(`tar member "${e.header.name}": body has ${n} bytes, size says ${size}`);
     }
-    const pad = padding(size);
-    if (pad) out.add(new Uint8Array(pad));
+    yield* out.zeros(padding(size));
   }
-  const last = out.take();
+  const last = out.flush();
   if (last) yield last;
 }
 

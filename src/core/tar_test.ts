@@ -144,3 +144,31 @@ Deno.test("tar round trip holds for arbitrary names and contents (property)", as
     { numRuns: 40 },
   );
 });
+
+Deno.test("writeTar() reads bodies given as local file paths, and checks their size", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const big = new Uint8Array(3 << 20).map((_, i) => i % 251);
+    await Deno.writeFile(`${dir}/big`, big);
+    await Deno.writeFile(`${dir}/small`, new TextEncoder().encode("small\n"));
+    const tar = await collect(writeTar([
+      { header: { name: "big", type: "file", mode: 0o644 }, path: `${dir}/big` },
+      { header: { name: "small", type: "file", mode: 0o600 }, path: `${dir}/small` },
+    ]));
+    const got = await readAll(tar);
+    assert.deepEqual(got.map((e) => [e.header.name, e.header.size]), [["big", 3 << 20], [
+      "small",
+      6,
+    ]]);
+    assert.deepEqual(got[0].body, big);
+    assert.equal(new TextDecoder().decode(got[1].body), "small\n");
+    await assert.rejects(
+      collect(writeTar([
+        { header: { name: "small", type: "file", mode: 0o600, size: 7 }, path: `${dir}/small` },
+      ])),
+      /shorter than its size 7/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
