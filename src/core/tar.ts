@@ -248,74 +248,23 @@ export async function* readTar(
 ): AsyncGenerator<TarEntry> {
   const where = label ? ` "${label}"` : "";
   const s = new Source(iteratorOf(src));
-  let global: Record<string, string> = {};
-  let pax: Record<string, string> | undefined;
-  let longName: string | undefined;
-  let longLink: string | undefined;
+  const headers = new HeaderParser(where);
   try {
     for (;;) {
       const h = s.take(BLOCK) ?? await s.read(BLOCK);
       if (h.byteLength === 0) throw truncated(where, "archive (no end-of-archive marker)");
       if (h.byteLength < BLOCK) throw truncated(where, "header");
-      if (isZero(h)) return; // end-of-archive (the second zero block, if any, is not needed)
-      if (!checksumOk(h)) {
-        throw new IntegrityError(
-          `Cannot read tar archive${where}: invalid tar header checksum at member after "${
-            longName ?? "start"
-          }"`,
-        );
-      }
-      const flag = String.fromCharCode(h[156]);
-      let size = num(h, 124, 12);
-      if (pax?.size !== undefined) size = Number(pax.size);
-      if (!Number.isFinite(size) || size < 0) {
-        throw new IntegrityError(`Cannot read tar archive${where}: invalid member size`);
-      }
+      const r = headers.parse(h);
+      if (r.kind === "end") return;
+      const size = r.size;
       const padded = Math.ceil(size / BLOCK) * BLOCK;
-
-      if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
+      if (r.kind === "extended") {
         const data = await s.read(padded);
         if (data.byteLength < padded) throw truncated(where, "extended header");
-        const body = data.subarray(0, size);
-        if (flag === "x") pax = { ...pax, ...parsePax(body, where) };
-        else if (flag === "g") global = { ...global, ...parsePax(body, where) };
-        else {
-          let end = body.indexOf(0);
-          if (end < 0) end = body.byteLength;
-          const text = utf8.decode(body.subarray(0, end));
-          if (flag === "L") longName = text;
-          else longLink = text;
-        }
+        headers.extended(r.flag, data.subarray(0, size));
         continue;
       }
-
-      const magic = utf8.decode(h.subarray(257, 263));
-      const ustarPrefix = magic === "ustar\0" ? cstr(h, 345, 155) : "";
-      const all = { ...global, ...pax };
-      let name = all.path ?? longName ??
-        (ustarPrefix ? `${ustarPrefix}/${cstr(h, 0, 100)}` : cstr(h, 0, 100));
-      if (name.length > 1 && name.endsWith("/")) name = name.replace(/\/+$/, "");
-      let type: TarEntryType = TYPES[flag] ?? "other";
-      if (type === "file" && flag === "\0" && name.endsWith("/")) type = "directory";
-      const linkname = all.linkpath ?? longLink ?? cstr(h, 157, 100);
-      const mtimeS = all.mtime !== undefined ? Number(all.mtime) : num(h, 136, 12);
-      const header: TarHeader = {
-        name,
-        type,
-        mode: num(h, 100, 8) & 0o7777,
-        size: type === "file" || type === "other" ? size : 0,
-        linkname: linkname || undefined,
-        uid: all.uid !== undefined ? Number(all.uid) : num(h, 108, 8),
-        gid: all.gid !== undefined ? Number(all.gid) : num(h, 116, 8),
-        uname: all.uname ?? cstr(h, 265, 32),
-        gname: all.gname ?? cstr(h, 297, 32),
-        mtime: new Date(mtimeS * 1000),
-        pax: Object.keys(all).length ? all : undefined,
-      };
-      pax = undefined;
-      longName = undefined;
-      longLink = undefined;
-
+      const name = r.header.name;
       let started = false;
       let consumed = 0;
       const body = (async function* () {
@@ -328,7 +277,7 @@ export async function* readTar(
           yield v;
         }
       })();
-      yield { header, body };
+      yield { header: r.header, body };
       if (started) await body.return(undefined);
       const rest = padded - consumed;
       if (rest > 0 && !s.skipBuffered(rest) && !(await s.skip(rest))) {
@@ -337,6 +286,125 @@ export async function* readTar(
     }
   } finally {
     await s.close();
+  }
+}
+
+/** Turns header blocks into members, keeping PAX and GNU long-name state between them. */
+class HeaderParser {
+  private global: Record<string, string> = {};
+  private pax: Record<string, string> | undefined;
+  private longName: string | undefined;
+  private longLink: string | undefined;
+  private last = "start";
+  constructor(private where: string) {}
+
+  /** One header block: the end marker, an extended header to read next, or a member. */
+  parse(
+    h: Uint8Array,
+  ):
+    | { kind: "end" }
+    | { kind: "extended"; flag: string; size: number }
+    | { kind: "member"; header: TarHeader; size: number } {
+    const where = this.where;
+    if (isZero(h)) return { kind: "end" }; // the second zero block, if any, is not needed
+    if (!checksumOk(h)) {
+      throw new IntegrityError(
+        `Cannot read tar archive${where}: invalid tar header checksum after member "${this.last}"`,
+      );
+    }
+    const flag = String.fromCharCode(h[156]);
+    let size = num(h, 124, 12);
+    if (this.pax?.size !== undefined) size = Number(this.pax.size);
+    if (!Number.isFinite(size) || size < 0) {
+      throw new IntegrityError(`Cannot read tar archive${where}: invalid member size`);
+    }
+    if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
+      return { kind: "extended", flag, size };
+    }
+    const magic = utf8.decode(h.subarray(257, 263));
+    const ustarPrefix = magic === "ustar\0" ? cstr(h, 345, 155) : "";
+    const all = { ...this.global, ...this.pax };
+    let name = all.path ?? this.longName ??
+      (ustarPrefix ? `${ustarPrefix}/${cstr(h, 0, 100)}` : cstr(h, 0, 100));
+    let type: TarEntryType = TYPES[flag] ?? "other";
+    if (type === "file" && flag === "\0" && name.endsWith("/")) type = "directory";
+    if (name.length > 1 && name.endsWith("/")) name = name.replace(/\/+$/, "");
+    const linkname = all.linkpath ?? this.longLink ?? cstr(h, 157, 100);
+    const mtimeS = all.mtime !== undefined ? Number(all.mtime) : num(h, 136, 12);
+    const header: TarHeader = {
+      name,
+      type,
+      mode: num(h, 100, 8) & 0o7777,
+      size: type === "file" || type === "other" ? size : 0,
+      linkname: linkname || undefined,
+      uid: all.uid !== undefined ? Number(all.uid) : num(h, 108, 8),
+      gid: all.gid !== undefined ? Number(all.gid) : num(h, 116, 8),
+      uname: all.uname ?? cstr(h, 265, 32),
+      gname: all.gname ?? cstr(h, 297, 32),
+      mtime: new Date(mtimeS * 1000),
+      pax: Object.keys(all).length ? all : undefined,
+    };
+    this.pax = undefined;
+    this.longName = undefined;
+    this.longLink = undefined;
+    this.last = name;
+    return { kind: "member", header, size };
+  }
+
+  /** The body of an extended header (PAX or GNU long name) that `parse` announced. */
+  extended(flag: string, body: Uint8Array): void {
+    if (flag === "x") this.pax = { ...this.pax, ...parsePax(body, this.where) };
+    else if (flag === "g") this.global = { ...this.global, ...parsePax(body, this.where) };
+    else {
+      let end = body.indexOf(0);
+      if (end < 0) end = body.byteLength;
+      const text = utf8.decode(body.subarray(0, end));
+      if (flag === "L") this.longName = text;
+      else this.longLink = text;
+    }
+  }
+}
+
+/** Where a member's body lies in an archive file. */
+export interface TarIndexEntry {
+  header: TarHeader;
+  /** Byte offset of the body in the file. */
+  offset: number;
+}
+
+/**
+ * Lists the members of an uncompressed tar file with the offsets of their bodies, reading
+ * only the headers (seeking over bodies), so that members can then be read in place.
+ */
+export function indexTarFile(path: string): TarIndexEntry[] {
+  const fd = openSync(path, "r");
+  try {
+    const fileSize = fstatSync(fd).size;
+    const where = ` "${path}"`;
+    const headers = new HeaderParser(where);
+    const out: TarIndexEntry[] = [];
+    const h = new Uint8Array(BLOCK);
+    let pos = 0;
+    for (;;) {
+      if (readSync(fd, h, 0, BLOCK, pos) < BLOCK) {
+        throw truncated(where, pos === fileSize ? "archive (no end-of-archive marker)" : "header");
+      }
+      pos += BLOCK;
+      const r = headers.parse(h);
+      if (r.kind === "end") return out;
+      const padded = Math.ceil(r.size / BLOCK) * BLOCK;
+      if (pos + r.size > fileSize) throw truncated(where, "member");
+      if (r.kind === "extended") {
+        const data = new Uint8Array(r.size);
+        readSync(fd, data, 0, r.size, pos);
+        headers.extended(r.flag, data);
+      } else {
+        out.push({ header: r.header, offset: pos });
+      }
+      pos += padded;
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

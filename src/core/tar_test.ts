@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { readTar, type TarHeader, type TarWriteEntry, writeTar } from "./tar.ts";
+import { indexTarFile, readTar, type TarHeader, type TarWriteEntry, writeTar } from "./tar.ts";
 import { collect, streamOf } from "./streams.ts";
 import { IntegrityError } from "../errors.ts";
 
@@ -168,6 +168,25 @@ Deno.test("writeTar() reads bodies given as local file paths, and checks their s
       ])),
       /shorter than its size 7/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("indexTarFile() finds every member's body offset by reading headers only", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const tar = await collect(writeTar(sample));
+    await Deno.writeFile(`${dir}/a.tar`, tar);
+    const index = indexTarFile(`${dir}/a.tar`);
+    const read = await readAll(tar);
+    assert.deepEqual(index.map((e) => e.header.name), read.map((e) => e.header.name));
+    for (const [i, e] of index.entries()) {
+      const body = tar.subarray(e.offset, e.offset + e.header.size);
+      assert.deepEqual(body, read[i].body, e.header.name);
+    }
+    await Deno.writeFile(`${dir}/cut.tar`, tar.subarray(0, 1536));
+    assert.throws(() => indexTarFile(`${dir}/cut.tar`), IntegrityError);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
