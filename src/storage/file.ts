@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { NotFoundError, TransportError, UsageError } from "../errors.ts";
 import { toWebStream } from "../core/streams.ts";
-import type { Store, StoreStat, WriteOptions } from "./store.ts";
+import type { Store, StoreCallOptions, StoreStat, WriteOptions } from "./store.ts";
 
 /** A Store over a local directory. */
 export class FileStore implements Store {
@@ -31,9 +31,11 @@ export class FileStore implements Store {
     return join(this.root, ...parts);
   }
 
-  async stat(path: string): Promise<StoreStat | undefined> {
+  async stat(path: string, opts?: StoreCallOptions): Promise<StoreStat | undefined> {
+    opts?.signal?.throwIfAborted();
+    const local = this.localPath(path);
     try {
-      const s = await stat(this.localPath(path));
+      const s = await stat(local);
       return s.isFile() ? { size: s.size } : undefined;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
@@ -41,7 +43,8 @@ export class FileStore implements Store {
     }
   }
 
-  async read(path: string): Promise<ReadableStream<Uint8Array>> {
+  async read(path: string, opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>> {
+    opts?.signal?.throwIfAborted();
     const p = this.localPath(path);
     const fh = await open(p, "r").catch((e) => {
       throw (e as NodeJS.ErrnoException).code === "ENOENT" ||
@@ -73,15 +76,21 @@ export class FileStore implements Store {
   async write(
     path: string,
     body: Uint8Array | ReadableStream<Uint8Array>,
-    _opts?: WriteOptions,
+    opts?: WriteOptions,
   ): Promise<void> {
+    opts?.signal?.throwIfAborted();
     const dest = this.localPath(path);
     await mkdir(dirname(dest), { recursive: true });
     const tmp = join(dirname(dest), `.spackle-tmp-${randomBytes(6).toString("hex")}`);
     const fh = await open(tmp, "wx", 0o644);
     try {
       if (body instanceof Uint8Array) await fh.write(body);
-      else for await (const chunk of body) await fh.write(chunk);
+      else {
+        for await (const chunk of body) {
+          opts?.signal?.throwIfAborted();
+          await fh.write(chunk);
+        }
+      }
       await fh.sync();
       await fh.close();
       await rename(tmp, dest);
@@ -94,7 +103,8 @@ export class FileStore implements Store {
     }
   }
 
-  async delete(path: string): Promise<void> {
+  async delete(path: string, opts?: StoreCallOptions): Promise<void> {
+    opts?.signal?.throwIfAborted();
     await rm(this.localPath(path), { force: true });
   }
 }

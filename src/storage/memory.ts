@@ -5,7 +5,8 @@
  */
 import { NotFoundError } from "../errors.ts";
 import { collect, streamOf } from "../core/streams.ts";
-import type { Store, StoreStat, WriteOptions } from "./store.ts";
+import { checkStorePath } from "./path.ts";
+import type { Store, StoreCallOptions, StoreStat, WriteOptions } from "./store.ts";
 
 /** A Store that keeps objects in a Map. */
 export class MemoryStore implements Store {
@@ -14,11 +15,23 @@ export class MemoryStore implements Store {
   constructor(url = "memory://store/") {
     this.url = new URL(url.endsWith("/") ? url : url + "/");
   }
-  stat(path: string): Promise<StoreStat | undefined> {
+  stat(path: string, opts?: StoreCallOptions): Promise<StoreStat | undefined> {
+    try {
+      opts?.signal?.throwIfAborted();
+      checkStorePath(path);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const o = this.objects.get(path);
     return Promise.resolve(o ? { size: o.byteLength } : undefined);
   }
-  read(path: string): Promise<ReadableStream<Uint8Array>> {
+  read(path: string, opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>> {
+    try {
+      opts?.signal?.throwIfAborted();
+      checkStorePath(path);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const o = this.objects.get(path);
     if (!o) {
       return Promise.reject(new NotFoundError(`Cannot read "${path}": not found in ${this.url}`));
@@ -31,12 +44,20 @@ export class MemoryStore implements Store {
   async write(
     path: string,
     body: Uint8Array | ReadableStream<Uint8Array>,
-    _opts?: WriteOptions,
+    opts?: WriteOptions,
   ): Promise<void> {
+    opts?.signal?.throwIfAborted();
+    checkStorePath(path);
     const bytes = body instanceof Uint8Array ? body.slice() : await collect(body);
     this.objects.set(path, bytes);
   }
-  delete(path: string): Promise<void> {
+  delete(path: string, opts?: StoreCallOptions): Promise<void> {
+    try {
+      opts?.signal?.throwIfAborted();
+      checkStorePath(path);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     this.objects.delete(path);
     return Promise.resolve();
   }

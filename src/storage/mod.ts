@@ -4,5 +4,21 @@
  * @module
  */
 export type * from "./store.ts";
+export { isWritable } from "./store.ts";
 export { MemoryStore } from "./memory.ts";
 export { FileStore } from "./file.ts";
+export {
+  bypassesProxy,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_READ_TIMEOUT_MS,
+  type HttpOptions,
+  loadCaCerts,
+  makeFetch,
+  proxyFor,
+  redact,
+  statusError,
+} from "./http.ts";
+export { backoffDelay, isTemporary, type RetryOptions, retryStore, withRetry } from "./retry.ts";
+export { HttpsStore, type HttpsStoreOptions } from "./https.ts";
+export { checkStorePath } from "./path.ts";
+export { openStore, type OpenStoreOptions, storeUrl } from "./open.ts";

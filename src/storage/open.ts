@@ -1,0 +1,91 @@
+/**
+ * Opens a store by URL or path: plain paths and file:// give a FileStore, https:// and http://
+ * a read-only HttpsStore (retried on temporary failures), memory: a MemoryStore (the same one
+ * for the same URL within a process), s3:// the S3 backend.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import { UnsupportedError, UsageError } from "../errors.ts";
+import { FileStore } from "./file.ts";
+import type { HttpOptions } from "./http.ts";
+import { HttpsStore } from "./https.ts";
+import { MemoryStore } from "./memory.ts";
+import { type RetryOptions, retryStore } from "./retry.ts";
+import type { ReadStore, Store } from "./store.ts";
+
+/** Options of `openStore`. */
+export interface OpenStoreOptions {
+  /** The store will be written: read-only schemes are refused. */
+  writable?: boolean;
+  /** HTTP client settings (https, http and s3). */
+  http?: HttpOptions;
+  /** Retry settings for network stores (`{ retries: 0 }` turns retrying off). */
+  retry?: RetryOptions;
+  /** Backend settings for s3:// (endpoint, region, profile, ...). */
+  s3?: Record<string, unknown>;
+  /** The fetch network stores use instead of one made from `http`. */
+  fetch?: typeof fetch;
+}
+
+const memoryStores = new Map<string, MemoryStore>();
+
+/**
+ * The URL a mirror argument stands for: a URL with a scheme as is, anything else a local path
+ * resolved against the current directory. The result ends in "/".
+ */
+export function storeUrl(url: string | URL): URL {
+  let u: URL;
+  if (url instanceof URL) u = new URL(url.href);
+  else if (/^[a-z][a-z0-9+.-]*:/i.test(url) && !/^[a-z]:[\\/]/i.test(url)) {
+    try {
+      u = new URL(url);
+    } catch (e) {
+      throw new UsageError(`Invalid mirror URL "${url}": ${(e as Error).message}`, { cause: e });
+    }
+  } else {
+    if (url === "") throw new UsageError("Invalid mirror: the path is empty");
+    u = pathToFileURL(resolve(process.cwd(), url));
+  }
+  if (u.protocol !== "memory:" && !u.pathname.endsWith("/")) u.pathname += "/";
+  return u;
+}
+
+/** Opens the store at `url` (a URL or a local path). */
+export async function openStore(
+  url: string | URL,
+  opts: OpenStoreOptions = {},
+): Promise<ReadStore | Store> {
+  const u = storeUrl(url);
+  if (u.protocol === "file:") {
+    if (u.host !== "" && u.host !== "localhost") {
+      throw new UsageError(`Cannot open "${u.href}": file URLs on another host are not supported`);
+    }
+    return new FileStore(u);
+  }
+  if (u.protocol === "https:" || u.protocol === "http:") {
+    if (opts.writable) {
+      throw new UsageError(
+        `Cannot write to "${u.href}": https mirrors are read-only (push to file:// or s3:// instead)`,
+      );
+    }
+    const store = new HttpsStore(u, { fetch: opts.fetch, http: opts.http });
+    return opts.retry?.retries === 0 ? store : retryStore(store, opts.retry);
+  }
+  if (u.protocol === "memory:") {
+    let m = memoryStores.get(u.href);
+    if (!m) {
+      m = new MemoryStore(u.href);
+      memoryStores.set(u.href, m);
+    }
+    return m;
+  }
+  if (u.protocol === "s3:") {
+    throw new UnsupportedError("s3:// support is not built in");
+  }
+  throw new UsageError(
+    `Unsupported mirror URL scheme "${u.protocol}" in "${u.href}": use a path, file://, https://, http:// or s3://`,
+  );
+}
