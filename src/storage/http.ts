@@ -21,7 +21,10 @@ export interface HttpOptions {
   caCerts?: string[];
   /**
    * The proxy for every request (`http://host:port`), `false` for none. Default: from
-   * `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY` (either case).
+   * `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY` (either case). Deno and Bun apply
+   * the process's own proxy variables to every connection without a proxy of its own, so
+   * `false` (or a `noProxy` that is wider than the process's `NO_PROXY`) cannot turn off a
+   * proxy that the process environment sets.
    */
   proxy?: string | false;
   /** Hosts that bypass the proxy, as in `NO_PROXY`. Default: the `NO_PROXY` variable. */
