@@ -11,7 +11,7 @@ import {
   UsageError,
 } from "../src/errors.ts";
 import { collect, collectText } from "../src/core/streams.ts";
-import { bypassesProxy, makeFetch, proxyFor } from "../src/storage/http.ts";
+import { bypassesProxy, makeFetch, proxyFor, retryAfterMs } from "../src/storage/http.ts";
 import { HttpsStore } from "../src/storage/https.ts";
 import { openStore } from "../src/storage/open.ts";
 import { backoffDelay, retryStore, withRetry } from "../src/storage/retry.ts";
@@ -83,6 +83,26 @@ test("429 is retried until the retries run out, then the last error is thrown", 
     assert.equal(s.requests.length, 4);
     assert.deepEqual(retried, [1, 2, 3]);
   });
+});
+
+test("Retry-After on a 503 is waited for before the next attempt", async () => {
+  let n = 0;
+  const times: number[] = [];
+  await withServer((_req, res) => {
+    times.push(performance.now());
+    if (n++ === 0) res.writeHead(503, { "retry-after": "1" }).end();
+    else res.writeHead(200, { "content-length": "2" }).end("ok");
+  }, async (s) => {
+    const store = await openStore(s.url, { http: direct, retry: { baseDelayMs: 1 } });
+    assert.equal(await collectText(await store.read("a.bin")), "ok");
+    assert.ok(times[1] - times[0] >= 950, `waited ${times[1] - times[0]} ms`);
+  });
+  assert.equal(retryAfterMs("120"), 120_000);
+  assert.equal(
+    retryAfterMs("Wed, 21 Oct 2015 07:28:10 GMT", Date.UTC(2015, 9, 21, 7, 28, 0)),
+    10_000,
+  );
+  assert.equal(retryAfterMs("soon"), undefined);
 });
 
 test("a connection reset is a temporary error and is retried", async () => {

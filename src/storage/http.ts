@@ -304,7 +304,8 @@ function networkError(e: unknown, url: URL): TransportError {
 
 /**
  * The error for a response that is not 2xx: NotFoundError for 404 (and 410), a temporary
- * TransportError for 408, 429 and 5xx, a permanent TransportError otherwise.
+ * TransportError for 408, 429 and 5xx (with `retryAfterMs` when the server sent
+ * `Retry-After`), a permanent TransportError otherwise.
  */
 export function statusError(
   res: Response,
@@ -319,8 +320,18 @@ export function statusError(
   }
   const temporary = res.status === 408 || res.status === 429 || res.status >= 500;
   const hint = res.status === 401 || res.status === 403 ? " (access denied)" : "";
-  return new TransportError(
+  const err = new TransportError(
     `Cannot ${what} ${where}: HTTP ${res.status} ${res.statusText}${hint}`.replace(/ +$/, ""),
     { status: res.status, temporary },
   );
+  const after = temporary ? retryAfterMs(res.headers.get("retry-after")) : undefined;
+  return after === undefined ? err : Object.assign(err, { retryAfterMs: after });
+}
+
+/** Milliseconds a `Retry-After` header (seconds or an HTTP date) asks to wait, if any. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }

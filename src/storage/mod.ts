@@ -16,9 +16,11 @@ export {
   makeFetch,
   proxyFor,
   redact,
+  retryAfterMs,
   statusError,
 } from "./http.ts";
 export { backoffDelay, isTemporary, type RetryOptions, retryStore, withRetry } from "./retry.ts";
 export { HttpsStore, type HttpsStoreOptions } from "./https.ts";
 export { checkStorePath } from "./path.ts";
 export { openStore, type OpenStoreOptions, storeUrl } from "./open.ts";
+export { BUNDLE_MARKER, type BundleItem, BundleStore, writeBundle } from "./bundle.ts";

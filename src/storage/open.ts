@@ -1,14 +1,17 @@
 /**
- * Opens a store by URL or path: plain paths and file:// give a FileStore, https:// and http://
+ * Opens a store by URL or path: plain paths and file:// give a FileStore (a BundleStore when
+ * the path is a bundle file rather than a directory), https:// and http://
  * a read-only HttpsStore (retried on temporary failures), memory: a MemoryStore (the same one
  * for the same URL within a process), s3:// the S3 backend.
  *
  * @module
  */
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { UnsupportedError, UsageError } from "../errors.ts";
+import { BundleStore } from "./bundle.ts";
 import { FileStore } from "./file.ts";
 import type { HttpOptions } from "./http.ts";
 import { HttpsStore } from "./https.ts";
@@ -62,6 +65,13 @@ export async function openStore(
   if (u.protocol === "file:") {
     if (u.host !== "" && u.host !== "localhost") {
       throw new UsageError(`Cannot open "${u.href}": file URLs on another host are not supported`);
+    }
+    const local = fileURLToPath(u).replace(/(.)\/+$/, "$1");
+    if (statSync(local, { throwIfNoEntry: false })?.isFile()) {
+      if (opts.writable) {
+        throw new UsageError(`Cannot write to "${local}": a bundle file is read-only`);
+      }
+      return BundleStore.open(local);
     }
     return new FileStore(u);
   }

@@ -69,7 +69,11 @@ export async function withRetry<T>(
       return await fn(attempt);
     } catch (e) {
       if (attempt >= retries || !retryable(e) || opts.signal?.aborted) throw e;
-      const delay = backoffDelay(attempt + 1, opts);
+      // A server's Retry-After is honoured, up to the longest delay.
+      const asked = (e as { retryAfterMs?: unknown }).retryAfterMs;
+      const delay = typeof asked === "number"
+        ? Math.max(backoffDelay(attempt + 1, opts), Math.min(asked, opts.maxDelayMs ?? 8000))
+        : backoffDelay(attempt + 1, opts);
       opts.onRetry?.(e, attempt + 1, delay);
       await sleep(delay, opts.signal);
     }
