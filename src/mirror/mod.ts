@@ -3,4 +3,12 @@
  *
  * @module
  */
-export {};
+export {
+  clearsignedBody,
+  type Finding,
+  type FindingKind,
+  VERIFY_FLAGS,
+  verifyMirror,
+  type VerifyOptions,
+  type VerifyReport,
+} from "./verify.ts";

@@ -1,0 +1,963 @@
+/**
+ * `verify`: an fsck for a build cache. Every manifest (v3) and spec file (v2) parses; every
+ * blob it names exists with the right size and sha256; signatures verify against a keyring
+ * (or are reported unsigned); the index agrees with the metadata; blobs nothing names are
+ * reported as orphans; the v2 and v3 parts of a migrated mirror agree.
+ *
+ * Findings have a kind; the kinds of the errors found make the exit flags (`VERIFY_FLAGS`),
+ * as `nix store verify` does.
+ *
+ * @module
+ */
+import { SpackleError } from "../errors.ts";
+import { digestFile, digestStream, sha256Hex } from "../core/digest.ts";
+import { gunzipBytes, isGzip } from "../core/gzip.ts";
+import { collect, collectText } from "../core/streams.ts";
+import type { Verifier } from "../sign/types.ts";
+import { FileStore } from "../storage/file.ts";
+import type { ReadStore } from "../storage/store.ts";
+
+/** What is wrong, by consequence. */
+export type FindingKind =
+  /** Bytes or metadata are damaged or missing. */
+  | "corrupt"
+  /** A signature is bad, made by an untrusted key, or missing where one is required. */
+  | "untrusted"
+  /** The mirror could not be read (network, permissions, a portal page). */
+  | "unreachable"
+  /** The index or the two layouts disagree with the metadata. */
+  | "inconsistent"
+  /** Something harmless: an orphan blob, a legacy file, a check that could not be made. */
+  | "notice";
+
+/** Exit flags of `spackle verify`, OR-ed together (0 when nothing is wrong). */
+export const VERIFY_FLAGS = {
+  corrupt: 4,
+  untrusted: 8,
+  unreachable: 16,
+  inconsistent: 32,
+} as const;
+
+/** One thing verify found. */
+export interface Finding {
+  kind: FindingKind;
+  /** A stable machine-readable code: `digest_mismatch`, `blob_missing`, `orphan_blob`, ... */
+  code: string;
+  /** The store path concerned. */
+  path: string;
+  /** The entry concerned, as `name@version/hash`, when known. */
+  spec?: string;
+  /** Layout of the part of the mirror concerned. */
+  layout?: 2 | 3;
+  message: string;
+}
+
+/** Options of `verifyMirror`. */
+export interface VerifyOptions {
+  /** Checks signatures; without one, signed metadata is reported as signed but not checked. */
+  verifier?: Verifier;
+  /** Unsigned spec metadata is an `untrusted` finding (default false: a notice). */
+  requireSignatures?: boolean;
+  /** Concurrent checks (default 4). */
+  jobs?: number;
+  /** Check only this many entries, picked at random (skips the whole-mirror checks). */
+  sample?: number;
+  /** Random source for `sample` (default Math.random). */
+  random?: () => number;
+  signal?: AbortSignal;
+  /** Called after each entry is checked. */
+  onProgress?: (p: { done: number; total: number; bytes: number }) => void;
+}
+
+/** What verify did and found. */
+export interface VerifyReport {
+  url: string;
+  /** Layouts found, v3 first. */
+  layouts: (2 | 3)[];
+  /** True when only a sample of the entries was checked. */
+  sampled: boolean;
+  checked: {
+    entries: number;
+    blobs: number;
+    bytes: number;
+    signaturesVerified: number;
+    signedUnchecked: number;
+    unsigned: number;
+  };
+  findings: Finding[];
+  /** OR of `VERIFY_FLAGS` over the findings (0 when the mirror is sound). */
+  flags: number;
+}
+
+const SIGNED_HEAD = "-----BEGIN PGP SIGNED MESSAGE-----";
+const SPEC_MANIFEST = ".spec.manifest.json";
+const TARBALL_TYPE = "application/vnd.spack.install.v2.tar+gzip";
+
+/** The payload of a clear-signed document (Spack's rule, plus dash-unescaping). */
+export function clearsignedBody(text: string): string | undefined {
+  const m =
+    /^-----BEGIN PGP SIGNED MESSAGE-----\r?\n(?:[^\r\n]+\r?\n)*?\r?\n([\s\S]*?)\r?\n-----BEGIN PGP SIGNATURE-----/
+      .exec(text);
+  if (!m) return undefined;
+  return m[1].split(/\r?\n/).map((l) => l.startsWith("- ") ? l.slice(2) : l).join("\n");
+}
+
+/** Spack's polite file name: every character outside `[A-Za-z0-9_+.-]` becomes `_`. */
+function polite(s: string): string {
+  return s.replace(/[^A-Za-z0-9_+.-]/g, "_");
+}
+
+interface Record3 {
+  contentLength: number;
+  mediaType: string;
+  compression: string;
+  checksumAlgorithm: string;
+  checksum: string;
+}
+
+function parseManifest(json: unknown): Record3[] {
+  const m = json as { version?: unknown; data?: unknown };
+  if (!m || typeof m !== "object") throw new Error("not a JSON object");
+  if (m.version !== 3) throw new Error(`version is ${JSON.stringify(m.version)}, expected 3`);
+  if (!Array.isArray(m.data)) throw new Error(`"data" is not a list`);
+  return m.data.map((r: Record<string, unknown>, i: number) => {
+    for (
+      const [k, t] of [
+        ["contentLength", "number"],
+        ["mediaType", "string"],
+        ["compression", "string"],
+        ["checksumAlgorithm", "string"],
+        ["checksum", "string"],
+      ]
+    ) {
+      const type = typeof r?.[k];
+      if (type !== t) throw new Error(`record ${i}: "${k}" is not a ${t}`);
+    }
+    if (r.checksumAlgorithm !== "sha256") {
+      throw new Error(`record ${i}: checksum algorithm "${r.checksumAlgorithm}" is not sha256`);
+    }
+    if (!/^[0-9a-f]{64}$/.test(r.checksum as string)) {
+      throw new Error(`record ${i}: checksum "${r.checksum}" is not 64 lowercase hex digits`);
+    }
+    if (!Number.isSafeInteger(r.contentLength) || (r.contentLength as number) < 0) {
+      throw new Error(`record ${i}: contentLength ${r.contentLength} is not a size`);
+    }
+    return r as unknown as Record3;
+  });
+}
+
+function blobPath(r: { checksumAlgorithm: string; checksum: string }): string {
+  return `blobs/${r.checksumAlgorithm}/${r.checksum.slice(0, 2)}/${r.checksum}`;
+}
+
+interface IndexEntry {
+  hash: string;
+  name: string;
+  version: string;
+  inBuildcache: boolean;
+  external: boolean;
+}
+
+function parseIndex(text: string): IndexEntry[] {
+  const doc = JSON.parse(text) as { database?: { installs?: Record<string, unknown> } };
+  const installs = doc?.database?.installs;
+  if (!installs || typeof installs !== "object") {
+    throw new Error(`no "database.installs" object`);
+  }
+  return Object.entries(installs).map(([hash, rec]) => {
+    const r = rec as { spec?: Record<string, unknown>; in_buildcache?: unknown };
+    const spec = r?.spec ?? {};
+    return {
+      hash,
+      name: String(spec.name ?? ""),
+      version: String(spec.version ?? ""),
+      inBuildcache: r?.in_buildcache === true,
+      external: spec.external !== undefined && spec.external !== null,
+    };
+  });
+}
+
+/** The hashes of the nodes of a spec document (formats 1 to 5). */
+function specHashes(doc: unknown): string[] {
+  const spec = (doc as { spec?: unknown })?.spec;
+  const nodes = (spec as { nodes?: unknown })?.nodes ?? spec;
+  if (!Array.isArray(nodes)) return [];
+  const out: string[] = [];
+  for (const n of nodes) {
+    if (n && typeof n === "object") {
+      const h = (n as { hash?: unknown }).hash;
+      if (typeof h === "string") out.push(h);
+      else {
+        // Format 1 (YAML-era JSON): [{name: {hash: ...}}]
+        for (const v of Object.values(n)) {
+          const hh = (v as { hash?: unknown })?.hash;
+          if (typeof hh === "string") out.push(hh);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+async function pool<T>(items: T[], jobs: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]);
+    }
+  });
+  await Promise.all(workers);
+}
+
+function readErrorKind(e: unknown): FindingKind {
+  if (e instanceof SpackleError) {
+    if (e.code === "not_found" || e.code === "integrity") return "corrupt";
+    if (e.code === "signature") return "untrusted";
+    if (e.code === "transport" || e.code === "invalid_data") return "unreachable";
+  }
+  if (e instanceof Error && e.name === "AbortError") throw e;
+  return "unreachable";
+}
+
+/** Checks a whole mirror (or a sample of it) and reports every problem found. */
+export async function verifyMirror(
+  store: ReadStore,
+  opts: VerifyOptions = {},
+): Promise<VerifyReport> {
+  const jobs = opts.jobs ?? 4;
+  const signal = opts.signal;
+  const findings: Finding[] = [];
+  const checked = {
+    entries: 0,
+    blobs: 0,
+    bytes: 0,
+    signaturesVerified: 0,
+    signedUnchecked: 0,
+    unsigned: 0,
+  };
+  const add = (f: Finding) => findings.push(f);
+  const local = store instanceof FileStore ? store : undefined;
+
+  // ---- blobs, each checked once -------------------------------------------------------------
+  type BlobResult = { ok: boolean; bytes?: Uint8Array };
+  const blobChecks = new Map<string, Promise<BlobResult>>();
+  const referenced = new Set<string>();
+
+  /** Digest (and size) of a stored object; keeps the bytes when `keep` (small objects). */
+  async function digestOf(
+    path: string,
+    keep: boolean,
+  ): Promise<{ hex: string; size: number; bytes?: Uint8Array }> {
+    signal?.throwIfAborted();
+    if (local && !keep) {
+      const p = local.localPath(path);
+      const st = await store.stat(path, { signal });
+      if (!st) throw new NotFound(path);
+      const r = await digestFile(p);
+      return { hex: r.digest.hex, size: r.size };
+    }
+    const body = await store.read(path, { signal });
+    if (keep) {
+      const bytes = await collect(body);
+      return { hex: sha256Hex(bytes), size: bytes.byteLength, bytes };
+    }
+    const { stream, result } = digestStream();
+    for await (const _ of body.pipeThrough(stream)) { /* hashing */ }
+    const r = await result;
+    return { hex: r.digest.hex, size: r.size };
+  }
+
+  function checkBlob(
+    r: { checksum: string; checksumAlgorithm: string; contentLength?: number },
+    ctx: { spec?: string; layout: 2 | 3; what: string; path?: string; keep?: boolean },
+  ): Promise<BlobResult> {
+    const path = ctx.path ?? blobPath(r);
+    referenced.add(path);
+    const key = `${path}\0${r.checksum}\0${r.contentLength ?? ""}`;
+    let p = blobChecks.get(key);
+    if (!p) {
+      p = (async (): Promise<BlobResult> => {
+        let d: { hex: string; size: number; bytes?: Uint8Array };
+        try {
+          d = await digestOf(path, !!ctx.keep);
+        } catch (e) {
+          if (e instanceof NotFound || (e instanceof SpackleError && e.code === "not_found")) {
+            add({
+              kind: "corrupt",
+              code: "blob_missing",
+              path,
+              spec: ctx.spec,
+              layout: ctx.layout,
+              message: `The ${ctx.what} "${path}" is missing`,
+            });
+          } else {
+            add({
+              kind: readErrorKind(e),
+              code: "read_failed",
+              path,
+              spec: ctx.spec,
+              layout: ctx.layout,
+              message: `Cannot read the ${ctx.what} "${path}": ${(e as Error).message}`,
+            });
+          }
+          return { ok: false };
+        }
+        checked.blobs++;
+        checked.bytes += d.size;
+        if (d.hex !== r.checksum) {
+          const sizeNote = r.contentLength !== undefined && d.size !== r.contentLength
+            ? `, and it is ${d.size} bytes where ${r.contentLength} are declared`
+            : "";
+          add({
+            kind: "corrupt",
+            code: r.contentLength !== undefined && d.size < r.contentLength
+              ? "blob_truncated"
+              : "digest_mismatch",
+            path,
+            spec: ctx.spec,
+            layout: ctx.layout,
+            message: `The ${ctx.what} "${path}" has sha256 "${d.hex}", expected "${r.checksum}"` +
+              sizeNote,
+          });
+          return { ok: false };
+        }
+        if (r.contentLength !== undefined && d.size !== r.contentLength) {
+          add({
+            kind: "corrupt",
+            code: "size_mismatch",
+            path,
+            spec: ctx.spec,
+            layout: ctx.layout,
+            message:
+              `The manifest declares ${r.contentLength} bytes for the ${ctx.what} "${path}", ` +
+              `but it has ${d.size} (its sha256 matches)`,
+          });
+          return { ok: false, bytes: d.bytes };
+        }
+        return { ok: true, bytes: d.bytes };
+      })();
+      blobChecks.set(key, p);
+    }
+    return p;
+  }
+
+  /** Reads metadata text; a finding (and undefined) when it cannot be read. */
+  async function readText(path: string, layout: 2 | 3, spec?: string): Promise<string | undefined> {
+    try {
+      return await collectText(await store.read(path, { signal }));
+    } catch (e) {
+      const missing = e instanceof SpackleError && e.code === "not_found";
+      add({
+        kind: missing ? "corrupt" : readErrorKind(e),
+        code: missing ? "metadata_missing" : "read_failed",
+        path,
+        spec,
+        layout,
+        message: `Cannot read "${path}": ${(e as Error).message}`,
+      });
+      return undefined;
+    }
+  }
+
+  /** Checks the signature of metadata; returns the payload, or undefined when refused. */
+  async function payloadOf(
+    text: string,
+    path: string,
+    layout: 2 | 3,
+    spec: string,
+    mayBeSigned: boolean,
+  ): Promise<string | undefined> {
+    const signed = text.startsWith(SIGNED_HEAD);
+    if (!signed) {
+      checked.unsigned++;
+      if (opts.requireSignatures) {
+        add({
+          kind: "untrusted",
+          code: "unsigned",
+          path,
+          spec,
+          layout,
+          message: `"${spec}" is not signed ("${path}")`,
+        });
+      }
+      return text;
+    }
+    if (!mayBeSigned) return clearsignedBody(text);
+    if (!opts.verifier) {
+      checked.signedUnchecked++;
+      const body = clearsignedBody(text);
+      if (body === undefined) {
+        add({
+          kind: "corrupt",
+          code: "signature_malformed",
+          path,
+          spec,
+          layout,
+          message: `"${path}" starts as a clear-signed document but has no signature block`,
+        });
+      }
+      return body;
+    }
+    try {
+      const { body } = await opts.verifier.verify(text, spec);
+      checked.signaturesVerified++;
+      return body;
+    } catch (e) {
+      if (!(e instanceof SpackleError)) throw e;
+      add({
+        kind: "untrusted",
+        code: "bad_signature",
+        path,
+        spec,
+        layout,
+        message: `The signature of "${spec}" does not verify: ${e.message}`,
+      });
+      // The entry is still checked (its blobs may be fine), from the unverified payload.
+      return clearsignedBody(text);
+    }
+  }
+
+  // ---- detect ----------------------------------------------------------------------------------
+  const canList = typeof store.list === "function";
+  const listAll = async (prefix: string): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const p of store.list!(prefix, { signal })) out.push(p);
+    return out;
+  };
+  const safeStat = async (path: string) => {
+    try {
+      return await store.stat(path, { signal });
+    } catch (e) {
+      add({
+        kind: readErrorKind(e),
+        code: "read_failed",
+        path,
+        message: `Cannot stat "${path}": ${(e as Error).message}`,
+      });
+      return undefined;
+    }
+  };
+
+  const v3Listing = canList ? await listAll("v3/") : undefined;
+  const v2Listing = canList ? await listAll("build_cache/") : undefined;
+  const hasV3 = v3Listing ? v3Listing.length > 0 : !!(await safeStat("v3/layout.json"));
+  const hasV2 = v2Listing ? v2Listing.length > 0 : !!(await safeStat("build_cache/index.json"));
+  const layouts: (2 | 3)[] = [];
+  if (hasV3) layouts.push(3);
+  if (hasV2) layouts.push(2);
+  if (!layouts.length) {
+    add({
+      kind: "corrupt",
+      code: "no_build_cache",
+      path: "",
+      message:
+        `No build cache at ${store.url.href}: neither "v3/layout.json" nor "build_cache/" exists`,
+    });
+  }
+
+  // ---- gather work -----------------------------------------------------------------------------
+  type Task = { layout: 2 | 3; path: string; hash: string; label: string };
+  const v3Tasks: Task[] = [];
+  const v2Tasks: Task[] = [];
+  let v3Index: IndexEntry[] | undefined;
+  let v2Index: IndexEntry[] | undefined;
+
+  if (hasV3) {
+    if (!v3Listing || v3Listing.includes("v3/layout.json")) {
+      const lj = await readText("v3/layout.json", 3);
+      if (lj !== undefined) {
+        try {
+          JSON.parse(lj);
+        } catch (e) {
+          add({
+            kind: "corrupt",
+            code: "metadata_invalid",
+            path: "v3/layout.json",
+            layout: 3,
+            message: `"v3/layout.json" is not JSON: ${(e as Error).message}`,
+          });
+        }
+      }
+    } else {
+      add({
+        kind: "corrupt",
+        code: "metadata_missing",
+        path: "v3/layout.json",
+        layout: 3,
+        message: `"v3/layout.json" is missing (Spack does not recognise the mirror without it)`,
+      });
+    }
+    v3Index = await readIndexV3();
+    let manifests: string[];
+    if (v3Listing) {
+      manifests = v3Listing.filter((p) =>
+        p.startsWith("v3/manifests/spec/") && p.endsWith(SPEC_MANIFEST)
+      );
+    } else {
+      manifests = (v3Index ?? []).filter((e) => e.inBuildcache && !e.external).map((e) =>
+        `v3/manifests/spec/${e.name}/${polite(`${e.name}-${e.version}-${e.hash}`)}${SPEC_MANIFEST}`
+      );
+      if (!v3Index) {
+        add({
+          kind: "notice",
+          code: "cannot_enumerate",
+          path: "v3/manifests/spec/",
+          layout: 3,
+          message: "The store cannot list and has no index: no v3 entry could be found to check",
+        });
+      }
+    }
+    for (const path of manifests) {
+      const base = path.split("/").pop()!.slice(0, -SPEC_MANIFEST.length);
+      const hash = base.slice(-32);
+      const name = path.split("/")[3];
+      const version = base.slice(name.length + 1, -33);
+      v3Tasks.push({ layout: 3, path, hash, label: `${name}@${version}/${hash}` });
+    }
+  }
+
+  const v2Spack = new Map<string, string>(); // stem -> .spack path
+  const v2LegacyStems = new Set<string>();
+  if (hasV2) {
+    v2Index = await readIndexV2();
+    if (v2Listing) {
+      const stems = new Map<string, string>();
+      for (const p of v2Listing) {
+        const rest = p.slice("build_cache/".length);
+        if (rest.endsWith(".spack")) v2Spack.set(rest.split("/").pop()!.slice(0, -6), p);
+        if (rest.includes("/")) continue;
+        if (rest.endsWith(".spec.yaml")) {
+          v2LegacyStems.add(rest.slice(0, -".spec.yaml".length));
+          add({
+            kind: "notice",
+            code: "legacy_metadata",
+            path: p,
+            layout: 2,
+            message:
+              `"${p}" is a .spec.yaml file (Spack 0.16 and older), which Spack no longer reads`,
+          });
+        }
+        const m = /^(.*)\.spec\.json(\.sig)?$/.exec(rest);
+        if (!m) continue;
+        // Spack prefers the signed file when both exist.
+        if (!stems.has(m[1]) || m[2]) stems.set(m[1], p);
+      }
+      for (const [stem, path] of stems) {
+        const hash = stem.slice(-32);
+        v2Tasks.push({ layout: 2, path, hash, label: `${stem.slice(0, -33)}/${hash}` });
+      }
+    } else {
+      add({
+        kind: "notice",
+        code: "cannot_enumerate",
+        path: "build_cache/",
+        layout: 2,
+        message: "The store cannot list: the v2 entries were not checked (only the v2 index)",
+      });
+    }
+  }
+
+  let tasks = [...v3Tasks, ...v2Tasks];
+  const sampled = opts.sample !== undefined && opts.sample < tasks.length;
+  if (sampled) {
+    const rnd = opts.random ?? Math.random;
+    for (let i = tasks.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [tasks[i], tasks[j]] = [tasks[j], tasks[i]];
+    }
+    tasks = tasks.slice(0, opts.sample);
+  }
+  const picked = new Set(tasks);
+
+  // ---- check entries ---------------------------------------------------------------------------
+  const v3Tarballs = new Map<string, string>(); // hash -> tarball checksum
+  const v2Tarballs = new Map<string, string>();
+  let done = 0;
+  await pool(tasks, jobs, async (t) => {
+    signal?.throwIfAborted();
+    if (t.layout === 3) await checkV3Entry(t);
+    else await checkV2Entry(t);
+    checked.entries++;
+    opts.onProgress?.({ done: ++done, total: tasks.length, bytes: checked.bytes });
+  });
+
+  async function checkV3Entry(t: Task): Promise<void> {
+    const text = await readText(t.path, 3, t.label);
+    if (text === undefined) return;
+    const body = await payloadOf(text, t.path, 3, t.label, true);
+    if (body === undefined) return;
+    let records: Record3[];
+    try {
+      records = parseManifest(JSON.parse(body));
+    } catch (e) {
+      add({
+        kind: "corrupt",
+        code: "manifest_invalid",
+        path: t.path,
+        spec: t.label,
+        layout: 3,
+        message: `The manifest of "${t.label}" is invalid: ${(e as Error).message}`,
+      });
+      return;
+    }
+    const tarball = records.find((r) => r.mediaType === TARBALL_TYPE);
+    const specRec = records.find((r) =>
+      /^application\/vnd\.spack\.spec\.v\d+\+json$/.test(r.mediaType)
+    );
+    for (const [rec, what] of [[tarball, "tarball"], [specRec, "spec"]] as const) {
+      if (!rec) {
+        add({
+          kind: "corrupt",
+          code: "record_missing",
+          path: t.path,
+          spec: t.label,
+          layout: 3,
+          message: `The manifest of "${t.label}" has no ${what} record`,
+        });
+      }
+    }
+    if (tarball) v3Tarballs.set(t.hash, tarball.checksum);
+    await Promise.all(records.map(async (r) => {
+      const isSpec = r === specRec;
+      const res = await checkBlob(r, {
+        spec: t.label,
+        layout: 3,
+        what: isSpec ? "spec blob" : r === tarball ? "tarball blob" : "blob",
+        keep: isSpec,
+      });
+      if (isSpec && res.bytes) checkSpecDoc(res.bytes, t, blobPath(r));
+    }));
+  }
+
+  function checkSpecDoc(bytes: Uint8Array, t: Task, path: string): void {
+    let hashes: string[];
+    try {
+      const text = new TextDecoder().decode(isGzip(bytes) ? gunzipBytes(bytes, path) : bytes);
+      const json = JSON.parse(text.startsWith(SIGNED_HEAD) ? clearsignedBody(text) ?? "" : text);
+      hashes = specHashes(json);
+    } catch (e) {
+      add({
+        kind: "corrupt",
+        code: "spec_invalid",
+        path,
+        spec: t.label,
+        layout: t.layout,
+        message: `The spec of "${t.label}" does not parse: ${(e as Error).message}`,
+      });
+      return;
+    }
+    if (!hashes.includes(t.hash)) {
+      add({
+        kind: "corrupt",
+        code: "spec_hash_mismatch",
+        path,
+        spec: t.label,
+        layout: t.layout,
+        message: `The spec stored for "${t.label}" does not contain a node with hash "${t.hash}"` +
+          (hashes.length ? ` (its root is "${hashes[0]}")` : ""),
+      });
+    }
+  }
+
+  async function checkV2Entry(t: Task): Promise<void> {
+    const text = await readText(t.path, 2, t.label);
+    if (text === undefined) return;
+    const body = await payloadOf(text, t.path, 2, t.label, t.path.endsWith(".sig"));
+    if (body === undefined) return;
+    let doc: { binary_cache_checksum?: { hash_algorithm?: unknown; hash?: unknown } };
+    try {
+      doc = JSON.parse(body);
+    } catch (e) {
+      add({
+        kind: "corrupt",
+        code: "metadata_invalid",
+        path: t.path,
+        spec: t.label,
+        layout: 2,
+        message: `The spec file of "${t.label}" is not JSON: ${(e as Error).message}`,
+      });
+      return;
+    }
+    checkSpecDoc(new TextEncoder().encode(body), t, t.path);
+    const sum = doc.binary_cache_checksum;
+    if (sum?.hash_algorithm !== "sha256" || typeof sum.hash !== "string") {
+      add({
+        kind: "corrupt",
+        code: "checksum_missing",
+        path: t.path,
+        spec: t.label,
+        layout: 2,
+        message: `The spec file of "${t.label}" has no sha256 "binary_cache_checksum"`,
+      });
+      return;
+    }
+    v2Tarballs.set(t.hash, sum.hash);
+    const stem = t.path.slice("build_cache/".length).replace(/\.spec\.json(\.sig)?$/, "");
+    const tarPath = v2Spack.get(stem);
+    if (!tarPath) {
+      add({
+        kind: "corrupt",
+        code: "blob_missing",
+        path: `build_cache/.../${stem}.spack`,
+        spec: t.label,
+        layout: 2,
+        message: `The tarball "${stem}.spack" of "${t.label}" is missing`,
+      });
+      return;
+    }
+    await checkBlob({ checksum: sum.hash, checksumAlgorithm: "sha256" }, {
+      spec: t.label,
+      layout: 2,
+      what: "tarball",
+      path: tarPath,
+    });
+  }
+
+  async function readIndexV3(): Promise<IndexEntry[] | undefined> {
+    const mpath = "v3/manifests/index/index.manifest.json";
+    if (v3Listing && !v3Listing.includes(mpath)) {
+      add({
+        kind: "notice",
+        code: "no_index",
+        path: mpath,
+        layout: 3,
+        message: "The v3 part has no index (spackle and Spack fall back to listing manifests)",
+      });
+      return undefined;
+    }
+    const text = await readText(mpath, 3);
+    if (text === undefined) return undefined;
+    let rec: Record3 | undefined;
+    try {
+      const body = text.startsWith(SIGNED_HEAD) ? clearsignedBody(text) ?? "" : text;
+      rec = parseManifest(JSON.parse(body)).find((r) =>
+        /^application\/vnd\.spack\.db\.v\d+\+json$/.test(r.mediaType)
+      );
+      if (!rec) throw new Error("no index record");
+    } catch (e) {
+      add({
+        kind: "corrupt",
+        code: "manifest_invalid",
+        path: mpath,
+        layout: 3,
+        message: `The index manifest is invalid: ${(e as Error).message}`,
+      });
+      return undefined;
+    }
+    const res = await checkBlob(rec, { layout: 3, what: "index blob", keep: true });
+    if (!res.bytes) return undefined;
+    try {
+      return parseIndex(new TextDecoder().decode(res.bytes));
+    } catch (e) {
+      add({
+        kind: "corrupt",
+        code: "index_invalid",
+        path: blobPath(rec),
+        layout: 3,
+        message: `The v3 index does not parse: ${(e as Error).message}`,
+      });
+      return undefined;
+    }
+  }
+
+  async function readIndexV2(): Promise<IndexEntry[] | undefined> {
+    const path = "build_cache/index.json";
+    if (v2Listing && !v2Listing.includes(path)) {
+      add({
+        kind: "notice",
+        code: "no_index",
+        path,
+        layout: 2,
+        message: "The v2 part has no index.json",
+      });
+      return undefined;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await collect(await store.read(path, { signal }));
+    } catch (e) {
+      add({
+        kind: readErrorKind(e),
+        code: "read_failed",
+        path,
+        layout: 2,
+        message: `Cannot read "${path}": ${(e as Error).message}`,
+      });
+      return undefined;
+    }
+    referenced.add(path);
+    const hashPath = "build_cache/index.json.hash";
+    if (!v2Listing || v2Listing.includes(hashPath)) {
+      const h = await readText(hashPath, 2);
+      const want = h?.slice(0, 64);
+      if (want !== undefined && want !== sha256Hex(bytes)) {
+        add({
+          kind: "inconsistent",
+          code: "index_hash_mismatch",
+          path: hashPath,
+          layout: 2,
+          message: `"${hashPath}" says "${want}" but index.json has sha256 "${sha256Hex(bytes)}"`,
+        });
+      }
+    }
+    try {
+      return parseIndex(new TextDecoder().decode(bytes));
+    } catch (e) {
+      add({
+        kind: "corrupt",
+        code: "index_invalid",
+        path,
+        layout: 2,
+        message: `The v2 index does not parse: ${(e as Error).message}`,
+      });
+      return undefined;
+    }
+  }
+
+  // ---- index against metadata ------------------------------------------------------------------
+  function compareIndex(layout: 2 | 3, index: IndexEntry[] | undefined, all: Task[]): void {
+    if (!index) return;
+    const inIndex = new Map(
+      index.filter((e) => e.inBuildcache && !e.external).map((e) => [e.hash, e]),
+    );
+    const present = new Set(all.map((t) => t.hash));
+    const enumerated = layout === 3 ? !!v3Listing : !!v2Listing;
+    if (enumerated && !sampled) {
+      for (const [hash, e] of inIndex) {
+        if (!present.has(hash)) {
+          add({
+            kind: "inconsistent",
+            code: "index_entry_without_metadata",
+            path: layout === 3
+              ? "v3/manifests/index/index.manifest.json"
+              : "build_cache/index.json",
+            spec: `${e.name}@${e.version}/${hash}`,
+            layout,
+            message: `The v${layout} index lists "${e.name}@${e.version}/${hash}" but the mirror ` +
+              `has no ${layout === 3 ? "manifest" : "spec file"} for it`,
+          });
+        }
+      }
+    }
+    for (const t of all) {
+      if (sampled && !picked.has(t)) continue;
+      if (!inIndex.has(t.hash)) {
+        add({
+          kind: "inconsistent",
+          code: "missing_from_index",
+          path: t.path,
+          spec: t.label,
+          layout,
+          message:
+            `"${t.label}" is in the mirror but not in its v${layout} index (the index is stale)`,
+        });
+      }
+    }
+  }
+  compareIndex(3, v3Index, v3Tasks);
+  compareIndex(2, v2Index, v2Tasks);
+
+  // ---- v2 against v3 ---------------------------------------------------------------------------
+  if (hasV2 && hasV3) {
+    for (const [hash, sum] of v2Tarballs) {
+      const v3 = v3Tarballs.get(hash);
+      const t = v2Tasks.find((x) => x.hash === hash)!;
+      if (v3 === undefined) {
+        if (!sampled && v3Listing) {
+          add({
+            kind: "inconsistent",
+            code: "missing_from_v3",
+            path: t.path,
+            spec: t.label,
+            layout: 2,
+            message: `"${t.label}" is in the v2 part but not in the v3 part (migrate again)`,
+          });
+        }
+      } else if (v3 !== sum) {
+        add({
+          kind: "inconsistent",
+          code: "layouts_disagree",
+          path: t.path,
+          spec: t.label,
+          layout: 2,
+          message: `The v2 and v3 tarballs of "${t.label}" differ: v2 sha256 "${sum}", v3 "${v3}"`,
+        });
+      }
+    }
+  }
+
+  // ---- keys and orphans ------------------------------------------------------------------------
+  if (hasV3 && v3Listing && !sampled) {
+    const keyManifests = v3Listing.filter((p) => p.startsWith("v3/manifests/key/"));
+    const indexViews = v3Listing.filter((p) =>
+      p.startsWith("v3/manifests/index/") && p.endsWith("index.manifest.json") &&
+      p !== "v3/manifests/index/index.manifest.json"
+    );
+    await pool([...keyManifests, ...indexViews], jobs, async (path) => {
+      const text = await readText(path, 3);
+      if (text === undefined) return;
+      try {
+        const body = text.startsWith(SIGNED_HEAD) ? clearsignedBody(text) ?? "" : text;
+        for (const r of parseManifest(JSON.parse(body))) {
+          await checkBlob(r, { layout: 3, what: "blob" });
+        }
+      } catch (e) {
+        add({
+          kind: "corrupt",
+          code: "manifest_invalid",
+          path,
+          layout: 3,
+          message: `The manifest "${path}" is invalid: ${(e as Error).message}`,
+        });
+      }
+    });
+    for (const p of await listAll("blobs/")) {
+      if (!referenced.has(p)) {
+        add({
+          kind: "notice",
+          code: "orphan_blob",
+          path: p,
+          layout: 3,
+          message: `The blob "${p}" is named by no manifest (\`spackle prune\` removes it)`,
+        });
+      }
+    }
+  }
+  if (hasV2 && v2Listing && !sampled) {
+    const stems = new Set(
+      v2Tasks.map((t) => t.path.slice(12).replace(/\.spec\.json(\.sig)?$/, "")),
+    );
+    for (const [stem, p] of v2Spack) {
+      if (!stems.has(stem) && !v2LegacyStems.has(stem)) {
+        add({
+          kind: "notice",
+          code: "orphan_tarball",
+          path: p,
+          layout: 2,
+          message: `The tarball "${p}" has no spec file`,
+        });
+      }
+    }
+  }
+
+  let flags = 0;
+  for (const f of findings) {
+    if (f.kind !== "notice") flags |= VERIFY_FLAGS[f.kind];
+  }
+  const order: Record<FindingKind, number> = {
+    corrupt: 0,
+    untrusted: 1,
+    unreachable: 2,
+    inconsistent: 3,
+    notice: 4,
+  };
+  findings.sort((a, b) => order[a.kind] - order[b.kind] || a.path.localeCompare(b.path));
+  return { url: store.url.href, layouts, sampled, checked, findings, flags };
+}
+
+class NotFound extends Error {
+  constructor(path: string) {
+    super(`"${path}" does not exist`);
+  }
+}
