@@ -594,9 +594,17 @@ function headerBlocks(h: TarWriteEntry["header"], size: number): Uint8Array[] {
 class Out {
   private buf = new Uint8Array(CHUNK);
   private off = 0;
-  /** Copies `b` in; returns the chunks that filled up. */
-  put(b: Uint8Array): Uint8Array[] {
-    const full: Uint8Array[] = [];
+  /** Full chunks waiting to be handed out. */
+  ready: Uint8Array[] = [];
+  /** Hands out the full chunks. */
+  drain(): Uint8Array[] {
+    const r = this.ready;
+    this.ready = [];
+    return r;
+  }
+  /** Copies `b` in. */
+  put(b: Uint8Array): void {
+    const full = this.ready;
     let i = 0;
     while (i < b.byteLength) {
       const n = Math.min(b.byteLength - i, CHUNK - this.off);
@@ -605,22 +613,20 @@ class Out {
       i += n;
       if (this.off === CHUNK) full.push(this.flush()!);
     }
-    return full;
   }
   /** `n` zero bytes. */
-  zeros(n: number): Uint8Array[] {
-    const full: Uint8Array[] = [];
+  zeros(n: number): void {
+    const full = this.ready;
     while (n > 0) {
       const k = Math.min(n, CHUNK - this.off);
       this.off += k; // fresh buffers are zero-filled
       n -= k;
       if (this.off === CHUNK) full.push(this.flush()!);
     }
-    return full;
   }
-  /** Reads `size` bytes of the open file `fd` in; returns the chunks that filled up. */
-  file(fd: number, size: number, name: string): Uint8Array[] {
-    const full: Uint8Array[] = [];
+  /** Reads `size` bytes of the open file `fd` in. */
+  file(fd: number, size: number, name: string): void {
+    const full = this.ready;
     let left = size;
     while (left > 0) {
       const want = Math.min(left, CHUNK - this.off);
@@ -633,7 +639,6 @@ class Out {
     if (readSync(fd, new Uint8Array(1), 0, 1, null) !== 0) {
       throw new Error(`tar member "${name}": file is longer than its size ${size}`);
     }
-    return full;
   }
   /** The bytes gathered so far, if any. */
   flush(): Uint8Array | undefined {
@@ -663,33 +668,44 @@ async function* memberBytes(
   entries: AsyncIterable<TarWriteEntry> | Iterable<TarWriteEntry>,
 ): AsyncGenerator<Uint8Array> {
   const out = new Out();
-  for await (const e of entries as AsyncIterable<TarWriteEntry>) {
+  // A sync iterable is stepped without awaiting (for await would cost a promise per member).
+  const asyncIt = Symbol.asyncIterator in entries
+    ? (entries as AsyncIterable<TarWriteEntry>)[Symbol.asyncIterator]()
+    : undefined;
+  const syncIt = asyncIt ? undefined : (entries as Iterable<TarWriteEntry>)[Symbol.iterator]();
+  for (;;) {
+    const r = syncIt ? syncIt.next() : await asyncIt!.next();
+    if (r.done) break;
+    const e = r.value;
     const body = e.body;
     const hasBody = e.header.type === "file" || e.header.type === "other";
     if (hasBody && e.path !== undefined) {
       const fd = openSync(e.path, "r");
       try {
         const size = e.header.size ?? fstatSync(fd).size;
-        for (const b of headerBlocks(e.header, size)) yield* out.put(b);
-        yield* out.file(fd, size, e.header.name);
-        yield* out.zeros(padding(size));
+        for (const b of headerBlocks(e.header, size)) out.put(b);
+        out.file(fd, size, e.header.name);
+        out.zeros(padding(size));
       } finally {
         closeSync(fd);
       }
+      if (out.ready.length) yield* out.drain();
       continue;
     }
     if (body === undefined || body instanceof Uint8Array || !hasBody) {
       const bytes = hasBody && body instanceof Uint8Array ? body : new Uint8Array(0);
-      for (const b of headerBlocks(e.header, bytes.byteLength)) yield* out.put(b);
-      yield* out.put(bytes);
-      yield* out.zeros(padding(bytes.byteLength));
+      for (const b of headerBlocks(e.header, bytes.byteLength)) out.put(b);
+      out.put(bytes);
+      out.zeros(padding(bytes.byteLength));
+      if (out.ready.length) yield* out.drain();
       continue;
     }
     const size = e.header.size;
     if (size === undefined) {
       throw new Error(`tar member "${e.header.name}" streams a body without a size`);
     }
-    for (const b of headerBlocks(e.header, size)) yield* out.put(b);
+    for (const b of headerBlocks(e.header, size)) out.put(b);
+    if (out.ready.length) yield* out.drain();
     const head = out.flush();
     if (head) yield head;
     let n = 0;
@@ -703,8 +719,10 @@ async function* memberBytes(
     if (n !== size) {
       throw new Error(`tar member "${e.header.name}": body has ${n} bytes, size says ${size}`);
     }
-    yield* out.zeros(padding(size));
+    out.zeros(padding(size));
+    if (out.ready.length) yield* out.drain();
   }
+  if (out.ready.length) yield* out.drain();
   const last = out.flush();
   if (last) yield last;
 }
