@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SignatureError } from "../src/errors.ts";
 import { type Finding, VERIFY_FLAGS, verifyMirror } from "../src/mirror/verify.ts";
+import { verifierFromKeys } from "../src/mirror/trusted_keys.ts";
 import type { Verifier } from "../src/sign/types.ts";
 import { openStore } from "../src/storage/open.ts";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
@@ -171,21 +172,10 @@ t("a signed mirror checked without the signer's key is untrusted", async () => {
     curve: "curve25519Legacy" as never,
     userIDs: [{ name: "other" }],
   });
-  const other = await openpgp.readKey({ armoredKey: publicKey });
-  const verifier: Verifier = {
-    async verify(text, label) {
-      const message = await openpgp.readCleartextMessage({ cleartextMessage: text });
-      const res = await openpgp.verify({ message, verificationKeys: other });
-      try {
-        await res.signatures[0].verified;
-      } catch (e) {
-        throw new SignatureError(`${label}: ${(e as Error).message}`);
-      }
-      return { body: res.data as string, fingerprint: other.getFingerprint() };
-    },
-  };
+  const verifier = await verifierFromKeys([publicKey]);
   const r = await verifyMirror(await openStore(fixture("v3-signed")), { verifier });
   assert.deepEqual(errors(r.findings), Array(4).fill("untrusted:bad_signature"));
+  assert.match(r.findings[0].message, /signed by key 6EE87675E657CA38, which is not trusted/);
 });
 
 t("v2: a flipped tarball byte and a stale index.json.hash are reported", async () => {

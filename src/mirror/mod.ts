@@ -12,3 +12,4 @@ export {
   type VerifyOptions,
   type VerifyReport,
 } from "./verify.ts";
+export { verifierFromKeys } from "./trusted_keys.ts";
