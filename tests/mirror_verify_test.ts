@@ -12,6 +12,7 @@ import { verifierFromKeys } from "../src/mirror/trusted_keys.ts";
 import type { Verifier } from "../src/sign/types.ts";
 import { openStore } from "../src/storage/open.ts";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { startServer } from "./_http_server.ts";
 
 /** A verifier trusting the fixture key (openpgp directly; the keyring is not under test). */
 async function fixtureVerifier(): Promise<Verifier> {
@@ -231,6 +232,41 @@ t("a directory that is not a build cache is corrupt", async () => {
     assert.deepEqual(errors(r.findings), ["corrupt:no_build_cache"]);
   } finally {
     await rm(root, { recursive: true, force: true });
+  }
+});
+
+t("a blob the server fails to send is unreachable, not corrupt", async () => {
+  const root = fixture("v3-unsigned");
+  const server = await startServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url!, "http://x").pathname).slice(1);
+    if (path === LIBZZ_TARBALL) {
+      res.writeHead(503).end();
+      return;
+    }
+    if (path.startsWith("blobs/sha256/4a/")) {
+      res.writeHead(200, { "content-type": "text/html" }).end("<html>Log in to continue</html>");
+      return;
+    }
+    try {
+      const body = await readFile(join(root, path));
+      res.writeHead(200, { "content-length": String(body.byteLength) }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  try {
+    const store = await openStore(server.url, {
+      http: { noProxy: "127.0.0.1" },
+      retry: { retries: 1, baseDelayMs: 1 },
+    });
+    const r = await verifyMirror(store);
+    assert.deepEqual(errors(r.findings), ["unreachable:read_failed", "unreachable:read_failed"]);
+    assert.ok(r.findings.some((f) => /HTTP 503/.test(f.message) && f.spec === LIBZZ));
+    assert.ok(r.findings.some((f) => /captive portal/.test(f.message)));
+    assert.equal(r.flags, VERIFY_FLAGS.unreachable);
+    assert.equal(r.checked.entries, 4);
+  } finally {
+    await server.close();
   }
 });
 
