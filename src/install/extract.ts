@@ -1,0 +1,242 @@
+/**
+ * Streaming extraction of a Spack package tarball (already gunzipped) into a staging
+ * directory, as Spack's `extract_buildcache_tarball` does it but without trusting the archive:
+ * names with `..`, absolute names, names outside the package prefix, links leading outside
+ * it, writes through symlinks, devices and FIFOs are refused; setuid/setgid bits are dropped.
+ *
+ * Every member lands under `<staging>/t/<member name>` while the archive streams (the package
+ * prefix is only known from the last member, `.spack/binary_distribution`); when the archive
+ * ends the package directory `<staging>/t/<prefix>` is checked and returned. Modes are the
+ * ones Spack leaves after its permission hook with default settings: files `0755` when any
+ * execute bit is set, else `0644`; directories `02755`.
+ *
+ * @module
+ */
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  symlinkSync,
+  writeSync,
+} from "node:fs";
+import { join, posix } from "node:path";
+import { InvalidDataError } from "../errors.ts";
+import { readTar } from "../core/tar.ts";
+
+/** The kinds of paths a package prefix holds. */
+export type PrefixEntryType = "file" | "directory" | "symlink" | "link";
+
+/** What an extraction produced. */
+export interface ExtractResult {
+  /** Absolute path of the extracted package directory (inside the staging directory). */
+  prefixDir: string;
+  /** The package prefix as named in the tarball (the build prefix without its leading `/`). */
+  memberPrefix: string;
+  /** Every extracted path relative to the package directory, with its type, in archive order. */
+  entries: Map<string, PrefixEntryType>;
+  /** Symlink targets by relative path. */
+  symlinks: Map<string, string>;
+  /** Hardlinks: relative path -> relative path of the file it shares. */
+  hardlinks: Map<string, string>;
+  /** Paths whose setuid/setgid/sticky bits were dropped. */
+  strippedModes: string[];
+  /** Bytes of file content written. */
+  bytes: number;
+}
+
+/** Options of {@link extractTarball}. */
+export interface ExtractOptions {
+  /** Names the tarball in error messages. */
+  label?: string;
+  signal?: AbortSignal;
+  /** Mode of directories (default `0o2755`, Spack's default package directory permissions). */
+  dirMode?: number;
+}
+
+const O_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
+  (constants.O_NOFOLLOW ?? 0);
+
+function refuse(label: string, what: string): never {
+  throw new InvalidDataError(`Refusing to extract ${label}: ${what}`);
+}
+
+/** Checks a member name and returns it without trailing slashes. */
+function checkName(label: string, raw: string, what = "member"): string {
+  const name = raw.replace(/\/+$/, "");
+  if (name === "") refuse(label, `${what} with an empty name`);
+  if (name.includes("\0")) refuse(label, `${what} name ${JSON.stringify(raw)} contains NUL`);
+  if (name.startsWith("/")) refuse(label, `${what} "${raw}" has an absolute name`);
+  for (const part of name.split("/")) {
+    if (part === "..") refuse(label, `${what} "${raw}" contains ".."`);
+    if (part === "." || part === "") refuse(label, `${what} "${raw}" is not a normalised path`);
+  }
+  return name;
+}
+
+/**
+ * Extracts a tar stream (uncompressed) into `<stagingDir>/t`, then returns the package
+ * directory found in it. `stagingDir` must exist and be empty. Throws InvalidDataError for
+ * hostile or non-Spack archives (the staging directory is then the caller's to delete).
+ */
+export async function extractTarball(
+  tar: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+  stagingDir: string,
+  opts: ExtractOptions = {},
+): Promise<ExtractResult> {
+  const label = opts.label ? `"${opts.label}"` : "tarball";
+  const dirMode = opts.dirMode ?? 0o2755;
+  const tree = join(stagingDir, "t");
+  mkdirSync(tree, { mode: 0o700 });
+  /** Every member (and implied parent directory) by member path. */
+  const types = new Map<string, PrefixEntryType>();
+  const order: string[] = [];
+  const links = new Map<string, string>(); // member -> symlink target
+  const hard = new Map<string, string>(); // member -> member
+  const stripped: string[] = [];
+  let bytes = 0;
+
+  const ensureParents = (name: string) => {
+    const parts = name.split("/");
+    let cur = "";
+    for (let i = 0; i < parts.length - 1; i++) {
+      cur = cur ? `${cur}/${parts[i]}` : parts[i];
+      const t = types.get(cur);
+      if (t === undefined) {
+        mkdirSync(join(tree, cur), { mode: 0o700 });
+        chmodSync(join(tree, cur), dirMode);
+        types.set(cur, "directory");
+      } else if (t !== "directory") {
+        refuse(label, `member "${name}" would be written through the ${t} "${cur}"`);
+      }
+    }
+  };
+
+  for await (const { header, body } of readTar(tar, opts.label)) {
+    opts.signal?.throwIfAborted();
+    const name = checkName(label, header.name);
+    const prior = types.get(name);
+    if (prior !== undefined && !(prior === "directory" && header.type === "directory")) {
+      refuse(label, `member "${name}" appears twice`);
+    }
+    ensureParents(name);
+    const path = join(tree, name);
+    if (header.mode & 0o7000) stripped.push(name);
+    switch (header.type) {
+      case "directory":
+        if (prior === undefined) {
+          mkdirSync(path, { mode: 0o700 });
+          types.set(name, "directory");
+          order.push(name);
+        }
+        chmodSync(path, dirMode);
+        break;
+      case "file": {
+        const mode = header.mode & 0o111 ? 0o755 : 0o644;
+        const fd = openSync(path, O_FLAGS, 0o600);
+        try {
+          for await (const chunk of body) {
+            let off = 0;
+            while (off < chunk.byteLength) off += writeSync(fd, chunk, off);
+            bytes += chunk.byteLength;
+          }
+          fchmodSync(fd, mode);
+        } finally {
+          closeSync(fd);
+        }
+        types.set(name, "file");
+        order.push(name);
+        break;
+      }
+      case "symlink": {
+        const target = header.linkname ?? "";
+        if (target === "" || target.includes("\0")) {
+          refuse(label, `symlink "${name}" has an invalid target ${JSON.stringify(target)}`);
+        }
+        symlinkSync(target, path);
+        types.set(name, "symlink");
+        links.set(name, target);
+        order.push(name);
+        break;
+      }
+      case "link": {
+        const target = checkName(label, header.linkname ?? "", `hardlink target of "${name}"`);
+        if (types.get(target) !== "file") {
+          refuse(
+            label,
+            `hardlink "${name}" points to "${target}", which is not a regular file extracted before it`,
+          );
+        }
+        linkSync(join(tree, target), path);
+        types.set(name, "link");
+        hard.set(name, target);
+        order.push(name);
+        break;
+      }
+      default:
+        refuse(label, `member "${name}" is a ${header.type}, which a package may not contain`);
+    }
+  }
+
+  // The package prefix: grand-parent of the shortest `.spack/binary_distribution` file.
+  let info: string | undefined;
+  for (const [name, t] of types) {
+    if (
+      t === "file" && (name === ".spack/binary_distribution" ||
+        name.endsWith("/.spack/binary_distribution")) &&
+      (info === undefined || name.length < info.length)
+    ) info = name;
+  }
+  if (info === undefined) {
+    refuse(label, "it is not a Spack package (no .spack/binary_distribution file)");
+  }
+  const prefix = posix.dirname(posix.dirname(info));
+  if (prefix === "." || prefix === "") refuse(label, "it has no package prefix directory");
+  if (types.get(prefix) !== "directory") {
+    refuse(label, `it does not contain the package prefix directory "${prefix}"`);
+  }
+  const entries = new Map<string, PrefixEntryType>();
+  const symlinks = new Map<string, string>();
+  const hardlinks = new Map<string, string>();
+  const under = prefix + "/";
+  for (const [name, t] of types) {
+    if (name === prefix) continue;
+    if (name.startsWith(under)) continue;
+    if (t === "directory" && under.startsWith(name + "/")) continue; // an ancestor
+    refuse(label, `member "${name}" is outside of the package prefix "${prefix}"`);
+  }
+  for (const name of order) {
+    if (name === prefix || !name.startsWith(under)) continue;
+    const rel = name.slice(under.length);
+    entries.set(rel, types.get(name)!);
+    const target = links.get(name);
+    if (target !== undefined) {
+      if (!target.startsWith("/")) {
+        const resolved = posix.normalize(posix.join(posix.dirname(rel), target));
+        if (resolved === ".." || resolved.startsWith("../")) {
+          refuse(label, `symlink "${name}" -> "${target}" leads outside of the package prefix`);
+        }
+      }
+      symlinks.set(rel, target);
+    }
+    const h = hard.get(name);
+    if (h !== undefined) {
+      if (!h.startsWith(under)) {
+        refuse(label, `hardlink "${name}" -> "${h}" leads outside of the package prefix`);
+      }
+      hardlinks.set(rel, h.slice(under.length));
+    }
+  }
+  return {
+    prefixDir: join(tree, prefix),
+    memberPrefix: prefix,
+    entries,
+    symlinks,
+    hardlinks,
+    strippedModes: stripped.filter((n) => n.startsWith(under)).map((n) => n.slice(under.length)),
+    bytes,
+  };
+}

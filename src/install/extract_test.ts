@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { mkdtempSync } from "node:fs";
+import { type TarWriteEntry, writeTar } from "../core/tar.ts";
+import { InvalidDataError } from "../errors.ts";
+import { extractTarball } from "./extract.ts";
+
+const P = "opt/spack/linux-x86_64/pkg-1.0-abc";
+const enc = new TextEncoder();
+
+function file(name: string, text: string, mode = 0o644): TarWriteEntry {
+  return { header: { name, type: "file", mode }, body: enc.encode(text) };
+}
+function dir(name: string): TarWriteEntry {
+  return { header: { name, type: "directory", mode: 0o755 } };
+}
+/** A well-formed package tarball with `extra` members inside the prefix. */
+function pkg(extra: TarWriteEntry[]): TarWriteEntry[] {
+  return [
+    dir("opt"),
+    dir("opt/spack"),
+    dir("opt/spack/linux-x86_64"),
+    dir(P),
+    ...extra,
+    dir(`${P}/.spack`),
+    file(`${P}/.spack/binary_distribution`, "{buildpath: /x}"),
+  ];
+}
+
+async function extract(entries: TarWriteEntry[]) {
+  const staging = mkdtempSync(join(tmpdir(), "sp-ext-"));
+  try {
+    return { staging, result: await extractTarball(writeTar(entries), staging) };
+  } catch (e) {
+    rmSync(staging, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+Deno.test("extractTarball() strips the build prefix and applies Spack's modes", async () => {
+  const { staging, result } = await extract(pkg([
+    dir(`${P}/bin`),
+    file(`${P}/bin/run`, "#!/bin/sh\n", 0o4755),
+    file(`${P}/bin/data`, "x", 0o600),
+    { header: { name: `${P}/bin/alias`, type: "symlink", mode: 0o777, linkname: "run" } },
+    { header: { name: `${P}/bin/sh`, type: "symlink", mode: 0o777, linkname: "/bin/sh" } },
+    { header: { name: `${P}/bin/hard`, type: "link", mode: 0o644, linkname: `${P}/bin/data` } },
+  ]));
+  try {
+    assert.equal(result.memberPrefix, P);
+    assert.deepEqual([...result.entries.keys()], [
+      "bin",
+      "bin/run",
+      "bin/data",
+      "bin/alias",
+      "bin/sh",
+      "bin/hard",
+      ".spack",
+      ".spack/binary_distribution",
+    ]);
+    const st = (p: string) => lstatSync(join(result.prefixDir, p));
+    assert.equal(st("bin/run").mode & 0o7777, 0o755); // setuid dropped
+    assert.deepEqual(result.strippedModes, ["bin/run"]);
+    assert.equal(st("bin/data").mode & 0o7777, 0o644);
+    assert.equal(st("bin").mode & 0o7777, 0o2755);
+    assert.equal(readlinkSync(join(result.prefixDir, "bin/sh")), "/bin/sh");
+    assert.equal(st("bin/hard").ino, st("bin/data").ino);
+    assert.equal(result.hardlinks.get("bin/hard"), "bin/data");
+    assert.equal(readFileSync(join(result.prefixDir, "bin/run"), "utf8"), "#!/bin/sh\n");
+  } finally {
+    rmSync(staging, { recursive: true });
+  }
+});
+
+const hostile: [string, TarWriteEntry[], RegExp][] = [
+  ["a name with ..", pkg([file(`${P}/../../../../evil`, "x")]), /contains "\.\."/],
+  ["an absolute name", [...pkg([]), file("/tmp/evil", "x")], /absolute name/],
+  ["a name outside the prefix", [...pkg([]), file("opt/other", "x")], /outside of the package/],
+  [
+    "a write through a symlink",
+    pkg([
+      { header: { name: `${P}/lib`, type: "symlink", mode: 0o777, linkname: "/tmp" } },
+      file(`${P}/lib/evil`, "x"),
+    ]),
+    /written through the symlink/,
+  ],
+  [
+    "a relative symlink leading outside",
+    pkg([{ header: { name: `${P}/up`, type: "symlink", mode: 0o777, linkname: "../../x" } }]),
+    /leads outside/,
+  ],
+  [
+    "a hardlink to a file outside the archive",
+    pkg([{ header: { name: `${P}/h`, type: "link", mode: 0o644, linkname: "etc/passwd" } }]),
+    /not a regular file extracted before it/,
+  ],
+  [
+    "a device node",
+    pkg([{ header: { name: `${P}/dev`, type: "character-device", mode: 0o644 } }]),
+    /character-device/,
+  ],
+  ["a FIFO", pkg([{ header: { name: `${P}/fifo`, type: "fifo", mode: 0o644 } }]), /fifo/],
+  ["no buildinfo", [dir(P), file(`${P}/x`, "x")], /not a Spack package/],
+  ["a member twice", pkg([file(`${P}/a`, "1"), file(`${P}/a`, "2")]), /appears twice/],
+];
+
+for (const [what, entries, msg] of hostile) {
+  Deno.test(`extractTarball() refuses ${what} and writes nothing outside staging`, async () => {
+    const before = existsSync("/tmp/evil");
+    await assert.rejects(extract(entries), (e: unknown) => {
+      assert.ok(e instanceof InvalidDataError, String(e));
+      assert.match((e as Error).message, msg);
+      return true;
+    });
+    assert.equal(existsSync("/tmp/evil"), before);
+  });
+}

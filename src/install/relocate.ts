@@ -1,0 +1,331 @@
+/**
+ * Relocation of an extracted package prefix, as Spack's `relocate_package` does it: read the
+ * buildinfo (`.spack/binary_distribution`), build the ordered old -> new prefix map (sbang,
+ * each relocated spec's prefix by hash, the store root), then rewrite ELF RPATH/RUNPATH and
+ * interpreters, absolute symlinks, text files and C strings inside binaries.
+ *
+ * {@link planRelocation} reads every file and computes every change without writing, so a
+ * prefix that cannot be relocated (a longer prefix where C strings must keep their length) is
+ * refused before anything is changed, naming the files and lengths.
+ *
+ * @module
+ */
+import {
+  closeSync,
+  fstatSync,
+  ftruncateSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { Buffer } from "node:buffer";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { InvalidDataError, UnsupportedError } from "../errors.ts";
+import { applyElfUpdates, type ElfStringUpdate, isElf, planElfUpdates } from "./relocate_elf.ts";
+import {
+  type BinaryPatch,
+  BinaryReplacer,
+  type PrefixPairs,
+  TextReplacer,
+} from "./relocate_text.ts";
+import type { PrefixEntryType } from "./extract.ts";
+
+/** The buildinfo file, with the keys relocation uses. */
+export interface Buildinfo {
+  sbangInstallPath?: string;
+  buildpath: string;
+  relativePrefix?: string;
+  hardlinksDeduped: boolean;
+  /** DAG hash -> prefix on the build machine. */
+  hashToPrefix: Map<string, string>;
+  relocateTextfiles: string[];
+  relocateBinaries: string[];
+  relocateLinks: string[];
+  /** The parsed document. */
+  raw: Record<string, unknown>;
+}
+
+const strList = (v: unknown, key: string): string[] => {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
+    throw new InvalidDataError(`Cannot read buildinfo: "${key}" is not a list of paths`);
+  }
+  return v as string[];
+};
+
+/** Parses `.spack/binary_distribution` (one line of flow YAML, old and new key sets). */
+export function parseBuildinfo(text: string): Buildinfo {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new InvalidDataError(`Cannot read buildinfo: ${(e as Error).message}`, { cause: e });
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new InvalidDataError("Cannot read buildinfo: it is not a mapping");
+  }
+  const r = raw as Record<string, unknown>;
+  if (typeof r.buildpath !== "string") {
+    throw new InvalidDataError('Cannot read buildinfo: "buildpath" is missing');
+  }
+  const hashToPrefix = new Map<string, string>();
+  if (r.hash_to_prefix && typeof r.hash_to_prefix === "object") {
+    for (const [h, p] of Object.entries(r.hash_to_prefix as Record<string, unknown>)) {
+      hashToPrefix.set(h, String(p));
+    }
+  } else if (r.prefix_to_hash && typeof r.prefix_to_hash === "object") {
+    for (const [p, h] of Object.entries(r.prefix_to_hash as Record<string, unknown>)) {
+      hashToPrefix.set(String(h), p);
+    }
+  } else {
+    throw new UnsupportedError(
+      "Cannot relocate: the package tarball was created from an install prefix with a " +
+        "different directory layout (no hash_to_prefix or prefix_to_hash in its buildinfo)",
+    );
+  }
+  return {
+    sbangInstallPath: typeof r.sbang_install_path === "string" ? r.sbang_install_path : undefined,
+    buildpath: r.buildpath,
+    relativePrefix: typeof r.relative_prefix === "string" ? r.relative_prefix : undefined,
+    hardlinksDeduped: r.hardlinks_deduped === true,
+    hashToPrefix,
+    relocateTextfiles: strList(r.relocate_textfiles, "relocate_textfiles"),
+    relocateBinaries: strList(r.relocate_binaries, "relocate_binaries"),
+    relocateLinks: strList(r.relocate_links, "relocate_links"),
+    raw: r,
+  };
+}
+
+/** Where things go on this machine. */
+export interface RelocationTarget {
+  /** The local store root (install tree root). */
+  root: string;
+  /** The local `bin/sbang` path. */
+  sbangPath: string;
+  /**
+   * The specs to relocate in Spack's order (`specs_to_relocate`: the root, its transitive
+   * link dependencies breadth-first, then its direct run dependencies), with local prefixes.
+   */
+  specs: { hash: string; prefix: string }[];
+}
+
+/** The ordered old -> new prefix map of Spack's `relocate_package` (identity pairs dropped). */
+export function prefixMap(info: Buildinfo, target: RelocationTarget): PrefixPairs {
+  const map = new Map<string, string>();
+  if (info.sbangInstallPath) map.set(info.sbangInstallPath, target.sbangPath);
+  for (const s of target.specs) {
+    const old = info.hashToPrefix.get(s.hash);
+    if (old !== undefined) map.set(old, s.prefix);
+  }
+  map.set(info.buildpath, target.root);
+  return [...map].filter(([o, n]) => o !== n);
+}
+
+/** A planned change to one file. */
+type FileChange =
+  | { kind: "text"; path: string }
+  | { kind: "binary"; path: string; elf: ElfStringUpdate[]; patches: BinaryPatch[] }
+  | { kind: "link"; path: string; target: string };
+
+/** One reason a prefix cannot be relocated. */
+export interface RelocationProblem {
+  file: string;
+  message: string;
+}
+
+/** Every change relocation would make, computed without writing. */
+export interface RelocationPlan {
+  pairs: PrefixPairs;
+  changes: FileChange[];
+  problems: RelocationProblem[];
+}
+
+const bytes = (s: string) => Buffer.from(s, "utf8");
+
+/**
+ * Reads the prefix and plans its relocation. `entries` are the paths extraction produced
+ * (buildinfo lists are only followed to paths of the expected type, never through symlinks).
+ */
+export function planRelocation(
+  prefixDir: string,
+  info: Buildinfo,
+  pairs: PrefixPairs,
+  entries: Map<string, PrefixEntryType>,
+): RelocationPlan {
+  const plan: RelocationPlan = { pairs, changes: [], problems: [] };
+  if (pairs.length === 0) return plan;
+  const check = (rel: string, want: PrefixEntryType[], list: string): boolean => {
+    const t = entries.get(rel);
+    if (t === undefined) return false; // Spack would fail on a missing file; nothing to do
+    if (!want.includes(t)) {
+      throw new InvalidDataError(
+        `Cannot relocate: buildinfo ${list} lists "${rel}", which is a ${t}`,
+      );
+    }
+    return true;
+  };
+  // Old archives may list several paths of one inode: relocate each inode once.
+  const seen = new Set<string>();
+  const once = (rel: string): boolean => {
+    const st = lstatSync(join(prefixDir, rel));
+    const key = `${st.dev}:${st.ino}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  };
+
+  const bytePairs: [Uint8Array, Uint8Array][] = pairs.map(([o, n]) => [bytes(o), bytes(n)]);
+  const bin = new BinaryReplacer(pairs);
+  for (const rel of info.relocateBinaries) {
+    if (!check(rel, ["file", "link"], "relocate_binaries") || !once(rel)) continue;
+    const path = join(prefixDir, rel);
+    const data = new Uint8Array(readFileSync(path));
+    let elf: ElfStringUpdate[] = [];
+    if (isElf(data)) {
+      elf = planElfUpdates(data, bytePairs);
+      const grow = elf.filter((u) => u.new.byteLength > u.old.byteLength);
+      if (grow.length) {
+        for (const u of grow) {
+          plan.problems.push({
+            file: rel,
+            message: `ELF ${u.kind === "rpath" ? "RPATH/RUNPATH" : "interpreter"} would grow ` +
+              `from ${u.old.byteLength} to ${u.new.byteLength} bytes`,
+          });
+        }
+        elf = [];
+      } else applyElfUpdates(data, elf);
+    }
+    const { patches, problems } = bin.plan(data);
+    for (const p of problems) {
+      plan.problems.push({
+        file: rel,
+        message: p.kind === "grow"
+          ? `C string at offset ${p.offset}: prefix "${p.old}" (${bytes(p.old).byteLength} ` +
+            `bytes) cannot grow to "${p.new}" (${bytes(p.new).byteLength} bytes)`
+          : `C string at offset ${p.offset}: cannot shorten "${p.old}" to "${p.new}" in ` +
+            `"${p.cString}"`,
+      });
+    }
+    if (elf.length || patches.length) {
+      plan.changes.push({ kind: "binary", path: rel, elf, patches });
+    }
+  }
+
+  for (const rel of info.relocateLinks) {
+    if (!check(rel, ["symlink"], "relocate_links")) continue;
+    const target = readlinkSync(join(prefixDir, rel));
+    if (!target.startsWith("/")) continue;
+    for (const [o, n] of pairs) {
+      if (target.startsWith(o)) {
+        plan.changes.push({ kind: "link", path: rel, target: n + target.slice(o.length) });
+        break;
+      }
+    }
+  }
+
+  for (const rel of info.relocateTextfiles) {
+    if (!check(rel, ["file", "link"], "relocate_textfiles") || !once(rel)) continue;
+    // Text files are read and rewritten one at a time in applyRelocation (no plan to keep).
+    plan.changes.push({ kind: "text", path: rel });
+  }
+  return plan;
+}
+
+/** Applies a plan made by {@link planRelocation}. Returns the number of files changed. */
+export function applyRelocation(prefixDir: string, plan: RelocationPlan): number {
+  if (plan.problems.length) throw new Error("applyRelocation: the plan has problems");
+  const text = new TextReplacer(plan.pairs);
+  let changed = 0;
+  for (const c of plan.changes) {
+    const path = join(prefixDir, c.path);
+    if (c.kind === "link") {
+      unlinkSync(path);
+      symlinkSync(c.target, path);
+      changed++;
+    } else if (c.kind === "binary") {
+      const fd = openSync(path, "r+");
+      try {
+        for (const u of c.elf) {
+          const buf = new Uint8Array(u.old.byteLength);
+          buf.set(u.new);
+          writeAll(fd, buf, u.offset);
+        }
+        for (const p of c.patches) writeAll(fd, p.bytes, p.offset);
+      } finally {
+        closeSync(fd);
+      }
+      changed++;
+    } else {
+      const fd = openSync(path, "r+");
+      try {
+        const size = fstatSync(fd).size;
+        const data = new Uint8Array(size);
+        let off = 0;
+        while (off < size) {
+          const n = readSync(fd, data, off, size - off, off);
+          if (n === 0) break;
+          off += n;
+        }
+        const out = text.apply(data);
+        if (out) {
+          writeAll(fd, out, 0);
+          if (out.byteLength !== size) ftruncateSync(fd, out.byteLength);
+          changed++;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+  return changed;
+}
+
+function writeAll(fd: number, data: Uint8Array, position: number): void {
+  let off = 0;
+  while (off < data.byteLength) {
+    off += writeSync(fd, data, off, data.byteLength - off, position + off);
+  }
+}
+
+/** Throws the error that names every file that cannot be relocated, with advice. */
+export function relocationError(
+  spec: string,
+  plan: RelocationPlan,
+  newPrefix: string,
+  oldPrefix?: string,
+): UnsupportedError {
+  const lines = plan.problems.slice(0, 20).map((p) => `  ${p.file}: ${p.message}`);
+  if (plan.problems.length > 20) lines.push(`  ... and ${plan.problems.length - 20} more`);
+  const lens = oldPrefix
+    ? ` The build prefix is ${bytes(oldPrefix).byteLength} bytes long, the install prefix ` +
+      `"${newPrefix}" is ${bytes(newPrefix).byteLength}.`
+    : "";
+  return new UnsupportedError(
+    `Cannot relocate ${spec} into "${newPrefix}": binaries hold prefixes that cannot be ` +
+      `rewritten in place:\n${lines.join("\n")}\n${lens.trim()}\nInstall into a root with a ` +
+      "shorter path, or ask the builder of the cache to use more padding " +
+      "(config:install_tree:padded_length).",
+  );
+}
+
+/** Plans and applies the relocation of one prefix; throws before writing if it cannot. */
+export function relocatePrefix(
+  prefixDir: string,
+  info: Buildinfo,
+  pairs: PrefixPairs,
+  entries: Map<string, PrefixEntryType>,
+  spec = "package",
+): number {
+  const plan = planRelocation(prefixDir, info, pairs, entries);
+  if (plan.problems.length) {
+    const root = pairs.find(([o]) => o === info.buildpath);
+    throw relocationError(spec, plan, root?.[1] ?? "", root?.[0]);
+  }
+  return applyRelocation(prefixDir, plan);
+}

@@ -1,0 +1,179 @@
+/**
+ * Prefix replacement in text files and in binaries, with Spack's rules (`relocate_text.py`):
+ *
+ * - text: one ordered alternation over the raw bytes,
+ *   `(?<![\w\-_/])([\w\-_]*?)(OLD1|OLD2|…)([\w\-_/]*)`, each match replaced by
+ *   `group1 + NEW + group3`; the file may grow or shrink;
+ * - binaries: `(OLD1|OLD2|…)([^\0]{0,7}\0)?` replaced in place without changing the length:
+ *   left-padded with `/` when the C string keeps a long enough common suffix, else terminated
+ *   early; a longer new prefix cannot be written (CannotGrowString) and a short shrink of a
+ *   short-suffixed C string neither (CannotShrinkCString).
+ *
+ * Prefixes are compared as UTF-8 bytes.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+
+/** An ordered old -> new prefix pair list (the order decides which alternative wins). */
+export type PrefixPairs = [string, string][];
+
+const SUFFIX_SAFETY = 7;
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\\/-]/g, "\\$&");
+}
+
+/** A string holding one char per byte (what the regexes below run on). */
+function bytesAsLatin1(s: string): string {
+  return Buffer.from(s, "utf8").toString("latin1");
+}
+
+/** Replaces prefixes in text files as Spack's `TextFilePrefixReplacer` does. */
+export class TextReplacer {
+  private readonly olds: Buffer[];
+  private readonly regex: RegExp;
+  private readonly map: Map<string, string>;
+  /** Pairs with identical old and new are dropped, as Spack does. */
+  constructor(pairs: PrefixPairs) {
+    const kept = pairs.filter(([o, n]) => o !== n);
+    this.olds = kept.map(([o]) => Buffer.from(o, "utf8"));
+    this.map = new Map(kept.map(([o, n]) => [bytesAsLatin1(o), bytesAsLatin1(n)]));
+    const alts = [...this.map.keys()].map(escapeRegex).join("|");
+    this.regex = new RegExp(`(?<![\\w\\-_/])([\\w\\-_]*?)(${alts})([\\w\\-_/]*)`, "g");
+  }
+
+  /** True when there is nothing to replace. */
+  get isNoop(): boolean {
+    return this.olds.length === 0;
+  }
+
+  /** The replaced content, or undefined when nothing matched. */
+  apply(data: Uint8Array): Uint8Array | undefined {
+    if (this.isNoop) return undefined;
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (!this.olds.some((o) => buf.indexOf(o) >= 0)) return undefined;
+    const text = buf.toString("latin1");
+    let changed = false;
+    const out = text.replace(this.regex, (_m, g1: string, g2: string, g3: string) => {
+      changed = true;
+      return g1 + this.map.get(g2)! + g3;
+    });
+    if (!changed) return undefined;
+    const b = Buffer.from(out, "latin1");
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  }
+}
+
+/** One in-place write into a binary. */
+export interface BinaryPatch {
+  offset: number;
+  bytes: Uint8Array;
+}
+
+/** Why a prefix in a binary cannot be replaced. */
+export interface BinaryStringProblem {
+  kind: "grow" | "shrink";
+  offset: number;
+  old: string;
+  new: string;
+  /** The C string around the old prefix (for `shrink`). */
+  cString?: string;
+}
+
+/** Replaces prefixes inside binaries as Spack's `BinaryFilePrefixReplacer` does. */
+export class BinaryReplacer {
+  private readonly pairs: [Buffer, Buffer][];
+  /** Pairs with identical old and new are dropped, as Spack does. */
+  constructor(pairs: PrefixPairs) {
+    this.pairs = pairs.filter(([o, n]) => o !== n).map((
+      [o, n],
+    ) => [Buffer.from(o, "utf8"), Buffer.from(n, "utf8")]);
+  }
+
+  /** True when there is nothing to replace. */
+  get isNoop(): boolean {
+    return this.pairs.length === 0;
+  }
+
+  /**
+   * The writes that relocate `data` (computed on the original content, never changing its
+   * length), and the problems that prevent it. Nothing is written.
+   */
+  plan(data: Uint8Array): { patches: BinaryPatch[]; problems: BinaryStringProblem[] } {
+    const patches: BinaryPatch[] = [];
+    const problems: BinaryStringProblem[] = [];
+    if (this.isNoop) return { patches, problems };
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    // Next occurrence of each old prefix at or after the search position.
+    const next = this.pairs.map(([o]) => buf.indexOf(o, 0));
+    let pos = 0;
+    for (;;) {
+      // Leftmost match; at equal positions the first alternative wins (regex semantics).
+      let best = -1;
+      let at = Infinity;
+      for (let i = 0; i < next.length; i++) {
+        if (next[i] >= 0 && next[i] < pos) next[i] = buf.indexOf(this.pairs[i][0], pos);
+        if (next[i] >= 0 && next[i] < at) {
+          at = next[i];
+          best = i;
+        }
+      }
+      if (best < 0) break;
+      const [oldP, newP] = this.pairs[best];
+      const end1 = at + oldP.byteLength;
+      // ([^\0]{0,7}\0)? : the first NUL within the next 8 bytes.
+      let nul = -1;
+      for (let j = end1; j < Math.min(end1 + SUFFIX_SAFETY + 1, buf.byteLength); j++) {
+        if (buf[j] === 0) {
+          nul = j;
+          break;
+        }
+      }
+      const end = nul >= 0 ? nul + 1 : end1;
+      const suffixLen = nul >= 0 ? nul - end1 : 0;
+      const shorter = oldP.byteLength - newP.byteLength;
+      if (shorter < 0) {
+        problems.push({ kind: "grow", offset: at, old: oldP.toString(), new: newP.toString() });
+      } else if (
+        nul < 0 || suffixLen >= SUFFIX_SAFETY ||
+        sameTail(oldP, newP, SUFFIX_SAFETY - suffixLen)
+      ) {
+        const bytes = new Uint8Array(oldP.byteLength);
+        bytes.fill(0x2f, 0, shorter);
+        bytes.set(newP, shorter);
+        patches.push({ offset: at, bytes });
+      } else if (shorter > SUFFIX_SAFETY) {
+        const tail = buf.subarray(end1, end);
+        const bytes = new Uint8Array(newP.byteLength + tail.byteLength);
+        bytes.set(newP, 0);
+        bytes.set(tail, newP.byteLength);
+        patches.push({ offset: at, bytes });
+      } else {
+        problems.push({
+          kind: "shrink",
+          offset: at,
+          old: oldP.toString(),
+          new: newP.toString(),
+          cString: buf.subarray(at, end - 1).toString("latin1"),
+        });
+      }
+      pos = end;
+    }
+    return { patches, problems };
+  }
+}
+
+/** Python's `old[-n:] == new[-n:]` for 0 < n (n > length compares whole strings). */
+function sameTail(a: Uint8Array, b: Uint8Array, n: number): boolean {
+  const ta = a.subarray(Math.max(0, a.byteLength - n));
+  const tb = b.subarray(Math.max(0, b.byteLength - n));
+  if (ta.byteLength !== tb.byteLength) return false;
+  for (let i = 0; i < ta.byteLength; i++) if (ta[i] !== tb[i]) return false;
+  return true;
+}
+
+/** Applies patches to a buffer in place. */
+export function applyPatches(data: Uint8Array, patches: BinaryPatch[]): void {
+  for (const p of patches) data.set(p.bytes, p.offset);
+}
