@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { cp, mkdtemp, readFile, rm, truncate, unlink, writeFile } from "node:fs/promises";
+import type { ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SignatureError } from "../src/errors.ts";
@@ -235,30 +236,43 @@ t("a directory that is not a build cache is corrupt", async () => {
   }
 });
 
-t("a blob the server fails to send is unreachable, not corrupt", async () => {
-  const root = fixture("v3-unsigned");
+/** Serves fixture `name` over http from an in-process server; `special` answers some paths. */
+async function serveFixture(
+  name: string,
+  special: (path: string, res: ServerResponse) => boolean,
+) {
+  const root = fixture(name);
   const server = await startServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url!, "http://x").pathname).slice(1);
-    if (path === LIBZZ_TARBALL) {
-      res.writeHead(503).end();
-      return;
-    }
-    if (path.startsWith("blobs/sha256/4a/")) {
-      res.writeHead(200, { "content-type": "text/html" }).end("<html>Log in to continue</html>");
-      return;
-    }
+    if (special(path, res)) return;
     try {
       const body = await readFile(join(root, path));
-      res.writeHead(200, { "content-length": String(body.byteLength) }).end(body);
+      res.writeHead(200, { "content-length": String(body.byteLength) });
+      res.end(req.method === "HEAD" ? undefined : body);
     } catch {
       res.writeHead(404).end();
     }
   });
+  const store = await openStore(server.url, {
+    http: { noProxy: "127.0.0.1" },
+    retry: { retries: 1, baseDelayMs: 1 },
+  });
+  return { store, close: () => server.close() };
+}
+
+t("a blob the server fails to send is unreachable, not corrupt", async () => {
+  const { store, close } = await serveFixture("v3-unsigned", (path, res) => {
+    if (path === LIBZZ_TARBALL) {
+      res.writeHead(503).end();
+      return true;
+    }
+    if (path.startsWith("blobs/sha256/4a/")) {
+      res.writeHead(200, { "content-type": "text/html" }).end("<html>Log in to continue</html>");
+      return true;
+    }
+    return false;
+  });
   try {
-    const store = await openStore(server.url, {
-      http: { noProxy: "127.0.0.1" },
-      retry: { retries: 1, baseDelayMs: 1 },
-    });
     const r = await verifyMirror(store);
     assert.deepEqual(errors(r.findings), ["unreachable:read_failed", "unreachable:read_failed"]);
     assert.ok(r.findings.some((f) => /HTTP 503/.test(f.message) && f.spec === LIBZZ));
@@ -266,7 +280,38 @@ t("a blob the server fails to send is unreachable, not corrupt", async () => {
     assert.equal(r.flags, VERIFY_FLAGS.unreachable);
     assert.equal(r.checked.entries, 4);
   } finally {
-    await server.close();
+    await close();
+  }
+});
+
+t("v2 over http (no listing) finds entries by the names the index implies", async () => {
+  const stem = "linux-debian12-x86_64-gcc-12.2.0-libzz-1.2.3-wpn7enmyybr42zre26cp2uw6drmtmqqv";
+  const { store, close } = await serveFixture("v2-signed", (path, res) => {
+    if (path === `build_cache/${stem}.spec.json.sig`) {
+      res.writeHead(404).end();
+      return true;
+    }
+    return false;
+  });
+  try {
+    const r = await verifyMirror(store, { verifier: await fixtureVerifier() });
+    assert.deepEqual(errors(r.findings), ["inconsistent:index_entry_without_metadata"]);
+    assert.equal(r.findings[0].path, `build_cache/${stem}.spec.json`);
+    assert.equal(r.checked.signaturesVerified, 3);
+    assert.equal(r.checked.blobs, 3);
+  } finally {
+    await close();
+  }
+  // Spack's own test mirror: compiler from a node attribute, an annotation, a `c` provider,
+  // or none ("none-none").
+  const all = await serveFixture("spack-testdata/v2_layout/unsigned", () => false);
+  try {
+    const r = await verifyMirror(all.store);
+    assert.deepEqual(r.findings, []);
+    assert.equal(r.checked.entries, 6);
+    assert.equal(r.checked.blobs, 6);
+  } finally {
+    await all.close();
   }
 });
 

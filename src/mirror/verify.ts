@@ -156,6 +156,7 @@ interface IndexEntry {
   version: string;
   inBuildcache: boolean;
   external: boolean;
+  spec: Record<string, unknown>;
 }
 
 function parseIndex(text: string): IndexEntry[] {
@@ -173,8 +174,50 @@ function parseIndex(text: string): IndexEntry[] {
       version: String(spec.version ?? ""),
       inBuildcache: r?.in_buildcache === true,
       external: spec.external !== undefined && spec.external !== null,
+      spec,
     };
   });
+}
+
+/**
+ * The v2 file names of an index entry (FORMAT.md 2.2): the spec file stem and the tarball
+ * path, or undefined when the entry lacks what the names are made of.
+ */
+function v2Names(
+  e: IndexEntry,
+  byHash: Map<string, IndexEntry>,
+): { stem: string; tarball: string } | undefined {
+  const arch = e.spec.arch as
+    | { platform?: string; platform_os?: string; target?: string | { name?: string } }
+    | undefined;
+  const target = typeof arch?.target === "string" ? arch.target : arch?.target?.name;
+  if (!arch?.platform || !arch.platform_os || !target) return undefined;
+  const archText = `${arch.platform}-${arch.platform_os}-${target}`;
+  let compiler: { name: string; version: string } | undefined;
+  const c = e.spec.compiler as { name?: string; version?: string } | undefined;
+  const annotated = (e.spec.annotations as { compiler?: string } | undefined)?.compiler;
+  if (c?.name && c.version) compiler = { name: c.name, version: c.version };
+  else if (annotated && /^[^@]+@=?.+$/.test(annotated)) {
+    const [name, version] = annotated.split("@");
+    compiler = { name, version: version.replace(/^=/, "") };
+  } else {
+    const deps = (e.spec.dependencies ?? []) as {
+      hash?: string;
+      parameters?: { virtuals?: string[] };
+    }[];
+    for (const lang of ["c", "cxx", "fortran"]) {
+      const d = deps.find((d) => d.parameters?.virtuals?.includes(lang));
+      const dep = d?.hash ? byHash.get(d.hash) : undefined;
+      if (dep) {
+        compiler = { name: dep.name, version: dep.version };
+        break;
+      }
+    }
+  }
+  const cn = compiler?.name ?? "none", cv = compiler?.version ?? "none";
+  const stem = polite(`${archText}-${cn}-${cv}-${e.name}-${e.version}-${e.hash}`);
+  const dir = [archText, `${cn}-${cv}`, `${e.name}-${e.version}`].map(polite).join("/");
+  return { stem, tarball: `build_cache/${dir}/${stem}.spack` };
 }
 
 /** The hashes of the nodes of a spec document (formats 1 to 5). */
@@ -343,11 +386,27 @@ export async function verifyMirror(
   }
 
   /** Reads metadata text; a finding (and undefined) when it cannot be read. */
-  async function readText(path: string, layout: 2 | 3, spec?: string): Promise<string | undefined> {
+  async function readText(
+    path: string,
+    layout: 2 | 3,
+    spec?: string,
+    fromIndex = false,
+  ): Promise<string | undefined> {
     try {
       return await collectText(await store.read(path, { signal }));
     } catch (e) {
       const missing = e instanceof SpackleError && e.code === "not_found";
+      if (missing && fromIndex) {
+        add({
+          kind: "inconsistent",
+          code: "index_entry_without_metadata",
+          path,
+          spec,
+          layout,
+          message: `The v${layout} index lists "${spec}" but "${path}" does not exist`,
+        });
+        return undefined;
+      }
       add({
         kind: missing ? "corrupt" : readErrorKind(e),
         code: missing ? "metadata_missing" : "read_failed",
@@ -451,13 +510,26 @@ export async function verifyMirror(
       kind: "corrupt",
       code: "no_build_cache",
       path: "",
-      message:
-        `No build cache at ${store.url.href}: neither "v3/layout.json" nor "build_cache/" exists`,
+      message: canList
+        ? `No build cache at ${store.url.href}: neither "v3/layout.json" nor "build_cache/" exists`
+        : `No build cache at ${store.url.href}: neither "v3/layout.json" nor ` +
+          `"build_cache/index.json" exists (a store that cannot list is found by these)`,
     });
   }
 
   // ---- gather work -----------------------------------------------------------------------------
-  type Task = { layout: 2 | 3; path: string; hash: string; label: string };
+  type Task = {
+    layout: 2 | 3;
+    path: string;
+    hash: string;
+    label: string;
+    /** Found through the index (not by listing): a missing file means a stale index. */
+    fromIndex?: boolean;
+    /** v2: the unsigned spec file to read when the signed one is absent. */
+    alt?: string;
+    /** v2: the tarball path, when known without listing. */
+    tarball?: string;
+  };
   const v3Tasks: Task[] = [];
   const v2Tasks: Task[] = [];
   let v3Index: IndexEntry[] | undefined;
@@ -513,7 +585,13 @@ export async function verifyMirror(
       const hash = base.slice(-32);
       const name = path.split("/")[3];
       const version = base.slice(name.length + 1, -33);
-      v3Tasks.push({ layout: 3, path, hash, label: `${name}@${version}/${hash}` });
+      v3Tasks.push({
+        layout: 3,
+        path,
+        hash,
+        label: `${name}@${version}/${hash}`,
+        fromIndex: !v3Listing,
+      });
     }
   }
 
@@ -548,13 +626,36 @@ export async function verifyMirror(
         v2Tasks.push({ layout: 2, path, hash, label: `${stem.slice(0, -33)}/${hash}` });
       }
     } else {
-      add({
-        kind: "notice",
-        code: "cannot_enumerate",
-        path: "build_cache/",
-        layout: 2,
-        message: "The store cannot list: the v2 entries were not checked (only the v2 index)",
-      });
+      const byHash = new Map((v2Index ?? []).map((e) => [e.hash, e]));
+      let unnamed = 0;
+      for (const e of v2Index ?? []) {
+        if (!e.inBuildcache || e.external) continue;
+        const names = v2Names(e, byHash);
+        if (!names) {
+          unnamed++;
+          continue;
+        }
+        v2Tasks.push({
+          layout: 2,
+          path: `build_cache/${names.stem}.spec.json.sig`,
+          alt: `build_cache/${names.stem}.spec.json`,
+          tarball: names.tarball,
+          hash: e.hash,
+          label: `${e.name}@${e.version}/${e.hash}`,
+          fromIndex: true,
+        });
+      }
+      if (!v2Index || unnamed) {
+        add({
+          kind: "notice",
+          code: "cannot_enumerate",
+          path: "build_cache/",
+          layout: 2,
+          message: v2Index
+            ? `The store cannot list, and ${unnamed} index entries lack what their file names are made of: they were not checked`
+            : "The store cannot list and has no v2 index: no v2 entry could be found to check",
+        });
+      }
     }
   }
 
@@ -583,7 +684,7 @@ export async function verifyMirror(
   });
 
   async function checkV3Entry(t: Task): Promise<void> {
-    const text = await readText(t.path, 3, t.label);
+    const text = await readText(t.path, 3, t.label, t.fromIndex);
     if (text === undefined) return;
     const body = await payloadOf(text, t.path, 3, t.label, true);
     if (body === undefined) return;
@@ -661,7 +762,25 @@ export async function verifyMirror(
   }
 
   async function checkV2Entry(t: Task): Promise<void> {
-    const text = await readText(t.path, 2, t.label);
+    if (t.alt) {
+      // Signed file first, as Spack does; the unsigned one when there is no signed one.
+      let signed;
+      try {
+        signed = await store.stat(t.path, { signal });
+      } catch (e) {
+        add({
+          kind: readErrorKind(e),
+          code: "read_failed",
+          path: t.path,
+          spec: t.label,
+          layout: 2,
+          message: `Cannot stat "${t.path}": ${(e as Error).message}`,
+        });
+        return;
+      }
+      if (!signed) t = { ...t, path: t.alt, alt: undefined };
+    }
+    const text = await readText(t.path, 2, t.label, t.fromIndex);
     if (text === undefined) return;
     const body = await payloadOf(text, t.path, 2, t.label, t.path.endsWith(".sig"));
     if (body === undefined) return;
@@ -694,7 +813,7 @@ export async function verifyMirror(
     }
     v2Tarballs.set(t.hash, sum.hash);
     const stem = t.path.slice("build_cache/".length).replace(/\.spec\.json(\.sig)?$/, "");
-    const tarPath = v2Spack.get(stem);
+    const tarPath = t.tarball ?? v2Spack.get(stem);
     if (!tarPath) {
       add({
         kind: "corrupt",
