@@ -331,3 +331,18 @@ Deno.test({
     assert.deepEqual(errors(r.findings), []);
   },
 });
+
+Deno.test({
+  name: "verify of an https mirror whose certificate is not trusted is unreachable only",
+  ignore: !HAVE_FIXTURES || !HTTPS_URL || !CA_FILE,
+  async fn() {
+    const store = await openStore(`${HTTPS_URL}v3-signed/`, {
+      http: { noProxy: "127.0.0.1", env: {} },
+      retry: { retries: 0 },
+    });
+    const r = await verifyMirror(store);
+    assert.equal(r.flags, VERIFY_FLAGS.unreachable);
+    assert.ok(r.findings.every((f) => f.kind === "unreachable"));
+    assert.match(r.findings[0].message, /--ca-file/);
+  },
+});

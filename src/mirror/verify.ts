@@ -484,10 +484,12 @@ export async function verifyMirror(
     for await (const p of store.list!(prefix, { signal })) out.push(p);
     return out;
   };
+  let detectFailed = false;
   const safeStat = async (path: string) => {
     try {
       return await store.stat(path, { signal });
     } catch (e) {
+      detectFailed = true;
       add({
         kind: readErrorKind(e),
         code: "read_failed",
@@ -505,7 +507,7 @@ export async function verifyMirror(
   const layouts: (2 | 3)[] = [];
   if (hasV3) layouts.push(3);
   if (hasV2) layouts.push(2);
-  if (!layouts.length) {
+  if (!layouts.length && !detectFailed) {
     add({
       kind: "corrupt",
       code: "no_build_cache",

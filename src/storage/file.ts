@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,7 +51,9 @@ export class FileStore implements Store {
         ? new NotFoundError(`Cannot read "${path}": no such file in ${this.url.href}`, { cause: e })
         : wrap(e, path);
     });
-    return toWebStream(createReadStream("", { fd: fh.fd, highWaterMark: 1 << 20 }));
+    // The stream owns the handle (and closes it): a bare descriptor would leave the FileHandle
+    // to the garbage collector, which under Bun closes the descriptor while it is being read.
+    return toWebStream(fh.createReadStream({ highWaterMark: 1 << 20 }));
   }
 
   async *list(prefix: string): AsyncIterable<string> {
