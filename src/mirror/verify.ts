@@ -470,7 +470,9 @@ export async function verifyMirror(
         path,
         spec,
         layout,
-        message: `The signature of "${spec}" does not verify: ${e.message}`,
+        message: e.message.includes(spec)
+          ? e.message
+          : `The signature of "${spec}" does not verify: ${e.message}`,
       });
       // The entry is still checked (its blobs may be fine), from the unverified payload.
       return clearsignedBody(text);
