@@ -3,4 +3,27 @@
  *
  * @module
  */
-export {};
+export { type ExtractResult, extractTarball, type PrefixEntryType } from "./extract.ts";
+export {
+  applyRelocation,
+  type Buildinfo,
+  parseBuildinfo,
+  planRelocation,
+  prefixMap,
+  relocatePrefix,
+  type RelocationPlan,
+} from "./relocate.ts";
+export { type ElfInfo, parseElf } from "./relocate_elf.ts";
+export { BinaryReplacer, type PrefixPairs, TextReplacer } from "./relocate_text.ts";
+export {
+  DEFAULT_PROJECTION,
+  type InstalledSpec,
+  type InstallOptions,
+  type InstallProgress,
+  type InstallResult,
+  type InstallSource,
+  installSpecs,
+  projectPrefix,
+  specsToRelocate,
+} from "./install.ts";
+export { openCacheReader as openInstallSource } from "./_reader.ts";

@@ -1,0 +1,553 @@
+/**
+ * Installing specs from build caches into a Spack install tree.
+ *
+ * Two phases. Stage: for every spec of the runtime closure that is not installed yet, in
+ * parallel (`jobs`), stream fetch -> verify -> gunzip -> untar into a staging directory inside
+ * the root -> relocate. Commit: only when every spec staged, under the root's lock, rename
+ * each staged prefix into place (dependencies first) and record it in the database. A failure
+ * in the first phase installs nothing; the final prefixes only ever appear by rename, so a
+ * killed process leaves no partial prefix (the next run deletes the stale staging
+ * directories).
+ *
+ * The lock is a directory, `ROOT/.spack-db/spackle.lock` (created with `mkdir`, which is
+ * atomic), holding the owner's pid; a lock whose owner is dead is taken over.
+ *
+ * @module
+ */
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { hostname } from "node:os";
+import process from "node:process";
+import { InvalidDataError, NotFoundError, SpackleError, UsageError } from "../errors.ts";
+import { gunzipStream } from "../core/gzip.ts";
+import type { CacheReader, Entry, EntryRef } from "../layout/types.ts";
+import type { SpecDag, SpecNode } from "../spec/types.ts";
+import { extractTarball } from "./extract.ts";
+import {
+  applyRelocation,
+  parseBuildinfo,
+  planRelocation,
+  prefixMap,
+  relocationError,
+} from "./relocate.ts";
+import { SBANG_SCRIPT } from "./sbang.ts";
+
+/** Spack 1.x's default install tree projection. */
+export const DEFAULT_PROJECTION =
+  "{architecture.platform}-{architecture.target}/{name}-{version}-{hash}";
+
+/** What install reads from a mirror (a layout reader, or several in order). */
+export type InstallSource = Pick<CacheReader, "list" | "entry">;
+
+/** Progress events. */
+export interface InstallProgress {
+  phase: "resolve" | "skip" | "fetch" | "staged" | "installed";
+  name?: string;
+  hash?: string;
+  bytes?: number;
+  message?: string;
+}
+
+/** Options of {@link installSpecs}. */
+export interface InstallOptions {
+  /** The install tree root. */
+  root: string;
+  /** Parallel downloads (default 4). */
+  jobs?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: InstallProgress) => void;
+  /** Accept unsigned metadata (default false: signatures are required). */
+  allowUnsigned?: boolean;
+  /** Install tree projection (default {@link DEFAULT_PROJECTION}). */
+  projection?: string;
+  /** Install only the named specs, not their dependencies (default false). */
+  noDeps?: boolean;
+}
+
+/** One installed (or already present) spec. */
+export interface InstalledSpec {
+  name: string;
+  version: string;
+  hash: string;
+  prefix: string;
+  /** False when it was already installed. */
+  installed: boolean;
+  explicit: boolean;
+}
+
+/** What {@link installSpecs} did. */
+export interface InstallResult {
+  root: string;
+  specs: InstalledSpec[];
+}
+
+const DB_DIR = ".spack-db";
+const STAGING = ".spackle-staging";
+
+/** Formats a projection for a spec node (`{name}`, `{version}`, `{hash}`, `{hash:N}`, arch...). */
+export function projectPrefix(
+  root: string,
+  node: SpecNode,
+  projection = DEFAULT_PROJECTION,
+): string {
+  const rel = projection.replace(/\{([^}]+)\}/g, (_m, key: string) => {
+    const [k, arg] = key.split(":");
+    switch (k) {
+      case "name":
+        return node.name;
+      case "version":
+        return node.version;
+      case "hash":
+        return arg ? node.hash.slice(0, Number(arg)) : node.hash;
+      case "namespace":
+        return node.namespace ?? "";
+      case "architecture":
+        return node.arch ? `${node.arch.platform}-${node.arch.platformOs}-${node.arch.target}` : "";
+      case "architecture.platform":
+        return node.arch?.platform ?? "";
+      case "architecture.os":
+      case "architecture.platform_os":
+        return node.arch?.platformOs ?? "";
+      case "architecture.target":
+        return node.arch?.target ?? "";
+      case "compiler.name":
+        return node.compiler?.name ?? "";
+      case "compiler.version":
+        return node.compiler?.version ?? "";
+      case "compiler":
+        return node.compiler ? `${node.compiler.name}-${node.compiler.version}` : "";
+      default:
+        throw new UsageError(`Cannot use projection "${projection}": unknown field "{${key}}"`);
+    }
+  });
+  if (rel.split("/").some((p) => p === ".." || p === "")) {
+    throw new UsageError(`Cannot use projection "${projection}": it gives "${rel}"`);
+  }
+  return join(root, rel);
+}
+
+const RUNTIME = (types: string[]) => types.includes("link") || types.includes("run");
+
+/** Spack's `specs_to_relocate`: root, transitive link deps breadth-first, direct run deps. */
+export function specsToRelocate(dag: SpecDag, rootHash: string): SpecNode[] {
+  const out: SpecNode[] = [];
+  const seen = new Set<string>();
+  const add = (n: SpecNode | undefined) => {
+    if (!n || seen.has(n.hash)) return;
+    seen.add(n.hash);
+    if (!n.external) out.push(n);
+  };
+  const queue = [rootHash];
+  const visited = new Set<string>([rootHash]);
+  while (queue.length) {
+    const h = queue.shift()!;
+    const n = dag.nodes.get(h);
+    if (!n) continue;
+    add(n);
+    for (const d of n.dependencies) {
+      if (d.depTypes.includes("link") && !visited.has(d.hash)) {
+        visited.add(d.hash);
+        queue.push(d.hash);
+      }
+    }
+  }
+  const root = dag.nodes.get(rootHash);
+  for (const d of root?.dependencies ?? []) {
+    if (d.depTypes.includes("run")) add(dag.nodes.get(d.hash));
+  }
+  return out;
+}
+
+function matches(ref: EntryRef, query: string): boolean {
+  let q = query.trim();
+  let hash: string | undefined;
+  const slash = q.indexOf("/");
+  if (slash >= 0) {
+    hash = q.slice(slash + 1);
+    q = q.slice(0, slash);
+  }
+  if (hash && !ref.hash.startsWith(hash)) return false;
+  if (!q) return true;
+  const at = q.indexOf("@");
+  const name = at >= 0 ? q.slice(0, at) : q;
+  const version = at >= 0 ? q.slice(at + 1).replace(/^=/, "") : undefined;
+  return ref.name === name && (version === undefined || ref.version === version);
+}
+
+async function findRoots(
+  sources: InstallSource[],
+  queries: string[],
+  signal?: AbortSignal,
+): Promise<{ hash: string; source: InstallSource; ref: EntryRef }[]> {
+  const refs: { ref: EntryRef; source: InstallSource }[] = [];
+  for (const source of sources) {
+    for await (const ref of source.list({ signal })) {
+      if (ref.inBuildcache) refs.push({ ref, source });
+    }
+  }
+  const out: { hash: string; source: InstallSource; ref: EntryRef }[] = [];
+  for (const q of queries) {
+    const found = refs.filter((r) => matches(r.ref, q));
+    const hashes = new Set(found.map((f) => f.ref.hash));
+    if (hashes.size === 0) throw new NotFoundError(`Cannot find "${q}" in the mirror`);
+    if (hashes.size > 1) {
+      const list = [...hashes].map((h) => {
+        const r = found.find((f) => f.ref.hash === h)!.ref;
+        return `${r.name}@${r.version}/${h.slice(0, 7)}`;
+      });
+      throw new UsageError(`"${q}" matches ${hashes.size} specs: ${list.join(", ")}; add /HASH`);
+    }
+    const f = found[0];
+    if (!out.some((o) => o.hash === f.ref.hash)) out.push({ hash: f.ref.hash, ...f });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database (Spack's DB version 8 `index.json`).
+
+interface DbRecord {
+  spec: Record<string, unknown>;
+  ref_count: number;
+  path: string | null;
+  installed: boolean;
+  explicit: boolean;
+  installation_time: number;
+  deprecated_for: null;
+}
+
+interface Db {
+  database: { version: string; installs: Record<string, DbRecord> };
+}
+
+function readDb(root: string): Db {
+  const p = join(root, DB_DIR, "index.json");
+  if (!existsSync(p)) return { database: { version: "8", installs: {} } };
+  try {
+    const db = JSON.parse(readFileSync(p, "utf8")) as Db;
+    if (!db.database?.installs) throw new Error("no database.installs");
+    return db;
+  } catch (e) {
+    throw new InvalidDataError(`Cannot read the install database "${p}": ${(e as Error).message}`);
+  }
+}
+
+function writeDb(root: string, db: Db): void {
+  // ref_count: how many installed records depend on each record (any dependency type).
+  const installs = db.database.installs;
+  for (const r of Object.values(installs)) r.ref_count = 0;
+  for (const r of Object.values(installs)) {
+    for (const d of (r.spec.dependencies as { hash: string }[] | undefined) ?? []) {
+      if (installs[d.hash]) installs[d.hash].ref_count++;
+    }
+  }
+  atomicWrite(join(root, DB_DIR, "index.json"), JSON.stringify(db, null, 1));
+}
+
+function atomicWrite(path: string, data: string | Uint8Array, mode = 0o644): void {
+  const tmp = `${path}.${hostname()}.${process.pid}.tmp`;
+  writeFileSync(tmp, data, { mode });
+  renameSync(tmp, path);
+}
+
+/** The spec node dict as Spack stores it in the DB (its own raw dict, dependencies included). */
+function dbSpec(node: SpecNode): Record<string, unknown> {
+  return node.raw;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lock.
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === "EPERM";
+  }
+}
+
+async function withLock<T>(root: string, signal: AbortSignal | undefined, fn: () => T): Promise<T> {
+  const lock = join(root, DB_DIR, "spackle.lock");
+  const me = `${hostname()}:${process.pid}`;
+  for (let i = 0;; i++) {
+    signal?.throwIfAborted();
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, "owner"), me);
+      break;
+    } catch (e) {
+      if ((e as { code?: string }).code !== "EEXIST") throw e;
+      let owner = "";
+      try {
+        owner = readFileSync(join(lock, "owner"), "utf8");
+      } catch { /* being created or removed */ }
+      const [host, pid] = owner.split(":");
+      const stale = owner
+        ? host === hostname() && !pidAlive(Number(pid))
+        : Date.now() - statSafe(lock) > 10_000;
+      if (stale) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (i > 6000) {
+        throw new SpackleError("conflict", `Cannot lock "${root}": held by ${owner || "?"}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function statSafe(p: string): number {
+  try {
+    return statSync(p).mtimeMs;
+  } catch {
+    return Date.now();
+  }
+}
+
+/** Deletes staging directories left by processes that no longer run. */
+function cleanStaging(root: string): void {
+  const dir = join(root, STAGING);
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    const m = /^(.+)-(\d+)-[a-z0-9]+$/.exec(name);
+    if (m && m[1] === hostname() && pidAlive(Number(m[2]))) continue;
+    if (m && m[1] !== hostname()) continue;
+    rmSync(join(dir, name), { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Job {
+  node: SpecNode;
+  dag: SpecDag;
+  prefix: string;
+  source: InstallSource;
+  explicit: boolean;
+  /** Set once staged. */
+  staged?: string;
+  stagingDir?: string;
+}
+
+async function pool<T>(items: T[], jobs: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (next < items.length && failed === undefined) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  if (failed !== undefined) throw failed;
+}
+
+/**
+ * Installs the specs matching `queries` (`name`, `name@version`, `/hash`, `name/hash`) and
+ * their runtime dependencies (link and run, never build-only) from `mirror` into
+ * `opts.root`, relocated there. Specs already in the root's database are skipped.
+ */
+export async function installSpecs(
+  mirror: InstallSource | InstallSource[],
+  queries: string[],
+  opts: InstallOptions,
+): Promise<InstallResult> {
+  const sources = Array.isArray(mirror) ? mirror : [mirror];
+  const root = resolve(opts.root);
+  const projection = opts.projection ?? DEFAULT_PROJECTION;
+  const progress = opts.onProgress ?? (() => {});
+  const readOpts = { signal: opts.signal, requireSignature: !opts.allowUnsigned };
+  if (queries.length === 0) throw new UsageError("Cannot install: no spec given");
+  mkdirSync(join(root, DB_DIR), { recursive: true });
+  mkdirSync(join(root, STAGING), { recursive: true });
+  cleanStaging(root);
+
+  // Resolve the closure: each root's DAG comes with its entry.
+  progress({ phase: "resolve" });
+  const roots = await findRoots(sources, queries, opts.signal);
+  const entries = new Map<string, { entry: Entry; source: InstallSource }>();
+  const getEntry = async (hash: string, prefer: InstallSource) => {
+    const have = entries.get(hash);
+    if (have) return have;
+    let lastErr: unknown;
+    for (const source of [prefer, ...sources.filter((s) => s !== prefer)]) {
+      try {
+        const entry = await source.entry(hash, readOpts);
+        const r = { entry, source };
+        entries.set(hash, r);
+        return r;
+      } catch (e) {
+        lastErr = e;
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+    }
+    throw lastErr;
+  };
+  const jobsByHash = new Map<string, Job>();
+  const order: string[] = []; // dependencies first
+  const visit = async (hash: string, dag: SpecDag, source: InstallSource, explicit: boolean) => {
+    const have = jobsByHash.get(hash);
+    if (have) {
+      if (explicit) have.explicit = true;
+      return;
+    }
+    const node = dag.nodes.get(hash);
+    if (!node || node.external) return;
+    const { entry } = await getEntry(hash, source);
+    const own = entry.spec;
+    const ownNode = own.nodes.get(hash) ?? node;
+    const job: Job = {
+      node: ownNode,
+      dag: own,
+      prefix: projectPrefix(root, ownNode, projection),
+      source,
+      explicit,
+    };
+    jobsByHash.set(hash, job);
+    if (!opts.noDeps || !explicit) {
+      for (const d of ownNode.dependencies) {
+        if (RUNTIME(d.depTypes) && !opts.noDeps) await visit(d.hash, own, source, false);
+      }
+    }
+    order.push(hash);
+  };
+  for (const r of roots) {
+    const { entry, source } = await getEntry(r.hash, r.source);
+    await visit(r.hash, entry.spec, source, true);
+  }
+
+  // Skip what is installed already.
+  const db = readDb(root);
+  const todo: Job[] = [];
+  const result: InstalledSpec[] = [];
+  for (const h of order) {
+    const job = jobsByHash.get(h)!;
+    const rec = db.database.installs[h];
+    if (rec?.installed && rec.path && existsSync(rec.path)) {
+      progress({ phase: "skip", name: job.node.name, hash: h });
+      result.push({ ...specInfo(job), prefix: rec.path, installed: false });
+    } else todo.push(job);
+  }
+
+  // Stage everything (parallel), then commit (serial, under the lock).
+  const runDir = join(root, STAGING, `${hostname()}-${process.pid}-${Date.now().toString(36)}`);
+  mkdirSync(runDir, { recursive: true });
+  try {
+    await pool(todo, opts.jobs ?? 4, async (job) => {
+      const { entry } = entries.get(job.node.hash)!;
+      progress({ phase: "fetch", name: job.node.name, hash: job.node.hash });
+      const stagingDir = join(runDir, job.node.hash);
+      mkdirSync(stagingDir);
+      job.stagingDir = stagingDir;
+      const label = `${job.node.name}-${job.node.version}-${job.node.hash}`;
+      const tarball = await entry.openTarball({ signal: opts.signal });
+      const res = await extractTarball(tarball.pipeThrough(gunzipStream(label)), stagingDir, {
+        label,
+        signal: opts.signal,
+      });
+      const infoPath = join(res.prefixDir, ".spack", "binary_distribution");
+      const info = parseBuildinfo(readFileSync(infoPath, "utf8"));
+      const specs = specsToRelocate(job.dag, job.node.hash).map((n) => ({
+        hash: n.hash,
+        prefix: jobsByHash.get(n.hash)?.prefix ?? projectPrefix(root, n, projection),
+      }));
+      const pairs = prefixMap(info, { root, sbangPath: join(root, "bin", "sbang"), specs });
+      const plan = planRelocation(res.prefixDir, info, pairs, res.entries);
+      if (plan.problems.length) {
+        throw relocationError(label, plan, job.prefix, info.hashToPrefix.get(job.node.hash));
+      }
+      applyRelocation(res.prefixDir, plan);
+      job.staged = res.prefixDir;
+      progress({ phase: "staged", name: job.node.name, hash: job.node.hash, bytes: res.bytes });
+    });
+
+    await withLock(root, opts.signal, () => {
+      installSbang(root);
+      const current = readDb(root);
+      const now = Date.now() / 1000;
+      for (const job of todo) {
+        const h = job.node.hash;
+        const rec = current.database.installs[h];
+        if (!existsSync(job.prefix)) {
+          mkdirSync(dirname(job.prefix), { recursive: true });
+          renameSync(job.staged!, job.prefix);
+          result.push({ ...specInfo(job), prefix: job.prefix, installed: true });
+          progress({ phase: "installed", name: job.node.name, hash: h });
+        } else {
+          // Installed meanwhile by another process (or left by a killed one after its rename:
+          // a prefix only appears complete, by rename, so it is kept).
+          result.push({ ...specInfo(job), prefix: job.prefix, installed: rec === undefined });
+        }
+        current.database.installs[h] = {
+          spec: dbSpec(job.node),
+          ref_count: 0,
+          path: job.prefix,
+          installed: true,
+          explicit: job.explicit || rec?.explicit === true,
+          installation_time: rec?.installation_time ?? now,
+          deprecated_for: null,
+        };
+        // Externals the spec depends on are recorded as Spack does (path, not installed by us).
+        for (const d of job.node.dependencies) {
+          const dn = job.dag.nodes.get(d.hash);
+          if (dn?.external && !current.database.installs[d.hash]) {
+            current.database.installs[d.hash] = {
+              spec: dbSpec(dn),
+              ref_count: 0,
+              path: dn.external.path ?? null,
+              installed: true,
+              explicit: false,
+              installation_time: now,
+              deprecated_for: null,
+            };
+          }
+        }
+      }
+      // Roots asked for explicitly are explicit even when they were installed before.
+      for (const r of roots) {
+        const rec = current.database.installs[r.hash];
+        if (rec) rec.explicit = true;
+      }
+      writeDb(root, current);
+    });
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+  return { root, specs: result };
+}
+
+function specInfo(job: Job) {
+  return {
+    name: job.node.name,
+    version: job.node.version,
+    hash: job.node.hash,
+    explicit: job.explicit,
+  };
+}
+
+function installSbang(root: string): void {
+  const path = join(root, "bin", "sbang");
+  if (existsSync(path) && readFileSync(path, "utf8") === SBANG_SCRIPT) return;
+  mkdirSync(join(root, "bin"), { recursive: true });
+  atomicWrite(path, SBANG_SCRIPT, 0o755);
+}
