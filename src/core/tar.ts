@@ -411,7 +411,8 @@ export function indexTarFile(path: string): TarIndexEntry[] {
 /**
  * A member to write: header plus its body (files) as bytes, as an async iterable of a declared
  * `size`, or as the `path` of a local file the writer reads itself (the fastest way: no
- * per-file allocation; the file must keep the declared size while it is read).
+ * per-file allocation). A file that shrank below the declared size is an error; of a file
+ * that grew, the declared size is written.
  */
 export interface TarWriteEntry {
   header: Omit<TarHeader, "size"> & { size?: number };
@@ -635,9 +636,6 @@ class Out {
       this.off += n;
       left -= n;
       if (this.off === CHUNK) full.push(this.flush()!);
-    }
-    if (readSync(fd, new Uint8Array(1), 0, 1, null) !== 0) {
-      throw new Error(`tar member "${name}": file is longer than its size ${size}`);
     }
   }
   /** The bytes gathered so far, if any. */
