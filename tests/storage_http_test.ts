@@ -117,6 +117,62 @@ test("a connection reset is a temporary error and is retried", async () => {
   });
 });
 
+/** A server whose first response breaks after `cut` bytes; Range requests get the rest. */
+function breakingServer(body: Uint8Array, cut: number, etag: string | undefined) {
+  let first = true;
+  return startServer((req, res) => {
+    const range = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ""));
+    const headers: Record<string, string> = { "accept-ranges": "bytes" };
+    if (etag) headers.etag = etag;
+    if (range && !first) {
+      const from = Number(range[1]);
+      res.writeHead(206, {
+        ...headers,
+        "content-length": String(body.byteLength - from),
+        "content-range": `bytes ${from}-${body.byteLength - 1}/${body.byteLength}`,
+      });
+      res.end(body.subarray(from));
+      return;
+    }
+    res.writeHead(200, { ...headers, "content-length": String(body.byteLength) });
+    if (first) {
+      first = false;
+      res.write(body.subarray(0, cut), () => setTimeout(() => req.socket.destroy(), 20));
+    } else res.end(body);
+  });
+}
+
+test("a body cut short by the network is resumed with a Range request", async () => {
+  const body = new Uint8Array(300_000).map((_, i) => (i * 7) % 251);
+  const s = await breakingServer(body, 100_000, '"v1"');
+  try {
+    const store = new HttpsStore(s.url, { http: direct });
+    const got = await collect(await store.read("big.bin"));
+    assert.equal(got.byteLength, body.byteLength);
+    assert.deepEqual(got, body);
+    assert.equal(s.requests.length, 2);
+    assert.match(String(s.requests[1].headers.range), /^bytes=\d+-$/);
+    assert.equal(s.requests[1].headers["if-range"], '"v1"');
+  } finally {
+    await s.close();
+  }
+});
+
+test("a body cut short is not resumed without a strong ETag", async () => {
+  const body = new Uint8Array(300_000).fill(1);
+  const s = await breakingServer(body, 100_000, undefined);
+  try {
+    const store = new HttpsStore(s.url, { http: direct });
+    await assert.rejects(
+      async () => await collect(await store.read("big.bin")),
+      (e: unknown) => e instanceof TransportError && e.temporary,
+    );
+    assert.equal(s.requests.length, 1);
+  } finally {
+    await s.close();
+  }
+});
+
 test("a server that sends no response hits the connect timeout", async () => {
   await withServer(() => {/* never answers */}, async (s) => {
     const f = makeFetch({ ...direct, connectTimeoutMs: 150 });

@@ -8,6 +8,7 @@
 import { InvalidDataError, TransportError, UsageError } from "../errors.ts";
 import { type HttpOptions, makeFetch, redact, statusError } from "./http.ts";
 import { checkStorePath } from "./path.ts";
+import { backoffDelay } from "./retry.ts";
 import type { ReadStore, StoreCallOptions, StoreStat } from "./store.ts";
 
 /** Options of an HttpsStore. */
@@ -16,6 +17,8 @@ export interface HttpsStoreOptions {
   fetch?: typeof fetch;
   /** HTTP client settings when `fetch` is not given. */
   http?: HttpOptions;
+  /** How many times one read may resume a body cut short by the network (default 3). */
+  maxResumes?: number;
 }
 
 function looksLikeHtml(head: Uint8Array): boolean {
@@ -32,6 +35,8 @@ function expectsHtml(path: string): boolean {
 /** A read-only store over an http(s) URL. */
 export class HttpsStore implements ReadStore {
   readonly url: URL;
+  /** How many times one read may resume a body cut short by the network. */
+  readonly maxResumes: number;
   private readonly fetch: typeof fetch;
 
   constructor(url: URL | string, opts: HttpsStoreOptions = {}) {
@@ -44,6 +49,7 @@ export class HttpsStore implements ReadStore {
     if (!u.pathname.endsWith("/")) u.pathname += "/";
     this.url = u;
     this.fetch = opts.fetch ?? makeFetch(opts.http);
+    this.maxResumes = opts.maxResumes ?? 3;
   }
 
   /** The URL of `path`, each segment percent-encoded. */
@@ -133,7 +139,52 @@ export class HttpsStore implements ReadStore {
       await reader.cancel().catch(() => {});
       throw this.portalError(url, res, "the body starts with an HTML tag");
     }
+    // A body cut short by the network is resumed from where it broke with a Range request
+    // (guarded by the ETag so that a changed object is never spliced).
+    const etag = res.headers.get("etag");
+    const strongEtag = etag && !etag.startsWith("W/") ? etag : undefined;
+    const lengthHeader = res.headers.get("content-length");
+    const total = lengthHeader !== null && /^\d+$/.test(lengthHeader) &&
+        res.headers.get("content-encoding") === null
+      ? Number(lengthHeader)
+      : undefined;
+    const rangesOk = res.headers.get("accept-ranges") !== "none" && total !== undefined &&
+      strongEtag !== undefined;
+    const signal = opts?.signal;
+    const fetchFn = this.fetch;
+    let current = reader;
+    let delivered = first.byteLength;
+    let resumes = 0;
     let sentHead = false;
+    const asError = (e: unknown) =>
+      e instanceof Error && (e.name === "AbortError" || "code" in e)
+        ? e
+        : new TransportError(`Cannot read ${redact(url)}: ${(e as Error).message}`, {
+          cause: e,
+          temporary: true,
+        });
+    const resume = async (): Promise<boolean> => {
+      if (!rangesOk || resumes >= this.maxResumes || signal?.aborted) return false;
+      resumes++;
+      await new Promise((r) => setTimeout(r, backoffDelay(resumes, { baseDelayMs: 200 })));
+      let r2: Response;
+      try {
+        r2 = await fetchFn(url, {
+          method: "GET",
+          signal,
+          headers: { range: `bytes=${delivered}-`, "if-range": strongEtag! },
+        });
+      } catch {
+        return false;
+      }
+      const cr = r2.headers.get("content-range") ?? "";
+      if (r2.status !== 206 || !cr.startsWith(`bytes ${delivered}-`) || !r2.body) {
+        await r2.body?.cancel().catch(() => {});
+        return false;
+      }
+      current = r2.body.getReader();
+      return true;
+    };
     return new ReadableStream<Uint8Array>({
       async pull(c) {
         if (!sentHead) {
@@ -147,23 +198,35 @@ export class HttpsStore implements ReadStore {
           c.close();
           return;
         }
-        try {
-          const { value, done } = await reader.read();
-          if (done) c.close();
-          else c.enqueue(value);
-        } catch (e) {
-          c.error(
-            e instanceof Error && (e.name === "AbortError" || "code" in e)
-              ? e
-              : new TransportError(`Cannot read ${redact(url)}: ${(e as Error).message}`, {
-                cause: e,
-                temporary: true,
-              }),
-          );
+        for (;;) {
+          let err: unknown;
+          try {
+            const { value, done } = await current.read();
+            if (!done) {
+              delivered += value.byteLength;
+              c.enqueue(value);
+              return;
+            }
+            if (total === undefined || delivered >= total) {
+              c.close();
+              return;
+            }
+            err = new TransportError(
+              `Cannot read ${redact(url)}: the body ended after ${delivered} of ${total} bytes`,
+              { temporary: true },
+            );
+          } catch (e) {
+            err = asError(e);
+          }
+          const temporary = (err as { temporary?: unknown }).temporary === true;
+          if (!temporary || !(await resume())) {
+            c.error(err);
+            return;
+          }
         }
       },
       cancel(reason) {
-        return reader.cancel(reason);
+        return current.cancel(reason);
       },
     }, { highWaterMark: 0 });
   }
