@@ -12,6 +12,7 @@ import { type Finding, VERIFY_FLAGS, verifyMirror } from "../src/mirror/verify.t
 import { verifierFromKeys } from "../src/mirror/trusted_keys.ts";
 import type { Verifier } from "../src/sign/types.ts";
 import { openStore } from "../src/storage/open.ts";
+import { writeBundle } from "../src/storage/bundle.ts";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
 import { startServer } from "./_http_server.ts";
 
@@ -345,4 +346,24 @@ Deno.test({
     assert.ok(r.findings.every((f) => f.kind === "unreachable"));
     assert.match(r.findings[0].message, /--ca-file/);
   },
+});
+
+t("verify reads a bundle file in place", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "spackle-verify-"));
+  try {
+    const src = await openStore(fixture("v3-signed"));
+    const items = [];
+    for await (const path of src.list!("")) {
+      const size = (await src.stat(path))!.size;
+      items.push({ path, size, open: () => src.read(path) });
+    }
+    const out = join(dir, "mirror.tar");
+    await writeBundle(out, items);
+    const r = await verifyMirror(await openStore(out), { verifier: await fixtureVerifier() });
+    assert.deepEqual(r.findings, []);
+    assert.equal(r.checked.entries, 4);
+    assert.equal(r.checked.signaturesVerified, 4);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
