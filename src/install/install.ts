@@ -461,10 +461,23 @@ export async function installSpecs(
       job.stagingDir = stagingDir;
       const label = `${job.node.name}-${job.node.version}-${job.node.hash}`;
       const tarball = await entry.openTarball({ signal: opts.signal });
-      const res = await extractTarball(tarball.pipeThrough(gunzipStream(label)), stagingDir, {
-        label,
-        signal: opts.signal,
-      });
+      // The tar reader stops at the end-of-archive marker; the rest of the stream is still read
+      // so that the digest and size checks at its end run before anything is committed.
+      const reader = tarball.pipeThrough(gunzipStream(label)).getReader();
+      const body: AsyncIterable<Uint8Array> = {
+        [Symbol.asyncIterator]: () => ({
+          next: () => reader.read() as Promise<IteratorResult<Uint8Array>>,
+          return: () => Promise.resolve({ done: true, value: undefined }),
+        }),
+      };
+      let res;
+      try {
+        res = await extractTarball(body, stagingDir, { label, signal: opts.signal });
+        while (!(await reader.read()).done) { /* drain: verification happens at the end */ }
+      } catch (e) {
+        await reader.cancel(e).catch(() => {});
+        throw e;
+      }
       const infoPath = join(res.prefixDir, ".spack", "binary_distribution");
       const info = parseBuildinfo(readFileSync(infoPath, "utf8"));
       const specs = specsToRelocate(job.dag, job.node.hash).map((n) => ({

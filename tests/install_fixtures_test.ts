@@ -1,0 +1,346 @@
+/**
+ * `installSpecs()` and `spackle install` on the fixture mirrors written by real Spack: the
+ * installed trees match what Spack installed (fixtures/expected), the relocated programs run,
+ * the database and sbang are there; failures (digest mismatch, missing manifest, a prefix too
+ * long for the binaries, SIGKILL) leave no partial prefix; concurrent installs agree.
+ */
+import assert from "node:assert/strict";
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fixture, HAVE_FIXTURES, ORACLE, REPO_ROOT } from "./_fixtures.ts";
+import { openStore } from "../src/storage/open.ts";
+import { collect, gzipBytes, sha256Hex, writeTar } from "../src/core/mod.ts";
+import { type InstallSource, installSpecs, openInstallSource } from "../src/install/mod.ts";
+import { verifierFromKeys } from "../src/mirror/trusted_keys.ts";
+import { IntegrityError, NotFoundError, UnsupportedError } from "../src/errors.ts";
+import { compareWithExpected } from "./install_relocate_fixtures_test.ts";
+
+const MIRRORS: [string, 2 | 3, boolean][] = [
+  ["v3-signed", 3, true],
+  ["v3-unsigned", 3, false],
+  ["v2-signed", 2, true],
+  ["v2-unsigned", 2, false],
+  ["v2-migrated-signed", 2, true],
+  ["v2-migrated-unsigned", 2, false],
+];
+
+async function source(dir: string, signed: boolean): Promise<InstallSource> {
+  const verifier = signed
+    ? await verifierFromKeys([readFileSync(fixture("keys/oracle-test.pub.asc"), "utf8")])
+    : undefined;
+  return await openInstallSource(await openStore(dir), { verifier });
+}
+
+function run(cmd: string, args: string[] = []) {
+  const out = new Deno.Command(cmd, { args, env: { PATH: "/usr/bin:/bin" }, clearEnv: true })
+    .outputSync();
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+}
+
+/** Prefixes that exist under root's projection directory. */
+function prefixes(root: string): string[] {
+  const d = join(root, "linux-x86_64");
+  return existsSync(d) ? readdirSync(d) : [];
+}
+
+for (const [name, layout, signed] of MIRRORS) {
+  Deno.test({
+    name: `installSpecs() installs fooapp from ${name} as Spack does, and its programs run`,
+    ignore: !HAVE_FIXTURES,
+    async fn() {
+      const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+      try {
+        const res = await installSpecs(await source(fixture(name), signed), ["fooapp"], {
+          root,
+          allowUnsigned: !signed,
+          jobs: 3,
+        });
+        assert.equal(res.specs.length, 4);
+        assert.ok(res.specs.every((s) => s.installed));
+        const specs = res.specs.map((s) => ({ name: s.name, prefix: s.prefix }));
+        assert.deepEqual(compareWithExpected(layout, root, specs), []);
+        const pfx = Object.fromEntries(specs.map((s) => [s.name, s.prefix]));
+        const app = run(join(pfx.fooapp, "bin/fooapp"));
+        assert.equal(app.code, 0);
+        for (const k of ["fooapp", "foodata", "libfoo", "libzz"]) {
+          const line = app.stdout.split("\n").find((l) => l.startsWith(`${k}=`))!;
+          assert.equal("/" + line.slice(k.length + 1).replace(/^\/+/, ""), pfx[k]);
+        }
+        assert.match(app.stdout, /bound=2026/);
+        assert.equal(
+          run(join(pfx.libfoo, "bin/foo-config"), ["--prefix"]).stdout.trim(),
+          pfx.libfoo,
+        );
+        const viaSbang = run(join(pfx.fooapp, "bin/fooapp-run"));
+        assert.equal(viaSbang.code, 0);
+        assert.ok(viaSbang.stdout.includes(`${pfx.fooapp}\n`));
+        assert.ok(
+          readFileSync(join(pfx.fooapp, "bin/fooapp-run"), "utf8").startsWith(
+            `#!/bin/sh ${root}/bin/sbang\n`,
+          ),
+        );
+        // The database lists the four installs (explicit root) and the external build tool.
+        const db = JSON.parse(readFileSync(join(root, ".spack-db/index.json"), "utf8"));
+        assert.equal(db.database.version, "8");
+        const recs = Object.values(db.database.installs) as Record<string, any>[];
+        assert.equal(recs.length, 5);
+        const app3 = recs.find((r) => r.spec.name === "fooapp")!;
+        assert.equal(app3.path, pfx.fooapp);
+        assert.equal(app3.explicit, true);
+        assert.equal(recs.find((r) => r.spec.name === "libzz")!.ref_count, 2);
+        assert.equal(recs.find((r) => r.spec.name === "foo-buildtool")!.path, "/usr");
+        assert.deepEqual(readdirSync(join(root, ".spackle-staging")), []);
+        // A second run installs nothing.
+        const again = await installSpecs(await source(fixture(name), signed), ["fooapp"], {
+          root,
+          allowUnsigned: !signed,
+        });
+        assert.ok(again.specs.every((s) => !s.installed));
+        // Spack's own run-time checks of the fixture DAG, when Python is there.
+        if (layout === 3 && existsSync(join(ORACLE, "check_fixture_install.py"))) {
+          const report = join(root, "report.json");
+          writeFileSync(report, JSON.stringify({ specs: specs }));
+          const chk = run("python3", [join(ORACLE, "check_fixture_install.py"), report]);
+          assert.equal(chk.code, 0, chk.stdout);
+        }
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+  });
+}
+
+/** A temporary copy of a fixture mirror. */
+async function copyMirror(name: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "sp-mirror-" });
+  cpSync(fixture(name), dir, { recursive: true });
+  return dir;
+}
+
+Deno.test({
+  name: "installSpecs() refuses a tarball whose digest does not match and installs nothing",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const mirror = await copyMirror("v3-unsigned");
+    const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+    try {
+      // libfoo's tarball: one byte changed near the end (still valid gzip framing up to there).
+      const blob = join(
+        mirror,
+        "blobs/sha256/66/668d1a36b7d4a007b7e1d92bd8fbf69a30569cc2c56008551f4c464c87a2894c",
+      );
+      const data = readFileSync(blob);
+      data[data.length - 12] ^= 0xff;
+      writeFileSync(blob, data);
+      await assert.rejects(
+        installSpecs(await source(mirror, false), ["fooapp"], { root, allowUnsigned: true }),
+        (e: unknown) => e instanceof IntegrityError,
+      );
+      assert.deepEqual(prefixes(root), []);
+      assert.deepEqual(readdirSync(join(root, ".spackle-staging")), []);
+    } finally {
+      rmSync(mirror, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "installSpecs() names a manifest the index lists but the mirror lacks, installs nothing",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const mirror = await copyMirror("v3-unsigned");
+    const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+    try {
+      rmSync(join(mirror, "v3/manifests/spec/libzz"), { recursive: true });
+      await assert.rejects(
+        installSpecs(await source(mirror, false), ["fooapp"], { root, allowUnsigned: true }),
+        (e: unknown) => e instanceof NotFoundError && /manifest .* is missing/.test(e.message),
+      );
+      assert.deepEqual(prefixes(root), []);
+    } finally {
+      rmSync(mirror, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "installSpecs() refuses a root longer than the build prefix before installing anything",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-inst-" });
+    const root = join(base, "x".repeat(200), "y".repeat(100));
+    try {
+      await assert.rejects(
+        installSpecs(await source(fixture("v3-unsigned"), false), ["fooapp"], {
+          root,
+          allowUnsigned: true,
+        }),
+        (e: unknown) => {
+          assert.ok(e instanceof UnsupportedError, String(e));
+          assert.match(e.message, /lib\/libzz\.so\.1\.2\.3|bin\/fooapp|lib\/libfoo\.so\.2\.0/);
+          assert.match(e.message, /\d+ bytes/);
+          assert.match(e.message, /shorter path|padded_length/);
+          return true;
+        },
+      );
+      assert.deepEqual(prefixes(root), []);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "two installSpecs() at once on one root both succeed and leave one consistent tree",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+    try {
+      const go = async () =>
+        installSpecs(await source(fixture("v3-unsigned"), false), ["fooapp"], {
+          root,
+          allowUnsigned: true,
+        });
+      const [a, b] = await Promise.all([go(), go()]);
+      assert.equal(a.specs.length, 4);
+      assert.equal(b.specs.length, 4);
+      assert.equal(prefixes(root).length, 4);
+      const db = JSON.parse(readFileSync(join(root, ".spack-db/index.json"), "utf8"));
+      assert.equal(Object.keys(db.database.installs).length, 5);
+      assert.equal(
+        run(join(a.specs.find((s) => s.name === "fooapp")!.prefix, "bin/fooapp")).code,
+        0,
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+});
+
+/** Writes a v3 mirror with one package `big` holding `mb` MiB of incompressible data. */
+async function bigMirror(dir: string, mb: number): Promise<string> {
+  const hash = "a".repeat(32);
+  const build = "/tmp/build-root/" + "_".repeat(100);
+  const pfx = `${build}/linux-x86_64/big-1.0-${hash}`.slice(1);
+  const rnd = new Uint8Array(1 << 20);
+  const entries = [
+    { header: { name: pfx, type: "directory" as const, mode: 0o755 } },
+    ...Array.from({ length: mb }, (_, i) => {
+      crypto.getRandomValues(rnd.subarray(0, 65536));
+      for (let o = 65536; o < rnd.length; o += 65536) rnd.copyWithin(o, 0, 65536);
+      rnd[0] = i;
+      return {
+        header: { name: `${pfx}/data/f${i}`, type: "file" as const, mode: 0o644 },
+        body: rnd.slice(),
+      };
+    }),
+    { header: { name: `${pfx}/.spack`, type: "directory" as const, mode: 0o755 } },
+    {
+      header: { name: `${pfx}/.spack/binary_distribution`, type: "file" as const, mode: 0o644 },
+      body: new TextEncoder().encode(
+        `{buildpath: ${build}, hash_to_prefix: {${hash}: /${pfx}}, relocate_textfiles: [], relocate_binaries: [], relocate_links: []}`,
+      ),
+    },
+  ];
+  const tgz = gzipBytes(await collect(writeTar(entries)), 1);
+  const node = {
+    name: "big",
+    version: "1.0",
+    arch: { platform: "linux", platform_os: "x", target: "x86_64" },
+    hash,
+  };
+  const spec = gzipBytes(
+    JSON.stringify({
+      spec: { _meta: { version: 5 }, nodes: [node] },
+      buildcache_layout_version: 2,
+    }),
+  );
+  const index = new TextEncoder().encode(
+    JSON.stringify({
+      database: { version: "8", installs: { [hash]: { spec: node, in_buildcache: true } } },
+    }),
+  );
+  const put = (bytes: Uint8Array) => {
+    const sum = sha256Hex(bytes);
+    Deno.mkdirSync(join(dir, "blobs/sha256", sum.slice(0, 2)), { recursive: true });
+    writeFileSync(join(dir, "blobs/sha256", sum.slice(0, 2), sum), bytes);
+    return { sum, size: bytes.byteLength };
+  };
+  const t = put(tgz), s = put(spec), ix = put(index);
+  Deno.mkdirSync(join(dir, "v3/manifests/spec/big"), { recursive: true });
+  Deno.mkdirSync(join(dir, "v3/manifests/index"), { recursive: true });
+  writeFileSync(join(dir, "v3/layout.json"), '{"signing": "gpg"}');
+  const rec = (r: { sum: string; size: number }, mediaType: string, compression: string) => ({
+    contentLength: r.size,
+    mediaType,
+    compression,
+    checksumAlgorithm: "sha256",
+    checksum: r.sum,
+  });
+  writeFileSync(
+    join(dir, `v3/manifests/spec/big/big-1.0-${hash}.spec.manifest.json`),
+    JSON.stringify({
+      version: 3,
+      data: [
+        rec(t, "application/vnd.spack.install.v2.tar+gzip", "gzip"),
+        rec(s, "application/vnd.spack.spec.v5+json", "gzip"),
+      ],
+    }),
+  );
+  writeFileSync(
+    join(dir, "v3/manifests/index/index.manifest.json"),
+    JSON.stringify({ version: 3, data: [rec(ix, "application/vnd.spack.db.v8+json", "none")] }),
+  );
+  return `linux-x86_64/big-1.0-${hash}`;
+}
+
+Deno.test({
+  name:
+    "spackle install killed with SIGKILL leaves no partial prefix; the next run cleans up and completes",
+  async fn() {
+    const mirror = await Deno.makeTempDir({ prefix: "sp-big-" });
+    const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+    try {
+      const rel = await bigMirror(mirror, 150);
+      const args = [
+        "run",
+        "-A",
+        join(REPO_ROOT, "cli.ts"),
+        "install",
+        "-m",
+        mirror,
+        "--root",
+        root,
+        "--allow-unsigned",
+        "big",
+      ];
+      const deno = join(REPO_ROOT, "node_modules/.bin/deno");
+      const child = new Deno.Command(deno, { args, stdout: "null", stderr: "null" }).spawn();
+      // Kill once extraction has started (the staging directory holds data).
+      const t0 = Date.now();
+      for (;;) {
+        const st = join(root, ".spackle-staging");
+        const busy = existsSync(st) &&
+          readdirSync(st).some((d) => existsSync(join(st, d, "a".repeat(32), "t")));
+        if (busy || Date.now() - t0 > 20000) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill("SIGKILL");
+      await child.status;
+      assert.ok(!existsSync(join(root, rel)), "no prefix after the kill");
+      assert.ok(
+        readdirSync(join(root, ".spackle-staging")).length > 0,
+        "the kill left staging data",
+      );
+      const again = new Deno.Command(deno, { args, stdout: "piped", stderr: "piped" }).outputSync();
+      assert.equal(again.code, 0, new TextDecoder().decode(again.stderr));
+      assert.equal(readdirSync(join(root, rel, "data")).length, 150);
+      assert.deepEqual(readdirSync(join(root, ".spackle-staging")), []);
+    } finally {
+      rmSync(mirror, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+});
