@@ -7,7 +7,7 @@
  */
 import process from "node:process";
 import { HttpsStore } from "../src/storage/https.ts";
-import { startProxy } from "./_http_server.ts";
+import { startProxy, startServer } from "./_http_server.ts";
 
 const url = process.env.SPACKLE_TEST_HTTPS_URL!;
 const caFile = process.env.SPACKLE_TEST_CA_FILE!;
@@ -28,7 +28,18 @@ try {
   out.viaProxy = (await new HttpsStore(url, {
     http: { caFile, env: { HTTPS_PROXY: proxy.url } },
   }).stat("fixtures.json"))?.size;
-  out.proxySaw = proxy.seen;
+  out.proxySaw = [...proxy.seen];
+  const server = await startServer((_req, res) => void res.writeHead(200).end("ok"));
+  try {
+    const withCreds = proxy.url.replace("http://", "http://alice:s%40cret@");
+    const store = new HttpsStore(server.url, { http: { proxy: withCreds, noProxy: "" } });
+    out.viaAuthProxy = new TextDecoder().decode(
+      new Uint8Array(await new Response(await store.read("a.txt")).arrayBuffer()),
+    );
+    out.proxyAuth = proxy.auth;
+  } finally {
+    await server.close();
+  }
 } finally {
   await proxy.close();
 }

@@ -81,11 +81,13 @@ export function serveDir(
  * A forward proxy: plain http requests in absolute form are relayed, CONNECT opens a tunnel.
  * `seen` records "CONNECT host:port" or "GET http://...".
  */
-export async function startProxy(): Promise<TestServer & { seen: string[] }> {
+export async function startProxy(): Promise<TestServer & { seen: string[]; auth: string[] }> {
   const seen: string[] = [];
+  const auth: string[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
+    if (req.headers["proxy-authorization"]) auth.push(String(req.headers["proxy-authorization"]));
     const target = new URL(req.url!);
     const up = request({
       host: target.hostname,
@@ -102,6 +104,7 @@ export async function startProxy(): Promise<TestServer & { seen: string[] }> {
   });
   server.on("connect", (req, client: Socket, head) => {
     seen.push(`CONNECT ${req.url}`);
+    if (req.headers["proxy-authorization"]) auth.push(String(req.headers["proxy-authorization"]));
     const [host, port] = req.url!.split(":");
     const up = connect(Number(port), host, () => {
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
@@ -123,6 +126,7 @@ export async function startProxy(): Promise<TestServer & { seen: string[] }> {
     url: `http://127.0.0.1:${port}/`,
     requests: [],
     seen,
+    auth,
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();

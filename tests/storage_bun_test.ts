@@ -36,6 +36,8 @@ Deno.test({
     assert.equal(r.withEnvCa, size);
     assert.equal(r.viaProxy, size);
     assert.deepEqual(r.proxySaw, [`CONNECT ${new URL(HTTPS_URL!).host}`]);
+    assert.equal(r.viaAuthProxy, "ok");
+    assert.deepEqual(r.proxyAuth, ["Basic " + btoa("alice:s@cret")]);
   },
 });
 

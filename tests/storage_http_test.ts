@@ -11,7 +11,7 @@ import {
   UsageError,
 } from "../src/errors.ts";
 import { collect, collectText } from "../src/core/streams.ts";
-import { bypassesProxy, makeFetch, proxyFor, retryAfterMs } from "../src/storage/http.ts";
+import { bypassesProxy, makeFetch, proxyFor, redact, retryAfterMs } from "../src/storage/http.ts";
 import { HttpsStore } from "../src/storage/https.ts";
 import { openStore } from "../src/storage/open.ts";
 import { backoffDelay, retryStore, withRetry } from "../src/storage/retry.ts";
@@ -288,6 +288,21 @@ test("an explicit proxy relays plain http requests", async () => {
   } finally {
     await proxy.close();
   }
+});
+
+test("credentials in the proxy URL are sent to the proxy, never in messages", async () => {
+  const proxy = await startProxy();
+  try {
+    await withServer((_req, res) => void res.writeHead(200).end("ok"), async (s) => {
+      const withCreds = proxy.url.replace("http://", "http://alice:s%40cret@");
+      const store = new HttpsStore(s.url, { http: { proxy: withCreds, noProxy: "" } });
+      assert.equal(await collectText(await store.read("a.txt")), "ok");
+      assert.deepEqual(proxy.auth, ["Basic " + btoa("alice:s@cret")]);
+    });
+  } finally {
+    await proxy.close();
+  }
+  assert.equal(redact(new URL("https://u:p@h.example/x?sig=1")), "https://h.example/x");
 });
 
 test("NO_PROXY sends matching hosts direct, past a configured proxy", async () => {

@@ -159,6 +159,7 @@ export function makeFetch(opts: HttpOptions = {}): typeof fetch {
   const isDeno = "Deno" in globalThis;
   const isBun = !isDeno && "Bun" in globalThis;
   const clients = new Map<string, AnyClient>();
+  let bunCa: string[] | undefined;
 
   /** Runtime-specific init fields that carry CA certs and the proxy. */
   function runtimeInit(url: URL): Record<string, unknown> {
@@ -176,7 +177,7 @@ export function makeFetch(opts: HttpOptions = {}): typeof fetch {
         const D = (globalThis as any).Deno;
         const o: Record<string, unknown> = {};
         if (caCerts.length) o.caCerts = caCerts;
-        if (proxy) o.proxy = { url: proxy };
+        if (proxy) o.proxy = denoProxy(proxy);
         client = D.createHttpClient(o) as AnyClient;
         clients.set(key, client);
       }
@@ -185,7 +186,7 @@ export function makeFetch(opts: HttpOptions = {}): typeof fetch {
     if (isBun) {
       const o: Record<string, unknown> = {};
       if (caCerts.length) {
-        o.tls = { ca: [...bunRootCertificates(), ...caCerts] };
+        o.tls = { ca: bunCa ??= [...bunRootCertificates(), ...caCerts] };
       }
       if (proxy) o.proxy = proxy;
       return o;
@@ -276,6 +277,21 @@ export function makeFetch(opts: HttpOptions = {}): typeof fetch {
 /** Under Bun a `tls.ca` replaces the default roots, so they are passed along with the extra CAs. */
 function bunRootCertificates(): readonly string[] {
   return rootCertificates;
+}
+
+/** Deno's proxy setting for a proxy URL: credentials in the URL become basic auth. */
+export function denoProxy(
+  proxy: string,
+): { url: string; basicAuth?: { username: string; password: string } } {
+  const u = new URL(proxy);
+  if (!u.username && !u.password) return { url: proxy };
+  const basicAuth = {
+    username: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+  };
+  u.username = "";
+  u.password = "";
+  return { url: u.href, basicAuth };
 }
 
 /** The URL without user info or query (for messages). */
