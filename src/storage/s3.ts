@@ -1,0 +1,697 @@
+/**
+ * The s3:// store: any S3-compatible server, requests signed with SigV4 (aws4fetch).
+ *
+ * URL model as Spack's: `s3://bucket/path/` — the bucket is the host part, object keys are the
+ * path without its leading slash. Objects up to `multipartThreshold` are sent in one PUT
+ * whose payload hash is signed; larger ones (and streams that turn out larger) as a multipart
+ * upload whose parts go up in parallel (at most `concurrency` at once) and which is aborted
+ * when anything fails. Listing is ListObjectsV2, page by page. Every request is retried with
+ * backoff on temporary failures (5xx, SlowDown, 429, RequestTimeout, connection resets).
+ * Errors name the bucket and key: wrong credentials (SignatureDoesNotMatch,
+ * InvalidAccessKeyId), a missing bucket, access denied; an absent key is a NotFoundError.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import {
+  NotFoundError,
+  type SpackleError,
+  TransportError,
+  UnsupportedError,
+  UsageError,
+} from "../errors.ts";
+import { type HttpOptions, makeFetch, retryAfterMs } from "./http.ts";
+import { checkStorePath } from "./path.ts";
+import { type RetryOptions, withRetry } from "./retry.ts";
+import {
+  resolveS3Settings,
+  type S3CredentialOptions,
+  s3OptionsFrom,
+  type S3Settings,
+} from "./s3_credentials.ts";
+import type { Store, StoreCallOptions, StoreStat, WriteOptions } from "./store.ts";
+import { completeMultipartXml, parseListPage, parseS3Error, xmlText } from "./_s3_xml.ts";
+
+/** Settings of an s3:// store: where and who (see s3_credentials.ts) plus transfer tuning. */
+export interface S3Options extends S3CredentialOptions {
+  /** Objects larger than this many bytes go up as a multipart upload. Default 16 MiB. */
+  multipartThreshold?: number;
+  /** Size of a multipart part in bytes (S3 wants at least 5 MiB but the last). Default 8 MiB. */
+  partSize?: number;
+  /** Parts uploaded at once. Default 4. */
+  concurrency?: number;
+  /** Keys per ListObjectsV2 page (at most 1000). Default 1000. */
+  maxKeys?: number;
+}
+
+/** Network settings shared with the other network stores. */
+export interface S3NetOptions {
+  /** HTTP client settings (CA bundle, proxy, timeouts). */
+  http?: HttpOptions;
+  /** Retry settings (`{ retries: 0 }` turns retrying off). */
+  retry?: RetryOptions;
+  /** The fetch to use instead of one made from `http`. */
+  fetch?: typeof fetch;
+}
+
+const MIB = 1024 * 1024;
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+const WRONG_CREDENTIALS = new Set([
+  "SignatureDoesNotMatch",
+  "InvalidAccessKeyId",
+  "InvalidToken",
+  "ExpiredToken",
+  "TokenRefreshRequired",
+  "InvalidClientTokenId",
+]);
+const TEMPORARY_CODES = new Set([
+  "SlowDown",
+  "InternalError",
+  "ServiceUnavailable",
+  "RequestTimeout",
+  "RequestTimeTooSkewed",
+  "OperationAborted",
+]);
+
+type Signer = new (init: {
+  method?: string;
+  url: string;
+  headers?: HeadersInit;
+  body?: BodyInit | null;
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  service?: string;
+  region?: string;
+}) => { sign(): Promise<{ method: string; url: URL; headers: Headers; body?: BodyInit | null }> };
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Percent-encodes an object key for a URL path, "/" kept. */
+export function encodeKey(key: string): string {
+  return key.split("/").map((s) =>
+    encodeURIComponent(s).replace(
+      /[!'()*]/g,
+      (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase(),
+    )
+  ).join("/");
+}
+
+function positive(v: unknown, name: string, dflt: number): number {
+  if (v === undefined || v === null) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 1) {
+    throw new UsageError(
+      `Invalid S3 setting ${name} ${JSON.stringify(v)}: must be a positive number`,
+    );
+  }
+  return Math.floor(n);
+}
+
+/** Reads a byte stream in pieces of a requested size. */
+class ByteSource {
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private done = false;
+  constructor(private readonly reader?: ReadableStreamDefaultReader<Uint8Array>) {}
+
+  /** Puts bytes back in front. */
+  unshift(b: Uint8Array): void {
+    if (b.byteLength === 0) return;
+    this.pending.unshift(b);
+    this.pendingBytes += b.byteLength;
+  }
+
+  /** Up to `n` bytes (fewer only at the end), or undefined when nothing is left. */
+  async take(n: number): Promise<Uint8Array | undefined> {
+    while (this.pendingBytes < n && !this.done && this.reader) {
+      const { value, done } = await this.reader.read();
+      if (done) this.done = true;
+      else if (value.byteLength) {
+        this.pending.push(value);
+        this.pendingBytes += value.byteLength;
+      }
+    }
+    if (this.pendingBytes === 0) return undefined;
+    const size = Math.min(n, this.pendingBytes);
+    if (this.pending[0].byteLength === size) {
+      this.pendingBytes -= size;
+      return this.pending.shift()!;
+    }
+    const out = new Uint8Array(size);
+    let off = 0;
+    while (off < size) {
+      const c = this.pending[0];
+      const want = size - off;
+      if (c.byteLength <= want) {
+        out.set(c, off);
+        off += c.byteLength;
+        this.pending.shift();
+      } else {
+        out.set(c.subarray(0, want), off);
+        this.pending[0] = c.subarray(want);
+        off += want;
+      }
+    }
+    this.pendingBytes -= size;
+    return out;
+  }
+
+  async cancel(reason: unknown): Promise<void> {
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.reader?.cancel(reason).catch(() => {});
+  }
+}
+
+interface SendInit {
+  body?: Uint8Array;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** What the request does, for messages ("read", "write", ...). */
+  op: string;
+  /** Statuses the caller handles itself (no error is thrown for them). */
+  accept?: number[];
+}
+
+/** A store over one S3 bucket and key prefix. */
+export class S3Store implements Store {
+  /** `s3://bucket/prefix/`. */
+  readonly url: URL;
+  /** The bucket name. */
+  readonly bucket: string;
+  /** The key prefix of the store ("" or ending in "/"). */
+  readonly prefix: string;
+  /** Endpoint, region, addressing and credentials in use. */
+  readonly settings: S3Settings;
+  private readonly fetch: typeof fetch;
+  private readonly retry: RetryOptions;
+  private readonly signer: Signer;
+  private readonly threshold: number;
+  private readonly partSize: number;
+  private readonly concurrency: number;
+  private readonly maxKeys: number;
+  private bucketSeen = false;
+
+  /** Use `openS3Store`, which loads the signer lazily. */
+  constructor(
+    url: URL,
+    settings: S3Settings,
+    signer: Signer,
+    opts: S3Options = {},
+    net: S3NetOptions = {},
+  ) {
+    this.bucket = url.hostname;
+    let prefix = decodeURIComponent(url.pathname).replace(/^\/+/, "");
+    if (prefix !== "" && !prefix.endsWith("/")) prefix += "/";
+    this.prefix = prefix;
+    this.url = new URL(`s3://${this.bucket}/${encodeKey(prefix)}`);
+    this.settings = settings;
+    this.signer = signer;
+    this.fetch = net.fetch ?? makeFetch(net.http);
+    this.retry = net.retry ?? {};
+    this.threshold = positive(opts.multipartThreshold, "multipartThreshold", 16 * MIB);
+    this.partSize = positive(opts.partSize, "partSize", 8 * MIB);
+    this.concurrency = positive(opts.concurrency, "concurrency", 4);
+    this.maxKeys = Math.min(1000, positive(opts.maxKeys, "maxKeys", 1000));
+  }
+
+  /** One line for `--verbose`: the bucket, endpoint, region and credential source. */
+  describe(): string {
+    return `${this.url.href}: ${this.settings.describe()}`;
+  }
+
+  /** The HTTP URL of `key` (or of the bucket when undefined), with a query. */
+  httpUrl(key: string | undefined, query: Record<string, string> = {}): URL {
+    const s = this.settings;
+    const base = s.endpoint ?? new URL(
+      s.pathStyle ? `https://s3.${s.region}.amazonaws.com/` : "https://s3.amazonaws.com/",
+    );
+    let u: URL;
+    const path = key === undefined ? "" : encodeKey(key);
+    if (s.pathStyle) {
+      u = new URL(`${encodeURIComponent(this.bucket)}/${path}`, base);
+    } else {
+      const host = s.endpoint ? base.host : `s3.${s.region}.amazonaws.com`;
+      u = new URL(`${base.protocol}//${this.bucket}.${host}${base.pathname}${path}`);
+    }
+    const q = Object.entries(query);
+    if (q.length) {
+      u.search = q.map(([k, v]) =>
+        v === "" ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`
+      )
+        .join("&");
+    }
+    return u;
+  }
+
+  private where(key?: string): string {
+    return key === undefined ? `bucket "${this.bucket}"` : `"s3://${this.bucket}/${key}"`;
+  }
+
+  private keyOf(path: string): string {
+    checkStorePath(path);
+    return this.prefix + path;
+  }
+
+  /** Signs and sends one request (retried on temporary failures); throws mapped errors. */
+  private send(
+    method: string,
+    key: string | undefined,
+    query: Record<string, string>,
+    init: SendInit,
+  ): Promise<Response> {
+    const retry = init.signal
+      ? {
+        ...this.retry,
+        signal: this.retry.signal ? AbortSignal.any([this.retry.signal, init.signal]) : init.signal,
+      }
+      : this.retry;
+    return withRetry(async () => {
+      init.signal?.throwIfAborted();
+      const url = this.httpUrl(key, query);
+      const headers = new Headers(init.headers ?? {});
+      let req: { method: string; url: URL | string; headers: Headers } = { method, url, headers };
+      const creds = this.settings.credentials;
+      if (creds) {
+        headers.set("x-amz-content-sha256", init.body ? sha256Hex(init.body) : EMPTY_SHA256);
+        req = await new this.signer({
+          method,
+          url: url.href,
+          headers,
+          accessKeyId: creds.accessKeyId,
+          secretAccessKey: creds.secretAccessKey,
+          sessionToken: creds.sessionToken,
+          service: "s3",
+          region: this.settings.region,
+        }).sign();
+      }
+      const res = await this.fetch(req.url, {
+        method,
+        headers: req.headers,
+        body: init.body as BodyInit | undefined,
+        signal: init.signal,
+      });
+      if (res.ok || init.accept?.includes(res.status)) return res;
+      throw await this.errorOf(res, method, key, init.op);
+    }, retry);
+  }
+
+  /** The error a failed response stands for. */
+  private async errorOf(
+    res: Response,
+    method: string,
+    key: string | undefined,
+    op: string,
+    bodyText?: string,
+  ): Promise<SpackleError> {
+    let text = bodyText ?? "";
+    if (bodyText === undefined && method !== "HEAD") {
+      try {
+        text = await res.text();
+      } catch {
+        text = "";
+      }
+    } else await res.body?.cancel().catch(() => {});
+    const { code, message } = parseS3Error(text);
+    const what = `Cannot ${op} ${this.where(key)}`;
+    const detail = `HTTP ${res.status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`;
+    const source = this.settings.credentials
+      ? `credentials from ${this.settings.credentialSource}`
+      : "no credentials (anonymous request)";
+    const bucketRegion = res.headers.get("x-amz-bucket-region");
+    if (code === "NoSuchBucket" || (res.status === 404 && key === undefined)) {
+      return new NotFoundError(
+        `${what}: the bucket "${this.bucket}" does not exist at ${this.endpointName()} (${detail})`,
+      );
+    }
+    if (res.status === 404 || res.status === 410 || code === "NoSuchKey") {
+      return new NotFoundError(`${what}: no such key (${detail})`);
+    }
+    if (code && WRONG_CREDENTIALS.has(code)) {
+      return new TransportError(
+        `${what}: wrong credentials, the server answered ${code} (${source})` +
+          (message ? `: ${message}` : ""),
+        { status: res.status },
+      );
+    }
+    if (res.status === 403 || code === "AccessDenied") {
+      const hint = code === undefined ? " (access denied or wrong credentials" : " (access denied";
+      return new TransportError(
+        `${what}: ${detail}${hint}; ${source})` +
+          (this.settings.credentials
+            ? ""
+            : "; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or a profile if the bucket is not public"),
+        { status: res.status },
+      );
+    }
+    if (bucketRegion && bucketRegion !== this.settings.region) {
+      return new TransportError(
+        `${what}: the bucket is in region "${bucketRegion}", not "${this.settings.region}" ` +
+          `(set AWS_REGION=${bucketRegion} or the region option) (${detail})`,
+        { status: res.status },
+      );
+    }
+    const temporary = res.status === 408 || res.status === 429 || res.status >= 500 ||
+      (code !== undefined && TEMPORARY_CODES.has(code));
+    const who = !temporary && (res.status === 400 || res.status === 401) && !code
+      ? ` (${source})`
+      : "";
+    const err = new TransportError(`${what}: ${detail}${who}`, { status: res.status, temporary });
+    const after = temporary ? retryAfterMs(res.headers.get("retry-after")) : undefined;
+    return after === undefined ? err : Object.assign(err, { retryAfterMs: after });
+  }
+
+  private endpointName(): string {
+    return this.settings.endpoint ? this.settings.endpoint.href : `AWS (${this.settings.region})`;
+  }
+
+  /** Throws a NotFoundError when the bucket does not exist (checked once per store). */
+  private async checkBucket(signal?: AbortSignal): Promise<void> {
+    if (this.bucketSeen) return;
+    const res = await this.send("HEAD", undefined, {}, {
+      op: "open",
+      signal,
+      accept: [403, 301, 400],
+    });
+    await res.body?.cancel();
+    this.bucketSeen = true;
+  }
+
+  async stat(path: string, opts?: StoreCallOptions): Promise<StoreStat | undefined> {
+    const key = this.keyOf(path);
+    const res = await this.send("HEAD", key, {}, {
+      op: "stat",
+      signal: opts?.signal,
+      accept: [404, 403],
+    });
+    await res.body?.cancel();
+    if (res.status === 404) {
+      await this.checkBucket(opts?.signal);
+      return undefined;
+    }
+    if (res.status === 403) {
+      // A HEAD answer has no body to tell wrong credentials from access denied: ask with a GET.
+      const get = await this.send("GET", key, {}, {
+        op: "stat",
+        signal: opts?.signal,
+        headers: { range: "bytes=0-0" },
+        accept: [404],
+      });
+      await get.body?.cancel();
+      if (get.status === 404) return undefined;
+      throw await this.errorOf(res, "HEAD", key, "stat");
+    }
+    this.bucketSeen = true;
+    const len = Number(res.headers.get("content-length") ?? "NaN");
+    if (!Number.isFinite(len)) {
+      throw new TransportError(`Cannot stat ${this.where(key)}: the answer has no Content-Length`);
+    }
+    const etag = res.headers.get("etag") ?? undefined;
+    return etag ? { size: len, etag } : { size: len };
+  }
+
+  async read(path: string, opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>> {
+    const key = this.keyOf(path);
+    const res = await this.send("GET", key, {}, { op: "read", signal: opts?.signal });
+    this.bucketSeen = true;
+    return res.body ?? new ReadableStream({ start: (c) => c.close() });
+  }
+
+  async *list(prefix: string, opts?: StoreCallOptions): AsyncIterable<string> {
+    if (prefix.startsWith("/") || prefix.split("/").some((p) => p === ".." || p === ".")) {
+      throw new UsageError(
+        `Invalid list prefix "${prefix}": must be relative, without "." or ".."`,
+      );
+    }
+    const full = this.prefix + prefix;
+    let token: string | undefined;
+    do {
+      const q: Record<string, string> = {
+        "list-type": "2",
+        "max-keys": String(this.maxKeys),
+        prefix: full,
+      };
+      if (token) q["continuation-token"] = token;
+      const res = await this.send("GET", undefined, q, { op: "list", signal: opts?.signal });
+      const page = parseListPage(await res.text());
+      this.bucketSeen = true;
+      for (const { key } of page.keys) {
+        if (!key.startsWith(this.prefix) || key.endsWith("/")) continue;
+        yield key.slice(this.prefix.length);
+      }
+      token = page.truncated ? page.next : undefined;
+      if (page.truncated && !page.next) {
+        throw new TransportError(
+          `Cannot list ${this.where(full)}: the page is truncated but has no continuation token`,
+        );
+      }
+    } while (token);
+  }
+
+  async write(
+    path: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+    opts: WriteOptions = {},
+  ): Promise<void> {
+    const key = this.keyOf(path);
+    opts.signal?.throwIfAborted();
+    if (body instanceof Uint8Array) {
+      if (body.byteLength <= this.threshold) return this.putObject(key, body, opts);
+      const src = new ByteSource();
+      src.unshift(body);
+      return this.multipart(key, src, body.byteLength, opts);
+    }
+    const reader = body.getReader();
+    const src = new ByteSource(reader);
+    if (opts.size !== undefined && opts.size > this.threshold) {
+      return this.multipart(key, src, opts.size, opts);
+    }
+    let head: Uint8Array | undefined;
+    try {
+      head = await src.take(this.threshold + 1);
+    } catch (e) {
+      await src.cancel(e);
+      throw e;
+    }
+    if (!head || head.byteLength <= this.threshold) {
+      return this.putObject(key, head ?? new Uint8Array(0), opts);
+    }
+    src.unshift(head);
+    return this.multipart(key, src, opts.size, opts);
+  }
+
+  /**
+   * Writes `body` unless an object of the same size is already at `path` (content-addressed
+   * blobs need not go up twice). Returns true when it wrote.
+   */
+  async writeUnlessSameSize(
+    path: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+    opts: WriteOptions = {},
+  ): Promise<boolean> {
+    const size = body instanceof Uint8Array ? body.byteLength : opts.size;
+    if (size !== undefined) {
+      const st = await this.stat(path, opts);
+      if (st?.size === size) {
+        if (!(body instanceof Uint8Array)) await body.cancel().catch(() => {});
+        return false;
+      }
+    }
+    await this.write(path, body, opts);
+    return true;
+  }
+
+  private async putObject(key: string, bytes: Uint8Array, opts: WriteOptions): Promise<void> {
+    const headers: Record<string, string> = {};
+    if (opts.contentType) headers["content-type"] = opts.contentType;
+    const res = await this.send("PUT", key, {}, {
+      op: "write",
+      body: bytes,
+      headers,
+      signal: opts.signal,
+    });
+    await res.body?.cancel();
+    this.bucketSeen = true;
+  }
+
+  private async multipart(
+    key: string,
+    src: ByteSource,
+    size: number | undefined,
+    opts: WriteOptions,
+  ): Promise<void> {
+    const partSize = size === undefined
+      ? this.partSize
+      : Math.max(this.partSize, Math.ceil(size / 10000));
+    const headers: Record<string, string> = {};
+    if (opts.contentType) headers["content-type"] = opts.contentType;
+    let uploadId: string | undefined;
+    const ctrl = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, ctrl.signal]) : ctrl.signal;
+    try {
+      const res = await this.send("POST", key, { uploads: "" }, {
+        op: "start a multipart upload of",
+        headers,
+        signal: opts.signal,
+      });
+      uploadId = xmlText(await res.text(), "UploadId");
+      if (!uploadId) {
+        throw new TransportError(
+          `Cannot start a multipart upload of ${this.where(key)}: the answer has no UploadId`,
+        );
+      }
+      const id = uploadId;
+      const parts: { number: number; etag: string }[] = [];
+      const inflight = new Set<Promise<void>>();
+      let failure: { error: unknown } | undefined;
+      for (let n = 1; !failure; n++) {
+        while (inflight.size >= this.concurrency) await Promise.race(inflight);
+        if (failure) break;
+        const bytes = await src.take(partSize);
+        if (!bytes) break;
+        if (n > 10000) {
+          throw new UnsupportedError(
+            `Cannot write ${this.where(key)}: more than 10000 parts of ${partSize} bytes`,
+          );
+        }
+        const p: Promise<void> = this.send("PUT", key, {
+          partNumber: String(n),
+          uploadId: id,
+        }, { op: `upload part ${n} of`, body: bytes, signal }).then(async (r) => {
+          await r.body?.cancel();
+          const etag = r.headers.get("etag");
+          if (!etag) {
+            throw new TransportError(
+              `Cannot upload part ${n} of ${this.where(key)}: the answer has no ETag`,
+            );
+          }
+          parts.push({ number: n, etag });
+        }).catch((error) => {
+          failure ??= { error };
+          ctrl.abort(error);
+        }).finally(() => inflight.delete(p));
+        inflight.add(p);
+      }
+      await Promise.all(inflight);
+      if (failure) throw failure.error;
+      parts.sort((a, b) => a.number - b.number);
+      const done = await this.send("POST", key, { uploadId: id }, {
+        op: "complete the multipart upload of",
+        body: new TextEncoder().encode(completeMultipartXml(parts)),
+        headers: { "content-type": "application/xml" },
+        signal: opts.signal,
+      });
+      // CompleteMultipartUpload can fail after a 200 status, with an error document as body.
+      const text = await done.text();
+      if (parseS3Error(text).code) {
+        throw await this.errorOf(done, "POST", key, "complete the multipart upload of", text);
+      }
+      this.bucketSeen = true;
+    } catch (e) {
+      await src.cancel(e);
+      if (uploadId) {
+        try {
+          const r = await this.send("DELETE", key, { uploadId }, {
+            op: "abort the multipart upload of",
+            accept: [404],
+          });
+          await r.body?.cancel();
+        } catch {
+          // The upload stays incomplete; a bucket lifecycle rule removes it.
+        }
+      }
+      throw e;
+    }
+  }
+
+  async delete(path: string, opts?: StoreCallOptions): Promise<void> {
+    const key = this.keyOf(path);
+    const res = await this.send("DELETE", key, {}, {
+      op: "delete",
+      signal: opts?.signal,
+      accept: [404],
+    });
+    const text = res.status === 404 ? await res.text() : "";
+    await res.body?.cancel().catch(() => {});
+    if (parseS3Error(text).code === "NoSuchBucket") {
+      throw await this.errorOf(res, "DELETE", key, "delete", text);
+    }
+  }
+
+  async copy(from: string, to: string, opts?: StoreCallOptions): Promise<void> {
+    const src = this.keyOf(from);
+    const dst = this.keyOf(to);
+    const res = await this.send("PUT", dst, {}, {
+      op: "copy to",
+      headers: { "x-amz-copy-source": `/${encodeURIComponent(this.bucket)}/${encodeKey(src)}` },
+      signal: opts?.signal,
+      accept: [404],
+    });
+    const text = await res.text();
+    if (res.status === 404) {
+      const err = await this.errorOf(res, "GET", src, "copy", text);
+      throw err;
+    }
+    if (parseS3Error(text).code) throw await this.errorOf(res, "PUT", dst, "copy to", text);
+  }
+
+  /** Creates the bucket; an existing bucket of ours is fine. */
+  async createBucket(opts?: StoreCallOptions): Promise<void> {
+    const region = this.settings.region;
+    const body = region === "us-east-1" || this.settings.endpoint ? undefined : new TextEncoder()
+      .encode(
+        `<CreateBucketConfiguration><LocationConstraint>${region}</LocationConstraint></CreateBucketConfiguration>`,
+      );
+    const res = await this.send("PUT", undefined, {}, {
+      op: "create",
+      body,
+      signal: opts?.signal,
+      accept: [409],
+    });
+    const text = await res.text();
+    if (res.status === 409 && parseS3Error(text).code !== "BucketAlreadyOwnedByYou") {
+      throw await this.errorOf(res, "PUT", undefined, "create", text);
+    }
+    this.bucketSeen = true;
+  }
+
+  /** Deletes the (empty) bucket. */
+  async deleteBucket(opts?: StoreCallOptions): Promise<void> {
+    const res = await this.send("DELETE", undefined, {}, { op: "delete", signal: opts?.signal });
+    await res.body?.cancel();
+    this.bucketSeen = false;
+  }
+}
+
+/**
+ * Opens the store at `s3://bucket/prefix/`. `opts` may be S3Options or a mirror configuration
+ * entry in Spack's spelling (`endpoint_url`, `access_pair`, `profile`, ...).
+ */
+export async function openS3Store(
+  url: URL | string,
+  opts: S3Options | Record<string, unknown> = {},
+  net: S3NetOptions = {},
+): Promise<S3Store> {
+  const u = new URL(url);
+  if (u.protocol !== "s3:") throw new UsageError(`Not an s3:// URL: "${u.href}"`);
+  if (!u.hostname) throw new UsageError(`The S3 URL "${u.href}" names no bucket`);
+  if (u.username || u.password) {
+    throw new UsageError(
+      `The S3 URL "s3://${u.hostname}${u.pathname}" carries credentials: use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile`,
+    );
+  }
+  const raw = opts as Record<string, unknown>;
+  const o: S3Options = {
+    ...s3OptionsFrom(raw),
+    multipartThreshold: raw.multipartThreshold as number | undefined,
+    partSize: raw.partSize as number | undefined,
+    concurrency: raw.concurrency as number | undefined,
+    maxKeys: raw.maxKeys as number | undefined,
+  };
+  const settings = resolveS3Settings(o, u.hostname);
+  const { AwsV4Signer } = await import("aws4fetch");
+  return new S3Store(u, settings, AwsV4Signer as unknown as Signer, o, net);
+}

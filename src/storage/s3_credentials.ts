@@ -1,0 +1,431 @@
+/**
+ * Where an s3:// mirror is and who we are there: endpoint, region, addressing style and
+ * credentials, resolved the way the AWS tools do (first match wins):
+ *
+ * - endpoint: option (`endpoint_url`), `S3_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`,
+ *   `AWS_ENDPOINT_URL`, the profile's `endpoint_url`; none means AWS itself. A scheme-less
+ *   endpoint gets https.
+ * - region: option, `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`, else us-east-1.
+ * - addressing: option, else path-style for a custom endpoint and virtual-hosted for AWS
+ *   (path-style there too for bucket names with dots, which break TLS host names).
+ * - credentials: options (`access_pair` id/secret or `id_variable`/`secret_variable`, or an
+ *   explicit `profile`), the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+ *   `AWS_SESSION_TOKEN`), the shared files (`AWS_PROFILE`, `AWS_SHARED_CREDENTIALS_FILE`,
+ *   `AWS_CONFIG_FILE`, `~/.aws/credentials`, `~/.aws/config`), else anonymous.
+ *
+ * `describe()` says which source was used, never the secret.
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { UsageError } from "../errors.ts";
+
+/** An access pair as in Spack's mirror configuration (`access_pair:`). */
+export interface S3AccessPair {
+  id?: string;
+  secret?: string;
+  /** Name of an environment variable holding the key id. */
+  id_variable?: string;
+  /** Name of an environment variable holding the secret. */
+  secret_variable?: string;
+}
+
+/** Settings of an s3:// mirror, from flags or mirror configuration. */
+export interface S3CredentialOptions {
+  /** The S3 endpoint (`endpoint_url` in Spack's mirror configuration). */
+  endpoint?: string;
+  region?: string;
+  /** A profile of the shared AWS files. */
+  profile?: string;
+  /** Key id and secret, given directly or through the names of environment variables. */
+  accessPair?: S3AccessPair;
+  /** A session token (`access_token` in Spack's mirror configuration). */
+  sessionToken?: string;
+  /** "path" (`https://host/bucket/key`) or "virtual" (`https://bucket.host/key`). */
+  addressing?: "path" | "virtual";
+  /** Send unsigned requests even when credentials could be found. */
+  anonymous?: boolean;
+  /** The environment to read. Default: the process's. */
+  env?: Record<string, string | undefined>;
+  /** The home directory holding `.aws/`. Default: `HOME` or the user's home. */
+  home?: string;
+}
+
+/** Credentials that sign requests. */
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** The resolved settings of an s3:// mirror. */
+export interface S3Settings {
+  /** The custom endpoint, or undefined for AWS. */
+  endpoint?: URL;
+  /** Where the endpoint came from. */
+  endpointSource?: string;
+  region: string;
+  regionSource: string;
+  pathStyle: boolean;
+  /** Undefined for anonymous access. */
+  credentials?: S3Credentials;
+  /** Where the credentials came from ("anonymous" when there are none). */
+  credentialSource: string;
+  /** One line for `--verbose`: endpoint, region, addressing and the credential source. */
+  describe(): string;
+}
+
+function nonEmpty(v: unknown): string | undefined {
+  if (typeof v !== "string") return undefined;
+  const t = v.trim();
+  return t === "" ? undefined : t;
+}
+
+/**
+ * Options from a mirror configuration entry or flags, accepting Spack's spelling
+ * (`endpoint_url`, `access_pair`, `access_token`, `profile`) as well as the camelCase one.
+ */
+export function s3OptionsFrom(raw: Record<string, unknown>): S3CredentialOptions {
+  const out: S3CredentialOptions = {};
+  const endpoint = nonEmpty(raw.endpoint) ?? nonEmpty(raw.endpoint_url) ??
+    nonEmpty(raw.endpointUrl);
+  if (endpoint) out.endpoint = endpoint;
+  const region = nonEmpty(raw.region);
+  if (region) out.region = region;
+  const profile = nonEmpty(raw.profile);
+  if (profile) out.profile = profile;
+  const token = nonEmpty(raw.sessionToken) ?? nonEmpty(raw.access_token) ??
+    nonEmpty(raw.session_token);
+  if (token) out.sessionToken = token;
+  const pair = (raw.accessPair ?? raw.access_pair) as unknown;
+  if (Array.isArray(pair)) {
+    // Spack's older form: access_pair: [id, secret]
+    out.accessPair = { id: nonEmpty(pair[0]), secret: nonEmpty(pair[1]) };
+  } else if (pair && typeof pair === "object") {
+    const p = pair as Record<string, unknown>;
+    out.accessPair = {
+      id: nonEmpty(p.id),
+      secret: nonEmpty(p.secret),
+      id_variable: nonEmpty(p.id_variable) ?? nonEmpty(p.idVariable),
+      secret_variable: nonEmpty(p.secret_variable) ?? nonEmpty(p.secretVariable),
+    };
+  }
+  const addressing = raw.addressing ??
+    (raw.pathStyle === true || raw.path_style === true ? "path" : undefined);
+  if (addressing === "path" || addressing === "virtual") out.addressing = addressing;
+  else if (addressing !== undefined) {
+    throw new UsageError(`Invalid S3 addressing "${addressing}": use "path" or "virtual"`);
+  }
+  if (raw.anonymous === true) out.anonymous = true;
+  if (raw.env && typeof raw.env === "object") {
+    out.env = raw.env as Record<string, string | undefined>;
+  }
+  if (typeof raw.home === "string") out.home = raw.home;
+  return out;
+}
+
+/** Sections of an INI file (AWS shared files): section name -> key -> value. */
+export function parseIni(text: string): Map<string, Map<string, string>> {
+  const out = new Map<string, Map<string, string>>();
+  let cur: Map<string, string> | undefined;
+  let lastKey: string | undefined;
+  for (const raw of text.split(/\r?\n/)) {
+    if (/^\s*([#;].*)?$/.test(raw)) continue;
+    const sec = /^\s*\[\s*([^\]]*?)\s*\]\s*$/.exec(raw);
+    if (sec) {
+      cur = out.get(sec[1]) ?? new Map();
+      out.set(sec[1], cur);
+      lastKey = undefined;
+      continue;
+    }
+    if (!cur) continue;
+    // Indented lines continue a nested value (`s3 =` followed by `  endpoint_url = ...`).
+    if (/^\s/.test(raw) && lastKey !== undefined) {
+      const kv = /^\s*([^=]+?)\s*=\s*(.*?)\s*$/.exec(raw);
+      if (kv) cur.set(`${lastKey}.${kv[1].toLowerCase()}`, kv[2]);
+      continue;
+    }
+    const kv = /^\s*([^=]+?)\s*=\s*(.*?)\s*$/.exec(raw);
+    if (kv) {
+      lastKey = kv[1].toLowerCase();
+      cur.set(lastKey, kv[2].replace(/\s+[#;].*$/, ""));
+    }
+  }
+  return out;
+}
+
+interface SharedProfile {
+  values: Map<string, string>;
+  credentialsFile?: string;
+  configFile?: string;
+}
+
+function readIni(file: string): Map<string, Map<string, string>> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new UsageError(`Cannot read the AWS file "${file}": ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  return parseIni(text);
+}
+
+/** A profile merged from the credentials file (first) and the config file. */
+function loadProfile(
+  name: string,
+  env: Record<string, string | undefined>,
+  home: string,
+): SharedProfile | undefined {
+  const credFile = nonEmpty(env.AWS_SHARED_CREDENTIALS_FILE) ?? join(home, ".aws", "credentials");
+  const confFile = nonEmpty(env.AWS_CONFIG_FILE) ?? join(home, ".aws", "config");
+  const cred = readIni(credFile)?.get(name);
+  const conf = readIni(confFile)?.get(name === "default" ? "default" : `profile ${name}`) ??
+    (name === "default" ? undefined : readIni(confFile)?.get(name));
+  if (!cred && !conf) return undefined;
+  const values = new Map<string, string>(conf ?? []);
+  for (const [k, v] of cred ?? []) values.set(k, v);
+  return {
+    values,
+    credentialsFile: cred ? credFile : undefined,
+    configFile: conf ? confFile : undefined,
+  };
+}
+
+function profileCredentials(p: SharedProfile): S3Credentials | undefined {
+  const id = nonEmpty(p.values.get("aws_access_key_id"));
+  const secret = nonEmpty(p.values.get("aws_secret_access_key"));
+  if (!id && !secret) return undefined;
+  return {
+    accessKeyId: id ?? "",
+    secretAccessKey: secret ?? "",
+    sessionToken: nonEmpty(p.values.get("aws_session_token")),
+  };
+}
+
+function profileFiles(p: SharedProfile): string {
+  return [p.credentialsFile, p.configFile].filter(Boolean).map((f) => `"${f}"`).join(" and ");
+}
+
+/** The key id with all but its last 4 characters masked. */
+export function maskKeyId(id: string): string {
+  return id.length <= 4 ? "****" : `${"*".repeat(Math.min(id.length - 4, 16))}${id.slice(-4)}`;
+}
+
+function endpointUrl(value: string, source: string): URL {
+  const v = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `https://${value}`;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch (e) {
+    throw new UsageError(`Invalid S3 endpoint "${value}" (from ${source})`, { cause: e });
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:") {
+    throw new UsageError(
+      `Invalid S3 endpoint "${value}" (from ${source}): the scheme must be http or https`,
+    );
+  }
+  if (!u.pathname.endsWith("/")) u.pathname += "/";
+  u.search = "";
+  u.hash = "";
+  return u;
+}
+
+/**
+ * Resolves endpoint, region, addressing and credentials for a bucket. Throws UsageError when
+ * a named profile or variable is missing, or only half of a key pair is given.
+ */
+export function resolveS3Settings(opts: S3CredentialOptions = {}, bucket = ""): S3Settings {
+  const env = opts.env ?? process.env;
+  const home = opts.home ?? nonEmpty(env.HOME) ?? homedir();
+  const explicitProfile = nonEmpty(opts.profile);
+  const profileName = explicitProfile ?? nonEmpty(env.AWS_PROFILE) ?? "default";
+  const profileSource = explicitProfile
+    ? "the profile option"
+    : env.AWS_PROFILE
+    ? "AWS_PROFILE"
+    : "";
+  let profileCache: SharedProfile | undefined | null = null;
+  const profile = (): SharedProfile | undefined => {
+    if (profileCache === null) {
+      profileCache = loadProfile(profileName, env, home);
+      if (!profileCache && profileSource) {
+        throw new UsageError(
+          `The AWS profile "${profileName}" (from ${profileSource}) is in neither the ` +
+            `credentials nor the config file`,
+        );
+      }
+    }
+    return profileCache;
+  };
+
+  // Endpoint.
+  let endpoint: URL | undefined;
+  let endpointSource: string | undefined;
+  const endpoints: [string | undefined, string][] = [
+    [opts.endpoint, "the endpoint option"],
+    [env.S3_ENDPOINT_URL, "S3_ENDPOINT_URL"],
+    [env.AWS_ENDPOINT_URL_S3, "AWS_ENDPOINT_URL_S3"],
+    [env.AWS_ENDPOINT_URL, "AWS_ENDPOINT_URL"],
+  ];
+  for (const [v, src] of endpoints) {
+    if (nonEmpty(v)) {
+      endpoint = endpointUrl(nonEmpty(v)!, src);
+      endpointSource = src;
+      break;
+    }
+  }
+  if (!endpoint) {
+    const p = profile();
+    const v = nonEmpty(p?.values.get("s3.endpoint_url")) ?? nonEmpty(p?.values.get("endpoint_url"));
+    if (v) {
+      endpointSource = `profile "${profileName}"`;
+      endpoint = endpointUrl(v, endpointSource);
+    }
+  }
+
+  // Region.
+  let region: string | undefined;
+  let regionSource = "";
+  for (
+    const [v, src] of [
+      [opts.region, "the region option"],
+      [env.AWS_REGION, "AWS_REGION"],
+      [env.AWS_DEFAULT_REGION, "AWS_DEFAULT_REGION"],
+    ] as [string | undefined, string][]
+  ) {
+    if (nonEmpty(v)) {
+      region = nonEmpty(v);
+      regionSource = src;
+      break;
+    }
+  }
+  if (!region) {
+    const v = nonEmpty(profile()?.values.get("region"));
+    if (v) {
+      region = v;
+      regionSource = `profile "${profileName}"`;
+    } else {
+      region = "us-east-1";
+      regionSource = "default";
+    }
+  }
+
+  // Addressing.
+  const pathStyle = opts.addressing
+    ? opts.addressing === "path"
+    : endpoint !== undefined || bucket.includes(".");
+
+  // Credentials.
+  let credentials: S3Credentials | undefined;
+  let credentialSource = "anonymous";
+  const pair = opts.accessPair;
+  const fromOptions = (): boolean => {
+    if (!pair) return false;
+    const get = (value: string | undefined, variable: string | undefined, what: string) => {
+      if (value) return value;
+      if (variable) {
+        const v = nonEmpty(env[variable]);
+        if (!v) {
+          throw new UsageError(
+            `The S3 ${what} variable "${variable}" named in access_pair is not set`,
+          );
+        }
+        return v;
+      }
+      return undefined;
+    };
+    const id = get(pair.id, pair.id_variable, "key id");
+    const secret = get(pair.secret, pair.secret_variable, "secret");
+    if (!id && !secret) return false;
+    if (!id || !secret) {
+      throw new UsageError(
+        `The S3 access_pair gives ${id ? "a key id but no secret" : "a secret but no key id"}`,
+      );
+    }
+    credentials = { accessKeyId: id, secretAccessKey: secret, sessionToken: opts.sessionToken };
+    const vars = [
+      pair.id_variable && !pair.id ? pair.id_variable : "",
+      pair.secret_variable && !pair.secret ? pair.secret_variable : "",
+    ]
+      .filter(Boolean);
+    credentialSource = vars.length ? `access_pair (variables ${vars.join(", ")})` : "access_pair";
+    return true;
+  };
+  const fromProfile = (label: string): boolean => {
+    const p = profile();
+    if (!p) return false;
+    const c = profileCredentials(p);
+    if (!c) {
+      if (label) {
+        throw new UsageError(
+          `The AWS profile "${profileName}" (from ${label}) has no aws_access_key_id and ` +
+            `aws_secret_access_key in ${profileFiles(p)}`,
+        );
+      }
+      return false;
+    }
+    if (!c.accessKeyId || !c.secretAccessKey) {
+      throw new UsageError(
+        `The AWS profile "${profileName}" in ${profileFiles(p)} has ` +
+          (c.accessKeyId
+            ? "aws_access_key_id but no aws_secret_access_key"
+            : "aws_secret_access_key but no aws_access_key_id"),
+      );
+    }
+    credentials = c;
+    credentialSource = `profile "${profileName}" in ${profileFiles(p)}`;
+    return true;
+  };
+  const fromEnv = (): boolean => {
+    const id = nonEmpty(env.AWS_ACCESS_KEY_ID);
+    const secret = nonEmpty(env.AWS_SECRET_ACCESS_KEY);
+    if (!id && !secret) return false;
+    if (!id || !secret) {
+      throw new UsageError(
+        id
+          ? "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
+          : "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not",
+      );
+    }
+    credentials = {
+      accessKeyId: id,
+      secretAccessKey: secret,
+      sessionToken: nonEmpty(env.AWS_SESSION_TOKEN),
+    };
+    credentialSource = "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY" +
+      (credentials.sessionToken ? ", AWS_SESSION_TOKEN)" : ")");
+    return true;
+  };
+  if (!opts.anonymous) {
+    fromOptions() || (explicitProfile && fromProfile("the profile option")) || fromEnv() ||
+      fromProfile(profileSource);
+  }
+
+  const settings: S3Settings = {
+    endpoint,
+    endpointSource,
+    region,
+    regionSource,
+    pathStyle,
+    credentials,
+    credentialSource,
+    describe() {
+      const where = endpoint ? `endpoint ${endpoint.href} (from ${endpointSource})` : "AWS S3";
+      const who = credentials
+        ? `key id ${maskKeyId(credentials.accessKeyId)} from ${credentialSource}` +
+          (credentials.sessionToken ? " with a session token" : "")
+        : opts.anonymous
+        ? "anonymous (as asked)"
+        : "anonymous (no credentials found)";
+      return `S3: ${where}, region ${region} (${regionSource}), ` +
+        `${pathStyle ? "path-style" : "virtual-hosted"} addressing, credentials: ${who}`;
+    },
+  };
+  return settings;
+}

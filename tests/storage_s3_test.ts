@@ -1,0 +1,351 @@
+/**
+ * The s3:// store against a real S3 server (Swift with s3api, started by
+ * scripts/services/s3.sh): the shared behaviour suite, multipart uploads and their abort,
+ * pagination, retries, error messages and credential sources. Ignored when
+ * SPACKLE_TEST_S3_ENDPOINT is unset.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { collect, collectText } from "../src/core/streams.ts";
+import { NotFoundError, TransportError } from "../src/errors.ts";
+import { openS3Store, type S3Options, S3Store } from "../src/storage/s3.ts";
+import { bytesOf, runStoreBehaviour } from "./storage_behaviour.ts";
+
+const ENDPOINT = Deno.env.get("SPACKLE_TEST_S3_ENDPOINT");
+const ACCESS = Deno.env.get("SPACKLE_TEST_S3_ACCESS_KEY") ?? "test:tester";
+const SECRET = Deno.env.get("SPACKLE_TEST_S3_SECRET_KEY") ?? "testing";
+const REGION = Deno.env.get("SPACKLE_TEST_S3_REGION") ?? "us-east-1";
+const ignore = !ENDPOINT;
+
+/** Options reaching the test server with the test credentials, and no other environment. */
+function base(extra: S3Options = {}): S3Options {
+  return {
+    endpoint: ENDPOINT,
+    region: REGION,
+    accessPair: { id: ACCESS, secret: SECRET },
+    env: {},
+    home: "/nonexistent",
+    ...extra,
+  };
+}
+
+let counter = 0;
+function bucketName(): string {
+  return `spackle-${Date.now().toString(36)}-${(counter++).toString(36)}-${
+    Math.floor(Math.random() * 1e6).toString(36)
+  }`;
+}
+
+/** Deletes every object and the bucket. */
+async function dropBucket(bucket: string): Promise<void> {
+  const s = await openS3Store(`s3://${bucket}/`, base());
+  try {
+    for await (const k of s.list("")) await s.delete(k);
+    await s.deleteBucket();
+  } catch (e) {
+    if (!(e instanceof NotFoundError)) throw e;
+  }
+}
+
+/** A fresh bucket and a store on `s3://bucket/prefix/`. */
+async function fresh(
+  opts: S3Options = {},
+  prefix = "mirror/",
+  net: { fetch?: typeof fetch; retry?: { retries?: number; baseDelayMs?: number } } = {},
+): Promise<{ store: S3Store; bucket: string; cleanup: () => Promise<void> }> {
+  const bucket = bucketName();
+  const store = await openS3Store(`s3://${bucket}/${prefix}`, base(opts), net);
+  await store.createBucket();
+  return { store, bucket, cleanup: () => dropBucket(bucket) };
+}
+
+/** A fetch that records each request (method, URL) and may replace answers. */
+function recordingFetch(
+  intercept?: (req: { method: string; url: URL; n: number }) => Response | undefined,
+) {
+  const calls: { method: string; url: URL; auth: string | null }[] = [];
+  let inflight = 0, maxInflight = 0;
+  const f = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const method = init?.method ?? "GET";
+    const headers = new Headers(init?.headers);
+    calls.push({ method, url, auth: headers.get("authorization") });
+    const fake = intercept?.({ method, url, n: calls.length });
+    if (fake) return fake;
+    inflight++;
+    maxInflight = Math.max(maxInflight, inflight);
+    try {
+      return await fetch(input, init);
+    } finally {
+      inflight--;
+    }
+  };
+  return { fetch: f as typeof fetch, calls, maxInflight: () => maxInflight };
+}
+
+const te = (s: string) => new TextEncoder().encode(s);
+
+function t(name: string, fn: () => Promise<void>) {
+  Deno.test({ name, ignore, sanitizeOps: false, sanitizeResources: false, fn });
+}
+
+runStoreBehaviour(
+  "s3",
+  async () => {
+    const { store, cleanup } = await fresh();
+    return {
+      store,
+      seed: (path, bytes) => store.write(path, bytes),
+      cleanup,
+    };
+  },
+  { write: true, list: true, copy: true },
+  { ignore },
+);
+
+t("s3: object keys live under the URL's path, without a leading slash", async () => {
+  const { store, bucket, cleanup } = await fresh({}, "deep/er/");
+  try {
+    await store.write("v3/x.json", te("x"));
+    const root = await openS3Store(`s3://${bucket}`, base());
+    const keys = [];
+    for await (const k of root.list("")) keys.push(k);
+    assert.deepEqual(keys, ["deep/er/v3/x.json"]);
+    assert.deepEqual(store.url.href, `s3://${bucket}/deep/er/`);
+  } finally {
+    await cleanup();
+  }
+});
+
+t("s3: a body above the threshold goes up as a multipart upload with parallel parts", async () => {
+  const rec = recordingFetch();
+  const { store, cleanup } = await fresh(
+    { multipartThreshold: 1024 * 1024, partSize: 1024 * 1024, concurrency: 3 },
+    "mirror/",
+    { fetch: rec.fetch },
+  );
+  try {
+    const big = bytesOf(5 * 1024 * 1024 + 12345, 11);
+    // A stream without a declared size: the store finds out it is large while reading.
+    let off = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (off >= big.byteLength) return c.close();
+        c.enqueue(big.slice(off, off + 100_000));
+        off += 100_000;
+      },
+    });
+    await store.write("blobs/big.bin", body);
+    const parts = rec.calls.filter((c) =>
+      c.method === "PUT" && c.url.searchParams.has("partNumber")
+    );
+    assert.deepEqual(parts.length, 6);
+    assert.ok(rec.calls.some((c) => c.method === "POST" && c.url.searchParams.has("uploads")));
+    assert.ok(rec.maxInflight() > 1, "parts were uploaded one at a time");
+    assert.ok(rec.maxInflight() <= 3, `${rec.maxInflight()} requests at once`);
+    assert.deepEqual((await store.stat("blobs/big.bin"))?.size, big.byteLength);
+    const got = await collect(await store.read("blobs/big.bin"));
+    assert.deepEqual(got.byteLength, big.byteLength);
+    assert.ok(got.every((b, i) => b === big[i]), "bytes differ");
+    // A byte array above the threshold too.
+    await store.write("blobs/big2.bin", big.subarray(0, 2 * 1024 * 1024 + 1));
+    assert.deepEqual((await store.stat("blobs/big2.bin"))?.size, 2 * 1024 * 1024 + 1);
+  } finally {
+    await cleanup();
+  }
+});
+
+t("s3: a failing part aborts the multipart upload and leaves no object", async () => {
+  const rec = recordingFetch(({ method, url }) =>
+    method === "PUT" && url.searchParams.get("partNumber") === "3"
+      ? new Response("<Error><Code>InvalidPart</Code><Message>test</Message></Error>", {
+        status: 400,
+      })
+      : undefined
+  );
+  const { store, cleanup } = await fresh(
+    { multipartThreshold: 1024 * 1024, partSize: 1024 * 1024, concurrency: 2 },
+    "mirror/",
+    { fetch: rec.fetch },
+  );
+  try {
+    await assert.rejects(
+      () => store.write("blobs/fail.bin", bytesOf(4 * 1024 * 1024 + 5, 2)),
+      (e: unknown) =>
+        e instanceof TransportError && /part 3/.test(e.message) && /InvalidPart/.test(e.message),
+    );
+    const aborts = rec.calls.filter((c) =>
+      c.method === "DELETE" && c.url.searchParams.has("uploadId")
+    );
+    assert.deepEqual(aborts.length, 1);
+    assert.deepEqual(await store.stat("blobs/fail.bin"), undefined);
+    // The server holds no unfinished upload any more.
+    const res = await (store as any).send("GET", undefined, { uploads: "" }, {
+      op: "list uploads of",
+    });
+    const xml = await res.text();
+    assert.ok(!xml.includes("<Upload>"), xml);
+  } finally {
+    await cleanup();
+  }
+});
+
+t("s3: list() follows continuation tokens over pages smaller than the listing", async () => {
+  const rec = recordingFetch();
+  const { store, cleanup } = await fresh({ maxKeys: 3 }, "mirror/", { fetch: rec.fetch });
+  try {
+    const names = Array.from({ length: 10 }, (_, i) => `p/k${String(i).padStart(2, "0")}.json`);
+    for (const n of names) await store.write(n, te(n));
+    await store.write("q/other.json", te("q"));
+    rec.calls.length = 0;
+    const got = [];
+    for await (const k of store.list("p/")) got.push(k);
+    assert.deepEqual(got.sort(), names);
+    const lists = rec.calls.filter((c) => c.url.searchParams.get("list-type") === "2");
+    assert.deepEqual(lists.length, 4);
+    assert.ok(lists.slice(1).every((c) => c.url.searchParams.has("continuation-token")));
+  } finally {
+    await cleanup();
+  }
+});
+
+t("s3: a temporary failure (503 SlowDown) is retried", async () => {
+  let failed = 0;
+  const rec = recordingFetch(({ method, url }) => {
+    if (method === "PUT" && url.pathname.endsWith("/retry.json") && failed < 2) {
+      failed++;
+      return new Response(
+        "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+        { status: 503 },
+      );
+    }
+    return undefined;
+  });
+  const { store, cleanup } = await fresh({}, "mirror/", {
+    fetch: rec.fetch,
+    retry: { baseDelayMs: 1 },
+  });
+  try {
+    await store.write("retry.json", te("after retries"));
+    assert.deepEqual(failed, 2);
+    assert.deepEqual(await collectText(await store.read("retry.json")), "after retries");
+  } finally {
+    await cleanup();
+  }
+});
+
+t("s3: writeUnlessSameSize() skips an object of the same size", async () => {
+  const rec = recordingFetch();
+  const { store, cleanup } = await fresh({}, "mirror/", { fetch: rec.fetch });
+  try {
+    assert.deepEqual(await store.writeUnlessSameSize("b/x.bin", te("12345")), true);
+    const puts = () => rec.calls.filter((c) => c.method === "PUT").length;
+    const before = puts();
+    assert.deepEqual(await store.writeUnlessSameSize("b/x.bin", te("abcde")), false);
+    assert.deepEqual(puts(), before);
+    assert.deepEqual(await store.writeUnlessSameSize("b/x.bin", te("longer")), true);
+    assert.deepEqual(await collectText(await store.read("b/x.bin")), "longer");
+  } finally {
+    await cleanup();
+  }
+});
+
+t(
+  "s3: a wrong secret fails with 'wrong credentials', naming bucket, key and source, not the secret",
+  async () => {
+    const { store, bucket, cleanup } = await fresh();
+    try {
+      await store.write("a.json", te("{}"));
+      const bad = await openS3Store(`s3://${bucket}/mirror/`, {
+        ...base(),
+        accessPair: undefined,
+        env: { AWS_ACCESS_KEY_ID: ACCESS, AWS_SECRET_ACCESS_KEY: "not-the-secret" },
+      });
+      for (const call of [() => bad.read("a.json"), () => bad.stat("a.json")]) {
+        await assert.rejects(call, (e: unknown) => {
+          assert.ok(e instanceof TransportError, String(e));
+          assert.match(e.message, /wrong credentials/);
+          assert.match(e.message, /SignatureDoesNotMatch/);
+          assert.ok(e.message.includes(`s3://${bucket}/mirror/a.json`), e.message);
+          assert.match(e.message, /environment \(AWS_ACCESS_KEY_ID/);
+          assert.ok(!e.message.includes("not-the-secret"));
+          assert.deepEqual(e.temporary, false);
+          return true;
+        });
+      }
+      await assert.rejects(() => bad.write("b.json", te("x")), /wrong credentials/);
+    } finally {
+      await cleanup();
+    }
+  },
+);
+
+t(
+  "s3: a missing bucket is a NotFoundError naming the bucket, also for stat() and list()",
+  async () => {
+    const bucket = bucketName();
+    const s = await openS3Store(`s3://${bucket}/m/`, base());
+    for (
+      const call of [
+        () => s.read("x.json"),
+        () => s.stat("x.json"),
+        async () => {
+          for await (const _ of s.list("")) break;
+        },
+      ]
+    ) {
+      await assert.rejects(call, (e: unknown) => {
+        assert.ok(e instanceof NotFoundError, String(e));
+        assert.ok(e.message.includes(`the bucket "${bucket}" does not exist`), e.message);
+        return true;
+      });
+    }
+  },
+);
+
+t(
+  "s3: anonymous requests are unsigned and their failure says no credentials were used",
+  async () => {
+    const { bucket, cleanup } = await fresh();
+    try {
+      const rec = recordingFetch();
+      const anon = await openS3Store(`s3://${bucket}/mirror/`, {
+        endpoint: ENDPOINT,
+        env: {},
+        home: "/nonexistent",
+      }, { fetch: rec.fetch });
+      assert.deepEqual(anon.settings.credentials, undefined);
+      assert.match(anon.describe(), /anonymous \(no credentials found\)/);
+      // Swift's s3api has no public buckets: the request is refused, and the message says why.
+      await assert.rejects(() => anon.read("x.json"), /anonymous/);
+      assert.ok(rec.calls.length > 0 && rec.calls.every((c) => c.auth === null));
+    } finally {
+      await cleanup();
+    }
+  },
+);
+
+t("s3: credentials from a profile in a shared credentials file sign valid requests", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "spackle-s3-"));
+  const { bucket, cleanup } = await fresh();
+  try {
+    writeFileSync(
+      join(dir, "creds"),
+      `[default]\naws_access_key_id = nobody\naws_secret_access_key = wrong\n\n[ci]\naws_access_key_id = ${ACCESS}\naws_secret_access_key = ${SECRET}\n`,
+    );
+    const s = await openS3Store(`s3://${bucket}/mirror/`, {
+      endpoint: ENDPOINT,
+      env: { AWS_PROFILE: "ci", AWS_SHARED_CREDENTIALS_FILE: join(dir, "creds") },
+      home: dir,
+    });
+    await s.write("p.json", te("via profile"));
+    assert.deepEqual(await collectText(await s.read("p.json")), "via profile");
+    assert.match(s.describe(), /profile "ci"/);
+    assert.ok(!s.describe().includes(SECRET));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await cleanup();
+  }
+});
