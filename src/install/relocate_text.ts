@@ -32,12 +32,16 @@ function bytesAsLatin1(s: string): string {
 /** Replaces prefixes in text files as Spack's `TextFilePrefixReplacer` does. */
 export class TextReplacer {
   private readonly olds: Buffer[];
+  private readonly news: Buffer[];
+  private readonly absolute: boolean;
   private readonly regex: RegExp;
   private readonly map: Map<string, string>;
   /** Pairs with identical old and new are dropped, as Spack does. */
   constructor(pairs: PrefixPairs) {
     const kept = pairs.filter(([o, n]) => o !== n);
     this.olds = kept.map(([o]) => Buffer.from(o, "utf8"));
+    this.news = kept.map(([, n]) => Buffer.from(n, "utf8"));
+    this.absolute = kept.every(([o]) => o.startsWith("/"));
     this.map = new Map(kept.map(([o, n]) => [bytesAsLatin1(o), bytesAsLatin1(n)]));
     const alts = [...this.map.keys()].map(escapeRegex).join("|");
     this.regex = new RegExp(`(?<![\\w\\-_/])([\\w\\-_]*?)(${alts})([\\w\\-_/]*)`, "g");
@@ -48,8 +52,53 @@ export class TextReplacer {
     return this.olds.length === 0;
   }
 
-  /** The replaced content, or undefined when nothing matched. */
+  /**
+   * The replaced content, or undefined when nothing matched. Equivalent to the regex (see
+   * {@link TextReplacer.applyRegex}) for prefixes that start with `/` (absolute paths), but
+   * found with `indexOf`: a match is an occurrence of an old prefix whose run of `[\w-]`
+   * characters before it is not preceded by `[\w-/]`; group 1 and group 3 are kept as they are.
+   */
   apply(data: Uint8Array): Uint8Array | undefined {
+    if (this.isNoop) return undefined;
+    if (!this.absolute) return this.applyRegex(data);
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const next = this.olds.map((o) => buf.indexOf(o, 0));
+    if (next.every((n) => n < 0)) return undefined;
+    const parts: Uint8Array[] = [];
+    let copied = 0;
+    let pos = 0;
+    for (;;) {
+      let best = -1;
+      let at = Infinity;
+      for (let i = 0; i < next.length; i++) {
+        if (next[i] >= 0 && next[i] < pos) next[i] = buf.indexOf(this.olds[i], pos);
+        if (next[i] >= 0 && next[i] < at) {
+          at = next[i];
+          best = i;
+        }
+      }
+      if (best < 0) break;
+      // Start of the [\w-] run before the prefix; the character before it must not be [\w-/].
+      let p = at;
+      while (p > 0 && isWordish(buf[p - 1])) p--;
+      if (p < pos || (p > 0 && (isWordish(buf[p - 1]) || buf[p - 1] === 0x2f))) {
+        pos = at + 1;
+        continue;
+      }
+      let end = at + this.olds[best].byteLength;
+      while (end < buf.byteLength && (isWordish(buf[end]) || buf[end] === 0x2f)) end++;
+      parts.push(buf.subarray(copied, at), this.news[best]);
+      copied = at + this.olds[best].byteLength;
+      pos = end;
+    }
+    if (parts.length === 0) return undefined;
+    parts.push(buf.subarray(copied));
+    const out = Buffer.concat(parts);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+
+  /** The same replacement with Spack's regex itself (slower; the reference for `apply`). */
+  applyRegex(data: Uint8Array): Uint8Array | undefined {
     if (this.isNoop) return undefined;
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     if (!this.olds.some((o) => buf.indexOf(o) >= 0)) return undefined;
@@ -63,6 +112,12 @@ export class TextReplacer {
     const b = Buffer.from(out, "latin1");
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   }
+}
+
+/** `[A-Za-z0-9_-]`: the characters of group 1 (`[\w\-_]` on bytes). */
+function isWordish(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+    c === 0x5f || c === 0x2d;
 }
 
 /** One in-place write into a binary. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { applyPatches, BinaryReplacer, TextReplacer } from "./relocate_text.ts";
 
 const enc = new TextEncoder();
@@ -61,4 +62,40 @@ Deno.test("BinaryReplacer picks the first alternative at the leftmost position",
   const data = enc.encode("/root/pkg/lib/file.so\0/root/y/zzzzzzz\0");
   applyPatches(data, r.plan(data).patches);
   assert.equal(dec.decode(data), "//////r/p/lib/file.so\0////r/y/zzzzzzz\0");
+});
+
+Deno.test("TextReplacer.apply() agrees with Spack's regex on random text (property)", () => {
+  const pairs: [string, string][] = [
+    ["/old/store/pkg-abc", "/n/pkg-abc"],
+    ["/old/store", "/new-store"],
+    ["/old/sbang", "/x/bin/sbang"],
+  ];
+  const r = new TextReplacer(pairs);
+  const pieces = [
+    "/old/store",
+    "/old/store/pkg-abc",
+    "/old/sbang",
+    "/",
+    "a",
+    "-",
+    "_",
+    " ",
+    "\n",
+    "=",
+    "x/",
+    "\0",
+    "é",
+    "pkg",
+    "/old",
+    "store",
+  ];
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 30 }), (parts) => {
+      const data = enc.encode(parts.join(""));
+      const a = r.apply(data);
+      const b = r.applyRegex(data);
+      assert.deepEqual(a && Array.from(a), b && Array.from(b));
+    }),
+    { numRuns: 3000 },
+  );
 });
