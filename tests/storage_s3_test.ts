@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { collect, collectText } from "../src/core/streams.ts";
 import { NotFoundError, TransportError } from "../src/errors.ts";
 import { openS3Store, type S3Options, S3Store } from "../src/storage/s3.ts";
+import { openStore } from "../src/storage/open.ts";
+import { isWritable } from "../src/storage/store.ts";
 import { bytesOf, runStoreBehaviour } from "./storage_behaviour.ts";
 
 const ENDPOINT = Deno.env.get("SPACKLE_TEST_S3_ENDPOINT");
@@ -346,6 +348,28 @@ t("s3: credentials from a profile in a shared credentials file sign valid reques
     assert.ok(!s.describe().includes(SECRET));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    await cleanup();
+  }
+});
+
+t("s3: openStore() opens s3:// URLs with mirror settings in Spack's spelling", async () => {
+  const { bucket, cleanup } = await fresh();
+  try {
+    const s = await openStore(`s3://${bucket}/spack`, {
+      writable: true,
+      s3: {
+        endpoint_url: ENDPOINT,
+        region: REGION,
+        access_pair: { id_variable: "TEST_ID", secret_variable: "TEST_SECRET" },
+        env: { TEST_ID: ACCESS, TEST_SECRET: SECRET },
+        home: "/nonexistent",
+      },
+    });
+    assert.ok(isWritable(s));
+    await s.write("v3/layout.json", te('{"signing": "gpg"}'));
+    assert.deepEqual(await collectText(await s.read("v3/layout.json")), '{"signing": "gpg"}');
+    assert.match((s as S3Store).describe(), /access_pair \(variables TEST_ID, TEST_SECRET\)/);
+  } finally {
     await cleanup();
   }
 });

@@ -10,7 +10,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { UnsupportedError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { BundleStore } from "./bundle.ts";
 import { FileStore } from "./file.ts";
 import type { HttpOptions } from "./http.ts";
@@ -93,7 +93,12 @@ export async function openStore(
     return m;
   }
   if (u.protocol === "s3:") {
-    throw new UnsupportedError("s3:// support is not built in");
+    const { openS3Store } = await import("./s3.ts");
+    return await openS3Store(u, opts.s3 ?? {}, {
+      http: opts.http,
+      retry: opts.retry,
+      fetch: opts.fetch,
+    });
   }
   throw new UsageError(
     `Unsupported mirror URL scheme "${u.protocol}" in "${u.href}": use a path, file://, https://, http:// or s3://`,

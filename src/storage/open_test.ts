@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
-import { UnsupportedError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { collectText } from "../core/streams.ts";
 import { BundleStore, writeBundle } from "./bundle.ts";
 import { FileStore } from "./file.ts";
@@ -51,7 +51,9 @@ Deno.test("openStore() refuses unknown schemes, naming them, and leaves s3 to it
     () => openStore("ftp://host/mirror"),
     (e: unknown) => e instanceof UsageError && e.message.includes('"ftp:"'),
   );
-  await assert.rejects(() => openStore("s3://bucket/prefix"), UnsupportedError);
+  const s3 = await openStore("s3://bucket/prefix", { s3: { env: {}, home: "/nonexistent" } });
+  assert.equal(s3.url.href, "s3://bucket/prefix/");
+  assert.ok(isWritable(s3));
   await assert.rejects(() => openStore("http://[bad"), UsageError);
 });
 
