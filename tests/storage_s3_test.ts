@@ -5,7 +5,7 @@
  * SPACKLE_TEST_S3_ENDPOINT is unset.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { collect, collectText } from "../src/core/streams.ts";
@@ -14,6 +14,7 @@ import { openS3Store, type S3Options, S3Store } from "../src/storage/s3.ts";
 import { openStore } from "../src/storage/open.ts";
 import { isWritable } from "../src/storage/store.ts";
 import { bytesOf, runStoreBehaviour } from "./storage_behaviour.ts";
+import { REPO_ROOT } from "./_fixtures.ts";
 
 const ENDPOINT = Deno.env.get("SPACKLE_TEST_S3_ENDPOINT");
 const ACCESS = Deno.env.get("SPACKLE_TEST_S3_ACCESS_KEY") ?? "test:tester";
@@ -372,4 +373,25 @@ t("s3: openStore() opens s3:// URLs with mirror settings in Spack's spelling", a
   } finally {
     await cleanup();
   }
+});
+
+const BUN = join(REPO_ROOT, "node_modules/.bin/bun");
+
+Deno.test({
+  name: "s3: under Bun, signing, multipart upload, listing and the wrong-secret error work",
+  ignore: ignore || !existsSync(BUN),
+  async fn() {
+    const p = await new Deno.Command(BUN, {
+      args: ["run", join(REPO_ROOT, "tests/_bun_s3_check.ts")],
+      cwd: REPO_ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(p.code, 0, new TextDecoder().decode(p.stderr));
+    const r = JSON.parse(new TextDecoder().decode(p.stdout).trim().split("\n").pop()!);
+    assert.equal(r.runtime, "bun");
+    assert.equal(r.same, true);
+    assert.deepEqual(r.keys, ["big.bin", "small+x.json"]);
+    assert.match(r.wrong, /wrong credentials.*SignatureDoesNotMatch/);
+  },
 });

@@ -24,3 +24,13 @@ export { HttpsStore, type HttpsStoreOptions } from "./https.ts";
 export { checkStorePath } from "./path.ts";
 export { openStore, type OpenStoreOptions, storeUrl } from "./open.ts";
 export { BUNDLE_MARKER, type BundleItem, BundleStore, writeBundle } from "./bundle.ts";
+export { encodeKey, openS3Store, type S3NetOptions, type S3Options, S3Store } from "./s3.ts";
+export {
+  maskKeyId,
+  resolveS3Settings,
+  type S3AccessPair,
+  type S3CredentialOptions,
+  type S3Credentials,
+  s3OptionsFrom,
+  type S3Settings,
+} from "./s3_credentials.ts";
