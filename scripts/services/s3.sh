@@ -38,7 +38,7 @@ stop() {
     fi
   done
   for pid in "${pids[@]}"; do
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 10); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
   done
   return 0
@@ -181,7 +181,7 @@ CONF
   memcached -d -l 127.0.0.1 -p "$mc_port" -U 0 -m 32 -u "$user" -P "$dir/memcached.pid" \
     >"$dir/logs/memcached.log" 2>&1
   for s in account container object proxy; do
-    setsid nohup "swift-$s-server" "$dir/etc/$s-server.conf" >"$dir/logs/$s.log" 2>&1 </dev/null &
+    setsid nohup "swift-$s-server" "$dir/etc/$s-server.conf" --verbose >"$dir/logs/$s.log" 2>&1 </dev/null &
     echo $! >"$dir/$s.pid"
   done
 
