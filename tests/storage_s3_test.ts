@@ -395,3 +395,60 @@ Deno.test({
     assert.match(r.wrong, /wrong credentials.*SignatureDoesNotMatch/);
   },
 });
+
+/** A response whose body breaks (like a reset connection) after `cut` bytes. */
+async function cutShort(res: Response, cut: number): Promise<Response> {
+  const reader = res.body!.getReader();
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      if (sent >= cut) {
+        await reader.cancel();
+        return c.error(new TypeError("connection reset by peer"));
+      }
+      const { value, done } = await reader.read();
+      if (done) return c.close();
+      const part = value.subarray(0, Math.min(value.byteLength, cut - sent));
+      sent += part.byteLength;
+      c.enqueue(part);
+    },
+  });
+  return new Response(body, { status: res.status, headers: res.headers });
+}
+
+t(
+  "s3: a read cut short by the network resumes with a Range request guarded by the ETag",
+  async () => {
+    const ranges: (string | null)[] = [];
+    const { store, cleanup } = await fresh({}, "mirror/", {
+      fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
+        const res = await fetch(input, init);
+        const url = new URL(String(input));
+        if ((init?.method ?? "GET") !== "GET" || !url.pathname.endsWith("/cut.bin")) return res;
+        const range = new Headers(init?.headers).get("range");
+        ranges.push(range);
+        return ranges.length <= 2 ? cutShort(res, 700_000) : res;
+      }) as typeof fetch,
+    });
+    try {
+      const big = bytesOf(2_000_000, 5);
+      await store.write("cut.bin", big);
+      const got = await collect(await store.read("cut.bin"));
+      assert.deepEqual(got.byteLength, big.byteLength);
+      assert.ok(got.every((b, i) => b === big[i]), "bytes differ");
+      assert.deepEqual(ranges, [null, "bytes=700000-", "bytes=1400000-"]);
+      // With resuming off, the break surfaces as a temporary transport error.
+      ranges.length = 0;
+      const once = await openS3Store(store.url, base({ maxResumes: 0 }), {
+        fetch: (async (input: RequestInfo | URL, init?: RequestInit) =>
+          cutShort(await fetch(input, init), 1000)) as typeof fetch,
+      });
+      await assert.rejects(
+        async () => await collect(await once.read("cut.bin")),
+        (e: unknown) => e instanceof TransportError && e.temporary && /reset/.test(e.message),
+      );
+    } finally {
+      await cleanup();
+    }
+  },
+);

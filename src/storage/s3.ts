@@ -15,14 +15,14 @@
 import { createHash } from "node:crypto";
 import {
   NotFoundError,
-  type SpackleError,
+  SpackleError,
   TransportError,
   UnsupportedError,
   UsageError,
 } from "../errors.ts";
 import { type HttpOptions, makeFetch, retryAfterMs } from "./http.ts";
 import { checkStorePath } from "./path.ts";
-import { type RetryOptions, withRetry } from "./retry.ts";
+import { backoffDelay, type RetryOptions, withRetry } from "./retry.ts";
 import {
   resolveS3Settings,
   type S3CredentialOptions,
@@ -42,6 +42,8 @@ export interface S3Options extends S3CredentialOptions {
   concurrency?: number;
   /** Keys per ListObjectsV2 page (at most 1000). Default 1000. */
   maxKeys?: number;
+  /** How many times one read may resume a body cut short by the network. Default 3. */
+  maxResumes?: number;
 }
 
 /** Network settings shared with the other network stores. */
@@ -193,6 +195,7 @@ export class S3Store implements Store {
   private readonly partSize: number;
   private readonly concurrency: number;
   private readonly maxKeys: number;
+  private readonly maxResumes: number;
   private bucketSeen = false;
 
   /** Use `openS3Store`, which loads the signer lazily. */
@@ -216,6 +219,7 @@ export class S3Store implements Store {
     this.partSize = positive(opts.partSize, "partSize", 8 * MIB);
     this.concurrency = positive(opts.concurrency, "concurrency", 4);
     this.maxKeys = Math.min(1000, positive(opts.maxKeys, "maxKeys", 1000));
+    this.maxResumes = opts.maxResumes === 0 ? 0 : positive(opts.maxResumes, "maxResumes", 3);
   }
 
   /** One line for `--verbose`: the bucket, endpoint, region and credential source. */
@@ -415,9 +419,81 @@ export class S3Store implements Store {
 
   async read(path: string, opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>> {
     const key = this.keyOf(path);
-    const res = await this.send("GET", key, {}, { op: "read", signal: opts?.signal });
+    const signal = opts?.signal;
+    const res = await this.send("GET", key, {}, { op: "read", signal });
     this.bucketSeen = true;
-    return res.body ?? new ReadableStream({ start: (c) => c.close() });
+    if (!res.body) return new ReadableStream({ start: (c) => c.close() });
+    // A body cut short by the network is resumed where it broke, with a Range request guarded
+    // by the ETag (If-Match), so that a replaced object is never spliced.
+    const etag = res.headers.get("etag");
+    const lengthHeader = res.headers.get("content-length");
+    const total = lengthHeader !== null && /^\d+$/.test(lengthHeader)
+      ? Number(lengthHeader)
+      : undefined;
+    const canResume = etag !== null && total !== undefined;
+    let current = res.body.getReader();
+    let delivered = 0;
+    let resumes = 0;
+    const where = this.where(key);
+    const resume = async (): Promise<boolean> => {
+      if (!canResume || resumes >= this.maxResumes || signal?.aborted) return false;
+      resumes++;
+      await new Promise((r) => setTimeout(r, backoffDelay(resumes, { baseDelayMs: 200 })));
+      try {
+        const r2 = await this.send("GET", key, {}, {
+          op: "resume reading",
+          signal,
+          headers: { range: `bytes=${delivered}-`, "if-match": etag! },
+        });
+        const cr = r2.headers.get("content-range") ?? "";
+        if (r2.status !== 206 || !cr.startsWith(`bytes ${delivered}-`) || !r2.body) {
+          await r2.body?.cancel().catch(() => {});
+          return false;
+        }
+        current = r2.body.getReader();
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    return new ReadableStream<Uint8Array>({
+      async pull(c) {
+        for (;;) {
+          let err: unknown;
+          try {
+            const { value, done } = await current.read();
+            if (!done) {
+              delivered += value.byteLength;
+              c.enqueue(value);
+              return;
+            }
+            if (total === undefined || delivered >= total) {
+              c.close();
+              return;
+            }
+            err = new TransportError(
+              `Cannot read ${where}: the body ended after ${delivered} of ${total} bytes`,
+              { temporary: true },
+            );
+          } catch (e) {
+            err = e instanceof SpackleError || (e as Error)?.name === "AbortError" ||
+                signal?.aborted
+              ? e
+              : new TransportError(`Cannot read ${where}: ${(e as Error)?.message ?? e}`, {
+                cause: e,
+                temporary: true,
+              });
+          }
+          if (!(err as { temporary?: unknown })?.temporary || !(await resume())) {
+            c.error(err);
+            return;
+          }
+        }
+      },
+      cancel(reason) {
+        return current.cancel(reason);
+      },
+    }, { highWaterMark: 0 });
   }
 
   async *list(prefix: string, opts?: StoreCallOptions): AsyncIterable<string> {
@@ -690,6 +766,7 @@ export async function openS3Store(
     partSize: raw.partSize as number | undefined,
     concurrency: raw.concurrency as number | undefined,
     maxKeys: raw.maxKeys as number | undefined,
+    maxResumes: raw.maxResumes as number | undefined,
   };
   const settings = resolveS3Settings(o, u.hostname);
   const { AwsV4Signer } = await import("aws4fetch");
