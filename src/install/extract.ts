@@ -66,7 +66,12 @@ function refuse(label: string, what: string): never {
 
 /** Checks a member name and returns it without trailing slashes. */
 function checkName(label: string, raw: string, what = "member"): string {
-  const name = raw.replace(/\/+$/, "");
+  const name = raw.endsWith("/") ? raw.replace(/\/+$/, "") : raw;
+  // Fast path: no empty, "." or ".." component is possible without one of these.
+  if (
+    name !== "" && name[0] !== "/" && name[0] !== "." && !name.includes("/.") &&
+    !name.includes("//") && !name.includes("\0")
+  ) return name;
   if (name === "") refuse(label, `${what} with an empty name`);
   if (name.includes("\0")) refuse(label, `${what} name ${JSON.stringify(raw)} contains NUL`);
   if (name.startsWith("/")) refuse(label, `${what} "${raw}" has an absolute name`);
@@ -99,7 +104,13 @@ export async function extractTarball(
   const stripped: string[] = [];
   let bytes = 0;
 
+  let lastParent = "";
   const ensureParents = (name: string) => {
+    const slash = name.lastIndexOf("/");
+    const parent = slash < 0 ? "" : name.slice(0, slash);
+    // Members come directory by directory: the parent checked last time is usually this one.
+    if (parent === lastParent && parent !== "" && types.get(parent) === "directory") return;
+    lastParent = parent;
     const parts = name.split("/");
     let cur = "";
     for (let i = 0; i < parts.length - 1; i++) {
@@ -123,7 +134,7 @@ export async function extractTarball(
       refuse(label, `member "${name}" appears twice`);
     }
     ensureParents(name);
-    const path = join(tree, name);
+    const path = `${tree}/${name}`;
     if (header.mode & 0o7000) stripped.push(name);
     switch (header.type) {
       case "directory":

@@ -16,7 +16,6 @@ import {
   ftruncateSync,
   lstatSync,
   openSync,
-  readFileSync,
   readlinkSync,
   readSync,
   symlinkSync,
@@ -182,13 +181,35 @@ export function planRelocation(
 
   const bytePairs: [Uint8Array, Uint8Array][] = pairs.map(([o, n]) => [bytes(o), bytes(n)]);
   const bin = new BinaryReplacer(pairs);
+  let binScratch = new Uint8Array(0);
   for (const rel of info.relocateBinaries) {
     if (!check(rel, ["file", "link"], "relocate_binaries") || !once(rel)) continue;
     const path = join(prefixDir, rel);
-    const data = new Uint8Array(readFileSync(path));
+    // One reused buffer for every binary (the plan keeps only small copies).
+    const fd = openSync(path, "r");
+    let data: Uint8Array;
+    try {
+      const size = fstatSync(fd).size;
+      if (size > binScratch.byteLength) binScratch = new Uint8Array(size);
+      data = binScratch.subarray(0, size);
+      let off = 0;
+      while (off < size) {
+        const n = readSync(fd, data, off, size - off, off);
+        if (n === 0) break;
+        off += n;
+      }
+      data = data.subarray(0, off);
+    } finally {
+      closeSync(fd);
+    }
     let elf: ElfStringUpdate[] = [];
     if (isElf(data)) {
-      elf = planElfUpdates(data, bytePairs);
+      // Copies: the plan must not keep the whole file alive.
+      elf = planElfUpdates(data, bytePairs).map((u) => ({
+        ...u,
+        old: u.old.slice(),
+        new: u.new.slice(),
+      }));
       const grow = elf.filter((u) => u.new.byteLength > u.old.byteLength);
       if (grow.length) {
         for (const u of grow) {
@@ -241,6 +262,7 @@ export function planRelocation(
 export function applyRelocation(prefixDir: string, plan: RelocationPlan): number {
   if (plan.problems.length) throw new Error("applyRelocation: the plan has problems");
   const text = new TextReplacer(plan.pairs);
+  let scratch = new Uint8Array(1 << 16); // reused read buffer for text files
   let changed = 0;
   for (const c of plan.changes) {
     const path = join(prefixDir, c.path);
@@ -265,15 +287,29 @@ export function applyRelocation(prefixDir: string, plan: RelocationPlan): number
       const fd = openSync(path, "r+");
       try {
         const size = fstatSync(fd).size;
-        const data = new Uint8Array(size);
+        if (size > scratch.byteLength) {
+          scratch = new Uint8Array(Math.max(size, scratch.byteLength * 2));
+        }
+        const data = scratch.subarray(0, size);
         let off = 0;
         while (off < size) {
           const n = readSync(fd, data, off, size - off, off);
           if (n === 0) break;
           off += n;
         }
-        const out = text.apply(data);
-        if (out) {
+        const content = data.subarray(0, off);
+        const parts = text.partsOk ? text.applyParts(content) : undefined;
+        const out = parts ? undefined : text.apply(content);
+        if (parts) {
+          // The pieces are views of the content in memory: written one after the other.
+          let total = 0;
+          for (const p of parts) {
+            writeAll(fd, p, total);
+            total += p.byteLength;
+          }
+          if (total !== size) ftruncateSync(fd, total);
+          changed++;
+        } else if (out) {
           writeAll(fd, out, 0);
           if (out.byteLength !== size) ftruncateSync(fd, out.byteLength);
           changed++;

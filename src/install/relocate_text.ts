@@ -61,6 +61,18 @@ export class TextReplacer {
   apply(data: Uint8Array): Uint8Array | undefined {
     if (this.isNoop) return undefined;
     if (!this.absolute) return this.applyRegex(data);
+    const parts = this.applyParts(data);
+    if (!parts) return undefined;
+    const out = Buffer.concat(parts);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+
+  /**
+   * Like {@link TextReplacer.apply} (for absolute prefixes), as the pieces of the new content
+   * (views of `data` and the new prefixes): no copy of the file is made.
+   */
+  applyParts(data: Uint8Array): Uint8Array[] | undefined {
+    if (this.isNoop) return undefined;
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const next = this.olds.map((o) => buf.indexOf(o, 0));
     if (next.every((n) => n < 0)) return undefined;
@@ -93,8 +105,12 @@ export class TextReplacer {
     }
     if (parts.length === 0) return undefined;
     parts.push(buf.subarray(copied));
-    const out = Buffer.concat(parts);
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    return parts;
+  }
+
+  /** True when {@link TextReplacer.applyParts} can be used (every old prefix is absolute). */
+  get partsOk(): boolean {
+    return this.absolute;
   }
 
   /** The same replacement with Spack's regex itself (slower; the reference for `apply`). */
