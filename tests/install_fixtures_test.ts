@@ -344,3 +344,38 @@ Deno.test({
     }
   },
 });
+
+/** True when the oracle scripts can run the real Spack 1.2 here. */
+const HAVE_SPACK = HAVE_FIXTURES && existsSync(join(ORACLE, "common.sh")) &&
+  new Deno.Command("bash", {
+      args: ["-c", `. "${join(ORACLE, "common.sh")}" && [ -x "$(spack_root_for v3)/bin/spack" ]`],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().code === 0;
+
+Deno.test({
+  name: "real Spack 1.2 configured with the root as its install tree sees what spackle installed",
+  ignore: !HAVE_SPACK,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-oracle-" });
+    try {
+      const root = join(base, "store");
+      const res = await installSpecs(await source(fixture("v3-unsigned"), false), ["fooapp"], {
+        root,
+        allowUnsigned: true,
+      });
+      const script = `. "${join(ORACLE, "common.sh")}"
+make_instance v3 "${base}/inst" "${root}" 0 >/dev/null
+cd "${base}/inst/tmp"
+sp "${base}/inst" find --no-groups -p
+echo "explicit: $(sp "${base}/inst" find --no-groups --explicit)"`;
+      const out = new Deno.Command("bash", { args: ["-c", script] }).outputSync();
+      const text = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      for (const s of res.specs) assert.ok(text.includes(s.prefix), `${s.prefix} in:\n${text}`);
+      assert.match(text, /explicit: fooapp@3\.0/);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});
