@@ -373,14 +373,20 @@ export class S3Store implements Store {
   }
 
   /** Throws a NotFoundError when the bucket does not exist (checked once per store). */
-  private async checkBucket(signal?: AbortSignal): Promise<void> {
+  private async checkBucket(key: string, op: string, signal?: AbortSignal): Promise<void> {
     if (this.bucketSeen) return;
     const res = await this.send("HEAD", undefined, {}, {
-      op: "open",
+      op,
       signal,
-      accept: [403, 301, 400],
+      accept: [403, 301, 400, 404],
     });
     await res.body?.cancel();
+    if (res.status === 404) {
+      throw new NotFoundError(
+        `Cannot ${op} ${this.where(key)}: the bucket "${this.bucket}" does not exist at ` +
+          `${this.endpointName()} (HTTP 404)`,
+      );
+    }
     this.bucketSeen = true;
   }
 
@@ -393,7 +399,7 @@ export class S3Store implements Store {
     });
     await res.body?.cancel();
     if (res.status === 404) {
-      await this.checkBucket(opts?.signal);
+      await this.checkBucket(key, "stat", opts?.signal);
       return undefined;
     }
     if (res.status === 403) {
