@@ -7,11 +7,10 @@
  * @module
  */
 import { createReadStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { indexTarFile, type TarWriteEntry, writeTar } from "../core/tar.ts";
 import { toWebStream } from "../core/streams.ts";
@@ -115,21 +114,15 @@ export async function writeBundle(
       };
     }
   }
-  const sink = createWriteStream(tmp, { mode: 0o644 });
+  const fh = await open(tmp, "wx", 0o644);
   try {
-    const done = new Promise<void>((res, rej) => {
-      sink.on("finish", () => res());
-      sink.on("error", rej);
-    });
-    for await (const chunk of writeTar(entries())) {
-      if (!sink.write(chunk)) await new Promise<void>((r) => sink.once("drain", () => r()));
-    }
-    sink.end();
-    await done;
+    for await (const chunk of writeTar(entries())) await fh.write(chunk);
+    await fh.sync();
+    await fh.close();
     await rename(tmp, target);
     return { path: target, count };
   } catch (e) {
-    sink.destroy();
+    await fh.close().catch(() => {});
     await rm(tmp, { force: true });
     throw e;
   }
