@@ -9,7 +9,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } 
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, ORACLE, REPO_ROOT } from "./_fixtures.ts";
 import { openStore } from "../src/storage/open.ts";
-import { collect, gzipBytes, sha256Hex, writeTar } from "../src/core/mod.ts";
+import { collect, gzipBytes, sha256Hex, type TarWriteEntry, writeTar } from "../src/core/mod.ts";
 import { type InstallSource, installSpecs, openInstallSource } from "../src/install/mod.ts";
 import { verifierFromKeys } from "../src/mirror/trusted_keys.ts";
 import { IntegrityError, NotFoundError, UnsupportedError } from "../src/errors.ts";
@@ -219,23 +219,36 @@ Deno.test({
   },
 });
 
+const BIG_HASH = "a".repeat(32);
+const BIG_BUILD = "/tmp/build-root/" + "_".repeat(100);
+/** Member name of the package prefix in the tarballs below. */
+const BIG_PFX = `${BIG_BUILD}/linux-x86_64/big-1.0-${BIG_HASH}`.slice(1);
+
 /** Writes a v3 mirror with one package `big` holding `mb` MiB of incompressible data. */
-async function bigMirror(dir: string, mb: number): Promise<string> {
-  const hash = "a".repeat(32);
-  const build = "/tmp/build-root/" + "_".repeat(100);
-  const pfx = `${build}/linux-x86_64/big-1.0-${hash}`.slice(1);
+function bigMirror(dir: string, mb: number): Promise<string> {
   const rnd = new Uint8Array(1 << 20);
-  const entries = [
-    { header: { name: pfx, type: "directory" as const, mode: 0o755 } },
-    ...Array.from({ length: mb }, (_, i) => {
+  return writeMirror(
+    dir,
+    Array.from({ length: mb }, (_, i) => {
       crypto.getRandomValues(rnd.subarray(0, 65536));
       for (let o = 65536; o < rnd.length; o += 65536) rnd.copyWithin(o, 0, 65536);
       rnd[0] = i;
       return {
-        header: { name: `${pfx}/data/f${i}`, type: "file" as const, mode: 0o644 },
+        header: { name: `${BIG_PFX}/data/f${i}`, type: "file" as const, mode: 0o644 },
         body: rnd.slice(),
       };
     }),
+  );
+}
+
+/** Writes a v3 mirror with one package `big` whose tarball holds `members` (and buildinfo). */
+async function writeMirror(dir: string, members: TarWriteEntry[]): Promise<string> {
+  const hash = BIG_HASH;
+  const build = BIG_BUILD;
+  const pfx = BIG_PFX;
+  const entries: TarWriteEntry[] = [
+    { header: { name: pfx, type: "directory" as const, mode: 0o755 } },
+    ...members,
     { header: { name: `${pfx}/.spack`, type: "directory" as const, mode: 0o755 } },
     {
       header: { name: `${pfx}/.spack/binary_distribution`, type: "file" as const, mode: 0o644 },
@@ -376,6 +389,107 @@ echo "explicit: $(sp "${base}/inst" find --no-groups --explicit)"`;
       assert.match(text, /explicit: fooapp@3\.0/);
     } finally {
       rmSync(base, { recursive: true, force: true });
+    }
+  },
+});
+
+const HOSTILE: [string, TarWriteEntry[]][] = [
+  ["a member escaping with ..", [{
+    header: {
+      name: `${BIG_PFX}/../../../../../../../../../../evil-${BIG_HASH}`,
+      type: "file",
+      mode: 0o644,
+    },
+    body: new TextEncoder().encode("x"),
+  }]],
+  ["a write through a symlink", [
+    { header: { name: `${BIG_PFX}/lib`, type: "symlink", mode: 0o777, linkname: "/tmp" } },
+    {
+      header: { name: `${BIG_PFX}/lib/evil-${BIG_HASH}`, type: "file", mode: 0o644 },
+      body: new TextEncoder().encode("x"),
+    },
+  ]],
+  ["an absolute member", [{
+    header: { name: `/tmp/evil-${BIG_HASH}`, type: "file", mode: 0o644 },
+    body: new TextEncoder().encode("x"),
+  }]],
+  ["a FIFO", [{ header: { name: `${BIG_PFX}/fifo`, type: "fifo", mode: 0o644 } }]],
+];
+
+for (const [what, members] of HOSTILE) {
+  Deno.test(`spackle install refuses a mirror whose tarball has ${what}: exit 1, nothing installed`, async () => {
+    const mirror = await Deno.makeTempDir({ prefix: "sp-hostile-" });
+    const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+    try {
+      const rel = await writeMirror(mirror, members);
+      const deno = join(REPO_ROOT, "node_modules/.bin/deno");
+      const out = new Deno.Command(deno, {
+        args: [
+          "run",
+          "-A",
+          join(REPO_ROOT, "cli.ts"),
+          "install",
+          "-m",
+          mirror,
+          "--root",
+          root,
+          "--allow-unsigned",
+          "big",
+        ],
+      }).outputSync();
+      const err = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, err);
+      assert.match(err, /Refusing to extract/);
+      assert.ok(!existsSync(join(root, rel)));
+      assert.ok(!existsSync(`/tmp/evil-${BIG_HASH}`));
+      assert.deepEqual(readdirSync(join(root, ".spackle-staging")), []);
+      assert.ok(!existsSync(join(root, ".spack-db/index.json")));
+    } finally {
+      rmSync(mirror, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+}
+
+Deno.test({
+  name: "spackle --json install prints the installed specs; a second run reports them present",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+    try {
+      const deno = join(REPO_ROOT, "node_modules/.bin/deno");
+      const args = [
+        "run",
+        "-A",
+        join(REPO_ROOT, "cli.ts"),
+        "--json",
+        "install",
+        "-m",
+        fixture("v2-unsigned"),
+        "--root",
+        root,
+        "--allow-unsigned",
+        "-j",
+        "2",
+        "libfoo@2.0",
+      ];
+      const first = new Deno.Command(deno, { args }).outputSync();
+      assert.equal(first.code, 0, new TextDecoder().decode(first.stderr));
+      const doc = JSON.parse(new TextDecoder().decode(first.stdout));
+      assert.deepEqual(doc.specs.map((s: { name: string }) => s.name).sort(), ["libfoo", "libzz"]);
+      assert.ok(doc.specs.every((s: { installed: boolean }) => s.installed));
+      const second = JSON.parse(
+        new TextDecoder().decode(new Deno.Command(deno, { args }).outputSync().stdout),
+      );
+      assert.ok(second.specs.every((s: { installed: boolean }) => !s.installed));
+      const missing = new Deno.Command(deno, { args: [...args.slice(0, -1), "nosuchpkg"] })
+        .outputSync();
+      assert.equal(missing.code, 1);
+      const msg = new TextDecoder().decode(missing.stdout) +
+        new TextDecoder().decode(missing.stderr);
+      assert.match(msg, /Cannot find \\"nosuchpkg\\"|Cannot find "nosuchpkg"/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   },
 });
