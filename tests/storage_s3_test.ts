@@ -15,6 +15,7 @@ import { openStore } from "../src/storage/open.ts";
 import { isWritable } from "../src/storage/store.ts";
 import { bytesOf, runStoreBehaviour } from "./storage_behaviour.ts";
 import { REPO_ROOT } from "./_fixtures.ts";
+import { startProxy } from "./_http_server.ts";
 
 const ENDPOINT = Deno.env.get("SPACKLE_TEST_S3_ENDPOINT");
 const ACCESS = Deno.env.get("SPACKLE_TEST_S3_ACCESS_KEY") ?? "test:tester";
@@ -452,3 +453,28 @@ t(
     }
   },
 );
+
+t("s3: requests go through an HTTP proxy with their signatures intact", async () => {
+  const proxy = await startProxy();
+  const bucket = bucketName();
+  try {
+    const s = await openS3Store(`s3://${bucket}/m/`, base(), {
+      http: { proxy: proxy.url, noProxy: "" },
+    });
+    await s.createBucket();
+    await s.write("via/proxy.json", te("proxied"));
+    assert.deepEqual(await collectText(await s.read("via/proxy.json")), "proxied");
+    const keys = [];
+    for await (const k of s.list("")) keys.push(k);
+    assert.deepEqual(keys, ["via/proxy.json"]);
+    const host = new URL(ENDPOINT!).host;
+    assert.ok(
+      proxy.seen.some((l) => l === `PUT http://${host}/${bucket}/m/via/proxy.json`),
+      proxy.seen.join("; "),
+    );
+    assert.ok(proxy.seen.some((l) => l.startsWith(`GET http://${host}/${bucket}/?list-type=2`)));
+  } finally {
+    await proxy.close();
+    await dropBucket(bucket);
+  }
+});
