@@ -71,7 +71,6 @@ const TEMPORARY_CODES = new Set([
   "InternalError",
   "ServiceUnavailable",
   "RequestTimeout",
-  "RequestTimeTooSkewed",
   "OperationAborted",
 ]);
 
@@ -273,33 +272,48 @@ export class S3Store implements Store {
         signal: this.retry.signal ? AbortSignal.any([this.retry.signal, init.signal]) : init.signal,
       }
       : this.retry;
+    const creds = this.settings.credentials;
+    const payloadHash = creds ? (init.body ? sha256Hex(init.body) : EMPTY_SHA256) : "";
     return withRetry(async () => {
-      init.signal?.throwIfAborted();
-      const url = this.httpUrl(key, query);
-      const headers = new Headers(init.headers ?? {});
-      let req: { method: string; url: URL | string; headers: Headers } = { method, url, headers };
-      const creds = this.settings.credentials;
-      if (creds) {
-        headers.set("x-amz-content-sha256", init.body ? sha256Hex(init.body) : EMPTY_SHA256);
-        req = await new this.signer({
+      for (let redirects = 0;; redirects++) {
+        init.signal?.throwIfAborted();
+        const url = this.httpUrl(key, query);
+        const headers = new Headers(init.headers ?? {});
+        let req: { method: string; url: URL | string; headers: Headers } = { method, url, headers };
+        if (creds) {
+          headers.set("x-amz-content-sha256", payloadHash);
+          req = await new this.signer({
+            method,
+            url: url.href,
+            headers,
+            accessKeyId: creds.accessKeyId,
+            secretAccessKey: creds.secretAccessKey,
+            sessionToken: creds.sessionToken,
+            service: "s3",
+            region: this.settings.region,
+          }).sign();
+        }
+        const res = await this.fetch(req.url, {
           method,
-          url: url.href,
-          headers,
-          accessKeyId: creds.accessKeyId,
-          secretAccessKey: creds.secretAccessKey,
-          sessionToken: creds.sessionToken,
-          service: "s3",
-          region: this.settings.region,
-        }).sign();
+          headers: req.headers,
+          body: init.body as BodyInit | undefined,
+          signal: init.signal,
+        });
+        if (res.ok || init.accept?.includes(res.status)) return res;
+        // On AWS, a bucket in another region answers with its region: follow it once, as the
+        // AWS tools do.
+        const bucketRegion = res.headers.get("x-amz-bucket-region");
+        if (
+          redirects === 0 && !this.settings.endpoint && bucketRegion &&
+          bucketRegion !== this.settings.region && [301, 307, 400].includes(res.status)
+        ) {
+          await res.body?.cancel().catch(() => {});
+          this.settings.region = bucketRegion;
+          this.settings.regionSource = "the bucket's region (x-amz-bucket-region)";
+          continue;
+        }
+        throw await this.errorOf(res, method, key, init.op);
       }
-      const res = await this.fetch(req.url, {
-        method,
-        headers: req.headers,
-        body: init.body as BodyInit | undefined,
-        signal: init.signal,
-      });
-      if (res.ok || init.accept?.includes(res.status)) return res;
-      throw await this.errorOf(res, method, key, init.op);
     }, retry);
   }
 
@@ -338,6 +352,13 @@ export class S3Store implements Store {
       return new TransportError(
         `${what}: wrong credentials, the server answered ${code} (${source})` +
           (message ? `: ${message}` : ""),
+        { status: res.status },
+      );
+    }
+    if (code === "RequestTimeTooSkewed") {
+      return new TransportError(
+        `${what}: the clock of this machine is too far from the server's (${detail}); ` +
+          "set the system time (NTP) and try again",
         { status: res.status },
       );
     }

@@ -423,7 +423,7 @@ export function resolveS3Settings(opts: S3CredentialOptions = {}, bucket = ""): 
         : opts.anonymous
         ? "anonymous (as asked)"
         : "anonymous (no credentials found)";
-      return `S3: ${where}, region ${region} (${regionSource}), ` +
+      return `S3: ${where}, region ${settings.region} (${settings.regionSource}), ` +
         `${pathStyle ? "path-style" : "virtual-hosted"} addressing, credentials: ${who}`;
     },
   };

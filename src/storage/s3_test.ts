@@ -57,3 +57,71 @@ Deno.test("s3 URLs without a bucket or with credentials in them are refused", as
   await assert.rejects(() => openS3Store("s3:///x", none), /names no bucket/);
   await assert.rejects(() => openS3Store("s3://id:secret@b/x", none), /carries credentials/);
 });
+
+Deno.test("on AWS, a bucket in another region is followed there once and signed for it", async () => {
+  const seen: { url: string; auth: string }[] = [];
+  const fake = (async (u: RequestInfo | URL, init?: RequestInit) => {
+    const auth = new Headers(init?.headers).get("authorization") ?? "";
+    seen.push({ url: String(u), auth });
+    if (String(u).includes(".us-east-1.")) {
+      return new Response(
+        "<Error><Code>AuthorizationHeaderMalformed</Code><Message>wrong region</Message></Error>",
+        { status: 400, headers: { "x-amz-bucket-region": "eu-north-1" } },
+      );
+    }
+    return new Response("data", { status: 200, headers: { "content-length": "4" } });
+  }) as typeof fetch;
+  const s = await openS3Store("s3://bkt/", {
+    ...none,
+    accessPair: { id: "AKIDEXAMPLE", secret: "s" },
+  }, { fetch: fake });
+  assert.deepEqual(await new Response(await s.read("k")).text(), "data");
+  assert.deepEqual(seen.map((x) => x.url), [
+    "https://bkt.s3.us-east-1.amazonaws.com/k",
+    "https://bkt.s3.eu-north-1.amazonaws.com/k",
+  ]);
+  assert.match(seen[1].auth, /\/eu-north-1\/s3\/aws4_request/);
+  assert.match(s.describe(), /region eu-north-1 \(the bucket's region/);
+});
+
+Deno.test("a skewed clock and an access denial are explained, and neither is retried", async () => {
+  let calls = 0;
+  const answer = (code: string, status: number) =>
+    (async () => {
+      calls++;
+      return new Response(`<Error><Code>${code}</Code><Message>m</Message></Error>`, { status });
+    }) as unknown as typeof fetch;
+  const creds = { ...none, endpoint: "http://127.0.0.1:1", accessPair: { id: "A", secret: "s" } };
+  const skew = await openS3Store("s3://b/", creds, { fetch: answer("RequestTimeTooSkewed", 403) });
+  await assert.rejects(() => skew.read("k"), /clock of this machine/);
+  assert.deepEqual(calls, 1);
+  calls = 0;
+  const denied = await openS3Store("s3://b/", { ...none, endpoint: "http://127.0.0.1:1" }, {
+    fetch: answer("AccessDenied", 403),
+  });
+  await assert.rejects(
+    () => denied.read("k"),
+    /Cannot read "s3:\/\/b\/k": HTTP 403 AccessDenied: m \(access denied; no credentials \(anonymous request\)\); set AWS_ACCESS_KEY_ID/,
+  );
+  assert.deepEqual(calls, 1);
+});
+
+Deno.test("5xx and SlowDown answers are retried, then reported as temporary", async () => {
+  let calls = 0;
+  const fake = (async () => {
+    calls++;
+    return new Response("<Error><Code>SlowDown</Code><Message>slow</Message></Error>", {
+      status: 503,
+    });
+  }) as unknown as typeof fetch;
+  const s = await openS3Store("s3://b/", { ...none, endpoint: "http://127.0.0.1:1" }, {
+    fetch: fake,
+    retry: { retries: 2, baseDelayMs: 1 },
+  });
+  await assert.rejects(
+    () => s.stat("k"),
+    (e: unknown) =>
+      (e as { temporary?: boolean }).temporary === true && /SlowDown|503/.test(String(e)),
+  );
+  assert.deepEqual(calls, 3);
+});
