@@ -172,6 +172,12 @@ export function planRelocation(
   // Old archives may list several paths of one inode: relocate each inode once.
   const seen = new Set<string>();
   const once = (rel: string): boolean => {
+    if (info.hardlinksDeduped) {
+      // Spack trusts the lists then; a path listed twice is still relocated once.
+      if (seen.has(rel)) return false;
+      seen.add(rel);
+      return true;
+    }
     const st = lstatSync(join(prefixDir, rel));
     const key = `${st.dev}:${st.ino}`;
     if (seen.has(key)) return false;
@@ -263,6 +269,7 @@ export function applyRelocation(prefixDir: string, plan: RelocationPlan): number
   if (plan.problems.length) throw new Error("applyRelocation: the plan has problems");
   const text = new TextReplacer(plan.pairs);
   let scratch = new Uint8Array(1 << 16); // reused read buffer for text files
+  let outScratch = new Uint8Array(1 << 16); // reused output buffer
   let changed = 0;
   for (const c of plan.changes) {
     const path = join(prefixDir, c.path);
@@ -301,12 +308,18 @@ export function applyRelocation(prefixDir: string, plan: RelocationPlan): number
         const parts = text.partsOk ? text.applyParts(content) : undefined;
         const out = parts ? undefined : text.apply(content);
         if (parts) {
-          // The pieces are views of the content in memory: written one after the other.
+          // The pieces (views of the content in memory) gathered into one write.
           let total = 0;
-          for (const p of parts) {
-            writeAll(fd, p, total);
-            total += p.byteLength;
+          for (const p of parts) total += p.byteLength;
+          if (total > outScratch.byteLength) {
+            outScratch = new Uint8Array(Math.max(total, outScratch.byteLength * 2));
           }
+          let o = 0;
+          for (const p of parts) {
+            outScratch.set(p, o);
+            o += p.byteLength;
+          }
+          writeAll(fd, outScratch.subarray(0, total), 0);
           if (total !== size) ftruncateSync(fd, total);
           changed++;
         } else if (out) {
