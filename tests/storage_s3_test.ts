@@ -478,3 +478,35 @@ t("s3: requests go through an HTTP proxy with their signatures intact", async ()
     await dropBucket(bucket);
   }
 });
+
+t("s3: a body stream that fails during a multipart upload aborts it", async () => {
+  const rec = recordingFetch();
+  const { store, cleanup } = await fresh(
+    { multipartThreshold: 1024 * 1024, partSize: 1024 * 1024, concurrency: 2 },
+    "mirror/",
+    { fetch: rec.fetch },
+  );
+  try {
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent >= 3 * 1024 * 1024) return c.error(new Error("disk read failed"));
+        c.enqueue(bytesOf(256 * 1024, sent + 1));
+        sent += 256 * 1024;
+      },
+    });
+    await assert.rejects(() => store.write("blobs/broken.bin", body), /disk read failed/);
+    assert.ok(rec.calls.some((c) => c.method === "POST" && c.url.searchParams.has("uploads")));
+    const aborts = rec.calls.filter((c) =>
+      c.method === "DELETE" && c.url.searchParams.has("uploadId")
+    );
+    assert.deepEqual(aborts.length, 1);
+    assert.deepEqual(await store.stat("blobs/broken.bin"), undefined);
+    const res = await (store as any).send("GET", undefined, { uploads: "" }, {
+      op: "list uploads of",
+    });
+    assert.ok(!(await res.text()).includes("<Upload>"));
+  } finally {
+    await cleanup();
+  }
+});

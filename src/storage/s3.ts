@@ -634,6 +634,7 @@ export class S3Store implements Store {
     let uploadId: string | undefined;
     const ctrl = new AbortController();
     const signal = opts.signal ? AbortSignal.any([opts.signal, ctrl.signal]) : ctrl.signal;
+    const inflight = new Set<Promise<void>>();
     try {
       const res = await this.send("POST", key, { uploads: "" }, {
         op: "start a multipart upload of",
@@ -648,7 +649,6 @@ export class S3Store implements Store {
       }
       const id = uploadId;
       const parts: { number: number; etag: string }[] = [];
-      const inflight = new Set<Promise<void>>();
       let failure: { error: unknown } | undefined;
       for (let n = 1; !failure; n++) {
         while (inflight.size >= this.concurrency) await Promise.race(inflight);
@@ -694,6 +694,9 @@ export class S3Store implements Store {
       }
       this.bucketSeen = true;
     } catch (e) {
+      // Parts still in flight are stopped before the abort, so that none lands after it.
+      ctrl.abort(e);
+      await Promise.allSettled(inflight);
       await src.cancel(e);
       if (uploadId) {
         try {
