@@ -44,6 +44,8 @@ export interface S3CredentialOptions {
   accessPair?: S3AccessPair;
   /** A session token (`access_token` in Spack's mirror configuration). */
   sessionToken?: string;
+  /** Name of an environment variable holding the session token (`access_token_variable`). */
+  sessionTokenVariable?: string;
   /** "path" (`https://host/bucket/key`) or "virtual" (`https://bucket.host/key`). */
   addressing?: "path" | "virtual";
   /** Send unsigned requests even when credentials could be found. */
@@ -100,6 +102,8 @@ export function s3OptionsFrom(raw: Record<string, unknown>): S3CredentialOptions
   const token = nonEmpty(raw.sessionToken) ?? nonEmpty(raw.access_token) ??
     nonEmpty(raw.session_token);
   if (token) out.sessionToken = token;
+  const tokenVar = nonEmpty(raw.sessionTokenVariable) ?? nonEmpty(raw.access_token_variable);
+  if (tokenVar) out.sessionTokenVariable = tokenVar;
   const pair = (raw.accessPair ?? raw.access_pair) as unknown;
   if (Array.isArray(pair)) {
     // Spack's older form: access_pair: [id, secret]
@@ -348,7 +352,17 @@ export function resolveS3Settings(opts: S3CredentialOptions = {}, bucket = ""): 
         `The S3 access_pair gives ${id ? "a key id but no secret" : "a secret but no key id"}`,
       );
     }
-    credentials = { accessKeyId: id, secretAccessKey: secret, sessionToken: opts.sessionToken };
+    let sessionToken = opts.sessionToken;
+    if (opts.sessionTokenVariable) {
+      sessionToken = nonEmpty(env[opts.sessionTokenVariable]);
+      if (!sessionToken) {
+        throw new UsageError(
+          `The S3 session token variable "${opts.sessionTokenVariable}" named in ` +
+            "access_token_variable is not set",
+        );
+      }
+    }
+    credentials = { accessKeyId: id, secretAccessKey: secret, sessionToken };
     const vars = [
       pair.id_variable && !pair.id ? pair.id_variable : "",
       pair.secret_variable && !pair.secret ? pair.secret_variable : "",

@@ -269,3 +269,23 @@ Deno.test("parseIni() reads sections, comments and nested values", () => {
   assert.deepEqual(ini.get("x")?.get("k"), "v");
   assert.deepEqual(ini.get("default")?.get("region"), "eu-west-3");
 });
+
+Deno.test("access_token and access_token_variable give the session token of an access_pair", () => {
+  const o = s3OptionsFrom({
+    access_pair: { id: "AKIAX", secret_variable: "SEC" },
+    access_token_variable: "TOK",
+  });
+  const s = resolveS3Settings({ ...o, env: { SEC: "s", TOK: "the-token" }, home: "/nonexistent" });
+  assert.deepEqual(s.credentials?.sessionToken, "the-token");
+  assert.match(s.describe(), /with a session token/);
+  assert.ok(!s.describe().includes("the-token"));
+  assert.throws(
+    () => resolveS3Settings({ ...o, env: { SEC: "s" }, home: "/nonexistent" }),
+    /"TOK" named in access_token_variable is not set/,
+  );
+  const direct = s3OptionsFrom({ access_pair: { id: "a", secret: "b" }, access_token: "t" });
+  assert.deepEqual(
+    resolveS3Settings({ ...direct, env: {}, home: "/nonexistent" }).credentials?.sessionToken,
+    "t",
+  );
+});
