@@ -242,7 +242,11 @@ function bigMirror(dir: string, mb: number): Promise<string> {
 }
 
 /** Writes a v3 mirror with one package `big` whose tarball holds `members` (and buildinfo). */
-async function writeMirror(dir: string, members: TarWriteEntry[]): Promise<string> {
+async function writeMirror(
+  dir: string,
+  members: TarWriteEntry[],
+  textfiles: string[] = [],
+): Promise<string> {
   const hash = BIG_HASH;
   const build = BIG_BUILD;
   const pfx = BIG_PFX;
@@ -253,7 +257,9 @@ async function writeMirror(dir: string, members: TarWriteEntry[]): Promise<strin
     {
       header: { name: `${pfx}/.spack/binary_distribution`, type: "file" as const, mode: 0o644 },
       body: new TextEncoder().encode(
-        `{buildpath: ${build}, hash_to_prefix: {${hash}: /${pfx}}, relocate_textfiles: [], relocate_binaries: [], relocate_links: []}`,
+        `{buildpath: ${build}, hash_to_prefix: {${hash}: /${pfx}}, relocate_textfiles: [${
+          textfiles.join(", ")
+        }], relocate_binaries: [], relocate_links: []}`,
       ),
     },
   ];
@@ -493,3 +499,39 @@ Deno.test({
     }
   },
 });
+
+for (const listed of [true, false]) {
+  Deno.test(
+    `installSpecs() relocates a text file with its prefix only when the buildinfo lists it (${
+      listed ? "listed" : "not listed"
+    }), with or without in-stream relocation`,
+    async () => {
+      for (const speculate of [true, false]) {
+        const mirror = await Deno.makeTempDir({ prefix: "sp-mirror-" });
+        const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+        try {
+          const text = `prefix=/${BIG_PFX}\nlib=/${BIG_PFX}/lib -L/${BIG_PFX}/lib64\n`;
+          const rel = await writeMirror(
+            mirror,
+            [
+              { header: { name: `${BIG_PFX}/share`, type: "directory", mode: 0o755 } },
+              {
+                header: { name: `${BIG_PFX}/share/t.txt`, type: "file", mode: 0o644 },
+                body: new TextEncoder().encode(text),
+              },
+            ],
+            listed ? ["share/t.txt"] : [],
+          );
+          const src = await openInstallSource(await openStore(mirror));
+          await installSpecs(src, ["big"], { root, allowUnsigned: true, speculate });
+          const prefix = join(root, rel);
+          const got = readFileSync(join(prefix, "share/t.txt"), "utf8");
+          assert.equal(got, listed ? text.replaceAll(`/${BIG_PFX}`, prefix) : text);
+        } finally {
+          rmSync(mirror, { recursive: true, force: true });
+          rmSync(root, { recursive: true, force: true });
+        }
+      }
+    },
+  );
+}

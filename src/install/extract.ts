@@ -24,7 +24,9 @@ import {
   writeSync,
 } from "node:fs";
 import { join, posix } from "node:path";
+import { Buffer, isUtf8 } from "node:buffer";
 import { InvalidDataError } from "../errors.ts";
+import { TextReplacer } from "./relocate_text.ts";
 import { readTar } from "../core/tar.ts";
 
 /** The kinds of paths a package prefix holds. */
@@ -46,6 +48,19 @@ export interface ExtractResult {
   strippedModes: string[];
   /** Bytes of file content written. */
   bytes: number;
+  /** What was relocated while extracting (see {@link ExtractOptions.speculate}). */
+  speculated?: SpeculatedText;
+}
+
+/** Text files relocated while extracting, on the guess that `oldPrefix` was the build prefix. */
+export interface SpeculatedText {
+  /** The guessed build prefix of the package (`/` + the member that ends with its hash). */
+  oldPrefix: string;
+  newPrefix: string;
+  /** `/` + the first component of `oldPrefix` + `/`: every other occurrence of it was absent. */
+  anchor: string;
+  /** Relative paths rewritten. */
+  files: Set<string>;
 }
 
 /** Options of {@link extractTarball}. */
@@ -55,6 +70,123 @@ export interface ExtractOptions {
   signal?: AbortSignal;
   /** Mode of directories (default `0o2755`, Spack's default package directory permissions). */
   dirMode?: number;
+  /**
+   * Relocate plain-text files while they stream, before the buildinfo (the last member) is
+   * known: the package prefix is taken to be the directory member ending with `hash`, and a
+   * small text file whose only absolute paths under that prefix's first component are
+   * occurrences of the prefix itself is rewritten as Spack's text relocation would rewrite it.
+   * The caller must check the guess against the buildinfo ({@link speculationHolds}) and
+   * extract again without this option when it does not hold.
+   */
+  speculate?: { hash: string; newPrefix: string };
+}
+
+const SPECULATE_MAX = 1 << 20;
+
+/** In-stream relocation state. */
+class Speculation {
+  readonly hash: string;
+  readonly newPrefix: string;
+  oldPrefix = "";
+  anchor = "";
+  readonly files = new Set<string>();
+  private anc = Buffer.alloc(0);
+  private replacer?: TextReplacer;
+  constructor(o: { hash: string; newPrefix: string }) {
+    this.hash = o.hash;
+    this.newPrefix = o.newPrefix;
+  }
+  start(oldPrefix: string): void {
+    this.oldPrefix = oldPrefix;
+    this.anchor = "/" + oldPrefix.split("/")[1] + "/";
+    this.anc = Buffer.from(this.anchor);
+    this.replacer = new TextReplacer([[oldPrefix, this.newPrefix]]);
+  }
+  /** The relocated pieces of a file's content, or undefined to leave it as it is. */
+  relocate(data: Uint8Array): Uint8Array[] | undefined {
+    if (!this.replacer || this.replacer.isNoop || !this.replacer.partsOk) return undefined;
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (isBinaryMagic(buf)) return undefined;
+    const parts = this.replacer.applyParts(data);
+    if (!parts) return undefined;
+    if (!isUtf8(buf) && NOT_LATIN1_TEXT.test(buf.toString("latin1"))) return undefined;
+    // Each replaced occurrence holds the anchor once at its start (the anchor is a path's
+    // first component); any other occurrence could belong to another old prefix.
+    if (count(buf, this.anc) !== (parts.length - 1) / 2) return undefined;
+    return parts;
+  }
+}
+
+// deno-lint-ignore no-control-regex
+const NOT_LATIN1_TEXT = /[\x00\x7f-\x9f]/;
+
+function count(buf: Buffer, needle: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(needle); i >= 0; i = buf.indexOf(needle, i + needle.byteLength)) n++;
+  return n;
+}
+
+/** ELF or Mach-O magic in the first 8 bytes (what Spack lists as binaries). */
+function isBinaryMagic(b: Uint8Array): boolean {
+  const m = (b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]) >>> 0;
+  if (m === 0x7f454c46) return true;
+  if ([0xcffaedfe, 0xfeedfacf, 0xcefaedfe, 0xfeedface].includes(m)) return true;
+  if (m === 0xcafebabe || m === 0xbebafeca) {
+    const n = m === 0xcafebabe
+      ? (b[4] << 24 | b[5] << 16 | b[6] << 8 | b[7]) >>> 0
+      : (b[7] << 24 | b[6] << 16 | b[5] << 8 | b[4]) >>> 0;
+    return n < 10;
+  }
+  return false;
+}
+
+let joinBuf = new Uint8Array(1 << 16);
+
+/** Writes the parts with one system call (joined in a reused buffer). */
+function writeAllSync(fd: number, parts: Uint8Array[]): void {
+  let data = parts[0];
+  if (parts.length > 1) {
+    let total = 0;
+    for (const p of parts) total += p.byteLength;
+    if (total > joinBuf.byteLength) {
+      joinBuf = new Uint8Array(Math.max(total, joinBuf.byteLength * 2));
+    }
+    let o = 0;
+    for (const p of parts) {
+      joinBuf.set(p, o);
+      o += p.byteLength;
+    }
+    data = joinBuf.subarray(0, total);
+  }
+  let off = 0;
+  while (off < data.byteLength) off += writeSync(fd, data, off);
+}
+
+/**
+ * True when what {@link extractTarball} relocated while streaming is exactly what Spack's
+ * relocation with the real prefix map gives: the guessed prefix is the package's build prefix
+ * and maps to the same new prefix, no earlier map entry can match where it matches, every
+ * old prefix starts with the anchor (so the files, which held the anchor only inside the
+ * prefix, hold no other old prefix), and every rewritten file is one the buildinfo lists.
+ */
+export function speculationHolds(
+  s: SpeculatedText,
+  ownOldPrefix: string | undefined,
+  pairs: [string, string][],
+  textfiles: string[],
+): boolean {
+  if (ownOldPrefix !== s.oldPrefix) return s.files.size === 0;
+  const i = pairs.findIndex(([o]) => o === s.oldPrefix);
+  if (s.files.size === 0) return true;
+  if (i < 0 || pairs[i][1] !== s.newPrefix) return false;
+  for (let j = 0; j < i; j++) {
+    const k = pairs[j][0];
+    if (k.startsWith(s.oldPrefix) || s.oldPrefix.startsWith(k)) return false;
+  }
+  if (!pairs.every(([o]) => o.startsWith(s.anchor))) return false;
+  const listed = new Set(textfiles);
+  for (const f of s.files) if (!listed.has(f)) return false;
+  return true;
 }
 
 const O_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
@@ -103,6 +235,9 @@ export async function extractTarball(
   const hard = new Map<string, string>(); // member -> member
   const stripped: string[] = [];
   let bytes = 0;
+  const spec = opts.speculate ? new Speculation(opts.speculate) : undefined;
+  let specUnder = "";
+  const gather = new Uint8Array(spec ? SPECULATE_MAX : 0);
 
   let lastParent = "";
   const ensureParents = (name: string) => {
@@ -138,6 +273,12 @@ export async function extractTarball(
     if (header.mode & 0o7000) stripped.push(name);
     switch (header.type) {
       case "directory":
+        if (
+          spec && !specUnder && (name.endsWith(`-${spec.hash}`) || name.endsWith(`/${spec.hash}`))
+        ) {
+          specUnder = name + "/";
+          spec.start("/" + name);
+        }
         if (prior === undefined) {
           mkdirSync(path, { mode: 0o700 });
           types.set(name, "directory");
@@ -149,10 +290,31 @@ export async function extractTarball(
         const mode = header.mode & 0o111 ? 0o755 : 0o644;
         const fd = openSync(path, O_FLAGS, 0o600);
         try {
-          for await (const chunk of body) {
-            let off = 0;
-            while (off < chunk.byteLength) off += writeSync(fd, chunk, off);
-            bytes += chunk.byteLength;
+          if (
+            spec && specUnder && name.startsWith(specUnder) && header.size >= 8 &&
+            header.size <= SPECULATE_MAX && !name.startsWith(specUnder + ".spack/")
+          ) {
+            // Small file of the package: gather it, relocate it now if it is plain text.
+            let data: Uint8Array | undefined;
+            let got = 0;
+            for await (const chunk of body) {
+              if (got === 0 && chunk.byteLength === header.size) data = chunk;
+              else {
+                if (got === 0) data = gather.subarray(0, header.size);
+                data!.set(chunk, got);
+              }
+              got += chunk.byteLength;
+            }
+            bytes += got;
+            const parts = got === header.size ? spec.relocate(data!) : undefined;
+            if (parts) spec.files.add(name.slice(specUnder.length));
+            writeAllSync(fd, parts ?? [data!.subarray(0, got)]);
+          } else {
+            for await (const chunk of body) {
+              let off = 0;
+              while (off < chunk.byteLength) off += writeSync(fd, chunk, off);
+              bytes += chunk.byteLength;
+            }
           }
           fchmodSync(fd, mode);
         } finally {
@@ -247,6 +409,14 @@ export async function extractTarball(
     entries,
     symlinks,
     hardlinks,
+    speculated: spec && specUnder
+      ? {
+        oldPrefix: spec.oldPrefix,
+        newPrefix: spec.newPrefix,
+        anchor: spec.anchor,
+        files: spec.files,
+      }
+      : undefined,
     strippedModes: stripped.filter((n) => n.startsWith(under)).map((n) => n.slice(under.length)),
     bytes,
   };

@@ -31,7 +31,7 @@ import { InvalidDataError, NotFoundError, SpackleError, UsageError } from "../er
 import { gunzipStream } from "../core/gzip.ts";
 import type { CacheReader, Entry, EntryRef } from "../layout/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
-import { extractTarball } from "./extract.ts";
+import { extractTarball, speculationHolds } from "./extract.ts";
 import {
   applyRelocation,
   parseBuildinfo,
@@ -69,6 +69,11 @@ export interface InstallOptions {
   allowUnsigned?: boolean;
   /** Install tree projection (default {@link DEFAULT_PROJECTION}). */
   projection?: string;
+  /**
+   * Relocate plain-text files while extracting, checked against the buildinfo afterwards
+   * (default true; a package whose check fails is extracted again without it).
+   */
+  speculate?: boolean;
   /** Install only the named specs, not their dependencies (default false). */
   noDeps?: boolean;
 }
@@ -460,24 +465,31 @@ export async function installSpecs(
       mkdirSync(stagingDir);
       job.stagingDir = stagingDir;
       const label = `${job.node.name}-${job.node.version}-${job.node.hash}`;
-      const tarball = await entry.openTarball({ signal: opts.signal });
-      // The tar reader stops at the end-of-archive marker; the rest of the stream is still read
-      // so that the digest and size checks at its end run before anything is committed.
-      const reader = tarball.pipeThrough(gunzipStream(label)).getReader();
-      const body: AsyncIterable<Uint8Array> = {
-        [Symbol.asyncIterator]: () => ({
-          next: () => reader.read() as Promise<IteratorResult<Uint8Array>>,
-          return: () => Promise.resolve({ done: true, value: undefined }),
-        }),
+      const extract = async (speculate: boolean) => {
+        const tarball = await entry.openTarball({ signal: opts.signal });
+        // The tar reader stops at the end-of-archive marker; the rest of the stream is still
+        // read so that the digest and size checks at its end run before anything is committed.
+        const reader = tarball.pipeThrough(gunzipStream(label)).getReader();
+        const body: AsyncIterable<Uint8Array> = {
+          [Symbol.asyncIterator]: () => ({
+            next: () => reader.read() as Promise<IteratorResult<Uint8Array>>,
+            return: () => Promise.resolve({ done: true, value: undefined }),
+          }),
+        };
+        try {
+          const r = await extractTarball(body, stagingDir, {
+            label,
+            signal: opts.signal,
+            speculate: speculate ? { hash: job.node.hash, newPrefix: job.prefix } : undefined,
+          });
+          while (!(await reader.read()).done) { /* drain: verification happens at the end */ }
+          return r;
+        } catch (e) {
+          await reader.cancel(e).catch(() => {});
+          throw e;
+        }
       };
-      let res;
-      try {
-        res = await extractTarball(body, stagingDir, { label, signal: opts.signal });
-        while (!(await reader.read()).done) { /* drain: verification happens at the end */ }
-      } catch (e) {
-        await reader.cancel(e).catch(() => {});
-        throw e;
-      }
+      let res = await extract(opts.speculate !== false);
       const infoPath = join(res.prefixDir, ".spack", "binary_distribution");
       const info = parseBuildinfo(readFileSync(infoPath, "utf8"));
       const specs = specsToRelocate(job.dag, job.node.hash).map((n) => ({
@@ -485,7 +497,27 @@ export async function installSpecs(
         prefix: jobsByHash.get(n.hash)?.prefix ?? projectPrefix(root, n, projection),
       }));
       const pairs = prefixMap(info, { root, sbangPath: join(root, "bin", "sbang"), specs });
-      const plan = planRelocation(res.prefixDir, info, pairs, res.entries);
+      if (
+        res.speculated &&
+        !speculationHolds(
+          res.speculated,
+          info.hashToPrefix.get(job.node.hash),
+          pairs,
+          info.relocateTextfiles,
+        )
+      ) {
+        // The in-stream guess was wrong for this package: extract it again, plainly.
+        rmSync(stagingDir, { recursive: true, force: true });
+        mkdirSync(stagingDir);
+        res = await extract(false);
+      }
+      const plan = planRelocation(
+        res.prefixDir,
+        info,
+        pairs,
+        res.entries,
+        res.speculated?.files,
+      );
       if (plan.problems.length) {
         throw relocationError(label, plan, job.prefix, info.hashToPrefix.get(job.node.hash));
       }

@@ -156,6 +156,8 @@ export function planRelocation(
   info: Buildinfo,
   pairs: PrefixPairs,
   entries: Map<string, PrefixEntryType>,
+  /** Text files already relocated (while extracting). */
+  done?: Set<string>,
 ): RelocationPlan {
   const plan: RelocationPlan = { pairs, changes: [], problems: [] };
   if (pairs.length === 0) return plan;
@@ -258,6 +260,7 @@ export function planRelocation(
 
   for (const rel of info.relocateTextfiles) {
     if (!check(rel, ["file", "link"], "relocate_textfiles") || !once(rel)) continue;
+    if (done?.has(rel)) continue;
     // Text files are read and rewritten one at a time in applyRelocation (no plan to keep).
     plan.changes.push({ kind: "text", path: rel });
   }
