@@ -10,7 +10,13 @@ import { createReadStream } from "node:fs";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
 import { gunzipBytes, gunzipStream, toWebStream } from "../src/core/mod.ts";
 import { extractTarball } from "../src/install/extract.ts";
-import { parseBuildinfo, prefixMap, relocatePrefix } from "../src/install/relocate.ts";
+import {
+  parseBuildinfo,
+  parseFlowMapping,
+  prefixMap,
+  relocatePrefix,
+} from "../src/install/relocate.ts";
+import { parse as parseYaml } from "yaml";
 import { compareTrees, describePrefix, substTable, type TreeEntry } from "./_install_tree.ts";
 
 interface FixturePkg {
@@ -74,9 +80,11 @@ export async function stageFixture(mirror: string, layout: 2 | 3, root: string) 
     mkdirSync(staging, { recursive: true });
     const src = toWebStream(createReadStream(p.tarball)).pipeThrough(gunzipStream());
     const res = await extractTarball(src, staging, { label: p.tarball });
-    const info = parseBuildinfo(
-      readFileSync(join(res.prefixDir, ".spack/binary_distribution"), "utf8"),
-    );
+    const infoText = readFileSync(join(res.prefixDir, ".spack/binary_distribution"), "utf8");
+    const info = parseBuildinfo(infoText);
+    // The fast flow-mapping reader agrees with the YAML parser on Spack's own files.
+    const fast = parseFlowMapping(infoText);
+    if (fast !== undefined) assert.deepEqual(fast, parseYaml(infoText));
     const specs = [...info.hashToPrefix.keys()].filter((h) => byHash.has(h)).map((h) => ({
       hash: h,
       prefix: prefixOf(byHash.get(h)!),

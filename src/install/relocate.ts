@@ -26,10 +26,11 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { InvalidDataError, UnsupportedError } from "../errors.ts";
-import { applyElfUpdates, type ElfStringUpdate, isElf, planElfUpdates } from "./relocate_elf.ts";
+import { type ElfStringUpdate, isElf, planElfUpdates } from "./relocate_elf.ts";
 import {
   type BinaryPatch,
   BinaryReplacer,
+  type BinaryStringProblem,
   type PrefixPairs,
   TextReplacer,
 } from "./relocate_text.ts";
@@ -58,11 +59,96 @@ const strList = (v: unknown, key: string): string[] => {
   return v as string[];
 };
 
+/**
+ * A fast reader for the one-line flow mapping Spack writes when every scalar is plain
+ * (`{key: value, key: [a, b], key: {k: v}}`): undefined for anything else (quotes, explicit
+ * keys, nesting deeper than one level, YAML tags), which the complete YAML parser then reads.
+ * Scalars stay strings except `true`, `false` and `null`.
+ */
+export function parseFlowMapping(text: string): Record<string, unknown> | undefined {
+  const t = text.trim();
+  let i = 0;
+  const n = t.length;
+  const ws = () => {
+    while (i < n && (t[i] === " " || t[i] === "\n" || t[i] === "\r")) i++;
+  };
+  const scalar = (stops: string): string | undefined => {
+    ws();
+    const c = t[i];
+    if (c === undefined || "'\"&*!|>%@`?#{[".includes(c)) return undefined;
+    let j = i;
+    while (j < n && !stops.includes(t[j])) {
+      if (t[j] === ":" && (t[j + 1] === " " || t[j + 1] === undefined) && stops !== ":") break;
+      if (t[j] === " " && t[j + 1] === "#") return undefined;
+      j++;
+    }
+    const v = t.slice(i, j).trimEnd();
+    i = j;
+    return v;
+  };
+  const value = (v: string): unknown =>
+    v === "true" ? true : v === "false" ? false : v === "null" || v === "~" || v === "" ? null : v;
+  const list = (): unknown[] | undefined => {
+    const out: unknown[] = [];
+    i++; // [
+    ws();
+    if (t[i] === "]") {
+      i++;
+      return out;
+    }
+    for (;;) {
+      const v = scalar(",]");
+      if (v === undefined) return undefined;
+      out.push(value(v));
+      ws();
+      if (t[i] === ",") i++;
+      else if (t[i] === "]") {
+        i++;
+        return out;
+      } else return undefined;
+    }
+  };
+  const mapping = (nested: boolean): Record<string, unknown> | undefined => {
+    const out: Record<string, unknown> = {};
+    i++; // {
+    ws();
+    if (t[i] === "}") {
+      i++;
+      return out;
+    }
+    for (;;) {
+      const k = scalar(":,}");
+      if (k === undefined || t[i] !== ":") return undefined;
+      i++;
+      ws();
+      let v: unknown;
+      if (t[i] === "[") v = list();
+      else if (t[i] === "{") v = nested ? undefined : mapping(true);
+      else {
+        const sv = scalar(",}");
+        v = sv === undefined ? undefined : value(sv);
+      }
+      if (v === undefined) return undefined;
+      out[k] = v;
+      ws();
+      if (t[i] === ",") i++;
+      else if (t[i] === "}") {
+        i++;
+        return out;
+      } else return undefined;
+    }
+  };
+  if (t[0] !== "{") return undefined;
+  const r = mapping(false);
+  ws();
+  return r && i === n ? r : undefined;
+}
+
 /** Parses `.spack/binary_distribution` (one line of flow YAML, old and new key sets). */
 export function parseBuildinfo(text: string): Buildinfo {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseFlowMapping(text) ?? parseYaml(text);
   } catch (e) {
     throw new InvalidDataError(`Cannot read buildinfo: ${(e as Error).message}`, { cause: e });
   }
@@ -189,48 +275,51 @@ export function planRelocation(
 
   const bytePairs: [Uint8Array, Uint8Array][] = pairs.map(([o, n]) => [bytes(o), bytes(n)]);
   const bin = new BinaryReplacer(pairs);
-  let binScratch = new Uint8Array(0);
+  let window = new Uint8Array(0);
   for (const rel of info.relocateBinaries) {
     if (!check(rel, ["file", "link"], "relocate_binaries") || !once(rel)) continue;
     const path = join(prefixDir, rel);
-    // One reused buffer for every binary (the plan keeps only small copies).
+    // Read in windows of 1 MiB (a buffer that stays in cache), never the whole file at once.
     const fd = openSync(path, "r");
-    let data: Uint8Array;
+    let elf: ElfStringUpdate[] = [];
+    const patches: BinaryPatch[] = [];
+    const problems: BinaryStringProblem[] = [];
     try {
       const size = fstatSync(fd).size;
-      if (size > binScratch.byteLength) binScratch = new Uint8Array(size);
-      data = binScratch.subarray(0, size);
-      let off = 0;
-      while (off < size) {
-        const n = readSync(fd, data, off, size - off, off);
-        if (n === 0) break;
-        off += n;
+      const get = (off: number, len: number) => {
+        const b = new Uint8Array(Math.max(0, Math.min(len, size - off)));
+        readFully(fd, b, off);
+        return b;
+      };
+      if (size >= 4 && isElf(get(0, 4))) {
+        elf = planElfUpdates({ get, size }, bytePairs);
+        const grow = elf.filter((u) => u.new.byteLength > u.old.byteLength);
+        if (grow.length) {
+          for (const u of grow) {
+            plan.problems.push({
+              file: rel,
+              message: `ELF ${u.kind === "rpath" ? "RPATH/RUNPATH" : "interpreter"} would grow ` +
+                `from ${u.old.byteLength} to ${u.new.byteLength} bytes`,
+            });
+          }
+          elf = [];
+        }
       }
-      data = data.subarray(0, off);
+      const overlap = bin.overlap;
+      if (window.byteLength < WINDOW + overlap) window = new Uint8Array(WINDOW + overlap);
+      let from = 0;
+      for (let start = 0; start < size; start += WINDOW) {
+        const len = Math.min(WINDOW + overlap, size - start);
+        const w = window.subarray(0, len);
+        readFully(fd, w, start);
+        // The C-string scan sees the content after the ELF string rewrites, as in Spack.
+        for (const u of elf) overlay(w, start, u);
+        const limit = start + len === size ? size : start + WINDOW;
+        from = bin.planWindow(w, start, from, limit, patches, problems);
+      }
     } finally {
       closeSync(fd);
     }
-    let elf: ElfStringUpdate[] = [];
-    if (isElf(data)) {
-      // Copies: the plan must not keep the whole file alive.
-      elf = planElfUpdates(data, bytePairs).map((u) => ({
-        ...u,
-        old: u.old.slice(),
-        new: u.new.slice(),
-      }));
-      const grow = elf.filter((u) => u.new.byteLength > u.old.byteLength);
-      if (grow.length) {
-        for (const u of grow) {
-          plan.problems.push({
-            file: rel,
-            message: `ELF ${u.kind === "rpath" ? "RPATH/RUNPATH" : "interpreter"} would grow ` +
-              `from ${u.old.byteLength} to ${u.new.byteLength} bytes`,
-          });
-        }
-        elf = [];
-      } else applyElfUpdates(data, elf);
-    }
-    const { patches, problems } = bin.plan(data);
     for (const p of problems) {
       plan.problems.push({
         file: rel,
@@ -336,6 +425,28 @@ export function applyRelocation(prefixDir: string, plan: RelocationPlan): number
     }
   }
   return changed;
+}
+
+const WINDOW = 1 << 20;
+
+/** Reads `buf.byteLength` bytes at `position` (fewer only at the end of the file). */
+function readFully(fd: number, buf: Uint8Array, position: number): number {
+  let off = 0;
+  while (off < buf.byteLength) {
+    const n = readSync(fd, buf, off, buf.byteLength - off, position + off);
+    if (n === 0) break;
+    off += n;
+  }
+  return off;
+}
+
+/** Writes an ELF string update (new value, zero-filled to the old length) into a window. */
+function overlay(w: Uint8Array, start: number, u: ElfStringUpdate): void {
+  const full = new Uint8Array(u.old.byteLength);
+  full.set(u.new);
+  const from = Math.max(u.offset, start);
+  const to = Math.min(u.offset + full.byteLength, start + w.byteLength);
+  if (from < to) w.set(full.subarray(from - u.offset, to - u.offset), from - start);
 }
 
 function writeAll(fd: number, data: Uint8Array, position: number): void {

@@ -38,25 +38,34 @@ export function isElf(data: Uint8Array): boolean {
     data[3] === 0x46;
 }
 
+/** Random access to a file's bytes: an array in memory or reads at offsets. */
+export type ByteSource = (offset: number, length: number) => Uint8Array;
+
 class Reader {
-  readonly view: DataView;
-  constructor(readonly data: Uint8Array, readonly le: boolean, readonly is64: boolean) {
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  constructor(
+    readonly get: ByteSource,
+    readonly le: boolean,
+    readonly is64: boolean,
+  ) {}
+  private view(o: number, n: number): DataView {
+    const b = this.get(o, n);
+    if (b.byteLength < n) throw new Error(`short read at ${o}`);
+    return new DataView(b.buffer, b.byteOffset, n);
   }
   u16(o: number): number {
-    return this.view.getUint16(o, this.le);
+    return this.view(o, 2).getUint16(0, this.le);
   }
   u32(o: number): number {
-    return this.view.getUint32(o, this.le);
+    return this.view(o, 4).getUint32(0, this.le);
   }
   i32(o: number): number {
-    return this.view.getInt32(o, this.le);
+    return this.view(o, 4).getInt32(0, this.le);
   }
   u64(o: number): number {
-    return Number(this.view.getBigUint64(o, this.le));
+    return Number(this.view(o, 8).getBigUint64(0, this.le));
   }
   i64(o: number): number {
-    return Number(this.view.getBigInt64(o, this.le));
+    return Number(this.view(o, 8).getBigInt64(0, this.le));
   }
   /** A word: 8 bytes in ELF64, 4 in ELF32. */
   word(o: number): number {
@@ -77,20 +86,27 @@ const latin1 = (b: Uint8Array) => String.fromCharCode(...b);
  * is not a well-formed ELF executable or shared library (Spack skips those silently).
  */
 export function parseElf(data: Uint8Array): ElfInfo | undefined {
+  return parseElfAt((o, n) => data.subarray(o, o + n), data.byteLength);
+}
+
+/** {@link parseElf} over random access to a file of `size` bytes (reads only what it needs). */
+export function parseElfAt(get: ByteSource, size: number): ElfInfo | undefined {
   try {
-    return parseElfOrThrow(data);
+    return parseElfOrThrow(get, size);
   } catch {
     return undefined;
   }
 }
 
-function parseElfOrThrow(data: Uint8Array): ElfInfo | undefined {
-  if (data.byteLength < 16 || !isElf(data)) return undefined;
-  const cls = data[4];
-  const enc = data[5];
+function parseElfOrThrow(get: ByteSource, fileSize: number): ElfInfo | undefined {
+  const ident = get(0, 16);
+  if (ident.byteLength < 16 || !isElf(ident)) return undefined;
+  const cls = ident[4];
+  const enc = ident[5];
   if ((cls !== 1 && cls !== 2) || (enc !== 1 && enc !== 2)) return undefined;
   const is64 = cls === 2;
-  const r = new Reader(data, enc === 1, is64);
+  const r = new Reader(get, enc === 1, is64);
+  const data = { byteLength: fileSize };
   const eType = r.u16(16);
   if (eType !== ET_EXEC && eType !== ET_DYN) return undefined;
   const phoff = is64 ? r.u64(32) : r.u32(28);
@@ -120,7 +136,7 @@ function parseElfOrThrow(data: Uint8Array): ElfInfo | undefined {
   if (interp) {
     if (interp.offset + interp.size > data.byteLength) throw new Error("PT_INTERP");
     info.interp = {
-      value: cString(data.subarray(0, interp.offset + interp.size), interp.offset),
+      value: cString(get(interp.offset, interp.size).slice(), 0),
       offset: interp.offset,
     };
   }
@@ -175,7 +191,7 @@ function parseElfOrThrow(data: Uint8Array): ElfInfo | undefined {
   }
   if (strtabSize === undefined) throw new Error("strtab size");
   if (strtabOffset + strtabSize > data.byteLength) throw new Error("strtab");
-  const strtab = data.subarray(strtabOffset, strtabOffset + strtabSize);
+  const strtab = get(strtabOffset, strtabSize).slice();
   const str = (v: number) => cString(strtab, v);
   if (rpathVal !== undefined) {
     info.rpath = { value: str(rpathVal), offset: strtabOffset + rpathVal, runpath };
@@ -221,10 +237,10 @@ export interface ElfStringUpdate {
  * empty list when nothing changes or the file is not a usable ELF file.
  */
 export function planElfUpdates(
-  data: Uint8Array,
+  data: Uint8Array | { get: ByteSource; size: number },
   pairs: [Uint8Array, Uint8Array][],
 ): ElfStringUpdate[] {
-  const elf = parseElf(data);
+  const elf = data instanceof Uint8Array ? parseElf(data) : parseElfAt(data.get, data.size);
   if (!elf) return [];
   const out: ElfStringUpdate[] = [];
   if (elf.rpath) {

@@ -174,11 +174,35 @@ export class BinaryReplacer {
   plan(data: Uint8Array): { patches: BinaryPatch[]; problems: BinaryStringProblem[] } {
     const patches: BinaryPatch[] = [];
     const problems: BinaryStringProblem[] = [];
-    if (this.isNoop) return { patches, problems };
+    this.planWindow(data, 0, 0, data.byteLength, patches, problems);
+    return { patches, problems };
+  }
+
+  /** Bytes a window must extend past its scanned part so that matches can be judged. */
+  get overlap(): number {
+    return Math.max(0, ...this.pairs.map(([o]) => o.byteLength)) + SUFFIX_SAFETY + 1;
+  }
+
+  /**
+   * Plans the matches that start in `[from, limit)` (file offsets) of a window of the file
+   * that starts at offset `base` (the window must hold {@link overlap} bytes past `limit`, or
+   * reach the end of the file). Offsets in patches and problems are file offsets. Returns the
+   * offset where the next window's scan continues.
+   */
+  planWindow(
+    data: Uint8Array,
+    base: number,
+    from: number,
+    limit: number,
+    patches: BinaryPatch[],
+    problems: BinaryStringProblem[],
+  ): number {
+    if (this.isNoop) return limit;
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    let pos = Math.max(0, from - base);
+    const stop = limit - base;
     // Next occurrence of each old prefix at or after the search position.
-    const next = this.pairs.map(([o]) => buf.indexOf(o, 0));
-    let pos = 0;
+    const next = this.pairs.map(([o]) => buf.indexOf(o, pos));
     for (;;) {
       // Leftmost match; at equal positions the first alternative wins (regex semantics).
       let best = -1;
@@ -190,7 +214,7 @@ export class BinaryReplacer {
           best = i;
         }
       }
-      if (best < 0) break;
+      if (best < 0 || at >= stop) break;
       const [oldP, newP] = this.pairs[best];
       const end1 = at + oldP.byteLength;
       // ([^\0]{0,7}\0)? : the first NUL within the next 8 bytes.
@@ -205,7 +229,12 @@ export class BinaryReplacer {
       const suffixLen = nul >= 0 ? nul - end1 : 0;
       const shorter = oldP.byteLength - newP.byteLength;
       if (shorter < 0) {
-        problems.push({ kind: "grow", offset: at, old: oldP.toString(), new: newP.toString() });
+        problems.push({
+          kind: "grow",
+          offset: base + at,
+          old: oldP.toString(),
+          new: newP.toString(),
+        });
       } else if (
         nul < 0 || suffixLen >= SUFFIX_SAFETY ||
         sameTail(oldP, newP, SUFFIX_SAFETY - suffixLen)
@@ -213,17 +242,17 @@ export class BinaryReplacer {
         const bytes = new Uint8Array(oldP.byteLength);
         bytes.fill(0x2f, 0, shorter);
         bytes.set(newP, shorter);
-        patches.push({ offset: at, bytes });
+        patches.push({ offset: base + at, bytes });
       } else if (shorter > SUFFIX_SAFETY) {
         const tail = buf.subarray(end1, end);
         const bytes = new Uint8Array(newP.byteLength + tail.byteLength);
         bytes.set(newP, 0);
         bytes.set(tail, newP.byteLength);
-        patches.push({ offset: at, bytes });
+        patches.push({ offset: base + at, bytes });
       } else {
         problems.push({
           kind: "shrink",
-          offset: at,
+          offset: base + at,
           old: oldP.toString(),
           new: newP.toString(),
           cString: buf.subarray(at, end - 1).toString("latin1"),
@@ -231,7 +260,7 @@ export class BinaryReplacer {
       }
       pos = end;
     }
-    return { patches, problems };
+    return base + Math.max(pos, stop);
   }
 }
 
