@@ -25,6 +25,7 @@ import {
 } from "node:fs";
 import { join, posix } from "node:path";
 import { Buffer, isUtf8 } from "node:buffer";
+import process from "node:process";
 import { InvalidDataError } from "../errors.ts";
 import { TextReplacer } from "./relocate_text.ts";
 import { readTar } from "../core/tar.ts";
@@ -82,6 +83,13 @@ export interface ExtractOptions {
 }
 
 const SPECULATE_MAX = 1 << 20;
+
+/** The process umask (read by setting it and restoring it at once). */
+function currentUmask(): number {
+  const m = process.umask(0o022);
+  process.umask(m);
+  return m;
+}
 
 /** In-stream relocation state. */
 class Speculation {
@@ -235,6 +243,7 @@ export async function extractTarball(
   const hard = new Map<string, string>(); // member -> member
   const stripped: string[] = [];
   let bytes = 0;
+  const umask = currentUmask();
   const spec = opts.speculate ? new Speculation(opts.speculate) : undefined;
   let specUnder = "";
   const gather = new Uint8Array(spec ? SPECULATE_MAX : 0);
@@ -288,7 +297,8 @@ export async function extractTarball(
         break;
       case "file": {
         const mode = header.mode & 0o111 ? 0o755 : 0o644;
-        const fd = openSync(path, O_FLAGS, 0o600);
+        // Created with its final mode when the umask leaves it alone (no chmod call then).
+        const fd = openSync(path, O_FLAGS, (mode & umask) === 0 ? mode : 0o600);
         try {
           if (
             spec && specUnder && name.startsWith(specUnder) && header.size >= 8 &&
@@ -316,7 +326,7 @@ export async function extractTarball(
               bytes += chunk.byteLength;
             }
           }
-          fchmodSync(fd, mode);
+          if ((mode & umask) !== 0) fchmodSync(fd, mode);
         } finally {
           closeSync(fd);
         }
