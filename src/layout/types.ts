@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { SpecDag } from "../spec/types.ts";
+import type { SpecDag, SpecNode } from "../spec/types.ts";
 
 /** A blob a manifest names. */
 export interface Descriptor {
@@ -31,6 +31,8 @@ export interface EntryRef {
   inBuildcache: boolean;
   /** Layout version of the mirror part this came from. */
   layout: 2 | 3;
+  /** URL of the mirror this came from (set by `Mirror`). */
+  mirror?: string;
 }
 
 /** A fully resolved entry: metadata fetched and checked. */
@@ -41,12 +43,24 @@ export interface Entry {
   signedBy?: string;
   /** True when the metadata was signed (whether or not it was verified). */
   signed: boolean;
+  /**
+   * Why a signature that was not required did not verify (signed by an untrusted key, bad
+   * signature, no keys given); unset when it verified or was not checked.
+   */
+  signatureError?: string;
   /** The tarball blob. */
   tarball: Descriptor;
   /** The store path of the tarball. */
   tarballPath: string;
   /** The store path of the metadata (v3 manifest, v2 spec file). */
   metadataPath: string;
+  /** v3: the spec blob the manifest names (already fetched and verified by `entry()`). */
+  specBlob?: { descriptor: Descriptor; path: string };
+  /**
+   * Set when the entry is an old variant that can be read but not installed (for example a
+   * v2 layout-0 tarball-in-tarball): says why. `openTarball` then throws UnsupportedError.
+   */
+  legacy?: string;
   /** Opens the tarball (still gzip-compressed), verified against `tarball` while it streams. */
   openTarball(opts?: { signal?: AbortSignal }): Promise<ReadableStream<Uint8Array>>;
 }
@@ -67,6 +81,10 @@ export interface CacheReader {
   entry(hash: string, opts?: ReadOptions): Promise<Entry>;
   /** Armored public keys the mirror publishes (never trusted by themselves). */
   keys(opts?: { signal?: AbortSignal }): Promise<{ fingerprint: string; armored: string }[]>;
+  /** Index nodes by DAG hash (cheap dependency walks without fetching spec files). */
+  nodes?(opts?: { signal?: AbortSignal }): Promise<Map<string, SpecNode>>;
+  /** Things the reader noticed that are worth telling (no index, legacy files). */
+  readonly notes?: string[];
 }
 
 /** A tarball to push: its descriptor is known up front and verified while copying. */

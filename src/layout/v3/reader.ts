@@ -1,0 +1,244 @@
+/**
+ * Reading a v3 build cache: the index (manifest, then its blob, verified), spec manifests
+ * (clear-signed or not), spec and tarball blobs checked against the manifest's sha256 and
+ * size, and the keys the mirror publishes.
+ *
+ * @module
+ */
+import { InvalidDataError, NotFoundError } from "../../errors.ts";
+import type { Verifier } from "../../sign/types.ts";
+import type { SpecNode } from "../../spec/types.ts";
+import type { ReadStore } from "../../storage/store.ts";
+import { clearsignedBody, isClearsigned } from "../clearsign.ts";
+import { descriptorOf, type Manifest, parseManifest, requireRecord } from "../manifest.ts";
+import { isIndexMediaType, isSpecMediaType, MEDIA_TYPES } from "../media_types.ts";
+import { type ParsedIndex, parseIndex } from "../_index.ts";
+import {
+  checkRootHash,
+  checkSignature,
+  maybeGunzipText,
+  readBlob,
+  readText,
+  verifiedTarball,
+} from "../_read.ts";
+import { parseSpecDoc } from "../_spec.ts";
+import type { CacheReader, Descriptor, Entry, EntryRef, ReadOptions } from "../types.ts";
+import {
+  parseV3KeyManifestPath,
+  parseV3SpecManifestPath,
+  V3_KEY_DIR,
+  V3_KEY_INDEX_MANIFEST,
+  V3_SPEC_DIR,
+  v3BlobPath,
+  v3IndexManifestPath,
+  v3KeyManifestPath,
+  v3SpecManifestPath,
+} from "./paths.ts";
+
+/** Options of a V3Reader. */
+export interface V3ReaderOptions {
+  /** Verifies clear-signed manifests (required unless reads allow unsigned metadata). */
+  verifier?: Verifier;
+  /** Read this index view instead of the main index. */
+  view?: string;
+}
+
+/** A reader of the v3 part of a mirror. */
+export class V3Reader implements CacheReader {
+  readonly version = 3 as const;
+  readonly notes: string[] = [];
+  #index?: Promise<ParsedIndex>;
+  #byHash?: Map<string, EntryRef>;
+
+  constructor(readonly store: ReadStore, private opts: V3ReaderOptions = {}) {}
+
+  /** Reads and parses a manifest, unwrapping (never verifying) a clear-signed one. */
+  async #plainManifest(path: string, signal?: AbortSignal): Promise<Manifest> {
+    let text = await readText(this.store, path, signal);
+    if (isClearsigned(text)) text = clearsignedBody(text, `"${path}"`);
+    return parseManifest(text, `"${path}"`);
+  }
+
+  /** The index, fetched once: refs from the index blob, else from listing spec manifests. */
+  index(signal?: AbortSignal): Promise<ParsedIndex> {
+    if (!this.#index) {
+      this.#index = this.#loadIndex(signal);
+      this.#index.catch(() => (this.#index = undefined));
+    }
+    return this.#index;
+  }
+
+  async #loadIndex(signal?: AbortSignal): Promise<ParsedIndex> {
+    const mpath = v3IndexManifestPath(this.opts.view);
+    let manifest: Manifest | undefined;
+    try {
+      manifest = await this.#plainManifest(mpath, signal);
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+    if (manifest) {
+      const rec = manifest.data.find((r) => isIndexMediaType(r.mediaType));
+      if (!rec) {
+        throw new InvalidDataError(`Cannot read "${mpath}": it has no index record`);
+      }
+      const d = descriptorOf(rec, `"${mpath}"`);
+      const path = v3BlobPath(d.checksum);
+      const bytes = await readBlob(this.store, path, d, `index blob "${path}"`, signal);
+      return parseIndex(new TextDecoder().decode(bytes), 3, `index blob "${path}"`);
+    }
+    if (!this.store.list) {
+      throw new NotFoundError(
+        `Cannot list the v3 mirror "${this.store.url.href}": it has no index ("${mpath}") and the store cannot be listed`,
+      );
+    }
+    this.notes.push(`v3 part has no index ("${mpath}"): entries found by listing manifests`);
+    const refs: EntryRef[] = [];
+    for await (const p of this.store.list(V3_SPEC_DIR, { signal })) {
+      const n = parseV3SpecManifestPath(p);
+      if (n) refs.push({ ...n, inBuildcache: true, layout: 3 });
+    }
+    refs.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+    return { refs, nodes: new Map(), dbVersion: "" };
+  }
+
+  async *list(opts?: { signal?: AbortSignal }): AsyncIterable<EntryRef> {
+    yield* (await this.index(opts?.signal)).refs;
+  }
+
+  /** Index nodes by hash (empty when the mirror has no index). */
+  async nodes(opts?: { signal?: AbortSignal }): Promise<Map<string, SpecNode>> {
+    return (await this.index(opts?.signal)).nodes;
+  }
+
+  async #ref(hash: string, signal?: AbortSignal): Promise<EntryRef> {
+    if (!this.#byHash) {
+      const idx = await this.index(signal);
+      this.#byHash = new Map(idx.refs.map((r) => [r.hash, r]));
+    }
+    const ref = this.#byHash.get(hash);
+    if (!ref) {
+      throw new NotFoundError(
+        `Cannot find spec "${hash}" in the v3 mirror "${this.store.url.href}"`,
+      );
+    }
+    return ref;
+  }
+
+  async entry(hash: string, opts: ReadOptions = {}): Promise<Entry> {
+    const ref = await this.#ref(hash, opts.signal);
+    const what = `${ref.name}@${ref.version}/${hash}`;
+    if (!ref.inBuildcache) {
+      throw new NotFoundError(
+        `Cannot fetch ${what}: the index lists it but not as in the build cache (external or build-only)`,
+      );
+    }
+    const path = v3SpecManifestPath(ref.name, ref.version, hash);
+    let text: string;
+    try {
+      text = await readText(this.store, path, opts.signal);
+    } catch (e) {
+      if (e instanceof NotFoundError) {
+        throw new NotFoundError(`Cannot fetch ${what}: its manifest "${path}" is missing`, {
+          cause: e,
+        });
+      }
+      throw e;
+    }
+    const sig = await checkSignature(text, what, opts, this.opts.verifier);
+    const manifest = parseManifest(sig.body, `manifest "${path}"`);
+    const tarRec = requireRecord(manifest, MEDIA_TYPES.tarball, `manifest "${path}"`);
+    const specRec = manifest.data.find((r) => r.mediaType === MEDIA_TYPES.spec) ??
+      manifest.data.find((r) => isSpecMediaType(r.mediaType));
+    if (!specRec) {
+      throw new NotFoundError(`Cannot find a spec record in manifest "${path}"`);
+    }
+    const tarball = descriptorOf(tarRec, `manifest "${path}"`);
+    const specD = descriptorOf(specRec, `manifest "${path}"`);
+    const specPath = v3BlobPath(specD.checksum);
+    const specBytes = await readBlob(
+      this.store,
+      specPath,
+      specD,
+      `spec blob "${specPath}" of ${what}`,
+      opts.signal,
+    );
+    const label = `spec blob "${specPath}" of ${what}`;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(maybeGunzipText(specBytes, label));
+    } catch (e) {
+      throw new InvalidDataError(`Cannot parse ${label}: ${(e as Error).message}`, { cause: e });
+    }
+    const spec = parseSpecDoc(doc, label);
+    checkRootHash(spec.root, hash, label);
+    const tarballPath = v3BlobPath(tarball.checksum);
+    const store = this.store;
+    return {
+      ref,
+      spec,
+      signed: sig.signed,
+      signedBy: sig.signedBy,
+      signatureError: sig.signatureError,
+      tarball,
+      tarballPath,
+      metadataPath: path,
+      specBlob: { descriptor: specD, path: specPath },
+      async openTarball(o?: { signal?: AbortSignal }) {
+        const body = await store.read(tarballPath, { signal: o?.signal });
+        return verifiedTarball(body, tarball, `tarball "${tarballPath}" of ${what}`);
+      },
+    };
+  }
+
+  async keys(opts?: { signal?: AbortSignal }): Promise<{ fingerprint: string; armored: string }[]> {
+    const signal = opts?.signal;
+    let fprs: string[] | undefined;
+    try {
+      const m = await this.#plainManifest(V3_KEY_INDEX_MANIFEST, signal);
+      const d = descriptorOf(
+        requireRecord(m, MEDIA_TYPES.keyIndex, `"${V3_KEY_INDEX_MANIFEST}"`),
+        `"${V3_KEY_INDEX_MANIFEST}"`,
+      );
+      const path = v3BlobPath(d.checksum);
+      const doc = JSON.parse(
+        new TextDecoder().decode(
+          await readBlob(this.store, path, d, `key index "${path}"`, signal),
+        ),
+      ) as { keys?: Record<string, unknown> };
+      fprs = Object.keys(doc.keys ?? {});
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+    if (!fprs) {
+      if (!this.store.list) return [];
+      fprs = [];
+      for await (const p of this.store.list(V3_KEY_DIR, { signal })) {
+        const f = parseV3KeyManifestPath(p);
+        if (f) fprs.push(f);
+      }
+      fprs.sort();
+    }
+    const out: { fingerprint: string; armored: string }[] = [];
+    for (const fingerprint of fprs) {
+      const mpath = v3KeyManifestPath(fingerprint);
+      let m: Manifest;
+      try {
+        m = await this.#plainManifest(mpath, signal);
+      } catch (e) {
+        if (e instanceof NotFoundError) {
+          this.notes.push(`key index lists ${fingerprint} but "${mpath}" is missing`);
+          continue;
+        }
+        throw e;
+      }
+      const d: Descriptor = descriptorOf(
+        requireRecord(m, MEDIA_TYPES.key, `"${mpath}"`),
+        `"${mpath}"`,
+      );
+      const path = v3BlobPath(d.checksum);
+      const bytes = await readBlob(this.store, path, d, `key blob "${path}"`, signal);
+      out.push({ fingerprint, armored: new TextDecoder().decode(bytes) });
+    }
+    return out;
+  }
+}
