@@ -11,3 +11,28 @@ export { isDagHash, politeFilename } from "./paths.ts";
 export * from "./v3/paths.ts";
 export * from "./v2/paths.ts";
 export { V3Reader, type V3ReaderOptions } from "./v3/reader.ts";
+export {
+  LEGACY_NESTED_REASON,
+  LEGACY_YAML_REASON,
+  V2Reader,
+  type V2ReaderOptions,
+} from "./v2/reader.ts";
+export { detectLayout, type LayoutInfo } from "./detect.ts";
+export {
+  compareVersions,
+  matchesQuery,
+  matchesSpec,
+  parseSpecQuery,
+  type SpecQuery,
+  versionMatches,
+} from "./query.ts";
+export {
+  type Mirror,
+  type MirrorLike,
+  type MirrorSet,
+  openMirror,
+  type OpenMirrorOptions,
+  openMirrors,
+  pickOne,
+  RUNTIME_DEP_TYPES,
+} from "./mirror.ts";

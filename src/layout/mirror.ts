@@ -1,0 +1,396 @@
+/**
+ * A mirror as one object: layout detection, the reader of each layout present (v3 preferred),
+ * queries, spec resolution, entries, runtime closures and published keys. `openMirrors`
+ * searches several mirrors in order.
+ *
+ * @module
+ */
+import { NotFoundError, UsageError } from "../errors.ts";
+import type { Verifier } from "../sign/types.ts";
+import type { SpecNode } from "../spec/types.ts";
+import { openStore, type OpenStoreOptions } from "../storage/open.ts";
+import type { ReadStore } from "../storage/store.ts";
+import { detectLayout, type LayoutInfo } from "./detect.ts";
+import { matchesQuery, parseSpecQuery, type SpecQuery } from "./query.ts";
+import { archString, namingCompiler } from "./_spec.ts";
+import type { CacheReader, Entry, EntryRef, ReadOptions } from "./types.ts";
+import { V2Reader } from "./v2/reader.ts";
+import { V3Reader } from "./v3/reader.ts";
+
+/** Options of `openMirror`. */
+export interface OpenMirrorOptions {
+  /** Verifies signed metadata (signatures are required by default when reading entries). */
+  verifier?: Verifier;
+  /** Read only this layout (default: detect; v3 when both are present). */
+  layout?: 2 | 3;
+  /** Read this v3 index view instead of the main index. */
+  view?: string;
+  /** Options for opening a URL. */
+  store?: OpenStoreOptions;
+  /** A display name (a configured mirror name). */
+  name?: string;
+  signal?: AbortSignal;
+}
+
+/** Dependency types that make up the runtime closure. */
+export const RUNTIME_DEP_TYPES = ["link", "run"] as const;
+
+/** What `list`, `resolve`, `entry`, `closure` and `keys` need: one mirror or several. */
+export interface MirrorLike {
+  /** Every entry reference matching `query` (all when omitted), first mirror first. */
+  list(
+    query?: string | string[] | SpecQuery[],
+    opts?: { signal?: AbortSignal },
+  ): Promise<EntryRef[]>;
+  /**
+   * The one entry `query` names among entries in the build cache: NotFoundError when none,
+   * UsageError listing the candidates when several.
+   */
+  resolve(query: string, opts?: { signal?: AbortSignal }): Promise<EntryRef>;
+  /** The entry of a full DAG hash, metadata fetched and checked. */
+  entry(hash: string, opts?: ReadOptions): Promise<Entry>;
+  /**
+   * `hash` and every node reachable through link and run dependencies, dependencies before
+   * dependents (the root last). Nodes not in any build cache (externals) are included with
+   * `inBuildcache: false`.
+   */
+  closure(hash: string, opts?: ReadOptions): Promise<EntryRef[]>;
+  /** Public keys the mirror(s) publish (never trusted by themselves). */
+  keys(
+    opts?: { signal?: AbortSignal },
+  ): Promise<{ fingerprint: string; armored: string; mirror: string }[]>;
+  /** Notes from detection and reading (both layouts present, no index, legacy entries). */
+  notes(): string[];
+}
+
+/** One opened mirror. */
+export interface Mirror extends MirrorLike {
+  /** The mirror URL (ends in "/"). */
+  readonly url: string;
+  /** The configured name, when opened by name. */
+  readonly name?: string;
+  readonly store: ReadStore;
+  readonly layout: LayoutInfo;
+  /** Readers of the layouts present, preferred first. */
+  readonly readers: CacheReader[];
+}
+
+function toSpecs(query?: string | string[] | SpecQuery[]): SpecQuery[] {
+  if (query === undefined) return [];
+  if (Array.isArray(query) && query.length && typeof query[0] === "object") {
+    return query as SpecQuery[];
+  }
+  return parseSpecQuery(query as string | string[]);
+}
+
+function describe(r: EntryRef): string {
+  return `${r.name}@${r.version}/${r.hash.slice(0, 7)}${r.arch ? ` arch=${r.arch}` : ""}${
+    r.mirror ? ` (${r.mirror})` : ""
+  }`;
+}
+
+/** Picks the single buildcache entry among matches, or explains why not. */
+export function pickOne(query: string, refs: EntryRef[]): EntryRef {
+  const inCache = refs.filter((r) => r.inBuildcache);
+  const seen = new Set<string>();
+  const unique = inCache.filter((r) => !seen.has(r.hash) && seen.add(r.hash));
+  if (unique.length === 1) return unique[0];
+  if (unique.length === 0) {
+    if (refs.length) {
+      throw new NotFoundError(
+        `Cannot find "${query}" in the build cache: the index lists only ${
+          refs.map(describe).join(", ")
+        }, which is not in the cache (external or build-only)`,
+      );
+    }
+    throw new NotFoundError(`Cannot find a spec matching "${query}"`);
+  }
+  const shown = unique.slice(0, 20).map((r) => "  " + describe(r)).join("\n");
+  const more = unique.length > 20 ? `\n  ... and ${unique.length - 20} more` : "";
+  throw new UsageError(
+    `"${query}" matches ${unique.length} specs; name one with name@version or /hash:\n${shown}${more}`,
+  );
+}
+
+class OpenedMirror implements Mirror {
+  #notes: string[];
+  constructor(
+    readonly url: string,
+    readonly store: ReadStore,
+    readonly layout: LayoutInfo,
+    readonly readers: CacheReader[],
+    readonly name?: string,
+  ) {
+    this.#notes = [...layout.notes];
+  }
+
+  notes(): string[] {
+    const out = [...this.#notes];
+    for (const r of this.readers) for (const n of r.notes ?? []) if (!out.includes(n)) out.push(n);
+    return out;
+  }
+
+  async list(
+    query?: string | string[] | SpecQuery[],
+    opts?: { signal?: AbortSignal },
+  ): Promise<EntryRef[]> {
+    const specs = toSpecs(query);
+    const out: EntryRef[] = [];
+    for await (const r of this.readers[0].list(opts)) {
+      if (matchesQuery(r, specs)) out.push({ ...r, mirror: this.name ?? this.url });
+    }
+    return out;
+  }
+
+  async resolve(query: string, opts?: { signal?: AbortSignal }): Promise<EntryRef> {
+    return pickOne(query, await this.list(query, opts));
+  }
+
+  async entry(hash: string, opts?: ReadOptions): Promise<Entry> {
+    let first: unknown;
+    for (const reader of this.readers) {
+      try {
+        const e = await reader.entry(hash, opts);
+        e.ref = { ...e.ref, mirror: this.name ?? this.url };
+        return e;
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+        first ??= err;
+      }
+    }
+    throw first;
+  }
+
+  /** Index nodes of every layout present, by hash (preferred layout wins). */
+  async nodeMap(signal?: AbortSignal): Promise<Map<string, SpecNode>> {
+    const all = new Map<string, SpecNode>();
+    for (const r of [...this.readers].reverse()) {
+      if (r.nodes) { for (const [h, n] of await r.nodes({ signal })) all.set(h, n); }
+    }
+    return all;
+  }
+
+  #byHash?: Map<string, EntryRef>;
+
+  /** The reference of a full hash in any layout present (preferred layout wins). */
+  async refByHash(hash: string, signal?: AbortSignal): Promise<EntryRef | undefined> {
+    if (!this.#byHash) {
+      const map = new Map<string, EntryRef>();
+      for (const r of this.readers) {
+        for await (const ref of r.list({ signal })) {
+          if (!map.has(ref.hash)) map.set(ref.hash, { ...ref, mirror: this.name ?? this.url });
+        }
+      }
+      this.#byHash = map;
+    }
+    return this.#byHash.get(hash);
+  }
+
+  closure(hash: string, opts?: ReadOptions): Promise<EntryRef[]> {
+    return closureOver([this], hash, opts);
+  }
+
+  async keys(
+    opts?: { signal?: AbortSignal },
+  ): Promise<{ fingerprint: string; armored: string; mirror: string }[]> {
+    const out: { fingerprint: string; armored: string; mirror: string }[] = [];
+    for (const r of this.readers) {
+      for (const k of await r.keys(opts)) {
+        if (!out.some((o) => o.fingerprint === k.fingerprint)) {
+          out.push({ ...k, mirror: this.name ?? this.url });
+        }
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * The runtime closure of `hash` resolved across `mirrors` in order: from index nodes where
+ * the indexes have them, else from the DAG in the root's own spec file.
+ */
+async function closureOver(
+  mirrors: OpenedMirror[],
+  hash: string,
+  opts: ReadOptions = {},
+): Promise<EntryRef[]> {
+  const maps = await Promise.all(mirrors.map((m) => m.nodeMap(opts.signal)));
+  const lookupIndex = (h: string) => {
+    for (const m of maps) {
+      const n = m.get(h);
+      if (n) return n;
+    }
+    return undefined;
+  };
+  let fromSpec: Map<string, SpecNode> | undefined;
+  const lookup = async (h: string): Promise<SpecNode | undefined> => {
+    const n = lookupIndex(h);
+    if (n || fromSpec) return n ?? fromSpec?.get(h);
+    for (const m of mirrors) {
+      try {
+        fromSpec = (await m.entry(hash, opts)).spec.nodes;
+        break;
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+    }
+    return fromSpec?.get(h);
+  };
+  const order: SpecNode[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const visit = async (h: string, path: string[]): Promise<void> => {
+    if (state.get(h) === "done") return;
+    if (state.get(h) === "visiting") {
+      throw new NotFoundError(
+        `Cannot order the dependencies of "${hash}": cycle ${path.join(" -> ")}`,
+      );
+    }
+    const node = await lookup(h);
+    if (!node) {
+      throw new NotFoundError(
+        `Cannot find spec "${h}"${
+          path.length > 1 ? ` (a dependency of ${path.at(-2)})` : ""
+        } in any mirror`,
+      );
+    }
+    state.set(h, "visiting");
+    for (const d of node.dependencies) {
+      if (d.depTypes.some((t) => t === "link" || t === "run")) {
+        await visit(d.hash, [...path, d.hash]);
+      }
+    }
+    state.set(h, "done");
+    order.push(node);
+  };
+  await visit(hash, [hash]);
+  const all = (h: string) => lookupIndex(h) ?? fromSpec?.get(h);
+  const out: EntryRef[] = [];
+  for (const node of order) {
+    let ref: EntryRef | undefined;
+    for (const m of mirrors) {
+      const r = await m.refByHash(node.hash, opts.signal);
+      if (r && (r.inBuildcache || !ref)) ref = r;
+      if (ref?.inBuildcache) break;
+    }
+    if (!ref) {
+      const c = namingCompiler(node, all);
+      ref = {
+        name: node.name,
+        version: node.version,
+        hash: node.hash,
+        arch: archString(node.arch),
+        compiler: c ? `${c.name}@${c.version}` : undefined,
+        inBuildcache: false,
+        layout: mirrors[0].layout.primary,
+      };
+    }
+    out.push(ref);
+  }
+  return out;
+}
+
+/** Opens a mirror from a store, a URL or a local path, detecting its layouts. */
+export async function openMirror(
+  storeOrUrl: ReadStore | string | URL,
+  opts: OpenMirrorOptions = {},
+): Promise<Mirror> {
+  const store = typeof storeOrUrl === "string" || storeOrUrl instanceof URL
+    ? await openStore(storeOrUrl, opts.store)
+    : storeOrUrl;
+  let layout = await detectLayout(store, { signal: opts.signal });
+  if (opts.layout) {
+    if (!layout.versions.includes(opts.layout)) {
+      throw new NotFoundError(
+        `Cannot read layout v${opts.layout} of "${store.url.href}": it holds only v${
+          layout.versions.join(" and v")
+        }`,
+      );
+    }
+    layout = { versions: [opts.layout], primary: opts.layout, notes: layout.notes };
+  }
+  const readers = layout.versions.map((v): CacheReader =>
+    v === 3
+      ? new V3Reader(store, { verifier: opts.verifier, view: opts.view })
+      : new V2Reader(store, { verifier: opts.verifier })
+  );
+  return new OpenedMirror(store.url.href, store, layout, readers, opts.name);
+}
+
+/** Several mirrors searched in order (the first that has an entry provides it). */
+export interface MirrorSet extends MirrorLike {
+  readonly mirrors: Mirror[];
+}
+
+class Mirrors implements MirrorSet {
+  constructor(readonly mirrors: OpenedMirror[]) {}
+
+  notes(): string[] {
+    return this.mirrors.flatMap((m) => m.notes().map((n) => `${m.name ?? m.url}: ${n}`));
+  }
+
+  async list(
+    query?: string | string[] | SpecQuery[],
+    opts?: { signal?: AbortSignal },
+  ): Promise<EntryRef[]> {
+    const specs = toSpecs(query);
+    const seen = new Set<string>();
+    const out: EntryRef[] = [];
+    for (const m of this.mirrors) {
+      for (const r of await m.list(specs, opts)) {
+        if (seen.has(r.hash)) continue;
+        seen.add(r.hash);
+        out.push(r);
+      }
+    }
+    return out;
+  }
+
+  async resolve(query: string, opts?: { signal?: AbortSignal }): Promise<EntryRef> {
+    const specs = parseSpecQuery(query);
+    const refs: EntryRef[] = [];
+    for (const m of this.mirrors) refs.push(...await m.list(specs, opts));
+    return pickOne(query, refs);
+  }
+
+  async entry(hash: string, opts?: ReadOptions): Promise<Entry> {
+    let first: unknown;
+    for (const m of this.mirrors) {
+      try {
+        return await m.entry(hash, opts);
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+        first ??= e;
+      }
+    }
+    throw first ?? new NotFoundError(`Cannot find spec "${hash}": no mirror was given`);
+  }
+
+  closure(hash: string, opts?: ReadOptions): Promise<EntryRef[]> {
+    return closureOver(this.mirrors, hash, opts);
+  }
+
+  async keys(
+    opts?: { signal?: AbortSignal },
+  ): Promise<{ fingerprint: string; armored: string; mirror: string }[]> {
+    const out: { fingerprint: string; armored: string; mirror: string }[] = [];
+    for (const m of this.mirrors) {
+      for (const k of await m.keys(opts)) {
+        if (!out.some((o) => o.fingerprint === k.fingerprint)) out.push(k);
+      }
+    }
+    return out;
+  }
+}
+
+/** Opens several mirrors (in parallel) searched in the order given. */
+export async function openMirrors(
+  sources: (ReadStore | string | URL | { source: ReadStore | string | URL; name?: string })[],
+  opts: OpenMirrorOptions = {},
+): Promise<MirrorSet> {
+  if (sources.length === 0) throw new UsageError("No mirror was given (use -m/--mirror URL)");
+  const mirrors = await Promise.all(sources.map((s) => {
+    const src = typeof s === "object" && "source" in s ? s : { source: s, name: undefined };
+    return openMirror(src.source, { ...opts, name: src.name ?? opts.name });
+  }));
+  return new Mirrors(mirrors as OpenedMirror[]);
+}
