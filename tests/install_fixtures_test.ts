@@ -14,6 +14,8 @@ import { type InstallSource, installSpecs, openInstallSource } from "../src/inst
 import { verifierFromKeys } from "../src/mirror/trusted_keys.ts";
 import { IntegrityError, NotFoundError, UnsupportedError } from "../src/errors.ts";
 import { compareWithExpected } from "./install_relocate_fixtures_test.ts";
+import { makeElf } from "./_elf.ts";
+import { parseElf } from "../src/install/relocate_elf.ts";
 
 const MIRRORS: [string, 2 | 3, boolean][] = [
   ["v3-signed", 3, true],
@@ -246,6 +248,7 @@ async function writeMirror(
   dir: string,
   members: TarWriteEntry[],
   textfiles: string[] = [],
+  binaries: string[] = [],
 ): Promise<string> {
   const hash = BIG_HASH;
   const build = BIG_BUILD;
@@ -259,7 +262,7 @@ async function writeMirror(
       body: new TextEncoder().encode(
         `{buildpath: ${build}, hash_to_prefix: {${hash}: /${pfx}}, relocate_textfiles: [${
           textfiles.join(", ")
-        }], relocate_binaries: [], relocate_links: []}`,
+        }], relocate_binaries: [${binaries.join(", ")}], relocate_links: []}`,
       ),
     },
   ];
@@ -535,3 +538,31 @@ for (const listed of [true, false]) {
     },
   );
 }
+
+Deno.test("installSpecs() drops RPATH entries that do not exist, as Spack's post-install hook does", async () => {
+  const mirror = await Deno.makeTempDir({ prefix: "sp-mirror-" });
+  const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+  try {
+    const rpath =
+      `/${BIG_PFX}/lib:/${BIG_PFX}/lib64:$ORIGIN/../lib::/nonexistent-${BIG_HASH}/lib:rel/dir`;
+    const elf = makeElf({ is64: true, le: true, runpath: true, rpath, interp: "/lib64/ld.so" });
+    const rel = await writeMirror(
+      mirror,
+      [
+        { header: { name: `${BIG_PFX}/lib`, type: "directory", mode: 0o755 } },
+        { header: { name: `${BIG_PFX}/lib/libx.so`, type: "file", mode: 0o755 }, body: elf },
+      ],
+      [],
+      ["lib/libx.so"],
+    );
+    const src = await openInstallSource(await openStore(mirror));
+    await installSpecs(src, ["big"], { root, allowUnsigned: true });
+    const prefix = join(root, rel);
+    const info = parseElf(new Uint8Array(readFileSync(join(prefix, "lib/libx.so"))))!;
+    assert.equal(new TextDecoder().decode(info.rpath!.value), `${prefix}/lib:$ORIGIN/../lib`);
+    assert.equal(info.rpath!.runpath, true);
+  } finally {
+    rmSync(mirror, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -45,6 +45,8 @@ export interface ExtractResult {
   symlinks: Map<string, string>;
   /** Hardlinks: relative path -> relative path of the file it shares. */
   hardlinks: Map<string, string>;
+  /** Regular files (not hardlinks) that start with the ELF magic. */
+  elfFiles: string[];
   /** Paths whose setuid/setgid/sticky bits were dropped. */
   strippedModes: string[];
   /** Bytes of file content written. */
@@ -159,6 +161,10 @@ function isBinaryMagic(b: Uint8Array): boolean {
 let joinBuf = new Uint8Array(1 << 16);
 
 /** Writes the parts with one system call (joined in a reused buffer). */
+function isElfMagic(b: Uint8Array): boolean {
+  return b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
+}
+
 function writeAllSync(fd: number, parts: Uint8Array[]): void {
   let data = parts[0];
   if (parts.length > 1) {
@@ -250,6 +256,7 @@ export async function extractTarball(
   const links = new Map<string, string>(); // member -> symlink target
   const hard = new Map<string, string>(); // member -> member
   const stripped: string[] = [];
+  const elfFiles: string[] = [];
   let bytes = 0;
   const umask = currentUmask();
   const spec = opts.speculate ? new Speculation(opts.speculate) : undefined;
@@ -331,15 +338,24 @@ export async function extractTarball(
               got += chunk.byteLength;
             }
             bytes += got;
+            if (got >= 4 && isElfMagic(data!)) elfFiles.push(name);
             const parts = got === header.size ? spec.relocate(data!) : undefined;
             if (parts) spec.files.add(name.slice(specUnder.length));
             writeAllSync(fd, parts ?? [data!.subarray(0, got)]);
           } else {
+            const head = new Uint8Array(4);
+            let headLen = 0;
             for await (const chunk of body) {
+              if (headLen < 4) {
+                const take = Math.min(4 - headLen, chunk.byteLength);
+                head.set(chunk.subarray(0, take), headLen);
+                headLen += take;
+              }
               let off = 0;
               while (off < chunk.byteLength) off += writeSync(fd, chunk, off);
               bytes += chunk.byteLength;
             }
+            if (headLen === 4 && isElfMagic(head)) elfFiles.push(name);
           }
           if ((mode & umask) !== 0) fchmodSync(fd, mode);
         } finally {
@@ -443,6 +459,7 @@ export async function extractTarball(
       }
       : undefined,
     strippedModes: stripped.filter((n) => n.startsWith(under)).map((n) => n.slice(under.length)),
+    elfFiles: elfFiles.filter((n) => n.startsWith(under)).map((n) => n.slice(under.length)),
     bytes,
   };
 }

@@ -16,6 +16,7 @@
  */
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -34,6 +35,7 @@ import type { SpecDag, SpecNode } from "../spec/types.ts";
 import { extractTarball, speculationHolds } from "./extract.ts";
 import {
   applyRelocation,
+  dropMissingRpaths,
   parseBuildinfo,
   planRelocation,
   prefixMap,
@@ -317,6 +319,15 @@ async function withLock<T>(root: string, signal: AbortSignal | undefined, fn: ()
   }
 }
 
+function lexists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function statSafe(p: string): number {
   try {
     return statSync(p).mtimeMs;
@@ -347,6 +358,7 @@ interface Job {
   explicit: boolean;
   /** Set once staged. */
   staged?: string;
+  elfFiles?: string[];
   stagingDir?: string;
 }
 
@@ -523,8 +535,21 @@ export async function installSpecs(
       }
       applyRelocation(res.prefixDir, plan);
       job.staged = res.prefixDir;
+      job.elfFiles = res.elfFiles;
       progress({ phase: "staged", name: job.node.name, hash: job.node.hash, bytes: res.bytes });
     });
+
+    // Spack's post-install hook, once every package of this run is staged: RPATH entries
+    // that do not exist (where the prefixes of this run will be) are dropped.
+    const exists = (p: string) => {
+      for (const j of todo) {
+        if (j.staged && (p === j.prefix || p.startsWith(j.prefix + "/"))) {
+          return lexists(j.staged + p.slice(j.prefix.length));
+        }
+      }
+      return lexists(p);
+    };
+    for (const job of todo) dropMissingRpaths(job.staged!, job.elfFiles ?? [], exists);
 
     await withLock(root, opts.signal, () => {
       installSbang(root);

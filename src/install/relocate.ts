@@ -26,7 +26,7 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { InvalidDataError, UnsupportedError } from "../errors.ts";
-import { type ElfStringUpdate, isElf, planElfUpdates } from "./relocate_elf.ts";
+import { type ElfStringUpdate, isElf, parseElfAt, planElfUpdates } from "./relocate_elf.ts";
 import {
   type BinaryPatch,
   BinaryReplacer,
@@ -422,6 +422,46 @@ export function applyRelocation(prefixDir: string, plan: RelocationPlan): number
       } finally {
         closeSync(fd);
       }
+    }
+  }
+  return changed;
+}
+
+/**
+ * Spack's `drop_redundant_rpaths` post-install hook: in each ELF file, RPATH/RUNPATH entries
+ * that neither start with `$` nor are absolute paths that exist are removed (the string is
+ * rewritten in place, zero-filled). `exists` answers for final paths (the caller maps paths of
+ * prefixes still in staging). Returns the number of files changed.
+ */
+export function dropMissingRpaths(
+  prefixDir: string,
+  elfFiles: string[],
+  exists: (path: string) => boolean,
+): number {
+  let changed = 0;
+  for (const rel of elfFiles) {
+    const fd = openSync(join(prefixDir, rel), "r+");
+    try {
+      const size = fstatSync(fd).size;
+      const get = (off: number, len: number) => {
+        const b = new Uint8Array(Math.max(0, Math.min(len, size - off)));
+        readFully(fd, b, off);
+        return b;
+      };
+      const elf = parseElfAt(get, size);
+      if (!elf?.rpath) continue;
+      const old = Buffer.from(elf.rpath.value).toString("latin1");
+      const kept = old.split(":").filter((p) =>
+        p.startsWith("$") || (p.startsWith("/") && exists(p))
+      );
+      const now = kept.join(":");
+      if (now === old) continue;
+      const out = new Uint8Array(elf.rpath.value.byteLength);
+      out.set(Buffer.from(now, "latin1"));
+      writeAll(fd, out, elf.rpath.offset);
+      changed++;
+    } finally {
+      closeSync(fd);
     }
   }
   return changed;
