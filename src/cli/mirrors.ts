@@ -15,7 +15,7 @@ import process from "node:process";
 import { Option } from "commander";
 import type { Command } from "commander";
 import { errorMessage, SignatureError, UsageError } from "../errors.ts";
-import { type MirrorSet, openMirrors } from "../layout/mod.ts";
+import type { MirrorSet } from "../layout/mirror.ts";
 import type { Verifier } from "../sign/types.ts";
 import type { GlobalOptions } from "./app.ts";
 
@@ -173,6 +173,7 @@ export async function openCliMirrors(
   const sources = await mirrorSources(o);
   const verifier = o.allowUnsigned ? safeVerifier(o) : cliVerifier(o);
   const http = globals.caFile ? { caFile: globals.caFile } : undefined;
+  const { openMirrors } = await import("../layout/mirror.ts");
   const mirrors = await openMirrors(
     sources.map((s) => ({ source: s.source, name: s.name })),
     { verifier, store: { http }, signal, view: sources.find((s) => s.view)?.view },

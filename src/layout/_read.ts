@@ -82,7 +82,7 @@ export async function checkSignature(
   if (!signed) {
     if (required) {
       throw new SignatureError(
-        `Cannot use ${what}: its metadata is not signed and signatures are required (allow unsigned metadata to read it anyway)`,
+        `Cannot use ${what}: its metadata is not signed and signatures are required (use --allow-unsigned to read it anyway)`,
       );
     }
     return { body: text, signed };
@@ -96,7 +96,7 @@ export async function checkSignature(
     return {
       body: clearsignedBody(text, what),
       signed,
-      signatureError: "not checked: no trusted keys",
+      signatureError: "no trusted keys to check it with",
     };
   }
   try {

@@ -1,5 +1,350 @@
 /** `list`, `show`, `download`: reading entries of a mirror. */
+import process from "node:process";
+import type { Command } from "commander";
 import type { Register } from "../app.ts";
+import type { Ctx } from "../app.ts";
+import type { MirrorCliOptions } from "../mirrors.ts";
+import type { Entry, EntryRef, Mirror, MirrorSet } from "../../layout/mod.ts";
+import type { SpecDag } from "../../spec/types.ts";
+import { formatBytes, table } from "../output.ts";
 
-const register: Register = () => {};
+async function open(ctx: Ctx, o: MirrorCliOptions) {
+  const { openCliMirrors } = await import("../mirrors.ts");
+  const r = await openCliMirrors(o, ctx.globals, ctx.signal);
+  for (const n of r.mirrors.notes()) ctx.out.info(`note: ${n}`);
+  return r;
+}
+
+function mirrorInfo(m: Mirror) {
+  return { url: m.url, name: m.name, layouts: m.layout.versions, notes: m.notes() };
+}
+
+function sortRefs(refs: EntryRef[]): EntryRef[] {
+  return [...refs].sort((a, b) =>
+    a.name.localeCompare(b.name) ||
+    a.version.localeCompare(b.version, undefined, { numeric: true }) ||
+    a.hash.localeCompare(b.hash)
+  );
+}
+
+/** The JSON shape of an entry (`show --json`). */
+function entryJson(e: Entry) {
+  return {
+    name: e.ref.name,
+    version: e.ref.version,
+    hash: e.ref.hash,
+    arch: e.ref.arch ?? null,
+    compiler: e.ref.compiler ?? null,
+    mirror: e.ref.mirror ?? null,
+    layout: e.ref.layout,
+    signature: {
+      signed: e.signed,
+      verified: !!e.signedBy,
+      fingerprint: e.signedBy ?? null,
+      error: e.signatureError ?? null,
+    },
+    metadataPath: e.metadataPath,
+    tarball: { path: e.tarballPath, ...e.tarball },
+    specBlob: e.specBlob ? { path: e.specBlob.path, ...e.specBlob.descriptor } : null,
+    legacy: e.legacy ?? null,
+    spec: {
+      formatVersion: e.spec.formatVersion,
+      root: e.spec.root,
+      nodes: [...e.spec.nodes.values()].map((n) => ({
+        name: n.name,
+        version: n.version,
+        hash: n.hash,
+        arch: n.arch ? `${n.arch.platform}-${n.arch.platformOs}-${n.arch.target}` : null,
+        compiler: n.compiler ? `${n.compiler.name}@${n.compiler.version}` : null,
+        namespace: n.namespace ?? null,
+        external: n.external ?? null,
+        dependencies: n.dependencies,
+      })),
+    },
+  };
+}
+
+/** Lines of the dependency tree of a spec DAG, with dependency types and virtuals. */
+export function treeLines(spec: SpecDag): string[] {
+  const lines: string[] = [];
+  const shown = new Set<string>();
+  const walk = (hash: string, prefix: string, label: string) => {
+    const n = spec.nodes.get(hash);
+    const head = n
+      ? `${n.name}@${n.version}/${hash.slice(0, 7)}${n.external ? " [external]" : ""}`
+      : `${hash.slice(0, 7)} [not in spec]`;
+    const again = shown.has(hash) && !!n?.dependencies.length;
+    lines.push(`${label}${head}${again ? " (see above)" : ""}`);
+    if (!n || again) return;
+    shown.add(hash);
+    n.dependencies.forEach((d, i) => {
+      const last = i === n.dependencies.length - 1;
+      const types = `[${d.depTypes.join(",")}]`;
+      const virt = d.virtuals.length ? ` virtuals=${d.virtuals.join(",")}` : "";
+      const branch = prefix + (last ? "`-- " : "|-- ");
+      walk(d.hash, prefix + (last ? "    " : "|   "), `${branch}${types}${virt} `);
+    });
+  };
+  walk(spec.root, "", "");
+  return lines;
+}
+
+function signatureText(e: Entry): string {
+  if (e.signedBy) return `signed, verified (key ${e.signedBy})`;
+  if (e.signed) return `signed, NOT verified${e.signatureError ? `: ${e.signatureError}` : ""}`;
+  return "unsigned";
+}
+
+function addMirror(cmd: Command, signatures = true): Command {
+  const collect = (v: string, p?: string[]) => [...(p ?? []), v];
+  cmd.option(
+    "-m, --mirror <url>",
+    "mirror path, URL (file://, https://, s3://) or configured name; repeat to search several in order",
+    collect,
+  );
+  if (signatures) {
+    cmd
+      .option(
+        "--keyring <dir>",
+        "directory of trusted public keys (default: SPACKLE_KEYRING, ~/.config/spackle/keyring)",
+      )
+      .option("-k, --key <file>", "also trust this armored public key (repeatable)", collect)
+      .option("--allow-unsigned", "read unsigned metadata and signatures by untrusted keys", false);
+  }
+  return cmd;
+}
+
+async function writeFileAtomic(
+  path: string,
+  body: ReadableStream<Uint8Array> | Uint8Array,
+): Promise<number> {
+  const { mkdir, rename, rm, open: openFile } = await import("node:fs/promises");
+  const { dirname } = await import("node:path");
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.part-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const fh = await openFile(tmp, "wx");
+  let size = 0;
+  try {
+    if (body instanceof Uint8Array) {
+      await fh.writeFile(body);
+      size = body.byteLength;
+    } else {
+      for await (const chunk of body) {
+        await fh.write(chunk);
+        size += chunk.byteLength;
+      }
+    }
+    await fh.close();
+    await rename(tmp, path);
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  return size;
+}
+
+async function download(
+  ctx: Ctx,
+  mirrors: MirrorSet,
+  e: Entry,
+  to: string,
+): Promise<{ path: string; size: number; sha256?: string; verified: boolean }[]> {
+  const { collect } = await import("../../core/streams.ts");
+  const { verifyStream } = await import("../../core/digest.ts");
+  const { checkStorePath } = await import("../../storage/path.ts");
+  const { join } = await import("node:path");
+  const m = mirrors.mirrors.find((x) => (x.name ?? x.url) === e.ref.mirror) ?? mirrors.mirrors[0];
+  const files: { path: string; size: number; sha256?: string; verified: boolean }[] = [];
+  const dest = (p: string) => {
+    checkStorePath(p);
+    return join(to, ...p.split("/"));
+  };
+  // Metadata: as stored (its signature was checked by entry()).
+  const meta = await collect(await m.store.read(e.metadataPath, { signal: ctx.signal }));
+  files.push({
+    path: e.metadataPath,
+    size: await writeFileAtomic(dest(e.metadataPath), meta),
+    verified: e.signed && !!e.signedBy,
+  });
+  if (e.specBlob) {
+    const d = e.specBlob.descriptor;
+    const body = (await m.store.read(e.specBlob.path, { signal: ctx.signal })).pipeThrough(
+      verifyStream({ digest: d.checksum, size: d.size }, `spec blob "${e.specBlob.path}"`),
+    );
+    files.push({
+      path: e.specBlob.path,
+      size: await writeFileAtomic(dest(e.specBlob.path), body),
+      sha256: d.checksum,
+      verified: true,
+    });
+  }
+  if (e.legacy) {
+    // Legacy tarballs cannot be verified against their checksum (it is of an inner file).
+    const body = await m.store.read(e.tarballPath, { signal: ctx.signal });
+    ctx.out.warn(`${e.ref.name}/${e.ref.hash.slice(0, 7)}: ${e.legacy}; tarball not verified`);
+    files.push({
+      path: e.tarballPath,
+      size: await writeFileAtomic(dest(e.tarballPath), body),
+      verified: false,
+    });
+  } else {
+    files.push({
+      path: e.tarballPath,
+      size: await writeFileAtomic(dest(e.tarballPath), await e.openTarball({ signal: ctx.signal })),
+      sha256: e.tarball.checksum,
+      verified: true,
+    });
+  }
+  return files;
+}
+
+const register: Register = (program, act) => {
+  addMirror(
+    program
+      .command("list")
+      .alias("ls")
+      .description("list the specs in build caches (from their indexes)")
+      .argument("[query...]", "filters: NAME, NAME@VERSION, /HASH, %COMPILER, arch=, os=, target=")
+      .option("-l, --long", "show full hashes", false)
+      .option(
+        "-a, --all",
+        "also list index entries not in the cache (externals, build-only)",
+        false,
+      ),
+    false,
+  )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle list -m ./mirror\n  spackle list -m https://cache.example.org zlib@1.3 target=x86_64_v3\n" +
+        "  spackle list -m ./a -m ./b --json /abc12",
+    )
+    .action(
+      act(async (ctx, query: string[], o: MirrorCliOptions & { long: boolean; all: boolean }) => {
+        const { mirrors } = await open(ctx, { ...o, allowUnsigned: true });
+        const refs = sortRefs((await mirrors.list(query, { signal: ctx.signal }))
+          .filter((r) => o.all || r.inBuildcache));
+        if (ctx.out.json) {
+          ctx.out.data({ mirrors: mirrors.mirrors.map(mirrorInfo), specs: refs });
+          return;
+        }
+        const rows = refs.map((r) => [
+          r.name,
+          r.version,
+          o.long ? r.hash : r.hash.slice(0, 7),
+          r.arch ?? "-",
+          r.compiler ?? "-",
+          ...(o.all ? [r.inBuildcache ? "" : "(not in cache)"] : []),
+        ]);
+        for (const line of table(rows)) ctx.out.out(line.trimEnd());
+        ctx.out.info(`${refs.length} spec${refs.length === 1 ? "" : "s"}`);
+      }),
+    );
+
+  addMirror(
+    program
+      .command("show")
+      .description(
+        "show one spec: metadata, dependency tree with dependency types, blob sizes and digests, signature status",
+      )
+      .argument("<spec>", "NAME, NAME@VERSION, /HASH or NAME/HASH"),
+  )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle show -m ./mirror fooapp\n  spackle show -m ./mirror --json libzz/irttwv2\n" +
+        "  spackle show -m https://cache.example.org --allow-unsigned zlib@1.3.1",
+    )
+    .action(act(async (ctx, query: string, o: MirrorCliOptions) => {
+      const { mirrors, requireSignature } = await open(ctx, o);
+      const ref = await mirrors.resolve(query, { signal: ctx.signal });
+      const e = await mirrors.entry(ref.hash, { requireSignature, signal: ctx.signal });
+      if (ctx.out.json) {
+        ctx.out.data(entryJson(e));
+        return;
+      }
+      const c = ctx.out.color;
+      const out = (l: string) => ctx.out.out(l);
+      out(c.bold(`${e.ref.name}@${e.ref.version}/${e.ref.hash}`));
+      const rows: string[][] = [
+        ["mirror", `${e.ref.mirror ?? ""} (layout v${e.ref.layout})`],
+        ["arch", e.ref.arch ?? "-"],
+        ["compiler", e.ref.compiler ?? "-"],
+        ["spec format", String(e.spec.formatVersion)],
+        ["signature", signatureText(e)],
+        ["metadata", e.metadataPath],
+        [
+          "tarball",
+          `${e.tarballPath}\n${" ".repeat(14)}${
+            formatBytes(e.tarball.size)
+          } (${e.tarball.size} bytes) sha256:${e.tarball.checksum}`,
+        ],
+      ];
+      if (e.specBlob) {
+        const d = e.specBlob.descriptor;
+        rows.push([
+          "spec blob",
+          `${e.specBlob.path}\n${" ".repeat(14)}${
+            formatBytes(d.size)
+          } (${d.size} bytes) sha256:${d.checksum}`,
+        ]);
+      }
+      if (e.legacy) rows.push(["legacy", e.legacy]);
+      for (const [k, v] of rows) {
+        const [first, ...rest] = v.split("\n");
+        out(`  ${(k + ":").padEnd(13)}${first}`);
+        for (const r of rest) out(r);
+      }
+      out("");
+      out(c.bold("dependencies:"));
+      for (const l of treeLines(e.spec)) out("  " + l);
+    }));
+
+  addMirror(
+    program
+      .command("download")
+      .description(
+        "fetch a spec's metadata and blobs into a directory (same paths as in the mirror), verifying each",
+      )
+      .argument("<spec>", "NAME, NAME@VERSION, /HASH or NAME/HASH")
+      .requiredOption("--to <dir>", "destination directory (created when missing)")
+      .option("--deps", "also fetch its link and run dependencies", false),
+  )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle download -m ./mirror fooapp --to ./dl\n" +
+        "  spackle download -m https://cache.example.org --deps zlib@1.3.1 --to /tmp/zlib",
+    )
+    .action(act(async (ctx, query: string, o: MirrorCliOptions & { to: string; deps: boolean }) => {
+      const { mirrors, requireSignature } = await open(ctx, o);
+      const root = await mirrors.resolve(query, { signal: ctx.signal });
+      let refs = [root];
+      if (o.deps) {
+        const all = await mirrors.closure(root.hash, { requireSignature, signal: ctx.signal });
+        for (const r of all.filter((r) => !r.inBuildcache)) {
+          ctx.out.info(
+            `skipping ${r.name}@${r.version}/${r.hash.slice(0, 7)}: not in the build cache`,
+          );
+        }
+        refs = all.filter((r) => r.inBuildcache);
+      }
+      const done = [];
+      let bytes = 0;
+      for (const r of refs) {
+        const e = await mirrors.entry(r.hash, { requireSignature, signal: ctx.signal });
+        const files = await download(ctx, mirrors, e, o.to);
+        bytes += files.reduce((a, f) => a + f.size, 0);
+        ctx.out.info(
+          `downloaded ${r.name}@${r.version}/${r.hash.slice(0, 7)} (${files.length} files)`,
+        );
+        done.push({ name: r.name, version: r.version, hash: r.hash, mirror: r.mirror, files });
+      }
+      if (ctx.out.json) {
+        ctx.out.data({ to: o.to, specs: done });
+        return;
+      }
+      ctx.out.out(
+        `${done.length} spec${done.length === 1 ? "" : "s"}, ${formatBytes(bytes)} into ${o.to}`,
+      );
+    }));
+};
 export default register;

@@ -222,7 +222,7 @@ export class V2Reader implements CacheReader {
     const required = opts.requireSignature ?? true;
     if (required && loc.kind === "json") {
       throw new SignatureError(
-        `Cannot use ${what}: it does not have signed metadata ("${loc.path}") and signatures are required (allow unsigned metadata to read it anyway)`,
+        `Cannot use ${what}: it does not have signed metadata ("${loc.path}") and signatures are required (use --allow-unsigned to read it anyway)`,
       );
     }
     const text = maybeGunzipText(await this.#bytes(loc.path, opts.signal), `"${loc.path}"`);
