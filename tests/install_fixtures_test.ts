@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { hostname } from "node:os";
 import { fixture, HAVE_FIXTURES, ORACLE, REPO_ROOT } from "./_fixtures.ts";
 import { openStore } from "../src/storage/open.ts";
 import { collect, gzipBytes, sha256Hex, type TarWriteEntry, writeTar } from "../src/core/mod.ts";
@@ -565,4 +566,30 @@ Deno.test("installSpecs() drops RPATH entries that do not exist, as Spack's post
     rmSync(mirror, { recursive: true, force: true });
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+Deno.test({
+  name: "installSpecs() honours a projection and takes over a lock left by a dead process",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+    try {
+      // A lock whose owner is a process that does not exist.
+      Deno.mkdirSync(join(root, ".spack-db/spackle.lock"), { recursive: true });
+      writeFileSync(join(root, ".spack-db/spackle.lock/owner"), `${hostname()}:2147483646`);
+      const res = await installSpecs(await source(fixture("v3-unsigned"), false), ["fooapp"], {
+        root,
+        allowUnsigned: true,
+        projection: "{name}/{version}-{hash:7}",
+      });
+      const app = res.specs.find((s) => s.name === "fooapp")!;
+      assert.equal(app.prefix, join(root, "fooapp/3.0-iicodpd"));
+      const out = run(join(app.prefix, "bin/fooapp"));
+      assert.equal(out.code, 0);
+      assert.ok(out.stdout.includes(join(root, "libzz/1.2.3-irttwv2")));
+      assert.ok(!existsSync(join(root, ".spack-db/spackle.lock")));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
 });
