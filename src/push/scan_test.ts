@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { gunzipSync } from "node:zlib";
+import { classify, PrefixMatcher } from "./scan.ts";
+import { serializeBuildinfo, yamlScalar } from "./buildinfo.ts";
+import { parallelGzipStream } from "./pack.ts";
+import { parse } from "yaml";
+import { collect, streamOf } from "../core/streams.ts";
+import { gzipBytes } from "../core/gzip.ts";
+
+const enc = new TextEncoder();
+
+Deno.test("classify: ELF magic is binary, short files unknown, UTF-8 and Latin-1 text", () => {
+  assert.equal(classify(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0])), "binary");
+  assert.equal(classify(new Uint8Array([0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1])), "binary");
+  assert.equal(classify(enc.encode("short")), "unknown");
+  assert.equal(classify(enc.encode("plain text, é ok\n")), "text");
+  assert.equal(classify(new Uint8Array([0x61, 0x62, 0xe9, 0x63, 0x64, 0x65, 0x66, 0x67])), "text");
+  assert.equal(
+    classify(new Uint8Array([0x61, 0x62, 0xe9, 0x00, 0x64, 0x65, 0x66, 0x67])),
+    "unknown",
+  );
+  assert.equal(
+    classify(new Uint8Array([0x61, 0x62, 0xe9, 0x85, 0x64, 0x65, 0x66, 0x67])),
+    "unknown",
+  );
+  // a Java class file (cafebabe + a big version) is not a fat Mach-O binary
+  assert.equal(classify(new Uint8Array([0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 52, 1])), "unknown");
+});
+
+Deno.test("PrefixMatcher follows Spack's look-behind: a prefix after word characters and '/' does not count", () => {
+  const m = new PrefixMatcher(["/opt/store"]);
+  assert.ok(m.search(enc.encode("path=/opt/store/lib")));
+  assert.ok(m.search(enc.encode("-L/opt/store/lib")));
+  assert.ok(m.search(enc.encode("/opt/store")));
+  assert.ok(m.search(enc.encode("abc-/opt/store")));
+  assert.ok(!m.search(enc.encode("/x/opt/store/lib")));
+  assert.ok(!m.search(enc.encode("/x/ab_c/opt/store/lib")));
+  assert.ok(!m.search(enc.encode("nothing here")));
+  assert.ok(m.search(enc.encode("/x/opt/store and /opt/store")));
+  assert.ok(m.matchStart("/opt/store/lib/libz.so"));
+  assert.ok(!m.matchStart("/usr/opt/store"));
+});
+
+Deno.test("buildinfo is one line of flow YAML that parses back to the same values", () => {
+  const meta = {
+    sbangInstallPath: "/s/bin/sbang",
+    buildpath: "/s",
+    spackprefix: "/spack",
+    relativePrefix: "linux-x86_64/a-1.0-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    hashToPrefix: { aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: "/s/linux-x86_64/a-1.0-aaaa" },
+  };
+  const lists = {
+    relocateBinaries: ["bin/a"],
+    relocateLinks: [],
+    relocateTextfiles: ["share/données.txt", "a b: c", "true", "123", "#x", "[y]"],
+  };
+  const text = serializeBuildinfo(meta, lists);
+  assert.equal(text.split("\n").length, 2);
+  assert.ok(text.startsWith("{sbang_install_path: /s/bin/sbang, buildpath: /s, "));
+  const back = parse(text);
+  assert.deepEqual(back.relocate_textfiles, lists.relocateTextfiles);
+  assert.deepEqual(back.hash_to_prefix, meta.hashToPrefix);
+  assert.equal(back.hardlinks_deduped, true);
+  assert.equal(yamlScalar("lib/libz.so.1"), "lib/libz.so.1");
+});
+
+Deno.test("parallel gzip: several members that decompress to the input; input under one block gives the same bytes as gzipBytes", async () => {
+  const data = new Uint8Array(3_500_000);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 251 % 17;
+  const gz = await collect(
+    streamOf(data).pipeThrough(parallelGzipStream({ blockSize: 1 << 20, parallel: 2 })),
+  );
+  let members = 0;
+  for (let i = 0; i + 3 < gz.length; i++) {
+    if (gz[i] === 0x1f && gz[i + 1] === 0x8b && gz[i + 2] === 8 && gz[i + 9] === 0xff) members++;
+  }
+  assert.ok(members >= 4, `members ${members}`);
+  assert.deepEqual(new Uint8Array(gunzipSync(gz)), data);
+  const small = enc.encode("hello world ".repeat(100));
+  const one = await collect(streamOf(small).pipeThrough(parallelGzipStream()));
+  assert.deepEqual(one, gzipBytes(small));
+  const empty = await collect(streamOf(new Uint8Array(0)).pipeThrough(parallelGzipStream()));
+  assert.deepEqual(new Uint8Array(gunzipSync(empty)), new Uint8Array(0));
+});

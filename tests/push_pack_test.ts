@@ -1,0 +1,108 @@
+/**
+ * Packing fixture prefixes: each v3 fixture tarball is unpacked as-is (no relocation) into a
+ * temporary directory and packed again under its original member names with the buildinfo
+ * facts it records. The result must have the same members (names, types, modes, links, sizes,
+ * order) and the same buildinfo text as the tarball real Spack wrote.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { packToFile } from "../src/push/pack.ts";
+import type { BuildinfoMeta } from "../src/push/buildinfo.ts";
+import { readTar } from "../src/core/tar.ts";
+import { gunzipBytes, gunzipStream } from "../src/core/gzip.ts";
+import { sha256Hex } from "../src/core/digest.ts";
+import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
+
+interface Member {
+  name: string;
+  type: string;
+  mode: number;
+  size: number;
+  linkname: string;
+}
+
+async function members(path: string): Promise<{ list: Member[]; buildinfo: string }> {
+  const web = Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>;
+  const list: Member[] = [];
+  let buildinfo = "";
+  for await (const e of readTar(web.pipeThrough(gunzipStream()))) {
+    const h = e.header;
+    list.push({
+      name: h.name,
+      type: h.type,
+      mode: h.mode,
+      size: h.type === "file" ? h.size : 0,
+      linkname: h.linkname ?? "",
+    });
+    if (h.name.endsWith(".spack/binary_distribution")) {
+      let text = "";
+      const dec = new TextDecoder();
+      for await (const c of e.body) text += dec.decode(c, { stream: true });
+      buildinfo = text + dec.decode();
+    } else {
+      for await (const _ of e.body) { /* skip */ }
+    }
+  }
+  return { list, buildinfo };
+}
+
+function tarballs(mirror: string): string[] {
+  const out: string[] = [];
+  const root = fixture(mirror, "blobs", "sha256");
+  for (const d of readdirSync(root)) {
+    for (const f of readdirSync(join(root, d))) {
+      const p = join(root, d, f);
+      const b = readFileSync(p);
+      if (b[0] === 0x1f && b[1] === 0x8b && b.length > 1500) out.push(p);
+    }
+  }
+  return out;
+}
+
+Deno.test({
+  name: "packing an unpacked v3 fixture tarball gives Spack's tar bytes, members and buildinfo",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const found = tarballs("v3-unsigned");
+    let packed = 0;
+    for (const tgz of found) {
+      const orig = await members(tgz);
+      if (!orig.buildinfo) continue; // a spec blob
+      const info = parse(orig.buildinfo) as Record<string, unknown>;
+      const tmp = await Deno.makeTempDir();
+      try {
+        const x = await new Deno.Command("tar", { args: ["-xzf", tgz, "-C", tmp] }).output();
+        assert.ok(x.success, new TextDecoder().decode(x.stderr));
+        const buildpath = info.buildpath as string;
+        const memberPrefix = `${buildpath}/${info.relative_prefix}`;
+        const meta: BuildinfoMeta = {
+          sbangInstallPath: info.sbang_install_path as string,
+          buildpath,
+          spackprefix: info.spackprefix as string,
+          relativePrefix: info.relative_prefix as string,
+          hashToPrefix: info.hash_to_prefix as Record<string, string>,
+        };
+        const out = join(tmp, "out.tar.gz");
+        const res = await packToFile({ prefix: tmp + memberPrefix, memberPrefix, meta }, out);
+        const mine = await members(out);
+        assert.deepEqual(mine.list, orig.list, tgz);
+        assert.deepEqual(mine.buildinfo, orig.buildinfo);
+        assert.deepEqual(res.buildinfo, orig.buildinfo);
+        assert.deepEqual(res.descriptor.size, Deno.statSync(out).size);
+        // The uncompressed tar is byte-for-byte Spack's (only the deflate output differs).
+        const a = gunzipBytes(readFileSync(tgz));
+        const b = gunzipBytes(readFileSync(out));
+        assert.ok(a.length === b.length && a.every((x, i) => x === b[i]), `tar bytes of ${tgz}`);
+        assert.equal(sha256Hex(readFileSync(out)), res.descriptor.checksum);
+        packed++;
+      } finally {
+        await Deno.remove(tmp, { recursive: true });
+      }
+    }
+    assert.deepEqual(packed, 4);
+  },
+});
