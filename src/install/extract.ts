@@ -85,7 +85,7 @@ export interface ExtractOptions {
 }
 
 const SPECULATE_MAX = 1 << 20;
-const GC_EVERY = 64 << 20;
+const GC_EVERY = 48 << 20;
 
 /** Asks the runtime for a collection where it offers one (Bun; Deno with --expose-gc). */
 function collectGarbage(): void {
