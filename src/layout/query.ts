@@ -29,7 +29,8 @@ const HASH = /^[a-z2-7]+$/;
 /** Parses query text (or several texts, joined by spaces) into specs. Empty means "all". */
 export function parseSpecQuery(input: string | string[]): SpecQuery[] {
   const text = Array.isArray(input) ? input.join(" ") : input;
-  const tokens = text.replace(/\s*([@%/=])\s*/g, "$1").trim().split(/\s+/).filter(Boolean);
+  const tokens = text.replace(/\s*=\s*/g, "=").replace(/([@%])\s+/g, "$1").trim().split(/\s+/)
+    .filter(Boolean);
   const specs: SpecQuery[] = [];
   let cur: SpecQuery | undefined;
   const bad = (why: string): never => {
