@@ -14,7 +14,7 @@ import { collect, gzipBytes, sha256Hex, type TarWriteEntry, writeTar } from "../
 import { type InstallSource, installSpecs, openInstallSource } from "../src/install/mod.ts";
 import { verifierFromKeys } from "../src/mirror/trusted_keys.ts";
 import { IntegrityError, NotFoundError, UnsupportedError } from "../src/errors.ts";
-import { compareWithExpected } from "./install_relocate_fixtures_test.ts";
+import { compareWithExpected } from "./_install_fixtures.ts";
 import { makeElf } from "./_elf.ts";
 import { parseElf } from "../src/install/relocate_elf.ts";
 
