@@ -1,0 +1,176 @@
+/** `spackle list`, `show` and `download` as a user runs them, on the fixture mirrors. */
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+
+async function spackle(...args: string[]) {
+  const p = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(REPO_ROOT, "cli.ts"), ...args],
+    env: { NO_COLOR: "1", SPACKLE_KEYRING: join(tmpdir(), "spackle-no-keyring-here") },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: p.code, stdout: dec.decode(p.stdout), stderr: dec.decode(p.stderr) };
+}
+
+const t = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name, ignore: !HAVE_FIXTURES, fn });
+
+const KEY = () => fixture("keys/oracle-test.pub.asc");
+
+t("list prints a table of the cached specs; --json has mirrors and specs", async () => {
+  const r = await spackle("list", "-m", fixture("v3-unsigned"));
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  assert.equal(lines.length, 4);
+  assert.match(lines[0], /^fooapp\s+3\.0\s+iicodpd\s+linux-debian12-x86_64\s+-$/);
+  const j = await spackle(
+    "--json",
+    "list",
+    "-m",
+    fixture("v2-migrated-unsigned"),
+    "-a",
+    "libzz",
+    "foo-buildtool",
+  );
+  assert.equal(j.code, 0, j.stderr);
+  const doc = JSON.parse(j.stdout);
+  assert.deepEqual(doc.mirrors[0].layouts, [3, 2]);
+  assert.deepEqual(
+    doc.specs.map((s: { name: string; inBuildcache: boolean }) => `${s.name}:${s.inBuildcache}`),
+    ["foo-buildtool:false", "libzz:true"],
+  );
+  assert.equal(doc.specs[1].hash, "wpn7enmyybr42zre26cp2uw6drmtmqqv");
+  assert.equal(doc.specs[1].compiler, "gcc@12.2.0");
+});
+
+t("show prints blobs, signature status and the dependency tree with types", async () => {
+  const r = await spackle("show", "-m", fixture("v3-signed"), "-k", KEY(), "fooapp");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^fooapp@3\.0\/iicodpd5dtmh5ijlchcoay25frkfkyuv$/m);
+  assert.match(r.stdout, /signed, verified \(key 4D782899AF51B814967AC6DE6EE87675E657CA38\)/);
+  assert.match(
+    r.stdout,
+    /7710 bytes\) sha256:4590a986d375a913d79b7f5d89235ea5cbde27eed5e499e0d936385755da68da/,
+  );
+  assert.match(r.stdout, /\|-- \[run\] foodata@1\.0\/ddk74w2/);
+  assert.match(r.stdout, /\[build\] foo-buildtool@1\.0\/f57lmd4 \[external\]/);
+  assert.match(r.stdout, /\[build,link\] virtuals=zz-api libzz@1\.2\.3\/irttwv2/);
+});
+
+t(
+  "show refuses unsigned metadata by default (exit 1) and reads it with --allow-unsigned --json",
+  async () => {
+    const r = await spackle("show", "-m", fixture("v2-unsigned"), "libzz");
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /libzz@1\.2\.3\/wpn7enmyybr42zre26cp2uw6drmtmqqv.*(not signed|does not have signed metadata)/,
+    );
+    const j = await spackle(
+      "--json",
+      "show",
+      "-m",
+      fixture("v2-unsigned"),
+      "--allow-unsigned",
+      "libzz",
+    );
+    assert.equal(j.code, 0, j.stderr);
+    const doc = JSON.parse(j.stdout);
+    assert.equal(doc.name, "libzz");
+    assert.equal(doc.layout, 2);
+    assert.deepEqual(doc.signature, {
+      signed: false,
+      verified: false,
+      fingerprint: null,
+      error: null,
+    });
+    assert.equal(doc.tarball.size, 6439);
+    assert.equal(doc.spec.formatVersion, 4);
+    assert.equal(doc.spec.nodes[0].compiler, "gcc@12.2.0");
+  },
+);
+
+t("an ambiguous SPEC lists the candidates and exits 2", async () => {
+  const r = await spackle("show", "-m", fixture("v3-unsigned"), "--allow-unsigned", "@1:");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /matches 4 specs/);
+  assert.match(r.stderr, /libzz@1\.2\.3\/irttwv2/);
+});
+
+t(
+  "download --deps fetches and verifies blobs into a directory laid out like the mirror",
+  async () => {
+    const to = await mkdtemp(join(tmpdir(), "spackle-dl-"));
+    try {
+      const r = await spackle(
+        "--json",
+        "download",
+        "-m",
+        fixture("v3-signed"),
+        "-k",
+        KEY(),
+        "libfoo",
+        "--deps",
+        "--to",
+        to,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const doc = JSON.parse(r.stdout);
+      assert.deepEqual(doc.specs.map((s: { name: string }) => s.name), ["libzz", "libfoo"]);
+      for (const s of doc.specs) {
+        assert.equal(s.files.length, 3);
+        for (const f of s.files) {
+          const bytes = await readFile(join(to, f.path));
+          assert.equal(bytes.length, f.size);
+          const orig = await readFile(fixture("v3-signed", f.path));
+          assert.deepEqual(bytes, orig);
+          if (f.sha256) assert.equal(createHash("sha256").update(bytes).digest("hex"), f.sha256);
+        }
+      }
+      assert.ok((await stat(join(to, "v3/manifests/spec/libzz"))).isDirectory());
+      assert.deepEqual(
+        (await readdir(join(to, "blobs/sha256"))).length,
+        4,
+      );
+    } finally {
+      await rm(to, { recursive: true, force: true });
+    }
+  },
+);
+
+t("download of a v2 entry writes the spec file and the .spack", async () => {
+  const to = await mkdtemp(join(tmpdir(), "spackle-dl-"));
+  try {
+    const r = await spackle(
+      "download",
+      "-m",
+      fixture("v2-signed"),
+      "-k",
+      KEY(),
+      "foodata",
+      "--to",
+      to,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /1 spec, .* into /);
+    const sig =
+      "build_cache/linux-debian12-x86_64-gcc-12.2.0-foodata-1.0-4yj2rrbd6ea3pckoo5dpnndfcijjd2yc.spec.json.sig";
+    assert.deepEqual(await readFile(join(to, sig)), await readFile(fixture("v2-signed", sig)));
+    const tar =
+      "build_cache/linux-debian12-x86_64/gcc-12.2.0/foodata-1.0/linux-debian12-x86_64-gcc-12.2.0-foodata-1.0-4yj2rrbd6ea3pckoo5dpnndfcijjd2yc.spack";
+    assert.equal((await stat(join(to, tar))).size, (await stat(fixture("v2-signed", tar))).size);
+  } finally {
+    await rm(to, { recursive: true, force: true });
+  }
+});
+
+t("an unknown mirror name is a usage error", async () => {
+  const r = await spackle("list", "-m", "nosuchmirrorname");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /Unknown mirror "nosuchmirrorname"/);
+});
