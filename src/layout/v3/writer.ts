@@ -1,0 +1,293 @@
+/**
+ * Writing a v3 build cache (FORMAT.md 3.12): blobs first (content-addressed, skipped when
+ * present with the same size), the manifest last as the commit point, clear-signed when a
+ * Signer is given; the index, key manifests, the key index and `v3/layout.json`.
+ *
+ * The store's writes are atomic (a file store writes a temporary name and renames), so a
+ * push killed at any moment leaves either the old manifest or the new one, and a manifest
+ * only ever names blobs that were written before it. Two pushers of the same spec write the
+ * same blobs and each a valid manifest; the last rename wins.
+ *
+ * @module
+ */
+import { InvalidDataError, NotFoundError } from "../../errors.ts";
+import { gzipBytes } from "../../core/gzip.ts";
+import { sha256Hex, verifyStream } from "../../core/digest.ts";
+import type { Signer } from "../../sign/types.ts";
+import type { SpecDag } from "../../spec/types.ts";
+import type { Store } from "../../storage/store.ts";
+import { clearsignedBody, isClearsigned } from "../clearsign.ts";
+import {
+  findRecord,
+  type Manifest,
+  manifestOf,
+  parseManifest,
+  serializeManifest,
+} from "../manifest.ts";
+import { MEDIA_TYPES } from "../media_types.ts";
+import type { Descriptor, TarballSource } from "../types.ts";
+import {
+  V3_KEY_DIR,
+  V3_KEY_INDEX_MANIFEST,
+  V3_LAYOUT_JSON,
+  V3_LAYOUT_JSON_TEXT,
+  v3BlobPath,
+  v3IndexManifestPath,
+  v3KeyManifestPath,
+  v3SpecManifestPath,
+} from "./paths.ts";
+
+/** Options of `V3Writer.push`. */
+export interface V3PushOptions {
+  /** Clear-sign the manifest with this key; unsigned when absent. */
+  signer?: Signer;
+  /** Push even when the entry is present and complete. */
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+/** What a push did. */
+export interface V3PushResult {
+  manifestPath: string;
+  /** True when the entry was present and complete (nothing written). */
+  skipped: boolean;
+  tarball: Descriptor;
+  spec?: Descriptor;
+}
+
+const dec = new TextDecoder();
+
+/** Python's `json.dumps(v, separators=(",", ":"))` (ASCII only) for JSON values. */
+export function pyJsonCompact(v: unknown): string {
+  if (v === null || typeof v === "boolean") return String(v);
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new InvalidDataError(`Cannot serialise number ${v}`);
+    if (Number.isInteger(v)) return String(v);
+    const s = String(v);
+    return s.includes("e") ? s.replace(/e([+-])(\d)$/, "e$10$2") : s;
+  }
+  if (typeof v === "string") {
+    return JSON.stringify(v).replace(
+      /[\u007f-\uffff]/g,
+      (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
+    );
+  }
+  if (Array.isArray(v)) return "[" + v.map(pyJsonCompact).join(",") + "]";
+  if (typeof v === "object") {
+    return "{" +
+      Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined)
+        .map(([k, x]) => pyJsonCompact(k) + ":" + pyJsonCompact(x)).join(",") +
+      "}";
+  }
+  throw new InvalidDataError(`Cannot serialise a value of type ${typeof v}`);
+}
+
+/**
+ * The spec blob text Spack pushes: the spec document (`{"spec": ...}`) with
+ * `"buildcache_layout_version": 2` appended, compact, ASCII-escaped.
+ */
+export function specBlobText(spec: SpecDag): string {
+  const doc: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(spec.raw)) {
+    if (k === "buildcache_layout_version" || k === "binary_cache_checksum") continue;
+    doc[k] = v;
+  }
+  doc.buildcache_layout_version = 2;
+  return pyJsonCompact(doc);
+}
+
+/** A descriptor of bytes held in memory. */
+export function descriptorOfBytes(
+  bytes: Uint8Array,
+  mediaType: string,
+  compression: "gzip" | "none",
+): Descriptor {
+  return {
+    mediaType,
+    checksum: sha256Hex(bytes),
+    checksumAlgorithm: "sha256",
+    size: bytes.length,
+    compression,
+  };
+}
+
+/** Writes the v3 layout to a store. */
+export class V3Writer {
+  #layoutWritten = false;
+
+  /** A writer on `store` (the mirror root). */
+  constructor(readonly store: Store) {}
+
+  /** Writes a blob unless one with the same checksum and size is there. True when written. */
+  async writeBlob(
+    d: Descriptor,
+    body: Uint8Array | (() => Promise<ReadableStream<Uint8Array>>),
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const path = v3BlobPath(d.checksum, d.checksumAlgorithm);
+    const st = await this.store.stat(path, { signal });
+    if (st && st.size === d.size) return false;
+    if (body instanceof Uint8Array) {
+      if (body.length !== d.size || sha256Hex(body) !== d.checksum) {
+        throw new InvalidDataError(
+          `Cannot write blob "${path}": bytes do not match the descriptor`,
+        );
+      }
+      await this.store.write(path, body, { size: d.size, signal });
+    } else {
+      const src = (await body()).pipeThrough(
+        verifyStream({ digest: d.checksum, size: d.size }, `blob "${path}"`),
+      );
+      await this.store.write(path, src, { size: d.size, signal });
+    }
+    return true;
+  }
+
+  /** Reads a manifest (a clear-signed one unwrapped, not verified), or undefined if absent. */
+  async readManifest(path: string, signal?: AbortSignal): Promise<Manifest | undefined> {
+    if (!(await this.store.stat(path, { signal }))) return undefined;
+    let text: string;
+    try {
+      text = dec.decode(
+        new Uint8Array(await new Response(await this.store.read(path, { signal })).arrayBuffer()),
+      );
+    } catch (e) {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    }
+    if (isClearsigned(text)) text = clearsignedBody(text, `"${path}"`);
+    return parseManifest(text, `"${path}"`);
+  }
+
+  /** True when the spec manifest is there and names a tarball and spec blob that exist. */
+  async complete(name: string, version: string, hash: string, signal?: AbortSignal) {
+    const mpath = v3SpecManifestPath(name, version, hash);
+    let m: Manifest | undefined;
+    try {
+      m = await this.readManifest(mpath, signal);
+    } catch {
+      return false; // unreadable: push again
+    }
+    if (!m) return false;
+    const t = findRecord(m, MEDIA_TYPES.tarball);
+    const s = findRecord(m, MEDIA_TYPES.spec);
+    if (!t || !s) return false;
+    for (const r of [t, s]) {
+      if (!/^[0-9a-f]{64}$/.test(r.checksum)) return false;
+      const st = await this.store.stat(v3BlobPath(r.checksum, r.checksumAlgorithm), { signal });
+      if (!st || st.size !== r.contentLength) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Pushes one spec: tarball blob, spec blob, then the manifest (tarball record first), then
+   * `v3/layout.json` when absent. Skips a complete entry unless `force`.
+   */
+  async push(
+    spec: SpecDag,
+    tarball: TarballSource,
+    opts: V3PushOptions = {},
+  ): Promise<V3PushResult> {
+    const root = spec.nodes.get(spec.root);
+    if (!root) throw new InvalidDataError(`Cannot push spec ${spec.root}: root node missing`);
+    const mpath = v3SpecManifestPath(root.name, root.version, root.hash);
+    if (!opts.force && await this.complete(root.name, root.version, root.hash, opts.signal)) {
+      return { manifestPath: mpath, skipped: true, tarball: tarball.descriptor };
+    }
+    await this.writeBlob(tarball.descriptor, () => tarball.open(), opts.signal);
+    const specGz = gzipBytes(specBlobText(spec));
+    const specD = descriptorOfBytes(specGz, MEDIA_TYPES.spec, "gzip");
+    await this.writeBlob(specD, specGz, opts.signal);
+    await this.writeManifest(
+      mpath,
+      manifestOf([tarball.descriptor, specD]),
+      opts.signer,
+      opts.signal,
+    );
+    await this.ensureLayoutJson(opts.signal);
+    return { manifestPath: mpath, skipped: false, tarball: tarball.descriptor, spec: specD };
+  }
+
+  /** Serialises (and clear-signs when a signer is given) and writes a manifest. */
+  async writeManifest(
+    path: string,
+    m: Manifest,
+    signer?: Signer,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    let text = serializeManifest(m);
+    if (signer) text = await signer.clearsign(text);
+    await this.store.write(path, new TextEncoder().encode(text), {
+      signal,
+      contentType: "application/json",
+    });
+  }
+
+  /** Writes `v3/layout.json` when absent (once per writer). */
+  async ensureLayoutJson(signal?: AbortSignal): Promise<void> {
+    if (this.#layoutWritten) return;
+    if (!(await this.store.stat(V3_LAYOUT_JSON, { signal }))) {
+      await this.store.write(V3_LAYOUT_JSON, new TextEncoder().encode(V3_LAYOUT_JSON_TEXT), {
+        signal,
+        contentType: "application/json",
+      });
+    }
+    this.#layoutWritten = true;
+  }
+
+  /** Writes the index blob (uncompressed JSON) then its manifest (never signed). */
+  async writeIndex(indexJson: string, opts: { view?: string; signal?: AbortSignal } = {}) {
+    const bytes = new TextEncoder().encode(indexJson);
+    const d = descriptorOfBytes(bytes, MEDIA_TYPES.index, "none");
+    await this.writeBlob(d, bytes, opts.signal);
+    await this.writeManifest(
+      v3IndexManifestPath(opts.view),
+      manifestOf([d]),
+      undefined,
+      opts.signal,
+    );
+    await this.ensureLayoutJson(opts.signal);
+    return d;
+  }
+
+  /** Publishes an armored public key: its blob, then `v3/manifests/key/<FPR>.key.manifest.json`. */
+  async publishKey(fingerprint: string, armored: string, signal?: AbortSignal) {
+    if (!/^[0-9A-F]{40}$/.test(fingerprint)) {
+      throw new InvalidDataError(`Invalid key fingerprint "${fingerprint}": not 40 uppercase hex`);
+    }
+    const bytes = new TextEncoder().encode(armored);
+    const d = descriptorOfBytes(bytes, MEDIA_TYPES.key, "none");
+    await this.writeBlob(d, bytes, signal);
+    await this.writeManifest(v3KeyManifestPath(fingerprint), manifestOf([d]), undefined, signal);
+    await this.ensureLayoutJson(signal);
+    return d;
+  }
+
+  /**
+   * Writes the key index from the key manifests present (`{"keys":{"<FPR>":{}}}`, sorted).
+   * Returns the fingerprints.
+   */
+  async writeKeyIndex(signal?: AbortSignal): Promise<string[]> {
+    if (!this.store.list) {
+      throw new InvalidDataError(
+        `Cannot write the key index of "${this.store.url.href}": the store cannot be listed`,
+      );
+    }
+    const fprs: string[] = [];
+    for await (const p of this.store.list(V3_KEY_DIR, { signal })) {
+      const rest = p.slice(V3_KEY_DIR.length);
+      if (rest.includes("/") || !rest.endsWith(".key.manifest.json")) continue;
+      fprs.push(rest.slice(0, -".key.manifest.json".length));
+    }
+    fprs.sort();
+    const keys: Record<string, Record<string, never>> = {};
+    for (const f of fprs) keys[f] = {};
+    const bytes = new TextEncoder().encode(pyJsonCompact({ keys }));
+    const d = descriptorOfBytes(bytes, MEDIA_TYPES.keyIndex, "none");
+    await this.writeBlob(d, bytes, signal);
+    await this.writeManifest(V3_KEY_INDEX_MANIFEST, manifestOf([d]), undefined, signal);
+    await this.ensureLayoutJson(signal);
+    return fprs;
+  }
+}
