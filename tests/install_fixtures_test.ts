@@ -13,7 +13,7 @@ import { openStore } from "../src/storage/open.ts";
 import { collect, gzipBytes, sha256Hex, type TarWriteEntry, writeTar } from "../src/core/mod.ts";
 import { type InstallSource, installSpecs, openInstallSource } from "../src/install/mod.ts";
 import { verifierFromKeys } from "../src/mirror/trusted_keys.ts";
-import { IntegrityError, NotFoundError, UnsupportedError } from "../src/errors.ts";
+import { IntegrityError, NotFoundError, SignatureError, UnsupportedError } from "../src/errors.ts";
 import { compareWithExpected } from "./_install_fixtures.ts";
 import { makeElf } from "./_elf.ts";
 import { parseElf } from "../src/install/relocate_elf.ts";
@@ -589,6 +589,33 @@ Deno.test({
       assert.ok(out.stdout.includes(join(root, "libzz/1.2.3-irttwv2")));
       assert.ok(!existsSync(join(root, ".spack-db/spackle.lock")));
     } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "installSpecs() refuses unsigned metadata unless allowed, and a tampered signed manifest",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+    const mirror = await copyMirror("v3-signed");
+    try {
+      await assert.rejects(
+        installSpecs(await source(fixture("v3-unsigned"), false), ["fooapp"], { root }),
+        (e: unknown) => e instanceof SignatureError && /not signed/.test(e.message),
+      );
+      // One character of libzz's signed manifest changed: its signature no longer verifies.
+      const dir = join(mirror, "v3/manifests/spec/libzz");
+      const file = join(dir, readdirSync(dir)[0]);
+      writeFileSync(file, readFileSync(file, "utf8").replace('"version":3', '"version": 3'));
+      await assert.rejects(
+        installSpecs(await source(mirror, true), ["fooapp"], { root }),
+        (e: unknown) => e instanceof SignatureError,
+      );
+      assert.deepEqual(prefixes(root), []);
+    } finally {
+      rmSync(mirror, { recursive: true, force: true });
       rmSync(root, { recursive: true, force: true });
     }
   },
