@@ -8,13 +8,12 @@
  *
  * @module
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
-import process from "node:process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { Option } from "commander";
 import type { Command } from "commander";
-import { errorMessage, SignatureError, UsageError } from "../errors.ts";
+import { errorMessage, UsageError } from "../errors.ts";
+import { defaultKeyringDir } from "../sign/keyring.ts";
+import { keyringVerifier } from "../sign/verify.ts";
 import type { MirrorSet } from "../layout/mirror.ts";
 import type { Verifier } from "../sign/types.ts";
 import type { GlobalOptions } from "./app.ts";
@@ -80,24 +79,16 @@ export function addMirrorOptions(cmd: Command, opts: { signatures?: boolean } = 
 
 /** The keyring directory: `--keyring`, else `SPACKLE_KEYRING`, else the per-user location. */
 export function keyringDir(flag?: string): string {
-  if (flag) return flag;
-  const env = process.env.SPACKLE_KEYRING;
-  if (env) return env;
-  const xdg = process.env.XDG_CONFIG_HOME;
-  return join(xdg ? xdg : join(homedir(), ".config"), "spackle", "keyring");
+  return defaultKeyringDir(flag);
 }
 
-/** Armored public keys in a keyring directory (files holding a public key block). */
-export function keyringKeys(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (!statSync(p).isFile()) continue;
-    const text = readFileSync(p, "utf8");
-    if (text.includes("-----BEGIN PGP PUBLIC KEY BLOCK-----")) out.push(text);
+/** True when the keyring directory holds at least one trusted key file. */
+function keyringHasKeys(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((n) => /^[0-9A-F]{40}\.asc$/.test(n));
+  } catch {
+    return false;
   }
-  return out;
 }
 
 /**
@@ -105,29 +96,17 @@ export function keyringKeys(dir: string): string[] {
  * commands that verify nothing never load OpenPGP). Undefined when there are no keys at all.
  */
 export function cliVerifier(o: MirrorCliOptions): Verifier | undefined {
-  const armored: string[] = [];
+  const extra: string[] = [];
   for (const f of o.key ?? []) {
     try {
-      armored.push(readFileSync(f, "utf8"));
+      extra.push(readFileSync(f, "utf8"));
     } catch (e) {
       throw new UsageError(`Cannot read key file "${f}": ${errorMessage(e)}`, { cause: e });
     }
   }
-  armored.push(...keyringKeys(keyringDir(o.keyring)));
-  if (armored.length === 0) return undefined;
-  let inner: Promise<Verifier> | undefined;
-  return {
-    async verify(clearsigned: string, label?: string) {
-      inner ??= import("../mirror/trusted_keys.ts").then((m) => m.verifierFromKeys(armored));
-      let v: Verifier;
-      try {
-        v = await inner;
-      } catch (e) {
-        throw new SignatureError(`Cannot load the trusted keys: ${errorMessage(e)}`, { cause: e });
-      }
-      return await v.verify(clearsigned, label);
-    },
-  };
+  const dir = keyringDir(o.keyring);
+  if (extra.length === 0 && !keyringHasKeys(dir)) return undefined;
+  return keyringVerifier(dir, extra);
 }
 
 /** True when `s` is a URL with a scheme or a path, not a bare configured name. */

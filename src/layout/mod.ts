@@ -6,7 +6,7 @@
 export type * from "./types.ts";
 export * from "./media_types.ts";
 export * from "./manifest.ts";
-export { CLEARSIGN_HEAD, isClearsigned } from "./clearsign.ts";
+export { CLEARSIGN_HEAD } from "./clearsign.ts";
 export { isDagHash, politeFilename } from "./paths.ts";
 export * from "./v3/paths.ts";
 export * from "./v2/paths.ts";

@@ -150,7 +150,7 @@ export class V2Reader implements CacheReader {
         if (!name) return undefined;
         return nodeFromDict({ ...body, name, hash });
       }
-      if (isClearsigned(text)) text = clearsignedBody(text, `"${path}"`);
+      if (isClearsigned(text)) text = clearsignedBody(text, path);
       const spec = parseSpecDoc(JSON.parse(text), `"${path}"`);
       return spec.nodes.get(spec.root);
     } catch (e) {

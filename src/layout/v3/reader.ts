@@ -55,7 +55,7 @@ export class V3Reader implements CacheReader {
   /** Reads and parses a manifest, unwrapping (never verifying) a clear-signed one. */
   async #plainManifest(path: string, signal?: AbortSignal): Promise<Manifest> {
     let text = await readText(this.store, path, signal);
-    if (isClearsigned(text)) text = clearsignedBody(text, `"${path}"`);
+    if (isClearsigned(text)) text = clearsignedBody(text, path);
     return parseManifest(text, `"${path}"`);
   }
 
