@@ -620,3 +620,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test("installSpecs() routes an executable with a too long shebang through ROOT/bin/sbang, and it runs", async () => {
+  const mirror = await Deno.makeTempDir({ prefix: "sp-mirror-" });
+  const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+  try {
+    const script = `#!/bin/sh ${"-e ".repeat(50)}\necho sbang-ok\n`;
+    const rel = await writeMirror(mirror, [
+      { header: { name: `${BIG_PFX}/bin`, type: "directory", mode: 0o755 } },
+      {
+        header: { name: `${BIG_PFX}/bin/tool`, type: "file", mode: 0o755 },
+        body: new TextEncoder().encode(script),
+      },
+    ]);
+    const src = await openInstallSource(await openStore(mirror));
+    await installSpecs(src, ["big"], { root, allowUnsigned: true });
+    const tool = join(root, rel, "bin/tool");
+    assert.equal(readFileSync(tool, "utf8"), `#!/bin/sh ${root}/bin/sbang\n${script}`);
+    const out = run(tool);
+    assert.equal(out.code, 0);
+    assert.equal(out.stdout, "sbang-ok\n");
+  } finally {
+    rmSync(mirror, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  }
+});

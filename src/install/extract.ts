@@ -45,6 +45,8 @@ export interface ExtractResult {
   symlinks: Map<string, string>;
   /** Hardlinks: relative path -> relative path of the file it shares. */
   hardlinks: Map<string, string>;
+  /** Regular files (not hardlinks) with an execute bit. */
+  execFiles: string[];
   /** Regular files (not hardlinks) that start with the ELF magic. */
   elfFiles: string[];
   /** Paths whose setuid/setgid/sticky bits were dropped. */
@@ -257,6 +259,7 @@ export async function extractTarball(
   const hard = new Map<string, string>(); // member -> member
   const stripped: string[] = [];
   const elfFiles: string[] = [];
+  const execFiles: string[] = [];
   let bytes = 0;
   const umask = currentUmask();
   const spec = opts.speculate ? new Speculation(opts.speculate) : undefined;
@@ -358,6 +361,7 @@ export async function extractTarball(
             if (headLen === 4 && isElfMagic(head)) elfFiles.push(name);
           }
           if ((mode & umask) !== 0) fchmodSync(fd, mode);
+          if (mode & 0o111) execFiles.push(name);
         } finally {
           closeSync(fd);
         }
@@ -460,6 +464,7 @@ export async function extractTarball(
       : undefined,
     strippedModes: stripped.filter((n) => n.startsWith(under)).map((n) => n.slice(under.length)),
     elfFiles: elfFiles.filter((n) => n.startsWith(under)).map((n) => n.slice(under.length)),
+    execFiles: execFiles.filter((n) => n.startsWith(under)).map((n) => n.slice(under.length)),
     bytes,
   };
 }

@@ -15,11 +15,14 @@
  * @module
  */
 import {
+  closeSync,
   existsSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -41,7 +44,7 @@ import {
   prefixMap,
   relocationError,
 } from "./relocate.ts";
-import { SBANG_SCRIPT } from "./sbang.ts";
+import { filterShebang, SBANG_SCRIPT } from "./sbang.ts";
 
 /** Spack 1.x's default install tree projection. */
 export const DEFAULT_PROJECTION =
@@ -359,6 +362,7 @@ interface Job {
   /** Set once staged. */
   staged?: string;
   elfFiles?: string[];
+  execFiles?: string[];
   stagingDir?: string;
 }
 
@@ -536,6 +540,7 @@ export async function installSpecs(
       applyRelocation(res.prefixDir, plan);
       job.staged = res.prefixDir;
       job.elfFiles = res.elfFiles;
+      job.execFiles = res.execFiles;
       progress({ phase: "staged", name: job.node.name, hash: job.node.hash, bytes: res.bytes });
     });
 
@@ -550,6 +555,30 @@ export async function installSpecs(
       return lexists(p);
     };
     for (const job of todo) dropMissingRpaths(job.staged!, job.elfFiles ?? [], exists);
+    // Spack's sbang hook: executables whose shebang line is too long start with sbang.
+    const sbangPath = join(root, "bin", "sbang");
+    for (const job of todo) {
+      for (const rel of job.execFiles ?? []) {
+        const path = join(job.staged!, rel);
+        // Only the first line matters: read the whole file only when it changes.
+        const fd = openSync(path, "r");
+        const head = new Uint8Array(4096);
+        let n: number;
+        try {
+          n = readSync(fd, head, 0, head.byteLength, 0);
+        } finally {
+          closeSync(fd);
+        }
+        if (n < 2 || head[0] !== 0x23 || head[1] !== 0x21) continue;
+        if (!filterShebang(head.subarray(0, n), sbangPath)) continue;
+        const data = readFileSync(path);
+        const out = filterShebang(
+          new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+          sbangPath,
+        );
+        if (out) writeFileSync(path, out); // same file (inode and mode kept)
+      }
+    }
 
     await withLock(root, opts.signal, () => {
       installSbang(root);

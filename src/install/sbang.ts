@@ -63,3 +63,56 @@ else
     $run $interp_line "$@"
 fi
 `;
+
+/** The kernel's shebang length limit on Linux (Spack's `system_shebang_limit`). */
+export const SHEBANG_LIMIT = 127;
+const SPACK_SHEBANG_LIMIT = 4096;
+
+/**
+ * Spack's sbang post-install hook for one file's content: when it starts with a shebang line
+ * longer than the kernel accepts, the line `#!/bin/sh <sbang>` is put first and the original
+ * line second (as `--!`, `//!` or `<?php ... ?>` for lua, node and php). Returns the new
+ * content, or undefined when nothing changes.
+ */
+export function filterShebang(data: Uint8Array, sbangPath: string): Uint8Array | undefined {
+  if (data[0] !== 0x23 || data[1] !== 0x21) return undefined; // "#!"
+  let nl = data.indexOf(0x0a);
+  const limit = Math.min(data.byteLength, SPACK_SHEBANG_LIMIT);
+  if (nl < 0 || nl >= limit) {
+    if (limit === SPACK_SHEBANG_LIMIT) return undefined; // no end of line within the limit
+    nl = limit - 1;
+  }
+  const line = data.subarray(0, nl + 1); // with its newline, when there is one
+  if (line.byteLength <= SHEBANG_LIMIT) return undefined;
+  const enc = new TextEncoder();
+  const sbangLine = enc.encode(`#!/bin/sh ${sbangPath}\n`);
+  if (line.byteLength === sbangLine.byteLength && line.every((b, i) => b === sbangLine[i])) {
+    return undefined;
+  }
+  // The interpreter: after "#!" and blanks, up to a blank, NUL or newline.
+  let i = 2;
+  while (i < line.byteLength && (line[i] === 0x20 || line[i] === 0x09)) i++;
+  let j = i;
+  while (j < line.byteLength && ![0x20, 0x09, 0x00, 0x0a].includes(line[j])) j++;
+  if (j === i) return undefined;
+  const interp = new TextDecoder("latin1").decode(line.subarray(i, j));
+  let second: Uint8Array;
+  if (interp.endsWith("/lua") || interp.endsWith("/luajit")) {
+    second = concat([enc.encode("--!"), line.subarray(2)]);
+  } else if (interp.endsWith("/node")) {
+    second = concat([enc.encode("//!"), line.subarray(2)]);
+  } else if (interp.endsWith("/php")) {
+    second = concat([enc.encode("<?php "), line, enc.encode(" ?>")]);
+  } else second = line;
+  return concat([sbangLine, second, data.subarray(line.byteLength)]);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
