@@ -25,3 +25,5 @@ export {
   readArmoredKeys,
 } from "./keyring.ts";
 export { KeyringVerifier, keyringVerifier, type KeyringVerifierOptions } from "./verify.ts";
+export { needsPassphrase, PASSPHRASE_ENV, signerFromArmored, signerFromKeyring } from "./sign.ts";
+export { type CreatedKey, createKey, type CreateKeyOptions, type KeyType } from "./keygen.ts";
