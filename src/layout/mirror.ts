@@ -161,13 +161,13 @@ class OpenedMirror implements Mirror {
     throw first;
   }
 
-  /** Index nodes of every layout present, by hash (preferred layout wins). */
-  async nodeMap(signal?: AbortSignal): Promise<Map<string, SpecNode>> {
-    const all = new Map<string, SpecNode>();
-    for (const r of [...this.readers].reverse()) {
-      if (r.nodes) { for (const [h, n] of await r.nodes({ signal })) all.set(h, n); }
+  /** The index node of a hash in any layout present (preferred layout first). */
+  async indexNode(hash: string, signal?: AbortSignal): Promise<SpecNode | undefined> {
+    for (const r of this.readers) {
+      const n = await r.node?.(hash, { signal });
+      if (n) return n;
     }
-    return all;
+    return undefined;
   }
 
   #byHash?: Map<string, EntryRef>;
@@ -214,17 +214,16 @@ async function closureOver(
   hash: string,
   opts: ReadOptions = {},
 ): Promise<EntryRef[]> {
-  const maps = await Promise.all(mirrors.map((m) => m.nodeMap(opts.signal)));
-  const lookupIndex = (h: string) => {
-    for (const m of maps) {
-      const n = m.get(h);
+  const lookupIndex = async (h: string) => {
+    for (const m of mirrors) {
+      const n = await m.indexNode(h, opts.signal);
       if (n) return n;
     }
     return undefined;
   };
   let fromSpec: Map<string, SpecNode> | undefined;
   const lookup = async (h: string): Promise<SpecNode | undefined> => {
-    const n = lookupIndex(h);
+    const n = await lookupIndex(h);
     if (n || fromSpec) return n ?? fromSpec?.get(h);
     for (const m of mirrors) {
       try {
@@ -263,7 +262,8 @@ async function closureOver(
     order.push(node);
   };
   await visit(hash, [hash]);
-  const all = (h: string) => lookupIndex(h) ?? fromSpec?.get(h);
+  const byHash = new Map(order.map((n) => [n.hash, n]));
+  const all = (h: string) => byHash.get(h) ?? fromSpec?.get(h);
   const out: EntryRef[] = [];
   for (const node of order) {
     let ref: EntryRef | undefined;

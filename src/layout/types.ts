@@ -81,8 +81,11 @@ export interface CacheReader {
   entry(hash: string, opts?: ReadOptions): Promise<Entry>;
   /** Armored public keys the mirror publishes (never trusted by themselves). */
   keys(opts?: { signal?: AbortSignal }): Promise<{ fingerprint: string; armored: string }[]>;
-  /** Index nodes by DAG hash (cheap dependency walks without fetching spec files). */
-  nodes?(opts?: { signal?: AbortSignal }): Promise<Map<string, SpecNode>>;
+  /**
+   * The index node of a DAG hash, or undefined when the index lacks it (cheap dependency walks
+   * without fetching spec files).
+   */
+  node?(hash: string, opts?: { signal?: AbortSignal }): Promise<SpecNode | undefined>;
   /** Things the reader noticed that are worth telling (no index, legacy files). */
   readonly notes?: string[];
 }

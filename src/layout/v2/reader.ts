@@ -130,7 +130,7 @@ export class V2Reader implements CacheReader {
       });
     }
     refs.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
-    return { refs, nodes, dbVersion: "" };
+    return { refs, node: (h) => nodes.get(h), dbVersion: "" };
   }
 
   /** The root node of a spec file read without signature checks (for listing only). */
@@ -169,9 +169,9 @@ export class V2Reader implements CacheReader {
     yield* (await this.index(opts?.signal)).refs;
   }
 
-  /** Index nodes by hash. */
-  async nodes(opts?: { signal?: AbortSignal }): Promise<Map<string, SpecNode>> {
-    return (await this.index(opts?.signal)).nodes;
+  /** The index node of a hash. */
+  async node(hash: string, opts?: { signal?: AbortSignal }): Promise<SpecNode | undefined> {
+    return (await this.index(opts?.signal)).node(hash);
   }
 
   async #ref(hash: string, signal?: AbortSignal): Promise<EntryRef> {
@@ -194,9 +194,9 @@ export class V2Reader implements CacheReader {
     signal?: AbortSignal,
   ): Promise<{ path: string; kind: "json" | "sig" | "yaml" } | undefined> {
     const idx = await this.index(signal);
-    const node = idx.nodes.get(ref.hash);
+    const node = idx.node(ref.hash);
     if (node?.arch && idx.dbVersion !== "") {
-      const names = v2Names(node, (h) => idx.nodes.get(h));
+      const names = v2Names(node, (h) => idx.node(h));
       for (const signed of [true, false]) {
         const p = v2SpecPath(names, signed);
         if (await this.store.stat(p, { signal })) return { path: p, kind: signed ? "sig" : "json" };

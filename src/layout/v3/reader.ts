@@ -98,16 +98,16 @@ export class V3Reader implements CacheReader {
       if (n) refs.push({ ...n, inBuildcache: true, layout: 3 });
     }
     refs.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
-    return { refs, nodes: new Map(), dbVersion: "" };
+    return { refs, node: () => undefined, dbVersion: "" };
   }
 
   async *list(opts?: { signal?: AbortSignal }): AsyncIterable<EntryRef> {
     yield* (await this.index(opts?.signal)).refs;
   }
 
-  /** Index nodes by hash (empty when the mirror has no index). */
-  async nodes(opts?: { signal?: AbortSignal }): Promise<Map<string, SpecNode>> {
-    return (await this.index(opts?.signal)).nodes;
+  /** The index node of a hash (none when the mirror has no index). */
+  async node(hash: string, opts?: { signal?: AbortSignal }): Promise<SpecNode | undefined> {
+    return (await this.index(opts?.signal)).node(hash);
   }
 
   async #ref(hash: string, signal?: AbortSignal): Promise<EntryRef> {

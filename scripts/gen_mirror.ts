@@ -1,0 +1,104 @@
+/**
+ * Writes a synthetic v3 file mirror for measurements: N specs in a chain of link
+ * dependencies, each with a small gzip tarball, a gzip spec blob (spec format 5), an
+ * unsigned manifest, plus the index (database version 8) and `layout.json`. With
+ * `--index-only` only the index is written (for `list` on very large indexes).
+ *
+ *   deno run -A scripts/gen_mirror.ts DIR [N=2000] [--index-only]
+ *
+ * Hashes are random 32-character base32 strings (not DAG hashes of the content).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { gzipBytes } from "../src/core/gzip.ts";
+import {
+  manifestOf,
+  MEDIA_TYPES,
+  serializeManifest,
+  V3_LAYOUT_JSON,
+  V3_LAYOUT_JSON_TEXT,
+  v3BlobPath,
+  v3IndexManifestPath,
+  v3SpecManifestPath,
+} from "../src/layout/mod.ts";
+import type { Descriptor } from "../src/layout/mod.ts";
+
+const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const indexOnly = process.argv.includes("--index-only");
+const dir = args[0];
+const n = Number(args[1] ?? 2000);
+if (!dir || !Number.isInteger(n) || n < 1) {
+  console.error("usage: gen_mirror.ts DIR [N] [--index-only]");
+  process.exit(2);
+}
+
+const B32 = "abcdefghijklmnopqrstuvwxyz234567";
+function hash32(): string {
+  const b = randomBytes(32);
+  let s = "";
+  for (let i = 0; i < 32; i++) s += B32[b[i] & 31];
+  return s;
+}
+
+function put(path: string, data: Uint8Array | string): void {
+  const p = join(dir, path);
+  mkdirSync(dirname(p), { recursive: true });
+  writeFileSync(p, data);
+}
+
+function blob(data: Uint8Array, mediaType: string, compression: "gzip" | "none"): Descriptor {
+  const checksum = createHash("sha256").update(data).digest("hex");
+  if (!indexOnly || mediaType === MEDIA_TYPES.index) put(v3BlobPath(checksum), data);
+  return { mediaType, checksum, checksumAlgorithm: "sha256", size: data.byteLength, compression };
+}
+
+const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
+const nodes: Record<string, unknown>[] = [];
+const installs: Record<string, unknown> = {};
+for (let i = 0; i < n; i++) {
+  const name = `pkg${String(i).padStart(5, "0")}`;
+  const version = `${1 + (i % 7)}.${i % 13}.${i % 3}`;
+  const hash = hash32();
+  const deps = nodes.slice(-2).map((d) => ({
+    name: d.name,
+    hash: d.hash,
+    parameters: { deptypes: ["build", "link"], virtuals: [] },
+  }));
+  const node = {
+    name,
+    version,
+    arch,
+    namespace: "builtin",
+    parameters: { build_system: "generic", cflags: [], cppflags: [], cxxflags: [] },
+    package_hash: hash32(),
+    dependencies: deps.length ? deps : undefined,
+    annotations: { original_specfile_version: 5 },
+    hash,
+  };
+  nodes.push(node);
+  installs[hash] = { spec: node, ref_count: 0, in_buildcache: true };
+  if (indexOnly) continue;
+  const tarball = blob(gzipBytes(`fake tarball of ${name} ${hash}\n`), MEDIA_TYPES.tarball, "gzip");
+  const specNodes = [node, ...nodes.slice(-3, -1).reverse()];
+  const spec = blob(
+    gzipBytes(
+      JSON.stringify({
+        spec: { _meta: { version: 5 }, nodes: specNodes },
+        buildcache_layout_version: 2,
+      }),
+    ),
+    MEDIA_TYPES.spec,
+    "gzip",
+  );
+  put(v3SpecManifestPath(name, version, hash), serializeManifest(manifestOf([tarball, spec])));
+}
+const index = blob(
+  new TextEncoder().encode(JSON.stringify({ database: { version: "8", installs } })),
+  MEDIA_TYPES.index,
+  "none",
+);
+put(v3IndexManifestPath(), serializeManifest(manifestOf([index])));
+put(V3_LAYOUT_JSON, V3_LAYOUT_JSON_TEXT);
+console.log(`${n} specs${indexOnly ? " (index only)" : ""}, index ${index.size} bytes, in ${dir}`);
