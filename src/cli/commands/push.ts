@@ -1,5 +1,211 @@
 /** `push`, `update-index`, `migrate`, `keys publish`: writing v3 build caches. */
-import type { Register } from "../app.ts";
+import { readFile } from "node:fs/promises";
+import process from "node:process";
+import { Option } from "commander";
+import { EXIT, group, type Register } from "../app.ts";
+import { UsageError } from "../../errors.ts";
+import { formatBytes } from "../output.ts";
+import type { Signer } from "../../sign/types.ts";
+import type { Store } from "../../storage/store.ts";
+import type { InstalledPrefix, InstallSource } from "../../push/push.ts";
 
-const register: Register = () => {};
+async function writableStore(url: string, caFile?: string): Promise<Store> {
+  const { openStore } = await import("../../storage/open.ts");
+  const { isWritable } = await import("../../storage/store.ts");
+  const s = await openStore(url, { writable: true, http: { caFile } });
+  if (!isWritable(s)) throw new UsageError(`Cannot write to "${url}": the store is read-only`);
+  return s;
+}
+
+async function promptPassphrase(fpr: string): Promise<string | undefined> {
+  if (!process.stdin.isTTY) return undefined;
+  const { createInterface } = await import("node:readline");
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  try {
+    return await new Promise<string>((resolve) =>
+      rl.question(`Passphrase for signing key ${fpr}: `, (a) => resolve(a))
+    );
+  } finally {
+    rl.close();
+  }
+}
+
+/** The Signer of `--key FILE` (passphrase from SPACKLE_SIGNING_PASSPHRASE or a prompt). */
+async function signerOf(keyFile: string): Promise<Signer> {
+  let armored: string;
+  try {
+    armored = await readFile(keyFile, "utf8");
+  } catch (e) {
+    throw new UsageError(`Cannot read the key file "${keyFile}": ${(e as Error).message}`);
+  }
+  const { signerFromArmored, needsPassphrase, PASSPHRASE_ENV } = await import(
+    "../../sign/sign.ts"
+  );
+  let pass = process.env[PASSPHRASE_ENV];
+  if (pass === undefined && await needsPassphrase(armored)) {
+    pass = await promptPassphrase(keyFile);
+  }
+  return await signerFromArmored(armored, pass, `the key file "${keyFile}"`);
+}
+
+function jobsOption(def: number) {
+  return new Option("-j, --jobs <n>", "parallel jobs").default(def).argParser((v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new UsageError(`--jobs must be a whole number above 0, not "${v}"`);
+    }
+    return n;
+  });
+}
+
+const register: Register = (program, act) => {
+  program
+    .command("push")
+    .description(
+      "pack installed specs (and their link/run dependencies) and push them to a v3 build cache",
+    )
+    .argument("<mirror>", "mirror path or URL to write (file://, s3://)")
+    .argument("<spec...>", "prefix directories, or with --root: NAME, NAME@VERSION, /HASH")
+    .option("--root <dir>", "install tree with a Spack database (ROOT/.spack-db/index.json)")
+    .addOption(
+      new Option("--only <what>", "push the specs, their dependencies, or both")
+        .choices(["package", "dependencies", "both"]).default("both"),
+    )
+    .option("-f, --force", "push again entries already present", false)
+    .addOption(jobsOption(2))
+    .option("--key <file>", "armored secret key to sign manifests with")
+    .option("--unsigned", "write unsigned manifests (the default without --key)", false)
+    .option("--update-index", "rebuild the index after pushing", false)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle push ./mirror /opt/spack/linux-x86_64/zlib-1.3.1-abcdefg...\n" +
+        "  spackle push --root /opt/spack --key signing.sec.asc s3://bucket/cache zlib fooapp\n" +
+        "  spackle push --root ./tree --only dependencies --update-index ./mirror /iicodpd",
+    )
+    .action(act(async ({ out, globals, signal }, mirror: string, specs: string[], o) => {
+      if (o.key && o.unsigned) throw new UsageError("Give --key or --unsigned, not both");
+      const { dbSource, prefixSource, pushSpecs, specsToPush } = await import(
+        "../../push/push.ts"
+      );
+      const { V3Writer } = await import("../../layout/v3/writer.ts");
+      const signer = o.key ? await signerOf(o.key) : undefined;
+      const store = await writableStore(mirror, globals.caFile);
+      const writer = new V3Writer(store);
+      let src: InstallSource;
+      let requested: InstalledPrefix[];
+      if (o.root) {
+        const db = dbSource(o.root);
+        src = db;
+        requested = specs.flatMap((q) => {
+          const hits = db.query(q);
+          if (hits.length === 0) {
+            throw new UsageError(`No installed spec matches "${q}" in ${o.root}`);
+          }
+          if (hits.length > 1) {
+            throw new UsageError(
+              `"${q}" matches ${hits.length} installed specs: ` +
+                hits.map((h) => `/${h.hash.slice(0, 7)}`).join(", "),
+            );
+          }
+          return hits;
+        });
+      } else {
+        const ps = prefixSource(specs);
+        src = ps;
+        requested = ps.roots;
+      }
+      const only = o.only as "package" | "dependencies" | "both";
+      const { items, missing } = specsToPush(requested, src, only);
+      for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
+      const started = performance.now();
+      const res = await pushSpecs(items, src, writer, {
+        only,
+        force: !!o.force,
+        jobs: o.jobs,
+        signer,
+        signal,
+        onProgress: (r) => {
+          const id = `${r.name}@${r.version}/${r.hash.slice(0, 7)}`;
+          if (r.status === "pushed") out.info(`pushed ${id} (${formatBytes(r.tarballSize ?? 0)})`);
+          else if (r.status === "skipped") out.info(`already in the mirror ${id}`);
+          else out.warn(`failed ${id}: ${r.error}`);
+          for (const w of r.warnings ?? []) out.warn(`${id}: ${w}`);
+        },
+      });
+      if (signer && res.some((r) => r.status === "pushed")) {
+        await writer.publishKey(signer.fingerprint, signer.publicKeyArmored, signal);
+      }
+      let index;
+      if (o.updateIndex) {
+        const { updateIndex } = await import("../../push/update_index.ts");
+        index = await updateIndex(writer, { signal, keys: !!signer });
+      }
+      const failed = res.filter((r) => r.status === "failed").length;
+      if (out.json) {
+        out.data({ mirror: store.url.href, specs: res, missing, index });
+      } else {
+        const pushed = res.filter((r) => r.status === "pushed").length;
+        const secs = ((performance.now() - started) / 1000).toFixed(2);
+        out.info(
+          `${pushed} pushed, ${res.length - pushed - failed} already present, ${failed} failed ` +
+            `to ${store.url.href} (${secs} s)${signer ? `, signed by ${signer.fingerprint}` : ""}`,
+        );
+      }
+      return failed || missing.length ? EXIT.failure : EXIT.ok;
+    }));
+
+  program
+    .command("update-index")
+    .description("rebuild a v3 mirror's index from its spec manifests")
+    .argument("<mirror>", "mirror path or URL to write")
+    .option("--keys", "also rebuild the key index", false)
+    .addOption(jobsOption(16))
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle update-index ./mirror\n  spackle update-index --keys s3://bucket/cache",
+    )
+    .action(act(async ({ out, globals, signal }, mirror: string, o) => {
+      const { updateIndex } = await import("../../push/update_index.ts");
+      const { V3Writer } = await import("../../layout/v3/writer.ts");
+      const writer = new V3Writer(await writableStore(mirror, globals.caFile));
+      const res = await updateIndex(writer, { jobs: o.jobs, keys: !!o.keys, signal });
+      for (const s of res.skipped) out.warn(`skipped ${s.path}: ${s.reason}`);
+      if (out.json) out.data(res);
+      else {
+        out.info(
+          `index of ${res.specs} specs written (sha256 ${res.index.checksum})` +
+            (res.keys ? `; key index of ${res.keys.length} keys` : ""),
+        );
+      }
+      return res.skipped.length ? EXIT.problems : EXIT.ok;
+    }));
+
+  group(program, "keys", "the keyring and the keys mirrors publish")
+    .command("publish")
+    .description("publish an armored public key to a v3 mirror and rebuild its key index")
+    .argument("<mirror>", "mirror path or URL to write")
+    .argument("<keyfile>", "armored public (or secret: only its public part is published) key")
+    .addHelpText("after", "\nExamples:\n  spackle keys publish ./mirror site.pub.asc")
+    .action(act(async ({ out, globals, signal }, mirror: string, keyfile: string) => {
+      let armored: string;
+      try {
+        armored = await readFile(keyfile, "utf8");
+      } catch (e) {
+        throw new UsageError(`Cannot read the key file "${keyfile}": ${(e as Error).message}`);
+      }
+      const { readArmoredKeys } = await import("../../sign/keyring.ts");
+      const keys = await readArmoredKeys(armored, `the key file "${keyfile}"`);
+      if (keys.length !== 1) {
+        throw new UsageError(`The key file "${keyfile}" holds ${keys.length} keys: give one`);
+      }
+      const key = keys[0].toPublic();
+      const fpr = key.getFingerprint().toUpperCase();
+      const { V3Writer } = await import("../../layout/v3/writer.ts");
+      const writer = new V3Writer(await writableStore(mirror, globals.caFile));
+      await writer.publishKey(fpr, key.armor(), signal);
+      const all = await writer.writeKeyIndex(signal);
+      if (out.json) out.data({ fingerprint: fpr, keys: all });
+      else out.info(`published ${fpr} (${all.length} keys in the key index)`);
+    }));
+};
 export default register;

@@ -1,0 +1,127 @@
+/**
+ * Rebuilding a v3 mirror's index from its spec manifests (FORMAT.md 3.13): list
+ * `v3/manifests/spec/`, read the manifests and their spec blobs in parallel (checksums
+ * verified, signatures not), and write a Spack database (version 8) as the index blob and
+ * manifest. Every node of every spec is a record, dependencies before dependents; the specs
+ * that have a manifest are `in_buildcache: true`.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { gunzipSync } from "node:zlib";
+import { InvalidDataError, NotFoundError } from "../errors.ts";
+import { parseSpecDoc } from "../layout/_spec.ts";
+import { findRecord } from "../layout/manifest.ts";
+import { isSpecMediaType } from "../layout/media_types.ts";
+import { parseV3SpecManifestPath, V3_SPEC_DIR, v3BlobPath } from "../layout/v3/paths.ts";
+import { pyJsonCompact, type V3Writer } from "../layout/v3/writer.ts";
+import type { Descriptor } from "../layout/types.ts";
+import type { SpecDag } from "../spec/types.ts";
+
+/**
+ * The index blob text for `specs`: Spack's `BuildCacheDatabase` JSON (records with `spec`,
+ * `ref_count`, `in_buildcache`), compact, ASCII-escaped.
+ */
+export function buildIndexText(specs: SpecDag[]): string {
+  const installs = new Map<
+    string,
+    { spec: Record<string, unknown>; ref_count: number; in_buildcache: boolean }
+  >();
+  const inCache = new Set(specs.map((s) => s.root));
+  const add = (dag: SpecDag, hash: string, stack: Set<string>) => {
+    if (installs.has(hash) || stack.has(hash)) return;
+    const n = dag.nodes.get(hash);
+    if (!n) return;
+    stack.add(hash);
+    for (const d of n.dependencies) add(dag, d.hash, stack);
+    stack.delete(hash);
+    installs.set(hash, { spec: n.raw, ref_count: 0, in_buildcache: inCache.has(hash) });
+  };
+  for (const s of specs) add(s, s.root, new Set());
+  for (const r of installs.values()) {
+    const deps = (r.spec.dependencies as { hash?: string }[] | undefined) ?? [];
+    for (const d of deps) {
+      const t = d.hash ? installs.get(d.hash) : undefined;
+      if (t) t.ref_count++;
+    }
+  }
+  return pyJsonCompact({ database: { version: "8", installs: Object.fromEntries(installs) } });
+}
+
+/** What an index rebuild read and wrote. */
+export interface UpdateIndexResult {
+  specs: number;
+  /** Manifests that could not be read (skipped, as Spack does), with the reason. */
+  skipped: { path: string; reason: string }[];
+  index: Descriptor;
+  /** Fingerprints in the key index, when it was written too. */
+  keys?: string[];
+}
+
+async function readAll(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(s).arrayBuffer());
+}
+
+/** Rebuilds the index of the mirror `writer` writes to (and the key index with `keys`). */
+export async function updateIndex(
+  writer: V3Writer,
+  opts: { jobs?: number; keys?: boolean; signal?: AbortSignal } = {},
+): Promise<UpdateIndexResult> {
+  const store = writer.store;
+  if (!store.list) {
+    throw new InvalidDataError(`Cannot list "${store.url.href}": the store cannot be listed`);
+  }
+  const paths: string[] = [];
+  for await (const p of store.list(V3_SPEC_DIR, { signal: opts.signal })) {
+    if (p.endsWith(".spec.manifest.json")) paths.push(p);
+  }
+  paths.sort();
+  if (paths.length === 0) {
+    throw new NotFoundError(
+      `Cannot generate an index for "${store.url.href}": it has no spec manifests`,
+    );
+  }
+  const specs: (SpecDag | undefined)[] = new Array(paths.length);
+  const skipped: { path: string; reason: string }[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < paths.length) {
+      const i = next++;
+      const path = paths[i];
+      try {
+        const m = await writer.readManifest(path, opts.signal);
+        if (!m) throw new NotFoundError("manifest vanished");
+        const rec = m.data.find((r) => isSpecMediaType(r.mediaType)) ??
+          findRecord(m, "application/vnd.spack.spec.v5+json");
+        if (!rec) throw new InvalidDataError("no spec record");
+        const blob = v3BlobPath(rec.checksum, rec.checksumAlgorithm);
+        const bytes = await readAll(await store.read(blob, { signal: opts.signal }));
+        const sum = createHash(rec.checksumAlgorithm).update(bytes).digest("hex");
+        if (sum !== rec.checksum) {
+          throw new InvalidDataError(
+            `spec blob "${blob}" has checksum ${sum}, not ${rec.checksum}`,
+          );
+        }
+        const text = new TextDecoder().decode(
+          bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes,
+        );
+        const dag = parseSpecDoc(JSON.parse(text), `spec blob "${blob}"`);
+        const want = parseV3SpecManifestPath(path)?.hash;
+        if (want && dag.root !== want) {
+          throw new InvalidDataError(`spec blob "${blob}" is of ${dag.root}, not ${want}`);
+        }
+        specs[i] = dag;
+      } catch (e) {
+        if (opts.signal?.aborted) throw e;
+        skipped.push({ path, reason: (e as Error).message });
+      }
+    }
+  };
+  const jobs = Math.max(1, Math.min(opts.jobs ?? 16, paths.length));
+  await Promise.all(Array.from({ length: jobs }, worker));
+  const good = specs.filter((s): s is SpecDag => !!s);
+  const index = await writer.writeIndex(buildIndexText(good), { signal: opts.signal });
+  const res: UpdateIndexResult = { specs: good.length, skipped, index };
+  if (opts.keys) res.keys = await writer.writeKeyIndex(opts.signal);
+  return res;
+}
