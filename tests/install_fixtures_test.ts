@@ -645,3 +645,38 @@ Deno.test("installSpecs() routes an executable with a too long shebang through R
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+Deno.test("installSpecs() writes .spack/install_manifest.json as Spack does when the tarball has none", async () => {
+  const mirror = await Deno.makeTempDir({ prefix: "sp-mirror-" });
+  const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+  try {
+    const rel = await writeMirror(mirror, [
+      { header: { name: `${BIG_PFX}/share`, type: "directory", mode: 0o755 } },
+      {
+        header: { name: `${BIG_PFX}/share/abc.txt`, type: "file", mode: 0o644 },
+        body: new TextEncoder().encode("abc"),
+      },
+      {
+        header: {
+          name: `${BIG_PFX}/share/link`,
+          type: "symlink",
+          mode: 0o777,
+          linkname: "abc.txt",
+        },
+      },
+    ]);
+    const src = await openInstallSource(await openStore(mirror));
+    await installSpecs(src, ["big"], { root, allowUnsigned: true });
+    const prefix = join(root, rel);
+    const m = JSON.parse(readFileSync(join(prefix, ".spack/install_manifest.json"), "utf8"));
+    // base32(sha1("abc")), as Spack's verify.compute_hash gives it.
+    assert.equal(m[`${prefix}/share/abc.txt`].hash, "VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE5");
+    assert.equal(m[`${prefix}/share/abc.txt`].size, 3);
+    assert.equal(m[`${prefix}/share/link`].dest, "abc.txt");
+    assert.ok(m[prefix].mode > 0);
+    assert.ok(m[`${prefix}/.spack/binary_distribution`]);
+  } finally {
+    rmSync(mirror, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  }
+});

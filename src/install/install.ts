@@ -22,6 +22,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   readSync,
   renameSync,
   rmSync,
@@ -29,6 +30,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import process from "node:process";
 import { InvalidDataError, NotFoundError, SpackleError, UsageError } from "../errors.ts";
@@ -322,6 +324,56 @@ async function withLock<T>(root: string, signal: AbortSignal | undefined, fn: ()
   }
 }
 
+/** Spack's `verify.write_manifest` for a prefix staged at `dir` that will live at `prefix`. */
+function writeManifestIfMissing(dir: string, prefix: string): void {
+  const file = join(dir, ".spack", "install_manifest.json");
+  if (existsSync(file)) return;
+  const entry = (path: string): Record<string, unknown> => {
+    const st = lstatSync(path);
+    const e: Record<string, unknown> = { mode: st.mode, owner: st.uid, group: st.gid };
+    if (st.isSymbolicLink()) e.dest = readlinkSync(path);
+    else if (st.isFile()) {
+      const sha1 = createHash("sha1").update(readFileSync(path)).digest();
+      e.hash = base32(sha1);
+      e.time = st.mtimeMs / 1000;
+      e.size = st.size;
+    }
+    return e;
+  };
+  const manifest: Record<string, unknown> = {};
+  const walk = (d: string, rel: string) => {
+    const names = readdirSync(d, { withFileTypes: true });
+    const dirs = names.filter((n) => n.isDirectory()).map((n) => n.name);
+    const files = names.filter((n) => !n.isDirectory()).map((n) => n.name);
+    // os.walk order: the directory's subdirectories then its files, then each subdirectory.
+    for (const n of [...dirs, ...files]) manifest[`${prefix}${rel}/${n}`] = entry(join(d, n));
+    for (const n of dirs) walk(join(d, n), `${rel}/${n}`);
+  };
+  mkdirSync(join(dir, ".spack"), { recursive: true });
+  walk(dir, "");
+  manifest[prefix] = entry(dir);
+  writeFileSync(file, JSON.stringify(manifest), { mode: 0o644 });
+}
+
+/** RFC 4648 base32 with padding (Python's `base64.b32encode`). */
+function base32(b: Uint8Array): string {
+  const A = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let out = "";
+  let bits = 0;
+  let value = 0;
+  for (const x of b) {
+    value = (value << 8) | x;
+    bits += 8;
+    while (bits >= 5) {
+      out += A[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += A[(value << (5 - bits)) & 31];
+  while (out.length % 8) out += "=";
+  return out;
+}
+
 function lexists(p: string): boolean {
   try {
     lstatSync(p);
@@ -579,6 +631,10 @@ export async function installSpecs(
         if (out) writeFileSync(path, out); // same file (inode and mode kept)
       }
     }
+
+    // Spack's manifest hook: a package whose tarball has no .spack/install_manifest.json gets
+    // one describing the installed files (keys are the final paths).
+    for (const job of todo) writeManifestIfMissing(job.staged!, job.prefix);
 
     await withLock(root, opts.signal, () => {
       installSbang(root);
