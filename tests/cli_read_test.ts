@@ -1,6 +1,6 @@
 /** `spackle list`, `show` and `download` as a user runs them, on the fixture mirrors. */
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -173,4 +173,30 @@ t("an unknown mirror name is a usage error", async () => {
   const r = await spackle("list", "-m", "nosuchmirrorname");
   assert.equal(r.code, 2);
   assert.match(r.stderr, /Unknown mirror "nosuchmirrorname"/);
+});
+
+t("show trusts the keys of --keyring (one <FINGERPRINT>.asc file per key)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "spackle-keyring-"));
+  try {
+    await writeFile(
+      join(dir, "4D782899AF51B814967AC6DE6EE87675E657CA38.asc"),
+      await readFile(KEY()),
+    );
+    const r = await spackle(
+      "--json",
+      "show",
+      "-m",
+      fixture("v2-signed"),
+      "--keyring",
+      dir,
+      "libfoo",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      JSON.parse(r.stdout).signature.fingerprint,
+      "4D782899AF51B814967AC6DE6EE87675E657CA38",
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
