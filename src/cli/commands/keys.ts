@@ -1,5 +1,331 @@
 /** `keys list|fetch|trust|untrust|remove|create|export`: the keyring and the keys mirrors publish. */
-import type { Register } from "../app.ts";
+import { Option } from "commander";
+import type { Command } from "commander";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { Buffer } from "node:buffer";
+import { join } from "node:path";
+import process from "node:process";
+import { errorMessage, UsageError } from "../../errors.ts";
+import { createKey, type KeyType } from "../../sign/keygen.ts";
+import {
+  defaultKeyringDir,
+  type KeyInfo,
+  keyInfo,
+  Keyring,
+  readArmoredKeys,
+} from "../../sign/keyring.ts";
+import { PASSPHRASE_ENV } from "../../sign/sign.ts";
+import { type Ctx, EXIT, group, type Register } from "../app.ts";
+import { addMirrorOptions, openCliMirrors } from "../mirrors.ts";
+import { type Output, table } from "../output.ts";
 
-const register: Register = () => {};
+interface KeyringOpts {
+  keyring?: string;
+}
+
+/** The keyring the `--keyring` option of the group (or of the verb) names. */
+function keyringOf(cmd: Command): Keyring {
+  const o = cmd.optsWithGlobals() as KeyringOpts;
+  return Keyring.open(defaultKeyringDir(o.keyring));
+}
+
+function printKeys(out: Output, keys: (KeyInfo & { mirror?: string; trusted?: boolean })[]) {
+  if (keys.length === 0) return;
+  const rows = [["FINGERPRINT", "ALGORITHM", "CREATED", "EXPIRES", "USER ID"]];
+  for (const k of keys) {
+    const flags = [k.revoked ? "revoked" : "", k.secret ? "secret" : ""]
+      .concat(k.trusted === undefined ? [] : [k.trusted ? "trusted" : "not trusted"])
+      .filter(Boolean);
+    rows.push([
+      k.fingerprint,
+      k.algorithm,
+      k.created.slice(0, 10),
+      k.expires ? k.expires.slice(0, 10) : "never",
+      k.userIds.join(", ") + (flags.length ? ` [${flags.join(", ")}]` : ""),
+    ]);
+  }
+  for (const line of table(rows)) out.out(line);
+}
+
+async function readKeyFile(file: string): Promise<string> {
+  try {
+    if (file === "-") {
+      const chunks: Uint8Array[] = [];
+      for await (const c of process.stdin) chunks.push(c as Uint8Array);
+      return new TextDecoder().decode(Buffer.concat(chunks));
+    }
+    return await readFile(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`Cannot read key file "${file}": ${errorMessage(e)}`, { cause: e });
+  }
+}
+
+/** The public keys the mirrors publish, with their facts and whether the keyring trusts them. */
+async function mirrorKeys(ctx: Ctx, opts: { mirror?: string[] }, kr: Keyring) {
+  const { mirrors } = await openCliMirrors(
+    { mirror: opts.mirror, allowUnsigned: true },
+    ctx.globals,
+    ctx.signal,
+  );
+  const trusted = new Set(await kr.fingerprints());
+  const out: (KeyInfo & { mirror: string; trusted: boolean; armored: string })[] = [];
+  for (const k of await mirrors.keys({ signal: ctx.signal })) {
+    for (const key of await readArmoredKeys(k.armored, `key ${k.fingerprint} of "${k.mirror}"`)) {
+      const info = await keyInfo(key);
+      if (key.isPrivate()) {
+        ctx.out.warn(`"${k.mirror}" publishes the secret key ${info.fingerprint}; ignored`);
+        continue;
+      }
+      out.push({
+        ...info,
+        mirror: k.mirror,
+        trusted: trusted.has(info.fingerprint),
+        armored: key.armor().replace(/\r\n/g, "\n"),
+      });
+    }
+  }
+  return out;
+}
+
+function mirrorOption(cmd: Command): Command {
+  return addMirrorOptions(cmd, { signatures: false });
+}
+
+const register: Register = (program, act) => {
+  const keys = group(program, "keys", "manage trusted keys and the keys mirrors publish");
+  if (!keys.options.some((o) => o.long === "--keyring")) {
+    keys.addOption(
+      new Option(
+        "--keyring <dir>",
+        "keyring directory (default: SPACKLE_KEYRING, else $XDG_CONFIG_HOME/spackle/keyring " +
+          "or ~/.config/spackle/keyring)",
+      ),
+    );
+  }
+  keys.addHelpText(
+    "after",
+    "\nThe keyring is a directory of armored public keys, one file <FINGERPRINT>.asc per key;" +
+      "\nsecret keys made by `keys create` live in its secret/ subdirectory (mode 0600).",
+  );
+
+  mirrorOption(
+    keys.command("list")
+      .description("list the trusted keys, or with -m the keys a mirror publishes"),
+  )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle keys list\n  spackle keys list --json\n" +
+        "  spackle keys list -m https://binaries.spack.io/develop",
+    )
+    .action(act(async (ctx: Ctx, opts: { mirror?: string[] }, cmd: Command) => {
+      const kr = keyringOf(cmd);
+      if (opts.mirror?.length) {
+        const found = await mirrorKeys(ctx, opts, kr);
+        if (ctx.out.json) {
+          ctx.out.data({ keys: found.map(({ armored: _a, ...k }) => k) });
+          return;
+        }
+        if (found.length === 0) ctx.out.info("The mirror publishes no keys");
+        printKeys(ctx.out, found);
+        return;
+      }
+      const list = await kr.list();
+      if (ctx.out.json) {
+        ctx.out.data({ keyring: kr.dir, keys: list });
+        return;
+      }
+      if (list.length === 0) ctx.out.info(`No trusted keys in "${kr.dir}"`);
+      printKeys(ctx.out, list);
+    }));
+
+  keys.command("trust")
+    .description("trust the public keys in armored key files (- reads standard input)")
+    .argument("<file...>", "armored public key files")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle keys trust ./e4s.pub\n  curl -s URL | spackle keys trust -",
+    )
+    .action(act(async (ctx: Ctx, files: string[], _opts: unknown, cmd: Command) => {
+      const kr = keyringOf(cmd);
+      const done: string[] = [];
+      for (const f of files) {
+        const text = await readKeyFile(f);
+        for (const fpr of await kr.trust(text, { label: `"${f}"` })) {
+          done.push(fpr);
+          ctx.out.info(`Trusted ${fpr} (from "${f}")`);
+        }
+      }
+      if (ctx.out.json) ctx.out.data({ keyring: kr.dir, trusted: done });
+    }));
+
+  keys.command("untrust")
+    .alias("remove")
+    .description("stop trusting a key (fingerprint, or a unique suffix such as the key id)")
+    .argument("<fingerprint>", "fingerprint or key id")
+    .option("--secret", "also delete its secret key from the keyring", false)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle keys untrust 4D782899AF51B814967AC6DE6EE87675E657CA38\n" +
+        "  spackle keys remove 6EE87675E657CA38",
+    )
+    .action(act(async (ctx: Ctx, fpr: string, opts: { secret: boolean }, cmd: Command) => {
+      const kr = keyringOf(cmd);
+      const removed = await kr.untrust(fpr, { secret: opts.secret });
+      if (ctx.out.json) ctx.out.data({ keyring: kr.dir, removed });
+      else ctx.out.info(`No longer trusted: ${removed}`);
+    }));
+
+  keys.command("create")
+    .description(
+      "create a signing key (OpenPGP v4, GnuPG 2.2 imports it) and keep it in the keyring",
+    )
+    .requiredOption("--name <name>", "the key owner's name")
+    .requiredOption("--email <email>", "the key owner's email address")
+    .addOption(
+      new Option("--type <type>", "key algorithm").choices(["ed25519", "rsa4096"]).default(
+        "ed25519",
+      ),
+    )
+    .option("--export <file>", "also write the armored public key to this file")
+    .option("--secret-out <file>", "also write the armored secret key to this file (mode 0600)")
+    .option("--no-trust", "do not keep the key in the keyring (needs --secret-out)")
+    .addHelpText(
+      "after",
+      `\nThe secret key is protected with ${PASSPHRASE_ENV} when that is set, else unprotected` +
+        "\n(as `spack gpg create`)." +
+        '\n\nExamples:\n  spackle keys create --name "CI signer" --email ci@example.org' +
+        "\n  spackle keys create --name CI --email ci@example.org --type rsa4096 --export ci.pub" +
+        "\n  spackle keys create --name CI --email ci@example.org --no-trust --secret-out ci.sec",
+    )
+    .action(act(async (
+      ctx: Ctx,
+      opts: {
+        name: string;
+        email: string;
+        type: string;
+        export?: string;
+        secretOut?: string;
+        trust: boolean;
+      },
+      cmd: Command,
+    ) => {
+      if (!opts.trust && !opts.secretOut) {
+        throw new UsageError("--no-trust keeps nothing: give --secret-out FILE to save the key");
+      }
+      const passphrase = process.env[PASSPHRASE_ENV] || undefined;
+      if (opts.type === "rsa4096") ctx.out.info("Creating an RSA 4096 key (a few seconds)...");
+      const key = await createKey({
+        name: opts.name,
+        email: opts.email,
+        type: opts.type as KeyType,
+        passphrase,
+      });
+      const kr = keyringOf(cmd);
+      if (opts.trust) await kr.addSecret(key.secretKeyArmored);
+      if (opts.export) await writeFile(opts.export, key.publicKeyArmored);
+      if (opts.secretOut) {
+        await writeFile(opts.secretOut, key.secretKeyArmored, { mode: 0o600 });
+        await chmod(opts.secretOut, 0o600);
+      }
+      if (ctx.out.json) {
+        ctx.out.data({
+          fingerprint: key.fingerprint,
+          type: opts.type,
+          protected: passphrase !== undefined,
+          keyring: opts.trust ? kr.dir : null,
+          export: opts.export ?? null,
+          secretOut: opts.secretOut ?? null,
+        });
+        return;
+      }
+      ctx.out.out(key.fingerprint);
+      if (opts.trust) ctx.out.info(`Kept in the keyring "${kr.dir}" (secret key and trusted)`);
+      if (opts.export) ctx.out.info(`Public key written to "${opts.export}"`);
+      if (opts.secretOut) ctx.out.info(`Secret key written to "${opts.secretOut}"`);
+    }));
+
+  keys.command("export")
+    .description("print a key of the keyring, armored (public unless --secret)")
+    .argument("<fingerprint>", "fingerprint or key id")
+    .option("--secret", "export the secret key (keys made by `keys create`)", false)
+    .option("-o, --output <file>", "write to this file instead of standard output")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle keys export 6EE87675E657CA38 > signer.pub\n" +
+        "  spackle keys export 6EE87675E657CA38 --secret -o signer.sec",
+    )
+    .action(act(async (
+      ctx: Ctx,
+      fpr: string,
+      opts: { secret: boolean; output?: string },
+      cmd: Command,
+    ) => {
+      const kr = keyringOf(cmd);
+      const text = opts.secret ? await kr.secretKey(fpr) : await kr.publicKey(fpr);
+      if (opts.output) {
+        await writeFile(opts.output, text, { mode: opts.secret ? 0o600 : 0o644 });
+        ctx.out.info(`Written to "${opts.output}"`);
+      } else if (ctx.out.json) {
+        ctx.out.data({ fingerprint: fpr, secret: opts.secret, armored: text });
+      } else {
+        ctx.out.out(text.replace(/\n$/, ""));
+      }
+    }));
+
+  mirrorOption(
+    keys.command("fetch")
+      .description(
+        "get the public keys a mirror publishes: print them, save them (-o), or trust them (--trust)",
+      ),
+  )
+    .option("--trust", "add the mirror's keys to the keyring", false)
+    .option("-o, --output <dir>", "save each key as <dir>/<FINGERPRINT>.pub")
+    .addHelpText(
+      "after",
+      "\nKeys are never trusted without --trust: check their fingerprints first." +
+        "\n\nExamples:\n  spackle keys fetch -m https://binaries.spack.io/develop" +
+        "\n  spackle keys fetch -m ./mirror -o ./keys\n  spackle keys fetch -m ./mirror --trust",
+    )
+    .action(act(async (
+      ctx: Ctx,
+      opts: { mirror?: string[]; trust: boolean; output?: string },
+      cmd: Command,
+    ) => {
+      if (!opts.mirror?.length) throw new UsageError("keys fetch needs -m/--mirror MIRROR");
+      const kr = keyringOf(cmd);
+      const found = await mirrorKeys(ctx, opts, kr);
+      if (found.length === 0) {
+        ctx.out.warn("The mirror publishes no keys");
+        if (ctx.out.json) ctx.out.data({ keys: [] });
+        return EXIT.failure;
+      }
+      const saved: string[] = [];
+      if (opts.output) {
+        await mkdir(opts.output, { recursive: true });
+        for (const k of found) {
+          const p = join(opts.output, `${k.fingerprint}.pub`);
+          await writeFile(p, k.armored);
+          saved.push(p);
+          ctx.out.info(`Saved ${k.fingerprint} to "${p}"`);
+        }
+      }
+      if (opts.trust) {
+        for (const k of found) {
+          await kr.trust(k.armored, { label: `key ${k.fingerprint} of "${k.mirror}"` });
+          ctx.out.info(`Trusted ${k.fingerprint} (${k.userIds.join(", ")}) from "${k.mirror}"`);
+        }
+      }
+      if (ctx.out.json) {
+        ctx.out.data({
+          keys: found.map((k) => ({ ...k, trusted: k.trusted || opts.trust })),
+          saved,
+        });
+      } else if (!opts.trust && !opts.output) {
+        for (const k of found) {
+          ctx.out.out(`# ${k.fingerprint} ${k.userIds.join(", ")} (from ${k.mirror})`);
+          ctx.out.out(k.armored.replace(/\n$/, ""));
+        }
+      }
+    }));
+};
 export default register;
