@@ -242,3 +242,46 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "a key made by GnuPG that signs with a subkey: we verify its signatures as the primary key",
+  ignore: !HAVE_GPG,
+  fn: async () => {
+    await withGpg(async (g) => {
+      let r = g.run([
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "GnuPG Made <gpg@example.invalid>",
+        "ed25519",
+        "cert",
+        "never",
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+      const colons = g.run(["--with-colons", "--list-keys"]).stdout;
+      const fpr = /^fpr:::::::::([0-9A-F]{40}):/m.exec(colons)![1];
+      r = g.run(["--passphrase", "", "--quick-add-key", fpr, "ed25519", "sign", "never"]);
+      assert.equal(r.status, 0, r.stderr);
+      const pub = g.run(["--armor", "--export", fpr]).stdout;
+      const dir = await Deno.makeTempDir();
+      try {
+        const kr = Keyring.open(dir);
+        assert.deepEqual(await kr.trust(pub), [fpr]);
+        const [info] = await kr.list();
+        assert.deepEqual(info.userIds, ["GnuPG Made <gpg@example.invalid>"]);
+        const doc = g.clearsign(JSON_TEXT, fpr);
+        const openpgp = await import("openpgp");
+        const msg = await openpgp.readCleartextMessage({ cleartextMessage: doc });
+        const issuers = msg.getSigningKeyIDs().map((id) => id.toHex().toUpperCase());
+        assert.equal(issuers.length, 1);
+        assert.notEqual(issuers[0], fpr.slice(-16), "gpg signed with the primary key");
+        const v = await KeyringVerifier.fromKeyring(kr);
+        const res = await v.verify(doc, "subkey-signed");
+        assert.equal(res.fingerprint, fpr);
+        await rejects(v.verify(tamper(doc), "subkey-tampered"), "Bad signature");
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  },
+});
