@@ -35,7 +35,7 @@ import { hostname } from "node:os";
 import process from "node:process";
 import { InvalidDataError, NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
-import type { CacheReader, Entry, EntryRef } from "../layout/types.ts";
+import type { Entry, EntryRef, ReadOptions } from "../layout/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import { extractTarball, speculationHolds } from "./extract.ts";
 import {
@@ -52,8 +52,16 @@ import { filterShebang, SBANG_SCRIPT } from "./sbang.ts";
 export const DEFAULT_PROJECTION =
   "{architecture.platform}-{architecture.target}/{name}-{version}-{hash}";
 
-/** What install reads from a mirror (a layout reader, or several in order). */
-export type InstallSource = Pick<CacheReader, "list" | "entry">;
+/**
+ * What install reads from a mirror: the layout's `Mirror`/`MirrorSet` (from `openMirror`,
+ * `openMirrors` in src/layout/mirror.ts) fit.
+ */
+export interface InstallSource {
+  /** The one entry in the build cache a query names (NotFoundError, UsageError when several). */
+  resolve(query: string, opts?: { signal?: AbortSignal }): Promise<EntryRef>;
+  /** The entry of a full DAG hash, metadata fetched and checked. */
+  entry(hash: string, opts?: ReadOptions): Promise<Entry>;
+}
 
 /** Progress events. */
 export interface InstallProgress {
@@ -179,47 +187,27 @@ export function specsToRelocate(dag: SpecDag, rootHash: string): SpecNode[] {
   return out;
 }
 
-function matches(ref: EntryRef, query: string): boolean {
-  let q = query.trim();
-  let hash: string | undefined;
-  const slash = q.indexOf("/");
-  if (slash >= 0) {
-    hash = q.slice(slash + 1);
-    q = q.slice(0, slash);
-  }
-  if (hash && !ref.hash.startsWith(hash)) return false;
-  if (!q) return true;
-  const at = q.indexOf("@");
-  const name = at >= 0 ? q.slice(0, at) : q;
-  const version = at >= 0 ? q.slice(at + 1).replace(/^=/, "") : undefined;
-  return ref.name === name && (version === undefined || ref.version === version);
-}
-
 async function findRoots(
   sources: InstallSource[],
   queries: string[],
   signal?: AbortSignal,
 ): Promise<{ hash: string; source: InstallSource; ref: EntryRef }[]> {
-  const refs: { ref: EntryRef; source: InstallSource }[] = [];
-  for (const source of sources) {
-    for await (const ref of source.list({ signal })) {
-      if (ref.inBuildcache) refs.push({ ref, source });
-    }
-  }
   const out: { hash: string; source: InstallSource; ref: EntryRef }[] = [];
   for (const q of queries) {
-    const found = refs.filter((r) => matches(r.ref, q));
-    const hashes = new Set(found.map((f) => f.ref.hash));
-    if (hashes.size === 0) throw new NotFoundError(`Cannot find "${q}" in the mirror`);
-    if (hashes.size > 1) {
-      const list = [...hashes].map((h) => {
-        const r = found.find((f) => f.ref.hash === h)!.ref;
-        return `${r.name}@${r.version}/${h.slice(0, 7)}`;
-      });
-      throw new UsageError(`"${q}" matches ${hashes.size} specs: ${list.join(", ")}; add /HASH`);
+    let found: { hash: string; source: InstallSource; ref: EntryRef } | undefined;
+    let missing: unknown;
+    for (const source of sources) {
+      try {
+        const ref = await source.resolve(q, { signal });
+        found = { hash: ref.hash, source, ref };
+        break;
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+        missing ??= e;
+      }
     }
-    const f = found[0];
-    if (!out.some((o) => o.hash === f.ref.hash)) out.push({ hash: f.ref.hash, ...f });
+    if (!found) throw missing ?? new NotFoundError(`Cannot find "${q}" in the mirror`);
+    if (!out.some((o) => o.hash === found!.hash)) out.push(found);
   }
   return out;
 }

@@ -26,4 +26,3 @@ export {
   projectPrefix,
   specsToRelocate,
 } from "./install.ts";
-export { openCacheReader as openInstallSource } from "./_reader.ts";

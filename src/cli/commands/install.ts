@@ -1,31 +1,30 @@
 /** `install`: specs and their runtime dependencies into an install tree. */
-import { readFile } from "node:fs/promises";
 import { Option } from "commander";
 import type { Register } from "../app.ts";
 import { UsageError } from "../../errors.ts";
 import { formatBytes } from "../output.ts";
+import { addMirrorOptions, openCliMirrors } from "../mirrors.ts";
 
 const register: Register = (program, act) => {
-  program
+  const cmd = program
     .command("install")
     .description(
-      "install specs and their link/run dependencies from a build cache into a Spack install " +
+      "install specs and their link/run dependencies from build caches into a Spack install " +
         "tree, relocated to it",
     )
-    .argument("<spec...>", "specs to install: NAME, NAME@VERSION, /HASH or NAME/HASH")
-    .requiredOption("-m, --mirror <mirror...>", "mirror path or URL (file://, https://, s3://)")
+    .argument("<spec...>", "specs to install: NAME, NAME@VERSION, /HASH, NAME/HASH, ...")
     .requiredOption("--root <dir>", "install tree root (created when missing)")
     .addOption(
-      new Option("-j, --jobs <n>", "parallel downloads").default(4).argParser((v: string) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 1) {
-          throw new UsageError(`--jobs must be a whole number above 0, not "${v}"`);
-        }
-        return n;
-      }),
+      new Option("-j, --jobs <n>", "packages fetched and staged at once").default(4).argParser(
+        (v: string) => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 1) {
+            throw new UsageError(`--jobs must be a whole number above 0, not "${v}"`);
+          }
+          return n;
+        },
+      ),
     )
-    .option("--allow-unsigned", "install from unsigned or unverified metadata", false)
-    .option("-k, --key <file...>", "armored public key(s) trusted for signatures")
     .option(
       "--projection <template>",
       "install tree projection (default Spack 1.x's " +
@@ -33,55 +32,40 @@ const register: Register = (program, act) => {
     )
     .addHelpText(
       "after",
-      "\nExamples:\n  spackle install -m ./mirror --root /opt/spack --allow-unsigned fooapp\n" +
-        "  spackle install -m https://cache.example.org --key site.pub --root ~/sw -j 8 zlib@1.3.1\n" +
+      "\nExamples:\n  spackle install -m ./mirror --root /opt/spack --key site.pub fooapp\n" +
+        "  spackle install -m https://cache.example.org --root ~/sw -j 8 zlib@1.3.1\n" +
         "  spackle install -m ./mirror --root ./tree --allow-unsigned /iicodpd",
-    )
-    .action(act(async ({ out, globals, signal }, specs: string[], o) => {
-      const m = await import("../../../mod.ts");
-      const keys: string[] = [];
-      for (const f of o.key ?? []) {
-        try {
-          keys.push(await readFile(f, "utf8"));
-        } catch (e) {
-          throw new UsageError(`Cannot read the key file "${f}": ${(e as Error).message}`);
-        }
-      }
-      const verifier = keys.length ? await m.verifierFromKeys(keys) : undefined;
-      const sources = [];
-      for (const url of o.mirror) {
-        const store = await m.openStore(url, { http: { caFile: globals.caFile } });
-        sources.push(await m.openInstallSource(store, { verifier }));
-      }
-      const started = performance.now();
-      let bytes = 0;
-      const res = await m.installSpecs(sources, specs, {
-        root: o.root,
-        jobs: o.jobs,
-        signal,
-        allowUnsigned: !!o.allowUnsigned,
-        projection: o.projection,
-        onProgress: (p) => {
-          if (p.phase === "staged") bytes += p.bytes ?? 0;
-          if (p.phase === "installed") out.info(`installed ${p.name}/${p.hash?.slice(0, 7)}`);
-          else if (p.phase === "skip") {
-            out.info(`already installed ${p.name}/${p.hash?.slice(0, 7)}`);
-          } else if (p.phase === "fetch") out.debug(`fetching ${p.name}/${p.hash?.slice(0, 7)}`);
-        },
-      });
-      if (out.json) {
-        out.data(res);
-        return;
-      }
-      const n = res.specs.filter((s) => s.installed).length;
-      const secs = ((performance.now() - started) / 1000).toFixed(2);
-      out.info(
-        `${n} installed, ${res.specs.length - n} already present in ${res.root} ` +
-          `(${formatBytes(bytes)} extracted, ${secs} s)`,
-      );
-      for (const s of res.specs) {
-        out.out(`${s.name}@${s.version}/${s.hash.slice(0, 7)} ${s.prefix}`);
-      }
-    }));
+    );
+  addMirrorOptions(cmd);
+  cmd.action(act(async ({ out, globals, signal }, specs: string[], o) => {
+    const m = await import("../../../mod.ts");
+    const opened = await openCliMirrors(o, globals, signal);
+    const started = performance.now();
+    let bytes = 0;
+    const res = await m.installSpecs(opened.mirrors, specs, {
+      root: o.root,
+      jobs: o.jobs,
+      signal,
+      allowUnsigned: !opened.requireSignature,
+      projection: o.projection,
+      onProgress: (p) => {
+        if (p.phase === "staged") bytes += p.bytes ?? 0;
+        if (p.phase === "installed") out.info(`installed ${p.name}/${p.hash?.slice(0, 7)}`);
+        else if (p.phase === "skip") out.info(`already installed ${p.name}/${p.hash?.slice(0, 7)}`);
+        else if (p.phase === "fetch") out.debug(`fetching ${p.name}/${p.hash?.slice(0, 7)}`);
+      },
+    });
+    if (out.json) {
+      out.data(res);
+      return;
+    }
+    const n = res.specs.filter((s) => s.installed).length;
+    const secs = ((performance.now() - started) / 1000).toFixed(2);
+    out.info(
+      `${n} installed, ${res.specs.length - n} already present in ${res.root} ` +
+        `(${formatBytes(bytes)} extracted, ${secs} s)`,
+    );
+    for (const s of res.specs) out.out(`${s.name}@${s.version}/${s.hash.slice(0, 7)} ${s.prefix}`);
+  }));
 };
 export default register;
