@@ -128,3 +128,32 @@ Deno.test({
     }
   },
 });
+
+for (const kind of ["unsigned", "signed"] as const) {
+  Deno.test({
+    name: `Spack 1.2 installs what spackle migrate made of v2-${kind} and gets the expected trees`,
+    ignore: !HAVE_SPACK,
+    async fn() {
+      const base = await Deno.makeTempDir({ prefix: "sp-migrate-" });
+      try {
+        const mirror = join(base, "mirror");
+        const args = kind === "signed"
+          ? [
+            "--trust",
+            fixture("keys", "oracle-test.pub.asc"),
+            "--key",
+            fixture("keys", "oracle-test.sec.asc"),
+          ]
+          : ["--unsigned"];
+        await spackle("migrate", ...args, fixture(`v2-${kind}`), mirror);
+        const extra = kind === "signed"
+          ? ["--signed", "--layout", "v3", "--key", fixture("keys", "oracle-test.pub.asc")]
+          : ["--unsigned", "--layout", "v3"];
+        const tree = oracleInstall(mirror, join(base, "s"), extra);
+        assertSameTrees(tree, "v2-install-tree-by-spack-v3.json");
+      } finally {
+        rmSync(base, { recursive: true, force: true });
+      }
+    },
+  });
+}

@@ -13,3 +13,4 @@ export {
   type VerifyReport,
 } from "./verify.ts";
 export { verifierFromKeys } from "./trusted_keys.ts";
+export { migrate, type MigratedSpec, type MigrateOptions, type MigrateResult } from "./migrate.ts";

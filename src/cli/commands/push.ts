@@ -180,6 +180,76 @@ const register: Register = (program, act) => {
       return res.skipped.length ? EXIT.problems : EXIT.ok;
     }));
 
+  program
+    .command("migrate")
+    .description(
+      "convert a v2 build cache to v3 as Spack's migration does (the source is never deleted)",
+    )
+    .argument("<src>", "v2 mirror path or URL")
+    .argument("<dst>", "mirror to write the v3 layout to (may be the same as SRC)")
+    .option("-k, --trust <file...>", "armored public key(s) that signed the v2 spec files")
+    .option("--key <file>", "armored secret key to sign the v3 manifests with")
+    .option("--unsigned", "neither check source signatures nor sign the result", false)
+    .option("-n, --dry-run", "check every entry, write nothing", false)
+    .addOption(jobsOption(4))
+    .addHelpText(
+      "after",
+      "\nExit code 3 when entries were left (listed with the reason).\n" +
+        "\nExamples:\n  spackle migrate --unsigned ./old-mirror ./new-mirror\n" +
+        "  spackle migrate --trust site.pub --key site.sec ./mirror ./mirror\n" +
+        "  spackle migrate --dry-run --trust site.pub https://cache.example.org/ ./v3-copy",
+    )
+    .action(act(async ({ out, globals, signal }, src: string, dst: string, o) => {
+      if (o.key && o.unsigned) throw new UsageError("Give --key or --unsigned, not both");
+      if (!o.unsigned && !o.trust?.length) {
+        throw new UsageError(
+          "Give the public key(s) the source was signed with (--trust FILE), or --unsigned",
+        );
+      }
+      const { openStore } = await import("../../storage/open.ts");
+      const { migrate } = await import("../../mirror/migrate.ts");
+      const { verifierFromKeys } = await import("../../mirror/trusted_keys.ts");
+      const keys: string[] = [];
+      for (const f of o.trust ?? []) {
+        try {
+          keys.push(await readFile(f, "utf8"));
+        } catch (e) {
+          throw new UsageError(`Cannot read the key file "${f}": ${(e as Error).message}`);
+        }
+      }
+      const verifier = keys.length ? await verifierFromKeys(keys) : undefined;
+      const signer = o.key ? await signerOf(o.key) : undefined;
+      const source = await openStore(src, { http: { caFile: globals.caFile } });
+      const target = o.dryRun
+        ? (await openStore(dst, { http: { caFile: globals.caFile } })) as Store
+        : await writableStore(dst, globals.caFile);
+      const res = await migrate(source, target, {
+        verifier,
+        signer,
+        unsigned: !!o.unsigned,
+        dryRun: !!o.dryRun,
+        jobs: o.jobs,
+        signal,
+        onProgress: (r) => {
+          const id = `${r.name}@${r.version}/${r.hash.slice(0, 7)}`;
+          if (r.status === "left") out.warn(`left ${id}: ${r.reason}`);
+          else if (r.status === "present") out.info(`already migrated ${id}`);
+          else if (r.status === "would-migrate") out.info(`would migrate ${id}`);
+          else out.info(`migrated ${id}`);
+        },
+      });
+      const left = res.specs.filter((r) => r.status === "left").length;
+      if (out.json) out.data(res);
+      else {
+        const done = res.specs.length - left;
+        out.info(
+          `${done} ${o.dryRun ? "can be migrated" : "migrated or present"}, ${left} left` +
+            (res.index ? `; index ${res.index}` : ""),
+        );
+      }
+      return left ? EXIT.problems : EXIT.ok;
+    }));
+
   group(program, "keys", "the keyring and the keys mirrors publish")
     .command("publish")
     .description("publish an armored public key to a v3 mirror and rebuild its key index")
