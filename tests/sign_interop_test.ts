@@ -77,6 +77,20 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "a fixture manifest with a Hash header that contradicts its signature is refused; CRLF is fine",
+  ignore: !HAVE_FIXTURES,
+  fn: async () => {
+    const v = new KeyringVerifier([PUB()]);
+    const text = readFileSync(signedFixtures()[0], "utf8");
+    assert.ok(text.includes("\nHash: SHA512\n"));
+    await rejects(v.verify(text.replace("Hash: SHA512", "Hash: SHA256"), "hdr"), /"hdr"/);
+    const crlf = await v.verify(text.replace(/\n/g, "\r\n"), "crlf");
+    assert.equal(crlf.body, (await v.verify(text, "lf")).body);
+  },
+});
+
+Deno.test({
   name: "a fixture signature is refused when its key is not trusted, naming the key id",
   ignore: !HAVE_FIXTURES,
   fn: async () => {
