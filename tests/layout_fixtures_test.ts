@@ -3,7 +3,9 @@
  * detection, every entry listed, every tarball verified, signatures, tampering, legacy data.
  */
 import assert from "node:assert/strict";
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -304,6 +306,53 @@ t("a v3 mirror without an index is listed from its manifests when the store can 
     assert.match(reader.notes.join("\n"), /no index/);
     const e = await reader.entry(refs[0].hash, { requireSignature: false });
     assert.equal(e.spec.root, refs[0].hash);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+t("an entry pushed without an index update is still fetched by hash, with a note", async () => {
+  const root = await mkdtemp(join(tmpdir(), "spackle-layout-"));
+  try {
+    const zz3 = "irttwv2f4rzhheesshe6vsy3xw3ezk2h";
+    const zz2 = "wpn7enmyybr42zre26cp2uw6drmtmqqv";
+    // v3: an index blob without libzz, and the index manifest pointing at it.
+    await cp(fixture("v3-unsigned"), join(root, "v3"), { recursive: true });
+    const mpath = join(root, "v3/v3/manifests/index/index.manifest.json");
+    const manifest = parseManifest(await readFile(mpath, "utf8"));
+    const rec = manifest.data[0];
+    const db = JSON.parse(
+      await readFile(join(root, "v3/blobs/sha256", rec.checksum.slice(0, 2), rec.checksum), "utf8"),
+    );
+    delete db.database.installs[zz3];
+    const text = JSON.stringify(db);
+    const sum = createHash("sha256").update(text).digest("hex");
+    await mkdir(join(root, "v3/blobs/sha256", sum.slice(0, 2)), { recursive: true });
+    await writeFile(join(root, "v3/blobs/sha256", sum.slice(0, 2), sum), text);
+    await writeFile(
+      mpath,
+      serializeManifest({
+        version: 3,
+        data: [{ ...rec, checksum: sum, contentLength: Buffer.byteLength(text) }],
+      }),
+    );
+    // v2: index.json without libzz.
+    await cp(fixture("v2-unsigned"), join(root, "v2"), { recursive: true });
+    const ipath = join(root, "v2/build_cache/index.json");
+    const db2 = JSON.parse(await readFile(ipath, "utf8"));
+    delete db2.database.installs[zz2];
+    await writeFile(ipath, JSON.stringify(db2));
+    for (const [dir, hash] of [["v3", zz3], ["v2", zz2]]) {
+      const mirror = await openMirror(join(root, dir));
+      assert.ok(!(await mirror.list()).some((r) => r.hash === hash));
+      const e = await mirror.entry(hash, { requireSignature: false });
+      assert.equal(e.ref.name, "libzz");
+      await drain(await e.openTarball());
+      assert.match(
+        mirror.notes().join("\n"),
+        /libzz@1\.2\.3\/\w+ is in the mirror but not in its index/,
+      );
+    }
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -179,7 +179,28 @@ export class V2Reader implements CacheReader {
       const idx = await this.index(signal);
       this.#byHash = new Map(idx.refs.map((r) => [r.hash, r]));
     }
-    const ref = this.#byHash.get(hash);
+    let ref = this.#byHash.get(hash);
+    if (!ref && this.store.list) {
+      // Pushed without an index update: the spec file may be there all the same.
+      const m = (await this.#list(signal)).meta.get(hash);
+      const node = m && await this.#peekNode(m.path, m.kind, hash, signal);
+      if (node) {
+        const c = namingCompiler(node, () => undefined);
+        ref = {
+          name: node.name,
+          version: node.version,
+          hash,
+          arch: archString(node.arch),
+          compiler: c ? `${c.name}@${c.version}` : undefined,
+          inBuildcache: true,
+          layout: 2,
+        };
+        this.notes.push(
+          `${node.name}@${node.version}/${hash} is in the mirror but not in its index`,
+        );
+        this.#byHash.set(hash, ref);
+      }
+    }
     if (!ref) {
       throw new NotFoundError(
         `Cannot find spec "${hash}" in the v2 mirror "${this.store.url.href}"`,

@@ -115,7 +115,19 @@ export class V3Reader implements CacheReader {
       const idx = await this.index(signal);
       this.#byHash = new Map(idx.refs.map((r) => [r.hash, r]));
     }
-    const ref = this.#byHash.get(hash);
+    let ref = this.#byHash.get(hash);
+    if (!ref && this.store.list) {
+      // Pushed without an index update: the manifest may be there all the same.
+      for await (const p of this.store.list(V3_SPEC_DIR, { signal })) {
+        const n = parseV3SpecManifestPath(p);
+        if (n?.hash === hash) {
+          ref = { ...n, inBuildcache: true, layout: 3 };
+          this.notes.push(`${n.name}@${n.version}/${hash} is in the mirror but not in its index`);
+          this.#byHash.set(hash, ref);
+          break;
+        }
+      }
+    }
     if (!ref) {
       throw new NotFoundError(
         `Cannot find spec "${hash}" in the v3 mirror "${this.store.url.href}"`,
