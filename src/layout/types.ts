@@ -54,6 +54,8 @@ export interface Entry {
   tarballPath: string;
   /** The store path of the metadata (v3 manifest, v2 spec file). */
   metadataPath: string;
+  /** The metadata exactly as fetched (and, when signed and verified, as verified). */
+  metadataText?: string;
   /** v3: the spec blob the manifest names (already fetched and verified by `entry()`). */
   specBlob?: { descriptor: Descriptor; path: string };
   /**

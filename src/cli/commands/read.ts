@@ -160,8 +160,10 @@ async function download(
     checkStorePath(p);
     return join(to, ...p.split("/"));
   };
-  // Metadata: as stored (its signature was checked by entry()).
-  const meta = await collect(await m.store.read(e.metadataPath, { signal: ctx.signal }));
+  // Metadata: the bytes entry() checked (re-read only for a reader that does not keep them).
+  const meta = e.metadataText !== undefined
+    ? new TextEncoder().encode(e.metadataText)
+    : await collect(await m.store.read(e.metadataPath, { signal: ctx.signal }));
   files.push({
     path: e.metadataPath,
     size: await writeFileAtomic(dest(e.metadataPath), meta),

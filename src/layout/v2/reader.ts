@@ -9,6 +9,7 @@ import { InvalidDataError, NotFoundError, SignatureError, UnsupportedError } fro
 import type { Verifier } from "../../sign/types.ts";
 import type { SpecNode } from "../../spec/types.ts";
 import type { ReadStore } from "../../storage/store.ts";
+import { isGzip } from "../../core/gzip.ts";
 import { clearsignedBody, isClearsigned } from "../clearsign.ts";
 import { type ParsedIndex, parseIndex } from "../_index.ts";
 import {
@@ -246,7 +247,9 @@ export class V2Reader implements CacheReader {
         `Cannot use ${what}: it does not have signed metadata ("${loc.path}") and signatures are required (use --allow-unsigned to read it anyway)`,
       );
     }
-    const text = maybeGunzipText(await this.#bytes(loc.path, opts.signal), `"${loc.path}"`);
+    const rawBytes = await this.#bytes(loc.path, opts.signal);
+    const raw = isGzip(rawBytes) ? undefined : new TextDecoder().decode(rawBytes);
+    const text = maybeGunzipText(rawBytes, `"${loc.path}"`);
     const sig = await checkSignature(text, what, opts, this.opts.verifier);
     let doc: Record<string, unknown>;
     try {
@@ -313,6 +316,7 @@ export class V2Reader implements CacheReader {
       tarball,
       tarballPath,
       metadataPath: loc.path,
+      metadataText: raw,
       legacy,
       async openTarball(o?: { signal?: AbortSignal }) {
         if (legacy) throw new UnsupportedError(`Cannot install ${what}: ${legacy}`);

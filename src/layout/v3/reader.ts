@@ -194,6 +194,7 @@ export class V3Reader implements CacheReader {
       tarball,
       tarballPath,
       metadataPath: path,
+      metadataText: text,
       specBlob: { descriptor: specD, path: specPath },
       async openTarball(o?: { signal?: AbortSignal }) {
         const body = await store.read(tarballPath, { signal: o?.signal });
