@@ -1,0 +1,198 @@
+/**
+ * push and update-index on a tree spackle installed from the v3 fixture mirror: the pushed
+ * mirror reads back entry by entry, a second push skips, `--only package` pushes one spec, two
+ * pushers at once leave valid entries, and update-index of Spack's own mirror gives Spack's
+ * index records.
+ */
+import assert from "node:assert/strict";
+import { cpSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { FileStore } from "../src/storage/file.ts";
+import { V3Reader } from "../src/layout/v3/reader.ts";
+import { V3Writer } from "../src/layout/v3/writer.ts";
+import { updateIndex } from "../src/push/update_index.ts";
+import { dbSource, pushSpecs, specsToPush } from "../src/push/push.ts";
+import { main } from "../src/cli/app.ts";
+import { collect } from "../src/core/streams.ts";
+
+const HASHES = {
+  fooapp: "iicodpd5dtmh5ijlchcoay25frkfkyuv",
+  libfoo: "qxhycnksfks5oi3io5ajg3tr2xzvfrso",
+  libzz: "irttwv2f4rzhheesshe6vsy3xw3ezk2h",
+  foodata: "ddk74w2rurmyrizbswgi6fj4tk2losox",
+};
+
+function store(dir: string) {
+  return new FileStore(pathToFileURL(dir + "/"));
+}
+
+async function tree(base: string): Promise<string> {
+  const root = join(base, "tree");
+  const code = await main([
+    "--quiet",
+    "install",
+    "-m",
+    fixture("v3-unsigned"),
+    "--root",
+    root,
+    "--allow-unsigned",
+    "fooapp",
+  ]);
+  assert.equal(code, 0);
+  return root;
+}
+
+Deno.test({
+  name: "push from an install database writes entries V3Reader reads; a second push skips them",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-push-" });
+    try {
+      const root = await tree(base);
+      const mirror = join(base, "mirror");
+      const src = dbSource(root);
+      const { items, missing } = specsToPush(src.query("fooapp"), src);
+      assert.deepEqual(missing, []);
+      // Spack's order: breadth-first from the root, reversed; the external build tool left out
+      assert.deepEqual(items.map((i) => i.dag.nodes.get(i.hash)!.name), [
+        "libzz",
+        "libfoo",
+        "foodata",
+        "fooapp",
+      ]);
+      const w = new V3Writer(store(mirror));
+      const res = await pushSpecs(items, src, w, { jobs: 2 });
+      assert.deepEqual(res.map((r) => r.status), ["pushed", "pushed", "pushed", "pushed"]);
+      const idx = await updateIndex(w);
+      assert.equal(idx.specs, 4);
+      const reader = new V3Reader(store(mirror));
+      const refs = [];
+      for await (const r of reader.list()) refs.push(r);
+      assert.deepEqual(
+        refs.filter((r) => r.inBuildcache).map((r) => r.hash).sort(),
+        Object.values(HASHES).sort(),
+      );
+      for (const h of Object.values(HASHES)) {
+        const e = await reader.entry(h, { requireSignature: false });
+        assert.equal(e.spec.root, h);
+        const bytes = await collect(await e.openTarball());
+        assert.equal(bytes.length, e.tarball.size);
+      }
+      const again = await pushSpecs(items, src, w, {});
+      assert.deepEqual(again.map((r) => r.status), ["skipped", "skipped", "skipped", "skipped"]);
+      const forced = await pushSpecs(items.slice(0, 1), src, w, { force: true });
+      assert.deepEqual(forced.map((r) => r.status), ["pushed"]);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "push --only package pushes the spec alone; --only dependencies its dependencies alone",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-push-" });
+    try {
+      const root = await tree(base);
+      const src = dbSource(root);
+      const req = src.query("libfoo");
+      assert.deepEqual(
+        specsToPush(req, src, "package").items.map((i) => i.hash),
+        [HASHES.libfoo],
+      );
+      assert.deepEqual(
+        specsToPush(req, src, "dependencies").items.map((i) => i.hash),
+        [HASHES.libzz],
+      );
+      const mirror = join(base, "m");
+      const code = await main([
+        "--json",
+        "push",
+        "--root",
+        root,
+        "--only",
+        "package",
+        mirror,
+        "libfoo",
+      ]);
+      assert.equal(code, 0);
+      const r = new V3Reader(store(mirror));
+      // no index yet: the reader lists the manifests
+      assert.equal(
+        (await r.entry(HASHES.libfoo, { requireSignature: false })).spec.root,
+        HASHES.libfoo,
+      );
+      await assert.rejects(r.entry(HASHES.libzz, { requireSignature: false }));
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "two pushers of the same specs at once both succeed and leave valid entries",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-push-" });
+    try {
+      const root = await tree(base);
+      const mirror = join(base, "m");
+      const src = dbSource(root);
+      const { items } = specsToPush(src.query("fooapp"), src);
+      const [a, b] = await Promise.all([
+        pushSpecs(items, src, new V3Writer(store(mirror)), { force: true }),
+        pushSpecs(items, src, new V3Writer(store(mirror)), { force: true }),
+      ]);
+      for (const r of [...a, ...b]) assert.equal(r.status, "pushed", r.error);
+      const reader = new V3Reader(store(mirror));
+      for (const h of Object.values(HASHES)) {
+        const e = await reader.entry(h, { requireSignature: false });
+        assert.equal((await collect(await e.openTarball())).length, e.tarball.size);
+      }
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "update-index of Spack's own v3 mirror gives the records of Spack's index",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-ui-" });
+    try {
+      const m = join(base, "m");
+      cpSync(fixture("v3-signed"), m, { recursive: true });
+      const want = JSON.parse(
+        readFileSync(join(m, "v3/manifests/index/index.manifest.json"), "utf8"),
+      ).data[0].checksum as string;
+      const spackIndex = JSON.parse(
+        readFileSync(join(m, "blobs/sha256", want.slice(0, 2), want), "utf8"),
+      );
+      const res = await updateIndex(new V3Writer(store(m)), { keys: true });
+      assert.equal(res.specs, 4);
+      assert.deepEqual(res.skipped, []);
+      assert.deepEqual(res.keys, ["4D782899AF51B814967AC6DE6EE87675E657CA38"]);
+      const mine = JSON.parse(
+        readFileSync(
+          join(m, "blobs/sha256", res.index.checksum.slice(0, 2), res.index.checksum),
+          "utf8",
+        ),
+      );
+      assert.deepEqual(mine, spackIndex);
+      // the key index blob is byte-identical to Spack's
+      const keysManifest = JSON.parse(
+        readFileSync(join(m, "v3/manifests/key/keys.manifest.json"), "utf8"),
+      );
+      const orig = JSON.parse(
+        readFileSync(fixture("v3-signed", "v3/manifests/key/keys.manifest.json"), "utf8"),
+      );
+      assert.deepEqual(keysManifest, orig);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});
