@@ -133,3 +133,32 @@ t(
     });
   },
 );
+
+t(
+  "keys create --protect takes SPACKLE_SIGNING_PASSPHRASE, refuses without it off a terminal",
+  async () => {
+    await withKeyring(async (dir) => {
+      const args = [
+        "keys",
+        "create",
+        "--keyring",
+        dir,
+        "--name",
+        "P",
+        "--email",
+        "p@example.invalid",
+      ];
+      let r = await spackle({ SPACKLE_SIGNING_PASSPHRASE: "" }, ...args, "--protect");
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--protect needs SPACKLE_SIGNING_PASSPHRASE/);
+      r = await spackle({ SPACKLE_SIGNING_PASSPHRASE: "pw" }, "--json", ...args, "--protect");
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.protected, true);
+      const { signerFromArmored } = await import("../src/sign/sign.ts");
+      const sec = readFileSync(join(dir, "secret", `${out.fingerprint}.asc`), "utf8");
+      await assert.rejects(signerFromArmored(sec), /protected by a passphrase/);
+      assert.equal((await signerFromArmored(sec, "pw")).fingerprint, out.fingerprint);
+    });
+  },
+);

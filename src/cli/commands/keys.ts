@@ -60,6 +60,45 @@ async function readKeyFile(file: string): Promise<string> {
   }
 }
 
+/** Reads a line from the terminal without echoing it; undefined when stdin is not a terminal. */
+async function promptHidden(question: string): Promise<string | undefined> {
+  if (!process.stdin.isTTY) return undefined;
+  const { createInterface } = await import("node:readline");
+  const { Writable } = await import("node:stream");
+  let muted = false;
+  const output = new Writable({
+    write(chunk, _enc, cb) {
+      if (!muted) process.stderr.write(chunk);
+      cb();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
+  try {
+    return await new Promise<string>((resolve) => {
+      rl.question(question, (a) => resolve(a));
+      muted = true;
+    });
+  } finally {
+    rl.close();
+    process.stderr.write("\n");
+  }
+}
+
+/** The passphrase protecting a new key: the environment, else asked twice on a terminal. */
+async function newPassphrase(): Promise<string> {
+  const env = process.env[PASSPHRASE_ENV];
+  if (env) return env;
+  const a = await promptHidden("Passphrase for the new key: ");
+  if (a === undefined) {
+    throw new UsageError(`--protect needs ${PASSPHRASE_ENV} or a terminal to ask on`);
+  }
+  if (a === "") throw new UsageError("An empty passphrase protects nothing");
+  if ((await promptHidden("Repeat the passphrase: ")) !== a) {
+    throw new UsageError("The passphrases differ");
+  }
+  return a;
+}
+
 /** The public keys the mirrors publish, with their facts and whether the keyring trusts them. */
 async function mirrorKeys(ctx: Ctx, opts: { mirror?: string[] }, kr: Keyring) {
   const { mirrors } = await openCliMirrors(
@@ -155,6 +194,17 @@ const register: Register = (program, act) => {
           ctx.out.info(`Trusted ${fpr} (from "${f}")`);
         }
       }
+      for (const k of await kr.list()) {
+        if (!done.includes(k.fingerprint)) continue;
+        if (k.revoked) {
+          ctx.out.warn(`The key ${k.fingerprint} is revoked: its signatures are refused`);
+        }
+        if (k.expires && Date.parse(k.expires) <= Date.now()) {
+          ctx.out.warn(
+            `The key ${k.fingerprint} expired on ${k.expires}: its signatures are refused`,
+          );
+        }
+      }
       if (ctx.out.json) ctx.out.data({ keyring: kr.dir, trusted: done });
     }));
 
@@ -189,10 +239,15 @@ const register: Register = (program, act) => {
     .option("--export <file>", "also write the armored public key to this file")
     .option("--secret-out <file>", "also write the armored secret key to this file (mode 0600)")
     .option("--no-trust", "do not keep the key in the keyring (needs --secret-out)")
+    .option(
+      "--protect",
+      `protect the secret key with a passphrase (${PASSPHRASE_ENV}, else asked on the terminal)`,
+      false,
+    )
     .addHelpText(
       "after",
-      `\nThe secret key is protected with ${PASSPHRASE_ENV} when that is set, else unprotected` +
-        "\n(as `spack gpg create`)." +
+      `\nThe secret key is protected with ${PASSPHRASE_ENV} when that is set or with --protect,` +
+        "\nelse unprotected (as `spack gpg create`)." +
         '\n\nExamples:\n  spackle keys create --name "CI signer" --email ci@example.org' +
         "\n  spackle keys create --name CI --email ci@example.org --type rsa4096 --export ci.pub" +
         "\n  spackle keys create --name CI --email ci@example.org --no-trust --secret-out ci.sec",
@@ -206,13 +261,16 @@ const register: Register = (program, act) => {
         export?: string;
         secretOut?: string;
         trust: boolean;
+        protect: boolean;
       },
       cmd: Command,
     ) => {
       if (!opts.trust && !opts.secretOut) {
         throw new UsageError("--no-trust keeps nothing: give --secret-out FILE to save the key");
       }
-      const passphrase = process.env[PASSPHRASE_ENV] || undefined;
+      const passphrase = opts.protect
+        ? await newPassphrase()
+        : process.env[PASSPHRASE_ENV] || undefined;
       if (opts.type === "rsa4096") ctx.out.info("Creating an RSA 4096 key (a few seconds)...");
       const key = await createKey({
         name: opts.name,
