@@ -154,8 +154,8 @@ export async function openCliMirrors(
   const http = globals.caFile ? { caFile: globals.caFile } : undefined;
   const { openMirrors } = await import("../layout/mirror.ts");
   const mirrors = await openMirrors(
-    sources.map((s) => ({ source: s.source, name: s.name })),
-    { verifier, store: { http }, signal, view: sources.find((s) => s.view)?.view },
+    sources.map((s) => ({ source: s.source, name: s.name, view: s.view })),
+    { verifier, store: { http }, signal },
   );
   return { mirrors, verifier, requireSignature: !o.allowUnsigned };
 }

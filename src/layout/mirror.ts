@@ -384,13 +384,24 @@ class Mirrors implements MirrorSet {
 
 /** Opens several mirrors (in parallel) searched in the order given. */
 export async function openMirrors(
-  sources: (ReadStore | string | URL | { source: ReadStore | string | URL; name?: string })[],
+  sources: (
+    | ReadStore
+    | string
+    | URL
+    | { source: ReadStore | string | URL; name?: string; view?: string }
+  )[],
   opts: OpenMirrorOptions = {},
 ): Promise<MirrorSet> {
   if (sources.length === 0) throw new UsageError("No mirror was given (use -m/--mirror URL)");
   const mirrors = await Promise.all(sources.map((s) => {
-    const src = typeof s === "object" && "source" in s ? s : { source: s, name: undefined };
-    return openMirror(src.source, { ...opts, name: src.name ?? opts.name });
+    const src = typeof s === "object" && "source" in s
+      ? s
+      : { source: s, name: undefined, view: undefined };
+    return openMirror(src.source, {
+      ...opts,
+      name: src.name ?? opts.name,
+      view: src.view ?? opts.view,
+    });
   }));
   return new Mirrors(mirrors as OpenedMirror[]);
 }
