@@ -357,3 +357,41 @@ t("an entry pushed without an index update is still fetched by hash, with a note
     await rm(root, { recursive: true, force: true });
   }
 });
+
+t("an index view is read instead of the main index when asked for", async () => {
+  const root = await mkdtemp(join(tmpdir(), "spackle-layout-"));
+  try {
+    await cp(fixture("v3-unsigned"), root, { recursive: true });
+    const main = parseManifest(
+      await readFile(join(root, "v3/manifests/index/index.manifest.json"), "utf8"),
+    );
+    const rec = main.data[0];
+    const db = JSON.parse(
+      await readFile(join(root, "blobs/sha256", rec.checksum.slice(0, 2), rec.checksum), "utf8"),
+    );
+    for (const h of Object.keys(db.database.installs)) {
+      if (db.database.installs[h].spec.name !== "foodata") delete db.database.installs[h];
+    }
+    const text = JSON.stringify(db);
+    const sum = createHash("sha256").update(text).digest("hex");
+    await mkdir(join(root, "blobs/sha256", sum.slice(0, 2)), { recursive: true });
+    await writeFile(join(root, "blobs/sha256", sum.slice(0, 2), sum), text);
+    await mkdir(join(root, "v3/manifests/index/dev"), { recursive: true });
+    await writeFile(
+      join(root, "v3/manifests/index/dev/index.manifest.json"),
+      serializeManifest({
+        version: 3,
+        data: [{ ...rec, checksum: sum, contentLength: Buffer.byteLength(text) }],
+      }),
+    );
+    const view = await openMirror(root, { view: "dev" });
+    assert.deepEqual((await view.list()).map((r) => r.name), ["foodata"]);
+    assert.equal((await (await openMirror(root)).list()).length, 5);
+    await assert.rejects(
+      (await openMirror(root, { view: "nosuch" })).list(),
+      NotFoundError,
+    );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

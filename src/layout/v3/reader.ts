@@ -86,6 +86,11 @@ export class V3Reader implements CacheReader {
       const bytes = await readBlob(this.store, path, d, `index blob "${path}"`, signal);
       return parseIndex(new TextDecoder().decode(bytes), 3, `index blob "${path}"`);
     }
+    if (this.opts.view) {
+      throw new NotFoundError(
+        `Cannot find the index view "${this.opts.view}" of "${this.store.url.href}": "${mpath}" is missing`,
+      );
+    }
     if (!this.store.list) {
       throw new NotFoundError(
         `Cannot list the v3 mirror "${this.store.url.href}": it has no index ("${mpath}") and the store cannot be listed`,
