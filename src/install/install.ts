@@ -406,6 +406,23 @@ interface Job {
   stagingDir?: string;
 }
 
+/** Runs at most `n` of the given tasks at a time. */
+function semaphore(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r)); // handed a slot
+    else active++;
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next) next(); // the slot passes on
+      else active--;
+    }
+  };
+}
+
 async function pool<T>(items: T[], jobs: number, fn: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failed: unknown;
@@ -466,35 +483,45 @@ export async function installSpecs(
   };
   const jobsByHash = new Map<string, Job>();
   const order: string[] = []; // dependencies first
-  const visit = async (hash: string, dag: SpecDag, source: InstallSource, explicit: boolean) => {
-    const have = jobsByHash.get(hash);
-    if (have) {
-      if (explicit) have.explicit = true;
-      return;
+  // Metadata of the whole closure is fetched in parallel (bounded), each node once.
+  const visiting = new Map<string, Promise<void>>();
+  const limit = semaphore(Math.max(8, 2 * (opts.jobs ?? 4)));
+  const visit = (hash: string, dag: SpecDag, source: InstallSource): Promise<void> => {
+    let p = visiting.get(hash);
+    if (!p) {
+      p = (async () => {
+        const node = dag.nodes.get(hash);
+        if (!node || node.external) return;
+        const { entry } = await limit(() => getEntry(hash, source));
+        const own = entry.spec;
+        const ownNode = own.nodes.get(hash) ?? node;
+        jobsByHash.set(hash, {
+          node: ownNode,
+          dag: own,
+          prefix: projectPrefix(root, ownNode, projection),
+          source,
+          explicit: false,
+        });
+        if (!opts.noDeps) {
+          await Promise.all(
+            ownNode.dependencies.filter((d) => RUNTIME(d.depTypes)).map((d) =>
+              visit(d.hash, own, source)
+            ),
+          );
+        }
+        order.push(hash); // after its dependencies
+      })();
+      visiting.set(hash, p);
     }
-    const node = dag.nodes.get(hash);
-    if (!node || node.external) return;
-    const { entry } = await getEntry(hash, source);
-    const own = entry.spec;
-    const ownNode = own.nodes.get(hash) ?? node;
-    const job: Job = {
-      node: ownNode,
-      dag: own,
-      prefix: projectPrefix(root, ownNode, projection),
-      source,
-      explicit,
-    };
-    jobsByHash.set(hash, job);
-    if (!opts.noDeps || !explicit) {
-      for (const d of ownNode.dependencies) {
-        if (RUNTIME(d.depTypes) && !opts.noDeps) await visit(d.hash, own, source, false);
-      }
-    }
-    order.push(hash);
+    return p;
   };
-  for (const r of roots) {
+  await Promise.all(roots.map(async (r) => {
     const { entry, source } = await getEntry(r.hash, r.source);
-    await visit(r.hash, entry.spec, source, true);
+    await visit(r.hash, entry.spec, source);
+  }));
+  for (const r of roots) {
+    const job = jobsByHash.get(r.hash);
+    if (job) job.explicit = true;
   }
 
   // Skip what is installed already.
