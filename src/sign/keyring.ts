@@ -184,6 +184,7 @@ export class Keyring {
         );
       }
       const pub = key.isPrivate() ? key.toPublic() : key;
+      await checkSelfSignatures(pub, label);
       await this.writeAtomic(this.dir, `${fpr}.asc`, toLf(pub.armor()), 0o644);
       out.push(fpr);
     }
@@ -267,6 +268,25 @@ export class Keyring {
     } catch {
       return false;
     }
+  }
+}
+
+/**
+ * Refuses a key whose self-signatures do not verify (it could never verify anything); a
+ * revoked or expired key is accepted here (verification refuses its signatures).
+ */
+async function checkSelfSignatures(key: Key, label: string): Promise<void> {
+  try {
+    await key.verifyPrimaryKey();
+  } catch (e) {
+    const revoked = await key.isRevoked().catch(() => false);
+    const exp = await key.getExpirationTime().catch(() => null);
+    const expired = exp instanceof Date && exp.getTime() <= Date.now();
+    if (revoked || expired) return;
+    throw new InvalidDataError(
+      `Cannot trust key ${key.getFingerprint().toUpperCase()} of ${label}: ${errorMessage(e)}`,
+      { cause: e },
+    );
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { NotFoundError, SignatureError, UsageError } from "../errors.ts";
+import { InvalidDataError, NotFoundError, SignatureError, UsageError } from "../errors.ts";
 import { createKey } from "./keygen.ts";
 import { defaultKeyringDir, Keyring } from "./keyring.ts";
 import { signerFromArmored, signerFromKeyring } from "./sign.ts";
@@ -73,6 +73,15 @@ Deno.test("trust refuses secret keys unless asked to take the public part", asyn
     const stored = await kr.publicKey(a.fingerprint);
     assert.ok(stored.includes("PUBLIC KEY BLOCK") && !stored.includes("PRIVATE"));
     await assert.rejects(kr.trust("not a key", { label: '"x.asc"' }), /"x\.asc"/);
+    // A key whose self-signatures were stripped can never verify anything: refused.
+    const openpgp = await import("openpgp");
+    const packets = (await openpgp.readKey({ armoredKey: a.publicKeyArmored })).toPacketList();
+    const bare = new openpgp.PacketList();
+    for (const p of packets) if (!(p instanceof openpgp.SignaturePacket)) bare.push(p);
+    await assert.rejects(
+      kr.trust(new openpgp.PublicKey(bare).armor(), { label: '"bare.asc"' }),
+      (e) => e instanceof InvalidDataError && /self-signature/.test(e.message),
+    );
   });
 });
 
@@ -139,3 +148,16 @@ async function signAt(armored: string, date: Date): Promise<string> {
   const message = await openpgp.createCleartextMessage({ text: "x" });
   return await openpgp.sign({ message, signingKeys: key, date });
 }
+
+Deno.test("a revoked key can be trusted and is listed as revoked", async () => {
+  const openpgp = await import("openpgp");
+  const b = await bob;
+  const privateKey = await openpgp.readPrivateKey({ armoredKey: b.secretKeyArmored });
+  const { publicKey } = await openpgp.revokeKey({ key: privateKey, format: "armored" });
+  await withDir(async (dir) => {
+    const kr = Keyring.open(dir);
+    assert.deepEqual(await kr.trust(publicKey), [b.fingerprint]);
+    const [info] = await kr.list();
+    assert.equal(info.revoked, true);
+  });
+});
