@@ -395,3 +395,42 @@ t("an index view is read instead of the main index when asked for", async () => 
     await rm(root, { recursive: true, force: true });
   }
 });
+
+t(
+  "spec files of formats 2, 4 and 5 give name, version, compiler, arch and typed dependencies",
+  async () => {
+    const { parseSpecDoc } = await import("../src/layout/_spec.ts");
+    const { clearsignedBody } = await import("../src/layout/clearsign.ts");
+    const f2 = parseSpecDoc(JSON.parse(clearsignedBody(
+      await readFile(
+        fixture(
+          "spack-testdata/signed_json/linux-ubuntu18.04-haswell-gcc-8.4.0-zlib-1.2.12-g7otk5dra3hifqxej36m5qzm7uyghqgb.spec.json.sig",
+        ),
+        "utf8",
+      ),
+    )));
+    assert.equal(f2.formatVersion, 2);
+    const z = f2.nodes.get(f2.root)!;
+    assert.deepEqual([z.name, z.version, z.compiler, z.arch?.target], [
+      "zlib",
+      "1.2.12",
+      { name: "gcc", version: "8.4.0" },
+      "haswell",
+    ]);
+    const v2 = await openMirror(fixture("v2-unsigned"));
+    const e4 = await v2.entry("tcq2csxmnjxahfpduueheif2uyawyn6r", { requireSignature: false });
+    assert.equal(e4.spec.formatVersion, 4);
+    const foo = e4.spec.nodes.get(e4.spec.root)!;
+    assert.deepEqual(
+      foo.dependencies.map((d) => `${d.name}:${d.depTypes.join(",")}:${d.virtuals.join(",")}`)
+        .sort(),
+      ["foo-buildtool:build:", "libzz:build,link:zz-api"],
+    );
+    assert.equal(e4.spec.nodes.get("4bu6m7whcnhrmflqhv56nxa7bapfblqg")?.external?.path, "/usr");
+    const v3 = await openMirror(fixture("v3-unsigned"));
+    const e5 = await v3.entry("iicodpd5dtmh5ijlchcoay25frkfkyuv", { requireSignature: false });
+    assert.equal(e5.spec.formatVersion, 5);
+    assert.equal(e5.spec.nodes.size, 5);
+    assert.equal(e5.spec.buildcacheLayoutVersion, 2);
+  },
+);
