@@ -434,3 +434,19 @@ t(
     assert.equal(e5.spec.buildcacheLayoutVersion, 2);
   },
 );
+
+t("a v2 index.json.hash that does not match index.json is noted, not fatal", async () => {
+  const root = await mkdtemp(join(tmpdir(), "spackle-layout-"));
+  try {
+    await cp(fixture("v2-unsigned"), root, { recursive: true });
+    const fresh = await openMirror(root);
+    await fresh.list();
+    assert.ok(!fresh.notes().some((n) => n.includes("stale")));
+    await writeFile(join(root, "build_cache/index.json.hash"), "0".repeat(64));
+    const mirror = await openMirror(root);
+    assert.equal((await mirror.list()).length, 5);
+    assert.match(mirror.notes().join("\n"), /index\.json\.hash" says "0{64}".*stale hash file/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -9,6 +9,7 @@ import { InvalidDataError, NotFoundError, SignatureError, UnsupportedError } fro
 import type { Verifier } from "../../sign/types.ts";
 import type { SpecNode } from "../../spec/types.ts";
 import type { ReadStore } from "../../storage/store.ts";
+import { sha256Hex } from "../../core/digest.ts";
 import { isGzip } from "../../core/gzip.ts";
 import { clearsignedBody, isClearsigned } from "../clearsign.ts";
 import { type ParsedIndex, parseIndex } from "../_index.ts";
@@ -27,6 +28,7 @@ import {
   parseV2SpecPath,
   V2_DIR,
   V2_INDEX,
+  V2_INDEX_HASH,
   V2_KEY_INDEX,
   v2KeyPath,
   type V2Names,
@@ -105,7 +107,20 @@ export class V2Reader implements CacheReader {
 
   async #loadIndex(signal?: AbortSignal): Promise<ParsedIndex> {
     const bytes = await readBytesIfExists(this.store, V2_INDEX, signal);
-    if (bytes) return parseIndex(new TextDecoder().decode(bytes), 2, `"${V2_INDEX}"`);
+    if (bytes) {
+      // Spack never compares the two (races are tolerated); a difference is worth a note.
+      const hashFile = await readBytesIfExists(this.store, V2_INDEX_HASH, signal);
+      if (hashFile) {
+        const want = new TextDecoder().decode(hashFile.subarray(0, 64));
+        const got = sha256Hex(bytes);
+        if (want !== got) {
+          this.notes.push(
+            `"${V2_INDEX_HASH}" says "${want}" but "${V2_INDEX}" has sha256 "${got}" (stale hash file)`,
+          );
+        }
+      }
+      return parseIndex(new TextDecoder().decode(bytes), 2, `"${V2_INDEX}"`);
+    }
     if (!this.store.list) {
       throw new NotFoundError(
         `Cannot list the v2 mirror "${this.store.url.href}": it has no "${V2_INDEX}" and the store cannot be listed`,
