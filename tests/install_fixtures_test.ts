@@ -681,3 +681,39 @@ Deno.test("installSpecs() writes .spack/install_manifest.json as Spack does when
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+Deno.test("spackle install drops setuid/setgid bits with a warning and installs the file 0755", async () => {
+  const mirror = await Deno.makeTempDir({ prefix: "sp-mirror-" });
+  const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+  try {
+    const rel = await writeMirror(mirror, [
+      { header: { name: `${BIG_PFX}/bin`, type: "directory", mode: 0o755 } },
+      {
+        header: { name: `${BIG_PFX}/bin/su-like`, type: "file", mode: 0o6755 },
+        body: new TextEncoder().encode("#!/bin/sh\n"),
+      },
+    ]);
+    const deno = join(REPO_ROOT, "node_modules/.bin/deno");
+    const out = new Deno.Command(deno, {
+      args: [
+        "run",
+        "-A",
+        join(REPO_ROOT, "cli.ts"),
+        "install",
+        "-m",
+        mirror,
+        "--root",
+        root,
+        "--allow-unsigned",
+        "big",
+      ],
+    }).outputSync();
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, err);
+    assert.match(err, /setuid\/setgid\/sticky bits dropped from "bin\/su-like"/);
+    assert.equal(Deno.statSync(join(root, rel, "bin/su-like")).mode! & 0o7777, 0o755);
+  } finally {
+    rmSync(mirror, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  }
+});

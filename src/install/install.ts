@@ -65,7 +65,7 @@ export interface InstallSource {
 
 /** Progress events. */
 export interface InstallProgress {
-  phase: "resolve" | "skip" | "fetch" | "staged" | "installed";
+  phase: "resolve" | "skip" | "fetch" | "staged" | "installed" | "warning";
   name?: string;
   hash?: string;
   bytes?: number;
@@ -608,6 +608,16 @@ export async function installSpecs(
       job.staged = res.prefixDir;
       job.elfFiles = res.elfFiles;
       job.execFiles = res.execFiles;
+      if (res.strippedModes.length) {
+        progress({
+          phase: "warning",
+          name: job.node.name,
+          hash: job.node.hash,
+          message: `setuid/setgid/sticky bits dropped from ${
+            res.strippedModes.slice(0, 5).map((p) => `"${p}"`).join(", ")
+          }${res.strippedModes.length > 5 ? ` and ${res.strippedModes.length - 5} more` : ""}`,
+        });
+      }
       progress({ phase: "staged", name: job.node.name, hash: job.node.hash, bytes: res.bytes });
     });
 

@@ -53,6 +53,7 @@ const register: Register = (program, act) => {
         if (p.phase === "installed") out.info(`installed ${p.name}/${p.hash?.slice(0, 7)}`);
         else if (p.phase === "skip") out.info(`already installed ${p.name}/${p.hash?.slice(0, 7)}`);
         else if (p.phase === "fetch") out.debug(`fetching ${p.name}/${p.hash?.slice(0, 7)}`);
+        else if (p.phase === "warning") out.warn(`${p.name}/${p.hash?.slice(0, 7)}: ${p.message}`);
       },
     });
     if (out.json) {
