@@ -1,6 +1,6 @@
 /** `list`, `show`, `download`: reading entries of a mirror. */
 import process from "node:process";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import type { Register } from "../app.ts";
 import type { Ctx } from "../app.ts";
 import type { MirrorCliOptions } from "../mirrors.ts";
@@ -309,44 +309,74 @@ const register: Register = (program, act) => {
       )
       .argument("<spec>", "NAME, NAME@VERSION, /HASH or NAME/HASH")
       .requiredOption("--to <dir>", "destination directory (created when missing)")
-      .option("--deps", "also fetch its link and run dependencies", false),
+      .option("--deps", "also fetch its link and run dependencies", false)
+      .option("-j, --jobs <n>", "specs fetched at once", (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) {
+          throw new InvalidArgumentError(`--jobs must be a whole number above 0, not "${v}"`);
+        }
+        return n;
+      }, 4),
   )
     .addHelpText(
       "after",
       "\nExamples:\n  spackle download -m ./mirror fooapp --to ./dl\n" +
         "  spackle download -m https://cache.example.org --deps zlib@1.3.1 --to /tmp/zlib",
     )
-    .action(act(async (ctx, query: string, o: MirrorCliOptions & { to: string; deps: boolean }) => {
-      const { mirrors, requireSignature } = await open(ctx, o);
-      const root = await mirrors.resolve(query, { signal: ctx.signal });
-      let refs = [root];
-      if (o.deps) {
-        const all = await mirrors.closure(root.hash, { requireSignature, signal: ctx.signal });
-        for (const r of all.filter((r) => !r.inBuildcache)) {
-          ctx.out.info(
-            `skipping ${r.name}@${r.version}/${r.hash.slice(0, 7)}: not in the build cache`,
+    .action(
+      act(
+        async (
+          ctx,
+          query: string,
+          o: MirrorCliOptions & { to: string; deps: boolean; jobs: number },
+        ) => {
+          const { mirrors, requireSignature } = await open(ctx, o);
+          const root = await mirrors.resolve(query, { signal: ctx.signal });
+          let refs = [root];
+          if (o.deps) {
+            const all = await mirrors.closure(root.hash, { requireSignature, signal: ctx.signal });
+            for (const r of all.filter((r) => !r.inBuildcache)) {
+              ctx.out.info(
+                `skipping ${r.name}@${r.version}/${r.hash.slice(0, 7)}: not in the build cache`,
+              );
+            }
+            refs = all.filter((r) => r.inBuildcache);
+          }
+          type Done = {
+            name: string;
+            version: string;
+            hash: string;
+            mirror?: string;
+            files: Awaited<ReturnType<typeof download>>;
+          };
+          const done: Done[] = new Array(refs.length);
+          let bytes = 0;
+          let next = 0;
+          const worker = async () => {
+            while (next < refs.length) {
+              const i = next++;
+              const r = refs[i];
+              const e = await mirrors.entry(r.hash, { requireSignature, signal: ctx.signal });
+              const files = await download(ctx, mirrors, e, o.to);
+              bytes += files.reduce((a, f) => a + f.size, 0);
+              ctx.out.info(
+                `downloaded ${r.name}@${r.version}/${r.hash.slice(0, 7)} (${files.length} files)`,
+              );
+              done[i] = { name: r.name, version: r.version, hash: r.hash, mirror: r.mirror, files };
+            }
+          };
+          await Promise.all(Array.from({ length: Math.min(o.jobs, refs.length) }, worker));
+          if (ctx.out.json) {
+            ctx.out.data({ to: o.to, specs: done });
+            return;
+          }
+          ctx.out.out(
+            `${done.length} spec${done.length === 1 ? "" : "s"}, ${
+              formatBytes(bytes)
+            } into ${o.to}`,
           );
-        }
-        refs = all.filter((r) => r.inBuildcache);
-      }
-      const done = [];
-      let bytes = 0;
-      for (const r of refs) {
-        const e = await mirrors.entry(r.hash, { requireSignature, signal: ctx.signal });
-        const files = await download(ctx, mirrors, e, o.to);
-        bytes += files.reduce((a, f) => a + f.size, 0);
-        ctx.out.info(
-          `downloaded ${r.name}@${r.version}/${r.hash.slice(0, 7)} (${files.length} files)`,
-        );
-        done.push({ name: r.name, version: r.version, hash: r.hash, mirror: r.mirror, files });
-      }
-      if (ctx.out.json) {
-        ctx.out.data({ to: o.to, specs: done });
-        return;
-      }
-      ctx.out.out(
-        `${done.length} spec${done.length === 1 ? "" : "s"}, ${formatBytes(bytes)} into ${o.to}`,
-      );
-    }));
+        },
+      ),
+    );
 };
 export default register;
