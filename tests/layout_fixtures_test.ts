@@ -352,6 +352,8 @@ t("an entry pushed without an index update is still fetched by hash, with a note
         mirror.notes().join("\n"),
         /libzz@1\.2\.3\/\w+ is in the mirror but not in its index/,
       );
+      const c = await mirror.closure(hash, { requireSignature: false });
+      assert.deepEqual(c.map((r) => [r.name, r.inBuildcache]), [["libzz", true]]);
     }
   } finally {
     await rm(root, { recursive: true, force: true });

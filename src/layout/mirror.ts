@@ -183,7 +183,17 @@ class OpenedMirror implements Mirror {
       }
       this.#byHash = map;
     }
-    return this.#byHash.get(hash);
+    const known = this.#byHash.get(hash);
+    if (known) return known;
+    for (const r of this.readers) {
+      try {
+        const ref = await r.ref?.(hash, { signal });
+        if (ref) return { ...ref, mirror: this.name ?? this.url };
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+    }
+    return undefined;
   }
 
   closure(hash: string, opts?: ReadOptions): Promise<EntryRef[]> {

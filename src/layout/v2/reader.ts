@@ -190,7 +190,12 @@ export class V2Reader implements CacheReader {
     return (await this.index(opts?.signal)).node(hash);
   }
 
-  async #ref(hash: string, signal?: AbortSignal): Promise<EntryRef> {
+  /**
+   * The reference of a full hash: from the index, else (an entry pushed without an index
+   * update) from the store listing. NotFoundError when the mirror lacks it.
+   */
+  async ref(hash: string, opts?: { signal?: AbortSignal }): Promise<EntryRef> {
+    const signal = opts?.signal;
     if (!this.#byHash) {
       const idx = await this.index(signal);
       this.#byHash = new Map(idx.refs.map((r) => [r.hash, r]));
@@ -244,7 +249,7 @@ export class V2Reader implements CacheReader {
   }
 
   async entry(hash: string, opts: ReadOptions = {}): Promise<Entry> {
-    const ref = await this.#ref(hash, opts.signal);
+    const ref = await this.ref(hash, opts);
     const what = `${ref.name}@${ref.version}/${hash}`;
     if (!ref.inBuildcache) {
       throw new NotFoundError(

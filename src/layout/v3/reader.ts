@@ -115,22 +115,43 @@ export class V3Reader implements CacheReader {
     return (await this.index(opts?.signal)).node(hash);
   }
 
-  async #ref(hash: string, signal?: AbortSignal): Promise<EntryRef> {
+  #listed?: Promise<Map<string, EntryRef>>;
+
+  /** Spec manifests found by listing the store, by hash (listed once). */
+  #listing(signal?: AbortSignal): Promise<Map<string, EntryRef>> {
+    if (!this.#listed) {
+      this.#listed = (async () => {
+        const out = new Map<string, EntryRef>();
+        if (!this.store.list) return out;
+        for await (const p of this.store.list(V3_SPEC_DIR, { signal })) {
+          const n = parseV3SpecManifestPath(p);
+          if (n) out.set(n.hash, { ...n, inBuildcache: true, layout: 3 });
+        }
+        return out;
+      })();
+      this.#listed.catch(() => (this.#listed = undefined));
+    }
+    return this.#listed;
+  }
+
+  /**
+   * The reference of a full hash: from the index, else (an entry pushed without an index
+   * update) from the store listing. NotFoundError when the mirror lacks it.
+   */
+  async ref(hash: string, opts?: { signal?: AbortSignal }): Promise<EntryRef> {
+    const signal = opts?.signal;
     if (!this.#byHash) {
       const idx = await this.index(signal);
       this.#byHash = new Map(idx.refs.map((r) => [r.hash, r]));
     }
     let ref = this.#byHash.get(hash);
     if (!ref && this.store.list) {
-      // Pushed without an index update: the manifest may be there all the same.
-      for await (const p of this.store.list(V3_SPEC_DIR, { signal })) {
-        const n = parseV3SpecManifestPath(p);
-        if (n?.hash === hash) {
-          ref = { ...n, inBuildcache: true, layout: 3 };
-          this.notes.push(`${n.name}@${n.version}/${hash} is in the mirror but not in its index`);
-          this.#byHash.set(hash, ref);
-          break;
-        }
+      ref = (await this.#listing(signal)).get(hash);
+      if (ref) {
+        this.notes.push(
+          `${ref.name}@${ref.version}/${hash} is in the mirror but not in its index`,
+        );
+        this.#byHash.set(hash, ref);
       }
     }
     if (!ref) {
@@ -142,7 +163,7 @@ export class V3Reader implements CacheReader {
   }
 
   async entry(hash: string, opts: ReadOptions = {}): Promise<Entry> {
-    const ref = await this.#ref(hash, opts.signal);
+    const ref = await this.ref(hash, opts);
     const what = `${ref.name}@${ref.version}/${hash}`;
     if (!ref.inBuildcache) {
       throw new NotFoundError(
