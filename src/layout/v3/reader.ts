@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { InvalidDataError, NotFoundError } from "../../errors.ts";
+import { InvalidDataError, NotFoundError, UnsupportedError } from "../../errors.ts";
 import type { Verifier } from "../../sign/types.ts";
 import type { SpecNode } from "../../spec/types.ts";
 import type { ReadStore } from "../../storage/store.ts";
@@ -209,6 +209,11 @@ export class V3Reader implements CacheReader {
     }
     const spec = parseSpecDoc(doc, label);
     checkRootHash(spec.root, hash, label);
+    if ((spec.buildcacheLayoutVersion ?? 0) > 3) {
+      throw new UnsupportedError(
+        `Cannot use ${what}: its ${label} has buildcache_layout_version ${spec.buildcacheLayoutVersion}, newer than the 3 spackle reads`,
+      );
+    }
     const tarballPath = v3BlobPath(tarball.checksum);
     const store = this.store;
     return {
