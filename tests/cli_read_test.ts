@@ -200,3 +200,35 @@ t("show trusts the keys of --keyring (one <FINGERPRINT>.asc file per key)", asyn
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+t("show marks dependencies that no given mirror holds", async () => {
+  const to = await mkdtemp(join(tmpdir(), "spackle-dl-"));
+  try {
+    const d = await spackle(
+      "download",
+      "-m",
+      fixture("v3-unsigned"),
+      "--allow-unsigned",
+      "libfoo",
+      "--to",
+      to,
+    );
+    assert.equal(d.code, 0, d.stderr);
+    const r = await spackle("show", "-m", to, "--allow-unsigned", "libfoo");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /libzz@1\.2\.3\/irttwv2 \[not in the mirrors\]/);
+    assert.doesNotMatch(r.stdout, /libfoo@2\.0\/qxhycnk \[not in the mirrors\]/);
+    const both = await spackle(
+      "show",
+      "-m",
+      to,
+      "-m",
+      fixture("v3-unsigned"),
+      "--allow-unsigned",
+      "libfoo",
+    );
+    assert.doesNotMatch(both.stdout, /not in the mirrors/);
+  } finally {
+    await rm(to, { recursive: true, force: true });
+  }
+});

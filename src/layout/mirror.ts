@@ -61,6 +61,8 @@ export interface MirrorLike {
   ): Promise<{ fingerprint: string; armored: string; mirror: string }[]>;
   /** Notes from detection and reading (both layouts present, no index, legacy entries). */
   notes(): string[];
+  /** The reference of a full hash (index first, then listings), or undefined when absent. */
+  ref(hash: string, opts?: { signal?: AbortSignal }): Promise<EntryRef | undefined>;
 }
 
 /** One opened mirror. */
@@ -194,6 +196,10 @@ class OpenedMirror implements Mirror {
       }
     }
     return undefined;
+  }
+
+  ref(hash: string, opts?: { signal?: AbortSignal }): Promise<EntryRef | undefined> {
+    return this.refByHash(hash, opts?.signal);
   }
 
   closure(hash: string, opts?: ReadOptions): Promise<EntryRef[]> {
@@ -373,6 +379,16 @@ class Mirrors implements MirrorSet {
       }
     }
     throw first ?? new NotFoundError(`Cannot find spec "${hash}": no mirror was given`);
+  }
+
+  async ref(hash: string, opts?: { signal?: AbortSignal }): Promise<EntryRef | undefined> {
+    let found: EntryRef | undefined;
+    for (const m of this.mirrors) {
+      const r = await m.refByHash(hash, opts?.signal);
+      if (r?.inBuildcache) return r;
+      found ??= r;
+    }
+    return found;
   }
 
   closure(hash: string, opts?: ReadOptions): Promise<EntryRef[]> {

@@ -65,13 +65,15 @@ function entryJson(e: Entry) {
 }
 
 /** Lines of the dependency tree of a spec DAG, with dependency types and virtuals. */
-export function treeLines(spec: SpecDag): string[] {
+export function treeLines(spec: SpecDag, inCache?: Map<string, boolean>): string[] {
   const lines: string[] = [];
   const shown = new Set<string>();
   const walk = (hash: string, prefix: string, label: string) => {
     const n = spec.nodes.get(hash);
     const head = n
-      ? `${n.name}@${n.version}/${hash.slice(0, 7)}${n.external ? " [external]" : ""}`
+      ? `${n.name}@${n.version}/${hash.slice(0, 7)}${
+        n.external ? " [external]" : inCache?.get(hash) === false ? " [not in the mirrors]" : ""
+      }`
       : `${hash.slice(0, 7)} [not in spec]`;
     const again = shown.has(hash) && !!n?.dependencies.length;
     lines.push(`${label}${head}${again ? " (see above)" : ""}`);
@@ -298,7 +300,11 @@ const register: Register = (program, act) => {
       }
       out("");
       out(c.bold("dependencies:"));
-      for (const l of treeLines(e.spec)) out("  " + l);
+      const inCache = new Map<string, boolean>();
+      for (const h of e.spec.nodes.keys()) {
+        inCache.set(h, (await mirrors.ref(h, { signal: ctx.signal }))?.inBuildcache ?? false);
+      }
+      for (const l of treeLines(e.spec, inCache)) out("  " + l);
     }));
 
   addMirror(
