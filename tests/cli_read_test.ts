@@ -92,6 +92,10 @@ t(
     assert.equal(doc.tarball.size, 6439);
     assert.equal(doc.spec.formatVersion, 4);
     assert.equal(doc.spec.nodes[0].compiler, "gcc@12.2.0");
+    assert.deepEqual(
+      doc.spec.nodes.map((n: { name: string; inMirrors: boolean }) => `${n.name}:${n.inMirrors}`),
+      ["libzz:true"],
+    );
   },
 );
 

@@ -28,7 +28,7 @@ function sortRefs(refs: EntryRef[]): EntryRef[] {
 }
 
 /** The JSON shape of an entry (`show --json`). */
-function entryJson(e: Entry) {
+function entryJson(e: Entry, inCache: Map<string, boolean>) {
   return {
     name: e.ref.name,
     version: e.ref.version,
@@ -58,6 +58,7 @@ function entryJson(e: Entry) {
         compiler: n.compiler ? `${n.compiler.name}@${n.compiler.version}` : null,
         namespace: n.namespace ?? null,
         external: n.external ?? null,
+        inMirrors: inCache.get(n.hash) ?? false,
         dependencies: n.dependencies,
       })),
     },
@@ -262,8 +263,12 @@ const register: Register = (program, act) => {
       const { mirrors, requireSignature } = await open(ctx, o);
       const ref = await mirrors.resolve(query, { signal: ctx.signal });
       const e = await mirrors.entry(ref.hash, { requireSignature, signal: ctx.signal });
+      const inCache = new Map<string, boolean>();
+      for (const h of e.spec.nodes.keys()) {
+        inCache.set(h, (await mirrors.ref(h, { signal: ctx.signal }))?.inBuildcache ?? false);
+      }
       if (ctx.out.json) {
-        ctx.out.data(entryJson(e));
+        ctx.out.data(entryJson(e, inCache));
         return;
       }
       const c = ctx.out.color;
@@ -300,10 +305,6 @@ const register: Register = (program, act) => {
       }
       out("");
       out(c.bold("dependencies:"));
-      const inCache = new Map<string, boolean>();
-      for (const h of e.spec.nodes.keys()) {
-        inCache.set(h, (await mirrors.ref(h, { signal: ctx.signal }))?.inBuildcache ?? false);
-      }
       for (const l of treeLines(e.spec, inCache)) out("  " + l);
     }));
 
