@@ -44,9 +44,9 @@ export interface PackOptions {
   memberPrefix?: string;
   /** gzip level (default 6, as Spack). */
   level?: number;
-  /** Uncompressed bytes per gzip member (default 4 MiB). */
+  /** Uncompressed bytes per gzip member (default 1 MiB). */
   blockSize?: number;
-  /** Blocks compressed at once (default 4). */
+  /** Blocks compressed at once (default 3). */
   parallel?: number;
 }
 
@@ -58,7 +58,17 @@ export interface PackResult {
 }
 
 /** Files at most this big are read whole (one read, classified in memory). */
-const READ_WHOLE = 16 << 20;
+const READ_WHOLE = 1 << 20;
+
+/** Bytes read between collections under Bun (its collector runs late on big streams). */
+const GC_EVERY = 16 << 20;
+
+function collectGarbage(): void {
+  const g = globalThis as { Bun?: { gc(force: boolean): void } };
+  g.Bun?.gc(true);
+}
+
+const window = new Uint8Array(1 << 20);
 
 const utf8 = new TextEncoder();
 
@@ -112,6 +122,7 @@ export async function* prefixEntries(
 
   const seen = new Map<string, string>();
   const stack: string[] = [""];
+  let sinceGc = 0;
   while (stack.length) {
     const rel = stack.pop()!;
     const abs = rel ? `${prefix}/${rel}` : prefix;
@@ -148,6 +159,11 @@ export async function* prefixEntries(
       const id = `${s.dev}:${s.ino}`;
       if (id === skipId) continue;
       const mode = s.mode & 0o100 ? 0o755 : 0o644;
+      sinceGc += s.size;
+      if (sinceGc >= GC_EVERY) {
+        sinceGc = 0;
+        collectGarbage();
+      }
       if (s.nlink > 1) {
         const first = seen.get(id);
         if (first !== undefined) {
@@ -199,7 +215,7 @@ export async function* prefixEntries(
 function classifyLarge(path: string): "binary" | "text" | "unknown" {
   const fd = openSync(path, "r");
   try {
-    const buf = new Uint8Array(4 << 20);
+    const buf = window;
     let n = readSync(fd, buf, 0, buf.length, null);
     if (n < 8) return "unknown";
     if (isBinaryMagic(buf.subarray(0, 8))) return "binary";
@@ -237,7 +253,38 @@ function classifyLarge(path: string): "binary" | "text" | "unknown" {
   }
 }
 
+/** Bytes sampled at the start, middle and end of a block to estimate its entropy. */
+const PROBE = 16 << 10;
+
+/** Shannon entropy of `b` in bits per byte. */
+function entropy(b: Uint8Array): number {
+  const counts = new Uint32Array(256);
+  for (let i = 0; i < b.length; i++) counts[b[i]]++;
+  let h = 0;
+  for (let i = 0; i < 256; i++) {
+    if (counts[i]) {
+      const p = counts[i] / b.length;
+      h -= p * Math.log2(p);
+    }
+  }
+  return h;
+}
+
+/**
+ * The level a block is compressed at: `level`, or 0 (stored) when samples at its start,
+ * middle and end all look random (byte entropy above 7.95 bits: compressed or encrypted
+ * data, where deflate spends its time for nothing).
+ */
+export function levelFor(data: Uint8Array, level: number): number {
+  if (level === 0 || data.length < 4 * PROBE) return level;
+  for (const at of [0, (data.length - PROBE) >> 1, data.length - PROBE]) {
+    if (entropy(data.subarray(at, at + PROBE)) < 7.95) return level;
+  }
+  return 0;
+}
+
 function gzipAsync(data: Uint8Array, level: number): Promise<Uint8Array> {
+  level = levelFor(data, level);
   return new Promise((resolve, reject) => {
     gzip(data, { level, chunkSize: 1 << 20 }, (err, res) => {
       if (err) return reject(err);
@@ -257,17 +304,24 @@ export function parallelGzipStream(
   opts: { level?: number; blockSize?: number; parallel?: number } = {},
 ): TransformStream<Uint8Array, Uint8Array> {
   const level = opts.level ?? 6;
-  const blockSize = opts.blockSize ?? 4 << 20;
-  const parallel = Math.max(1, opts.parallel ?? 4);
-  let buf = new Uint8Array(blockSize);
+  const blockSize = opts.blockSize ?? 1 << 20;
+  const parallel = Math.max(1, opts.parallel ?? 3);
+  // Input blocks are reused once their compression finished (no garbage per block).
+  const free: Uint8Array[] = [];
+  let buf: Uint8Array = new Uint8Array(blockSize);
   let fill = 0;
   const pending: Promise<Uint8Array>[] = [];
   let any = false;
 
   const submit = () => {
-    pending.push(gzipAsync(buf.subarray(0, fill), level));
+    const block = buf;
+    pending.push(
+      gzipAsync(block.subarray(0, fill), level).finally(() => {
+        if (block.length === blockSize) free.push(block);
+      }),
+    );
     any = true;
-    buf = new Uint8Array(blockSize);
+    buf = free.pop() ?? new Uint8Array(blockSize);
     fill = 0;
   };
   return new TransformStream<Uint8Array, Uint8Array>({

@@ -82,3 +82,21 @@ Deno.test("parallel gzip: several members that decompress to the input; input un
   const empty = await collect(streamOf(new Uint8Array(0)).pipeThrough(parallelGzipStream()));
   assert.deepEqual(new Uint8Array(gunzipSync(empty)), new Uint8Array(0));
 });
+
+Deno.test("levelFor stores random blocks and compresses text and random-looking text", async () => {
+  const { levelFor } = await import("./pack.ts");
+  const random = new Uint8Array(1 << 20);
+  for (let i = 0; i < random.length; i += 65536) {
+    crypto.getRandomValues(random.subarray(i, i + 65536));
+  }
+  assert.equal(levelFor(random, 6), 0);
+  const text = enc.encode("/opt/store/lib/libz.so.1\n".repeat(50_000));
+  assert.equal(levelFor(text, 6), 6);
+  // printable random characters still shrink under Huffman coding: compressed
+  const printable = random.map((b) => 0x21 + (b % 64));
+  assert.equal(levelFor(printable, 6), 6);
+  // random at the start only: compressed
+  const mixed = text.slice(0, 1 << 20);
+  mixed.set(random.subarray(0, 100_000));
+  assert.equal(levelFor(mixed, 6), 6);
+});
