@@ -11,7 +11,11 @@ import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
 import { parseSpecDoc } from "../layout/_spec.ts";
-import { findRecord } from "../layout/manifest.ts";
+import { findRecord, parseManifest } from "../layout/manifest.ts";
+import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import type { ReadStore } from "../storage/store.ts";
 import { isSpecMediaType } from "../layout/media_types.ts";
 import { parseV3SpecManifestPath, V3_SPEC_DIR, v3BlobPath } from "../layout/v3/paths.ts";
 import { pyJsonCompact, type V3Writer } from "../layout/v3/writer.ts";
@@ -58,8 +62,29 @@ export interface UpdateIndexResult {
   keys?: string[];
 }
 
-async function readAll(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(s).arrayBuffer());
+/**
+ * The bytes at `path`: read directly for a local (file:) mirror, where a stream per small
+ * object costs more than the read; through the store otherwise.
+ */
+async function readBytes(
+  store: ReadStore,
+  path: string,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  if (
+    store.url.protocol === "file:" && /^[A-Za-z0-9_.+@=%^~\/-]+$/.test(path) && !path.includes("..")
+  ) {
+    try {
+      const b = await readFile(fileURLToPath(new URL(path, store.url)), { signal });
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    } catch (e) {
+      if ((e as { code?: string }).code === "ENOENT") {
+        throw new NotFoundError(`Cannot read "${path}": not found in ${store.url.href}`);
+      }
+      throw e;
+    }
+  }
+  return new Uint8Array(await new Response(await store.read(path, { signal })).arrayBuffer());
 }
 
 /** Rebuilds the index of the mirror `writer` writes to (and the key index with `keys`). */
@@ -89,13 +114,14 @@ export async function updateIndex(
       const i = next++;
       const path = paths[i];
       try {
-        const m = await writer.readManifest(path, opts.signal);
-        if (!m) throw new NotFoundError("manifest vanished");
+        let mtext = new TextDecoder().decode(await readBytes(store, path, opts.signal));
+        if (isClearsigned(mtext)) mtext = clearsignedBody(mtext, `"${path}"`);
+        const m = parseManifest(mtext, `"${path}"`);
         const rec = m.data.find((r) => isSpecMediaType(r.mediaType)) ??
           findRecord(m, "application/vnd.spack.spec.v5+json");
         if (!rec) throw new InvalidDataError("no spec record");
         const blob = v3BlobPath(rec.checksum, rec.checksumAlgorithm);
-        const bytes = await readAll(await store.read(blob, { signal: opts.signal }));
+        const bytes = await readBytes(store, blob, opts.signal);
         const sum = createHash(rec.checksumAlgorithm).update(bytes).digest("hex");
         if (sum !== rec.checksum) {
           throw new InvalidDataError(
@@ -117,7 +143,7 @@ export async function updateIndex(
       }
     }
   };
-  const jobs = Math.max(1, Math.min(opts.jobs ?? 16, paths.length));
+  const jobs = Math.max(1, Math.min(opts.jobs ?? 32, paths.length));
   await Promise.all(Array.from({ length: jobs }, worker));
   const good = specs.filter((s): s is SpecDag => !!s);
   const index = await writer.writeIndex(buildIndexText(good), { signal: opts.signal });

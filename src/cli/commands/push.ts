@@ -159,7 +159,7 @@ const register: Register = (program, act) => {
     .description("rebuild a v3 mirror's index from its spec manifests")
     .argument("<mirror>", "mirror path or URL to write")
     .option("--keys", "also rebuild the key index", false)
-    .addOption(jobsOption(16))
+    .addOption(jobsOption(32))
     .addHelpText(
       "after",
       "\nExamples:\n  spackle update-index ./mirror\n  spackle update-index --keys s3://bucket/cache",
