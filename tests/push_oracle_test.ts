@@ -88,7 +88,7 @@ for (const signed of [false, true]) {
       try {
         const root = await installedTree(base);
         const mirror = join(base, "mirror");
-        const keyArgs = signed ? ["--key", fixture("keys", "oracle-test.sec.asc")] : [];
+        const keyArgs = signed ? ["--key", fixture("keys", "oracle-test.sec.asc")] : ["--unsigned"];
         await spackle("push", "--root", root, "--update-index", ...keyArgs, mirror, "fooapp");
         const manifest = readFileSync(
           join(
@@ -119,7 +119,7 @@ Deno.test({
       const root = await installedTree(base);
       const mirror = join(base, "mirror");
       const app = join(root, "linux-x86_64", "fooapp-3.0-iicodpd5dtmh5ijlchcoay25frkfkyuv");
-      await spackle("push", mirror, app);
+      await spackle("push", "--unsigned", mirror, app);
       await spackle("update-index", mirror);
       const tree = oracleInstall(mirror, join(base, "s"), ["--unsigned"]);
       assertSameTrees(tree, "v3-install-tree.json");

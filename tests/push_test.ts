@@ -111,6 +111,7 @@ Deno.test({
       const code = await main([
         "--json",
         "push",
+        "--unsigned",
         "--root",
         root,
         "--only",
@@ -192,6 +193,69 @@ Deno.test({
       );
       assert.deepEqual(keysManifest, orig);
     } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "CLI: push without a key or --unsigned and an empty keyring is a usage error; keys publish; migrate exit 3 when entries are left",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-push-cli-" });
+    const old = Deno.env.get("SPACKLE_KEYRING");
+    Deno.env.set("SPACKLE_KEYRING", join(base, "keyring"));
+    try {
+      const root = await tree(base);
+      const mirror = join(base, "m");
+      assert.equal(await main(["--quiet", "push", "--root", root, mirror, "fooapp"]), 2);
+      assert.throws(() => Deno.statSync(mirror));
+
+      const fpr = "4D782899AF51B814967AC6DE6EE87675E657CA38";
+      assert.equal(
+        await main(["--quiet", "keys", "publish", mirror, fixture("keys", "oracle-test.pub.asc")]),
+        0,
+      );
+      const keys = await new V3Reader(store(mirror)).keys();
+      assert.deepEqual(keys.map((k) => k.fingerprint), [fpr]);
+      assert.match(keys[0].armored, /BEGIN PGP PUBLIC KEY BLOCK/);
+
+      // signed by a key neither the keyring nor --trust holds: every entry left, exit 3
+      const dst = join(base, "migrated");
+      const code = await main([
+        "--quiet",
+        "migrate",
+        "--key",
+        fixture("keys", "oracle-test.sec.asc"),
+        fixture("v2-signed"),
+        dst,
+      ]);
+      assert.equal(code, 3);
+      let manifests = 0;
+      try {
+        for (const _ of Deno.readDirSync(join(dst, "v3/manifests/spec"))) manifests++;
+      } catch { /* nothing written */ }
+      assert.equal(manifests, 0);
+      // trusted: migrated and signed, exit 0
+      const ok = await main([
+        "--quiet",
+        "migrate",
+        "--trust",
+        fixture("keys", "oracle-test.pub.asc"),
+        "--key",
+        fixture("keys", "oracle-test.sec.asc"),
+        fixture("v2-signed"),
+        dst,
+      ]);
+      assert.equal(ok, 0);
+      const e = await new V3Reader(store(dst)).entry("4f3mj2wxorbeenbr5pmk7n7mkat6dlff", {
+        requireSignature: false,
+      });
+      assert.equal(e.signed, true);
+    } finally {
+      if (old === undefined) Deno.env.delete("SPACKLE_KEYRING");
+      else Deno.env.set("SPACKLE_KEYRING", old);
       rmSync(base, { recursive: true, force: true });
     }
   },

@@ -1,4 +1,5 @@
 /** `push`, `update-index`, `migrate`, `keys publish`: writing v3 build caches. */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { Option } from "commander";
@@ -48,6 +49,31 @@ async function signerOf(keyFile: string): Promise<Signer> {
   return await signerFromArmored(armored, pass, `the key file "${keyFile}"`);
 }
 
+/**
+ * The signer of a push or migration: `--key` (an armored secret key file, else a fingerprint
+ * in the keyring), `--unsigned` for none, and by default the keyring's only secret key.
+ */
+async function chooseSigner(
+  o: { key?: string; unsigned?: boolean; keyring?: string },
+): Promise<Signer | undefined> {
+  if (o.key && o.unsigned) throw new UsageError("Give --key or --unsigned, not both");
+  if (o.unsigned) return undefined;
+  if (o.key && existsSync(o.key)) return await signerOf(o.key);
+  const { Keyring, defaultKeyringDir } = await import("../../sign/keyring.ts");
+  const { signerFromKeyring, PASSPHRASE_ENV } = await import("../../sign/sign.ts");
+  const keyring = Keyring.open(defaultKeyringDir(o.keyring));
+  try {
+    return await signerFromKeyring(keyring, o.key, process.env[PASSPHRASE_ENV]);
+  } catch (e) {
+    if (!o.key && e instanceof UsageError) {
+      throw new UsageError(
+        `${e.message}. To push without signing, give --unsigned; to sign, --key FILE`,
+      );
+    }
+    throw e;
+  }
+}
+
 function jobsOption(def: number) {
   return new Option("-j, --jobs <n>", "parallel jobs").default(def).argParser((v: string) => {
     const n = Number(v);
@@ -73,22 +99,26 @@ const register: Register = (program, act) => {
     )
     .option("-f, --force", "push again entries already present", false)
     .addOption(jobsOption(2))
-    .option("--key <file>", "armored secret key to sign manifests with")
-    .option("--unsigned", "write unsigned manifests (the default without --key)", false)
+    .option(
+      "--key <file|fingerprint>",
+      "armored secret key file, or fingerprint of a keyring key, to sign with " +
+        "(default: the keyring's only secret key)",
+    )
+    .option("--unsigned", "write unsigned manifests", false)
+    .option("--keyring <dir>", "keyring directory (default: SPACKLE_KEYRING, else the user's)")
     .option("--update-index", "rebuild the index after pushing", false)
     .addHelpText(
       "after",
-      "\nExamples:\n  spackle push ./mirror /opt/spack/linux-x86_64/zlib-1.3.1-abcdefg...\n" +
+      "\nExamples:\n  spackle push --unsigned ./mirror /opt/spack/linux-x86_64/zlib-1.3.1-abcdefg...\n" +
         "  spackle push --root /opt/spack --key signing.sec.asc s3://bucket/cache zlib fooapp\n" +
         "  spackle push --root ./tree --only dependencies --update-index ./mirror /iicodpd",
     )
     .action(act(async ({ out, globals, signal }, mirror: string, specs: string[], o) => {
-      if (o.key && o.unsigned) throw new UsageError("Give --key or --unsigned, not both");
       const { dbSource, prefixSource, pushSpecs, specsToPush } = await import(
         "../../push/push.ts"
       );
       const { V3Writer } = await import("../../layout/v3/writer.ts");
-      const signer = o.key ? await signerOf(o.key) : undefined;
+      const signer = await chooseSigner(o);
       const store = await writableStore(mirror, globals.caFile);
       const writer = new V3Writer(store);
       let src: InstallSource;
@@ -187,9 +217,17 @@ const register: Register = (program, act) => {
     )
     .argument("<src>", "v2 mirror path or URL")
     .argument("<dst>", "mirror to write the v3 layout to (may be the same as SRC)")
-    .option("-k, --trust <file...>", "armored public key(s) that signed the v2 spec files")
-    .option("--key <file>", "armored secret key to sign the v3 manifests with")
+    .option(
+      "-k, --trust <file...>",
+      "armored public key(s) trusted for the v2 spec files (besides the keyring's)",
+    )
+    .option(
+      "--key <file|fingerprint>",
+      "armored secret key file, or fingerprint of a keyring key, to sign the v3 manifests " +
+        "with (default: the keyring's only secret key)",
+    )
     .option("--unsigned", "neither check source signatures nor sign the result", false)
+    .option("--keyring <dir>", "keyring directory (default: SPACKLE_KEYRING, else the user's)")
     .option("-n, --dry-run", "check every entry, write nothing", false)
     .addOption(jobsOption(4))
     .addHelpText(
@@ -200,15 +238,10 @@ const register: Register = (program, act) => {
         "  spackle migrate --dry-run --trust site.pub https://cache.example.org/ ./v3-copy",
     )
     .action(act(async ({ out, globals, signal }, src: string, dst: string, o) => {
-      if (o.key && o.unsigned) throw new UsageError("Give --key or --unsigned, not both");
-      if (!o.unsigned && !o.trust?.length) {
-        throw new UsageError(
-          "Give the public key(s) the source was signed with (--trust FILE), or --unsigned",
-        );
-      }
       const { openStore } = await import("../../storage/open.ts");
       const { migrate } = await import("../../mirror/migrate.ts");
-      const { verifierFromKeys } = await import("../../mirror/trusted_keys.ts");
+      const { keyringVerifier } = await import("../../sign/verify.ts");
+      const { defaultKeyringDir } = await import("../../sign/keyring.ts");
       const keys: string[] = [];
       for (const f of o.trust ?? []) {
         try {
@@ -217,8 +250,9 @@ const register: Register = (program, act) => {
           throw new UsageError(`Cannot read the key file "${f}": ${(e as Error).message}`);
         }
       }
-      const verifier = keys.length ? await verifierFromKeys(keys) : undefined;
-      const signer = o.key ? await signerOf(o.key) : undefined;
+      // the keyring's trusted keys plus --trust files
+      const verifier = o.unsigned ? undefined : keyringVerifier(defaultKeyringDir(o.keyring), keys);
+      const signer = o.dryRun && !o.key ? undefined : await chooseSigner(o);
       const source = await openStore(src, { http: { caFile: globals.caFile } });
       const target = o.dryRun
         ? (await openStore(dst, { http: { caFile: globals.caFile } })) as Store
