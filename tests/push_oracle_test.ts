@@ -63,17 +63,12 @@ async function spackle(...args: string[]) {
  * Installs fooapp from a fixture mirror with spackle into a deep root (Spack relocates
  * binaries only to prefixes that are not longer) and returns the root.
  */
-async function installedTree(base: string): Promise<string> {
+async function installedTree(base: string, signed = false): Promise<string> {
   const root = join(base, "tree-" + "x".repeat(60));
-  await spackle(
-    "install",
-    "-m",
-    fixture("v3-unsigned"),
-    "--root",
-    root,
-    "--allow-unsigned",
-    "fooapp",
-  );
+  const from = signed
+    ? ["-m", fixture("v3-signed"), "--key", fixture("keys", "oracle-test.pub.asc")]
+    : ["-m", fixture("v3-unsigned"), "--allow-unsigned"];
+  await spackle("install", ...from, "--root", root, "fooapp");
   return root;
 }
 
@@ -86,7 +81,8 @@ for (const signed of [false, true]) {
     async fn() {
       const base = await Deno.makeTempDir({ prefix: "sp-push-" });
       try {
-        const root = await installedTree(base);
+        // round trip: spackle install (from the signed mirror when signing) -> spackle push
+        const root = await installedTree(base, signed);
         const mirror = join(base, "mirror");
         const keyArgs = signed ? ["--key", fixture("keys", "oracle-test.sec.asc")] : ["--unsigned"];
         await spackle("push", "--root", root, "--update-index", ...keyArgs, mirror, "fooapp");
