@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { cpSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { sha256Hex } from "../src/core/digest.ts";
 import { FileStore } from "../src/storage/file.ts";
 import { V3Reader } from "../src/layout/v3/reader.ts";
 import { V3Writer } from "../src/layout/v3/writer.ts";
@@ -256,6 +257,87 @@ Deno.test({
     } finally {
       if (old === undefined) Deno.env.delete("SPACKLE_KEYRING");
       else Deno.env.set("SPACKLE_KEYRING", old);
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});
+
+/** Every spec manifest names blobs that exist with the size and checksum it records. */
+function assertConsistent(mirror: string): number {
+  let n = 0;
+  let dirs: string[] = [];
+  try {
+    dirs = [...Deno.readDirSync(join(mirror, "v3/manifests/spec"))].map((e) => e.name);
+  } catch {
+    return 0;
+  }
+  for (const d of dirs) {
+    for (const f of Deno.readDirSync(join(mirror, "v3/manifests/spec", d))) {
+      if (!f.name.endsWith(".spec.manifest.json")) continue;
+      const m = JSON.parse(readFileSync(join(mirror, "v3/manifests/spec", d, f.name), "utf8"));
+      for (const r of m.data) {
+        const b = readFileSync(join(mirror, "blobs/sha256", r.checksum.slice(0, 2), r.checksum));
+        assert.equal(b.length, r.contentLength, f.name);
+        assert.equal(sha256Hex(b), r.checksum, f.name);
+      }
+      n++;
+    }
+  }
+  return n;
+}
+
+Deno.test({
+  name: "a push killed at any moment leaves no manifest naming a missing blob; a rerun completes",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-push-kill-" });
+    try {
+      const root = await tree(base);
+      const app = join(root, "linux-x86_64", `fooapp-3.0-${HASHES.fooapp}`);
+      // make the packing take a while: 48 MB that deflate has to work on
+      const big = new Uint8Array(48 << 20);
+      for (let i = 0; i < big.length; i += 65536) {
+        crypto.getRandomValues(big.subarray(i, i + 65536));
+      }
+      for (let i = 0; i < big.length; i++) big[i] = 0x21 + (big[i] % 64);
+      Deno.writeFileSync(join(app, "share-big.bin"), big);
+      const mirror = join(base, "m");
+      const run = () =>
+        new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            join(REPO_ROOT, "cli.ts"),
+            "--quiet",
+            "push",
+            "--unsigned",
+            "-j",
+            "4",
+            "--root",
+            root,
+            mirror,
+            "fooapp",
+          ],
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+      const counts: number[] = [];
+      for (const ms of [300, 600, 900, 1300, 1800, 2500]) {
+        rmSync(mirror, { recursive: true, force: true });
+        const p = run();
+        await new Promise((r) => setTimeout(r, ms));
+        try {
+          p.kill("SIGKILL");
+        } catch { /* already done */ }
+        await p.status;
+        counts.push(assertConsistent(mirror));
+      }
+      // some kills landed while manifests were still missing
+      assert.ok(counts.some((c) => c < 4), `manifests after each kill: ${counts}`);
+      const done = await run().status;
+      assert.equal(done.code, 0);
+      assert.equal(assertConsistent(mirror), 4);
+    } finally {
       rmSync(base, { recursive: true, force: true });
     }
   },
