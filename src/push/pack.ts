@@ -159,7 +159,7 @@ export async function* prefixEntries(
       const id = `${s.dev}:${s.ino}`;
       if (id === skipId) continue;
       const mode = s.mode & 0o100 ? 0o755 : 0o644;
-      sinceGc += s.size;
+      sinceGc += s.size + 4096; // headers and per-file objects count too
       if (sinceGc >= GC_EVERY) {
         sinceGc = 0;
         collectGarbage();
@@ -178,12 +178,13 @@ export async function* prefixEntries(
         continue;
       }
       if (s.size <= READ_WHOLE) {
-        const data = readFileSync(p);
-        const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        // Classified from a reused buffer; the tar writer reads the file again (page cache)
+        // into its own chunks, so no allocation per file.
+        const bytes = readSmall(p, s.size);
         const kind = classify(bytes);
         if (kind === "binary") lists.relocateBinaries.push(r);
         else if (kind === "text" && matcher.search(bytes)) lists.relocateTextfiles.push(r);
-        yield { header: { ...dir0, mode, name: n, type: "file", size: bytes.length }, body: bytes };
+        yield { header: { ...dir0, mode, name: n, type: "file", size: bytes.length }, path: p };
       } else {
         const kind = classifyLarge(p);
         if (kind === "binary") lists.relocateBinaries.push(r);
@@ -209,6 +210,22 @@ export async function* prefixEntries(
     },
     body,
   };
+}
+
+/** The bytes of a file of at most READ_WHOLE bytes, in the reused window buffer. */
+function readSmall(path: string, size: number): Uint8Array {
+  const fd = openSync(path, "r");
+  try {
+    let n = 0;
+    while (n < size) {
+      const got = readSync(fd, window, n, size - n, n);
+      if (got <= 0) break;
+      n += got;
+    }
+    return window.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** `classify` for a big file, reading it in windows. */
