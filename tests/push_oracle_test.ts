@@ -153,3 +153,23 @@ for (const kind of ["unsigned", "signed"] as const) {
     },
   });
 }
+
+Deno.test({
+  name: "spackle pushes from a real Spack store (its database) and Spack installs the result",
+  ignore: !HAVE_SPACK,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-push-" });
+    try {
+      // Spack installs the fixture packages into a store; spackle pushes from that store
+      const store = join(base, "spack-store-" + "x".repeat(40));
+      oracleInstall(fixture("v3-unsigned"), store, ["--unsigned"]);
+      assert.ok(existsSync(join(store, ".spack-db", "index.json")));
+      const mirror = join(base, "mirror");
+      await spackle("push", "--unsigned", "--update-index", "--root", store, mirror, "fooapp");
+      const tree = oracleInstall(mirror, join(base, "s"), ["--unsigned"]);
+      assertSameTrees(tree, "v3-install-tree.json");
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});
