@@ -70,6 +70,7 @@ async function upload(dir: string, store: S3Store): Promise<number> {
 /** Runs the CLI in a subprocess with the S3 settings in the AWS variables. */
 async function spackle(args: string[], env: Record<string, string> = {}) {
   const home = await Deno.makeTempDir({ prefix: "sp-s3home-" });
+  env = { SPACKLE_KEYRING: join(home, "keyring"), ...env };
   try {
     const p = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", join(REPO_ROOT, "cli.ts"), ...args],
@@ -192,3 +193,122 @@ t("e2e s3: a wrong secret fails the CLI with a message naming bucket, key and so
     await drop(s);
   }
 });
+
+/** Installs fooapp from each mirror into roots of the same length; the trees must be equal. */
+async function installSame(mirrorA: string, mirrorB: string, skip: string[] = []): Promise<void> {
+  const top = await Deno.makeTempDir({ prefix: "sp-s3same-" });
+  try {
+    const ra = join(top, "a"), rb = join(top, "b");
+    for (const [m, r] of [[mirrorA, ra], [mirrorB, rb]]) {
+      const res = await spackle(["install", "fooapp", "--root", r, "-m", m, "--key", KEY()]);
+      assert.equal(res.code, 0, `${m}: ${res.stderr}`);
+    }
+    const a = installed(ra), b = installed(rb);
+    assert.deepEqual(a.map((x) => x.name), ["fooapp", "foodata", "libfoo", "libzz"]);
+    assert.deepEqual(a.map((x) => relative(ra, x.prefix)), b.map((x) => relative(rb, x.prefix)));
+    for (let i = 0; i < a.length; i++) {
+      const keep = (e: { path: string }) => !skip.includes(e.path);
+      assert.deepEqual(
+        describePrefix(a[i].prefix, substTable(a, ra)).filter(keep),
+        describePrefix(b[i].prefix, substTable(b, rb)).filter(keep),
+        a[i].name,
+      );
+    }
+  } finally {
+    rmSync(top, { recursive: true, force: true });
+  }
+}
+
+t(
+  "e2e s3: push signed to a bucket, update-index, list, then install from it into a fresh root",
+  async () => {
+    const s = await bucket("push");
+    const top = await Deno.makeTempDir({ prefix: "sp-s3push-" });
+    try {
+      const root = join(top, "tree");
+      const inst = await spackle([
+        "install",
+        "fooapp",
+        "--root",
+        root,
+        "-m",
+        fixture("v3-signed"),
+        "--key",
+        KEY(),
+      ]);
+      assert.equal(inst.code, 0, inst.stderr);
+      const url = `s3://${s.bucket}/cache`;
+      const push = await spackle([
+        "push",
+        "--root",
+        root,
+        "--key",
+        fixture("keys/oracle-test.sec.asc"),
+        url,
+        "fooapp",
+      ]);
+      assert.equal(push.code, 0, push.stderr);
+      assert.match(push.stderr, /4 pushed, 0 already present, 0 failed/);
+      // No index yet: update-index writes it from the manifests in the bucket.
+      assert.deepEqual(await s.stat("v3/manifests/index/index.manifest.json"), undefined);
+      const idx = await spackle(["update-index", url]);
+      assert.equal(idx.code, 0, idx.stderr);
+      assert.ok((await s.stat("v3/manifests/index/index.manifest.json"))?.size);
+      const list = await spackle(["--json", "list", "-m", url]);
+      assert.equal(list.code, 0, list.stderr);
+      const listed = JSON.parse(list.stdout);
+      assert.deepEqual(listed.mirrors[0].url, `s3://${s.bucket}/cache/`);
+      const names = listed.specs.map((x: { name: string }) => x.name);
+      assert.deepEqual([...names].sort(), ["fooapp", "foodata", "libfoo", "libzz"]);
+      // A second push finds everything there.
+      const again = await spackle(["push", "--root", root, "--unsigned", url, "fooapp"]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /0 pushed, 4 already present/);
+      const verify = await spackle(["verify", url, "--key", KEY()]);
+      assert.equal(verify.code, 0, verify.stderr);
+      assert.match(verify.stderr, /signatures: 4 verified/);
+      // A re-push records the prefix it was packed from in .spack/binary_distribution (the
+      // buildinfo), so that one file differs from the original mirror's; all else is equal.
+      await installSame(url, fixture("v3-signed"), [".spack/binary_distribution"]);
+    } finally {
+      rmSync(top, { recursive: true, force: true });
+      await drop(s);
+    }
+  },
+);
+
+t(
+  "e2e s3: migrate a v2 mirror in one bucket to v3 in another, as Spack's migration installs",
+  async () => {
+    const src = await bucket("v2", "old/");
+    const dst = await bucket("v3", "new/");
+    try {
+      await upload(fixture("v2-signed"), src);
+      const r = await spackle([
+        "migrate",
+        "--trust",
+        KEY(),
+        "--key",
+        fixture("keys/oracle-test.sec.asc"),
+        `s3://${src.bucket}/old`,
+        `s3://${dst.bucket}/new`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /4 migrated or present, 0 left/);
+      const keys = [];
+      for await (const k of dst.list("")) keys.push(k);
+      assert.ok(keys.includes("v3/layout.json"), keys.join(" "));
+      assert.ok(keys.some((k) => k.startsWith("v3/manifests/spec/fooapp/")), keys.join(" "));
+      // The source bucket keeps its v2 layout only.
+      for await (const k of src.list("")) assert.ok(!k.startsWith("v3/"), k);
+      const verify = await spackle(["verify", `s3://${dst.bucket}/new`, "--key", KEY()]);
+      assert.equal(verify.code, 0, verify.stderr);
+      assert.match(verify.stderr, /layout v3.*4 entries.*signatures: 4 verified/);
+      // Spack's own migration of the same mirror (fixtures/v2-migrated-signed) installs the same.
+      await installSame(`s3://${dst.bucket}/new`, fixture("v2-migrated-signed"));
+    } finally {
+      await drop(src);
+      await drop(dst);
+    }
+  },
+);
