@@ -1,6 +1,37 @@
 /**
- * Push: pack a prefix into a Spack tarball and push it through the v3 writer.
+ * Push: installed prefixes packed into Spack tarballs and written to v3 build caches, and the
+ * index rebuilt from a mirror's spec manifests.
  *
  * @module
  */
-export {};
+export {
+  type BuildinfoMeta,
+  prefixesToRelocate,
+  type RelocationLists,
+  serializeBuildinfo,
+} from "./buildinfo.ts";
+export { classify, type FileKind, isBinaryMagic, PrefixMatcher } from "./scan.ts";
+export {
+  levelFor,
+  type PackedFile,
+  type PackOptions,
+  packPrefix,
+  type PackResult,
+  packToFile,
+  parallelGzipStream,
+  prefixEntries,
+} from "./pack.ts";
+export {
+  buildinfoMeta,
+  dbSource,
+  type InstalledPrefix,
+  type InstallSource as PushSource,
+  prefixSource,
+  type PushedSpec,
+  type PushOptions,
+  pushSpecs,
+  specsToPush,
+  specsToRelocate as pushSpecsToRelocate,
+  unpaddedRoot,
+} from "./push.ts";
+export { buildIndexText, updateIndex, type UpdateIndexResult } from "./update_index.ts";
