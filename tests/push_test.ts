@@ -342,3 +342,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "prefix directories: the store root is the ancestor holding the database",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const { storeRootOf, prefixSource } = await import("../src/push/push.ts");
+    const base = await Deno.makeTempDir({ prefix: "sp-push-" });
+    try {
+      const root = await tree(base);
+      const app = join(root, "linux-x86_64", `fooapp-3.0-${HASHES.fooapp}`);
+      assert.equal(storeRootOf(app), root);
+      const src = prefixSource([app]);
+      assert.equal(src.roots[0].root, root);
+      assert.ok(src.find(HASHES.libzz)?.prefix.endsWith(`libzz-1.2.3-${HASHES.libzz}`));
+      assert.equal(src.find("a".repeat(32)), undefined);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});

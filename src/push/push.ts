@@ -114,9 +114,21 @@ export function dbSource(root: string): InstallSource {
 }
 
 /**
- * Prefix directories given directly. Dependencies are found in the same store: the root is
- * taken two levels above a prefix (Spack's default projection `{arch}/{name}-{version}-{hash}`),
- * and a database there is used when present, else sibling directories ending in the hash.
+ * The store root of a prefix: the nearest ancestor (up to four levels) holding a Spack
+ * database, else two levels up (Spack 1.x's default projection `{arch}/{name}-{version}-{hash}`).
+ */
+export function storeRootOf(prefix: string): string {
+  let d = dirname(prefix);
+  for (let i = 0; i < 4 && d !== dirname(d); i++, d = dirname(d)) {
+    if (existsSync(join(d, DB_DIR, "index.json"))) return d;
+  }
+  return dirname(dirname(prefix));
+}
+
+/**
+ * Prefix directories given directly. Dependencies are found in the same store (its root from
+ * `storeRootOf`): through its database when present, else as directories named
+ * `<name>-<version>-<hash>` two levels below the root.
  */
 export function prefixSource(prefixes: string[]): InstallSource & { roots: InstalledPrefix[] } {
   const roots = prefixes.map((p) => {
@@ -125,7 +137,7 @@ export function prefixSource(prefixes: string[]): InstallSource & { roots: Insta
       throw new NotFoundError(`Cannot push "${p}": no such directory`);
     }
     const dag = readSpecJson(prefix);
-    return { dag, hash: dag.root, prefix, root: dirname(dirname(prefix)) };
+    return { dag, hash: dag.root, prefix, root: storeRootOf(prefix) };
   });
   const byHash = new Map(roots.map((r) => [r.hash, r]));
   const dbs = new Map<string, InstallSource | undefined>();
