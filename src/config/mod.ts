@@ -1,6 +1,7 @@
 /**
- * Configuration: Spack mirrors.yaml, spackle settings, credentials, CA and proxy.
+ * Configuration: Spack mirrors.yaml scopes and spackle's own settings file.
  *
  * @module
  */
-export {};
+export * from "./mirrors_yaml.ts";
+export * from "./settings.ts";
