@@ -4,3 +4,5 @@
  * @module
  */
 export type * from "./types.ts";
+export * from "./parse.ts";
+export * from "./schema.ts";

@@ -1,0 +1,312 @@
+/**
+ * Spec JSON (formats 1 to 5) into the spec model: the one place where the wire shapes of
+ * `schema.ts` become `SpecNode`/`SpecDag`. Also the runtime closure install and push walk.
+ *
+ * @module
+ */
+import type { z } from "zod";
+import { InvalidDataError, NotFoundError } from "../errors.ts";
+import { NodeJson, SpecDocJson, SpecListV1Json, SpecNodesJson } from "./schema.ts";
+import type { DepType, SpecArch, SpecDag, SpecDependency, SpecNode } from "./types.ts";
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return !!v && typeof v === "object" && !Array.isArray(v);
+}
+
+const DEP_ORDER: DepType[] = ["build", "link", "run", "test"];
+
+/** A zod issue path as `spec.nodes[2].dependencies[0].name`. */
+function pathText(base: string, path: readonly PropertyKey[]): string {
+  let s = base;
+  for (const p of path) s += typeof p === "number" ? `[${p}]` : `.${String(p)}`;
+  return s;
+}
+
+type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: Issue[][] };
+
+/** The most specific issue: inside a union, the branch issue that got deepest. */
+function deepest(issue: Issue): Issue {
+  if (issue.code !== "invalid_union" || !issue.errors?.length) return issue;
+  let best: Issue | undefined;
+  for (const branch of issue.errors) {
+    for (const sub of branch) {
+      const d = deepest(sub);
+      if (!best || d.path.length > best.path.length) best = d;
+    }
+  }
+  if (!best || best.path.length === 0) return issue;
+  return { ...best, path: [...issue.path, ...best.path] };
+}
+
+function zodFailure(label: string, base: string, err: z.ZodError): InvalidDataError {
+  const first = err.issues[0] as unknown as Issue | undefined;
+  const issue = first ? deepest(first) : undefined;
+  const where = pathText(base, issue?.path ?? []);
+  return new InvalidDataError(
+    `Cannot read ${label}: invalid value at "${where}": ${issue?.message ?? "unknown problem"}`,
+    { cause: err },
+  );
+}
+
+function depTypes(v: unknown): DepType[] {
+  const list = typeof v === "string" ? [v] : Array.isArray(v) ? v : [];
+  return DEP_ORDER.filter((t) => list.includes(t));
+}
+
+/** The arch of a node dict, when it has one. */
+export function archOf(raw: Obj): SpecArch | undefined {
+  const a = raw.arch;
+  if (!isObj(a)) return undefined;
+  const t = a.target;
+  return {
+    platform: String(a.platform ?? ""),
+    platformOs: String(a.platform_os ?? ""),
+    target: typeof t === "string" ? t : isObj(t) ? String(t.name ?? "") : "",
+  };
+}
+
+/** `platform-os-target` of an arch (undefined stays undefined). */
+export function archString(a: SpecArch | undefined): string | undefined {
+  return a ? `${a.platform}-${a.platformOs}-${a.target}` : undefined;
+}
+
+/**
+ * The compiler a node records: the `compiler` attribute (formats <= 4) or the
+ * `annotations.compiler` Spack 1.x keeps for converted nodes (`gcc@=12.2.0`). Format-5 nodes
+ * name their compiler as a dependency instead (see `namingCompiler`).
+ */
+export function compilerOf(raw: Obj): { name: string; version: string } | undefined {
+  const c = raw.compiler;
+  if (isObj(c) && typeof c.name === "string") {
+    return { name: c.name, version: String(c.version ?? "").replace(/^=/, "") };
+  }
+  const ann = raw.annotations;
+  if (isObj(ann) && typeof ann.compiler === "string") {
+    const m = /^([^@]+)@=?(.+)$/.exec(ann.compiler);
+    if (m) return { name: m[1], version: m[2] };
+  }
+  return undefined;
+}
+
+function edgeHash(e: Obj): string {
+  return String(e.hash ?? e.full_hash ?? e.build_hash ?? e.package_hash ?? "");
+}
+
+function depsOf(raw: Obj): SpecDependency[] {
+  const d = raw.dependencies;
+  if (Array.isArray(d)) {
+    return d.filter(isObj).map((e) => {
+      const p = isObj(e.parameters) ? e.parameters : {};
+      return {
+        name: String(e.name ?? ""),
+        hash: edgeHash(e),
+        depTypes: depTypes(p.deptypes ?? e.type),
+        virtuals: Array.isArray(p.virtuals) ? p.virtuals.map(String) : [],
+      };
+    });
+  }
+  if (isObj(d)) {
+    return Object.entries(d).filter(([, v]) => isObj(v)).map(([name, v]) => ({
+      name,
+      hash: edgeHash(v as Obj),
+      depTypes: depTypes((v as Obj).type),
+      virtuals: [],
+    }));
+  }
+  return [];
+}
+
+/**
+ * One node dict (already shape-checked, or trusted) into a `SpecNode`. `raw` is kept as given.
+ * `hash` overrides the node's own (index records are keyed by hash).
+ */
+export function nodeFromDict(raw: Obj, hash?: string): SpecNode {
+  const ext = raw.external;
+  const mod = isObj(ext) ? ext.module : undefined;
+  return {
+    name: String(raw.name ?? ""),
+    version: String(raw.version ?? ""),
+    hash: hash ?? String(raw.hash ?? raw.full_hash ?? raw.build_hash ?? ""),
+    arch: archOf(raw),
+    compiler: compilerOf(raw),
+    namespace: typeof raw.namespace === "string" ? raw.namespace : undefined,
+    external: isObj(ext)
+      ? {
+        path: typeof ext.path === "string" ? ext.path : undefined,
+        module: typeof mod === "string" ? mod : Array.isArray(mod) ? mod.join(" ") : null,
+      }
+      : undefined,
+    dependencies: depsOf(raw),
+    raw,
+  };
+}
+
+/**
+ * Checks one node dict (an index record's `spec`, say) and maps it; `label` and `where` name it
+ * in errors.
+ */
+export function parseNodeJson(raw: unknown, label = "spec node", where = "spec"): SpecNode {
+  const r = NodeJson.safeParse(raw);
+  if (!r.success) throw zodFailure(label, where, r.error);
+  const node = nodeFromDict(raw as Obj);
+  if (!node.hash) {
+    throw new InvalidDataError(
+      `Cannot read ${label}: node "${node.name}" at "${where}" has no hash`,
+    );
+  }
+  return node;
+}
+
+/**
+ * Parses a spec document: a v2 `.spec.json`, a v3 spec blob, a `.spack/spec.json`, or a bare
+ * `spec` value (`{"_meta":..., "nodes": [...]}` or format 1's list). `input` is JSON text or an
+ * already parsed value. Errors are `InvalidDataError`s naming `label` and the JSON path.
+ */
+export function parseSpecJson(input: string | unknown, label = "spec"): SpecDag {
+  let doc: unknown = input;
+  if (typeof input === "string") {
+    try {
+      doc = JSON.parse(input);
+    } catch (e) {
+      throw new InvalidDataError(`Cannot parse ${label}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  if (!isObj(doc) && !Array.isArray(doc)) {
+    throw new InvalidDataError(`Cannot read ${label}: not a JSON object`);
+  }
+  // A bare spec value is accepted too.
+  const wrapped: Obj = isObj(doc) && "spec" in doc ? doc : { spec: doc };
+  const checked = SpecDocJson.safeParse(wrapped);
+  if (!checked.success) {
+    const spec = wrapped.spec;
+    // Name the precise failure of the form the document looks like.
+    if (isObj(spec) && "nodes" in spec) {
+      const r = SpecNodesJson.safeParse(spec);
+      if (!r.success) throw zodFailure(label, "spec", r.error);
+    } else if (Array.isArray(spec)) {
+      const r = SpecListV1Json.safeParse(spec);
+      if (!r.success) throw zodFailure(label, "spec", r.error);
+    }
+    throw zodFailure(label, "", checked.error);
+  }
+  const spec = wrapped.spec;
+  let nodes: SpecNode[];
+  let formatVersion = 1;
+  if (Array.isArray(spec)) {
+    nodes = spec.map((m, i) => {
+      const entries = Object.entries(m as Obj);
+      if (entries.length !== 1) {
+        throw new InvalidDataError(
+          `Cannot read ${label}: "spec[${i}]" has ${entries.length} keys, expected one package name`,
+        );
+      }
+      const [name, body] = entries[0];
+      return nodeFromDict({ name, ...(body as Obj) });
+    });
+  } else {
+    const s = spec as Obj;
+    const meta = isObj(s._meta) ? s._meta : {};
+    formatVersion = typeof meta.version === "number" ? meta.version : 1;
+    nodes = (s.nodes as Obj[]).map((n) => nodeFromDict(n));
+  }
+  const byHash = new Map<string, SpecNode>();
+  const alias = new Map<string, string>();
+  nodes.forEach((n, i) => {
+    if (!n.hash) {
+      throw new InvalidDataError(
+        `Cannot read ${label}: node "${n.name}" (spec.nodes[${i}]) has no hash`,
+      );
+    }
+    if (!byHash.has(n.hash)) byHash.set(n.hash, n);
+    for (const k of ["full_hash", "build_hash"]) {
+      const v = n.raw[k];
+      if (typeof v === "string" && !alias.has(v)) alias.set(v, n.hash);
+    }
+  });
+  // Old files may link dependencies by full_hash or build_hash: point edges at DAG hashes.
+  if (alias.size > 0) {
+    for (const n of nodes) {
+      for (const d of n.dependencies) {
+        if (!byHash.has(d.hash) && alias.has(d.hash)) d.hash = alias.get(d.hash)!;
+      }
+    }
+  }
+  const blv = wrapped.buildcache_layout_version;
+  return {
+    root: nodes[0].hash,
+    nodes: byHash,
+    formatVersion,
+    buildcacheLayoutVersion: typeof blv === "number" ? blv : undefined,
+    raw: wrapped,
+  };
+}
+
+/** Options of `runtimeClosure`. */
+export interface ClosureOptions {
+  /** Include external nodes (default false: they are never installed or pushed). */
+  includeExternals?: boolean;
+  /** Resolve a hash the DAG lacks (an index, say); without it a missing node is an error. */
+  lookup?: (hash: string) => SpecNode | undefined;
+}
+
+/**
+ * The runtime closure of `rootHash`: the root and every node reachable over `link` and `run`
+ * edges (never over build-only or test-only edges), dependencies before dependents, each once.
+ * Externals are left out (and not walked through) unless `includeExternals` is set.
+ * A dependency the DAG (and `lookup`) lacks is a `NotFoundError`.
+ */
+export function runtimeClosure(
+  dag: SpecDag,
+  rootHash: string = dag.root,
+  opts: ClosureOptions = {},
+): SpecNode[] {
+  const get = (h: string) => dag.nodes.get(h) ?? opts.lookup?.(h);
+  const out: SpecNode[] = [];
+  const state = new Map<string, 1 | 2>();
+  const visit = (h: string, parent?: SpecNode): void => {
+    const s = state.get(h);
+    if (s === 2) return;
+    if (s === 1) {
+      throw new InvalidDataError(`Cannot order spec "${h}": its dependencies form a cycle`);
+    }
+    const node = get(h);
+    if (!node) {
+      throw new NotFoundError(
+        `Cannot find spec "${h}"${
+          parent ? ` (a dependency of ${parent.name}/${parent.hash})` : ""
+        } in the spec DAG`,
+      );
+    }
+    state.set(h, 1);
+    if (!node.external) {
+      for (const d of node.dependencies) {
+        if (d.depTypes.includes("link") || d.depTypes.includes("run")) visit(d.hash, node);
+      }
+    }
+    state.set(h, 2);
+    if (!node.external || opts.includeExternals) out.push(node);
+  };
+  visit(rootHash);
+  return out;
+}
+
+/**
+ * The compiler Spack puts into v2 names and shows: the node's own compiler (formats <= 4),
+ * else the first dependency providing `c`, then `cxx`, then `fortran` (format 5), else none.
+ */
+export function namingCompiler(
+  node: SpecNode,
+  lookup: (hash: string) => SpecNode | undefined,
+): { name: string; version: string } | undefined {
+  if (node.compiler) return node.compiler;
+  for (const lang of ["c", "cxx", "fortran"]) {
+    const d = node.dependencies.find((e) => e.virtuals.includes(lang));
+    if (d) {
+      const n = lookup(d.hash);
+      if (n) return { name: n.name, version: n.version };
+    }
+  }
+  return undefined;
+}
