@@ -1,5 +1,135 @@
-/** `mirror add|list|remove`, `config`: configured mirrors and settings. */
+/**
+ * `mirror add|list|remove`: configured mirrors (spackle's config file, plus Spack's
+ * mirrors.yaml scopes), and the resolver that turns configured names given to `-m` into URLs.
+ */
+import { Option } from "commander";
+import type { Command } from "commander";
 import type { Register } from "../app.ts";
+import { setMirrorNameResolver } from "../mirrors.ts";
+import { table } from "../output.ts";
 
-const register: Register = () => {};
+interface ConfigFlags {
+  config?: string;
+  mirrorsFile?: string;
+}
+
+async function loadMirrors(flags: ConfigFlags) {
+  const c = await import("../../config/mod.ts");
+  const settings = await c.loadSettings(c.configPath(flags.config));
+  const mirrors = await c.configuredMirrors(settings, { spackFile: flags.mirrorsFile });
+  return { c, settings, mirrors };
+}
+
+/** Installs the resolver of configured names for the command about to run. */
+function installResolver(flags: ConfigFlags): void {
+  let cached: ReturnType<typeof loadMirrors> | undefined;
+  const load = () => (cached ??= loadMirrors(flags));
+  setMirrorNameResolver({
+    async resolve(name) {
+      const m = (await load()).mirrors.find((x) => x.name === name);
+      return m ? { url: m.fetch.url, view: m.fetch.view } : undefined;
+    },
+    async defaults() {
+      return (await load()).mirrors.map((m) => m.name);
+    },
+  });
+}
+
+const register: Register = (program, act) => {
+  program.addOption(
+    new Option("--mirrors-file <file>", "also read this Spack mirrors.yaml (highest precedence)")
+      .env("SPACKLE_MIRRORS_FILE"),
+  );
+  program.hook("preAction", (_cmd, action) => {
+    const g = action.optsWithGlobals() as ConfigFlags;
+    installResolver({ config: g.config, mirrorsFile: g.mirrorsFile });
+  });
+
+  const mirror = program
+    .command("mirror")
+    .description(
+      "configured mirrors: spackle's config file and Spack's mirrors.yaml (user, site, system)",
+    );
+
+  mirror
+    .command("list")
+    .description("list configured mirrors, spackle's first, then Spack's scopes")
+    .option("--names", "print only the names (one a line)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle mirror list\n  spackle mirror list --names\n" +
+        "  spackle --mirrors-file ./mirrors.yaml --json mirror list",
+    )
+    .action(act(async ({ out, globals }, o: { names?: boolean }, cmd: Command) => {
+      const g = cmd.optsWithGlobals() as ConfigFlags;
+      const { settings, mirrors } = await loadMirrors({ ...globals, ...g });
+      if (out.json) {
+        out.data({ config: settings.path, mirrors });
+        return;
+      }
+      if (o.names) {
+        for (const m of mirrors) out.out(m.name);
+        return;
+      }
+      if (mirrors.length === 0) {
+        out.info(`no mirrors configured (config file: ${settings.path})`);
+        return;
+      }
+      const rows = [["NAME", "SCOPE", "SIGNED", "URL"]];
+      for (const m of mirrors) {
+        const url = m.push.url === m.fetch.url
+          ? m.fetch.url
+          : `${m.fetch.url} (push: ${m.push.url})`;
+        rows.push([m.name, m.scope, m.signed ? "yes" : "no", url]);
+      }
+      for (const l of table(rows)) out.out(l);
+    }));
+
+  mirror
+    .command("add")
+    .description("add a mirror to spackle's config file (comments in the file are kept)")
+    .argument("<name>", "the mirror's name, used with -m NAME")
+    .argument("<url>", "path or URL (file://, https://, s3://); paths are stored absolute")
+    .option("--unsigned", "do not require signatures from this mirror (signed: false)")
+    .option("--view <name>", "read this index view")
+    .option("--push-url <url>", "push to this URL instead")
+    .option("--profile <name>", "AWS profile for s3:// mirrors")
+    .option("--endpoint-url <url>", "S3-compatible endpoint for s3:// mirrors")
+    .option("--replace", "replace a mirror of the same name")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle mirror add site https://cache.example.org/spack\n" +
+        "  spackle mirror add local ./mirror --unsigned\n" +
+        "  spackle mirror add s3cache s3://bucket/spack --endpoint-url https://minio.example.org",
+    )
+    .action(act(async ({ out }, name: string, url: string, o, cmd: Command) => {
+      const g = cmd.optsWithGlobals() as ConfigFlags;
+      const c = await import("../../config/mod.ts");
+      const path = c.configPath(g.config);
+      const m = await c.addMirror(path, name, url, {
+        signed: o.unsigned ? false : undefined,
+        view: o.view,
+        push: o.pushUrl,
+        profile: o.profile,
+        endpoint_url: o.endpointUrl,
+      }, { replace: !!o.replace });
+      if (out.json) out.data({ config: path, mirror: m });
+      else out.info(`added mirror "${name}" (${m.fetch.url}) to ${path}`);
+    }));
+
+  mirror
+    .command("remove")
+    .alias("rm")
+    .description("remove a mirror from spackle's config file")
+    .argument("<name>", "the mirror's name")
+    .addHelpText("after", "\nExamples:\n  spackle mirror remove site")
+    .action(act(async ({ out }, name: string, _o, cmd: Command) => {
+      const g = cmd.optsWithGlobals() as ConfigFlags;
+      const c = await import("../../config/mod.ts");
+      const path = c.configPath(g.config);
+      await c.removeMirror(path, name);
+      if (out.json) out.data({ config: path, removed: name });
+      else out.info(`removed mirror "${name}" from ${path}`);
+    }));
+};
 export default register;

@@ -1,0 +1,72 @@
+/** `spackle mirror add|list|remove` and configured names given to `-m`, as a user runs them. */
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+
+async function spackle(home: string, ...args: string[]) {
+  const p = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(REPO_ROOT, "cli.ts"), ...args],
+    env: { NO_COLOR: "1", HOME: home, XDG_CONFIG_HOME: join(home, "xdg") },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: p.code, stdout: dec.decode(p.stdout), stderr: dec.decode(p.stderr) };
+}
+
+Deno.test({
+  name: "mirror add, list and remove edit the config file; -m NAME resolves through it",
+  ignore: !HAVE_FIXTURES,
+  fn: async () => {
+    const home = await Deno.makeTempDir({ prefix: "spackle-mirror-" });
+    let r = await spackle(home, "mirror", "add", "fx", fixture("v3-unsigned"), "--unsigned");
+    assert.equal(r.code, 0, r.stderr);
+    const cfg = join(home, "xdg/spackle/config.yaml");
+    writeFileSync(cfg, "# kept\n" + readFileSync(cfg, "utf8"));
+    r = await spackle(home, "mirror", "list", "--names");
+    assert.equal(r.stdout, "fx\n");
+    r = await spackle(home, "list", "-m", "fx");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^fooapp\s+3\.0\s+iicodpd/m);
+    r = await spackle(home, "--json", "mirror", "list");
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.mirrors[0].signed, false);
+    assert.equal(j.mirrors[0].fetch.url, `file://${fixture("v3-unsigned")}`);
+    r = await spackle(home, "mirror", "add", "fx", "/elsewhere");
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /already configured/);
+    r = await spackle(home, "mirror", "remove", "fx");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(readFileSync(cfg, "utf8"), /# kept/);
+    r = await spackle(home, "list", "-m", "fx");
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /Unknown mirror "fx"/);
+  },
+});
+
+Deno.test({
+  name: "Spack's mirrors.yaml (user scope and --mirrors-file) names mirrors for -m",
+  ignore: !HAVE_FIXTURES,
+  fn: async () => {
+    const home = await Deno.makeTempDir({ prefix: "spackle-mirror-" });
+    Deno.mkdirSync(join(home, ".spack"));
+    writeFileSync(
+      join(home, ".spack/mirrors.yaml"),
+      `mirrors:\n  spackside:\n    url: ${fixture("v2-unsigned")}\n    signed: false\n`,
+    );
+    const extra = join(home, "extra.yaml");
+    writeFileSync(extra, `mirrors:\n  flagged: ${fixture("v3-unsigned")}\n`);
+    let r = await spackle(home, "--mirrors-file", extra, "mirror", "list");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /flagged\s+command_line\s+yes/);
+    assert.match(r.stdout, /spackside\s+user\s+no/);
+    r = await spackle(home, "--mirrors-file", extra, "list", "-m", "flagged", "libzz");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^libzz\s+1\.2\.3/m);
+    r = await spackle(home, "list", "-m", "spackside");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /libzz/);
+  },
+});
