@@ -7,7 +7,18 @@
  *
  * @module
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { fileURLToPath } from "node:url";
+import { v3BlobPath } from "../layout/v3/paths.ts";
 import { createReadStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -318,6 +329,15 @@ export function specsToPush(
   return { items, missing };
 }
 
+/** Renames a packed tarball into the blob path of a local mirror (unless already there). */
+function placeBlob(local: string, file: string, checksum: string, size: number): void {
+  const dest = join(local, v3BlobPath(checksum));
+  const st = statSync(dest, { throwIfNoEntry: false });
+  if (st && st.size === size) return;
+  mkdirSync(dirname(dest), { recursive: true });
+  renameSync(file, dest);
+}
+
 /** Pushes installed specs through `writer`. Results in push order. */
 export async function pushSpecs(
   items: InstalledPrefix[],
@@ -326,7 +346,10 @@ export async function pushSpecs(
   opts: PushOptions = {},
 ): Promise<PushedSpec[]> {
   const results: PushedSpec[] = new Array(items.length);
-  const tmp = mkdtempSync(join(tmpdir(), "spackle-push-"));
+  // A local mirror gets the tarball packed beside it and renamed into place (no copy).
+  const local = writer.store.url.protocol === "file:" ? fileURLToPath(writer.store.url) : undefined;
+  if (local) mkdirSync(local, { recursive: true });
+  const tmp = mkdtempSync(local ? join(local, ".spackle-push-") : join(tmpdir(), "spackle-push-"));
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
@@ -352,6 +375,7 @@ export async function pushSpecs(
           const file = join(tmp, `${item.hash}.tar.gz`);
           try {
             const packed = await packToFile({ prefix: item.prefix, meta }, file);
+            if (local) placeBlob(local, file, packed.descriptor.checksum, packed.descriptor.size);
             const res = await writer.push(item.dag, {
               descriptor: packed.descriptor,
               open: () =>
