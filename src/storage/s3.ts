@@ -44,6 +44,11 @@ export interface S3Options extends S3CredentialOptions {
   maxKeys?: number;
   /** How many times one read may resume a body cut short by the network. Default 3. */
   maxResumes?: number;
+  /**
+   * Called once when the store opens with `describe()`'s line (endpoint, region, addressing,
+   * credential source; never the secret), for `--verbose` output.
+   */
+  log?: (line: string) => void;
 }
 
 /** Network settings shared with the other network stores. */
@@ -800,5 +805,7 @@ export async function openS3Store(
   };
   const settings = resolveS3Settings(o, u.hostname);
   const { AwsV4Signer } = await import("aws4fetch");
-  return new S3Store(u, settings, AwsV4Signer as unknown as Signer, o, net);
+  const store = new S3Store(u, settings, AwsV4Signer as unknown as Signer, o, net);
+  if (typeof raw.log === "function") (raw.log as (line: string) => void)(store.describe());
+  return store;
 }

@@ -125,3 +125,16 @@ Deno.test("5xx and SlowDown answers are retried, then reported as temporary", as
   );
   assert.deepEqual(calls, 3);
 });
+
+Deno.test("the log option receives the store's description once at open, without the secret", async () => {
+  const lines: string[] = [];
+  await openS3Store("s3://b/p", {
+    ...none,
+    endpoint: "http://127.0.0.1:1",
+    accessPair: { id: "AKIDEXAMPLE", secret: "very-secret" },
+    log: (l: string) => lines.push(l),
+  });
+  assert.deepEqual(lines.length, 1);
+  assert.match(lines[0], /^s3:\/\/b\/p\/: S3: endpoint http:\/\/127\.0\.0\.1:1\/ .*access_pair/);
+  assert.ok(!lines[0].includes("very-secret"));
+});
