@@ -5,9 +5,12 @@
  * SPACKLE_TEST_S3_ENDPOINT is unset.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { collect, collectText } from "../src/core/streams.ts";
 import { NotFoundError, TransportError } from "../src/errors.ts";
 import { openS3Store, type S3Options, S3Store } from "../src/storage/s3.ts";
@@ -509,4 +512,73 @@ t("s3: a body stream that fails during a multipart upload aborts it", async () =
   } finally {
     await cleanup();
   }
+});
+
+const CA_FILE = Deno.env.get("SPACKLE_TEST_CA_FILE");
+
+/** An https endpoint (the nginx test CA's server certificate) relaying to the S3 server. */
+async function tlsFront(): Promise<{ url: string; close: () => Promise<void> }> {
+  const dir = dirname(CA_FILE!);
+  const target = new URL(ENDPOINT!);
+  const server = createHttpsServer({
+    cert: readFileSync(join(dir, "server.crt")),
+    key: readFileSync(join(dir, "server.key")),
+  }, (req, res) => {
+    const up = httpRequest({
+      host: target.hostname,
+      port: target.port,
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+    }, (ur) => {
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      ur.pipe(res);
+    });
+    up.on("error", () => res.writeHead(502).end());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `https://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+Deno.test({
+  name:
+    "s3: an https endpoint with a private CA works with the CA bundle and fails clearly without",
+  ignore: ignore || !CA_FILE,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const front = await tlsFront();
+    const bucket = bucketName();
+    try {
+      const s = await openS3Store(`s3://${bucket}/m/`, base({ endpoint: front.url }), {
+        http: { caFile: CA_FILE },
+      });
+      await s.createBucket();
+      await s.write("tls.json", te("over tls"));
+      assert.deepEqual(await collectText(await s.read("tls.json")), "over tls");
+      let calls = 0;
+      const plain = await openS3Store(`s3://${bucket}/m/`, base({ endpoint: front.url }), {
+        http: { env: {} },
+        retry: { baseDelayMs: 1, onRetry: () => calls++ },
+      });
+      await assert.rejects(
+        () => plain.read("tls.json"),
+        (e: unknown) =>
+          e instanceof TransportError && !e.temporary && /SSL_CERT_FILE/.test(e.message),
+      );
+      assert.deepEqual(calls, 0, "a certificate error is not retried");
+    } finally {
+      await dropBucket(bucket).catch(() => {});
+      await front.close();
+    }
+  },
 });
