@@ -312,3 +312,54 @@ t(
     }
   },
 );
+
+const EXE = join(REPO_ROOT, "dist/spackle");
+/** The executable, when built after the S3 backend last changed (scripts/test builds it first). */
+const exeFresh = (() => {
+  try {
+    return statSync(EXE).mtimeMs >= statSync(join(REPO_ROOT, "src/storage/s3.ts")).mtimeMs;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "e2e s3: the compiled executable lists and verifies a mirror in a bucket",
+  ignore: ignore || !exeFresh,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const s = await bucket("exe");
+    const home = await Deno.makeTempDir({ prefix: "sp-s3exe-" });
+    try {
+      await upload(fixture("v3-signed"), s);
+      const run = async (...args: string[]) => {
+        const p = await new Deno.Command(EXE, {
+          args,
+          env: {
+            NO_COLOR: "1",
+            HOME: home,
+            SPACKLE_KEYRING: join(home, "kr"),
+            AWS_ENDPOINT_URL: ENDPOINT!,
+            AWS_ACCESS_KEY_ID: ACCESS,
+            AWS_SECRET_ACCESS_KEY: SECRET,
+            AWS_DEFAULT_REGION: REGION,
+          },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const dec = new TextDecoder();
+        return { code: p.code, stdout: dec.decode(p.stdout), stderr: dec.decode(p.stderr) };
+      };
+      const list = await run("list", "-m", `s3://${s.bucket}/cache`);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /fooapp\s+3\.0\s+iicodpd/);
+      const v = await run("verify", `s3://${s.bucket}/cache`, "--key", KEY());
+      assert.equal(v.code, 0, v.stderr);
+      assert.match(v.stderr, /signatures: 4 verified/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+      await drop(s);
+    }
+  },
+});
