@@ -3,7 +3,9 @@
  *
  * @module
  */
+export * from "./base32.ts";
 export * from "./digest.ts";
 export * from "./gzip.ts";
+export * from "./json.ts";
 export * from "./streams.ts";
 export * from "./tar.ts";

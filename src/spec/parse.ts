@@ -20,7 +20,9 @@ const DEP_ORDER: DepType[] = ["build", "link", "run", "test"];
 /** A zod issue path as `spec.nodes[2].dependencies[0].name`. */
 function pathText(base: string, path: readonly PropertyKey[]): string {
   let s = base;
-  for (const p of path) s += typeof p === "number" ? `[${p}]` : `.${String(p)}`;
+  for (const p of path) {
+    s += typeof p === "number" ? `[${p}]` : s ? `.${String(p)}` : String(p);
+  }
   return s;
 }
 

@@ -1,0 +1,71 @@
+/**
+ * JSON text exactly as Python's `json.dumps` writes it (the text Spack hashes and writes):
+ * insertion key order, `ensure_ascii` escapes, compact (`,`/`:`) or indented (`indent=2`,
+ * `": "`) layout.
+ *
+ * @module
+ */
+
+const ESC: Record<string, string> = {
+  '"': '\\"',
+  "\\": "\\\\",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+  "\b": "\\b",
+  "\f": "\\f",
+};
+
+/** A string literal as Python's `json.dumps(s, ensure_ascii=True)` writes it. */
+export function pyJsonString(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return '"' + s.replace(/["\\\u0000-\u001f\u007f-\uffff]/g, (c) => {
+    const e = ESC[c];
+    if (e) return e;
+    return "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0");
+  }) + '"';
+}
+
+/** Options of `pyJsonDumps`. */
+export interface PyJsonOptions {
+  /** Indent width (Python `indent=`); when set, `": "` separates keys and values. */
+  indent?: number;
+}
+
+/**
+ * `json.dumps(value, separators=(",", ":"))` (or with `indent`). Objects keep insertion order;
+ * numbers print as JavaScript prints them (spec dicts hold integers only); `undefined` values
+ * in objects are skipped.
+ */
+export function pyJsonDumps(value: unknown, opts: PyJsonOptions = {}): string {
+  const ind = opts.indent;
+  const write = (v: unknown, depth: number): string => {
+    if (v === null || v === undefined) return "null";
+    if (typeof v === "string") return pyJsonString(v);
+    if (typeof v === "boolean") return v ? "true" : "false";
+    if (typeof v === "number") {
+      if (!Number.isFinite(v)) return v !== v ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+      return String(v);
+    }
+    if (Array.isArray(v)) {
+      if (v.length === 0) return "[]";
+      const parts = v.map((x) => write(x, depth + 1));
+      if (ind === undefined) return "[" + parts.join(",") + "]";
+      const pad = "\n" + " ".repeat(ind * (depth + 1));
+      return "[" + pad + parts.join("," + pad) + "\n" + " ".repeat(ind * depth) + "]";
+    }
+    if (typeof v === "object") {
+      const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) =>
+        x !== undefined
+      );
+      if (entries.length === 0) return "{}";
+      const sep = ind === undefined ? ":" : ": ";
+      const parts = entries.map(([k, x]) => pyJsonString(k) + sep + write(x, depth + 1));
+      if (ind === undefined) return "{" + parts.join(",") + "}";
+      const pad = "\n" + " ".repeat(ind * (depth + 1));
+      return "{" + pad + parts.join("," + pad) + "\n" + " ".repeat(ind * depth) + "}";
+    }
+    throw new TypeError(`Cannot serialise a value of type ${typeof v} as JSON`);
+  };
+  return write(value, 0);
+}

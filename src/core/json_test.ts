@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { pyJsonDumps, pyJsonString } from "./json.ts";
+
+const VALUE = {
+  name: 'a\u00e9\u{1F600}\u007f\u0001/"\\',
+  l: [],
+  d: {},
+  n: [1, { x: true, y: null }],
+};
+
+Deno.test("pyJsonDumps writes Python's compact json.dumps text (ensure_ascii, surrogate pairs)", () => {
+  // Expected text produced by CPython 3.11: json.dumps(v, separators=(",", ":")).
+  assert.equal(
+    pyJsonDumps(VALUE),
+    '{"name":"a\\u00e9\\ud83d\\ude00\\u007f\\u0001/\\"\\\\","l":[],"d":{},"n":[1,{"x":true,"y":null}]}',
+  );
+});
+
+Deno.test("pyJsonDumps with indent writes Python's indent=2 text", () => {
+  // CPython 3.11: json.dumps(v, indent=2, separators=(",", ": ")).
+  assert.equal(
+    pyJsonDumps(VALUE, { indent: 2 }),
+    '{\n  "name": "a\\u00e9\\ud83d\\ude00\\u007f\\u0001/\\"\\\\",\n  "l": [],\n  "d": {},\n  "n": [\n    1,\n    {\n      "x": true,\n      "y": null\n    }\n  ]\n}',
+  );
+});
+
+Deno.test("pyJsonString escapes the short forms Python uses and leaves / alone", () => {
+  assert.equal(pyJsonString("\n\r\t\b\f/"), '"\\n\\r\\t\\b\\f/"');
+});
+
+Deno.test("pyJsonDumps keeps insertion order and skips undefined members", () => {
+  assert.equal(pyJsonDumps({ b: 1, a: undefined, c: "x" }), '{"b":1,"c":"x"}');
+});
