@@ -1,0 +1,201 @@
+/**
+ * Progress bars on a terminal: one line per running item (bytes, rate, ETA) and an overall line
+ * (items and bytes done, rate, ETA). Nothing is drawn when stderr is not a terminal, or with
+ * `--quiet`/`--json` (`Output.tty` is false then); colours follow `Output.color` (so NO_COLOR and
+ * `--no-color` turn them off).
+ *
+ * ```ts
+ * const progress = Progress.for(out);          // a no-op when not on a terminal
+ * progress.setTotal(totalBytes, specs.length); // optional: overall totals
+ * const bar = progress.start("zlib@1.3.1", size);
+ * bar.advance(chunk.byteLength);               // as bytes stream
+ * bar.done();                                  // counts the item as finished
+ * progress.log("installed zlib");              // a line printed above the bars
+ * progress.stop();                             // erases the bars
+ * ```
+ *
+ * @module
+ */
+import process from "node:process";
+import { type Colors, formatBytes, type Output } from "./output.ts";
+
+/** Where bars are drawn (stderr by default). */
+export interface ProgressStream {
+  write(s: string): unknown;
+  columns?: number;
+}
+
+/** Options, mostly for tests. */
+export interface ProgressOptions {
+  stream?: ProgressStream;
+  /** Milliseconds clock. */
+  now?: () => number;
+  /** Least milliseconds between redraws (100). */
+  interval?: number;
+  /** Most item lines shown at once (4); the rest are counted on the overall line. */
+  maxLines?: number;
+}
+
+/** One item's bar. */
+export interface ProgressItem {
+  /** Adds `bytes` to the item (and to the overall count). */
+  advance(bytes: number): void;
+  /** Marks the item finished. */
+  done(): void;
+}
+
+interface ItemState {
+  label: string;
+  total?: number;
+  bytes: number;
+  started: number;
+}
+
+const NOOP_ITEM: ProgressItem = { advance() {}, done() {} };
+
+/** Formats seconds as m:ss (or h:mm:ss). */
+export function formatDuration(secs: number): string {
+  if (!Number.isFinite(secs) || secs < 0) return "--:--";
+  const s = Math.round(secs);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+
+function bar(frac: number, width: number, c: Colors): string {
+  const f = Math.max(0, Math.min(1, frac));
+  const full = Math.round(f * width);
+  return c.green("█".repeat(full)) + c.dim("░".repeat(width - full));
+}
+
+/** Progress bars for one command. */
+export class Progress {
+  readonly enabled: boolean;
+  #stream: ProgressStream;
+  #now: () => number;
+  #interval: number;
+  #maxLines: number;
+  #color: Colors;
+  #items = new Set<ItemState>();
+  #drawn = 0;
+  #last = -Infinity;
+  #started: number;
+  #totalBytes?: number;
+  #totalItems?: number;
+  #doneItems = 0;
+  #bytes = 0;
+
+  constructor(enabled: boolean, color: Colors, opts: ProgressOptions = {}) {
+    this.enabled = enabled;
+    this.#color = color;
+    this.#stream = opts.stream ?? process.stderr;
+    this.#now = opts.now ?? (() => performance.now());
+    this.#interval = opts.interval ?? 100;
+    this.#maxLines = opts.maxLines ?? 4;
+    this.#started = this.#now();
+  }
+
+  /** Bars for a command's output: drawn only when `out.tty` (a terminal, not quiet, not json). */
+  static for(out: Output, opts: ProgressOptions = {}): Progress {
+    return new Progress(out.tty, out.color, opts);
+  }
+
+  /** Sets the overall totals (bytes, and items when known). */
+  setTotal(bytes?: number, items?: number): void {
+    this.#totalBytes = bytes;
+    this.#totalItems = items;
+    this.#draw(false);
+  }
+
+  /** Starts an item's bar; `total` bytes when known. */
+  start(label: string, total?: number): ProgressItem {
+    if (!this.enabled) return NOOP_ITEM;
+    const st: ItemState = { label, total, bytes: 0, started: this.#now() };
+    this.#items.add(st);
+    this.#draw(false);
+    return {
+      advance: (n) => {
+        st.bytes += n;
+        this.#bytes += n;
+        this.#draw(false);
+      },
+      done: () => {
+        if (!this.#items.delete(st)) return;
+        this.#doneItems++;
+        this.#draw(true);
+      },
+    };
+  }
+
+  /** Prints a line above the bars (or plainly when bars are off). */
+  log(line: string): void {
+    if (!this.enabled) {
+      this.#stream.write(line + "\n");
+      return;
+    }
+    this.#erase();
+    this.#stream.write(line + "\n");
+    this.#draw(true);
+  }
+
+  /** Erases the bars; call when the command ends. */
+  stop(): void {
+    if (!this.enabled) return;
+    this.#erase();
+    this.#items.clear();
+  }
+
+  #erase(): void {
+    if (this.#drawn === 0) return;
+    let s = "";
+    for (let i = 0; i < this.#drawn; i++) s += "\x1b[1A\x1b[2K";
+    this.#stream.write("\r" + s);
+    this.#drawn = 0;
+  }
+
+  #line(label: string, bytes: number, total: number | undefined, secs: number): string {
+    const c = this.#color;
+    const cols = this.#stream.columns ?? 80;
+    const rate = secs > 0 ? bytes / secs : 0;
+    const amount = total !== undefined
+      ? `${formatBytes(bytes)}/${formatBytes(total)}`
+      : formatBytes(bytes);
+    const eta = total !== undefined && rate > 0
+      ? `ETA ${formatDuration((total - bytes) / rate)}`
+      : "";
+    const tail = `${amount} ${formatBytes(Math.round(rate))}/s ${eta}`.trimEnd();
+    const labelW = Math.min(28, Math.max(8, cols - tail.length - 14));
+    const name = label.length > labelW ? label.slice(0, labelW - 1) + "…" : label.padEnd(labelW);
+    const barW = Math.max(0, Math.min(30, cols - labelW - tail.length - 4));
+    const b = total !== undefined && barW > 0 ? bar(bytes / (total || 1), barW, c) + " " : "";
+    return `${c.bold(name)} ${b}${tail}`;
+  }
+
+  #draw(force: boolean): void {
+    if (!this.enabled) return;
+    const now = this.#now();
+    if (!force && now - this.#last < this.#interval) return;
+    this.#last = now;
+    const lines: string[] = [];
+    const items = [...this.#items];
+    for (const it of items.slice(0, this.#maxLines)) {
+      lines.push(this.#line(it.label, it.bytes, it.total, (now - it.started) / 1000));
+    }
+    const count = this.#totalItems !== undefined
+      ? `${this.#doneItems}/${this.#totalItems}`
+      : `${this.#doneItems} done`;
+    const more = items.length > this.#maxLines ? `, ${items.length - this.#maxLines} more` : "";
+    lines.push(
+      this.#line(
+        `total ${count}${more}`,
+        this.#bytes,
+        this.#totalBytes,
+        (now - this.#started) / 1000,
+      ),
+    );
+    this.#erase();
+    this.#stream.write(lines.join("\n") + "\n");
+    this.#drawn = lines.length;
+  }
+}
