@@ -138,3 +138,17 @@ Deno.test("the log option receives the store's description once at open, without
   assert.match(lines[0], /^s3:\/\/b\/p\/: S3: endpoint http:\/\/127\.0\.0\.1:1\/ .*access_pair/);
   assert.ok(!lines[0].includes("very-secret"));
 });
+
+Deno.test("anonymous access reads a public bucket with unsigned requests", async () => {
+  const seen: Headers[] = [];
+  const fake = (async (_u: RequestInfo | URL, init?: RequestInit) => {
+    seen.push(new Headers(init?.headers));
+    return new Response("public", { status: 200, headers: { "content-length": "6" } });
+  }) as typeof fetch;
+  const s = await openS3Store("s3://spack-binaries/develop", { ...none }, { fetch: fake });
+  assert.deepEqual(s.settings.credentials, undefined);
+  assert.deepEqual(await new Response(await s.read("build_cache/index.json")).text(), "public");
+  assert.deepEqual(seen.length, 1);
+  assert.deepEqual(seen[0].get("authorization"), null);
+  assert.deepEqual(seen[0].get("x-amz-content-sha256"), null);
+});
