@@ -24,7 +24,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
-import { parseSpecDoc } from "../layout/_spec.ts";
+import { parseSpecJson } from "../spec/parse.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
 import type { Signer } from "../sign/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
@@ -61,7 +61,7 @@ function readSpecJson(prefix: string): SpecDag {
     throw new NotFoundError(`Cannot push "${prefix}": it has no ".spack/spec.json"`);
   }
   try {
-    return parseSpecDoc(JSON.parse(text), `"${p}"`);
+    return parseSpecJson(text, `"${p}"`);
   } catch (e) {
     if (e instanceof SyntaxError) {
       throw new InvalidDataError(`Cannot parse "${p}": ${e.message}`, { cause: e });
