@@ -60,7 +60,7 @@ c spackle show -m sitecache --allow-u
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
     assert.equal(lines[0], "complete -o filenames -F _spackle spackle");
-    for (const verb of ["list", "show", "install", "keys", "mirror", "completion"]) {
+    for (const verb of ["list", "show", "install", "keys", "mirror", "completion", "repl"]) {
       assert.ok(lines[1].split(" ").includes(verb), `${verb} in ${lines[1]}`);
     }
     assert.equal(lines[2], "keys");

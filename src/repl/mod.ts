@@ -1,0 +1,6 @@
+/**
+ * The interactive shell over the command table (`spackle repl`).
+ *
+ * @module
+ */
+export * from "./repl.ts";
