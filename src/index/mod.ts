@@ -3,4 +3,6 @@
  *
  * @module
  */
-export {};
+export * from "./index.ts";
+export * from "./query.ts";
+export * from "./writer.ts";
