@@ -358,8 +358,13 @@ export class ReplSession {
     }
   }
 
-  /** Completions for `line` (readline's completer). */
+  /** Completions for `line` (readline's completer); a single match gets a trailing space. */
   complete(line: string): [string[], string] {
+    const [hits, cur] = this.#complete(line);
+    return [hits.length === 1 ? [hits[0] + " "] : hits, cur];
+  }
+
+  #complete(line: string): [string[], string] {
     const words = line.split(/\s+/);
     const cur = words[words.length - 1];
     const program = buildProgram();
@@ -470,7 +475,7 @@ export async function runRepl(opts: ReplOptions): Promise<number> {
     if (l.trim()) {
       try {
         mkdirSync(dirname(histFile), { recursive: true });
-        appendFileSync(histFile, l + "\n");
+        appendFileSync(histFile, l.trim() + "\n");
       } catch { /* history is optional */ }
     }
     const code = await session.line(l);
