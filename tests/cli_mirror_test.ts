@@ -70,3 +70,34 @@ Deno.test({
     assert.match(r.stdout, /libzz/);
   },
 });
+
+Deno.test({
+  name: "settings fill options left unset: install_root (or SPACKLE_ROOT) for install --root",
+  ignore: !HAVE_FIXTURES,
+  fn: async () => {
+    const home = await Deno.makeTempDir({ prefix: "spackle-settings-" });
+    Deno.mkdirSync(join(home, "xdg/spackle"), { recursive: true });
+    writeFileSync(
+      join(home, "xdg/spackle/config.yaml"),
+      `# site settings\ninstall_root: ${home}/tree\njobs: 2\nmirrors:\n  fx: ${
+        fixture("v3-unsigned")
+      }\n`,
+    );
+    const r = await spackle(home, "install", "-m", "fx", "--allow-unsigned", "libzz");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^libzz@1\\.2\\.3/irttwv2 ${home}/tree/`, "m"));
+    // A flag still wins over the setting.
+    const r2 = await spackle(
+      home,
+      "install",
+      "-m",
+      "fx",
+      "--allow-unsigned",
+      "--root",
+      `${home}/other`,
+      "libzz",
+    );
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.match(r2.stdout, new RegExp(`${home}/other/`));
+  },
+});

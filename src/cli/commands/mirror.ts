@@ -2,6 +2,7 @@
  * `mirror add|list|remove`: configured mirrors (spackle's config file, plus Spack's
  * mirrors.yaml scopes), and the resolver that turns configured names given to `-m` into URLs.
  */
+import process from "node:process";
 import { Option } from "commander";
 import type { Command } from "commander";
 import type { Register } from "../app.ts";
@@ -35,11 +36,42 @@ function installResolver(flags: ConfigFlags): void {
   });
 }
 
+/** The option a setting fills, per command (`install --root` only: push's --root differs). */
+function applySettings(
+  cmd: Command,
+  s: { installRoot?: string; keyring?: string; jobs?: number },
+): void {
+  const fill = (key: string, value: unknown) => {
+    if (value === undefined) return;
+    const src = cmd.getOptionValueSource(key);
+    if (src === undefined || src === "default") cmd.setOptionValueWithSource(key, value, "config");
+  };
+  const has = (long: string) => cmd.options.some((o) => o.long === long);
+  if (cmd.name() === "install" && has("--root")) fill("root", s.installRoot);
+  if (has("--keyring")) fill("keyring", s.keyring);
+  if (has("--jobs")) fill("jobs", s.jobs);
+  for (const sub of cmd.commands as Command[]) applySettings(sub, s);
+}
+
 const register: Register = (program, act) => {
   program.addOption(
     new Option("--mirrors-file <file>", "also read this Spack mirrors.yaml (highest precedence)")
       .env("SPACKLE_MIRRORS_FILE"),
   );
+  // spackle's settings (config file, SPACKLE_ROOT, SPACKLE_JOBS, ...) fill the options a
+  // command line leaves unset, once the global options (--config) are known.
+  program.hook("preSubcommand", async (root, sub) => {
+    const g = root.opts() as ConfigFlags & { caFile?: string };
+    const c = await import("../../config/settings.ts");
+    const s = await c.loadSettings(c.configPath(g.config));
+    applySettings(sub as Command, s);
+    if (s.caFile && root.getOptionValueSource("caFile") === undefined) {
+      root.setOptionValueWithSource("caFile", s.caFile, "config");
+    }
+    if (s.proxy && !process.env.HTTPS_PROXY && !process.env.https_proxy) {
+      process.env.HTTPS_PROXY = s.proxy;
+    }
+  });
   program.hook("preAction", (_cmd, action) => {
     const g = action.optsWithGlobals() as ConfigFlags;
     installResolver({ config: g.config, mirrorsFile: g.mirrorsFile });
