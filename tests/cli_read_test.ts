@@ -58,6 +58,7 @@ t("show prints blobs, signature status and the dependency tree with types", asyn
     /7710 bytes\) sha256:4590a986d375a913d79b7f5d89235ea5cbde27eed5e499e0d936385755da68da/,
   );
   assert.match(r.stdout, /\|-- \[run\] foodata@1\.0\/ddk74w2/);
+  assert.match(r.stdout, /dag hash:\s+matches the spec/);
   assert.match(r.stdout, /\[build\] foo-buildtool@1\.0\/f57lmd4 \[external\]/);
   assert.match(r.stdout, /\[build,link\] virtuals=zz-api libzz@1\.2\.3\/irttwv2/);
 });
@@ -96,6 +97,7 @@ t(
       doc.spec.nodes.map((n: { name: string; inMirrors: boolean }) => `${n.name}:${n.inMirrors}`),
       ["libzz:true"],
     );
+    assert.equal(doc.spec.nodes[0].dagHash.ok, true);
   },
 );
 

@@ -1,7 +1,8 @@
 /**
- * Spec files into the spec model (`SpecDag`): spec-file formats 1 to 5, with dependency
- * types and virtuals, arch, compiler as attribute (or annotation), externals. Also the
- * DAG-hash-free helpers the readers need (compiler of a node, arch string).
+ * Spec documents for the layout readers. `parseSpec` is the spec model's own parser
+ * (`spec/parse.ts`, zod-checked, loaded on first use so that listing never loads it);
+ * `parseSpecDoc` is a small unchecked mapping into the same model, and the helpers name files
+ * (compiler of a node, arch string) without loading the schemas.
  *
  * @module
  */
@@ -102,8 +103,17 @@ export function nodeFromDict(raw: Obj, fallbackName?: string): SpecNode {
 }
 
 /**
+ * A spec document checked and mapped by the spec model's parser (`parseSpecJson`), loaded on
+ * first use. `label` names the document in errors.
+ */
+export async function parseSpec(doc: unknown, label = "spec"): Promise<SpecDag> {
+  const { parseSpecJson } = await import("../spec/parse.ts");
+  return parseSpecJson(doc, label);
+}
+
+/**
  * A spec document (`{"spec": {...}, ...}` of a v2 spec file or v3 spec blob, or a bare spec
- * dict) into the spec model. `label` names the document in errors.
+ * dict) into the spec model without schema checks. `label` names the document in errors.
  */
 export function parseSpecDoc(doc: unknown, label = "spec"): SpecDag {
   if (!isObj(doc)) throw new InvalidDataError(`Cannot read ${label}: not a JSON object`);

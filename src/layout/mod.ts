@@ -18,14 +18,7 @@ export {
   type V2ReaderOptions,
 } from "./v2/reader.ts";
 export { detectLayout, type LayoutInfo } from "./detect.ts";
-export {
-  compareVersions,
-  matchesQuery,
-  matchesSpec,
-  parseSpecQuery,
-  type SpecQuery,
-  versionMatches,
-} from "./query.ts";
+export { matchesSpec, parseSpecQuery, type SpecQuery, versionMatches } from "./query.ts";
 export {
   type Mirror,
   type MirrorLike,

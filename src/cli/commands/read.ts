@@ -7,6 +7,7 @@ import type { MirrorCliOptions } from "../mirrors.ts";
 import type { Entry, EntryRef, Mirror, MirrorSet } from "../../layout/mod.ts";
 import type { SpecDag } from "../../spec/types.ts";
 import { formatBytes, table } from "../output.ts";
+import { Progress, withTarballProgress } from "../progress.ts";
 
 async function open(ctx: Ctx, o: MirrorCliOptions) {
   const { openCliMirrors } = await import("../mirrors.ts");
@@ -28,7 +29,11 @@ function sortRefs(refs: EntryRef[]): EntryRef[] {
 }
 
 /** The JSON shape of an entry (`show --json`). */
-function entryJson(e: Entry, inCache: Map<string, boolean>) {
+function entryJson(
+  e: Entry,
+  inCache: Map<string, boolean>,
+  hashes: Map<string, { ok: boolean; computed?: string }>,
+) {
   return {
     name: e.ref.name,
     version: e.ref.version,
@@ -59,6 +64,10 @@ function entryJson(e: Entry, inCache: Map<string, boolean>) {
         namespace: n.namespace ?? null,
         external: n.external ?? null,
         inMirrors: inCache.get(n.hash) ?? false,
+        dagHash: {
+          ok: hashes.get(n.hash)?.ok ?? false,
+          computed: hashes.get(n.hash)?.computed ?? null,
+        },
         dependencies: n.dependencies,
       })),
     },
@@ -90,6 +99,13 @@ export function treeLines(spec: SpecDag, inCache?: Map<string, boolean>): string
   };
   walk(spec.root, "", "");
   return lines;
+}
+
+function hashText(h: { ok: boolean; computed?: string } | undefined): string {
+  if (!h) return "-";
+  if (h.ok) return "matches the spec";
+  if (!h.computed) return "not recomputed (spec from an era whose hash cannot be reproduced)";
+  return `MISMATCH: the spec hashes to ${h.computed} (Spack uses the stored hash; reported only)`;
 }
 
 function signatureText(e: Entry): string {
@@ -267,8 +283,12 @@ const register: Register = (program, act) => {
       for (const h of e.spec.nodes.keys()) {
         inCache.set(h, (await mirrors.ref(h, { signal: ctx.signal }))?.inBuildcache ?? false);
       }
+      const { checkDagHash } = await import("../../spec/dag_hash.ts");
+      const hashes = new Map(
+        [...e.spec.nodes.values()].map((n) => [n.hash, checkDagHash(n, e.spec.formatVersion)]),
+      );
       if (ctx.out.json) {
-        ctx.out.data(entryJson(e, inCache));
+        ctx.out.data(entryJson(e, inCache, hashes));
         return;
       }
       const c = ctx.out.color;
@@ -279,6 +299,7 @@ const register: Register = (program, act) => {
         ["arch", e.ref.arch ?? "-"],
         ["compiler", e.ref.compiler ?? "-"],
         ["spec format", String(e.spec.formatVersion)],
+        ["dag hash", hashText(hashes.get(e.ref.hash))],
         ["signature", signatureText(e)],
         ["metadata", e.metadataPath],
         [
@@ -359,20 +380,25 @@ const register: Register = (program, act) => {
           const done: Done[] = new Array(refs.length);
           let bytes = 0;
           let next = 0;
+          const progress = Progress.for(ctx.out);
+          progress.setTotal(undefined, refs.length);
+          const counted = withTarballProgress(mirrors, progress);
           const worker = async () => {
             while (next < refs.length) {
               const i = next++;
               const r = refs[i];
-              const e = await mirrors.entry(r.hash, { requireSignature, signal: ctx.signal });
+              const e = await counted.entry(r.hash, { requireSignature, signal: ctx.signal });
               const files = await download(ctx, mirrors, e, o.to);
               bytes += files.reduce((a, f) => a + f.size, 0);
-              ctx.out.info(
-                `downloaded ${r.name}@${r.version}/${r.hash.slice(0, 7)} (${files.length} files)`,
-              );
+              const line =
+                `downloaded ${r.name}@${r.version}/${r.hash.slice(0, 7)} (${files.length} files)`;
+              if (progress.enabled) progress.log(line);
+              else ctx.out.info(line);
               done[i] = { name: r.name, version: r.version, hash: r.hash, mirror: r.mirror, files };
             }
           };
-          await Promise.all(Array.from({ length: Math.min(o.jobs, refs.length) }, worker));
+          await Promise.all(Array.from({ length: Math.min(o.jobs, refs.length) }, worker))
+            .finally(() => progress.stop());
           if (ctx.out.json) {
             ctx.out.data({ to: o.to, specs: done });
             return;

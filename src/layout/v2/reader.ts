@@ -21,7 +21,7 @@ import {
   readText,
   verifiedTarball,
 } from "../_read.ts";
-import { archString, namingCompiler, nodeFromDict, parseSpecDoc } from "../_spec.ts";
+import { archString, namingCompiler, nodeFromDict, parseSpec } from "../_spec.ts";
 import type { CacheReader, Descriptor, Entry, EntryRef, ReadOptions } from "../types.ts";
 import { MEDIA_TYPES } from "../media_types.ts";
 import {
@@ -167,7 +167,7 @@ export class V2Reader implements CacheReader {
         return nodeFromDict({ ...body, name, hash });
       }
       if (isClearsigned(text)) text = clearsignedBody(text, path);
-      const spec = parseSpecDoc(JSON.parse(text), `"${path}"`);
+      const spec = await parseSpec(JSON.parse(text), `"${path}"`);
       return spec.nodes.get(spec.root);
     } catch (e) {
       this.notes.push(`cannot read "${path}": ${(e as Error).message}`);
@@ -279,7 +279,7 @@ export class V2Reader implements CacheReader {
         cause: e,
       });
     }
-    const spec = parseSpecDoc(doc, `"${loc.path}"`);
+    const spec = await parseSpec(doc, `"${loc.path}"`);
     checkRootHash(spec.root, hash, `"${loc.path}"`);
     const layoutVersion = typeof doc.buildcache_layout_version === "number"
       ? doc.buildcache_layout_version

@@ -21,7 +21,7 @@ import {
   readText,
   verifiedTarball,
 } from "../_read.ts";
-import { parseSpecDoc } from "../_spec.ts";
+import { parseSpec } from "../_spec.ts";
 import type { CacheReader, Descriptor, Entry, EntryRef, ReadOptions } from "../types.ts";
 import {
   parseV3KeyManifestPath,
@@ -207,7 +207,7 @@ export class V3Reader implements CacheReader {
     } catch (e) {
       throw new InvalidDataError(`Cannot parse ${label}: ${(e as Error).message}`, { cause: e });
     }
-    const spec = parseSpecDoc(doc, label);
+    const spec = await parseSpec(doc, label);
     checkRootHash(spec.root, hash, label);
     if ((spec.buildcacheLayoutVersion ?? 0) > 3) {
       throw new UnsupportedError(
