@@ -58,6 +58,37 @@ export function dagHashText(raw: Obj, rule: Exclude<DagHashRule, "yaml"> = "comp
 }
 
 /**
+ * A node converted by Spack >= 1.0 from an older spec format (`annotations` with
+ * `original_specfile_version` < 5, as in migrated indexes) turned back into the dict its
+ * creator hashed: `compiler` as an attribute after `arch`, no `annotations`, no `direct` on
+ * edges. Only format-4 originals are known to round-trip this way. Other nodes are
+ * returned as they are. `format` is the original format (undefined when not converted).
+ */
+export function unconvertedNode(raw: Obj): { raw: Obj; format?: number } {
+  const ann = raw.annotations as Obj | undefined;
+  const orig = ann && typeof ann === "object" ? ann.original_specfile_version : undefined;
+  if (typeof orig !== "number" || orig >= 5) return { raw };
+  const m = typeof ann!.compiler === "string" ? /^([^@]+)@=?(.*)$/.exec(ann!.compiler) : null;
+  const out: Obj = {};
+  for (const k in raw) {
+    if (k === "annotations") continue;
+    out[k] = k === "dependencies" && Array.isArray(raw[k])
+      ? (raw[k] as Obj[]).map(undirect)
+      : raw[k];
+    if (k === "arch" && m) out.compiler = { name: m[1], version: m[2] };
+  }
+  return { raw: out, format: orig };
+}
+
+/** An edge without the `direct` flag format 5 added (format-4 edges never had it). */
+function undirect(edge: Obj): Obj {
+  const p = edge?.parameters as Obj | undefined;
+  if (!p || typeof p !== "object" || !("direct" in p)) return edge;
+  const { direct: _, ...rest } = p;
+  return { ...edge, parameters: rest };
+}
+
+/**
  * The DAG hash of a node (a `SpecNode` or a raw node dict) under `rule` (default: guessed
  * from the dict). Spliced nodes (with `build_spec`) end in the build spec's last 7 characters.
  * Returns undefined for `yaml`-era nodes, whose hash text is not reproduced.
@@ -90,11 +121,17 @@ export interface DagHashCheck {
  * Recomputes a node's DAG hash and compares it with the stored one. Never throws on a
  * mismatch: Spack trusts stored hashes, so callers report the result.
  * `formatVersion` (the spec file's `_meta.version`) picks the rule; without it it is guessed.
+ * Nodes that Spack >= 1.0 converted from an older format are checked in their original form
+ * (see `unconvertedNode`).
  */
 export function checkDagHash(node: SpecNode | Obj, formatVersion?: number): DagHashCheck {
-  const raw = isSpecNode(node) ? node.raw : node;
-  const stored = isSpecNode(node) ? node.hash : String(raw.hash ?? "");
-  const rule = formatVersion === undefined ? guessRule(raw) : ruleForFormat(formatVersion);
+  const given = isSpecNode(node) ? node.raw : node;
+  const stored = isSpecNode(node) ? node.hash : String(given.hash ?? "");
+  // A converted node keeps the hash of its original format: hash that dict.
+  const un = unconvertedNode(given);
+  const raw = un.raw;
+  const fmt = un.format ?? formatVersion;
+  const rule = fmt === undefined ? guessRule(raw) : ruleForFormat(fmt);
   const computed = dagHash(raw, rule);
   return { ok: computed !== undefined && computed === stored, computed, stored, rule };
 }

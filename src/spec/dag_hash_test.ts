@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { checkDagHash, dagHash, dagHashText, guessRule, ruleForFormat } from "./dag_hash.ts";
+import {
+  checkDagHash,
+  dagHash,
+  dagHashText,
+  guessRule,
+  ruleForFormat,
+  unconvertedNode,
+} from "./dag_hash.ts";
 import { parseSpecJson } from "./parse.ts";
 
 // A format-5 node (compiler-wrapper from Spack's test data, FORMAT.md 4.6 with a short
@@ -77,4 +84,34 @@ Deno.test("a spliced node ends in the last 7 characters of its build spec's hash
   // CPython over the same dict, then the last 7 characters replaced.
   assert.equal(h, "2rcr7kzu3odfye4dsqwwe5ckmz234567");
   assert.equal(h.length, 32);
+});
+
+Deno.test("a node converted from format 4 is hashed in its original form", () => {
+  const v4 = {
+    name: "z",
+    version: "1",
+    arch: { platform: "linux", platform_os: "debian12", target: "x86_64" },
+    compiler: { name: "gcc", version: "12.2.0" },
+    namespace: "builtin",
+    dependencies: [{
+      name: "y",
+      hash: "y".repeat(32),
+      parameters: { deptypes: ["link"], virtuals: [] },
+    }],
+  };
+  const h = dagHash(v4, "compact")!;
+  const { compiler: _, ...rest } = v4;
+  const converted = {
+    ...rest,
+    dependencies: [{
+      ...v4.dependencies[0],
+      parameters: { ...v4.dependencies[0].parameters, direct: true },
+    }],
+    annotations: { original_specfile_version: 4, compiler: "gcc@=12.2.0" },
+    hash: h,
+  };
+  assert.deepEqual(unconvertedNode(converted).raw, { ...v4, hash: h });
+  assert.equal(checkDagHash(converted, 5).ok, true);
+  // A format-5 node is left alone.
+  assert.equal(unconvertedNode(NODE).raw, NODE);
 });
