@@ -31,3 +31,15 @@ Deno.test("pyJsonString escapes the short forms Python uses and leaves / alone",
 Deno.test("pyJsonDumps keeps insertion order and skips undefined members", () => {
   assert.equal(pyJsonDumps({ b: 1, a: undefined, c: "x" }), '{"b":1,"c":"x"}');
 });
+
+Deno.test("pyJsonDumps output is ASCII-only JSON that parses back to the same value", async () => {
+  const fc = (await import("fast-check")).default;
+  fc.assert(
+    fc.property(fc.jsonValue(), fc.boolean(), (v, pretty) => {
+      const text = pyJsonDumps(v, pretty ? { indent: 2 } : {});
+      assert.ok(/^[\x20-\x7e\n]*$/.test(text), text);
+      assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(v)));
+    }),
+    { numRuns: 300 },
+  );
+});

@@ -208,3 +208,22 @@ Deno.test("runtimeClosure includes externals when asked", () => {
     ],
   );
 });
+
+Deno.test("edges that name a dependency by full_hash resolve to the node's DAG hash", () => {
+  const dag = parseSpecJson({
+    spec: {
+      _meta: { version: 2 },
+      nodes: [
+        {
+          name: "a",
+          version: "1",
+          dependencies: [{ name: "b", full_hash: "f".repeat(32), type: ["link"] }],
+          hash: "a".repeat(32),
+        },
+        { name: "b", version: "2", hash: "b".repeat(32), full_hash: "f".repeat(32) },
+      ],
+    },
+  });
+  assert.equal(dag.nodes.get(dag.root)!.dependencies[0].hash, "b".repeat(32));
+  assert.deepEqual(runtimeClosure(dag).map((n) => n.name), ["b", "a"]);
+});
