@@ -1,182 +1,143 @@
 /**
- * Every Spack database in the fixtures (v2 `build_cache/index.json`, v3 index blobs, the
- * install tree's `.spack-db/index.json`) read with the index module, queried, and written
- * back byte for byte.
+ * The index module against every Spack database in the fixtures: build cache index blobs (v3),
+ * `build_cache/index.json` (v2, Spack 0.23 and Spack's test data) and an install tree's
+ * database written by Spack 1.2.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
-import { gunzipBytes, isGzip } from "../src/core/gzip.ts";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
 import {
+  buildcacheRecords,
   buildIndexJson,
   type IndexWriteRecord,
-  parseIndexJson,
-  recordsFromDags,
+  parseIndexDb,
 } from "../src/index/mod.ts";
-import { parseSpecJson } from "../src/spec/mod.ts";
-import type { SpecDag } from "../src/spec/types.ts";
-import { fixture, FIXTURES, HAVE_FIXTURES } from "./_fixtures.ts";
-
-interface Found {
-  label: string;
-  text: string;
-}
+import { checkDagHash, parseSpecJson } from "../src/spec/mod.ts";
 
 function walk(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
+  if (!existsSync(dir)) return out;
+  for (const e of readdirSync(dir)) {
+    const p = join(dir, e);
     if (statSync(p).isDirectory()) walk(p, out);
     else out.push(p);
   }
   return out;
 }
 
-function decode(b: Uint8Array, label: string): string {
-  return new TextDecoder().decode(isGzip(b) ? gunzipBytes(b, label) : b);
-}
-
-/** Every database document under the fixtures. */
-function fixtureIndexes(): Found[] {
-  const out: Found[] = [];
-  for (const p of walk(FIXTURES).sort()) {
-    const label = relative(FIXTURES, p);
-    if (label.endsWith("build_cache/index.json") || label === "expected/v3-install-db.json") {
-      out.push({ label, text: readFileSync(p, "utf8") });
-    } else if (label.includes("blobs/sha256/")) {
-      const text = decode(readFileSync(p), label);
-      if (text.startsWith('{"database"')) out.push({ label, text });
-    }
+/** Every database file in the fixtures: [path, kind]. */
+function databases(): [string, "buildcache" | "install"][] {
+  const out: [string, "buildcache" | "install"][] = [];
+  for (const f of walk(fixture())) {
+    if (f.includes("/expected/")) continue;
+    const head = readFileSync(f).subarray(0, 12).toString("latin1");
+    if (head === '{"database":') out.push([f, "buildcache"]);
   }
+  out.push([fixture("expected", "v3-install-db.json"), "install"]);
   return out;
 }
 
-/** The fixture package hashes (fixtures/README.md). */
-const V3 = {
-  foodata: "ddk74w2rurmyrizbswgi6fj4tk2losox",
-  libzz: "irttwv2f4rzhheesshe6vsy3xw3ezk2h",
-  libfoo: "qxhycnksfks5oi3io5ajg3tr2xzvfrso",
-  fooapp: "iicodpd5dtmh5ijlchcoay25frkfkyuv",
-  "foo-buildtool": "f57lmd4dmdanikdfw3efel7doqszvgro",
-};
-const V2 = {
-  foodata: "4yj2rrbd6ea3pckoo5dpnndfcijjd2yc",
-  libzz: "wpn7enmyybr42zre26cp2uw6drmtmqqv",
-  libfoo: "tcq2csxmnjxahfpduueheif2uyawyn6r",
-  fooapp: "4f3mj2wxorbeenbr5pmk7n7mkat6dlff",
-  "foo-buildtool": "4bu6m7whcnhrmflqhv56nxa7bapfblqg",
-};
-
 Deno.test({
-  name: "every fixture index parses, every record validates and resolves its dependencies",
+  name: "every fixture database parses; each record's node builds and agrees with its record",
   ignore: !HAVE_FIXTURES,
   fn() {
-    const found = fixtureIndexes();
-    const versions = new Set<string>();
-    assert.ok(found.length >= 9, `only ${found.length} indexes found`);
-    for (const { label, text } of found) {
-      const idx = parseIndexJson(text, label);
-      versions.add(idx.dbVersion);
-      assert.ok(idx.size > 0, label);
-      for (const r of idx.records) {
-        const n = idx.node(r.hash)!;
-        assert.equal(n.name, r.name, label);
-        const dag = idx.spec(r.hash);
-        assert.deepEqual(dag.missing, [], `${label}: ${r.name} has dependencies missing`);
+    const dbs = databases();
+    // v3-signed, v3-unsigned, both migrated mirrors, v2 signed and unsigned, test data, install db.
+    assert(dbs.length >= 6, `only ${dbs.length} databases found`);
+    for (const [f] of dbs) {
+      const db = parseIndexDb(readFileSync(f, "utf8"), f);
+      assert(db.records.length > 0, f);
+      for (const r of db.records) {
+        const n = db.node(r.hash)!;
+        assert.deepEqual(n.hash, r.hash);
+        assert.deepEqual(n.name, r.name);
+        assert.deepEqual(n.version, r.version);
+        assert.deepEqual(db.get(r.hash), r);
+        const dag = db.dag(r.hash)!;
+        assert.deepEqual(dag.root, r.hash);
+        for (const d of n.dependencies) {
+          assert(dag.nodes.has(d.hash), `${f}: ${r.hash} -> ${d.hash}`);
+        }
       }
-    }
-    assert.deepEqual([...versions].sort(), ["7", "8"]);
-  },
-});
-
-Deno.test({
-  name: "fixture indexes answer name, version, hash-prefix and arch queries",
-  ignore: !HAVE_FIXTURES,
-  fn() {
-    for (const { label, text } of fixtureIndexes()) {
-      if (label.startsWith("spack-testdata/")) continue;
-      const idx = parseIndexJson(text, label);
-      const hashes = idx.has(V3.fooapp) ? V3 : V2;
-      for (const [name, hash] of Object.entries(hashes)) {
-        assert.deepEqual(idx.find(name).map((r) => r.hash), [hash], `${label}: ${name}`);
-        assert.deepEqual(idx.find(`/${hash.slice(0, 6)}`).map((r) => r.name), [name], label);
-        assert.deepEqual(idx.find(`${name}/${hash.slice(0, 4)}`).length, 1, label);
-      }
-      assert.deepEqual(idx.find("libzz@1.2").map((r) => r.version), ["1.2.3"], label);
-      assert.deepEqual(idx.find("libzz@1.3:").length, 0, label);
-      assert.equal(idx.find("arch=linux-debian12-x86_64").length, 5, label);
-      assert.equal(idx.find("os=rhel8").length, 0, label);
-      // Only the external is not in the build cache.
-      const external = idx.records.filter((r) => r.external).map((r) => r.name);
-      assert.deepEqual(external, ["foo-buildtool"], label);
-      if (!label.startsWith("expected/")) {
-        assert.deepEqual(idx.records.filter((r) => !r.inBuildcache).map((r) => r.name), external);
-      }
-      // The compiler: an attribute in v2 (0.23) specs; v3 specs have no compiler node.
-      const libfoo = idx.get(hashes.libfoo)!;
-      if (hashes === V2) assert.equal(libfoo.compiler, "gcc@12.2.0", label);
-      else assert.equal(libfoo.compiler, undefined, label);
-      if (hashes === V2) assert.equal(idx.find("%gcc@12").length, 5, label);
     }
   },
 });
 
 Deno.test({
-  name: "v3 index blobs are rewritten byte for byte from their own records",
+  name: "records of the Spack 1.2 indexes have the DAG hash Spack stored",
+  ignore: !HAVE_FIXTURES,
+  fn() {
+    let checked = 0;
+    for (const [f] of databases()) {
+      const db = parseIndexDb(readFileSync(f, "utf8"), f);
+      if (db.dbVersion !== "8" || f.includes("spack-testdata")) continue;
+      for (const r of db.records) {
+        const c = checkDagHash(db.node(r.hash)!, 5);
+        assert(c.ok, `${f}: ${r.hash} computed ${c.computed}`);
+        checked++;
+      }
+    }
+    assert(checked > 0);
+  },
+});
+
+Deno.test({
+  name: "buildIndexJson rewrites every version 8 fixture database byte for byte",
   ignore: !HAVE_FIXTURES,
   fn() {
     let n = 0;
-    for (const { label, text } of fixtureIndexes()) {
-      if (!label.includes("blobs/")) continue;
-      const idx = parseIndexJson(text, label);
-      const recs: IndexWriteRecord[] = idx.records.map((r) => ({
-        node: idx.node(r.hash)!,
-        inBuildcache: r.inBuildcache,
-      }));
-      assert.equal(buildIndexJson(recs, { kind: "buildcache" }), text, label);
+    for (const [f, kind] of databases()) {
+      const text = readFileSync(f, "utf8");
+      const db = parseIndexDb(text, f);
+      if (db.dbVersion !== "8") continue;
+      const records: IndexWriteRecord[] = db.records.map((r) => {
+        const raw = db.raw(r.hash)!;
+        return {
+          hash: r.hash,
+          spec: raw.spec as Record<string, unknown>,
+          inBuildcache: raw.in_buildcache as boolean | undefined,
+          path: raw.path as string | null,
+          installed: raw.installed as boolean,
+          explicit: raw.explicit as boolean,
+          installationTime: raw.installation_time as number,
+          deprecatedFor: raw.deprecated_for as string | null,
+          origin: raw.origin as string | undefined,
+        };
+      });
+      assert.deepEqual(buildIndexJson(records, { kind }), text.trimEnd(), f);
       n++;
     }
-    assert.ok(n >= 4, `only ${n} index blobs`);
+    assert(n >= 4, `only ${n} version 8 databases`);
   },
 });
 
 Deno.test({
-  name: "the v3 index blob is rebuilt byte for byte from the mirror's spec blobs",
+  name:
+    "the v3 index Spack wrote is what buildcacheRecords + buildIndexJson make from the spec blobs",
   ignore: !HAVE_FIXTURES,
   fn() {
-    const mirror = fixture("v3-unsigned");
-    const dags = new Map<string, SpecDag>();
-    let indexText = "";
-    for (const p of walk(join(mirror, "blobs"))) {
-      const text = decode(readFileSync(p), p);
-      if (text.startsWith('{"database"')) indexText = text;
-      else if (text.startsWith("{")) {
-        const dag = parseSpecJson(text, p);
-        dags.set(dag.nodes.get(dag.root)!.name, dag);
-      }
+    const root = fixture("v3-unsigned");
+    const specs = [];
+    let index = "";
+    for (const f of walk(join(root, "blobs"))) {
+      let bytes = readFileSync(f);
+      if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
+      const text = bytes.toString("utf8");
+      if (text.startsWith('{"database":')) index = text;
+      else if (text.startsWith('{"spec":')) specs.push(parseSpecJson(text, f));
     }
-    assert.deepEqual([...dags.keys()].sort(), ["fooapp", "foodata", "libfoo", "libzz"]);
-    // Spack read the spec files in this order (its records: dependencies first, each once).
-    const order = ["libfoo", "libzz", "foodata", "fooapp"].map((k) => dags.get(k)!);
-    assert.equal(buildIndexJson(recordsFromDags(order), { kind: "buildcache" }), indexText);
-  },
-});
-
-Deno.test({
-  name: "the install database is rebuilt byte for byte (paths, explicit, float times, ref counts)",
-  ignore: !HAVE_FIXTURES,
-  fn() {
-    const text = readFileSync(fixture("expected/v3-install-db.json"), "utf8");
-    const idx = parseIndexJson(text, "v3-install-db.json");
-    const recs: IndexWriteRecord[] = idx.records.map((r) => {
-      const raw = idx.rawRecord(r.hash)! as Record<string, unknown>;
-      return {
-        node: idx.node(r.hash)!,
-        path: raw.path as string,
-        installed: raw.installed as boolean,
-        explicit: raw.explicit as boolean,
-        installationTime: raw.installation_time as number,
-      };
-    });
-    assert.equal(buildIndexJson(recs, { kind: "install" }), text);
+    assert(index && specs.length > 0);
+    const db = parseIndexDb(index);
+    // Spack's order: the order it read the manifests in; compare record sets and then bytes in
+    // Spack's order.
+    const ours = parseIndexDb(buildIndexJson(buildcacheRecords(specs), { kind: "buildcache" }));
+    assert.deepEqual(
+      ours.records.map((r) => r.hash).sort(),
+      db.records.map((r) => r.hash).sort(),
+    );
+    const byHash = new Map(buildcacheRecords(specs).map((r) => [r.hash, r]));
+    const inSpackOrder = db.records.map((r) => byHash.get(r.hash)!);
+    assert.deepEqual(buildIndexJson(inSpackOrder, { kind: "buildcache" }), index.trimEnd());
   },
 });

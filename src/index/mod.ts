@@ -3,6 +3,5 @@
  *
  * @module
  */
-export * from "./index.ts";
-export * from "./query.ts";
+export * from "./db.ts";
 export * from "./writer.ts";

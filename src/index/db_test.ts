@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { InvalidDataError, UnsupportedError } from "../errors.ts";
+import { parseIndexDb } from "./db.ts";
+import { buildIndexJson } from "./writer.ts";
+
+const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
+const zlib = { name: "zlib", version: "1.3.1", arch, hash: "aaaa1111", namespace: "builtin" };
+const gcc = { name: "gcc", version: "13.2.0", arch, hash: "cccc3333", external: { path: "/usr" } };
+const app = {
+  name: "app",
+  version: "2.0",
+  arch: { ...arch, target: { name: "zen2", vendor: "AMD" } },
+  dependencies: [
+    { name: "zlib", hash: "aaaa1111", parameters: { deptypes: ["link"], virtuals: [] } },
+    { name: "gcc", hash: "cccc3333", parameters: { deptypes: ["build"], virtuals: ["c"] } },
+  ],
+  hash: "bbbb2222",
+};
+const text = buildIndexJson([
+  { hash: "aaaa1111", spec: zlib, inBuildcache: true },
+  { hash: "cccc3333", spec: gcc, inBuildcache: true },
+  { hash: "bbbb2222", spec: app, inBuildcache: true },
+], { kind: "buildcache" });
+
+Deno.test("records are light: name, version, hash, arch text, compiler from the c provider", () => {
+  const db = parseIndexDb(text);
+  assert.equal(db.dbVersion, "8");
+  assert.deepEqual(db.get("bbbb2222"), {
+    name: "app",
+    version: "2.0",
+    hash: "bbbb2222",
+    arch: "linux-debian12-zen2",
+    compiler: "gcc@13.2.0",
+    inBuildcache: true,
+    external: false,
+  });
+  // An external is never in the build cache, whatever the record says.
+  assert.equal(db.get("cccc3333")!.inBuildcache, false);
+});
+
+Deno.test("queries by name, version (exact or prefix), hash prefix, arch part", () => {
+  const db = parseIndexDb(text);
+  const names = (q: Parameters<typeof db.query>[0]) => db.query(q).map((r) => r.name);
+  assert.deepEqual(names({ name: "zlib" }), ["zlib"]);
+  assert.deepEqual(names({ version: "1.3.1" }), ["zlib"]);
+  assert.deepEqual(names({ version: "1.3" }), []);
+  assert.deepEqual(names({ version: "1.3.*" }), ["zlib"]);
+  assert.deepEqual(names({ hashPrefix: "/bbb" }), ["app"]);
+  assert.deepEqual(names({ arch: "zen2" }), ["app"]);
+  assert.deepEqual(names({ arch: "linux-debian12" }), ["zlib", "gcc", "app"]);
+  assert.deepEqual(names({ arch: "debian" }), []);
+  assert.deepEqual(names({ inBuildcache: true, arch: "x86_64" }), ["zlib"]);
+});
+
+Deno.test("ref_count counts dependents of every type; nodes and DAGs are built on demand", () => {
+  const db = parseIndexDb(text);
+  assert.equal(db.raw("aaaa1111")!.ref_count, 1);
+  assert.equal(db.raw("cccc3333")!.ref_count, 1);
+  assert.equal(db.raw("bbbb2222")!.ref_count, 0);
+  const dag = db.dag("bbbb2222")!;
+  assert.deepEqual([...dag.nodes.keys()].sort(), ["aaaa1111", "bbbb2222", "cccc3333"]);
+  assert.equal(db.node("bbbb2222")!.dependencies[1].virtuals[0], "c");
+  assert.equal(db.node("nope"), undefined);
+});
+
+Deno.test("a malformed record fails only when its node is built, naming the JSON path", () => {
+  const bad = JSON.stringify({
+    database: {
+      version: "8",
+      installs: { h1: { spec: { name: "x", version: "1", dependencies: 7 } } },
+    },
+  });
+  const db = parseIndexDb(bad, "idx");
+  assert.equal(db.records.length, 1);
+  assert.throws(() => db.node("h1"), (e: Error) => {
+    assert.ok(e instanceof InvalidDataError);
+    assert.match(e.message, /idx/);
+    assert.match(e.message, /database\.installs\.h1\.spec/);
+    return true;
+  });
+});
+
+Deno.test("database versions outside 6..8 and documents without installs are refused", () => {
+  const v = (version: string) => JSON.stringify({ database: { version, installs: {} } });
+  assert.throws(() => parseIndexDb(v("5")), UnsupportedError);
+  assert.throws(() => parseIndexDb(v("9")), UnsupportedError);
+  assert.equal(parseIndexDb(v("6")).records.length, 0);
+  assert.throws(() => parseIndexDb("{}", "idx"), /idx: no "database.installs"/);
+  assert.throws(() => parseIndexDb("{", "idx"), /Cannot parse idx/);
+});
+
+Deno.test("install databases carry path, installed, explicit, time, deprecated_for; origin only when set", () => {
+  const t = buildIndexJson([
+    { hash: "aaaa1111", spec: zlib, path: "/opt/z", explicit: true, installationTime: 1.5 },
+    { hash: "cccc3333", spec: gcc, path: "/usr", installationTime: 2, origin: "builtin" },
+  ], { kind: "install" });
+  assert.equal(
+    t,
+    '{"database":{"version":"8","installs":{"aaaa1111":{"spec":' + JSON.stringify(zlib) +
+      ',"ref_count":0,"path":"/opt/z","installed":true,"explicit":true,"installation_time":1.5,' +
+      '"deprecated_for":null},"cccc3333":{"spec":' + JSON.stringify(gcc) +
+      ',"ref_count":0,"path":"/usr","installed":true,"explicit":false,"installation_time":2,' +
+      '"deprecated_for":null,"origin":"builtin"}}}}',
+  );
+});
