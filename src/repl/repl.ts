@@ -50,7 +50,7 @@ export interface ReplOptions extends MirrorCliOptions {
   json?: boolean;
   verbose?: boolean;
   color?: boolean;
-  /** History file (default `$SPACKLE_HISTORY`, else `$XDG_STATE_HOME/spackle/repl_history`). */
+  /** History file (default `$SPACKLE_HISTORY`, else `$XDG_STATE_HOME/spackle/history`). */
   historyFile?: string;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream;
@@ -60,7 +60,7 @@ export interface ReplOptions extends MirrorCliOptions {
 export function historyPath(env = process.env): string {
   if (env.SPACKLE_HISTORY) return env.SPACKLE_HISTORY;
   const base = env.XDG_STATE_HOME || join(homedir(), ".local", "state");
-  return join(base, "spackle", "repl_history");
+  return join(base, "spackle", "history");
 }
 
 /** Splits a line into words as a shell would (quotes and backslashes; no expansion). */
@@ -247,6 +247,15 @@ export class ReplSession {
 
   /** Runs one REPL line; resolves with its exit code (undefined for `exit`). */
   async line(text: string): Promise<number | undefined> {
+    try {
+      return await this.#line(text);
+    } catch (err) {
+      printError(err, !!this.#opts.json);
+      return err instanceof UsageError ? 2 : 1;
+    }
+  }
+
+  async #line(text: string): Promise<number | undefined> {
     let words: string[];
     try {
       words = splitWords(text);
@@ -321,7 +330,13 @@ export class ReplSession {
         return worst;
       }
       default: {
-        const mapped = [w, ...rest.map((r, i) => (i < 3 && /^\d+$/.test(r) ? this.#spec(r) : r))];
+        // A number stands for a row of the last listing, except as an option's value.
+        const mapped = [
+          w,
+          ...rest.map((r, i) =>
+            /^\d+$/.test(r) && (i === 0 || !rest[i - 1].startsWith("-")) ? this.#spec(r) : r
+          ),
+        ];
         return await this.#run(
           ["show", "download", "install"].includes(w) ? mapped : [w, ...rest],
         );
