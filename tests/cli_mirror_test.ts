@@ -30,6 +30,15 @@ Deno.test({
     r = await spackle(home, "list", "-m", "fx");
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^fooapp\s+3\.0\s+iicodpd/m);
+    // signed: false implies --allow-unsigned for that mirror, as in Spack.
+    r = await spackle(home, "show", "-m", "fx", "libzz");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /signature:\s+unsigned/);
+    r = await spackle(home, "mirror", "add", "strict", fixture("v3-unsigned"));
+    r = await spackle(home, "show", "-m", "strict", "libzz");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not signed and signatures are required/);
+    r = await spackle(home, "mirror", "remove", "strict");
     r = await spackle(home, "--json", "mirror", "list");
     const j = JSON.parse(r.stdout);
     assert.equal(j.mirrors[0].signed, false);

@@ -2,6 +2,7 @@
  * `mirror add|list|remove`: configured mirrors (spackle's config file, plus Spack's
  * mirrors.yaml scopes), and the resolver that turns configured names given to `-m` into URLs.
  */
+import { existsSync } from "node:fs";
 import process from "node:process";
 import { Option } from "commander";
 import type { Command } from "commander";
@@ -22,7 +23,7 @@ async function loadMirrors(flags: ConfigFlags) {
 }
 
 /** Installs the resolver of configured names for the command about to run. */
-function installResolver(flags: ConfigFlags): void {
+function installResolver(flags: ConfigFlags): () => ReturnType<typeof loadMirrors> {
   let cached: ReturnType<typeof loadMirrors> | undefined;
   const load = () => (cached ??= loadMirrors(flags));
   setMirrorNameResolver({
@@ -34,6 +35,13 @@ function installResolver(flags: ConfigFlags): void {
       return (await load()).mirrors.map((m) => m.name);
     },
   });
+  return load;
+}
+
+/** True when `s` is a bare name (not a URL, not a path), as `-m` tells them apart. */
+function isBareName(s: string): boolean {
+  return !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) && !s.includes("/") && !s.startsWith(".") &&
+    !existsSync(s);
 }
 
 /** The option a setting fills, per command (`install --root` only: push's --root differs). */
@@ -72,9 +80,22 @@ const register: Register = (program, act) => {
       process.env.HTTPS_PROXY = s.proxy;
     }
   });
-  program.hook("preAction", (_cmd, action) => {
+  program.hook("preAction", async (_cmd, action) => {
     const g = action.optsWithGlobals() as ConfigFlags;
-    installResolver({ config: g.config, mirrorsFile: g.mirrorsFile });
+    const load = installResolver({ config: g.config, mirrorsFile: g.mirrorsFile });
+    // As in Spack, mirrors configured with `signed: false` are read without signatures: when
+    // every -m names such a mirror, --allow-unsigned is implied.
+    const names = action.getOptionValue("mirror") as string[] | undefined;
+    if (
+      names?.length && names.every(isBareName) &&
+      action.options.some((o) => o.long === "--allow-unsigned") &&
+      !action.getOptionValue("allowUnsigned")
+    ) {
+      const { mirrors } = await load();
+      if (names.every((n) => mirrors.find((m) => m.name === n)?.signed === false)) {
+        action.setOptionValueWithSource("allowUnsigned", true, "config");
+      }
+    }
   });
 
   const mirror = program
