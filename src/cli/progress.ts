@@ -18,6 +18,8 @@
  */
 import process from "node:process";
 import { type Colors, formatBytes, type Output } from "./output.ts";
+import type { Entry, ReadOptions } from "../layout/types.ts";
+import type { Store, WriteOptions } from "../storage/store.ts";
 
 /** Where bars are drawn (stderr by default). */
 export interface ProgressStream {
@@ -85,6 +87,7 @@ export class Progress {
   #totalItems?: number;
   #doneItems = 0;
   #bytes = 0;
+  #stopped = false;
 
   constructor(enabled: boolean, color: Colors, opts: ProgressOptions = {}) {
     this.enabled = enabled;
@@ -108,8 +111,11 @@ export class Progress {
     this.#draw(false);
   }
 
-  /** Starts an item's bar; `total` bytes when known. */
-  start(label: string, total?: number): ProgressItem {
+  /**
+   * Starts an item's bar; `total` bytes when known. With `counts: false` its end does not count
+   * as an item done (when items are counted with {@link finish} instead).
+   */
+  start(label: string, total?: number, opts: { counts?: boolean } = {}): ProgressItem {
     if (!this.enabled) return NOOP_ITEM;
     const st: ItemState = { label, total, bytes: 0, started: this.#now() };
     this.#items.add(st);
@@ -122,15 +128,22 @@ export class Progress {
       },
       done: () => {
         if (!this.#items.delete(st)) return;
-        this.#doneItems++;
+        if (opts.counts !== false) this.#doneItems++;
         this.#draw(true);
       },
     };
   }
 
+  /** Counts one item done that had no bar of its own (or whose bar does not count). */
+  finish(): void {
+    if (!this.enabled) return;
+    this.#doneItems++;
+    this.#draw(true);
+  }
+
   /** Prints a line above the bars (or plainly when bars are off). */
   log(line: string): void {
-    if (!this.enabled) {
+    if (!this.enabled || this.#stopped) {
       this.#stream.write(line + "\n");
       return;
     }
@@ -139,11 +152,12 @@ export class Progress {
     this.#draw(true);
   }
 
-  /** Erases the bars; call when the command ends. */
+  /** Erases the bars; call when the command ends (nothing is drawn after). */
   stop(): void {
-    if (!this.enabled) return;
+    if (!this.enabled || this.#stopped) return;
     this.#erase();
     this.#items.clear();
+    this.#stopped = true;
   }
 
   #erase(): void {
@@ -154,17 +168,28 @@ export class Progress {
     this.#drawn = 0;
   }
 
-  #line(label: string, bytes: number, total: number | undefined, secs: number): string {
+  #line(
+    label: string,
+    bytes: number,
+    total: number | undefined,
+    secs: number,
+    etaSecs?: number,
+  ): string {
     const c = this.#color;
-    const cols = this.#stream.columns ?? 80;
+    const cols = this.#stream.columns || 80;
     const rate = secs > 0 ? bytes / secs : 0;
     const amount = total !== undefined
       ? `${formatBytes(bytes)}/${formatBytes(total)}`
-      : formatBytes(bytes);
+      : bytes
+      ? formatBytes(bytes)
+      : "";
     const eta = total !== undefined && rate > 0
       ? `ETA ${formatDuration((total - bytes) / rate)}`
+      : etaSecs !== undefined
+      ? `ETA ${formatDuration(etaSecs)}`
       : "";
-    const tail = `${amount} ${formatBytes(Math.round(rate))}/s ${eta}`.trimEnd();
+    const speed = amount ? `${formatBytes(Math.round(rate))}/s` : "";
+    const tail = [amount, speed, eta].filter((x) => x).join(" ");
     const labelW = Math.min(28, Math.max(8, cols - tail.length - 14));
     const name = label.length > labelW ? label.slice(0, labelW - 1) + "…" : label.padEnd(labelW);
     const barW = Math.max(0, Math.min(30, cols - labelW - tail.length - 4));
@@ -173,7 +198,7 @@ export class Progress {
   }
 
   #draw(force: boolean): void {
-    if (!this.enabled) return;
+    if (!this.enabled || this.#stopped) return;
     const now = this.#now();
     if (!force && now - this.#last < this.#interval) return;
     this.#last = now;
@@ -186,16 +211,133 @@ export class Progress {
       ? `${this.#doneItems}/${this.#totalItems}`
       : `${this.#doneItems} done`;
     const more = items.length > this.#maxLines ? `, ${items.length - this.#maxLines} more` : "";
+    const secs = (now - this.#started) / 1000;
+    // Without a byte total, the ETA comes from the items done so far.
+    const byItems = this.#totalBytes === undefined && this.#totalItems !== undefined &&
+        this.#doneItems > 0
+      ? secs * (this.#totalItems - this.#doneItems) / this.#doneItems
+      : undefined;
     lines.push(
-      this.#line(
-        `total ${count}${more}`,
-        this.#bytes,
-        this.#totalBytes,
-        (now - this.#started) / 1000,
-      ),
+      this.#line(`total ${count}${more}`, this.#bytes, this.#totalBytes, secs, byItems),
     );
     this.#erase();
     this.#stream.write(lines.join("\n") + "\n");
     this.#drawn = lines.length;
   }
+}
+
+/** A pass-through stream that advances `item` by each chunk and finishes it at the end. */
+export function countingStream(item: ProgressItem): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream({
+    transform(chunk, c) {
+      item.advance(chunk.byteLength);
+      c.enqueue(chunk);
+    },
+    flush() {
+      item.done();
+    },
+  });
+}
+
+/** Something entries are read from (a mirror set, an install source). */
+export interface EntrySource {
+  entry(hash: string, opts?: ReadOptions): Promise<Entry>;
+}
+
+function forward<T extends object>(target: T, own: Partial<T>): T {
+  return new Proxy(target, {
+    get(t, prop) {
+      if (Object.hasOwn(own, prop)) return own[prop as keyof T];
+      const v = Reflect.get(t, prop, t);
+      return typeof v === "function" ? v.bind(t) : v;
+    },
+  });
+}
+
+/**
+ * `source` with a bar for every tarball read through its entries (compressed bytes, against
+ * the tarball's size). `source` itself when bars are off.
+ */
+export function withTarballProgress<S extends EntrySource>(source: S, progress: Progress): S {
+  if (!progress.enabled) return source;
+  const entry = async (hash: string, opts?: ReadOptions): Promise<Entry> => {
+    const e = await source.entry(hash, opts);
+    const label = `${e.ref.name}@${e.ref.version}/${e.ref.hash.slice(0, 7)}`;
+    return forward(e, {
+      openTarball: async (o?: { signal?: AbortSignal }) =>
+        (await e.openTarball(o)).pipeThrough(
+          countingStream(progress.start(label, e.tarball.size)),
+        ),
+    });
+  };
+  return forward(source, { entry } as Partial<S>);
+}
+
+/**
+ * `store` with a bar for every streamed write (uploads: bytes against the size given). `store`
+ * itself when bars are off.
+ */
+export function withUploadProgress<S extends Store>(store: S, progress: Progress): S {
+  if (!progress.enabled) return store;
+  const write = (
+    path: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+    opts?: WriteOptions,
+  ) => {
+    if (body instanceof Uint8Array) return store.write(path, body, opts);
+    const label = path.slice(path.lastIndexOf("/") + 1);
+    return store.write(
+      path,
+      body.pipeThrough(countingStream(progress.start(label, opts?.size, { counts: false }))),
+      opts,
+    );
+  };
+  return forward(store, { write } as Partial<S>);
+}
+
+/** A phase event as install and push report them (`onProgress`). */
+export interface PhaseEvent {
+  phase: string;
+  name?: string;
+  hash?: string;
+  bytes?: number;
+  /** Bytes expected for the item, when known at its start. */
+  total?: number;
+  message?: string;
+}
+
+/**
+ * An `onProgress` callback drawing phase events: an item's bar runs from its `fetch` (or
+ * `start`) event to its `staged`/`pushed`/`done` event (whose `bytes` are counted), `bytes`
+ * events advance it; other events go to `other` (which may print through `progress.log`).
+ */
+export function phaseProgress(
+  progress: Progress,
+  other: (e: PhaseEvent) => void = () => {},
+): (e: PhaseEvent) => void {
+  const items = new Map<string, { item: ProgressItem; counted: number }>();
+  const key = (e: PhaseEvent) => e.hash ?? e.name ?? "";
+  return (e) => {
+    const k = key(e);
+    if (e.phase === "fetch" || e.phase === "start") {
+      const label = e.name ? `${e.name}${e.hash ? "/" + e.hash.slice(0, 7) : ""}` : k;
+      items.set(k, { item: progress.start(label, e.total), counted: 0 });
+    } else if (e.phase === "bytes") {
+      const it = items.get(k);
+      if (it && e.bytes) {
+        it.item.advance(e.bytes);
+        it.counted += e.bytes;
+      }
+    } else if (e.phase === "staged" || e.phase === "pushed" || e.phase === "done") {
+      const it = items.get(k);
+      if (it) {
+        if (e.bytes && e.bytes > it.counted) it.item.advance(e.bytes - it.counted);
+        it.item.done();
+        items.delete(k);
+      }
+      other(e);
+    } else {
+      other(e);
+    }
+  };
 }

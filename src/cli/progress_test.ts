@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { formatDuration, Progress } from "./progress.ts";
+import { formatDuration, phaseProgress, Progress } from "./progress.ts";
+import { MemoryStore } from "../storage/memory.ts";
 import { processOutput } from "./output.ts";
 
 const plain = processOutput({ json: false, quiet: false, verbose: false, color: false }).color;
@@ -57,4 +58,75 @@ Deno.test("durations format as m:ss and h:mm:ss", () => {
   assert.equal(formatDuration(5), "0:05");
   assert.equal(formatDuration(3725), "1:02:05");
   assert.equal(formatDuration(Infinity), "--:--");
+});
+
+Deno.test("without a byte total the overall ETA comes from items done", () => {
+  let t = 0;
+  const { chunks, stream } = capture();
+  const p = new Progress(true, plain, { stream, now: () => t, interval: 0 });
+  p.setTotal(undefined, 4);
+  t = 2000;
+  p.finish();
+  // One of four items in 2 s: three more take 6 s.
+  assert.match(chunks.at(-1)!, /total 1\/4\s+ETA 0:06/);
+  assert.doesNotMatch(chunks.at(-1)!, /B\/s/);
+  p.stop();
+  const n = chunks.length;
+  p.finish();
+  p.start("late", 1).advance(1);
+  assert.equal(chunks.length, n, "nothing is drawn after stop()");
+});
+
+Deno.test("a counting stream passes bytes through, advances the bar and finishes it", async () => {
+  let t = 0;
+  const { chunks, stream } = capture();
+  const p = new Progress(true, plain, { stream, now: () => t, interval: 0 });
+  p.setTotal(undefined, 1);
+  const body = new Blob([new Uint8Array(3000), new Uint8Array(2000)]).stream();
+  t = 1000;
+  const got = new Uint8Array(
+    await new Response(body.pipeThrough(countingStream(p.start("blob", 5000)))).arrayBuffer(),
+  );
+  assert.equal(got.byteLength, 5000);
+  assert.ok(chunks.some((c) => /blob .*5\.0 kB\/5\.0 kB/.test(c)));
+  assert.match(chunks.at(-1)!, /total 1\/1 .*5\.0 kB/);
+});
+
+Deno.test("uploads through a wrapped store get bars that do not count as items", async () => {
+  const { chunks, stream } = capture();
+  const p = new Progress(true, plain, { stream, interval: 0 });
+  p.setTotal(undefined, 2);
+  const store = new MemoryStore();
+  const up = withUploadProgress(store, p);
+  const data = new Uint8Array(1500).fill(7);
+  await up.write("blobs/sha256/ab/abcdef", new Blob([data]).stream(), { size: 1500 });
+  await up.write("small.json", new TextEncoder().encode("{}"));
+  assert.deepEqual(
+    new Uint8Array(await new Response(await store.read("blobs/sha256/ab/abcdef")).arrayBuffer()),
+    data,
+  );
+  assert.ok(chunks.some((c) => /abcdef .*1\.5 kB\/1\.5 kB/.test(c)));
+  assert.ok(!chunks.some((c) => /small\.json/.test(c)), "byte arrays get no bar");
+  assert.match(chunks.at(-1)!, /total 0\/2/);
+  p.finish();
+  assert.match(chunks.at(-1)!, /total 1\/2/);
+  // Off a terminal the store is returned as it is.
+  assert.equal(withUploadProgress(store, new Progress(false, plain, { stream })), store);
+});
+
+Deno.test("phaseProgress draws a bar from fetch to staged and passes other events on", () => {
+  let t = 0;
+  const { chunks, stream } = capture();
+  const p = new Progress(true, plain, { stream, now: () => t, interval: 0 });
+  p.setTotal(undefined, 2);
+  const seen: string[] = [];
+  const on = phaseProgress(p, (e) => seen.push(e.phase));
+  on({ phase: "resolve" });
+  on({ phase: "fetch", name: "zlib", hash: "abcdefghij" });
+  assert.match(chunks.join(""), /zlib\/abcdefg/);
+  t = 2000;
+  on({ phase: "staged", name: "zlib", hash: "abcdefghij", bytes: 4_000_000 });
+  assert.match(chunks.at(-1)!, /total 1\/2 .*4\.0 MB 2\.0 MB\/s/);
+  on({ phase: "installed", name: "zlib", hash: "abcdefghij" });
+  assert.deepEqual(seen, ["resolve", "staged", "installed"]);
 });

@@ -4,6 +4,7 @@ import type { Register } from "../app.ts";
 import { UsageError } from "../../errors.ts";
 import { formatBytes } from "../output.ts";
 import { addMirrorOptions, openCliMirrors } from "../mirrors.ts";
+import { Progress, withTarballProgress } from "../progress.ts";
 
 const register: Register = (program, act) => {
   const cmd = program
@@ -42,7 +43,9 @@ const register: Register = (program, act) => {
     const opened = await openCliMirrors(o, globals, signal);
     const started = performance.now();
     let bytes = 0;
-    const res = await m.installSpecs(opened.mirrors, specs, {
+    const progress = Progress.for(out);
+    const info = (l: string) => progress.enabled ? progress.log(l) : out.info(l);
+    const res = await m.installSpecs(withTarballProgress(opened.mirrors, progress), specs, {
       root: o.root,
       jobs: o.jobs,
       signal,
@@ -50,12 +53,16 @@ const register: Register = (program, act) => {
       projection: o.projection,
       onProgress: (p) => {
         if (p.phase === "staged") bytes += p.bytes ?? 0;
-        if (p.phase === "installed") out.info(`installed ${p.name}/${p.hash?.slice(0, 7)}`);
-        else if (p.phase === "skip") out.info(`already installed ${p.name}/${p.hash?.slice(0, 7)}`);
+        if (p.phase === "installed") info(`installed ${p.name}/${p.hash?.slice(0, 7)}`);
+        else if (p.phase === "skip") info(`already installed ${p.name}/${p.hash?.slice(0, 7)}`);
         else if (p.phase === "fetch") out.debug(`fetching ${p.name}/${p.hash?.slice(0, 7)}`);
-        else if (p.phase === "warning") out.warn(`${p.name}/${p.hash?.slice(0, 7)}: ${p.message}`);
+        else if (p.phase === "warning") {
+          const w = `${p.name}/${p.hash?.slice(0, 7)}: ${p.message}`;
+          if (progress.enabled) progress.log(`warning: ${w}`);
+          else out.warn(w);
+        }
       },
-    });
+    }).finally(() => progress.stop());
     if (out.json) {
       out.data(res);
       return;

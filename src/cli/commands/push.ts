@@ -6,6 +6,7 @@ import { Option } from "commander";
 import { EXIT, group, type Register } from "../app.ts";
 import { UsageError } from "../../errors.ts";
 import { formatBytes } from "../output.ts";
+import { Progress, withUploadProgress } from "../progress.ts";
 import type { Signer } from "../../sign/types.ts";
 import type { Store } from "../../storage/store.ts";
 import type { InstalledPrefix, InstallSource } from "../../push/push.ts";
@@ -120,7 +121,8 @@ const register: Register = (program, act) => {
       const { V3Writer } = await import("../../layout/v3/writer.ts");
       const signer = await chooseSigner(o);
       const store = await writableStore(mirror, globals.caFile);
-      const writer = new V3Writer(store);
+      const progress = Progress.for(out);
+      const writer = new V3Writer(withUploadProgress(store, progress));
       let src: InstallSource;
       let requested: InstalledPrefix[];
       if (o.root) {
@@ -148,6 +150,9 @@ const register: Register = (program, act) => {
       const { items, missing } = specsToPush(requested, src, only);
       for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
       const started = performance.now();
+      progress.setTotal(undefined, items.length);
+      const say = (l: string) => progress.enabled ? progress.log(l) : out.info(l);
+      const warn = (l: string) => progress.enabled ? progress.log(`warning: ${l}`) : out.warn(l);
       const res = await pushSpecs(items, src, writer, {
         only,
         force: !!o.force,
@@ -156,12 +161,13 @@ const register: Register = (program, act) => {
         signal,
         onProgress: (r) => {
           const id = `${r.name}@${r.version}/${r.hash.slice(0, 7)}`;
-          if (r.status === "pushed") out.info(`pushed ${id} (${formatBytes(r.tarballSize ?? 0)})`);
-          else if (r.status === "skipped") out.info(`already in the mirror ${id}`);
-          else out.warn(`failed ${id}: ${r.error}`);
-          for (const w of r.warnings ?? []) out.warn(`${id}: ${w}`);
+          progress.finish();
+          if (r.status === "pushed") say(`pushed ${id} (${formatBytes(r.tarballSize ?? 0)})`);
+          else if (r.status === "skipped") say(`already in the mirror ${id}`);
+          else warn(`failed ${id}: ${r.error}`);
+          for (const w of r.warnings ?? []) warn(`${id}: ${w}`);
         },
-      });
+      }).finally(() => progress.stop());
       if (signer && res.some((r) => r.status === "pushed")) {
         await writer.publishKey(signer.fingerprint, signer.publicKeyArmored, signal);
       }

@@ -390,8 +390,9 @@ const register: Register = (program, act) => {
               const e = await counted.entry(r.hash, { requireSignature, signal: ctx.signal });
               const files = await download(ctx, mirrors, e, o.to);
               bytes += files.reduce((a, f) => a + f.size, 0);
-              const line =
-                `downloaded ${r.name}@${r.version}/${r.hash.slice(0, 7)} (${files.length} files)`;
+              const line = `downloaded ${r.name}@${r.version}/${
+                r.hash.slice(0, 7)
+              } (${files.length} files)`;
               if (progress.enabled) progress.log(line);
               else ctx.out.info(line);
               done[i] = { name: r.name, version: r.version, hash: r.hash, mirror: r.mirror, files };

@@ -1,0 +1,95 @@
+/**
+ * Progress bars from the real CLI: under a pseudo-terminal (util-linux `script`) `download` and
+ * `install` draw and erase bars on stderr; piped, or with --quiet, they print no bars at all;
+ * NO_COLOR turns the colours off.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+
+const SCRIPT = ["/usr/bin/script", "/bin/script"].find((p) => existsSync(p));
+const DENO = join(REPO_ROOT, "node_modules/.bin/deno");
+const CLI = join(REPO_ROOT, "cli.ts");
+const ERASE = "\x1b[1A\x1b[2K";
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Runs the CLI with stdout and stderr on a pseudo-terminal; everything it wrote. */
+function onTerminal(args: string[], env: Record<string, string> = {}): string {
+  const cmd = [DENO, "run", "-A", CLI, ...args].map(quote).join(" ");
+  return execFileSync(SCRIPT!, ["-qec", cmd, "/dev/null"], {
+    encoding: "utf8",
+    env: { ...process.env, ...env, COLUMNS: "120" },
+  });
+}
+
+Deno.test({
+  name: "download on a terminal draws per-item and overall bars, then erases them",
+  ignore: !SCRIPT || !HAVE_FIXTURES,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "spackle-progress-" });
+    const screen = onTerminal([
+      "download",
+      "-m",
+      fixture("v3-unsigned"),
+      "--allow-unsigned",
+      "--deps",
+      "fooapp",
+      "--to",
+      join(dir, "dl"),
+    ], { NO_COLOR: "1" });
+    // Item bars are redrawn at most 10 times a second, so which ones show depends on timing;
+    // every one shows its name, a bar and bytes against the tarball size.
+    for (const m of screen.matchAll(/(\w+@[\d.]+\/\w{7}) +([█░]*) ?([\d.]+ k?B)\/([\d.]+ kB)/g)) {
+      assert.ok(m[2].length > 0, `an item line without a bar: ${m[0]}`);
+    }
+    assert.match(screen, /total 4\/4 +28 kB [\d.]+ kB\/s/);
+    assert.ok(screen.includes(ERASE), "bars are erased");
+    assert.match(screen, /downloaded fooapp@3\.0\/iicodpd \(3 files\)/);
+    assert.match(screen, /4 specs, [\d.]+ kB into /);
+    // NO_COLOR: no colour codes at all (only cursor movement).
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(screen, /\x1b\[\d+m/);
+    // The last thing on stderr before the result is an erase, not a bar.
+    const last = screen.lastIndexOf("total 4/4");
+    assert.ok(screen.indexOf(ERASE, last) > last);
+  },
+});
+
+Deno.test({
+  name: "install on a terminal shows bars; --quiet and a pipe show none",
+  ignore: !SCRIPT || !HAVE_FIXTURES,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "spackle-progress-" });
+    const args = (root: string) => [
+      "install",
+      "-m",
+      fixture("v3-unsigned"),
+      "--allow-unsigned",
+      "--root",
+      join(dir, root),
+      "fooapp",
+    ];
+    const tty = onTerminal(args("a"));
+    assert.match(
+      tty,
+      /(libzz@1\.2\.3\/irttwv2|libfoo@2\.0\/qxhycnk|fooapp@3\.0\/iicodpd).* k?B\/\d+\.\d kB/,
+    );
+    assert.match(tty, /total \d done/);
+    assert.match(tty, /installed fooapp\/iicodpd/);
+    assert.ok(tty.includes(ERASE));
+    const quiet = onTerminal([...args("b"), "--quiet"]);
+    assert.ok(!quiet.includes(ERASE), `--quiet drew bars:\n${quiet}`);
+    assert.doesNotMatch(quiet, /total \d/);
+    assert.match(quiet, /fooapp@3\.0\/iicodpd /);
+    const piped = execFileSync(DENO, ["run", "-A", CLI, ...args("c")], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    assert.ok(!piped.includes("\x1b"), "no escape codes off a terminal");
+    assert.match(piped, /fooapp@3\.0\/iicodpd /);
+  },
+});
