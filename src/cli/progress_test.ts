@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { formatDuration, phaseProgress, Progress } from "./progress.ts";
+import {
+  countingStream,
+  formatDuration,
+  phaseProgress,
+  Progress,
+  withUploadProgress,
+} from "./progress.ts";
 import { MemoryStore } from "../storage/memory.ts";
 import { processOutput } from "./output.ts";
 

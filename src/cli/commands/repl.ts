@@ -19,7 +19,7 @@ const register: Register = (program, act) => {
         "  spackle repl            # the configured mirrors\n\n" +
         "In the shell:\n  ls zlib              numbered rows\n  show 2               the second row\n" +
         "  deps fooapp          the dependency tree\n  cat /iicodpd         the metadata\n" +
-        "  install 1 --root ~/sw\n\nHistory: SPACKLE_HISTORY, else $XDG_STATE_HOME/spackle/history.",
+        "  install 1 --root ~/sw\n\nHistory: SPACKLE_HISTORY, else $XDG_STATE_HOME/spackle/repl_history.",
     );
   addMirrorOptions(cmd);
   cmd.action(act(async ({ globals }, o: MirrorCliOptions, c: Command) => {
