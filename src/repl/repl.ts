@@ -50,7 +50,7 @@ export interface ReplOptions extends MirrorCliOptions {
   json?: boolean;
   verbose?: boolean;
   color?: boolean;
-  /** History file (default `$SPACKLE_HISTORY`, else `$XDG_STATE_HOME/spackle/history`). */
+  /** History file (default `$SPACKLE_HISTORY`, else `$XDG_STATE_HOME/spackle/repl_history`). */
   historyFile?: string;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream;
@@ -60,7 +60,7 @@ export interface ReplOptions extends MirrorCliOptions {
 export function historyPath(env = process.env): string {
   if (env.SPACKLE_HISTORY) return env.SPACKLE_HISTORY;
   const base = env.XDG_STATE_HOME || join(homedir(), ".local", "state");
-  return join(base, "spackle", "history");
+  return join(base, "spackle", "repl_history");
 }
 
 /** Splits a line into words as a shell would (quotes and backslashes; no expansion). */
