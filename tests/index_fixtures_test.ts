@@ -13,6 +13,7 @@ import {
   buildIndexJson,
   type IndexWriteRecord,
   parseIndexDb,
+  validateIndexDb,
 } from "../src/index/mod.ts";
 import { checkDagHash, parseSpecJson } from "../src/spec/mod.ts";
 
@@ -39,15 +40,16 @@ function databases(): [string, "buildcache" | "install"][] {
 }
 
 Deno.test({
-  name: "every fixture database parses; each record's node builds and agrees with its record",
+  name: "every fixture database parses and validates; each record's node builds and agrees with it",
   ignore: !HAVE_FIXTURES,
-  fn() {
+  async fn() {
     const dbs = databases();
     // v3-signed, v3-unsigned, both migrated mirrors, v2 signed and unsigned, test data, install db.
     assert(dbs.length >= 6, `only ${dbs.length} databases found`);
     for (const [f] of dbs) {
       const db = parseIndexDb(readFileSync(f, "utf8"), f);
       assert(db.records.length > 0, f);
+      await validateIndexDb(db);
       for (const r of db.records) {
         const n = db.node(r.hash)!;
         assert.deepEqual(n.hash, r.hash);

@@ -1,13 +1,13 @@
 /**
  * Spack's database JSON (versions 6 to 8): a build cache index or an install tree's
  * `.spack-db/index.json`. The text is parsed once; light records (name, version, hash, arch,
- * compiler) are made up front, spec nodes and DAGs only on demand, each record's spec checked
- * by its zod schema when it is built.
+ * compiler) are made up front, spec nodes and DAGs only on demand. Nothing here loads zod
+ * (`spackle list` stays fast); `validateIndexDb` checks every record against its schema.
  *
  * @module
  */
 import { InvalidDataError, UnsupportedError } from "../errors.ts";
-import { parseNodeJson } from "../spec/parse.ts";
+import { nodeFromDict } from "../spec/node.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 
 type Obj = Record<string, unknown>;
@@ -52,7 +52,7 @@ export interface IndexDb {
   records: IndexRecord[];
   /** The record of a hash. */
   get(hash: string): IndexRecord | undefined;
-  /** The spec node of a hash (built and checked on first request), or undefined. */
+  /** The spec node of a hash (built on first request), or undefined. */
   node(hash: string): SpecNode | undefined;
   /** The DAG rooted at `hash` from the index's records (dependencies the index lacks are absent). */
   dag(hash: string): SpecDag | undefined;
@@ -60,6 +60,8 @@ export interface IndexDb {
   raw(hash: string): Obj | undefined;
   /** Records matching `q`, in file order. */
   query(q: IndexQuery): IndexRecord[];
+  /** The label errors name. */
+  label: string;
 }
 
 function archText(a: unknown): string | undefined {
@@ -183,18 +185,20 @@ export function parseIndexDb(input: string | unknown, label = "index"): IndexDb 
     if (!n) {
       const spec = installs[hash]?.spec;
       if (!spec) return undefined;
-      n = parseNodeJson(
-        spec.hash ? spec : { ...spec, hash },
-        label,
-        `database.installs.${hash}.spec`,
-      );
-      n.hash = hash;
+      const deps = spec.dependencies;
+      if (typeof spec.name !== "string" || (deps !== undefined && typeof deps !== "object")) {
+        throw new InvalidDataError(
+          `Cannot read ${label}: the spec at "database.installs.${hash}.spec" has no name or bad dependencies`,
+        );
+      }
+      n = nodeFromDict(spec.hash ? spec : { ...spec, hash }, hash);
       built.set(hash, n);
     }
     return n;
   };
   return {
     dbVersion,
+    label,
     records,
     get: (hash) => byHash.get(hash),
     node,
@@ -218,4 +222,23 @@ export function parseIndexDb(input: string | unknown, label = "index"): IndexDb 
       return { root: hash, nodes, formatVersion: specFormat, raw: installs[hash] };
     },
   };
+}
+
+/**
+ * Checks every record of `db` against Spack's record schema (zod, loaded here), throwing an
+ * `InvalidDataError` that names the label and the JSON path of the first bad value.
+ */
+export async function validateIndexDb(db: IndexDb): Promise<void> {
+  const { IndexRecordJson } = await import("../spec/schema.ts");
+  for (const r of db.records) {
+    const res = IndexRecordJson.safeParse(db.raw(r.hash));
+    if (!res.success) {
+      const issue = res.error.issues[0];
+      const path = issue.path.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`)
+        .join("");
+      throw new InvalidDataError(
+        `Cannot read ${db.label}: "database.installs.${r.hash}${path}": ${issue.message}`,
+      );
+    }
+  }
 }

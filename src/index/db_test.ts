@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { InvalidDataError, UnsupportedError } from "../errors.ts";
-import { parseIndexDb } from "./db.ts";
+import { parseIndexDb, validateIndexDb } from "./db.ts";
 import { buildIndexJson } from "./writer.ts";
 
 const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
@@ -63,21 +63,29 @@ Deno.test("ref_count counts dependents of every type; nodes and DAGs are built o
   assert.equal(db.node("nope"), undefined);
 });
 
-Deno.test("a malformed record fails only when its node is built, naming the JSON path", () => {
+Deno.test("a record without a name fails only when its node is built, naming the JSON path", () => {
   const bad = JSON.stringify({
-    database: {
-      version: "8",
-      installs: { h1: { spec: { name: "x", version: "1", dependencies: 7 } } },
-    },
+    database: { version: "8", installs: { h1: { spec: { version: "1" } } } },
   });
   const db = parseIndexDb(bad, "idx");
   assert.equal(db.records.length, 1);
   assert.throws(() => db.node("h1"), (e: Error) => {
     assert.ok(e instanceof InvalidDataError);
-    assert.match(e.message, /idx/);
-    assert.match(e.message, /database\.installs\.h1\.spec/);
+    assert.match(e.message, /idx: the spec at "database\.installs\.h1\.spec"/);
     return true;
   });
+});
+
+Deno.test("validateIndexDb names the record and path of a value of the wrong type", async () => {
+  const bad = JSON.stringify({
+    database: { version: "8", installs: { h1: { spec: { name: "x", arch: { platform: 3 } } } } },
+  });
+  await assert.rejects(validateIndexDb(parseIndexDb(bad, "idx")), (e: Error) => {
+    assert.ok(e instanceof InvalidDataError);
+    assert.match(e.message, /idx: "database\.installs\.h1\.spec\.arch\.platform"/);
+    return true;
+  });
+  await validateIndexDb(parseIndexDb(text));
 });
 
 Deno.test("database versions outside 6..8 and documents without installs are refused", () => {

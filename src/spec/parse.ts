@@ -7,15 +7,16 @@
 import type { z } from "zod";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
 import { NodeJson, SpecDocJson, SpecListV1Json, SpecNodesJson } from "./schema.ts";
-import type { DepType, SpecArch, SpecDag, SpecDependency, SpecNode } from "./types.ts";
+import type { SpecDag, SpecNode } from "./types.ts";
+import { nodeFromDict } from "./node.ts";
+
+export { archOf, archString, compilerOf, namingCompiler, nodeFromDict } from "./node.ts";
 
 type Obj = Record<string, unknown>;
 
 function isObj(v: unknown): v is Obj {
   return !!v && typeof v === "object" && !Array.isArray(v);
 }
-
-const DEP_ORDER: DepType[] = ["build", "link", "run", "test"];
 
 /** A zod issue path as `spec.nodes[2].dependencies[0].name`. */
 function pathText(base: string, path: readonly PropertyKey[]): string {
@@ -50,99 +51,6 @@ function zodFailure(label: string, base: string, err: z.ZodError): InvalidDataEr
     `Cannot read ${label}: invalid value at "${where}": ${issue?.message ?? "unknown problem"}`,
     { cause: err },
   );
-}
-
-function depTypes(v: unknown): DepType[] {
-  const list = typeof v === "string" ? [v] : Array.isArray(v) ? v : [];
-  return DEP_ORDER.filter((t) => list.includes(t));
-}
-
-/** The arch of a node dict, when it has one. */
-export function archOf(raw: Obj): SpecArch | undefined {
-  const a = raw.arch;
-  if (!isObj(a)) return undefined;
-  const t = a.target;
-  return {
-    platform: String(a.platform ?? ""),
-    platformOs: String(a.platform_os ?? ""),
-    target: typeof t === "string" ? t : isObj(t) ? String(t.name ?? "") : "",
-  };
-}
-
-/** `platform-os-target` of an arch (undefined stays undefined). */
-export function archString(a: SpecArch | undefined): string | undefined {
-  return a ? `${a.platform}-${a.platformOs}-${a.target}` : undefined;
-}
-
-/**
- * The compiler a node records: the `compiler` attribute (formats <= 4) or the
- * `annotations.compiler` Spack 1.x keeps for converted nodes (`gcc@=12.2.0`). Format-5 nodes
- * name their compiler as a dependency instead (see `namingCompiler`).
- */
-export function compilerOf(raw: Obj): { name: string; version: string } | undefined {
-  const c = raw.compiler;
-  if (isObj(c) && typeof c.name === "string") {
-    return { name: c.name, version: String(c.version ?? "").replace(/^=/, "") };
-  }
-  const ann = raw.annotations;
-  if (isObj(ann) && typeof ann.compiler === "string") {
-    const m = /^([^@]+)@=?(.+)$/.exec(ann.compiler);
-    if (m) return { name: m[1], version: m[2] };
-  }
-  return undefined;
-}
-
-function edgeHash(e: Obj): string {
-  return String(e.hash ?? e.full_hash ?? e.build_hash ?? e.package_hash ?? "");
-}
-
-function depsOf(raw: Obj): SpecDependency[] {
-  const d = raw.dependencies;
-  if (Array.isArray(d)) {
-    return d.filter(isObj).map((e) => {
-      const p = isObj(e.parameters) ? e.parameters : {};
-      return {
-        name: String(e.name ?? ""),
-        hash: edgeHash(e),
-        depTypes: depTypes(p.deptypes ?? e.type),
-        virtuals: Array.isArray(p.virtuals) ? p.virtuals.map(String) : [],
-      };
-    });
-  }
-  if (isObj(d)) {
-    return Object.entries(d).filter(([, v]) => isObj(v)).map(([name, v]) => ({
-      name,
-      hash: edgeHash(v as Obj),
-      depTypes: depTypes((v as Obj).type),
-      virtuals: [],
-    }));
-  }
-  return [];
-}
-
-/**
- * One node dict (already shape-checked, or trusted) into a `SpecNode`. `raw` is kept as given.
- * `hash` overrides the node's own (index records are keyed by hash).
- */
-export function nodeFromDict(raw: Obj, hash?: string): SpecNode {
-  const ext = raw.external;
-  const mod = isObj(ext) ? ext.module : undefined;
-  return {
-    name: String(raw.name ?? ""),
-    version: String(raw.version ?? ""),
-    hash: hash ?? String(raw.hash ?? raw.full_hash ?? raw.build_hash ?? ""),
-    arch: archOf(raw),
-    compiler: compilerOf(raw),
-    namespace: typeof raw.namespace === "string" ? raw.namespace : undefined,
-    external: isObj(ext)
-      ? {
-        path: typeof ext.path === "string" ? ext.path : undefined,
-        module: typeof mod === "string" ? mod : Array.isArray(mod) ? mod.join(" ") : null,
-      }
-      : undefined,
-    dependencies: depsOf(raw),
-    raw,
-  };
 }
 
 /**
@@ -292,23 +200,4 @@ export function runtimeClosure(
   };
   visit(rootHash);
   return out;
-}
-
-/**
- * The compiler Spack puts into v2 names and shows: the node's own compiler (formats <= 4),
- * else the first dependency providing `c`, then `cxx`, then `fortran` (format 5), else none.
- */
-export function namingCompiler(
-  node: SpecNode,
-  lookup: (hash: string) => SpecNode | undefined,
-): { name: string; version: string } | undefined {
-  if (node.compiler) return node.compiler;
-  for (const lang of ["c", "cxx", "fortran"]) {
-    const d = node.dependencies.find((e) => e.virtuals.includes(lang));
-    if (d) {
-      const n = lookup(d.hash);
-      if (n) return { name: n.name, version: n.version };
-    }
-  }
-  return undefined;
 }
