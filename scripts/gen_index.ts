@@ -15,7 +15,7 @@ import process from "node:process";
 import { base32Encode } from "../src/core/base32.ts";
 import { gzipBytes } from "../src/core/gzip.ts";
 import { buildIndexJson, type IndexWriteRecord } from "../src/index/mod.ts";
-import { dagHash, nodeFromDict } from "../src/spec/mod.ts";
+import { dagHash } from "../src/spec/mod.ts";
 
 const args = process.argv.slice(2);
 const pos = args.filter((a) => !a.startsWith("--"));
@@ -80,7 +80,7 @@ function finish(node: Record<string, unknown>): Node {
 
 const records: IndexWriteRecord[] = [];
 const add = (node: Node, inBuildcache: boolean) =>
-  records.push({ node: nodeFromDict(node), inBuildcache });
+  records.push({ hash: node.hash, spec: node, inBuildcache });
 
 const gcc = finish({
   name: "gcc",

@@ -26,6 +26,30 @@ export function pyJsonString(s: string): string {
   }) + '"';
 }
 
+/** A number `pyJsonDumps` writes as Python writes a float (`repr`): `1.0`, `1e-05`, `1e+16`. */
+export class PyFloat {
+  constructor(readonly value: number) {}
+}
+
+/** A number as Python's `repr(float)` writes it (`1.0`, `1e-05`, `1e+16`, `0.0001`). */
+export function pyFloat(n: number): string {
+  if (Number.isNaN(n)) return "NaN";
+  if (!Number.isFinite(n)) return n > 0 ? "Infinity" : "-Infinity";
+  if (n === 0) return Object.is(n, -0) ? "-0.0" : "0.0";
+  const [mant, expText] = n.toExponential().split("e");
+  const e = Number(expText);
+  const sign = mant.startsWith("-") ? "-" : "";
+  const digits = mant.replace(/^-/, "").replace(".", "");
+  if (e < -4 || e >= 16) {
+    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    return `${sign}${m}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
+  }
+  if (e < 0) return `${sign}0.${"0".repeat(-e - 1)}${digits}`;
+  const int = digits.slice(0, e + 1).padEnd(e + 1, "0");
+  const frac = digits.slice(e + 1);
+  return `${sign}${int}.${frac || "0"}`;
+}
+
 /** Options of `pyJsonDumps`. */
 export interface PyJsonOptions {
   /** Indent width (Python `indent=`); when set, `": "` separates keys and values. */
@@ -34,8 +58,8 @@ export interface PyJsonOptions {
 
 /**
  * `json.dumps(value, separators=(",", ":"))` (or with `indent`). Objects keep insertion order;
- * numbers print as JavaScript prints them (spec dicts hold integers only); `undefined` values
- * in objects are skipped.
+ * numbers print as JavaScript prints them (spec dicts hold integers only; wrap a float in
+ * `PyFloat` to get Python's float text); `undefined` values in objects are skipped.
  */
 export function pyJsonDumps(value: unknown, opts: PyJsonOptions = {}): string {
   const ind = opts.indent;
@@ -43,6 +67,7 @@ export function pyJsonDumps(value: unknown, opts: PyJsonOptions = {}): string {
     if (v === null || v === undefined) return "null";
     if (typeof v === "string") return pyJsonString(v);
     if (typeof v === "boolean") return v ? "true" : "false";
+    if (v instanceof PyFloat) return pyFloat(v.value);
     if (typeof v === "number") {
       if (!Number.isFinite(v)) return v !== v ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
       return String(v);

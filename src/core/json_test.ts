@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { pyJsonDumps, pyJsonString } from "./json.ts";
+import { PyFloat, pyFloat, pyJsonDumps, pyJsonString } from "./json.ts";
 
 const VALUE = {
   name: 'a\u00e9\u{1F600}\u007f\u0001/"\\',
@@ -42,4 +42,16 @@ Deno.test("pyJsonDumps output is ASCII-only JSON that parses back to the same va
     }),
     { numRuns: 300 },
   );
+});
+
+Deno.test("pyFloat and PyFloat write numbers as Python's repr(float)", () => {
+  // CPython repr() of the same floats.
+  assert.equal(pyFloat(1), "1.0");
+  assert.equal(pyFloat(1795817983.4622617), "1795817983.4622617");
+  assert.equal(pyFloat(1e-5), "1e-05");
+  assert.equal(pyFloat(0.0001), "0.0001");
+  assert.equal(pyFloat(1e16), "1e+16");
+  assert.equal(pyFloat(123456789012345.6), "123456789012345.6");
+  assert.equal(pyFloat(-2.5), "-2.5");
+  assert.equal(pyJsonDumps({ t: new PyFloat(2) }), '{"t":2.0}');
 });

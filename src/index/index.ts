@@ -8,7 +8,7 @@
 import { InvalidDataError, NotFoundError, UnsupportedError } from "../errors.ts";
 import { archString, nodeFromDict, parseNodeJson } from "../spec/parse.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
-import { filterRecords, type IndexQuery } from "./query.ts";
+import { filterRecords, type RecordQuery } from "./query.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -160,7 +160,7 @@ export class SpackIndex {
   }
 
   /** The records matching a query (text as `parseQuery` reads it, or parsed), in file order. */
-  find(query: string | IndexQuery): IndexRecord[] {
+  find(query: string | RecordQuery): IndexRecord[] {
     return filterRecords(this.records, query);
   }
 

@@ -10,7 +10,7 @@ import { UsageError } from "../errors.ts";
 import type { SpecArch } from "../spec/types.ts";
 
 /** One parsed query; every field that is set must match. */
-export interface IndexQuery {
+export interface RecordQuery {
   name?: string;
   /** Version constraint as written after `@`. */
   version?: string;
@@ -42,8 +42,8 @@ const HASH = /^[a-z2-7]+$/;
  * Parses one query (`zlib@1.2: %gcc arch=linux-debian12-x86_64`, `/abc12`, `zlib/abc12`).
  * Throws `UsageError` naming the bad part. Empty text matches everything.
  */
-export function parseQuery(text: string): IndexQuery {
-  const q: IndexQuery = { text: text.trim() };
+export function parseQuery(text: string): RecordQuery {
+  const q: RecordQuery = { text: text.trim() };
   const bad = (why: string): never => {
     throw new UsageError(`Invalid spec query "${text}": ${why}`);
   };
@@ -154,7 +154,7 @@ function archParts(a: string | SpecArch | undefined): [string, string, string] |
 }
 
 /** True when `rec` satisfies every field `q` sets. */
-export function matchesQuery(rec: QueryableRecord, q: IndexQuery): boolean {
+export function matchesQuery(rec: QueryableRecord, q: RecordQuery): boolean {
   if (q.name !== undefined && rec.name !== q.name) return false;
   if (q.hashPrefix !== undefined && !rec.hash.startsWith(q.hashPrefix)) return false;
   if (q.version !== undefined && !versionSatisfies(rec.version, q.version)) return false;
@@ -180,7 +180,7 @@ export function matchesQuery(rec: QueryableRecord, q: IndexQuery): boolean {
 /** The records of `records` that match `query` (text or parsed), in their order. */
 export function filterRecords<T extends QueryableRecord>(
   records: Iterable<T>,
-  query: string | IndexQuery,
+  query: string | RecordQuery,
 ): T[] {
   const q = typeof query === "string" ? parseQuery(query) : query;
   const out: T[] = [];
