@@ -85,6 +85,8 @@ Deno.test({
       await waitFor(session, /spackle> cat \/ddk74w2/);
       keys(session, "Enter");
       await waitFor(session, /"mediaType": "application\/vnd\.spack\.spec\.v5\+json"/);
+      keys(session, "cat --spec 4", "Enter");
+      await waitFor(session, /"name": "libzz",\n\s+"version": "1\.2\.3"/);
       // Ctrl-C cancels a running command (a mirror that never answers) and keeps the shell.
       keys(session, `ls -m http://127.0.0.1:${port}/hang`, "Enter");
       await sleep(1000);
@@ -104,6 +106,7 @@ Deno.test({
         "show 4",
         "deps fooapp",
         "cat /ddk74w2",
+        "cat --spec 4",
         `ls -m http://127.0.0.1:${port}/hang`,
         "help",
       ]);

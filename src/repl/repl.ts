@@ -33,7 +33,7 @@ export const REPL_WORDS: Record<string, string> = {
   find: "the same as ls",
   show: "show a spec (SPEC or a row number of the last listing)",
   deps: "the dependency tree of a spec",
-  cat: "the spec's metadata (v3 manifest or v2 spec file), pretty-printed",
+  cat: "the metadata (v3 manifest or v2 spec file) pretty-printed; cat --spec: the spec document",
   verify: "check the open mirrors (or the ones given)",
   download: "fetch a spec's files: download SPEC --to DIR",
   install: "install specs: install SPEC... --root DIR",
@@ -344,9 +344,11 @@ export class ReplSession {
     }
   }
 
-  async #cat(rest: string[]): Promise<number> {
+  async #cat(args: string[]): Promise<number> {
+    const specDoc = args.includes("--spec");
+    const rest = args.filter((a) => a !== "--spec");
     if (rest.length !== 1) {
-      this.#print("usage: cat SPEC");
+      this.#print("usage: cat [--spec] SPEC   (the metadata, or with --spec the spec document)");
       return 2;
     }
     const ac = new AbortController();
@@ -359,7 +361,9 @@ export class ReplSession {
         requireSignature: r.requireSignature,
         signal: ac.signal,
       });
-      this.#print(prettyMetadata(e.metadataText ?? ""));
+      this.#print(
+        specDoc ? JSON.stringify(e.spec.raw, null, 2) : prettyMetadata(e.metadataText ?? ""),
+      );
       return 0;
     } catch (err) {
       if (ac.signal.aborted) {
