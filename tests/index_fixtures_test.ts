@@ -143,3 +143,27 @@ Deno.test({
     assert.deepEqual(buildIndexJson(inSpackOrder, { kind: "buildcache" }), index.trimEnd());
   },
 });
+
+Deno.test({
+  name: "push's update-index text equals buildIndexJson of the same specs (the fixture spec blobs)",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const { buildIndexText } = await import("../src/push/update_index.ts");
+    for (const mirror of ["v3-unsigned", "v3-signed", "v2-migrated-unsigned"]) {
+      const specs = [];
+      for (const f of walk(join(fixture(mirror), "blobs"))) {
+        let bytes = readFileSync(f);
+        if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
+        if (bytes.subarray(0, 8).toString("latin1") === '{"spec":') {
+          specs.push(parseSpecJson(bytes.toString("utf8"), f));
+        }
+      }
+      assert.ok(specs.length > 0, mirror);
+      assert.equal(
+        buildIndexJson(buildcacheRecords(specs), { kind: "buildcache" }),
+        buildIndexText(specs),
+        mirror,
+      );
+    }
+  },
+});

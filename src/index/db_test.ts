@@ -107,7 +107,7 @@ Deno.test("install databases carry path, installed, explicit, time, deprecated_f
     '{"database":{"version":"8","installs":{"aaaa1111":{"spec":' + JSON.stringify(zlib) +
       ',"ref_count":0,"path":"/opt/z","installed":true,"explicit":true,"installation_time":1.5,' +
       '"deprecated_for":null},"cccc3333":{"spec":' + JSON.stringify(gcc) +
-      ',"ref_count":0,"path":"/usr","installed":true,"explicit":false,"installation_time":2,' +
+      ',"ref_count":0,"path":"/usr","installed":true,"explicit":false,"installation_time":2.0,' +
       '"deprecated_for":null,"origin":"builtin"}}}}',
   );
 });

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { pyJsonDumps } from "../core/json.ts";
+import { PyFloat, pyJsonDumps } from "../core/json.ts";
 import type { SpecDag } from "../spec/types.ts";
 
 type Obj = Record<string, unknown>;
@@ -104,7 +104,8 @@ export function buildIndexJson(
         path: r.path ?? null,
         installed: r.installed ?? true,
         explicit: r.explicit ?? false,
-        installation_time: r.installationTime ?? Date.now() / 1000,
+        // Python floats: 1700000000.0, 1e-05.
+        installation_time: new PyFloat(r.installationTime ?? Date.now() / 1000),
         deprecated_for: r.deprecatedFor ?? null,
       };
       if (r.origin) rec.origin = r.origin;
