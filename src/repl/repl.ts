@@ -38,6 +38,7 @@ export const REPL_WORDS: Record<string, string> = {
   download: "fetch a spec's files: download SPEC --to DIR",
   install: "install specs: install SPEC... --root DIR",
   keys: "the keyring: keys list|trust|...",
+  open: "open other mirrors instead: open MIRROR... (without one: the mirrors open now)",
   help: "this list, or help COMMAND",
   exit: "leave (Ctrl-D too)",
 };
@@ -269,6 +270,8 @@ export class ReplSession {
       case "exit":
       case "quit":
         return undefined;
+      case "open":
+        return await this.#open(rest);
       case "help":
       case "?": {
         if (rest.length) return await this.#run([...rest, "--help"]);
@@ -342,6 +345,32 @@ export class ReplSession {
         );
       }
     }
+  }
+
+  /** `open MIRROR...`: the session's mirrors become these (kept as they were when one fails). */
+  async #open(rest: string[]): Promise<number> {
+    const named = (o: ReplOptions) => o.mirror?.length ? o.mirror.join(", ") : "configured mirrors";
+    if (rest.length === 0) {
+      this.#print(`open: ${named(this.#opts)} (${this.names.length} packages)`);
+      return 0;
+    }
+    if (rest.some((r) => r.startsWith("-"))) {
+      this.#print("usage: open MIRROR... (mirror URLs, paths or configured names)");
+      return 2;
+    }
+    const before = this.#opts;
+    this.#opts = { ...before, mirror: rest };
+    const refs = await this.#capture(["list"], []);
+    if (!refs) {
+      this.#opts = before;
+      this.#print(`still on ${named(before)}`);
+      return 1;
+    }
+    this.names = [...new Set(refs.map((r) => r.name))].sort();
+    this.hashes = refs.map((r) => r.hash);
+    this.last = [];
+    this.#print(`opened ${rest.join(", ")}: ${this.names.length} packages`);
+    return 0;
   }
 
   async #cat(args: string[]): Promise<number> {
