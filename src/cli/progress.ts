@@ -256,12 +256,17 @@ function forward<T extends object>(target: T, own: Partial<T>): T {
 
 /**
  * `source` with a bar for every tarball read through its entries (compressed bytes, against
- * the tarball's size). `source` itself when bars are off.
+ * the tarball's size); `onEntry` sees each entry read. `source` itself when bars are off.
  */
-export function withTarballProgress<S extends EntrySource>(source: S, progress: Progress): S {
+export function withTarballProgress<S extends EntrySource>(
+  source: S,
+  progress: Progress,
+  onEntry?: (e: Entry) => void,
+): S {
   if (!progress.enabled) return source;
   const entry = async (hash: string, opts?: ReadOptions): Promise<Entry> => {
     const e = await source.entry(hash, opts);
+    onEntry?.(e);
     const label = `${e.ref.name}@${e.ref.version}/${e.ref.hash.slice(0, 7)}`;
     return forward(e, {
       openTarball: async (o?: { signal?: AbortSignal }) =>

@@ -45,7 +45,16 @@ const register: Register = (program, act) => {
     let bytes = 0;
     const progress = Progress.for(out);
     const info = (l: string) => progress.enabled ? progress.log(l) : out.info(l);
-    const res = await m.installSpecs(withTarballProgress(opened.mirrors, progress), specs, {
+    // The overall totals: the closure's tarballs less those already installed, known when the
+    // first package is fetched (every entry is read and every skip reported before that).
+    const sizes = new Map<string, number>();
+    let totals = false;
+    const source = withTarballProgress(
+      opened.mirrors,
+      progress,
+      (e) => sizes.set(e.ref.hash, e.tarball.size),
+    );
+    const res = await m.installSpecs(source, specs, {
       root: o.root,
       jobs: o.jobs,
       signal,
@@ -53,6 +62,11 @@ const register: Register = (program, act) => {
       projection: o.projection,
       onProgress: (p) => {
         if (p.phase === "staged") bytes += p.bytes ?? 0;
+        if (p.phase === "skip" && p.hash) sizes.delete(p.hash);
+        if (p.phase === "fetch" && !totals) {
+          totals = true;
+          progress.setTotal([...sizes.values()].reduce((a, b) => a + b, 0), sizes.size);
+        }
         if (p.phase === "installed") info(`installed ${p.name}/${p.hash?.slice(0, 7)}`);
         else if (p.phase === "skip") info(`already installed ${p.name}/${p.hash?.slice(0, 7)}`);
         else if (p.phase === "fetch") out.debug(`fetching ${p.name}/${p.hash?.slice(0, 7)}`);
