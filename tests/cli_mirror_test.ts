@@ -108,5 +108,13 @@ Deno.test({
     );
     assert.equal(r2.code, 0, r2.stderr);
     assert.match(r2.stdout, new RegExp(`${home}/other/`));
+    const c = await spackle(home, "--json", "config");
+    assert.equal(c.code, 0, c.stderr);
+    const j = JSON.parse(c.stdout);
+    assert.equal(j.config, join(home, "xdg/spackle/config.yaml"));
+    assert.equal(j.installRoot, join(home, "tree"));
+    assert.equal(j.jobs, 2);
+    assert.deepEqual(j.mirrors, ["fx"]);
+    assert.deepEqual(j.spackScopes.map((s: { name: string }) => s.name), ["user", "system"]);
   },
 });

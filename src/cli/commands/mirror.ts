@@ -184,5 +184,53 @@ const register: Register = (program, act) => {
       if (out.json) out.data({ config: path, removed: name });
       else out.info(`removed mirror "${name}" from ${path}`);
     }));
+
+  program
+    .command("config")
+    .description(
+      "show the settings in effect: spackle's config file, the environment, Spack's mirrors.yaml scopes",
+    )
+    .addHelpText("after", "\nExamples:\n  spackle config\n  spackle --json config")
+    .action(act(async ({ out }, _o, cmd: Command) => {
+      const g = cmd.optsWithGlobals() as ConfigFlags;
+      const c = await import("../../config/mod.ts");
+      const settings = await c.loadSettings(c.configPath(g.config));
+      const scopes = c.spackScopes({ file: g.mirrorsFile }).map((s) => ({
+        ...s,
+        exists: existsSync(s.path),
+      }));
+      const mirrors = await c.configuredMirrors(settings, { spackFile: g.mirrorsFile });
+      const data = {
+        config: settings.path,
+        configExists: settings.exists,
+        installRoot: settings.installRoot ?? null,
+        keyring: settings.keyring ?? null,
+        jobs: settings.jobs ?? null,
+        caFile: settings.caFile ?? null,
+        proxy: settings.proxy ?? null,
+        spackMirrors: settings.spackMirrors,
+        spackScopes: scopes,
+        mirrors: mirrors.map((m) => m.name),
+      };
+      if (out.json) {
+        out.data(data);
+        return;
+      }
+      const rows = [
+        ["config file", `${settings.path}${settings.exists ? "" : " (absent)"}`],
+        ["install root", settings.installRoot ?? "-"],
+        ["keyring", settings.keyring ?? "-"],
+        ["jobs", settings.jobs === undefined ? "-" : String(settings.jobs)],
+        ["CA file", settings.caFile ?? "-"],
+        ["proxy", settings.proxy ?? "-"],
+        ["mirrors", data.mirrors.join(", ") || "-"],
+      ];
+      if (settings.spackMirrors) {
+        for (const s of scopes) {
+          rows.push([`spack ${s.name}`, `${s.path}${s.exists ? "" : " (absent)"}`]);
+        }
+      }
+      for (const l of table(rows)) out.out(l);
+    }));
 };
 export default register;
