@@ -16,9 +16,10 @@ type Obj = Record<string, unknown>;
 /**
  * Which serialisation a node's hash was computed with:
  * - `compact`: Spack >= 0.21 (spec formats 4 and 5, DB versions 7 and 8); key `hash` left out.
+ *   (Spack 0.20 also wrote format 4, hashed with `pretty`; `checkDagHash` tries both.)
  * - `pretty`: Spack 0.18 - 0.20 (format 3, DB version 6); `indent=2`, key `hash` left out.
  * - `pretty-v2`: Spack 0.17 (format 2); pretty, and `hash`, `full_hash`, `build_hash`,
- *   `package_hash` left out.
+ *   `package_hash` left out; only link and run edges, by DAG hash (needs a `SpecNode`).
  * - `yaml`: Spack <= 0.16 (format 1): YAML flow style, not reproduced.
  */
 export type DagHashRule = "compact" | "pretty" | "pretty-v2" | "yaml";
@@ -94,9 +95,10 @@ function undirect(edge: Obj): Obj {
  * Returns undefined for `yaml`-era nodes, whose hash text is not reproduced.
  */
 export function dagHash(node: SpecNode | Obj, rule?: DagHashRule): string | undefined {
-  const raw = isSpecNode(node) ? node.raw : node;
+  let raw = isSpecNode(node) ? node.raw : node;
   const r = rule ?? guessRule(raw);
   if (r === "yaml") return undefined;
+  if (r === "pretty-v2" && isSpecNode(node)) raw = v2HashInput(node);
   const digest = createHash("sha1").update(dagHashText(raw, r), "utf8").digest();
   let hash = base32Encode(new Uint8Array(digest)).slice(0, 32);
   const bs = raw.build_spec as Obj | undefined;
@@ -104,6 +106,33 @@ export function dagHash(node: SpecNode | Obj, rule?: DagHashRule): string | unde
     hash = hash.slice(0, -7) + bs.hash.slice(-7);
   }
   return hash;
+}
+
+/**
+ * The dict Spack 0.17 hashed for a format-2 node: its DAG hash covered only link and run
+ * dependencies, each referenced by the dependency's DAG hash (`{"name", "hash", "type"}`), while
+ * the file links dependencies by `build_hash`. The resolved edges of the `SpecNode` (see
+ * `parseSpecJson`) supply the DAG hashes.
+ */
+function v2HashInput(node: SpecNode): Obj {
+  const edges = node.raw.dependencies;
+  if (!Array.isArray(edges)) return node.raw;
+  const deps: Obj[] = [];
+  edges.forEach((e: Obj, i) => {
+    const types = Array.isArray(e?.type)
+      ? e.type as string[]
+      : typeof e?.type === "string"
+      ? [e.type]
+      : [];
+    if (!types.includes("link") && !types.includes("run")) return;
+    deps.push({ name: e.name, hash: node.dependencies[i]?.hash ?? e.hash, type: e.type });
+  });
+  const out: Obj = {};
+  for (const k in node.raw) {
+    if (k !== "dependencies") out[k] = node.raw[k];
+    else if (deps.length) out[k] = deps;
+  }
+  return out;
 }
 
 /** Outcome of `checkDagHash`. */
@@ -122,7 +151,8 @@ export interface DagHashCheck {
  * mismatch: Spack trusts stored hashes, so callers report the result.
  * `formatVersion` (the spec file's `_meta.version`) picks the rule; without it it is guessed.
  * Nodes that Spack >= 1.0 converted from an older format are checked in their original form
- * (see `unconvertedNode`).
+ * (see `unconvertedNode`); format-4 nodes are also tried with the pretty rule (Spack 0.20);
+ * format-2 nodes need a `SpecNode` from `parseSpecJson` (its edges resolved to DAG hashes).
  */
 export function checkDagHash(node: SpecNode | Obj, formatVersion?: number): DagHashCheck {
   const given = isSpecNode(node) ? node.raw : node;
@@ -132,7 +162,14 @@ export function checkDagHash(node: SpecNode | Obj, formatVersion?: number): DagH
   const raw = un.raw;
   const fmt = un.format ?? formatVersion;
   const rule = fmt === undefined ? guessRule(raw) : ruleForFormat(fmt);
-  const computed = dagHash(raw, rule);
+  // Keep the SpecNode (its resolved edges) when the dict was not rewritten.
+  const subject = raw === given ? node : raw;
+  const computed = dagHash(subject, rule);
+  if (computed !== stored && fmt === 4) {
+    // Spack 0.20 wrote format 4 but still hashed pretty JSON (compact came with 0.21).
+    const pretty = dagHash(subject, "pretty");
+    if (pretty === stored) return { ok: true, computed: pretty, stored, rule: "pretty" };
+  }
   return { ok: computed !== undefined && computed === stored, computed, stored, rule };
 }
 

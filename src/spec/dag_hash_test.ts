@@ -115,3 +115,52 @@ Deno.test("a node converted from format 4 is hashed in its original form", () =>
   // A format-5 node is left alone.
   assert.equal(unconvertedNode(NODE).raw, NODE);
 });
+
+Deno.test("format 2: only link and run edges are hashed, each by the dependency's DAG hash", () => {
+  // Expected hashes from CPython over the 0.17 hash input (pretty JSON, build-only edge left
+  // out, the link edge naming b by its DAG hash).
+  const dag = parseSpecJson({
+    spec: {
+      _meta: { version: 2 },
+      nodes: [
+        {
+          name: "a",
+          version: "1",
+          dependencies: [
+            { name: "b", build_hash: "x".repeat(32), type: ["build", "link"] },
+            { name: "c", build_hash: "y".repeat(32), type: ["build"] },
+          ],
+          hash: "dyvok46o4rusnup5wr64cr45cpcfhsgb",
+          build_hash: "z".repeat(32),
+        },
+        {
+          name: "b",
+          version: "2",
+          hash: "4trvk54z4ifovoqi66fl65v6h2u6iho4",
+          build_hash: "x".repeat(32),
+        },
+        { name: "c", version: "3", hash: "c".repeat(32), build_hash: "y".repeat(32) },
+      ],
+    },
+  });
+  for (const h of ["dyvok46o4rusnup5wr64cr45cpcfhsgb", "4trvk54z4ifovoqi66fl65v6h2u6iho4"]) {
+    assert.deepEqual(checkDagHash(dag.nodes.get(h)!, 2), {
+      ok: true,
+      computed: h,
+      stored: h,
+      rule: "pretty-v2",
+    });
+  }
+});
+
+Deno.test("format 4 written by Spack 0.20 (pretty JSON) is recognised", () => {
+  const node = { name: "p", version: "1", compiler: { name: "gcc", version: "9" } };
+  const h = dagHash(node, "pretty")!;
+  assert.deepEqual(checkDagHash({ ...node, hash: h }, 4), {
+    ok: true,
+    computed: h,
+    stored: h,
+    rule: "pretty",
+  });
+  assert.notEqual(dagHash(node, "compact"), h);
+});
