@@ -167,3 +167,15 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "parseIndexDb and parseIndexJson give the same records for every fixture database",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const { parseIndexJson } = await import("../src/index/index.ts");
+    for (const [f] of databases()) {
+      const text = readFileSync(f, "utf8");
+      assert.deepEqual(parseIndexDb(text, f).records, parseIndexJson(text, f).records, f);
+    }
+  },
+});
