@@ -69,7 +69,9 @@ const register: Register = (program, act) => {
         }
         if (p.phase === "installed") info(`installed ${p.name}/${p.hash?.slice(0, 7)}`);
         else if (p.phase === "skip") info(`already installed ${p.name}/${p.hash?.slice(0, 7)}`);
-        else if (p.phase === "fetch") out.debug(`fetching ${p.name}/${p.hash?.slice(0, 7)}`);
+        else if (p.phase === "fetch" && out.verbose && progress.enabled) {
+          progress.log(`fetching ${p.name}/${p.hash?.slice(0, 7)}`);
+        } else if (p.phase === "fetch") out.debug(`fetching ${p.name}/${p.hash?.slice(0, 7)}`);
         else if (p.phase === "warning") {
           const w = `${p.name}/${p.hash?.slice(0, 7)}: ${p.message}`;
           if (progress.enabled) progress.log(`warning: ${w}`);
