@@ -1,0 +1,63 @@
+/**
+ * Startup cost: the modules evaluated before any command runs are the static import graph of
+ * cli.ts. Heavy packages (openpgp, yaml, zod, aws4fetch, tar-stream) must be reached only through
+ * `await import(...)` inside the commands that need them.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+
+const HEAVY = ["openpgp", "yaml", "zod", "aws4fetch", "tar-stream"];
+
+/** Static (runtime) imports of a module: `import type`/`export type` and dynamic imports excluded. */
+function staticImports(src: string): string[] {
+  const code = src.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+  const out: string[] = [];
+  const from = /^\s*(?:import|export)\s+(?!type\b)[^;]*?\bfrom\s+["']([^"']+)["']/gm;
+  for (const m of code.matchAll(from)) out.push(m[1]);
+  for (const m of code.matchAll(/^\s*import\s+["']([^"']+)["']/gm)) out.push(m[1]);
+  return out;
+}
+
+/** Walks the static graph from `entry`; returns local files and package specifiers with an importer. */
+function staticGraph(entry: string): { files: Set<string>; packages: Map<string, string> } {
+  const files = new Set<string>();
+  const packages = new Map<string, string>();
+  const walk = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    for (const spec of staticImports(readFileSync(file, "utf8"))) {
+      if (spec.startsWith(".")) walk(resolve(dirname(file), spec));
+      else if (!spec.startsWith("node:")) packages.set(spec.replace(/^npm:/, ""), file);
+    }
+  };
+  walk(entry);
+  return { files, packages };
+}
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), "..");
+
+Deno.test("the static import graph of cli.ts loads no heavy package (openpgp, yaml, zod, aws4fetch, tar-stream)", () => {
+  const { files, packages } = staticGraph(resolve(root, "cli.ts"));
+  assert(files.size > 5, `walked only ${files.size} files`);
+  const heavy = [...packages].filter(([p]) => HEAVY.some((h) => p === h || p.startsWith(`${h}/`)));
+  assert.deepEqual(
+    heavy,
+    [],
+    `statically imported: ${heavy.map(([p, f]) => `${p} by ${f}`).join(", ")}`,
+  );
+});
+
+Deno.test("the import walker sees value imports and re-exports, not type-only or dynamic imports", () => {
+  const src = [
+    'import { a } from "./a.ts";',
+    'import type { B } from "openpgp";',
+    'export type { C } from "zod";',
+    'export * from "./d.ts";',
+    'import "./e.ts";',
+    'import {\n  f,\n  type G,\n} from "yaml";',
+    'const h = await import("aws4fetch");',
+    '// import { i } from "tar-stream";',
+  ].join("\n");
+  assert.deepEqual(staticImports(src).sort(), ["./a.ts", "./d.ts", "./e.ts", "yaml"]);
+});
