@@ -116,6 +116,8 @@ function flagsOf(cmd: Command | undefined, program: Command): string[] {
   return [...out];
 }
 
+type Opened = Awaited<ReturnType<typeof import("../cli/mirrors.ts").openCliMirrors>>;
+
 /** One REPL session's state (usable without a terminal, for tests). */
 export class ReplSession {
   /** The rows of the last listing (`show 3` is the third). */
@@ -124,6 +126,7 @@ export class ReplSession {
   names: string[] = [];
   hashes: string[] = [];
   #opts: ReplOptions;
+  #opened?: { opts: ReplOptions; set: Promise<Opened> };
   #running?: AbortController;
   #print: (s: string) => void;
 
@@ -152,10 +155,63 @@ export class ReplSession {
     return a;
   }
 
+  /**
+   * The session's mirrors, opened once and kept while the session's mirror options stay the
+   * same (their indexes are then read once): `ls`, `cat` and completion use them.
+   */
+  #mirrors(signal: AbortSignal): Promise<Opened> {
+    if (this.#opened?.opts !== this.#opts) {
+      const opts = this.#opts;
+      const set = (async () => {
+        const { installResolver } = await import("../cli/commands/mirror.ts");
+        installResolver({ config: opts.config, mirrorsFile: opts.mirrorsFile });
+        const { openCliMirrors } = await import("../cli/mirrors.ts");
+        const r = await openCliMirrors(opts, { caFile: opts.caFile }, signal);
+        for (const n of r.mirrors.notes()) this.#print(`note: ${n}`);
+        return r;
+      })();
+      const entry = { opts, set };
+      set.catch(() => {
+        if (this.#opened === entry) this.#opened = undefined;
+      });
+      this.#opened = entry;
+    }
+    return this.#opened.set;
+  }
+
+  /** The specs of the session's mirrors matching `query`, sorted as `list` sorts them. */
+  async #list(query: string[], all: boolean, signal: AbortSignal): Promise<EntryRef[]> {
+    const { mirrors } = await this.#mirrors(signal);
+    const refs = (await mirrors.list(query, { signal })).filter((r) => all || r.inBuildcache);
+    return refs.sort((a, b) =>
+      a.name.localeCompare(b.name) ||
+      a.version.localeCompare(b.version, undefined, { numeric: true }) ||
+      a.hash.localeCompare(b.hash)
+    );
+  }
+
+  /** Runs `fn` as the running command (Ctrl-C aborts its signal); errors are printed. */
+  async #guard(fn: (signal: AbortSignal) => Promise<number>): Promise<number> {
+    const ac = new AbortController();
+    this.#running = ac;
+    try {
+      return await fn(ac.signal);
+    } catch (err) {
+      if (ac.signal.aborted) {
+        this.#print("cancelled");
+        return 130;
+      }
+      printError(err, !!this.#opts.json);
+      return err instanceof UsageError ? 2 : 1;
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
   /** Loads names and hashes for completion from the open mirrors (quietly). */
   async loadIndex(): Promise<void> {
     try {
-      const refs = await this.#capture(["list"], []);
+      const refs = await this.#list([], false, new AbortController().signal);
       if (refs) {
         this.names = [...new Set(refs.map((r) => r.name))].sort();
         this.hashes = refs.map((r) => r.hash);
@@ -284,9 +340,18 @@ export class ReplSession {
       case "find":
       case "list": {
         const long = rest.includes("-l") || rest.includes("--long");
-        const query = rest.filter((r) => r !== "-l" && r !== "--long");
-        const refs = await this.#capture(["list"], query);
-        if (!refs) return 1;
+        const all = rest.includes("-a") || rest.includes("--all");
+        if (rest.some((r) => r === "-m" || r.startsWith("--mirror"))) {
+          // Other mirrors than the session's: through the command itself.
+          return await this.#run(["list", ...rest]);
+        }
+        const query = rest.filter((r) => !["-l", "--long", "-a", "--all"].includes(r));
+        let refs: EntryRef[] = [];
+        const code = await this.#guard(async (signal) => {
+          refs = await this.#list(query, all, signal);
+          return 0;
+        });
+        if (code !== 0) return code;
         this.last = refs;
         const rows = refs.map((r, i) => [
           String(i + 1),
@@ -380,30 +445,18 @@ export class ReplSession {
       this.#print("usage: cat [--spec] SPEC   (the metadata, or with --spec the spec document)");
       return 2;
     }
-    const ac = new AbortController();
-    this.#running = ac;
-    try {
-      const { openCliMirrors } = await import("../cli/mirrors.ts");
-      const r = await openCliMirrors(this.#opts, { caFile: this.#opts.caFile }, ac.signal);
-      const ref = await r.mirrors.resolve(this.#spec(rest[0]), { signal: ac.signal });
+    return await this.#guard(async (signal) => {
+      const r = await this.#mirrors(signal);
+      const ref = await r.mirrors.resolve(this.#spec(rest[0]), { signal });
       const e = await r.mirrors.entry(ref.hash, {
         requireSignature: r.requireSignature,
-        signal: ac.signal,
+        signal,
       });
       this.#print(
         specDoc ? JSON.stringify(e.spec.raw, null, 2) : prettyMetadata(e.metadataText ?? ""),
       );
       return 0;
-    } catch (err) {
-      if (ac.signal.aborted) {
-        this.#print("cancelled");
-        return 130;
-      }
-      printError(err, !!this.#opts.json);
-      return 1;
-    } finally {
-      this.#running = undefined;
-    }
+    });
   }
 
   /** Completions for `line` (readline's completer); a single match gets a trailing space. */

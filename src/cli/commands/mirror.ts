@@ -22,8 +22,11 @@ async function loadMirrors(flags: ConfigFlags) {
   return { c, settings, mirrors };
 }
 
-/** Installs the resolver of configured names for the command about to run. */
-function installResolver(flags: ConfigFlags): () => ReturnType<typeof loadMirrors> {
+/**
+ * Installs the resolver of configured names (spackle's config file `config`, an extra Spack
+ * mirrors.yaml `mirrorsFile`) used by `-m NAME`; returns the loader of the configured mirrors.
+ */
+export function installResolver(flags: ConfigFlags): () => ReturnType<typeof loadMirrors> {
   let cached: ReturnType<typeof loadMirrors> | undefined;
   const load = () => (cached ??= loadMirrors(flags));
   setMirrorNameResolver({
