@@ -60,7 +60,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "install on a terminal shows bars; --quiet and a pipe show none",
+  name: "install and push on a terminal show bars; --quiet and a pipe show none",
   ignore: !SCRIPT || !HAVE_FIXTURES,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "spackle-progress-" });
@@ -93,5 +93,19 @@ Deno.test({
     });
     assert.ok(!piped.includes("\x1b"), "no escape codes off a terminal");
     assert.match(piped, /fooapp@3\.0\/iicodpd /);
+    // push from that tree: the packages pushed out of the total, above which each line prints.
+    const pushed = onTerminal([
+      "push",
+      "--unsigned",
+      "--root",
+      join(dir, "a"),
+      join(dir, "mirror"),
+      "fooapp",
+    ], { NO_COLOR: "1" });
+    assert.match(pushed, /total 0\/4/);
+    assert.match(pushed, /total 4\/4 +ETA 0:00/);
+    assert.match(pushed, /pushed fooapp@3\.0\/iicodpd \([\d.]+ kB\)/);
+    assert.ok(pushed.includes(ERASE));
+    assert.match(pushed, /4 pushed, 0 already present, 0 failed/);
   },
 });
