@@ -480,7 +480,9 @@ export class ReplSession {
         words[0] === "cat"
       ? (words[0] === "deps" || words[0] === "cat" ? "show" : "list")
       : words[0];
-    const cmd = findCommand(program, [first]);
+    let cmd = findCommand(program, [first]);
+    // A verb of a group (keys trust, mirror add) brings its own flags.
+    if (cmd?.commands.length && words.length > 2) cmd = findCommand(cmd, [words[1]]) ?? cmd;
     if (cur.startsWith("-")) return [flagsOf(cmd, program).filter((f) => f.startsWith(cur)), cur];
     if (cmd && cmd.commands.length && words.length === 2) {
       const subs = (cmd.commands as Command[]).flatMap((c) => [c.name(), ...c.aliases()]);

@@ -25,6 +25,7 @@ Deno.test("completion offers words, flags, names and hash prefixes", () => {
   assert.deepEqual(s.complete("install fooapp/ii"), [["fooapp/iicodpd "], "fooapp/ii"]);
   assert.ok(s.complete("list --lo")[0].includes("--long "));
   assert.ok(s.complete("keys tr")[0].includes("trust "));
+  assert.deepEqual(s.complete("mirror add x y --unsi"), [["--unsigned "], "--unsi"]);
 });
 
 Deno.test("a row number needs a listing first", async () => {
