@@ -264,15 +264,20 @@ export function withTarballProgress<S extends EntrySource>(
   onEntry?: (e: Entry) => void,
 ): S {
   if (!progress.enabled) return source;
+  // A tarball read again (install extracts again when its in-stream relocation guess fails)
+  // is not counted twice.
+  const read = new Set<string>();
   const entry = async (hash: string, opts?: ReadOptions): Promise<Entry> => {
     const e = await source.entry(hash, opts);
     onEntry?.(e);
     const label = `${e.ref.name}@${e.ref.version}/${e.ref.hash.slice(0, 7)}`;
     return forward(e, {
-      openTarball: async (o?: { signal?: AbortSignal }) =>
-        (await e.openTarball(o)).pipeThrough(
-          countingStream(progress.start(label, e.tarball.size)),
-        ),
+      openTarball: async (o?: { signal?: AbortSignal }) => {
+        const body = await e.openTarball(o);
+        if (read.has(e.ref.hash)) return body;
+        read.add(e.ref.hash);
+        return body.pipeThrough(countingStream(progress.start(label, e.tarball.size)));
+      },
     });
   };
   return forward(source, { entry } as Partial<S>);

@@ -4,8 +4,10 @@ import {
   formatDuration,
   phaseProgress,
   Progress,
+  withTarballProgress,
   withUploadProgress,
 } from "./progress.ts";
+import type { Entry } from "../layout/types.ts";
 import { MemoryStore } from "../storage/memory.ts";
 import { processOutput } from "./output.ts";
 
@@ -135,4 +137,28 @@ Deno.test("phaseProgress draws a bar from fetch to staged and passes other event
   assert.match(chunks.at(-1)!, /total 1\/2 .*4\.0 MB 2\.0 MB\/s/);
   on({ phase: "installed", name: "zlib", hash: "abcdefghij" });
   assert.deepEqual(seen, ["resolve", "staged", "installed"]);
+});
+
+Deno.test("a tarball read twice through a wrapped source is counted once", async () => {
+  const { chunks, stream } = capture();
+  const p = new Progress(true, plain, { stream, interval: 0 });
+  p.setTotal(3, 1);
+  const e = {
+    ref: { name: "zlib", version: "1.3", hash: "abcdefghij" },
+    tarball: { size: 3 },
+    openTarball: () => Promise.resolve(new Blob([new Uint8Array(3)]).stream()),
+  } as unknown as Entry;
+  const seen: string[] = [];
+  const source = { entry: (_hash: string) => Promise.resolve(e) };
+  const src = withTarballProgress(source, p, (x) => {
+    seen.push(x.ref.hash);
+  });
+  for (let i = 0; i < 2; i++) {
+    const got = await new Response(await (await src.entry("abcdefghij")).openTarball())
+      .arrayBuffer();
+    assert.equal(got.byteLength, 3);
+  }
+  assert.deepEqual(seen, ["abcdefghij", "abcdefghij"]);
+  assert.match(chunks.at(-1)!, /total 1\/1 .*3 B\/3 B/);
+  assert.ok(chunks.some((c) => /zlib@1\.3\/abcdefg/.test(c)));
 });
