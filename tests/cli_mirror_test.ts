@@ -34,6 +34,9 @@ Deno.test({
     r = await spackle(home, "show", "-m", "fx", "libzz");
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /signature:\s+unsigned/);
+    r = await spackle(home, "show", "libzz");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^libzz@1\.2\.3\/irttwv2/m);
     r = await spackle(home, "mirror", "add", "strict", fixture("v3-unsigned"));
     r = await spackle(home, "show", "-m", "strict", "libzz");
     assert.equal(r.code, 1);

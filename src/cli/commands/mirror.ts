@@ -88,14 +88,20 @@ const register: Register = (program, act) => {
     const load = installResolver({ config: g.config, mirrorsFile: g.mirrorsFile });
     // As in Spack, mirrors configured with `signed: false` are read without signatures: when
     // every -m names such a mirror, --allow-unsigned is implied.
-    const names = action.getOptionValue("mirror") as string[] | undefined;
+    // Without -m the configured mirrors are used: the same rule applies to them.
+    const given = action.getOptionValue("mirror") as string[] | undefined;
     if (
-      names?.length && names.every(isBareName) &&
       action.options.some((o) => o.long === "--allow-unsigned") &&
-      !action.getOptionValue("allowUnsigned")
+      action.options.some((o) => o.long === "--mirror") &&
+      !action.getOptionValue("allowUnsigned") &&
+      (given?.length ? given.every(isBareName) : true)
     ) {
       const { mirrors } = await load();
-      if (names.every((n) => mirrors.find((m) => m.name === n)?.signed === false)) {
+      const names = given?.length ? given : mirrors.map((m) => m.name);
+      if (
+        names.length &&
+        names.every((n) => mirrors.find((m) => m.name === n)?.signed === false)
+      ) {
         action.setOptionValueWithSource("allowUnsigned", true, "config");
       }
     }
