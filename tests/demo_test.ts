@@ -26,6 +26,13 @@ Deno.test({
     // script's path were relocated into the install root.
     const tail = out.slice(out.lastIndexOf("==> done"));
     assert.match(tail, /demoapp: hello from libdemo/);
+    // The prefix compiled into the program as a C string was rewritten in place (the install
+    // root is shorter; Spack pads the front with "/").
+    assert.match(
+      tail,
+      new RegExp(`^demoapp: installed in /*${root}/linux-[^/]+/demoapp-1\\.0-[a-z2-7]{32}$`, "m"),
+    );
+    assert.doesNotMatch(tail, /store_padded/);
     assert.match(
       out,
       new RegExp(`RUNPATH.*\\[${root}/linux-[^/]+/libdemo-1\\.0-[a-z2-7]{32}/lib\\]`),
