@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadSpackMirrors, spackScopes } from "./mirrors_yaml.ts";
+import { loadSpackMirrors, spackScopes, urlOrPathToUrl } from "./mirrors_yaml.ts";
+import { tmpdir } from "node:os";
 import {
   addMirror,
   configPath,
@@ -152,4 +153,14 @@ Deno.test("mirror add creates a missing config file", async () => {
   const f = join(d, "sub/dir/config.yaml");
   await addMirror(f, "m", "/srv/m");
   assert.equal((await loadSettings(f, {})).mirrors[0].fetch.url, "file:///srv/m");
+});
+
+Deno.test("mirror paths expand Spack's config variables ($spack, $tempdir, any case) and then environment variables", () => {
+  const env = { SPACK_ROOT: "/opt/spack", SITE: "/srv/site", USER: "alice" };
+  assert.equal(urlOrPathToUrl("$spack/var/mirror", "/x", env), "file:///opt/spack/var/mirror");
+  assert.equal(urlOrPathToUrl("${SPACK}/m", "/x", env), "file:///opt/spack/m");
+  assert.equal(urlOrPathToUrl("$tempdir/m", "/x", env), `file://${tmpdir()}/m`);
+  assert.equal(urlOrPathToUrl("$SITE/mirror/$user", "/x", env), "file:///srv/site/mirror/alice");
+  assert.equal(urlOrPathToUrl("rel/$UNSET_VAR", "/base", env), "file:///base/rel/$UNSET_VAR");
+  assert.equal(urlOrPathToUrl("s3://bucket/$SITE", "/x", env), "s3://bucket/$SITE");
 });

@@ -7,7 +7,7 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { homedir, tmpdir, userInfo } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { errorMessage, InvalidDataError } from "../errors.ts";
@@ -100,7 +100,16 @@ export function urlOrPathToUrl(
 ): string {
   const m = /^([a-z][a-z0-9+.-]*):/i.exec(value);
   if (m && SCHEMES.has(m[1].toLowerCase())) return value;
-  let p = value.replace(/\$\{?(\w+)\}?/g, (all, v: string) => env[v] ?? all);
+  // Spack's config variables first ($spack, $user, $tempdir; any case), then environment variables.
+  const config: Record<string, () => string | undefined> = {
+    spack: () => env.SPACK_ROOT,
+    user: () => env.USER ?? env.LOGNAME ?? userInfo().username,
+    tempdir: () => tmpdir(),
+  };
+  let p = value.replace(/\$\{(\w+)\}|\$(\w+)\b/g, (all, a?: string, b?: string) => {
+    const v = (a ?? b)!;
+    return config[v.toLowerCase()]?.() ?? env[v] ?? all;
+  });
   if (p === "~" || p.startsWith("~/")) p = join(homedir(), p.slice(1));
   if (!isAbsolute(p)) p = resolve(baseDir, p);
   return pathToFileURL(p).href;
