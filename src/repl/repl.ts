@@ -249,10 +249,6 @@ export class ReplSession {
     this.#running = ac;
     let code = 0;
     const program = buildProgram({ output, signal: ac.signal, onExit: (c) => (code = c) });
-    program.configureOutput({
-      writeOut: (s) => this.#print(s.replace(/\n$/, "")),
-      writeErr: (s) => this.#print(s.replace(/\n$/, "")),
-    });
     const sub = findCommand(program, argv.filter((w) => !w.startsWith("-")).slice(0, 2)) ??
       findCommand(program, argv.slice(0, 1));
     const full = [...this.globalArgs(), ...argv];
@@ -270,7 +266,13 @@ export class ReplSession {
       for (const s of c.commands as Command[]) walk(s);
     };
     walk(program);
-    for (const c of allCmds) c.exitOverride();
+    for (const c of allCmds) {
+      c.exitOverride();
+      c.configureOutput({
+        writeOut: (s) => this.#print(s.replace(/\n$/, "")),
+        writeErr: (s) => this.#print(s.replace(/\n$/, "")),
+      });
+    }
     try {
       await program.parseAsync(full, { from: "user" });
       return code;
@@ -330,7 +332,15 @@ export class ReplSession {
         return await this.#open(rest);
       case "help":
       case "?": {
-        if (rest.length) return await this.#run([...rest, "--help"]);
+        if (rest.length) {
+          const word = rest[0] === "find" ? "ls" : rest[0];
+          if (["deps", "cat", "open", "exit", "help"].includes(word)) {
+            this.#print(`${word}: ${REPL_WORDS[word]}`);
+            return 0;
+          }
+          if (word === "ls") this.#print(`ls: ${REPL_WORDS.ls}; it takes what list takes:`);
+          return await this.#run([word === "ls" ? "list" : word, ...rest.slice(1), "--help"]);
+        }
         const rows = Object.entries(REPL_WORDS).map(([k, v]) => [k, v]);
         for (const l of table(rows)) this.#print(`  ${l}`);
         this.#print("Every spackle command works too (mirror, push, update-index, ...).");

@@ -42,3 +42,12 @@ Deno.test("a row number needs a listing first", async () => {
   assert.equal(await s.line("exit"), undefined);
   assert.equal(await s.line(""), 0);
 });
+
+Deno.test("help explains REPL words and shows a command's help", async () => {
+  const printed: string[] = [];
+  const s = new ReplSession({}, (l) => printed.push(l));
+  assert.equal(await s.line("help deps"), 0);
+  assert.match(printed.join("\n"), /^deps: the dependency tree of a spec$/m);
+  assert.equal(await s.line("help find"), 0);
+  assert.match(printed.join("\n"), /Usage: spackle list\|ls \[options\] \[query\.\.\.\]/);
+});
