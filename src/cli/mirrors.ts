@@ -109,10 +109,9 @@ export function cliVerifier(o: MirrorCliOptions): Verifier | undefined {
   return keyringVerifier(dir, extra);
 }
 
-/** True when `s` is a URL with a scheme or a path, not a bare configured name. */
+/** True when `s` is a URL with a scheme or a path, not a bare word (Spack's rule). */
 function looksLikeLocation(s: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.includes("/") || s.startsWith(".") ||
-    existsSync(s);
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.includes("/") || s.startsWith(".");
 }
 
 /** The mirror URLs (and names) the options stand for, in order. */
@@ -130,7 +129,12 @@ export async function mirrorSources(
       out.push({ source: m });
       continue;
     }
+    // A bare word is a configured name first (as in Spack), else a directory of that name.
     const r = await resolver?.resolve(m);
+    if (!r && existsSync(m)) {
+      out.push({ source: m });
+      continue;
+    }
     if (!r) {
       throw new UsageError(
         `Unknown mirror "${m}": not a path, not a URL${

@@ -41,3 +41,25 @@ Deno.test("cliVerifier is undefined without keys and refuses unreadable key file
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+Deno.test("a bare word names a configured mirror before a directory of that name, else the directory", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "spackle-names-"));
+  const cwd = Deno.cwd();
+  try {
+    Deno.chdir(dir);
+    await Deno.mkdir(join(dir, "site"));
+    await Deno.mkdir(join(dir, "local"));
+    setMirrorNameResolver({
+      resolve: (n) => n === "site" ? { url: "https://cache.example.org/spack" } : undefined,
+    });
+    assert.deepEqual(await mirrorSources({ mirror: ["site", "local", "./site"] }), [
+      { source: "https://cache.example.org/spack", name: "site", view: undefined },
+      { source: "local" },
+      { source: "./site" },
+    ]);
+  } finally {
+    setMirrorNameResolver(undefined);
+    Deno.chdir(cwd);
+    await rm(dir, { recursive: true });
+  }
+});
