@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
-import { parseIndexJson } from "../src/index/mod.ts";
+import { parseIndexDb } from "../src/index/mod.ts";
 import { runtimeClosure } from "../src/spec/mod.ts";
 
 const file = process.argv[2];
@@ -25,7 +25,7 @@ const text = readFileSync(file, "utf8");
 const tRead = performance.now() - t;
 
 t = performance.now();
-const idx = parseIndexJson(text, file);
+const idx = parseIndexDb(text, file);
 const tParse = performance.now() - t;
 const heapParsed = process.memoryUsage().heapUsed;
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parseIndexJson } from "../src/index/mod.ts";
+import { parseIndexDb } from "../src/index/mod.ts";
 import { checkDagHash } from "../src/spec/mod.ts";
 import { REPO_ROOT } from "./_fixtures.ts";
 
@@ -14,7 +14,7 @@ Deno.test("scripts/gen_index.ts writes a readable index whose hashes are real DA
       stderr: "piped",
     }).output();
     assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
-    const idx = parseIndexJson(await Deno.readTextFile(out), out);
+    const idx = parseIndexDb(await Deno.readTextFile(out), out);
     assert.equal(idx.size, 300);
     for (const rec of idx.records) {
       assert.ok(checkDagHash(idx.node(rec.hash)!, 5).ok, rec.name);

@@ -1,13 +1,13 @@
 /**
  * Every Spack database in the fixtures (v2 `build_cache/index.json`, v3 index blobs, the
- * install tree's `.spack-db/index.json`) read with `parseIndexJson` and queried with Spack
+ * install tree's `.spack-db/index.json`) read with `parseIndexDb` and queried with Spack
  * query text.
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { gunzipBytes, isGzip } from "../src/core/gzip.ts";
-import { parseIndexJson } from "../src/index/mod.ts";
+import { parseIndexDb, validateIndexDb } from "../src/index/mod.ts";
 import { FIXTURES, HAVE_FIXTURES } from "./_fixtures.ts";
 
 interface Found {
@@ -62,14 +62,15 @@ const V2 = {
 Deno.test({
   name: "every fixture index parses, every record validates and resolves its dependencies",
   ignore: !HAVE_FIXTURES,
-  fn() {
+  async fn() {
     const found = fixtureIndexes();
     const versions = new Set<string>();
     assert.ok(found.length >= 9, `only ${found.length} indexes found`);
     for (const { label, text } of found) {
-      const idx = parseIndexJson(text, label);
+      const idx = parseIndexDb(text, label);
       versions.add(idx.dbVersion);
       assert.ok(idx.size > 0, label);
+      await validateIndexDb(idx);
       for (const r of idx.records) {
         const n = idx.node(r.hash)!;
         assert.equal(n.name, r.name, label);
@@ -87,7 +88,7 @@ Deno.test({
   fn() {
     for (const { label, text } of fixtureIndexes()) {
       if (label.startsWith("spack-testdata/")) continue;
-      const idx = parseIndexJson(text, label);
+      const idx = parseIndexDb(text, label);
       const hashes = idx.has(V3.fooapp) ? V3 : V2;
       for (const [name, hash] of Object.entries(hashes)) {
         assert.deepEqual(idx.find(name).map((r) => r.hash), [hash], `${label}: ${name}`);

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { parseIndexJson, specFormatOfDbVersion } from "../src/index/mod.ts";
+import { parseIndexDb, specFormatOfDbVersion } from "../src/index/mod.ts";
 import { checkDagHash, parseSpecJson } from "../src/spec/mod.ts";
 
 const SPACK = Deno.env.get("SPACKLE_ORACLE_SPACK_V3");
@@ -66,7 +66,7 @@ Deno.test({
   name: "every record of Spack's test database has the DAG hash it is keyed by",
   ignore: !HAVE,
   fn() {
-    const idx = parseIndexJson(read("database/index.json.v7_v8.json.gz"), "index.json.v7_v8");
+    const idx = parseIndexDb(read("database/index.json.v7_v8.json.gz"), "index.json.v7_v8");
     assert.ok(idx.size > 0);
     for (const r of idx.records) {
       const c = checkDagHash(idx.node(r.hash)!, specFormatOfDbVersion(Number(idx.dbVersion)));

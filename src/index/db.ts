@@ -6,14 +6,25 @@
  *
  * @module
  */
-import { InvalidDataError, UnsupportedError } from "../errors.ts";
-import { nodeFromDict } from "../spec/node.ts";
+import { InvalidDataError, NotFoundError, UnsupportedError } from "../errors.ts";
+import { archString, nodeFromDict } from "../spec/node.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
+import { filterRecords, type RecordQuery } from "./query.ts";
 
 type Obj = Record<string, unknown>;
 
 /** The database versions spackle reads (Spack reads 6 and newer; 8 is Spack 1.x). */
 export const DB_VERSIONS = { oldest: 6, newest: 8 } as const;
+
+/** The spec-file format of the node dicts in a database version (6 -> 3, 7 -> 4, 8 -> 5). */
+export function specFormatOfDbVersion(dbVersion: number): number {
+  return dbVersion >= 8 ? 5 : dbVersion === 7 ? 4 : 3;
+}
+
+/** `platform-os-target` of a node (for records built from spec files instead of an index). */
+export function archOfNode(n: SpecNode): string | undefined {
+  return archString(n.arch);
+}
 
 /** One record of an index, without its spec built. */
 export interface IndexRecord {
@@ -50,16 +61,31 @@ export interface IndexDb {
   dbVersion: string;
   /** Records in file order. */
   records: IndexRecord[];
+  /** Number of records. */
+  size: number;
   /** The record of a hash. */
   get(hash: string): IndexRecord | undefined;
+  /** True when the index has a record for `hash`. */
+  has(hash: string): boolean;
   /** The spec node of a hash (built on first request), or undefined. */
   node(hash: string): SpecNode | undefined;
   /** The DAG rooted at `hash` from the index's records (dependencies the index lacks are absent). */
   dag(hash: string): SpecDag | undefined;
+  /**
+   * The spec DAG of one record with its dependencies (every type) resolved from the index.
+   * Dependencies the index lacks are left out (Spack tolerates them too); `missing` lists them.
+   * A hash with no record is a `NotFoundError`.
+   */
+  spec(hash: string): SpecDag & { missing: string[] };
   /** The raw record (`{spec, ref_count, ...}`) of a hash, as written. */
   raw(hash: string): Obj | undefined;
   /** Records matching `q`, in file order. */
   query(q: IndexQuery): IndexRecord[];
+  /**
+   * Records matching a spec query (text as `parseQuery` in `query.ts` reads it: version
+   * ranges, lists, `%compiler`, arch parts; or already parsed), in file order.
+   */
+  find(query: string | RecordQuery): IndexRecord[];
   /** The label errors name. */
   label: string;
 }
@@ -128,8 +154,9 @@ export function queryRecords(records: readonly IndexRecord[], q: IndexQuery): In
  * below 6 and above 8 are refused with `UnsupportedError`, a malformed document with
  * `InvalidDataError`.
  */
-export function parseIndexDb(input: string | unknown, label = "index"): IndexDb {
+export function parseIndexDb(input: string | Uint8Array | unknown, label = "index"): IndexDb {
   let doc: unknown = input;
+  if (input instanceof Uint8Array) input = new TextDecoder().decode(input);
   if (typeof input === "string") {
     try {
       doc = JSON.parse(input);
@@ -161,13 +188,13 @@ export function parseIndexDb(input: string | unknown, label = "index"): IndexDb 
     const spec = rec?.spec;
     if (!spec || typeof spec !== "object" || Array.isArray(spec)) {
       throw new InvalidDataError(
-        `Cannot read ${label}: record "${hash}" has no spec object at "database.installs.${hash}.spec"`,
+        `Cannot read ${label}: record "database.installs.${hash}" has no spec object`,
       );
     }
     const external = !!spec.external;
     const r: IndexRecord = {
       name: String(spec.name),
-      version: String(spec.version),
+      version: String(spec.version ?? ""),
       hash,
       arch: archText(spec.arch),
       compiler: compilerText(spec, installs),
@@ -178,7 +205,7 @@ export function parseIndexDb(input: string | unknown, label = "index"): IndexDb 
     byHash.set(hash, r);
   }
   // Spec dict format of the records: DB 6 came with spec format 3, 7 with 4, 8 with 5.
-  const specFormat = v >= 8 ? 5 : v >= 7 ? 4 : 3;
+  const specFormat = specFormatOfDbVersion(v);
   const built = new Map<string, SpecNode>();
   const node = (hash: string): SpecNode | undefined => {
     let n = built.get(hash);
@@ -191,6 +218,16 @@ export function parseIndexDb(input: string | unknown, label = "index"): IndexDb 
           `Cannot read ${label}: the spec at "database.installs.${hash}.spec" has no name or bad dependencies`,
         );
       }
+      if (Array.isArray(deps)) {
+        deps.forEach((d: unknown, i) => {
+          const e = d as Obj | null;
+          if (!e || typeof e !== "object" || typeof e.hash !== "string") {
+            throw new InvalidDataError(
+              `Cannot read ${label}: the spec at "database.installs.${hash}.spec.dependencies[${i}]" has no hash string`,
+            );
+          }
+        });
+      }
       n = nodeFromDict(spec.hash ? spec : { ...spec, hash }, hash);
       built.set(hash, n);
     }
@@ -200,10 +237,40 @@ export function parseIndexDb(input: string | unknown, label = "index"): IndexDb 
     dbVersion,
     label,
     records,
+    size: records.length,
     get: (hash) => byHash.get(hash),
+    has: (hash) => byHash.has(hash),
     node,
     raw: (hash) => installs[hash],
     query: (q) => queryRecords(records, q),
+    find: (q) => filterRecords(records, q),
+    spec(hash) {
+      const root = node(hash);
+      if (!root) throw new NotFoundError(`Cannot find spec "${hash}" in ${label}`);
+      const nodes = new Map<string, SpecNode>([[root.hash, root]]);
+      const missing: string[] = [];
+      const stack = [root];
+      while (stack.length) {
+        const n = stack.pop()!;
+        for (const d of n.dependencies) {
+          if (nodes.has(d.hash)) continue;
+          const dn = node(d.hash);
+          if (!dn) {
+            if (!missing.includes(d.hash)) missing.push(d.hash);
+            continue;
+          }
+          nodes.set(d.hash, dn);
+          stack.push(dn);
+        }
+      }
+      return {
+        root: root.hash,
+        nodes,
+        formatVersion: specFormat,
+        raw: { spec: { nodes: [...nodes.values()].map((n) => n.raw) } },
+        missing,
+      };
+    },
     dag(hash) {
       const root = node(hash);
       if (!root) return undefined;

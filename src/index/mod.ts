@@ -5,11 +5,4 @@
  */
 export * from "./db.ts";
 export * from "./writer.ts";
-export {
-  archOfNode,
-  INDEX_VERSIONS,
-  parseIndexJson,
-  SpackIndex,
-  specFormatOfDbVersion,
-} from "./index.ts";
 export * from "./query.ts";

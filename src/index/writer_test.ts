@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseSpecJson } from "../spec/parse.ts";
-import { parseIndexJson } from "./index.ts";
+import { parseIndexDb } from "./db.ts";
 import { buildcacheRecords, buildIndexJson, type IndexWriteRecord, refCounts } from "./writer.ts";
 
 const H = (c: string) => c.repeat(32);
@@ -50,7 +50,7 @@ Deno.test("buildIndexJson writes a build-cache index: deps first, ref counts, in
       }"},"ref_count":0,"in_buildcache":true}}}}`,
   );
   // And it reads back.
-  const idx = parseIndexJson(text);
+  const idx = parseIndexDb(text);
   assert.deepEqual(idx.records.map((r) => [r.name, r.inBuildcache]), [
     ["tool", false],
     ["zlib", false],
