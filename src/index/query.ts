@@ -1,8 +1,10 @@
 /**
  * Spec queries over records: `name`, `name@version` (Spack's `@1.2`, `@=1.2`, `@1.2:1.4`,
  * `@:2`, `@1.2:`, lists `@1.2,1.4`), `/hashprefix`, `name/hashprefix`, `%compiler[@version]`,
- * and `arch=`, `platform=`, `os=`, `target=`. The matcher works on any object with a name,
- * version and hash (index records, or listings that come without an index).
+ * and `arch=`, `platform=`, `os=`, `target=`. `parseSpecQuery` reads several specs in one
+ * text (`zlib libfoo@2`), matched with `matchesAnyQuery` (any of them). The matcher works on
+ * any object with a name, version and hash (index records, entry references of listings that
+ * come without an index).
  *
  * @module
  */
@@ -186,4 +188,53 @@ export function filterRecords<T extends QueryableRecord>(
   const out: T[] = [];
   for (const r of records) if (matchesQuery(r, q)) out.push(r);
   return out;
+}
+
+/** One spec of a multi-spec query (`parseSpecQuery`); the same shape as `RecordQuery`. */
+export type SpecQuery = RecordQuery;
+
+/**
+ * Parses query text (or several texts, joined by spaces) into specs: a package name starts
+ * a new spec, `/hash` on its own starts one unless the current spec has no hash yet, and
+ * `@version`, `%compiler`, `key=value` attach to the current spec. Empty text means "all"
+ * (no specs). Throws `UsageError` naming the bad part.
+ */
+export function parseSpecQuery(input: string | string[]): SpecQuery[] {
+  const text = Array.isArray(input) ? input.join(" ") : input;
+  const tokens = text.replace(/\s*=\s*/g, "=").replace(/([@%])\s+/g, "$1").trim().split(/\s+/)
+    .filter(Boolean);
+  const groups: string[][] = [];
+  let cur: { toks: string[]; hasHash: boolean } | undefined;
+  const start = () => {
+    cur = { toks: [], hasHash: false };
+    groups.push(cur.toks);
+    return cur;
+  };
+  for (const tok of tokens) {
+    const m = /^([^@%/=]*)(?:@[^%/]+)?(?:%[^/]+)?(?:\/(.*))?$/.exec(tok);
+    const name = !/=/.test(tok) && m ? m[1] : "";
+    const hash = !/=/.test(tok) && m ? m[2] : undefined;
+    if (name) start();
+    else if (hash !== undefined && tok.startsWith("/")) {
+      if (!cur || cur.hasHash) start();
+    } else if (!cur) start();
+    cur!.toks.push(tok);
+    if (hash !== undefined) cur!.hasHash = true;
+  }
+  return groups.map((g) => {
+    try {
+      return parseQuery(g.join(" "));
+    } catch (e) {
+      // Name the whole text, as written.
+      if (e instanceof UsageError) {
+        throw new UsageError(e.message.replace(`"${g.join(" ")}"`, `"${text}"`));
+      }
+      throw e;
+    }
+  });
+}
+
+/** True when `rec` matches any of `specs` (or `specs` is empty). */
+export function matchesAnyQuery(rec: QueryableRecord, specs: readonly RecordQuery[]): boolean {
+  return specs.length === 0 || specs.some((q) => matchesQuery(rec, q));
 }

@@ -3,8 +3,10 @@ import { UsageError } from "../errors.ts";
 import {
   compareVersions,
   filterRecords,
+  matchesAnyQuery,
   matchesQuery,
   parseQuery,
+  parseSpecQuery,
   type QueryableRecord,
   versionSatisfies,
 } from "./query.ts";
@@ -90,4 +92,77 @@ Deno.test("hash prefixes, compilers and arch parts match records (arch as text o
   assert.deepEqual(names("libfoo@develop"), ["libfoo@develop"]);
   assert.equal(filterRecords(RECS, "").length, RECS.length);
   assert.ok(!matchesQuery(RECS[3], parseQuery("os=rhel8")), "no arch never matches an arch filter");
+});
+
+// Several specs in one query (list, show, the REPL).
+
+const ref = (
+  name: string,
+  version: string,
+  hash: string,
+  arch = "linux-debian12-x86_64",
+  compiler?: string,
+): QueryableRecord & { inBuildcache: boolean; layout: number } => ({
+  name,
+  version,
+  hash,
+  arch,
+  compiler,
+  inBuildcache: true,
+  layout: 3,
+});
+const zz = ref(
+  "libzz",
+  "1.2.3",
+  "irttwv2f4rzhheesshe6vsy3xw3ezk2h",
+  "linux-debian12-x86_64",
+  "gcc@12.2.0",
+);
+
+Deno.test("parseSpecQuery reads name, version, hash prefix and attributes", () => {
+  assert.deepEqual(parseSpecQuery("libzz@1.2/irt"), [{
+    text: "libzz@1.2/irt",
+    name: "libzz",
+    version: "1.2",
+    hashPrefix: "irt",
+  }]);
+  const [q] = parseSpecQuery(["zlib", "target=x86_64", "%gcc@12"]);
+  assert.equal(q.name, "zlib");
+  assert.equal(q.target, "x86_64");
+  assert.equal(q.compiler, "gcc");
+  assert.equal(q.compilerVersion, "12");
+  assert.equal(parseSpecQuery("a b /abc").length, 2);
+  assert.equal(parseSpecQuery("a b /abc")[1].hashPrefix, "abc");
+  assert.equal(parseSpecQuery("/abc /def").length, 2);
+  assert.equal(parseSpecQuery("").length, 0);
+});
+
+Deno.test("parseSpecQuery refuses bad hashes and unknown attributes", () => {
+  assert.throws(() => parseSpecQuery("/ABC"), UsageError);
+  assert.throws(() => parseSpecQuery("zlib color=red"), /unknown attribute "color"/);
+});
+
+Deno.test("versionSatisfies (list queries) follows Spack's prefix, exact and range rules", () => {
+  assert.ok(versionSatisfies("1.2.3", "1.2"));
+  assert.ok(!versionSatisfies("1.20", "1.2"));
+  assert.ok(versionSatisfies("1.2", "=1.2"));
+  assert.ok(!versionSatisfies("1.2.3", "=1.2"));
+  assert.ok(versionSatisfies("1.5", "1.2:1.6"));
+  assert.ok(versionSatisfies("1.6.2", "1.2:1.6"));
+  assert.ok(!versionSatisfies("1.7", "1.2:1.6"));
+  assert.ok(versionSatisfies("10", "2:"));
+  assert.ok(!versionSatisfies("1.10", ":1.9"));
+});
+
+Deno.test("matchesAnyQuery matches any of several specs and every field of one", () => {
+  assert.ok(matchesAnyQuery(zz, parseSpecQuery("libzz")));
+  assert.ok(matchesAnyQuery(zz, parseSpecQuery("/irttw")));
+  assert.ok(matchesAnyQuery(zz, parseSpecQuery("libzz/irttw")));
+  assert.ok(!matchesAnyQuery(zz, parseSpecQuery("libzz/abc")));
+  assert.ok(matchesAnyQuery(zz, parseSpecQuery("nope libzz@1")));
+  assert.ok(matchesAnyQuery(zz, parseSpecQuery("%gcc@12 os=debian12")));
+  assert.ok(!matchesAnyQuery(zz, parseSpecQuery("%clang")));
+  assert.ok(!matchesAnyQuery(zz, parseSpecQuery("libzz target=aarch64")));
+  assert.ok(matchesAnyQuery(zz, parseSpecQuery("arch=linux-debian12-x86_64")));
+  assert.ok(matchesAnyQuery(zz, []));
 });

@@ -11,7 +11,7 @@ import type { SpecNode } from "../spec/types.ts";
 import { openStore, type OpenStoreOptions } from "../storage/open.ts";
 import type { ReadStore } from "../storage/store.ts";
 import { detectLayout, type LayoutInfo } from "./detect.ts";
-import { matchesQuery, parseSpecQuery, type SpecQuery } from "./query.ts";
+import { matchesAnyQuery, parseSpecQuery, type SpecQuery } from "../index/query.ts";
 import { archString, namingCompiler } from "./_spec.ts";
 import type { CacheReader, Entry, EntryRef, ReadOptions } from "./types.ts";
 import { V2Reader } from "./v2/reader.ts";
@@ -139,7 +139,7 @@ class OpenedMirror implements Mirror {
     const specs = toSpecs(query);
     const out: EntryRef[] = [];
     for await (const r of this.readers[0].list(opts)) {
-      if (matchesQuery(r, specs)) out.push({ ...r, mirror: this.name ?? this.url });
+      if (matchesAnyQuery(r, specs)) out.push({ ...r, mirror: this.name ?? this.url });
     }
     return out;
   }

@@ -18,7 +18,6 @@ export {
   type V2ReaderOptions,
 } from "./v2/reader.ts";
 export { detectLayout, type LayoutInfo } from "./detect.ts";
-export { matchesSpec, parseSpecQuery, type SpecQuery, versionMatches } from "./query.ts";
 export {
   type Mirror,
   type MirrorLike,
