@@ -35,6 +35,7 @@ import { hostname } from "node:os";
 import process from "node:process";
 import { InvalidDataError, NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
+import { buildIndexJson, type IndexWriteRecord } from "../index/writer.ts";
 import type { Entry, EntryRef, ReadOptions } from "../layout/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import { extractTarball, speculationHolds } from "./extract.ts";
@@ -222,7 +223,9 @@ interface DbRecord {
   installed: boolean;
   explicit: boolean;
   installation_time: number;
-  deprecated_for: null;
+  deprecated_for: string | null;
+  /** Written by Spack only when set. */
+  origin?: string | null;
 }
 
 interface Db {
@@ -242,15 +245,18 @@ function readDb(root: string): Db {
 }
 
 function writeDb(root: string, db: Db): void {
-  // ref_count: how many installed records depend on each record (any dependency type).
-  const installs = db.database.installs;
-  for (const r of Object.values(installs)) r.ref_count = 0;
-  for (const r of Object.values(installs)) {
-    for (const d of (r.spec.dependencies as { hash: string }[] | undefined) ?? []) {
-      if (installs[d.hash]) installs[d.hash].ref_count++;
-    }
-  }
-  atomicWrite(join(root, DB_DIR, "index.json"), JSON.stringify(db, null, 1));
+  // Spack's text (compact, Python floats); ref_count is computed by the writer.
+  const records: IndexWriteRecord[] = Object.entries(db.database.installs).map(([hash, r]) => ({
+    hash,
+    spec: r.spec,
+    path: r.path,
+    installed: r.installed,
+    explicit: r.explicit,
+    installationTime: r.installation_time,
+    deprecatedFor: r.deprecated_for,
+    origin: r.origin,
+  }));
+  atomicWrite(join(root, DB_DIR, "index.json"), buildIndexJson(records, { kind: "install" }));
 }
 
 function atomicWrite(path: string, data: string | Uint8Array, mode = 0o644): void {

@@ -18,38 +18,17 @@ import { fileURLToPath } from "node:url";
 import type { ReadStore } from "../storage/store.ts";
 import { isSpecMediaType } from "../layout/media_types.ts";
 import { parseV3SpecManifestPath, V3_SPEC_DIR, v3BlobPath } from "../layout/v3/paths.ts";
-import { pyJsonCompact, type V3Writer } from "../layout/v3/writer.ts";
+import type { V3Writer } from "../layout/v3/writer.ts";
+import { buildcacheRecords, buildIndexJson } from "../index/writer.ts";
 import type { Descriptor } from "../layout/types.ts";
 import type { SpecDag } from "../spec/types.ts";
 
 /**
  * The index blob text for `specs`: Spack's `BuildCacheDatabase` JSON (records with `spec`,
- * `ref_count`, `in_buildcache`), compact, ASCII-escaped.
+ * `ref_count`, `in_buildcache`), compact, ASCII-escaped (`buildIndexJson` of the index area).
  */
 export function buildIndexText(specs: SpecDag[]): string {
-  const installs = new Map<
-    string,
-    { spec: Record<string, unknown>; ref_count: number; in_buildcache: boolean }
-  >();
-  const inCache = new Set(specs.map((s) => s.root));
-  const add = (dag: SpecDag, hash: string, stack: Set<string>) => {
-    if (installs.has(hash) || stack.has(hash)) return;
-    const n = dag.nodes.get(hash);
-    if (!n) return;
-    stack.add(hash);
-    for (const d of n.dependencies) add(dag, d.hash, stack);
-    stack.delete(hash);
-    installs.set(hash, { spec: n.raw, ref_count: 0, in_buildcache: inCache.has(hash) });
-  };
-  for (const s of specs) add(s, s.root, new Set());
-  for (const r of installs.values()) {
-    const deps = (r.spec.dependencies as { hash?: string }[] | undefined) ?? [];
-    for (const d of deps) {
-      const t = d.hash ? installs.get(d.hash) : undefined;
-      if (t) t.ref_count++;
-    }
-  }
-  return pyJsonCompact({ database: { version: "8", installs: Object.fromEntries(installs) } });
+  return buildIndexJson(buildcacheRecords(specs), { kind: "buildcache" });
 }
 
 /** What an index rebuild read and wrote. */
