@@ -1,105 +1,20 @@
 /**
  * Spec documents for the layout readers. `parseSpec` is the spec model's own parser
  * (`spec/parse.ts`, zod-checked, loaded on first use so that listing never loads it);
- * `parseSpecDoc` is a small unchecked mapping into the same model, and the helpers name files
- * (compiler of a node, arch string) without loading the schemas.
+ * `parseSpecDoc` is a small unchecked mapping into the same model (node dicts through
+ * `spec/node.ts`), for the hot paths that read many documents (update-index). The node helpers
+ * (arch, compiler, naming compiler) live in `spec/node.ts`.
  *
  * @module
  */
 import { InvalidDataError } from "../errors.ts";
-import type { DepType, SpecArch, SpecDag, SpecDependency, SpecNode } from "../spec/types.ts";
+import { nodeFromDict } from "../spec/node.ts";
+import type { SpecDag, SpecNode } from "../spec/types.ts";
 
 type Obj = Record<string, unknown>;
 
 function isObj(v: unknown): v is Obj {
   return !!v && typeof v === "object" && !Array.isArray(v);
-}
-
-const DEP_TYPES = new Set(["build", "link", "run", "test"]);
-
-function depTypes(v: unknown): DepType[] {
-  const list = typeof v === "string" ? [v] : Array.isArray(v) ? v : [];
-  return list.filter((t): t is DepType => typeof t === "string" && DEP_TYPES.has(t));
-}
-
-/** The arch of a node dict, when it has one. */
-export function archOf(raw: Obj): SpecArch | undefined {
-  const a = raw.arch;
-  if (!isObj(a)) return undefined;
-  const t = a.target;
-  return {
-    platform: String(a.platform ?? ""),
-    platformOs: String(a.platform_os ?? ""),
-    target: typeof t === "string" ? t : isObj(t) ? String(t.name ?? "") : "",
-  };
-}
-
-/** `platform-os-target`. */
-export function archString(a: SpecArch | undefined): string | undefined {
-  return a ? `${a.platform}-${a.platformOs}-${a.target}` : undefined;
-}
-
-/** The compiler recorded on a node (attribute, or the `annotations.compiler` of converted nodes). */
-export function compilerOf(raw: Obj): { name: string; version: string } | undefined {
-  const c = raw.compiler;
-  if (isObj(c) && typeof c.name === "string") {
-    return { name: c.name, version: String(c.version ?? "").replace(/^=/, "") };
-  }
-  const ann = raw.annotations;
-  if (isObj(ann) && typeof ann.compiler === "string") {
-    const m = /^([^@]+)@=?(.+)$/.exec(ann.compiler);
-    if (m) return { name: m[1], version: m[2] };
-  }
-  return undefined;
-}
-
-function depsOf(raw: Obj): SpecDependency[] {
-  const d = raw.dependencies;
-  if (Array.isArray(d)) {
-    return d.filter(isObj).map((e) => {
-      const p = isObj(e.parameters) ? e.parameters : {};
-      return {
-        name: String(e.name ?? ""),
-        hash: String(e.hash ?? e.full_hash ?? e.build_hash ?? ""),
-        depTypes: depTypes(p.deptypes ?? e.type),
-        virtuals: Array.isArray(p.virtuals) ? p.virtuals.map(String) : [],
-      };
-    });
-  }
-  if (isObj(d)) {
-    // Format 1: {"<name>": {"hash": ..., "type": [...]}}.
-    return Object.entries(d).filter(([, v]) => isObj(v)).map(([name, v]) => {
-      const e = v as Obj;
-      return {
-        name,
-        hash: String(e.hash ?? e.full_hash ?? e.build_hash ?? ""),
-        depTypes: depTypes(e.type),
-        virtuals: [],
-      };
-    });
-  }
-  return [];
-}
-
-/** One node dict (formats 2 to 5, or an index record's spec) into a SpecNode. */
-export function nodeFromDict(raw: Obj, fallbackName?: string): SpecNode {
-  const ext = raw.external;
-  return {
-    name: String(raw.name ?? fallbackName ?? ""),
-    version: String(raw.version ?? ""),
-    hash: String(raw.hash ?? raw.full_hash ?? raw.build_hash ?? ""),
-    arch: archOf(raw),
-    compiler: compilerOf(raw),
-    namespace: typeof raw.namespace === "string" ? raw.namespace : undefined,
-    external: isObj(ext)
-      ? {
-        path: typeof ext.path === "string" ? ext.path : undefined,
-        module: typeof ext.module === "string" ? ext.module : null,
-      }
-      : undefined,
-    dependencies: depsOf(raw),
-    raw,
-  };
 }
 
 /**
@@ -125,7 +40,7 @@ export function parseSpecDoc(doc: unknown, label = "spec"): SpecDag {
     nodes = spec.filter(isObj).map((m) => {
       const [name, body] = Object.entries(m)[0] ?? [];
       if (!name || !isObj(body)) throw new InvalidDataError(`Cannot read ${label}: bad node`);
-      return nodeFromDict({ name, ...body }, name);
+      return nodeFromDict({ name, ...body });
     });
   } else if (isObj(spec) && Array.isArray(spec.nodes)) {
     const meta = isObj(spec._meta) ? spec._meta : {};
@@ -148,23 +63,4 @@ export function parseSpecDoc(doc: unknown, label = "spec"): SpecDag {
     buildcacheLayoutVersion: typeof blv === "number" ? blv : undefined,
     raw: doc,
   };
-}
-
-/**
- * The compiler Spack puts into v2 names: the node's own compiler (formats <= 4), else the
- * first dependency providing `c`, then `cxx`, then `fortran` (format 5), else none.
- */
-export function namingCompiler(
-  node: SpecNode,
-  lookup: (hash: string) => SpecNode | undefined,
-): { name: string; version: string } | undefined {
-  if (node.compiler) return node.compiler;
-  for (const lang of ["c", "cxx", "fortran"]) {
-    const d = node.dependencies.find((e) => e.virtuals.includes(lang));
-    if (d) {
-      const n = lookup(d.hash);
-      if (n) return { name: n.name, version: n.version };
-    }
-  }
-  return undefined;
 }

@@ -12,7 +12,7 @@ import { openStore, type OpenStoreOptions } from "../storage/open.ts";
 import type { ReadStore } from "../storage/store.ts";
 import { detectLayout, type LayoutInfo } from "./detect.ts";
 import { matchesAnyQuery, parseSpecQuery, type SpecQuery } from "../index/query.ts";
-import { archString, namingCompiler } from "./_spec.ts";
+import { archString, namingCompiler } from "../spec/node.ts";
 import type { CacheReader, Entry, EntryRef, ReadOptions } from "./types.ts";
 import { V2Reader } from "./v2/reader.ts";
 import { V3Reader } from "./v3/reader.ts";

@@ -21,7 +21,8 @@ import {
   readText,
   verifiedTarball,
 } from "../_read.ts";
-import { archString, namingCompiler, nodeFromDict, parseSpec } from "../_spec.ts";
+import { parseSpec } from "../_spec.ts";
+import { archString, namingCompiler, nodeFromDict } from "../../spec/node.ts";
 import type { CacheReader, Descriptor, Entry, EntryRef, ReadOptions } from "../types.ts";
 import { MEDIA_TYPES } from "../media_types.ts";
 import {
