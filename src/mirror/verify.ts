@@ -15,6 +15,8 @@ import { gunzipBytes, isGzip } from "../core/gzip.ts";
 import { collect, collectText } from "../core/streams.ts";
 import type { Verifier } from "../sign/types.ts";
 import { FileStore } from "../storage/file.ts";
+import { v2Stem, v2TarballPath } from "../layout/v2/paths.ts";
+import { v3BlobPath, v3SpecManifestPath } from "../layout/v3/paths.ts";
 import type { ReadStore } from "../storage/store.ts";
 
 /** What is wrong, by consequence. */
@@ -102,11 +104,6 @@ export function clearsignedBody(text: string): string | undefined {
   return m[1].split(/\r?\n/).map((l) => l.startsWith("- ") ? l.slice(2) : l).join("\n");
 }
 
-/** Spack's polite file name: every character outside `[A-Za-z0-9_+.-]` becomes `_`. */
-function polite(s: string): string {
-  return s.replace(/[^A-Za-z0-9_+.-]/g, "_");
-}
-
 interface Record3 {
   contentLength: number;
   mediaType: string;
@@ -146,8 +143,9 @@ function parseManifest(json: unknown): Record3[] {
   });
 }
 
+/** The blob path of a record (its checksum is already checked to be sha256 hex). */
 function blobPath(r: { checksumAlgorithm: string; checksum: string }): string {
-  return `blobs/${r.checksumAlgorithm}/${r.checksum.slice(0, 2)}/${r.checksum}`;
+  return v3BlobPath(r.checksum, r.checksumAlgorithm);
 }
 
 interface IndexEntry {
@@ -214,10 +212,15 @@ function v2Names(
       }
     }
   }
-  const cn = compiler?.name ?? "none", cv = compiler?.version ?? "none";
-  const stem = polite(`${archText}-${cn}-${cv}-${e.name}-${e.version}-${e.hash}`);
-  const dir = [archText, `${cn}-${cv}`, `${e.name}-${e.version}`].map(polite).join("/");
-  return { stem, tarball: `build_cache/${dir}/${stem}.spack` };
+  const names = {
+    arch: archText,
+    compilerName: compiler?.name ?? "none",
+    compilerVersion: compiler?.version ?? "none",
+    name: e.name,
+    version: e.version,
+    hash: e.hash,
+  };
+  return { stem: v2Stem(names), tarball: v2TarballPath(names) };
 }
 
 /** The hashes of the nodes of a spec document (formats 1 to 5). */
@@ -572,7 +575,7 @@ export async function verifyMirror(
       );
     } else {
       manifests = (v3Index ?? []).filter((e) => e.inBuildcache && !e.external).map((e) =>
-        `v3/manifests/spec/${e.name}/${polite(`${e.name}-${e.version}-${e.hash}`)}${SPEC_MANIFEST}`
+        v3SpecManifestPath(e.name, e.version, e.hash)
       );
       if (!v3Index) {
         add({
