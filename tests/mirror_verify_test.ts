@@ -87,6 +87,31 @@ t("every fixture mirror written by Spack verifies clean, signatures included", a
   }
 });
 
+t(
+  "a spec manifest of another version or with a non-sha256 record is manifest_invalid",
+  async () => {
+    for (
+      const [edit, why] of [
+        [(m: { version: number }) => m.version = 2, /version is 2, only 3/],
+        [
+          (m: { data: { checksum: string }[] }) => m.data[0].checksum = "ABC",
+          /checksum "ABC" is not 64 lowercase hex digits/,
+        ],
+      ] as const
+    ) {
+      const r = await verifyDamaged("v3-unsigned", async (root) => {
+        const p = join(root, LIBZZ_MANIFEST);
+        const m = JSON.parse(await readFile(p, "utf8"));
+        (edit as (m: unknown) => void)(m);
+        await writeFile(p, JSON.stringify(m));
+      });
+      assert.deepEqual(errors(r.findings), ["corrupt:manifest_invalid"]);
+      assert.equal(r.findings[0].path, LIBZZ_MANIFEST);
+      assert.match(r.findings[0].message, why);
+    }
+  },
+);
+
 t("a flipped byte in a tarball blob is corrupt, naming the blob and the spec", async () => {
   const r = await verifyDamaged("v3-signed", async (root) => {
     const p = join(root, LIBZZ_TARBALL);

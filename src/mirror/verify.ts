@@ -15,6 +15,7 @@ import { gunzipBytes, isGzip } from "../core/gzip.ts";
 import { collect, collectText } from "../core/streams.ts";
 import type { Verifier } from "../sign/types.ts";
 import { FileStore } from "../storage/file.ts";
+import { parseManifest as parseLayoutManifest } from "../layout/manifest.ts";
 import { v2Stem, v2TarballPath } from "../layout/v2/paths.ts";
 import { v3BlobPath, v3SpecManifestPath } from "../layout/v3/paths.ts";
 import type { ReadStore } from "../storage/store.ts";
@@ -112,34 +113,19 @@ interface Record3 {
   checksum: string;
 }
 
-function parseManifest(json: unknown): Record3[] {
-  const m = json as { version?: unknown; data?: unknown };
-  if (!m || typeof m !== "object") throw new Error("not a JSON object");
-  if (m.version !== 3) throw new Error(`version is ${JSON.stringify(m.version)}, expected 3`);
-  if (!Array.isArray(m.data)) throw new Error(`"data" is not a list`);
-  return m.data.map((r: Record<string, unknown>, i: number) => {
-    for (
-      const [k, t] of [
-        ["contentLength", "number"],
-        ["mediaType", "string"],
-        ["compression", "string"],
-        ["checksumAlgorithm", "string"],
-        ["checksum", "string"],
-      ]
-    ) {
-      const type = typeof r?.[k];
-      if (type !== t) throw new Error(`record ${i}: "${k}" is not a ${t}`);
-    }
+/**
+ * The records of manifest text (the layout's parser), each also required to be a sha256
+ * checksum of 64 lowercase hex digits (what a blob path is made of).
+ */
+function parseManifest(text: string, label: string): Record3[] {
+  return parseLayoutManifest(text, label).data.map((r, i) => {
     if (r.checksumAlgorithm !== "sha256") {
       throw new Error(`record ${i}: checksum algorithm "${r.checksumAlgorithm}" is not sha256`);
     }
-    if (!/^[0-9a-f]{64}$/.test(r.checksum as string)) {
+    if (!/^[0-9a-f]{64}$/.test(r.checksum)) {
       throw new Error(`record ${i}: checksum "${r.checksum}" is not 64 lowercase hex digits`);
     }
-    if (!Number.isSafeInteger(r.contentLength) || (r.contentLength as number) < 0) {
-      throw new Error(`record ${i}: contentLength ${r.contentLength} is not a size`);
-    }
-    return r as unknown as Record3;
+    return r;
   });
 }
 
@@ -697,7 +683,7 @@ export async function verifyMirror(
     if (body === undefined) return;
     let records: Record3[];
     try {
-      records = parseManifest(JSON.parse(body));
+      records = parseManifest(body, `"${t.path}"`);
     } catch (e) {
       add({
         kind: "corrupt",
@@ -857,7 +843,7 @@ export async function verifyMirror(
     let rec: Record3 | undefined;
     try {
       const body = text.startsWith(SIGNED_HEAD) ? clearsignedBody(text) ?? "" : text;
-      rec = parseManifest(JSON.parse(body)).find((r) =>
+      rec = parseManifest(body, `"${mpath}"`).find((r) =>
         /^application\/vnd\.spack\.db\.v\d+\+json$/.test(r.mediaType)
       );
       if (!rec) throw new Error("no index record");
@@ -1025,7 +1011,7 @@ export async function verifyMirror(
       if (text === undefined) return;
       try {
         const body = text.startsWith(SIGNED_HEAD) ? clearsignedBody(text) ?? "" : text;
-        for (const r of parseManifest(JSON.parse(body))) {
+        for (const r of parseManifest(body, `"${path}"`)) {
           await checkBlob(r, { layout: 3, what: "blob" });
         }
       } catch (e) {
