@@ -15,6 +15,8 @@ import { gunzipBytes, isGzip } from "../core/gzip.ts";
 import { collect, collectText } from "../core/streams.ts";
 import type { Verifier } from "../sign/types.ts";
 import { FileStore } from "../storage/file.ts";
+import { parseIndexDb } from "../index/db.ts";
+import { isClearsigned } from "../layout/clearsign.ts";
 import { parseManifest as parseLayoutManifest } from "../layout/manifest.ts";
 import { v2Stem, v2TarballPath } from "../layout/v2/paths.ts";
 import { v3BlobPath, v3SpecManifestPath } from "../layout/v3/paths.ts";
@@ -92,7 +94,6 @@ export interface VerifyReport {
   flags: number;
 }
 
-const SIGNED_HEAD = "-----BEGIN PGP SIGNED MESSAGE-----";
 const SPEC_MANIFEST = ".spec.manifest.json";
 const TARBALL_TYPE = "application/vnd.spack.install.v2.tar+gzip";
 
@@ -143,24 +144,17 @@ interface IndexEntry {
   spec: Record<string, unknown>;
 }
 
-function parseIndex(text: string): IndexEntry[] {
-  const doc = JSON.parse(text) as { database?: { installs?: Record<string, unknown> } };
-  const installs = doc?.database?.installs;
-  if (!installs || typeof installs !== "object") {
-    throw new Error(`no "database.installs" object`);
-  }
-  return Object.entries(installs).map(([hash, rec]) => {
-    const r = rec as { spec?: Record<string, unknown>; in_buildcache?: unknown };
-    const spec = r?.spec ?? {};
-    return {
-      hash,
-      name: String(spec.name ?? ""),
-      version: String(spec.version ?? ""),
-      inBuildcache: r?.in_buildcache === true,
-      external: spec.external !== undefined && spec.external !== null,
-      spec,
-    };
-  });
+/** The entries of index text (`parseIndexDb`: database versions 6 to 8, as Spack reads). */
+function parseIndex(text: string, label: string): IndexEntry[] {
+  const db = parseIndexDb(text, label);
+  return db.records.map((r) => ({
+    hash: r.hash,
+    name: r.name,
+    version: r.version,
+    inBuildcache: r.inBuildcache,
+    external: r.external,
+    spec: db.raw(r.hash)!.spec as Record<string, unknown>,
+  }));
 }
 
 /**
@@ -416,7 +410,7 @@ export async function verifyMirror(
     spec: string,
     mayBeSigned: boolean,
   ): Promise<string | undefined> {
-    const signed = text.startsWith(SIGNED_HEAD);
+    const signed = isClearsigned(text);
     if (!signed) {
       checked.unsigned++;
       if (opts.requireSignatures) {
@@ -728,7 +722,7 @@ export async function verifyMirror(
     let hashes: string[];
     try {
       const text = new TextDecoder().decode(isGzip(bytes) ? gunzipBytes(bytes, path) : bytes);
-      const json = JSON.parse(text.startsWith(SIGNED_HEAD) ? clearsignedBody(text) ?? "" : text);
+      const json = JSON.parse(isClearsigned(text) ? clearsignedBody(text) ?? "" : text);
       hashes = specHashes(json);
     } catch (e) {
       add({
@@ -842,7 +836,7 @@ export async function verifyMirror(
     if (text === undefined) return undefined;
     let rec: Record3 | undefined;
     try {
-      const body = text.startsWith(SIGNED_HEAD) ? clearsignedBody(text) ?? "" : text;
+      const body = isClearsigned(text) ? clearsignedBody(text) ?? "" : text;
       rec = parseManifest(body, `"${mpath}"`).find((r) =>
         /^application\/vnd\.spack\.db\.v\d+\+json$/.test(r.mediaType)
       );
@@ -860,7 +854,7 @@ export async function verifyMirror(
     const res = await checkBlob(rec, { layout: 3, what: "index blob", keep: true });
     if (!res.bytes) return undefined;
     try {
-      return parseIndex(new TextDecoder().decode(res.bytes));
+      return parseIndex(new TextDecoder().decode(res.bytes), `"${blobPath(rec)}"`);
     } catch (e) {
       add({
         kind: "corrupt",
@@ -914,7 +908,7 @@ export async function verifyMirror(
       }
     }
     try {
-      return parseIndex(new TextDecoder().decode(bytes));
+      return parseIndex(new TextDecoder().decode(bytes), `"${path}"`);
     } catch (e) {
       add({
         kind: "corrupt",
@@ -1010,7 +1004,7 @@ export async function verifyMirror(
       const text = await readText(path, 3);
       if (text === undefined) return;
       try {
-        const body = text.startsWith(SIGNED_HEAD) ? clearsignedBody(text) ?? "" : text;
+        const body = isClearsigned(text) ? clearsignedBody(text) ?? "" : text;
         for (const r of parseManifest(body, `"${path}"`)) {
           await checkBlob(r, { layout: 3, what: "blob" });
         }
