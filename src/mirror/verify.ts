@@ -141,6 +141,8 @@ interface IndexEntry {
   version: string;
   inBuildcache: boolean;
   external: boolean;
+  /** `name@version` of the naming compiler, when there is one. */
+  compiler?: string;
   spec: Record<string, unknown>;
 }
 
@@ -153,6 +155,7 @@ function parseIndex(text: string, label: string): IndexEntry[] {
     version: r.version,
     inBuildcache: r.inBuildcache,
     external: r.external,
+    compiler: r.compiler,
     spec: db.raw(r.hash)!.spec as Record<string, unknown>,
   }));
 }
@@ -161,37 +164,19 @@ function parseIndex(text: string, label: string): IndexEntry[] {
  * The v2 file names of an index entry (FORMAT.md 2.2): the spec file stem and the tarball
  * path, or undefined when the entry lacks what the names are made of.
  */
-function v2Names(
-  e: IndexEntry,
-  byHash: Map<string, IndexEntry>,
-): { stem: string; tarball: string } | undefined {
+function v2Names(e: IndexEntry): { stem: string; tarball: string } | undefined {
   const arch = e.spec.arch as
     | { platform?: string; platform_os?: string; target?: string | { name?: string } }
     | undefined;
   const target = typeof arch?.target === "string" ? arch.target : arch?.target?.name;
   if (!arch?.platform || !arch.platform_os || !target) return undefined;
   const archText = `${arch.platform}-${arch.platform_os}-${target}`;
-  let compiler: { name: string; version: string } | undefined;
-  const c = e.spec.compiler as { name?: string; version?: string } | undefined;
-  const annotated = (e.spec.annotations as { compiler?: string } | undefined)?.compiler;
-  if (c?.name && c.version) compiler = { name: c.name, version: c.version };
-  else if (annotated && /^[^@]+@=?.+$/.test(annotated)) {
-    const [name, version] = annotated.split("@");
-    compiler = { name, version: version.replace(/^=/, "") };
-  } else {
-    const deps = (e.spec.dependencies ?? []) as {
-      hash?: string;
-      parameters?: { virtuals?: string[] };
-    }[];
-    for (const lang of ["c", "cxx", "fortran"]) {
-      const d = deps.find((d) => d.parameters?.virtuals?.includes(lang));
-      const dep = d?.hash ? byHash.get(d.hash) : undefined;
-      if (dep) {
-        compiler = { name: dep.name, version: dep.version };
-        break;
-      }
-    }
-  }
+  // The naming compiler as the index reader finds it: the node's own (formats <= 4, or the
+  // annotation of converted nodes), else its c, cxx or fortran provider.
+  const at = e.compiler?.indexOf("@") ?? -1;
+  const compiler = e.compiler && at > 0
+    ? { name: e.compiler.slice(0, at), version: e.compiler.slice(at + 1) }
+    : undefined;
   const names = {
     arch: archText,
     compilerName: compiler?.name ?? "none",
@@ -613,11 +598,10 @@ export async function verifyMirror(
         v2Tasks.push({ layout: 2, path, hash, label: `${stem.slice(0, -33)}/${hash}` });
       }
     } else {
-      const byHash = new Map((v2Index ?? []).map((e) => [e.hash, e]));
       let unnamed = 0;
       for (const e of v2Index ?? []) {
         if (!e.inBuildcache || e.external) continue;
-        const names = v2Names(e, byHash);
+        const names = v2Names(e);
         if (!names) {
           unnamed++;
           continue;
