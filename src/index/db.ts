@@ -7,7 +7,7 @@
  * @module
  */
 import { InvalidDataError, NotFoundError, UnsupportedError } from "../errors.ts";
-import { archString, nodeFromDict } from "../spec/node.ts";
+import { archOf, archString, compilerOf, nodeFromDict } from "../spec/node.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import { filterRecords, type RecordQuery } from "./query.ts";
 
@@ -90,26 +90,15 @@ export interface IndexDb {
   label: string;
 }
 
-function archText(a: unknown): string | undefined {
-  if (!a || typeof a !== "object") return undefined;
-  const x = a as Obj;
-  const t = x.target;
-  const target = typeof t === "string" ? t : String((t as Obj | undefined)?.name ?? "");
-  return `${x.platform}-${x.platform_os}-${target}`;
-}
-
+/** `name@version` of the naming compiler: the node's own, else its c/cxx/fortran provider. */
 function compilerText(spec: Obj, installs: Record<string, { spec?: Obj }>): string | undefined {
-  const c = spec.compiler as Obj | undefined;
-  if (c && typeof c.name === "string") {
-    return `${c.name}@${String(c.version ?? "").replace(/^=/, "")}`;
-  }
-  const ann = spec.annotations as Obj | undefined;
-  if (ann && typeof ann.compiler === "string") return ann.compiler.replace("@=", "@");
+  const own = compilerOf(spec);
+  if (own) return `${own.name}@${own.version}`;
   const deps = spec.dependencies;
   if (!Array.isArray(deps)) return undefined;
   for (const lang of ["c", "cxx", "fortran"]) {
     for (const d of deps as Obj[]) {
-      const v = (d.parameters as Obj | undefined)?.virtuals;
+      const v = (d?.parameters as Obj | undefined)?.virtuals;
       if (Array.isArray(v) && v.includes(lang)) {
         const dep = installs[String(d.hash)]?.spec;
         if (dep) return `${dep.name}@${dep.version}`;
@@ -196,7 +185,7 @@ export function parseIndexDb(input: string | Uint8Array | unknown, label = "inde
       name: String(spec.name),
       version: String(spec.version ?? ""),
       hash,
-      arch: archText(spec.arch),
+      arch: archString(archOf(spec)),
       compiler: compilerText(spec, installs),
       inBuildcache: rec.in_buildcache === true && !external,
       external,
