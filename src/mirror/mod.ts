@@ -14,3 +14,4 @@ export {
 } from "./verify.ts";
 export { verifierFromKeys } from "./trusted_keys.ts";
 export { migrate, type MigratedSpec, type MigrateOptions, type MigrateResult } from "./migrate.ts";
+export { type SyncedEntry, syncMirror, type SyncOptions, type SyncResult } from "./sync.ts";

@@ -1,0 +1,145 @@
+/**
+ * sync over temporary copies of the fixture mirrors: v3 -> v3 copies every entry verbatim and a
+ * second run copies nothing; a spec argument copies only its runtime closure; a corrupt blob
+ * stops the copy; a v2 source is migrated.
+ */
+import assert from "node:assert/strict";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { IntegrityError } from "../src/errors.ts";
+import { openMirror } from "../src/layout/mirror.ts";
+import { syncMirror } from "../src/mirror/sync.ts";
+import { openStore } from "../src/storage/open.ts";
+import type { Store } from "../src/storage/store.ts";
+import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+
+async function tmp(): Promise<string> {
+  return await mkdtemp(join(tmpdir(), "spackle-sync-"));
+}
+
+const FOOAPP =
+  "v3/manifests/spec/fooapp/fooapp-3.0-iicodpd5dtmh5ijlchcoay25frkfkyuv.spec.manifest.json";
+
+Deno.test({
+  name: "sync v3 -> v3 copies every manifest byte for byte, and a second run copies nothing",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const d = await tmp();
+    try {
+      const src = await openStore(fixture("v3-signed"));
+      const dst = await openStore(join(d, "dst"), { writable: true }) as Store;
+      const r1 = await syncMirror(src, dst);
+      assert.equal(r1.source, 3);
+      assert.equal(r1.entries.filter((e) => e.status === "copied").length, 5); // 4 specs + 1 key
+      assert.ok(r1.blobsCopied > 0);
+      assert.equal(r1.indexSpecs, 4);
+      assert.deepEqual(r1.keys, ["4D782899AF51B814967AC6DE6EE87675E657CA38"]);
+      assert.deepEqual(
+        await readFile(join(d, "dst", FOOAPP)),
+        await readFile(fixture("v3-signed", FOOAPP)),
+      );
+      const refs = await (await openMirror(join(d, "dst"))).list();
+      assert.equal(refs.filter((r) => r.inBuildcache).length, 4);
+
+      const r2 = await syncMirror(src, dst);
+      assert.equal(r2.blobsCopied, 0);
+      assert.equal(r2.bytesCopied, 0);
+      assert.ok(r2.entries.every((e) => e.status === "present"));
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "sync with a spec copies only its runtime closure",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const d = await tmp();
+    try {
+      const src = await openStore(fixture("v3-unsigned"));
+      const dst = await openStore(join(d, "dst"), { writable: true }) as Store;
+      const all = await (await openMirror(src)).list();
+      const lib = all.find((r) => r.name === "libzz" && r.inBuildcache)!;
+      const mirror = await openMirror(src);
+      const closure = (await mirror.closure(lib.hash, { requireSignature: false }))
+        .filter((r) => r.inBuildcache);
+      const r = await syncMirror(src, dst, { specs: ["libzz"] });
+      const copied = r.entries.filter((e) => e.path.startsWith("v3/manifests/spec/"));
+      assert.equal(copied.length, closure.length);
+      assert.ok(copied.length < all.filter((x) => x.inBuildcache).length);
+      const got = (await (await openMirror(dst)).list()).filter((x) => x.inBuildcache);
+      assert.deepEqual(got.map((x) => x.hash).sort(), closure.map((x) => x.hash).sort());
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "sync refuses a blob whose bytes do not match its manifest and writes no manifest",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const d = await tmp();
+    try {
+      await cp(fixture("v3-unsigned"), join(d, "src"), { recursive: true });
+      // Corrupt every blob of one spec manifest: flip the first byte.
+      const { readdir } = await import("node:fs/promises");
+      const specDir = join(d, "src", "v3/manifests/spec/libzz");
+      const mpath = join(specDir, (await readdir(specDir))[0]);
+      const m = JSON.parse(await readFile(mpath, "utf8"));
+      const rec = m.data[0];
+      const bpath = join(d, "src", "blobs", "sha256", rec.checksum.slice(0, 2), rec.checksum);
+      const bytes = await readFile(bpath);
+      bytes[0] ^= 0xff;
+      await writeFile(bpath, bytes);
+      const src = await openStore(join(d, "src"));
+      const dst = await openStore(join(d, "dst"), { writable: true }) as Store;
+      await assert.rejects(syncMirror(src, dst, { specs: ["libzz"] }), IntegrityError);
+      assert.equal(await dst.stat(mpath.slice(join(d, "src").length + 1)), undefined);
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "sync from a v2 mirror migrates it into a v3 mirror",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const d = await tmp();
+    try {
+      const src = await openStore(fixture("v2-unsigned"));
+      const dst = await openStore(join(d, "dst"), { writable: true }) as Store;
+      const r = await syncMirror(src, dst);
+      assert.equal(r.source, 2);
+      assert.ok(r.entries.some((e) => e.status === "migrated"));
+      const m = await openMirror(dst);
+      assert.deepEqual(m.layout.versions, [3]);
+      const srcRefs = (await (await openMirror(src)).list()).filter((x) => x.inBuildcache);
+      const dstRefs = (await m.list()).filter((x) => x.inBuildcache);
+      assert.deepEqual(dstRefs.map((x) => x.hash).sort(), srcRefs.map((x) => x.hash).sort());
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "sync --dry-run writes nothing",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const d = await tmp();
+    try {
+      const src = await openStore(fixture("v3-unsigned"));
+      const dst = await openStore(join(d, "dst"), { writable: true }) as Store;
+      const r = await syncMirror(src, dst, { dryRun: true });
+      assert.ok(r.entries.length > 0 && r.entries.every((e) => e.status === "would-copy"));
+      assert.equal(r.blobsCopied, 0);
+      assert.equal(await dst.stat("v3/layout.json"), undefined);
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  },
+});
