@@ -15,3 +15,10 @@ export {
 export { verifierFromKeys } from "./trusted_keys.ts";
 export { migrate, type MigratedSpec, type MigrateOptions, type MigrateResult } from "./migrate.ts";
 export { type SyncedEntry, syncMirror, type SyncOptions, type SyncResult } from "./sync.ts";
+export {
+  parseKeepFile,
+  type PruneItem,
+  pruneMirror,
+  type PruneOptions,
+  type PruneResult,
+} from "./prune.ts";

@@ -1,0 +1,160 @@
+/**
+ * `prune`: finds (and with `delete` removes) what a v3 mirror no longer needs: spec manifests
+ * not kept (with a keep list), manifests naming a missing blob, and blobs no remaining
+ * manifest names. Manifests are deleted before blobs, the index is rebuilt in between, and a
+ * blob any remaining manifest names is never deleted.
+ *
+ * @module
+ */
+import { InvalidDataError, UsageError } from "../errors.ts";
+import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
+import { parseManifest } from "../layout/manifest.ts";
+import { parseV3SpecManifestPath, V3_SPEC_DIR, v3BlobPath } from "../layout/v3/paths.ts";
+import { V3Writer } from "../layout/v3/writer.ts";
+import { updateIndex } from "../push/update_index.ts";
+import type { ReadStore, Store } from "../storage/store.ts";
+
+/** Options of `pruneMirror`. */
+export interface PruneOptions {
+  /** DAG hashes to keep: spec manifests of other hashes are removed (default: keep all). */
+  keep?: Set<string>;
+  /** Delete (default: only report). */
+  delete?: boolean;
+  signal?: AbortSignal;
+}
+
+/** One thing prune removes (or would remove). */
+export interface PruneItem {
+  path: string;
+  kind: "manifest" | "blob";
+  reason: "not-kept" | "missing-blob" | "unparsable" | "orphan";
+  size?: number;
+}
+
+/** What prune found and did. */
+export interface PruneResult {
+  items: PruneItem[];
+  deleted: boolean;
+  /** Specs in the rebuilt index (when deleting removed a manifest). */
+  indexSpecs?: number;
+}
+
+/**
+ * The DAG hashes of a keep file: a Spack environment lock file (`spack.lock`, the keys of
+ * `concrete_specs`), or one hash per line (`/` prefixes, blank lines and `#` comments ignored).
+ */
+export function parseKeepFile(text: string, label = "keep file"): Set<string> {
+  const t = text.trim();
+  if (t.startsWith("{")) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(t);
+    } catch (e) {
+      throw new InvalidDataError(`Cannot parse ${label}: ${(e as Error).message}`, { cause: e });
+    }
+    const cs = (doc as { concrete_specs?: unknown })?.concrete_specs;
+    if (!cs || typeof cs !== "object" || Array.isArray(cs)) {
+      throw new InvalidDataError(`Cannot read ${label}: JSON without a "concrete_specs" object`);
+    }
+    return new Set(Object.keys(cs));
+  }
+  const out = new Set<string>();
+  for (const [i, raw] of t.split("\n").entries()) {
+    const line = raw.replace(/#.*/, "").trim().replace(/^\//, "");
+    if (!line) continue;
+    if (!/^[a-z2-7]{32}$/.test(line)) {
+      throw new UsageError(
+        `Invalid hash "${line}" on line ${i + 1} of ${label}: expected a 32-character DAG hash`,
+      );
+    }
+    out.add(line);
+  }
+  return out;
+}
+
+async function list(store: ReadStore, prefix: string, signal?: AbortSignal): Promise<string[]> {
+  if (!store.list) {
+    throw new UsageError(`Cannot prune "${store.url.href}": the store cannot be listed`);
+  }
+  const out: string[] = [];
+  for await (const p of store.list(prefix, { signal })) out.push(p);
+  return out.sort();
+}
+
+/** Blob paths each manifest under `v3/manifests/` names (undefined when unparsable). */
+async function manifestBlobs(
+  store: ReadStore,
+  signal?: AbortSignal,
+): Promise<Map<string, { blobs: { path: string; size: number }[] } | undefined>> {
+  const out = new Map<string, { blobs: { path: string; size: number }[] } | undefined>();
+  for (const p of await list(store, "v3/manifests/", signal)) {
+    if (!p.endsWith(".manifest.json")) continue;
+    try {
+      let text = await new Response(await store.read(p, { signal })).text();
+      if (isClearsigned(text)) text = clearsignedBody(text, `"${p}"`);
+      const m = parseManifest(text, `"${p}"`);
+      out.set(p, {
+        blobs: m.data.map((r) => ({
+          path: v3BlobPath(r.checksum, r.checksumAlgorithm),
+          size: r.contentLength,
+        })),
+      });
+    } catch {
+      out.set(p, undefined);
+    }
+  }
+  return out;
+}
+
+/** Lists (and with `delete` removes) what the v3 mirror `store` no longer needs. */
+export async function pruneMirror(
+  store: ReadStore | Store,
+  opts: PruneOptions = {},
+): Promise<PruneResult> {
+  const signal = opts.signal;
+  if (opts.delete && typeof (store as Store).delete !== "function") {
+    throw new UsageError(`Cannot delete from "${store.url.href}": the store is read-only`);
+  }
+  const blobs = new Map<string, number>();
+  for (const p of await list(store, "blobs/", signal)) {
+    blobs.set(p, (await store.stat(p, { signal }))?.size ?? -1);
+  }
+  const manifests = await manifestBlobs(store, signal);
+  const items: PruneItem[] = [];
+  for (const [p, m] of manifests) {
+    const spec = p.startsWith(V3_SPEC_DIR) ? parseV3SpecManifestPath(p) : undefined;
+    let reason: PruneItem["reason"] | undefined;
+    if (!m) reason = "unparsable";
+    else if (m.blobs.some((b) => blobs.get(b.path) !== b.size)) reason = "missing-blob";
+    else if (spec && opts.keep && !opts.keep.has(spec.hash)) reason = "not-kept";
+    if (reason) items.push({ path: p, kind: "manifest", reason });
+  }
+  const removed = new Set(items.map((i) => i.path));
+  let indexSpecs: number | undefined;
+  if (opts.delete) {
+    const s = store as Store;
+    for (const i of items) await s.delete(i.path, { signal });
+    if (
+      removed.size &&
+      [...manifests.keys()].some((p) => p.startsWith(V3_SPEC_DIR) && !removed.has(p))
+    ) {
+      indexSpecs = (await updateIndex(new V3Writer(s), { keys: true, signal })).specs;
+    }
+  }
+  // Blobs named by any remaining manifest (re-read after a rebuilt index) are kept.
+  const after = opts.delete ? await manifestBlobs(store, signal) : manifests;
+  const named = new Set<string>();
+  for (const [p, m] of after) {
+    if (removed.has(p) && !opts.delete) continue;
+    for (const b of m?.blobs ?? []) named.add(b.path);
+  }
+  const orphans: PruneItem[] = [];
+  for (const [p, size] of blobs) {
+    if (!named.has(p)) orphans.push({ path: p, kind: "blob", reason: "orphan", size });
+  }
+  if (opts.delete) {
+    for (const o of orphans) await (store as Store).delete(o.path, { signal });
+  }
+  items.push(...orphans);
+  return { items, deleted: !!opts.delete, indexSpecs };
+}
