@@ -22,3 +22,4 @@ export {
   type PruneOptions,
   type PruneResult,
 } from "./prune.ts";
+export { bundleMirror, type BundleOptions, type BundleResult } from "./bundle.ts";

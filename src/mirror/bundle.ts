@@ -1,0 +1,67 @@
+/**
+ * `bundle`: one file holding a v3 mirror with some specs' runtime closure, the public keys and
+ * the index. The entries are synced into a temporary mirror beside the output, which is then
+ * written as a bundle (atomically) and removed.
+ *
+ * @module
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { UsageError } from "../errors.ts";
+import { toWebStream } from "../core/streams.ts";
+import { type BundleItem, writeBundle } from "../storage/bundle.ts";
+import { openStore } from "../storage/open.ts";
+import type { ReadStore, Store } from "../storage/store.ts";
+import { syncMirror, type SyncResult } from "./sync.ts";
+
+/** Options of `bundleMirror`. */
+export interface BundleOptions {
+  /** Spec queries whose runtime closure goes in the bundle (default: everything). */
+  specs?: string[];
+  jobs?: number;
+  signal?: AbortSignal;
+}
+
+/** What `bundleMirror` wrote. */
+export interface BundleResult {
+  path: string;
+  /** Objects in the bundle (besides its marker). */
+  objects: number;
+  sync: SyncResult;
+}
+
+/** Writes the bundle file `out` from the mirror `src`. */
+export async function bundleMirror(
+  src: ReadStore,
+  out: string,
+  opts: BundleOptions = {},
+): Promise<BundleResult> {
+  const target = resolve(out);
+  const tmp = await mkdtemp(join(dirname(target), ".spackle-bundle-"));
+  try {
+    const dst = await openStore(tmp, { writable: true }) as Store;
+    const sync = await syncMirror(src, dst, {
+      specs: opts.specs,
+      jobs: opts.jobs,
+      signal: opts.signal,
+    });
+    if (sync.indexSpecs === undefined) {
+      throw new UsageError(`Cannot bundle from "${src.url.href}": no entries were copied`);
+    }
+    const paths: string[] = [];
+    for await (const p of dst.list!("", { signal: opts.signal })) paths.push(p);
+    paths.sort();
+    const items: BundleItem[] = [];
+    for (const p of paths) {
+      const st = await dst.stat(p);
+      if (!st) continue;
+      const file = join(tmp, p);
+      items.push({ path: p, size: st.size, open: () => toWebStream(createReadStream(file)) });
+    }
+    const w = await writeBundle(target, items, { specs: opts.specs ?? [] });
+    return { path: w.path, objects: w.count, sync };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}

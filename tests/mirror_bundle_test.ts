@@ -1,0 +1,59 @@
+/**
+ * bundle round trip: a bundle of one spec's closure (from the signed fixture) is read in place
+ * as a mirror, verifies clean, and syncs back out into a v3 mirror with identical manifests.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openMirror } from "../src/layout/mirror.ts";
+import { bundleMirror } from "../src/mirror/bundle.ts";
+import { syncMirror } from "../src/mirror/sync.ts";
+import { verifyMirror } from "../src/mirror/verify.ts";
+import { openStore } from "../src/storage/open.ts";
+import type { Store } from "../src/storage/store.ts";
+import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+
+Deno.test({
+  name: "a bundle holds a spec's closure, keys and index, reads in place and syncs back out",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const d = await mkdtemp(join(tmpdir(), "spackle-bundle-"));
+    try {
+      const src = await openStore(fixture("v3-signed"));
+      const srcMirror = await openMirror(src);
+      const root = await srcMirror.resolve("fooapp");
+      const closure = (await srcMirror.closure(root.hash, { requireSignature: false }))
+        .filter((r) => r.inBuildcache).map((r) => r.hash).sort();
+      const file = join(d, "site.bundle");
+      const r = await bundleMirror(src, file, { specs: ["fooapp"] });
+      assert.equal(r.path, file);
+      assert.equal(r.sync.indexSpecs, closure.length);
+
+      const b = await openMirror(file);
+      const refs = (await b.list()).filter((x) => x.inBuildcache).map((x) => x.hash).sort();
+      assert.deepEqual(refs, closure);
+      assert.equal((await b.keys()).length, 1);
+      const entry = await b.entry(root.hash, { requireSignature: false });
+      assert.equal(entry.spec.root, root.hash);
+      assert.equal(entry.signed, true);
+
+      const report = await verifyMirror(await openStore(file));
+      assert.deepEqual(report.findings.filter((f) => f.kind !== "notice"), []);
+
+      const dst = await openStore(join(d, "site"), { writable: true }) as Store;
+      const back = await syncMirror(await openStore(file), dst);
+      assert.ok(back.entries.every((e) => e.status === "copied"));
+      for (const e of back.entries) {
+        assert.deepEqual(
+          await readFile(join(d, "site", e.path)),
+          await readFile(fixture("v3-signed", e.path)),
+        );
+      }
+      const dirs = (await Array.fromAsync(Deno.readDir(d))).map((x) => x.name).sort();
+      assert.deepEqual(dirs, ["site", "site.bundle"]);
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  },
+});
