@@ -124,5 +124,127 @@ const register: Register = (program, act) => {
       out.info(problems ? c.red(`${problems} problem(s) found`) : c.green("no problems found"));
       return report.flags;
     }));
+
+  program
+    .command("sync")
+    .description(
+      "copy entries with their runtime closure (or everything) from any mirror or bundle to a " +
+        "v3 mirror: blobs verified while copied, present blobs skipped, index rebuilt once",
+    )
+    .argument("<src>", "source mirror path or URL (v2 or v3, file://, https://, s3://, a bundle)")
+    .argument("<dst>", "destination mirror path or URL (file:// or s3://), written as v3")
+    .argument("[spec...]", "specs to copy with their runtime closure (default: everything)")
+    .addOption(
+      new Option("-j, --jobs <n>", "objects copied at the same time").default(8).argParser(
+        positiveInt("--jobs"),
+      ),
+    )
+    .option("--dry-run", "show what would be copied, write nothing", false)
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 done; 3 some entries were left (listed); 1 failure (a corrupt blob stops " +
+        "the copy); 2 usage error\n\nExamples:\n  spackle sync ./mirror s3://bucket/cache\n" +
+        "  spackle sync https://cache.example.org/spack ./local zlib cmake\n" +
+        "  spackle sync site.bundle s3://bucket/cache --dry-run",
+    )
+    .action(act(async ({ out, globals, signal }, src: string, dst: string, specs: string[], o) => {
+      const m = await import("../../mirror/mod.ts");
+      const { openStore } = await import("../../storage/open.ts");
+      const from = await openStore(src, { http: { caFile: globals.caFile } });
+      const to = await openStore(dst, { writable: true, http: { caFile: globals.caFile } });
+      const r = await m.syncMirror(from, to as Parameters<typeof m.syncMirror>[1], {
+        specs,
+        jobs: o.jobs,
+        dryRun: !!o.dryRun,
+        signal,
+      });
+      const left = r.entries.filter((e) => e.status === "left");
+      if (out.json) out.data(r);
+      else {
+        const count = (s: string) => r.entries.filter((e) => e.status === s).length;
+        for (const e of left) out.warn(`left ${e.path}: ${e.reason}`);
+        out.info(
+          `${r.entries.length} manifests from a v${r.source} source: ${count("copied")} copied, ` +
+            `${count("migrated")} migrated, ${count("present")} present, ` +
+            `${count("would-copy")} would be copied, ${left.length} left; ` +
+            `${r.blobsCopied} blobs copied (${formatBytes(r.bytesCopied)}), ` +
+            `${r.blobsPresent} already present` +
+            (r.indexSpecs !== undefined ? `; index: ${r.indexSpecs} specs` : ""),
+        );
+      }
+      return left.length ? 3 : 0;
+    }));
+
+  program
+    .command("bundle")
+    .description(
+      "write one file holding a v3 mirror with the specs' runtime closure, public keys and " +
+        "index, for air-gapped sites (read in place by every read command and install -m)",
+    )
+    .argument("<spec...>", "specs to bundle with their runtime closure")
+    .requiredOption("-m, --mirror <mirror>", "source mirror path or URL")
+    .requiredOption("-o, --output <file>", "bundle file to write")
+    .addOption(
+      new Option("-j, --jobs <n>", "objects copied at the same time").default(8).argParser(
+        positiveInt("--jobs"),
+      ),
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle bundle fooapp -m https://cache.example.org/spack -o fooapp.bundle\n" +
+        "  spackle verify fooapp.bundle\n  spackle sync fooapp.bundle /site/mirror",
+    )
+    .action(act(async ({ out, globals, signal }, specs: string[], o) => {
+      const m = await import("../../mirror/mod.ts");
+      const { openStore } = await import("../../storage/open.ts");
+      const src = await openStore(o.mirror, { http: { caFile: globals.caFile } });
+      const r = await m.bundleMirror(src, o.output, { specs, jobs: o.jobs, signal });
+      if (out.json) out.data({ path: r.path, objects: r.objects, specs: r.sync.indexSpecs });
+      else out.info(`wrote ${r.path}: ${r.sync.indexSpecs} specs, ${r.objects} objects`);
+      return 0;
+    }));
+
+  program
+    .command("prune")
+    .description(
+      "list (default) or delete orphan blobs, manifests naming missing blobs and, with --keep, " +
+        "entries not kept; manifests are deleted before blobs and the index is rebuilt",
+    )
+    .argument("<mirror>", "v3 mirror path or URL (file:// or s3://)")
+    .option("--delete", "delete what is listed", false)
+    .option("--keep <file>", "hashes to keep, one per line, or a Spack environment spack.lock")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle prune ./mirror\n  spackle prune s3://bucket/cache --keep spack.lock --delete",
+    )
+    .action(act(async ({ out, globals, signal }, mirror: string, o) => {
+      const m = await import("../../mirror/mod.ts");
+      const { openStore } = await import("../../storage/open.ts");
+      let keep: Set<string> | undefined;
+      if (o.keep) {
+        let text: string;
+        try {
+          text = await readFile(o.keep, "utf8");
+        } catch (e) {
+          throw new UsageError(`Cannot read the keep file "${o.keep}": ${(e as Error).message}`);
+        }
+        keep = m.parseKeepFile(text, `"${o.keep}"`);
+      }
+      const store = await openStore(mirror, {
+        writable: !!o.delete,
+        http: { caFile: globals.caFile },
+      });
+      const r = await m.pruneMirror(store, { keep, delete: !!o.delete, signal });
+      if (out.json) out.data(r);
+      else {
+        for (const i of r.items) out.out(`${i.kind.padEnd(9)} ${i.reason.padEnd(13)} ${i.path}`);
+        out.info(
+          `${r.items.length} object(s) ${
+            r.deleted ? "deleted" : "would be deleted (--delete deletes them)"
+          }`,
+        );
+      }
+      return 0;
+    }));
 };
 export default register;
