@@ -57,3 +57,46 @@ Deno.test({
     }
   },
 });
+
+async function tree(root: string): Promise<Map<string, string>> {
+  const { createHash } = await import("node:crypto");
+  const out = new Map<string, string>();
+  const walk = async (dir: string, rel: string) => {
+    for await (const e of Deno.readDir(dir)) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (r === ".spack-db" || e.name === "install_times.json") continue;
+      if (e.isDirectory) await walk(join(dir, e.name), r);
+      else if (e.isFile) {
+        out.set(r, createHash("sha256").update(await readFile(join(dir, e.name))).digest("hex"));
+      } else out.set(r, "link:" + await Deno.readLink(join(dir, e.name)));
+    }
+  };
+  await walk(root, "");
+  return out;
+}
+
+Deno.test({
+  name: "install from a bundle (signatures checked) gives the same tree as install from the mirror",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const d = await mkdtemp(join(tmpdir(), "spackle-bundle-"));
+    try {
+      const { main } = await import("../src/cli/app.ts");
+      const key = fixture("keys", "oracle-test.pub.asc");
+      const file = join(d, "f.bundle");
+      await bundleMirror(await openStore(fixture("v3-signed")), file, { specs: ["fooapp"] });
+      const root = join(d, "root");
+      const install = (m: string) =>
+        main(["--quiet", "install", "fooapp", "-m", m, "--root", root, "-k", key]);
+      assert.equal(await install(fixture("v3-signed")), 0);
+      const fromMirror = await tree(root);
+      await rm(root, { recursive: true });
+      assert.equal(await install(file), 0);
+      const fromBundle = await tree(root);
+      assert.ok(fromMirror.size > 10);
+      assert.deepEqual(fromBundle, fromMirror);
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  },
+});
