@@ -46,6 +46,7 @@ Deno.test({
       assert.equal(r2.blobsCopied, 0);
       assert.equal(r2.bytesCopied, 0);
       assert.ok(r2.entries.every((e) => e.status === "present"));
+      assert.equal(r2.indexSpecs, undefined); // nothing changed: the index is not rewritten
     } finally {
       await rm(d, { recursive: true, force: true });
     }

@@ -19,6 +19,7 @@ import {
   V3_KEY_DIR,
   V3_SPEC_DIR,
   v3BlobPath,
+  v3IndexManifestPath,
   v3SpecManifestPath,
 } from "../layout/v3/paths.ts";
 import { V3Writer } from "../layout/v3/writer.ts";
@@ -250,7 +251,13 @@ export async function syncMirror(
   };
 
   await pool([...manifests, ...keyManifests], opts.jobs ?? 8, copyManifest);
-  if (!opts.dryRun && res.entries.some((e) => e.status !== "left")) {
+  // The index is rebuilt when something was copied, or when the destination has none yet.
+  const changed = res.entries.some((e) => e.status === "copied");
+  const present = res.entries.some((e) => e.status === "present");
+  if (
+    !opts.dryRun &&
+    (changed || (present && !(await dst.stat(v3IndexManifestPath(), { signal }))))
+  ) {
     const writer = new V3Writer(dst);
     await writer.ensureLayoutJson(signal);
     const idx = await updateIndex(writer, { keys: true, jobs: opts.jobs, signal });
