@@ -12,7 +12,8 @@ import { syncMirror } from "../src/mirror/sync.ts";
 import { verifyMirror } from "../src/mirror/verify.ts";
 import { openStore } from "../src/storage/open.ts";
 import type { Store } from "../src/storage/store.ts";
-import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { existsSync } from "node:fs";
+import { fixture, HAVE_FIXTURES, ORACLE } from "./_fixtures.ts";
 
 Deno.test({
   name: "a bundle holds a spec's closure, keys and index, reads in place and syncs back out",
@@ -95,6 +96,53 @@ Deno.test({
       const fromBundle = await tree(root);
       assert.ok(fromMirror.size > 10);
       assert.deepEqual(fromBundle, fromMirror);
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  },
+});
+
+const SPACK_V3 = Deno.env.get("SPACKLE_ORACLE_SPACK_V3");
+const HAVE_SPACK = HAVE_FIXTURES && !!SPACK_V3 &&
+  existsSync(join(SPACK_V3, "bin", "spack")) && existsSync(join(ORACLE, "oracle-install.sh"));
+
+/** Runs real Spack 1.2 (oracle-install.sh) installing fooapp from `mirror`, signatures checked. */
+function spackInstalls(mirror: string, dest: string) {
+  const out = new Deno.Command("bash", {
+    args: [
+      join(ORACLE, "oracle-install.sh"),
+      "--check-fixtures",
+      "--signed",
+      "--key",
+      fixture("keys", "oracle-test.pub.asc"),
+      mirror,
+      dest,
+    ],
+    env: { SPACK_V3: SPACK_V3! },
+  }).outputSync();
+  const log = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `oracle-install failed:\n${log.slice(-3000)}`);
+}
+
+Deno.test({
+  name: "Spack 1.2 installs from a synced mirror and from an unpacked bundle",
+  ignore: !HAVE_SPACK,
+  async fn() {
+    const d = await mkdtemp(join(tmpdir(), "spackle-bundle-oracle-"));
+    try {
+      const synced = join(d, "synced");
+      await syncMirror(
+        await openStore(fixture("v3-signed")),
+        await openStore(synced, { writable: true }) as Store,
+      );
+      spackInstalls(synced, join(d, "s1"));
+      const file = join(d, "f.bundle");
+      await bundleMirror(await openStore(fixture("v3-signed")), file, { specs: ["fooapp"] });
+      const unpacked = join(d, "unpacked");
+      await Deno.mkdir(unpacked);
+      const tar = new Deno.Command("tar", { args: ["-xf", file, "-C", unpacked] }).outputSync();
+      assert.equal(tar.code, 0);
+      spackInstalls(unpacked, join(d, "s2"));
     } finally {
       await rm(d, { recursive: true, force: true });
     }
