@@ -144,3 +144,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "the sync and prune commands exit 0 and print one JSON document with --json",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const d = await tmp();
+    const { main } = await import("../src/cli/app.ts");
+    const { default: process } = await import("node:process");
+    const write = process.stdout.write;
+    const printed: string[] = [];
+    process.stdout.write = ((c: string | Uint8Array) => {
+      printed.push(typeof c === "string" ? c : new TextDecoder().decode(c));
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      const code = await main(["--json", "sync", fixture("v3-unsigned"), join(d, "dst"), "libzz"]);
+      const pruneCode = await main(["--json", "prune", join(d, "dst")]);
+      process.stdout.write = write;
+      assert.equal(code, 0);
+      assert.equal(pruneCode, 0);
+      const all = printed.join("\n");
+      assert.match(all, /"source": 3/);
+      assert.match(all, /"deleted": false/);
+    } finally {
+      process.stdout.write = write;
+      await rm(d, { recursive: true, force: true });
+    }
+  },
+});
