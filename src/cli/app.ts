@@ -24,6 +24,14 @@ export interface GlobalOptions {
   config?: string;
   caFile?: string;
   color: boolean;
+  /** S3 endpoint for s3:// mirrors (`--s3-endpoint-url`), over configuration and environment. */
+  s3EndpointUrl?: string;
+  /** S3 region (`--s3-region`). */
+  s3Region?: string;
+  /** AWS profile of the shared files (`--s3-profile`). */
+  s3Profile?: string;
+  /** S3 addressing style, "path" or "virtual" (`--s3-addressing`). */
+  s3Addressing?: string;
 }
 
 /** What a command's action gets. */
@@ -73,6 +81,15 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
       new Option("--ca-file <file>", "trust the CA certificates in this PEM file").env(
         "SSL_CERT_FILE",
       ),
+    )
+    .addOption(
+      new Option("--s3-endpoint-url <url>", "S3-compatible endpoint for s3:// mirrors"),
+    )
+    .addOption(new Option("--s3-region <region>", "region for s3:// mirrors"))
+    .addOption(new Option("--s3-profile <name>", "AWS profile for s3:// mirrors' credentials"))
+    .addOption(
+      new Option("--s3-addressing <style>", "S3 addressing (default: path for custom endpoints)")
+        .choices(["path", "virtual"]),
     )
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true });

@@ -163,6 +163,7 @@ export interface MirrorFields {
   push?: string;
   profile?: string;
   endpoint_url?: string;
+  region?: string;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;

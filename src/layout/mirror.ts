@@ -414,7 +414,13 @@ export async function openMirrors(
     | ReadStore
     | string
     | URL
-    | { source: ReadStore | string | URL; name?: string; view?: string }
+    | {
+      source: ReadStore | string | URL;
+      name?: string;
+      view?: string;
+      /** Options for opening this source (instead of `opts.store`). */
+      store?: OpenStoreOptions;
+    }
   )[],
   opts: OpenMirrorOptions = {},
 ): Promise<MirrorSet> {
@@ -422,9 +428,10 @@ export async function openMirrors(
   const mirrors = await Promise.all(sources.map((s) => {
     const src = typeof s === "object" && "source" in s
       ? s
-      : { source: s, name: undefined, view: undefined };
+      : { source: s, name: undefined, view: undefined, store: undefined };
     return openMirror(src.source, {
       ...opts,
+      store: src.store ?? opts.store,
       name: src.name ?? opts.name,
       view: src.view ?? opts.view,
     });

@@ -11,7 +11,7 @@ import { Progress, withTarballProgress } from "../progress.ts";
 
 async function open(ctx: Ctx, o: MirrorCliOptions) {
   const { openCliMirrors } = await import("../mirrors.ts");
-  const r = await openCliMirrors(o, ctx.globals, ctx.signal);
+  const r = await openCliMirrors(o, ctx.globals, ctx.signal, ctx.out);
   for (const n of r.mirrors.notes()) ctx.out.info(`note: ${n}`);
   return r;
 }
