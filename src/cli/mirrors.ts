@@ -246,7 +246,7 @@ export async function openCliMirrors(
   o: MirrorCliOptions,
   globals: StoreGlobals,
   signal?: AbortSignal,
-  out?: Pick<Output, "debug">,
+  out?: Pick<Output, "debug" | "warn">,
 ): Promise<{ mirrors: MirrorSet; verifier?: Verifier; requireSignature: boolean }> {
   const sources = await mirrorSources(o);
   const verifier = o.allowUnsigned ? safeVerifier(o) : cliVerifier(o);
@@ -258,8 +258,12 @@ export async function openCliMirrors(
       view: s.view,
       store: cliStoreOptions(globals, { s3: s.s3, name: s.name, out }),
     })),
-    { verifier, signal },
+    // One unreachable mirror of several is skipped with a note, as Spack goes on to the next.
+    { verifier, signal, skipUnavailable: true },
   );
+  for (const s of mirrors.skipped) {
+    out?.warn(`mirror ${s.source} skipped: ${errorMessage(s.error)}`);
+  }
   return { mirrors, verifier, requireSignature: !o.allowUnsigned };
 }
 

@@ -171,6 +171,9 @@ export class ReplSession {
         installResolver({ config: opts.config, mirrorsFile: opts.mirrorsFile });
         const { openCliMirrors } = await import("../cli/mirrors.ts");
         const r = await openCliMirrors(opts, opts, signal);
+        for (const s of r.mirrors.skipped) {
+          this.#print(`warning: mirror ${s.source} skipped: ${errorMessage(s.error)}`);
+        }
         for (const n of r.mirrors.notes()) this.#print(`note: ${n}`);
         return r;
       })();
