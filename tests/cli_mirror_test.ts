@@ -161,3 +161,18 @@ Deno.test({
     assert.ok(r.stderr.includes(fetchDir), r.stderr);
   },
 });
+
+Deno.test("connect_timeout and read_timeout come from the config file; a bad value is named", async () => {
+  const home = await Deno.makeTempDir({ prefix: "spackle-timeouts-" });
+  const cfg = join(home, "spackle.yaml");
+  writeFileSync(cfg, "connect_timeout: 5\nread_timeout: 0\n");
+  let r = await spackle(home, "-C", cfg, "--json", "config");
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.connectTimeout, 5);
+  assert.equal(j.readTimeout, 0);
+  writeFileSync(cfg, "connect_timeout: soon\n");
+  r = await spackle(home, "-C", cfg, "config");
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /connect_timeout must be a number of seconds/);
+});

@@ -265,3 +265,27 @@ t(
     assert.equal(one.code, 1);
   },
 );
+
+t("--connect-timeout and SPACKLE_CONNECT_TIMEOUT bound the wait for a silent server", async () => {
+  // A server that accepts connections and never answers.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const c of listener) conns.push(c);
+    } catch { /* closed */ }
+  })();
+  const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/mirror`;
+  try {
+    const r = await spackle("--connect-timeout", "0.2", "list", "-m", url);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /No response within 200 ms for http:\/\/127\.0\.0\.1:\d+\/mirror\//);
+    const bad = await spackle("--connect-timeout", "soon", "list", "-m", url);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--connect-timeout takes a number of seconds/);
+  } finally {
+    listener.close();
+    for (const c of conns) c.close();
+    await accepting;
+  }
+});

@@ -47,7 +47,13 @@ export interface ResolvedMirror {
 /** The global options that decide how stores are opened. */
 export type StoreGlobals = Pick<
   GlobalOptions,
-  "caFile" | "s3EndpointUrl" | "s3Region" | "s3Profile" | "s3Addressing"
+  | "caFile"
+  | "s3EndpointUrl"
+  | "s3Region"
+  | "s3Profile"
+  | "s3Addressing"
+  | "connectTimeout"
+  | "readTimeout"
 >;
 
 /** A mirror argument resolved: where it is and how to open it. */
@@ -217,11 +223,15 @@ export function cliStoreOptions(
   s3.origin = origin;
   const out = opts.out;
   if (out) s3.log = (line: string) => out.debug(`s3: ${line}`);
-  return {
-    writable: opts.writable,
-    http: globals.caFile ? { caFile: globals.caFile } : undefined,
-    s3,
-  };
+  const http: NonNullable<OpenStoreOptions["http"]> = {};
+  if (globals.caFile) http.caFile = globals.caFile;
+  if (globals.connectTimeout !== undefined) {
+    http.connectTimeoutMs = Math.round(globals.connectTimeout * 1000);
+  }
+  if (globals.readTimeout !== undefined) {
+    http.readTimeoutMs = Math.round(globals.readTimeout * 1000);
+  }
+  return { writable: opts.writable, http, s3 };
 }
 
 /**

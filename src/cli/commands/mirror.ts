@@ -82,6 +82,11 @@ const register: Register = (program, act) => {
     if (s.caFile && root.getOptionValueSource("caFile") === undefined) {
       root.setOptionValueWithSource("caFile", s.caFile, "config");
     }
+    for (const k of ["connectTimeout", "readTimeout"] as const) {
+      if (s[k] !== undefined && root.getOptionValueSource(k) === undefined) {
+        root.setOptionValueWithSource(k, s[k], "config");
+      }
+    }
     if (s.proxy && !process.env.HTTPS_PROXY && !process.env.https_proxy) {
       process.env.HTTPS_PROXY = s.proxy;
     }
@@ -222,6 +227,8 @@ const register: Register = (program, act) => {
         jobs: settings.jobs ?? null,
         caFile: settings.caFile ?? null,
         proxy: settings.proxy ?? null,
+        connectTimeout: settings.connectTimeout ?? null,
+        readTimeout: settings.readTimeout ?? null,
         spackMirrors: settings.spackMirrors,
         spackScopes: scopes,
         mirrors: mirrors.map((m) => m.name),
@@ -237,6 +244,8 @@ const register: Register = (program, act) => {
         ["jobs", settings.jobs === undefined ? "-" : String(settings.jobs)],
         ["CA file", settings.caFile ?? "-"],
         ["proxy", settings.proxy ?? "-"],
+        ["connect timeout", `${settings.connectTimeout ?? 30} s`],
+        ["read timeout", `${settings.readTimeout ?? 60} s`],
         ["mirrors", data.mirrors.join(", ") || "-"],
       ];
       if (settings.spackMirrors) {
