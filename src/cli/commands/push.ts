@@ -125,10 +125,8 @@ const register: Register = (program, act) => {
         "../../push/push.ts"
       );
       const { V3Writer } = await import("../../layout/v3/writer.ts");
-      const signer = await chooseSigner(o);
+      // What is pushed and where are checked before a passphrase is asked for.
       const store = await writableStore(mirror, globals, out);
-      const progress = Progress.for(out);
-      const writer = new V3Writer(withUploadProgress(store, progress));
       let src: InstallSource;
       let requested: InstalledPrefix[];
       if (o.root) {
@@ -154,6 +152,9 @@ const register: Register = (program, act) => {
       }
       const only = o.only as "package" | "dependencies" | "both";
       const { items, missing } = specsToPush(requested, src, only);
+      const signer = await chooseSigner(o);
+      const progress = Progress.for(out);
+      const writer = new V3Writer(withUploadProgress(store, progress));
       for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
       const started = performance.now();
       progress.setTotal(undefined, items.length);
