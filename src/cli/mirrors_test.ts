@@ -2,24 +2,47 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cliVerifier, mirrorSources, setMirrorNameResolver } from "./mirrors.ts";
+import {
+  cliStoreOptions,
+  cliVerifier,
+  mirrorSources,
+  resolveMirrorArg,
+  setMirrorNameResolver,
+} from "./mirrors.ts";
 import { UsageError } from "../errors.ts";
 
 Deno.test("mirrorSources keeps paths and URLs and asks the resolver for names", async () => {
   try {
     setMirrorNameResolver({
       resolve: (n) =>
-        n === "site" ? { url: "https://cache.example.org/spack", view: "dev" } : undefined,
+        n === "site"
+          ? {
+            url: "https://cache.example.org/spack",
+            view: "dev",
+            push: { url: "s3://bucket/spack", s3: { profile: "writer" } },
+          }
+          : undefined,
       defaults: () => ["site"],
     });
+    const site = {
+      source: "https://cache.example.org/spack",
+      name: "site",
+      view: "dev",
+      s3: undefined,
+    };
     assert.deepEqual(await mirrorSources({ mirror: ["./m", "s3://b/p", "site"] }), [
       { source: "./m" },
       { source: "s3://b/p" },
-      { source: "https://cache.example.org/spack", name: "site", view: "dev" },
+      site,
     ]);
-    assert.deepEqual(await mirrorSources({}), [
-      { source: "https://cache.example.org/spack", name: "site", view: "dev" },
-    ]);
+    assert.deepEqual(await mirrorSources({}), [site]);
+    // Writing commands take the push side, with its own connection settings.
+    assert.deepEqual(await resolveMirrorArg("site", "push"), {
+      source: "s3://bucket/spack",
+      name: "site",
+      s3: { profile: "writer" },
+    });
+    assert.deepEqual(await resolveMirrorArg("./m", "push"), { source: "./m" });
     await assert.rejects(
       mirrorSources({ mirror: ["nosuch"] }),
       (e: unknown) =>
@@ -53,7 +76,7 @@ Deno.test("a bare word names a configured mirror before a directory of that name
       resolve: (n) => n === "site" ? { url: "https://cache.example.org/spack" } : undefined,
     });
     assert.deepEqual(await mirrorSources({ mirror: ["site", "local", "./site"] }), [
-      { source: "https://cache.example.org/spack", name: "site", view: undefined },
+      { source: "https://cache.example.org/spack", name: "site", view: undefined, s3: undefined },
       { source: "local" },
       { source: "./site" },
     ]);
@@ -62,4 +85,33 @@ Deno.test("a bare word names a configured mirror before a directory of that name
     Deno.chdir(cwd);
     await rm(dir, { recursive: true });
   }
+});
+
+Deno.test("cliStoreOptions: --s3-* flags win over a configured mirror's settings, and say so", () => {
+  const conf = {
+    endpoint_url: "https://conf.example.org",
+    region: "eu-1",
+    access_pair: { id: "AK", secret: "SK" },
+  };
+  const lines: string[] = [];
+  const o = cliStoreOptions(
+    { s3EndpointUrl: "https://flag.example.org", s3Profile: "p", connectTimeout: 1.5 },
+    { s3: conf, name: "site", out: { debug: (l) => lines.push(l) } },
+  );
+  const s3 = o.s3 as Record<string, unknown>;
+  assert.equal(s3.endpoint_url, "https://flag.example.org");
+  assert.equal(s3.region, "eu-1");
+  assert.equal(s3.profile, "p");
+  assert.equal(s3.access_pair, undefined, "a profile flag replaces the configured access pair");
+  assert.deepEqual(s3.origin, {
+    endpoint: "--s3-endpoint-url",
+    region: 'the configuration of mirror "site"',
+    profile: "--s3-profile",
+    accessPair: 'mirror "site"',
+  });
+  assert.equal(o.http?.connectTimeoutMs, 1500);
+  assert.equal(o.http?.readTimeoutMs, undefined);
+  (s3.log as (l: string) => void)("S3: x");
+  assert.deepEqual(lines, ["s3: S3: x"]);
+  assert.equal(conf.endpoint_url, "https://conf.example.org", "the configuration is not changed");
 });
