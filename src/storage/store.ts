@@ -50,6 +50,21 @@ export interface Store extends ReadStore {
   delete(path: string, opts?: StoreCallOptions): Promise<void>;
   /** Server-side copy within the same store, where the backend has one. */
   copy?(from: string, to: string, opts?: StoreCallOptions): Promise<void>;
+  /**
+   * True when {@link copyFrom} can copy from `src` on the server (S3: the same endpoint and
+   * credentials), where the backend has such copies.
+   */
+  canCopyFrom?(src: ReadStore): boolean;
+  /** Server-side copy of `from` in `src` to `to` in this store (when `canCopyFrom(src)`). */
+  copyFrom?(src: ReadStore, from: string, to: string, opts?: CopyFromOptions): Promise<void>;
+}
+
+/** Options of a server-side copy. */
+export interface CopyFromOptions extends StoreCallOptions {
+  /** The source's size, when known (saves asking for it). */
+  size?: number;
+  /** Fail unless the source still has this ETag (from `stat`). */
+  ifMatch?: string;
 }
 
 /** True when `s` can be written. */
