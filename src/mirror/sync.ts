@@ -76,8 +76,11 @@ export type SyncEvent =
   | { kind: "reading"; done: number; total: number }
   /** The work: manifests, the distinct blobs they name and those blobs' bytes. */
   | { kind: "plan"; entries: number; blobs: number; bytes: number }
-  /** A blob starts being copied (`serverSide`: copied on the S3 server). */
-  | { kind: "blob-start"; path: string; size: number; serverSide: boolean }
+  /**
+   * A blob starts being copied (`serverSide`: copied on the S3 server); `manifest` is the
+   * first manifest naming it.
+   */
+  | { kind: "blob-start"; path: string; size: number; serverSide: boolean; manifest: string }
   /** Bytes of a blob read (and, unless server-side, written). */
   | { kind: "blob-bytes"; path: string; bytes: number }
   /** A blob is done: copied, already present, or (dry run) would be copied. */
@@ -376,7 +379,7 @@ export async function syncMirror(
     res.serverSideCopies++;
   };
 
-  const copyBlob = (b: BlobRef): Promise<void> => {
+  const copyBlob = (b: BlobRef, manifest: string): Promise<void> => {
     let p = blobsDone.get(b.path);
     if (!p) {
       p = (async () => {
@@ -390,7 +393,7 @@ export async function syncMirror(
           event({ kind: "blob-done", path: b.path, size: b.size, status: "would-copy" });
           return;
         }
-        event({ kind: "blob-start", path: b.path, size: b.size, serverSide });
+        event({ kind: "blob-start", path: b.path, size: b.size, serverSide, manifest });
         await (serverSide ? serverCopy(b) : streamCopy(b));
         res.blobsCopied++;
         res.bytesCopied += b.size;
@@ -406,7 +409,7 @@ export async function syncMirror(
     if (m.text === undefined) return finish({ path, status: "left", reason: m.reason });
     try {
       // Blobs first: a reader never sees a manifest naming a missing blob.
-      await Promise.all(m.blobs.map(copyBlob));
+      await Promise.all(m.blobs.map((b) => copyBlob(b, path)));
       const bytes = new TextEncoder().encode(m.text);
       const dstStat = await dst.stat(path, { signal });
       if (dstStat?.size === bytes.byteLength && (await readText(dst, path, signal)) === m.text) {
