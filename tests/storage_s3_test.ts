@@ -714,3 +714,25 @@ t("s3: canCopyFrom() wants the same endpoint and credentials", async () => {
   assert.ok(!a.canCopyFrom(await openStore("memory:x")));
   await assert.rejects(() => a.copyFrom(other, "x", "y", { size: 1 }), /not the same endpoint/);
 });
+
+t("s3: listStat() lists objects with their sizes and ETags; read() reports the ETag", async () => {
+  const { store, cleanup } = await fresh({ maxKeys: 2 });
+  try {
+    await store.write("d/a.bin", te("aaa"));
+    await store.write("d/b.bin", te("bbbbb"));
+    await store.write("d/c.bin", te(""));
+    const got = [];
+    for await (const o of store.listStat("d/")) got.push(o);
+    got.sort((x, y) => x.path.localeCompare(y.path));
+    assert.deepEqual(got.map((o) => [o.path, o.size]), [["d/a.bin", 3], ["d/b.bin", 5], [
+      "d/c.bin",
+      0,
+    ]]);
+    for (const o of got) assert.equal(o.etag, (await store.stat(o.path))!.etag);
+    let etag: string | undefined;
+    await collect(await store.read("d/b.bin", { onEtag: (e) => etag = e }));
+    assert.equal(etag, got[1].etag);
+  } finally {
+    await cleanup();
+  }
+});

@@ -36,7 +36,7 @@ import { detectLayout } from "../layout/detect.ts";
 import { updateIndex } from "../push/update_index.ts";
 import type { Verifier } from "../sign/types.ts";
 import { drain } from "../core/streams.ts";
-import type { ReadStore, Store, StoreCallOptions } from "../storage/store.ts";
+import type { ListedObject, ReadStore, Store } from "../storage/store.ts";
 import { migrate, type MigratedSpec } from "./migrate.ts";
 
 /** Options of `syncMirror`. */
@@ -194,6 +194,19 @@ async function listPaths(store: ReadStore, prefix: string, signal?: AbortSignal)
   return out.sort();
 }
 
+/** The objects of `store` under `prefixes` by path, with sizes (and ETags), from `listStat`. */
+async function listObjects(
+  store: ReadStore,
+  prefixes: string[],
+  signal?: AbortSignal,
+): Promise<Map<string, ListedObject>> {
+  const out = new Map<string, ListedObject>();
+  for (const prefix of prefixes) {
+    for await (const o of store.listStat!(prefix, { signal })) out.set(o.path, o);
+  }
+  return out;
+}
+
 /** The spec manifest paths to copy from a v3 source. */
 async function specManifests(src: ReadStore, opts: SyncOptions): Promise<string[]> {
   const listed = (await listPaths(src, V3_SPEC_DIR, opts.signal)).filter((p) =>
@@ -298,6 +311,13 @@ export async function syncMirror(
     event({ kind: "entry", entry });
   };
 
+  // A whole-mirror sync lists the destination once where the listing carries sizes (S3),
+  // instead of asking for every object; a selection asks for the few objects it needs.
+  const listing = !opts.specs?.length && dst.listStat
+    ? listObjects(dst, ["blobs/", "v3/manifests/"], signal)
+    : undefined;
+  listing?.catch(() => {}); // awaited below; a failure is thrown there
+
   // First every source manifest is read, so that the work is known before any copy.
   const all = [...manifests, ...keyManifests];
   const planned: Planned[] = [];
@@ -338,6 +358,10 @@ export async function syncMirror(
   for (const b of blobs.values()) planBytes += b.size;
   event({ kind: "plan", entries: all.length, blobs: blobs.size, bytes: planBytes });
 
+  const known = await listing;
+  const statDst = async (path: string): Promise<ListedObject | undefined> =>
+    known ? known.get(path) : await dst.stat(path, { signal }).then((st) => st && { path, ...st });
+
   // S3 to S3 on one endpoint: blobs are copied on the server.
   const serverSide = !opts.dryRun && typeof dst.copyFrom === "function" &&
     dst.canCopyFrom?.(src) === true;
@@ -353,21 +377,17 @@ export async function syncMirror(
 
   const serverCopy = async (b: BlobRef) => {
     const label = `blob "${b.path}"`;
-    const st = await src.stat(b.path, { signal });
-    if (!st) throw new NotFoundError(`Cannot copy ${label}: it is not in "${src.url.href}"`);
-    if (st.size !== b.size) {
-      throw new IntegrityError(`Cannot copy ${label}: ${st.size} bytes, ${b.size} were declared`);
-    }
+    let etag: string | undefined;
     if (!opts.trustSource) {
-      // The source is read once and checked; the copy is then made only from that object.
+      // The source is read once and checked; the copy is then made only from that object
+      // (its ETag), so a blob replaced in between is not copied unchecked.
       const report = (bytes: number) => event({ kind: "blob-bytes", path: b.path, bytes });
-      const readOpts = { signal, ifMatch: st.etag } as StoreCallOptions;
-      const body = (await src.read(b.path, readOpts))
+      const body = (await src.read(b.path, { signal, onEtag: (e) => etag = e }))
         .pipeThrough(checking(b.algorithm, b.sum, b.size, label))
         .pipeThrough(counting(report));
       await drain(body);
     }
-    await dst.copyFrom!(src, b.path, b.path, { signal, size: b.size, ifMatch: st.etag });
+    await dst.copyFrom!(src, b.path, b.path, { signal, size: b.size, ifMatch: etag });
     const got = await dst.stat(b.path, { signal });
     if (got?.size !== b.size) {
       await dst.delete(b.path, { signal }).catch(() => {});
@@ -383,7 +403,7 @@ export async function syncMirror(
     let p = blobsDone.get(b.path);
     if (!p) {
       p = (async () => {
-        const have = await dst.stat(b.path, { signal });
+        const have = await statDst(b.path);
         if (have && have.size === b.size) {
           res.blobsPresent++;
           event({ kind: "blob-done", path: b.path, size: b.size, status: "present" });
@@ -411,8 +431,12 @@ export async function syncMirror(
       // Blobs first: a reader never sees a manifest naming a missing blob.
       await Promise.all(m.blobs.map((b) => copyBlob(b, path)));
       const bytes = new TextEncoder().encode(m.text);
-      const dstStat = await dst.stat(path, { signal });
-      if (dstStat?.size === bytes.byteLength && (await readText(dst, path, signal)) === m.text) {
+      const have = await statDst(path);
+      // An S3 ETag of a plain upload is the MD5 of the bytes: equal means the same manifest.
+      const same = have?.size === bytes.byteLength &&
+        (have.etag === `"${createHash("md5").update(bytes).digest("hex")}"` ||
+          (await readText(dst, path, signal)) === m.text);
+      if (same) {
         finish({ path, status: "present" });
       } else if (opts.dryRun) {
         finish({ path, status: "would-copy" });
@@ -432,7 +456,7 @@ export async function syncMirror(
   const present = res.entries.some((e) => e.status === "present");
   if (
     !opts.dryRun &&
-    (changed || (present && !(await dst.stat(v3IndexManifestPath(), { signal }))))
+    (changed || (present && !(await statDst(v3IndexManifestPath()))))
   ) {
     event({ kind: "index" });
     const writer = new V3Writer(dst);

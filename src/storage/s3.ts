@@ -31,9 +31,11 @@ import {
 } from "./s3_credentials.ts";
 import type {
   CopyFromOptions,
+  ListedObject,
   ReadStore,
   Store,
   StoreCallOptions,
+  StoreReadOptions,
   StoreStat,
   WriteOptions,
 } from "./store.ts";
@@ -479,10 +481,7 @@ export class S3Store implements Store {
    * The object's bytes; with `ifMatch` (an ETag from `stat`) the read fails unless the object
    * still has that ETag.
    */
-  async read(
-    path: string,
-    opts?: StoreCallOptions & { ifMatch?: string },
-  ): Promise<ReadableStream<Uint8Array>> {
+  async read(path: string, opts?: StoreReadOptions): Promise<ReadableStream<Uint8Array>> {
     const key = this.keyOf(path);
     const signal = opts?.signal;
     const res = await this.send("GET", key, {}, {
@@ -504,6 +503,7 @@ export class S3Store implements Store {
     // A body cut short by the network is resumed where it broke, with a Range request guarded
     // by the ETag (If-Match), so that a replaced object is never spliced.
     const etag = res.headers.get("etag");
+    opts?.onEtag?.(etag ?? undefined);
     const lengthHeader = res.headers.get("content-length");
     const total = lengthHeader !== null && /^\d+$/.test(lengthHeader)
       ? Number(lengthHeader)
@@ -575,6 +575,10 @@ export class S3Store implements Store {
   }
 
   async *list(prefix: string, opts?: StoreCallOptions): AsyncIterable<string> {
+    for await (const o of this.listStat(prefix, opts)) yield o.path;
+  }
+
+  async *listStat(prefix: string, opts?: StoreCallOptions): AsyncIterable<ListedObject> {
     if (prefix.startsWith("/") || prefix.split("/").some((p) => p === ".." || p === ".")) {
       throw new UsageError(
         `Invalid list prefix "${prefix}": must be relative, without "." or ".."`,
@@ -592,9 +596,10 @@ export class S3Store implements Store {
       const res = await this.send("GET", undefined, q, { op: "list", signal: opts?.signal });
       const page = parseListPage(await res.text());
       this.bucketSeen = true;
-      for (const { key } of page.keys) {
+      for (const { key, size, etag } of page.keys) {
         if (!key.startsWith(this.prefix) || key.endsWith("/")) continue;
-        yield key.slice(this.prefix.length);
+        const path = key.slice(this.prefix.length);
+        yield etag ? { path, size, etag } : { path, size };
       }
       token = page.truncated ? page.next : undefined;
       if (page.truncated && !page.next) {

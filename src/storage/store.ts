@@ -23,12 +23,32 @@ export interface ReadStore {
   /** Size (and etag where known) of `path`, or undefined when absent. */
   stat(path: string, opts?: StoreCallOptions): Promise<StoreStat | undefined>;
   /** The bytes at `path`; throws NotFoundError when absent. */
-  read(path: string, opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>>;
+  read(path: string, opts?: StoreReadOptions): Promise<ReadableStream<Uint8Array>>;
   /**
    * Every object path under `prefix` (recursive, relative to the store root, any order).
    * Absent where a store cannot list (plain https).
    */
   list?(prefix: string, opts?: StoreCallOptions): AsyncIterable<string>;
+  /**
+   * Every object under `prefix` with its size (and ETag where known), where a store lists
+   * those at no extra cost (S3's listing carries them).
+   */
+  listStat?(prefix: string, opts?: StoreCallOptions): AsyncIterable<ListedObject>;
+}
+
+/** An object as `listStat` lists it. */
+export interface ListedObject {
+  path: string;
+  size: number;
+  etag?: string;
+}
+
+/** Options of a read. */
+export interface StoreReadOptions extends StoreCallOptions {
+  /** Fail unless the object has this ETag (from `stat`), where the backend has ETags. */
+  ifMatch?: string;
+  /** Receives the ETag of the object being read, where the backend has ETags. */
+  onEtag?: (etag: string | undefined) => void;
 }
 
 /** Options of a write. */
