@@ -214,9 +214,9 @@ async function specManifests(src: ReadStore, opts: SyncOptions): Promise<string[
   );
   const byHash = new Map<string, string>();
   for (const p of listed) byHash.set(parseV3SpecManifestPath(p)!.hash, p);
+  if (!opts.specs?.length && src.list) return listed;
   const mirror = await openMirror(src, { layout: 3, signal: opts.signal });
   if (!opts.specs?.length) {
-    if (src.list) return listed;
     const refs = await mirror.list(undefined, { signal: opts.signal });
     return refs.filter((r) => r.inBuildcache).map((r) =>
       v3SpecManifestPath(r.name, r.version, r.hash)
