@@ -161,7 +161,8 @@ const register: Register = (program, act) => {
         }
       }
       const verifier = keys.length ? await m.verifierFromKeys(keys) : undefined;
-      const store = await m.openStore(mirror, { http: { caFile: globals.caFile } });
+      const { openCliStore } = await import("../mirrors.ts");
+      const store = await openCliStore(mirror, globals, { out });
       const progress = Progress.for(out);
       let counted = 0, countedBytes = 0;
       const report = await m.verifyMirror(store, {
@@ -246,9 +247,9 @@ const register: Register = (program, act) => {
     )
     .action(act(async ({ out, globals, signal }, src: string, dst: string, specs: string[], o) => {
       const m = await import("../../mirror/mod.ts");
-      const { openStore } = await import("../../storage/open.ts");
-      const from = await openStore(src, { http: { caFile: globals.caFile } });
-      const to = await openStore(dst, { writable: true, http: { caFile: globals.caFile } });
+      const { openCliStore } = await import("../mirrors.ts");
+      const from = await openCliStore(src, globals, { out });
+      const to = await openCliStore(dst, globals, { writable: true, out });
       const progress = Progress.for(out);
       const r = await m.syncMirror(from, to as Parameters<typeof m.syncMirror>[1], {
         specs,
@@ -297,8 +298,8 @@ const register: Register = (program, act) => {
     )
     .action(act(async ({ out, globals, signal }, specs: string[], o) => {
       const m = await import("../../mirror/mod.ts");
-      const { openStore } = await import("../../storage/open.ts");
-      const src = await openStore(o.mirror, { http: { caFile: globals.caFile } });
+      const { openCliStore } = await import("../mirrors.ts");
+      const src = await openCliStore(o.mirror, globals, { out });
       const progress = Progress.for(out);
       const r = await m.bundleMirror(src, o.output, {
         specs,
@@ -326,7 +327,7 @@ const register: Register = (program, act) => {
     )
     .action(act(async ({ out, globals, signal }, mirror: string, o) => {
       const m = await import("../../mirror/mod.ts");
-      const { openStore } = await import("../../storage/open.ts");
+      const { openCliStore } = await import("../mirrors.ts");
       let keep: Set<string> | undefined;
       if (o.keep) {
         let text: string;
@@ -337,10 +338,7 @@ const register: Register = (program, act) => {
         }
         keep = m.parseKeepFile(text, `"${o.keep}"`);
       }
-      const store = await openStore(mirror, {
-        writable: !!o.delete,
-        http: { caFile: globals.caFile },
-      });
+      const store = await openCliStore(mirror, globals, { writable: !!o.delete, out });
       const progress = Progress.for(out);
       const r = await m.pruneMirror(store, {
         keep,
