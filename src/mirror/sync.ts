@@ -83,8 +83,13 @@ export type SyncEvent =
   | { kind: "blob-start"; path: string; size: number; serverSide: boolean; manifest: string }
   /** Bytes of a blob read (and, unless server-side, written). */
   | { kind: "blob-bytes"; path: string; bytes: number }
-  /** A blob is done: copied, already present, or (dry run) would be copied. */
-  | { kind: "blob-done"; path: string; size: number; status: "copied" | "present" | "would-copy" }
+  /** A blob is done: copied, already present, (dry run) would be copied, or failed. */
+  | {
+    kind: "blob-done";
+    path: string;
+    size: number;
+    status: "copied" | "present" | "would-copy" | "failed";
+  }
   /** A manifest is handled. */
   | { kind: "entry"; entry: SyncedEntry }
   /** The destination index is being rebuilt. */
@@ -414,7 +419,12 @@ export async function syncMirror(
           return;
         }
         event({ kind: "blob-start", path: b.path, size: b.size, serverSide, manifest });
-        await (serverSide ? serverCopy(b) : streamCopy(b));
+        try {
+          await (serverSide ? serverCopy(b) : streamCopy(b));
+        } catch (e) {
+          event({ kind: "blob-done", path: b.path, size: b.size, status: "failed" });
+          throw e;
+        }
         res.blobsCopied++;
         res.bytesCopied += b.size;
         event({ kind: "blob-done", path: b.path, size: b.size, status: "copied" });

@@ -60,7 +60,13 @@ export function syncProgress(progress: Progress): (e: SyncEvent | BundleEvent) =
       }
       case "blob-done": {
         const b = bars.get(e.path);
-        if (b) {
+        if (b && e.status === "failed") {
+          // What was not copied leaves the total.
+          bytes -= e.size - b.bytes;
+          progress.setTotal(bytes, entries);
+          b.item.done();
+          bars.delete(e.path);
+        } else if (b) {
           // A server-side copy moves bytes that never pass through here.
           if (e.size > b.bytes) b.item.advance(e.size - b.bytes);
           b.item.done();
