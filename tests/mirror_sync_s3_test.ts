@@ -13,6 +13,7 @@ import { IntegrityError, NotFoundError } from "../src/errors.ts";
 import { syncMirror } from "../src/mirror/sync.ts";
 import { openS3Store, type S3Store } from "../src/storage/s3.ts";
 import { openStore } from "../src/storage/open.ts";
+import type { Store } from "../src/storage/store.ts";
 
 const ENDPOINT = Deno.env.get("SPACKLE_TEST_S3_ENDPOINT");
 const ACCESS = Deno.env.get("SPACKLE_TEST_S3_ACCESS_KEY") ?? "test:tester";
@@ -247,3 +248,34 @@ t("sync s3: the sync command between buckets reports its server-side copies", as
     await drop(a, e);
   }
 });
+
+t(
+  "sync s3: S3 -> directory again reads the manifests it has from the directory, not the bucket",
+  async () => {
+    const a = await bucket("fa");
+    const dir = await Deno.makeTempDir({ prefix: "sp-s3sync-dir-" });
+    try {
+      await syncMirror(await openStore(fixture("v3-signed")), a);
+      const dst = await openStore(join(dir, "m"), { writable: true }) as Store;
+      const r1 = await syncMirror(a, dst);
+      assert.equal(r1.entries.filter((e) => e.status === "copied").length, 5);
+      const rec = recording();
+      const aView = await openS3Store(`s3://${a.bucket}/cache/`, opts(), { fetch: rec.fetch });
+      const r2 = await syncMirror(aView, dst);
+      assert.ok(r2.entries.every((e) => e.status === "present"), JSON.stringify(r2.entries));
+      assert.equal(r2.blobsCopied, 0);
+      const gets = rec.calls.filter((c) => c.method === "GET" && c.key.includes("/manifests/"));
+      assert.deepEqual(gets, []);
+      // A manifest changed at the destination is fetched and written again.
+      const spec = r2.entries.find((e) => e.path.includes("/fooapp/"))!.path;
+      await Deno.writeTextFile(join(dir, "m", spec), " ", { append: true });
+      const r3 = await syncMirror(a, dst);
+      assert.deepEqual(r3.entries.filter((e) => e.status === "copied").map((e) => e.path), [spec]);
+      const v = await spackle(["verify", join(dir, "m"), "--key", KEY()]);
+      assert.equal(v.code, 0, v.stderr);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await drop(a);
+    }
+  },
+);

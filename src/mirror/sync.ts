@@ -322,6 +322,27 @@ export async function syncMirror(
     ? listObjects(dst, ["blobs/", "v3/manifests/"], signal)
     : undefined;
   listing?.catch(() => {}); // awaited below; a failure is thrown there
+  // Into a store without ETags (a directory) from one whose listing has them (S3), a manifest
+  // already at the destination whose bytes have the source's ETag (the MD5 of a plain upload)
+  // is read from the destination instead of fetched again.
+  const srcEtags = !opts.specs?.length && src.listStat && !dst.listStat
+    ? await listObjects(src, ["v3/manifests/"], signal)
+    : undefined;
+  const readManifest = async (path: string): Promise<string> => {
+    const etag = srcEtags?.get(path)?.etag;
+    if (etag && /^"[0-9a-f]{32}"$/.test(etag)) {
+      const have = await dst.stat(path, { signal });
+      if (have?.size === srcEtags!.get(path)!.size) {
+        const bytes = new Uint8Array(
+          await new Response(await dst.read(path, { signal })).arrayBuffer(),
+        );
+        if (`"${createHash("md5").update(bytes).digest("hex")}"` === etag) {
+          return new TextDecoder().decode(bytes);
+        }
+      }
+    }
+    return await readText(src, path, signal);
+  };
 
   // First every source manifest is read, so that the work is known before any copy.
   const all = [...manifests, ...keyManifests];
@@ -331,7 +352,7 @@ export async function syncMirror(
   event({ kind: "reading", done: 0, total: all.length });
   await pool(all.map((path, i) => ({ path, i })), jobs, async ({ path, i }) => {
     try {
-      const text = await readText(src, path, signal);
+      const text = await readManifest(path);
       const body = isClearsigned(text) ? clearsignedBody(text, `"${path}"`) : text;
       const m = parseManifest(body, `"${path}"`);
       const named: BlobRef[] = [];
