@@ -3,13 +3,15 @@
  * S3 -> S3 on the same endpoint copies them on the server (checked by counting the requests
  * through an injected fetch), a second run copies nothing, --trust-source reads no source blob,
  * a corrupt source blob stops the copy before it reaches the destination, and the copied mirror
- * verifies and installs. Ignored when SPACKLE_TEST_S3_ENDPOINT is unset.
+ * verifies and installs; S3 -> directory again reads the manifests from the directory; prune
+ * sizes blobs from the listing. Ignored when SPACKLE_TEST_S3_ENDPOINT is unset.
  */
 import assert from "node:assert/strict";
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
 import { IntegrityError, NotFoundError } from "../src/errors.ts";
+import { pruneMirror } from "../src/mirror/prune.ts";
 import { syncMirror } from "../src/mirror/sync.ts";
 import { openS3Store, type S3Store } from "../src/storage/s3.ts";
 import { openStore } from "../src/storage/open.ts";
@@ -275,6 +277,30 @@ t(
       assert.equal(v.code, 0, v.stderr);
     } finally {
       await Deno.remove(dir, { recursive: true });
+      await drop(a);
+    }
+  },
+);
+
+t(
+  "prune s3: sizes come from the listing (no request per blob); an orphan is found and deleted",
+  async () => {
+    const a = await bucket("pa");
+    try {
+      await syncMirror(await openStore(fixture("v3-unsigned")), a);
+      await a.write("blobs/sha256/00/00orphan", new TextEncoder().encode("orphan"));
+      const rec = recording();
+      const view = await openS3Store(`s3://${a.bucket}/cache/`, opts(), { fetch: rec.fetch });
+      const r = await pruneMirror(view);
+      assert.deepEqual(r.items.map((i) => [i.kind, i.reason, i.path, i.size]), [
+        ["blob", "orphan", "blobs/sha256/00/00orphan", 6],
+      ]);
+      assert.deepEqual(rec.calls.filter((c) => c.method === "HEAD"), []);
+      const d = await pruneMirror(a, { delete: true });
+      assert.equal(d.items.length, 1);
+      assert.equal(await a.stat("blobs/sha256/00/00orphan"), undefined);
+      assert.deepEqual((await pruneMirror(a)).items, []);
+    } finally {
       await drop(a);
     }
   },

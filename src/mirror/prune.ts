@@ -135,12 +135,17 @@ export async function pruneMirror(
   }
   const progress = opts.onProgress;
   const blobs = new Map<string, number>();
-  const blobPaths = await list(store, "blobs/", signal);
-  for (const [i, p] of blobPaths.entries()) {
-    progress?.({ step: "size-blobs", done: i, total: blobPaths.length });
-    blobs.set(p, (await store.stat(p, { signal }))?.size ?? -1);
+  if (store.listStat) {
+    // The listing has the sizes (S3): no request per blob.
+    for await (const o of store.listStat("blobs/", { signal })) blobs.set(o.path, o.size);
+  } else {
+    const blobPaths = await list(store, "blobs/", signal);
+    for (const [i, p] of blobPaths.entries()) {
+      progress?.({ step: "size-blobs", done: i, total: blobPaths.length });
+      blobs.set(p, (await store.stat(p, { signal }))?.size ?? -1);
+    }
+    progress?.({ step: "size-blobs", done: blobPaths.length, total: blobPaths.length });
   }
-  progress?.({ step: "size-blobs", done: blobPaths.length, total: blobPaths.length });
   const manifests = await manifestBlobs(store, signal, progress);
   const items: PruneItem[] = [];
   for (const [p, m] of manifests) {
