@@ -4,8 +4,10 @@
  * unsigned manifest, plus the index (database version 8) and `layout.json`. With
  * `--index-only` only the index is written (for `list` on very large indexes).
  *
- *   deno run -A scripts/gen_mirror.ts DIR [N=2000] [--index-only]
+ *   deno run -A scripts/gen_mirror.ts DIR [N=2000] [--index-only] [--tarball-bytes=B]
  *
+ * `--tarball-bytes=B` adds B random bytes to each tarball (default none: tarballs of a few
+ * dozen bytes).
  * Hashes are random 32-character base32 strings (not DAG hashes of the content).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -27,10 +29,16 @@ import type { Descriptor } from "../src/layout/mod.ts";
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const indexOnly = process.argv.includes("--index-only");
+const padArg = process.argv.find((a) => a.startsWith("--tarball-bytes="));
+const pad = padArg === undefined ? 0 : Number(padArg.slice("--tarball-bytes=".length));
+if (!Number.isInteger(pad) || pad < 0) {
+  console.error(`gen_mirror.ts: --tarball-bytes wants a whole number of bytes, not "${padArg}"`);
+  process.exit(2);
+}
 const dir = args[0];
 const n = Number(args[1] ?? 2000);
 if (!dir || !Number.isInteger(n) || n < 1) {
-  console.error("usage: gen_mirror.ts DIR [N] [--index-only]");
+  console.error("usage: gen_mirror.ts DIR [N] [--index-only] [--tarball-bytes=B]");
   process.exit(2);
 }
 
@@ -80,7 +88,9 @@ for (let i = 0; i < n; i++) {
   nodes.push(node);
   installs[hash] = { spec: node, ref_count: 0, in_buildcache: true };
   if (indexOnly) continue;
-  const tarball = blob(gzipBytes(`fake tarball of ${name} ${hash}\n`), MEDIA_TYPES.tarball, "gzip");
+  const text = new TextEncoder().encode(`fake tarball of ${name} ${hash}\n`);
+  const body = pad ? new Uint8Array([...text, ...randomBytes(pad)]) : text;
+  const tarball = blob(gzipBytes(body), MEDIA_TYPES.tarball, "gzip");
   const specNodes = [node, ...nodes.slice(-3, -1).reverse()];
   const spec = blob(
     gzipBytes(

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { IntegrityError } from "../src/errors.ts";
 import { openMirror } from "../src/layout/mirror.ts";
-import { syncMirror } from "../src/mirror/sync.ts";
+import { type SyncEvent, syncMirror } from "../src/mirror/sync.ts";
 import { openStore } from "../src/storage/open.ts";
 import type { Store } from "../src/storage/store.ts";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
@@ -169,6 +169,46 @@ Deno.test({
       assert.match(all, /"deleted": false/);
     } finally {
       process.stdout.write = write;
+      await rm(d, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "sync reports its plan and blobs as events; a missing blob leaves its entry, others go on",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const d = await tmp();
+    try {
+      await cp(fixture("v3-unsigned"), join(d, "src"), { recursive: true });
+      const { readdir, unlink } = await import("node:fs/promises");
+      const specDir = join(d, "src", "v3/manifests/spec/fooapp");
+      const name = (await readdir(specDir))[0];
+      const m = JSON.parse(await readFile(join(specDir, name), "utf8"));
+      const gone = m.data[0].checksum as string;
+      await unlink(join(d, "src", "blobs", "sha256", gone.slice(0, 2), gone));
+      const src = await openStore(join(d, "src"));
+      const dst = await openStore(join(d, "dst"), { writable: true }) as Store;
+      const events: SyncEvent[] = [];
+      const r = await syncMirror(src, dst, { onEvent: (e) => events.push(e) });
+      const plan = events.find((e) => e.kind === "plan");
+      assert.ok(plan && plan.kind === "plan");
+      assert.equal(plan.entries, r.entries.length);
+      const reading = events.filter((e) => e.kind === "reading");
+      assert.equal(reading.length, r.entries.length + 1);
+      const done = events.filter((e) => e.kind === "blob-done");
+      assert.equal(done.length, plan.blobs);
+      const failed = done.filter((e) => e.kind === "blob-done" && e.status === "failed");
+      assert.deepEqual(failed.map((e) => e.kind === "blob-done" && e.path), [
+        `blobs/sha256/${gone.slice(0, 2)}/${gone}`,
+      ]);
+      const left = r.entries.filter((e) => e.status === "left");
+      assert.deepEqual(left.map((e) => e.path), [`v3/manifests/spec/fooapp/${name}`]);
+      assert.equal(r.entries.filter((e) => e.status === "copied").length, r.entries.length - 1);
+      assert.equal(await dst.stat(`v3/manifests/spec/fooapp/${name}`), undefined);
+      const bytes = events.reduce((n, e) => n + (e.kind === "blob-bytes" ? e.bytes : 0), 0);
+      assert.equal(bytes, r.bytesCopied);
+    } finally {
       await rm(d, { recursive: true, force: true });
     }
   },

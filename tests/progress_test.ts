@@ -109,3 +109,63 @@ Deno.test({
     assert.match(pushed, /4 pushed, 0 already present, 0 failed/);
   },
 });
+
+Deno.test({
+  name: "sync, bundle, prune and verify on a terminal show bars; --quiet, --json and a pipe none",
+  ignore: !SCRIPT || !HAVE_FIXTURES,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "spackle-progress-" });
+    const src = fixture("v3-signed");
+    const dst = join(dir, "dst");
+    const sync = onTerminal(["sync", src, dst], { NO_COLOR: "1" });
+    assert.match(sync, /reading manifests 0\/5/);
+    // Manifests done out of all, blob bytes against the total, a rate and an ETA.
+    assert.match(sync, /total 0\/5 +[█░]+ [\d.]+ k?B\/32 kB [\d.]+ [kM]?B\/s/);
+    assert.match(sync, /total 5\/5 +█+ 32 kB\/32 kB [\d.]+ [kM]?B\/s ETA 0:00/);
+    assert.match(
+      sync,
+      /(libzz@1\.2\.3\/irttwv2|libfoo@2\.0\/qxhycnk|fooapp@3\.0\/iicodpd) +█*░* ?[\d.]+ k?B\/[\d.]+ k?B/,
+    );
+    assert.match(sync, /rebuilding the index/);
+    assert.ok(sync.includes(ERASE));
+    assert.match(sync, /5 manifests from a v3 source: 5 copied.*9 blobs copied \(32 kB\)/);
+    // Again: every blob is present, so nothing is left to copy.
+    const again = onTerminal(["sync", src, dst], { NO_COLOR: "1" });
+    assert.match(again, /total 5\/5 +█+ 0 B\/0 B/);
+    assert.match(again, /0 blobs copied \(0 B\), 9 already present/);
+
+    const bundle = onTerminal(
+      ["bundle", "fooapp", "-m", src, "-o", join(dir, "f.bundle")],
+      { NO_COLOR: "1" },
+    );
+    assert.match(bundle, /total 5\/5/); // 4 specs and a key
+    assert.match(bundle, /writing the bundle \d+\/\d+ .*[\d.]+ kB\/[\d.]+ kB/);
+    assert.ok(bundle.includes(ERASE));
+    assert.match(bundle, /wrote .*f\.bundle: 4 specs/);
+
+    const prune = onTerminal(["prune", dst], { NO_COLOR: "1" });
+    assert.match(prune, /sizing blobs \d+\/\d+/);
+    assert.match(prune, /reading manifests 7\/7/); // specs, key, key index, index
+    assert.ok(prune.includes(ERASE));
+    assert.match(prune, /0 object\(s\) would be deleted/);
+
+    const verify = onTerminal(["verify", dst], { NO_COLOR: "1" });
+    assert.match(verify, /checked 4\/4 +[\d.]+ kB [\d.]+ [kM]?B\/s ETA 0:00/);
+    assert.ok(verify.includes(ERASE));
+    assert.match(verify, /no problems found/);
+
+    for (const args of [["sync", src, dst], ["verify", dst], ["prune", dst]]) {
+      for (const flag of ["--quiet", "--json"]) {
+        const screen = onTerminal([flag, ...args]);
+        assert.ok(!screen.includes(ERASE), `${flag} ${args[0]} drew bars:\n${screen}`);
+        assert.doesNotMatch(screen, /total \d|reading manifests|checked \d/);
+      }
+      const piped = execFileSync(DENO, ["run", "-A", CLI, ...args], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      assert.ok(!piped.includes("\x1b"), `${args[0]}: escape codes off a terminal`);
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+});

@@ -72,13 +72,25 @@ async function fresh(
 function recordingFetch(
   intercept?: (req: { method: string; url: URL; n: number }) => Response | undefined,
 ) {
-  const calls: { method: string; url: URL; auth: string | null }[] = [];
+  const calls: {
+    method: string;
+    url: URL;
+    auth: string | null;
+    copySource: string | null;
+    copyRange: string | null;
+  }[] = [];
   let inflight = 0, maxInflight = 0;
   const f = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const method = init?.method ?? "GET";
     const headers = new Headers(init?.headers);
-    calls.push({ method, url, auth: headers.get("authorization") });
+    calls.push({
+      method,
+      url,
+      auth: headers.get("authorization"),
+      copySource: headers.get("x-amz-copy-source"),
+      copyRange: headers.get("x-amz-copy-source-range"),
+    });
     const fake = intercept?.({ method, url, n: calls.length });
     if (fake) return fake;
     inflight++;
@@ -581,4 +593,146 @@ Deno.test({
       await front.close();
     }
   },
+});
+
+t("s3: copyFrom() copies between buckets of one endpoint on the server", async () => {
+  const a = await fresh({}, "src/");
+  const rec = recordingFetch();
+  const b = await fresh({}, "dst/", { fetch: rec.fetch });
+  try {
+    const data = bytesOf(300_000, 5);
+    await a.store.write("blobs/x.bin", data);
+    rec.calls.splice(0); // the bucket's creation
+    assert.ok(b.store.canCopyFrom(a.store));
+    assert.ok(b.store.canCopyFrom(b.store));
+    await b.store.copyFrom(a.store, "blobs/x.bin", "blobs/y.bin", { size: data.byteLength });
+    // One request, a CopyObject naming the source bucket and key; no bytes went up.
+    assert.deepEqual(rec.calls.map((c) => [c.method, c.copySource]), [
+      ["PUT", `/${a.bucket}/src/blobs/x.bin`],
+    ]);
+    assert.deepEqual(await collect(await b.store.read("blobs/y.bin")), data);
+    // Without a size the source is asked for it first.
+    await b.store.copyFrom(a.store, "blobs/x.bin", "blobs/z.bin");
+    assert.equal((await b.store.stat("blobs/z.bin"))?.size, data.byteLength);
+    // An absent source is a NotFoundError naming it.
+    await assert.rejects(
+      () => b.store.copyFrom(a.store, "blobs/absent.bin", "blobs/w.bin", { size: 1 }),
+      (e: Error) =>
+        e instanceof NotFoundError && e.message.includes(`${a.bucket}/src/blobs/absent`),
+    );
+  } finally {
+    await a.cleanup();
+    await b.cleanup();
+  }
+});
+
+t("s3: copyFrom() with ifMatch refuses a source that changed since its stat", async () => {
+  const { store, cleanup } = await fresh();
+  try {
+    await store.write("a.bin", te("first"));
+    const st = await store.stat("a.bin");
+    assert.ok(st?.etag);
+    await store.write("a.bin", te("other"));
+    await assert.rejects(
+      () => store.copyFrom(store, "a.bin", "b.bin", { size: 5, ifMatch: st!.etag }),
+      (e: Error) => e instanceof TransportError && /changed since it was checked/.test(e.message),
+    );
+    assert.equal(await store.stat("b.bin"), undefined);
+    await assert.rejects(
+      () => store.read("a.bin", { ifMatch: st!.etag }),
+      /changed since it was checked/,
+    );
+    const now = await store.stat("a.bin");
+    await store.copyFrom(store, "a.bin", "b.bin", { ifMatch: now!.etag });
+    assert.equal(await collectText(await store.read("b.bin", { ifMatch: now!.etag })), "other");
+  } finally {
+    await cleanup();
+  }
+});
+
+t("s3: copyFrom() above copyThreshold copies in UploadPartCopy ranges", async () => {
+  const a = await fresh({}, "src/");
+  const rec = recordingFetch();
+  const b = await fresh({ copyThreshold: 1024 * 1024, copyPartSize: 1024 * 1024 }, "dst/", {
+    fetch: rec.fetch,
+  });
+  try {
+    const data = bytesOf(3 * 1024 * 1024 + 777, 9);
+    await a.store.write("big.bin", data);
+    const etag = (await a.store.stat("big.bin"))!.etag;
+    rec.calls.splice(0); // the bucket's creation
+    await b.store.copyFrom(a.store, "big.bin", "big.bin", { size: data.byteLength, ifMatch: etag });
+    const parts = rec.calls.filter((c) => c.url.searchParams.has("partNumber"));
+    assert.deepEqual(parts.map((c) => c.copyRange).sort(), [
+      "bytes=0-1048575",
+      "bytes=1048576-2097151",
+      "bytes=2097152-3145727",
+      `bytes=3145728-${data.byteLength - 1}`,
+    ]);
+    assert.ok(parts.every((c) => c.copySource === `/${a.bucket}/src/big.bin`));
+    assert.ok(!rec.calls.some((c) => c.method === "PUT" && !c.copySource));
+    const got = await collect(await b.store.read("big.bin"));
+    assert.equal(got.byteLength, data.byteLength);
+    assert.ok(got.every((x, i) => x === data[i]), "bytes differ");
+    // A failing part aborts the upload: no object, no upload left.
+    const bad = await fresh({ copyThreshold: 1024 * 1024, copyPartSize: 1024 * 1024 }, "d2/", {
+      fetch: recordingFetch(({ url }) =>
+        url.searchParams.get("partNumber") === "2"
+          ? new Response("<Error><Code>InvalidRequest</Code><Message>test</Message></Error>", {
+            status: 400,
+          })
+          : undefined
+      ).fetch,
+    });
+    try {
+      await assert.rejects(
+        () => bad.store.copyFrom(a.store, "big.bin", "big.bin", { size: data.byteLength }),
+        /copy part 2 to/,
+      );
+      assert.equal(await bad.store.stat("big.bin"), undefined);
+    } finally {
+      await bad.cleanup();
+    }
+  } finally {
+    await a.cleanup();
+    await b.cleanup();
+  }
+});
+
+t("s3: canCopyFrom() wants the same endpoint and credentials", async () => {
+  const a = await openS3Store("s3://one/", base());
+  const other = await openS3Store(
+    "s3://two/",
+    base({ accessPair: { id: ACCESS, secret: SECRET + "x" } }),
+  );
+  const elsewhere = await openS3Store("s3://two/", base({ endpoint: "http://127.0.0.1:9/" }));
+  const anonymous = await openS3Store("s3://two/", { ...base(), accessPair: undefined });
+  assert.ok(a.canCopyFrom(await openS3Store("s3://two/p/", base())));
+  assert.ok(!a.canCopyFrom(other));
+  assert.ok(!a.canCopyFrom(elsewhere));
+  assert.ok(!a.canCopyFrom(anonymous));
+  assert.ok(!a.canCopyFrom(await openStore("memory:x")));
+  await assert.rejects(() => a.copyFrom(other, "x", "y", { size: 1 }), /not the same endpoint/);
+});
+
+t("s3: listStat() lists objects with their sizes and ETags; read() reports the ETag", async () => {
+  const { store, cleanup } = await fresh({ maxKeys: 2 });
+  try {
+    await store.write("d/a.bin", te("aaa"));
+    await store.write("d/b.bin", te("bbbbb"));
+    await store.write("d/c.bin", te(""));
+    const got = [];
+    for await (const o of store.listStat("d/")) got.push(o);
+    got.sort((x, y) => x.path.localeCompare(y.path));
+    assert.deepEqual(got.map((o) => [o.path, o.size]), [["d/a.bin", 3], ["d/b.bin", 5], [
+      "d/c.bin",
+      0,
+    ]]);
+    for (const o of got) assert.equal(o.etag, (await store.stat(o.path))!.etag);
+    let etag: string | undefined;
+    await collect(await store.read("d/b.bin", { onEtag: (e) => etag = e }));
+    assert.equal(etag, got[1].etag);
+  } finally {
+    await cleanup();
+  }
 });

@@ -88,6 +88,7 @@ export class Progress {
   #doneItems = 0;
   #bytes = 0;
   #stopped = false;
+  #label = "total";
 
   constructor(enabled: boolean, color: Colors, opts: ProgressOptions = {}) {
     this.enabled = enabled;
@@ -132,6 +133,29 @@ export class Progress {
         this.#draw(true);
       },
     };
+  }
+
+  /**
+   * Starts a new phase of the command: the overall line reads `label` and counts items and
+   * bytes from zero against the totals given (without totals, just the label and what is
+   * done so far). Running item bars are kept.
+   */
+  phase(label: string, items?: number, bytes?: number): void {
+    if (!this.enabled) return;
+    this.#label = label;
+    this.#totalItems = items;
+    this.#totalBytes = bytes;
+    this.#doneItems = 0;
+    this.#bytes = 0;
+    this.#started = this.#now();
+    this.#draw(true);
+  }
+
+  /** Adds `bytes` to the overall count (work that has no item bar). */
+  advance(bytes: number): void {
+    if (!this.enabled || !bytes) return;
+    this.#bytes += bytes;
+    this.#draw(false);
   }
 
   /** Counts one item done that had no bar of its own (or whose bar does not count). */
@@ -193,7 +217,7 @@ export class Progress {
     const labelW = Math.min(28, Math.max(8, cols - tail.length - 14));
     const name = label.length > labelW ? label.slice(0, labelW - 1) + "…" : label.padEnd(labelW);
     const barW = Math.max(0, Math.min(30, cols - labelW - tail.length - 4));
-    const b = total !== undefined && barW > 0 ? bar(bytes / (total || 1), barW, c) + " " : "";
+    const b = total !== undefined && barW > 0 ? bar(total ? bytes / total : 1, barW, c) + " " : "";
     return `${c.bold(name)} ${b}${tail}`;
   }
 
@@ -208,8 +232,10 @@ export class Progress {
       lines.push(this.#line(it.label, it.bytes, it.total, (now - it.started) / 1000));
     }
     const count = this.#totalItems !== undefined
-      ? `${this.#doneItems}/${this.#totalItems}`
-      : `${this.#doneItems} done`;
+      ? ` ${this.#doneItems}/${this.#totalItems}`
+      : this.#label !== "total" && this.#doneItems === 0
+      ? ""
+      : ` ${this.#doneItems} done`;
     const more = items.length > this.#maxLines ? `, ${items.length - this.#maxLines} more` : "";
     const secs = (now - this.#started) / 1000;
     // Without a byte total, the ETA comes from the items done so far.
@@ -218,7 +244,7 @@ export class Progress {
       ? secs * (this.#totalItems - this.#doneItems) / this.#doneItems
       : undefined;
     lines.push(
-      this.#line(`total ${count}${more}`, this.#bytes, this.#totalBytes, secs, byItems),
+      this.#line(`${this.#label}${count}${more}`, this.#bytes, this.#totalBytes, secs, byItems),
     );
     this.#erase();
     this.#stream.write(lines.join("\n") + "\n");

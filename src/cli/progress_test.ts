@@ -162,3 +162,21 @@ Deno.test("a tarball read twice through a wrapped source is counted once", async
   assert.match(chunks.at(-1)!, /total 1\/1 .*3 B\/3 B/);
   assert.ok(chunks.some((c) => /zlib@1\.3\/abcdefg/.test(c)));
 });
+
+Deno.test("a phase relabels the overall line and counts from zero; advance adds bytes", () => {
+  let t = 0;
+  const { chunks, stream } = capture();
+  const p = new Progress(true, plain, { stream, now: () => t, interval: 0 });
+  p.phase("reading manifests", 3);
+  p.finish();
+  assert.match(chunks.at(-1)!, /reading manifests 1\/3/);
+  t = 1000;
+  p.phase("total", 2, 2_000_000);
+  assert.match(chunks.at(-1)!, /total 0\/2 +░+ 0 B\/2\.0 MB/);
+  t = 2000;
+  p.advance(1_000_000);
+  assert.match(chunks.at(-1)!, /total 0\/2 .*1\.0 MB\/2\.0 MB 1\.0 MB\/s ETA 0:01/);
+  p.phase("rebuilding the index");
+  assert.match(chunks.at(-1)!, /^rebuilding the index *\n$/);
+  p.stop();
+});

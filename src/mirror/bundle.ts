@@ -13,7 +13,7 @@ import { toWebStream } from "../core/streams.ts";
 import { type BundleItem, writeBundle } from "../storage/bundle.ts";
 import { openStore } from "../storage/open.ts";
 import type { ReadStore, Store } from "../storage/store.ts";
-import { syncMirror, type SyncResult } from "./sync.ts";
+import { type SyncEvent, syncMirror, type SyncResult } from "./sync.ts";
 
 /** Options of `bundleMirror`. */
 export interface BundleOptions {
@@ -21,7 +21,18 @@ export interface BundleOptions {
   specs?: string[];
   jobs?: number;
   signal?: AbortSignal;
+  /** Called as the bundle is made: the sync into the temporary mirror, then the writing. */
+  onEvent?: (e: SyncEvent | BundleEvent) => void;
 }
+
+/** How the writing of the bundle file goes (after the sync). */
+export type BundleEvent =
+  /** Writing starts: the objects and bytes to write. */
+  | { kind: "write"; objects: number; bytes: number }
+  /** Bytes of an object written. */
+  | { kind: "write-bytes"; bytes: number }
+  /** An object is written. */
+  | { kind: "write-object"; path: string };
 
 /** What `bundleMirror` wrote. */
 export interface BundleResult {
@@ -45,6 +56,7 @@ export async function bundleMirror(
       specs: opts.specs,
       jobs: opts.jobs,
       signal: opts.signal,
+      onEvent: opts.onEvent,
     });
     if (sync.indexSpecs === undefined) {
       throw new UsageError(`Cannot bundle from "${src.url.href}": no entries were copied`);
@@ -53,12 +65,31 @@ export async function bundleMirror(
     for await (const p of dst.list!("", { signal: opts.signal })) paths.push(p);
     paths.sort();
     const items: BundleItem[] = [];
+    const event = opts.onEvent ?? (() => {});
+    let bytes = 0;
     for (const p of paths) {
       const st = await dst.stat(p);
       if (!st) continue;
       const file = join(tmp, p);
-      items.push({ path: p, size: st.size, open: () => toWebStream(createReadStream(file)) });
+      bytes += st.size;
+      items.push({
+        path: p,
+        size: st.size,
+        open: () =>
+          toWebStream(createReadStream(file)).pipeThrough(
+            new TransformStream({
+              transform(chunk, c) {
+                event({ kind: "write-bytes", bytes: chunk.byteLength });
+                c.enqueue(chunk);
+              },
+              flush() {
+                event({ kind: "write-object", path: p });
+              },
+            }),
+          ),
+      });
     }
+    event({ kind: "write", objects: items.length, bytes });
     const w = await writeBundle(target, items, { specs: opts.specs ?? [] });
     return { path: w.path, objects: w.count, sync };
   } finally {

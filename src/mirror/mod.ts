@@ -14,12 +14,19 @@ export {
 } from "./verify.ts";
 export { verifierFromKeys } from "./trusted_keys.ts";
 export { migrate, type MigratedSpec, type MigrateOptions, type MigrateResult } from "./migrate.ts";
-export { type SyncedEntry, syncMirror, type SyncOptions, type SyncResult } from "./sync.ts";
+export {
+  type SyncedEntry,
+  type SyncEvent,
+  syncMirror,
+  type SyncOptions,
+  type SyncResult,
+} from "./sync.ts";
 export {
   parseKeepFile,
   type PruneItem,
   pruneMirror,
   type PruneOptions,
+  type PruneProgress,
   type PruneResult,
 } from "./prune.ts";
-export { bundleMirror, type BundleOptions, type BundleResult } from "./bundle.ts";
+export { type BundleEvent, bundleMirror, type BundleOptions, type BundleResult } from "./bundle.ts";

@@ -21,6 +21,18 @@ export interface PruneOptions {
   /** Delete (default: only report). */
   delete?: boolean;
   signal?: AbortSignal;
+  /**
+   * Called as prune goes: before each blob is sized, manifest read and object deleted, and at
+   * the end of each step (`done` 0 starts a step).
+   */
+  onProgress?: (e: PruneProgress) => void;
+}
+
+/** How far prune is: `done` of `total` in the current step. */
+export interface PruneProgress {
+  step: "size-blobs" | "read-manifests" | "delete";
+  done: number;
+  total: number;
 }
 
 /** One thing prune removes (or would remove). */
@@ -85,10 +97,15 @@ async function list(store: ReadStore, prefix: string, signal?: AbortSignal): Pro
 async function manifestBlobs(
   store: ReadStore,
   signal?: AbortSignal,
+  onProgress?: (e: PruneProgress) => void,
 ): Promise<Map<string, { blobs: { path: string; size: number }[] } | undefined>> {
   const out = new Map<string, { blobs: { path: string; size: number }[] } | undefined>();
-  for (const p of await list(store, "v3/manifests/", signal)) {
-    if (!p.endsWith(".manifest.json")) continue;
+  const paths = (await list(store, "v3/manifests/", signal)).filter((p) =>
+    p.endsWith(".manifest.json")
+  );
+  let done = 0;
+  for (const p of paths) {
+    onProgress?.({ step: "read-manifests", done: done++, total: paths.length });
     try {
       let text = await new Response(await store.read(p, { signal })).text();
       if (isClearsigned(text)) text = clearsignedBody(text, `"${p}"`);
@@ -103,6 +120,7 @@ async function manifestBlobs(
       out.set(p, undefined);
     }
   }
+  onProgress?.({ step: "read-manifests", done, total: paths.length });
   return out;
 }
 
@@ -115,11 +133,20 @@ export async function pruneMirror(
   if (opts.delete && typeof (store as Store).delete !== "function") {
     throw new UsageError(`Cannot delete from "${store.url.href}": the store is read-only`);
   }
+  const progress = opts.onProgress;
   const blobs = new Map<string, number>();
-  for (const p of await list(store, "blobs/", signal)) {
-    blobs.set(p, (await store.stat(p, { signal }))?.size ?? -1);
+  if (store.listStat) {
+    // The listing has the sizes (S3): no request per blob.
+    for await (const o of store.listStat("blobs/", { signal })) blobs.set(o.path, o.size);
+  } else {
+    const blobPaths = await list(store, "blobs/", signal);
+    for (const [i, p] of blobPaths.entries()) {
+      progress?.({ step: "size-blobs", done: i, total: blobPaths.length });
+      blobs.set(p, (await store.stat(p, { signal }))?.size ?? -1);
+    }
+    progress?.({ step: "size-blobs", done: blobPaths.length, total: blobPaths.length });
   }
-  const manifests = await manifestBlobs(store, signal);
+  const manifests = await manifestBlobs(store, signal, progress);
   const items: PruneItem[] = [];
   for (const [p, m] of manifests) {
     const spec = p.startsWith(V3_SPEC_DIR) ? parseV3SpecManifestPath(p) : undefined;
@@ -133,7 +160,11 @@ export async function pruneMirror(
   let indexSpecs: number | undefined;
   if (opts.delete) {
     const s = store as Store;
-    for (const i of items) await s.delete(i.path, { signal });
+    for (const [n, i] of items.entries()) {
+      progress?.({ step: "delete", done: n, total: items.length });
+      await s.delete(i.path, { signal });
+    }
+    progress?.({ step: "delete", done: items.length, total: items.length });
     if (
       removed.size &&
       [...manifests.keys()].some((p) => p.startsWith(V3_SPEC_DIR) && !removed.has(p))
@@ -142,7 +173,7 @@ export async function pruneMirror(
     }
   }
   // Blobs named by any remaining manifest (re-read after a rebuilt index) are kept.
-  const after = opts.delete ? await manifestBlobs(store, signal) : manifests;
+  const after = opts.delete ? await manifestBlobs(store, signal, progress) : manifests;
   const named = new Set<string>();
   for (const [p, m] of after) {
     if (removed.has(p) && !opts.delete) continue;
@@ -153,7 +184,11 @@ export async function pruneMirror(
     if (!named.has(p)) orphans.push({ path: p, kind: "blob", reason: "orphan", size });
   }
   if (opts.delete) {
-    for (const o of orphans) await (store as Store).delete(o.path, { signal });
+    for (const [n, o] of orphans.entries()) {
+      progress?.({ step: "delete", done: n, total: orphans.length });
+      await (store as Store).delete(o.path, { signal });
+    }
+    progress?.({ step: "delete", done: orphans.length, total: orphans.length });
   }
   items.push(...orphans);
   return { items, deleted: !!opts.delete, indexSpecs };

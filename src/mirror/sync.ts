@@ -1,15 +1,24 @@
 /**
  * `sync`: copies entries (with their runtime closure, or everything) from any mirror to a v3
- * mirror. v3 sources are copied verbatim (signatures preserved): blobs first, verified by
- * checksum and size while streaming, then the manifest. Blobs already at the destination with
- * the right size are skipped (content addressing) and manifests already identical are skipped,
- * so an interrupted run resumes where it stopped. v2 sources are migrated. The destination
- * index (and key index) is rebuilt once at the end.
+ * mirror. v3 sources are copied verbatim (signatures preserved): the source manifests are read
+ * first (so the work is known), then for each manifest its blobs, verified by checksum and size
+ * while streaming, then the manifest itself. Blobs already at the destination with the right
+ * size are skipped (content addressing) and manifests already identical are skipped, so an
+ * interrupted run resumes where it stopped. v2 sources are migrated. The destination index
+ * (and key index) is rebuilt once at the end.
+ *
+ * From S3 to S3 on one endpoint with the same credentials, blobs are copied on the server
+ * (CopyObject, UploadPartCopy above 5 GiB). Each source blob is first read once and checked
+ * against the manifest's checksum and size (unless `trustSource`), the copy is made only from
+ * that very object (its ETag, `x-amz-copy-source-if-match`), and the copy's size is checked
+ * with a HEAD (a wrong copy is deleted). A corrupt source therefore never reaches the
+ * destination unnoticed; with `trustSource` a source blob is trusted to match its name (its
+ * checksum) when its size is right.
  *
  * @module
  */
 import { createHash } from "node:crypto";
-import { IntegrityError, NotFoundError, UsageError } from "../errors.ts";
+import { IntegrityError, InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
 import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
 import { parseManifest } from "../layout/manifest.ts";
 import { openMirror } from "../layout/mirror.ts";
@@ -26,8 +35,9 @@ import { V3Writer } from "../layout/v3/writer.ts";
 import { detectLayout } from "../layout/detect.ts";
 import { updateIndex } from "../push/update_index.ts";
 import type { Verifier } from "../sign/types.ts";
-import type { ReadStore, Store } from "../storage/store.ts";
-import { migrate } from "./migrate.ts";
+import { drain } from "../core/streams.ts";
+import type { ListedObject, ReadStore, Store } from "../storage/store.ts";
+import { migrate, type MigratedSpec } from "./migrate.ts";
 
 /** Options of `syncMirror`. */
 export interface SyncOptions {
@@ -39,9 +49,18 @@ export interface SyncOptions {
   dryRun?: boolean;
   /** Verifies v2 spec files when a v2 source is migrated (unsigned migration otherwise). */
   verifier?: Verifier;
+  /**
+   * Server-side copies only (S3 to S3 on one endpoint with the same credentials): do not read
+   * a source blob to check its checksum before copying it; rely on its name (its checksum)
+   * and its size. By default each source blob is read once and checked, and the copy is
+   * made only from that very object (its ETag).
+   */
+  trustSource?: boolean;
   signal?: AbortSignal;
   /** Called after each manifest is handled. */
   onProgress?: (e: SyncedEntry) => void;
+  /** Called as the sync goes: manifests read, the plan, blobs, entries, the index. */
+  onEvent?: (e: SyncEvent) => void;
 }
 
 /** What happened to one manifest (spec or key). */
@@ -51,6 +70,31 @@ export interface SyncedEntry {
   reason?: string;
 }
 
+/** How a sync goes, for progress displays. */
+export type SyncEvent =
+  /** Source manifests read so far (before anything is copied). */
+  | { kind: "reading"; done: number; total: number }
+  /** The work: manifests, the distinct blobs they name and those blobs' bytes. */
+  | { kind: "plan"; entries: number; blobs: number; bytes: number }
+  /**
+   * A blob starts being copied (`serverSide`: copied on the S3 server); `manifest` is the
+   * first manifest naming it.
+   */
+  | { kind: "blob-start"; path: string; size: number; serverSide: boolean; manifest: string }
+  /** Bytes of a blob read (and, unless server-side, written). */
+  | { kind: "blob-bytes"; path: string; bytes: number }
+  /** A blob is done: copied, already present, (dry run) would be copied, or failed. */
+  | {
+    kind: "blob-done";
+    path: string;
+    size: number;
+    status: "copied" | "present" | "would-copy" | "failed";
+  }
+  /** A manifest is handled. */
+  | { kind: "entry"; entry: SyncedEntry }
+  /** The destination index is being rebuilt. */
+  | { kind: "index" };
+
 /** What a sync did. */
 export interface SyncResult {
   /** Layout of the source that was read. */
@@ -59,9 +103,27 @@ export interface SyncResult {
   blobsCopied: number;
   blobsPresent: number;
   bytesCopied: number;
-  /** Number of specs in the rebuilt destination index (absent on a dry run). */
+  /** Of the blobs copied, those copied on the server (S3 to S3 on one endpoint). */
+  serverSideCopies: number;
+  /** Number of specs in the rebuilt destination index (absent when it was not rewritten). */
   indexSpecs?: number;
   keys?: string[];
+}
+
+/** A blob a manifest names. */
+interface BlobRef {
+  path: string;
+  algorithm: string;
+  sum: string;
+  size: number;
+}
+
+/** A source manifest read: its text and blobs, or why it cannot be copied. */
+interface Planned {
+  path: string;
+  text?: string;
+  blobs: BlobRef[];
+  reason?: string;
 }
 
 async function readText(store: ReadStore, path: string, signal?: AbortSignal): Promise<string> {
@@ -100,13 +162,34 @@ function checking(
   });
 }
 
-/** Runs `fn` over `items` with at most `jobs` at once. */
+/**
+ * Runs `fn` over `items` with at most `jobs` at once. After a failure no new item starts; the
+ * running ones are waited for, then the first error is thrown.
+ */
 async function pool<T>(items: T[], jobs: number, fn: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
+    while (!failed && next < items.length) {
+      try {
+        await fn(items[next++]);
+      } catch (error) {
+        failed ??= { error };
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  if (failed) throw failed.error;
+}
+
+/** A pass-through stream reporting each chunk's size. */
+function counting(report: (bytes: number) => void): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream({
+    transform(chunk, c) {
+      report(chunk.byteLength);
+      c.enqueue(chunk);
+    },
+  });
 }
 
 async function listPaths(store: ReadStore, prefix: string, signal?: AbortSignal) {
@@ -116,6 +199,19 @@ async function listPaths(store: ReadStore, prefix: string, signal?: AbortSignal)
   return out.sort();
 }
 
+/** The objects of `store` under `prefixes` by path, with sizes (and ETags), from `listStat`. */
+async function listObjects(
+  store: ReadStore,
+  prefixes: string[],
+  signal?: AbortSignal,
+): Promise<Map<string, ListedObject>> {
+  const out = new Map<string, ListedObject>();
+  for (const prefix of prefixes) {
+    for await (const o of store.listStat!(prefix, { signal })) out.set(o.path, o);
+  }
+  return out;
+}
+
 /** The spec manifest paths to copy from a v3 source. */
 async function specManifests(src: ReadStore, opts: SyncOptions): Promise<string[]> {
   const listed = (await listPaths(src, V3_SPEC_DIR, opts.signal)).filter((p) =>
@@ -123,9 +219,9 @@ async function specManifests(src: ReadStore, opts: SyncOptions): Promise<string[
   );
   const byHash = new Map<string, string>();
   for (const p of listed) byHash.set(parseV3SpecManifestPath(p)!.hash, p);
+  if (!opts.specs?.length && src.list) return listed;
   const mirror = await openMirror(src, { layout: 3, signal: opts.signal });
   if (!opts.specs?.length) {
-    if (src.list) return listed;
     const refs = await mirror.list(undefined, { signal: opts.signal });
     return refs.filter((r) => r.inBuildcache).map((r) =>
       v3SpecManifestPath(r.name, r.version, r.hash)
@@ -166,14 +262,7 @@ export async function syncMirror(
         `Cannot sync selected specs from the v2 mirror "${src.url.href}": a v2 source is migrated whole; drop the spec arguments`,
       );
     }
-    const m = await migrate(src, dst, {
-      verifier: opts.verifier,
-      unsigned: !opts.verifier,
-      dryRun: opts.dryRun,
-      jobs: opts.jobs,
-      signal,
-    });
-    const entries = m.specs.map((s): SyncedEntry => ({
+    const toEntry = (s: MigratedSpec): SyncedEntry => ({
       path: s.manifestPath ?? `${s.name}-${s.version}-${s.hash}`,
       status: s.status === "migrated"
         ? "migrated"
@@ -183,9 +272,28 @@ export async function syncMirror(
         ? "would-copy"
         : "left",
       reason: s.reason,
-    }));
-    for (const e of entries) opts.onProgress?.(e);
-    return { source: 2, entries, blobsCopied: 0, blobsPresent: 0, bytesCopied: 0, keys: m.keys };
+    });
+    const m = await migrate(src, dst, {
+      verifier: opts.verifier,
+      unsigned: !opts.verifier,
+      dryRun: opts.dryRun,
+      jobs: opts.jobs,
+      signal,
+      onProgress: (s) => {
+        const e = toEntry(s);
+        opts.onProgress?.(e);
+        opts.onEvent?.({ kind: "entry", entry: e });
+      },
+    });
+    return {
+      source: 2,
+      entries: m.specs.map(toEntry),
+      blobsCopied: 0,
+      blobsPresent: 0,
+      bytesCopied: 0,
+      serverSideCopies: 0,
+      keys: m.keys,
+    };
   }
 
   const manifests = await specManifests(src, opts);
@@ -198,66 +306,190 @@ export async function syncMirror(
     blobsCopied: 0,
     blobsPresent: 0,
     bytesCopied: 0,
+    serverSideCopies: 0,
   };
+  const jobs = opts.jobs ?? 8;
+  const event = opts.onEvent ?? (() => {});
+  const finish = (entry: SyncedEntry) => {
+    res.entries.push(entry);
+    opts.onProgress?.(entry);
+    event({ kind: "entry", entry });
+  };
+
+  // A whole-mirror sync lists the destination once where the listing carries sizes (S3),
+  // instead of asking for every object; a selection asks for the few objects it needs.
+  const listing = !opts.specs?.length && dst.listStat
+    ? listObjects(dst, ["blobs/", "v3/manifests/"], signal)
+    : undefined;
+  listing?.catch(() => {}); // awaited below; a failure is thrown there
+  // Into a store without ETags (a directory) from one whose listing has them (S3), a manifest
+  // already at the destination whose bytes have the source's ETag (the MD5 of a plain upload)
+  // is read from the destination instead of fetched again.
+  const srcEtags = !opts.specs?.length && src.listStat && !dst.listStat
+    ? await listObjects(src, ["v3/manifests/"], signal)
+    : undefined;
+  const readManifest = async (path: string): Promise<string> => {
+    const etag = srcEtags?.get(path)?.etag;
+    if (etag && /^"[0-9a-f]{32}"$/.test(etag)) {
+      const have = await dst.stat(path, { signal });
+      if (have?.size === srcEtags!.get(path)!.size) {
+        const bytes = new Uint8Array(
+          await new Response(await dst.read(path, { signal })).arrayBuffer(),
+        );
+        if (`"${createHash("md5").update(bytes).digest("hex")}"` === etag) {
+          return new TextDecoder().decode(bytes);
+        }
+      }
+    }
+    return await readText(src, path, signal);
+  };
+
+  // First every source manifest is read, so that the work is known before any copy.
+  const all = [...manifests, ...keyManifests];
+  const planned: Planned[] = [];
+  const blobs = new Map<string, BlobRef>();
+  let read = 0;
+  event({ kind: "reading", done: 0, total: all.length });
+  await pool(all.map((path, i) => ({ path, i })), jobs, async ({ path, i }) => {
+    try {
+      const text = await readManifest(path);
+      const body = isClearsigned(text) ? clearsignedBody(text, `"${path}"`) : text;
+      const m = parseManifest(body, `"${path}"`);
+      const named: BlobRef[] = [];
+      for (const r of m.data) {
+        const b: BlobRef = {
+          path: v3BlobPath(r.checksum, r.checksumAlgorithm),
+          algorithm: r.checksumAlgorithm,
+          sum: r.checksum,
+          size: r.contentLength,
+        };
+        const seen = blobs.get(b.path);
+        if (seen && seen.size !== b.size) {
+          throw new InvalidDataError(
+            `Cannot copy "${path}": it declares ${b.size} bytes for blob "${b.path}", ` +
+              `another manifest ${seen.size}`,
+          );
+        }
+        if (!seen) blobs.set(b.path, b);
+        named.push(seen ?? b);
+      }
+      planned[i] = { path, text, blobs: named };
+    } catch (e) {
+      if (signal?.aborted || e instanceof IntegrityError) throw e;
+      planned[i] = { path, blobs: [], reason: (e as Error).message };
+    }
+    event({ kind: "reading", done: ++read, total: all.length });
+  });
+  let planBytes = 0;
+  for (const b of blobs.values()) planBytes += b.size;
+  event({ kind: "plan", entries: all.length, blobs: blobs.size, bytes: planBytes });
+
+  const known = await listing;
+  const statDst = async (path: string): Promise<ListedObject | undefined> =>
+    known ? known.get(path) : await dst.stat(path, { signal }).then((st) => st && { path, ...st });
+
+  // S3 to S3 on one endpoint: blobs are copied on the server.
+  const serverSide = !opts.dryRun && typeof dst.copyFrom === "function" &&
+    dst.canCopyFrom?.(src) === true;
   const blobsDone = new Map<string, Promise<void>>();
 
-  const copyBlob = (algorithm: string, sum: string, size: number): Promise<void> => {
-    const path = v3BlobPath(sum, algorithm);
-    let p = blobsDone.get(path);
+  const streamCopy = async (b: BlobRef) => {
+    const report = (bytes: number) => event({ kind: "blob-bytes", path: b.path, bytes });
+    const body = (await src.read(b.path, { signal }))
+      .pipeThrough(checking(b.algorithm, b.sum, b.size, `blob "${b.path}"`))
+      .pipeThrough(counting(report));
+    await dst.write(b.path, body, { signal, size: b.size });
+  };
+
+  const serverCopy = async (b: BlobRef) => {
+    const label = `blob "${b.path}"`;
+    let etag: string | undefined;
+    if (!opts.trustSource) {
+      // The source is read once and checked; the copy is then made only from that object
+      // (its ETag), so a blob replaced in between is not copied unchecked.
+      const report = (bytes: number) => event({ kind: "blob-bytes", path: b.path, bytes });
+      const body = (await src.read(b.path, { signal, onEtag: (e) => etag = e }))
+        .pipeThrough(checking(b.algorithm, b.sum, b.size, label))
+        .pipeThrough(counting(report));
+      await drain(body);
+    }
+    await dst.copyFrom!(src, b.path, b.path, { signal, size: b.size, ifMatch: etag });
+    const got = await dst.stat(b.path, { signal });
+    if (got?.size !== b.size) {
+      await dst.delete(b.path, { signal }).catch(() => {});
+      throw new IntegrityError(
+        `Cannot copy ${label}: the copy at "${dst.url.href}" has ${got?.size ?? "no"} bytes, ` +
+          `${b.size} were declared`,
+      );
+    }
+    res.serverSideCopies++;
+  };
+
+  const copyBlob = (b: BlobRef, manifest: string): Promise<void> => {
+    let p = blobsDone.get(b.path);
     if (!p) {
       p = (async () => {
-        const have = await dst.stat(path, { signal });
-        if (have && have.size === size) {
+        const have = await statDst(b.path);
+        if (have && have.size === b.size) {
           res.blobsPresent++;
+          event({ kind: "blob-done", path: b.path, size: b.size, status: "present" });
           return;
         }
-        if (opts.dryRun) return;
-        const body = (await src.read(path, { signal })).pipeThrough(
-          checking(algorithm, sum, size, `blob "${path}"`),
-        );
-        await dst.write(path, body, { signal, size });
+        if (opts.dryRun) {
+          event({ kind: "blob-done", path: b.path, size: b.size, status: "would-copy" });
+          return;
+        }
+        event({ kind: "blob-start", path: b.path, size: b.size, serverSide, manifest });
+        try {
+          await (serverSide ? serverCopy(b) : streamCopy(b));
+        } catch (e) {
+          event({ kind: "blob-done", path: b.path, size: b.size, status: "failed" });
+          throw e;
+        }
         res.blobsCopied++;
-        res.bytesCopied += size;
+        res.bytesCopied += b.size;
+        event({ kind: "blob-done", path: b.path, size: b.size, status: "copied" });
       })();
-      blobsDone.set(path, p);
+      blobsDone.set(b.path, p);
     }
     return p;
   };
 
-  const copyManifest = async (path: string) => {
+  const copyManifest = async (m: Planned) => {
+    const path = m.path;
+    if (m.text === undefined) return finish({ path, status: "left", reason: m.reason });
     try {
-      const text = await readText(src, path, signal);
-      const dstStat = await dst.stat(path, { signal });
-      const body = isClearsigned(text) ? clearsignedBody(text, `"${path}"`) : text;
-      const m = parseManifest(body, `"${path}"`);
       // Blobs first: a reader never sees a manifest naming a missing blob.
-      await Promise.all(
-        m.data.map((r) => copyBlob(r.checksumAlgorithm, r.checksum, r.contentLength)),
-      );
-      const bytes = new TextEncoder().encode(text);
-      if (dstStat?.size === bytes.byteLength && (await readText(dst, path, signal)) === text) {
-        res.entries.push({ path, status: "present" });
+      await Promise.all(m.blobs.map((b) => copyBlob(b, path)));
+      const bytes = new TextEncoder().encode(m.text);
+      const have = await statDst(path);
+      // An S3 ETag of a plain upload is the MD5 of the bytes: equal means the same manifest.
+      const same = have?.size === bytes.byteLength &&
+        (have.etag === `"${createHash("md5").update(bytes).digest("hex")}"` ||
+          (await readText(dst, path, signal)) === m.text);
+      if (same) {
+        finish({ path, status: "present" });
       } else if (opts.dryRun) {
-        res.entries.push({ path, status: "would-copy" });
+        finish({ path, status: "would-copy" });
       } else {
         await dst.write(path, bytes, { signal, contentType: "application/json" });
-        res.entries.push({ path, status: "copied" });
+        finish({ path, status: "copied" });
       }
     } catch (e) {
       if (signal?.aborted || e instanceof IntegrityError) throw e;
-      res.entries.push({ path, status: "left", reason: (e as Error).message });
+      finish({ path, status: "left", reason: (e as Error).message });
     }
-    opts.onProgress?.(res.entries[res.entries.length - 1]);
   };
 
-  await pool([...manifests, ...keyManifests], opts.jobs ?? 8, copyManifest);
+  await pool(planned, jobs, copyManifest);
   // The index is rebuilt when something was copied, or when the destination has none yet.
   const changed = res.entries.some((e) => e.status === "copied");
   const present = res.entries.some((e) => e.status === "present");
   if (
     !opts.dryRun &&
-    (changed || (present && !(await dst.stat(v3IndexManifestPath(), { signal }))))
+    (changed || (present && !(await statDst(v3IndexManifestPath()))))
   ) {
+    event({ kind: "index" });
     const writer = new V3Writer(dst);
     await writer.ensureLayoutJson(signal);
     const idx = await updateIndex(writer, { keys: true, jobs: opts.jobs, signal });

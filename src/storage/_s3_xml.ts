@@ -52,7 +52,7 @@ export function parseS3Error(text: string): S3ErrorBody {
 
 /** One page of a ListObjectsV2 answer. */
 export interface ListPage {
-  keys: { key: string; size: number }[];
+  keys: { key: string; size: number; etag?: string }[];
   truncated: boolean;
   next?: string;
 }
@@ -62,6 +62,7 @@ export function parseListPage(xml: string): ListPage {
   const keys = xmlBlocks(xml, "Contents").map((c) => ({
     key: xmlText(c, "Key") ?? "",
     size: Number(xmlText(c, "Size") ?? "0"),
+    etag: xmlText(c, "ETag"),
   }));
   return {
     keys,

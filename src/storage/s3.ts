@@ -29,7 +29,16 @@ import {
   s3OptionsFrom,
   type S3Settings,
 } from "./s3_credentials.ts";
-import type { Store, StoreCallOptions, StoreStat, WriteOptions } from "./store.ts";
+import type {
+  CopyFromOptions,
+  ListedObject,
+  ReadStore,
+  Store,
+  StoreCallOptions,
+  StoreReadOptions,
+  StoreStat,
+  WriteOptions,
+} from "./store.ts";
 import { completeMultipartXml, parseListPage, parseS3Error, xmlText } from "./_s3_xml.ts";
 
 /** Settings of an s3:// store: where and who (see s3_credentials.ts) plus transfer tuning. */
@@ -44,6 +53,13 @@ export interface S3Options extends S3CredentialOptions {
   maxKeys?: number;
   /** How many times one read may resume a body cut short by the network. Default 3. */
   maxResumes?: number;
+  /**
+   * Server-side copies of objects larger than this many bytes go as a multipart upload of
+   * UploadPartCopy parts. Default (and at most) 5 GiB, the most one CopyObject copies.
+   */
+  copyThreshold?: number;
+  /** Size of an UploadPartCopy part in bytes (at most 5 GiB). Default 512 MiB. */
+  copyPartSize?: number;
   /**
    * Called once when the store opens with `describe()`'s line (endpoint, region, addressing,
    * credential source; never the secret), for `--verbose` output.
@@ -62,6 +78,8 @@ export interface S3NetOptions {
 }
 
 const MIB = 1024 * 1024;
+/** The most bytes one CopyObject copies. */
+const COPY_LIMIT = 5 * 1024 * MIB;
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const WRONG_CREDENTIALS = new Set([
   "SignatureDoesNotMatch",
@@ -200,6 +218,8 @@ export class S3Store implements Store {
   private readonly concurrency: number;
   private readonly maxKeys: number;
   private readonly maxResumes: number;
+  private readonly copyThreshold: number;
+  private readonly copyPartSize: number;
   private bucketSeen = false;
 
   /** Use `openS3Store`, which loads the signer lazily. */
@@ -224,6 +244,14 @@ export class S3Store implements Store {
     this.concurrency = positive(opts.concurrency, "concurrency", 4);
     this.maxKeys = Math.min(1000, positive(opts.maxKeys, "maxKeys", 1000));
     this.maxResumes = opts.maxResumes === 0 ? 0 : positive(opts.maxResumes, "maxResumes", 3);
+    this.copyThreshold = Math.min(
+      COPY_LIMIT,
+      positive(opts.copyThreshold, "copyThreshold", COPY_LIMIT),
+    );
+    this.copyPartSize = Math.min(
+      COPY_LIMIT,
+      positive(opts.copyPartSize, "copyPartSize", 512 * MIB),
+    );
   }
 
   /** One line for `--verbose`: the bucket, endpoint, region and credential source. */
@@ -449,15 +477,33 @@ export class S3Store implements Store {
     return etag ? { size: len, etag } : { size: len };
   }
 
-  async read(path: string, opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>> {
+  /**
+   * The object's bytes; with `ifMatch` (an ETag from `stat`) the read fails unless the object
+   * still has that ETag.
+   */
+  async read(path: string, opts?: StoreReadOptions): Promise<ReadableStream<Uint8Array>> {
     const key = this.keyOf(path);
     const signal = opts?.signal;
-    const res = await this.send("GET", key, {}, { op: "read", signal });
+    const res = await this.send("GET", key, {}, {
+      op: "read",
+      signal,
+      headers: opts?.ifMatch ? { "if-match": opts.ifMatch } : undefined,
+      accept: opts?.ifMatch ? [412] : undefined,
+    });
+    if (res.status === 412) {
+      await res.body?.cancel().catch(() => {});
+      throw new TransportError(
+        `Cannot read ${this.where(key)}: the object changed since it was checked ` +
+          `(its ETag is no longer ${opts?.ifMatch})`,
+        { status: 412 },
+      );
+    }
     this.bucketSeen = true;
     if (!res.body) return new ReadableStream({ start: (c) => c.close() });
     // A body cut short by the network is resumed where it broke, with a Range request guarded
     // by the ETag (If-Match), so that a replaced object is never spliced.
     const etag = res.headers.get("etag");
+    opts?.onEtag?.(etag ?? undefined);
     const lengthHeader = res.headers.get("content-length");
     const total = lengthHeader !== null && /^\d+$/.test(lengthHeader)
       ? Number(lengthHeader)
@@ -529,6 +575,10 @@ export class S3Store implements Store {
   }
 
   async *list(prefix: string, opts?: StoreCallOptions): AsyncIterable<string> {
+    for await (const o of this.listStat(prefix, opts)) yield o.path;
+  }
+
+  async *listStat(prefix: string, opts?: StoreCallOptions): AsyncIterable<ListedObject> {
     if (prefix.startsWith("/") || prefix.split("/").some((p) => p === ".." || p === ".")) {
       throw new UsageError(
         `Invalid list prefix "${prefix}": must be relative, without "." or ".."`,
@@ -546,9 +596,10 @@ export class S3Store implements Store {
       const res = await this.send("GET", undefined, q, { op: "list", signal: opts?.signal });
       const page = parseListPage(await res.text());
       this.bucketSeen = true;
-      for (const { key } of page.keys) {
+      for (const { key, size, etag } of page.keys) {
         if (!key.startsWith(this.prefix) || key.endsWith("/")) continue;
-        yield key.slice(this.prefix.length);
+        const path = key.slice(this.prefix.length);
+        yield etag ? { path, size, etag } : { path, size };
       }
       token = page.truncated ? page.next : undefined;
       if (page.truncated && !page.next) {
@@ -733,20 +784,171 @@ export class S3Store implements Store {
   }
 
   async copy(from: string, to: string, opts?: StoreCallOptions): Promise<void> {
-    const src = this.keyOf(from);
+    await this.copyFrom(this, from, to, opts);
+  }
+
+  /**
+   * True when this store can copy objects out of `src` without the bytes passing through this
+   * process: `src` is an S3 store on the same endpoint (or AWS region), with the same
+   * addressing and the same credentials (so the copy request, signed by this store, may read
+   * the source).
+   */
+  canCopyFrom(src: ReadStore): src is S3Store {
+    if (!(src instanceof S3Store)) return false;
+    const a = this.settings, b = src.settings;
+    const ca = a.credentials, cb = b.credentials;
+    return (a.endpoint?.href ?? "") === (b.endpoint?.href ?? "") && a.region === b.region &&
+      a.pathStyle === b.pathStyle && !!ca && !!cb && ca.accessKeyId === cb.accessKeyId &&
+      ca.secretAccessKey === cb.secretAccessKey && ca.sessionToken === cb.sessionToken;
+  }
+
+  /**
+   * Copies the object `from` of `src` (a store this one {@link canCopyFrom}, or this store) to
+   * `to` in this store, on the server: one CopyObject up to `copyThreshold` (S3 copies at most
+   * 5 GiB at once), else a multipart upload whose parts are UploadPartCopy ranges. `size` is
+   * the source's size (read with a HEAD when not given); with `ifMatch` the copy fails unless
+   * the source still has that ETag (so that the object copied is the one checked before).
+   */
+  async copyFrom(
+    src: ReadStore,
+    from: string,
+    to: string,
+    opts: CopyFromOptions = {},
+  ): Promise<void> {
+    if (!(src instanceof S3Store) || (src !== this && !this.canCopyFrom(src))) {
+      throw new UsageError(
+        `Cannot copy server-side from ${src.url.href} to ${this.url.href}: not the same ` +
+          "endpoint and credentials",
+      );
+    }
+    const srcKey = src.keyOf(from);
     const dst = this.keyOf(to);
+    const source = `/${encodeURIComponent(src.bucket)}/${encodeKey(srcKey)}`;
+    const headers: Record<string, string> = { "x-amz-copy-source": source };
+    if (opts.ifMatch) headers["x-amz-copy-source-if-match"] = opts.ifMatch;
+    const size = opts.size ?? (await src.statOrThrow(from, opts)).size;
+    if (size > this.copyThreshold) {
+      return this.multipartCopy(src, srcKey, dst, size, headers, opts.signal);
+    }
     const res = await this.send("PUT", dst, {}, {
       op: "copy to",
-      headers: { "x-amz-copy-source": `/${encodeURIComponent(this.bucket)}/${encodeKey(src)}` },
-      signal: opts?.signal,
-      accept: [404],
+      headers,
+      signal: opts.signal,
+      accept: [404, 412],
     });
     const text = await res.text();
-    if (res.status === 404) {
-      const err = await this.errorOf(res, "GET", src, "copy", text);
-      throw err;
-    }
+    if (res.status === 404) throw await src.errorOf(res, "GET", srcKey, "copy", text);
+    if (res.status === 412) throw this.changedSource(src, srcKey, opts.ifMatch);
     if (parseS3Error(text).code) throw await this.errorOf(res, "PUT", dst, "copy to", text);
+    this.bucketSeen = true;
+  }
+
+  private async statOrThrow(path: string, opts: StoreCallOptions): Promise<StoreStat> {
+    const st = await this.stat(path, opts);
+    if (!st) throw new NotFoundError(`Cannot copy ${this.where(this.keyOf(path))}: no such key`);
+    return st;
+  }
+
+  private changedSource(src: S3Store, key: string, etag?: string): TransportError {
+    return new TransportError(
+      `Cannot copy ${src.where(key)}: the object changed since it was checked ` +
+        `(its ETag is no longer ${etag})`,
+      { status: 412 },
+    );
+  }
+
+  /** A copy in UploadPartCopy parts of `copyPartSize` bytes, aborted when anything fails. */
+  private async multipartCopy(
+    src: S3Store,
+    srcKey: string,
+    key: string,
+    size: number,
+    copyHeaders: Record<string, string>,
+    outer?: AbortSignal,
+  ): Promise<void> {
+    const partSize = Math.max(this.copyPartSize, Math.ceil(size / 10000));
+    const count = Math.ceil(size / partSize);
+    let uploadId: string | undefined;
+    const ctrl = new AbortController();
+    const signal = outer ? AbortSignal.any([outer, ctrl.signal]) : ctrl.signal;
+    try {
+      const res = await this.send("POST", key, { uploads: "" }, {
+        op: "start a multipart copy to",
+        signal: outer,
+      });
+      uploadId = xmlText(await res.text(), "UploadId");
+      if (!uploadId) {
+        throw new TransportError(
+          `Cannot start a multipart copy to ${this.where(key)}: the answer has no UploadId`,
+        );
+      }
+      const id = uploadId;
+      const parts: { number: number; etag: string }[] = [];
+      let next = 1;
+      const worker = async () => {
+        while (next <= count) {
+          const n = next++;
+          const first = (n - 1) * partSize;
+          const last = Math.min(size, first + partSize) - 1;
+          const r = await this.send("PUT", key, { partNumber: String(n), uploadId: id }, {
+            op: `copy part ${n} to`,
+            headers: { ...copyHeaders, "x-amz-copy-source-range": `bytes=${first}-${last}` },
+            signal,
+            accept: [404, 412],
+          });
+          const text = await r.text();
+          if (r.status === 404) throw await src.errorOf(r, "GET", srcKey, "copy", text);
+          if (r.status === 412) {
+            throw this.changedSource(src, srcKey, copyHeaders["x-amz-copy-source-if-match"]);
+          }
+          if (parseS3Error(text).code) {
+            throw await this.errorOf(r, "PUT", key, `copy part ${n} to`, text);
+          }
+          const etag = xmlText(text, "ETag");
+          if (!etag) {
+            throw new TransportError(
+              `Cannot copy part ${n} to ${this.where(key)}: the answer has no ETag`,
+            );
+          }
+          parts.push({ number: n, etag });
+        }
+      };
+      const workers = Array.from({ length: Math.min(this.concurrency, count) }, worker);
+      const settled = await Promise.allSettled(workers.map((w) =>
+        w.catch((e) => {
+          ctrl.abort(e);
+          throw e;
+        })
+      ));
+      const failed = settled.find((s) => s.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      parts.sort((a, b) => a.number - b.number);
+      const done = await this.send("POST", key, { uploadId: id }, {
+        op: "complete the multipart copy to",
+        body: new TextEncoder().encode(completeMultipartXml(parts)),
+        headers: { "content-type": "application/xml" },
+        signal: outer,
+      });
+      const text = await done.text();
+      if (parseS3Error(text).code) {
+        throw await this.errorOf(done, "POST", key, "complete the multipart copy to", text);
+      }
+      this.bucketSeen = true;
+    } catch (e) {
+      ctrl.abort(e);
+      if (uploadId) {
+        try {
+          const r = await this.send("DELETE", key, { uploadId }, {
+            op: "abort the multipart copy to",
+            accept: [404],
+          });
+          await r.body?.cancel();
+        } catch {
+          // The upload stays incomplete; a bucket lifecycle rule removes it.
+        }
+      }
+      throw e;
+    }
   }
 
   /** Creates the bucket; an existing bucket of ours is fine. */
@@ -802,6 +1004,8 @@ export async function openS3Store(
     concurrency: raw.concurrency as number | undefined,
     maxKeys: raw.maxKeys as number | undefined,
     maxResumes: raw.maxResumes as number | undefined,
+    copyThreshold: raw.copyThreshold as number | undefined,
+    copyPartSize: raw.copyPartSize as number | undefined,
   };
   const settings = resolveS3Settings(o, u.hostname);
   const { AwsV4Signer } = await import("aws4fetch");

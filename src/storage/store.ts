@@ -23,12 +23,32 @@ export interface ReadStore {
   /** Size (and etag where known) of `path`, or undefined when absent. */
   stat(path: string, opts?: StoreCallOptions): Promise<StoreStat | undefined>;
   /** The bytes at `path`; throws NotFoundError when absent. */
-  read(path: string, opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>>;
+  read(path: string, opts?: StoreReadOptions): Promise<ReadableStream<Uint8Array>>;
   /**
    * Every object path under `prefix` (recursive, relative to the store root, any order).
    * Absent where a store cannot list (plain https).
    */
   list?(prefix: string, opts?: StoreCallOptions): AsyncIterable<string>;
+  /**
+   * Every object under `prefix` with its size (and ETag where known), where a store lists
+   * those at no extra cost (S3's listing carries them).
+   */
+  listStat?(prefix: string, opts?: StoreCallOptions): AsyncIterable<ListedObject>;
+}
+
+/** An object as `listStat` lists it. */
+export interface ListedObject {
+  path: string;
+  size: number;
+  etag?: string;
+}
+
+/** Options of a read. */
+export interface StoreReadOptions extends StoreCallOptions {
+  /** Fail unless the object has this ETag (from `stat`), where the backend has ETags. */
+  ifMatch?: string;
+  /** Receives the ETag of the object being read, where the backend has ETags. */
+  onEtag?: (etag: string | undefined) => void;
 }
 
 /** Options of a write. */
@@ -50,6 +70,21 @@ export interface Store extends ReadStore {
   delete(path: string, opts?: StoreCallOptions): Promise<void>;
   /** Server-side copy within the same store, where the backend has one. */
   copy?(from: string, to: string, opts?: StoreCallOptions): Promise<void>;
+  /**
+   * True when {@link copyFrom} can copy from `src` on the server (S3: the same endpoint and
+   * credentials), where the backend has such copies.
+   */
+  canCopyFrom?(src: ReadStore): boolean;
+  /** Server-side copy of `from` in `src` to `to` in this store (when `canCopyFrom(src)`). */
+  copyFrom?(src: ReadStore, from: string, to: string, opts?: CopyFromOptions): Promise<void>;
+}
+
+/** Options of a server-side copy. */
+export interface CopyFromOptions extends StoreCallOptions {
+  /** The source's size, when known (saves asking for it). */
+  size?: number;
+  /** Fail unless the source still has this ETag (from `stat`). */
+  ifMatch?: string;
 }
 
 /** True when `s` can be written. */

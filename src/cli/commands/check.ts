@@ -1,10 +1,12 @@
 /** `verify`, `sync`, `bundle`, `prune`: whole-mirror operations. */
 import { readFile } from "node:fs/promises";
-import process from "node:process";
 import { Option } from "commander";
 import type { Register } from "../app.ts";
 import { UsageError } from "../../errors.ts";
+import { parseV3SpecManifestPath } from "../../layout/v3/paths.ts";
+import type { BundleEvent, PruneProgress, SyncEvent } from "../../mirror/mod.ts";
 import { formatBytes } from "../output.ts";
+import { Progress, type ProgressItem } from "../progress.ts";
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -13,6 +15,102 @@ function positiveInt(name: string) {
       throw new UsageError(`${name} must be a whole number above 0, not "${v}"`);
     }
     return n;
+  };
+}
+
+/** A short label for the manifest at `path`: name@version/hash7 for a spec, else its file. */
+function entryLabel(path: string): string {
+  const spec = parseV3SpecManifestPath(path);
+  if (spec) return `${spec.name}@${spec.version}/${spec.hash.slice(0, 7)}`;
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/**
+ * Draws a sync (or bundle) on `progress`: manifests read, then manifests done out of all with
+ * the bytes of the blobs still to copy (blobs already present leave the total), a bar per blob
+ * being copied, then the index rebuild and (bundle) the writing of the file.
+ */
+export function syncProgress(progress: Progress): (e: SyncEvent | BundleEvent) => void {
+  const bars = new Map<string, { item: ProgressItem; bytes: number }>();
+  let entries = 0, bytes = 0;
+  return (e) => {
+    switch (e.kind) {
+      case "reading":
+        if (e.done === 0) progress.phase("reading manifests", e.total);
+        else progress.finish();
+        break;
+      case "plan":
+        entries = e.entries;
+        bytes = e.bytes;
+        progress.phase("total", entries, bytes);
+        break;
+      case "blob-start":
+        bars.set(e.path, {
+          item: progress.start(entryLabel(e.manifest), e.size, { counts: false }),
+          bytes: 0,
+        });
+        break;
+      case "blob-bytes": {
+        const b = bars.get(e.path);
+        if (b) {
+          b.item.advance(e.bytes);
+          b.bytes += e.bytes;
+        }
+        break;
+      }
+      case "blob-done": {
+        const b = bars.get(e.path);
+        if (b && e.status === "failed") {
+          // What was not copied leaves the total.
+          bytes -= e.size - b.bytes;
+          progress.setTotal(bytes, entries);
+          b.item.done();
+          bars.delete(e.path);
+        } else if (b) {
+          // A server-side copy moves bytes that never pass through here.
+          if (e.size > b.bytes) b.item.advance(e.size - b.bytes);
+          b.item.done();
+          bars.delete(e.path);
+        } else {
+          bytes -= e.size;
+          progress.setTotal(bytes, entries);
+        }
+        break;
+      }
+      case "entry":
+        progress.finish();
+        break;
+      case "index":
+        progress.phase("rebuilding the index");
+        break;
+      case "write":
+        progress.phase("writing the bundle", e.objects, e.bytes);
+        break;
+      case "write-bytes":
+        progress.advance(e.bytes);
+        break;
+      case "write-object":
+        progress.finish();
+        break;
+    }
+  };
+}
+
+const PRUNE_STEPS: Record<PruneProgress["step"], string> = {
+  "size-blobs": "sizing blobs",
+  "read-manifests": "reading manifests",
+  delete: "deleting",
+};
+
+/** Draws prune's steps on `progress`. */
+export function pruneProgress(progress: Progress): (e: PruneProgress) => void {
+  let done = 0;
+  return (e) => {
+    if (e.done === 0) {
+      progress.phase(PRUNE_STEPS[e.step], e.total);
+      done = 0;
+    }
+    for (; done < e.done; done++) progress.finish();
   };
 }
 
@@ -71,7 +169,8 @@ const register: Register = (program, act) => {
       const verifier = keys.length ? await m.verifierFromKeys(keys) : undefined;
       const { openCliStore } = await import("../mirrors.ts");
       const store = await openCliStore(mirror, globals, { out });
-      let last = 0;
+      const progress = Progress.for(out);
+      let counted = 0, countedBytes = 0;
       const report = await m.verifyMirror(store, {
         verifier,
         requireSignatures: !!o.requireSignatures,
@@ -79,14 +178,12 @@ const register: Register = (program, act) => {
         sample: o.sample,
         signal,
         onProgress: ({ done, total, bytes }) => {
-          if (!out.tty) return;
-          const now = Date.now();
-          if (now - last < 100 && done < total) return;
-          last = now;
-          process.stderr.write(`\rchecked ${done}/${total} entries, ${formatBytes(bytes)}\x1b[K`);
+          if (counted === 0) progress.phase("checked", total);
+          progress.advance(bytes - countedBytes);
+          countedBytes = bytes;
+          for (; counted < done; counted++) progress.finish();
         },
-      });
-      if (out.tty) process.stderr.write("\r\x1b[K");
+      }).finally(() => progress.stop());
       if (out.json) {
         out.data(report);
         return report.flags;
@@ -141,6 +238,12 @@ const register: Register = (program, act) => {
       ),
     )
     .option("--dry-run", "show what would be copied, write nothing", false)
+    .option(
+      "--trust-source",
+      "S3 to S3 on one endpoint: copy blobs on the server without first reading each source " +
+        "blob to check its sha256 (sizes are still checked)",
+      false,
+    )
     .addHelpText(
       "after",
       "\nExit codes: 0 done; 3 some entries were left (listed); 1 failure (a corrupt blob stops " +
@@ -153,12 +256,15 @@ const register: Register = (program, act) => {
       const { openCliStore } = await import("../mirrors.ts");
       const from = await openCliStore(src, globals, { out });
       const to = await openCliStore(dst, globals, { writable: true, out });
+      const progress = Progress.for(out);
       const r = await m.syncMirror(from, to as Parameters<typeof m.syncMirror>[1], {
         specs,
         jobs: o.jobs,
         dryRun: !!o.dryRun,
+        trustSource: !!o.trustSource,
         signal,
-      });
+        onEvent: progress.enabled ? syncProgress(progress) : undefined,
+      }).finally(() => progress.stop());
       const left = r.entries.filter((e) => e.status === "left");
       if (out.json) out.data(r);
       else {
@@ -168,7 +274,8 @@ const register: Register = (program, act) => {
           `${r.entries.length} manifests from a v${r.source} source: ${count("copied")} copied, ` +
             `${count("migrated")} migrated, ${count("present")} present, ` +
             `${count("would-copy")} would be copied, ${left.length} left; ` +
-            `${r.blobsCopied} blobs copied (${formatBytes(r.bytesCopied)}), ` +
+            `${r.blobsCopied} blobs copied (${formatBytes(r.bytesCopied)}` +
+            (r.serverSideCopies ? `, ${r.serverSideCopies} on the server` : "") + "), " +
             `${r.blobsPresent} already present` +
             (r.indexSpecs !== undefined ? `; index: ${r.indexSpecs} specs` : ""),
         );
@@ -199,7 +306,13 @@ const register: Register = (program, act) => {
       const m = await import("../../mirror/mod.ts");
       const { openCliStore } = await import("../mirrors.ts");
       const src = await openCliStore(o.mirror, globals, { out });
-      const r = await m.bundleMirror(src, o.output, { specs, jobs: o.jobs, signal });
+      const progress = Progress.for(out);
+      const r = await m.bundleMirror(src, o.output, {
+        specs,
+        jobs: o.jobs,
+        signal,
+        onEvent: progress.enabled ? syncProgress(progress) : undefined,
+      }).finally(() => progress.stop());
       if (out.json) out.data({ path: r.path, objects: r.objects, specs: r.sync.indexSpecs });
       else out.info(`wrote ${r.path}: ${r.sync.indexSpecs} specs, ${r.objects} objects`);
       return 0;
@@ -232,7 +345,13 @@ const register: Register = (program, act) => {
         keep = m.parseKeepFile(text, `"${o.keep}"`);
       }
       const store = await openCliStore(mirror, globals, { writable: !!o.delete, out });
-      const r = await m.pruneMirror(store, { keep, delete: !!o.delete, signal });
+      const progress = Progress.for(out);
+      const r = await m.pruneMirror(store, {
+        keep,
+        delete: !!o.delete,
+        signal,
+        onProgress: progress.enabled ? pruneProgress(progress) : undefined,
+      }).finally(() => progress.stop());
       if (out.json) out.data(r);
       else {
         for (const i of r.items) out.out(`${i.kind.padEnd(9)} ${i.reason.padEnd(13)} ${i.path}`);
