@@ -125,6 +125,7 @@ t(
       recB.calls.splice(0);
       let beforeIndex = -1;
       const r2 = await syncMirror(aView, b, {
+        serverCopyMinBytes: 0,
         onEvent: (e) => {
           if (e.kind === "index") beforeIndex = recB.calls.length;
         },
@@ -232,9 +233,11 @@ t(
 t("sync s3: the sync command between buckets reports its server-side copies", async () => {
   const a = await bucket("ca");
   const e = await bucket("ce");
+  const f = await bucket("cf");
   try {
     await syncMirror(await openStore(fixture("v3-signed")), a);
-    const r = await spackle([
+    // The fixture's blobs are all below 1 MiB: checked, they are written from the checking read.
+    let r = await spackle([
       "--json",
       "sync",
       `s3://${a.bucket}/cache`,
@@ -242,12 +245,25 @@ t("sync s3: the sync command between buckets reports its server-side copies", as
       "fooapp",
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const doc = JSON.parse(r.stdout);
+    let doc = JSON.parse(r.stdout);
+    assert.ok(doc.blobsCopied > 0, r.stdout);
+    assert.equal(doc.serverSideCopies, 0);
+    assert.equal(doc.indexSpecs, 4);
+    // Trusted, every blob is copied on the server.
+    r = await spackle([
+      "--json",
+      "sync",
+      "--trust-source",
+      `s3://${a.bucket}/cache`,
+      `s3://${f.bucket}/cache`,
+      "fooapp",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    doc = JSON.parse(r.stdout);
     assert.ok(doc.serverSideCopies > 0, r.stdout);
     assert.equal(doc.serverSideCopies, doc.blobsCopied);
-    assert.equal(doc.indexSpecs, 4);
   } finally {
-    await drop(a, e);
+    await drop(a, e, f);
   }
 });
 

@@ -39,6 +39,9 @@ import { drain } from "../core/streams.ts";
 import type { ListedObject, ReadStore, Store } from "../storage/store.ts";
 import { migrate, type MigratedSpec } from "./migrate.ts";
 
+/** Checked server-side copies are made for blobs of at least this size (see SyncOptions). */
+export const SERVER_COPY_MIN_BYTES = 1024 * 1024;
+
 /** Options of `syncMirror`. */
 export interface SyncOptions {
   /** Spec queries: copy these entries and their runtime closure (default: everything). */
@@ -56,6 +59,12 @@ export interface SyncOptions {
    * made only from that very object (its ETag).
    */
   trustSource?: boolean;
+  /**
+   * Checked server-side copies only for blobs of at least this many bytes (default 1 MiB):
+   * a smaller blob, read anyway to check it, is written from that read (two requests instead
+   * of read, copy and size check). With `trustSource` every blob is copied on the server.
+   */
+  serverCopyMinBytes?: number;
   signal?: AbortSignal;
   /** Called after each manifest is handled. */
   onProgress?: (e: SyncedEntry) => void;
@@ -439,9 +448,11 @@ export async function syncMirror(
           event({ kind: "blob-done", path: b.path, size: b.size, status: "would-copy" });
           return;
         }
-        event({ kind: "blob-start", path: b.path, size: b.size, serverSide, manifest });
+        const onServer = serverSide &&
+          (opts.trustSource || b.size >= (opts.serverCopyMinBytes ?? SERVER_COPY_MIN_BYTES));
+        event({ kind: "blob-start", path: b.path, size: b.size, serverSide: onServer, manifest });
         try {
-          await (serverSide ? serverCopy(b) : streamCopy(b));
+          await (onServer ? serverCopy(b) : streamCopy(b));
         } catch (e) {
           event({ kind: "blob-done", path: b.path, size: b.size, status: "failed" });
           throw e;
