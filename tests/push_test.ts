@@ -5,7 +5,8 @@
  * index records.
  */
 import assert from "node:assert/strict";
-import { cpSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
@@ -337,6 +338,8 @@ Deno.test({
       const done = await run().status;
       assert.equal(done.code, 0);
       assert.equal(assertConsistent(mirror), 4);
+      // The working directory of the push killed last is gone too.
+      assert.deepEqual(readdirSync(mirror).filter((n) => n.startsWith(".spackle-push-")), []);
     } finally {
       rmSync(base, { recursive: true, force: true });
     }
@@ -357,6 +360,37 @@ Deno.test({
       assert.equal(src.roots[0].root, root);
       assert.ok(src.find(HASHES.libzz)?.prefix.endsWith(`libzz-1.2.3-${HASHES.libzz}`));
       assert.equal(src.find("a".repeat(32)), undefined);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "push removes working directories that killed pushes on this host left in the mirror",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-push-left-" });
+    try {
+      const root = await tree(base);
+      const mirror = join(base, "m");
+      // A pid that no longer runs: a process that has exited.
+      const dead = new Deno.Command("true").spawn();
+      await dead.status;
+      const host = hostname();
+      const names = {
+        dead: `.spackle-push-${host}-${dead.pid}-abc123`,
+        live: `.spackle-push-${host}-${Deno.pid}-def456`,
+        other: `.spackle-push-elsewhere.example.org-${dead.pid}-ghi789`,
+      };
+      for (const n of Object.values(names)) {
+        mkdirSync(join(mirror, n), { recursive: true });
+        writeFileSync(join(mirror, n, "part.tar.gz"), "partial");
+      }
+      const code = await main(["--quiet", "push", "--unsigned", "--root", root, mirror, "libzz"]);
+      assert.equal(code, 0);
+      const left = readdirSync(mirror).filter((n) => n.startsWith(".spackle-push-")).sort();
+      assert.deepEqual(left, [names.other, names.live].sort());
     } finally {
       rmSync(base, { recursive: true, force: true });
     }

@@ -30,6 +30,7 @@ import type { Signer } from "../sign/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import type { BuildinfoMeta } from "./buildinfo.ts";
 import { packToFile } from "./pack.ts";
+import { ownerTag, removeDeadOwners } from "../core/pid.ts";
 
 /** One installed spec that can be pushed. */
 export interface InstalledPrefix {
@@ -349,7 +350,11 @@ export async function pushSpecs(
   // A local mirror gets the tarball packed beside it and renamed into place (no copy).
   const local = writer.store.url.protocol === "file:" ? fileURLToPath(writer.store.url) : undefined;
   if (local) mkdirSync(local, { recursive: true });
-  const tmp = mkdtempSync(local ? join(local, ".spackle-push-") : join(tmpdir(), "spackle-push-"));
+  // Working directories of pushes killed on this host are removed first.
+  const parent = local ?? tmpdir();
+  const prefix = local ? ".spackle-push-" : "spackle-push-";
+  removeDeadOwners(parent, prefix);
+  const tmp = mkdtempSync(join(parent, prefix + ownerTag()));
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
