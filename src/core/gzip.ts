@@ -63,9 +63,168 @@ function zlibTransform(
   });
 }
 
-/** A stream that decompresses gzip (all members), failing with IntegrityError on bad data. */
+/**
+ * Compressed bytes handed to zlib at a time when decompressing. Deflate expands at most about
+ * 1032 times, so one slice never makes more than about 33 MB of output.
+ */
+const INFLATE_SLICE = 32 << 10;
+
+/** Decompressed bytes made ahead of the reader (so that zlib works while the reader does). */
+const INFLATE_AHEAD = 4 << 20;
+
+type Settle = { resolve: () => void; reject: (e: unknown) => void };
+
+/**
+ * Wraps a zlib decompressor as a pair of streams where decompression follows the reader:
+ * compressed input is fed to zlib one slice at a time, and only while less than
+ * INFLATE_AHEAD bytes of output wait to be read. However compressible the data, the output
+ * held is bounded (a 1 MiB chunk of compressed text can hold 80 MB of tar).
+ */
+function zlibPull(
+  z: Transform,
+  wrap: (e: Error) => Error,
+): TransformStream<Uint8Array, Uint8Array> {
+  const out: Uint8Array[] = [];
+  let outBytes = 0;
+  let failed: Error | undefined;
+  // Bun does not call a write's callback when that write fails: wake the waiter here.
+  let waiting: ((e: Error) => void) | undefined;
+  z.on("data", (d: Uint8Array) => {
+    out.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    outBytes += d.byteLength;
+  });
+  z.on("error", (e: Error) => {
+    failed ??= wrap(e);
+    waiting?.(failed);
+  });
+  const wait = (start: (done: () => void) => void) =>
+    new Promise<void>((resolve, reject) => {
+      if (failed) return reject(failed);
+      waiting = reject;
+      start(() => {
+        waiting = undefined;
+        if (failed) reject(failed);
+        else resolve();
+      });
+    });
+
+  // The chunk the writable side handed over, fed to zlib slice by slice.
+  let input: Uint8Array | undefined;
+  let off = 0;
+  let written: Settle | undefined;
+  let closing: Settle | undefined;
+  let ended = false;
+  let finished = false;
+  let error: unknown; // zlib's failure, a cancel or an abort
+  let wctl!: WritableStreamDefaultController;
+  let readerWake: (() => void) | undefined;
+  const wakeReader = () => {
+    const w = readerWake;
+    readerWake = undefined;
+    w?.();
+  };
+
+  const fail = (e: unknown) => {
+    error ??= e;
+    written?.reject(e);
+    closing?.reject(e);
+    written = closing = undefined;
+    wctl.error(e);
+    wakeReader();
+  };
+
+  let pumping = false;
+  const pump = async () => {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (error === undefined && !finished && outBytes < INFLATE_AHEAD) {
+        if (input) {
+          const slice = input.subarray(off, off + INFLATE_SLICE);
+          off += slice.byteLength;
+          if (off >= input.byteLength) {
+            input = undefined;
+            const w = written;
+            written = undefined;
+            w?.resolve();
+          }
+          await wait((done) => z.write(slice, () => done()));
+        } else if (closing && !ended) {
+          ended = true;
+          await wait((done) => {
+            z.once("end", done);
+            z.end();
+          });
+          finished = true;
+          const c = closing;
+          closing = undefined;
+          c?.resolve();
+        } else break; // until the next write or close
+        wakeReader();
+      }
+    } catch (e) {
+      fail(e);
+    } finally {
+      pumping = false;
+    }
+  };
+
+  const writable = new WritableStream<Uint8Array>({
+    start(c) {
+      wctl = c;
+    },
+    write(chunk) {
+      if (error !== undefined) throw error;
+      return new Promise<void>((resolve, reject) => {
+        input = chunk;
+        off = 0;
+        written = { resolve, reject };
+        pump();
+      });
+    },
+    close() {
+      return new Promise<void>((resolve, reject) => {
+        closing = { resolve, reject };
+        pump();
+      });
+    },
+    abort(reason) {
+      error ??= reason ?? new Error("aborted");
+      z.destroy();
+      wakeReader();
+    },
+  });
+
+  const readable = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      for (;;) {
+        if (out.length) {
+          const chunk = out.shift()!;
+          outBytes -= chunk.byteLength;
+          c.enqueue(chunk);
+          pump();
+          return;
+        }
+        if (error !== undefined) throw error;
+        if (finished) return c.close();
+        pump();
+        await new Promise<void>((r) => readerWake = r);
+      }
+    },
+    cancel(reason) {
+      z.destroy();
+      fail(reason ?? new Error("cancelled"));
+    },
+  }, { highWaterMark: 0 });
+  return { writable, readable } as TransformStream<Uint8Array, Uint8Array>;
+}
+
+/**
+ * A stream that decompresses gzip (all members), failing with IntegrityError on bad data.
+ * Decompression follows the reader: memory stays bounded whatever the compression ratio.
+ */
 export function gunzipStream(label = "gzip data"): TransformStream<Uint8Array, Uint8Array> {
-  return zlibTransform(
+  return zlibPull(
     createGunzip({ chunkSize: 256 * 1024 }),
     (e) => new IntegrityError(`Cannot decompress ${label}: ${e.message}`, { cause: e }),
   );

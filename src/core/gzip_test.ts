@@ -79,3 +79,29 @@ Deno.test("gzipBytes() and gzipStream() agree on inputs larger than one block", 
   );
   assert.deepEqual(s, gzipBytes(big));
 });
+
+Deno.test("gunzipStream() decompresses as the reader reads: an input chunk is taken slice by slice", async () => {
+  // Incompressible: 8 MiB of input hold 8 MiB of output, more than is decompressed ahead.
+  const data = new Uint8Array(8 << 20);
+  for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+  const gz = gzipBytes(data);
+  const parts = [gz.subarray(0, gz.length - 100), gz.subarray(gz.length - 100)];
+  let pulls = 0;
+  const src = new ReadableStream<Uint8Array>({
+    pull(c) {
+      const p = parts[pulls++];
+      if (p) c.enqueue(p);
+      else c.close();
+    },
+  }, { highWaterMark: 0 });
+  const reader = src.pipeThrough(gunzipStream()).getReader();
+  const first = await reader.read();
+  assert.ok(first.value && first.value.byteLength <= 256 * 1024);
+  await new Promise((r) => setTimeout(r, 50));
+  // The first input chunk is not used up yet: the second is not asked for.
+  assert.equal(pulls, 1);
+  const rest: Uint8Array[] = [first.value!];
+  for (let r = await reader.read(); !r.done; r = await reader.read()) rest.push(r.value);
+  assert.deepEqual(await collect(ReadableStream.from(rest)), data);
+  assert.equal(pulls, 3);
+});
