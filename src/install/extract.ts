@@ -29,6 +29,7 @@ import process from "node:process";
 import { InvalidDataError } from "../errors.ts";
 import { TextReplacer } from "./relocate_text.ts";
 import { readTar } from "../core/tar.ts";
+import { MemoryPacer } from "../core/memory.ts";
 
 /** The kinds of paths a package prefix holds. */
 export type PrefixEntryType = "file" | "directory" | "symlink" | "link";
@@ -84,17 +85,11 @@ export interface ExtractOptions {
    * extract again without this option when it does not hold.
    */
   speculate?: { hash: string; newPrefix: string };
+  /** Paces collections (default: one of its own); told the bytes written. */
+  pacer?: MemoryPacer;
 }
 
 const SPECULATE_MAX = 1 << 20;
-const GC_EVERY = 48 << 20;
-
-/** Asks the runtime for a collection where it offers one (Bun; Deno with --expose-gc). */
-function collectGarbage(): void {
-  const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void };
-  if (g.Bun) g.Bun.gc(true);
-  else g.gc?.();
-}
 
 /** The process umask (read by setting it and restoring it at once). */
 function currentUmask(): number {
@@ -288,15 +283,12 @@ export async function extractTarball(
     }
   };
 
-  let nextGc = GC_EVERY;
+  // The stream leaves garbage (compressed and decompressed chunks, headers) faster than the
+  // collector's own pace: collections when memory grows keep the peak flat whatever the size.
+  const pacer = opts.pacer ?? new MemoryPacer();
   for await (const { header, body } of readTar(tar, opts.label)) {
     opts.signal?.throwIfAborted();
-    if (bytes >= nextGc) {
-      // The stream leaves garbage (chunks, headers) faster than the collector's own pace:
-      // a collection now and then keeps the peak memory flat whatever the size.
-      nextGc = bytes + GC_EVERY;
-      collectGarbage();
-    }
+    pacer.tick(bytes);
     const name = checkName(label, header.name);
     const prior = types.get(name);
     if (prior !== undefined && !(prior === "directory" && header.type === "directory")) {
@@ -357,6 +349,7 @@ export async function extractTarball(
               let off = 0;
               while (off < chunk.byteLength) off += writeSync(fd, chunk, off);
               bytes += chunk.byteLength;
+              pacer.tick(bytes);
             }
             if (headLen === 4 && isElfMagic(head)) elfFiles.push(name);
           }
