@@ -75,8 +75,10 @@ export function renderCliMd(): string {
     "Every command takes the global options listed under `spackle`. With `--json` a command",
     'prints one JSON document on stdout; an error is `{"error":{"code","message"}}`.',
     "",
-    "Exit codes: `0` success, `1` failure, `2` usage error (bad arguments, an ambiguous or unknown",
-    "spec or mirror), `3` a check found problems (`verify` adds bit flags on top; see its help).",
+    "Exit codes: `0` success, `1` failure (a spec no mirror has included), `2` usage error",
+    "(bad arguments, an ambiguous spec, an unknown mirror name), `3` a check found problems",
+    "(`verify` adds bit flags on top; see its help), `141` the reader of the output went away",
+    "(`spackle list | head`), as for a process killed by SIGPIPE.",
     "",
     "Commands:",
     "",
@@ -110,7 +112,8 @@ export function renderManPage(): string {
     ".SH DESCRIPTION",
     "Every command takes the global options below. With \\fB\\-\\-json\\fR a command prints one",
     "JSON document on stdout. Exit codes: 0 success, 1 failure, 2 usage error, 3 a check found",
-    "problems. The complete reference with examples is docs/cli.md.",
+    "problems, 141 the reader of the output went away. The complete reference with examples is",
+    "docs/cli.md.",
     ".SH GLOBAL OPTIONS",
   ];
   const opts = (c: CommandInfo) => {

@@ -1,6 +1,6 @@
 /** `spackle mirror add|list|remove` and configured names given to `-m`, as a user runs them. */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
 
@@ -120,4 +120,59 @@ Deno.test({
     assert.deepEqual(j.mirrors, ["fx"]);
     assert.deepEqual(j.spackScopes.map((s: { name: string }) => s.name), ["user", "system"]);
   },
+});
+
+Deno.test({
+  name: "a configured name given to a writing command (sync, update-index) writes to its push URL",
+  ignore: !HAVE_FIXTURES,
+  fn: async () => {
+    const home = await Deno.makeTempDir({ prefix: "spackle-mirror-push-" });
+    const fetchDir = join(home, "fetch-side"), pushDir = join(home, "push-side");
+    let r = await spackle(
+      home,
+      "mirror",
+      "add",
+      "site",
+      fetchDir,
+      "--push-url",
+      pushDir,
+      "--unsigned",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    r = await spackle(home, "mirror", "add", "fx", fixture("v3-unsigned"), "--unsigned");
+    assert.equal(r.code, 0, r.stderr);
+    r = await spackle(home, "sync", "fx", "site");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(existsSync(fetchDir), false, "nothing is written to the fetch side");
+    r = await spackle(home, "list", "-m", pushDir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n").map((l) => l.split(/\s+/)[0]), [
+      "fooapp",
+      "foodata",
+      "libfoo",
+      "libzz",
+    ]);
+    r = await spackle(home, "update-index", "site");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(existsSync(fetchDir), false);
+    // Reading by that name reads the fetch side, which does not exist.
+    r = await spackle(home, "list", "-m", "site");
+    assert.notEqual(r.code, 0);
+    assert.ok(r.stderr.includes(fetchDir), r.stderr);
+  },
+});
+
+Deno.test("connect_timeout and read_timeout come from the config file; a bad value is named", async () => {
+  const home = await Deno.makeTempDir({ prefix: "spackle-timeouts-" });
+  const cfg = join(home, "spackle.yaml");
+  writeFileSync(cfg, "connect_timeout: 5\nread_timeout: 0\n");
+  let r = await spackle(home, "-C", cfg, "--json", "config");
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.connectTimeout, 5);
+  assert.equal(j.readTimeout, 0);
+  writeFileSync(cfg, "connect_timeout: soon\n");
+  r = await spackle(home, "-C", cfg, "config");
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /connect_timeout must be a number of seconds/);
 });

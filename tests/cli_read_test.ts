@@ -238,3 +238,54 @@ t("show marks dependencies that no given mirror holds", async () => {
     await rm(to, { recursive: true, force: true });
   }
 });
+
+t(
+  "of several mirrors, one that cannot be opened is skipped with a warning; all failing is an error",
+  async () => {
+    const gone = join(tmpdir(), "spackle-no-mirror-here");
+    const r = await spackle("list", "-m", gone, "-m", fixture("v3-unsigned"));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split("\n").length, 4);
+    assert.match(
+      r.stderr,
+      /warning: mirror \S+spackle-no-mirror-here skipped: Cannot find a build cache/,
+    );
+    const j = await spackle("--json", "list", "-m", gone, "-m", fixture("v3-unsigned"));
+    assert.equal(j.code, 0, j.stderr);
+    const doc = JSON.parse(j.stdout);
+    assert.equal(doc.specs.length, 4);
+    assert.equal(doc.skipped.length, 1);
+    assert.equal(doc.skipped[0].mirror, gone);
+    assert.equal(doc.skipped[0].error.code, "not_found");
+    const none = await spackle("list", "-m", gone, "-m", gone + "-2");
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /error: Cannot find a build cache/);
+    // A single mirror that cannot be opened is an error, never a warning.
+    const one = await spackle("list", "-m", gone);
+    assert.equal(one.code, 1);
+  },
+);
+
+t("--connect-timeout and SPACKLE_CONNECT_TIMEOUT bound the wait for a silent server", async () => {
+  // A server that accepts connections and never answers.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const c of listener) conns.push(c);
+    } catch { /* closed */ }
+  })();
+  const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/mirror`;
+  try {
+    const r = await spackle("--connect-timeout", "0.2", "list", "-m", url);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /No response within 200 ms for http:\/\/127\.0\.0\.1:\d+\/mirror\//);
+    const bad = await spackle("--connect-timeout", "soon", "list", "-m", url);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--connect-timeout takes a number of seconds/);
+  } finally {
+    listener.close();
+    for (const c of conns) c.close();
+    await accepting;
+  }
+});

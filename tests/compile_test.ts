@@ -49,3 +49,26 @@ Deno.test({
     assert.match(sums, /[0-9a-f]{64} {2}spackle-linux-arm64\n/);
   },
 });
+
+Deno.test("the executable stops quietly with status 141 when its reader goes away (| head -1)", async () => {
+  if (!existsSync(join(dist, "spackle"))) compile();
+  const dir = await Deno.makeTempDir({ prefix: "spackle-pipe-" });
+  try {
+    execFileSync(
+      Deno.execPath(),
+      ["run", "-A", join(REPO_ROOT, "scripts/gen_mirror.ts"), dir, "5000", "--index-only"],
+      { stdio: "ignore" },
+    );
+    for (const run of [[join(dist, "spackle")], [Deno.execPath(), "run", "-A", "cli.ts"]]) {
+      const cmd = `${run.map((a) => `'${a}'`).join(" ")} list -m '${dir}' 2>"$0" | head -1; ` +
+        `echo "status=\${PIPESTATUS[0]}"`;
+      const err = join(dir, "stderr");
+      const out = execFileSync("bash", ["-c", cmd, err], { encoding: "utf8", cwd: REPO_ROOT });
+      assert.match(out, /^pkg00000 .*\nstatus=141\n$/, out);
+      const stderr = Deno.readTextFileSync(err);
+      assert.doesNotMatch(stderr, /EPIPE|broken pipe|at /, stderr);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -194,6 +194,100 @@ t("e2e s3: a wrong secret fails the CLI with a message naming bucket, key and so
   }
 });
 
+t(
+  "e2e s3: a configured mirror's endpoint_url and access_pair are used; --verbose names them",
+  async () => {
+    const s = await bucket("conf");
+    const top = await Deno.makeTempDir({ prefix: "sp-s3conf-" });
+    try {
+      await upload(fixture("v3-unsigned"), s);
+      const cfg = join(top, "spackle.yaml");
+      Deno.writeTextFileSync(
+        cfg,
+        `mirrors:\n  site:\n    url: s3://${s.bucket}/cache\n    endpoint_url: ${ENDPOINT}\n` +
+          `    region: ${REGION}\n    access_pair:\n      id_variable: SITE_ID\n` +
+          `      secret_variable: SITE_SECRET\nspack_mirrors: false\n`,
+      );
+      // No endpoint and no credentials in the environment: they must come from the mirror entry.
+      const noEnv = { S3_ENDPOINT_URL: "", AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" };
+      const ok = await spackle(["-C", cfg, "-v", "list", "-m", "site"], {
+        ...noEnv,
+        SITE_ID: ACCESS,
+        SITE_SECRET: SECRET,
+      });
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.deepEqual(
+        ok.stdout.trim().split("\n").map((l) => l.split(/\s+/)[0]),
+        ["fooapp", "foodata", "libfoo", "libzz"],
+      );
+      assert.match(ok.stderr, /from the configuration of mirror "site"/);
+      assert.match(ok.stderr, /access_pair of mirror "site" \(variables SITE_ID, SITE_SECRET\)/);
+      assert.ok(!ok.stderr.includes(SECRET), "the secret is never printed");
+      // Without --verbose the description is not printed.
+      const quiet = await spackle(["-C", cfg, "list", "-m", "site"], {
+        ...noEnv,
+        SITE_ID: ACCESS,
+        SITE_SECRET: SECRET,
+      });
+      assert.equal(quiet.code, 0, quiet.stderr);
+      assert.doesNotMatch(quiet.stderr, /credentials:/);
+      // A wrong secret in the named variable fails and names where the credentials came from.
+      const bad = await spackle(["-C", cfg, "list", "-m", "site"], {
+        ...noEnv,
+        SITE_ID: ACCESS,
+        SITE_SECRET: "definitely-wrong",
+      });
+      assert.equal(bad.code, 1, bad.stderr);
+      assert.match(bad.stderr, /wrong credentials.*access_pair of mirror "site"/);
+      // The variable named in access_pair missing: a usage error that names it.
+      const missing = await spackle(["-C", cfg, "list", "-m", "site"], {
+        ...noEnv,
+        SITE_ID: ACCESS,
+      });
+      assert.equal(missing.code, 2, missing.stderr);
+      assert.match(missing.stderr, /"SITE_SECRET" named in access_pair is not set/);
+      // --s3-endpoint-url wins over the configuration (a wrong one fails, naming the flag).
+      const flag = await spackle(
+        ["-C", cfg, "-v", "--s3-endpoint-url", "http://127.0.0.1:9", "list", "-m", "site"],
+        { ...noEnv, SITE_ID: ACCESS, SITE_SECRET: SECRET },
+      );
+      assert.equal(flag.code, 1, flag.stderr);
+      assert.match(flag.stderr, /127\.0\.0\.1:9\/ \(from --s3-endpoint-url\)/);
+    } finally {
+      rmSync(top, { recursive: true, force: true });
+      await drop(s);
+    }
+  },
+);
+
+t("e2e s3: --s3-endpoint-url and --s3-region with credentials from the environment", async () => {
+  const s = await bucket("flags");
+  try {
+    await upload(fixture("v3-unsigned"), s);
+    const r = await spackle(
+      [
+        "-v",
+        "--s3-endpoint-url",
+        ENDPOINT!,
+        "--s3-region",
+        REGION,
+        "show",
+        "-m",
+        `s3://${s.bucket}/cache`,
+        "--allow-unsigned",
+        "fooapp",
+      ],
+      { S3_ENDPOINT_URL: "", AWS_REGION: "" },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /fooapp/);
+    assert.match(r.stderr, /\(from --s3-endpoint-url\), region \S+ \(--s3-region\)/);
+    assert.match(r.stderr, /credentials: key id \S+ from environment \(AWS_ACCESS_KEY_ID/);
+  } finally {
+    await drop(s);
+  }
+});
+
 /** Installs fooapp from each mirror into roots of the same length; the trees must be equal. */
 async function installSame(mirrorA: string, mirrorB: string, skip: string[] = []): Promise<void> {
   const top = await Deno.makeTempDir({ prefix: "sp-s3same-" });

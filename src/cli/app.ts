@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import process from "node:process";
 import { SpackleError, UsageError } from "../errors.ts";
 import { type Output, type OutputOptions, printError, processOutput } from "./output.ts";
@@ -24,6 +24,29 @@ export interface GlobalOptions {
   config?: string;
   caFile?: string;
   color: boolean;
+  /** S3 endpoint for s3:// mirrors (`--s3-endpoint-url`), over configuration and environment. */
+  s3EndpointUrl?: string;
+  /** S3 region (`--s3-region`). */
+  s3Region?: string;
+  /** AWS profile of the shared files (`--s3-profile`). */
+  s3Profile?: string;
+  /** S3 addressing style, "path" or "virtual" (`--s3-addressing`). */
+  s3Addressing?: string;
+  /** Seconds to wait for a server's response headers (`--connect-timeout`); 0 = no limit. */
+  connectTimeout?: number;
+  /** Longest pause in seconds inside a response body (`--read-timeout`); 0 = no limit. */
+  readTimeout?: number;
+}
+
+/** Parses a number of seconds (0 or more) given to a flag. */
+function seconds(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n) || n < 0) {
+      throw new InvalidArgumentError(`${flag} takes a number of seconds (0 for no limit)`);
+    }
+    return n;
+  };
 }
 
 /** What a command's action gets. */
@@ -73,6 +96,27 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
       new Option("--ca-file <file>", "trust the CA certificates in this PEM file").env(
         "SSL_CERT_FILE",
       ),
+    )
+    .addOption(
+      new Option(
+        "--connect-timeout <seconds>",
+        "wait at most this long for a server's answer (default 30; 0: no limit)",
+      ).argParser(seconds("--connect-timeout")),
+    )
+    .addOption(
+      new Option(
+        "--read-timeout <seconds>",
+        "longest pause allowed inside a download (default 60; 0: no limit)",
+      ).argParser(seconds("--read-timeout")),
+    )
+    .addOption(
+      new Option("--s3-endpoint-url <url>", "S3-compatible endpoint for s3:// mirrors"),
+    )
+    .addOption(new Option("--s3-region <region>", "region for s3:// mirrors"))
+    .addOption(new Option("--s3-profile <name>", "AWS profile for s3:// mirrors' credentials"))
+    .addOption(
+      new Option("--s3-addressing <style>", "S3 addressing (default: path for custom endpoints)")
+        .choices(["path", "virtual"]),
     )
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true });

@@ -1,10 +1,14 @@
 /**
- * From command-line options to opened mirrors: repeatable `-m/--mirror URL|PATH|NAME`,
- * `--keyring DIR`, `-k/--key FILE`, `--allow-unsigned`, and the global `--ca-file`.
+ * From command-line options to opened mirrors and stores: repeatable `-m/--mirror
+ * URL|PATH|NAME`, `--keyring DIR`, `-k/--key FILE`, `--allow-unsigned`, and the global
+ * `--ca-file` and `--s3-*` flags.
  *
- * A configured mirror name is turned into a URL by the resolver installed with
- * `setMirrorNameResolver` (configuration plugs its own in); without one, only paths and URLs
- * are accepted.
+ * A configured mirror name is turned into a URL (and its S3 connection settings) by the
+ * resolver installed with `setMirrorNameResolver` (configuration plugs its own in); without
+ * one, only paths and URLs are accepted. For s3:// mirrors the settings are, first match
+ * wins: the `--s3-*` flags, the configured mirror's fields (`endpoint_url`, `access_pair`,
+ * `profile`, ...), then the environment and the shared AWS files; `--verbose` prints which
+ * endpoint, region and credential source were used (never a secret).
  *
  * @module
  */
@@ -16,7 +20,10 @@ import { defaultKeyringDir } from "../sign/keyring.ts";
 import { keyringVerifier } from "../sign/verify.ts";
 import type { MirrorSet } from "../layout/mirror.ts";
 import type { Verifier } from "../sign/types.ts";
+import type { OpenStoreOptions } from "../storage/open.ts";
+import type { ReadStore, Store } from "../storage/store.ts";
 import type { GlobalOptions } from "./app.ts";
+import type { Output } from "./output.ts";
 
 /** The options `addMirrorOptions` defines. */
 export interface MirrorCliOptions {
@@ -31,6 +38,32 @@ export interface ResolvedMirror {
   url: string;
   /** The index view to read (v3 only). */
   view?: string;
+  /** S3 connection settings of the fetch side, in Spack's spelling (`endpoint_url`, ...). */
+  s3?: Record<string, unknown>;
+  /** Where pushes go, when that differs from `url` (Spack's fetch/push split). */
+  push?: { url: string; s3?: Record<string, unknown> };
+}
+
+/** The global options that decide how stores are opened. */
+export type StoreGlobals = Pick<
+  GlobalOptions,
+  | "caFile"
+  | "s3EndpointUrl"
+  | "s3Region"
+  | "s3Profile"
+  | "s3Addressing"
+  | "connectTimeout"
+  | "readTimeout"
+>;
+
+/** A mirror argument resolved: where it is and how to open it. */
+export interface MirrorSource {
+  source: string;
+  /** The configured name it was given as. */
+  name?: string;
+  view?: string;
+  /** S3 connection settings from the configuration. */
+  s3?: Record<string, unknown>;
 }
 
 /** Turns configured mirror names into URLs, and names the mirrors used when none is given. */
@@ -114,53 +147,133 @@ function looksLikeLocation(s: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.includes("/") || s.startsWith(".");
 }
 
+/**
+ * What one mirror argument stands for: a URL or path as given, else a configured name (its
+ * push side when `direction` is "push"), else a directory of that name.
+ */
+export async function resolveMirrorArg(
+  m: string,
+  direction: "fetch" | "push" = "fetch",
+): Promise<MirrorSource> {
+  if (looksLikeLocation(m)) return { source: m };
+  // A bare word is a configured name first (as in Spack), else a directory of that name.
+  const r = await resolver?.resolve(m);
+  if (!r && existsSync(m)) return { source: m };
+  if (!r) {
+    throw new UsageError(
+      `Unknown mirror "${m}": not a path, not a URL${
+        resolver ? ", and no configured mirror has that name" : ""
+      }`,
+    );
+  }
+  if (direction === "push" && r.push) return { source: r.push.url, name: m, s3: r.push.s3 };
+  return { source: r.url, name: m, view: r.view, s3: r.s3 };
+}
+
 /** The mirror URLs (and names) the options stand for, in order. */
-export async function mirrorSources(
-  o: MirrorCliOptions,
-): Promise<{ source: string; name?: string; view?: string }[]> {
+export async function mirrorSources(o: MirrorCliOptions): Promise<MirrorSource[]> {
   let given = o.mirror ?? [];
   if (given.length === 0 && resolver?.defaults) given = await resolver.defaults();
   if (given.length === 0) {
     throw new UsageError("No mirror was given: use -m/--mirror PATH|URL|NAME");
   }
-  const out: { source: string; name?: string; view?: string }[] = [];
-  for (const m of given) {
-    if (looksLikeLocation(m)) {
-      out.push({ source: m });
-      continue;
-    }
-    // A bare word is a configured name first (as in Spack), else a directory of that name.
-    const r = await resolver?.resolve(m);
-    if (!r && existsSync(m)) {
-      out.push({ source: m });
-      continue;
-    }
-    if (!r) {
-      throw new UsageError(
-        `Unknown mirror "${m}": not a path, not a URL${
-          resolver ? ", and no configured mirror has that name" : ""
-        }`,
-      );
-    }
-    out.push({ source: r.url, name: m, view: r.view });
-  }
+  const out: MirrorSource[] = [];
+  for (const m of given) out.push(await resolveMirrorArg(m));
   return out;
+}
+
+/**
+ * How to open a store from the command line: the CA file, and for s3:// the `--s3-*` flags
+ * over the configured settings `s3`, with the store's description sent to `out.debug`
+ * (printed with `--verbose`).
+ */
+export function cliStoreOptions(
+  globals: StoreGlobals,
+  opts: {
+    writable?: boolean;
+    s3?: Record<string, unknown>;
+    /** The configured mirror the `s3` settings belong to (named in `--verbose` output). */
+    name?: string;
+    out?: Pick<Output, "debug">;
+  } = {},
+): OpenStoreOptions {
+  const s3: Record<string, unknown> = { ...opts.s3 };
+  const conf = `the configuration of mirror "${opts.name ?? "?"}"`;
+  const origin: Record<string, string> = {
+    endpoint: conf,
+    region: conf,
+    profile: conf,
+    accessPair: `mirror "${opts.name ?? "?"}"`,
+  };
+  if (globals.s3EndpointUrl) {
+    s3.endpoint_url = globals.s3EndpointUrl;
+    origin.endpoint = "--s3-endpoint-url";
+  }
+  if (globals.s3Region) {
+    s3.region = globals.s3Region;
+    origin.region = "--s3-region";
+  }
+  if (globals.s3Profile) {
+    // A profile given on the command line names the credentials too.
+    s3.profile = globals.s3Profile;
+    origin.profile = "--s3-profile";
+    delete s3.access_pair;
+  }
+  if (globals.s3Addressing) s3.addressing = globals.s3Addressing;
+  s3.origin = origin;
+  const out = opts.out;
+  if (out) s3.log = (line: string) => out.debug(`s3: ${line}`);
+  const http: NonNullable<OpenStoreOptions["http"]> = {};
+  if (globals.caFile) http.caFile = globals.caFile;
+  if (globals.connectTimeout !== undefined) {
+    http.connectTimeoutMs = Math.round(globals.connectTimeout * 1000);
+  }
+  if (globals.readTimeout !== undefined) {
+    http.readTimeoutMs = Math.round(globals.readTimeout * 1000);
+  }
+  return { writable: opts.writable, http, s3 };
+}
+
+/**
+ * Opens the store a mirror argument (path, URL or configured name) stands for; a writable one
+ * (the push side of a configured mirror, unless `direction` says otherwise) with `writable`.
+ */
+export async function openCliStore(
+  arg: string,
+  globals: StoreGlobals,
+  opts: { writable?: boolean; direction?: "fetch" | "push"; out?: Pick<Output, "debug"> } = {},
+): Promise<ReadStore | Store> {
+  const m = await resolveMirrorArg(arg, opts.direction ?? (opts.writable ? "push" : "fetch"));
+  const { openStore } = await import("../storage/open.ts");
+  return await openStore(
+    m.source,
+    cliStoreOptions(globals, { ...opts, s3: m.s3, name: m.name }),
+  );
 }
 
 /** Opens the mirrors the options name, with their verifier; `requireSignature` for reads. */
 export async function openCliMirrors(
   o: MirrorCliOptions,
-  globals: Pick<GlobalOptions, "caFile">,
+  globals: StoreGlobals,
   signal?: AbortSignal,
+  out?: Pick<Output, "debug" | "warn">,
 ): Promise<{ mirrors: MirrorSet; verifier?: Verifier; requireSignature: boolean }> {
   const sources = await mirrorSources(o);
   const verifier = o.allowUnsigned ? safeVerifier(o) : cliVerifier(o);
-  const http = globals.caFile ? { caFile: globals.caFile } : undefined;
   const { openMirrors } = await import("../layout/mirror.ts");
   const mirrors = await openMirrors(
-    sources.map((s) => ({ source: s.source, name: s.name, view: s.view })),
-    { verifier, store: { http }, signal },
+    sources.map((s) => ({
+      source: s.source,
+      name: s.name,
+      view: s.view,
+      store: cliStoreOptions(globals, { s3: s.s3, name: s.name, out }),
+    })),
+    // One unreachable mirror of several is skipped with a note, as Spack goes on to the next.
+    { verifier, signal, skipUnavailable: true },
   );
+  for (const s of mirrors.skipped) {
+    out?.warn(`mirror ${s.source} skipped: ${errorMessage(s.error)}`);
+  }
   return { mirrors, verifier, requireSignature: !o.allowUnsigned };
 }
 

@@ -1,6 +1,6 @@
 /**
  * spackle's own configuration file (YAML): mirrors (in Spack's `mirrors.yaml` spelling),
- * keyring, install root, jobs, CA file, proxy. Found at `--config FILE`, else `SPACKLE_CONFIG`,
+ * keyring, install root, jobs, CA file, proxy, network timeouts. Found at `--config FILE`, else `SPACKLE_CONFIG`,
  * else `$XDG_CONFIG_HOME/spackle/config.yaml` (`~/.config/spackle/config.yaml`).
  *
  * ```yaml
@@ -12,11 +12,13 @@
  * jobs: 8
  * ca_file: /etc/ssl/site-ca.pem
  * proxy: http://proxy.example.org:3128
+ * connect_timeout: 30     # seconds to wait for a server's answer (0: no limit)
+ * read_timeout: 60        # longest pause inside a download, in seconds (0: no limit)
  * spack_mirrors: true     # also read Spack's mirrors.yaml scopes (default true)
  * ```
  *
  * Environment variables win over the file: SPACKLE_ROOT, SPACKLE_KEYRING, SPACKLE_JOBS,
- * SSL_CERT_FILE, HTTPS_PROXY.
+ * SSL_CERT_FILE, HTTPS_PROXY, SPACKLE_CONNECT_TIMEOUT, SPACKLE_READ_TIMEOUT.
  *
  * @module
  */
@@ -52,6 +54,10 @@ export interface Settings {
   jobs?: number;
   caFile?: string;
   proxy?: string;
+  /** Seconds to wait for a server's response headers (`connect_timeout`, SPACKLE_CONNECT_TIMEOUT). */
+  connectTimeout?: number;
+  /** Longest pause in seconds inside a body (`read_timeout`, SPACKLE_READ_TIMEOUT). */
+  readTimeout?: number;
   /** Whether Spack's mirrors.yaml scopes are read too (default true). */
   spackMirrors: boolean;
 }
@@ -120,6 +126,21 @@ export async function loadSettings(path: string, env: Env = processEnv()): Promi
       );
     }
   }
+  const secs = (key: string, envName: string): number | undefined => {
+    const raw = env[envName] ?? doc[key];
+    if (raw === undefined || raw === null || raw === "") return undefined;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) {
+      throw new InvalidDataError(
+        `${key} must be a number of seconds (0 for no limit), not ${JSON.stringify(raw)} (${
+          env[envName] !== undefined ? envName : path
+        })`,
+      );
+    }
+    return n;
+  };
+  const connectTimeout = secs("connect_timeout", "SPACKLE_CONNECT_TIMEOUT");
+  const readTimeout = secs("read_timeout", "SPACKLE_READ_TIMEOUT");
   const sm = doc.spack_mirrors;
   if (sm !== undefined && sm !== null && typeof sm !== "boolean") {
     throw new InvalidDataError(`${path}: "spack_mirrors" must be true or false`);
@@ -133,6 +154,8 @@ export async function loadSettings(path: string, env: Env = processEnv()): Promi
     jobs,
     caFile: env.SSL_CERT_FILE || expandHome(str(doc, "ca_file", path), base),
     proxy: env.HTTPS_PROXY || env.https_proxy || str(doc, "proxy", path),
+    connectTimeout,
+    readTimeout,
     spackMirrors: sm !== false,
   };
 }
@@ -163,6 +186,7 @@ export interface MirrorFields {
   push?: string;
   profile?: string;
   endpoint_url?: string;
+  region?: string;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;

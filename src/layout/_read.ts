@@ -90,7 +90,8 @@ export async function checkSignature(
   if (!verifier) {
     if (required) {
       throw new SignatureError(
-        `Cannot verify the signature of ${what}: no trusted keys are available (trust a key first)`,
+        `Cannot verify the signature of ${what}: no trusted keys are available (trust the signing key with "spackle keys trust FILE" or "spackle keys fetch -m MIRROR --trust", ` +
+          `give it with --key FILE, or read unsigned with --allow-unsigned)`,
       );
     }
     return {

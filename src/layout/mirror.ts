@@ -335,10 +335,15 @@ export async function openMirror(
 /** Several mirrors searched in order (the first that has an entry provides it). */
 export interface MirrorSet extends MirrorLike {
   readonly mirrors: Mirror[];
+  /** Mirrors left out because they could not be opened (`skipUnavailable` of openMirrors). */
+  readonly skipped: { source: string; error: unknown }[];
 }
 
 class Mirrors implements MirrorSet {
-  constructor(readonly mirrors: OpenedMirror[]) {}
+  constructor(
+    readonly mirrors: OpenedMirror[],
+    readonly skipped: { source: string; error: unknown }[] = [],
+  ) {}
 
   notes(): string[] {
     return this.mirrors.flatMap((m) => m.notes().map((n) => `${m.name ?? m.url}: ${n}`));
@@ -414,20 +419,52 @@ export async function openMirrors(
     | ReadStore
     | string
     | URL
-    | { source: ReadStore | string | URL; name?: string; view?: string }
+    | {
+      source: ReadStore | string | URL;
+      name?: string;
+      view?: string;
+      /** Options for opening this source (instead of `opts.store`). */
+      store?: OpenStoreOptions;
+    }
   )[],
-  opts: OpenMirrorOptions = {},
+  opts: OpenMirrorOptions & {
+    /**
+     * Leave out mirrors that cannot be opened (unreachable, no build cache there), as Spack
+     * goes on with the next mirror; they are listed in `skipped`. When none can be
+     * opened, the first one's error is thrown. Usage errors (a bad URL) are always thrown.
+     */
+    skipUnavailable?: boolean;
+  } = {},
 ): Promise<MirrorSet> {
   if (sources.length === 0) throw new UsageError("No mirror was given (use -m/--mirror URL)");
-  const mirrors = await Promise.all(sources.map((s) => {
+  const opening = sources.map((s) => {
     const src = typeof s === "object" && "source" in s
       ? s
-      : { source: s, name: undefined, view: undefined };
+      : { source: s, name: undefined, view: undefined, store: undefined };
     return openMirror(src.source, {
       ...opts,
+      store: src.store ?? opts.store,
       name: src.name ?? opts.name,
       view: src.view ?? opts.view,
     });
-  }));
-  return new Mirrors(mirrors as OpenedMirror[]);
+  });
+  if (!opts.skipUnavailable || sources.length === 1) {
+    return new Mirrors(await Promise.all(opening) as OpenedMirror[]);
+  }
+  const settled = await Promise.allSettled(opening);
+  const opened: OpenedMirror[] = [];
+  const skipped: { source: string; error: unknown }[] = [];
+  settled.forEach((r, i) => {
+    if (r.status === "fulfilled") opened.push(r.value as OpenedMirror);
+    else {
+      if (r.reason instanceof UsageError || opts.signal?.aborted) throw r.reason;
+      const s = sources[i];
+      const src = typeof s === "object" && "source" in s ? s.source : s;
+      const label = typeof src === "string" ? src : src instanceof URL ? src.href : src.url.href;
+      const name = typeof s === "object" && "source" in s ? s.name : undefined;
+      skipped.push({ source: name ?? label, error: r.reason });
+    }
+  });
+  if (opened.length === 0) throw skipped[0].error;
+  return new Mirrors(opened, skipped);
 }

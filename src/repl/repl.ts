@@ -23,7 +23,7 @@ import {
   processOutput,
   table,
 } from "../cli/output.ts";
-import type { MirrorCliOptions } from "../cli/mirrors.ts";
+import type { MirrorCliOptions, StoreGlobals } from "../cli/mirrors.ts";
 import type { EntryRef } from "../layout/types.ts";
 import { errorMessage, UsageError } from "../errors.ts";
 
@@ -44,7 +44,7 @@ export const REPL_WORDS: Record<string, string> = {
 };
 
 /** Options of a REPL session. */
-export interface ReplOptions extends MirrorCliOptions {
+export interface ReplOptions extends MirrorCliOptions, Omit<StoreGlobals, "caFile"> {
   caFile?: string;
   config?: string;
   mirrorsFile?: string;
@@ -148,6 +148,10 @@ export class ReplSession {
   globalArgs(): string[] {
     const a: string[] = [];
     if (this.#opts.caFile) a.push("--ca-file", this.#opts.caFile);
+    if (this.#opts.s3EndpointUrl) a.push("--s3-endpoint-url", this.#opts.s3EndpointUrl);
+    if (this.#opts.s3Region) a.push("--s3-region", this.#opts.s3Region);
+    if (this.#opts.s3Profile) a.push("--s3-profile", this.#opts.s3Profile);
+    if (this.#opts.s3Addressing) a.push("--s3-addressing", this.#opts.s3Addressing);
     if (this.#opts.config) a.push("--config", this.#opts.config);
     if (this.#opts.mirrorsFile) a.push("--mirrors-file", this.#opts.mirrorsFile);
     if (this.#opts.verbose) a.push("--verbose");
@@ -166,7 +170,10 @@ export class ReplSession {
         const { installResolver } = await import("../cli/commands/mirror.ts");
         installResolver({ config: opts.config, mirrorsFile: opts.mirrorsFile });
         const { openCliMirrors } = await import("../cli/mirrors.ts");
-        const r = await openCliMirrors(opts, { caFile: opts.caFile }, signal);
+        const r = await openCliMirrors(opts, opts, signal);
+        for (const s of r.mirrors.skipped) {
+          this.#print(`warning: mirror ${s.source} skipped: ${errorMessage(s.error)}`);
+        }
         for (const n of r.mirrors.notes()) this.#print(`note: ${n}`);
         return r;
       })();

@@ -54,6 +54,11 @@ export interface S3CredentialOptions {
   env?: Record<string, string | undefined>;
   /** The home directory holding `.aws/`. Default: `HOME` or the user's home. */
   home?: string;
+  /**
+   * Where the options above came from, for `describe()` (for example `--s3-region` or
+   * `mirror "site" in spackle.yaml`); default "the ... option".
+   */
+  origin?: { endpoint?: string; region?: string; profile?: string; accessPair?: string };
 }
 
 /** Credentials that sign requests. */
@@ -128,6 +133,9 @@ export function s3OptionsFrom(raw: Record<string, unknown>): S3CredentialOptions
     out.env = raw.env as Record<string, string | undefined>;
   }
   if (typeof raw.home === "string") out.home = raw.home;
+  if (raw.origin && typeof raw.origin === "object") {
+    out.origin = raw.origin as S3CredentialOptions["origin"];
+  }
   return out;
 }
 
@@ -250,7 +258,7 @@ export function resolveS3Settings(opts: S3CredentialOptions = {}, bucket = ""): 
   const explicitProfile = nonEmpty(opts.profile);
   const profileName = explicitProfile ?? nonEmpty(env.AWS_PROFILE) ?? "default";
   const profileSource = explicitProfile
-    ? "the profile option"
+    ? opts.origin?.profile ?? "the profile option"
     : env.AWS_PROFILE
     ? "AWS_PROFILE"
     : "";
@@ -272,7 +280,7 @@ export function resolveS3Settings(opts: S3CredentialOptions = {}, bucket = ""): 
   let endpoint: URL | undefined;
   let endpointSource: string | undefined;
   const endpoints: [string | undefined, string][] = [
-    [opts.endpoint, "the endpoint option"],
+    [opts.endpoint, opts.origin?.endpoint ?? "the endpoint option"],
     [env.S3_ENDPOINT_URL, "S3_ENDPOINT_URL"],
     [env.AWS_ENDPOINT_URL_S3, "AWS_ENDPOINT_URL_S3"],
     [env.AWS_ENDPOINT_URL, "AWS_ENDPOINT_URL"],
@@ -298,7 +306,7 @@ export function resolveS3Settings(opts: S3CredentialOptions = {}, bucket = ""): 
   let regionSource = "";
   for (
     const [v, src] of [
-      [opts.region, "the region option"],
+      [opts.region, opts.origin?.region ?? "the region option"],
       [env.AWS_REGION, "AWS_REGION"],
       [env.AWS_DEFAULT_REGION, "AWS_DEFAULT_REGION"],
     ] as [string | undefined, string][]
@@ -368,7 +376,10 @@ export function resolveS3Settings(opts: S3CredentialOptions = {}, bucket = ""): 
       pair.secret_variable && !pair.secret ? pair.secret_variable : "",
     ]
       .filter(Boolean);
-    credentialSource = vars.length ? `access_pair (variables ${vars.join(", ")})` : "access_pair";
+    const of = opts.origin?.accessPair ? ` of ${opts.origin.accessPair}` : "";
+    credentialSource = vars.length
+      ? `access_pair${of} (variables ${vars.join(", ")})`
+      : `access_pair${of}`;
     return true;
   };
   const fromProfile = (label: string): boolean => {

@@ -69,7 +69,8 @@ const register: Register = (program, act) => {
         }
       }
       const verifier = keys.length ? await m.verifierFromKeys(keys) : undefined;
-      const store = await m.openStore(mirror, { http: { caFile: globals.caFile } });
+      const { openCliStore } = await import("../mirrors.ts");
+      const store = await openCliStore(mirror, globals, { out });
       let last = 0;
       const report = await m.verifyMirror(store, {
         verifier,
@@ -149,9 +150,9 @@ const register: Register = (program, act) => {
     )
     .action(act(async ({ out, globals, signal }, src: string, dst: string, specs: string[], o) => {
       const m = await import("../../mirror/mod.ts");
-      const { openStore } = await import("../../storage/open.ts");
-      const from = await openStore(src, { http: { caFile: globals.caFile } });
-      const to = await openStore(dst, { writable: true, http: { caFile: globals.caFile } });
+      const { openCliStore } = await import("../mirrors.ts");
+      const from = await openCliStore(src, globals, { out });
+      const to = await openCliStore(dst, globals, { writable: true, out });
       const r = await m.syncMirror(from, to as Parameters<typeof m.syncMirror>[1], {
         specs,
         jobs: o.jobs,
@@ -196,8 +197,8 @@ const register: Register = (program, act) => {
     )
     .action(act(async ({ out, globals, signal }, specs: string[], o) => {
       const m = await import("../../mirror/mod.ts");
-      const { openStore } = await import("../../storage/open.ts");
-      const src = await openStore(o.mirror, { http: { caFile: globals.caFile } });
+      const { openCliStore } = await import("../mirrors.ts");
+      const src = await openCliStore(o.mirror, globals, { out });
       const r = await m.bundleMirror(src, o.output, { specs, jobs: o.jobs, signal });
       if (out.json) out.data({ path: r.path, objects: r.objects, specs: r.sync.indexSpecs });
       else out.info(`wrote ${r.path}: ${r.sync.indexSpecs} specs, ${r.objects} objects`);
@@ -219,7 +220,7 @@ const register: Register = (program, act) => {
     )
     .action(act(async ({ out, globals, signal }, mirror: string, o) => {
       const m = await import("../../mirror/mod.ts");
-      const { openStore } = await import("../../storage/open.ts");
+      const { openCliStore } = await import("../mirrors.ts");
       let keep: Set<string> | undefined;
       if (o.keep) {
         let text: string;
@@ -230,10 +231,7 @@ const register: Register = (program, act) => {
         }
         keep = m.parseKeepFile(text, `"${o.keep}"`);
       }
-      const store = await openStore(mirror, {
-        writable: !!o.delete,
-        http: { caFile: globals.caFile },
-      });
+      const store = await openCliStore(mirror, globals, { writable: !!o.delete, out });
       const r = await m.pruneMirror(store, { keep, delete: !!o.delete, signal });
       if (out.json) out.data(r);
       else {

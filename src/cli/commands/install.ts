@@ -40,7 +40,7 @@ const register: Register = (program, act) => {
   addMirrorOptions(cmd);
   cmd.action(act(async ({ out, globals, signal }, specs: string[], o) => {
     const m = await import("../../../mod.ts");
-    const opened = await openCliMirrors(o, globals, signal);
+    const opened = await openCliMirrors(o, globals, signal, out);
     const started = performance.now();
     let bytes = 0;
     const progress = Progress.for(out);

@@ -105,6 +105,7 @@ async function mirrorKeys(ctx: Ctx, opts: { mirror?: string[] }, kr: Keyring) {
     { mirror: opts.mirror, allowUnsigned: true },
     ctx.globals,
     ctx.signal,
+    ctx.out,
   );
   const trusted = new Set(await kr.fingerprints());
   const out: (KeyInfo & { mirror: string; trusted: boolean; armored: string })[] = [];

@@ -32,7 +32,10 @@ export function installResolver(flags: ConfigFlags): () => ReturnType<typeof loa
   setMirrorNameResolver({
     async resolve(name) {
       const m = (await load()).mirrors.find((x) => x.name === name);
-      return m ? { url: m.fetch.url, view: m.fetch.view } : undefined;
+      if (!m) return undefined;
+      const { url: _f, view, ...fetchS3 } = m.fetch;
+      const { url: pushUrl, view: _p, ...pushS3 } = m.push;
+      return { url: m.fetch.url, view, s3: fetchS3, push: { url: pushUrl, s3: pushS3 } };
     },
     async defaults() {
       return (await load()).mirrors.map((m) => m.name);
@@ -78,6 +81,11 @@ const register: Register = (program, act) => {
     applySettings(sub as Command, s);
     if (s.caFile && root.getOptionValueSource("caFile") === undefined) {
       root.setOptionValueWithSource("caFile", s.caFile, "config");
+    }
+    for (const k of ["connectTimeout", "readTimeout"] as const) {
+      if (s[k] !== undefined && root.getOptionValueSource(k) === undefined) {
+        root.setOptionValueWithSource(k, s[k], "config");
+      }
     }
     if (s.proxy && !process.env.HTTPS_PROXY && !process.env.https_proxy) {
       process.env.HTTPS_PROXY = s.proxy;
@@ -157,6 +165,7 @@ const register: Register = (program, act) => {
     .option("--push-url <url>", "push to this URL instead")
     .option("--profile <name>", "AWS profile for s3:// mirrors")
     .option("--endpoint-url <url>", "S3-compatible endpoint for s3:// mirrors")
+    .option("--region <region>", "region for s3:// mirrors")
     .option("--replace", "replace a mirror of the same name")
     .addHelpText(
       "after",
@@ -174,6 +183,7 @@ const register: Register = (program, act) => {
         push: o.pushUrl,
         profile: o.profile,
         endpoint_url: o.endpointUrl,
+        region: o.region,
       }, { replace: !!o.replace });
       if (out.json) out.data({ config: path, mirror: m });
       else out.info(`added mirror "${name}" (${m.fetch.url}) to ${path}`);
@@ -217,6 +227,8 @@ const register: Register = (program, act) => {
         jobs: settings.jobs ?? null,
         caFile: settings.caFile ?? null,
         proxy: settings.proxy ?? null,
+        connectTimeout: settings.connectTimeout ?? null,
+        readTimeout: settings.readTimeout ?? null,
         spackMirrors: settings.spackMirrors,
         spackScopes: scopes,
         mirrors: mirrors.map((m) => m.name),
@@ -232,6 +244,8 @@ const register: Register = (program, act) => {
         ["jobs", settings.jobs === undefined ? "-" : String(settings.jobs)],
         ["CA file", settings.caFile ?? "-"],
         ["proxy", settings.proxy ?? "-"],
+        ["connect timeout", `${settings.connectTimeout ?? 30} s`],
+        ["read timeout", `${settings.readTimeout ?? 60} s`],
         ["mirrors", data.mirrors.join(", ") || "-"],
       ];
       if (settings.spackMirrors) {

@@ -5,16 +5,22 @@ import process from "node:process";
 import { Option } from "commander";
 import { EXIT, group, type Register } from "../app.ts";
 import { UsageError } from "../../errors.ts";
-import { formatBytes } from "../output.ts";
+import { formatBytes, type Output } from "../output.ts";
 import { Progress, withUploadProgress } from "../progress.ts";
 import type { Signer } from "../../sign/types.ts";
 import type { Store } from "../../storage/store.ts";
+import type { StoreGlobals } from "../mirrors.ts";
 import type { InstalledPrefix, InstallSource } from "../../push/push.ts";
 
-async function writableStore(url: string, caFile?: string): Promise<Store> {
-  const { openStore } = await import("../../storage/open.ts");
+/** The store a mirror argument (path, URL or configured name: its push side) stands for. */
+async function writableStore(
+  url: string,
+  globals: StoreGlobals,
+  out?: Pick<Output, "debug">,
+): Promise<Store> {
+  const { openCliStore } = await import("../mirrors.ts");
   const { isWritable } = await import("../../storage/store.ts");
-  const s = await openStore(url, { writable: true, http: { caFile } });
+  const s = await openCliStore(url, globals, { writable: true, out });
   if (!isWritable(s)) throw new UsageError(`Cannot write to "${url}": the store is read-only`);
   return s;
 }
@@ -119,10 +125,8 @@ const register: Register = (program, act) => {
         "../../push/push.ts"
       );
       const { V3Writer } = await import("../../layout/v3/writer.ts");
-      const signer = await chooseSigner(o);
-      const store = await writableStore(mirror, globals.caFile);
-      const progress = Progress.for(out);
-      const writer = new V3Writer(withUploadProgress(store, progress));
+      // What is pushed and where are checked before a passphrase is asked for.
+      const store = await writableStore(mirror, globals, out);
       let src: InstallSource;
       let requested: InstalledPrefix[];
       if (o.root) {
@@ -148,6 +152,9 @@ const register: Register = (program, act) => {
       }
       const only = o.only as "package" | "dependencies" | "both";
       const { items, missing } = specsToPush(requested, src, only);
+      const signer = await chooseSigner(o);
+      const progress = Progress.for(out);
+      const writer = new V3Writer(withUploadProgress(store, progress));
       for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
       const started = performance.now();
       progress.setTotal(undefined, items.length);
@@ -203,7 +210,7 @@ const register: Register = (program, act) => {
     .action(act(async ({ out, globals, signal }, mirror: string, o) => {
       const { updateIndex } = await import("../../push/update_index.ts");
       const { V3Writer } = await import("../../layout/v3/writer.ts");
-      const writer = new V3Writer(await writableStore(mirror, globals.caFile));
+      const writer = new V3Writer(await writableStore(mirror, globals, out));
       const res = await updateIndex(writer, { jobs: o.jobs, keys: !!o.keys, signal });
       for (const s of res.skipped) out.warn(`skipped ${s.path}: ${s.reason}`);
       if (out.json) out.data(res);
@@ -244,7 +251,7 @@ const register: Register = (program, act) => {
         "  spackle migrate --dry-run --trust site.pub https://cache.example.org/ ./v3-copy",
     )
     .action(act(async ({ out, globals, signal }, src: string, dst: string, o) => {
-      const { openStore } = await import("../../storage/open.ts");
+      const { openCliStore } = await import("../mirrors.ts");
       const { migrate } = await import("../../mirror/migrate.ts");
       const { keyringVerifier } = await import("../../sign/verify.ts");
       const { defaultKeyringDir } = await import("../../sign/keyring.ts");
@@ -259,10 +266,10 @@ const register: Register = (program, act) => {
       // the keyring's trusted keys plus --trust files
       const verifier = o.unsigned ? undefined : keyringVerifier(defaultKeyringDir(o.keyring), keys);
       const signer = o.dryRun && !o.key ? undefined : await chooseSigner(o);
-      const source = await openStore(src, { http: { caFile: globals.caFile } });
+      const source = await openCliStore(src, globals, { out });
       const target = o.dryRun
-        ? (await openStore(dst, { http: { caFile: globals.caFile } })) as Store
-        : await writableStore(dst, globals.caFile);
+        ? (await openCliStore(dst, globals, { direction: "push", out })) as Store
+        : await writableStore(dst, globals, out);
       const res = await migrate(source, target, {
         verifier,
         signer,
@@ -311,7 +318,7 @@ const register: Register = (program, act) => {
       const key = keys[0].toPublic();
       const fpr = key.getFingerprint().toUpperCase();
       const { V3Writer } = await import("../../layout/v3/writer.ts");
-      const writer = new V3Writer(await writableStore(mirror, globals.caFile));
+      const writer = new V3Writer(await writableStore(mirror, globals, out));
       await writer.publishKey(fpr, key.armor(), signal);
       const all = await writer.writeKeyIndex(signal);
       if (out.json) out.data({ fingerprint: fpr, keys: all });

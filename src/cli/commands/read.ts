@@ -6,12 +6,13 @@ import type { Ctx } from "../app.ts";
 import type { MirrorCliOptions } from "../mirrors.ts";
 import type { Entry, EntryRef, Mirror, MirrorSet } from "../../layout/mod.ts";
 import type { SpecDag } from "../../spec/types.ts";
+import { errorCode, errorMessage } from "../../errors.ts";
 import { formatBytes, table } from "../output.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
 
 async function open(ctx: Ctx, o: MirrorCliOptions) {
   const { openCliMirrors } = await import("../mirrors.ts");
-  const r = await openCliMirrors(o, ctx.globals, ctx.signal);
+  const r = await openCliMirrors(o, ctx.globals, ctx.signal, ctx.out);
   for (const n of r.mirrors.notes()) ctx.out.info(`note: ${n}`);
   return r;
 }
@@ -246,7 +247,18 @@ const register: Register = (program, act) => {
         const refs = sortRefs((await mirrors.list(query, { signal: ctx.signal }))
           .filter((r) => o.all || r.inBuildcache));
         if (ctx.out.json) {
-          ctx.out.data({ mirrors: mirrors.mirrors.map(mirrorInfo), specs: refs });
+          ctx.out.data({
+            mirrors: mirrors.mirrors.map(mirrorInfo),
+            ...(mirrors.skipped.length
+              ? {
+                skipped: mirrors.skipped.map((s) => ({
+                  mirror: s.source,
+                  error: { code: errorCode(s.error), message: errorMessage(s.error) },
+                })),
+              }
+              : {}),
+            specs: refs,
+          });
           return;
         }
         const rows = refs.map((r) => [

@@ -31,6 +31,10 @@ const register: Register = (program, act) => {
     return await runRepl({
       ...o,
       caFile: globals.caFile,
+      s3EndpointUrl: globals.s3EndpointUrl,
+      s3Region: globals.s3Region,
+      s3Profile: globals.s3Profile,
+      s3Addressing: globals.s3Addressing,
       config: globals.config,
       mirrorsFile: g.mirrorsFile,
       verbose: globals.verbose,
