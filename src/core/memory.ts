@@ -4,6 +4,7 @@
  * that moves hundreds of megabytes would hold most of them as garbage. A {@link MemoryPacer}
  * is told how far the job got and asks for a full collection whenever the resident set has
  * grown past a soft limit, so the peak stays near that limit whatever the size of the job.
+ * One pacer can serve several jobs running at once (progress is added, not set).
  *
  * @module
  */
@@ -40,6 +41,7 @@ export class MemoryPacer {
   readonly #every: number;
   #limit: number;
   #next: number;
+  #done = 0;
   /** Collections asked for so far. */
   collections = 0;
 
@@ -51,11 +53,17 @@ export class MemoryPacer {
     this.#next = this.#every;
   }
 
-  /** Reports progress (`done` bytes so far, growing); may collect. */
-  tick(done: number): void {
-    if (done < this.#next || !this.#gc) return;
-    this.#next = done + this.#every;
-    if (process.memoryUsage.rss() < this.#limit) return;
+  /** Reports `bytes` more of progress; looks at the resident set every `every` bytes. */
+  add(bytes: number): void {
+    this.#done += bytes;
+    if (this.#done < this.#next) return;
+    this.#next = this.#done + this.#every;
+    this.check();
+  }
+
+  /** Looks at the resident set now: a full collection when it is past the limit. */
+  check(): void {
+    if (!this.#gc || process.memoryUsage.rss() < this.#limit) return;
     this.#gc();
     this.collections++;
     this.#limit = Math.max(this.#base, process.memoryUsage.rss() + this.#headroom);

@@ -18,19 +18,22 @@ function withGc(f: (calls: () => number) => void): void {
 Deno.test("MemoryPacer collects past its limit, then allows its headroom above what is left", () => {
   withGc((calls) => {
     const p = new MemoryPacer({ limit: 1, headroom: 1 << 30, every: 1 << 20 });
-    p.tick(1000); // before the first look
+    p.add(1000); // before the first look
     assert.equal(calls(), 0);
-    p.tick(1 << 20); // resident set above 1 byte: collect
+    p.add((1 << 20) - 1000); // resident set above 1 byte: collect
     assert.equal(calls(), 1);
-    p.tick(1.5 * (1 << 20)); // not yet the next look
-    p.tick(2 << 20); // within the headroom of a gigabyte
+    p.add(1 << 19); // not yet the next look
+    p.add(1 << 19); // within the headroom of a gigabyte
+    p.check();
     assert.equal(calls(), 1);
     assert.equal(p.collections, 1);
   });
   withGc((calls) => {
     const p = new MemoryPacer({ limit: 1, headroom: 0, every: 1 << 20 });
-    for (let mb = 1; mb <= 5; mb++) p.tick(mb << 20);
+    for (let mb = 1; mb <= 5; mb++) p.add(1 << 20);
     assert.equal(calls(), 5);
+    p.check(); // a look now, whatever the progress
+    assert.equal(calls(), 6);
   });
 });
 
@@ -38,6 +41,7 @@ Deno.test("MemoryPacer does nothing where the runtime offers no collection", () 
   const g = globalThis as { gc?: () => void };
   if (typeof g.gc === "function") return; // run with --expose-gc: covered above
   const p = new MemoryPacer({ limit: 1, headroom: 0, every: 1 });
-  for (let i = 1; i <= 10; i++) p.tick(i);
+  for (let i = 1; i <= 10; i++) p.add(1);
+  p.check();
   assert.equal(p.collections, 0);
 });
