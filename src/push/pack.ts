@@ -431,6 +431,7 @@ class BlockGzip {
   #fill = 0;
   readonly #pending: Promise<Uint8Array>[] = [];
   #any = false;
+  #paced = 0;
   /** Input bytes so far. */
   total = 0;
 
@@ -515,7 +516,13 @@ class BlockGzip {
   /** Hands out finished members until fewer than `parallel` are in flight. */
   async settle(): Promise<void> {
     while (this.#pending.length >= this.parallel) await this.emit(await this.#pending.shift()!);
-    this.pacer?.tick(this.total);
+    this.pace();
+  }
+
+  /** Reports the input taken since the last report to `pacer`. */
+  pace(): void {
+    this.pacer?.add(this.total - this.#paced);
+    this.#paced = this.total;
   }
 
   /** Told the input bytes after each wait (for big files read straight in). */
@@ -534,8 +541,7 @@ async function packInto(opts: PackOptions, out: PackResult, z: BlockGzip): Promi
   const lists = out.lists;
   // Compressed members and per-file objects are garbage the collector would leave to pile
   // up: collections when memory grows keep the peak flat whatever the size.
-  const pacer = new MemoryPacer();
-  z.pacer = pacer;
+  z.pacer = new MemoryPacer();
   for (const it of walkPrefix(opts)) {
     for (const b of tarHeaderBlocks(headerOf(it), it.size)) z.put(b);
     if (it.type === "symlink") noteLink(lists, it, matcher);
@@ -564,7 +570,7 @@ async function packInto(opts: PackOptions, out: PackResult, z: BlockGzip): Promi
       closeSync(fd);
     }
     z.zeros(tarPadding(size));
-    pacer.tick(z.total);
+    z.pace();
     if (z.busy) await z.settle();
   }
   const info = buildinfoEntry(opts, out);
