@@ -64,10 +64,13 @@ function zlibTransform(
 }
 
 /**
- * Compressed bytes handed to zlib at a time when decompressing. Deflate expands at most about
- * 1032 times, so one slice never makes more than about 33 MB of output.
+ * Compressed bytes handed to zlib at a time when decompressing: as many as should give about
+ * INFLATE_AHEAD bytes of output at the ratio the previous slice had, between these bounds.
+ * Deflate expands at most about 1032 times, so one slice never makes more than about 132 MB
+ * of output, however compressible the data; each slice costs a round trip to zlib's thread.
  */
-const INFLATE_SLICE = 32 << 10;
+const INFLATE_SLICE_MIN = 32 << 10;
+const INFLATE_SLICE_MAX = 128 << 10;
 
 /** Decompressed bytes made ahead of the reader (so that zlib works while the reader does). */
 const INFLATE_AHEAD = 4 << 20;
@@ -89,9 +92,12 @@ function zlibPull(
   let failed: Error | undefined;
   // Bun does not call a write's callback when that write fails: wake the waiter here.
   let waiting: ((e: Error) => void) | undefined;
+  let made = 0; // output bytes so far
+  let sliceSize = INFLATE_SLICE_MIN;
   z.on("data", (d: Uint8Array) => {
     out.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
     outBytes += d.byteLength;
+    made += d.byteLength;
   });
   z.on("error", (e: Error) => {
     failed ??= wrap(e);
@@ -140,7 +146,7 @@ function zlibPull(
     try {
       while (error === undefined && !finished && outBytes < INFLATE_AHEAD) {
         if (input) {
-          const slice = input.subarray(off, off + INFLATE_SLICE);
+          const slice = input.subarray(off, off + sliceSize);
           off += slice.byteLength;
           if (off >= input.byteLength) {
             input = undefined;
@@ -148,7 +154,13 @@ function zlibPull(
             written = undefined;
             w?.resolve();
           }
+          const before = made;
           await wait((done) => z.write(slice, () => done()));
+          const ratio = Math.max(1, (made - before) / slice.byteLength);
+          sliceSize = Math.min(
+            INFLATE_SLICE_MAX,
+            Math.max(INFLATE_SLICE_MIN, Math.floor(INFLATE_AHEAD / ratio)),
+          );
         } else if (closing && !ended) {
           ended = true;
           await wait((done) => {
