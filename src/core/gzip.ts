@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createGunzip, createGzip, gunzipSync, gzipSync } from "node:zlib";
+import { createGunzip, createGzip, gunzipSync, gzipSync, type ZlibOptions } from "node:zlib";
 import { IntegrityError } from "../errors.ts";
 import type { Transform } from "node:stream";
 import { rechunk } from "./streams.ts";
@@ -64,168 +64,70 @@ function zlibTransform(
 }
 
 /**
- * Compressed bytes handed to zlib at a time when decompressing: as many as should give about
- * INFLATE_AHEAD bytes of output at the ratio the previous slice had, between these bounds.
- * Deflate expands at most about 1032 times, so one slice never makes more than about 132 MB
- * of output, however compressible the data; each slice costs a round trip to zlib's thread.
+ * Wraps a zlib decompressor as a pair of streams over the Node stream's own flow control: its
+ * readable side is read in paused mode, and zlib stops producing (between two output chunks,
+ * within a write) while `readableHighWaterMark` bytes wait to be read. However compressible
+ * the data, the output held stays bounded, and zlib works ahead of the reader meanwhile.
  */
-const INFLATE_SLICE_MIN = 32 << 10;
-const INFLATE_SLICE_MAX = 128 << 10;
-
-/** Decompressed bytes made ahead of the reader (so that zlib works while the reader does). */
-const INFLATE_AHEAD = 4 << 20;
-
-type Settle = { resolve: () => void; reject: (e: unknown) => void };
-
-/**
- * Wraps a zlib decompressor as a pair of streams where decompression follows the reader:
- * compressed input is fed to zlib one slice at a time, and only while less than
- * INFLATE_AHEAD bytes of output wait to be read. However compressible the data, the output
- * held is bounded (a 1 MiB chunk of compressed text can hold 80 MB of tar).
- */
-function zlibPull(
+function zlibPaused(
   z: Transform,
   wrap: (e: Error) => Error,
 ): TransformStream<Uint8Array, Uint8Array> {
-  const out: Uint8Array[] = [];
-  let outBytes = 0;
-  let failed: Error | undefined;
-  // Bun does not call a write's callback when that write fails: wake the waiter here.
-  let waiting: ((e: Error) => void) | undefined;
-  let made = 0; // output bytes so far
-  let sliceSize = INFLATE_SLICE_MIN;
-  z.on("data", (d: Uint8Array) => {
-    out.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-    outBytes += d.byteLength;
-    made += d.byteLength;
+  let failed: unknown;
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const wakeUp = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  z.on("readable", wakeUp);
+  z.on("end", () => {
+    ended = true;
+    wakeUp();
   });
   z.on("error", (e: Error) => {
     failed ??= wrap(e);
-    waiting?.(failed);
+    wakeUp();
   });
-  const wait = (start: (done: () => void) => void) =>
+  // Bun does not call a write's callback when that write fails: the error wakes it instead.
+  const settle = (start: (done: (e?: Error | null) => void) => void) =>
     new Promise<void>((resolve, reject) => {
       if (failed) return reject(failed);
-      waiting = reject;
-      start(() => {
-        waiting = undefined;
-        if (failed) reject(failed);
+      const onError = () => reject(failed);
+      z.once("error", onError);
+      start((e) => {
+        z.off("error", onError);
+        if (failed || e) reject(failed ?? wrap(e!));
         else resolve();
       });
     });
-
-  // The chunk the writable side handed over, fed to zlib slice by slice.
-  let input: Uint8Array | undefined;
-  let off = 0;
-  let written: Settle | undefined;
-  let closing: Settle | undefined;
-  let ended = false;
-  let finished = false;
-  let error: unknown; // zlib's failure, a cancel or an abort
-  let wctl!: WritableStreamDefaultController;
-  let readerWake: (() => void) | undefined;
-  const wakeReader = () => {
-    const w = readerWake;
-    readerWake = undefined;
-    w?.();
-  };
-
-  const fail = (e: unknown) => {
-    error ??= e;
-    written?.reject(e);
-    closing?.reject(e);
-    written = closing = undefined;
-    wctl.error(e);
-    wakeReader();
-  };
-
-  let pumping = false;
-  const pump = async () => {
-    if (pumping) return;
-    pumping = true;
-    try {
-      while (error === undefined && !finished && outBytes < INFLATE_AHEAD) {
-        if (input) {
-          const slice = input.subarray(off, off + sliceSize);
-          off += slice.byteLength;
-          if (off >= input.byteLength) {
-            input = undefined;
-            const w = written;
-            written = undefined;
-            w?.resolve();
-          }
-          const before = made;
-          await wait((done) => z.write(slice, () => done()));
-          const ratio = Math.max(1, (made - before) / slice.byteLength);
-          sliceSize = Math.min(
-            INFLATE_SLICE_MAX,
-            Math.max(INFLATE_SLICE_MIN, Math.floor(INFLATE_AHEAD / ratio)),
-          );
-        } else if (closing && !ended) {
-          ended = true;
-          await wait((done) => {
-            z.once("end", done);
-            z.end();
-          });
-          finished = true;
-          const c = closing;
-          closing = undefined;
-          c?.resolve();
-        } else break; // until the next write or close
-        wakeReader();
-      }
-    } catch (e) {
-      fail(e);
-    } finally {
-      pumping = false;
-    }
-  };
-
   const writable = new WritableStream<Uint8Array>({
-    start(c) {
-      wctl = c;
-    },
     write(chunk) {
-      if (error !== undefined) throw error;
-      return new Promise<void>((resolve, reject) => {
-        input = chunk;
-        off = 0;
-        written = { resolve, reject };
-        pump();
-      });
+      return settle((done) => z.write(chunk, done));
     },
     close() {
-      return new Promise<void>((resolve, reject) => {
-        closing = { resolve, reject };
-        pump();
-      });
+      return settle((done) => z.end(done));
     },
     abort(reason) {
-      error ??= reason ?? new Error("aborted");
+      failed ??= reason ?? new Error("aborted");
       z.destroy();
-      wakeReader();
+      wakeUp();
     },
   });
-
   const readable = new ReadableStream<Uint8Array>({
     async pull(c) {
       for (;;) {
-        if (out.length) {
-          const chunk = out.shift()!;
-          outBytes -= chunk.byteLength;
-          c.enqueue(chunk);
-          pump();
-          return;
-        }
-        if (error !== undefined) throw error;
-        if (finished) return c.close();
-        pump();
-        await new Promise<void>((r) => readerWake = r);
+        if (failed !== undefined) throw failed;
+        const d = z.read() as Uint8Array | null;
+        if (d !== null) return c.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+        if (ended) return c.close();
+        await new Promise<void>((r) => wake = r);
       }
     },
     cancel(reason) {
+      failed ??= reason ?? new Error("cancelled");
       z.destroy();
-      fail(reason ?? new Error("cancelled"));
     },
   }, { highWaterMark: 0 });
   return { writable, readable } as TransformStream<Uint8Array, Uint8Array>;
@@ -236,8 +138,9 @@ function zlibPull(
  * Decompression follows the reader: memory stays bounded whatever the compression ratio.
  */
 export function gunzipStream(label = "gzip data"): TransformStream<Uint8Array, Uint8Array> {
-  return zlibPull(
-    createGunzip({ chunkSize: 256 * 1024 }),
+  return zlibPaused(
+    // Stream options pass through to the Transform (not in ZlibOptions' type).
+    createGunzip({ chunkSize: 1 << 20, readableHighWaterMark: 2 << 20 } as ZlibOptions),
     (e) => new IntegrityError(`Cannot decompress ${label}: ${e.message}`, { cause: e }),
   );
 }
