@@ -548,8 +548,10 @@ export async function installSpecs(
   const runDir = join(root, STAGING, `${hostname()}-${process.pid}-${Date.now().toString(36)}`);
   mkdirSync(runDir, { recursive: true });
   try {
-    // One pacer for the extractions running at once (their garbage adds up).
-    const pacer = new MemoryPacer();
+    // One pacer for the extractions running at once (their garbage adds up); extraction
+    // makes two bytes of garbage per byte of poorly compressible data, so a wider headroom
+    // than the default saves collections.
+    const pacer = new MemoryPacer({ headroom: 24 << 20 });
     await pool(todo, opts.jobs ?? 4, async (job) => {
       const { entry } = entries.get(job.node.hash)!;
       progress({ phase: "fetch", name: job.node.name, hash: job.node.hash });
