@@ -5,11 +5,12 @@
  * order) and the same buildinfo text as the tarball real Spack wrote.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
-import { packToFile } from "../src/push/pack.ts";
+import { packPrefix, packToFile } from "../src/push/pack.ts";
+import { NotFoundError } from "../src/errors.ts";
 import type { BuildinfoMeta } from "../src/push/buildinfo.ts";
 import { readTar } from "../src/core/tar.ts";
 import { gunzipBytes, gunzipStream } from "../src/core/gzip.ts";
@@ -106,3 +107,77 @@ Deno.test({
     assert.deepEqual(packed, 4);
   },
 });
+
+Deno.test("packing big files: text searched past its first megabyte, ELF listed, random data left out; packPrefix gives the same tar", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const prefix = join(tmp, "store", "linux-x86_64", "big-1.0-" + "a".repeat(32));
+    const mk = (rel: string, data: Uint8Array) => {
+      mkdirSync(join(prefix, rel, ".."), { recursive: true });
+      writeFileSync(join(prefix, rel), data);
+    };
+    const enc = new TextEncoder();
+    const MB = 1 << 20;
+    // 3 MB of text mentioning the prefix only at its end (after several read windows).
+    mk("share/late.txt", enc.encode("x".repeat(3 * MB) + `\n${prefix}/lib\n`));
+    // Text whose only mention is inside a longer path: not relocated.
+    mk("share/inside.txt", enc.encode("y".repeat(2 * MB) + `/other${prefix}/lib\n`));
+    const elf = new Uint8Array(2 * MB);
+    elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]);
+    mk("bin/exe", elf);
+    const random = new Uint8Array(2 * MB);
+    for (let i = 0; i < random.length; i += 65536) {
+      crypto.getRandomValues(random.subarray(i, i + 65536));
+    }
+    random[0] = 0; // not text
+    mk("share/random.bin", random);
+    mk("share/small.txt", enc.encode(`see ${prefix}/share\n`));
+    const meta: BuildinfoMeta = {
+      sbangInstallPath: join(tmp, "store", "bin", "sbang"),
+      buildpath: join(tmp, "store"),
+      spackprefix: "/spack",
+      relativePrefix: "linux-x86_64/big-1.0-" + "a".repeat(32),
+      hashToPrefix: { ["a".repeat(32)]: prefix },
+    };
+    const out = join(tmp, "out.tar.gz");
+    const res = await packToFile({ prefix, meta }, out);
+    assert.deepEqual(res.lists.relocateBinaries, ["bin/exe"]);
+    assert.deepEqual(res.lists.relocateTextfiles.sort(), ["share/late.txt", "share/small.txt"]);
+    const { list } = await members(out);
+    const file = (n: string) => list.find((m) => m.name === toMember(prefix, n));
+    assert.equal(file("share/late.txt")?.size, 3 * MB + prefix.length + 6);
+    assert.equal(file("share/random.bin")?.size, 2 * MB);
+    // The stream form packs the same tar.
+    const { stream, result } = packPrefix({ prefix, meta });
+    const viaStream = gunzipBytes(new Uint8Array(await new Response(stream).arrayBuffer()));
+    assert.deepEqual(viaStream, gunzipBytes(readFileSync(out)));
+    assert.deepEqual((await result).lists, res.lists);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("packToFile: a missing prefix is an error naming it, and no file is left behind", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const out = join(tmp, "out.tar.gz");
+    const meta: BuildinfoMeta = {
+      sbangInstallPath: "/s/bin/sbang",
+      buildpath: "/s",
+      spackprefix: "/spack",
+      relativePrefix: "x",
+      hashToPrefix: {},
+    };
+    await assert.rejects(
+      packToFile({ prefix: join(tmp, "nope"), meta }, out),
+      (e) => e instanceof NotFoundError && e.message.includes(join(tmp, "nope")),
+    );
+    assert.equal(existsSync(out), false);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+function toMember(prefix: string, rel: string): string {
+  return `${prefix}/${rel}`.replace(/^\/+/, "");
+}

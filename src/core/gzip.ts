@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createGunzip, createGzip, gunzipSync, gzipSync } from "node:zlib";
+import { createGunzip, createGzip, gunzipSync, gzipSync, type ZlibOptions } from "node:zlib";
 import { IntegrityError } from "../errors.ts";
 import type { Transform } from "node:stream";
 import { rechunk } from "./streams.ts";
@@ -63,10 +63,84 @@ function zlibTransform(
   });
 }
 
-/** A stream that decompresses gzip (all members), failing with IntegrityError on bad data. */
+/**
+ * Wraps a zlib decompressor as a pair of streams over the Node stream's own flow control: its
+ * readable side is read in paused mode, and zlib stops producing (between two output chunks,
+ * within a write) while `readableHighWaterMark` bytes wait to be read. However compressible
+ * the data, the output held stays bounded, and zlib works ahead of the reader meanwhile.
+ */
+function zlibPaused(
+  z: Transform,
+  wrap: (e: Error) => Error,
+): TransformStream<Uint8Array, Uint8Array> {
+  let failed: unknown;
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const wakeUp = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  z.on("readable", wakeUp);
+  z.on("end", () => {
+    ended = true;
+    wakeUp();
+  });
+  z.on("error", (e: Error) => {
+    failed ??= wrap(e);
+    wakeUp();
+  });
+  // Bun does not call a write's callback when that write fails: the error wakes it instead.
+  const settle = (start: (done: (e?: Error | null) => void) => void) =>
+    new Promise<void>((resolve, reject) => {
+      if (failed) return reject(failed);
+      const onError = () => reject(failed);
+      z.once("error", onError);
+      start((e) => {
+        z.off("error", onError);
+        if (failed || e) reject(failed ?? wrap(e!));
+        else resolve();
+      });
+    });
+  const writable = new WritableStream<Uint8Array>({
+    write(chunk) {
+      return settle((done) => z.write(chunk, done));
+    },
+    close() {
+      return settle((done) => z.end(done));
+    },
+    abort(reason) {
+      failed ??= reason ?? new Error("aborted");
+      z.destroy();
+      wakeUp();
+    },
+  });
+  const readable = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      for (;;) {
+        if (failed !== undefined) throw failed;
+        const d = z.read() as Uint8Array | null;
+        if (d !== null) return c.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+        if (ended) return c.close();
+        await new Promise<void>((r) => wake = r);
+      }
+    },
+    cancel(reason) {
+      failed ??= reason ?? new Error("cancelled");
+      z.destroy();
+    },
+  }, { highWaterMark: 0 });
+  return { writable, readable } as TransformStream<Uint8Array, Uint8Array>;
+}
+
+/**
+ * A stream that decompresses gzip (all members), failing with IntegrityError on bad data.
+ * Decompression follows the reader: memory stays bounded whatever the compression ratio.
+ */
 export function gunzipStream(label = "gzip data"): TransformStream<Uint8Array, Uint8Array> {
-  return zlibTransform(
-    createGunzip({ chunkSize: 256 * 1024 }),
+  return zlibPaused(
+    // Stream options pass through to the Transform (not in ZlibOptions' type).
+    createGunzip({ chunkSize: 1 << 20, readableHighWaterMark: 2 << 20 } as ZlibOptions),
     (e) => new IntegrityError(`Cannot decompress ${label}: ${e.message}`, { cause: e }),
   );
 }

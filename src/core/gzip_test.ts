@@ -79,3 +79,48 @@ Deno.test("gzipBytes() and gzipStream() agree on inputs larger than one block", 
   );
   assert.deepEqual(s, gzipBytes(big));
 });
+
+Deno.test("gunzipStream() decompresses as the reader reads: an input chunk is not used up ahead of it", async () => {
+  // Incompressible: 8 MiB of input hold 8 MiB of output, more than is decompressed ahead.
+  const data = new Uint8Array(8 << 20);
+  for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+  const gz = gzipBytes(data);
+  const parts = [gz.subarray(0, gz.length - 100), gz.subarray(gz.length - 100)];
+  let pulls = 0;
+  const src = new ReadableStream<Uint8Array>({
+    pull(c) {
+      const p = parts[pulls++];
+      if (p) c.enqueue(p);
+      else c.close();
+    },
+  }, { highWaterMark: 0 });
+  const reader = src.pipeThrough(gunzipStream()).getReader();
+  const first = await reader.read();
+  assert.ok(first.value && first.value.byteLength <= 1 << 20);
+  await new Promise((r) => setTimeout(r, 50));
+  // The first input chunk is not used up yet: the second is not asked for.
+  assert.equal(pulls, 1);
+  const rest: Uint8Array[] = [first.value!];
+  for (let r = await reader.read(); !r.done; r = await reader.read()) rest.push(r.value);
+  assert.deepEqual(await collect(ReadableStream.from(rest)), data);
+  assert.equal(pulls, 3);
+});
+
+Deno.test("gunzipStream() holds little output of highly compressible input until it is read", async () => {
+  // 256 MiB of zeros compress to about 250 KB: one chunk holds a thousand times its size.
+  const zeros = gzipBytes(new Uint8Array(256 << 20));
+  let pulls = 0;
+  const src = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (pulls++ === 0) c.enqueue(zeros);
+      else c.close();
+    },
+  }, { highWaterMark: 0 });
+  const reader = src.pipeThrough(gunzipStream()).getReader();
+  const first = await reader.read();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(pulls, 1); // the chunk is not used up: zlib waits for the reader
+  let total = first.value!.byteLength;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) total += r.value.byteLength;
+  assert.equal(total, 256 << 20);
+});

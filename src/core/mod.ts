@@ -1,5 +1,5 @@
 /**
- * The streaming core: sha256, gzip, tar, and stream helpers.
+ * The streaming core: sha256, gzip, tar, stream helpers, and memory pacing.
  *
  * @module
  */
@@ -7,5 +7,6 @@ export * from "./base32.ts";
 export * from "./digest.ts";
 export * from "./gzip.ts";
 export * from "./json.ts";
+export * from "./memory.ts";
 export * from "./streams.ts";
 export * from "./tar.ts";

@@ -502,8 +502,9 @@ function block(
 /** PAX records "LEN key=value\n", LEN counting itself (computed as tarfile does). */
 function paxRecords(records: [string, string][]): Uint8Array {
   let text = "";
+  const bytes = (x: string) => ASCII.test(x) ? x.length : utf8enc.encode(x).byteLength;
   for (const [k, v] of records) {
-    const l = utf8enc.encode(k).byteLength + utf8enc.encode(v).byteLength + 3;
+    const l = bytes(k) + bytes(v) + 3;
     let n = 0;
     let p = 0;
     for (;;) {
@@ -526,7 +527,54 @@ function padding(size: number): number {
   return padTo(size, BLOCK);
 }
 
-/** The header block(s) of one member: a PAX header first when a field needs one. */
+/**
+ * The header block(s) of one member as {@link writeTar} writes them (a PAX header first when
+ * a field needs one), for producers that frame members into their own buffers. Copy them; do
+ * not modify them (some are shared).
+ */
+export function tarHeaderBlocks(h: TarWriteEntry["header"], size: number): Uint8Array[] {
+  return headerBlocks(h, size);
+}
+
+/** Zero bytes after a member body of `size` bytes (to a whole 512-byte block). */
+export function tarPadding(size: number): number {
+  return padding(size);
+}
+
+/**
+ * Zero bytes that end an archive of `total` bytes: two zero blocks, then tarfile's padding of
+ * the whole to a multiple of 20 blocks.
+ */
+export function tarTrailerSize(total: number): number {
+  return BLOCK * 2 + padTo(total + BLOCK * 2, RECORD);
+}
+
+/** The ustar header of a PAX extended header of `size` bytes (shared: read only). */
+function paxHeaderBlock(size: number): Uint8Array {
+  let b = paxHeaders.get(size);
+  if (!b) {
+    b = block("././@PaxHeader", "x", {
+      mode: 0,
+      size,
+      uid: 0,
+      gid: 0,
+      mtime: 0,
+      linkname: "",
+      uname: "",
+      gname: "",
+    });
+    if (paxHeaders.size >= 256) paxHeaders.clear();
+    paxHeaders.set(size, b);
+  }
+  return b;
+}
+
+const paxHeaders = new Map<number, Uint8Array>();
+
+/**
+ * The header block(s) of one member: a PAX header first when a field needs one. The arrays
+ * are the caller's to copy, not to modify (some are shared).
+ */
 function headerBlocks(h: TarWriteEntry["header"], size: number): Uint8Array[] {
   const fields = {
     mode: h.mode & 0o7777,
@@ -539,12 +587,14 @@ function headerBlocks(h: TarWriteEntry["header"], size: number): Uint8Array[] {
     gname: h.gname ?? "",
   };
   const records: [string, string][] = [];
-  const needs = (s: string, max: number) => !ASCII.test(s) || utf8enc.encode(s).byteLength > max;
+  // An ASCII string has as many bytes as characters.
+  const needs = (s: string, max: number) => s.length > max || !ASCII.test(s);
   let name = h.type === "directory" && !h.name.endsWith("/") ? h.name + "/" : h.name;
   // What does not fit goes to a PAX record; the ustar field keeps an ASCII stand-in ("?" for
   // each other character), as tarfile writes it.
-  // deno-lint-ignore no-control-regex
-  const asciiOf = (s: string, max: number) => s.replace(/[^\x00-\x7f]/gu, "?").slice(0, max);
+  const asciiOf = (s: string, max: number) =>
+    // deno-lint-ignore no-control-regex
+    (ASCII.test(s) ? s : s.replace(/[^\x00-\x7f]/gu, "?")).slice(0, max);
   if (needs(name, 100)) {
     records.push(["path", name]);
     name = asciiOf(name, 100);
@@ -568,18 +618,7 @@ function headerBlocks(h: TarWriteEntry["header"], size: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   if (records.length) {
     const data = paxRecords(records);
-    out.push(
-      block("././@PaxHeader", "x", {
-        mode: 0,
-        size: data.byteLength,
-        uid: 0,
-        gid: 0,
-        mtime: 0,
-        linkname: "",
-        uname: "",
-        gname: "",
-      }),
-    );
+    out.push(paxHeaderBlock(data.byteLength));
     out.push(data);
     const pad = padding(data.byteLength);
     if (pad) out.push(new Uint8Array(pad));
@@ -659,7 +698,7 @@ async function* tarBytes(
     yield b;
   }
   // Two zero blocks end the archive; tarfile pads the whole to a multiple of 20 blocks.
-  yield new Uint8Array(BLOCK * 2 + padTo(total + BLOCK * 2, RECORD));
+  yield new Uint8Array(tarTrailerSize(total));
 }
 
 async function* memberBytes(

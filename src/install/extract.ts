@@ -29,6 +29,7 @@ import process from "node:process";
 import { InvalidDataError } from "../errors.ts";
 import { TextReplacer } from "./relocate_text.ts";
 import { readTar } from "../core/tar.ts";
+import { MemoryPacer } from "../core/memory.ts";
 
 /** The kinds of paths a package prefix holds. */
 export type PrefixEntryType = "file" | "directory" | "symlink" | "link";
@@ -84,17 +85,14 @@ export interface ExtractOptions {
    * extract again without this option when it does not hold.
    */
   speculate?: { hash: string; newPrefix: string };
+  /** Paces collections (default: one of its own); told the bytes extracted. */
+  pacer?: MemoryPacer;
 }
 
 const SPECULATE_MAX = 1 << 20;
-const GC_EVERY = 48 << 20;
 
-/** Asks the runtime for a collection where it offers one (Bun; Deno with --expose-gc). */
-function collectGarbage(): void {
-  const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void };
-  if (g.Bun) g.Bun.gc(true);
-  else g.gc?.();
-}
+/** A tar header block (what each member costs besides its body). */
+const BLOCK = 512;
 
 /** The process umask (read by setting it and restoring it at once). */
 function currentUmask(): number {
@@ -239,6 +237,50 @@ function checkName(label: string, raw: string, what = "member"): string {
 }
 
 /**
+ * Member names kept compactly while extracting: tarballs name every member by its full path,
+ * and the package prefix alone can be hundreds of characters. Each directory path is stored
+ * once, under a number; a member is the short key `<directory number>/<base name>` (built
+ * by concatenation, so that it does not hold on to the long name it came from).
+ */
+class Names {
+  readonly #ids = new Map<string, number>();
+  readonly #dirs: string[] = [];
+
+  /** The number of a directory path ("" for the top). */
+  dirId(dir: string): number {
+    let id = this.#ids.get(dir);
+    if (id === undefined) {
+      id = this.#dirs.length;
+      this.#ids.set(dir, id);
+      this.#dirs.push(dir);
+    }
+    return id;
+  }
+
+  /** The key of a member name. */
+  key(name: string): string {
+    const i = name.lastIndexOf("/");
+    return `${this.dirId(i < 0 ? "" : name.slice(0, i))}/${name.slice(i + 1)}`;
+  }
+
+  /** The directory path of a key. */
+  dirOf(key: string): string {
+    return this.#dirs[Number(key.slice(0, key.indexOf("/")))];
+  }
+
+  /** The base name of a key. */
+  baseOf(key: string): string {
+    return key.slice(key.indexOf("/") + 1);
+  }
+
+  /** The member name of a key. */
+  name(key: string): string {
+    const dir = this.dirOf(key);
+    return dir === "" ? this.baseOf(key) : `${dir}/${this.baseOf(key)}`;
+  }
+}
+
+/**
  * Extracts a tar stream (uncompressed) into `<stagingDir>/t`, then returns the package
  * directory found in it. `stagingDir` must exist and be empty. Throws InvalidDataError for
  * hostile or non-Spack archives (the staging directory is then the caller's to delete).
@@ -252,59 +294,60 @@ export async function extractTarball(
   const dirMode = opts.dirMode ?? 0o2755;
   const tree = join(stagingDir, "t");
   mkdirSync(tree, { mode: 0o700 });
-  /** Every member (and implied parent directory) by member path. */
+  const names = new Names();
+  /** Every member (and implied parent directory) by key (see Names). */
   const types = new Map<string, PrefixEntryType>();
-  const order: string[] = [];
-  const links = new Map<string, string>(); // member -> symlink target
-  const hard = new Map<string, string>(); // member -> member
-  const stripped: string[] = [];
-  const elfFiles: string[] = [];
-  const execFiles: string[] = [];
+  const order: string[] = []; // keys of the members, in archive order
+  const links = new Map<string, string>(); // key -> symlink target
+  const hard = new Map<string, string>(); // key -> member name
+  const stripped: string[] = []; // keys
+  const elfFiles: string[] = []; // keys
+  const execFiles: string[] = []; // keys
   let bytes = 0;
   const umask = currentUmask();
   const spec = opts.speculate ? new Speculation(opts.speculate) : undefined;
   let specUnder = "";
   const gather = new Uint8Array(spec ? SPECULATE_MAX : 0);
 
-  let lastParent = "";
+  let lastParent: string | undefined;
   const ensureParents = (name: string) => {
     const slash = name.lastIndexOf("/");
     const parent = slash < 0 ? "" : name.slice(0, slash);
-    // Members come directory by directory: the parent checked last time is usually this one.
-    if (parent === lastParent && parent !== "" && types.get(parent) === "directory") return;
-    lastParent = parent;
+    // Members come directory by directory: the parent checked last time is usually this one
+    // (and a directory stays one: any other member of its name is refused).
+    if (parent === lastParent) return;
     const parts = name.split("/");
     let cur = "";
     for (let i = 0; i < parts.length - 1; i++) {
       cur = cur ? `${cur}/${parts[i]}` : parts[i];
-      const t = types.get(cur);
+      const k = names.key(cur);
+      const t = types.get(k);
       if (t === undefined) {
         mkdirSync(join(tree, cur), { mode: 0o700 });
         chmodSync(join(tree, cur), dirMode);
-        types.set(cur, "directory");
+        types.set(k, "directory");
       } else if (t !== "directory") {
         refuse(label, `member "${name}" would be written through the ${t} "${cur}"`);
       }
     }
+    lastParent = parent;
   };
 
-  let nextGc = GC_EVERY;
+  // The stream leaves garbage (compressed and decompressed chunks, headers) faster than the
+  // collector's own pace: collections when memory grows keep the peak flat whatever the size.
+  const pacer = opts.pacer ?? new MemoryPacer();
   for await (const { header, body } of readTar(tar, opts.label)) {
     opts.signal?.throwIfAborted();
-    if (bytes >= nextGc) {
-      // The stream leaves garbage (chunks, headers) faster than the collector's own pace:
-      // a collection now and then keeps the peak memory flat whatever the size.
-      nextGc = bytes + GC_EVERY;
-      collectGarbage();
-    }
+    pacer.add(BLOCK);
     const name = checkName(label, header.name);
-    const prior = types.get(name);
+    const key = names.key(name);
+    const prior = types.get(key); // (also flattens the key: see Names)
     if (prior !== undefined && !(prior === "directory" && header.type === "directory")) {
       refuse(label, `member "${name}" appears twice`);
     }
     ensureParents(name);
     const path = `${tree}/${name}`;
-    if (header.mode & 0o7000) stripped.push(name);
+    if (header.mode & 0o7000) stripped.push(key);
     switch (header.type) {
       case "directory":
         if (
@@ -315,8 +358,8 @@ export async function extractTarball(
         }
         if (prior === undefined) {
           mkdirSync(path, { mode: 0o700 });
-          types.set(name, "directory");
-          order.push(name);
+          types.set(key, "directory");
+          order.push(key);
         }
         chmodSync(path, dirMode);
         break;
@@ -341,9 +384,15 @@ export async function extractTarball(
               got += chunk.byteLength;
             }
             bytes += got;
-            if (got >= 4 && isElfMagic(data!)) elfFiles.push(name);
+            pacer.add(got);
+            if (got >= 4 && isElfMagic(data!)) elfFiles.push(key);
             const parts = got === header.size ? spec.relocate(data!) : undefined;
-            if (parts) spec.files.add(name.slice(specUnder.length));
+            if (parts) {
+              // The relative path built from pieces (a slice would hold on to the full name).
+              const dir = names.dirOf(key);
+              const relDir = dir.length < specUnder.length ? "" : dir.slice(specUnder.length) + "/";
+              spec.files.add(`${relDir}${names.baseOf(key)}`);
+            }
             writeAllSync(fd, parts ?? [data!.subarray(0, got)]);
           } else {
             const head = new Uint8Array(4);
@@ -357,16 +406,17 @@ export async function extractTarball(
               let off = 0;
               while (off < chunk.byteLength) off += writeSync(fd, chunk, off);
               bytes += chunk.byteLength;
+              pacer.add(chunk.byteLength);
             }
-            if (headLen === 4 && isElfMagic(head)) elfFiles.push(name);
+            if (headLen === 4 && isElfMagic(head)) elfFiles.push(key);
           }
           if ((mode & umask) !== 0) fchmodSync(fd, mode);
-          if (mode & 0o111) execFiles.push(name);
+          if (mode & 0o111) execFiles.push(key);
         } finally {
           closeSync(fd);
         }
-        types.set(name, "file");
-        order.push(name);
+        types.set(key, "file");
+        order.push(key);
         break;
       }
       case "symlink": {
@@ -375,23 +425,23 @@ export async function extractTarball(
           refuse(label, `symlink "${name}" has an invalid target ${JSON.stringify(target)}`);
         }
         symlinkSync(target, path);
-        types.set(name, "symlink");
-        links.set(name, target);
-        order.push(name);
+        types.set(key, "symlink");
+        links.set(key, target);
+        order.push(key);
         break;
       }
       case "link": {
         const target = checkName(label, header.linkname ?? "", `hardlink target of "${name}"`);
-        if (types.get(target) !== "file") {
+        if (types.get(names.key(target)) !== "file") {
           refuse(
             label,
             `hardlink "${name}" points to "${target}", which is not a regular file extracted before it`,
           );
         }
         linkSync(join(tree, target), path);
-        types.set(name, "link");
-        hard.set(name, target);
-        order.push(name);
+        types.set(key, "link");
+        hard.set(key, target);
+        order.push(key);
         break;
       }
       default:
@@ -401,10 +451,11 @@ export async function extractTarball(
 
   // The package prefix: grand-parent of the shortest `.spack/binary_distribution` file.
   let info: string | undefined;
-  for (const [name, t] of types) {
+  for (const [key, t] of types) {
+    if (t !== "file" || names.baseOf(key) !== "binary_distribution") continue;
+    const name = names.name(key);
     if (
-      t === "file" && (name === ".spack/binary_distribution" ||
-        name.endsWith("/.spack/binary_distribution")) &&
+      (name === ".spack/binary_distribution" || name.endsWith("/.spack/binary_distribution")) &&
       (info === undefined || name.length < info.length)
     ) info = name;
   }
@@ -413,37 +464,62 @@ export async function extractTarball(
   }
   const prefix = posix.dirname(posix.dirname(info));
   if (prefix === "." || prefix === "") refuse(label, "it has no package prefix directory");
-  if (types.get(prefix) !== "directory") {
+  if (types.get(names.key(prefix)) !== "directory") {
     refuse(label, `it does not contain the package prefix directory "${prefix}"`);
   }
   const entries = new Map<string, PrefixEntryType>();
   const symlinks = new Map<string, string>();
   const hardlinks = new Map<string, string>();
   const under = prefix + "/";
-  for (const [name, t] of types) {
+  // Per directory: the path of its members relative to the package directory ("" for the
+  // package directory itself), or undefined when the directory is outside of it.
+  const relDirs = new Map<string, string | undefined>();
+  const relDir = (dir: string) => {
+    if (!relDirs.has(dir)) {
+      relDirs.set(
+        dir,
+        dir === prefix ? "" : dir.startsWith(under) ? dir.slice(under.length) + "/" : undefined,
+      );
+    }
+    return relDirs.get(dir);
+  };
+  /** The path relative to the package directory, or undefined outside of it (or for it). */
+  const relOf = (key: string) => {
+    const d = relDir(names.dirOf(key));
+    return d === undefined ? undefined : `${d}${names.baseOf(key)}`;
+  };
+  for (const [key, t] of types) {
+    if (relDir(names.dirOf(key)) !== undefined) continue;
+    const name = names.name(key);
     if (name === prefix) continue;
-    if (name.startsWith(under)) continue;
     if (t === "directory" && under.startsWith(name + "/")) continue; // an ancestor
     refuse(label, `member "${name}" is outside of the package prefix "${prefix}"`);
   }
-  for (const name of order) {
-    if (name === prefix || !name.startsWith(under)) continue;
-    const rel = name.slice(under.length);
-    entries.set(rel, types.get(name)!);
-    const target = links.get(name);
+  const rels = (keys: string[]) => keys.map(relOf).filter((r) => r !== undefined);
+  for (const key of order) {
+    const rel = relOf(key);
+    if (rel === undefined) continue;
+    entries.set(rel, types.get(key)!);
+    const target = links.get(key);
     if (target !== undefined) {
       if (!target.startsWith("/")) {
         const resolved = posix.normalize(posix.join(posix.dirname(rel), target));
         if (resolved === ".." || resolved.startsWith("../")) {
-          refuse(label, `symlink "${name}" -> "${target}" leads outside of the package prefix`);
+          refuse(
+            label,
+            `symlink "${names.name(key)}" -> "${target}" leads outside of the package prefix`,
+          );
         }
       }
       symlinks.set(rel, target);
     }
-    const h = hard.get(name);
+    const h = hard.get(key);
     if (h !== undefined) {
       if (!h.startsWith(under)) {
-        refuse(label, `hardlink "${name}" -> "${h}" leads outside of the package prefix`);
+        refuse(
+          label,
+          `hardlink "${names.name(key)}" -> "${h}" leads outside of the package prefix`,
+        );
       }
       hardlinks.set(rel, h.slice(under.length));
     }
@@ -462,9 +538,9 @@ export async function extractTarball(
         files: spec.files,
       }
       : undefined,
-    strippedModes: stripped.filter((n) => n.startsWith(under)).map((n) => n.slice(under.length)),
-    elfFiles: elfFiles.filter((n) => n.startsWith(under)).map((n) => n.slice(under.length)),
-    execFiles: execFiles.filter((n) => n.startsWith(under)).map((n) => n.slice(under.length)),
+    strippedModes: rels(stripped),
+    elfFiles: rels(elfFiles),
+    execFiles: rels(execFiles),
     bytes,
   };
 }

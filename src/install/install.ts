@@ -35,6 +35,7 @@ import { hostname } from "node:os";
 import process from "node:process";
 import { InvalidDataError, NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
+import { MemoryPacer } from "../core/memory.ts";
 import { buildIndexJson, type IndexWriteRecord } from "../index/writer.ts";
 import type { Entry, EntryRef, ReadOptions } from "../layout/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
@@ -547,6 +548,10 @@ export async function installSpecs(
   const runDir = join(root, STAGING, `${hostname()}-${process.pid}-${Date.now().toString(36)}`);
   mkdirSync(runDir, { recursive: true });
   try {
+    // One pacer for the extractions running at once (their garbage adds up); extraction
+    // makes two bytes of garbage per byte of poorly compressible data, so a wider headroom
+    // than the default saves collections.
+    const pacer = new MemoryPacer({ headroom: 24 << 20 });
     await pool(todo, opts.jobs ?? 4, async (job) => {
       const { entry } = entries.get(job.node.hash)!;
       progress({ phase: "fetch", name: job.node.name, hash: job.node.hash });
@@ -570,6 +575,7 @@ export async function installSpecs(
             label,
             signal: opts.signal,
             speculate: speculate ? { hash: job.node.hash, newPrefix: job.prefix } : undefined,
+            pacer,
           });
           while (!(await reader.read()).done) { /* drain: verification happens at the end */ }
           return r;
@@ -579,6 +585,7 @@ export async function installSpecs(
         }
       };
       let res = await extract(opts.speculate !== false);
+      pacer.check(); // the garbage of the stream's end, before relocation adds its own
       const infoPath = join(res.prefixDir, ".spack", "binary_distribution");
       const info = parseBuildinfo(readFileSync(infoPath, "utf8"));
       const specs = specsToRelocate(job.dag, job.node.hash).map((n) => ({
@@ -611,6 +618,7 @@ export async function installSpecs(
         throw relocationError(label, plan, job.prefix, info.hashToPrefix.get(job.node.hash));
       }
       applyRelocation(res.prefixDir, plan);
+      pacer.check();
       job.staged = res.prefixDir;
       job.elfFiles = res.elfFiles;
       job.execFiles = res.execFiles;

@@ -10,8 +10,9 @@ export {
   type RelocationLists,
   serializeBuildinfo,
 } from "./buildinfo.ts";
-export { classify, type FileKind, isBinaryMagic, PrefixMatcher } from "./scan.ts";
+export { classify, type FileKind, isBinaryMagic, isLatin1Text, PrefixMatcher } from "./scan.ts";
 export {
+  deflateFor,
   levelFor,
   type PackedFile,
   type PackOptions,
@@ -20,6 +21,7 @@ export {
   packToFile,
   parallelGzipStream,
   prefixEntries,
+  repeatShare,
 } from "./pack.ts";
 export {
   buildinfoMeta,

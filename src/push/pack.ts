@@ -5,21 +5,38 @@
  * mtime zeroed, modes normalised (0755/0644), hardlinks stored once, PAX for long names, and a
  * freshly generated `.spack/binary_distribution` as the last member.
  *
+ * Every file is read once: small files into a buffer where they are classified for relocation
+ * (ELF/Mach-O binary, text that mentions a prefix) and then framed into the tar stream; big
+ * files are classified from their first bytes (text ones searched in windows) and read
+ * straight into the tar stream.
+ *
  * Compression: the tar stream is cut into blocks compressed independently on the thread pool
  * and written as consecutive gzip members (a multi-member gzip file, which Python's `gzip` and
- * `tarfile` read as one stream). A tarball smaller than one block is a single member with the
- * same bytes as Spack's gzip settings give.
+ * `tarfile` read as one stream). Each block is deflated at `level` (6, as Spack), except that a
+ * block that looks random is stored, and a block where sampled data shows almost no repeated
+ * strings (random-looking text, as in a section of printable noise) is Huffman-coded only:
+ * string matching would cost most of the time and gain under one percent there. A tarball
+ * smaller than one block is a single member with the same bytes as Spack's gzip settings give
+ * when it is under 64 KiB or compressible.
  *
  * @module
  */
-import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { readSync } from "node:fs";
-import { createWriteStream } from "node:fs";
-import { gzip } from "node:zlib";
-import { Writable } from "node:stream";
+import {
+  closeSync,
+  constants as fsConstants,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { constants as zlibConstants, gzip } from "node:zlib";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { type TarWriteEntry, writeTar } from "../core/tar.ts";
+import { tarHeaderBlocks, tarPadding, tarTrailerSize, type TarWriteEntry } from "../core/tar.ts";
+import { MemoryPacer } from "../core/memory.ts";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
 import type { Descriptor } from "../layout/types.ts";
 import { MEDIA_TYPES } from "../layout/media_types.ts";
@@ -29,7 +46,7 @@ import {
   type RelocationLists,
   serializeBuildinfo,
 } from "./buildinfo.ts";
-import { classify, isBinaryMagic, PrefixMatcher } from "./scan.ts";
+import { classify, isBinaryMagic, isLatin1Text, PrefixMatcher } from "./scan.ts";
 
 /** Options of `packPrefix`. */
 export interface PackOptions {
@@ -60,15 +77,8 @@ export interface PackResult {
 /** Files at most this big are read whole (one read, classified in memory). */
 const READ_WHOLE = 1 << 20;
 
-/** Bytes read between collections under Bun (its collector runs late on big streams). */
-const GC_EVERY = 16 << 20;
-
-function collectGarbage(): void {
-  const g = globalThis as { Bun?: { gc(force: boolean): void } };
-  g.Bun?.gc(true);
-}
-
-const window = new Uint8Array(1 << 20);
+/** Reused read buffer: small files, the start of big files, windows of big text files. */
+const window = new Uint8Array(READ_WHOLE);
 
 const utf8 = new TextEncoder();
 
@@ -85,11 +95,24 @@ function toName(abs: string): string {
   return abs.replace(/^\/+/, "");
 }
 
-/** The tar members of a prefix, buildinfo last; `lists` is filled while iterating. */
-export async function* prefixEntries(
-  opts: PackOptions,
-  out: PackResult,
-): AsyncGenerator<TarWriteEntry> {
+const DIR0 = { uid: 0, gid: 0, uname: "", gname: "", mtime: new Date(0) };
+
+/** One member of a prefix walk, in tarball order. */
+interface PrefixItem {
+  type: "directory" | "symlink" | "file" | "link";
+  /** Member name. */
+  name: string;
+  /** Path relative to the prefix; undefined for the parent directories of the prefix. */
+  rel?: string;
+  /** Absolute path on disk (files). */
+  path?: string;
+  mode: number;
+  size: number;
+  linkname?: string;
+}
+
+/** The members of a prefix (without the buildinfo), in the order Spack writes them. */
+function* walkPrefix(opts: PackOptions): Generator<PrefixItem> {
   const prefix = opts.prefix.replace(/\/+$/, "") || "/";
   const memberPrefix = (opts.memberPrefix ?? prefix).replace(/\/+$/, "");
   if (!memberPrefix.startsWith("/")) {
@@ -104,14 +127,11 @@ export async function* prefixEntries(
     throw new NotFoundError(`Cannot pack "${prefix}": no such directory`);
   }
   if (!st.isDirectory()) throw new InvalidDataError(`Cannot pack "${prefix}": not a directory`);
-  const matcher = new PrefixMatcher(prefixesToRelocate(opts.meta));
-  const lists = out.lists;
-  const dir0 = { mode: 0o755, uid: 0, gid: 0, uname: "", gname: "", mtime: new Date(0) };
 
   // Parent directories of the member prefix (not the root).
   const parts = toName(memberPrefix).split("/").filter(Boolean);
   for (let i = 1; i < parts.length; i++) {
-    yield { header: { ...dir0, name: parts.slice(0, i).join("/"), type: "directory", size: 0 } };
+    yield { type: "directory", name: parts.slice(0, i).join("/"), mode: 0o755, size: 0 };
   }
 
   let skipId: string | undefined;
@@ -122,36 +142,31 @@ export async function* prefixEntries(
 
   const seen = new Map<string, string>();
   const stack: string[] = [""];
-  let sinceGc = 0;
   while (stack.length) {
     const rel = stack.pop()!;
     const abs = rel ? `${prefix}/${rel}` : prefix;
     const name = toName(rel ? `${memberPrefix}/${rel}` : memberPrefix);
-    yield { header: { ...dir0, name, type: "directory", size: 0 } };
+    yield { type: "directory", name, rel, mode: 0o755, size: 0 };
     const ents = readdirSync(abs, { withFileTypes: true }).sort((a, b) => byName(a.name, b.name));
     const dirs: string[] = [];
     for (const e of ents) {
       const r = rel ? `${rel}/${e.name}` : e.name;
       const p = join(abs, e.name);
       const n = `${name}/${e.name}`;
-      if (e.isDirectory()) {
+      if (e.isDirectory() || e.isSymbolicLink()) {
         if (skipId) {
           const s = lstatSync(p);
           if (`${s.dev}:${s.ino}` === skipId) continue;
         }
-        dirs.push(r);
-        continue;
-      }
-      if (e.isSymbolicLink()) {
-        if (skipId) {
-          const s = lstatSync(p);
-          if (`${s.dev}:${s.ino}` === skipId) continue;
-        }
-        const target = readlinkSync(p);
-        if (target.startsWith("/") && matcher.matchStart(target)) lists.relocateLinks.push(r);
-        yield {
-          header: { ...dir0, name: n, type: "symlink", linkname: target, size: 0 },
-        };
+        if (e.isDirectory()) dirs.push(r);
+        else {yield {
+            type: "symlink",
+            name: n,
+            rel: r,
+            mode: 0o755,
+            size: 0,
+            linkname: readlinkSync(p),
+          };}
         continue;
       }
       if (!e.isFile()) continue; // devices, FIFOs, sockets
@@ -159,50 +174,47 @@ export async function* prefixEntries(
       const id = `${s.dev}:${s.ino}`;
       if (id === skipId) continue;
       const mode = s.mode & 0o100 ? 0o755 : 0o644;
-      sinceGc += s.size + 4096; // headers and per-file objects count too
-      if (sinceGc >= GC_EVERY) {
-        sinceGc = 0;
-        collectGarbage();
-      }
       if (s.nlink > 1) {
         const first = seen.get(id);
         if (first !== undefined) {
-          yield { header: { ...dir0, mode, name: n, type: "link", linkname: first, size: 0 } };
+          yield { type: "link", name: n, rel: r, mode, size: 0, linkname: first };
           continue;
         }
         seen.set(id, n);
       }
-      const inSpack = r === ".spack" || r.startsWith(".spack/");
-      if (inSpack) {
-        yield { header: { ...dir0, mode, name: n, type: "file", size: s.size }, path: p };
-        continue;
-      }
-      if (s.size <= READ_WHOLE) {
-        // Classified from a reused buffer; the tar writer reads the file again (page cache)
-        // into its own chunks, so no allocation per file.
-        const bytes = readSmall(p, s.size);
-        const kind = classify(bytes);
-        if (kind === "binary") lists.relocateBinaries.push(r);
-        else if (kind === "text" && matcher.search(bytes)) lists.relocateTextfiles.push(r);
-        yield { header: { ...dir0, mode, name: n, type: "file", size: bytes.length }, path: p };
-      } else {
-        const kind = classifyLarge(p);
-        if (kind === "binary") lists.relocateBinaries.push(r);
-        else if (kind === "text") {
-          const data = readFileSync(p);
-          if (matcher.search(data)) lists.relocateTextfiles.push(r);
-        }
-        yield { header: { ...dir0, mode, name: n, type: "file", size: s.size }, path: p };
-      }
+      yield { type: "file", name: n, rel: r, path: p, mode, size: s.size };
     }
     for (let i = dirs.length - 1; i >= 0; i--) stack.push(dirs[i]);
   }
+}
 
-  out.buildinfo = serializeBuildinfo(opts.meta, lists);
+/** The tar header fields of a walked member. */
+function headerOf(it: PrefixItem): TarWriteEntry["header"] {
+  return {
+    ...DIR0,
+    mode: it.mode,
+    name: it.name,
+    type: it.type,
+    size: it.size,
+    linkname: it.linkname,
+  };
+}
+
+function isInSpack(rel: string): boolean {
+  return rel === ".spack" || rel.startsWith(".spack/");
+}
+
+/** The buildinfo member that ends every tarball. */
+function buildinfoEntry(
+  opts: PackOptions,
+  out: PackResult,
+): { header: TarWriteEntry["header"]; body: Uint8Array } {
+  const memberPrefix = (opts.memberPrefix ?? opts.prefix).replace(/\/+$/, "");
+  out.buildinfo = serializeBuildinfo(opts.meta, out.lists);
   const body = utf8.encode(out.buildinfo);
-  yield {
+  return {
     header: {
-      ...dir0,
+      ...DIR0,
       mode: 0o644,
       name: toName(`${memberPrefix}/.spack/binary_distribution`),
       type: "file",
@@ -212,65 +224,102 @@ export async function* prefixEntries(
   };
 }
 
-/** The bytes of a file of at most READ_WHOLE bytes, in the reused window buffer. */
-function readSmall(path: string, size: number): Uint8Array {
-  const fd = openSync(path, "r");
-  try {
-    let n = 0;
-    while (n < size) {
-      const got = readSync(fd, window, n, size - n, n);
-      if (got <= 0) break;
-      n += got;
+/** The tar members of a prefix, buildinfo last; `lists` is filled while iterating. */
+export async function* prefixEntries(
+  opts: PackOptions,
+  out: PackResult,
+): AsyncGenerator<TarWriteEntry> {
+  const matcher = new PrefixMatcher(prefixesToRelocate(opts.meta));
+  for (const it of walkPrefix(opts)) {
+    if (it.type === "file" && !isInSpack(it.rel!)) {
+      const fd = openSync(it.path!, "r");
+      try {
+        note(out.lists, it.rel!, classifyOpen(fd, it.size, matcher));
+      } finally {
+        closeSync(fd);
+      }
+      yield { header: headerOf(it), path: it.path };
+      continue;
     }
-    return window.subarray(0, n);
-  } finally {
-    closeSync(fd);
+    if (it.type === "symlink") noteLink(out.lists, it, matcher);
+    yield it.type === "file" ? { header: headerOf(it), path: it.path } : { header: headerOf(it) };
   }
+  yield buildinfoEntry(opts, out);
 }
 
-/** `classify` for a big file, reading it in windows. */
-function classifyLarge(path: string): "binary" | "text" | "unknown" {
-  const fd = openSync(path, "r");
-  try {
-    const buf = window;
-    let n = readSync(fd, buf, 0, buf.length, null);
-    if (n < 8) return "unknown";
-    if (isBinaryMagic(buf.subarray(0, 8))) return "binary";
-    const dec = new TextDecoder("utf-8", { fatal: true });
-    let utf8ok = true;
-    let off = 0;
-    while (n > 0 && utf8ok) {
-      try {
-        dec.decode(buf.subarray(0, n), { stream: true });
-      } catch {
-        utf8ok = false;
-        break;
-      }
-      off += n;
-      n = readSync(fd, buf, 0, buf.length, null);
-    }
-    if (utf8ok) {
-      try {
-        dec.decode();
-        return "text";
-      } catch { /* fall through */ }
-    }
-    off = 0;
-    for (;;) {
-      n = readSync(fd, buf, 0, buf.length, off);
-      if (n <= 0) return "text";
-      for (let i = 0; i < n; i++) {
-        const c = buf[i];
-        if (c === 0 || (c >= 0x7f && c <= 0x9f)) return "unknown";
-      }
-      off += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
+type Relocation = "binary" | "text" | undefined;
+
+function note(lists: RelocationLists, rel: string, what: Relocation): void {
+  if (what === "binary") lists.relocateBinaries.push(rel);
+  else if (what === "text") lists.relocateTextfiles.push(rel);
 }
 
-/** Bytes sampled at the start, middle and end of a block to estimate its entropy. */
+function noteLink(lists: RelocationLists, it: PrefixItem, matcher: PrefixMatcher): void {
+  const target = it.linkname!;
+  if (target.startsWith("/") && matcher.matchStart(target)) lists.relocateLinks.push(it.rel!);
+}
+
+/** Whether a file's bytes make it a binary or a text file to relocate. */
+function relocationOf(bytes: Uint8Array, matcher: PrefixMatcher): Relocation {
+  const kind = classify(bytes);
+  if (kind === "binary") return "binary";
+  if (kind === "text" && matcher.search(bytes)) return "text";
+  return undefined;
+}
+
+/** Reads `size` bytes of `fd` from `pos` into `buf`; fewer only when the file shrank. */
+function readFull(fd: number, buf: Uint8Array, size: number, pos: number): number {
+  let n = 0;
+  while (n < size) {
+    const got = readSync(fd, buf, n, size - n, pos + n);
+    if (got <= 0) break;
+    n += got;
+  }
+  return n;
+}
+
+/** `relocationOf` for an open file of any size, reading through the reused window. */
+function classifyOpen(fd: number, size: number, matcher: PrefixMatcher): Relocation {
+  if (size <= READ_WHOLE) {
+    return relocationOf(window.subarray(0, readFull(fd, window, size, 0)), matcher);
+  }
+  const head = readFull(fd, window, 8, 0);
+  if (head < 8) return undefined;
+  if (isBinaryMagic(window.subarray(0, 8))) return "binary";
+  if (!isTextFile(fd, size)) return undefined;
+  return matcher.searchFile(fd, size, window) ? "text" : undefined;
+}
+
+/** Spack's text test (UTF-8, else the ISO-8859-1 heuristic) over a file, in windows. */
+function isTextFile(fd: number, size: number): boolean {
+  const dec = new TextDecoder("utf-8", { fatal: true });
+  let utf8ok = true;
+  for (let pos = 0; pos < size && utf8ok;) {
+    const n = readFull(fd, window, Math.min(window.length, size - pos), pos);
+    if (n === 0) break;
+    try {
+      dec.decode(window.subarray(0, n), { stream: true });
+    } catch {
+      utf8ok = false;
+    }
+    pos += n;
+  }
+  if (utf8ok) {
+    try {
+      dec.decode();
+      return true;
+    } catch { /* fall through */ }
+  }
+  for (let pos = 0; pos < size;) {
+    const n = readFull(fd, window, Math.min(window.length, size - pos), pos);
+    if (n === 0) break;
+    if (!isLatin1Text(window.subarray(0, n))) return false;
+    pos += n;
+  }
+  return true;
+}
+
+/** Bytes sampled at the start, middle and end of a block to choose how to compress it. */
 const PROBE = 16 << 10;
 
 /** Shannon entropy of `b` in bits per byte. */
@@ -287,6 +336,12 @@ function entropy(b: Uint8Array): number {
   return h;
 }
 
+function probes(data: Uint8Array): Uint8Array[] {
+  return [0, (data.length - PROBE) >> 1, data.length - PROBE].map((at) =>
+    data.subarray(at, at + PROBE)
+  );
+}
+
 /**
  * The level a block is compressed at: `level`, or 0 (stored) when samples at its start,
  * middle and end all look random (byte entropy above 7.95 bits: compressed or encrypted
@@ -294,16 +349,67 @@ function entropy(b: Uint8Array): number {
  */
 export function levelFor(data: Uint8Array, level: number): number {
   if (level === 0 || data.length < 4 * PROBE) return level;
-  for (const at of [0, (data.length - PROBE) >> 1, data.length - PROBE]) {
-    if (entropy(data.subarray(at, at + PROBE)) < 7.95) return level;
-  }
+  for (const p of probes(data)) if (entropy(p) < 7.95) return level;
   return 0;
 }
 
+const HASH_BITS = 13;
+const heads = new Int32Array(1 << HASH_BITS);
+
+/**
+ * The share of `b` covered by repeated strings of 8 bytes or more that a greedy match finder
+ * over 4-byte hashes sees (an estimate of what deflate's string matching can gain). Stops
+ * counting once `enough` is reached.
+ */
+export function repeatShare(b: Uint8Array, enough = 1): number {
+  heads.fill(-1);
+  const end = b.length - 4;
+  const stop = enough * b.length;
+  let covered = 0;
+  for (let i = 0; i <= end;) {
+    const h = (((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) * 0x9e3779b1) >>>
+      (32 - HASH_BITS);
+    const c = heads[h];
+    heads[h] = i;
+    if (
+      c >= 0 && b[c] === b[i] && b[c + 1] === b[i + 1] && b[c + 2] === b[i + 2] &&
+      b[c + 3] === b[i + 3]
+    ) {
+      let n = 4;
+      const max = Math.min(258, b.length - i);
+      while (n < max && b[c + n] === b[i + n]) n++;
+      if (n >= 8) {
+        covered += n;
+        if (covered >= stop) return covered / b.length;
+        i += n;
+        continue;
+      }
+    }
+    i++;
+  }
+  return covered / b.length;
+}
+
+/** Below this share of repeated strings in every sample, a block is Huffman-coded only. */
+const HUFFMAN_BELOW = 0.03;
+
+/**
+ * How a block is deflated: at `level` with the default strategy when a sample at its start,
+ * middle or end holds repeated strings; else stored when {@link levelFor} finds it random,
+ * else Huffman-coded only (string matching would find next to nothing there).
+ */
+export function deflateFor(data: Uint8Array, level: number): { level: number; strategy: number } {
+  const plain = { level, strategy: zlibConstants.Z_DEFAULT_STRATEGY };
+  if (level === 0 || data.length < 4 * PROBE) return plain;
+  for (const p of probes(data)) if (repeatShare(p, HUFFMAN_BELOW) >= HUFFMAN_BELOW) return plain;
+  if (levelFor(data, level) === 0) return { level: 0, strategy: zlibConstants.Z_DEFAULT_STRATEGY };
+  return { level, strategy: zlibConstants.Z_HUFFMAN_ONLY };
+}
+
 function gzipAsync(data: Uint8Array, level: number): Promise<Uint8Array> {
-  level = levelFor(data, level);
+  const how = deflateFor(data, level);
   return new Promise((resolve, reject) => {
-    gzip(data, { level, chunkSize: 1 << 20 }, (err, res) => {
+    gzip(data, { ...how, chunkSize: 1 << 20 }, (err, res) => {
       if (err) return reject(err);
       const out = new Uint8Array(res.buffer, res.byteOffset, res.byteLength);
       out.fill(0, 4, 8); // mtime 0
@@ -314,62 +420,215 @@ function gzipAsync(data: Uint8Array, level: number): Promise<Uint8Array> {
 }
 
 /**
+ * Bytes in, gzip members out: input is gathered into `blockSize` blocks (reused once
+ * compressed), each compressed on the thread pool with up to `parallel` at a time, and the
+ * members are handed to `emit` in order. Producers call `put`/`zeros`/`file`, check `busy`
+ * after each piece of work and `await settle()` when it is true, and `end()` last.
+ */
+class BlockGzip {
+  readonly #free: Uint8Array[] = [];
+  #buf: Uint8Array;
+  #fill = 0;
+  readonly #pending: Promise<Uint8Array>[] = [];
+  #any = false;
+  #paced = 0;
+  /** Input bytes so far. */
+  total = 0;
+
+  constructor(
+    readonly level: number,
+    readonly blockSize: number,
+    readonly parallel: number,
+    readonly emit: (member: Uint8Array) => void | Promise<void>,
+  ) {
+    this.#buf = new Uint8Array(blockSize);
+  }
+
+  get busy(): boolean {
+    return this.#pending.length >= this.parallel;
+  }
+
+  #submit(): void {
+    const block = this.#buf;
+    const size = this.blockSize;
+    const p = gzipAsync(block.subarray(0, this.#fill), this.level).finally(() => {
+      if (block.length === size) this.#free.push(block);
+    });
+    p.catch(() => {}); // awaited in order by settle(); not unhandled meanwhile
+    this.#pending.push(p);
+    this.#any = true;
+    this.#buf = this.#free.pop() ?? new Uint8Array(size);
+    this.#fill = 0;
+  }
+
+  /** Copies `b` in. */
+  put(b: Uint8Array): void {
+    let off = 0;
+    while (off < b.byteLength) {
+      const n = Math.min(this.blockSize - this.#fill, b.byteLength - off);
+      this.#buf.set(b.subarray(off, off + n), this.#fill);
+      this.#fill += n;
+      off += n;
+      if (this.#fill === this.blockSize) this.#submit();
+    }
+    this.total += b.byteLength;
+  }
+
+  /** `n` zero bytes. */
+  zeros(n: number): void {
+    this.total += n;
+    while (n > 0) {
+      const k = Math.min(n, this.blockSize - this.#fill);
+      this.#buf.fill(0, this.#fill, this.#fill + k);
+      this.#fill += k;
+      n -= k;
+      if (this.#fill === this.blockSize) this.#submit();
+    }
+  }
+
+  /** A view of the next `n` bytes of the current block, or undefined when they do not fit. */
+  reserve(n: number): Uint8Array | undefined {
+    return this.#fill + n <= this.blockSize
+      ? this.#buf.subarray(this.#fill, this.#fill + n)
+      : undefined;
+  }
+
+  /** Takes in the `n` bytes written into the view `reserve(n)` gave. */
+  commit(n: number): void {
+    this.#fill += n;
+    this.total += n;
+    if (this.#fill === this.blockSize) this.#submit();
+  }
+
+  /** Reads `size` bytes of the open file `fd` (from offset 0) straight into the blocks. */
+  async file(fd: number, size: number, shrank: () => Error): Promise<void> {
+    let pos = 0;
+    while (pos < size) {
+      const want = Math.min(size - pos, this.blockSize - this.#fill);
+      const n = readSync(fd, this.#buf, this.#fill, want, pos);
+      if (n <= 0) throw shrank();
+      pos += n;
+      this.commit(n);
+      if (this.busy) await this.settle();
+    }
+  }
+
+  /** Hands out finished members until fewer than `parallel` are in flight. */
+  async settle(): Promise<void> {
+    while (this.#pending.length >= this.parallel) await this.emit(await this.#pending.shift()!);
+    this.pace();
+  }
+
+  /** Reports the input taken since the last report to `pacer`. */
+  pace(): void {
+    this.pacer?.add(this.total - this.#paced);
+    this.#paced = this.total;
+  }
+
+  /** Told the input bytes after each wait (for big files read straight in). */
+  pacer?: MemoryPacer;
+
+  /** Compresses what is left and hands out every member. */
+  async end(): Promise<void> {
+    if (this.#fill > 0 || !this.#any) this.#submit();
+    while (this.#pending.length) await this.emit(await this.#pending.shift()!);
+  }
+}
+
+/** Packs the prefix into `z` (tar framing and file contents); fills `out`. */
+async function packInto(opts: PackOptions, out: PackResult, z: BlockGzip): Promise<void> {
+  const matcher = new PrefixMatcher(prefixesToRelocate(opts.meta));
+  const lists = out.lists;
+  // Compressed members and per-file objects are garbage the collector would leave to pile
+  // up: collections when memory grows keep the peak flat whatever the size.
+  z.pacer = new MemoryPacer();
+  for (const it of walkPrefix(opts)) {
+    for (const b of tarHeaderBlocks(headerOf(it), it.size)) z.put(b);
+    if (it.type === "symlink") noteLink(lists, it, matcher);
+    if (it.type !== "file") continue;
+    const rel = it.rel!;
+    const size = it.size;
+    const shrank = () =>
+      new InvalidDataError(
+        `Cannot pack "${opts.prefix}": file "${rel}" changed while it was read (shorter than ${size} bytes)`,
+      );
+    const fd = openSync(it.path!, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
+    try {
+      if (isInSpack(rel)) await z.file(fd, size, shrank);
+      else if (size <= READ_WHOLE) {
+        // Read once, into the tar block itself when it fits there, and classified in place.
+        const into = z.reserve(size) ?? window.subarray(0, size);
+        if (readFull(fd, into, size, 0) < size) throw shrank();
+        note(lists, rel, relocationOf(into, matcher));
+        if (into.buffer === window.buffer) z.put(into);
+        else z.commit(size);
+      } else {
+        note(lists, rel, classifyOpen(fd, size, matcher));
+        await z.file(fd, size, shrank);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    z.zeros(tarPadding(size));
+    z.pace();
+    if (z.busy) await z.settle();
+  }
+  const info = buildinfoEntry(opts, out);
+  for (const b of tarHeaderBlocks(info.header, info.body.length)) z.put(b);
+  z.put(info.body);
+  z.zeros(tarPadding(info.body.length));
+  z.zeros(tarTrailerSize(z.total));
+  await z.end();
+}
+
+/**
  * A gzip compressor that compresses `blockSize` input blocks on the thread pool, `parallel`
  * at a time, and emits them in order as gzip members.
  */
 export function parallelGzipStream(
   opts: { level?: number; blockSize?: number; parallel?: number } = {},
 ): TransformStream<Uint8Array, Uint8Array> {
-  const level = opts.level ?? 6;
-  const blockSize = opts.blockSize ?? 1 << 20;
-  const parallel = Math.max(1, opts.parallel ?? 3);
-  // Input blocks are reused once their compression finished (no garbage per block).
-  const free: Uint8Array[] = [];
-  let buf: Uint8Array = new Uint8Array(blockSize);
-  let fill = 0;
-  const pending: Promise<Uint8Array>[] = [];
-  let any = false;
-
-  const submit = () => {
-    const block = buf;
-    pending.push(
-      gzipAsync(block.subarray(0, fill), level).finally(() => {
-        if (block.length === blockSize) free.push(block);
-      }),
-    );
-    any = true;
-    buf = free.pop() ?? new Uint8Array(blockSize);
-    fill = 0;
-  };
+  let z!: BlockGzip;
   return new TransformStream<Uint8Array, Uint8Array>({
-    async transform(chunk, c) {
-      let off = 0;
-      while (off < chunk.length) {
-        const n = Math.min(blockSize - fill, chunk.length - off);
-        buf.set(chunk.subarray(off, off + n), fill);
-        fill += n;
-        off += n;
-        if (fill === blockSize) {
-          submit();
-          while (pending.length >= parallel) c.enqueue(await pending.shift()!);
-        }
-      }
+    start(c) {
+      z = new BlockGzip(
+        opts.level ?? 6,
+        opts.blockSize ?? 1 << 20,
+        Math.max(1, opts.parallel ?? 3),
+        (m) => c.enqueue(m),
+      );
     },
-    async flush(c) {
-      if (fill > 0 || !any) submit();
-      while (pending.length) c.enqueue(await pending.shift()!);
+    async transform(chunk) {
+      z.put(chunk);
+      if (z.busy) await z.settle();
+    },
+    flush() {
+      return z.end();
     },
   });
+}
+
+function newResult(): PackResult {
+  return {
+    lists: { relocateBinaries: [], relocateLinks: [], relocateTextfiles: [] },
+    buildinfo: "",
+  };
+}
+
+function blockGzip(opts: PackOptions, emit: (m: Uint8Array) => void | Promise<void>): BlockGzip {
+  return new BlockGzip(
+    opts.level ?? 6,
+    opts.blockSize ?? 1 << 20,
+    Math.max(1, opts.parallel ?? 3),
+    emit,
+  );
 }
 
 /** Packs a prefix: the gzip-compressed tarball stream and, once it ended, what was found. */
 export function packPrefix(
   opts: PackOptions,
 ): { stream: ReadableStream<Uint8Array>; result: Promise<PackResult> } {
-  const out: PackResult = {
-    lists: { relocateBinaries: [], relocateLinks: [], relocateTextfiles: [] },
-    buildinfo: "",
-  };
+  const out = newResult();
   let resolve!: (r: PackResult) => void;
   let reject!: (e: unknown) => void;
   const result = new Promise<PackResult>((res, rej) => {
@@ -377,21 +636,41 @@ export function packPrefix(
     reject = rej;
   });
   result.catch(() => {});
-  async function* entries(): AsyncGenerator<TarWriteEntry> {
-    try {
-      yield* prefixEntries(opts, out);
-    } catch (e) {
-      reject(e);
-      throw e;
-    }
-  }
-  const stream = writeTar(entries()).pipeThrough(parallelGzipStream(opts)).pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      flush() {
-        resolve(out);
-      },
-    }),
-  );
+  let started = false;
+  let cancelled: unknown;
+  let wake: (() => void) | undefined;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (wake) {
+        const w = wake;
+        wake = undefined;
+        w();
+      }
+      if (started) return;
+      started = true;
+      const z = blockGzip(opts, async (m) => {
+        if (cancelled !== undefined) throw cancelled;
+        c.enqueue(m);
+        while ((c.desiredSize ?? 1) <= 0 && cancelled === undefined) {
+          await new Promise<void>((r) => wake = r);
+        }
+      });
+      packInto(opts, out, z).then(
+        () => {
+          resolve(out);
+          c.close();
+        },
+        (e) => {
+          reject(e);
+          if (cancelled === undefined) c.error(e);
+        },
+      );
+    },
+    cancel(reason) {
+      cancelled = reason ?? new Error("cancelled");
+      wake?.();
+    },
+  }, { highWaterMark: 1 });
   return { stream, result };
 }
 
@@ -401,25 +680,36 @@ export interface PackedFile extends PackResult {
   descriptor: Descriptor;
 }
 
-/** Packs a prefix into the file `path`, hashing while writing. */
+/**
+ * Packs a prefix into the file `path` (created or replaced), hashing while writing. Nothing is
+ * left at `path` when packing fails.
+ */
 export async function packToFile(opts: PackOptions, path: string): Promise<PackedFile> {
-  const { stream, result } = packPrefix(opts);
+  const out = newResult();
   const hash = createHash("sha256");
   let size = 0;
-  const file = createWriteStream(path);
-  const sink = Writable.toWeb(file) as WritableStream<Uint8Array>;
-  await stream.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(c, ctl) {
-        hash.update(c);
-        size += c.byteLength;
-        ctl.enqueue(c);
-      },
-    }),
-  ).pipeTo(sink);
-  const r = await result;
+  const fd = openSync(
+    path,
+    fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC,
+    0o644,
+  );
+  try {
+    const z = blockGzip(opts, (m) => {
+      hash.update(m);
+      for (let off = 0; off < m.byteLength;) off += writeSync(fd, m, off);
+      size += m.byteLength;
+    });
+    await packInto(opts, out, z);
+  } catch (e) {
+    closeSync(fd);
+    try {
+      unlinkSync(path);
+    } catch { /* already gone */ }
+    throw e;
+  }
+  closeSync(fd);
   return {
-    ...r,
+    ...out,
     path,
     descriptor: {
       mediaType: MEDIA_TYPES.tarball,

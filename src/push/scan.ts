@@ -10,7 +10,8 @@
 /** What Spack's `file_type` says about a file. */
 export type FileKind = "binary" | "text" | "unknown";
 
-const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+import { readSync } from "node:fs";
+import { Buffer, isUtf8 } from "node:buffer";
 
 /** True for the first bytes of an ELF or Mach-O file (Spack's `is_elf_magic`/`is_macho_magic`). */
 export function isBinaryMagic(b: Uint8Array): boolean {
@@ -36,17 +37,18 @@ export function isBinaryMagic(b: Uint8Array): boolean {
 export function classify(data: Uint8Array): FileKind {
   if (data.length < 8) return "unknown";
   if (isBinaryMagic(data)) return "binary";
-  try {
-    utf8Strict.decode(data);
-    return "text";
-  } catch {
-    // not UTF-8: try the ISO-8859-1 heuristic
-  }
+  // Validated without decoding (no string per file); else the ISO-8859-1 heuristic.
+  if (isUtf8(data) || isLatin1Text(data)) return "text";
+  return "unknown";
+}
+
+/** No byte of `data` is NUL or in `[\x7f-\x9f]` (Spack's ISO-8859-1 text heuristic). */
+export function isLatin1Text(data: Uint8Array): boolean {
   for (let i = 0; i < data.length; i++) {
     const c = data[i];
-    if (c === 0 || (c >= 0x7f && c <= 0x9f)) return "unknown";
+    if (c === 0 || (c >= 0x7f && c <= 0x9f)) return false;
   }
-  return "text";
+  return true;
 }
 
 /** `[A-Za-z0-9_-]`: the characters Spack's prefix regex lets stand before a prefix. */
@@ -61,24 +63,54 @@ function isWordOrDash(c: number): boolean {
  * unless the run of word characters before it is preceded by "/".
  */
 export class PrefixMatcher {
-  readonly #needles: Uint8Array[];
+  readonly #needles: Buffer[];
+  readonly #longest: number;
 
   /** A matcher for `prefixes` (empty strings are ignored). */
   constructor(prefixes: string[]) {
-    const enc = new TextEncoder();
-    this.#needles = [...new Set(prefixes.filter((p) => p.length > 0))].map((p) => enc.encode(p));
+    this.#needles = [...new Set(prefixes.filter((p) => p.length > 0))].map((p) => Buffer.from(p));
+    this.#longest = Math.max(0, ...this.#needles.map((n) => n.byteLength));
   }
 
   /** True when `data` contains a prefix at a position the regex's look-behind allows. */
   search(data: Uint8Array): boolean {
+    return this.#searchIn(data, () => true);
+  }
+
+  /**
+   * `search` over the first `size` bytes of the open file `fd`, read in windows of
+   * `buf.byteLength` bytes (so that the memory used does not depend on the file's size).
+   */
+  searchFile(fd: number, size: number, buf: Uint8Array): boolean {
+    const overlap = Math.max(0, this.#longest - 1);
+    if (buf.byteLength <= overlap) throw new RangeError("searchFile: buffer too small");
+    let pos = 0; // file offset of buf[0]
+    for (;;) {
+      const len = readAt(fd, buf, Math.min(buf.byteLength, size - pos), pos);
+      const win = buf.subarray(0, len);
+      // A run of word characters reaching the window's start continues before it: look back
+      // in the file for the character before the run.
+      const before = () => pos === 0 || !slashBefore(fd, pos);
+      if (this.#searchIn(win, before)) return true;
+      if (pos + len >= size || len <= overlap) return false;
+      pos += len - overlap;
+    }
+  }
+
+  /**
+   * The search proper; `atStart` answers for an occurrence whose word run reaches the start of
+   * `data` (true when the look-behind allows it).
+   */
+  #searchIn(data: Uint8Array, atStart: () => boolean): boolean {
+    const hay = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     for (const n of this.#needles) {
       let from = 0;
       for (;;) {
-        const p = indexOf(data, n, from);
+        const p = hay.indexOf(n, from);
         if (p < 0) break;
         let s = p;
         while (s > 0 && isWordOrDash(data[s - 1])) s--;
-        if (s === 0 || data[s - 1] !== 0x2f) return true;
+        if (s === 0 ? atStart() : data[s - 1] !== 0x2f) return true;
         from = p + 1;
       }
     }
@@ -107,4 +139,30 @@ export function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): numb
     i++;
   }
   return -1;
+}
+
+/** Reads up to `len` bytes at `pos` (fewer only at the end of the file). */
+function readAt(fd: number, buf: Uint8Array, len: number, pos: number): number {
+  let n = 0;
+  while (n < len) {
+    const got = readSync(fd, buf, n, len - n, pos + n);
+    if (got <= 0) break;
+    n += got;
+  }
+  return n;
+}
+
+/**
+ * Whether the run of word characters that ends just before file offset `end` is preceded by
+ * "/" (false when the run starts the file).
+ */
+function slashBefore(fd: number, end: number): boolean {
+  const b = new Uint8Array(4096);
+  while (end > 0) {
+    const start = Math.max(0, end - b.byteLength);
+    const n = readAt(fd, b, end - start, start);
+    for (let i = n - 1; i >= 0; i--) if (!isWordOrDash(b[i])) return b[i] === 0x2f;
+    end = start;
+  }
+  return false;
 }

@@ -100,3 +100,75 @@ Deno.test("levelFor stores random blocks and compresses text and random-looking 
   mixed.set(random.subarray(0, 100_000));
   assert.equal(levelFor(mixed, 6), 6);
 });
+
+Deno.test("PrefixMatcher.searchFile agrees with search over the whole file, whatever the window (property)", async () => {
+  const { default: fc } = await import("fast-check");
+  const { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "spackle-scan-"));
+  const m = new PrefixMatcher(["/opt/store", "/opt/store/bin/sbang"]);
+  try {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom("a", "_", "/", " ", "-", "\n", "/opt/store", "x/opt/store"), {
+          maxLength: 60,
+        }),
+        fc.integer({ min: 25, max: 80 }),
+        (parts, win) => {
+          const data = enc.encode(parts.join(""));
+          const path = join(dir, "f");
+          writeFileSync(path, data);
+          const fd = openSync(path, "r");
+          try {
+            assert.equal(m.searchFile(fd, data.length, new Uint8Array(win)), m.search(data));
+          } finally {
+            closeSync(fd);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // A run of word characters longer than the window, preceded by "/": not an occurrence.
+    const long = enc.encode("/" + "a".repeat(500) + "/opt/store/lib\n");
+    writeFileSync(join(dir, "g"), long);
+    const fd = openSync(join(dir, "g"), "r");
+    try {
+      assert.equal(m.search(long), false);
+      assert.equal(m.searchFile(fd, long.length, new Uint8Array(64)), false);
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test("deflateFor: text deflated, random stored, random-looking text Huffman-coded only", async () => {
+  const { deflateFor, repeatShare } = await import("./pack.ts");
+  const { constants } = await import("node:zlib");
+  const random = new Uint8Array(1 << 20);
+  for (let i = 0; i < random.length; i += 65536) {
+    crypto.getRandomValues(random.subarray(i, i + 65536));
+  }
+  const text = enc.encode("/opt/store/lib/libz.so.1\n".repeat(50_000)).slice(0, 1 << 20);
+  const printable = random.map((b) => 0x21 + (b % 64));
+  assert.deepEqual(deflateFor(text, 6), { level: 6, strategy: constants.Z_DEFAULT_STRATEGY });
+  assert.equal(deflateFor(random, 6).level, 0);
+  assert.deepEqual(deflateFor(printable, 6), { level: 6, strategy: constants.Z_HUFFMAN_ONLY });
+  assert.ok(repeatShare(text) > 0.9);
+  assert.ok(repeatShare(printable.subarray(0, 16384)) < 0.01);
+  // Random-looking text with text in its middle: deflated as a whole.
+  const mixed = printable.slice();
+  mixed.set(text.subarray(0, 100_000), 450_000);
+  assert.equal(deflateFor(mixed, 6).strategy, constants.Z_DEFAULT_STRATEGY);
+  // Whatever the choice, each block is a gzip member that reads back.
+  for (const b of [text, random, printable, mixed]) {
+    const gz = await collect(streamOf(b).pipeThrough(parallelGzipStream()));
+    assert.deepEqual(new Uint8Array(gunzipSync(gz)), b);
+  }
+  // Huffman-only costs little on such data: within 1% of full deflate.
+  const huff = (await collect(streamOf(printable).pipeThrough(parallelGzipStream()))).length;
+  const full = gzipBytes(printable).length;
+  assert.ok(huff < full * 1.01, `${huff} vs ${full}`);
+});

@@ -1,0 +1,71 @@
+/**
+ * Peak memory of long streaming jobs. Under Bun, large short-lived buffers (stream chunks,
+ * zlib output) are freed only by a full collection, which its collector starts late: a job
+ * that moves hundreds of megabytes would hold most of them as garbage. A {@link MemoryPacer}
+ * is told how far the job got and asks for a full collection whenever the resident set has
+ * grown past a soft limit, so the peak stays near that limit whatever the size of the job.
+ * One pacer can serve several jobs running at once (progress is added, not set).
+ *
+ * @module
+ */
+import process from "node:process";
+
+/** Options of {@link MemoryPacer}. */
+export interface MemoryPacerOptions {
+  /** Resident bytes under which no collection is asked for (default 96 MiB). */
+  limit?: number;
+  /**
+   * Growth allowed above what a collection leaves (default 16 MiB): when live data alone
+   * comes near `limit`, collections happen each time this much more is resident.
+   */
+  headroom?: number;
+  /** Progress (bytes) between two looks at the resident set (default 1 MiB). */
+  every?: number;
+}
+
+type FullGc = () => void;
+
+/** The runtime's synchronous full collection: Bun's, or `gc` where exposed (Deno with flags). */
+function fullGc(): FullGc | undefined {
+  const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void };
+  if (g.Bun) return () => g.Bun!.gc(true);
+  if (typeof g.gc === "function") return () => g.gc!();
+  return undefined;
+}
+
+/** Asks for full collections to keep the resident set near a soft limit (see the module). */
+export class MemoryPacer {
+  readonly #gc = fullGc();
+  readonly #base: number;
+  readonly #headroom: number;
+  readonly #every: number;
+  #limit: number;
+  #next: number;
+  #done = 0;
+  /** Collections asked for so far. */
+  collections = 0;
+
+  constructor(opts: MemoryPacerOptions = {}) {
+    this.#base = opts.limit ?? 96 << 20;
+    this.#headroom = opts.headroom ?? 16 << 20;
+    this.#every = opts.every ?? 1 << 20;
+    this.#limit = this.#base;
+    this.#next = this.#every;
+  }
+
+  /** Reports `bytes` more of progress; looks at the resident set every `every` bytes. */
+  add(bytes: number): void {
+    this.#done += bytes;
+    if (this.#done < this.#next) return;
+    this.#next = this.#done + this.#every;
+    this.check();
+  }
+
+  /** Looks at the resident set now: a full collection when it is past the limit. */
+  check(): void {
+    if (!this.#gc || process.memoryUsage.rss() < this.#limit) return;
+    this.#gc();
+    this.collections++;
+    this.#limit = Math.max(this.#base, process.memoryUsage.rss() + this.#headroom);
+  }
+}

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { MemoryPacer } from "./memory.ts";
+
+/** Runs `f` with `globalThis.gc` set to a counter (as Deno with --expose-gc would have it). */
+function withGc(f: (calls: () => number) => void): void {
+  const g = globalThis as { gc?: () => void };
+  const saved = g.gc;
+  let n = 0;
+  g.gc = () => n++;
+  try {
+    f(() => n);
+  } finally {
+    if (saved) g.gc = saved;
+    else delete g.gc;
+  }
+}
+
+Deno.test("MemoryPacer collects past its limit, then allows its headroom above what is left", () => {
+  withGc((calls) => {
+    const p = new MemoryPacer({ limit: 1, headroom: 1 << 30, every: 1 << 20 });
+    p.add(1000); // before the first look
+    assert.equal(calls(), 0);
+    p.add((1 << 20) - 1000); // resident set above 1 byte: collect
+    assert.equal(calls(), 1);
+    p.add(1 << 19); // not yet the next look
+    p.add(1 << 19); // within the headroom of a gigabyte
+    p.check();
+    assert.equal(calls(), 1);
+    assert.equal(p.collections, 1);
+  });
+  withGc((calls) => {
+    const p = new MemoryPacer({ limit: 1, headroom: 0, every: 1 << 20 });
+    for (let mb = 1; mb <= 5; mb++) p.add(1 << 20);
+    assert.equal(calls(), 5);
+    p.check(); // a look now, whatever the progress
+    assert.equal(calls(), 6);
+  });
+});
+
+Deno.test("MemoryPacer does nothing where the runtime offers no collection", () => {
+  const g = globalThis as { gc?: () => void };
+  if (typeof g.gc === "function") return; // run with --expose-gc: covered above
+  const p = new MemoryPacer({ limit: 1, headroom: 0, every: 1 });
+  for (let i = 1; i <= 10; i++) p.add(1);
+  p.check();
+  assert.equal(p.collections, 0);
+});
