@@ -1,5 +1,6 @@
 /**
- * The streaming core: sha256, gzip, tar, stream helpers, and memory pacing.
+ * The streaming core: sha256, gzip, tar, stream helpers, memory pacing, and owners of working
+ * directories (pid.ts).
  *
  * @module
  */
@@ -8,5 +9,6 @@ export * from "./digest.ts";
 export * from "./gzip.ts";
 export * from "./json.ts";
 export * from "./memory.ts";
+export * from "./pid.ts";
 export * from "./streams.ts";
 export * from "./tar.ts";

@@ -32,6 +32,7 @@ import {
 import { dirname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
+import { pidAlive } from "../core/pid.ts";
 import process from "node:process";
 import { InvalidDataError, NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
@@ -273,15 +274,6 @@ function dbSpec(node: SpecNode): Record<string, unknown> {
 
 // ---------------------------------------------------------------------------------------------
 // Lock.
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code === "EPERM";
-  }
-}
 
 async function withLock<T>(root: string, signal: AbortSignal | undefined, fn: () => T): Promise<T> {
   const lock = join(root, DB_DIR, "spackle.lock");
