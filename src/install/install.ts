@@ -19,6 +19,7 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -383,7 +384,7 @@ function cleanStaging(root: string): void {
   const dir = join(root, STAGING);
   if (!existsSync(dir)) return;
   for (const name of readdirSync(dir)) {
-    const m = /^(.+)-(\d+)-[a-z0-9]+$/.exec(name);
+    const m = /^(.+)-(\d+)-[A-Za-z0-9]+$/.exec(name);
     if (m && m[1] === hostname() && pidAlive(Number(m[2]))) continue;
     if (m && m[1] !== hostname()) continue;
     rmSync(join(dir, name), { recursive: true, force: true });
@@ -537,8 +538,9 @@ export async function installSpecs(
   }
 
   // Stage everything (parallel), then commit (serial, under the lock).
-  const runDir = join(root, STAGING, `${hostname()}-${process.pid}-${Date.now().toString(36)}`);
-  mkdirSync(runDir, { recursive: true });
+  // Unique per call, also for two installs started by one process in the same millisecond.
+  mkdirSync(join(root, STAGING), { recursive: true });
+  const runDir = mkdtempSync(join(root, STAGING, `${hostname()}-${process.pid}-`));
   try {
     // One pacer for the extractions running at once (their garbage adds up); extraction
     // makes two bytes of garbage per byte of poorly compressible data, so a wider headroom
