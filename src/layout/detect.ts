@@ -41,11 +41,17 @@ export async function detectLayout(
   opts: { signal?: AbortSignal } = {},
 ): Promise<LayoutInfo> {
   const signal = opts.signal;
-  const [layoutJson, v3Index, v2Index] = await Promise.all([
+  // All three probes run at once; a failure (unreachable, wrong credentials) is reported for
+  // the first of them in this order, whichever failed first, so the error is the same each time.
+  const probes = await Promise.allSettled([
     store.stat(V3_LAYOUT_JSON, { signal }),
     store.stat(v3IndexManifestPath(), { signal }),
     store.stat(V2_INDEX, { signal }),
   ]);
+  const [layoutJson, v3Index, v2Index] = probes.map((p) => {
+    if (p.status === "rejected") throw p.reason;
+    return p.value;
+  });
   const notes: string[] = [];
   const v3 = !!(layoutJson || v3Index) ||
     await anyUnder(store, V3_SPEC_DIR, (p) => p.endsWith(".spec.manifest.json"), signal);
