@@ -18,6 +18,7 @@ import { PASSPHRASE_ENV } from "../../sign/sign.ts";
 import { type Ctx, EXIT, group, type Register } from "../app.ts";
 import { addMirrorOptions, openCliMirrors } from "../mirrors.ts";
 import { type Output, table } from "../output.ts";
+import { promptHidden } from "../prompt.ts";
 
 interface KeyringOpts {
   keyring?: string;
@@ -57,30 +58,6 @@ async function readKeyFile(file: string): Promise<string> {
     return await readFile(file, "utf8");
   } catch (e) {
     throw new UsageError(`Cannot read key file "${file}": ${errorMessage(e)}`, { cause: e });
-  }
-}
-
-/** Reads a line from the terminal without echoing it; undefined when stdin is not a terminal. */
-async function promptHidden(question: string): Promise<string | undefined> {
-  if (!process.stdin.isTTY) return undefined;
-  const { createInterface } = await import("node:readline");
-  const { Writable } = await import("node:stream");
-  let muted = false;
-  const output = new Writable({
-    write(chunk, _enc, cb) {
-      if (!muted) process.stderr.write(chunk);
-      cb();
-    },
-  });
-  const rl = createInterface({ input: process.stdin, output, terminal: true });
-  try {
-    return await new Promise<string>((resolve) => {
-      rl.question(question, (a) => resolve(a));
-      muted = true;
-    });
-  } finally {
-    rl.close();
-    process.stderr.write("\n");
   }
 }
 

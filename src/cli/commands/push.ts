@@ -25,17 +25,10 @@ async function writableStore(
   return s;
 }
 
-async function promptPassphrase(fpr: string): Promise<string | undefined> {
-  if (!process.stdin.isTTY) return undefined;
-  const { createInterface } = await import("node:readline");
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-  try {
-    return await new Promise<string>((resolve) =>
-      rl.question(`Passphrase for signing key ${fpr}: `, (a) => resolve(a))
-    );
-  } finally {
-    rl.close();
-  }
+/** The passphrase of a signing key, asked on the terminal without echo. */
+async function promptPassphrase(what: string): Promise<string | undefined> {
+  const { promptHidden } = await import("../prompt.ts");
+  return await promptHidden(`Passphrase for the signing key ${what}: `);
 }
 
 /** The Signer of `--key FILE` (passphrase from SPACKLE_SIGNING_PASSPHRASE or a prompt). */
