@@ -176,3 +176,41 @@ Deno.test("connect_timeout and read_timeout come from the config file; a bad val
   assert.equal(r.code, 1);
   assert.match(r.stderr, /connect_timeout must be a number of seconds/);
 });
+
+Deno.test({
+  name: "sync to a bare word that is neither configured nor existing creates that directory; " +
+    "--require-signatures needs keys and leaves unsigned entries (exit 3)",
+  ignore: !HAVE_FIXTURES,
+  fn: async () => {
+    const home = await Deno.makeTempDir({ prefix: "spackle-sync-cli-" });
+    const run = async (...args: string[]) => {
+      const p = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", join(REPO_ROOT, "cli.ts"), ...args],
+        env: { NO_COLOR: "1", HOME: home, XDG_CONFIG_HOME: join(home, "xdg") },
+        clearEnv: true,
+        cwd: home,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      return { code: p.code, stdout: dec.decode(p.stdout), stderr: dec.decode(p.stderr) };
+    };
+    let r = await run("sync", fixture("v3-signed"), "newmirror");
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(existsSync(join(home, "newmirror", "v3", "layout.json")));
+    r = await run("sync", fixture("v3-signed"), "other", "--require-signatures");
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--require-signatures needs trusted keys/);
+    const key = fixture("keys/oracle-test.pub.asc");
+    r = await run("sync", fixture("v3-signed"), "checked", "-k", key, "--require-signatures");
+    assert.equal(r.code, 0, r.stderr);
+    r = await run("sync", fixture("v3-unsigned"), "strict", "-k", key, "--require-signatures");
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /not signed and signatures are required/);
+    // Reading still needs a name, a path or a URL: an unknown bare word is an error.
+    r = await run("list", "-m", "nosuchmirror");
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /Unknown mirror "nosuchmirror"/);
+    await Deno.remove(home, { recursive: true });
+  },
+});

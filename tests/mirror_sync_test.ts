@@ -213,3 +213,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "sync with a verifier leaves entries whose signature does not verify, and unsigned ones " +
+    "when signatures are required",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const { verifierFromKeys } = await import("../src/mirror/trusted_keys.ts");
+    const verifier = await verifierFromKeys([
+      await readFile(fixture("keys/oracle-test.pub.asc"), "utf8"),
+    ]);
+    const d = await tmp();
+    try {
+      // A signed mirror with one manifest tampered with (its signed text changed).
+      const src = join(d, "src");
+      await cp(fixture("v3-signed"), src, { recursive: true });
+      const text = await readFile(join(src, FOOAPP), "utf8");
+      await writeFile(join(src, FOOAPP), text.replace('"mediaType"', '"mediaType" '));
+      const dst = await openStore(join(d, "dst"), { writable: true }) as Store;
+      const r = await syncMirror(await openStore(src), dst, { verifier });
+      const left = r.entries.filter((e) => e.status === "left");
+      assert.deepEqual(left.map((e) => e.path), [FOOAPP]);
+      assert.match(left[0].reason!, /signature/i);
+      assert.equal(r.entries.filter((e) => e.status === "copied").length, 4); // 3 specs + key
+      await assert.rejects(readFile(join(d, "dst", FOOAPP)));
+
+      // Unsigned entries pass with a verifier, and are left when signatures are required.
+      const u1 = await openStore(join(d, "u1"), { writable: true }) as Store;
+      const a = await syncMirror(await openStore(fixture("v3-unsigned")), u1, { verifier });
+      assert.equal(a.entries.filter((e) => e.status === "copied").length, 4);
+      const u2 = await openStore(join(d, "u2"), { writable: true }) as Store;
+      const b = await syncMirror(await openStore(fixture("v3-unsigned")), u2, {
+        verifier,
+        requireSignatures: true,
+      });
+      assert.equal(b.entries.filter((e) => e.status === "left").length, 4);
+      assert.match(b.entries[0].reason!, /not signed and signatures are required/);
+
+      // A v2 source: signatures checked while migrating.
+      const v2 = await openStore(join(d, "v2"), { writable: true }) as Store;
+      const c = await syncMirror(await openStore(fixture("v2-signed")), v2, {
+        verifier,
+        requireSignatures: true,
+      });
+      assert.equal(c.entries.filter((e) => e.status === "migrated").length, 4);
+      await assert.rejects(
+        syncMirror(await openStore(fixture("v2-signed")), v2, { requireSignatures: true }),
+        /without trusted keys/,
+      );
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  },
+});

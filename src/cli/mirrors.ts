@@ -149,7 +149,8 @@ function looksLikeLocation(s: string): boolean {
 
 /**
  * What one mirror argument stands for: a URL or path as given, else a configured name (its
- * push side when `direction` is "push"), else a directory of that name.
+ * push side when `direction` is "push"), else a directory of that name (one that does not
+ * exist yet too, for the "push" direction: a mirror about to be written).
  */
 export async function resolveMirrorArg(
   m: string,
@@ -158,7 +159,7 @@ export async function resolveMirrorArg(
   if (looksLikeLocation(m)) return { source: m };
   // A bare word is a configured name first (as in Spack), else a directory of that name.
   const r = await resolver?.resolve(m);
-  if (!r && existsSync(m)) return { source: m };
+  if (!r && (existsSync(m) || direction === "push")) return { source: m };
   if (!r) {
     throw new UsageError(
       `Unknown mirror "${m}": not a path, not a URL${

@@ -18,7 +18,13 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { IntegrityError, InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
+import {
+  IntegrityError,
+  InvalidDataError,
+  NotFoundError,
+  SignatureError,
+  UsageError,
+} from "../errors.ts";
 import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
 import { parseManifest } from "../layout/manifest.ts";
 import { openMirror } from "../layout/mirror.ts";
@@ -50,8 +56,13 @@ export interface SyncOptions {
   jobs?: number;
   /** Work out what would be copied, write nothing. */
   dryRun?: boolean;
-  /** Verifies v2 spec files when a v2 source is migrated (unsigned migration otherwise). */
+  /**
+   * Verifies signed metadata: v3 spec manifests before they are copied, v2 spec files when a v2
+   * source is migrated. An entry whose signature does not verify is left (with the reason).
+   */
   verifier?: Verifier;
+  /** Also leave entries that are not signed (needs `verifier`). */
+  requireSignatures?: boolean;
   /**
    * Server-side copies only (S3 to S3 on one endpoint with the same credentials): do not read
    * a source blob to check its checksum before copying it; rely on its name (its checksum)
@@ -261,6 +272,9 @@ export async function syncMirror(
   opts: SyncOptions = {},
 ): Promise<SyncResult> {
   const signal = opts.signal;
+  if (opts.requireSignatures && !opts.verifier) {
+    throw new UsageError("Cannot require signatures without trusted keys (a verifier)");
+  }
   const layout = await detectLayout(src, { signal });
   if (!layout.versions.includes(3)) {
     if (!layout.versions.includes(2)) {
@@ -284,7 +298,7 @@ export async function syncMirror(
     });
     const m = await migrate(src, dst, {
       verifier: opts.verifier,
-      unsigned: !opts.verifier,
+      unsigned: !opts.requireSignatures,
       dryRun: opts.dryRun,
       jobs: opts.jobs,
       signal,
@@ -362,7 +376,14 @@ export async function syncMirror(
   await pool(all.map((path, i) => ({ path, i })), jobs, async ({ path, i }) => {
     try {
       const text = await readManifest(path);
-      const body = isClearsigned(text) ? clearsignedBody(text, `"${path}"`) : text;
+      const signed = isClearsigned(text);
+      if (!path.startsWith(V3_KEY_DIR)) {
+        if (signed && opts.verifier) await opts.verifier.verify(text, `"${path}"`);
+        else if (!signed && opts.requireSignatures) {
+          throw new SignatureError(`"${path}" is not signed and signatures are required`);
+        }
+      }
+      const body = signed ? clearsignedBody(text, `"${path}"`) : text;
       const m = parseManifest(body, `"${path}"`);
       const named: BlobRef[] = [];
       for (const r of m.data) {

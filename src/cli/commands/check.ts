@@ -244,6 +244,17 @@ const register: Register = (program, act) => {
         "blob to check its sha256 (sizes are still checked)",
       false,
     )
+    .option(
+      "-k, --key <file...>",
+      "check signatures: trust these armored public keys besides the keyring's; entries whose " +
+        "signature does not verify are left",
+    )
+    .option("--keyring <dir>", "keyring directory (default: SPACKLE_KEYRING, else the user's)")
+    .option(
+      "--require-signatures",
+      "also leave unsigned entries (needs trusted keys: the keyring or --key)",
+      false,
+    )
     .addHelpText(
       "after",
       "\nExit codes: 0 done; 3 some entries were left (listed); 1 failure (a corrupt blob stops " +
@@ -253,12 +264,24 @@ const register: Register = (program, act) => {
     )
     .action(act(async ({ out, globals, signal }, src: string, dst: string, specs: string[], o) => {
       const m = await import("../../mirror/mod.ts");
-      const { openCliStore } = await import("../mirrors.ts");
+      const { cliVerifier, openCliStore } = await import("../mirrors.ts");
       const from = await openCliStore(src, globals, { out });
       const to = await openCliStore(dst, globals, { writable: true, out });
+      // Signatures are checked when asked for (--key, --require-signatures): against the
+      // keyring and the --key files. Otherwise entries are copied as they are (verify checks).
+      const verifier = o.key?.length || o.requireSignatures
+        ? cliVerifier({ key: o.key, keyring: o.keyring })
+        : undefined;
+      if (o.requireSignatures && !verifier) {
+        throw new UsageError(
+          "--require-signatures needs trusted keys: trust some (spackle keys trust) or give --key",
+        );
+      }
       const progress = Progress.for(out);
       const r = await m.syncMirror(from, to as Parameters<typeof m.syncMirror>[1], {
         specs,
+        verifier,
+        requireSignatures: !!o.requireSignatures,
         jobs: o.jobs,
         dryRun: !!o.dryRun,
         trustSource: !!o.trustSource,
