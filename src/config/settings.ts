@@ -1,7 +1,7 @@
 /**
  * spackle's own configuration file (YAML): mirrors (in Spack's `mirrors.yaml` spelling),
- * keyring, install root, jobs, CA file, proxy, network timeouts. Found at `--config FILE`, else `SPACKLE_CONFIG`,
- * else `$XDG_CONFIG_HOME/spackle/config.yaml` (`~/.config/spackle/config.yaml`).
+ * keyring, install root, jobs, CA file, proxy, network timeouts. Found at `--config FILE`, else
+ * `SPACKLE_CONFIG`, else `$XDG_CONFIG_HOME/spackle/config.yaml` (`~/.config/spackle/config.yaml`).
  *
  * ```yaml
  * mirrors:
