@@ -9,28 +9,16 @@
 import assert from "node:assert/strict";
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
-import { IntegrityError, NotFoundError } from "../src/errors.ts";
+import { fixture } from "./_fixtures.ts";
+import { IntegrityError } from "../src/errors.ts";
 import { pruneMirror } from "../src/mirror/prune.ts";
 import { syncMirror } from "../src/mirror/sync.ts";
-import { openS3Store, type S3Store } from "../src/storage/s3.ts";
+import { openS3Store } from "../src/storage/s3.ts";
 import { openStore } from "../src/storage/open.ts";
 import type { Store } from "../src/storage/store.ts";
+import { bucket, drop, s3Opts, s3Test, spackleS3 } from "./_s3.ts";
 
-const ENDPOINT = Deno.env.get("SPACKLE_TEST_S3_ENDPOINT");
-const ACCESS = Deno.env.get("SPACKLE_TEST_S3_ACCESS_KEY") ?? "test:tester";
-const SECRET = Deno.env.get("SPACKLE_TEST_S3_SECRET_KEY") ?? "testing";
-const REGION = Deno.env.get("SPACKLE_TEST_S3_REGION") ?? "us-east-1";
-const ignore = !ENDPOINT || !HAVE_FIXTURES;
 const KEY = () => fixture("keys/oracle-test.pub.asc");
-
-const opts = () => ({
-  endpoint: ENDPOINT,
-  region: REGION,
-  accessPair: { id: ACCESS, secret: SECRET },
-  env: {},
-  home: "/nonexistent",
-});
 
 interface Call {
   method: string;
@@ -54,67 +42,17 @@ function recording() {
   return { fetch: f as typeof fetch, calls };
 }
 
-let n = 0;
-/** A fresh bucket at `s3://bucket/cache/`, with requests through `f` when given. */
-async function bucket(what: string, f?: typeof fetch): Promise<S3Store> {
-  const name = `spackle-sync-${what}-${Date.now().toString(36)}-${(n++).toString(36)}`;
-  const s = await openS3Store(`s3://${name}/cache/`, opts(), { fetch: f });
-  await s.createBucket();
-  return s;
-}
-
-async function drop(...stores: S3Store[]): Promise<void> {
-  for (const s of stores) {
-    const root = await openS3Store(`s3://${s.bucket}/`, opts());
-    try {
-      for await (const k of root.list("")) await root.delete(k);
-      await root.deleteBucket();
-    } catch (e) {
-      if (!(e instanceof NotFoundError)) throw e;
-    }
-  }
-}
-
-/** Runs the CLI with the S3 settings in the AWS variables. */
-async function spackle(args: string[]) {
-  const home = await Deno.makeTempDir({ prefix: "sp-s3sync-" });
-  try {
-    const p = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(REPO_ROOT, "cli.ts"), ...args],
-      env: {
-        NO_COLOR: "1",
-        HOME: home,
-        SPACKLE_KEYRING: join(home, "keyring"),
-        S3_ENDPOINT_URL: ENDPOINT ?? "",
-        AWS_ACCESS_KEY_ID: ACCESS,
-        AWS_SECRET_ACCESS_KEY: SECRET,
-        AWS_REGION: REGION,
-      },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return { code: p.code, stdout: dec.decode(p.stdout), stderr: dec.decode(p.stderr) };
-  } finally {
-    rmSync(home, { recursive: true, force: true });
-  }
-}
-
-function t(name: string, fn: () => Promise<void>) {
-  Deno.test({ name, ignore, sanitizeOps: false, sanitizeResources: false, fn });
-}
-
 const isBlob = (c: Call) => c.key.includes("/cache/blobs/");
 
-t(
+s3Test(
   "sync s3: file -> S3 streams, S3 -> S3 copies on the server, the copy verifies and installs",
   async () => {
     const a = await bucket("a");
     const recB = recording();
-    const b = await bucket("b", recB.fetch);
+    const b = await bucket("b", { fetch: recB.fetch });
     const recSrc = recording();
     // The source as the destination sees it, with its own recording.
-    const aView = await openS3Store(`s3://${a.bucket}/cache/`, opts(), { fetch: recSrc.fetch });
+    const aView = await openS3Store(`s3://${a.bucket}/cache/`, s3Opts(), { fetch: recSrc.fetch });
     const top = await Deno.makeTempDir({ prefix: "sp-s3sync-root-" });
     try {
       const r1 = await syncMirror(await openStore(fixture("v3-signed")), a);
@@ -165,11 +103,11 @@ t(
       assert.deepEqual(asked, []);
 
       const url = `s3://${b.bucket}/cache`;
-      const v = await spackle(["verify", url, "--key", KEY()]);
+      const v = await spackleS3(["verify", url, "--key", KEY()]);
       assert.equal(v.code, 0, v.stderr);
       assert.match(v.stderr, /4 entries.*signatures: 4 verified/);
       assert.match(v.stderr, /no problems found/);
-      const inst = await spackle(["install", "fooapp", "--root", top, "-m", url, "--key", KEY()]);
+      const inst = await spackleS3(["install", "fooapp", "--root", top, "-m", url, "--key", KEY()]);
       assert.equal(inst.code, 0, inst.stderr);
       const d = join(top, "linux-x86_64");
       const app = readdirSync(d).find((e) => e.startsWith("fooapp-"));
@@ -184,13 +122,13 @@ t(
   },
 );
 
-t("sync s3: --trust-source copies on the server without reading a source blob", async () => {
+s3Test("sync s3: --trust-source copies on the server without reading a source blob", async () => {
   const a = await bucket("ta");
   const c = await bucket("tc");
   try {
     await syncMirror(await openStore(fixture("v3-unsigned")), a);
     const rec = recording();
-    const aView = await openS3Store(`s3://${a.bucket}/cache/`, opts(), { fetch: rec.fetch });
+    const aView = await openS3Store(`s3://${a.bucket}/cache/`, s3Opts(), { fetch: rec.fetch });
     const r = await syncMirror(aView, c, { trustSource: true });
     assert.ok(r.serverSideCopies > 0);
     assert.equal(r.serverSideCopies, r.blobsCopied);
@@ -203,7 +141,7 @@ t("sync s3: --trust-source copies on the server without reading a source blob", 
   }
 });
 
-t(
+s3Test(
   "sync s3: a corrupt source blob stops a server-side copy before it reaches the destination",
   async () => {
     const a = await bucket("ca");
@@ -230,14 +168,14 @@ t(
   },
 );
 
-t("sync s3: the sync command between buckets reports its server-side copies", async () => {
+s3Test("sync s3: the sync command between buckets reports its server-side copies", async () => {
   const a = await bucket("ca");
   const e = await bucket("ce");
   const f = await bucket("cf");
   try {
     await syncMirror(await openStore(fixture("v3-signed")), a);
     // The fixture's blobs are all below 1 MiB: checked, they are written from the checking read.
-    let r = await spackle([
+    let r = await spackleS3([
       "--json",
       "sync",
       `s3://${a.bucket}/cache`,
@@ -250,7 +188,7 @@ t("sync s3: the sync command between buckets reports its server-side copies", as
     assert.equal(doc.serverSideCopies, 0);
     assert.equal(doc.indexSpecs, 4);
     // Trusted, every blob is copied on the server.
-    r = await spackle([
+    r = await spackleS3([
       "--json",
       "sync",
       "--trust-source",
@@ -267,7 +205,7 @@ t("sync s3: the sync command between buckets reports its server-side copies", as
   }
 });
 
-t(
+s3Test(
   "sync s3: S3 -> directory again reads the manifests it has from the directory, not the bucket",
   async () => {
     const a = await bucket("fa");
@@ -278,7 +216,7 @@ t(
       const r1 = await syncMirror(a, dst);
       assert.equal(r1.entries.filter((e) => e.status === "copied").length, 5);
       const rec = recording();
-      const aView = await openS3Store(`s3://${a.bucket}/cache/`, opts(), { fetch: rec.fetch });
+      const aView = await openS3Store(`s3://${a.bucket}/cache/`, s3Opts(), { fetch: rec.fetch });
       const r2 = await syncMirror(aView, dst);
       assert.ok(r2.entries.every((e) => e.status === "present"), JSON.stringify(r2.entries));
       assert.equal(r2.blobsCopied, 0);
@@ -289,7 +227,7 @@ t(
       await Deno.writeTextFile(join(dir, "m", spec), " ", { append: true });
       const r3 = await syncMirror(a, dst);
       assert.deepEqual(r3.entries.filter((e) => e.status === "copied").map((e) => e.path), [spec]);
-      const v = await spackle(["verify", join(dir, "m"), "--key", KEY()]);
+      const v = await spackleS3(["verify", join(dir, "m"), "--key", KEY()]);
       assert.equal(v.code, 0, v.stderr);
     } finally {
       await Deno.remove(dir, { recursive: true });
@@ -298,7 +236,7 @@ t(
   },
 );
 
-t(
+s3Test(
   "prune s3: sizes come from the listing (no request per blob); an orphan is found and deleted",
   async () => {
     const a = await bucket("pa");
@@ -306,7 +244,7 @@ t(
       await syncMirror(await openStore(fixture("v3-unsigned")), a);
       await a.write("blobs/sha256/00/00orphan", new TextEncoder().encode("orphan"));
       const rec = recording();
-      const view = await openS3Store(`s3://${a.bucket}/cache/`, opts(), { fetch: rec.fetch });
+      const view = await openS3Store(`s3://${a.bucket}/cache/`, s3Opts(), { fetch: rec.fetch });
       const r = await pruneMirror(view);
       assert.deepEqual(r.items.map((i) => [i.kind, i.reason, i.path, i.size]), [
         ["blob", "orphan", "blobs/sha256/00/00orphan", 6],

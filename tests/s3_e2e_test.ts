@@ -8,47 +8,22 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { fixture, REPO_ROOT } from "./_fixtures.ts";
 import { describePrefix, substTable } from "./_install_tree.ts";
-import { NotFoundError } from "../src/errors.ts";
-import { openS3Store, type S3Store } from "../src/storage/s3.ts";
+import type { S3Store } from "../src/storage/s3.ts";
+import {
+  ACCESS,
+  bucket,
+  drop,
+  ENDPOINT,
+  IGNORE,
+  REGION,
+  s3Test,
+  SECRET,
+  spackleS3,
+} from "./_s3.ts";
 
-const ENDPOINT = Deno.env.get("SPACKLE_TEST_S3_ENDPOINT");
-const ACCESS = Deno.env.get("SPACKLE_TEST_S3_ACCESS_KEY") ?? "test:tester";
-const SECRET = Deno.env.get("SPACKLE_TEST_S3_SECRET_KEY") ?? "testing";
-const REGION = Deno.env.get("SPACKLE_TEST_S3_REGION") ?? "us-east-1";
-const ignore = !ENDPOINT || !HAVE_FIXTURES;
 const KEY = () => fixture("keys/oracle-test.pub.asc");
-
-const opts = () => ({
-  endpoint: ENDPOINT,
-  region: REGION,
-  accessPair: { id: ACCESS, secret: SECRET },
-  env: {},
-  home: "/nonexistent",
-});
-
-let n = 0;
-function bucketName(what: string): string {
-  return `spackle-e2e-${what}-${Date.now().toString(36)}-${(n++).toString(36)}`;
-}
-
-/** A fresh bucket at `s3://bucket/prefix/`. */
-async function bucket(what: string, prefix = "cache/"): Promise<S3Store> {
-  const s = await openS3Store(`s3://${bucketName(what)}/${prefix}`, opts());
-  await s.createBucket();
-  return s;
-}
-
-async function drop(s: S3Store): Promise<void> {
-  const root = await openS3Store(`s3://${s.bucket}/`, opts());
-  try {
-    for await (const k of root.list("")) await root.delete(k);
-    await root.deleteBucket();
-  } catch (e) {
-    if (!(e instanceof NotFoundError)) throw e;
-  }
-}
 
 /** Uploads every file under `dir` to the store, keeping relative paths. */
 async function upload(dir: string, store: S3Store): Promise<number> {
@@ -67,36 +42,6 @@ async function upload(dir: string, store: S3Store): Promise<number> {
   return count;
 }
 
-/** Runs the CLI in a subprocess with the S3 settings in the AWS variables. */
-async function spackle(args: string[], env: Record<string, string> = {}) {
-  const home = await Deno.makeTempDir({ prefix: "sp-s3home-" });
-  env = { SPACKLE_KEYRING: join(home, "keyring"), ...env };
-  try {
-    const p = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(REPO_ROOT, "cli.ts"), ...args],
-      env: {
-        NO_COLOR: "1",
-        HOME: home,
-        S3_ENDPOINT_URL: ENDPOINT ?? "",
-        AWS_ACCESS_KEY_ID: ACCESS,
-        AWS_SECRET_ACCESS_KEY: SECRET,
-        AWS_REGION: REGION,
-        ...env,
-      },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return { code: p.code, stdout: dec.decode(p.stdout), stderr: dec.decode(p.stderr) };
-  } finally {
-    rmSync(home, { recursive: true, force: true });
-  }
-}
-
-function t(name: string, fn: () => Promise<void>) {
-  Deno.test({ name, ignore, sanitizeOps: false, sanitizeResources: false, fn });
-}
-
 /** Installed prefixes under `root` (the projection's platform-target directory). */
 function installed(root: string): { name: string; prefix: string }[] {
   const d = join(root, "linux-x86_64");
@@ -106,11 +51,11 @@ function installed(root: string): { name: string; prefix: string }[] {
   })).sort((a, b) => a.name.localeCompare(b.name));
 }
 
-t("e2e s3: spackle verify checks a signed v3 mirror in a bucket", async () => {
+s3Test("e2e s3: spackle verify checks a signed v3 mirror in a bucket", async () => {
   const s = await bucket("verify");
   try {
     assert.ok(await upload(fixture("v3-signed"), s) > 10);
-    const r = await spackle(["verify", `s3://${s.bucket}/cache`, "--key", KEY()]);
+    const r = await spackleS3(["verify", `s3://${s.bucket}/cache`, "--key", KEY()]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /4 entries, 11 blobs.*signatures: 4 verified/);
   } finally {
@@ -119,7 +64,7 @@ t("e2e s3: spackle verify checks a signed v3 mirror in a bucket", async () => {
 });
 
 for (const name of ["v3-signed", "v2-signed"]) {
-  t(
+  s3Test(
     `e2e s3: spackle install from ${name} in a bucket gives the same tree as from disk`,
     async () => {
       const s = await bucket("install");
@@ -128,7 +73,7 @@ for (const name of ["v3-signed", "v2-signed"]) {
       const viaS3 = join(top, "s3"), viaFile = join(top, "fs");
       try {
         await upload(fixture(name), s);
-        const r = await spackle([
+        const r = await spackleS3([
           "install",
           "fooapp",
           "--root",
@@ -139,7 +84,7 @@ for (const name of ["v3-signed", "v2-signed"]) {
           KEY(),
         ]);
         assert.equal(r.code, 0, r.stderr);
-        const f = await spackle([
+        const f = await spackleS3([
           "install",
           "fooapp",
           "--root",
@@ -174,27 +119,30 @@ for (const name of ["v3-signed", "v2-signed"]) {
   );
 }
 
-t("e2e s3: a wrong secret fails the CLI with a message naming bucket, key and source", async () => {
-  const s = await bucket("wrong");
-  const top = await Deno.makeTempDir({ prefix: "sp-s3wrong-" });
-  try {
-    await upload(fixture("v3-unsigned"), s);
-    const r = await spackle(
-      ["install", "-m", `s3://${s.bucket}/cache`, "--root", top, "--allow-unsigned", "fooapp"],
-      { AWS_SECRET_ACCESS_KEY: "definitely-wrong" },
-    );
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /wrong credentials/);
-    assert.ok(r.stderr.includes(`s3://${s.bucket}/cache/`), r.stderr);
-    assert.match(r.stderr, /AWS_ACCESS_KEY_ID/);
-    assert.ok(!r.stderr.includes("definitely-wrong"));
-  } finally {
-    rmSync(top, { recursive: true, force: true });
-    await drop(s);
-  }
-});
+s3Test(
+  "e2e s3: a wrong secret fails the CLI with a message naming bucket, key and source",
+  async () => {
+    const s = await bucket("wrong");
+    const top = await Deno.makeTempDir({ prefix: "sp-s3wrong-" });
+    try {
+      await upload(fixture("v3-unsigned"), s);
+      const r = await spackleS3(
+        ["install", "-m", `s3://${s.bucket}/cache`, "--root", top, "--allow-unsigned", "fooapp"],
+        { AWS_SECRET_ACCESS_KEY: "definitely-wrong" },
+      );
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /wrong credentials/);
+      assert.ok(r.stderr.includes(`s3://${s.bucket}/cache/`), r.stderr);
+      assert.match(r.stderr, /AWS_ACCESS_KEY_ID/);
+      assert.ok(!r.stderr.includes("definitely-wrong"));
+    } finally {
+      rmSync(top, { recursive: true, force: true });
+      await drop(s);
+    }
+  },
+);
 
-t(
+s3Test(
   "e2e s3: a configured mirror's endpoint_url and access_pair are used; --verbose names them",
   async () => {
     const s = await bucket("conf");
@@ -210,7 +158,7 @@ t(
       );
       // No endpoint and no credentials in the environment: they must come from the mirror entry.
       const noEnv = { S3_ENDPOINT_URL: "", AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" };
-      const ok = await spackle(["-C", cfg, "-v", "list", "-m", "site"], {
+      const ok = await spackleS3(["-C", cfg, "-v", "list", "-m", "site"], {
         ...noEnv,
         SITE_ID: ACCESS,
         SITE_SECRET: SECRET,
@@ -224,7 +172,7 @@ t(
       assert.match(ok.stderr, /access_pair of mirror "site" \(variables SITE_ID, SITE_SECRET\)/);
       assert.ok(!ok.stderr.includes(SECRET), "the secret is never printed");
       // Without --verbose the description is not printed.
-      const quiet = await spackle(["-C", cfg, "list", "-m", "site"], {
+      const quiet = await spackleS3(["-C", cfg, "list", "-m", "site"], {
         ...noEnv,
         SITE_ID: ACCESS,
         SITE_SECRET: SECRET,
@@ -232,7 +180,7 @@ t(
       assert.equal(quiet.code, 0, quiet.stderr);
       assert.doesNotMatch(quiet.stderr, /credentials:/);
       // A wrong secret in the named variable fails and names where the credentials came from.
-      const bad = await spackle(["-C", cfg, "list", "-m", "site"], {
+      const bad = await spackleS3(["-C", cfg, "list", "-m", "site"], {
         ...noEnv,
         SITE_ID: ACCESS,
         SITE_SECRET: "definitely-wrong",
@@ -240,14 +188,14 @@ t(
       assert.equal(bad.code, 1, bad.stderr);
       assert.match(bad.stderr, /wrong credentials.*access_pair of mirror "site"/);
       // The variable named in access_pair missing: a usage error that names it.
-      const missing = await spackle(["-C", cfg, "list", "-m", "site"], {
+      const missing = await spackleS3(["-C", cfg, "list", "-m", "site"], {
         ...noEnv,
         SITE_ID: ACCESS,
       });
       assert.equal(missing.code, 2, missing.stderr);
       assert.match(missing.stderr, /"SITE_SECRET" named in access_pair is not set/);
       // --s3-endpoint-url wins over the configuration (a wrong one fails, naming the flag).
-      const flag = await spackle(
+      const flag = await spackleS3(
         ["-C", cfg, "-v", "--s3-endpoint-url", "http://127.0.0.1:9", "list", "-m", "site"],
         { ...noEnv, SITE_ID: ACCESS, SITE_SECRET: SECRET },
       );
@@ -260,33 +208,36 @@ t(
   },
 );
 
-t("e2e s3: --s3-endpoint-url and --s3-region with credentials from the environment", async () => {
-  const s = await bucket("flags");
-  try {
-    await upload(fixture("v3-unsigned"), s);
-    const r = await spackle(
-      [
-        "-v",
-        "--s3-endpoint-url",
-        ENDPOINT!,
-        "--s3-region",
-        REGION,
-        "show",
-        "-m",
-        `s3://${s.bucket}/cache`,
-        "--allow-unsigned",
-        "fooapp",
-      ],
-      { S3_ENDPOINT_URL: "", AWS_REGION: "" },
-    );
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /fooapp/);
-    assert.match(r.stderr, /\(from --s3-endpoint-url\), region \S+ \(--s3-region\)/);
-    assert.match(r.stderr, /credentials: key id \S+ from environment \(AWS_ACCESS_KEY_ID/);
-  } finally {
-    await drop(s);
-  }
-});
+s3Test(
+  "e2e s3: --s3-endpoint-url and --s3-region with credentials from the environment",
+  async () => {
+    const s = await bucket("flags");
+    try {
+      await upload(fixture("v3-unsigned"), s);
+      const r = await spackleS3(
+        [
+          "-v",
+          "--s3-endpoint-url",
+          ENDPOINT!,
+          "--s3-region",
+          REGION,
+          "show",
+          "-m",
+          `s3://${s.bucket}/cache`,
+          "--allow-unsigned",
+          "fooapp",
+        ],
+        { S3_ENDPOINT_URL: "", AWS_REGION: "" },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /fooapp/);
+      assert.match(r.stderr, /\(from --s3-endpoint-url\), region \S+ \(--s3-region\)/);
+      assert.match(r.stderr, /credentials: key id \S+ from environment \(AWS_ACCESS_KEY_ID/);
+    } finally {
+      await drop(s);
+    }
+  },
+);
 
 /** Installs fooapp from each mirror into roots of the same length; the trees must be equal. */
 async function installSame(mirrorA: string, mirrorB: string, skip: string[] = []): Promise<void> {
@@ -294,7 +245,7 @@ async function installSame(mirrorA: string, mirrorB: string, skip: string[] = []
   try {
     const ra = join(top, "a"), rb = join(top, "b");
     for (const [m, r] of [[mirrorA, ra], [mirrorB, rb]]) {
-      const res = await spackle(["install", "fooapp", "--root", r, "-m", m, "--key", KEY()]);
+      const res = await spackleS3(["install", "fooapp", "--root", r, "-m", m, "--key", KEY()]);
       assert.equal(res.code, 0, `${m}: ${res.stderr}`);
     }
     const a = installed(ra), b = installed(rb);
@@ -313,14 +264,14 @@ async function installSame(mirrorA: string, mirrorB: string, skip: string[] = []
   }
 }
 
-t(
+s3Test(
   "e2e s3: push signed to a bucket, update-index, list, then install from it into a fresh root",
   async () => {
     const s = await bucket("push");
     const top = await Deno.makeTempDir({ prefix: "sp-s3push-" });
     try {
       const root = join(top, "tree");
-      const inst = await spackle([
+      const inst = await spackleS3([
         "install",
         "fooapp",
         "--root",
@@ -332,7 +283,7 @@ t(
       ]);
       assert.equal(inst.code, 0, inst.stderr);
       const url = `s3://${s.bucket}/cache`;
-      const push = await spackle([
+      const push = await spackleS3([
         "push",
         "--root",
         root,
@@ -345,20 +296,20 @@ t(
       assert.match(push.stderr, /4 pushed, 0 already present, 0 failed/);
       // No index yet: update-index writes it from the manifests in the bucket.
       assert.deepEqual(await s.stat("v3/manifests/index/index.manifest.json"), undefined);
-      const idx = await spackle(["update-index", url]);
+      const idx = await spackleS3(["update-index", url]);
       assert.equal(idx.code, 0, idx.stderr);
       assert.ok((await s.stat("v3/manifests/index/index.manifest.json"))?.size);
-      const list = await spackle(["--json", "list", "-m", url]);
+      const list = await spackleS3(["--json", "list", "-m", url]);
       assert.equal(list.code, 0, list.stderr);
       const listed = JSON.parse(list.stdout);
       assert.deepEqual(listed.mirrors[0].url, `s3://${s.bucket}/cache/`);
       const names = listed.specs.map((x: { name: string }) => x.name);
       assert.deepEqual([...names].sort(), ["fooapp", "foodata", "libfoo", "libzz"]);
       // A second push finds everything there.
-      const again = await spackle(["push", "--root", root, "--unsigned", url, "fooapp"]);
+      const again = await spackleS3(["push", "--root", root, "--unsigned", url, "fooapp"]);
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stderr, /0 pushed, 4 already present/);
-      const verify = await spackle(["verify", url, "--key", KEY()]);
+      const verify = await spackleS3(["verify", url, "--key", KEY()]);
       assert.equal(verify.code, 0, verify.stderr);
       assert.match(verify.stderr, /signatures: 4 verified/);
       // A re-push records the prefix it was packed from in .spack/binary_distribution (the
@@ -371,14 +322,14 @@ t(
   },
 );
 
-t(
+s3Test(
   "e2e s3: migrate a v2 mirror in one bucket to v3 in another, as Spack's migration installs",
   async () => {
-    const src = await bucket("v2", "old/");
-    const dst = await bucket("v3", "new/");
+    const src = await bucket("v2", { prefix: "old/" });
+    const dst = await bucket("v3", { prefix: "new/" });
     try {
       await upload(fixture("v2-signed"), src);
-      const r = await spackle([
+      const r = await spackleS3([
         "migrate",
         "--trust",
         KEY(),
@@ -395,7 +346,7 @@ t(
       assert.ok(keys.some((k) => k.startsWith("v3/manifests/spec/fooapp/")), keys.join(" "));
       // The source bucket keeps its v2 layout only.
       for await (const k of src.list("")) assert.ok(!k.startsWith("v3/"), k);
-      const verify = await spackle(["verify", `s3://${dst.bucket}/new`, "--key", KEY()]);
+      const verify = await spackleS3(["verify", `s3://${dst.bucket}/new`, "--key", KEY()]);
       assert.equal(verify.code, 0, verify.stderr);
       assert.match(verify.stderr, /layout v3.*4 entries.*signatures: 4 verified/);
       // Spack's own migration of the same mirror (fixtures/v2-migrated-signed) installs the same.
@@ -419,7 +370,7 @@ const exeFresh = (() => {
 
 Deno.test({
   name: "e2e s3: the compiled executable lists and verifies a mirror in a bucket",
-  ignore: ignore || !exeFresh,
+  ignore: IGNORE || !exeFresh,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
