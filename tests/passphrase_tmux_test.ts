@@ -7,25 +7,9 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { TMUX, tmux, waitFor } from "./_tmux.ts";
 
-const TMUX = ["/usr/bin/tmux", "/bin/tmux", "/usr/local/bin/tmux"].find((p) => existsSync(p));
 const PASS = "s3cret-Pass-4711";
-
-function tmux(...args: string[]): string {
-  return execFileSync(TMUX!, args, { encoding: "utf8" });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(session: string, re: RegExp, ms = 15000): Promise<string> {
-  let screen = "";
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    screen = tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", session);
-    if (re.test(screen)) return screen;
-    await sleep(100);
-  }
-  assert.fail(`the screen never showed ${re}:\n${screen}`);
-}
 
 /** Every spec manifest under a v3 mirror directory. */
 function manifests(mirror: string): string[] {

@@ -3,30 +3,13 @@
  * repl_tmux_test.ts): in a real terminal (tmux), `ls` lists, Tab completes, Ctrl-D exits 0.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { TMUX, tmux, waitFor } from "./_tmux.ts";
 
-const TMUX = ["/usr/bin/tmux", "/bin/tmux", "/usr/local/bin/tmux"].find((p) => existsSync(p));
 const BUN = join(REPO_ROOT, "node_modules/.bin/bun");
 const DENO = join(REPO_ROOT, "node_modules/.bin/deno");
-
-function tmux(...args: string[]): string {
-  return execFileSync(TMUX!, args, { encoding: "utf8" });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(session: string, re: RegExp, ms = 15000): Promise<string> {
-  let screen = "";
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    screen = tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", session);
-    if (re.test(screen)) return screen;
-    await sleep(100);
-  }
-  assert.fail(`the screen never showed ${re}:\n${screen}`);
-}
 
 for (
   const [runtime, cmd] of [

@@ -4,28 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
-
-const TMUX = ["/usr/bin/tmux", "/bin/tmux", "/usr/local/bin/tmux"].find((p) => existsSync(p));
-
-function tmux(...args: string[]): string {
-  return execFileSync(TMUX!, args, { encoding: "utf8" });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until the pane shows `re` (or fails with the screen). */
-async function waitFor(session: string, re: RegExp, ms = 8000): Promise<string> {
-  let screen = "";
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    screen = tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", session);
-    if (re.test(screen)) return screen;
-    await sleep(100);
-  }
-  assert.fail(`the screen never showed ${re}:\n${screen}`);
-}
+import { sleep, TMUX, tmux, waitFor } from "./_tmux.ts";
 
 function keys(session: string, ...k: string[]) {
   for (const key of k) tmux("send-keys", "-t", session, key);
