@@ -687,23 +687,10 @@ export class S3Store implements Store {
       : Math.max(this.partSize, Math.ceil(size / 10000));
     const headers: Record<string, string> = {};
     if (opts.contentType) headers["content-type"] = opts.contentType;
-    let uploadId: string | undefined;
     const ctrl = new AbortController();
     const signal = opts.signal ? AbortSignal.any([opts.signal, ctrl.signal]) : ctrl.signal;
     const inflight = new Set<Promise<void>>();
-    try {
-      const res = await this.send("POST", key, { uploads: "" }, {
-        op: "start a multipart upload of",
-        headers,
-        signal: opts.signal,
-      });
-      uploadId = xmlText(await res.text(), "UploadId");
-      if (!uploadId) {
-        throw new TransportError(
-          `Cannot start a multipart upload of ${this.where(key)}: the answer has no UploadId`,
-        );
-      }
-      const id = uploadId;
+    await this.inMultipart(key, "upload of", { headers, signal: opts.signal }, async (id) => {
       const parts: { number: number; etag: string }[] = [];
       let failure: { error: unknown } | undefined;
       for (let n = 1; !failure; n++) {
@@ -736,9 +723,43 @@ export class S3Store implements Store {
       }
       await Promise.all(inflight);
       if (failure) throw failure.error;
-      parts.sort((a, b) => a.number - b.number);
-      const done = await this.send("POST", key, { uploadId: id }, {
-        op: "complete the multipart upload of",
+      return parts;
+    }, async (e) => {
+      // Parts still in flight are stopped before the abort, so that none lands after it.
+      ctrl.abort(e);
+      await Promise.allSettled(inflight);
+      await src.cancel(e);
+    });
+  }
+
+  /**
+   * The life of a multipart upload (`what`: "upload of" or "copy to"): started, its parts sent
+   * by `sendParts`, completed; when anything fails, `stop` ends the parts' work and the upload is
+   * aborted (a bucket lifecycle rule removes it when even that fails).
+   */
+  private async inMultipart(
+    key: string,
+    what: string,
+    opts: { headers?: Record<string, string>; signal?: AbortSignal },
+    sendParts: (uploadId: string) => Promise<{ number: number; etag: string }[]>,
+    stop: (e: unknown) => Promise<void>,
+  ): Promise<void> {
+    let uploadId: string | undefined;
+    try {
+      const res = await this.send("POST", key, { uploads: "" }, {
+        op: `start a multipart ${what}`,
+        headers: opts.headers,
+        signal: opts.signal,
+      });
+      uploadId = xmlText(await res.text(), "UploadId");
+      if (!uploadId) {
+        throw new TransportError(
+          `Cannot start a multipart ${what} ${this.where(key)}: the answer has no UploadId`,
+        );
+      }
+      const parts = (await sendParts(uploadId)).sort((a, b) => a.number - b.number);
+      const done = await this.send("POST", key, { uploadId }, {
+        op: `complete the multipart ${what}`,
         body: new TextEncoder().encode(completeMultipartXml(parts)),
         headers: { "content-type": "application/xml" },
         signal: opts.signal,
@@ -746,18 +767,15 @@ export class S3Store implements Store {
       // CompleteMultipartUpload can fail after a 200 status, with an error document as body.
       const text = await done.text();
       if (parseS3Error(text).code) {
-        throw await this.errorOf(done, "POST", key, "complete the multipart upload of", text);
+        throw await this.errorOf(done, "POST", key, `complete the multipart ${what}`, text);
       }
       this.bucketSeen = true;
     } catch (e) {
-      // Parts still in flight are stopped before the abort, so that none lands after it.
-      ctrl.abort(e);
-      await Promise.allSettled(inflight);
-      await src.cancel(e);
+      await stop(e);
       if (uploadId) {
         try {
           const r = await this.send("DELETE", key, { uploadId }, {
-            op: "abort the multipart upload of",
+            op: `abort the multipart ${what}`,
             accept: [404],
           });
           await r.body?.cancel();
@@ -868,21 +886,9 @@ export class S3Store implements Store {
   ): Promise<void> {
     const partSize = Math.max(this.copyPartSize, Math.ceil(size / 10000));
     const count = Math.ceil(size / partSize);
-    let uploadId: string | undefined;
     const ctrl = new AbortController();
     const signal = outer ? AbortSignal.any([outer, ctrl.signal]) : ctrl.signal;
-    try {
-      const res = await this.send("POST", key, { uploads: "" }, {
-        op: "start a multipart copy to",
-        signal: outer,
-      });
-      uploadId = xmlText(await res.text(), "UploadId");
-      if (!uploadId) {
-        throw new TransportError(
-          `Cannot start a multipart copy to ${this.where(key)}: the answer has no UploadId`,
-        );
-      }
-      const id = uploadId;
+    await this.inMultipart(key, "copy to", { signal: outer }, async (id) => {
       const parts: { number: number; etag: string }[] = [];
       let next = 1;
       const worker = async () => {
@@ -922,33 +928,11 @@ export class S3Store implements Store {
       ));
       const failed = settled.find((s) => s.status === "rejected");
       if (failed) throw (failed as PromiseRejectedResult).reason;
-      parts.sort((a, b) => a.number - b.number);
-      const done = await this.send("POST", key, { uploadId: id }, {
-        op: "complete the multipart copy to",
-        body: new TextEncoder().encode(completeMultipartXml(parts)),
-        headers: { "content-type": "application/xml" },
-        signal: outer,
-      });
-      const text = await done.text();
-      if (parseS3Error(text).code) {
-        throw await this.errorOf(done, "POST", key, "complete the multipart copy to", text);
-      }
-      this.bucketSeen = true;
-    } catch (e) {
+      return parts;
+    }, (e) => {
       ctrl.abort(e);
-      if (uploadId) {
-        try {
-          const r = await this.send("DELETE", key, { uploadId }, {
-            op: "abort the multipart copy to",
-            accept: [404],
-          });
-          await r.body?.cancel();
-        } catch {
-          // The upload stays incomplete; a bucket lifecycle rule removes it.
-        }
-      }
-      throw e;
-    }
+      return Promise.resolve();
+    });
   }
 
   /** Creates the bucket; an existing bucket of ours is fine. */
