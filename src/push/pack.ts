@@ -46,7 +46,7 @@ import {
   type RelocationLists,
   serializeBuildinfo,
 } from "./buildinfo.ts";
-import { classify, isBinaryMagic, isLatin1Text, PrefixMatcher } from "./scan.ts";
+import { classify, isBinaryMagic, isLatin1Text, PrefixMatcher, readAt } from "./scan.ts";
 
 /** Options of `packPrefix`. */
 export interface PackOptions {
@@ -267,23 +267,12 @@ function relocationOf(bytes: Uint8Array, matcher: PrefixMatcher): Relocation {
   return undefined;
 }
 
-/** Reads `size` bytes of `fd` from `pos` into `buf`; fewer only when the file shrank. */
-function readFull(fd: number, buf: Uint8Array, size: number, pos: number): number {
-  let n = 0;
-  while (n < size) {
-    const got = readSync(fd, buf, n, size - n, pos + n);
-    if (got <= 0) break;
-    n += got;
-  }
-  return n;
-}
-
 /** `relocationOf` for an open file of any size, reading through the reused window. */
 function classifyOpen(fd: number, size: number, matcher: PrefixMatcher): Relocation {
   if (size <= READ_WHOLE) {
-    return relocationOf(window.subarray(0, readFull(fd, window, size, 0)), matcher);
+    return relocationOf(window.subarray(0, readAt(fd, window, size, 0)), matcher);
   }
-  const head = readFull(fd, window, 8, 0);
+  const head = readAt(fd, window, 8, 0);
   if (head < 8) return undefined;
   if (isBinaryMagic(window.subarray(0, 8))) return "binary";
   if (!isTextFile(fd, size)) return undefined;
@@ -295,7 +284,7 @@ function isTextFile(fd: number, size: number): boolean {
   const dec = new TextDecoder("utf-8", { fatal: true });
   let utf8ok = true;
   for (let pos = 0; pos < size && utf8ok;) {
-    const n = readFull(fd, window, Math.min(window.length, size - pos), pos);
+    const n = readAt(fd, window, Math.min(window.length, size - pos), pos);
     if (n === 0) break;
     try {
       dec.decode(window.subarray(0, n), { stream: true });
@@ -311,7 +300,7 @@ function isTextFile(fd: number, size: number): boolean {
     } catch { /* fall through */ }
   }
   for (let pos = 0; pos < size;) {
-    const n = readFull(fd, window, Math.min(window.length, size - pos), pos);
+    const n = readAt(fd, window, Math.min(window.length, size - pos), pos);
     if (n === 0) break;
     if (!isLatin1Text(window.subarray(0, n))) return false;
     pos += n;
@@ -558,7 +547,7 @@ async function packInto(opts: PackOptions, out: PackResult, z: BlockGzip): Promi
       else if (size <= READ_WHOLE) {
         // Read once, into the tar block itself when it fits there, and classified in place.
         const into = z.reserve(size) ?? window.subarray(0, size);
-        if (readFull(fd, into, size, 0) < size) throw shrank();
+        if (readAt(fd, into, size, 0) < size) throw shrank();
         note(lists, rel, relocationOf(into, matcher));
         if (into.buffer === window.buffer) z.put(into);
         else z.commit(size);

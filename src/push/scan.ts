@@ -141,8 +141,8 @@ export function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): numb
   return -1;
 }
 
-/** Reads up to `len` bytes at `pos` (fewer only at the end of the file). */
-function readAt(fd: number, buf: Uint8Array, len: number, pos: number): number {
+/** Reads up to `len` bytes of `fd` at `pos` into `buf` (fewer only at the end of the file). */
+export function readAt(fd: number, buf: Uint8Array, len: number, pos: number): number {
   let n = 0;
   while (n < len) {
     const got = readSync(fd, buf, n, len - n, pos + n);
