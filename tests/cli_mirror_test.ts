@@ -4,11 +4,13 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
 
+/** Runs the CLI with `home` as its home and working directory, nothing else from the host. */
 async function spackle(home: string, ...args: string[]) {
   const p = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", join(REPO_ROOT, "cli.ts"), ...args],
     env: { NO_COLOR: "1", HOME: home, XDG_CONFIG_HOME: join(home, "xdg") },
     clearEnv: true,
+    cwd: home,
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -183,18 +185,7 @@ Deno.test({
   ignore: !HAVE_FIXTURES,
   fn: async () => {
     const home = await Deno.makeTempDir({ prefix: "spackle-sync-cli-" });
-    const run = async (...args: string[]) => {
-      const p = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", join(REPO_ROOT, "cli.ts"), ...args],
-        env: { NO_COLOR: "1", HOME: home, XDG_CONFIG_HOME: join(home, "xdg") },
-        clearEnv: true,
-        cwd: home,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const dec = new TextDecoder();
-      return { code: p.code, stdout: dec.decode(p.stdout), stderr: dec.decode(p.stderr) };
-    };
+    const run = (...args: string[]) => spackle(home, ...args);
     let r = await run("sync", fixture("v3-signed"), "newmirror");
     assert.equal(r.code, 0, r.stderr);
     assert.ok(existsSync(join(home, "newmirror", "v3", "layout.json")));
