@@ -33,7 +33,7 @@ import {
 import { dirname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
-import { pidAlive } from "../core/pid.ts";
+import { pidAlive, removeDeadOwners } from "../core/pid.ts";
 import process from "node:process";
 import { InvalidDataError, NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
@@ -379,16 +379,9 @@ function statSafe(p: string): number {
   }
 }
 
-/** Deletes staging directories left by processes that no longer run. */
+/** Deletes staging directories (`<host>-<pid>-*`) left by processes on this host that died. */
 function cleanStaging(root: string): void {
-  const dir = join(root, STAGING);
-  if (!existsSync(dir)) return;
-  for (const name of readdirSync(dir)) {
-    const m = /^(.+)-(\d+)-[A-Za-z0-9]+$/.exec(name);
-    if (m && m[1] === hostname() && pidAlive(Number(m[2]))) continue;
-    if (m && m[1] !== hostname()) continue;
-    rmSync(join(dir, name), { recursive: true, force: true });
-  }
+  removeDeadOwners(join(root, STAGING), "");
 }
 
 // ---------------------------------------------------------------------------------------------
