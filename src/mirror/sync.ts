@@ -377,13 +377,17 @@ export async function syncMirror(
     try {
       const text = await readManifest(path);
       const signed = isClearsigned(text);
-      if (!path.startsWith(V3_KEY_DIR)) {
-        if (signed && opts.verifier) await opts.verifier.verify(text, `"${path}"`);
-        else if (!signed && opts.requireSignatures) {
-          throw new SignatureError(`"${path}" is not signed and signatures are required`);
-        }
+      const spec = !path.startsWith(V3_KEY_DIR);
+      if (spec && !signed && opts.requireSignatures) {
+        throw new SignatureError(`"${path}" is not signed and signatures are required`);
       }
-      const body = signed ? clearsignedBody(text, `"${path}"`) : text;
+      // A spec manifest's signature is checked when a verifier is given; its body is the one
+      // the verifier returns.
+      const body = !signed
+        ? text
+        : spec && opts.verifier
+        ? (await opts.verifier.verify(text, `"${path}"`)).body
+        : clearsignedBody(text, `"${path}"`);
       const m = parseManifest(body, `"${path}"`);
       const named: BlobRef[] = [];
       for (const r of m.data) {
