@@ -40,6 +40,8 @@ import { gunzipStream } from "../core/gzip.ts";
 import { MemoryPacer } from "../core/memory.ts";
 import { buildIndexJson, type IndexWriteRecord } from "../index/writer.ts";
 import type { Entry, EntryRef, ReadOptions } from "../layout/types.ts";
+import { checkSubstitution } from "../layout/substitution.ts";
+import { signatureWarning } from "../layout/_read.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import { extractTarball, speculationHolds } from "./extract.ts";
 import {
@@ -195,15 +197,17 @@ async function findRoots(
   sources: InstallSource[],
   queries: string[],
   signal?: AbortSignal,
-): Promise<{ hash: string; source: InstallSource; ref: EntryRef }[]> {
-  const out: { hash: string; source: InstallSource; ref: EntryRef }[] = [];
+): Promise<{ hash: string; source: InstallSource; ref: EntryRef; queries: string[] }[]> {
+  const out: { hash: string; source: InstallSource; ref: EntryRef; queries: string[] }[] = [];
   for (const q of queries) {
-    let found: { hash: string; source: InstallSource; ref: EntryRef } | undefined;
+    let found:
+      | { hash: string; source: InstallSource; ref: EntryRef; queries: string[] }
+      | undefined;
     let missing: unknown;
     for (const source of sources) {
       try {
         const ref = await source.resolve(q, { signal });
-        found = { hash: ref.hash, source, ref };
+        found = { hash: ref.hash, source, ref, queries: [q] };
         break;
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
@@ -211,7 +215,9 @@ async function findRoots(
       }
     }
     if (!found) throw missing ?? new NotFoundError(`Cannot find "${q}" in the mirror`);
-    if (!out.some((o) => o.hash === found!.hash)) out.push(found);
+    const same = out.find((o) => o.hash === found!.hash);
+    if (same) same.queries.push(q);
+    else out.push(found);
   }
   return out;
 }
@@ -464,6 +470,10 @@ export async function installSpecs(
     for (const source of [prefer, ...sources.filter((s) => s !== prefer)]) {
       try {
         const entry = await source.entry(hash, readOpts);
+        const warning = signatureWarning(entry);
+        if (warning) {
+          progress({ phase: "warning", name: entry.ref.name, hash, message: warning });
+        }
         const r = { entry, source };
         entries.set(hash, r);
         return r;
@@ -510,6 +520,8 @@ export async function installSpecs(
   };
   await Promise.all(roots.map(async (r) => {
     const { entry, source } = await getEntry(r.hash, r.source);
+    // The index chose the entry; its signed spec must be what was asked for.
+    for (const q of r.queries) checkSubstitution(q, entry);
     await visit(r.hash, entry.spec, source);
   }));
   for (const r of roots) {

@@ -10,7 +10,9 @@ import { collect } from "../core/streams.ts";
 import type { Verifier } from "../sign/types.ts";
 import type { ReadStore } from "../storage/store.ts";
 import { clearsignedBody, isClearsigned } from "./clearsign.ts";
-import type { Descriptor, ReadOptions } from "./types.ts";
+import { archString, namingCompiler } from "../spec/node.ts";
+import type { SpecDag } from "../spec/types.ts";
+import type { Descriptor, Entry, EntryRef, ReadOptions, SignatureStatus } from "./types.ts";
 
 const decoder = new TextDecoder();
 
@@ -61,15 +63,18 @@ export function maybeGunzipText(bytes: Uint8Array, label: string): string {
 export interface SignatureCheck {
   body: string;
   signed: boolean;
+  status: SignatureStatus;
   signedBy?: string;
   signatureError?: string;
+  signerKeyIds?: string[];
 }
 
 /**
- * Checks signed metadata. Required (the default): the text must be clear-signed and verify
- * with `verifier`, else SignatureError naming `what` (the spec) and the reason. Not
- * required: a clear-signed text is unwrapped, and verified when a verifier is given (the
- * outcome is reported, never fatal).
+ * Checks signed metadata. A signature that fails (bad, revoked or expired key, unreadable) is
+ * refused with a SignatureError naming `what` (the spec), whatever the options. Required (the
+ * default): the text must be clear-signed and verify with `verifier`. Not required
+ * (`--allow-unsigned`): unsigned text and signatures by keys that are not trusted are
+ * admitted, reported in `status`. `opts.inspect` never throws: every verdict is reported.
  */
 export async function checkSignature(
   text: string,
@@ -77,7 +82,7 @@ export async function checkSignature(
   opts: ReadOptions,
   verifier: Verifier | undefined,
 ): Promise<SignatureCheck> {
-  const required = opts.requireSignature ?? true;
+  const required = (opts.requireSignature ?? true) && !opts.inspect;
   const signed = isClearsigned(text);
   if (!signed) {
     if (required) {
@@ -85,9 +90,22 @@ export async function checkSignature(
         `Cannot use ${what}: its metadata is not signed and signatures are required (use --allow-unsigned to read it anyway)`,
       );
     }
-    return { body: text, signed };
+    return { body: text, signed, status: "unsigned" };
   }
+  const { signerKeyIds, VerificationError } = await import("../sign/verify.ts");
   if (!verifier) {
+    let ids: string[];
+    try {
+      ids = await signerKeyIds(text, what);
+    } catch (e) {
+      if (!opts.inspect) throw e;
+      return {
+        body: clearsignedBody(text, what),
+        signed,
+        status: "bad",
+        signatureError: errorMessage(e),
+      };
+    }
     if (required) {
       throw new SignatureError(
         `Cannot verify the signature of ${what}: no trusted keys are available (trust the signing key with "spackle keys trust FILE" or "spackle keys fetch -m MIRROR --trust", ` +
@@ -97,21 +115,43 @@ export async function checkSignature(
     return {
       body: clearsignedBody(text, what),
       signed,
-      signatureError: "no trusted keys to check it with",
+      status: "untrusted",
+      signerKeyIds: ids,
+      signatureError: `signed by key ${ids.join(", ")}, which is not trusted (no trusted keys)`,
     };
   }
   try {
     const r = await verifier.verify(text, what);
-    return { body: r.body, signed, signedBy: r.fingerprint };
+    return { body: r.body, signed, status: "verified", signedBy: r.fingerprint };
   } catch (e) {
-    if (required) {
-      if (e instanceof SignatureError) throw e;
-      throw new SignatureError(`Cannot verify the signature of ${what}: ${errorMessage(e)}`, {
-        cause: e,
-      });
+    const untrusted = e instanceof VerificationError && e.problem === "untrusted";
+    if (opts.inspect || (untrusted && !required)) {
+      return {
+        body: clearsignedBody(text, what),
+        signed,
+        status: untrusted ? "untrusted" : "bad",
+        signerKeyIds: untrusted ? e.keyIds : undefined,
+        signatureError: errorMessage(e),
+      };
     }
-    return { body: clearsignedBody(text, what), signed, signatureError: errorMessage(e) };
+    if (e instanceof SignatureError) throw e;
+    throw new SignatureError(`Cannot verify the signature of ${what}: ${errorMessage(e)}`, {
+      cause: e,
+    });
   }
+}
+
+/**
+ * The warning an admitted entry deserves (unsigned, or signed by a key that is not trusted),
+ * without the entry's name; undefined for a verified one.
+ */
+export function signatureWarning(e: Entry): string | undefined {
+  if (e.signatureStatus === "unsigned") return "unsigned, admitted by --allow-unsigned";
+  if (e.signatureStatus === "untrusted") {
+    const by = e.signerKeyIds?.length ? ` ${e.signerKeyIds.join(", ")}` : "";
+    return `signed by key${by}, which is not trusted, admitted by --allow-unsigned`;
+  }
+  return undefined;
 }
 
 /** Wraps a tarball body so that it is verified against `d` while it streams. */
@@ -121,6 +161,39 @@ export function verifiedTarball(
   label: string,
 ): ReadableStream<Uint8Array> {
   return body.pipeThrough(verifyStream({ digest: d.checksum, size: d.size }, label));
+}
+
+/**
+ * The reference of an entry as its signed spec has it (name, version, arch, compiler of the
+ * root node), and what the index (or the file name) said when that differs. A difference is
+ * a substitution: refused with a SignatureError unless `opts.inspect`, where it is reported.
+ */
+export function signedRef(
+  ref: EntryRef,
+  spec: SpecDag,
+  opts: ReadOptions,
+): { ref: EntryRef; substitution?: string } {
+  const root = spec.nodes.get(spec.root);
+  if (!root) return { ref };
+  const c = namingCompiler(root, (h) => spec.nodes.get(h));
+  const own: EntryRef = {
+    ...ref,
+    name: root.name,
+    version: root.version,
+    arch: archString(root.arch) ?? ref.arch,
+    compiler: c ? `${c.name}@${c.version}` : ref.compiler,
+  };
+  const differs = ref.name !== own.name || ref.version !== own.version ||
+    (ref.arch !== undefined && ref.arch !== own.arch);
+  if (!differs) return { ref: own };
+  const said = `${ref.name}@${ref.version}${ref.arch ? ` arch=${ref.arch}` : ""}`;
+  const is = `${own.name}@${own.version}${own.arch ? ` arch=${own.arch}` : ""}`;
+  const substitution =
+    `the mirror's index or file name calls /${ref.hash} "${said}", its signed spec is "${is}"`;
+  if (!opts.inspect) {
+    throw new SignatureError(`Cannot use ${is}/${ref.hash}: substitution: ${substitution}`);
+  }
+  return { ref: own, substitution };
 }
 
 /** Throws IntegrityError unless the spec's root hash is `hash`. */

@@ -18,6 +18,8 @@ export {
   type V2ReaderOptions,
 } from "./v2/reader.ts";
 export { detectLayout, type LayoutInfo } from "./detect.ts";
+export { checkSubstitution } from "./substitution.ts";
+export { signatureWarning } from "./_read.ts";
 export {
   type Mirror,
   type MirrorLike,

@@ -48,6 +48,19 @@ export interface Entry {
    * signature, no keys given); unset when it verified or was not checked.
    */
   signatureError?: string;
+  /**
+   * The signature's verdict: `verified` by a trusted key, signed by a key that is `untrusted`,
+   * `unsigned`, or `bad` (a signature that fails, or a revoked or expired key). Only
+   * `verified` is accepted without `--allow-unsigned`; `bad` is only ever shown (inspection).
+   */
+  signatureStatus?: SignatureStatus;
+  /** Key ids of the signer when the key is not trusted. */
+  signerKeyIds?: string[];
+  /**
+   * Set when the index (or the file name) calls the entry something else than its signed spec
+   * does (`ref` then holds the signed spec's name and version): what the index said.
+   */
+  substitution?: string;
   /** The tarball blob. */
   tarball: Descriptor;
   /** The store path of the tarball. */
@@ -67,11 +80,22 @@ export interface Entry {
   openTarball(opts?: { signal?: AbortSignal }): Promise<ReadableStream<Uint8Array>>;
 }
 
+/** The verdict on an entry's signature (see `Entry.signatureStatus`). */
+export type SignatureStatus = "verified" | "untrusted" | "unsigned" | "bad";
+
 /** Options when reading entries. */
 export interface ReadOptions {
   signal?: AbortSignal;
-  /** Refuse unsigned metadata and signatures by untrusted keys (default true). */
+  /**
+   * Refuse unsigned metadata and signatures by untrusted keys (default true). A signature that
+   * fails is refused whatever this says.
+   */
   requireSignature?: boolean;
+  /**
+   * Read only to show (show, deps, cat): no signature problem and no index mismatch is thrown,
+   * each is reported on the entry (`signatureStatus`, `substitution`) instead.
+   */
+  inspect?: boolean;
 }
 
 /** A reader for one layout version of one mirror. */

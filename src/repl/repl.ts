@@ -465,10 +465,11 @@ export class ReplSession {
     return await this.#guard(async (signal) => {
       const r = await this.#mirrors(signal);
       const ref = await r.mirrors.resolve(this.#spec(rest[0]), { signal });
-      const e = await r.mirrors.entry(ref.hash, {
-        requireSignature: r.requireSignature,
-        signal,
-      });
+      // Reading is not trusting: shown whatever the signature, with its status.
+      const e = await r.mirrors.entry(ref.hash, { inspect: true, signal });
+      const { signatureText } = await import("../cli/commands/read.ts");
+      this.#print(`# ${e.ref.name}@${e.ref.version}/${e.ref.hash}: ${signatureText(e)}`);
+      if (e.substitution) this.#print(`# SUBSTITUTED: ${e.substitution}`);
       this.#print(
         specDoc ? JSON.stringify(e.spec.raw, null, 2) : prettyMetadata(e.metadataText ?? ""),
       );

@@ -24,6 +24,13 @@ export {
   normaliseFingerprint,
   readArmoredKeys,
 } from "./keyring.ts";
-export { KeyringVerifier, keyringVerifier, type KeyringVerifierOptions } from "./verify.ts";
+export {
+  KeyringVerifier,
+  keyringVerifier,
+  type KeyringVerifierOptions,
+  type SignatureProblem,
+  signerKeyIds,
+  VerificationError,
+} from "./verify.ts";
 export { needsPassphrase, PASSPHRASE_ENV, signerFromArmored, signerFromKeyring } from "./sign.ts";
 export { type CreatedKey, createKey, type CreateKeyOptions, type KeyType } from "./keygen.ts";

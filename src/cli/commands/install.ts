@@ -49,6 +49,7 @@ const register: Register = (program, act) => {
     // first package is fetched (every entry is read and every skip reported before that).
     const sizes = new Map<string, number>();
     let totals = false;
+    const warnings: string[] = [];
     const source = withTarballProgress(
       opened.mirrors,
       progress,
@@ -74,13 +75,14 @@ const register: Register = (program, act) => {
         } else if (p.phase === "fetch") out.debug(`fetching ${p.name}/${p.hash?.slice(0, 7)}`);
         else if (p.phase === "warning") {
           const w = `${p.name}/${p.hash?.slice(0, 7)}: ${p.message}`;
+          warnings.push(w);
           if (progress.enabled) progress.log(`warning: ${w}`);
           else out.warn(w);
         }
       },
     }).finally(() => progress.stop());
     if (out.json) {
-      out.data(res);
+      out.data({ ...res, warnings });
       return;
     }
     const n = res.specs.filter((s) => s.installed).length;

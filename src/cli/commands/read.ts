@@ -44,11 +44,14 @@ function entryJson(
     mirror: e.ref.mirror ?? null,
     layout: e.ref.layout,
     signature: {
+      status: e.signatureStatus ?? (e.signedBy ? "verified" : e.signed ? "untrusted" : "unsigned"),
       signed: e.signed,
       verified: !!e.signedBy,
       fingerprint: e.signedBy ?? null,
+      keyIds: e.signerKeyIds ?? [],
       error: e.signatureError ?? null,
     },
+    substitution: e.substitution ?? null,
     metadataPath: e.metadataPath,
     tarball: { path: e.tarballPath, ...e.tarball },
     specBlob: e.specBlob ? { path: e.specBlob.path, ...e.specBlob.descriptor } : null,
@@ -109,9 +112,19 @@ function hashText(h: { ok: boolean; computed?: string } | undefined): string {
   return `MISMATCH: the spec hashes to ${h.computed} (Spack uses the stored hash; reported only)`;
 }
 
-function signatureText(e: Entry): string {
-  if (e.signedBy) return `signed, verified (key ${e.signedBy})`;
-  if (e.signed) return `signed, NOT verified${e.signatureError ? `: ${e.signatureError}` : ""}`;
+/**
+ * An entry's signature status as shown by inspection commands: `verified by KEY`, `signed by
+ * KEY, not trusted`, `unsigned`, or `BAD SIGNATURE` (red).
+ */
+export function signatureText(e: Entry, red: (s: string) => string = (s) => s): string {
+  if (e.signedBy) return `verified by ${e.signedBy}`;
+  if (e.signatureStatus === "bad") {
+    return red(`BAD SIGNATURE${e.signatureError ? `: ${e.signatureError}` : ""}`);
+  }
+  if (e.signed) {
+    const by = e.signerKeyIds?.length ? e.signerKeyIds.join(", ") : "an unknown key";
+    return `signed by ${by}, not trusted`;
+  }
   return "unsigned";
 }
 
@@ -288,9 +301,10 @@ const register: Register = (program, act) => {
         "  spackle show -m https://cache.example.org --allow-unsigned zlib@1.3.1",
     )
     .action(act(async (ctx, query: string, o: MirrorCliOptions) => {
-      const { mirrors, requireSignature } = await open(ctx, o);
+      // Reading is not trusting: every entry is shown, with its signature status.
+      const { mirrors } = await open(ctx, { ...o, allowUnsigned: true });
       const ref = await mirrors.resolve(query, { signal: ctx.signal });
-      const e = await mirrors.entry(ref.hash, { requireSignature, signal: ctx.signal });
+      const e = await mirrors.entry(ref.hash, { inspect: true, signal: ctx.signal });
       const inCache = new Map<string, boolean>();
       for (const h of e.spec.nodes.keys()) {
         inCache.set(h, (await mirrors.ref(h, { signal: ctx.signal }))?.inBuildcache ?? false);
@@ -312,7 +326,8 @@ const register: Register = (program, act) => {
         ["compiler", e.ref.compiler ?? "-"],
         ["spec format", String(e.spec.formatVersion)],
         ["dag hash", hashText(hashes.get(e.ref.hash))],
-        ["signature", signatureText(e)],
+        ["signature", signatureText(e, c.red)],
+        ...(e.substitution ? [["SUBSTITUTED", c.red(e.substitution)]] : []),
         ["metadata", e.metadataPath],
         [
           "tarball",
@@ -390,6 +405,8 @@ const register: Register = (program, act) => {
             files: Awaited<ReturnType<typeof download>>;
           };
           const done: Done[] = new Array(refs.length);
+          const warnings: string[] = [];
+          const { checkSubstitution, signatureWarning } = await import("../../layout/mod.ts");
           let bytes = 0;
           let next = 0;
           const progress = Progress.for(ctx.out);
@@ -400,20 +417,34 @@ const register: Register = (program, act) => {
               const i = next++;
               const r = refs[i];
               const e = await counted.entry(r.hash, { requireSignature, signal: ctx.signal });
+              if (r.hash === root.hash) checkSubstitution(query, e);
+              const warning = signatureWarning(e);
+              if (warning) {
+                const w = `${e.ref.name}/${e.ref.hash.slice(0, 7)}: ${warning}`;
+                warnings.push(w);
+                if (progress.enabled) progress.log(`warning: ${w}`);
+                else ctx.out.warn(w);
+              }
               const files = await download(ctx, mirrors, e, o.to);
               bytes += files.reduce((a, f) => a + f.size, 0);
-              const line = `downloaded ${r.name}@${r.version}/${
+              const line = `downloaded ${e.ref.name}@${e.ref.version}/${
                 r.hash.slice(0, 7)
               } (${files.length} files)`;
               if (progress.enabled) progress.log(line);
               else ctx.out.info(line);
-              done[i] = { name: r.name, version: r.version, hash: r.hash, mirror: r.mirror, files };
+              done[i] = {
+                name: e.ref.name,
+                version: e.ref.version,
+                hash: r.hash,
+                mirror: r.mirror,
+                files,
+              };
             }
           };
           await Promise.all(Array.from({ length: Math.min(o.jobs, refs.length) }, worker))
             .finally(() => progress.stop());
           if (ctx.out.json) {
-            ctx.out.data({ to: o.to, specs: done });
+            ctx.out.data({ to: o.to, specs: done, warnings });
             return;
           }
           ctx.out.out(

@@ -19,6 +19,7 @@ import {
   maybeGunzipText,
   readBytesIfExists,
   readText,
+  signedRef,
   verifiedTarball,
 } from "../_read.ts";
 import { parseSpec } from "../_spec.ts";
@@ -262,7 +263,7 @@ export class V2Reader implements CacheReader {
     if (loc.kind === "yaml") {
       throw new UnsupportedError(`Cannot use ${what} ("${loc.path}"): ${LEGACY_YAML_REASON}`);
     }
-    const required = opts.requireSignature ?? true;
+    const required = (opts.requireSignature ?? true) && !opts.inspect;
     if (required && loc.kind === "json") {
       throw new SignatureError(
         `Cannot use ${what}: it does not have signed metadata ("${loc.path}") and signatures are required (use --allow-unsigned to read it anyway)`,
@@ -328,12 +329,16 @@ export class V2Reader implements CacheReader {
     const legacy = layoutVersion === 0 ? LEGACY_NESTED_REASON : undefined;
     const store = this.store;
     const path = tarballPath;
+    const own = signedRef(ref, spec, opts);
     return {
-      ref,
+      ref: own.ref,
+      substitution: own.substitution,
       spec,
       signed: sig.signed,
       signedBy: sig.signedBy,
       signatureError: sig.signatureError,
+      signatureStatus: sig.status,
+      signerKeyIds: sig.signerKeyIds,
       tarball,
       tarballPath,
       metadataPath: loc.path,

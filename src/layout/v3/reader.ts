@@ -19,6 +19,7 @@ import {
   maybeGunzipText,
   readBlob,
   readText,
+  signedRef,
   verifiedTarball,
 } from "../_read.ts";
 import { parseSpec } from "../_spec.ts";
@@ -216,12 +217,16 @@ export class V3Reader implements CacheReader {
     }
     const tarballPath = v3BlobPath(tarball.checksum);
     const store = this.store;
+    const own = signedRef(ref, spec, opts);
     return {
-      ref,
+      ref: own.ref,
+      substitution: own.substitution,
       spec,
       signed: sig.signed,
       signedBy: sig.signedBy,
       signatureError: sig.signatureError,
+      signatureStatus: sig.status,
+      signerKeyIds: sig.signerKeyIds,
       tarball,
       tarballPath,
       metadataPath: path,
