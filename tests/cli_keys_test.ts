@@ -70,7 +70,21 @@ t("keys fetch prints a mirror's keys and trusts them only with --trust (v2 and v
       r = await spackle({}, "keys", "fetch", "--keyring", ring, "-m", fixture(m), "-o", ring + "o");
       assert.equal(r.code, 0, r.stderr);
       assert.ok(existsSync(join(ring + "o", `${FPR()}.pub`)));
+      // No terminal to confirm on: --trust alone is refused, --fingerprint names the key.
       r = await spackle({}, "keys", "fetch", "--keyring", ring, "-m", fixture(m), "--trust");
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /no terminal to ask on.*--fingerprint FPR/);
+      assert.ok(!existsSync(join(ring, `${FPR()}.asc`)));
+      r = await spackle(
+        {},
+        ..."keys fetch --keyring".split(" "),
+        ring,
+        "-m",
+        fixture(m),
+        "--trust",
+        "--fingerprint",
+        FPR(),
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.ok(existsSync(join(ring, `${FPR()}.asc`)));
       r = await spackle({}, "--json", "keys", "list", "--keyring", ring, "-m", fixture(m));

@@ -28,3 +28,16 @@ export async function promptHidden(question: string): Promise<string | undefined
     process.stderr.write("\n");
   }
 }
+
+/** Asks a yes/no question on the terminal (default no); undefined when stdin is not a terminal. */
+export async function promptYesNo(question: string): Promise<boolean | undefined> {
+  if (!process.stdin.isTTY) return undefined;
+  const { createInterface } = await import("node:readline");
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  try {
+    const a = await new Promise<string>((resolve) => rl.question(`${question} [y/N] `, resolve));
+    return /^\s*y(es)?\s*$/i.test(a);
+  } finally {
+    rl.close();
+  }
+}

@@ -7,11 +7,12 @@
  *
  * @module
  */
-import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { constants } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import process from "node:process";
-import type { Key, PrivateKey } from "openpgp";
+import type { Key, PrivateKey, PublicKey } from "openpgp";
 import { errorMessage, InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
 
 /** What `Keyring.list()` reports about one key. */
@@ -48,17 +49,25 @@ export function loadOpenpgp(): Promise<typeof import("openpgp")> {
   return import("openpgp");
 }
 
-/** Reads every key in an armored text (one or several blocks). */
-export async function readArmoredKeys(armored: string, label = "key"): Promise<Key[]> {
-  const openpgp = await loadOpenpgp();
+/**
+ * The armored key blocks of a text. GnuPG's revocation certificates (`openpgp-revocs.d/*.rev`)
+ * are found too: their BEGIN line starts with a colon, against accidental imports.
+ */
+export function armoredKeyBlocks(armored: string, label = "key"): string[] {
   const blocks = armored.match(
-    /-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP \1 KEY BLOCK-----/g,
+    /^:?-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP \1 KEY BLOCK-----/gm,
   );
   if (!blocks) {
     throw new InvalidDataError(`Cannot read ${label}: no armored OpenPGP key block in it`);
   }
+  return blocks.map((b) => b.replace(/^:/, ""));
+}
+
+/** Reads every key in an armored text (one or several blocks). */
+export async function readArmoredKeys(armored: string, label = "key"): Promise<Key[]> {
+  const openpgp = await loadOpenpgp();
   const keys: Key[] = [];
-  for (const b of blocks) {
+  for (const b of armoredKeyBlocks(armored, label)) {
     try {
       keys.push(...await openpgp.readKeys({ armoredKeys: b }));
     } catch (e) {
@@ -125,13 +134,17 @@ export class Keyring {
     return join(this.dir, "secret");
   }
 
+  /**
+   * The key files of `dir` (none when it does not exist), after checking that nobody else
+   * could have put them there: the directory and each file must belong to the user (or to
+   * root), the directory must not be writable by group or others, and no file may be a
+   * symbolic link. Anything else is refused with a UsageError saying what to fix.
+   */
   private async names(dir: string): Promise<string[]> {
-    try {
-      return (await readdir(dir)).filter((n) => FPR_FILE.test(n)).sort();
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw e;
-    }
+    if (!(await checkSafeDir(dir))) return [];
+    const names = (await readdir(dir)).filter((n) => FPR_FILE.test(n)).sort();
+    for (const n of names) await checkSafeEntry(join(dir, n));
+    return names;
   }
 
   /** Fingerprints of the trusted public keys. */
@@ -167,28 +180,82 @@ export class Keyring {
 
   /**
    * Trusts the public keys in `armored` and returns their fingerprints. A secret key is refused
-   * unless `fromSecret` is set, in which case only its public part is stored.
+   * unless `fromSecret` is set, in which case only its public part is stored. A key already
+   * trusted is merged with the stored copy (openpgp's `Key.update`), so that its revocations
+   * and newer self-signatures are never lost by trusting an older copy. A revocation
+   * certificate (as GnuPG makes) is applied to the stored key it revokes.
    */
   async trust(armored: string, opts: { fromSecret?: boolean; label?: string } = {}): Promise<
     string[]
   > {
     const label = opts.label ?? "the key";
-    const keys = await readArmoredKeys(armored, label);
+    const openpgp = await loadOpenpgp();
     const out: string[] = [];
-    for (const key of keys) {
-      const fpr = key.getFingerprint().toUpperCase();
-      if (key.isPrivate() && !opts.fromSecret) {
-        throw new UsageError(
-          `${label} holds the secret key ${fpr}: trust only public keys ` +
-            `(export the public part, for example with "gpg --export --armor ${fpr}")`,
-        );
+    for (const block of armoredKeyBlocks(armored, label)) {
+      let keys: Key[];
+      try {
+        keys = await openpgp.readKeys({ armoredKeys: block });
+      } catch (e) {
+        out.push(await this.applyRevocation(block, label, e));
+        continue;
       }
-      const pub = key.isPrivate() ? key.toPublic() : key;
-      await checkSelfSignatures(pub, label);
-      await this.writeAtomic(this.dir, `${fpr}.asc`, toLf(pub.armor()), 0o644);
-      out.push(fpr);
+      for (const key of keys) {
+        const fpr = key.getFingerprint().toUpperCase();
+        if (key.isPrivate() && !opts.fromSecret) {
+          throw new UsageError(
+            `${label} holds the secret key ${fpr}: trust only public keys ` +
+              `(export the public part, for example with "gpg --export --armor ${fpr}")`,
+          );
+        }
+        let pub: Key = key.isPrivate() ? key.toPublic() : key;
+        await checkSelfSignatures(pub, label);
+        if ((await this.fingerprints()).includes(fpr)) {
+          const [stored] = await readArmoredKeys(
+            await readFile(join(this.dir, `${fpr}.asc`), "utf8"),
+            `the stored key ${fpr}`,
+          );
+          try {
+            pub = await stored.update(pub as PublicKey);
+          } catch (e) {
+            throw new InvalidDataError(
+              `Cannot merge ${label} with the stored key ${fpr}: ${errorMessage(e)}`,
+              { cause: e },
+            );
+          }
+        }
+        await this.writeAtomic(this.dir, `${fpr}.asc`, toLf(pub.armor()), 0o644);
+        out.push(fpr);
+      }
     }
     return out;
+  }
+
+  /** Applies a revocation certificate to the trusted key it revokes; returns its fingerprint. */
+  private async applyRevocation(block: string, label: string, why: unknown): Promise<string> {
+    const openpgp = await loadOpenpgp();
+    for (const fpr of await this.fingerprints()) {
+      const [stored] = await readArmoredKeys(
+        await readFile(join(this.dir, `${fpr}.asc`), "utf8"),
+        `the stored key ${fpr}`,
+      );
+      let revoked: Key;
+      try {
+        revoked = (await openpgp.revokeKey({
+          key: stored as PublicKey,
+          revocationCertificate: block,
+          format: "object",
+        })).publicKey;
+      } catch {
+        continue; // not a revocation of this key
+      }
+      await this.writeAtomic(this.dir, `${fpr}.asc`, toLf(revoked.armor()), 0o644);
+      return fpr;
+    }
+    throw new InvalidDataError(
+      `Cannot read ${label}: ${errorMessage(why)} (nor is it a revocation certificate ` +
+        `of a key in the keyring "${this.dir}")`,
+      { cause: why },
+    );
   }
 
   /**
@@ -202,8 +269,8 @@ export class Keyring {
     }
     const key = keys[0] as PrivateKey;
     const fpr = key.getFingerprint().toUpperCase();
-    await mkdir(this.secretDir, { recursive: true, mode: 0o700 });
-    await chmod(this.secretDir, 0o700);
+    await makePrivateDir(this.dir);
+    await makePrivateDir(this.secretDir);
     await this.writeAtomic(this.secretDir, `${fpr}.asc`, toLf(key.armor()), 0o600);
     await this.trust(key.toPublic().armor());
     return fpr;
@@ -254,11 +321,10 @@ export class Keyring {
   }
 
   private async writeAtomic(dir: string, name: string, text: string, mode: number) {
-    await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.${name}.${process.pid}.${Date.now()}.tmp`);
-    await writeFile(tmp, text, { mode });
-    await chmod(tmp, mode);
-    await rename(tmp, join(dir, name));
+    await makePrivateDir(this.dir);
+    if (dir !== this.dir) await makePrivateDir(dir);
+    await checkSafeDir(dir);
+    await writeNewFile(join(dir, name), text, { mode, replace: true });
   }
 
   /** True when the keyring directory exists. */
@@ -269,6 +335,116 @@ export class Keyring {
       return false;
     }
   }
+}
+
+/**
+ * Creates `dir` (and its parents) when missing, the directory itself mode 0700 whatever the
+ * umask.
+ */
+async function makePrivateDir(dir: string): Promise<void> {
+  try {
+    await stat(dir);
+    return;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
+
+/** The owner and mode rules of the keyring (POSIX only: no uid elsewhere). */
+function foreignOwner(uid: number): boolean {
+  const me = process.getuid?.();
+  return me !== undefined && uid !== me && uid !== 0;
+}
+
+/** False when `dir` does not exist; UsageError when it is not safe to take keys from. */
+async function checkSafeDir(dir: string): Promise<boolean> {
+  let st;
+  try {
+    st = await stat(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw e;
+  }
+  if (!st.isDirectory()) throw new UsageError(`The keyring "${dir}" is not a directory`);
+  if (process.getuid === undefined) return true;
+  if (foreignOwner(st.uid)) {
+    throw new UsageError(
+      `Refusing the keyring "${dir}": it belongs to user ${st.uid}, not to you ` +
+        `(${process.getuid()}), so its keys are not yours to trust`,
+    );
+  }
+  if (st.mode & 0o022) {
+    throw new UsageError(
+      `Refusing the keyring "${dir}": unsafe permissions (mode ${
+        (st.mode & 0o777).toString(8)
+      }), others can put keys in it; fix with "chmod go-w '${dir}'"`,
+    );
+  }
+  return true;
+}
+
+/** UsageError unless `path` is a regular file (not a symbolic link) owned by the user or root. */
+async function checkSafeEntry(path: string): Promise<void> {
+  const st = await lstat(path);
+  if (st.isSymbolicLink()) {
+    throw new UsageError(
+      `Refusing the keyring entry "${path}": it is a symbolic link (copy the key in with ` +
+        `"spackle keys trust FILE")`,
+    );
+  }
+  if (!st.isFile()) throw new UsageError(`Refusing the keyring entry "${path}": not a file`);
+  if (foreignOwner(st.uid)) {
+    throw new UsageError(
+      `Refusing the keyring entry "${path}": it belongs to user ${st.uid}, not to you ` +
+        `(${process.getuid?.()}); remove it, or trust the key yourself`,
+    );
+  }
+}
+
+/**
+ * Writes `text` to a new file `path` with `mode` from the first byte: exclusive create, which
+ * follows no symbolic link (an existing file or link is a UsageError). With `replace`, the
+ * text goes to a new temporary file beside it that is then renamed over `path` (which
+ * replaces a link itself, never its target).
+ */
+export async function writeNewFile(
+  path: string,
+  text: string,
+  opts: { mode: number; replace?: boolean },
+): Promise<void> {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
+    (constants.O_NOFOLLOW ?? 0);
+  const target = opts.replace
+    ? join(dirname(path), `.${basename(path)}.${process.pid}.${randomSuffix()}.tmp`)
+    : path;
+  let fh;
+  try {
+    fh = await open(target, flags, opts.mode);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") {
+      throw new UsageError(
+        `Cannot write "${path}": it already exists (a file or a link); ` +
+          `remove it or give --force to replace it`,
+      );
+    }
+    throw e;
+  }
+  try {
+    await fh.chmod(opts.mode); // the umask cannot widen it, but may narrow it
+    await fh.writeFile(text);
+    await fh.close();
+    if (opts.replace) await rename(target, path);
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await rm(target, { force: true });
+    throw e;
+  }
+}
+
+function randomSuffix(): string {
+  return Math.random().toString(36).slice(2, 10);
 }
 
 /**

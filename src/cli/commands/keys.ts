@@ -1,7 +1,7 @@
 /** `keys list|fetch|trust|untrust|remove|create|export`: the keyring and the keys mirrors publish. */
 import { Option } from "commander";
 import type { Command } from "commander";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import process from "node:process";
@@ -12,13 +12,15 @@ import {
   type KeyInfo,
   keyInfo,
   Keyring,
+  normaliseFingerprint,
   readArmoredKeys,
+  writeNewFile,
 } from "../../sign/keyring.ts";
 import { PASSPHRASE_ENV } from "../../sign/sign.ts";
 import { type Ctx, EXIT, group, type Register } from "../app.ts";
 import { addMirrorOptions, openCliMirrors } from "../mirrors.ts";
 import { type Output, table } from "../output.ts";
-import { promptHidden } from "../prompt.ts";
+import { promptHidden, promptYesNo } from "../prompt.ts";
 
 interface KeyringOpts {
   keyring?: string;
@@ -28,6 +30,24 @@ interface KeyringOpts {
 function keyringOf(cmd: Command): Keyring {
   const o = cmd.optsWithGlobals() as KeyringOpts;
   return Keyring.open(defaultKeyringDir(o.keyring));
+}
+
+/**
+ * A user id as shown: anything but printable ASCII is spelled out (`\u{430}`), so that a
+ * look-alike (a Cyrillic "а" for a Latin "a", invisible or right-to-left characters) shows.
+ */
+export function displayUserId(uid: string): string {
+  let out = "";
+  for (const ch of uid) {
+    const c = ch.codePointAt(0)!;
+    out += c >= 0x20 && c < 0x7f && ch !== "\\" ? ch : `\\u{${c.toString(16)}}`;
+  }
+  return out;
+}
+
+/** The fingerprint in groups of four, as GnuPG prints it. */
+function groupedFingerprint(fpr: string): string {
+  return fpr.replace(/(.{4})(?!$)/g, "$1 ");
 }
 
 function printKeys(out: Output, keys: (KeyInfo & { mirror?: string; trusted?: boolean })[]) {
@@ -42,7 +62,7 @@ function printKeys(out: Output, keys: (KeyInfo & { mirror?: string; trusted?: bo
       k.algorithm,
       k.created.slice(0, 10),
       k.expires ? k.expires.slice(0, 10) : "never",
-      k.userIds.join(", ") + (flags.length ? ` [${flags.join(", ")}]` : ""),
+      k.userIds.map(displayUserId).join(", ") + (flags.length ? ` [${flags.join(", ")}]` : ""),
     ]);
   }
   for (const line of table(rows)) out.out(line);
@@ -102,6 +122,50 @@ async function mirrorKeys(ctx: Ctx, opts: { mirror?: string[] }, kr: Keyring) {
     }
   }
   return out;
+}
+
+/**
+ * The published keys to trust: those named by `--fingerprint` (each must be published), else
+ * all with `--yes`, else those confirmed one by one on the terminal (a UsageError without one).
+ */
+async function chooseKeys<T extends KeyInfo & { mirror: string }>(
+  ctx: Ctx,
+  found: T[],
+  wanted: string[],
+  yes: boolean,
+): Promise<T[]> {
+  if (wanted.length) {
+    for (const w of wanted) {
+      if (!found.some((k) => k.fingerprint === w)) {
+        throw new UsageError(
+          `The mirror does not publish the key ${w} (it publishes ${
+            found.map((k) => k.fingerprint).join(", ")
+          })`,
+        );
+      }
+    }
+    return found.filter((k) => wanted.includes(k.fingerprint));
+  }
+  if (yes) return found;
+  const chosen: T[] = [];
+  for (const k of found) {
+    if (k.revoked) ctx.out.warn(`the key ${k.fingerprint} is revoked`);
+    process.stderr.write(
+      `\nKey published by "${k.mirror}":\n  fingerprint: ${groupedFingerprint(k.fingerprint)}\n` +
+        k.userIds.map((u) => `  user id:     ${displayUserId(u)}\n`).join("") +
+        `  created:     ${k.created.slice(0, 10)}, ${k.algorithm}\n`,
+    );
+    const ok = await promptYesNo("Trust this key for signatures on build caches?");
+    if (ok === undefined) {
+      throw new UsageError(
+        "keys fetch --trust asks before trusting each key, and there is no terminal to ask on: " +
+          "check the fingerprints (keys fetch -m MIRROR) and give --fingerprint FPR for each, " +
+          "or --yes to trust every key the mirror publishes",
+      );
+    }
+    if (ok) chosen.push(k);
+  }
+  return chosen;
 }
 
 function mirrorOption(cmd: Command): Command {
@@ -215,7 +279,11 @@ const register: Register = (program, act) => {
       ),
     )
     .option("--export <file>", "also write the armored public key to this file")
-    .option("--secret-out <file>", "also write the armored secret key to this file (mode 0600)")
+    .option(
+      "--secret-out <file>",
+      "also write the armored secret key to this new file (mode 0600; see --force)",
+    )
+    .option("--force", "replace an existing --secret-out file (atomically)", false)
     .option("--no-trust", "do not keep the key in the keyring (needs --secret-out)")
     .option(
       "--protect",
@@ -240,6 +308,7 @@ const register: Register = (program, act) => {
         secretOut?: string;
         trust: boolean;
         protect: boolean;
+        force: boolean;
       },
       cmd: Command,
     ) => {
@@ -260,8 +329,10 @@ const register: Register = (program, act) => {
       if (opts.trust) await kr.addSecret(key.secretKeyArmored);
       if (opts.export) await writeFile(opts.export, key.publicKeyArmored);
       if (opts.secretOut) {
-        await writeFile(opts.secretOut, key.secretKeyArmored, { mode: 0o600 });
-        await chmod(opts.secretOut, 0o600);
+        await writeNewFile(opts.secretOut, key.secretKeyArmored, {
+          mode: 0o600,
+          replace: opts.force,
+        });
       }
       if (ctx.out.json) {
         ctx.out.data({
@@ -284,7 +355,11 @@ const register: Register = (program, act) => {
     .description("print a key of the keyring, armored (public unless --secret)")
     .argument("<fingerprint>", "fingerprint or key id")
     .option("--secret", "export the secret key (keys made by `keys create`)", false)
-    .option("-o, --output <file>", "write to this file instead of standard output")
+    .option(
+      "-o, --output <file>",
+      "write to this new file instead of standard output (a secret key: mode 0600)",
+    )
+    .option("--force", "replace an existing --output file (atomically)", false)
     .addHelpText(
       "after",
       "\nExamples:\n  spackle keys export 6EE87675E657CA38 > signer.pub\n" +
@@ -293,13 +368,16 @@ const register: Register = (program, act) => {
     .action(act(async (
       ctx: Ctx,
       fpr: string,
-      opts: { secret: boolean; output?: string },
+      opts: { secret: boolean; output?: string; force: boolean },
       cmd: Command,
     ) => {
       const kr = keyringOf(cmd);
       const text = opts.secret ? await kr.secretKey(fpr) : await kr.publicKey(fpr);
       if (opts.output) {
-        await writeFile(opts.output, text, { mode: opts.secret ? 0o600 : 0o644 });
+        await writeNewFile(opts.output, text, {
+          mode: opts.secret ? 0o600 : 0o644,
+          replace: opts.force,
+        });
         ctx.out.info(`Written to "${opts.output}"`);
       } else if (ctx.out.json) {
         ctx.out.data({ fingerprint: fpr, secret: opts.secret, armored: text });
@@ -314,20 +392,51 @@ const register: Register = (program, act) => {
         "get the public keys a mirror publishes: print them, save them (-o), or trust them (--trust)",
       ),
   )
-    .option("--trust", "add the mirror's keys to the keyring", false)
+    .option(
+      "--trust",
+      "add the mirror's keys to the keyring: each is shown and asked for on a terminal; " +
+        "else --fingerprint or --yes is needed",
+      false,
+    )
+    .option(
+      "--fingerprint <fpr>",
+      "with --trust: trust only this key (its full 40-digit fingerprint; repeatable)",
+      (v: string, p?: string[]) => [...(p ?? []), v],
+    )
+    .option("-y, --yes", "with --trust: trust every key the mirror publishes, unasked", false)
     .option("-o, --output <dir>", "save each key as <dir>/<FINGERPRINT>.pub")
     .addHelpText(
       "after",
-      "\nKeys are never trusted without --trust: check their fingerprints first." +
+      "\nKeys are never trusted without --trust: check their fingerprints first. A mirror can" +
+        "\npublish any key; user ids are shown with non-ASCII characters spelled out (\\u{...})." +
         "\n\nExamples:\n  spackle keys fetch -m https://binaries.spack.io/develop" +
-        "\n  spackle keys fetch -m ./mirror -o ./keys\n  spackle keys fetch -m ./mirror --trust",
+        "\n  spackle keys fetch -m ./mirror -o ./keys\n  spackle keys fetch -m ./mirror --trust" +
+        "\n  spackle keys fetch -m ./mirror --trust --fingerprint 4D782899AF51B814967AC6DE6EE87675E657CA38",
     )
     .action(act(async (
       ctx: Ctx,
-      opts: { mirror?: string[]; trust: boolean; output?: string },
+      opts: {
+        mirror?: string[];
+        trust: boolean;
+        output?: string;
+        fingerprint?: string[];
+        yes: boolean;
+      },
       cmd: Command,
     ) => {
       if (!opts.mirror?.length) throw new UsageError("keys fetch needs -m/--mirror MIRROR");
+      if (!opts.trust && (opts.fingerprint?.length || opts.yes)) {
+        throw new UsageError("--fingerprint and --yes go with --trust");
+      }
+      const wanted = (opts.fingerprint ?? []).map((f) => {
+        const n = normaliseFingerprint(f);
+        if (n.length !== 40) {
+          throw new UsageError(
+            `--fingerprint "${f}": give the full 40-digit fingerprint (a key id can be forged)`,
+          );
+        }
+        return n;
+      });
       const kr = keyringOf(cmd);
       const found = await mirrorKeys(ctx, opts, kr);
       if (found.length === 0) {
@@ -345,20 +454,31 @@ const register: Register = (program, act) => {
           ctx.out.info(`Saved ${k.fingerprint} to "${p}"`);
         }
       }
+      const trusted = new Set<string>();
       if (opts.trust) {
-        for (const k of found) {
+        for (const k of await chooseKeys(ctx, found, wanted, opts.yes)) {
           await kr.trust(k.armored, { label: `key ${k.fingerprint} of "${k.mirror}"` });
-          ctx.out.info(`Trusted ${k.fingerprint} (${k.userIds.join(", ")}) from "${k.mirror}"`);
+          trusted.add(k.fingerprint);
+          ctx.out.info(
+            `Trusted ${k.fingerprint} (${
+              k.userIds.map(displayUserId).join(", ")
+            }) from "${k.mirror}"`,
+          );
         }
       }
       if (ctx.out.json) {
         ctx.out.data({
-          keys: found.map((k) => ({ ...k, trusted: k.trusted || opts.trust })),
+          keys: found.map(({ armored: _a, ...k }) => ({
+            ...k,
+            trusted: k.trusted || trusted.has(k.fingerprint),
+          })),
           saved,
         });
       } else if (!opts.trust && !opts.output) {
         for (const k of found) {
-          ctx.out.out(`# ${k.fingerprint} ${k.userIds.join(", ")} (from ${k.mirror})`);
+          ctx.out.out(
+            `# ${k.fingerprint} ${k.userIds.map(displayUserId).join(", ")} (from ${k.mirror})`,
+          );
           ctx.out.out(k.armored.replace(/\n$/, ""));
         }
       }
