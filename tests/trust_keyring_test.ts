@@ -59,6 +59,19 @@ async function spackle(dir: string, args: string[], opts: { umask?: string } = {
 
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
 
+Deno.test({
+  name: "keys trust under umask 000 creates the keyring 0700",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    await withTmp(async (dir) => {
+      const r = await spackle(dir, ["keys", "trust", KEY()], { umask: "000" });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(mode(join(dir, "keyring")), "700");
+      assert.equal(mode(join(dir, "keyring", `${FPR()}.asc`)), "644");
+    });
+  },
+});
+
 Deno.test("under umask 000 the keyring is 0700, its secret keys 0600", async () => {
   await withTmp(async (dir) => {
     const r = await spackle(dir, [
