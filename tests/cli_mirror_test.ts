@@ -40,7 +40,11 @@ Deno.test({
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^libzz@1\.2\.3\/irttwv2/m);
     r = await spackle(home, "mirror", "add", "strict", fixture("v3-unsigned"));
+    // A strict mirror: shown (reading is not trusting), but not fetched for use.
     r = await spackle(home, "show", "-m", "strict", "libzz");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /signature:\s+unsigned/);
+    r = await spackle(home, "download", "-m", "strict", "libzz", "--to", join(home, "dl"));
     assert.equal(r.code, 1);
     assert.match(r.stderr, /not signed and signatures are required/);
     r = await spackle(home, "mirror", "remove", "strict");
