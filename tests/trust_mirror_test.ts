@@ -294,6 +294,9 @@ t(
           printed.join("\n"),
           /"mediaType": "application\/vnd\.spack\.install\.v2\.tar\+gzip"/,
         );
+        printed.length = 0;
+        assert.equal(await s.line("deps fooapp"), 0, printed.join("\n"));
+        assert.match(printed.join("\n"), /\[run\] foodata@1\.0\/ddk74w2/);
       } finally {
         if (before === undefined) Deno.env.delete("SPACKLE_KEYRING");
         else Deno.env.set("SPACKLE_KEYRING", before);

@@ -124,6 +124,8 @@ export async function checkSignature(
     const r = await verifier.verify(text, what);
     return { body: r.body, signed, status: "verified", signedBy: r.fingerprint };
   } catch (e) {
+    // Not a verdict on the signature (an unusable keyring, say): never hidden.
+    if (!(e instanceof SignatureError)) throw e;
     const untrusted = e instanceof VerificationError && e.problem === "untrusted";
     if (opts.inspect || (untrusted && !required)) {
       return {
@@ -134,10 +136,7 @@ export async function checkSignature(
         signatureError: errorMessage(e),
       };
     }
-    if (e instanceof SignatureError) throw e;
-    throw new SignatureError(`Cannot verify the signature of ${what}: ${errorMessage(e)}`, {
-      cause: e,
-    });
+    throw e;
   }
 }
 

@@ -468,10 +468,7 @@ const register: Register = (program, act) => {
       }
       if (ctx.out.json) {
         ctx.out.data({
-          keys: found.map(({ armored: _a, ...k }) => ({
-            ...k,
-            trusted: k.trusted || trusted.has(k.fingerprint),
-          })),
+          keys: found.map((k) => ({ ...k, trusted: k.trusted || trusted.has(k.fingerprint) })),
           saved,
         });
       } else if (!opts.trust && !opts.output) {
