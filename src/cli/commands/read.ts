@@ -302,7 +302,7 @@ const register: Register = (program, act) => {
     )
     .action(act(async (ctx, query: string, o: MirrorCliOptions) => {
       // Reading is not trusting: every entry is shown, with its signature status.
-      const { mirrors } = await open(ctx, { ...o, allowUnsigned: true });
+      const { mirrors } = await open(ctx, o);
       const ref = await mirrors.resolve(query, { signal: ctx.signal });
       const e = await mirrors.entry(ref.hash, { inspect: true, signal: ctx.signal });
       const inCache = new Map<string, boolean>();
