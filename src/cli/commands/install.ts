@@ -76,7 +76,8 @@ const register: Register = (program, act) => {
         else if (p.phase === "warning") {
           const w = `${p.name}/${p.hash?.slice(0, 7)}: ${p.message}`;
           warnings.push(w);
-          if (progress.enabled) progress.log(`warning: ${w}`);
+          // Before the first fetch no bar is drawn yet: a plain line keeps it so.
+          if (progress.enabled && totals) progress.log(`warning: ${w}`);
           else out.warn(w);
         }
       },
