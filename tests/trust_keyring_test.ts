@@ -119,6 +119,7 @@ Deno.test("a secret key is never written into an existing file or through a link
       assert.match(r.stderr, /already exists.*--force/);
     }
     assert.equal(readFileSync(victim, "utf8"), "someone else's file\n");
+    assert.ok(!existsSync(join(dir, "keyring")), "nothing half-done: no key kept");
     const made = await create(join(dir, "fresh.sec"));
     assert.equal(made.code, 0, made.stderr);
     const fpr = made.stdout.trim();

@@ -326,14 +326,15 @@ const register: Register = (program, act) => {
         passphrase,
       });
       const kr = keyringOf(cmd);
-      if (opts.trust) await kr.addSecret(key.secretKeyArmored);
-      if (opts.export) await writeFile(opts.export, key.publicKeyArmored);
+      // The secret-key file first: when it cannot be written, nothing else is.
       if (opts.secretOut) {
         await writeNewFile(opts.secretOut, key.secretKeyArmored, {
           mode: 0o600,
           replace: opts.force,
         });
       }
+      if (opts.trust) await kr.addSecret(key.secretKeyArmored);
+      if (opts.export) await writeFile(opts.export, key.publicKeyArmored);
       if (ctx.out.json) {
         ctx.out.data({
           fingerprint: key.fingerprint,
