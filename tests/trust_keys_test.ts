@@ -132,7 +132,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a revoked key stays revoked: trusting an older copy merges, never overwrites",
+  name: "a revoked key stays revoked, a later expiry stays later: trusting an older copy merges",
   ignore: !HAVE_GPG,
   async fn() {
     const g = new GpgHome();
@@ -152,6 +152,19 @@ Deno.test({
       assert.equal((await kr.list())[0].revoked, true);
       const v = await KeyringVerifier.fromKeyring(kr);
       await assert.rejects(v.verify(doc, "doc"), /which is revoked/);
+      // A newer self-signature (an expiry moved later) survives trusting the older copy.
+      const ext = g.createKey("Extended <ext@example.invalid>", {
+        time: T0,
+        noSubkey: true,
+        primaryExpire: "1y",
+      });
+      const older = g.exportPublic(ext);
+      g.ok(["--quick-set-expire", ext, "3y"]);
+      await kr.trust(g.exportPublic(ext));
+      const later = (await kr.list()).find((k) => k.fingerprint === ext)!.expires!;
+      await kr.trust(older);
+      assert.equal((await kr.list()).find((k) => k.fingerprint === ext)!.expires, later);
+      assert.ok(Date.parse(later) > Date.now() + 2 * 365 * 86400_000, later);
       // A revocation certificate for a key the keyring does not hold is refused, named.
       const other = g.createKey("Other <other@example.invalid>", { time: T0 });
       await assert.rejects(
