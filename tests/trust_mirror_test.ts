@@ -308,3 +308,46 @@ t(
     assert.match(u.join("\n"), /: unsigned$/m);
   },
 );
+
+t(
+  "v2: an index lying about the compiler or the target cannot satisfy %clang or target=aarch64",
+  async () => {
+    await withTmp(async (dir) => {
+      const m = join(dir, "mirror");
+      cpSync(fixture("v2-signed"), m, { recursive: true });
+      const p = join(m, "build_cache", "index.json");
+      const doc = JSON.parse(readFileSync(p, "utf8"));
+      for (const r of Object.values(doc.database.installs) as { spec: Record<string, unknown> }[]) {
+        if (r.spec.name !== "libzz") continue;
+        r.spec.compiler = { name: "clang", version: "17.0.0" };
+      }
+      writeFileSync(p, JSON.stringify(doc));
+      const root = join(dir, "root");
+      const r = await spackle(dir, "install", "-m", m, "--root", root, "-k", KEY(), "libzz%clang");
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /substitution: its signed spec is "libzz@1\.2\.3 %gcc@12\.2\.0/);
+      // The arch is part of the signed identity: a lie about it is a substitution at once.
+      for (
+        const rec of Object.values(doc.database.installs) as { spec: Record<string, unknown> }[]
+      ) {
+        if (rec.spec.name !== "libzz") continue;
+        rec.spec.arch = { platform: "linux", platform_os: "debian12", target: "aarch64" };
+      }
+      writeFileSync(p, JSON.stringify(doc));
+      const a = await spackle(
+        dir,
+        "install",
+        "-m",
+        m,
+        "--root",
+        root,
+        "-k",
+        KEY(),
+        "libzz target=aarch64",
+      );
+      assert.equal(a.code, 1, a.stderr);
+      assert.match(a.stderr, /substitution/);
+      assert.ok(!existsSync(join(root, "linux-x86_64")), "nothing installed");
+    });
+  },
+);
