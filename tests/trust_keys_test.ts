@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Keyring } from "../src/sign/keyring.ts";
-import { KeyringVerifier, VerificationError } from "../src/sign/verify.ts";
+import { KeyringVerifier, type VerificationError } from "../src/sign/verify.ts";
+import { SignatureError } from "../src/errors.ts";
 import { verifierFromKeys } from "../src/mirror/trusted_keys.ts";
 import type { Verifier } from "../src/sign/types.ts";
 import { GpgHome, type GpgHome as Home, type GpgVerdict, gpgVerdict, HAVE_GPG } from "./_gpg.ts";
@@ -24,6 +25,19 @@ const PROBLEM_VERDICT: Record<string, GpgVerdict> = {
   bad: "BADSIG",
   untrusted: "NO_PUBKEY",
 };
+
+/** What was wrong: the error's `problem`, else (an older verifier) read from its message. */
+function problemOf(e: SignatureError): string {
+  const p = (e as Partial<VerificationError>).problem;
+  if (p) return p;
+  return /revoked/.test(e.message)
+    ? "revoked"
+    : /expired/.test(e.message)
+    ? "expired"
+    : /not trusted/.test(e.message)
+    ? "untrusted"
+    : "bad";
+}
 
 /** spackle's verdict in GnuPG's terms, through a keyring holding `keys` (trusted in order). */
 async function spackleVerdict(keys: string[], doc: string): Promise<GpgVerdict> {
@@ -41,8 +55,8 @@ async function spackleVerdict(keys: string[], doc: string): Promise<GpgVerdict> 
         await v.verify(doc, "doc");
         verdicts.add("GOODSIG");
       } catch (e) {
-        if (!(e instanceof VerificationError)) throw e;
-        verdicts.add(PROBLEM_VERDICT[e.problem] ?? "OTHER");
+        if (!(e instanceof SignatureError)) throw e;
+        verdicts.add(PROBLEM_VERDICT[problemOf(e)] ?? "OTHER");
       }
     }
     assert.equal(verdicts.size, 1, `the keyring and --key disagree: ${[...verdicts]}`);
