@@ -27,6 +27,7 @@ import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { InvalidDataError, UnsupportedError } from "../errors.ts";
 import { type ElfStringUpdate, isElf, parseElfAt, planElfUpdates } from "./relocate_elf.ts";
+import { ElfGrowError, type ElfGrowth, planElfGrowth } from "./relocate/elf_grow.ts";
 import {
   type BinaryPatch,
   BinaryReplacer,
@@ -215,7 +216,14 @@ export function prefixMap(info: Buildinfo, target: RelocationTarget): PrefixPair
 /** A planned change to one file. */
 type FileChange =
   | { kind: "text"; path: string }
-  | { kind: "binary"; path: string; elf: ElfStringUpdate[]; patches: BinaryPatch[] }
+  | {
+    kind: "binary";
+    path: string;
+    elf: ElfStringUpdate[];
+    patches: BinaryPatch[];
+    /** Strings that grow: written into a new segment after the in-place changes. */
+    grow?: ElfGrowth;
+  }
   | { kind: "link"; path: string; target: string };
 
 /** One reason a prefix cannot be relocated. */
@@ -232,6 +240,8 @@ export interface RelocationPlan {
 }
 
 const bytes = (s: string) => Buffer.from(s, "utf8");
+const latin1 = (b: Uint8Array) => Buffer.from(b).toString("latin1");
+const EMPTY = new Uint8Array(0);
 
 /**
  * Reads the prefix and plans its relocation. `entries` are the paths extraction produced
@@ -282,6 +292,7 @@ export function planRelocation(
     // Read in windows of 1 MiB (a buffer that stays in cache), never the whole file at once.
     const fd = openSync(path, "r");
     let elf: ElfStringUpdate[] = [];
+    let grow: ElfGrowth | undefined;
     const patches: BinaryPatch[] = [];
     const problems: BinaryStringProblem[] = [];
     try {
@@ -293,16 +304,29 @@ export function planRelocation(
       };
       if (size >= 4 && isElf(get(0, 4))) {
         elf = planElfUpdates({ get, size }, bytePairs);
-        const grow = elf.filter((u) => u.new.byteLength > u.old.byteLength);
-        if (grow.length) {
-          for (const u of grow) {
-            plan.problems.push({
-              file: rel,
-              message: `ELF ${u.kind === "rpath" ? "RPATH/RUNPATH" : "interpreter"} would grow ` +
-                `from ${u.old.byteLength} to ${u.new.byteLength} bytes`,
-            });
+        const longer = elf.filter((u) => u.new.byteLength > u.old.byteLength);
+        if (longer.length) {
+          // As Spack falls back to patchelf: the longer strings go into a new segment and the
+          // old ones are zero-filled in place (so the C-string pass below does not see them).
+          grow = {};
+          for (const u of longer) grow[u.kind] = u.new;
+          elf = elf.map((u) => u.new.byteLength > u.old.byteLength ? { ...u, new: EMPTY } : u);
+          try {
+            planElfGrowth(get, size, grow);
+          } catch (e) {
+            if (!(e instanceof ElfGrowError)) throw e;
+            for (const u of longer) {
+              plan.problems.push({
+                file: rel,
+                message: `ELF ${u.kind === "rpath" ? "RPATH/RUNPATH" : "interpreter"} at ` +
+                  `offset ${u.offset} would grow from "${latin1(u.old)}" (${u.old.byteLength} ` +
+                  `bytes) to "${latin1(u.new)}" (${u.new.byteLength} bytes) and the file ` +
+                  `cannot be extended: ${e.message}`,
+              });
+            }
+            elf = [];
+            grow = undefined;
           }
-          elf = [];
         }
       }
       const overlap = bin.overlap;
@@ -330,8 +354,8 @@ export function planRelocation(
             `"${p.cString}"`,
       });
     }
-    if (elf.length || patches.length) {
-      plan.changes.push({ kind: "binary", path: rel, elf, patches });
+    if (elf.length || patches.length || grow) {
+      plan.changes.push({ kind: "binary", path: rel, elf, patches, grow });
     }
   }
 
@@ -378,6 +402,16 @@ export function applyRelocation(prefixDir: string, plan: RelocationPlan): number
           writeAll(fd, buf, u.offset);
         }
         for (const p of c.patches) writeAll(fd, p.bytes, p.offset);
+        if (c.grow) {
+          // Read after the in-place changes: the string table copy carries them.
+          const size = fstatSync(fd).size;
+          const get = (off: number, len: number) => {
+            const b = new Uint8Array(Math.max(0, Math.min(len, size - off)));
+            readFully(fd, b, off);
+            return b;
+          };
+          for (const w of planElfGrowth(get, size, c.grow)) writeAll(fd, w.bytes, w.offset);
+        }
       } finally {
         closeSync(fd);
       }
