@@ -19,6 +19,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseElf, planElfUpdates } from "../relocate_elf.ts";
 import { applyWrites, ElfGrowError, planElfGrowth } from "./elf_grow.ts";
+import { parseBuildinfo, planRelocation, prefixMap, relocatePrefix } from "../relocate.ts";
+import type { PrefixEntryType } from "../extract.ts";
 
 const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 const HAVE_GCC = has("gcc") && has("readelf");
@@ -137,7 +139,10 @@ Deno.test({
       const old = join(dir, "o");
       mkdirSync(join(old, "lib"), { recursive: true });
       writeFileSync(join(dir, "dep.c"), "int dep(void) { return 7; }\n");
-      writeFileSync(join(dir, "lib.c"), "int dep(void);\nint answer(void) { return 35 + dep(); }\n");
+      writeFileSync(
+        join(dir, "lib.c"),
+        "int dep(void);\nint answer(void) { return 35 + dep(); }\n",
+      );
       writeFileSync(join(dir, "main.c"), MAIN);
       ok("gcc", ["-shared", "-fPIC", "-o", join(old, "lib/libdep.so"), join(dir, "dep.c")]);
       const lib = join(dir, "libans.so");
@@ -300,4 +305,74 @@ Deno.test("planElfGrowth() refuses a file without a section header for .dynstr",
       }),
     (e: unknown) => e instanceof ElfGrowError && /no (DT_RPATH|section header)/.test(e.message),
   );
+});
+
+Deno.test({
+  name: "relocatePrefix() grows RPATHs into a longer root and refuses a C string that would grow",
+  ignore: !HAVE_GCC,
+  fn() {
+    const dir = mkdtempSync(join(tmpdir(), "sp-grow-"));
+    try {
+      const oldRoot = join(dir, "r");
+      const old = join(oldRoot, "pkg-abc");
+      mkdirSync(join(old, "lib"), { recursive: true });
+      mkdirSync(join(old, "bin"), { recursive: true });
+      writeFileSync(join(dir, "lib.c"), LIB);
+      writeFileSync(join(dir, "main.c"), MAIN);
+      ok("gcc", ["-shared", "-fPIC", "-o", join(old, "lib/libans.so"), join(dir, "lib.c")]);
+      ok("gcc", [
+        "-o",
+        join(old, "bin/prog"),
+        join(dir, "main.c"),
+        `-L${old}/lib`,
+        "-lans",
+        `-Wl,-rpath,${old}/lib`,
+      ]);
+      // A second program holding its prefix as a C string: that one cannot grow.
+      writeFileSync(
+        join(dir, "str.c"),
+        `int puts(const char *);\nint main(void) { puts("${old}/share"); return 0; }\n`,
+      );
+      ok("gcc", ["-o", join(old, "bin/str"), join(dir, "str.c"), `-Wl,-rpath,${old}/lib`]);
+      const newRoot = join(dir, "a-root-that-is-forty-characters-longer--", "r");
+      const neu = join(newRoot, "pkg-abc");
+      const info = parseBuildinfo(
+        `{buildpath: ${oldRoot}, hash_to_prefix: {abc: ${old}}, ` +
+          "relocate_binaries: [bin/prog, lib/libans.so, bin/str], relocate_textfiles: []}",
+      );
+      const pairs = prefixMap(info, {
+        root: newRoot,
+        sbangPath: join(newRoot, "bin/sbang"),
+        specs: [{ hash: "abc", prefix: neu }],
+      });
+      const entries = new Map<string, PrefixEntryType>([
+        ["bin/prog", "file"],
+        ["bin/str", "file"],
+        ["lib/libans.so", "file"],
+      ]);
+      const before = readFileSync(join(old, "bin/str"));
+      const plan = planRelocation(old, info, pairs, entries);
+      // Only the C string is a problem, named with its file, offset and strings.
+      assert.equal(plan.problems.length, 1, JSON.stringify(plan.problems));
+      assert.equal(plan.problems[0].file, "bin/str");
+      assert.match(plan.problems[0].message, /C string at offset \d+: prefix ".*\/r\/pkg-abc"/);
+      assert.throws(
+        () => relocatePrefix(old, info, pairs, entries, "pkg"),
+        (e: unknown) => e instanceof Error && /bin\/str: C string at offset/.test(e.message),
+      );
+      assert.deepEqual(readFileSync(join(old, "bin/str")), before);
+
+      // Without it, the prefix relocates and the program runs from the longer root.
+      rmSync(join(old, "bin/str"));
+      entries.delete("bin/str");
+      const info2 = { ...info, relocateBinaries: ["bin/prog", "lib/libans.so"] };
+      assert.equal(relocatePrefix(old, info2, pairs, entries, "pkg"), 1);
+      mkdirSync(newRoot, { recursive: true });
+      ok("mv", [old, neu]);
+      assert.equal(ok(join(neu, "bin/prog"), []), "answer=42\n");
+      assert.match(ok("readelf", ["-d", join(neu, "bin/prog")]), new RegExp(`${neu}/lib`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
 });
