@@ -27,7 +27,14 @@ import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { InvalidDataError, UnsupportedError } from "../errors.ts";
 import { type ElfStringUpdate, isElf, parseElfAt, planElfUpdates } from "./relocate_elf.ts";
-import { ElfGrowError, type ElfGrowth, planElfGrowth } from "./relocate/elf_grow.ts";
+import {
+  ElfGrowError,
+  type ElfGrowth,
+  type FileWrite,
+  planElfGrowth,
+} from "./relocate/elf_grow.ts";
+import { isMachoMagic, planMachoUpdates } from "./relocate/macho.ts";
+import { CodeSignError, readCodeDirectories, resignSlice } from "./relocate/codesign.ts";
 import {
   type BinaryPatch,
   BinaryReplacer,
@@ -223,6 +230,10 @@ type FileChange =
     patches: BinaryPatch[];
     /** Strings that grow: written into a new segment after the in-place changes. */
     grow?: ElfGrowth;
+    /** Mach-O load command regions, written before the C-string patches. */
+    writes?: FileWrite[];
+    /** Mach-O code signatures to regenerate once the file is written. */
+    signatures?: { base: number; dataoff: number; datasize: number }[];
   }
   | { kind: "link"; path: string; target: string };
 
@@ -293,6 +304,8 @@ export function planRelocation(
     const fd = openSync(path, "r");
     let elf: ElfStringUpdate[] = [];
     let grow: ElfGrowth | undefined;
+    let writes: FileWrite[] = [];
+    let signatures: { base: number; dataoff: number; datasize: number }[] = [];
     const patches: BinaryPatch[] = [];
     const problems: BinaryStringProblem[] = [];
     try {
@@ -329,6 +342,25 @@ export function planRelocation(
           }
         }
       }
+      const head = size >= 4 ? get(0, 4) : new Uint8Array(0);
+      const macho = isMachoMagic(head) ? planMachoUpdates(get, size, pairs, rel) : undefined;
+      if (macho) {
+        for (const m of macho.problems) plan.problems.push({ file: rel, message: m });
+        writes = macho.problems.length ? [] : macho.writes;
+        for (const s of macho.slices) {
+          if (!s.codeSignature) continue;
+          try {
+            readCodeDirectories(get, s.offset, s.codeSignature.dataoff, s.codeSignature.datasize);
+            signatures.push({ base: s.offset, ...s.codeSignature });
+          } catch (e) {
+            if (!(e instanceof CodeSignError)) throw e;
+            plan.problems.push({
+              file: rel,
+              message: `cannot regenerate its code signature: ${e.message}`,
+            });
+          }
+        }
+      }
       const overlap = bin.overlap;
       if (window.byteLength < WINDOW + overlap) window = new Uint8Array(WINDOW + overlap);
       let from = 0;
@@ -338,6 +370,7 @@ export function planRelocation(
         readFully(fd, w, start);
         // The C-string scan sees the content after the ELF string rewrites, as in Spack.
         for (const u of elf) overlay(w, start, u);
+        for (const x of writes) overlayWrite(w, start, x);
         const limit = start + len === size ? size : start + WINDOW;
         from = bin.planWindow(w, start, from, limit, patches, problems);
       }
@@ -354,8 +387,9 @@ export function planRelocation(
             `"${p.cString}"`,
       });
     }
-    if (elf.length || patches.length || grow) {
-      plan.changes.push({ kind: "binary", path: rel, elf, patches, grow });
+    if (elf.length || patches.length || grow || writes.length) {
+      if (!writes.length && !patches.length) signatures = [];
+      plan.changes.push({ kind: "binary", path: rel, elf, patches, grow, writes, signatures });
     }
   }
 
@@ -401,7 +435,19 @@ export function applyRelocation(prefixDir: string, plan: RelocationPlan): number
           buf.set(u.new);
           writeAll(fd, buf, u.offset);
         }
+        for (const w of c.writes ?? []) writeAll(fd, w.bytes, w.offset);
         for (const p of c.patches) writeAll(fd, p.bytes, p.offset);
+        if (c.signatures?.length) {
+          const size = fstatSync(fd).size;
+          const get = (off: number, len: number) => {
+            const b = new Uint8Array(Math.max(0, Math.min(len, size - off)));
+            readFully(fd, b, off);
+            return b;
+          };
+          for (const s of c.signatures) {
+            for (const w of resignSlice(get, s.base, s)) writeAll(fd, w.bytes, w.offset);
+          }
+        }
         if (c.grow) {
           // Read after the in-place changes: the string table copy carries them.
           const size = fstatSync(fd).size;
@@ -521,6 +567,13 @@ function overlay(w: Uint8Array, start: number, u: ElfStringUpdate): void {
   const from = Math.max(u.offset, start);
   const to = Math.min(u.offset + full.byteLength, start + w.byteLength);
   if (from < to) w.set(full.subarray(from - u.offset, to - u.offset), from - start);
+}
+
+/** Writes bytes planned at a file offset into a window starting at `start`. */
+function overlayWrite(w: Uint8Array, start: number, x: FileWrite): void {
+  const from = Math.max(x.offset, start);
+  const to = Math.min(x.offset + x.bytes.byteLength, start + w.byteLength);
+  if (from < to) w.set(x.bytes.subarray(from - x.offset, to - x.offset), from - start);
 }
 
 function writeAll(fd: number, data: Uint8Array, position: number): void {

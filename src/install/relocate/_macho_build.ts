@@ -1,0 +1,138 @@
+/**
+ * Test helper: builds Mach-O dylibs and executables on Linux with clang and ld64.lld against a
+ * small `libSystem.tbd` stub, and reads them back with llvm-otool.
+ *
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+/** The first of the names found on PATH (Debian suffixes LLVM tools with the version). */
+export function tool(...names: string[]): string | undefined {
+  for (const n of names) if (has(n)) return n;
+  return undefined;
+}
+const versions = ["", "-19", "-18", "-17", "-16", "-15", "-14"];
+export const OTOOL = tool(...versions.map((v) => `llvm-otool${v}`));
+export const LIPO = tool(...versions.map((v) => `llvm-lipo${v}`));
+export const INSTALL_NAME_TOOL = tool(...versions.map((v) => `llvm-install-name-tool${v}`));
+export const HAVE_MACHO_TOOLS = has("clang") &&
+  tool(...versions.map((v) => `ld64.lld${v}`)) !== undefined && OTOOL !== undefined &&
+  LIPO !== undefined;
+
+export function run(cmd: string, args: string[], env?: Record<string, string>): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8", env: env ?? { PATH: "/usr/bin:/bin" } });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+const TBD = `--- !tapi-tbd
+tbd-version: 4
+targets: [ x86_64-macos, arm64-macos ]
+install-name: '/usr/lib/libSystem.B.dylib'
+current-version: 1311
+exports:
+  - targets: [ x86_64-macos, arm64-macos ]
+    symbols: [ _puts, dyld_stub_binder ]
+...
+`;
+
+/**
+ * Builds, under `dir`, for `arch`: `<prefix>/lib/libdep.dylib`, `<prefix>/lib/libweak.dylib`,
+ * `<prefix>/lib/libans.dylib` (install name in the prefix, loads libdep, re-exports nothing)
+ * and `<prefix>/bin/prog` (loads libans, weakly libweak, re-exports nothing, rpaths into the
+ * prefix and `@loader_path`, and holds the prefix as a C string).
+ */
+export function buildMacho(
+  dir: string,
+  prefix: string,
+  arch: "arm64" | "x86_64",
+  headerpad = 0x200,
+  /** Debian's llvm-install-name-tool (what Spack runs on Linux) refuses LC_REEXPORT_DYLIB. */
+  reexport = true,
+): { lib: string; prog: string; dep: string; weak: string } {
+  mkdirSync(join(prefix, "lib"), { recursive: true });
+  mkdirSync(join(prefix, "bin"), { recursive: true });
+  mkdirSync(dir, { recursive: true });
+  const tbd = join(dir, "libSystem.tbd");
+  writeFileSync(tbd, TBD);
+  const src = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  const cc = [
+    `--target=${arch}-apple-macos11`,
+    "-fuse-ld=lld",
+    "-nostdlib",
+    "-Wl,-platform_version,macos,11.0,11.0",
+    `-Wl,-headerpad,0x${headerpad.toString(16)}`,
+  ];
+  const dep = join(prefix, "lib/libdep.dylib");
+  const weak = join(prefix, "lib/libweak.dylib");
+  const lib = join(prefix, "lib/libans.dylib");
+  const prog = join(prefix, "bin/prog");
+  run("clang", [
+    ...cc,
+    "-shared",
+    "-o",
+    dep,
+    src("dep.c", "int dep(void) { return 7; }\n"),
+    `-Wl,-install_name,${dep}`,
+    tbd,
+  ]);
+  run("clang", [
+    ...cc,
+    "-shared",
+    "-o",
+    weak,
+    src("weak.c", "int weak(void) { return 1; }\n"),
+    `-Wl,-install_name,${weak}`,
+    tbd,
+  ]);
+  run("clang", [
+    ...cc,
+    "-shared",
+    "-o",
+    lib,
+    src("lib.c", "int dep(void);\nint answer(void) { return 35 + dep(); }\n"),
+    `-Wl,-install_name,${lib}`,
+    ...(reexport ? [`-Wl,-reexport_library,${dep}`] : [dep]),
+    `-Wl,-rpath,${prefix}/lib`,
+    tbd,
+  ]);
+  run("clang", [
+    ...cc,
+    "-o",
+    prog,
+    src(
+      "main.c",
+      `int puts(const char *);\nint answer(void);\nint weak(void);\n` +
+        `static const char where[] = "${prefix}/share/data";\n` +
+        "int main(void) { puts(where); return answer() + weak(); }\n",
+    ),
+    lib,
+    `-Wl,-weak_library,${weak}`,
+    `-Wl,-rpath,${prefix}/lib`,
+    "-Wl,-rpath,@loader_path/../lib",
+    "-Wl,-e,_main",
+    tbd,
+  ]);
+  return { lib, prog, dep, weak };
+}
+
+/** The load commands llvm-otool prints, as `CMD path` lines (paths and rpaths only). */
+export function loadPaths(path: string): string[] {
+  const out = run(OTOOL!, ["-l", path]);
+  const lines: string[] = [];
+  let cmd = "";
+  for (const l of out.split("\n")) {
+    const m = l.match(/^\s+cmd (\S+)/);
+    if (m) cmd = m[1];
+    const p = l.match(/^\s+(?:name|path) (.*) \(offset \d+\)$/);
+    if (p) lines.push(`${cmd} ${p[1]}`);
+  }
+  return lines;
+}
