@@ -4,8 +4,10 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
@@ -135,4 +137,58 @@ export function loadPaths(path: string): string[] {
     if (p) lines.push(`${cmd} ${p[1]}`);
   }
   return lines;
+}
+
+/**
+ * Checks every code signature of a Mach-O file from scratch (no spackle code): every code
+ * slot of every CodeDirectory is the hash of its page. Returns the CodeDirectory hashes.
+ */
+export function verifySignature(path: string): string[] {
+  const data = readFileSync(path);
+  const slices: number[] = [];
+  if (data.readUInt32BE(0) === 0xcafebabe) {
+    for (let i = 0; i < data.readUInt32BE(4); i++) slices.push(data.readUInt32BE(8 + i * 20 + 8));
+  } else slices.push(0);
+  const cdhashes: string[] = [];
+  for (const base of slices) {
+    const ncmds = data.readUInt32LE(base + 16);
+    let at = base + 32;
+    let sig: [number, number] | undefined;
+    for (let i = 0; i < ncmds; i++) {
+      if (data.readUInt32LE(at) === 0x1d) {
+        sig = [data.readUInt32LE(at + 8), data.readUInt32LE(at + 12)];
+      }
+      at += data.readUInt32LE(at + 4);
+    }
+    if (!sig) {
+      // Only arm64 code must be signed (ld64.lld signs nothing else by default).
+      assert.notEqual(data.readUInt32LE(base + 4), 0x0100000c, `${path}: arm64 without signature`);
+      continue;
+    }
+    const sb = base + sig[0];
+    assert.equal(data.readUInt32BE(sb), 0xfade0cc0);
+    for (let i = 0; i < data.readUInt32BE(sb + 8); i++) {
+      const cd = sb + data.readUInt32BE(sb + 12 + i * 8 + 4);
+      if (data.readUInt32BE(cd) !== 0xfade0c02) continue;
+      const hashOffset = data.readUInt32BE(cd + 16);
+      const nCode = data.readUInt32BE(cd + 28);
+      const limit = data.readUInt32BE(cd + 32);
+      const hashSize = data[cd + 36];
+      assert.equal(data[cd + 37], 2, "SHA-256");
+      const page = 2 ** data[cd + 39];
+      assert.equal(nCode, Math.ceil(limit / page));
+      for (let p = 0; p < nCode; p++) {
+        const want = createHash("sha256")
+          .update(data.subarray(base + p * page, base + Math.min((p + 1) * page, limit)))
+          .digest();
+        const got = data.subarray(cd + hashOffset + p * hashSize, cd + hashOffset + (p + 1) * 32);
+        assert.deepEqual(got, want, `${path}: page ${p} hash`);
+      }
+      cdhashes.push(
+        createHash("sha256").update(data.subarray(cd, cd + data.readUInt32BE(cd + 4)))
+          .digest("hex"),
+      );
+    }
+  }
+  return cdhashes;
 }
