@@ -54,6 +54,8 @@ export function buildMacho(
   headerpad = 0x200,
   /** Debian's llvm-install-name-tool (what Spack runs on Linux) refuses LC_REEXPORT_DYLIB. */
   reexport = true,
+  /** More linker arguments for the dylib and the program. */
+  extra: string[] = [],
 ): { lib: string; prog: string; dep: string; weak: string } {
   mkdirSync(join(prefix, "lib"), { recursive: true });
   mkdirSync(join(prefix, "bin"), { recursive: true });
@@ -71,6 +73,7 @@ export function buildMacho(
     "-nostdlib",
     "-Wl,-platform_version,macos,11.0,11.0",
     `-Wl,-headerpad,0x${headerpad.toString(16)}`,
+    ...extra,
   ];
   const dep = join(prefix, "lib/libdep.dylib");
   const weak = join(prefix, "lib/libweak.dylib");
