@@ -34,6 +34,7 @@ const SHT_STRTAB = 3;
 const PF_R = 4;
 /** The most zero bytes added to keep a segment's address - offset (large .bss). */
 const MAX_PAD = 64 << 20;
+const MAX_ALIGN = 0x10000;
 
 /** Why an ELF file cannot be grown. */
 export class ElfGrowError extends Error {}
@@ -127,7 +128,9 @@ export function planElfGrowth(get: ByteSource, size: number, grow: ElfGrowth): F
   }
   const loads = phdrs.filter((p) => p.type === PT_LOAD).sort((a, b) => a.vaddr - b.vaddr);
   if (loads.length === 0) throw new ElfGrowError("no PT_LOAD segment");
-  const align = Math.max(0x1000, ...loads.map((p) => p.align));
+  // The largest page size of the file's segments, at most 64 KiB (x86_64 files linked for 2 MiB
+  // pages run on 4 KiB pages; aarch64 and ppc64 kernels use up to 64 KiB).
+  const align = Math.min(MAX_ALIGN, Math.max(0x1000, ...loads.map((p) => p.align)));
   const toOffset = (vaddr: number) => {
     let seg: Phdr | undefined;
     for (const p of loads) if (p.vaddr <= vaddr && vaddr < p.vaddr + p.filesz) seg = p;
@@ -206,12 +209,14 @@ export function planElfGrowth(get: ByteSource, size: number, grow: ElfGrowth): F
   const memEnd = roundUp(Math.max(...loads.map((p) => p.vaddr + p.memsz)), align);
   let offset = roundUp(size, 8);
   let vaddr: number;
-  if (delta % align === 0 && memEnd - delta - offset <= MAX_PAD) {
+  // Only a program (it has an interpreter, or is ET_EXEC) needs the same address - offset as
+  // its first segment (for AT_PHDR on older kernels); a library is placed compactly.
+  const program = ev.getUint16(16, le) === 2 || phdrs.some((p) => p.type === PT_INTERP);
+  if (program && delta % align === 0 && memEnd - delta - offset <= MAX_PAD) {
     offset = Math.max(offset, memEnd - delta);
     vaddr = offset + delta;
   } else {
-    offset = roundUp(size, align);
-    vaddr = memEnd;
+    vaddr = memEnd + (offset % align);
   }
 
   // The new program header table.

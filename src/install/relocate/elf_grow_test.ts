@@ -68,11 +68,20 @@ const LIB = "int answer(void) { return 42; }\n";
 const MAIN = "int printf(const char *, ...);\nint answer(void);\n" +
   'int main(void) { printf("answer=%d\\n", answer()); return 0; }\n';
 
-for (const pie of [true, false]) {
-  for (const newDtags of [true, false]) {
+for (
+  const [pie, newDtags, bigPages] of [
+    [true, true, false],
+    [true, false, false],
+    [false, true, false],
+    [false, false, false],
+    [true, true, true],
+    [false, false, true],
+  ]
+) {
+  {
     Deno.test({
-      name: `x86_64 ${pie ? "PIE" : "ET_EXEC"} with ${newDtags ? "RUNPATH" : "RPATH"} ` +
-        "runs after its RPATH and interpreter grew",
+      name: `x86_64 ${pie ? "PIE" : "ET_EXEC"} with ${newDtags ? "RUNPATH" : "RPATH"}` +
+        `${bigPages ? " linked for 2 MiB pages" : ""} runs after its RPATH and interpreter grew`,
       ignore: !HAVE_GCC,
       fn() {
         const dir = mkdtempSync(join(tmpdir(), "sp-grow-"));
@@ -96,9 +105,11 @@ for (const pie of [true, false]) {
             `-Wl,-rpath,${oldLib}:$ORIGIN/x`,
             `-Wl,--${newDtags ? "enable" : "disable"}-new-dtags`,
             `-Wl,--dynamic-linker=${join(old, "ld.so")}`,
+            ...(bigPages ? ["-Wl,-z,max-page-size=0x200000"] : []),
           ]);
           assert.equal(ok(prog, []), "answer=42\n");
           const before = lint(prog);
+          const sizeBefore = readFileSync(prog).byteLength;
           const type = ok("readelf", ["-h", prog]).match(/Type:\s+(\S+)/)![1];
           assert.equal(type, pie ? "DYN" : "EXEC");
 
@@ -109,6 +120,9 @@ for (const pie of [true, false]) {
           ok("mv", [old, neu]);
           relocateFile(prog, [[old, neu]]);
           assert.equal(ok(prog, []), "answer=42\n");
+          // The file grows by the new segment and the gap its addresses need.
+          const grown = readFileSync(prog).byteLength - sizeBefore;
+          assert.ok(grown < (bigPages ? 0x200000 : 0) + 0x10000 + 0x1000, `${grown}`);
           const dyn = ok("readelf", ["-d", prog]);
           assert.match(dyn, new RegExp(`\\(RPATH\\).*\\[${neu}/lib:\\$ORIGIN/x\\]`));
           assert.doesNotMatch(dyn, /RUNPATH/);
