@@ -195,3 +195,14 @@ export function verifySignature(path: string): string[] {
   }
   return cdhashes;
 }
+
+/** {@link buildMacho} for arm64 and x86_64, joined into universal files at `prefix`. */
+export function buildFat(dir: string, prefix: string, headerpad = 0x200, reexport = true) {
+  const arm = join(dir, "arm64-prefix");
+  buildMacho(join(dir, "arm64"), arm, "arm64", headerpad, reexport);
+  buildMacho(join(dir, "x86_64"), prefix, "x86_64", headerpad, reexport);
+  for (const f of ["bin/prog", "lib/libans.dylib", "lib/libdep.dylib", "lib/libweak.dylib"]) {
+    run(LIPO!, ["-create", join(arm, f), join(prefix, f), "-output", join(prefix, f + ".fat")]);
+    run("mv", [join(prefix, f + ".fat"), join(prefix, f)]);
+  }
+}

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildMacho, HAVE_MACHO_TOOLS, LIPO, loadPaths, run, verifySignature } from "./_macho.ts";
+import { buildFat, buildMacho, HAVE_MACHO_TOOLS, loadPaths, verifySignature } from "./_macho.ts";
 import { dagHash } from "../src/spec/dag_hash.ts";
 import { main } from "../src/cli/app.ts";
 
@@ -29,17 +29,8 @@ function darwinPrefix(base: string, store: string, fat: boolean) {
   const hash = dagHash(node)!;
   node.hash = hash;
   const prefix = join(store, `darwin-${fat ? "x86_64" : "m1"}`, `answer-1.0-${hash}`);
-  buildMacho(join(base, "build-arm64"), prefix, "arm64");
-  if (fat) {
-    const arm = join(base, "arm64-copy");
-    run("cp", ["-a", prefix, arm]);
-    rmSync(prefix, { recursive: true });
-    buildMacho(join(base, "build-x86_64"), prefix, "x86_64");
-    for (const f of ["bin/prog", "lib/libans.dylib", "lib/libdep.dylib", "lib/libweak.dylib"]) {
-      run(LIPO!, ["-create", join(arm, f), join(prefix, f), "-output", join(prefix, f + ".u")]);
-      run("mv", [join(prefix, f + ".u"), join(prefix, f)]);
-    }
-  }
+  if (fat) buildFat(join(base, "build"), prefix);
+  else buildMacho(join(base, "build-arm64"), prefix, "arm64");
   mkdirSync(join(prefix, ".spack"), { recursive: true });
   writeFileSync(
     join(prefix, ".spack", "spec.json"),

@@ -13,7 +13,6 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -21,10 +20,10 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  buildFat,
   buildMacho,
   HAVE_MACHO_TOOLS,
   INSTALL_NAME_TOOL,
-  LIPO,
   loadPaths,
   run,
   verifySignature,
@@ -62,17 +61,8 @@ for (const arch of ["arm64", "x86_64", "fat"] as const) {
       try {
         const old = join(dir, "old-build-prefix", "pkg");
         let files = ["bin/prog", "lib/libans.dylib", "lib/libdep.dylib", "lib/libweak.dylib"];
-        if (arch === "fat") {
-          buildMacho(join(dir, "a"), old, "arm64");
-          const arm = join(dir, "arm");
-          cpSync(old, arm, { recursive: true });
-          rmSync(old, { recursive: true });
-          buildMacho(join(dir, "x"), old, "x86_64");
-          for (const f of files) {
-            run(LIPO!, ["-create", join(arm, f), join(old, f), "-output", join(old, f + ".fat")]);
-            renameSync(join(old, f + ".fat"), join(old, f));
-          }
-        } else buildMacho(dir, old, arch);
+        if (arch === "fat") buildFat(dir, old);
+        else buildMacho(dir, old, arch);
         const neu = join(dir, "n", "pkg");
         const plan = relocate(old, files, [[old, neu]]);
         assert.deepEqual(plan.problems, []);
@@ -183,9 +173,10 @@ Deno.test({
       const old = join(dir, "old-build-root", "pkg-abc");
       const dep = join(dir, "old-build-root", "dep-xyz");
       const files = ["bin/prog", "lib/libans.dylib", "lib/libdep.dylib", "lib/libweak.dylib"];
-      for (const arch of ["arm64", "x86_64"] as const) {
+      for (const arch of ["arm64", "x86_64", "fat"] as const) {
         rmSync(old, { recursive: true, force: true });
-        buildMacho(join(dir, arch), old, arch, 0x200, false);
+        if (arch === "fat") buildFat(join(dir, arch), old, 0x200, false);
+        else buildMacho(join(dir, arch), old, arch, 0x200, false);
         const pairs: [string, string][] = [[old, join(dir, "n", "pkg-abc")], [
           join(dir, "old-build-root"),
           join(dir, "n"),
