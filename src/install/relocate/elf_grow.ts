@@ -30,6 +30,8 @@ const DT_STRTAB = 5;
 const DT_STRSZ = 10;
 const DT_RPATH = 15;
 const DT_RUNPATH = 29;
+const DT_FLAGS_1 = 0x6ffffffb;
+const DF_1_PIE = 0x08000000;
 const SHT_STRTAB = 3;
 const PF_R = 4;
 /** The most zero bytes added to keep a segment's address - offset (large .bss). */
@@ -209,9 +211,11 @@ export function planElfGrowth(get: ByteSource, size: number, grow: ElfGrowth): F
   const memEnd = roundUp(Math.max(...loads.map((p) => p.vaddr + p.memsz)), align);
   let offset = roundUp(size, 8);
   let vaddr: number;
-  // Only a program (it has an interpreter, or is ET_EXEC) needs the same address - offset as
-  // its first segment (for AT_PHDR on older kernels); a library is placed compactly.
-  const program = ev.getUint16(16, le) === 2 || phdrs.some((p) => p.type === PT_INTERP);
+  // Only a program (ET_EXEC, or with an interpreter, or flagged DF_1_PIE) needs the same
+  // address - offset as its first segment (for AT_PHDR on older kernels); a library is placed
+  // compactly.
+  const program = ev.getUint16(16, le) === 2 || phdrs.some((p) => p.type === PT_INTERP) ||
+    isPie(phdrs, need, is64, le);
   if (program && delta % align === 0 && memEnd - delta - offset <= MAX_PAD) {
     offset = Math.max(offset, memEnd - delta);
     vaddr = offset + delta;
@@ -293,6 +297,27 @@ export function planElfGrowth(get: ByteSource, size: number, grow: ElfGrowth): F
     if (strtab || (interp && interp.section >= 0)) writes.push({ offset: shoff, bytes: shdrs });
   }
   return writes;
+}
+
+/** True when the dynamic section has DT_FLAGS_1 with DF_1_PIE (a position-independent program). */
+function isPie(
+  phdrs: Phdr[],
+  need: (o: number, n: number, what: string) => Uint8Array,
+  is64: boolean,
+  le: boolean,
+): boolean {
+  const d = phdrs.find((p) => p.type === PT_DYNAMIC);
+  if (!d) return false;
+  const b = need(d.offset, d.filesz, "the dynamic section");
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const ent = is64 ? 16 : 8;
+  for (let i = 0; i + ent <= b.byteLength; i += ent) {
+    const tag = is64 ? Number(v.getBigInt64(i, le)) : v.getInt32(i, le);
+    if (tag === DT_NULL) break;
+    const val = is64 ? Number(v.getBigUint64(i + 8, le)) : v.getUint32(i + 4, le);
+    if (tag === DT_FLAGS_1) return (val & DF_1_PIE) !== 0;
+  }
+  return false;
 }
 
 /** Applies writes to bytes in memory (for tests and callers holding the whole file). */

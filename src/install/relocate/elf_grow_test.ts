@@ -308,6 +308,80 @@ for (
   });
 }
 
+// Programs without a C library (system calls only) for 32-bit and big-endian machines, run
+// under qemu-user after their RUNPATH grew.
+const FREESTANDING = `static const char msg[] = "hello\\n";
+#if defined(__i386__)
+void _start(void) {
+  int r;
+  __asm__ volatile("int $0x80" : "=a"(r) : "a"(4), "b"(1), "c"(msg), "d"(6));
+  __asm__ volatile("int $0x80" :: "a"(1), "b"(0));
+  for (;;);
+}
+#elif defined(__powerpc__) && !defined(__powerpc64__)
+void _start(void) {
+  register long r0 __asm__("r0"); register long r3 __asm__("r3");
+  register long r4 __asm__("r4"); register long r5 __asm__("r5");
+  r0 = 4; r3 = 1; r4 = (long)msg; r5 = 6;
+  __asm__ volatile("sc" : "+r"(r0), "+r"(r3) : "r"(r4), "r"(r5) : "memory", "cr0");
+  r0 = 1; r3 = 0;
+  __asm__ volatile("sc" : "+r"(r0), "+r"(r3) :: "memory", "cr0");
+  for (;;);
+}
+#elif defined(__aarch64__)
+void _start(void) {
+  register long x8 __asm__("x8") = 64; register long x0 __asm__("x0") = 1;
+  register long x1 __asm__("x1") = (long)msg; register long x2 __asm__("x2") = 6;
+  __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
+  register long y8 __asm__("x8") = 93; register long y0 __asm__("x0") = 0;
+  __asm__ volatile("svc 0" :: "r"(y8), "r"(y0));
+  for (;;);
+}
+#endif
+`;
+for (
+  const [target, qemu, pie] of [
+    ["i386-linux-gnu", "i386", true],
+    ["i386-linux-gnu", "i386", false],
+    ["powerpc-linux-gnu", "ppc", false],
+    ["aarch64_be-linux-gnu", "aarch64_be", true],
+  ] as const
+) {
+  Deno.test({
+    name: `${target} ${pie ? "PIE" : "ET_EXEC"} program runs under qemu after its RUNPATH grew`,
+    ignore: !HAVE_CLANG || !has(`qemu-${qemu}-static`) || !HAVE_GCC,
+    fn() {
+      const dir = mkdtempSync(join(tmpdir(), "sp-grow-"));
+      try {
+        writeFileSync(join(dir, "s.c"), FREESTANDING);
+        const prog = join(dir, "prog");
+        ok("clang", [
+          `--target=${target}`,
+          "-fuse-ld=lld",
+          "-nostdlib",
+          "-O1",
+          ...(pie ? ["-fPIE", "-pie"] : ["-fno-pie", "-no-pie", "-Wl,-E"]),
+          "-Wl,--no-dynamic-linker",
+          "-Wl,-rpath,/o/lib",
+          "-Wl,--enable-new-dtags",
+          "-o",
+          prog,
+          join(dir, "s.c"),
+        ]);
+        assert.equal(ok(`qemu-${qemu}-static`, [prog]), "hello\n");
+        const before = lint(prog);
+        const neu = "/a/much/longer/prefix/than/the/old/one/was";
+        relocateFile(prog, [["/o", neu]]);
+        assert.equal(ok(`qemu-${qemu}-static`, [prog]), "hello\n");
+        assert.match(ok("readelf", ["-d", prog]), new RegExp(`\\(RPATH\\).*\\[${neu}/lib\\]`));
+        elflint(prog, before);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  });
+}
+
 Deno.test("planElfGrowth() refuses a file without a section header for .dynstr", () => {
   const data = new Uint8Array(readFileSync("/bin/sh"));
   // Drop the section headers: e_shnum = 0.
