@@ -23,7 +23,7 @@ import {
   writeSync,
 } from "node:fs";
 import { Buffer } from "node:buffer";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { InvalidDataError, UnsupportedError } from "../errors.ts";
 import { type ElfStringUpdate, isElf, parseElfAt, planElfUpdates } from "./relocate_elf.ts";
@@ -33,8 +33,8 @@ import {
   type FileWrite,
   planElfGrowth,
 } from "./relocate/elf_grow.ts";
-import { isMachoMagic, planMachoUpdates } from "./relocate/macho.ts";
-import { CodeSignError, readCodeDirectories, resignSlice } from "./relocate/codesign.ts";
+import { isArm64, isMachoMagic, planMachoUpdates } from "./relocate/macho.ts";
+import { CodeSignError, readCodeDirectories, resignSlice, signAdhoc } from "./relocate/codesign.ts";
 import {
   type BinaryPatch,
   BinaryReplacer,
@@ -234,6 +234,8 @@ type FileChange =
     writes?: FileWrite[];
     /** Mach-O code signatures to regenerate once the file is written. */
     signatures?: { base: number; dataoff: number; datasize: number }[];
+    /** An unsigned arm64 Mach-O file: signed ad hoc (with this identifier) once written. */
+    sign?: string;
   }
   | { kind: "link"; path: string; target: string };
 
@@ -306,6 +308,7 @@ export function planRelocation(
     let grow: ElfGrowth | undefined;
     let writes: FileWrite[] = [];
     let signatures: { base: number; dataoff: number; datasize: number }[] = [];
+    let sign: string | undefined;
     const patches: BinaryPatch[] = [];
     const problems: BinaryStringProblem[] = [];
     try {
@@ -347,6 +350,8 @@ export function planRelocation(
       if (macho) {
         for (const m of macho.problems) plan.problems.push({ file: rel, message: m });
         writes = macho.problems.length ? [] : macho.writes;
+        const thin = macho.slices.length === 1 ? macho.slices[0] : undefined;
+        if (thin && isArm64(thin) && !thin.codeSignature) sign = basename(rel);
         for (const s of macho.slices) {
           if (!s.codeSignature) continue;
           try {
@@ -388,8 +393,17 @@ export function planRelocation(
       });
     }
     if (elf.length || patches.length || grow || writes.length) {
-      if (!writes.length && !patches.length) signatures = [];
-      plan.changes.push({ kind: "binary", path: rel, elf, patches, grow, writes, signatures });
+      if (!writes.length && !patches.length) [signatures, sign] = [[], undefined];
+      plan.changes.push({
+        kind: "binary",
+        path: rel,
+        elf,
+        patches,
+        grow,
+        writes,
+        signatures,
+        sign,
+      });
     }
   }
 
@@ -446,6 +460,19 @@ export function applyRelocation(prefixDir: string, plan: RelocationPlan): number
           };
           for (const s of c.signatures) {
             for (const w of resignSlice(get, s.base, s)) writeAll(fd, w.bytes, w.offset);
+          }
+        }
+        if (c.sign) {
+          // macOS runs no unsigned arm64 code: the file gets the signature its linker omitted
+          // (it stays unsigned when it does not have the shape for one, as it was).
+          const size = fstatSync(fd).size;
+          const get = (off: number, len: number) => {
+            const b = new Uint8Array(Math.max(0, Math.min(len, size - off)));
+            readFully(fd, b, off);
+            return b;
+          };
+          for (const w of signAdhoc(get, size, c.sign)?.writes ?? []) {
+            writeAll(fd, w.bytes, w.offset);
           }
         }
         if (c.grow) {

@@ -25,6 +25,7 @@ import {
   HAVE_MACHO_TOOLS,
   INSTALL_NAME_TOOL,
   loadPaths,
+  OTOOL,
   run,
   verifySignature,
 } from "../../../tests/_macho.ts";
@@ -36,7 +37,7 @@ import {
 } from "../relocate.ts";
 import type { PrefixEntryType } from "../extract.ts";
 import { parseMacho } from "./macho.ts";
-import { resignSlice } from "./codesign.ts";
+import { resignSlice, signAdhoc } from "./codesign.ts";
 
 const SPACK = Deno.env.get("SPACKLE_ORACLE_SPACK_V3");
 
@@ -232,6 +233,90 @@ Deno.test({
         }
         if (arch === "arm64") { for (const f of files) verifySignature(join(old, f)); }
         rmSync(theirs, { recursive: true });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+});
+
+/** The file as the linker would have written it unsigned: its signature taken out. */
+function stripSignature(data: Buffer): Buffer {
+  const ncmds = data.readUInt32LE(16);
+  let at = 32;
+  for (let i = 0; i < ncmds; i++) {
+    const cmd = data.readUInt32LE(at);
+    const size = data.readUInt32LE(at + 4);
+    if (cmd === 0x1d) {
+      assert.equal(i, ncmds - 1, "LC_CODE_SIGNATURE is the last load command");
+      const dataoff = data.readUInt32LE(at + 8);
+      const out = Buffer.from(data.subarray(0, dataoff));
+      out.fill(0, at, at + size);
+      out.writeUInt32LE(ncmds - 1, 16);
+      out.writeUInt32LE(data.readUInt32LE(20) - size, 20);
+      // __LINKEDIT ends where the signature began.
+      let s = 32;
+      for (let j = 0; j < ncmds - 1; j++) {
+        if (
+          out.readUInt32LE(s) === 0x19 && out.toString("latin1", s + 8, s + 18) === "__LINKEDIT"
+        ) {
+          const fileoff = Number(out.readBigUInt64LE(s + 40));
+          out.writeBigUInt64LE(BigInt(dataoff - fileoff), s + 48);
+          out.writeBigUInt64LE(BigInt(dataoff - fileoff), s + 32);
+        }
+        s += out.readUInt32LE(s + 4);
+      }
+      return out;
+    }
+    at += size;
+  }
+  throw new Error("no signature");
+}
+
+Deno.test({
+  name: "signAdhoc() signs an unsigned arm64 file as ld64.lld -adhoc_codesign does",
+  ignore: !HAVE_MACHO_TOOLS,
+  fn() {
+    const dir = mkdtempSync(join(tmpdir(), "sp-macho-"));
+    try {
+      const built = buildMacho(dir, join(dir, "p"), "arm64");
+      for (const path of [built.prog, built.lib]) {
+        const linker = readFileSync(path);
+        const unsigned = stripSignature(linker);
+        const data = new Uint8Array(unsigned);
+        const name = path.split("/").pop()!;
+        const r = signAdhoc((o, n) => data.subarray(o, o + n), data.byteLength, name);
+        assert.ok(r, name);
+        const end = Math.max(...r.writes.map((w) => w.offset + w.bytes.byteLength));
+        const out = Buffer.alloc(end);
+        out.set(data);
+        for (const w of r.writes) out.set(w.bytes, w.offset);
+        assert.deepEqual(out, linker, name);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "an unsigned arm64 Mach-O file is signed when relocation changes it",
+  ignore: !HAVE_MACHO_TOOLS,
+  fn() {
+    const dir = mkdtempSync(join(tmpdir(), "sp-macho-"));
+    try {
+      const old = join(dir, "old-prefix", "pkg");
+      buildMacho(dir, old, "arm64", 0x200, true, ["-Wl,-no_adhoc_codesign"]);
+      const files = ["bin/prog", "lib/libans.dylib"];
+      for (const f of files) {
+        assert.ok(!run(OTOOL!, ["-l", join(old, f)]).includes("LC_CODE_SIGNATURE"));
+      }
+      const neu = join(dir, "n", "pkg");
+      assert.deepEqual(relocate(old, files, [[old, neu]]).problems, []);
+      for (const f of files) {
+        assert.ok(run(OTOOL!, ["-l", join(old, f)]).includes("LC_CODE_SIGNATURE"), f);
+        assert.equal(verifySignature(join(old, f)).length, 1, f);
+        assert.ok(loadPaths(join(old, f)).some((l) => l.includes(neu)), f);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
