@@ -142,6 +142,20 @@ Deno.test({
         new RegExp(`libzz-1\\.2\\.3-${LIBZZ_V2}/lib`),
       );
 
+      // Without the mirror of the build spec, the install is refused, saying so.
+      const code = await main([
+        "--quiet",
+        "install",
+        "-m",
+        join(base, "spliced-mirror"),
+        "--allow-unsigned",
+        "--root",
+        join(base, "none"),
+        `/${hash}`,
+      ]);
+      assert.notEqual(code, 0);
+      assert.ok(!existsSync(join(base, "none", relative(spackRoot, prefix))));
+
       // spackle, from the spliced spec file: only the build spec's tarball exists.
       const ours = join(base, "B", "store-spckl"); // as long as Spack's root
       assert.equal(ours.length, spackRoot.length);

@@ -554,7 +554,17 @@ export async function installSpecs(
       const { entry: own } = entries.get(job.node.hash)!;
       // A spliced spec is installed from its build spec's tarball (splice.ts).
       const buildHash = buildSpecHash(job.node);
-      const entry = buildHash ? (await getEntry(buildHash, job.source)).entry : own;
+      const entry = buildHash
+        ? (await getEntry(buildHash, job.source).catch((e) => {
+          throw e instanceof NotFoundError
+            ? new NotFoundError(
+              `Cannot install ${job.node.name}/${job.node.hash}: it is spliced, and its build ` +
+                `spec /${buildHash}, whose tarball it is installed from, is in no mirror`,
+              { cause: e },
+            )
+            : e;
+        })).entry
+        : own;
       progress({ phase: "fetch", name: job.node.name, hash: job.node.hash });
       const stagingDir = join(runDir, job.node.hash);
       mkdirSync(stagingDir);

@@ -617,8 +617,18 @@ export function relocationError(
   newPrefix: string,
   oldPrefix?: string,
 ): UnsupportedError {
-  const lines = plan.problems.slice(0, 20).map((p) => `  ${p.file}: ${p.message}`);
-  if (plan.problems.length > 20) lines.push(`  ... and ${plan.problems.length - 20} more`);
+  // Every file is named; within a file, the first problems (offsets and strings) are shown.
+  const byFile = new Map<string, string[]>();
+  for (const p of plan.problems) {
+    const list = byFile.get(p.file) ?? [];
+    list.push(p.message);
+    byFile.set(p.file, list);
+  }
+  const lines: string[] = [];
+  for (const [file, messages] of byFile) {
+    for (const m of messages.slice(0, 3)) lines.push(`  ${file}: ${m}`);
+    if (messages.length > 3) lines.push(`  ${file}: ... and ${messages.length - 3} more`);
+  }
   const lens = oldPrefix
     ? ` The build prefix is ${bytes(oldPrefix).byteLength} bytes long, the install prefix ` +
       `"${newPrefix}" is ${bytes(newPrefix).byteLength}.`
