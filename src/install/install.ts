@@ -53,6 +53,8 @@ import {
   relocationError,
 } from "./relocate.ts";
 import { filterShebang, SBANG_SCRIPT } from "./sbang.ts";
+import { buildSpecHash, spliceLookup } from "./splice.ts";
+import { pyJsonDumps } from "../core/json.ts";
 
 /** Spack 1.x's default install tree projection. */
 export const DEFAULT_PROJECTION =
@@ -349,6 +351,13 @@ function writeManifestIfMissing(dir: string, prefix: string): void {
   writeFileSync(file, JSON.stringify(manifest), { mode: 0o644 });
 }
 
+/** Spack's `write_spec` of a spliced spec into `.spack/spec.json` (its install manifest goes). */
+function writeSplicedSpec(dir: string, dag: SpecDag): void {
+  const spec = (dag.raw as { spec?: unknown }).spec;
+  writeFileSync(join(dir, ".spack", "spec.json"), pyJsonDumps({ spec }), { mode: 0o644 });
+  rmSync(join(dir, ".spack", "install_manifest.json"), { force: true });
+}
+
 /** RFC 4648 base32 with padding (Python's `base64.b32encode`). */
 function base32(b: Uint8Array): string {
   const A = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -403,6 +412,8 @@ interface Job {
   elfFiles?: string[];
   execFiles?: string[];
   stagingDir?: string;
+  /** Installed from its build spec's tarball. */
+  spliced?: boolean;
 }
 
 /** Runs at most `n` of the given tasks at a time. */
@@ -552,7 +563,20 @@ export async function installSpecs(
     // than the default saves collections.
     const pacer = new MemoryPacer({ headroom: 24 << 20 });
     await pool(todo, opts.jobs ?? 4, async (job) => {
-      const { entry } = entries.get(job.node.hash)!;
+      const { entry: own } = entries.get(job.node.hash)!;
+      // A spliced spec is installed from its build spec's tarball (splice.ts).
+      const buildHash = buildSpecHash(job.node);
+      const entry = buildHash
+        ? (await getEntry(buildHash, job.source).catch((e) => {
+          throw e instanceof NotFoundError
+            ? new NotFoundError(
+              `Cannot install ${job.node.name}/${job.node.hash}: it is spliced, and its build ` +
+                `spec /${buildHash}, whose tarball it is installed from, is in no mirror`,
+              { cause: e },
+            )
+            : e;
+        })).entry
+        : own;
       progress({ phase: "fetch", name: job.node.name, hash: job.node.hash });
       const stagingDir = join(runDir, job.node.hash);
       mkdirSync(stagingDir);
@@ -574,6 +598,8 @@ export async function installSpecs(
             label,
             signal: opts.signal,
             speculate: speculate ? { hash: job.node.hash, newPrefix: job.prefix } : undefined,
+            // Spack installs a spliced spec without its post-install permission hook.
+            dirMode: buildHash ? 0o755 : undefined,
             pacer,
           });
           while (!(await reader.read()).done) { /* drain: verification happens at the end */ }
@@ -583,12 +609,16 @@ export async function installSpecs(
           throw e;
         }
       };
-      let res = await extract(opts.speculate !== false);
+      let res = await extract(opts.speculate !== false && !buildHash);
       pacer.check(); // the garbage of the stream's end, before relocation adds its own
       const infoPath = join(res.prefixDir, ".spack", "binary_distribution");
       const info = parseBuildinfo(readFileSync(infoPath, "utf8"));
-      const specs = specsToRelocate(job.dag, job.node.hash).map((n) => ({
-        hash: n.hash,
+      const toRelocate = specsToRelocate(job.dag, job.node.hash);
+      const lookup = buildHash
+        ? spliceLookup(job.dag, job.node.hash, buildHash, toRelocate)
+        : undefined;
+      const specs = toRelocate.map((n) => ({
+        hash: lookup?.get(n.hash) ?? n.hash,
         prefix: jobsByHash.get(n.hash)?.prefix ?? projectPrefix(root, n, projection),
       }));
       const pairs = prefixMap(info, { root, sbangPath: join(root, "bin", "sbang"), specs });
@@ -617,6 +647,11 @@ export async function installSpecs(
         throw relocationError(label, plan, job.prefix, info.hashToPrefix.get(job.node.hash));
       }
       applyRelocation(res.prefixDir, plan);
+      if (buildHash) {
+        // As Spack: the spliced spec replaces the build spec's metadata; no stale manifest.
+        writeSplicedSpec(res.prefixDir, job.dag);
+        job.spliced = true;
+      }
       pacer.check();
       job.staged = res.prefixDir;
       job.elfFiles = res.elfFiles;
@@ -672,7 +707,7 @@ export async function installSpecs(
 
     // Spack's manifest hook: a package whose tarball has no .spack/install_manifest.json gets
     // one describing the installed files (keys are the final paths).
-    for (const job of todo) writeManifestIfMissing(job.staged!, job.prefix);
+    for (const job of todo) if (!job.spliced) writeManifestIfMissing(job.staged!, job.prefix);
 
     await withLock(root, opts.signal, () => {
       installSbang(root);

@@ -23,10 +23,18 @@ import {
   writeSync,
 } from "node:fs";
 import { Buffer } from "node:buffer";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { InvalidDataError, UnsupportedError } from "../errors.ts";
 import { type ElfStringUpdate, isElf, parseElfAt, planElfUpdates } from "./relocate_elf.ts";
+import {
+  ElfGrowError,
+  type ElfGrowth,
+  type FileWrite,
+  planElfGrowth,
+} from "./relocate/elf_grow.ts";
+import { isArm64, isMachoMagic, planMachoUpdates } from "./relocate/macho.ts";
+import { CodeSignError, readCodeDirectories, resignSlice, signAdhoc } from "./relocate/codesign.ts";
 import {
   type BinaryPatch,
   BinaryReplacer,
@@ -215,7 +223,20 @@ export function prefixMap(info: Buildinfo, target: RelocationTarget): PrefixPair
 /** A planned change to one file. */
 type FileChange =
   | { kind: "text"; path: string }
-  | { kind: "binary"; path: string; elf: ElfStringUpdate[]; patches: BinaryPatch[] }
+  | {
+    kind: "binary";
+    path: string;
+    elf: ElfStringUpdate[];
+    patches: BinaryPatch[];
+    /** Strings that grow: written into a new segment after the in-place changes. */
+    grow?: ElfGrowth;
+    /** Mach-O load command regions, written before the C-string patches. */
+    writes?: FileWrite[];
+    /** Mach-O code signatures to regenerate once the file is written. */
+    signatures?: { base: number; dataoff: number; datasize: number }[];
+    /** An unsigned arm64 Mach-O file: signed ad hoc (with this identifier) once written. */
+    sign?: string;
+  }
   | { kind: "link"; path: string; target: string };
 
 /** One reason a prefix cannot be relocated. */
@@ -232,6 +253,8 @@ export interface RelocationPlan {
 }
 
 const bytes = (s: string) => Buffer.from(s, "utf8");
+const latin1 = (b: Uint8Array) => Buffer.from(b).toString("latin1");
+const EMPTY = new Uint8Array(0);
 
 /**
  * Reads the prefix and plans its relocation. `entries` are the paths extraction produced
@@ -282,6 +305,10 @@ export function planRelocation(
     // Read in windows of 1 MiB (a buffer that stays in cache), never the whole file at once.
     const fd = openSync(path, "r");
     let elf: ElfStringUpdate[] = [];
+    let grow: ElfGrowth | undefined;
+    let writes: FileWrite[] = [];
+    let signatures: { base: number; dataoff: number; datasize: number }[] = [];
+    let sign: string | undefined;
     const patches: BinaryPatch[] = [];
     const problems: BinaryStringProblem[] = [];
     try {
@@ -293,16 +320,50 @@ export function planRelocation(
       };
       if (size >= 4 && isElf(get(0, 4))) {
         elf = planElfUpdates({ get, size }, bytePairs);
-        const grow = elf.filter((u) => u.new.byteLength > u.old.byteLength);
-        if (grow.length) {
-          for (const u of grow) {
+        const longer = elf.filter((u) => u.new.byteLength > u.old.byteLength);
+        if (longer.length) {
+          // As Spack falls back to patchelf: the longer strings go into a new segment and the
+          // old ones are zero-filled in place (so the C-string pass below does not see them).
+          grow = {};
+          for (const u of longer) grow[u.kind] = u.new;
+          elf = elf.map((u) => u.new.byteLength > u.old.byteLength ? { ...u, new: EMPTY } : u);
+          try {
+            planElfGrowth(get, size, grow);
+          } catch (e) {
+            if (!(e instanceof ElfGrowError)) throw e;
+            for (const u of longer) {
+              plan.problems.push({
+                file: rel,
+                message: `ELF ${u.kind === "rpath" ? "RPATH/RUNPATH" : "interpreter"} at ` +
+                  `offset ${u.offset} would grow from "${latin1(u.old)}" (${u.old.byteLength} ` +
+                  `bytes) to "${latin1(u.new)}" (${u.new.byteLength} bytes) and the file ` +
+                  `cannot be extended: ${e.message}`,
+              });
+            }
+            elf = [];
+            grow = undefined;
+          }
+        }
+      }
+      const head = size >= 4 ? get(0, 4) : new Uint8Array(0);
+      const macho = isMachoMagic(head) ? planMachoUpdates(get, size, pairs, rel) : undefined;
+      if (macho) {
+        for (const m of macho.problems) plan.problems.push({ file: rel, message: m });
+        writes = macho.problems.length ? [] : macho.writes;
+        const thin = macho.slices.length === 1 ? macho.slices[0] : undefined;
+        if (thin && isArm64(thin) && !thin.codeSignature) sign = basename(rel);
+        for (const s of macho.slices) {
+          if (!s.codeSignature) continue;
+          try {
+            readCodeDirectories(get, s.offset, s.codeSignature.dataoff, s.codeSignature.datasize);
+            signatures.push({ base: s.offset, ...s.codeSignature });
+          } catch (e) {
+            if (!(e instanceof CodeSignError)) throw e;
             plan.problems.push({
               file: rel,
-              message: `ELF ${u.kind === "rpath" ? "RPATH/RUNPATH" : "interpreter"} would grow ` +
-                `from ${u.old.byteLength} to ${u.new.byteLength} bytes`,
+              message: `cannot regenerate its code signature: ${e.message}`,
             });
           }
-          elf = [];
         }
       }
       const overlap = bin.overlap;
@@ -314,6 +375,7 @@ export function planRelocation(
         readFully(fd, w, start);
         // The C-string scan sees the content after the ELF string rewrites, as in Spack.
         for (const u of elf) overlay(w, start, u);
+        for (const x of writes) overlayWrite(w, start, x);
         const limit = start + len === size ? size : start + WINDOW;
         from = bin.planWindow(w, start, from, limit, patches, problems);
       }
@@ -330,8 +392,18 @@ export function planRelocation(
             `"${p.cString}"`,
       });
     }
-    if (elf.length || patches.length) {
-      plan.changes.push({ kind: "binary", path: rel, elf, patches });
+    if (elf.length || patches.length || grow || writes.length) {
+      if (!writes.length && !patches.length) [signatures, sign] = [[], undefined];
+      plan.changes.push({
+        kind: "binary",
+        path: rel,
+        elf,
+        patches,
+        grow,
+        writes,
+        signatures,
+        sign,
+      });
     }
   }
 
@@ -377,7 +449,42 @@ export function applyRelocation(prefixDir: string, plan: RelocationPlan): number
           buf.set(u.new);
           writeAll(fd, buf, u.offset);
         }
+        for (const w of c.writes ?? []) writeAll(fd, w.bytes, w.offset);
         for (const p of c.patches) writeAll(fd, p.bytes, p.offset);
+        if (c.signatures?.length) {
+          const size = fstatSync(fd).size;
+          const get = (off: number, len: number) => {
+            const b = new Uint8Array(Math.max(0, Math.min(len, size - off)));
+            readFully(fd, b, off);
+            return b;
+          };
+          for (const s of c.signatures) {
+            for (const w of resignSlice(get, s.base, s)) writeAll(fd, w.bytes, w.offset);
+          }
+        }
+        if (c.sign) {
+          // macOS runs no unsigned arm64 code: the file gets the signature its linker omitted
+          // (it stays unsigned when it does not have the shape for one, as it was).
+          const size = fstatSync(fd).size;
+          const get = (off: number, len: number) => {
+            const b = new Uint8Array(Math.max(0, Math.min(len, size - off)));
+            readFully(fd, b, off);
+            return b;
+          };
+          for (const w of signAdhoc(get, size, c.sign)?.writes ?? []) {
+            writeAll(fd, w.bytes, w.offset);
+          }
+        }
+        if (c.grow) {
+          // Read after the in-place changes: the string table copy carries them.
+          const size = fstatSync(fd).size;
+          const get = (off: number, len: number) => {
+            const b = new Uint8Array(Math.max(0, Math.min(len, size - off)));
+            readFully(fd, b, off);
+            return b;
+          };
+          for (const w of planElfGrowth(get, size, c.grow)) writeAll(fd, w.bytes, w.offset);
+        }
       } finally {
         closeSync(fd);
       }
@@ -489,6 +596,13 @@ function overlay(w: Uint8Array, start: number, u: ElfStringUpdate): void {
   if (from < to) w.set(full.subarray(from - u.offset, to - u.offset), from - start);
 }
 
+/** Writes bytes planned at a file offset into a window starting at `start`. */
+function overlayWrite(w: Uint8Array, start: number, x: FileWrite): void {
+  const from = Math.max(x.offset, start);
+  const to = Math.min(x.offset + x.bytes.byteLength, start + w.byteLength);
+  if (from < to) w.set(x.bytes.subarray(from - x.offset, to - x.offset), from - start);
+}
+
 function writeAll(fd: number, data: Uint8Array, position: number): void {
   let off = 0;
   while (off < data.byteLength) {
@@ -503,8 +617,18 @@ export function relocationError(
   newPrefix: string,
   oldPrefix?: string,
 ): UnsupportedError {
-  const lines = plan.problems.slice(0, 20).map((p) => `  ${p.file}: ${p.message}`);
-  if (plan.problems.length > 20) lines.push(`  ... and ${plan.problems.length - 20} more`);
+  // Every file is named; within a file, the first problems (offsets and strings) are shown.
+  const byFile = new Map<string, string[]>();
+  for (const p of plan.problems) {
+    const list = byFile.get(p.file) ?? [];
+    list.push(p.message);
+    byFile.set(p.file, list);
+  }
+  const lines: string[] = [];
+  for (const [file, messages] of byFile) {
+    for (const m of messages.slice(0, 3)) lines.push(`  ${file}: ${m}`);
+    if (messages.length > 3) lines.push(`  ${file}: ... and ${messages.length - 3} more`);
+  }
   const lens = oldPrefix
     ? ` The build prefix is ${bytes(oldPrefix).byteLength} bytes long, the install prefix ` +
       `"${newPrefix}" is ${bytes(newPrefix).byteLength}.`
