@@ -21,7 +21,8 @@ import { MEDIA_TYPES } from "../layout/media_types.ts";
 import { V2_INDEX } from "../layout/v2/paths.ts";
 import { V2Reader } from "../layout/v2/reader.ts";
 import { v3SpecManifestPath } from "../layout/v3/paths.ts";
-import { descriptorOfBytes, pyJsonCompact, V3Writer } from "../layout/v3/writer.ts";
+import { descriptorOfBytes, V3Writer } from "../layout/v3/writer.ts";
+import { pyJsonDumps } from "../core/json.ts";
 import type { Signer, Verifier } from "../sign/types.ts";
 import type { ReadStore, Store } from "../storage/store.ts";
 
@@ -121,7 +122,7 @@ export function migratedIndexText(v2Index: Obj, inCache: Map<string, boolean>): 
       in_buildcache: inCache.has(hash) ? inCache.get(hash) : rec.in_buildcache ?? false,
     };
   }
-  return pyJsonCompact({ database: { version: "8", installs: out } });
+  return pyJsonDumps({ database: { version: "8", installs: out } });
 }
 
 /** Migrates the v2 part of `src` to the v3 layout in `dst` (which may be the same mirror). */
@@ -197,7 +198,7 @@ export async function migrate(
     }
     doc.buildcache_layout_version = 2;
     doc.archive_size = entry.tarball.size;
-    const specGz = gzipBytes(pyJsonCompact(doc));
+    const specGz = gzipBytes(pyJsonDumps(doc));
     const specD = descriptorOfBytes(specGz, MEDIA_TYPES.spec, "gzip");
     await writer.writeBlob(entry.tarball, () => entry.openTarball({ signal }), signal);
     await writer.writeBlob(specD, specGz, signal);
