@@ -34,6 +34,7 @@ import { dirname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { pidAlive, removeDeadOwners } from "../core/pid.ts";
+import { runPool } from "../core/pool.ts";
 import process from "node:process";
 import { InvalidDataError, NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
@@ -416,23 +417,6 @@ function semaphore(n: number): <T>(task: () => Promise<T>) => Promise<T> {
   };
 }
 
-async function pool<T>(items: T[], jobs: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (next < items.length && failed === undefined) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (e) {
-        failed ??= e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
-  if (failed !== undefined) throw failed;
-}
-
 /**
  * Installs the specs matching `queries` (`name`, `name@version`, `/hash`, `name/hash`) and
  * their runtime dependencies (link and run, never build-only) from `mirror` into
@@ -539,7 +523,7 @@ export async function installSpecs(
     // makes two bytes of garbage per byte of poorly compressible data, so a wider headroom
     // than the default saves collections.
     const pacer = new MemoryPacer({ headroom: 24 << 20 });
-    await pool(todo, opts.jobs ?? 4, async (job) => {
+    await runPool(todo, opts.jobs ?? 4, async (job) => {
       const { entry } = entries.get(job.node.hash)!;
       progress({ phase: "fetch", name: job.node.name, hash: job.node.hash });
       const stagingDir = join(runDir, job.node.hash);

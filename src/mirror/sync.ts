@@ -26,6 +26,7 @@ import {
   UsageError,
 } from "../errors.ts";
 import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
+import { runPool } from "../core/pool.ts";
 import { parseManifest } from "../layout/manifest.ts";
 import { openMirror } from "../layout/mirror.ts";
 import {
@@ -180,26 +181,6 @@ function checking(
       }
     },
   });
-}
-
-/**
- * Runs `fn` over `items` with at most `jobs` at once. After a failure no new item starts; the
- * running ones are waited for, then the first error is thrown.
- */
-async function pool<T>(items: T[], jobs: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: { error: unknown } | undefined;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      try {
-        await fn(items[next++]);
-      } catch (error) {
-        failed ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
-  if (failed) throw failed.error;
 }
 
 /** A pass-through stream reporting each chunk's size. */
@@ -373,7 +354,7 @@ export async function syncMirror(
   const blobs = new Map<string, BlobRef>();
   let read = 0;
   event({ kind: "reading", done: 0, total: all.length });
-  await pool(all.map((path, i) => ({ path, i })), jobs, async ({ path, i }) => {
+  await runPool(all.map((path, i) => ({ path, i })), jobs, async ({ path, i }) => {
     try {
       const text = await readManifest(path);
       const signed = isClearsigned(text);
@@ -517,7 +498,7 @@ export async function syncMirror(
     }
   };
 
-  await pool(planned, jobs, copyManifest);
+  await runPool(planned, jobs, copyManifest);
   // The index is rebuilt when something was copied, or when the destination has none yet.
   const changed = res.entries.some((e) => e.status === "copied");
   const present = res.entries.some((e) => e.status === "present");

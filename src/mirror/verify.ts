@@ -10,6 +10,7 @@
  * @module
  */
 import { SpackleError } from "../errors.ts";
+import { runPool } from "../core/pool.ts";
 import { digestFile, digestStream, sha256Hex } from "../core/digest.ts";
 import { gunzipBytes, isGzip } from "../core/gzip.ts";
 import { collect, collectText } from "../core/streams.ts";
@@ -208,17 +209,6 @@ function specHashes(doc: unknown): string[] {
     }
   }
   return out;
-}
-
-async function pool<T>(items: T[], jobs: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]);
-    }
-  });
-  await Promise.all(workers);
 }
 
 function readErrorKind(e: unknown): FindingKind {
@@ -646,7 +636,7 @@ export async function verifyMirror(
   const v3Tarballs = new Map<string, string>(); // hash -> tarball checksum
   const v2Tarballs = new Map<string, string>();
   let done = 0;
-  await pool(tasks, jobs, async (t) => {
+  await runPool(tasks, jobs, async (t) => {
     signal?.throwIfAborted();
     if (t.layout === 3) await checkV3Entry(t);
     else await checkV2Entry(t);
@@ -984,7 +974,7 @@ export async function verifyMirror(
       p.startsWith("v3/manifests/index/") && p.endsWith("index.manifest.json") &&
       p !== "v3/manifests/index/index.manifest.json"
     );
-    await pool([...keyManifests, ...indexViews], jobs, async (path) => {
+    await runPool([...keyManifests, ...indexViews], jobs, async (path) => {
       const text = await readText(path, 3);
       if (text === undefined) return;
       try {

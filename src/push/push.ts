@@ -31,6 +31,7 @@ import type { SpecDag, SpecNode } from "../spec/types.ts";
 import type { BuildinfoMeta } from "./buildinfo.ts";
 import { packToFile } from "./pack.ts";
 import { ownerTag, removeDeadOwners } from "../core/pid.ts";
+import { runPool } from "../core/pool.ts";
 
 /** One installed spec that can be pushed. */
 export interface InstalledPrefix {
@@ -355,61 +356,57 @@ export async function pushSpecs(
   const prefix = local ? ".spackle-push-" : "spackle-push-";
   removeDeadOwners(parent, prefix);
   const tmp = mkdtempSync(join(parent, prefix + ownerTag()));
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      const item = items[i];
-      const node = item.dag.nodes.get(item.hash)!;
-      const r: PushedSpec = {
-        name: node.name,
-        version: node.version,
-        hash: item.hash,
-        prefix: item.prefix,
-        status: "failed",
-      };
-      try {
-        opts.signal?.throwIfAborted();
-        if (
-          !opts.force && await writer.complete(node.name, node.version, item.hash, opts.signal)
-        ) {
-          r.status = "skipped";
-        } else {
-          const { meta, missing } = buildinfoMeta(item, src);
-          if (missing.length) r.warnings = missing.map((m) => `dependency ${m} is not installed`);
-          const file = join(tmp, `${item.hash}.tar.gz`);
-          try {
-            const packed = await packToFile({ prefix: item.prefix, meta }, file);
-            if (local) placeBlob(local, file, packed.descriptor.checksum, packed.descriptor.size);
-            const res = await writer.push(item.dag, {
-              descriptor: packed.descriptor,
-              open: () =>
-                Promise.resolve(
-                  Readable.toWeb(
-                    createReadStream(file, { highWaterMark: 1 << 20 }),
-                  ) as ReadableStream<
-                    Uint8Array
-                  >,
-                ),
-            }, { force: true, signer: opts.signer, signal: opts.signal });
-            r.status = "pushed";
-            r.manifestPath = res.manifestPath;
-            r.tarballSize = packed.descriptor.size;
-          } finally {
-            rmSync(file, { force: true });
-          }
+  const worker = async (_: unknown, i: number) => {
+    const item = items[i];
+    const node = item.dag.nodes.get(item.hash)!;
+    const r: PushedSpec = {
+      name: node.name,
+      version: node.version,
+      hash: item.hash,
+      prefix: item.prefix,
+      status: "failed",
+    };
+    try {
+      opts.signal?.throwIfAborted();
+      if (
+        !opts.force && await writer.complete(node.name, node.version, item.hash, opts.signal)
+      ) {
+        r.status = "skipped";
+      } else {
+        const { meta, missing } = buildinfoMeta(item, src);
+        if (missing.length) r.warnings = missing.map((m) => `dependency ${m} is not installed`);
+        const file = join(tmp, `${item.hash}.tar.gz`);
+        try {
+          const packed = await packToFile({ prefix: item.prefix, meta }, file);
+          if (local) placeBlob(local, file, packed.descriptor.checksum, packed.descriptor.size);
+          const res = await writer.push(item.dag, {
+            descriptor: packed.descriptor,
+            open: () =>
+              Promise.resolve(
+                Readable.toWeb(
+                  createReadStream(file, { highWaterMark: 1 << 20 }),
+                ) as ReadableStream<
+                  Uint8Array
+                >,
+              ),
+          }, { force: true, signer: opts.signer, signal: opts.signal });
+          r.status = "pushed";
+          r.manifestPath = res.manifestPath;
+          r.tarballSize = packed.descriptor.size;
+        } finally {
+          rmSync(file, { force: true });
         }
-      } catch (e) {
-        r.error = (e as Error).message;
-        if (opts.signal?.aborted) throw e;
       }
-      results[i] = r;
-      opts.onProgress?.(r);
+    } catch (e) {
+      r.error = (e as Error).message;
+      if (opts.signal?.aborted) throw e;
     }
+    results[i] = r;
+    opts.onProgress?.(r);
   };
   try {
     const jobs = Math.max(1, Math.min(opts.jobs ?? 2, items.length || 1));
-    await Promise.all(Array.from({ length: jobs }, worker));
+    await runPool(items, jobs, worker);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -7,6 +7,7 @@ import type { MirrorCliOptions } from "../mirrors.ts";
 import type { Entry, EntryRef, Mirror, MirrorSet } from "../../layout/mod.ts";
 import type { SpecDag } from "../../spec/types.ts";
 import { errorCode, errorMessage } from "../../errors.ts";
+import { runPool } from "../../core/pool.ts";
 import { formatBytes, table } from "../output.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
 
@@ -391,26 +392,21 @@ const register: Register = (program, act) => {
           };
           const done: Done[] = new Array(refs.length);
           let bytes = 0;
-          let next = 0;
           const progress = Progress.for(ctx.out);
           progress.setTotal(undefined, refs.length);
           const counted = withTarballProgress(mirrors, progress);
-          const worker = async () => {
-            while (next < refs.length) {
-              const i = next++;
-              const r = refs[i];
-              const e = await counted.entry(r.hash, { requireSignature, signal: ctx.signal });
-              const files = await download(ctx, mirrors, e, o.to);
-              bytes += files.reduce((a, f) => a + f.size, 0);
-              const line = `downloaded ${r.name}@${r.version}/${
-                r.hash.slice(0, 7)
-              } (${files.length} files)`;
-              if (progress.enabled) progress.log(line);
-              else ctx.out.info(line);
-              done[i] = { name: r.name, version: r.version, hash: r.hash, mirror: r.mirror, files };
-            }
+          const worker = async (r: typeof refs[number], i: number) => {
+            const e = await counted.entry(r.hash, { requireSignature, signal: ctx.signal });
+            const files = await download(ctx, mirrors, e, o.to);
+            bytes += files.reduce((a, f) => a + f.size, 0);
+            const line = `downloaded ${r.name}@${r.version}/${
+              r.hash.slice(0, 7)
+            } (${files.length} files)`;
+            if (progress.enabled) progress.log(line);
+            else ctx.out.info(line);
+            done[i] = { name: r.name, version: r.version, hash: r.hash, mirror: r.mirror, files };
           };
-          await Promise.all(Array.from({ length: Math.min(o.jobs, refs.length) }, worker))
+          await runPool(refs, o.jobs, worker)
             .finally(() => progress.stop());
           if (ctx.out.json) {
             ctx.out.data({ to: o.to, specs: done });
