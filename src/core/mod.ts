@@ -4,6 +4,7 @@
  *
  * @module
  */
+export * from "./atomic_file.ts";
 export * from "./base32.ts";
 export * from "./digest.ts";
 export * from "./gzip.ts";

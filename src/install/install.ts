@@ -35,6 +35,9 @@ import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { pidAlive, removeDeadOwners } from "../core/pid.ts";
 import { runPool } from "../core/pool.ts";
+import { base32Encode } from "../core/base32.ts";
+import { writeFileAtomicSync } from "../core/atomic_file.ts";
+import { PyFloat, pyJsonDumps } from "../core/json.ts";
 import process from "node:process";
 import { InvalidDataError, NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
@@ -264,9 +267,7 @@ function writeDb(root: string, db: Db): void {
 }
 
 function atomicWrite(path: string, data: string | Uint8Array, mode = 0o644): void {
-  const tmp = `${path}.${hostname()}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, data, { mode, mkdir: false });
 }
 
 /** The spec node dict as Spack stores it in the DB (its own raw dict, dependencies included). */
@@ -323,8 +324,8 @@ function writeManifestIfMissing(dir: string, prefix: string): void {
     if (st.isSymbolicLink()) e.dest = readlinkSync(path);
     else if (st.isFile()) {
       const sha1 = createHash("sha1").update(readFileSync(path)).digest();
-      e.hash = base32(sha1);
-      e.time = st.mtimeMs / 1000;
+      e.hash = base32Encode(sha1, true).toUpperCase(); // Python's base64.b32encode
+      e.time = new PyFloat(st.mtimeMs / 1000); // a float, as os.stat gives it
       e.size = st.size;
     }
     return e;
@@ -341,26 +342,7 @@ function writeManifestIfMissing(dir: string, prefix: string): void {
   mkdirSync(join(dir, ".spack"), { recursive: true });
   walk(dir, "");
   manifest[prefix] = entry(dir);
-  writeFileSync(file, JSON.stringify(manifest), { mode: 0o644 });
-}
-
-/** RFC 4648 base32 with padding (Python's `base64.b32encode`). */
-function base32(b: Uint8Array): string {
-  const A = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let out = "";
-  let bits = 0;
-  let value = 0;
-  for (const x of b) {
-    value = (value << 8) | x;
-    bits += 8;
-    while (bits >= 5) {
-      out += A[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += A[(value << (5 - bits)) & 31];
-  while (out.length % 8) out += "=";
-  return out;
+  writeFileSync(file, pyJsonDumps(manifest), { mode: 0o644 }); // Spack's sjson.dump
 }
 
 function lexists(p: string): boolean {

@@ -7,12 +7,13 @@
  *
  * @module
  */
-import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import type { Key, PrivateKey } from "openpgp";
 import { errorMessage, InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
+import { writeFileAtomic } from "../core/atomic_file.ts";
 
 /** What `Keyring.list()` reports about one key. */
 export interface KeyInfo {
@@ -254,11 +255,7 @@ export class Keyring {
   }
 
   private async writeAtomic(dir: string, name: string, text: string, mode: number) {
-    await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.${name}.${process.pid}.${Date.now()}.tmp`);
-    await writeFile(tmp, text, { mode });
-    await chmod(tmp, mode);
-    await rename(tmp, join(dir, name));
+    await writeFileAtomic(join(dir, name), text, { mode, exactMode: true });
   }
 
   /** True when the keyring directory exists. */

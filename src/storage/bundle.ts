@@ -7,13 +7,12 @@
  * @module
  */
 import { createReadStream } from "node:fs";
-import { open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { randomBytes } from "node:crypto";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { indexTarFile, type TarWriteEntry, writeTar } from "../core/tar.ts";
 import { toWebStream } from "../core/streams.ts";
+import { writeFileAtomic } from "../core/atomic_file.ts";
 import type { ReadStore, StoreCallOptions, StoreStat } from "./store.ts";
 
 /** The first member of every bundle: marks the file as a spackle bundle. */
@@ -93,7 +92,6 @@ export async function writeBundle(
   meta: Record<string, unknown> = {},
 ): Promise<{ path: string; count: number }> {
   const target = resolve(out);
-  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
   let count = 0;
   const seen = new Set<string>();
   async function* entries(): AsyncGenerator<TarWriteEntry> {
@@ -114,16 +112,6 @@ export async function writeBundle(
       };
     }
   }
-  const fh = await open(tmp, "wx", 0o644);
-  try {
-    for await (const chunk of writeTar(entries())) await fh.write(chunk);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, target);
-    return { path: target, count };
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(target, writeTar(entries()), { mode: 0o644, sync: true, mkdir: false });
+  return { path: target, count };
 }

@@ -1,5 +1,4 @@
 /** `list`, `show`, `download`: reading entries of a mirror. */
-import process from "node:process";
 import { type Command, InvalidArgumentError } from "commander";
 import type { Register } from "../app.ts";
 import type { Ctx } from "../app.ts";
@@ -8,6 +7,7 @@ import type { Entry, EntryRef, Mirror, MirrorSet } from "../../layout/mod.ts";
 import type { SpecDag } from "../../spec/types.ts";
 import { errorCode, errorMessage } from "../../errors.ts";
 import { runPool } from "../../core/pool.ts";
+import { writeFileAtomic } from "../../core/atomic_file.ts";
 import { formatBytes, table } from "../output.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
 
@@ -133,36 +133,6 @@ function addMirror(cmd: Command, signatures = true): Command {
       .option("--allow-unsigned", "read unsigned metadata and signatures by untrusted keys", false);
   }
   return cmd;
-}
-
-async function writeFileAtomic(
-  path: string,
-  body: ReadableStream<Uint8Array> | Uint8Array,
-): Promise<number> {
-  const { mkdir, rename, rm, open: openFile } = await import("node:fs/promises");
-  const { dirname } = await import("node:path");
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.part-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fh = await openFile(tmp, "wx");
-  let size = 0;
-  try {
-    if (body instanceof Uint8Array) {
-      await fh.writeFile(body);
-      size = body.byteLength;
-    } else {
-      for await (const chunk of body) {
-        await fh.write(chunk);
-        size += chunk.byteLength;
-      }
-    }
-    await fh.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  return size;
 }
 
 async function download(
