@@ -35,6 +35,7 @@ import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { pidAlive, removeDeadOwners } from "../core/pid.ts";
 import { runPool } from "../core/pool.ts";
+import { specsToRelocate } from "../spec/traverse.ts";
 import { base32Encode } from "../core/base32.ts";
 import { writeFileAtomicSync } from "../core/atomic_file.ts";
 import { PyFloat, pyJsonDumps } from "../core/json.ts";
@@ -164,36 +165,6 @@ export function projectPrefix(
 }
 
 const RUNTIME = (types: string[]) => types.includes("link") || types.includes("run");
-
-/** Spack's `specs_to_relocate`: root, transitive link deps breadth-first, direct run deps. */
-export function specsToRelocate(dag: SpecDag, rootHash: string): SpecNode[] {
-  const out: SpecNode[] = [];
-  const seen = new Set<string>();
-  const add = (n: SpecNode | undefined) => {
-    if (!n || seen.has(n.hash)) return;
-    seen.add(n.hash);
-    if (!n.external) out.push(n);
-  };
-  const queue = [rootHash];
-  const visited = new Set<string>([rootHash]);
-  while (queue.length) {
-    const h = queue.shift()!;
-    const n = dag.nodes.get(h);
-    if (!n) continue;
-    add(n);
-    for (const d of n.dependencies) {
-      if (d.depTypes.includes("link") && !visited.has(d.hash)) {
-        visited.add(d.hash);
-        queue.push(d.hash);
-      }
-    }
-  }
-  const root = dag.nodes.get(rootHash);
-  for (const d of root?.dependencies ?? []) {
-    if (d.depTypes.includes("run")) add(dag.nodes.get(d.hash));
-  }
-  return out;
-}
 
 async function findRoots(
   sources: InstallSource[],

@@ -33,7 +33,6 @@ export {
   type PushOptions,
   pushSpecs,
   specsToPush,
-  specsToRelocate as pushSpecsToRelocate,
   unpaddedRoot,
 } from "./push.ts";
 export { buildIndexText, updateIndex, type UpdateIndexResult } from "./update_index.ts";

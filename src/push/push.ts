@@ -32,6 +32,7 @@ import type { BuildinfoMeta } from "./buildinfo.ts";
 import { packToFile } from "./pack.ts";
 import { ownerTag, removeDeadOwners } from "../core/pid.ts";
 import { runPool } from "../core/pool.ts";
+import { specsToRelocate } from "../spec/traverse.ts";
 
 /** One installed spec that can be pushed. */
 export interface InstalledPrefix {
@@ -191,39 +192,6 @@ export function prefixSource(prefixes: string[]): InstallSource & { roots: Insta
       return roots.filter((r) => matches(r.dag.nodes.get(r.hash)!, q));
     },
   };
-}
-
-/** Nodes reachable from `root` over the given dependency types, breadth-first, root first. */
-function traverse(dag: SpecDag, root: string, types: string[], includeRoot: boolean): SpecNode[] {
-  const seen = new Set<string>([root]);
-  const out: SpecNode[] = [];
-  const queue = [root];
-  while (queue.length) {
-    const h = queue.shift()!;
-    const n = dag.nodes.get(h);
-    if (!n) continue;
-    if (h !== root || includeRoot) out.push(n);
-    for (const d of n.dependencies) {
-      if (!seen.has(d.hash) && d.depTypes.some((t) => types.includes(t))) {
-        seen.add(d.hash);
-        queue.push(d.hash);
-      }
-    }
-  }
-  return out;
-}
-
-/**
- * The specs whose prefixes a spec's files may mention (Spack's `specs_to_relocate`): the root,
- * its transitive link dependencies (breadth-first) and its direct run dependencies, externals
- * excluded.
- */
-export function specsToRelocate(dag: SpecDag, root: string): SpecNode[] {
-  const link = traverse(dag, root, ["link"], true);
-  const run = (dag.nodes.get(root)?.dependencies ?? []).filter((d) => d.depTypes.includes("run"))
-    .map((d) => dag.nodes.get(d.hash)).filter((n): n is SpecNode => !!n);
-  const seen = new Set<string>();
-  return [...link, ...run].filter((n) => !n.external && !seen.has(n.hash) && seen.add(n.hash));
 }
 
 /** The store root with Spack's path padding removed (where `bin/sbang` lives). */
