@@ -33,6 +33,13 @@ import { packToFile } from "./pack.ts";
 import { ownerTag, removeDeadOwners } from "../core/pid.ts";
 import { runPool } from "../core/pool.ts";
 import { specsToRelocate } from "../spec/traverse.ts";
+import { namingCompiler } from "../spec/node.ts";
+import {
+  matchesQuery,
+  parseQuery,
+  type QueryableRecord,
+  type RecordQuery,
+} from "../index/query.ts";
 
 /** One installed spec that can be pushed. */
 export interface InstalledPrefix {
@@ -73,15 +80,29 @@ function readSpecJson(prefix: string): SpecDag {
   }
 }
 
-function matches(node: { name: string; version: string; hash: string }, q: string): boolean {
-  const m = /^([^@/\s]*)(?:@([^/\s]+))?(?:\s*\/([a-z2-7]+))?$/.exec(q.trim());
-  if (!m) {
-    throw new UsageError(`Cannot understand the spec "${q}" (use NAME, NAME@VERSION or /HASH)`);
-  }
-  const [, name, version, hash] = m;
-  if (!name && !hash) throw new UsageError(`Cannot understand the spec "${q}"`);
-  return (!name || node.name === name) && (!version || node.version === version) &&
-    (!hash || node.hash.startsWith(hash));
+/** A query of installed specs (`index/query.ts`'s language); empty text is refused. */
+function installedQuery(q: string): RecordQuery {
+  if (!q.trim()) throw new UsageError(`Cannot understand the spec "${q}": it is empty`);
+  return parseQuery(q);
+}
+
+/** True when the query needs more of a spec than its name, version and hash. */
+function needsNode(q: RecordQuery): boolean {
+  return q.compiler !== undefined || q.platform !== undefined || q.os !== undefined ||
+    q.target !== undefined;
+}
+
+/** What the query matcher reads of an installed spec. */
+function queryable(p: InstalledPrefix): QueryableRecord {
+  const n = p.dag.nodes.get(p.hash)!;
+  const c = namingCompiler(n, (h) => p.dag.nodes.get(h));
+  return {
+    name: n.name,
+    version: n.version,
+    hash: n.hash,
+    arch: n.arch,
+    compiler: c && `${c.name}@${c.version}`,
+  };
 }
 
 /** An install tree with a Spack database at `ROOT/.spack-db/index.json`. */
@@ -112,14 +133,17 @@ export function dbSource(root: string): InstallSource {
   };
   return {
     find: load,
-    query(q) {
+    query(text) {
+      const q = installedQuery(text);
+      // Name, version and hash come from the database; the rest from the spec itself.
+      const fromDb = { text: q.text, name: q.name, version: q.version, hashPrefix: q.hashPrefix };
       const out: InstalledPrefix[] = [];
       for (const [hash, rec] of Object.entries(installs)) {
         const s = rec.spec as { name?: string; version?: string } | undefined;
         if (!s?.name || rec.installed === false) continue;
-        if (matches({ name: s.name, version: String(s.version ?? ""), hash }, q)) {
+        if (matchesQuery({ name: s.name, version: String(s.version ?? ""), hash }, fromDb)) {
           const got = load(hash);
-          if (got) out.push(got);
+          if (got && (!needsNode(q) || matchesQuery(queryable(got), q))) out.push(got);
         }
       }
       return out;
@@ -188,8 +212,9 @@ export function prefixSource(prefixes: string[]): InstallSource & { roots: Insta
       }
       return undefined;
     },
-    query(q) {
-      return roots.filter((r) => matches(r.dag.nodes.get(r.hash)!, q));
+    query(text) {
+      const q = installedQuery(text);
+      return roots.filter((r) => matchesQuery(queryable(r), q));
     },
   };
 }
