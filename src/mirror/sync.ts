@@ -40,6 +40,7 @@ import {
 } from "../layout/v3/paths.ts";
 import { V3Writer } from "../layout/v3/writer.ts";
 import { detectLayout } from "../layout/detect.ts";
+import { V3_BLOB_DIR, V3_MANIFEST_DIR } from "../layout/v3/paths.ts";
 import { updateIndex } from "../push/update_index.ts";
 import type { Verifier } from "../sign/types.ts";
 import { drain } from "../core/streams.ts";
@@ -323,14 +324,14 @@ export async function syncMirror(
   // A whole-mirror sync lists the destination once where the listing carries sizes (S3),
   // instead of asking for every object; a selection asks for the few objects it needs.
   const listing = !opts.specs?.length && dst.listStat
-    ? listObjects(dst, ["blobs/", "v3/manifests/"], signal)
+    ? listObjects(dst, [V3_BLOB_DIR, V3_MANIFEST_DIR], signal)
     : undefined;
   listing?.catch(() => {}); // awaited below; a failure is thrown there
   // Into a store without ETags (a directory) from one whose listing has them (S3), a manifest
   // already at the destination whose bytes have the source's ETag (the MD5 of a plain upload)
   // is read from the destination instead of fetched again.
   const srcEtags = !opts.specs?.length && src.listStat && !dst.listStat
-    ? await listObjects(src, ["v3/manifests/"], signal)
+    ? await listObjects(src, [V3_MANIFEST_DIR], signal)
     : undefined;
   const readManifest = async (path: string): Promise<string> => {
     const etag = srcEtags?.get(path)?.etag;

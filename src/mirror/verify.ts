@@ -18,9 +18,11 @@ import type { Verifier } from "../sign/types.ts";
 import { FileStore } from "../storage/file.ts";
 import { parseIndexDb } from "../index/db.ts";
 import { isClearsigned } from "../layout/clearsign.ts";
+import { splitClearsigned } from "../sign/clearsign.ts";
 import { parseManifest as parseLayoutManifest } from "../layout/manifest.ts";
 import { v2Stem, v2TarballPath } from "../layout/v2/paths.ts";
-import { v3BlobPath, v3SpecManifestPath } from "../layout/v3/paths.ts";
+import { V3_SPEC_MANIFEST_SUFFIX, v3BlobPath, v3SpecManifestPath } from "../layout/v3/paths.ts";
+import { MEDIA_TYPES } from "../layout/media_types.ts";
 import type { ReadStore } from "../storage/store.ts";
 
 /** What is wrong, by consequence. */
@@ -95,16 +97,17 @@ export interface VerifyReport {
   flags: number;
 }
 
-const SPEC_MANIFEST = ".spec.manifest.json";
-const TARBALL_TYPE = "application/vnd.spack.install.v2.tar+gzip";
+const SPEC_MANIFEST = V3_SPEC_MANIFEST_SUFFIX;
+const TARBALL_TYPE = MEDIA_TYPES.tarball;
 
-/** The payload of a clear-signed document (Spack's rule, plus dash-unescaping). */
+/** The payload of a clear-signed document (Spack's rule), or undefined when malformed. */
 export function clearsignedBody(text: string): string | undefined {
-  const m =
-    /^-----BEGIN PGP SIGNED MESSAGE-----\r?\n(?:[^\r\n]+\r?\n)*?\r?\n([\s\S]*?)\r?\n-----BEGIN PGP SIGNATURE-----/
-      .exec(text);
-  if (!m) return undefined;
-  return m[1].split(/\r?\n/).map((l) => l.startsWith("- ") ? l.slice(2) : l).join("\n");
+  if (!isClearsigned(text)) return undefined;
+  try {
+    return splitClearsigned(text).body;
+  } catch {
+    return undefined;
+  }
 }
 
 interface Record3 {

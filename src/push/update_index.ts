@@ -17,8 +17,13 @@ import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { ReadStore } from "../storage/store.ts";
-import { isSpecMediaType } from "../layout/media_types.ts";
-import { parseV3SpecManifestPath, V3_SPEC_DIR, v3BlobPath } from "../layout/v3/paths.ts";
+import { isSpecMediaType, MEDIA_TYPES } from "../layout/media_types.ts";
+import {
+  parseV3SpecManifestPath,
+  V3_SPEC_DIR,
+  V3_SPEC_MANIFEST_SUFFIX,
+  v3BlobPath,
+} from "../layout/v3/paths.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
 import { buildcacheRecords, buildIndexJson } from "../index/writer.ts";
 import type { Descriptor } from "../layout/types.ts";
@@ -78,7 +83,7 @@ export async function updateIndex(
   }
   const paths: string[] = [];
   for await (const p of store.list(V3_SPEC_DIR, { signal: opts.signal })) {
-    if (p.endsWith(".spec.manifest.json")) paths.push(p);
+    if (p.endsWith(V3_SPEC_MANIFEST_SUFFIX)) paths.push(p);
   }
   paths.sort();
   if (paths.length === 0) {
@@ -95,7 +100,7 @@ export async function updateIndex(
       if (isClearsigned(mtext)) mtext = clearsignedBody(mtext, `"${path}"`);
       const m = parseManifest(mtext, `"${path}"`);
       const rec = m.data.find((r) => isSpecMediaType(r.mediaType)) ??
-        findRecord(m, "application/vnd.spack.spec.v5+json");
+        findRecord(m, MEDIA_TYPES.spec);
       if (!rec) throw new InvalidDataError("no spec record");
       const blob = v3BlobPath(rec.checksum, rec.checksumAlgorithm);
       const bytes = await readBytes(store, blob, opts.signal);
