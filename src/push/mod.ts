@@ -27,7 +27,7 @@ export {
   buildinfoMeta,
   dbSource,
   type InstalledPrefix,
-  type InstallSource as PushSource,
+  type InstalledSource,
   prefixSource,
   type PushedSpec,
   type PushOptions,

@@ -53,12 +53,15 @@ export interface InstalledPrefix {
 }
 
 /** Where installed specs are looked up. */
-export interface InstallSource {
+export interface InstalledSource {
   /** The installed prefix of `hash`, or undefined when not installed here. */
   find(hash: string): InstalledPrefix | undefined;
   /** Installed specs matching a query (`name`, `name@version`, `/hash`, `name/hash`). */
   query(q: string): InstalledPrefix[];
 }
+
+/** @deprecated The former name of `InstalledSource` (install's `InstallSource` is a mirror). */
+export type InstallSource = InstalledSource;
 
 const DB_DIR = ".spack-db";
 

@@ -136,7 +136,12 @@ export class V3Writer {
   }
 
   /** True when the spec manifest is there and names a tarball and spec blob that exist. */
-  async complete(name: string, version: string, hash: string, signal?: AbortSignal) {
+  async complete(
+    name: string,
+    version: string,
+    hash: string,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     const mpath = v3SpecManifestPath(name, version, hash);
     let m: Manifest | undefined;
     try {
@@ -213,7 +218,10 @@ export class V3Writer {
   }
 
   /** Writes the index blob (uncompressed JSON) then its manifest (never signed). */
-  async writeIndex(indexJson: string, opts: { view?: string; signal?: AbortSignal } = {}) {
+  async writeIndex(
+    indexJson: string,
+    opts: { view?: string; signal?: AbortSignal } = {},
+  ): Promise<Descriptor> {
     const bytes = new TextEncoder().encode(indexJson);
     const d = descriptorOfBytes(bytes, MEDIA_TYPES.index, "none");
     await this.writeBlob(d, bytes, opts.signal);
@@ -228,7 +236,11 @@ export class V3Writer {
   }
 
   /** Publishes an armored public key: its blob, then `v3/manifests/key/<FPR>.key.manifest.json`. */
-  async publishKey(fingerprint: string, armored: string, signal?: AbortSignal) {
+  async publishKey(
+    fingerprint: string,
+    armored: string,
+    signal?: AbortSignal,
+  ): Promise<Descriptor> {
     if (!/^[0-9A-F]{40}$/.test(fingerprint)) {
       throw new InvalidDataError(`Invalid key fingerprint "${fingerprint}": not 40 uppercase hex`);
     }
