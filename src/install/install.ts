@@ -374,6 +374,49 @@ function semaphore(n: number): <T>(task: () => Promise<T>) => Promise<T> {
  * Installs the specs matching `queries` (`name`, `name@version`, `/hash`, `name/hash`) and
  * their runtime dependencies (link and run, never build-only) from `mirror` into
  * `opts.root`, relocated there. Specs already in the root's database are skipped.
+ *
+ * @example Install a package and its runtime dependencies
+ * ```ts
+ * import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import {
+ *   installSpecs,
+ *   openMirror,
+ *   openStore,
+ *   prefixSource,
+ *   pushSpecs,
+ *   specsToPush,
+ *   type Store,
+ *   updateIndex,
+ *   V3Writer,
+ * } from "@spackle/spackle";
+ *
+ * // A build cache with one package, pushed from an installed prefix (files + .spack/spec.json).
+ * const dir = mkdtempSync(join(tmpdir(), "spackle-example-"));
+ * const hash = "a".repeat(32);
+ * const prefix = join(dir, "tree", "linux-x86_64", `hello-1.0-${hash}`);
+ * mkdirSync(join(prefix, ".spack"), { recursive: true });
+ * writeFileSync(join(prefix, "hello.txt"), `hello from ${prefix}\n`);
+ * const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
+ * const node = { name: "hello", version: "1.0", arch, hash };
+ * const spec = { spec: { _meta: { version: 5 }, nodes: [node] } };
+ * writeFileSync(join(prefix, ".spack", "spec.json"), JSON.stringify(spec));
+ * const installed = prefixSource([prefix]);
+ * const writer = new V3Writer(await openStore(join(dir, "mirror"), { writable: true }) as Store);
+ * await pushSpecs(specsToPush(installed.roots, installed).items, installed, writer);
+ * await updateIndex(writer);
+ *
+ * const mirror = await openMirror(join(dir, "mirror"));
+ * const result = await installSpecs(mirror, ["hello"], {
+ *   root: join(dir, "installed"), // the install tree (its database is .spack-db/index.json)
+ *   allowUnsigned: true, // this mirror is not signed
+ * });
+ * const [hello] = result.specs;
+ * if (!hello.installed) throw new Error("not installed");
+ * console.log(`installed ${hello.name} into ${hello.prefix}`);
+ * rmSync(dir, { recursive: true, force: true });
+ * ```
  */
 export async function installSpecs(
   mirror: InstallSource | InstallSource[],

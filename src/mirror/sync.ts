@@ -247,6 +247,44 @@ async function specManifests(src: ReadStore, opts: SyncOptions): Promise<string[
 /**
  * Copies entries from `src` (v3, v2 or a bundle) to the v3 mirror `dst`. With a v2-only
  * source the whole mirror is migrated (`specs` must be empty).
+ *
+ * @example Copy a mirror to another store
+ * ```ts
+ * import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import {
+ *   openStore,
+ *   prefixSource,
+ *   pushSpecs,
+ *   specsToPush,
+ *   type Store,
+ *   syncMirror,
+ *   updateIndex,
+ *   V3Writer,
+ * } from "@spackle/spackle";
+ *
+ * // A build cache with one package, pushed from an installed prefix (files + .spack/spec.json).
+ * const dir = mkdtempSync(join(tmpdir(), "spackle-example-"));
+ * const hash = "a".repeat(32);
+ * const prefix = join(dir, "tree", "linux-x86_64", `hello-1.0-${hash}`);
+ * mkdirSync(join(prefix, ".spack"), { recursive: true });
+ * writeFileSync(join(prefix, "hello.txt"), `hello from ${prefix}\n`);
+ * const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
+ * const node = { name: "hello", version: "1.0", arch, hash };
+ * const spec = { spec: { _meta: { version: 5 }, nodes: [node] } };
+ * writeFileSync(join(prefix, ".spack", "spec.json"), JSON.stringify(spec));
+ * const installed = prefixSource([prefix]);
+ * const writer = new V3Writer(await openStore(join(dir, "mirror"), { writable: true }) as Store);
+ * await pushSpecs(specsToPush(installed.roots, installed).items, installed, writer);
+ * await updateIndex(writer);
+ *
+ * const copy = await openStore(join(dir, "copy"), { writable: true }) as Store;
+ * const result = await syncMirror(await openStore(join(dir, "mirror")), copy);
+ * if (result.entries.length !== 1) throw new Error("one entry should be copied");
+ * console.log(`${result.blobsCopied} blobs, ${result.bytesCopied} bytes copied`);
+ * rmSync(dir, { recursive: true, force: true });
+ * ```
  */
 export async function syncMirror(
   src: ReadStore,

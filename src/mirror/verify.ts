@@ -224,7 +224,47 @@ function readErrorKind(e: unknown): FindingKind {
   return "unreachable";
 }
 
-/** Checks a whole mirror (or a sample of it) and reports every problem found. */
+/**
+ * Checks a whole mirror (or a sample of it) and reports every problem found.
+ *
+ * @example Check a whole mirror
+ * ```ts
+ * import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import {
+ *   openStore,
+ *   prefixSource,
+ *   pushSpecs,
+ *   specsToPush,
+ *   type Store,
+ *   updateIndex,
+ *   V3Writer,
+ *   verifyMirror,
+ * } from "@spackle/spackle";
+ *
+ * // A build cache with one package, pushed from an installed prefix (files + .spack/spec.json).
+ * const dir = mkdtempSync(join(tmpdir(), "spackle-example-"));
+ * const hash = "a".repeat(32);
+ * const prefix = join(dir, "tree", "linux-x86_64", `hello-1.0-${hash}`);
+ * mkdirSync(join(prefix, ".spack"), { recursive: true });
+ * writeFileSync(join(prefix, "hello.txt"), `hello from ${prefix}\n`);
+ * const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
+ * const node = { name: "hello", version: "1.0", arch, hash };
+ * const spec = { spec: { _meta: { version: 5 }, nodes: [node] } };
+ * writeFileSync(join(prefix, ".spack", "spec.json"), JSON.stringify(spec));
+ * const installed = prefixSource([prefix]);
+ * const writer = new V3Writer(await openStore(join(dir, "mirror"), { writable: true }) as Store);
+ * await pushSpecs(specsToPush(installed.roots, installed).items, installed, writer);
+ * await updateIndex(writer);
+ *
+ * const report = await verifyMirror(await openStore(join(dir, "mirror")));
+ * // Findings name each problem; flags is 0 when the mirror is sound.
+ * if (report.flags !== 0) throw new Error(JSON.stringify(report.findings));
+ * console.log(`${report.checked.entries} entries, ${report.checked.blobs} blobs checked`);
+ * rmSync(dir, { recursive: true, force: true });
+ * ```
+ */
 export async function verifyMirror(
   store: ReadStore,
   opts: VerifyOptions = {},

@@ -336,7 +336,46 @@ function placeBlob(local: string, file: string, checksum: string, size: number):
   renameSync(file, dest);
 }
 
-/** Pushes installed specs through `writer`. Results in push order. */
+/**
+ * Pushes installed specs through `writer`. Results in push order.
+ *
+ * @example Push an installed prefix (with its dependencies) to a mirror
+ * ```ts
+ * import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import {
+ *   openStore,
+ *   prefixSource,
+ *   pushSpecs,
+ *   specsToPush,
+ *   type Store,
+ *   updateIndex,
+ *   V3Writer,
+ * } from "@spackle/spackle";
+ *
+ * // A build cache with one package, pushed from an installed prefix (files + .spack/spec.json).
+ * const dir = mkdtempSync(join(tmpdir(), "spackle-example-"));
+ * const hash = "a".repeat(32);
+ * const prefix = join(dir, "tree", "linux-x86_64", `hello-1.0-${hash}`);
+ * mkdirSync(join(prefix, ".spack"), { recursive: true });
+ * writeFileSync(join(prefix, "hello.txt"), `hello from ${prefix}\n`);
+ * const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
+ * const node = { name: "hello", version: "1.0", arch, hash };
+ * const spec = { spec: { _meta: { version: 5 }, nodes: [node] } };
+ * writeFileSync(join(prefix, ".spack", "spec.json"), JSON.stringify(spec));
+ * const installed = prefixSource([prefix]);
+ * const writer = new V3Writer(await openStore(join(dir, "mirror"), { writable: true }) as Store);
+ * await pushSpecs(specsToPush(installed.roots, installed).items, installed, writer);
+ * await updateIndex(writer);
+ *
+ * // (above) prefixSource reads prefixes; dbSource(root) reads an install tree's database.
+ * const again = await pushSpecs(specsToPush(installed.roots, installed).items, installed, writer);
+ * if (again[0].status !== "skipped") throw new Error("a second push should skip the entry");
+ * console.log(again.map((p) => `${p.name}: ${p.status}`));
+ * rmSync(dir, { recursive: true, force: true });
+ * ```
+ */
 export async function pushSpecs(
   items: InstalledPrefix[],
   src: InstallSource,
