@@ -23,6 +23,7 @@ const LEVELS: Record<string, number> = {
   mirror: 6,
   cli: 7,
   repl: 7,
+  testing: 7,
 };
 
 const src = join(REPO_ROOT, "src");

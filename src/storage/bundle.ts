@@ -13,6 +13,7 @@ import { NotFoundError, UsageError } from "../errors.ts";
 import { indexTarFile, type TarWriteEntry, writeTar } from "../core/tar.ts";
 import { toWebStream } from "../core/streams.ts";
 import { writeFileAtomic } from "../core/atomic_file.ts";
+import { checkStorePath } from "./path.ts";
 import type { ReadStore, StoreCallOptions, StoreStat } from "./store.ts";
 
 /** The first member of every bundle: marks the file as a spackle bundle. */
@@ -48,13 +49,15 @@ export class BundleStore implements ReadStore {
     return new BundleStore(abs, members);
   }
 
-  stat(path: string, _opts?: StoreCallOptions): Promise<StoreStat | undefined> {
-    const m = this.members.get(path);
+  stat(path: string, opts?: StoreCallOptions): Promise<StoreStat | undefined> {
+    const m = this.member(path, opts);
+    if (m instanceof Error) return Promise.reject(m);
     return Promise.resolve(m ? { size: m.size } : undefined);
   }
 
-  read(path: string, _opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>> {
-    const m = this.members.get(path);
+  read(path: string, opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>> {
+    const m = this.member(path, opts);
+    if (m instanceof Error) return Promise.reject(m);
     if (!m) {
       return Promise.reject(new NotFoundError(`"${path}" is not in bundle "${this.path}"`));
     }
@@ -66,6 +69,20 @@ export class BundleStore implements ReadStore {
         highWaterMark: 1 << 20,
       }),
     ));
+  }
+
+  /** The member at `path` (undefined when absent), or the error of a bad path or an abort. */
+  private member(
+    path: string,
+    opts?: StoreCallOptions,
+  ): { offset: number; size: number } | undefined | Error {
+    try {
+      opts?.signal?.throwIfAborted();
+      checkStorePath(path);
+    } catch (e) {
+      return e as Error;
+    }
+    return this.members.get(path);
   }
 
   async *list(prefix: string, _opts?: StoreCallOptions): AsyncIterable<string> {
