@@ -15,7 +15,6 @@ import { digestFile, digestStream, sha256Hex } from "../core/digest.ts";
 import { gunzipBytes, isGzip } from "../core/gzip.ts";
 import { collect, collectText } from "../core/streams.ts";
 import type { Verifier } from "../sign/types.ts";
-import { FileStore } from "../storage/file.ts";
 import { parseIndexDb } from "../index/db.ts";
 import { isClearsigned } from "../layout/clearsign.ts";
 import { splitClearsigned } from "../sign/clearsign.ts";
@@ -281,7 +280,7 @@ export async function verifyMirror(
     unsigned: 0,
   };
   const add = (f: Finding) => findings.push(f);
-  const local = store instanceof FileStore ? store : undefined;
+  const local = store.localPath ? store as Required<Pick<ReadStore, "localPath">> : undefined;
 
   // ---- blobs, each checked once -------------------------------------------------------------
   type BlobResult = { ok: boolean; bytes?: Uint8Array };
