@@ -1,6 +1,7 @@
 /**
  * The library from outside the repo: a project in a temporary directory imports it by path and
- * runs the examples of the documentation (`@example` of `installSpecs` and `openMirror`).
+ * runs the examples of the documentation (`@example` of `installSpecs` and `openMirror`); and
+ * `deno publish --dry-run` accepts the package without asking any registry.
  * Under Deno the project links the library's directory (`"links"`), so what resolves is the
  * library's own deno.json: its name, `exports` and the npm dependencies it declares (fetched
  * from the npm registry into the project's Deno cache). Under Bun a tsconfig path names mod.ts.
@@ -83,6 +84,29 @@ Deno.test("a Bun project outside the repo imports mod.ts by path and runs its ex
       assert.equal(r.code, 0, `${ex.title}: ${r.stderr}`);
       assert.match(r.stdout, ex.expect);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test("deno publish --dry-run accepts the package, offline (no registry is asked)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "spackle-publish-"));
+  try {
+    const r = await run(
+      join(REPO_ROOT, "node_modules/.bin/deno"),
+      ["publish", "--dry-run", "--allow-dirty"],
+      REPO_ROOT,
+      {
+        DENO_DIR: join(dir, "deno"), // an empty cache: nothing comes from an earlier run
+        HTTPS_PROXY: "http://127.0.0.1:9", // a port nothing listens on: any request would fail
+        HTTP_PROXY: "http://127.0.0.1:9",
+        NO_PROXY: "",
+        NO_COLOR: "1",
+      },
+    );
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /Simulating publish of @spackle\/spackle@\d+\.\d+\.\d+/);
+    assert.doesNotMatch(r.stdout + r.stderr, /^error|warning\[/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
