@@ -32,7 +32,9 @@ import { openMirror } from "../layout/mirror.ts";
 import {
   parseV3KeyManifestPath,
   parseV3SpecManifestPath,
+  V3_BLOB_DIR,
   V3_KEY_DIR,
+  V3_MANIFEST_DIR,
   V3_SPEC_DIR,
   v3BlobPath,
   v3IndexManifestPath,
@@ -40,7 +42,6 @@ import {
 } from "../layout/v3/paths.ts";
 import { V3Writer } from "../layout/v3/writer.ts";
 import { detectLayout } from "../layout/detect.ts";
-import { V3_BLOB_DIR, V3_MANIFEST_DIR } from "../layout/v3/paths.ts";
 import { updateIndex } from "../push/update_index.ts";
 import type { Verifier } from "../sign/types.ts";
 import { drain } from "../core/streams.ts";
