@@ -56,7 +56,7 @@ export interface InstalledPrefix {
 export interface InstalledSource {
   /** The installed prefix of `hash`, or undefined when not installed here. */
   find(hash: string): InstalledPrefix | undefined;
-  /** Installed specs matching a query (`name`, `name@version`, `/hash`, `name/hash`). */
+  /** Installed specs matching a query (Spack's: `name@1.2:`, `/hash`, `%gcc`, `arch=`...). */
   query(q: string): InstalledPrefix[];
 }
 
