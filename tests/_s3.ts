@@ -5,9 +5,10 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { HAVE_FIXTURES } from "./_fixtures.ts";
 import { NotFoundError } from "../src/errors.ts";
 import { openS3Store, type S3Store } from "../src/storage/s3.ts";
+import { runCli } from "./_cli.ts";
 
 export const ENDPOINT = Deno.env.get("SPACKLE_TEST_S3_ENDPOINT");
 export const ACCESS = Deno.env.get("SPACKLE_TEST_S3_ACCESS_KEY") ?? "test:tester";
@@ -56,10 +57,8 @@ export async function drop(...stores: S3Store[]): Promise<void> {
 export async function spackleS3(args: string[], env: Record<string, string> = {}) {
   const home = await Deno.makeTempDir({ prefix: "sp-s3home-" });
   try {
-    const p = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(REPO_ROOT, "cli.ts"), ...args],
+    return await runCli(args, {
       env: {
-        NO_COLOR: "1",
         HOME: home,
         SPACKLE_KEYRING: join(home, "keyring"),
         S3_ENDPOINT_URL: ENDPOINT ?? "",
@@ -68,11 +67,7 @@ export async function spackleS3(args: string[], env: Record<string, string> = {}
         AWS_REGION: REGION,
         ...env,
       },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return { code: p.code, stdout: dec.decode(p.stdout), stderr: dec.decode(p.stderr) };
+    });
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

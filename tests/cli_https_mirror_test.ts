@@ -6,22 +6,18 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { runCli } from "./_cli.ts";
 
 const HTTPS_URL = Deno.env.get("SPACKLE_TEST_HTTPS_URL");
 const CA_FILE = Deno.env.get("SPACKLE_TEST_CA_FILE");
 const ignore = !HAVE_FIXTURES || !HTTPS_URL || !CA_FILE;
 const KEY = () => fixture("keys/oracle-test.pub.asc");
 
-async function spackle(...args: string[]) {
-  const p = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(REPO_ROOT, "cli.ts"), "--ca-file", CA_FILE!, ...args],
-    env: { NO_COLOR: "1", NO_PROXY: "127.0.0.1,localhost", SPACKLE_KEYRING: "/nonexistent" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: p.code, stdout: dec.decode(p.stdout), stderr: dec.decode(p.stderr) };
+function spackle(...args: string[]) {
+  return runCli(["--ca-file", CA_FILE!, ...args], {
+    env: { NO_PROXY: "127.0.0.1,localhost", SPACKLE_KEYRING: "/nonexistent" },
+  });
 }
 
 const MANIFEST =

@@ -2,17 +2,11 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { runCli } from "./_cli.ts";
 
-async function spackle(env: Record<string, string>, ...args: string[]) {
-  const p = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(REPO_ROOT, "cli.ts"), ...args],
-    env: { NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: p.code, stdout: dec.decode(p.stdout), stderr: dec.decode(p.stderr) };
+function spackle(env: Record<string, string>, ...args: string[]) {
+  return runCli(args, { env });
 }
 
 async function withKeyring(fn: (dir: string) => Promise<void>) {

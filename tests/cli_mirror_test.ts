@@ -2,20 +2,16 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { runCli } from "./_cli.ts";
 
 /** Runs the CLI with `home` as its home and working directory, nothing else from the host. */
-async function spackle(home: string, ...args: string[]) {
-  const p = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(REPO_ROOT, "cli.ts"), ...args],
-    env: { NO_COLOR: "1", HOME: home, XDG_CONFIG_HOME: join(home, "xdg") },
+function spackle(home: string, ...args: string[]) {
+  return runCli(args, {
+    env: { HOME: home, XDG_CONFIG_HOME: join(home, "xdg") },
     clearEnv: true,
     cwd: home,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: p.code, stdout: dec.decode(p.stdout), stderr: dec.decode(p.stderr) };
+  });
 }
 
 Deno.test({

@@ -4,17 +4,11 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { runCli } from "./_cli.ts";
 
-async function spackle(...args: string[]) {
-  const p = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(REPO_ROOT, "cli.ts"), ...args],
-    env: { NO_COLOR: "1", SPACKLE_KEYRING: join(tmpdir(), "spackle-no-keyring-here") },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: p.code, stdout: dec.decode(p.stdout), stderr: dec.decode(p.stderr) };
+function spackle(...args: string[]) {
+  return runCli(args, { env: { SPACKLE_KEYRING: join(tmpdir(), "spackle-no-keyring-here") } });
 }
 
 const t = (name: string, fn: () => Promise<void>) =>

@@ -3,17 +3,11 @@ import assert from "node:assert/strict";
 import { cp, mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { runCli } from "./_cli.ts";
 
-async function spackle(...args: string[]) {
-  const p = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(REPO_ROOT, "cli.ts"), ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: p.code, stdout: dec.decode(p.stdout), stderr: dec.decode(p.stderr) };
+function spackle(...args: string[]) {
+  return runCli(args);
 }
 
 const t = (name: string, fn: () => Promise<void>) =>

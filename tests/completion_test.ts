@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "./_fixtures.ts";
+import { CLI, runCli } from "./_cli.ts";
 
 const has = (tool: string) =>
   ["/usr/bin", "/bin", "/usr/local/bin"].some((d) => existsSync(join(d, tool)));
@@ -23,16 +24,16 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
 }
 
 const deno = Deno.execPath();
-const cli = join(REPO_ROOT, "cli.ts");
+const cli = CLI;
 
 /** A config dir with one configured mirror, and the generated scripts. */
 async function setup() {
   const dir = await Deno.makeTempDir({ prefix: "spackle-completion-" });
   const env = { XDG_CONFIG_HOME: dir, HOME: dir };
-  const add = await run(deno, ["run", "-A", cli, "mirror", "add", "sitecache", "/srv/m"], env);
+  const add = await runCli(["mirror", "add", "sitecache", "/srv/m"], { env, cwd: REPO_ROOT });
   assert.equal(add.code, 0, add.stderr);
   for (const sh of ["bash", "zsh", "fish"]) {
-    const r = await run(deno, ["run", "-A", cli, "completion", sh], env);
+    const r = await runCli(["completion", sh], { env, cwd: REPO_ROOT });
     assert.equal(r.code, 0, r.stderr);
     writeFileSync(join(dir, `c.${sh}`), r.stdout);
   }

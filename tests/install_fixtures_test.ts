@@ -17,6 +17,7 @@ import { IntegrityError, NotFoundError, SignatureError, UnsupportedError } from 
 import { compareWithExpected } from "./_install_fixtures.ts";
 import { makeElf } from "./_elf.ts";
 import { parseElf } from "../src/install/relocate_elf.ts";
+import { runCliSync } from "./_cli.ts";
 
 const MIRRORS: [string, 2 | 3, boolean][] = [
   ["v3-signed", 3, true],
@@ -432,22 +433,8 @@ for (const [what, members] of HOSTILE) {
     const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
     try {
       const rel = await writeMirror(mirror, members);
-      const deno = join(REPO_ROOT, "node_modules/.bin/deno");
-      const out = new Deno.Command(deno, {
-        args: [
-          "run",
-          "-A",
-          join(REPO_ROOT, "cli.ts"),
-          "install",
-          "-m",
-          mirror,
-          "--root",
-          root,
-          "--allow-unsigned",
-          "big",
-        ],
-      }).outputSync();
-      const err = new TextDecoder().decode(out.stderr);
+      const out = runCliSync(["install", "-m", mirror, "--root", root, "--allow-unsigned", "big"]);
+      const err = out.stderr;
       assert.equal(out.code, 1, err);
       assert.match(err, /Refusing to extract/);
       assert.ok(!existsSync(join(root, rel)));
@@ -467,11 +454,7 @@ Deno.test({
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
     try {
-      const deno = join(REPO_ROOT, "node_modules/.bin/deno");
       const args = [
-        "run",
-        "-A",
-        join(REPO_ROOT, "cli.ts"),
         "--json",
         "install",
         "-m",
@@ -483,20 +466,16 @@ Deno.test({
         "2",
         "libfoo@2.0",
       ];
-      const first = new Deno.Command(deno, { args }).outputSync();
-      assert.equal(first.code, 0, new TextDecoder().decode(first.stderr));
-      const doc = JSON.parse(new TextDecoder().decode(first.stdout));
+      const first = runCliSync(args);
+      assert.equal(first.code, 0, first.stderr);
+      const doc = JSON.parse(first.stdout);
       assert.deepEqual(doc.specs.map((s: { name: string }) => s.name).sort(), ["libfoo", "libzz"]);
       assert.ok(doc.specs.every((s: { installed: boolean }) => s.installed));
-      const second = JSON.parse(
-        new TextDecoder().decode(new Deno.Command(deno, { args }).outputSync().stdout),
-      );
+      const second = JSON.parse(runCliSync(args).stdout);
       assert.ok(second.specs.every((s: { installed: boolean }) => !s.installed));
-      const missing = new Deno.Command(deno, { args: [...args.slice(0, -1), "nosuchpkg"] })
-        .outputSync();
+      const missing = runCliSync([...args.slice(0, -1), "nosuchpkg"]);
       assert.equal(missing.code, 1);
-      const msg = new TextDecoder().decode(missing.stdout) +
-        new TextDecoder().decode(missing.stderr);
+      const msg = missing.stdout + missing.stderr;
       assert.match(msg, /nosuchpkg/);
       assert.match(msg, /"not_found"/);
     } finally {
@@ -693,22 +672,8 @@ Deno.test("spackle install drops setuid/setgid bits with a warning and installs 
         body: new TextEncoder().encode("#!/bin/sh\n"),
       },
     ]);
-    const deno = join(REPO_ROOT, "node_modules/.bin/deno");
-    const out = new Deno.Command(deno, {
-      args: [
-        "run",
-        "-A",
-        join(REPO_ROOT, "cli.ts"),
-        "install",
-        "-m",
-        mirror,
-        "--root",
-        root,
-        "--allow-unsigned",
-        "big",
-      ],
-    }).outputSync();
-    const err = new TextDecoder().decode(out.stderr);
+    const out = runCliSync(["install", "-m", mirror, "--root", root, "--allow-unsigned", "big"]);
+    const err = out.stderr;
     assert.equal(out.code, 0, err);
     assert.match(err, /setuid\/setgid\/sticky bits dropped from "bin\/su-like"/);
     assert.equal(Deno.statSync(join(root, rel, "bin/su-like")).mode! & 0o7777, 0o755);

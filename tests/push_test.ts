@@ -93,6 +93,37 @@ Deno.test({
 });
 
 Deno.test({
+  name: "push's spec queries are index/query.ts's: version ranges, %compiler, arch=, /hash",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-push-" });
+    try {
+      const root = await tree(base);
+      const src = dbSource(root);
+      const hashes = (q: string) => src.query(q).map((p) => p.hash);
+      const [foo] = src.query("libfoo");
+      const node = foo.dag.nodes.get(foo.hash)!;
+      const v = node.version;
+      // `@V:` is a range (the old matcher compared "V:" with the version as text).
+      assert.deepEqual(hashes(`libfoo@${v}:`), [HASHES.libfoo]);
+      assert.deepEqual(hashes(`libfoo@:${v}`), [HASHES.libfoo]);
+      assert.deepEqual(hashes("libfoo@99999:"), []);
+      assert.deepEqual(hashes(`libfoo/${HASHES.libfoo.slice(0, 6)}`), [HASHES.libfoo]);
+      const a = node.arch!;
+      assert.deepEqual(hashes(`libfoo arch=${a.platform}-${a.platformOs}-${a.target}`), [
+        HASHES.libfoo,
+      ]);
+      assert.deepEqual(hashes("libfoo target=no_such_target"), []);
+      assert.deepEqual(hashes("libfoo %no_such_compiler"), []);
+      assert.throws(() => src.query(" "), /empty/);
+      assert.throws(() => src.query("libfoo@"), /Invalid spec query/);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
   name: "push --only package pushes the spec alone; --only dependencies its dependencies alone",
   ignore: !HAVE_FIXTURES,
   async fn() {

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { collect, collectText } from "../src/core/streams.ts";
 import { NotFoundError, TransportError } from "../src/errors.ts";
-import { openS3Store, type S3Options, S3Store } from "../src/storage/s3.ts";
+import { openS3Store, type S3Options, type S3Store } from "../src/storage/s3.ts";
 import { openStore } from "../src/storage/open.ts";
 import { isWritable } from "../src/storage/store.ts";
 import { bytesOf, runStoreBehaviour } from "./storage_behaviour.ts";

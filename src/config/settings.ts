@@ -22,10 +22,11 @@
  *
  * @module
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { errorMessage, InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
+import { writeFileAtomicSync } from "../core/atomic_file.ts";
 import {
   loadSpackMirrors,
   type MirrorConfig,
@@ -205,10 +206,7 @@ async function editDoc(
   }
   if (doc.contents === null) (doc as { contents: unknown }).contents = doc.createNode({});
   edit(doc);
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${(globalThis as { process?: { pid: number } }).process?.pid ?? 0}`;
-  writeFileSync(tmp, doc.toString());
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, doc.toString());
 }
 
 /**

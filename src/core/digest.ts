@@ -35,6 +35,7 @@ export function sha256Hex(data: Uint8Array | string): string {
  *
  * @example
  * ```ts
+ * import { digestStream } from "@spackle/spackle";
  * const { stream, result } = digestStream();
  * await new Response(new Blob(["abc"]).stream().pipeThrough(stream)).arrayBuffer();
  * (await result).digest.hex; // "ba7816bf..."
@@ -108,7 +109,15 @@ export function verifyStream(
  *
  * @example
  * ```ts
- * const { digest, size } = await digestFile("/tmp/blob");
+ * import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { digestFile } from "@spackle/spackle";
+ * const dir = mkdtempSync(join(tmpdir(), "spackle-example-"));
+ * writeFileSync(join(dir, "blob"), "abc");
+ * const { digest, size } = await digestFile(join(dir, "blob"));
+ * console.log(digest.hex, size); // "ba7816bf..." 3
+ * rmSync(dir, { recursive: true });
  * ```
  */
 export function digestFile(path: string): Promise<DigestResult> {

@@ -1,7 +1,10 @@
 /**
- * JSON text exactly as Python's `json.dumps` writes it (the text Spack hashes and writes):
- * insertion key order, `ensure_ascii` escapes, compact (`,`/`:`) or indented (`indent=2`,
- * `": "`) layout.
+ * JSON text exactly as Python's `json.dumps` writes it (the text Spack hashes and writes): one
+ * writer for every form Spack uses. Insertion key order, `ensure_ascii` escapes (everything
+ * outside `' '`..`'~'`, U+007F included), integers as Python's `int`, other numbers as Python's
+ * `repr(float)` (`1e-05`, `1e+16`), `NaN`/`Infinity` as Python writes them (`allow_nan=True`),
+ * compact (`,`/`:`) or indented layout with any separators (`indent=2` with `": "`, the index
+ * and spec files; `indent=0` with `":"`, the v3 manifests).
  *
  * @module
  */
@@ -50,45 +53,58 @@ export function pyFloat(n: number): string {
   return `${sign}${int}.${frac || "0"}`;
 }
 
-/** Options of `pyJsonDumps`. */
+/**
+ * A JavaScript number as Python writes it: a safe integer as an `int` (no exponent, no `.0`),
+ * anything else as a `float` (an integral number past 2^53 can only have come from a float).
+ */
+function pyNumber(n: number): string {
+  return Number.isSafeInteger(n) ? String(n) : pyFloat(n);
+}
+
+/** Options of `pyJsonDumps`, named as Python's `json.dumps` arguments. */
 export interface PyJsonOptions {
-  /** Indent width (Python `indent=`); when set, `": "` separates keys and values. */
+  /**
+   * Indent width (Python `indent=`). `0` puts every member on its own line without indentation
+   * (Spack's manifests); unset writes everything on one line.
+   */
   indent?: number;
+  /**
+   * `[item, key]` separators (Python `separators=`). The default is compact (`[",", ":"]`)
+   * without `indent` and `[",", ": "]` with it.
+   */
+  separators?: readonly [string, string];
 }
 
 /**
- * `json.dumps(value, separators=(",", ":"))` (or with `indent`). Objects keep insertion order;
- * numbers print as JavaScript prints them (spec dicts hold integers only; wrap a float in
- * `PyFloat` to get Python's float text); `undefined` values in objects are skipped.
+ * `json.dumps(value, separators=(",", ":"))`, or with `indent`/`separators`. Objects keep
+ * insertion order and skip `undefined` members; safe integers print as Python ints, other
+ * numbers as Python floats (wrap an integral number in `PyFloat` to get a float's `2.0`);
+ * `bigint`s print as ints.
  */
 export function pyJsonDumps(value: unknown, opts: PyJsonOptions = {}): string {
   const ind = opts.indent;
+  const [itemSep, keySep] = opts.separators ?? (ind === undefined ? [",", ":"] : [",", ": "]);
+  const open = (depth: number) => ind === undefined ? "" : "\n" + " ".repeat(ind * depth);
+  const join = (parts: string[], depth: number, l: string, r: string) =>
+    l + open(depth + 1) + parts.join(itemSep + open(depth + 1)) + open(depth) + r;
   const write = (v: unknown, depth: number): string => {
     if (v === null || v === undefined) return "null";
     if (typeof v === "string") return pyJsonString(v);
     if (typeof v === "boolean") return v ? "true" : "false";
+    if (typeof v === "number") return pyNumber(v);
+    if (typeof v === "bigint") return v.toString();
     if (v instanceof PyFloat) return pyFloat(v.value);
-    if (typeof v === "number") {
-      if (!Number.isFinite(v)) return v !== v ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
-      return String(v);
-    }
     if (Array.isArray(v)) {
       if (v.length === 0) return "[]";
-      const parts = v.map((x) => write(x, depth + 1));
-      if (ind === undefined) return "[" + parts.join(",") + "]";
-      const pad = "\n" + " ".repeat(ind * (depth + 1));
-      return "[" + pad + parts.join("," + pad) + "\n" + " ".repeat(ind * depth) + "]";
+      return join(v.map((x) => write(x, depth + 1)), depth, "[", "]");
     }
     if (typeof v === "object") {
       const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) =>
         x !== undefined
       );
       if (entries.length === 0) return "{}";
-      const sep = ind === undefined ? ":" : ": ";
-      const parts = entries.map(([k, x]) => pyJsonString(k) + sep + write(x, depth + 1));
-      if (ind === undefined) return "{" + parts.join(",") + "}";
-      const pad = "\n" + " ".repeat(ind * (depth + 1));
-      return "{" + pad + parts.join("," + pad) + "\n" + " ".repeat(ind * depth) + "}";
+      const parts = entries.map(([k, x]) => pyJsonString(k) + keySep + write(x, depth + 1));
+      return join(parts, depth, "{", "}");
     }
     throw new TypeError(`Cannot serialise a value of type ${typeof v} as JSON`);
   };

@@ -4,10 +4,12 @@
  *
  * @module
  */
+export * from "./atomic_file.ts";
 export * from "./base32.ts";
 export * from "./digest.ts";
 export * from "./gzip.ts";
 export * from "./json.ts";
+export * from "./pool.ts";
 export * from "./memory.ts";
 export * from "./pid.ts";
 export * from "./streams.ts";

@@ -236,9 +236,13 @@ function iteratorOf(
  *
  * @example
  * ```ts
- * for await (const { header, body } of readTar(stream)) {
- *   console.log(header.name);
- *   for await (const chunk of body) consume(chunk);
+ * import { collect, readTar, streamOf, writeTar } from "@spackle/spackle";
+ * const body = new TextEncoder().encode("hello");
+ * const tar = await collect(writeTar([{ header: { name: "a.txt", type: "file", mode: 0o644 }, body }]));
+ * for await (const { header, body } of readTar(streamOf(tar))) {
+ *   let size = 0;
+ *   for await (const chunk of body) size += chunk.byteLength;
+ *   console.log(header.name, size); // "a.txt" 5
  * }
  * ```
  */

@@ -34,6 +34,11 @@ import { dirname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { pidAlive, removeDeadOwners } from "../core/pid.ts";
+import { runPool } from "../core/pool.ts";
+import { specsToRelocate } from "../spec/traverse.ts";
+import { base32Encode } from "../core/base32.ts";
+import { writeFileAtomicSync } from "../core/atomic_file.ts";
+import { PyFloat, pyJsonDumps } from "../core/json.ts";
 import process from "node:process";
 import { InvalidDataError, NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
@@ -54,7 +59,6 @@ import {
 } from "./relocate.ts";
 import { filterShebang, SBANG_SCRIPT } from "./sbang.ts";
 import { buildSpecHash, spliceLookup } from "./splice.ts";
-import { pyJsonDumps } from "../core/json.ts";
 
 /** Spack 1.x's default install tree projection. */
 export const DEFAULT_PROJECTION =
@@ -165,36 +169,6 @@ export function projectPrefix(
 
 const RUNTIME = (types: string[]) => types.includes("link") || types.includes("run");
 
-/** Spack's `specs_to_relocate`: root, transitive link deps breadth-first, direct run deps. */
-export function specsToRelocate(dag: SpecDag, rootHash: string): SpecNode[] {
-  const out: SpecNode[] = [];
-  const seen = new Set<string>();
-  const add = (n: SpecNode | undefined) => {
-    if (!n || seen.has(n.hash)) return;
-    seen.add(n.hash);
-    if (!n.external) out.push(n);
-  };
-  const queue = [rootHash];
-  const visited = new Set<string>([rootHash]);
-  while (queue.length) {
-    const h = queue.shift()!;
-    const n = dag.nodes.get(h);
-    if (!n) continue;
-    add(n);
-    for (const d of n.dependencies) {
-      if (d.depTypes.includes("link") && !visited.has(d.hash)) {
-        visited.add(d.hash);
-        queue.push(d.hash);
-      }
-    }
-  }
-  const root = dag.nodes.get(rootHash);
-  for (const d of root?.dependencies ?? []) {
-    if (d.depTypes.includes("run")) add(dag.nodes.get(d.hash));
-  }
-  return out;
-}
-
 async function findRoots(
   sources: InstallSource[],
   queries: string[],
@@ -271,9 +245,7 @@ function writeDb(root: string, db: Db): void {
 }
 
 function atomicWrite(path: string, data: string | Uint8Array, mode = 0o644): void {
-  const tmp = `${path}.${hostname()}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, data, { mode, mkdir: false });
 }
 
 /** The spec node dict as Spack stores it in the DB (its own raw dict, dependencies included). */
@@ -330,8 +302,8 @@ function writeManifestIfMissing(dir: string, prefix: string): void {
     if (st.isSymbolicLink()) e.dest = readlinkSync(path);
     else if (st.isFile()) {
       const sha1 = createHash("sha1").update(readFileSync(path)).digest();
-      e.hash = base32(sha1);
-      e.time = st.mtimeMs / 1000;
+      e.hash = base32Encode(sha1, true).toUpperCase(); // Python's base64.b32encode
+      e.time = new PyFloat(st.mtimeMs / 1000); // a float, as os.stat gives it
       e.size = st.size;
     }
     return e;
@@ -348,7 +320,7 @@ function writeManifestIfMissing(dir: string, prefix: string): void {
   mkdirSync(join(dir, ".spack"), { recursive: true });
   walk(dir, "");
   manifest[prefix] = entry(dir);
-  writeFileSync(file, JSON.stringify(manifest), { mode: 0o644 });
+  writeFileSync(file, pyJsonDumps(manifest), { mode: 0o644 }); // Spack's sjson.dump
 }
 
 /** Spack's `write_spec` of a spliced spec into `.spack/spec.json` (its install manifest goes). */
@@ -356,25 +328,6 @@ function writeSplicedSpec(dir: string, dag: SpecDag): void {
   const spec = (dag.raw as { spec?: unknown }).spec;
   writeFileSync(join(dir, ".spack", "spec.json"), pyJsonDumps({ spec }), { mode: 0o644 });
   rmSync(join(dir, ".spack", "install_manifest.json"), { force: true });
-}
-
-/** RFC 4648 base32 with padding (Python's `base64.b32encode`). */
-function base32(b: Uint8Array): string {
-  const A = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let out = "";
-  let bits = 0;
-  let value = 0;
-  for (const x of b) {
-    value = (value << 8) | x;
-    bits += 8;
-    while (bits >= 5) {
-      out += A[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += A[(value << (5 - bits)) & 31];
-  while (out.length % 8) out += "=";
-  return out;
 }
 
 function lexists(p: string): boolean {
@@ -433,27 +386,53 @@ function semaphore(n: number): <T>(task: () => Promise<T>) => Promise<T> {
   };
 }
 
-async function pool<T>(items: T[], jobs: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (next < items.length && failed === undefined) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (e) {
-        failed ??= e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
-  if (failed !== undefined) throw failed;
-}
-
 /**
  * Installs the specs matching `queries` (`name`, `name@version`, `/hash`, `name/hash`) and
  * their runtime dependencies (link and run, never build-only) from `mirror` into
  * `opts.root`, relocated there. Specs already in the root's database are skipped.
+ *
+ * @example Install a package and its runtime dependencies
+ * ```ts
+ * import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import {
+ *   installSpecs,
+ *   openMirror,
+ *   openStore,
+ *   prefixSource,
+ *   pushSpecs,
+ *   specsToPush,
+ *   type Store,
+ *   updateIndex,
+ *   V3Writer,
+ * } from "@spackle/spackle";
+ *
+ * // A build cache with one package, pushed from an installed prefix (files + .spack/spec.json).
+ * const dir = mkdtempSync(join(tmpdir(), "spackle-example-"));
+ * const hash = "a".repeat(32);
+ * const prefix = join(dir, "tree", "linux-x86_64", `hello-1.0-${hash}`);
+ * mkdirSync(join(prefix, ".spack"), { recursive: true });
+ * writeFileSync(join(prefix, "hello.txt"), `hello from ${prefix}\n`);
+ * const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
+ * const node = { name: "hello", version: "1.0", arch, hash };
+ * const spec = { spec: { _meta: { version: 5 }, nodes: [node] } };
+ * writeFileSync(join(prefix, ".spack", "spec.json"), JSON.stringify(spec));
+ * const installed = prefixSource([prefix]);
+ * const writer = new V3Writer(await openStore(join(dir, "mirror"), { writable: true }) as Store);
+ * await pushSpecs(specsToPush(installed.roots, installed).items, installed, writer);
+ * await updateIndex(writer);
+ *
+ * const mirror = await openMirror(join(dir, "mirror"));
+ * const result = await installSpecs(mirror, ["hello"], {
+ *   root: join(dir, "installed"), // the install tree (its database is .spack-db/index.json)
+ *   allowUnsigned: true, // this mirror is not signed
+ * });
+ * const [hello] = result.specs;
+ * if (!hello.installed) throw new Error("not installed");
+ * console.log(`installed ${hello.name} into ${hello.prefix}`);
+ * rmSync(dir, { recursive: true, force: true });
+ * ```
  */
 export async function installSpecs(
   mirror: InstallSource | InstallSource[],
@@ -562,7 +541,7 @@ export async function installSpecs(
     // makes two bytes of garbage per byte of poorly compressible data, so a wider headroom
     // than the default saves collections.
     const pacer = new MemoryPacer({ headroom: 24 << 20 });
-    await pool(todo, opts.jobs ?? 4, async (job) => {
+    await runPool(todo, opts.jobs ?? 4, async (job) => {
       const { entry: own } = entries.get(job.node.hash)!;
       // A spliced spec is installed from its build spec's tarball (splice.ts).
       const buildHash = buildSpecHash(job.node);

@@ -24,5 +24,4 @@ export {
   type InstallSource,
   installSpecs,
   projectPrefix,
-  specsToRelocate,
 } from "./install.ts";

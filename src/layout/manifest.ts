@@ -6,6 +6,7 @@
  * @module
  */
 import { InvalidDataError, NotFoundError } from "../errors.ts";
+import { pyJsonDumps } from "../core/json.ts";
 import type { Descriptor } from "./types.ts";
 
 /** One record of a manifest's `data` list, with Spack's field names. */
@@ -128,39 +129,5 @@ export function manifestOf(descriptors: Descriptor[]): Manifest {
  * `}` and `]`, no spaces, non-ASCII as `\uXXXX`, no trailing newline.
  */
 export function serializeManifest(m: Manifest): string {
-  return pyJsonIndent0(m);
-}
-
-/** Python's `json.dumps(v, indent=0, separators=(",", ":"))` for JSON values. */
-export function pyJsonIndent0(v: unknown): string {
-  if (v === null || typeof v === "boolean") return String(v);
-  if (typeof v === "number") {
-    if (!Number.isFinite(v)) throw new InvalidDataError(`Cannot serialise number ${v}`);
-    return Number.isInteger(v) ? String(v) : pyFloat(v);
-  }
-  if (typeof v === "string") return pyString(v);
-  if (Array.isArray(v)) {
-    if (v.length === 0) return "[]";
-    return "[\n" + v.map(pyJsonIndent0).join(",\n") + "\n]";
-  }
-  if (typeof v === "object") {
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
-    if (entries.length === 0) return "{}";
-    return "{\n" + entries.map(([k, x]) => pyString(k) + ":" + pyJsonIndent0(x)).join(",\n") +
-      "\n}";
-  }
-  throw new InvalidDataError(`Cannot serialise a value of type ${typeof v}`);
-}
-
-function pyString(s: string): string {
-  return JSON.stringify(s).replace(
-    /[\u0080-\uffff]/g,
-    (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
-  );
-}
-
-function pyFloat(n: number): string {
-  // Python repr: shortest round-trip digits, exponent as e+XX/e-XX for very large/small.
-  const s = String(n);
-  return s.includes("e") ? s.replace(/e([+-])(\d)$/, "e$10$2") : s;
+  return pyJsonDumps(m, { indent: 0, separators: [",", ":"] });
 }

@@ -1,11 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  descriptorOf,
-  manifestOf,
-  parseManifest,
-  pyJsonIndent0,
-  serializeManifest,
-} from "./manifest.ts";
+import { descriptorOf, manifestOf, parseManifest, serializeManifest } from "./manifest.ts";
 import { InvalidDataError } from "../errors.ts";
 import { MEDIA_TYPES } from "./media_types.ts";
 
@@ -48,13 +42,6 @@ Deno.test("manifestOf puts records in Spack's field order", () => {
     compression: "gzip",
   }]);
   assert.equal(serializeManifest(m), SPACK_BYTES);
-});
-
-Deno.test("pyJsonIndent0 escapes non-ASCII and keeps empty containers on one line", () => {
-  assert.equal(
-    pyJsonIndent0({ a: "é\u2603", b: [], c: {} }),
-    '{\n"a":"\\u00e9\\u2603",\n"b":[],\n"c":{}\n}',
-  );
 });
 
 Deno.test("parseManifest accepts any formatting and extra fields", () => {

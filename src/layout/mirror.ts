@@ -305,7 +305,48 @@ async function closureOver(
   return out;
 }
 
-/** Opens a mirror from a store, a URL or a local path, detecting its layouts. */
+/**
+ * Opens a mirror from a store, a URL or a local path, detecting its layouts.
+ *
+ * @example List a build cache and read one entry
+ * ```ts
+ * import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import {
+ *   openMirror,
+ *   openStore,
+ *   prefixSource,
+ *   pushSpecs,
+ *   specsToPush,
+ *   type Store,
+ *   updateIndex,
+ *   V3Writer,
+ * } from "@spackle/spackle";
+ *
+ * // A build cache with one package, pushed from an installed prefix (files + .spack/spec.json).
+ * const dir = mkdtempSync(join(tmpdir(), "spackle-example-"));
+ * const hash = "a".repeat(32);
+ * const prefix = join(dir, "tree", "linux-x86_64", `hello-1.0-${hash}`);
+ * mkdirSync(join(prefix, ".spack"), { recursive: true });
+ * writeFileSync(join(prefix, "hello.txt"), `hello from ${prefix}\n`);
+ * const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
+ * const node = { name: "hello", version: "1.0", arch, hash };
+ * const spec = { spec: { _meta: { version: 5 }, nodes: [node] } };
+ * writeFileSync(join(prefix, ".spack", "spec.json"), JSON.stringify(spec));
+ * const installed = prefixSource([prefix]);
+ * const writer = new V3Writer(await openStore(join(dir, "mirror"), { writable: true }) as Store);
+ * await pushSpecs(specsToPush(installed.roots, installed).items, installed, writer);
+ * await updateIndex(writer);
+ *
+ * const mirror = await openMirror(join(dir, "mirror")); // a path, a URL, or a Store
+ * const [ref] = await mirror.list("hello@1:"); // Spack's query syntax
+ * const entry = await mirror.entry(ref.hash, { requireSignature: false });
+ * if (entry.spec.root !== hash) throw new Error("not the entry pushed");
+ * console.log(`${ref.name}@${ref.version}: ${entry.tarball.size} bytes`);
+ * rmSync(dir, { recursive: true, force: true });
+ * ```
+ */
 export async function openMirror(
   storeOrUrl: ReadStore | string | URL,
   opts: OpenMirrorOptions = {},

@@ -30,10 +30,4 @@ export {
   pickOne,
   RUNTIME_DEP_TYPES,
 } from "./mirror.ts";
-export {
-  pyJsonCompact,
-  specBlobText,
-  type V3PushOptions,
-  type V3PushResult,
-  V3Writer,
-} from "./v3/writer.ts";
+export { specBlobText, type V3PushOptions, type V3PushResult, V3Writer } from "./v3/writer.ts";

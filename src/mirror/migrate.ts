@@ -21,7 +21,9 @@ import { MEDIA_TYPES } from "../layout/media_types.ts";
 import { V2_INDEX } from "../layout/v2/paths.ts";
 import { V2Reader } from "../layout/v2/reader.ts";
 import { v3SpecManifestPath } from "../layout/v3/paths.ts";
-import { descriptorOfBytes, pyJsonCompact, V3Writer } from "../layout/v3/writer.ts";
+import { descriptorOfBytes, V3Writer } from "../layout/v3/writer.ts";
+import { pyJsonDumps } from "../core/json.ts";
+import { runPool } from "../core/pool.ts";
 import type { Signer, Verifier } from "../sign/types.ts";
 import type { ReadStore, Store } from "../storage/store.ts";
 
@@ -121,7 +123,7 @@ export function migratedIndexText(v2Index: Obj, inCache: Map<string, boolean>): 
       in_buildcache: inCache.has(hash) ? inCache.get(hash) : rec.in_buildcache ?? false,
     };
   }
-  return pyJsonCompact({ database: { version: "8", installs: out } });
+  return pyJsonDumps({ database: { version: "8", installs: out } });
 }
 
 /** Migrates the v2 part of `src` to the v3 layout in `dst` (which may be the same mirror). */
@@ -159,7 +161,6 @@ export async function migrate(
   }
 
   const results: MigratedSpec[] = new Array(todo.length);
-  let next = 0;
   const one = async (t: typeof todo[number]): Promise<MigratedSpec> => {
     const r: MigratedSpec = { ...t, status: "left" };
     r.manifestPath = v3SpecManifestPath(t.name, t.version, t.hash);
@@ -197,7 +198,7 @@ export async function migrate(
     }
     doc.buildcache_layout_version = 2;
     doc.archive_size = entry.tarball.size;
-    const specGz = gzipBytes(pyJsonCompact(doc));
+    const specGz = gzipBytes(pyJsonDumps(doc));
     const specD = descriptorOfBytes(specGz, MEDIA_TYPES.spec, "gzip");
     await writer.writeBlob(entry.tarball, () => entry.openTarball({ signal }), signal);
     await writer.writeBlob(specD, specGz, signal);
@@ -210,22 +211,19 @@ export async function migrate(
     r.status = "migrated";
     return r;
   };
-  const worker = async () => {
-    while (next < todo.length) {
-      const i = next++;
-      let r: MigratedSpec;
-      try {
-        r = await one(todo[i]);
-      } catch (e) {
-        if (signal?.aborted) throw e;
-        r = { ...todo[i], status: "left", reason: (e as Error).message };
-      }
-      results[i] = r;
-      opts.onProgress?.(r);
+  const worker = async (_: unknown, i: number) => {
+    let r: MigratedSpec;
+    try {
+      r = await one(todo[i]);
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      r = { ...todo[i], status: "left", reason: (e as Error).message };
     }
+    results[i] = r;
+    opts.onProgress?.(r);
   };
   const jobs = Math.max(1, Math.min(opts.jobs ?? 4, todo.length || 1));
-  await Promise.all(Array.from({ length: jobs }, worker));
+  await runPool(todo, jobs, worker);
 
   const res: MigrateResult = { specs: results };
   const ok = results.filter((r) => r.status === "migrated" || r.status === "present");

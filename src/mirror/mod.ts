@@ -4,7 +4,6 @@
  * @module
  */
 export {
-  clearsignedBody,
   type Finding,
   type FindingKind,
   VERIFY_FLAGS,

@@ -9,7 +9,14 @@
 import { InvalidDataError, UsageError } from "../errors.ts";
 import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
 import { parseManifest } from "../layout/manifest.ts";
-import { parseV3SpecManifestPath, V3_SPEC_DIR, v3BlobPath } from "../layout/v3/paths.ts";
+import {
+  parseV3SpecManifestPath,
+  V3_BLOB_DIR,
+  V3_MANIFEST_DIR,
+  V3_MANIFEST_SUFFIX,
+  V3_SPEC_DIR,
+  v3BlobPath,
+} from "../layout/v3/paths.ts";
 import { V3Writer } from "../layout/v3/writer.ts";
 import { updateIndex } from "../push/update_index.ts";
 import type { ReadStore, Store } from "../storage/store.ts";
@@ -100,8 +107,8 @@ async function manifestBlobs(
   onProgress?: (e: PruneProgress) => void,
 ): Promise<Map<string, { blobs: { path: string; size: number }[] } | undefined>> {
   const out = new Map<string, { blobs: { path: string; size: number }[] } | undefined>();
-  const paths = (await list(store, "v3/manifests/", signal)).filter((p) =>
-    p.endsWith(".manifest.json")
+  const paths = (await list(store, V3_MANIFEST_DIR, signal)).filter((p) =>
+    p.endsWith(V3_MANIFEST_SUFFIX)
   );
   let done = 0;
   for (const p of paths) {
@@ -137,9 +144,9 @@ export async function pruneMirror(
   const blobs = new Map<string, number>();
   if (store.listStat) {
     // The listing has the sizes (S3): no request per blob.
-    for await (const o of store.listStat("blobs/", { signal })) blobs.set(o.path, o.size);
+    for await (const o of store.listStat(V3_BLOB_DIR, { signal })) blobs.set(o.path, o.size);
   } else {
-    const blobPaths = await list(store, "blobs/", signal);
+    const blobPaths = await list(store, V3_BLOB_DIR, signal);
     for (const [i, p] of blobPaths.entries()) {
       progress?.({ step: "size-blobs", done: i, total: blobPaths.length });
       blobs.set(p, (await store.stat(p, { signal }))?.size ?? -1);

@@ -26,12 +26,15 @@ import {
   UsageError,
 } from "../errors.ts";
 import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
+import { runPool } from "../core/pool.ts";
 import { parseManifest } from "../layout/manifest.ts";
 import { openMirror } from "../layout/mirror.ts";
 import {
   parseV3KeyManifestPath,
   parseV3SpecManifestPath,
+  V3_BLOB_DIR,
   V3_KEY_DIR,
+  V3_MANIFEST_DIR,
   V3_SPEC_DIR,
   v3BlobPath,
   v3IndexManifestPath,
@@ -182,26 +185,6 @@ function checking(
   });
 }
 
-/**
- * Runs `fn` over `items` with at most `jobs` at once. After a failure no new item starts; the
- * running ones are waited for, then the first error is thrown.
- */
-async function pool<T>(items: T[], jobs: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: { error: unknown } | undefined;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      try {
-        await fn(items[next++]);
-      } catch (error) {
-        failed ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
-  if (failed) throw failed.error;
-}
-
 /** A pass-through stream reporting each chunk's size. */
 function counting(report: (bytes: number) => void): TransformStream<Uint8Array, Uint8Array> {
   return new TransformStream({
@@ -265,6 +248,44 @@ async function specManifests(src: ReadStore, opts: SyncOptions): Promise<string[
 /**
  * Copies entries from `src` (v3, v2 or a bundle) to the v3 mirror `dst`. With a v2-only
  * source the whole mirror is migrated (`specs` must be empty).
+ *
+ * @example Copy a mirror to another store
+ * ```ts
+ * import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import {
+ *   openStore,
+ *   prefixSource,
+ *   pushSpecs,
+ *   specsToPush,
+ *   type Store,
+ *   syncMirror,
+ *   updateIndex,
+ *   V3Writer,
+ * } from "@spackle/spackle";
+ *
+ * // A build cache with one package, pushed from an installed prefix (files + .spack/spec.json).
+ * const dir = mkdtempSync(join(tmpdir(), "spackle-example-"));
+ * const hash = "a".repeat(32);
+ * const prefix = join(dir, "tree", "linux-x86_64", `hello-1.0-${hash}`);
+ * mkdirSync(join(prefix, ".spack"), { recursive: true });
+ * writeFileSync(join(prefix, "hello.txt"), `hello from ${prefix}\n`);
+ * const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
+ * const node = { name: "hello", version: "1.0", arch, hash };
+ * const spec = { spec: { _meta: { version: 5 }, nodes: [node] } };
+ * writeFileSync(join(prefix, ".spack", "spec.json"), JSON.stringify(spec));
+ * const installed = prefixSource([prefix]);
+ * const writer = new V3Writer(await openStore(join(dir, "mirror"), { writable: true }) as Store);
+ * await pushSpecs(specsToPush(installed.roots, installed).items, installed, writer);
+ * await updateIndex(writer);
+ *
+ * const copy = await openStore(join(dir, "copy"), { writable: true }) as Store;
+ * const result = await syncMirror(await openStore(join(dir, "mirror")), copy);
+ * if (result.entries.length !== 1) throw new Error("one entry should be copied");
+ * console.log(`${result.blobsCopied} blobs, ${result.bytesCopied} bytes copied`);
+ * rmSync(dir, { recursive: true, force: true });
+ * ```
  */
 export async function syncMirror(
   src: ReadStore,
@@ -342,14 +363,14 @@ export async function syncMirror(
   // A whole-mirror sync lists the destination once where the listing carries sizes (S3),
   // instead of asking for every object; a selection asks for the few objects it needs.
   const listing = !opts.specs?.length && dst.listStat
-    ? listObjects(dst, ["blobs/", "v3/manifests/"], signal)
+    ? listObjects(dst, [V3_BLOB_DIR, V3_MANIFEST_DIR], signal)
     : undefined;
   listing?.catch(() => {}); // awaited below; a failure is thrown there
   // Into a store without ETags (a directory) from one whose listing has them (S3), a manifest
   // already at the destination whose bytes have the source's ETag (the MD5 of a plain upload)
   // is read from the destination instead of fetched again.
   const srcEtags = !opts.specs?.length && src.listStat && !dst.listStat
-    ? await listObjects(src, ["v3/manifests/"], signal)
+    ? await listObjects(src, [V3_MANIFEST_DIR], signal)
     : undefined;
   const readManifest = async (path: string): Promise<string> => {
     const etag = srcEtags?.get(path)?.etag;
@@ -373,7 +394,7 @@ export async function syncMirror(
   const blobs = new Map<string, BlobRef>();
   let read = 0;
   event({ kind: "reading", done: 0, total: all.length });
-  await pool(all.map((path, i) => ({ path, i })), jobs, async ({ path, i }) => {
+  await runPool(all.map((path, i) => ({ path, i })), jobs, async ({ path, i }) => {
     try {
       const text = await readManifest(path);
       const signed = isClearsigned(text);
@@ -517,7 +538,7 @@ export async function syncMirror(
     }
   };
 
-  await pool(planned, jobs, copyManifest);
+  await runPool(planned, jobs, copyManifest);
   // The index is rebuilt when something was copied, or when the destination has none yet.
   const changed = res.entries.some((e) => e.status === "copied");
   const present = res.entries.some((e) => e.status === "present");

@@ -10,16 +10,18 @@
  * @module
  */
 import { SpackleError } from "../errors.ts";
+import { runPool } from "../core/pool.ts";
 import { digestFile, digestStream, sha256Hex } from "../core/digest.ts";
 import { gunzipBytes, isGzip } from "../core/gzip.ts";
 import { collect, collectText } from "../core/streams.ts";
 import type { Verifier } from "../sign/types.ts";
-import { FileStore } from "../storage/file.ts";
 import { parseIndexDb } from "../index/db.ts";
 import { isClearsigned } from "../layout/clearsign.ts";
+import { splitClearsigned } from "../sign/clearsign.ts";
 import { parseManifest as parseLayoutManifest } from "../layout/manifest.ts";
 import { v2Stem, v2TarballPath } from "../layout/v2/paths.ts";
-import { v3BlobPath, v3SpecManifestPath } from "../layout/v3/paths.ts";
+import { V3_SPEC_MANIFEST_SUFFIX, v3BlobPath, v3SpecManifestPath } from "../layout/v3/paths.ts";
+import { MEDIA_TYPES } from "../layout/media_types.ts";
 import type { ReadStore } from "../storage/store.ts";
 
 /** What is wrong, by consequence. */
@@ -94,16 +96,17 @@ export interface VerifyReport {
   flags: number;
 }
 
-const SPEC_MANIFEST = ".spec.manifest.json";
-const TARBALL_TYPE = "application/vnd.spack.install.v2.tar+gzip";
+const SPEC_MANIFEST = V3_SPEC_MANIFEST_SUFFIX;
+const TARBALL_TYPE = MEDIA_TYPES.tarball;
 
-/** The payload of a clear-signed document (Spack's rule, plus dash-unescaping). */
+/** The payload of a clear-signed document (Spack's rule), or undefined when malformed. */
 export function clearsignedBody(text: string): string | undefined {
-  const m =
-    /^-----BEGIN PGP SIGNED MESSAGE-----\r?\n(?:[^\r\n]+\r?\n)*?\r?\n([\s\S]*?)\r?\n-----BEGIN PGP SIGNATURE-----/
-      .exec(text);
-  if (!m) return undefined;
-  return m[1].split(/\r?\n/).map((l) => l.startsWith("- ") ? l.slice(2) : l).join("\n");
+  if (!isClearsigned(text)) return undefined;
+  try {
+    return splitClearsigned(text).body;
+  } catch {
+    return undefined;
+  }
 }
 
 interface Record3 {
@@ -210,17 +213,6 @@ function specHashes(doc: unknown): string[] {
   return out;
 }
 
-async function pool<T>(items: T[], jobs: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]);
-    }
-  });
-  await Promise.all(workers);
-}
-
 function readErrorKind(e: unknown): FindingKind {
   if (e instanceof SpackleError) {
     if (e.code === "not_found" || e.code === "integrity") return "corrupt";
@@ -231,7 +223,47 @@ function readErrorKind(e: unknown): FindingKind {
   return "unreachable";
 }
 
-/** Checks a whole mirror (or a sample of it) and reports every problem found. */
+/**
+ * Checks a whole mirror (or a sample of it) and reports every problem found.
+ *
+ * @example Check a whole mirror
+ * ```ts
+ * import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import {
+ *   openStore,
+ *   prefixSource,
+ *   pushSpecs,
+ *   specsToPush,
+ *   type Store,
+ *   updateIndex,
+ *   V3Writer,
+ *   verifyMirror,
+ * } from "@spackle/spackle";
+ *
+ * // A build cache with one package, pushed from an installed prefix (files + .spack/spec.json).
+ * const dir = mkdtempSync(join(tmpdir(), "spackle-example-"));
+ * const hash = "a".repeat(32);
+ * const prefix = join(dir, "tree", "linux-x86_64", `hello-1.0-${hash}`);
+ * mkdirSync(join(prefix, ".spack"), { recursive: true });
+ * writeFileSync(join(prefix, "hello.txt"), `hello from ${prefix}\n`);
+ * const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
+ * const node = { name: "hello", version: "1.0", arch, hash };
+ * const spec = { spec: { _meta: { version: 5 }, nodes: [node] } };
+ * writeFileSync(join(prefix, ".spack", "spec.json"), JSON.stringify(spec));
+ * const installed = prefixSource([prefix]);
+ * const writer = new V3Writer(await openStore(join(dir, "mirror"), { writable: true }) as Store);
+ * await pushSpecs(specsToPush(installed.roots, installed).items, installed, writer);
+ * await updateIndex(writer);
+ *
+ * const report = await verifyMirror(await openStore(join(dir, "mirror")));
+ * // Findings name each problem; flags is 0 when the mirror is sound.
+ * if (report.flags !== 0) throw new Error(JSON.stringify(report.findings));
+ * console.log(`${report.checked.entries} entries, ${report.checked.blobs} blobs checked`);
+ * rmSync(dir, { recursive: true, force: true });
+ * ```
+ */
 export async function verifyMirror(
   store: ReadStore,
   opts: VerifyOptions = {},
@@ -248,7 +280,7 @@ export async function verifyMirror(
     unsigned: 0,
   };
   const add = (f: Finding) => findings.push(f);
-  const local = store instanceof FileStore ? store : undefined;
+  const local = store.localPath ? store as Required<Pick<ReadStore, "localPath">> : undefined;
 
   // ---- blobs, each checked once -------------------------------------------------------------
   type BlobResult = { ok: boolean; bytes?: Uint8Array };
@@ -646,7 +678,7 @@ export async function verifyMirror(
   const v3Tarballs = new Map<string, string>(); // hash -> tarball checksum
   const v2Tarballs = new Map<string, string>();
   let done = 0;
-  await pool(tasks, jobs, async (t) => {
+  await runPool(tasks, jobs, async (t) => {
     signal?.throwIfAborted();
     if (t.layout === 3) await checkV3Entry(t);
     else await checkV2Entry(t);
@@ -984,7 +1016,7 @@ export async function verifyMirror(
       p.startsWith("v3/manifests/index/") && p.endsWith("index.manifest.json") &&
       p !== "v3/manifests/index/index.manifest.json"
     );
-    await pool([...keyManifests, ...indexViews], jobs, async (path) => {
+    await runPool([...keyManifests, ...indexViews], jobs, async (path) => {
       const text = await readText(path, 3);
       if (text === undefined) return;
       try {

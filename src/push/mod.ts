@@ -27,13 +27,12 @@ export {
   buildinfoMeta,
   dbSource,
   type InstalledPrefix,
-  type InstallSource as PushSource,
+  type InstalledSource,
   prefixSource,
   type PushedSpec,
   type PushOptions,
   pushSpecs,
   specsToPush,
-  specsToRelocate as pushSpecsToRelocate,
   unpaddedRoot,
 } from "./push.ts";
 export { buildIndexText, updateIndex, type UpdateIndexResult } from "./update_index.ts";

@@ -31,6 +31,15 @@ import type { SpecDag, SpecNode } from "../spec/types.ts";
 import type { BuildinfoMeta } from "./buildinfo.ts";
 import { packToFile } from "./pack.ts";
 import { ownerTag, removeDeadOwners } from "../core/pid.ts";
+import { runPool } from "../core/pool.ts";
+import { specsToRelocate } from "../spec/traverse.ts";
+import { namingCompiler } from "../spec/node.ts";
+import {
+  matchesQuery,
+  parseQuery,
+  type QueryableRecord,
+  type RecordQuery,
+} from "../index/query.ts";
 
 /** One installed spec that can be pushed. */
 export interface InstalledPrefix {
@@ -44,12 +53,15 @@ export interface InstalledPrefix {
 }
 
 /** Where installed specs are looked up. */
-export interface InstallSource {
+export interface InstalledSource {
   /** The installed prefix of `hash`, or undefined when not installed here. */
   find(hash: string): InstalledPrefix | undefined;
-  /** Installed specs matching a query (`name`, `name@version`, `/hash`, `name/hash`). */
+  /** Installed specs matching a query (Spack's: `name@1.2:`, `/hash`, `%gcc`, `arch=`...). */
   query(q: string): InstalledPrefix[];
 }
+
+/** @deprecated The former name of `InstalledSource` (install's `InstallSource` is a mirror). */
+export type InstallSource = InstalledSource;
 
 const DB_DIR = ".spack-db";
 
@@ -71,15 +83,29 @@ function readSpecJson(prefix: string): SpecDag {
   }
 }
 
-function matches(node: { name: string; version: string; hash: string }, q: string): boolean {
-  const m = /^([^@/\s]*)(?:@([^/\s]+))?(?:\s*\/([a-z2-7]+))?$/.exec(q.trim());
-  if (!m) {
-    throw new UsageError(`Cannot understand the spec "${q}" (use NAME, NAME@VERSION or /HASH)`);
-  }
-  const [, name, version, hash] = m;
-  if (!name && !hash) throw new UsageError(`Cannot understand the spec "${q}"`);
-  return (!name || node.name === name) && (!version || node.version === version) &&
-    (!hash || node.hash.startsWith(hash));
+/** A query of installed specs (`index/query.ts`'s language); empty text is refused. */
+function installedQuery(q: string): RecordQuery {
+  if (!q.trim()) throw new UsageError(`Cannot understand the spec "${q}": it is empty`);
+  return parseQuery(q);
+}
+
+/** True when the query needs more of a spec than its name, version and hash. */
+function needsNode(q: RecordQuery): boolean {
+  return q.compiler !== undefined || q.platform !== undefined || q.os !== undefined ||
+    q.target !== undefined;
+}
+
+/** What the query matcher reads of an installed spec. */
+function queryable(p: InstalledPrefix): QueryableRecord {
+  const n = p.dag.nodes.get(p.hash)!;
+  const c = namingCompiler(n, (h) => p.dag.nodes.get(h));
+  return {
+    name: n.name,
+    version: n.version,
+    hash: n.hash,
+    arch: n.arch,
+    compiler: c && `${c.name}@${c.version}`,
+  };
 }
 
 /** An install tree with a Spack database at `ROOT/.spack-db/index.json`. */
@@ -110,14 +136,17 @@ export function dbSource(root: string): InstallSource {
   };
   return {
     find: load,
-    query(q) {
+    query(text) {
+      const q = installedQuery(text);
+      // Name, version and hash come from the database; the rest from the spec itself.
+      const fromDb = { text: q.text, name: q.name, version: q.version, hashPrefix: q.hashPrefix };
       const out: InstalledPrefix[] = [];
       for (const [hash, rec] of Object.entries(installs)) {
         const s = rec.spec as { name?: string; version?: string } | undefined;
         if (!s?.name || rec.installed === false) continue;
-        if (matches({ name: s.name, version: String(s.version ?? ""), hash }, q)) {
+        if (matchesQuery({ name: s.name, version: String(s.version ?? ""), hash }, fromDb)) {
           const got = load(hash);
-          if (got) out.push(got);
+          if (got && (!needsNode(q) || matchesQuery(queryable(got), q))) out.push(got);
         }
       }
       return out;
@@ -186,43 +215,11 @@ export function prefixSource(prefixes: string[]): InstallSource & { roots: Insta
       }
       return undefined;
     },
-    query(q) {
-      return roots.filter((r) => matches(r.dag.nodes.get(r.hash)!, q));
+    query(text) {
+      const q = installedQuery(text);
+      return roots.filter((r) => matchesQuery(queryable(r), q));
     },
   };
-}
-
-/** Nodes reachable from `root` over the given dependency types, breadth-first, root first. */
-function traverse(dag: SpecDag, root: string, types: string[], includeRoot: boolean): SpecNode[] {
-  const seen = new Set<string>([root]);
-  const out: SpecNode[] = [];
-  const queue = [root];
-  while (queue.length) {
-    const h = queue.shift()!;
-    const n = dag.nodes.get(h);
-    if (!n) continue;
-    if (h !== root || includeRoot) out.push(n);
-    for (const d of n.dependencies) {
-      if (!seen.has(d.hash) && d.depTypes.some((t) => types.includes(t))) {
-        seen.add(d.hash);
-        queue.push(d.hash);
-      }
-    }
-  }
-  return out;
-}
-
-/**
- * The specs whose prefixes a spec's files may mention (Spack's `specs_to_relocate`): the root,
- * its transitive link dependencies (breadth-first) and its direct run dependencies, externals
- * excluded.
- */
-export function specsToRelocate(dag: SpecDag, root: string): SpecNode[] {
-  const link = traverse(dag, root, ["link"], true);
-  const run = (dag.nodes.get(root)?.dependencies ?? []).filter((d) => d.depTypes.includes("run"))
-    .map((d) => dag.nodes.get(d.hash)).filter((n): n is SpecNode => !!n);
-  const seen = new Set<string>();
-  return [...link, ...run].filter((n) => !n.external && !seen.has(n.hash) && seen.add(n.hash));
 }
 
 /** The store root with Spack's path padding removed (where `bin/sbang` lives). */
@@ -339,7 +336,46 @@ function placeBlob(local: string, file: string, checksum: string, size: number):
   renameSync(file, dest);
 }
 
-/** Pushes installed specs through `writer`. Results in push order. */
+/**
+ * Pushes installed specs through `writer`. Results in push order.
+ *
+ * @example Push an installed prefix (with its dependencies) to a mirror
+ * ```ts
+ * import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import {
+ *   openStore,
+ *   prefixSource,
+ *   pushSpecs,
+ *   specsToPush,
+ *   type Store,
+ *   updateIndex,
+ *   V3Writer,
+ * } from "@spackle/spackle";
+ *
+ * // A build cache with one package, pushed from an installed prefix (files + .spack/spec.json).
+ * const dir = mkdtempSync(join(tmpdir(), "spackle-example-"));
+ * const hash = "a".repeat(32);
+ * const prefix = join(dir, "tree", "linux-x86_64", `hello-1.0-${hash}`);
+ * mkdirSync(join(prefix, ".spack"), { recursive: true });
+ * writeFileSync(join(prefix, "hello.txt"), `hello from ${prefix}\n`);
+ * const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
+ * const node = { name: "hello", version: "1.0", arch, hash };
+ * const spec = { spec: { _meta: { version: 5 }, nodes: [node] } };
+ * writeFileSync(join(prefix, ".spack", "spec.json"), JSON.stringify(spec));
+ * const installed = prefixSource([prefix]);
+ * const writer = new V3Writer(await openStore(join(dir, "mirror"), { writable: true }) as Store);
+ * await pushSpecs(specsToPush(installed.roots, installed).items, installed, writer);
+ * await updateIndex(writer);
+ *
+ * // (above) prefixSource reads prefixes; dbSource(root) reads an install tree's database.
+ * const again = await pushSpecs(specsToPush(installed.roots, installed).items, installed, writer);
+ * if (again[0].status !== "skipped") throw new Error("a second push should skip the entry");
+ * console.log(again.map((p) => `${p.name}: ${p.status}`));
+ * rmSync(dir, { recursive: true, force: true });
+ * ```
+ */
 export async function pushSpecs(
   items: InstalledPrefix[],
   src: InstallSource,
@@ -355,61 +391,57 @@ export async function pushSpecs(
   const prefix = local ? ".spackle-push-" : "spackle-push-";
   removeDeadOwners(parent, prefix);
   const tmp = mkdtempSync(join(parent, prefix + ownerTag()));
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      const item = items[i];
-      const node = item.dag.nodes.get(item.hash)!;
-      const r: PushedSpec = {
-        name: node.name,
-        version: node.version,
-        hash: item.hash,
-        prefix: item.prefix,
-        status: "failed",
-      };
-      try {
-        opts.signal?.throwIfAborted();
-        if (
-          !opts.force && await writer.complete(node.name, node.version, item.hash, opts.signal)
-        ) {
-          r.status = "skipped";
-        } else {
-          const { meta, missing } = buildinfoMeta(item, src);
-          if (missing.length) r.warnings = missing.map((m) => `dependency ${m} is not installed`);
-          const file = join(tmp, `${item.hash}.tar.gz`);
-          try {
-            const packed = await packToFile({ prefix: item.prefix, meta }, file);
-            if (local) placeBlob(local, file, packed.descriptor.checksum, packed.descriptor.size);
-            const res = await writer.push(item.dag, {
-              descriptor: packed.descriptor,
-              open: () =>
-                Promise.resolve(
-                  Readable.toWeb(
-                    createReadStream(file, { highWaterMark: 1 << 20 }),
-                  ) as ReadableStream<
-                    Uint8Array
-                  >,
-                ),
-            }, { force: true, signer: opts.signer, signal: opts.signal });
-            r.status = "pushed";
-            r.manifestPath = res.manifestPath;
-            r.tarballSize = packed.descriptor.size;
-          } finally {
-            rmSync(file, { force: true });
-          }
+  const worker = async (_: unknown, i: number) => {
+    const item = items[i];
+    const node = item.dag.nodes.get(item.hash)!;
+    const r: PushedSpec = {
+      name: node.name,
+      version: node.version,
+      hash: item.hash,
+      prefix: item.prefix,
+      status: "failed",
+    };
+    try {
+      opts.signal?.throwIfAborted();
+      if (
+        !opts.force && await writer.complete(node.name, node.version, item.hash, opts.signal)
+      ) {
+        r.status = "skipped";
+      } else {
+        const { meta, missing } = buildinfoMeta(item, src);
+        if (missing.length) r.warnings = missing.map((m) => `dependency ${m} is not installed`);
+        const file = join(tmp, `${item.hash}.tar.gz`);
+        try {
+          const packed = await packToFile({ prefix: item.prefix, meta }, file);
+          if (local) placeBlob(local, file, packed.descriptor.checksum, packed.descriptor.size);
+          const res = await writer.push(item.dag, {
+            descriptor: packed.descriptor,
+            open: () =>
+              Promise.resolve(
+                Readable.toWeb(
+                  createReadStream(file, { highWaterMark: 1 << 20 }),
+                ) as ReadableStream<
+                  Uint8Array
+                >,
+              ),
+          }, { force: true, signer: opts.signer, signal: opts.signal });
+          r.status = "pushed";
+          r.manifestPath = res.manifestPath;
+          r.tarballSize = packed.descriptor.size;
+        } finally {
+          rmSync(file, { force: true });
         }
-      } catch (e) {
-        r.error = (e as Error).message;
-        if (opts.signal?.aborted) throw e;
       }
-      results[i] = r;
-      opts.onProgress?.(r);
+    } catch (e) {
+      r.error = (e as Error).message;
+      if (opts.signal?.aborted) throw e;
     }
+    results[i] = r;
+    opts.onProgress?.(r);
   };
   try {
     const jobs = Math.max(1, Math.min(opts.jobs ?? 2, items.length || 1));
-    await Promise.all(Array.from({ length: jobs }, worker));
+    await runPool(items, jobs, worker);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -10,14 +10,20 @@
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
+import { runPool } from "../core/pool.ts";
 import { parseSpecDoc } from "../layout/_spec.ts";
 import { findRecord, parseManifest } from "../layout/manifest.ts";
 import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { ReadStore } from "../storage/store.ts";
-import { isSpecMediaType } from "../layout/media_types.ts";
-import { parseV3SpecManifestPath, V3_SPEC_DIR, v3BlobPath } from "../layout/v3/paths.ts";
+import { isSpecMediaType, MEDIA_TYPES } from "../layout/media_types.ts";
+import {
+  parseV3SpecManifestPath,
+  V3_SPEC_DIR,
+  V3_SPEC_MANIFEST_SUFFIX,
+  v3BlobPath,
+} from "../layout/v3/paths.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
 import { buildcacheRecords, buildIndexJson } from "../index/writer.ts";
 import type { Descriptor } from "../layout/types.ts";
@@ -77,7 +83,7 @@ export async function updateIndex(
   }
   const paths: string[] = [];
   for await (const p of store.list(V3_SPEC_DIR, { signal: opts.signal })) {
-    if (p.endsWith(".spec.manifest.json")) paths.push(p);
+    if (p.endsWith(V3_SPEC_MANIFEST_SUFFIX)) paths.push(p);
   }
   paths.sort();
   if (paths.length === 0) {
@@ -87,45 +93,41 @@ export async function updateIndex(
   }
   const specs: (SpecDag | undefined)[] = new Array(paths.length);
   const skipped: { path: string; reason: string }[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < paths.length) {
-      const i = next++;
-      const path = paths[i];
-      try {
-        let mtext = new TextDecoder().decode(await readBytes(store, path, opts.signal));
-        if (isClearsigned(mtext)) mtext = clearsignedBody(mtext, `"${path}"`);
-        const m = parseManifest(mtext, `"${path}"`);
-        const rec = m.data.find((r) => isSpecMediaType(r.mediaType)) ??
-          findRecord(m, "application/vnd.spack.spec.v5+json");
-        if (!rec) throw new InvalidDataError("no spec record");
-        const blob = v3BlobPath(rec.checksum, rec.checksumAlgorithm);
-        const bytes = await readBytes(store, blob, opts.signal);
-        const sum = createHash(rec.checksumAlgorithm).update(bytes).digest("hex");
-        if (sum !== rec.checksum) {
-          throw new InvalidDataError(
-            `spec blob "${blob}" has checksum ${sum}, not ${rec.checksum}`,
-          );
-        }
-        const text = new TextDecoder().decode(
-          bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes,
+  const worker = async (_: unknown, i: number) => {
+    const path = paths[i];
+    try {
+      let mtext = new TextDecoder().decode(await readBytes(store, path, opts.signal));
+      if (isClearsigned(mtext)) mtext = clearsignedBody(mtext, `"${path}"`);
+      const m = parseManifest(mtext, `"${path}"`);
+      const rec = m.data.find((r) => isSpecMediaType(r.mediaType)) ??
+        findRecord(m, MEDIA_TYPES.spec);
+      if (!rec) throw new InvalidDataError("no spec record");
+      const blob = v3BlobPath(rec.checksum, rec.checksumAlgorithm);
+      const bytes = await readBytes(store, blob, opts.signal);
+      const sum = createHash(rec.checksumAlgorithm).update(bytes).digest("hex");
+      if (sum !== rec.checksum) {
+        throw new InvalidDataError(
+          `spec blob "${blob}" has checksum ${sum}, not ${rec.checksum}`,
         );
-        // The layout's reader (no schema validation): spec/parse.ts's zod-validated parser
-        // triples the time of a 2,000-spec rebuild.
-        const dag = parseSpecDoc(JSON.parse(text), `spec blob "${blob}"`);
-        const want = parseV3SpecManifestPath(path)?.hash;
-        if (want && dag.root !== want) {
-          throw new InvalidDataError(`spec blob "${blob}" is of ${dag.root}, not ${want}`);
-        }
-        specs[i] = dag;
-      } catch (e) {
-        if (opts.signal?.aborted) throw e;
-        skipped.push({ path, reason: (e as Error).message });
       }
+      const text = new TextDecoder().decode(
+        bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes,
+      );
+      // The layout's reader (no schema validation): spec/parse.ts's zod-validated parser
+      // triples the time of a 2,000-spec rebuild.
+      const dag = parseSpecDoc(JSON.parse(text), `spec blob "${blob}"`);
+      const want = parseV3SpecManifestPath(path)?.hash;
+      if (want && dag.root !== want) {
+        throw new InvalidDataError(`spec blob "${blob}" is of ${dag.root}, not ${want}`);
+      }
+      specs[i] = dag;
+    } catch (e) {
+      if (opts.signal?.aborted) throw e;
+      skipped.push({ path, reason: (e as Error).message });
     }
   };
   const jobs = Math.max(1, Math.min(opts.jobs ?? 32, paths.length));
-  await Promise.all(Array.from({ length: jobs }, worker));
+  await runPool(paths, jobs, worker);
   const good = specs.filter((s): s is SpecDag => !!s);
   const index = await writer.writeIndex(buildIndexText(good), { signal: opts.signal });
   const res: UpdateIndexResult = { specs: good.length, skipped, index };

@@ -26,6 +26,7 @@ import {
 import type { MirrorCliOptions, StoreGlobals } from "../cli/mirrors.ts";
 import type { EntryRef } from "../layout/types.ts";
 import { errorMessage, UsageError } from "../errors.ts";
+import { isClearsigned, splitClearsigned } from "../sign/clearsign.ts";
 
 /** REPL words and what they run. */
 export const REPL_WORDS: Record<string, string> = {
@@ -528,12 +529,15 @@ export class ReplSession {
 /** The JSON inside metadata (clearsigned or not), pretty-printed; other text as it is. */
 export function prettyMetadata(text: string): string {
   let body = text;
-  const m =
-    /-----BEGIN PGP SIGNED MESSAGE-----\r?\n(?:[^\r\n]+\r?\n)*\r?\n([\s\S]*?)\r?\n-----BEGIN PGP SIGNATURE-----/
-      .exec(text);
-  if (m) body = m[1].replace(/^- /gm, "");
+  let signed = false;
+  if (isClearsigned(text)) {
   try {
-    return JSON.stringify(JSON.parse(body), null, 2) + (m ? "\n(signed)" : "");
+      body = splitClearsigned(text).body;
+      signed = true;
+    } catch { /* shown as it is */ }
+  }
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2) + (signed ? "\n(signed)" : "");
   } catch {
     return text;
   }

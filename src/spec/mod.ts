@@ -7,3 +7,4 @@ export type * from "./types.ts";
 export * from "./parse.ts";
 export * from "./schema.ts";
 export * from "./dag_hash.ts";
+export * from "./traverse.ts";

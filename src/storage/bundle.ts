@@ -7,13 +7,13 @@
  * @module
  */
 import { createReadStream } from "node:fs";
-import { open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { randomBytes } from "node:crypto";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { indexTarFile, type TarWriteEntry, writeTar } from "../core/tar.ts";
 import { toWebStream } from "../core/streams.ts";
+import { writeFileAtomic } from "../core/atomic_file.ts";
+import { checkStorePath } from "./path.ts";
 import type { ReadStore, StoreCallOptions, StoreStat } from "./store.ts";
 
 /** The first member of every bundle: marks the file as a spackle bundle. */
@@ -49,13 +49,15 @@ export class BundleStore implements ReadStore {
     return new BundleStore(abs, members);
   }
 
-  stat(path: string, _opts?: StoreCallOptions): Promise<StoreStat | undefined> {
-    const m = this.members.get(path);
+  stat(path: string, opts?: StoreCallOptions): Promise<StoreStat | undefined> {
+    const m = this.member(path, opts);
+    if (m instanceof Error) return Promise.reject(m);
     return Promise.resolve(m ? { size: m.size } : undefined);
   }
 
-  read(path: string, _opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>> {
-    const m = this.members.get(path);
+  read(path: string, opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>> {
+    const m = this.member(path, opts);
+    if (m instanceof Error) return Promise.reject(m);
     if (!m) {
       return Promise.reject(new NotFoundError(`"${path}" is not in bundle "${this.path}"`));
     }
@@ -67,6 +69,20 @@ export class BundleStore implements ReadStore {
         highWaterMark: 1 << 20,
       }),
     ));
+  }
+
+  /** The member at `path` (undefined when absent), or the error of a bad path or an abort. */
+  private member(
+    path: string,
+    opts?: StoreCallOptions,
+  ): { offset: number; size: number } | undefined | Error {
+    try {
+      opts?.signal?.throwIfAborted();
+      checkStorePath(path);
+    } catch (e) {
+      return e as Error;
+    }
+    return this.members.get(path);
   }
 
   async *list(prefix: string, _opts?: StoreCallOptions): AsyncIterable<string> {
@@ -93,7 +109,6 @@ export async function writeBundle(
   meta: Record<string, unknown> = {},
 ): Promise<{ path: string; count: number }> {
   const target = resolve(out);
-  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
   let count = 0;
   const seen = new Set<string>();
   async function* entries(): AsyncGenerator<TarWriteEntry> {
@@ -114,16 +129,6 @@ export async function writeBundle(
       };
     }
   }
-  const fh = await open(tmp, "wx", 0o644);
-  try {
-    for await (const chunk of writeTar(entries())) await fh.write(chunk);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, target);
-    return { path: target, count };
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(target, writeTar(entries()), { mode: 0o644, sync: true, mkdir: false });
+  return { path: target, count };
 }

@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
-import { dirname, join, sep } from "node:path";
+import { open, readdir, rm, stat } from "node:fs/promises";
+import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { randomBytes } from "node:crypto";
 import { NotFoundError, TransportError, UsageError } from "../errors.ts";
 import { toWebStream } from "../core/streams.ts";
+import { TEMP_FILE_PREFIX, writeFileAtomic } from "../core/atomic_file.ts";
 import type { Store, StoreCallOptions, StoreStat, WriteOptions } from "./store.ts";
 
 /** A Store over a local directory. */
@@ -70,7 +70,7 @@ export class FileStore implements Store {
       throw wrap(e, prefix);
     }
     for (const p of entries.sort()) {
-      if (p.startsWith(prefix) && !p.split("/").pop()!.startsWith(".spackle-tmp-")) yield p;
+      if (p.startsWith(prefix) && !p.split("/").pop()!.startsWith(TEMP_FILE_PREFIX)) yield p;
     }
   }
 
@@ -81,23 +81,9 @@ export class FileStore implements Store {
   ): Promise<void> {
     opts?.signal?.throwIfAborted();
     const dest = this.localPath(path);
-    await mkdir(dirname(dest), { recursive: true });
-    const tmp = join(dirname(dest), `.spackle-tmp-${randomBytes(6).toString("hex")}`);
-    const fh = await open(tmp, "wx", 0o644);
     try {
-      if (body instanceof Uint8Array) await fh.write(body);
-      else {
-        for await (const chunk of body) {
-          opts?.signal?.throwIfAborted();
-          await fh.write(chunk);
-        }
-      }
-      await fh.sync();
-      await fh.close();
-      await rename(tmp, dest);
+      await writeFileAtomic(dest, body, { mode: 0o644, sync: true, signal: opts?.signal });
     } catch (e) {
-      await fh.close().catch(() => {});
-      await rm(tmp, { force: true });
       throw e instanceof Error && "code" in e && typeof e.code === "string" && !("temporary" in e)
         ? wrap(e, path)
         : e;

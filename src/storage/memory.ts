@@ -11,7 +11,7 @@ import type { Store, StoreCallOptions, StoreStat, WriteOptions } from "./store.t
 /** A Store that keeps objects in a Map. */
 export class MemoryStore implements Store {
   readonly url: URL;
-  readonly objects = new Map<string, Uint8Array>();
+  readonly objects: Map<string, Uint8Array> = new Map();
   constructor(url = "memory://store/") {
     this.url = new URL(url.endsWith("/") ? url : url + "/");
   }

@@ -56,7 +56,29 @@ export function storeUrl(url: string | URL): URL {
   return u;
 }
 
-/** Opens the store at `url` (a URL or a local path). */
+/**
+ * Opens the store at `url` (a URL or a local path).
+ *
+ * @example Open a store and use it
+ * ```ts
+ * import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import {
+ *   openStore,
+ *   type Store,
+ * } from "@spackle/spackle";
+ *
+ * const dir = mkdtempSync(join(tmpdir(), "spackle-example-"));
+ * // A local path or file://, https://, s3:// and memory:// URLs; bundle files open read-only.
+ * const store = await openStore(dir, { writable: true }) as Store;
+ * await store.write("a/b.txt", new TextEncoder().encode("hello"));
+ * const stat = await store.stat("a/b.txt");
+ * if (stat?.size !== 5) throw new Error("unexpected size");
+ * console.log(await new Response(await store.read("a/b.txt")).text()); // "hello"
+ * rmSync(dir, { recursive: true, force: true });
+ * ```
+ */
 export async function openStore(
   url: string | URL,
   opts: OpenStoreOptions = {},

@@ -34,6 +34,11 @@ export interface ReadStore {
    * those at no extra cost (S3's listing carries them).
    */
   listStat?(prefix: string, opts?: StoreCallOptions): AsyncIterable<ListedObject>;
+  /**
+   * The local file that holds `path`, where the store is a directory on this machine (a
+   * reader may then hash the file in place); absent on other stores.
+   */
+  localPath?(path: string): string;
 }
 
 /** An object as `listStat` lists it. */

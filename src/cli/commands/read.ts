@@ -1,5 +1,4 @@
 /** `list`, `show`, `download`: reading entries of a mirror. */
-import process from "node:process";
 import { type Command, InvalidArgumentError } from "commander";
 import type { Register } from "../app.ts";
 import type { Ctx } from "../app.ts";
@@ -7,6 +6,8 @@ import type { MirrorCliOptions } from "../mirrors.ts";
 import type { Entry, EntryRef, Mirror, MirrorSet } from "../../layout/mod.ts";
 import type { SpecDag } from "../../spec/types.ts";
 import { errorCode, errorMessage } from "../../errors.ts";
+import { runPool } from "../../core/pool.ts";
+import { writeFileAtomic } from "../../core/atomic_file.ts";
 import { formatBytes, table } from "../output.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
 
@@ -145,36 +146,6 @@ function addMirror(cmd: Command, signatures = true): Command {
       .option("--allow-unsigned", "read unsigned metadata and signatures by untrusted keys", false);
   }
   return cmd;
-}
-
-async function writeFileAtomic(
-  path: string,
-  body: ReadableStream<Uint8Array> | Uint8Array,
-): Promise<number> {
-  const { mkdir, rename, rm, open: openFile } = await import("node:fs/promises");
-  const { dirname } = await import("node:path");
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.part-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fh = await openFile(tmp, "wx");
-  let size = 0;
-  try {
-    if (body instanceof Uint8Array) {
-      await fh.writeFile(body);
-      size = body.byteLength;
-    } else {
-      for await (const chunk of body) {
-        await fh.write(chunk);
-        size += chunk.byteLength;
-      }
-    }
-    await fh.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  return size;
 }
 
 async function download(
@@ -408,40 +379,35 @@ const register: Register = (program, act) => {
           const warnings: string[] = [];
           const { checkSubstitution, signatureWarning } = await import("../../layout/mod.ts");
           let bytes = 0;
-          let next = 0;
           const progress = Progress.for(ctx.out);
           progress.setTotal(undefined, refs.length);
           const counted = withTarballProgress(mirrors, progress);
-          const worker = async () => {
-            while (next < refs.length) {
-              const i = next++;
-              const r = refs[i];
-              const e = await counted.entry(r.hash, { requireSignature, signal: ctx.signal });
-              if (r.hash === root.hash) checkSubstitution(query, e);
-              const warning = signatureWarning(e);
-              if (warning) {
-                const w = `${e.ref.name}/${e.ref.hash.slice(0, 7)}: ${warning}`;
-                warnings.push(w);
-                if (progress.enabled) progress.log(`warning: ${w}`);
-                else ctx.out.warn(w);
-              }
-              const files = await download(ctx, mirrors, e, o.to);
-              bytes += files.reduce((a, f) => a + f.size, 0);
-              const line = `downloaded ${e.ref.name}@${e.ref.version}/${
-                r.hash.slice(0, 7)
-              } (${files.length} files)`;
-              if (progress.enabled) progress.log(line);
-              else ctx.out.info(line);
-              done[i] = {
-                name: e.ref.name,
-                version: e.ref.version,
-                hash: r.hash,
-                mirror: r.mirror,
-                files,
-              };
+          const worker = async (r: typeof refs[number], i: number) => {
+            const e = await counted.entry(r.hash, { requireSignature, signal: ctx.signal });
+            if (r.hash === root.hash) checkSubstitution(query, e);
+            const warning = signatureWarning(e);
+            if (warning) {
+              const w = `${e.ref.name}/${e.ref.hash.slice(0, 7)}: ${warning}`;
+              warnings.push(w);
+              if (progress.enabled) progress.log(`warning: ${w}`);
+              else ctx.out.warn(w);
             }
+            const files = await download(ctx, mirrors, e, o.to);
+            bytes += files.reduce((a, f) => a + f.size, 0);
+            const line = `downloaded ${e.ref.name}@${e.ref.version}/${
+              r.hash.slice(0, 7)
+            } (${files.length} files)`;
+            if (progress.enabled) progress.log(line);
+            else ctx.out.info(line);
+            done[i] = {
+              name: e.ref.name,
+              version: e.ref.version,
+              hash: r.hash,
+              mirror: r.mirror,
+              files,
+            };
           };
-          await Promise.all(Array.from({ length: Math.min(o.jobs, refs.length) }, worker))
+          await runPool(refs, o.jobs, worker)
             .finally(() => progress.stop());
           if (ctx.out.json) {
             ctx.out.data({ to: o.to, specs: done, warnings });

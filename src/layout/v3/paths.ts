@@ -10,6 +10,14 @@ import { politeFilename } from "../paths.ts";
 export const V3_LAYOUT_JSON = "v3/layout.json";
 /** The bytes Spack writes into `v3/layout.json`. */
 export const V3_LAYOUT_JSON_TEXT = '{"signing": "gpg"}';
+/** Directory of every manifest (spec, key and index manifests). */
+export const V3_MANIFEST_DIR = "v3/manifests/";
+/** The name ending of every manifest. */
+export const V3_MANIFEST_SUFFIX = ".manifest.json";
+/** The name ending of spec manifests. */
+export const V3_SPEC_MANIFEST_SUFFIX = ".spec.manifest.json";
+/** Directory of blobs (`blobs/<algorithm>/<xx>/<checksum>`). */
+export const V3_BLOB_DIR = "blobs/";
 /** Directory of spec manifests. */
 export const V3_SPEC_DIR = "v3/manifests/spec/";
 /** Directory of key manifests. */

@@ -12,6 +12,7 @@
  */
 import { InvalidDataError, NotFoundError } from "../../errors.ts";
 import { gzipBytes } from "../../core/gzip.ts";
+import { pyJsonDumps } from "../../core/json.ts";
 import { sha256Hex, verifyStream } from "../../core/digest.ts";
 import type { Signer } from "../../sign/types.ts";
 import type { SpecDag } from "../../spec/types.ts";
@@ -57,31 +58,6 @@ export interface V3PushResult {
 
 const dec = new TextDecoder();
 
-/** Python's `json.dumps(v, separators=(",", ":"))` (ASCII only) for JSON values. */
-export function pyJsonCompact(v: unknown): string {
-  if (v === null || typeof v === "boolean") return String(v);
-  if (typeof v === "number") {
-    if (!Number.isFinite(v)) throw new InvalidDataError(`Cannot serialise number ${v}`);
-    if (Number.isInteger(v)) return String(v);
-    const s = String(v);
-    return s.includes("e") ? s.replace(/e([+-])(\d)$/, "e$10$2") : s;
-  }
-  if (typeof v === "string") {
-    return JSON.stringify(v).replace(
-      /[\u007f-\uffff]/g,
-      (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
-    );
-  }
-  if (Array.isArray(v)) return "[" + v.map(pyJsonCompact).join(",") + "]";
-  if (typeof v === "object") {
-    return "{" +
-      Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined)
-        .map(([k, x]) => pyJsonCompact(k) + ":" + pyJsonCompact(x)).join(",") +
-      "}";
-  }
-  throw new InvalidDataError(`Cannot serialise a value of type ${typeof v}`);
-}
-
 /**
  * The spec blob text Spack pushes: the spec document (`{"spec": ...}`) with
  * `"buildcache_layout_version": 2` appended, compact, ASCII-escaped.
@@ -93,7 +69,7 @@ export function specBlobText(spec: SpecDag): string {
     doc[k] = v;
   }
   doc.buildcache_layout_version = 2;
-  return pyJsonCompact(doc);
+  return pyJsonDumps(doc);
 }
 
 /** A descriptor of bytes held in memory. */
@@ -160,7 +136,12 @@ export class V3Writer {
   }
 
   /** True when the spec manifest is there and names a tarball and spec blob that exist. */
-  async complete(name: string, version: string, hash: string, signal?: AbortSignal) {
+  async complete(
+    name: string,
+    version: string,
+    hash: string,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     const mpath = v3SpecManifestPath(name, version, hash);
     let m: Manifest | undefined;
     try {
@@ -237,7 +218,10 @@ export class V3Writer {
   }
 
   /** Writes the index blob (uncompressed JSON) then its manifest (never signed). */
-  async writeIndex(indexJson: string, opts: { view?: string; signal?: AbortSignal } = {}) {
+  async writeIndex(
+    indexJson: string,
+    opts: { view?: string; signal?: AbortSignal } = {},
+  ): Promise<Descriptor> {
     const bytes = new TextEncoder().encode(indexJson);
     const d = descriptorOfBytes(bytes, MEDIA_TYPES.index, "none");
     await this.writeBlob(d, bytes, opts.signal);
@@ -252,7 +236,11 @@ export class V3Writer {
   }
 
   /** Publishes an armored public key: its blob, then `v3/manifests/key/<FPR>.key.manifest.json`. */
-  async publishKey(fingerprint: string, armored: string, signal?: AbortSignal) {
+  async publishKey(
+    fingerprint: string,
+    armored: string,
+    signal?: AbortSignal,
+  ): Promise<Descriptor> {
     if (!/^[0-9A-F]{40}$/.test(fingerprint)) {
       throw new InvalidDataError(`Invalid key fingerprint "${fingerprint}": not 40 uppercase hex`);
     }
@@ -283,7 +271,7 @@ export class V3Writer {
     fprs.sort();
     const keys: Record<string, Record<string, never>> = {};
     for (const f of fprs) keys[f] = {};
-    const bytes = new TextEncoder().encode(pyJsonCompact({ keys }));
+    const bytes = new TextEncoder().encode(pyJsonDumps({ keys }));
     const d = descriptorOfBytes(bytes, MEDIA_TYPES.keyIndex, "none");
     await this.writeBlob(d, bytes, signal);
     await this.writeManifest(V3_KEY_INDEX_MANIFEST, manifestOf([d]), undefined, signal);
