@@ -95,6 +95,11 @@ export interface InstallOptions {
   speculate?: boolean;
   /** Install only the named specs, not their dependencies (default false). */
   noDeps?: boolean;
+  /**
+   * DAG hashes marked explicit (default: every spec the queries name); an environment's
+   * roots are, its other specs are not.
+   */
+  explicit?: Set<string>;
 }
 
 /** One installed (or already present) spec. */
@@ -512,9 +517,10 @@ export async function installSpecs(
     const { entry, source } = await getEntry(r.hash, r.source);
     await visit(r.hash, entry.spec, source);
   }));
+  const isExplicit = (h: string) => opts.explicit?.has(h) ?? true;
   for (const r of roots) {
     const job = jobsByHash.get(r.hash);
-    if (job) job.explicit = true;
+    if (job && isExplicit(r.hash)) job.explicit = true;
   }
 
   // Skip what is installed already.
@@ -707,7 +713,7 @@ export async function installSpecs(
       // Roots asked for explicitly are explicit even when they were installed before.
       for (const r of roots) {
         const rec = current.database.installs[r.hash];
-        if (rec) rec.explicit = true;
+        if (rec && isExplicit(r.hash)) rec.explicit = true;
       }
       writeDb(root, current);
     });
