@@ -224,7 +224,8 @@ async function findRoots(
 // ---------------------------------------------------------------------------------------------
 // Database (Spack's DB version 8 `index.json`).
 
-interface DbRecord {
+/** One record of an install database (Spack's spelling). */
+export interface DbRecord {
   spec: Record<string, unknown>;
   ref_count: number;
   path: string | null;
@@ -236,11 +237,13 @@ interface DbRecord {
   origin?: string | null;
 }
 
-interface Db {
+/** An install database document. */
+export interface Db {
   database: { version: string; installs: Record<string, DbRecord> };
 }
 
-function readDb(root: string): Db {
+/** Reads `ROOT/.spack-db/index.json` (an empty database when absent). */
+export function readDb(root: string): Db {
   const p = join(root, DB_DIR, "index.json");
   if (!existsSync(p)) return { database: { version: "8", installs: {} } };
   try {
@@ -252,7 +255,8 @@ function readDb(root: string): Db {
   }
 }
 
-function writeDb(root: string, db: Db): void {
+/** Writes the install database atomically, as Spack's text. */
+export function writeDb(root: string, db: Db): void {
   // Spack's text (compact, Python floats); ref_count is computed by the writer.
   const records: IndexWriteRecord[] = Object.entries(db.database.installs).map(([hash, r]) => ({
     hash,
@@ -281,7 +285,12 @@ function dbSpec(node: SpecNode): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------
 // Lock.
 
-async function withLock<T>(root: string, signal: AbortSignal | undefined, fn: () => T): Promise<T> {
+/** Runs `fn` holding the install tree's write lock. */
+export async function withLock<T>(
+  root: string,
+  signal: AbortSignal | undefined,
+  fn: () => T,
+): Promise<T> {
   const lock = join(root, DB_DIR, "spackle.lock");
   const me = `${hostname()}:${process.pid}`;
   for (let i = 0;; i++) {
