@@ -11,7 +11,12 @@ import { dirname, resolve } from "node:path";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { matchesAnyQuery, parseSpecQuery } from "../index/query.ts";
 import { archString } from "../spec/node.ts";
-import { type InstallTree, openInstallTree, type TreeRecord, updateInstallDb } from "./db_access.ts";
+import {
+  type InstallTree,
+  openInstallTree,
+  type TreeRecord,
+  updateInstallDb,
+} from "./db_access.ts";
 
 /** An installed spec as `find` reports it. */
 export interface FoundSpec {
