@@ -31,7 +31,8 @@ export interface FoundSpec {
   installationTime: number;
 }
 
-function found(r: TreeRecord): FoundSpec {
+/** The `find` view of one record. */
+export function found(r: TreeRecord): FoundSpec {
   return {
     name: r.name,
     version: r.version,
@@ -79,8 +80,12 @@ function dependentsOf(tree: InstallTree, hash: string): TreeRecord[] {
 export function resolveInstalled(tree: InstallTree, queries: string[]): TreeRecord[] {
   const out: TreeRecord[] = [];
   for (const q of queries) {
-    const specs = parseSpecQuery(q);
-    const hits = tree.records.filter((r) => r.installed && matchesAnyQuery(r, specs));
+    // A full hash (what lock files give) is looked up, not matched against every record.
+    const exact = /^\/([a-z2-7]{32})$/.exec(q.trim());
+    const rec = exact ? tree.get(exact[1]) : undefined;
+    const hits = rec?.installed
+      ? [rec]
+      : tree.records.filter((r) => r.installed && matchesAnyQuery(r, parseSpecQuery(q)));
     if (hits.length === 0) {
       throw new NotFoundError(`No installed spec matches "${q}" in ${tree.root}`);
     }

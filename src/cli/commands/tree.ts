@@ -183,7 +183,7 @@ const register: Register = (program, act) => {
         if (!queries.length) throw new UsageError("Cannot load: give specs, --lockfile or -e");
         const roots = t.resolveInstalled(tree, queries);
         mods = l.loadModifications(tree, roots);
-        loaded = roots.map((r) => t.findInstalled(tree, [`/${r.hash}`])[0]);
+        loaded = roots.map(t.found);
       }
       const changes = l.applyModifications(mods, process.env, { unload: !!o.unload });
       if (out.json) {
