@@ -374,3 +374,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test("push follows Spack 1.2 on build dependencies: pushed unless --without-build-dependencies", async () => {
+  const { specsToPush } = await import("../src/push/push.ts");
+  const node = (name: string, hash: string, deps: [string, string[]][] = []) => ({
+    name,
+    version: "1",
+    hash,
+    dependencies: deps.map(([h, t]) => ({ name: h, hash: h, depTypes: t as never, virtuals: [] })),
+    raw: {},
+  });
+  const nodes = new Map([
+    ["app", node("app", "app", [["tool", ["build"]], ["lib", ["build", "link"]]])],
+    ["tool", node("tool", "tool")],
+    ["lib", node("lib", "lib")],
+  ]);
+  const dag = { root: "app", nodes, formatVersion: 5, raw: {} };
+  const item = (h: string) => ({
+    dag: { ...dag, root: h },
+    hash: h,
+    prefix: `/p/${h}`,
+    root: "/p",
+  });
+  const src = { find: item, query: () => [] };
+  const names = (o?: { buildDeps?: boolean }) =>
+    specsToPush([item("app")], src, "both", o).items.map((i) => i.hash);
+  assert.deepEqual(names(), ["lib", "tool", "app"]);
+  assert.deepEqual(names({ buildDeps: false }), ["lib", "app"]);
+  const r = await run(
+    "push",
+    "--with-build-dependencies",
+    "--without-build-dependencies",
+    "--unsigned",
+    "x",
+    "y",
+  );
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /cannot be used with/);
+});
