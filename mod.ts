@@ -11,6 +11,7 @@
  * - `src/index`: the build-cache index (Spack's DB JSON).
  * - `src/layout`: v2 and v3 readers, the v3 writer, `openMirror`.
  * - `src/install`, `src/push`: prefixes to and from build-cache entries.
+ * - `src/tree`: an install tree's specs (find, uninstall, gc), `load` and views.
  * - `src/mirror`: whole-mirror operations (migrate, verify, sync, bundle, prune).
  *
  * @example
@@ -33,4 +34,5 @@ export * from "./src/index/mod.ts";
 export * from "./src/layout/mod.ts";
 export * from "./src/install/mod.ts";
 export * from "./src/push/mod.ts";
+export * from "./src/tree/mod.ts";
 export * from "./src/mirror/mod.ts";

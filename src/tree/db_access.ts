@@ -97,12 +97,3 @@ export async function updateInstallDb(
     return changed;
   });
 }
-
-/** Runs `fn` holding the tree's write lock (for changes beside the database, as views make). */
-export async function withTreeLock<T>(
-  root: string,
-  signal: AbortSignal | undefined,
-  fn: () => T,
-): Promise<T> {
-  return await withLock(resolve(root), signal, fn);
-}

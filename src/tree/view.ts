@@ -35,7 +35,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { hostname } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import process from "node:process";
 import { SpackleError, UsageError } from "../errors.ts";
 import { pidAlive } from "../core/pid.ts";
@@ -583,6 +583,5 @@ export async function removeFromView(
   const left = readdirSync(view).filter((n) => n !== META);
   const meta = isDir(join(view, META)) ? readdirSync(join(view, META)) : [];
   if (left.length === 0 && meta.length === 0) rmSync(view, { recursive: true, force: true });
-  void dirname;
   return removed;
 }
