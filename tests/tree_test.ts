@@ -254,6 +254,53 @@ Deno.test({
 });
 
 Deno.test({
+  name: "load --fish and --sh in fish and zsh: the programs run, a second load is empty",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const d = tmp("shells");
+    try {
+      const root = join(d, "tree");
+      await installFooapp(root);
+      const have = (sh: string) => existsSync(`/usr/bin/${sh}`);
+      const shells: [string, string, string][] = [];
+      if (have("fish")) {
+        shells.push([
+          "fish",
+          "fish",
+          `${SPACKLE} load --fish --root '${root}' fooapp | source; and fooapp | tail -1; and ` +
+          `set again (${SPACKLE} load --fish --root '${root}' fooapp); and echo "again=[$again]"; and ` +
+          `${SPACKLE} load --fish --unload --root '${root}' | source; and echo "U=$PATH"`,
+        ]);
+      }
+      if (have("zsh")) {
+        shells.push([
+          "zsh",
+          "sh",
+          `eval "$(${SPACKLE} load --sh --root '${root}' fooapp)" && fooapp | tail -1 && ` +
+          `echo "again=[$(${SPACKLE} load --sh --root '${root}' fooapp)]" && ` +
+          `eval "$(${SPACKLE} load --sh --unload --root '${root}')" && echo "U=$PATH"`,
+        ]);
+      }
+      for (const [sh, , script] of shells) {
+        const r = new Deno.Command(sh, {
+          args: ["-c", script],
+          clearEnv: true,
+          env: { PATH: "/usr/bin:/bin", HOME: d, LANG: "C.UTF-8" },
+        }).outputSync();
+        const out = new TextDecoder().decode(r.stdout);
+        assert.equal(r.code, 0, `${sh}: ${new TextDecoder().decode(r.stderr)}${out}`);
+        assert.ok(out.startsWith("bound=2026\n"), `${sh}: ${out}`);
+        assert.ok(out.includes("again=[]"), `${sh}: ${out}`);
+        // fish joins path variables with ":" when quoted, as the environment does.
+        assert.match(out, /U=\/usr\/bin:\/bin\n/);
+      }
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
   name: "load --sh sets what Spack 1.2's load sets",
   ignore: !HAVE_SPACK,
   async fn() {
