@@ -412,3 +412,25 @@ Deno.test("push follows Spack 1.2 on build dependencies: pushed unless --without
   assert.equal(r.code, 2);
   assert.match(r.stderr, /cannot be used with/);
 });
+
+Deno.test({
+  name: "parseLockfile: roots of included concrete environments are roots too",
+  ignore: !HAVE_FIXTURES,
+  fn() {
+    const inner = fixtureLock(["fooapp"]);
+    const outer = fixtureLock(["libzz"]);
+    const cs = outer.concrete_specs as Record<string, unknown>;
+    for (const h of [V3_HASHES.fooapp, V3_HASHES.foodata]) delete cs[h];
+    outer.include_concrete = {
+      "/envs/inner": { roots: inner.roots, concrete_specs: inner.concrete_specs },
+    };
+    const lock = parseLockfile(JSON.stringify(outer));
+    assert.deepEqual(lock.roots.map((r) => r.spec), ["libzz", "fooapp"]);
+    assert.equal(lockfileClosure(lock).length, 4);
+    outer.include_concrete = { "/envs/inner": { concrete_specs: {} } };
+    assert.throws(
+      () => parseLockfile(JSON.stringify(outer), "L"),
+      /"include_concrete.\/envs\/inner" has no "roots" list/,
+    );
+  },
+});

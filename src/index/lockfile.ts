@@ -4,6 +4,7 @@
  * environment's user specs with the lockfile key of each concrete root) and `concrete_specs`
  * (every node dict, keyed by lockfile key, with its dependencies given by key).
  *
+ * Roots of included concrete environments (`include_concrete`) are roots too, as in Spack.
  * Format 3 keys nodes by their build hash and stores the older DAG hash in each node; like
  * Spack, the DAG hash is the identity and the first node seen for a DAG hash wins. Formats 4
  * to 6 key nodes by DAG hash.
@@ -80,9 +81,31 @@ export function parseLockfile(text: string, label = "lock file"): Lockfile {
   if (!Array.isArray(doc.roots)) {
     throw new InvalidDataError(`Cannot read ${label}: no "roots" list`);
   }
+  // Included concrete environments (`include_concrete`, nested): their roots are roots of
+  // this environment too, after its own, and their specs are known by their keys.
+  const allSpecs: [string, unknown][] = Object.entries(cs);
+  const allRoots: unknown[] = [...doc.roots];
+  const include = (d: Obj, where: string) => {
+    const inc = d.include_concrete;
+    if (inc === undefined) return;
+    if (!isObj(inc)) {
+      throw new InvalidDataError(`Cannot read ${label}: "${where}" is not an object`);
+    }
+    for (const [env, info] of Object.entries(inc)) {
+      const w = `${where}.${env}`;
+      if (!isObj(info) || !Array.isArray(info.roots)) {
+        throw new InvalidDataError(`Cannot read ${label}: "${w}" has no "roots" list`);
+      }
+      allRoots.push(...info.roots);
+      if (isObj(info.concrete_specs)) allSpecs.push(...Object.entries(info.concrete_specs));
+      include(info, `${w}.include_concrete`);
+    }
+  };
+  include(doc, "include_concrete");
   // Lockfile key -> node (its own DAG hash as identity).
   const byKey = new Map<string, SpecNode>();
-  for (const [key, raw] of Object.entries(cs)) {
+  for (const [key, raw] of allSpecs) {
+    if (byKey.has(key)) continue;
     const node = parseNodeJson(
       isObj(raw) && raw.hash === undefined ? { ...raw, hash: key } : raw,
       label,
@@ -106,7 +129,7 @@ export function parseLockfile(text: string, label = "lock file"): Lockfile {
   }
   const roots: LockRoot[] = [];
   const missing: string[] = [];
-  for (const [i, r] of (doc.roots as unknown[]).entries()) {
+  for (const [i, r] of allRoots.entries()) {
     if (!isObj(r) || typeof r.hash !== "string") {
       throw new InvalidDataError(`Cannot read ${label}: "roots[${i}]" has no "hash"`);
     }
