@@ -352,6 +352,16 @@ Deno.test({
       assert.equal(r.code, 2);
       assert.match(r.stderr, /holds files that are not a view's \("notes.txt"\)/);
       assert.deepEqual(readdirSync(foreign), ["notes.txt"]);
+      // A view with projections (made by Spack with a projection file) is not one spackle makes.
+      const projected = join(d, "projected");
+      mkdirSync(join(projected, ".spack"), { recursive: true });
+      writeFileSync(
+        join(projected, ".spack", "projections.yaml"),
+        "projections:\n  all: '{name}'\n",
+      );
+      r = await run("view", "symlink", projected, "--root", root, "libzz");
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /it has projections/);
       // A view of libzz, then a stray file where fooapp's binary goes: nothing of fooapp made.
       const view = join(d, "view");
       r = await run("view", "symlink", view, "--root", root, "libzz");

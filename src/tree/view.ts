@@ -145,6 +145,16 @@ function checkViewDir(view: string): { exists: boolean } {
       }${names.length > 5 ? ", ..." : ""}); give an empty or new directory`,
     );
   }
+  const proj = join(view, META, "projections.yaml");
+  if (
+    existsSync(proj) &&
+    /\S/.test(readFileSync(proj, "utf8").replace(/^projections:\s*\{\}\s*$/m, ""))
+  ) {
+    throw new UsageError(
+      `Cannot use the view "${view}": it has projections (${proj}); only views with the default ` +
+        "projection are supported",
+    );
+  }
   return { exists: true };
 }
 
