@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
 import { join, resolve } from "node:path";
 import { NotFoundError } from "../errors.ts";
 import { type IndexDb, parseIndexDb } from "../index/db.ts";
@@ -93,7 +94,11 @@ export async function updateInstallDb(
   return await withLock(root, signal, () => {
     const db = readDb(root);
     const changed = fn(db.database.installs);
-    if (changed) writeDb(root, db);
+    if (changed) {
+      writeDb(root, db);
+      // As Spack after each write: a new verifier tells running Spack processes to re-read.
+      writeFileSync(join(root, ".spack-db", "index_verifier"), randomUUID());
+    }
     return changed;
   });
 }
