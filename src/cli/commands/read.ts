@@ -392,7 +392,7 @@ const register: Register = (program, act) => {
               signal: ctx.signal,
             });
           }
-          let refs: EntryRef[] = [];
+          const refs: EntryRef[] = [];
           const seen = new Set<string>();
           for (const query of lockQueries(queries, lock)) {
             const root = await mirrors.resolve(query, { signal: ctx.signal });
@@ -415,7 +415,6 @@ const register: Register = (program, act) => {
               seen.add(r.hash);
             }
           }
-          refs = refs.filter((r, i) => refs.findIndex((x) => x.hash === r.hash) === i);
           type Done = {
             name: string;
             version: string;
