@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { fixture, HAVE_FIXTURES, ORACLE } from "./_fixtures.ts";
 import { compareWithExpected } from "./_install_fixtures.ts";
 import { fixtureLock, HAVE_SPACK, run, spack, V3_HASHES, writeEnv } from "./_lockfile.ts";
 import { lockfileClosure, parseLockfile } from "../src/index/lockfile.ts";
@@ -432,5 +432,69 @@ Deno.test({
       () => parseLockfile(JSON.stringify(outer), "L"),
       /"include_concrete.\/envs\/inner" has no "roots" list/,
     );
+  },
+});
+
+const SPACK_V2 = Deno.env.get("SPACKLE_ORACLE_SPACK_V2");
+
+/** A format-5 lock (Spack 0.2x) for the v2 fixture fooapp, from its spec file (format 4). */
+function v2Lock(): Record<string, unknown> {
+  const dir = fixture("v2-unsigned", "build_cache");
+  const f = readdirSync(dir).find((n) => n.includes("-fooapp-") && n.endsWith(".spec.json"))!;
+  const nodes = JSON.parse(readFileSync(join(dir, f), "utf8")).spec.nodes as {
+    hash: string;
+  }[];
+  return {
+    _meta: { "file-type": "spack-lockfile", "lockfile-version": 5, "specfile-version": 4 },
+    spack: { version: "0.23.0.dev0", type: "release" },
+    roots: [{ hash: nodes[0].hash, spec: "fooapp" }],
+    concrete_specs: Object.fromEntries(nodes.map((n) => [n.hash, n])),
+  };
+}
+
+Deno.test({
+  name: "a format-5 lock (Spack 0.23) of the v2 fixtures installs as Spack 1.2 installs them",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const d = tmp("v5");
+    try {
+      const env = writeEnv(join(d, "env"), v2Lock());
+      const lock = parseLockfile(readFileSync(join(env, "spack.lock"), "utf8"));
+      assert.equal(lock.version, 5);
+      const root = join(d, "tree-" + "x".repeat(40));
+      const r = await run(
+        "install",
+        "-m",
+        fixture("v2-unsigned"),
+        "--allow-unsigned",
+        "--root",
+        root,
+        "-e",
+        env,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const specs = lockfileClosure(lock).map((n) => ({
+        name: n.name,
+        prefix: join(root, "linux-x86_64", `${n.name}-${n.version}-${n.hash}`),
+      }));
+      assert.equal(specs.length, 4);
+      assert.deepEqual(compareWithExpected(2, root, specs), []);
+      if (SPACK_V2 && existsSync(join(SPACK_V2, "bin", "spack")) && HAVE_SPACK) {
+        // Spack 0.23 reads the same lock and lists the same concrete specs.
+        const script = `source '${join(ORACLE, "common.sh")}'; make_instance v2 '${
+          join(d, "inst")
+        }' >/dev/null; sp '${join(d, "inst")}' -e '${env}' find -c -d -L`;
+        const o = new Deno.Command("bash", {
+          args: ["-c", script],
+          env: { SPACK_V2 },
+        }).outputSync();
+        const out = new TextDecoder().decode(o.stdout);
+        assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+        const listed = [...out.matchAll(/^([a-z2-7]{32})\s+\S+@/gm)].map((m) => m[1]).sort();
+        assert.deepEqual(listed, [...lock.dag.nodes.keys()].sort());
+      }
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   },
 });
