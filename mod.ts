@@ -14,6 +14,7 @@
  * - `src/index`: the build-cache index (Spack's DB JSON) and spec queries.
  * - `src/layout`: v2 and v3 readers, the v3 writer, `openMirror`.
  * - `src/install`, `src/push`: prefixes to and from build-cache entries.
+ * - `src/tree`: an install tree's specs (find, uninstall, gc), `load` and views.
  * - `src/mirror`: whole-mirror operations (migrate, verify, sync, bundle, prune).
  *
  * Everything else under `src/` is internal and may change without notice.
@@ -202,6 +203,14 @@ export {
   type OpenMirrorOptions,
   openMirrors,
 } from "./src/layout/mirror.ts";
+export {
+  type Lockfile,
+  LOCKFILE_VERSIONS,
+  lockfileClosure,
+  lockfileSpecs,
+  type LockRoot,
+  parseLockfile,
+} from "./src/index/lockfile.ts";
 
 // ---- install and push: prefixes from and to build-cache entries --------------------------------
 export {
@@ -225,6 +234,26 @@ export {
   specsToPush,
 } from "./src/push/push.ts";
 export { updateIndex, type UpdateIndexResult } from "./src/push/update_index.ts";
+
+// ---- tree: an install tree's specs, load and views --------------------------------------------
+export {
+  addToView,
+  findInstalled,
+  type FoundSpec,
+  type InstallTree,
+  type LinkType,
+  loadModifications,
+  openInstallTree,
+  planUninstall,
+  removeFromView,
+  resolveInstalled,
+  type Shell,
+  shellCode,
+  uninstall,
+  type UninstallPlan,
+  unusedSpecs,
+  viewModifications,
+} from "./src/tree/mod.ts";
 
 // ---- mirror: whole-mirror operations -----------------------------------------------------------
 export {
@@ -262,3 +291,8 @@ export {
   type BundleOptions,
   type BundleResult,
 } from "./src/mirror/bundle.ts";
+export {
+  type LockCheckOptions,
+  missingLockSpecs,
+  requireLockSpecs,
+} from "./src/mirror/lockfile.ts";

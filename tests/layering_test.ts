@@ -20,6 +20,7 @@ const LEVELS: Record<string, number> = {
   layout: 4,
   install: 5,
   push: 5,
+  tree: 5,
   mirror: 6,
   cli: 7,
   repl: 7,

@@ -73,9 +73,18 @@ Deno.test({
   },
 });
 
-Deno.test("parseKeepFile reads the concrete_specs keys of a spack.lock", () => {
+Deno.test("parseKeepFile reads the concrete specs of a spack.lock", () => {
   const h = "a".repeat(32);
-  const s = parseKeepFile(JSON.stringify({ _meta: {}, concrete_specs: { [h]: {} } }));
+  const node = { name: "a", version: "1", hash: h };
+  const s = parseKeepFile(JSON.stringify({
+    _meta: { "lockfile-version": 6 },
+    roots: [{ hash: h, spec: "a" }],
+    concrete_specs: { [h]: node },
+  }));
   assert.deepEqual([...s], [h]);
+  assert.throws(
+    () => parseKeepFile(JSON.stringify({ _meta: {}, concrete_specs: { [h]: {} } })),
+    /no "_meta.lockfile-version"/,
+  );
   assert.throws(() => parseKeepFile("not-a-hash\n"), /Invalid hash "not-a-hash"/);
 });

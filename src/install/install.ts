@@ -103,6 +103,11 @@ export interface InstallOptions {
   speculate?: boolean;
   /** Install only the named specs, not their dependencies (default false). */
   noDeps?: boolean;
+  /**
+   * DAG hashes marked explicit (default: every spec the queries name); an environment's
+   * roots are, its other specs are not.
+   */
+  explicit?: Set<string>;
 }
 
 /** One installed (or already present) spec. */
@@ -201,7 +206,8 @@ async function findRoots(
 // ---------------------------------------------------------------------------------------------
 // Database (Spack's DB version 8 `index.json`).
 
-interface DbRecord {
+/** One record of an install database (Spack's spelling). */
+export interface DbRecord {
   spec: Record<string, unknown>;
   ref_count: number;
   path: string | null;
@@ -213,11 +219,13 @@ interface DbRecord {
   origin?: string | null;
 }
 
-interface Db {
+/** An install database document. */
+export interface Db {
   database: { version: string; installs: Record<string, DbRecord> };
 }
 
-function readDb(root: string): Db {
+/** Reads `ROOT/.spack-db/index.json` (an empty database when absent). */
+export function readDb(root: string): Db {
   const p = join(root, DB_DIR, "index.json");
   if (!existsSync(p)) return { database: { version: "8", installs: {} } };
   try {
@@ -229,7 +237,8 @@ function readDb(root: string): Db {
   }
 }
 
-function writeDb(root: string, db: Db): void {
+/** Writes the install database atomically, as Spack's text. */
+export function writeDb(root: string, db: Db): void {
   // Spack's text (compact, Python floats); ref_count is computed by the writer.
   const records: IndexWriteRecord[] = Object.entries(db.database.installs).map(([hash, r]) => ({
     hash,
@@ -256,7 +265,12 @@ function dbSpec(node: SpecNode): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------
 // Lock.
 
-async function withLock<T>(root: string, signal: AbortSignal | undefined, fn: () => T): Promise<T> {
+/** Runs `fn` holding the install tree's write lock. */
+export async function withLock<T>(
+  root: string,
+  signal: AbortSignal | undefined,
+  fn: () => T,
+): Promise<T> {
   const lock = join(root, DB_DIR, "spackle.lock");
   const me = `${hostname()}:${process.pid}`;
   for (let i = 0;; i++) {
@@ -514,9 +528,10 @@ export async function installSpecs(
     for (const q of r.queries) checkSubstitution(q, entry);
     await visit(r.hash, entry.spec, source);
   }));
+  const isExplicit = (h: string) => opts.explicit?.has(h) ?? true;
   for (const r of roots) {
     const job = jobsByHash.get(r.hash);
-    if (job) job.explicit = true;
+    if (job && isExplicit(r.hash)) job.explicit = true;
   }
 
   // Skip what is installed already.
@@ -733,7 +748,7 @@ export async function installSpecs(
       // Roots asked for explicitly are explicit even when they were installed before.
       for (const r of roots) {
         const rec = current.database.installs[r.hash];
-        if (rec) rec.explicit = true;
+        if (rec && isExplicit(r.hash)) rec.explicit = true;
       }
       writeDb(root, current);
     });

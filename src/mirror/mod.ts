@@ -29,3 +29,10 @@ export {
   type PruneResult,
 } from "./prune.ts";
 export { type BundleEvent, bundleMirror, type BundleOptions, type BundleResult } from "./bundle.ts";
+export {
+  type LockCheckOptions,
+  lockMissingError,
+  missingLockSpecs,
+  type RefLookup,
+  requireLockSpecs,
+} from "./lockfile.ts";

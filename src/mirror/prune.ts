@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { InvalidDataError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
+import { parseLockfile } from "../index/lockfile.ts";
 import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
 import { parseManifest } from "../layout/manifest.ts";
 import {
@@ -59,24 +60,12 @@ export interface PruneResult {
 }
 
 /**
- * The DAG hashes of a keep file: a Spack environment lock file (`spack.lock`, the keys of
- * `concrete_specs`), or one hash per line (`/` prefixes, blank lines and `#` comments ignored).
+ * The DAG hashes of a keep file: a Spack environment lock file (`spack.lock`, every concrete
+ * spec it holds), or one hash per line (`/` prefixes, blank lines and `#` comments ignored).
  */
 export function parseKeepFile(text: string, label = "keep file"): Set<string> {
   const t = text.trim();
-  if (t.startsWith("{")) {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(t);
-    } catch (e) {
-      throw new InvalidDataError(`Cannot parse ${label}: ${(e as Error).message}`, { cause: e });
-    }
-    const cs = (doc as { concrete_specs?: unknown })?.concrete_specs;
-    if (!cs || typeof cs !== "object" || Array.isArray(cs)) {
-      throw new InvalidDataError(`Cannot read ${label}: JSON without a "concrete_specs" object`);
-    }
-    return new Set(Object.keys(cs));
-  }
+  if (t.startsWith("{")) return new Set(parseLockfile(t, label).dag.nodes.keys());
   const out = new Set<string>();
   for (const [i, raw] of t.split("\n").entries()) {
     const line = raw.replace(/#.*/, "").trim().replace(/^\//, "");

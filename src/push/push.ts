@@ -282,12 +282,20 @@ export interface PushedSpec {
   warnings?: string[];
 }
 
-/** The specs to push for the requested ones, dependencies before dependents. */
+/**
+ * The specs to push for the requested ones, dependencies before dependents. As Spack 1.2's
+ * `buildcache push`, dependencies include build dependencies unless `buildDeps` is false
+ * (`--without-build-dependencies`: link, run and test dependencies only).
+ */
 export function specsToPush(
   requested: InstalledPrefix[],
   src: InstallSource,
   only: "package" | "dependencies" | "both" = "both",
+  opts: { buildDeps?: boolean } = {},
 ): { items: InstalledPrefix[]; missing: string[] } {
+  const follow = opts.buildDeps === false
+    ? (types: string[]) => types.some((t) => t !== "build")
+    : () => true;
   const order: SpecNode[] = [];
   const seen = new Set<string>();
   const dagOf = new Map<string, SpecDag>();
@@ -310,7 +318,7 @@ export function specsToPush(
     }
     if (only === "package") continue;
     for (const d of n.dependencies) {
-      if (seen.has(d.hash) || !d.depTypes.some((t) => t !== "build")) continue;
+      if (seen.has(d.hash) || !follow(d.depTypes)) continue;
       seen.add(d.hash);
       queue.push({ dag, hash: d.hash, isRoot: false });
     }

@@ -7,6 +7,8 @@ import { parseV3SpecManifestPath } from "../../layout/v3/paths.ts";
 import type { BundleEvent, PruneProgress, SyncEvent } from "../../mirror/mod.ts";
 import { formatBytes } from "../output.ts";
 import { Progress, type ProgressItem } from "../progress.ts";
+import { addLockfileOptions, type CliLock, lockQueries, readCliLock } from "../lockfile.ts";
+import type { ReadStore } from "../../storage/store.ts";
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -132,6 +134,16 @@ Examples:
   spackle verify s3://bucket/cache --sample 50 --jobs 8
   spackle --json verify ./mirror | jq '.findings[] | select(.kind == "corrupt")'`;
 
+/** Refuses a lock whose specs are not all in the store's mirror, naming every missing one. */
+async function requireLockInStore(store: ReadStore, lock: CliLock, signal: AbortSignal) {
+  const { openMirror } = await import("../../layout/mirror.ts");
+  const { requireLockSpecs } = await import("../../mirror/lockfile.ts");
+  await requireLockSpecs(lock.lock, await openMirror(store, { signal }), lock.label, {
+    all: lock.all,
+    signal,
+  });
+}
+
 /** `spackle verify MIRROR`. */
 const register: Register = (program, act) => {
   program
@@ -155,9 +167,16 @@ const register: Register = (program, act) => {
       "armored public key(s) whose signatures are trusted; without, signatures are not checked",
     )
     .option("--require-signatures", "report unsigned entries as untrusted", false)
+    .option(
+      "--lockfile <file>",
+      "also check that every spec the roots of this spack.lock need is in the mirror",
+    )
+    .option("-e, --env <dir>", "as --lockfile, with DIR/spack.lock")
+    .option("--all", "with --lockfile/-e: every concrete spec of the lock, not only its roots")
     .addHelpText("after", VERIFY_HELP)
     .action(act(async ({ out, globals, signal }, mirror: string, o) => {
       const m = await import("../../../mod.ts");
+      const lock = await readCliLock(o);
       const keys: string[] = [];
       for (const f of o.key ?? []) {
         try {
@@ -184,6 +203,21 @@ const register: Register = (program, act) => {
           for (; counted < done; counted++) progress.finish();
         },
       }).finally(() => progress.stop());
+      if (lock) {
+        // Specs of the lock that the mirror lacks: missing metadata, as verify reports it.
+        const { openMirror } = await import("../../layout/mirror.ts");
+        const mir = await openMirror(store, { signal });
+        for (const n of await m.missingLockSpecs(lock.lock, mir, { all: lock.all, signal })) {
+          report.findings.push({
+            kind: "corrupt",
+            code: "lock_spec_missing",
+            path: lock.path,
+            spec: `${n.name}@${n.version}/${n.hash}`,
+            message: `${n.name}@${n.version}/${n.hash} of ${lock.label} is not in the mirror`,
+          });
+          report.flags |= m.VERIFY_FLAGS.corrupt;
+        }
+      }
       if (out.json) {
         out.data(report);
         return report.flags;
@@ -223,7 +257,7 @@ const register: Register = (program, act) => {
       return report.flags;
     }));
 
-  program
+  const syncCmd = program
     .command("sync")
     .description(
       "copy entries with their runtime closure (or everything) from any mirror or bundle to a " +
@@ -260,12 +294,18 @@ const register: Register = (program, act) => {
       "\nExit codes: 0 done; 3 some entries were left (listed); 1 failure (a corrupt blob stops " +
         "the copy); 2 usage error\n\nExamples:\n  spackle sync ./mirror s3://bucket/cache\n" +
         "  spackle sync https://cache.example.org/spack ./local zlib cmake\n" +
-        "  spackle sync site.bundle s3://bucket/cache --dry-run",
-    )
+        "  spackle sync site.bundle s3://bucket/cache --dry-run\n" +
+        "  spackle sync https://cache.example.org/spack ./local --lockfile spack.lock",
+    );
+  addLockfileOptions(syncCmd);
+  syncCmd
     .action(act(async ({ out, globals, signal }, src: string, dst: string, specs: string[], o) => {
       const m = await import("../../mirror/mod.ts");
       const { cliVerifier, openCliStore } = await import("../mirrors.ts");
+      const lock = await readCliLock(o);
       const from = await openCliStore(src, globals, { out });
+      if (lock) await requireLockInStore(from, lock, signal);
+      specs = lockQueries(specs, lock);
       const to = await openCliStore(dst, globals, { writable: true, out });
       // Signatures are checked when asked for (--key, --require-signatures): against the
       // keyring and the --key files. Otherwise entries are copied as they are (verify checks).
@@ -306,13 +346,13 @@ const register: Register = (program, act) => {
       return left.length ? 3 : 0;
     }));
 
-  program
+  const bundleCmd = program
     .command("bundle")
     .description(
       "write one file holding a v3 mirror with the specs' runtime closure, public keys and " +
         "index, for air-gapped sites (read in place by every read command and install -m)",
     )
-    .argument("<spec...>", "specs to bundle with their runtime closure")
+    .argument("[spec...]", "specs to bundle with their runtime closure (or --lockfile/-e)")
     .requiredOption("-m, --mirror <mirror>", "source mirror path or URL")
     .requiredOption("-o, --output <file>", "bundle file to write")
     .addOption(
@@ -323,12 +363,21 @@ const register: Register = (program, act) => {
     .addHelpText(
       "after",
       "\nExamples:\n  spackle bundle fooapp -m https://cache.example.org/spack -o fooapp.bundle\n" +
-        "  spackle verify fooapp.bundle\n  spackle sync fooapp.bundle /site/mirror",
-    )
+        "  spackle verify fooapp.bundle\n  spackle sync fooapp.bundle /site/mirror\n" +
+        "  spackle bundle --lockfile spack.lock -m https://cache.example.org -o site.bundle",
+    );
+  addLockfileOptions(bundleCmd);
+  bundleCmd
     .action(act(async ({ out, globals, signal }, specs: string[], o) => {
       const m = await import("../../mirror/mod.ts");
       const { openCliStore } = await import("../mirrors.ts");
+      const lock = await readCliLock(o);
+      if (!specs.length && !lock) {
+        throw new UsageError("Cannot bundle: give specs, --lockfile or -e");
+      }
       const src = await openCliStore(o.mirror, globals, { out });
+      if (lock) await requireLockInStore(src, lock, signal);
+      specs = lockQueries(specs, lock);
       const progress = Progress.for(out);
       const r = await m.bundleMirror(src, o.output, {
         specs,
@@ -350,6 +399,9 @@ const register: Register = (program, act) => {
     .argument("<mirror>", "v3 mirror path or URL (file:// or s3://)")
     .option("--delete", "delete what is listed", false)
     .option("--keep <file>", "hashes to keep, one per line, or a Spack environment spack.lock")
+    .option("--lockfile <file>", "keep what the roots of this spack.lock need at run time")
+    .option("-e, --env <dir>", "as --lockfile, with DIR/spack.lock")
+    .option("--all", "with --lockfile/-e: keep every concrete spec of the lock")
     .addHelpText(
       "after",
       "\nExamples:\n  spackle prune ./mirror\n  spackle prune s3://bucket/cache --keep spack.lock --delete",
@@ -366,6 +418,12 @@ const register: Register = (program, act) => {
           throw new UsageError(`Cannot read the keep file "${o.keep}": ${(e as Error).message}`);
         }
         keep = m.parseKeepFile(text, `"${o.keep}"`);
+      }
+      const lock = await readCliLock(o);
+      if (lock && keep) throw new UsageError("Give --keep or --lockfile/-e, not both");
+      if (lock) {
+        const { lockfileClosure } = await import("../../index/lockfile.ts");
+        keep = new Set(lockfileClosure(lock.lock, { all: lock.all }).map((n) => n.hash));
       }
       const store = await openCliStore(mirror, globals, { writable: !!o.delete, out });
       const progress = Progress.for(out);

@@ -5,6 +5,7 @@ import { UsageError } from "../../errors.ts";
 import { formatBytes } from "../output.ts";
 import { addMirrorOptions, openCliMirrors } from "../mirrors.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
+import { addLockfileOptions, lockQueries, readCliLock } from "../lockfile.ts";
 
 const register: Register = (program, act) => {
   const cmd = program
@@ -13,7 +14,10 @@ const register: Register = (program, act) => {
       "install specs and their link/run dependencies from build caches into a Spack install " +
         "tree, relocated to it",
     )
-    .argument("<spec...>", "specs to install: NAME, NAME@VERSION, /HASH, NAME/HASH, ...")
+    .argument(
+      "[spec...]",
+      "specs to install: NAME, NAME@VERSION, /HASH, NAME/HASH, ... (or --lockfile/-e)",
+    )
     .requiredOption("--root <dir>", "install tree root (created when missing)")
     .addOption(
       new Option("-j, --jobs <n>", "packages fetched and staged at once").default(4).argParser(
@@ -35,12 +39,22 @@ const register: Register = (program, act) => {
       "after",
       "\nExamples:\n  spackle install -m ./mirror --root /opt/spack --key site.pub fooapp\n" +
         "  spackle install -m https://cache.example.org --root ~/sw -j 8 zlib@1.3.1\n" +
-        "  spackle install -m ./mirror --root ./tree --allow-unsigned /iicodpd",
+        "  spackle install -m ./mirror --root ./tree --allow-unsigned /iicodpd\n" +
+        "  spackle install -m site.bundle --root /opt/sw --lockfile spack.lock",
     );
   addMirrorOptions(cmd);
+  addLockfileOptions(cmd);
   cmd.action(act(async ({ out, globals, signal }, specs: string[], o) => {
     const m = await import("../../../mod.ts");
+    const lock = await readCliLock(o);
+    if (!specs.length && !lock) {
+      throw new UsageError("Cannot install: give specs, --lockfile or -e");
+    }
     const opened = await openCliMirrors(o, globals, signal, out);
+    if (lock) {
+      const { requireLockSpecs } = await import("../../mirror/lockfile.ts");
+      await requireLockSpecs(lock.lock, opened.mirrors, lock.label, { all: lock.all, signal });
+    }
     const started = performance.now();
     let bytes = 0;
     const progress = Progress.for(out);
@@ -55,12 +69,16 @@ const register: Register = (program, act) => {
       progress,
       (e) => sizes.set(e.ref.hash, e.tarball.size),
     );
-    const res = await m.installSpecs(source, specs, {
+    const res = await m.installSpecs(source, lockQueries(specs, lock), {
       root: o.root,
       jobs: o.jobs,
       signal,
       allowUnsigned: !opened.requireSignature,
       projection: o.projection,
+      // An environment's roots are explicit, the rest of its specs (--all) are not, as in Spack.
+      explicit: lock?.all && !specs.length
+        ? new Set(lock.lock.roots.map((r) => r.hash))
+        : undefined,
       onProgress: (p) => {
         if (p.phase === "staged") bytes += p.bytes ?? 0;
         if (p.phase === "skip" && p.hash) sizes.delete(p.hash);

@@ -9,6 +9,7 @@ import selfcheck from "./selfcheck.ts";
 import read from "./read.ts";
 import keys from "./keys.ts";
 import install from "./install.ts";
+import tree from "./tree.ts";
 import push from "./push.ts";
 import check from "./check.ts";
 import mirror from "./mirror.ts";
@@ -19,6 +20,7 @@ import repl from "./repl.ts";
 export const commands: Register[] = [
   read,
   install,
+  tree,
   push,
   keys,
   check,

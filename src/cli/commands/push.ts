@@ -4,7 +4,8 @@ import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { Option } from "commander";
 import { EXIT, group, type Register } from "../app.ts";
-import { UsageError } from "../../errors.ts";
+import { NotFoundError, UsageError } from "../../errors.ts";
+import { addLockfileOptions, lockQueries, readCliLock } from "../lockfile.ts";
 import { formatBytes, type Output } from "../output.ts";
 import { Progress, withUploadProgress } from "../progress.ts";
 import type { Signer } from "../../sign/types.ts";
@@ -85,17 +86,30 @@ function jobsOption(def: number) {
 }
 
 const register: Register = (program, act) => {
-  program
+  const pushCmd = program
     .command("push")
     .description(
       "pack installed specs (and their link/run dependencies) and push them to a v3 build cache",
     )
     .argument("<mirror>", "mirror path or URL to write (file://, s3://)")
-    .argument("<spec...>", "prefix directories, or with --root: NAME, NAME@VERSION, /HASH")
+    .argument(
+      "[spec...]",
+      "prefix directories, or with --root: NAME, NAME@VERSION, /HASH (or --lockfile/-e)",
+    )
     .option("--root <dir>", "install tree with a Spack database (ROOT/.spack-db/index.json)")
     .addOption(
       new Option("--only <what>", "push the specs, their dependencies, or both")
         .choices(["package", "dependencies", "both"]).default("both"),
+    )
+    .addOption(
+      new Option(
+        "--with-build-dependencies",
+        "include build dependencies (Spack's default)",
+      ).conflicts("withoutBuildDependencies"),
+    )
+    .option(
+      "--without-build-dependencies",
+      "exclude build dependencies: push link, run and test dependencies only",
     )
     .option("-f, --force", "push again entries already present", false)
     .addOption(jobsOption(2))
@@ -111,21 +125,43 @@ const register: Register = (program, act) => {
       "after",
       "\nExamples:\n  spackle push --unsigned ./mirror /opt/spack/linux-x86_64/zlib-1.3.1-abcdefg...\n" +
         "  spackle push --root /opt/spack --key signing.sec.asc s3://bucket/cache zlib fooapp\n" +
-        "  spackle push --root ./tree --only dependencies --update-index ./mirror /iicodpd",
-    )
+        "  spackle push --root ./tree --only dependencies --update-index ./mirror /iicodpd\n" +
+        "  spackle push --root /opt/sw --lockfile spack.lock --unsigned ./mirror",
+    );
+  addLockfileOptions(pushCmd);
+  pushCmd
     .action(act(async ({ out, globals, signal }, mirror: string, specs: string[], o) => {
       const { dbSource, prefixSource, pushSpecs, specsToPush } = await import(
         "../../push/push.ts"
       );
       const { V3Writer } = await import("../../layout/v3/writer.ts");
       // What is pushed and where are checked before a passphrase is asked for.
+      const lock = await readCliLock(o);
+      if (lock && !o.root) {
+        throw new UsageError("push --lockfile/-e needs --root (the install tree to push from)");
+      }
+      if (!specs.length && !lock) throw new UsageError("Cannot push: give specs, --lockfile or -e");
       const store = await writableStore(mirror, globals, out);
       let src: InstallSource;
       let requested: InstalledPrefix[];
       if (o.root) {
         const db = dbSource(o.root);
         src = db;
-        requested = specs.flatMap((q) => {
+        if (lock) {
+          // Every spec of the lock that is not installed is named before anything is pushed.
+          const want = lockQueries([], lock).map((q) => q.slice(1));
+          const absent = want.filter((h) => !db.find(h));
+          if (absent.length) {
+            throw new NotFoundError(
+              `Cannot push ${lock.label}: ${absent.length} of its spec(s) are not installed in ${o.root}: ` +
+                absent.map((h) => {
+                  const n = lock.lock.dag.nodes.get(h)!;
+                  return `${n.name}@${n.version}/${h}`;
+                }).join(", "),
+            );
+          }
+        }
+        requested = lockQueries(specs, lock).flatMap((q) => {
           const hits = db.query(q);
           if (hits.length === 0) {
             throw new UsageError(`No installed spec matches "${q}" in ${o.root}`);
@@ -144,7 +180,9 @@ const register: Register = (program, act) => {
         requested = ps.roots;
       }
       const only = o.only as "package" | "dependencies" | "both";
-      const { items, missing } = specsToPush(requested, src, only);
+      const { items, missing } = specsToPush(requested, src, only, {
+        buildDeps: !o.withoutBuildDependencies,
+      });
       const signer = await chooseSigner(o);
       const progress = Progress.for(out);
       const writer = new V3Writer(withUploadProgress(store, progress));

@@ -5,9 +5,15 @@ import type { Ctx } from "../app.ts";
 import type { MirrorCliOptions } from "../mirrors.ts";
 import type { Entry, EntryRef, Mirror, MirrorSet } from "../../layout/mod.ts";
 import type { SpecDag } from "../../spec/types.ts";
-import { errorCode, errorMessage } from "../../errors.ts";
+import { errorCode, errorMessage, UsageError } from "../../errors.ts";
 import { runPool } from "../../core/pool.ts";
 import { writeFileAtomic } from "../../core/atomic_file.ts";
+import {
+  addLockfileOptions,
+  type LockfileCliOptions,
+  lockQueries,
+  readCliLock,
+} from "../lockfile.ts";
 import { formatBytes, table } from "../output.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
 
@@ -327,13 +333,13 @@ const register: Register = (program, act) => {
       for (const l of treeLines(e.spec, inCache)) out("  " + l);
     }));
 
-  addMirror(
+  const downloadCmd = addMirror(
     program
       .command("download")
       .description(
         "fetch a spec's metadata and blobs into a directory (same paths as in the mirror), verifying each",
       )
-      .argument("<spec>", "NAME, NAME@VERSION, /HASH or NAME/HASH")
+      .argument("[spec...]", "NAME, NAME@VERSION, /HASH or NAME/HASH (or --lockfile/-e)")
       .requiredOption("--to <dir>", "destination directory (created when missing)")
       .option("--deps", "also fetch its link and run dependencies", false)
       .option("-j, --jobs <n>", "specs fetched at once", (v: string) => {
@@ -343,30 +349,59 @@ const register: Register = (program, act) => {
         }
         return n;
       }, 4),
-  )
+  );
+  addLockfileOptions(downloadCmd);
+  downloadCmd
     .addHelpText(
       "after",
       "\nExamples:\n  spackle download -m ./mirror fooapp --to ./dl\n" +
-        "  spackle download -m https://cache.example.org --deps zlib@1.3.1 --to /tmp/zlib",
+        "  spackle download -m https://cache.example.org --deps zlib@1.3.1 --to /tmp/zlib\n" +
+        "  spackle download -m https://cache.example.org --lockfile spack.lock --deps --to ./dl",
     )
     .action(
       act(
         async (
           ctx,
-          query: string,
-          o: MirrorCliOptions & { to: string; deps: boolean; jobs: number },
+          queries: string[],
+          o: MirrorCliOptions & LockfileCliOptions & { to: string; deps: boolean; jobs: number },
         ) => {
+          const lock = await readCliLock(o);
+          if (!queries.length && !lock) {
+            throw new UsageError("Cannot download: give a spec, --lockfile or -e");
+          }
           const { mirrors, requireSignature } = await open(ctx, o);
-          const root = await mirrors.resolve(query, { signal: ctx.signal });
-          let refs = [root];
-          if (o.deps) {
-            const all = await mirrors.closure(root.hash, { requireSignature, signal: ctx.signal });
-            for (const r of all.filter((r) => !r.inBuildcache)) {
-              ctx.out.info(
-                `skipping ${r.name}@${r.version}/${r.hash.slice(0, 7)}: not in the build cache`,
-              );
+          if (lock) {
+            const { requireLockSpecs } = await import("../../mirror/lockfile.ts");
+            await requireLockSpecs(lock.lock, mirrors, lock.label, {
+              all: lock.all,
+              noDeps: !o.deps,
+              signal: ctx.signal,
+            });
+          }
+          const refs: EntryRef[] = [];
+          const seen = new Set<string>();
+          const rootQueries = new Map<string, string>();
+          for (const query of lockQueries(queries, lock)) {
+            const root = await mirrors.resolve(query, { signal: ctx.signal });
+            rootQueries.set(root.hash, query);
+            let got = [root];
+            if (o.deps) {
+              const all = await mirrors.closure(root.hash, {
+                requireSignature,
+                signal: ctx.signal,
+              });
+              for (const r of all.filter((r) => !r.inBuildcache && !seen.has(r.hash))) {
+                seen.add(r.hash);
+                ctx.out.info(
+                  `skipping ${r.name}@${r.version}/${r.hash.slice(0, 7)}: not in the build cache`,
+                );
+              }
+              got = all.filter((r) => r.inBuildcache);
             }
-            refs = all.filter((r) => r.inBuildcache);
+            for (const r of got) {
+              if (!seen.has(r.hash)) refs.push(r);
+              seen.add(r.hash);
+            }
           }
           type Done = {
             name: string;
@@ -384,7 +419,8 @@ const register: Register = (program, act) => {
           const counted = withTarballProgress(mirrors, progress);
           const worker = async (r: typeof refs[number], i: number) => {
             const e = await counted.entry(r.hash, { requireSignature, signal: ctx.signal });
-            if (r.hash === root.hash) checkSubstitution(query, e);
+            const query = rootQueries.get(r.hash);
+            if (query !== undefined) checkSubstitution(query, e);
             const warning = signatureWarning(e);
             if (warning) {
               const w = `${e.ref.name}/${e.ref.hash.slice(0, 7)}: ${warning}`;
