@@ -259,6 +259,7 @@ export {
 export {
   type Finding,
   type FindingKind,
+  VERIFY_FLAGS,
   verifyMirror,
   type VerifyOptions,
   type VerifyReport,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseSpecJson } from "../spec/parse.ts";
 import { buildSpecHash, spliceLookup } from "./splice.ts";
-import { specsToRelocate } from "./install.ts";
+import { specsToRelocate } from "../spec/traverse.ts";
 
 const h = (c: string) => c.repeat(32);
 const node = (name: string, version: string, hash: string, deps: unknown[] = [], extra = {}) => ({

@@ -531,7 +531,7 @@ export function prettyMetadata(text: string): string {
   let body = text;
   let signed = false;
   if (isClearsigned(text)) {
-  try {
+    try {
       body = splitClearsigned(text).body;
       signed = true;
     } catch { /* shown as it is */ }
