@@ -343,7 +343,11 @@ function placeBlob(local: string, file: string, checksum: string, size: number):
 export async function pushSpecs(
   items: InstalledPrefix[],
   src: InstallSource,
-  writer: V3Writer,
+  writer: Pick<V3Writer, "store" | "complete" | "push"> & {
+    /** Told the whole batch first, and each spec when it is handled (OCI manifests wait). */
+    plan?(hashes: string[]): void;
+    done?(hash: string): void;
+  },
   opts: PushOptions = {},
 ): Promise<PushedSpec[]> {
   const results: PushedSpec[] = new Array(items.length);
@@ -356,6 +360,7 @@ export async function pushSpecs(
   removeDeadOwners(parent, prefix);
   const tmp = mkdtempSync(join(parent, prefix + ownerTag()));
   let next = 0;
+  writer.plan?.(items.map((i) => i.hash));
   const worker = async () => {
     while (next < items.length) {
       const i = next++;
@@ -404,6 +409,7 @@ export async function pushSpecs(
         if (opts.signal?.aborted) throw e;
       }
       results[i] = r;
+      writer.done?.(item.hash);
       opts.onProgress?.(r);
     }
   };

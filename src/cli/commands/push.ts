@@ -145,9 +145,15 @@ const register: Register = (program, act) => {
       }
       const only = o.only as "package" | "dependencies" | "both";
       const { items, missing } = specsToPush(requested, src, only);
-      const signer = await chooseSigner(o);
+      const { isRegistryStore } = await import("../../storage/registry/store.ts");
+      const oci = isRegistryStore(store) ? store : undefined;
+      if (oci && o.key) {
+        throw new UsageError(`Cannot sign for ${store.url.href}: OCI build caches are unsigned`);
+      }
+      const signer = oci ? undefined : await chooseSigner(o);
       const progress = Progress.for(out);
-      const writer = new V3Writer(withUploadProgress(store, progress));
+      const { OciWriter } = await import("../../layout/oci/writer.ts");
+      const writer = oci ? new OciWriter(oci) : new V3Writer(withUploadProgress(store, progress));
       for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
       const started = performance.now();
       progress.setTotal(undefined, items.length);
@@ -168,11 +174,13 @@ const register: Register = (program, act) => {
           for (const w of r.warnings ?? []) warn(`${id}: ${w}`);
         },
       }).finally(() => progress.stop());
-      if (signer && res.some((r) => r.status === "pushed")) {
+      if (signer && res.some((r) => r.status === "pushed") && writer instanceof V3Writer) {
         await writer.publishKey(signer.fingerprint, signer.publicKeyArmored, signal);
       }
       let index;
-      if (o.updateIndex) {
+      if (o.updateIndex && writer instanceof OciWriter) {
+        index = await writer.rebuildIndex({ signal });
+      } else if (o.updateIndex && writer instanceof V3Writer) {
         const { updateIndex } = await import("../../push/update_index.ts");
         index = await updateIndex(writer, { signal, keys: !!signer });
       }
@@ -203,8 +211,17 @@ const register: Register = (program, act) => {
     .action(act(async ({ out, globals, signal }, mirror: string, o) => {
       const { updateIndex } = await import("../../push/update_index.ts");
       const { V3Writer } = await import("../../layout/v3/writer.ts");
-      const writer = new V3Writer(await writableStore(mirror, globals, out));
-      const res = await updateIndex(writer, { jobs: o.jobs, keys: !!o.keys, signal });
+      const store = await writableStore(mirror, globals, out);
+      const { isRegistryStore } = await import("../../storage/registry/store.ts");
+      let res: Awaited<ReturnType<typeof updateIndex>>;
+      if (isRegistryStore(store)) {
+        // An OCI registry: the index image from every spec tag (there are no keys).
+        if (o.keys) throw new UsageError(`Cannot write a key index to ${store.url.href}: OCI caches are unsigned`);
+        const { OciWriter } = await import("../../layout/oci/writer.ts");
+        res = await new OciWriter(store).rebuildIndex({ jobs: o.jobs, signal });
+      } else {
+        res = await updateIndex(new V3Writer(store), { jobs: o.jobs, keys: !!o.keys, signal });
+      }
       for (const s of res.skipped) out.warn(`skipped ${s.path}: ${s.reason}`);
       if (out.json) out.data(res);
       else {
