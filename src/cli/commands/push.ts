@@ -216,7 +216,11 @@ const register: Register = (program, act) => {
       let res: Awaited<ReturnType<typeof updateIndex>>;
       if (isRegistryStore(store)) {
         // An OCI registry: the index image from every spec tag (there are no keys).
-        if (o.keys) throw new UsageError(`Cannot write a key index to ${store.url.href}: OCI caches are unsigned`);
+        if (o.keys) {
+          throw new UsageError(
+            `Cannot write a key index to ${store.url.href}: OCI caches are unsigned`,
+          );
+        }
         const { OciWriter } = await import("../../layout/oci/writer.ts");
         res = await new OciWriter(store).rebuildIndex({ jobs: o.jobs, signal });
       } else {

@@ -141,7 +141,10 @@ function layerOrder(spec: SpecDag): SpecNode[] {
 }
 
 /** Hashes the uncompressed bytes of a gzip stream as it passes through. */
-function diffIdStream(): { stream: TransformStream<Uint8Array, Uint8Array>; diffId: Promise<string> } {
+function diffIdStream(): {
+  stream: TransformStream<Uint8Array, Uint8Array>;
+  diffId: Promise<string>;
+} {
   const ds = new DecompressionStream("gzip");
   const w = ds.writable.getWriter();
   const h = createHash("sha256");
@@ -284,7 +287,9 @@ export class OciWriter {
         mountFrom: tarball.mountFrom.name,
         signal,
       });
-      if (how === "mounted" || how === "present") return { info: { digest, size: d.size, diffId }, how };
+      if (how === "mounted" || how === "present") {
+        return { info: { digest, size: d.size, diffId }, how };
+      }
     }
     const have = await this.#client.blobSize(digest, signal);
     if (have !== undefined && diffId) {
@@ -313,6 +318,30 @@ export class OciWriter {
     return { info: { digest, size: d.size, diffId }, how };
   }
 
+  #put = new Map<string, Promise<{ info: LayerInfo; how: UploadResult }>>();
+
+  /**
+   * Uploads (mounts, or finds) the tarball layer of spec `hash` and learns its diff_id, once
+   * per writer: a later `push` of the spec reuses it. Pushing every layer of a batch first and
+   * the manifests after (as Spack does) lets each manifest name all its dependencies' layers.
+   */
+  putLayer(
+    hash: string,
+    tarball: OciTarballSource,
+    signal?: AbortSignal,
+  ): Promise<{ info: LayerInfo; how: UploadResult }> {
+    let p = this.#put.get(hash);
+    if (!p) {
+      p = this.#putTarball(tarball, signal);
+      this.#put.set(hash, p);
+      p.then((r) => this.#settle(hash, r.info), () => {
+        this.#put.delete(hash);
+        this.done(hash);
+      });
+    }
+    return p;
+  }
+
   /**
    * Pushes one spec: its tarball layer, its config, then its manifest under its tag. Layers
    * of link/run dependencies come from this writer's earlier pushes or from their images in
@@ -333,15 +362,7 @@ export class OciWriter {
     if (!opts.force && await this.complete(root.name, root.version, root.hash, opts.signal)) {
       return { manifestPath, skipped: true, tarball: tarball.descriptor };
     }
-    let own;
-    try {
-      own = await this.#putTarball(tarball, opts.signal);
-    } catch (e) {
-      this.done(root.hash);
-      throw e;
-    }
-    const { info, how } = own;
-    this.#settle(root.hash, info);
+    const { info, how } = await this.putLayer(root.hash, tarball, opts.signal);
     const layers: LayerInfo[] = [];
     for (const n of layerOrder(spec)) {
       const l = n.hash === root.hash ? info : await this.#layer(n, opts.signal);
@@ -361,11 +382,15 @@ export class OciWriter {
       archive_compression: "gzip",
     };
     if (raw.spec === undefined) {
-      throw new InvalidDataError(`Cannot push ${root.name}/${root.hash}: its spec document has no "spec"`);
+      throw new InvalidDataError(
+        `Cannot push ${root.name}/${root.hash}: its spec document has no "spec"`,
+      );
     }
     const cfgBytes = new TextEncoder().encode(pyJsonCompact(config));
     const cfgDigest = "sha256:" + createHash("sha256").update(cfgBytes).digest("hex");
-    await this.#client.uploadBlob(cfgDigest, cfgBytes.byteLength, cfgBytes, { signal: opts.signal });
+    await this.#client.uploadBlob(cfgDigest, cfgBytes.byteLength, cfgBytes, {
+      signal: opts.signal,
+    });
     const manifest = {
       mediaType: OCI_MEDIA.manifest,
       schemaVersion: 2,
@@ -383,7 +408,11 @@ export class OciWriter {
       manifestPath,
       skipped: false,
       tarball: tarball.descriptor,
-      spec: ociDescriptor({ digest: cfgDigest, size: cfgBytes.byteLength }, OCI_MEDIA.config, "none"),
+      spec: ociDescriptor(
+        { digest: cfgDigest, size: cfgBytes.byteLength },
+        OCI_MEDIA.config,
+        "none",
+      ),
       blob: how,
     };
   }
