@@ -150,8 +150,8 @@ export class OciReader implements CacheReader {
     if (!this.#tagged) {
       this.#tagged = (async () => {
         const out = new Map<string, EntryRef>();
-        for await (const p of this.store.list("manifests/", { signal })) {
-          const tag = p.slice("manifests/".length);
+        // A repository that does not exist is an error here (NotFoundError naming it).
+        for await (const tag of this.store.client.tags({ signal })) {
           if (!isSpecTag(tag)) continue;
           const n = parseSpecTag(tag);
           if (n) out.set(n.hash, { ...n, inBuildcache: true, layout: 3 });
