@@ -90,7 +90,7 @@ const register: Register = (program, act) => {
     .description(
       "pack installed specs (and their link/run dependencies) and push them to a v3 build cache",
     )
-    .argument("<mirror>", "mirror path or URL to write (file://, s3://)")
+    .argument("<mirror>", "mirror path or URL to write (file://, s3://, oci://)")
     .argument("<spec...>", "prefix directories, or with --root: NAME, NAME@VERSION, /HASH")
     .option("--root <dir>", "install tree with a Spack database (ROOT/.spack-db/index.json)")
     .addOption(
@@ -200,7 +200,9 @@ const register: Register = (program, act) => {
 
   program
     .command("update-index")
-    .description("rebuild a v3 mirror's index from its spec manifests")
+    .description(
+      "rebuild a v3 mirror's index from its spec manifests (an oci:// registry's from its tags)",
+    )
     .argument("<mirror>", "mirror path or URL to write")
     .option("--keys", "also rebuild the key index", false)
     .addOption(jobsOption(32))
