@@ -169,6 +169,8 @@ function diffIdStream(): {
 /** A writer of Spack's OCI images into one registry repository. */
 export class OciWriter {
   #layers = new Map<string, Promise<LayerInfo | undefined>>();
+  /** Specs this writer pushed, by tag (the index rebuild does not read them back). */
+  #specs = new Map<string, SpecDag>();
 
   constructor(readonly store: RegistryStore) {}
 
@@ -256,18 +258,18 @@ export class OciWriter {
     return p.catch(() => undefined);
   }
 
-  /** True when the spec's image is there and its tarball layer exists. */
+  /**
+   * True when the spec's image is there (one request: its manifest; the registry accepted it
+   * only with its layers and config present, so they are not asked for again).
+   */
   async complete(name: string, version: string, hash: string, signal?: AbortSignal) {
     const tag = ociSpecTag(name, version, hash);
     try {
-      const img = await this.image(tag, signal);
-      const last = img?.manifest.layers.at(-1);
-      if (!img || !last || !("spec" in img.config)) return false;
-      if ((await this.#client.blobSize(last.digest, signal)) === undefined) return false;
-      const diff = (img.config.rootfs as { diff_ids?: string[] } | undefined)?.diff_ids?.at(-1);
-      if (diff) this.#settle(hash, { digest: last.digest, size: last.size, diffId: diff });
-      return true;
-    } catch {
+      const m = await this.#client.getManifest(tag, { accept: MANIFEST_TYPES, signal });
+      const manifest = parseOciManifest(m.bytes, `manifest "${tag}" of ${this.#client.display}`);
+      return manifest.layers.length > 0 && manifest.config.mediaType === OCI_MEDIA.config;
+    } catch (e) {
+      if (signal?.aborted) throw e;
       return false;
     }
   }
@@ -388,9 +390,12 @@ export class OciWriter {
     }
     const cfgBytes = new TextEncoder().encode(pyJsonCompact(config));
     const cfgDigest = "sha256:" + createHash("sha256").update(cfgBytes).digest("hex");
+    // A config is new with each push (its timestamp): sent without asking whether it is there.
     await this.#client.uploadBlob(cfgDigest, cfgBytes.byteLength, cfgBytes, {
       signal: opts.signal,
+      force: true,
     });
+    this.#specs.set(tag, spec);
     const manifest = {
       mediaType: OCI_MEDIA.manifest,
       schemaVersion: 2,
@@ -459,6 +464,11 @@ export class OciWriter {
     const worker = async () => {
       while (next < tags.length) {
         const i = next++;
+        const known = this.#specs.get(tags[i]);
+        if (known) {
+          specs[i] = known;
+          continue;
+        }
         try {
           const img = await this.image(tags[i], opts.signal);
           if (!img || !("spec" in img.config)) throw new InvalidDataError("no spec in its config");
