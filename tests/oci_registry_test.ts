@@ -203,6 +203,13 @@ Deno.test({
       assert.equal(mounted.serverSideCopies, 4);
       assert.equal(mounted.bytesCopied, 0);
       await ok("verify", b);
+      // A bundle made from a registry holds the closure as a v3 mirror.
+      const bundle = join(base, "fooapp.bundle");
+      await ok("bundle", "-m", b, "-o", bundle, "fooapp");
+      assert.equal(
+        (JSON.parse(await ok("--json", "list", "-m", bundle)) as { specs: unknown[] }).specs.length,
+        4,
+      );
       // Back to a URL cache: the tarball blobs are the fixture's, byte for byte.
       const back = join(base, "back");
       await ok("sync", b, back);
