@@ -186,10 +186,7 @@ export async function syncEntries(
 
   // Into a URL cache: each image becomes a v3 entry.
   await pool(todo, jobs, async ({ entry }) => {
-    const existed = await dst.stat(
-      `blobs/sha256/${entry.tarball.checksum.slice(0, 2)}/${entry.tarball.checksum}`,
-      { signal },
-    );
+    const existed = await dst.stat(v3BlobPath(entry.tarball.checksum), { signal });
     const r = await v3!.push(entry.spec, {
       descriptor: entry.tarball,
       open: () => entry.openTarball({ signal }),

@@ -49,7 +49,7 @@ export async function verifyOciMirror(
     signedUnchecked: 0,
     unsigned: 0,
   };
-  let tags: string[] = [];
+  const tags: string[] = [];
   try {
     for await (const p of store.list("manifests/", { signal })) {
       const t = p.slice("manifests/".length);
