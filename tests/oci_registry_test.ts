@@ -515,3 +515,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a blob download cut short is resumed with a Range request from where it broke",
+  async fn() {
+    // The real registry cannot be made to drop a connection; this server does it once.
+    const data = new Uint8Array(randomBytes(300_000));
+    const digest = "sha256:" + createHash("sha256").update(data).digest("hex");
+    const ranges: string[] = [];
+    const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+      const range = req.headers.get("range");
+      if (range) {
+        ranges.push(range);
+        const from = Number(/^bytes=(\d+)-$/.exec(range)![1]);
+        return new Response(data.subarray(from), {
+          status: 206,
+          headers: { "content-range": `bytes ${from}-${data.length - 1}/${data.length}` },
+        });
+      }
+      let sent = false;
+      const body = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (sent) return c.error(new Error("connection dropped"));
+          sent = true;
+          c.enqueue(data.subarray(0, 100_000));
+        },
+      });
+      return new Response(body, { headers: { "content-length": String(data.length) } });
+    });
+    try {
+      const c = new RegistryClient(parseOciUrl(`oci+http://127.0.0.1:${server.addr.port}/r`));
+      const got = new Uint8Array(await new Response(await c.getBlob(digest)).arrayBuffer());
+      assert.equal(got.length, data.length);
+      assert.deepEqual(got, data);
+      assert.equal(ranges.length, 1);
+      assert.match(ranges[0], /^bytes=\d+-$/);
+      assert.ok(Number(/\d+/.exec(ranges[0])![0]) > 0, "resumed past the start");
+    } finally {
+      await server.shutdown();
+    }
+  },
+});

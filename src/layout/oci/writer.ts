@@ -289,9 +289,8 @@ export class OciWriter {
         mountFrom: tarball.mountFrom.name,
         signal,
       });
-      if (how === "mounted" || how === "present") {
-        return { info: { digest, size: d.size, diffId }, how };
-      }
+      // Mounted, found, or (a registry that does not mount) uploaded from the source.
+      return { info: { digest, size: d.size, diffId }, how };
     }
     const have = await this.#client.blobSize(digest, signal);
     if (have !== undefined && diffId) {
