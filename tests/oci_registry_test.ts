@@ -33,6 +33,7 @@ const env = (k: string) => Deno.env.get(k);
 const REG = env("SPACKLE_TEST_REGISTRY");
 const REG_BASIC = env("SPACKLE_TEST_REGISTRY_BASIC");
 const REG_TOKEN = env("SPACKLE_TEST_REGISTRY_TOKEN");
+const REG_HTTP = env("SPACKLE_TEST_REGISTRY_HTTP");
 const CA = env("SPACKLE_TEST_REGISTRY_CA_FILE") ?? "";
 const USER = env("SPACKLE_TEST_REGISTRY_USER") ?? "";
 const PASSWORD = env("SPACKLE_TEST_REGISTRY_PASSWORD") ?? "";
@@ -553,6 +554,24 @@ Deno.test({
       assert.ok(Number(/\d+/.exec(ranges[0])![0]) > 0, "resumed past the start");
     } finally {
       await server.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "oci+http:// reaches a plain-HTTP registry: sync in, list, verify, install",
+  ignore: !HAVE_REGISTRY || !REG_HTTP,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-oci-http-" });
+    try {
+      const url = repo(REG_HTTP).replace(/^oci:/, "oci+http:");
+      await ok("sync", fixture("v3-unsigned"), url);
+      const listed = JSON.parse(await ok("--json", "list", "-m", url)) as { specs: unknown[] };
+      assert.equal(listed.specs.length, 4);
+      await ok("verify", url);
+      await installAndCompare(url, join(base, "root"));
+    } finally {
+      rmSync(base, { recursive: true, force: true });
     }
   },
 });

@@ -4,6 +4,7 @@
 #   open   no authentication                         SPACKLE_TEST_REGISTRY (host:port)
 #   basic  htpasswd Basic auth (user "spackle")      SPACKLE_TEST_REGISTRY_BASIC,
 #                                                    SPACKLE_TEST_REGISTRY_USER/_PASSWORD
+#   plain  no authentication, plain HTTP (for oci+http://)  SPACKLE_TEST_REGISTRY_HTTP
 #   token  Bearer tokens from a token service the tests run on SPACKLE_TEST_REGISTRY_TOKEN_PORT,
 #          signed with SPACKLE_TEST_REGISTRY_TOKEN_KEY (its certificate is the registry's
 #          root bundle, SPACKLE_TEST_REGISTRY_TOKEN_CERT)   SPACKLE_TEST_REGISTRY_TOKEN
@@ -14,7 +15,7 @@
 set -euo pipefail
 : "${SPACKLE_TEST_SERVICES_DIR:?set SPACKLE_TEST_SERVICES_DIR to a scratch directory}"
 dir="$SPACKLE_TEST_SERVICES_DIR/registry"
-instances=(open basic token)
+instances=(open basic token plain)
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -77,7 +78,7 @@ start() {
       echo "http:"
       echo "  addr: 127.0.0.1:${ports[$i]}"
       echo "  secret: spackle-test-$i"
-      echo "  tls: {certificate: $dir/server.crt, key: $dir/server.key}"
+      [ "$i" = plain ] || echo "  tls: {certificate: $dir/server.crt, key: $dir/server.key}"
       case $i in
         basic)
           echo "auth:"
@@ -99,13 +100,15 @@ start() {
   for i in "${instances[@]}"; do
     local ok=0
     for _ in $(seq 1 100); do
-      if curl -s -o /dev/null --cacert "$dir/ca.crt" "https://127.0.0.1:${ports[$i]}/v2/"; then ok=1; break; fi
+      local scheme=https; [ "$i" = plain ] && scheme=http
+      if curl -s -o /dev/null --cacert "$dir/ca.crt" "$scheme://127.0.0.1:${ports[$i]}/v2/"; then ok=1; break; fi
       sleep 0.1
     done
     [ $ok = 1 ] || { echo "registry.sh: the $i registry did not start:" >&2; cat "$dir/$i.log" >&2; stop; exit 1; }
   done
   {
     echo "export SPACKLE_TEST_REGISTRY=127.0.0.1:${ports[open]}"
+    echo "export SPACKLE_TEST_REGISTRY_HTTP=127.0.0.1:${ports[plain]}"
     echo "export SPACKLE_TEST_REGISTRY_BASIC=127.0.0.1:${ports[basic]}"
     echo "export SPACKLE_TEST_REGISTRY_USER=spackle"
     echo "export SPACKLE_TEST_REGISTRY_PASSWORD=registry-secret"
@@ -115,7 +118,7 @@ start() {
     echo "export SPACKLE_TEST_REGISTRY_TOKEN_CERT=$dir/token.crt"
     echo "export SPACKLE_TEST_REGISTRY_CA_FILE=$dir/ca.crt"
   } >>"$SPACKLE_TEST_SERVICES_DIR/env"
-  echo "registry.sh: registries at 127.0.0.1:${ports[open]} (open), ${ports[basic]} (basic), ${ports[token]} (token)" >&2
+  echo "registry.sh: registries at 127.0.0.1:${ports[open]} (open), ${ports[basic]} (basic), ${ports[token]} (token), ${ports[plain]} (plain http)" >&2
 }
 
 case "${1:-}" in
