@@ -385,17 +385,28 @@ Deno.test({
   },
 });
 
+const IDENTITY = "identity-token-for-tests";
+
 /** A token service as the registry's `auth: token` expects: RS256 JWTs with an x5c header. */
 function tokenServer(port: number, log: { scope: string[]; user?: string }[]) {
   const key = createPrivateKey(readFileSync(env("SPACKLE_TEST_REGISTRY_TOKEN_KEY")!, "utf8"));
   const cert = new X509Certificate(readFileSync(env("SPACKLE_TEST_REGISTRY_TOKEN_CERT")!, "utf8"));
   const b64 = (b: Uint8Array | string) => Buffer.from(b).toString("base64url");
-  return Deno.serve({ port, hostname: "127.0.0.1", onListen() {} }, (req) => {
+  return Deno.serve({ port, hostname: "127.0.0.1", onListen() {} }, async (req) => {
     const u = new URL(req.url);
-    const scopes = u.searchParams.getAll("scope");
+    let scopes = u.searchParams.getAll("scope");
     const auth = req.headers.get("authorization");
     let user: string | undefined;
-    if (auth?.startsWith("Basic ")) {
+    if (req.method === "POST") {
+      // OAuth2: an identity token (the refresh token docker login stores) for an access token.
+      const form = new URLSearchParams(await req.text());
+      if (form.get("grant_type") !== "refresh_token" || form.get("refresh_token") !== IDENTITY) {
+        return new Response("bad refresh token", { status: 401 });
+      }
+      user = USER;
+      scopes = (form.get("scope") ?? "").split(" ").filter(Boolean);
+      u.searchParams.set("service", form.get("service") ?? "");
+    } else if (auth?.startsWith("Basic ")) {
       const [n, p] = atob(auth.slice(6)).split(":");
       if (n !== USER || p !== PASSWORD) return new Response("bad credentials", { status: 401 });
       user = n;
@@ -446,6 +457,20 @@ Deno.test({
       assert.equal(listed.code, 0, listed.err);
       assert.match(listed.out + listed.err, /4 specs/);
       assert.ok(log.length >= 1 && log.every((l) => l.user === undefined));
+      // An identity token in Docker's config.json is exchanged by an OAuth2 POST.
+      const home = await Deno.makeTempDir({ prefix: "sp-oci-home-" });
+      mkdirSync(join(home, ".docker"));
+      writeFileSync(
+        join(home, ".docker", "config.json"),
+        JSON.stringify({ auths: { [REG_TOKEN!]: { identitytoken: IDENTITY } } }),
+      );
+      log.length = 0;
+      const viaIdentity = await spackle(["sync", fixture("v3-unsigned"), repo(REG_TOKEN)], {
+        HOME: home,
+      });
+      rmSync(home, { recursive: true, force: true });
+      assert.equal(viaIdentity.code, 0, viaIdentity.err);
+      assert.ok(log.some((l) => l.user === USER && l.scope.some((s) => s.endsWith(":pull,push"))));
       // An anonymous push is refused with the realm and scope.
       const refused = await spackle(["sync", fixture("v3-unsigned"), repo(REG_TOKEN)]);
       assert.equal(refused.code, 1);

@@ -202,7 +202,20 @@ export class RegistryClient {
     for (const s of scopes) u.searchParams.append("scope", s);
     u.searchParams.set("client_id", "spackle");
     const headers: Record<string, string> = {};
-    if (creds?.username !== undefined) {
+    // An identity token (docker login's `identitytoken`) is a refresh token: exchanged by an
+    // OAuth2 POST to the realm. Other credentials go as Basic auth on the GET.
+    const oauth = creds?.username === "<token>";
+    let body: URLSearchParams | undefined;
+    if (oauth) {
+      body = new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: creds!.password ?? "",
+        client_id: "spackle",
+        scope: [...scopes].join(" "),
+      });
+      if (ch.params.service) body.set("service", ch.params.service);
+      headers["content-type"] = "application/x-www-form-urlencoded";
+    } else if (creds?.username !== undefined) {
       headers.authorization = "Basic " + btoa(`${creds.username}:${creds.password ?? ""}`);
     }
     this.#opts.log?.(
@@ -212,7 +225,9 @@ export class RegistryClient {
     );
     const res = await withRetry(async () => {
       this.stats.requests++;
-      const r = await this.#fetch(u, { headers, signal });
+      const r = oauth
+        ? await this.#fetch(new URL(realm), { method: "POST", headers, body, signal })
+        : await this.#fetch(u, { headers, signal });
       if (r.status === 429 || r.status >= 500) {
         await r.body?.cancel().catch(() => {});
         throw Object.assign(
