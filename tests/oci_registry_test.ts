@@ -484,7 +484,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "registry errors name the problem: unknown repository, missing tag, a server that is no registry, rate limiting",
+    "registry errors name the problem: unknown repository, missing tag, a server that is no registry, rate limiting, denied",
   ignore: !HAVE_REGISTRY,
   async fn() {
     const unknown = await spackle(["list", "-m", repo()]);
@@ -521,6 +521,11 @@ Deno.test({
           },
         );
       }
+      if (req.url.includes("/v2/denied/")) {
+        return Response.json({
+          errors: [{ code: "DENIED", message: "requested access to the resource is denied" }],
+        }, { status: 403 });
+      }
       return new Response("<html><body>Not found</body></html>", {
         status: 404,
         headers: { "content-type": "text/html" },
@@ -536,6 +541,9 @@ Deno.test({
       assert.equal(limited.code, 1);
       assert.match(limited.err, /rate limited by 127\.0\.0\.1:\d+ \(HTTP 429, Retry-After 0 s/);
       assert.ok(calls >= 5, `retried (${calls} requests)`);
+      const denied = await spackle(["list", "-m", `oci+http://127.0.0.1:${port}/denied`]);
+      assert.equal(denied.code, 1);
+      assert.match(denied.err, /denied by 127\.0\.0\.1:\d+ \(DENIED \(requested access/);
     } finally {
       await web.shutdown();
     }
