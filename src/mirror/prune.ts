@@ -6,13 +6,14 @@
  *
  * @module
  */
-import { InvalidDataError, UsageError } from "../errors.ts";
+import { InvalidDataError, UnsupportedError, UsageError } from "../errors.ts";
 import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
 import { parseManifest } from "../layout/manifest.ts";
 import { parseV3SpecManifestPath, V3_SPEC_DIR, v3BlobPath } from "../layout/v3/paths.ts";
 import { V3Writer } from "../layout/v3/writer.ts";
 import { updateIndex } from "../push/update_index.ts";
 import type { ReadStore, Store } from "../storage/store.ts";
+import { isRegistryStore } from "../storage/registry/store.ts";
 
 /** Options of `pruneMirror`. */
 export interface PruneOptions {
@@ -130,6 +131,11 @@ export async function pruneMirror(
   opts: PruneOptions = {},
 ): Promise<PruneResult> {
   const signal = opts.signal;
+  if (isRegistryStore(store)) {
+    throw new UnsupportedError(
+      `Cannot prune "${store.url.href}": an OCI registry removes unreferenced blobs itself (its garbage collection); delete images with the registry's own tools`,
+    );
+  }
   if (opts.delete && typeof (store as Store).delete !== "function") {
     throw new UsageError(`Cannot delete from "${store.url.href}": the store is read-only`);
   }
