@@ -16,8 +16,8 @@ import { openMirror } from "../layout/mirror.ts";
 import { type OciTarballSource, OciWriter } from "../layout/oci/writer.ts";
 import type { Entry, EntryRef } from "../layout/types.ts";
 import { V3Writer } from "../layout/v3/writer.ts";
-import { v3BlobPath, v3IndexManifestPath } from "../layout/v3/paths.ts";
-import { OCI_INDEX_TAG } from "../layout/oci/reader.ts";
+import { v3BlobPath, v3IndexManifestPath, v3SpecManifestPath } from "../layout/v3/paths.ts";
+import { OCI_INDEX_TAG, ociSpecTag } from "../layout/oci/reader.ts";
 import { updateIndex } from "../push/update_index.ts";
 import { isRegistryStore } from "../storage/registry/store.ts";
 import type { ReadStore, Store } from "../storage/store.ts";
@@ -79,7 +79,9 @@ export async function syncEntries(
   };
   const jobs = opts.jobs ?? 8;
   const pathOf = (r: EntryRef) =>
-    oci ? `manifests/${r.name}-${r.version}-${r.hash}.spack` : `${r.name}-${r.version}-${r.hash}`;
+    oci
+      ? `manifests/${ociSpecTag(r.name, r.version, r.hash)}`
+      : v3SpecManifestPath(r.name, r.version, r.hash);
 
   // 1. What the destination lacks, and the source entries of those (metadata checked).
   const todo: { ref: EntryRef; entry: Entry }[] = [];
