@@ -28,6 +28,7 @@ import { openMirror } from "../src/layout/mirror.ts";
 import { RegistryClient } from "../src/storage/registry/client.ts";
 import { parseOciUrl } from "../src/storage/registry/reference.ts";
 import { RegistryStore } from "../src/storage/registry/store.ts";
+import { collect, gzipBytes, writeTar } from "../src/core/mod.ts";
 
 const env = (k: string) => Deno.env.get(k);
 const REG = env("SPACKLE_TEST_REGISTRY");
@@ -172,6 +173,104 @@ Deno.test({
       const synced = repo();
       await ok("sync", fixture("v3-unsigned"), synced);
       assertSameTrees(oracleInstall(synced, join(base, "s2")));
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});
+
+/** Pushes a small Docker-format base image (one layer, an Env) to `url`:`tag`. */
+async function makeBaseImage(url: string, tag: string): Promise<{ layer: string; diff: string }> {
+  const c = new RegistryClient(parseOciUrl(url), { http: { caFile: CA } });
+  const body = new TextEncoder().encode("from the base image\n");
+  const tar = await collect(writeTar([{
+    header: { name: "etc/base-marker", type: "file" as const, mode: 0o644 },
+    body,
+  }]));
+  const gz = gzipBytes(tar);
+  const sha = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
+  await c.uploadBlob(sha(gz), gz.length, gz);
+  const config = new TextEncoder().encode(JSON.stringify({
+    architecture: "amd64",
+    os: "linux",
+    config: { Env: ["PATH=/usr/local/bin:/usr/bin:/bin", "BASE_VAR=from-base"] },
+    rootfs: { type: "layers", diff_ids: [sha(tar)] },
+  }));
+  await c.uploadBlob(sha(config), config.length, config);
+  const docker = "application/vnd.docker.distribution.manifest.v2+json";
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: docker,
+    config: {
+      mediaType: "application/vnd.docker.container.image.v1+json",
+      digest: sha(config),
+      size: config.length,
+    },
+    layers: [{
+      mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+      digest: sha(gz),
+      size: gz.length,
+    }],
+  });
+  await c.putManifest(tag, new TextEncoder().encode(manifest), docker);
+  return { layer: sha(gz), diff: sha(tar) };
+}
+
+Deno.test({
+  name:
+    "push --base-image builds Docker-format images on the base's layers, copied from another registry",
+  ignore: !HAVE_REGISTRY || !REG_HTTP,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-oci-base-" });
+    try {
+      const baseUrl = repo(REG_HTTP).replace(/^oci:/, "oci+http:");
+      const { layer, diff } = await makeBaseImage(baseUrl, "1.0");
+      const root = join(base, "tree-" + "x".repeat(60));
+      await ok(
+        "install",
+        "-m",
+        fixture("v3-unsigned"),
+        "--allow-unsigned",
+        "--root",
+        root,
+        "fooapp",
+      );
+      const url = repo();
+      await ok(
+        "push",
+        "--root",
+        root,
+        "--update-index",
+        "--base-image",
+        `${baseUrl}:1.0`,
+        url,
+        "fooapp",
+      );
+      const c = new RegistryClient(parseOciUrl(url), { http: { caFile: CA } });
+      const m = JSON.parse(
+        new TextDecoder().decode((await c.getManifest(`fooapp-3.0-${HASHES.fooapp}.spack`)).bytes),
+      );
+      assert.equal(m.mediaType, "application/vnd.docker.distribution.manifest.v2+json");
+      assert.equal(m.config.mediaType, "application/vnd.docker.container.image.v1+json");
+      assert.equal(m.annotations, undefined);
+      assert.equal(m.layers[0].digest, layer);
+      assert.equal(m.layers.length, 5);
+      assert.ok(
+        m.layers.slice(1).every((l: { mediaType: string }) =>
+          l.mediaType === "application/vnd.docker.image.rootfs.diff.tar.gzip"
+        ),
+      );
+      const cfg = JSON.parse(
+        new TextDecoder().decode(await c.readBlobBytes(m.config.digest, m.config.size)),
+      );
+      assert.equal(cfg.rootfs.diff_ids[0], diff);
+      assert.equal(cfg.rootfs.diff_ids.length, 5);
+      assert.ok(cfg.config.Env.includes("BASE_VAR=from-base"));
+      assert.ok(cfg.config.Env.includes("PATH=/usr/local/bin:/usr/bin:/bin"));
+      assert.notEqual(await c.blobSize(layer), undefined, "the base layer was copied");
+      await ok("verify", url);
+      await installAndCompare(url, join(base, "r"));
+      if (HAVE_SPACK) assertSameTrees(oracleInstall(url, join(base, "s")));
     } finally {
       rmSync(base, { recursive: true, force: true });
     }

@@ -107,11 +107,16 @@ const register: Register = (program, act) => {
     .option("--unsigned", "write unsigned manifests", false)
     .option("--keyring <dir>", "keyring directory (default: SPACKLE_KEYRING, else the user's)")
     .option("--update-index", "rebuild the index after pushing", false)
+    .option(
+      "--base-image <image>",
+      "oci:// mirrors: build each image on this one (NAME[:TAG], e.g. ubuntu:24.04) so it runs as a container",
+    )
     .addHelpText(
       "after",
       "\nExamples:\n  spackle push --unsigned ./mirror /opt/spack/linux-x86_64/zlib-1.3.1-abcdefg...\n" +
         "  spackle push --root /opt/spack --key signing.sec.asc s3://bucket/cache zlib fooapp\n" +
-        "  spackle push --root ./tree --only dependencies --update-index ./mirror /iicodpd",
+        "  spackle push --root ./tree --only dependencies --update-index ./mirror /iicodpd\n" +
+        "  spackle push --root ~/sw --base-image ubuntu:24.04 oci://ghcr.io/org/cache fooapp",
     )
     .action(act(async ({ out, globals, signal }, mirror: string, specs: string[], o) => {
       const { dbSource, prefixSource, pushSpecs, specsToPush } = await import(
@@ -153,7 +158,20 @@ const register: Register = (program, act) => {
       const signer = oci ? undefined : await chooseSigner(o);
       const progress = Progress.for(out);
       const { OciWriter } = await import("../../layout/oci/writer.ts");
-      const writer = oci ? new OciWriter(oci) : new V3Writer(withUploadProgress(store, progress));
+      if (o.baseImage && !oci) {
+        throw new UsageError(`--base-image is for oci:// mirrors, not "${store.url.href}"`);
+      }
+      let baseImage: NonNullable<ConstructorParameters<typeof OciWriter>[1]>["baseImage"];
+      if (o.baseImage) {
+        const { parseImageRef, ociUrl } = await import("../../storage/registry/reference.ts");
+        const { openCliStore } = await import("../mirrors.ts");
+        const img = parseImageRef(o.baseImage);
+        const bs = await openCliStore(ociUrl(img), globals, { out });
+        baseImage = { store: bs as typeof oci & object, reference: img.reference };
+      }
+      const writer = oci
+        ? new OciWriter(oci, { baseImage })
+        : new V3Writer(withUploadProgress(store, progress));
       for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
       const started = performance.now();
       progress.setTotal(undefined, items.length);

@@ -10,8 +10,11 @@
  *
  * The `diff_id` of a layer (sha256 of the uncompressed tar) is computed while the tarball
  * streams up, or taken from the source image when a blob is mounted or already there.
- * Images carry no base image (no `--base-image`): they are build caches, not runnable
- * containers. OCI caches are never signed.
+ * Without a base image, an image has only the spec's layers and a default config (Spack's
+ * `default_config`); with one, its layers come first and its config (Env, diff_ids) is the
+ * start of each image's config, in its manifest format (OCI or Docker v2). `config.Env` gets
+ * no runtime variables of the specs (Spack computes those from package recipes). OCI caches
+ * are never signed.
  *
  * @module
  */
@@ -20,7 +23,7 @@ import { InvalidDataError, NotFoundError, UnsupportedError, UsageError } from ".
 import { verifyStream } from "../../core/digest.ts";
 import { buildcacheRecords, buildIndexJson } from "../../index/writer.ts";
 import type { SpecDag, SpecNode } from "../../spec/types.ts";
-import { MANIFEST_TYPES, type UploadResult } from "../../storage/registry/client.ts";
+import { INDEX_TYPES, MANIFEST_TYPES, type UploadResult } from "../../storage/registry/client.ts";
 import type { RepositoryRef } from "../../storage/registry/reference.ts";
 import type { RegistryStore } from "../../storage/registry/store.ts";
 import { parseSpecDoc } from "../_spec.ts";
@@ -42,6 +45,19 @@ export const OCI_MEDIA = {
   config: "application/vnd.oci.image.config.v1+json",
   layer: "application/vnd.oci.image.layer.v1.tar+gzip",
 } as const;
+
+const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
+const DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+/** A base image's manifest (its media type included) and config. */
+interface BaseImage {
+  manifest: {
+    mediaType: string;
+    config: { mediaType: string };
+    layers: { mediaType: string; digest: string; size: number }[];
+  };
+  config: Record<string, unknown>;
+}
 
 /** A tarball to push to a registry, with what is known of it. */
 export interface OciTarballSource extends TarballSource {
@@ -172,7 +188,96 @@ export class OciWriter {
   /** Specs this writer pushed, by tag (the index rebuild does not read them back). */
   #specs = new Map<string, SpecDag>();
 
-  constructor(readonly store: RegistryStore) {}
+  #base?: { store: RegistryStore; reference: string };
+  #baseImages = new Map<string, Promise<BaseImage>>();
+
+  /**
+   * A writer into `store`; with `baseImage` (a repository and a tag or digest, usually of
+   * another registry) each image is built on that image's layers for the spec's architecture
+   * (its layers are copied into `store`'s repository when missing, mounted within a registry),
+   * so that it runs as a container.
+   */
+  constructor(
+    readonly store: RegistryStore,
+    opts: { baseImage?: { store: RegistryStore; reference: string } } = {},
+  ) {
+    this.#base = opts.baseImage;
+  }
+
+  /** The base image for an architecture, its missing layers copied (once per architecture). */
+  #baseImage(arch: string, signal?: AbortSignal): Promise<BaseImage> {
+    let p = this.#baseImages.get(arch);
+    if (!p) {
+      p = this.#loadBase(arch, signal);
+      this.#baseImages.set(arch, p);
+      p.catch(() => this.#baseImages.delete(arch));
+    }
+    return p;
+  }
+
+  async #loadBase(arch: string, signal?: AbortSignal): Promise<BaseImage> {
+    if (!this.#base) {
+      return {
+        manifest: {
+          mediaType: OCI_MEDIA.manifest,
+          config: { mediaType: OCI_MEDIA.config },
+          layers: [],
+        },
+        config: {
+          architecture: arch,
+          os: "linux",
+          rootfs: { type: "layers", diff_ids: [] },
+          config: { Env: [] },
+        },
+      };
+    }
+    const base = this.#base.store.client;
+    let ref = this.#base.reference;
+    let m = await base.getManifest(ref, { signal });
+    const label = () => `base image ${base.display}@${ref}`;
+    if ((INDEX_TYPES as readonly string[]).includes(m.mediaType)) {
+      const index = JSON.parse(new TextDecoder().decode(m.bytes)) as {
+        manifests?: { digest: string; platform?: { architecture?: string; os?: string } }[];
+      };
+      const pick = index.manifests?.find((x) =>
+        x.platform?.architecture === arch && (x.platform.os ?? "linux") === "linux"
+      );
+      if (!pick) {
+        throw new NotFoundError(`Cannot use ${label()}: it has no linux/${arch} image`);
+      }
+      ref = pick.digest;
+      m = await base.getManifest(ref, { accept: MANIFEST_TYPES, signal });
+    }
+    const manifest = parseOciManifest(m.bytes, label()) as OciManifestJson & { mediaType: string };
+    manifest.mediaType = m.mediaType || manifest.mediaType || OCI_MEDIA.manifest;
+    const config = JSON.parse(
+      new TextDecoder().decode(
+        await base.readBlobBytes(manifest.config.digest, manifest.config.size, signal),
+      ),
+    ) as Record<string, unknown>;
+    const diffs = (config.rootfs as { diff_ids?: unknown } | undefined)?.diff_ids;
+    if (!Array.isArray(diffs) || diffs.length !== manifest.layers.length) {
+      throw new InvalidDataError(
+        `Cannot use ${label()}: its config has no rootfs.diff_ids matching its ${manifest.layers.length} layers`,
+      );
+    }
+    const sameRegistry = this.#base.store.ref.domain === this.store.ref.domain;
+    for (const l of manifest.layers) {
+      await this.#client.uploadBlob(
+        l.digest,
+        l.size,
+        async () =>
+          (await base.getBlob(l.digest, { signal })).pipeThrough(
+            verifyStream(
+              { digest: l.digest.slice(7), size: l.size },
+              `layer "${l.digest}" of ${label()}`,
+            ),
+          ),
+        { mountFrom: sameRegistry ? this.#base.store.ref.name : undefined, signal },
+      );
+    }
+    return { manifest, config };
+  }
 
   get #client() {
     return this.store.client;
@@ -267,7 +372,7 @@ export class OciWriter {
     try {
       const m = await this.#client.getManifest(tag, { accept: MANIFEST_TYPES, signal });
       const manifest = parseOciManifest(m.bytes, `manifest "${tag}" of ${this.#client.display}`);
-      return manifest.layers.length > 0 && manifest.config.mediaType === OCI_MEDIA.config;
+      return manifest.layers.length > 0;
     } catch (e) {
       if (signal?.aborted) throw e;
       return false;
@@ -370,18 +475,28 @@ export class OciWriter {
       if (l) layers.push(l);
     }
     const raw = spec.raw as Record<string, unknown>;
-    const config: Record<string, unknown> = {
-      architecture: goArch(root),
-      os: "linux",
-      rootfs: { type: "layers", diff_ids: layers.map((l) => l.diffId) },
-      config: { Env: ["PATH=/bin:/usr/bin"] },
+    const base = await this.#baseImage(goArch(root), opts.signal);
+    const docker = base.manifest.mediaType === DOCKER_MANIFEST;
+    // The base image's config with the layers' diff_ids appended and its Env (PATH at least),
+    // then the spec metadata, as Spack builds it.
+    const config: Record<string, unknown> = structuredClone(base.config);
+    const rootfs = (config.rootfs ??= { type: "layers", diff_ids: [] }) as { diff_ids: string[] };
+    rootfs.diff_ids = [...(rootfs.diff_ids ?? []), ...layers.map((l) => l.diffId)];
+    const env = new Map<string, string>([["PATH", "/bin:/usr/bin"]]);
+    const inner = (config.config ??= {}) as { Env?: string[] };
+    for (const e of inner.Env ?? []) {
+      const i = e.indexOf("=");
+      if (i > 0) env.set(e.slice(0, i), e.slice(i + 1));
+    }
+    inner.Env = [...env].map(([k, v]) => `${k}=${v}`);
+    Object.assign(config, {
       spec: raw.spec,
       buildcache_layout_version: 3,
       binary_cache_checksum: { hash_algorithm: "sha256", hash: tarball.descriptor.checksum },
       archive_size: tarball.descriptor.size,
       archive_timestamp: opts.timestamp ?? isoNow(),
       archive_compression: "gzip",
-    };
+    });
     if (raw.spec === undefined) {
       throw new InvalidDataError(
         `Cannot push ${root.name}/${root.hash}: its spec document has no "spec"`,
@@ -395,17 +510,31 @@ export class OciWriter {
       force: true,
     });
     this.#specs.set(tag, spec);
-    const manifest = {
-      mediaType: OCI_MEDIA.manifest,
+    const manifest: Record<string, unknown> = {
+      mediaType: base.manifest.mediaType,
       schemaVersion: 2,
-      config: { mediaType: OCI_MEDIA.config, digest: cfgDigest, size: cfgBytes.byteLength },
-      layers: layers.map((l) => ({ mediaType: OCI_MEDIA.layer, digest: l.digest, size: l.size })),
-      annotations: { "org.opencontainers.image.description": specDescription(root) },
+      config: {
+        mediaType: base.manifest.config.mediaType,
+        digest: cfgDigest,
+        size: cfgBytes.byteLength,
+      },
+      layers: [
+        ...base.manifest.layers,
+        ...layers.map((l) => ({
+          mediaType: docker ? DOCKER_LAYER : OCI_MEDIA.layer,
+          digest: l.digest,
+          size: l.size,
+        })),
+      ],
     };
+    // Docker-format images carry no annotations (Singularity/Apptainer refuse mixed formats).
+    if (!docker) {
+      manifest.annotations = { "org.opencontainers.image.description": specDescription(root) };
+    }
     await this.#client.putManifest(
       tag,
       new TextEncoder().encode(pyJsonCompact(manifest)),
-      OCI_MEDIA.manifest,
+      base.manifest.mediaType,
       opts.signal,
     );
     return {

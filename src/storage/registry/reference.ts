@@ -105,3 +105,43 @@ export function ensureValidTag(tag: string): string {
 export function isValidTag(tag: string): boolean {
   return /^[\w][\w.-]{0,127}$/.test(tag);
 }
+
+/** An image: a repository and a tag or digest (`ubuntu:24.04`, `ghcr.io/o/i@sha256:...`). */
+export interface ImageRef extends RepositoryRef {
+  /** The tag, or the digest (`sha256:...`) when one was given. */
+  reference: string;
+}
+
+/**
+ * Parses an image reference as Docker (and Spack's `--base-image`) does: `[HOST/]NAME[:TAG][@DIGEST]`,
+ * the tag `latest` when none is given, Docker Hub rules for the host; an `oci://` or
+ * `oci+http://` prefix is accepted (the latter for plain-HTTP registries).
+ */
+export function parseImageRef(text: string): ImageRef {
+  let s = text.trim();
+  let scheme: "https" | "http" = "https";
+  const m = /^(oci|oci\+http):\/\//i.exec(s);
+  if (m) {
+    scheme = m[1].toLowerCase() === "oci" ? "https" : "http";
+    s = s.slice(m[0].length);
+  }
+  let reference = "latest";
+  const at = s.indexOf("@");
+  if (at >= 0) {
+    reference = s.slice(at + 1);
+    s = s.slice(0, at);
+    if (!/^sha256:[0-9a-f]{64}$/.test(reference)) {
+      throw new UsageError(`Invalid image "${text}": the digest must be sha256:<64 hex digits>`);
+    }
+  }
+  const slash = s.lastIndexOf("/");
+  const colon = s.lastIndexOf(":");
+  if (colon > slash) {
+    const tag = s.slice(colon + 1);
+    s = s.slice(0, colon);
+    if (at < 0) reference = tag;
+    if (!isValidTag(tag)) throw new UsageError(`Invalid image "${text}": bad tag "${tag}"`);
+  }
+  const repo = parseOciUrl(`${scheme === "https" ? "oci" : "oci+http"}://${s}`);
+  return { ...repo, reference };
+}

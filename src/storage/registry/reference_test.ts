@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../../errors.ts";
 import { linkNext, parseChallenge } from "./client.ts";
-import { apiBase, ensureValidTag, isOciUrl, ociUrl, parseOciUrl } from "./reference.ts";
+import {
+  apiBase,
+  ensureValidTag,
+  isOciUrl,
+  ociUrl,
+  parseImageRef,
+  parseOciUrl,
+} from "./reference.ts";
 
 Deno.test("parseOciUrl() applies Docker Hub's naming rules as Spack does", () => {
   assert.deepEqual(parseOciUrl("oci://ghcr.io/Org/Cache"), {
@@ -71,4 +78,23 @@ Deno.test("parseChallenge() reads Bearer and Basic challenges; linkNext() the ne
   );
   assert.equal(linkNext('<https://x/a>; rel="prev", <https://x/b>; rel=next'), "https://x/b");
   assert.equal(linkNext(null), undefined);
+});
+
+Deno.test("parseImageRef() reads NAME[:TAG][@DIGEST] with Docker's defaults", () => {
+  assert.deepEqual(parseImageRef("ubuntu"), {
+    scheme: "https",
+    domain: "index.docker.io",
+    name: "library/ubuntu",
+    reference: "latest",
+  });
+  assert.deepEqual(parseImageRef("localhost:5000/base:1.0"), {
+    scheme: "https",
+    domain: "localhost:5000",
+    name: "base",
+    reference: "1.0",
+  });
+  const d = "sha256:" + "a".repeat(64);
+  assert.equal(parseImageRef(`ghcr.io/o/i:t@${d}`).reference, d);
+  assert.equal(parseImageRef("oci+http://127.0.0.1:5000/x").scheme, "http");
+  assert.throws(() => parseImageRef("ghcr.io/o/i@sha256:12"), /digest must be/);
 });
