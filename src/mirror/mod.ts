@@ -30,3 +30,5 @@ export {
   type PruneResult,
 } from "./prune.ts";
 export { type BundleEvent, bundleMirror, type BundleOptions, type BundleResult } from "./bundle.ts";
+export { needsEntrySync, syncEntries } from "./oci_sync.ts";
+export { verifyOciMirror } from "./oci_verify.ts";
