@@ -32,6 +32,12 @@ export interface GlobalOptions {
   s3Profile?: string;
   /** S3 addressing style, "path" or "virtual" (`--s3-addressing`). */
   s3Addressing?: string;
+  /** User name for oci:// registries (`--oci-username`). */
+  ociUsername?: string;
+  /** Variable holding the user name for oci:// registries (`--oci-username-variable`). */
+  ociUsernameVariable?: string;
+  /** Variable holding the password or token for oci:// registries (`--oci-password-variable`). */
+  ociPasswordVariable?: string;
   /** Seconds to wait for a server's response headers (`--connect-timeout`); 0 = no limit. */
   connectTimeout?: number;
   /** Longest pause in seconds inside a response body (`--read-timeout`); 0 = no limit. */
@@ -117,6 +123,16 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
     .addOption(
       new Option("--s3-addressing <style>", "S3 addressing (default: path for custom endpoints)")
         .choices(["path", "virtual"]),
+    )
+    .addOption(new Option("--oci-username <user>", "user name for oci:// registries"))
+    .addOption(
+      new Option("--oci-username-variable <var>", "variable holding the oci:// registry user"),
+    )
+    .addOption(
+      new Option(
+        "--oci-password-variable <var>",
+        "variable holding the oci:// registry password or token",
+      ),
     )
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true });

@@ -54,6 +54,9 @@ export type StoreGlobals = Pick<
   | "s3Addressing"
   | "connectTimeout"
   | "readTimeout"
+  | "ociUsername"
+  | "ociUsernameVariable"
+  | "ociPasswordVariable"
 >;
 
 /** A mirror argument resolved: where it is and how to open it. */
@@ -90,7 +93,7 @@ export function addMirrorOptions(cmd: Command, opts: { signatures?: boolean } = 
   cmd.addOption(
     new Option(
       "-m, --mirror <url>",
-      "mirror path, URL (file://, https://, s3://) or configured name; repeat to search several in order",
+      "mirror path, URL (file://, https://, s3://, oci://) or configured name; repeat to search several in order",
     ).argParser(collect),
   );
   if (opts.signatures !== false) {
@@ -232,7 +235,13 @@ export function cliStoreOptions(
   if (globals.readTimeout !== undefined) {
     http.readTimeoutMs = Math.round(globals.readTimeout * 1000);
   }
-  return { writable: opts.writable, http, s3 };
+  // oci:// registries: the mirror's access_pair/access_token, under the --oci-* flags.
+  const oci: Record<string, unknown> = { ...opts.s3, mirrorName: opts.name };
+  if (globals.ociUsername) oci.ociUsername = globals.ociUsername;
+  if (globals.ociUsernameVariable) oci.ociUsernameVariable = globals.ociUsernameVariable;
+  if (globals.ociPasswordVariable) oci.ociPasswordVariable = globals.ociPasswordVariable;
+  if (out) oci.log = (line: string) => out.debug(`oci: ${line}`);
+  return { writable: opts.writable, http, s3, oci };
 }
 
 /**

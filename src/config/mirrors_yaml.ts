@@ -171,7 +171,8 @@ export function resolveMirror(
       push: { url },
       binary: true,
       source: true,
-      signed: true,
+      // As in Spack, an OCI mirror is never signed.
+      signed: !/^oci(\+http)?:/.test(url),
       autopush: false,
     };
   }

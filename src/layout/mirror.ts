@@ -16,6 +16,8 @@ import { archString, namingCompiler } from "../spec/node.ts";
 import type { CacheReader, Entry, EntryRef, ReadOptions } from "./types.ts";
 import { V2Reader } from "./v2/reader.ts";
 import { V3Reader } from "./v3/reader.ts";
+import { isRegistryStore } from "../storage/registry/store.ts";
+import { OciReader } from "./oci/reader.ts";
 
 /** Options of `openMirror`. */
 export interface OpenMirrorOptions {
@@ -354,6 +356,19 @@ export async function openMirror(
   const store = typeof storeOrUrl === "string" || storeOrUrl instanceof URL
     ? await openStore(storeOrUrl, opts.store)
     : storeOrUrl;
+  if (isRegistryStore(store)) {
+    // A registry holds Spack's OCI images: one reader, its index read now so that an
+    // unreachable or refusing registry fails here (as detection does for URL mirrors).
+    if (opts.layout === 2) {
+      throw new NotFoundError(
+        `Cannot read layout v2 of "${store.url.href}": it is an OCI registry`,
+      );
+    }
+    const reader = new OciReader(store);
+    await reader.index(opts.signal);
+    const info: LayoutInfo = { versions: [3], primary: 3, notes: [] };
+    return new OpenedMirror(store.url.href, store, info, [reader], opts.name);
+  }
   let layout = await detectLayout(store, { signal: opts.signal });
   if (opts.layout) {
     if (!layout.versions.includes(opts.layout)) {

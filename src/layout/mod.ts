@@ -31,3 +31,5 @@ export {
   RUNTIME_DEP_TYPES,
 } from "./mirror.ts";
 export { specBlobText, type V3PushOptions, type V3PushResult, V3Writer } from "./v3/writer.ts";
+export { isSpecTag, OCI_INDEX_TAG, OciReader, ociSpecTag, parseSpecTag } from "./oci/reader.ts";
+export { OCI_MEDIA, type OciPushResult, type OciTarballSource, OciWriter } from "./oci/writer.ts";

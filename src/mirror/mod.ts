@@ -36,3 +36,5 @@ export {
   type RefLookup,
   requireLockSpecs,
 } from "./lockfile.ts";
+export { needsEntrySync, syncEntries } from "./oci_sync.ts";
+export { verifyOciMirror } from "./oci_verify.ts";

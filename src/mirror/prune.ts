@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UnsupportedError, UsageError } from "../errors.ts";
 import { parseLockfile } from "../index/lockfile.ts";
 import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
 import { parseManifest } from "../layout/manifest.ts";
@@ -21,6 +21,7 @@ import {
 import { V3Writer } from "../layout/v3/writer.ts";
 import { updateIndex } from "../push/update_index.ts";
 import type { ReadStore, Store } from "../storage/store.ts";
+import { isRegistryStore } from "../storage/registry/store.ts";
 
 /** Options of `pruneMirror`. */
 export interface PruneOptions {
@@ -126,6 +127,11 @@ export async function pruneMirror(
   opts: PruneOptions = {},
 ): Promise<PruneResult> {
   const signal = opts.signal;
+  if (isRegistryStore(store)) {
+    throw new UnsupportedError(
+      `Cannot prune "${store.url.href}": an OCI registry removes unreferenced blobs itself (its garbage collection); delete images with the registry's own tools`,
+    );
+  }
   if (opts.delete && typeof (store as Store).delete !== "function") {
     throw new UsageError(`Cannot delete from "${store.url.href}": the store is read-only`);
   }

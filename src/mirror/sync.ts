@@ -47,6 +47,7 @@ import type { Verifier } from "../sign/types.ts";
 import { drain } from "../core/streams.ts";
 import type { ListedObject, ReadStore, Store } from "../storage/store.ts";
 import { migrate, type MigratedSpec } from "./migrate.ts";
+import { needsEntrySync, syncEntries } from "./oci_sync.ts";
 
 /** Checked server-side copies are made for blobs of at least this size (see SyncOptions). */
 export const SERVER_COPY_MIN_BYTES = 1024 * 1024;
@@ -296,6 +297,7 @@ export async function syncMirror(
   if (opts.requireSignatures && !opts.verifier) {
     throw new UsageError("Cannot require signatures without trusted keys (a verifier)");
   }
+  if (needsEntrySync(src, dst)) return await syncEntries(src, dst, opts);
   const layout = await detectLayout(src, { signal });
   if (!layout.versions.includes(3)) {
     if (!layout.versions.includes(2)) {

@@ -23,6 +23,7 @@ import { v2Stem, v2TarballPath } from "../layout/v2/paths.ts";
 import { V3_SPEC_MANIFEST_SUFFIX, v3BlobPath, v3SpecManifestPath } from "../layout/v3/paths.ts";
 import { MEDIA_TYPES } from "../layout/media_types.ts";
 import type { ReadStore } from "../storage/store.ts";
+import { isRegistryStore } from "../storage/registry/store.ts";
 
 /** What is wrong, by consequence. */
 export type FindingKind =
@@ -268,6 +269,10 @@ export async function verifyMirror(
   store: ReadStore,
   opts: VerifyOptions = {},
 ): Promise<VerifyReport> {
+  if (isRegistryStore(store)) {
+    const { verifyOciMirror } = await import("./oci_verify.ts");
+    return await verifyOciMirror(store, opts);
+  }
   const jobs = opts.jobs ?? 4;
   const signal = opts.signal;
   const findings: Finding[] = [];

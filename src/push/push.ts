@@ -387,7 +387,11 @@ function placeBlob(local: string, file: string, checksum: string, size: number):
 export async function pushSpecs(
   items: InstalledPrefix[],
   src: InstallSource,
-  writer: V3Writer,
+  writer: Pick<V3Writer, "store" | "complete" | "push"> & {
+    /** Told the whole batch first, and each spec when it is handled (OCI manifests wait). */
+    plan?(hashes: string[]): void;
+    done?(hash: string): void;
+  },
   opts: PushOptions = {},
 ): Promise<PushedSpec[]> {
   const results: PushedSpec[] = new Array(items.length);
@@ -399,6 +403,7 @@ export async function pushSpecs(
   const prefix = local ? ".spackle-push-" : "spackle-push-";
   removeDeadOwners(parent, prefix);
   const tmp = mkdtempSync(join(parent, prefix + ownerTag()));
+  writer.plan?.(items.map((i) => i.hash));
   const worker = async (_: unknown, i: number) => {
     const item = items[i];
     const node = item.dag.nodes.get(item.hash)!;
@@ -445,6 +450,7 @@ export async function pushSpecs(
       if (opts.signal?.aborted) throw e;
     }
     results[i] = r;
+    writer.done?.(item.hash);
     opts.onProgress?.(r);
   };
   try {

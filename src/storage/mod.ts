@@ -34,3 +34,29 @@ export {
   s3OptionsFrom,
   type S3Settings,
 } from "./s3_credentials.ts";
+export {
+  type ClientStats,
+  type CredentialsProvider,
+  type FetchedManifest,
+  RegistryClient,
+  type RegistryClientOptions,
+  type RegistryCredentials,
+  type UploadResult,
+} from "./registry/client.ts";
+export {
+  apiBase,
+  DOCKER_HUB,
+  ensureValidTag,
+  type ImageRef,
+  isOciUrl,
+  ociUrl,
+  parseImageRef,
+  parseOciUrl,
+  type RepositoryRef,
+} from "./registry/reference.ts";
+export { blobPathOf, isRegistryStore, RegistryStore } from "./registry/store.ts";
+export {
+  type RegistryCredentialOptions,
+  registryCredentials,
+  resolveRegistryCredentials,
+} from "./registry/credentials.ts";

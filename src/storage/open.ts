@@ -31,6 +31,11 @@ export interface OpenStoreOptions {
   s3?: Record<string, unknown>;
   /** The fetch network stores use instead of one made from `http`. */
   fetch?: typeof fetch;
+  /**
+   * oci:// and oci+http:// settings: credentials (`--oci-*` flags, the mirror's
+   * `access_pair`/`access_token`), a debug log, the upload chunk size.
+   */
+  oci?: Record<string, unknown>;
 }
 
 const memoryStores = new Map<string, MemoryStore>();
@@ -122,7 +127,15 @@ export async function openStore(
       fetch: opts.fetch,
     });
   }
+  if (u.protocol === "oci:" || u.protocol === "oci+http:") {
+    const { openRegistryStore } = await import("./registry/open.ts");
+    return openRegistryStore(u, opts.oci ?? opts.s3 ?? {}, {
+      http: opts.http,
+      retry: opts.retry,
+      fetch: opts.fetch,
+    });
+  }
   throw new UsageError(
-    `Unsupported mirror URL scheme "${u.protocol}" in "${u.href}": use a path, file://, https://, http:// or s3://`,
+    `Unsupported mirror URL scheme "${u.protocol}" in "${u.href}": use a path, file://, https://, http://, s3://, oci:// or oci+http://`,
   );
 }

@@ -152,7 +152,7 @@ const register: Register = (program, act) => {
       "check a build cache: manifests parse, blobs have the right size and sha256, signatures " +
         "verify, the index agrees, and no blob is orphaned",
     )
-    .argument("<mirror>", "mirror path or URL (file://, https://, s3://, or a bundle file)")
+    .argument("<mirror>", "mirror path or URL (file://, https://, s3://, oci://, or a bundle file)")
     .addOption(
       new Option("-j, --jobs <n>", "entries checked at the same time").default(4).argParser(
         positiveInt("--jobs"),
@@ -263,8 +263,14 @@ const register: Register = (program, act) => {
       "copy entries with their runtime closure (or everything) from any mirror or bundle to a " +
         "v3 mirror: blobs verified while copied, present blobs skipped, index rebuilt once",
     )
-    .argument("<src>", "source mirror path or URL (v2 or v3, file://, https://, s3://, a bundle)")
-    .argument("<dst>", "destination mirror path or URL (file:// or s3://), written as v3")
+    .argument(
+      "<src>",
+      "source mirror path or URL (v2 or v3, file://, https://, s3://, oci://, a bundle)",
+    )
+    .argument(
+      "<dst>",
+      "destination mirror path or URL (file://, s3:// written as v3; oci:// as Spack's images)",
+    )
     .argument("[spec...]", "specs to copy with their runtime closure (default: everything)")
     .addOption(
       new Option("-j, --jobs <n>", "objects copied at the same time").default(8).argParser(

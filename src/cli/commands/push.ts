@@ -91,7 +91,7 @@ const register: Register = (program, act) => {
     .description(
       "pack installed specs (and their link/run dependencies) and push them to a v3 build cache",
     )
-    .argument("<mirror>", "mirror path or URL to write (file://, s3://)")
+    .argument("<mirror>", "mirror path or URL to write (file://, s3://, oci://)")
     .argument(
       "[spec...]",
       "prefix directories, or with --root: NAME, NAME@VERSION, /HASH (or --lockfile/-e)",
@@ -121,12 +121,17 @@ const register: Register = (program, act) => {
     .option("--unsigned", "write unsigned manifests", false)
     .option("--keyring <dir>", "keyring directory (default: SPACKLE_KEYRING, else the user's)")
     .option("--update-index", "rebuild the index after pushing", false)
+    .option(
+      "--base-image <image>",
+      "oci:// mirrors: build each image on this one (NAME[:TAG], e.g. ubuntu:24.04) so it runs as a container",
+    )
     .addHelpText(
       "after",
       "\nExamples:\n  spackle push --unsigned ./mirror /opt/spack/linux-x86_64/zlib-1.3.1-abcdefg...\n" +
         "  spackle push --root /opt/spack --key signing.sec.asc s3://bucket/cache zlib fooapp\n" +
         "  spackle push --root ./tree --only dependencies --update-index ./mirror /iicodpd\n" +
-        "  spackle push --root /opt/sw --lockfile spack.lock --unsigned ./mirror",
+        "  spackle push --root /opt/sw --lockfile spack.lock --unsigned ./mirror\n" +
+        "  spackle push --root ~/sw --base-image ubuntu:24.04 oci://ghcr.io/org/cache fooapp",
     );
   addLockfileOptions(pushCmd);
   pushCmd
@@ -183,9 +188,28 @@ const register: Register = (program, act) => {
       const { items, missing } = specsToPush(requested, src, only, {
         buildDeps: !o.withoutBuildDependencies,
       });
-      const signer = await chooseSigner(o);
+      const { isRegistryStore } = await import("../../storage/registry/store.ts");
+      const oci = isRegistryStore(store) ? store : undefined;
+      if (oci && o.key) {
+        throw new UsageError(`Cannot sign for ${store.url.href}: OCI build caches are unsigned`);
+      }
+      const signer = oci ? undefined : await chooseSigner(o);
       const progress = Progress.for(out);
-      const writer = new V3Writer(withUploadProgress(store, progress));
+      const { OciWriter } = await import("../../layout/oci/writer.ts");
+      if (o.baseImage && !oci) {
+        throw new UsageError(`--base-image is for oci:// mirrors, not "${store.url.href}"`);
+      }
+      let baseImage: NonNullable<ConstructorParameters<typeof OciWriter>[1]>["baseImage"];
+      if (o.baseImage) {
+        const { parseImageRef, ociUrl } = await import("../../storage/registry/reference.ts");
+        const { openCliStore } = await import("../mirrors.ts");
+        const img = parseImageRef(o.baseImage);
+        const bs = await openCliStore(ociUrl(img), globals, { out });
+        baseImage = { store: bs as typeof oci & object, reference: img.reference };
+      }
+      const writer = oci
+        ? new OciWriter(oci, { baseImage })
+        : new V3Writer(withUploadProgress(store, progress));
       for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
       const started = performance.now();
       progress.setTotal(undefined, items.length);
@@ -206,11 +230,13 @@ const register: Register = (program, act) => {
           for (const w of r.warnings ?? []) warn(`${id}: ${w}`);
         },
       }).finally(() => progress.stop());
-      if (signer && res.some((r) => r.status === "pushed")) {
+      if (signer && res.some((r) => r.status === "pushed") && writer instanceof V3Writer) {
         await writer.publishKey(signer.fingerprint, signer.publicKeyArmored, signal);
       }
       let index;
-      if (o.updateIndex) {
+      if (o.updateIndex && writer instanceof OciWriter) {
+        index = await writer.rebuildIndex({ signal });
+      } else if (o.updateIndex && writer instanceof V3Writer) {
         const { updateIndex } = await import("../../push/update_index.ts");
         index = await updateIndex(writer, { signal, keys: !!signer });
       }
@@ -230,7 +256,9 @@ const register: Register = (program, act) => {
 
   program
     .command("update-index")
-    .description("rebuild a v3 mirror's index from its spec manifests")
+    .description(
+      "rebuild a v3 mirror's index from its spec manifests (an oci:// registry's from its tags)",
+    )
     .argument("<mirror>", "mirror path or URL to write")
     .option("--keys", "also rebuild the key index", false)
     .addOption(jobsOption(32))
@@ -241,8 +269,21 @@ const register: Register = (program, act) => {
     .action(act(async ({ out, globals, signal }, mirror: string, o) => {
       const { updateIndex } = await import("../../push/update_index.ts");
       const { V3Writer } = await import("../../layout/v3/writer.ts");
-      const writer = new V3Writer(await writableStore(mirror, globals, out));
-      const res = await updateIndex(writer, { jobs: o.jobs, keys: !!o.keys, signal });
+      const store = await writableStore(mirror, globals, out);
+      const { isRegistryStore } = await import("../../storage/registry/store.ts");
+      let res: Awaited<ReturnType<typeof updateIndex>>;
+      if (isRegistryStore(store)) {
+        // An OCI registry: the index image from every spec tag (there are no keys).
+        if (o.keys) {
+          throw new UsageError(
+            `Cannot write a key index to ${store.url.href}: OCI caches are unsigned`,
+          );
+        }
+        const { OciWriter } = await import("../../layout/oci/writer.ts");
+        res = await new OciWriter(store).rebuildIndex({ jobs: o.jobs, signal });
+      } else {
+        res = await updateIndex(new V3Writer(store), { jobs: o.jobs, keys: !!o.keys, signal });
+      }
       for (const s of res.skipped) out.warn(`skipped ${s.path}: ${s.reason}`);
       if (out.json) out.data(res);
       else {

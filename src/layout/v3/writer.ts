@@ -58,6 +58,20 @@ export interface V3PushResult {
 
 const dec = new TextDecoder();
 
+/** Fields of an OCI image config (a spec read from a registry) that are not the spec's. */
+const OCI_CONFIG_KEYS = new Set([
+  "architecture",
+  "os",
+  "rootfs",
+  "config",
+  "created",
+  "author",
+  "history",
+  "archive_size",
+  "archive_timestamp",
+  "archive_compression",
+]);
+
 /**
  * The spec blob text Spack pushes: the spec document (`{"spec": ...}`) with
  * `"buildcache_layout_version": 2` appended, compact, ASCII-escaped.
@@ -66,6 +80,8 @@ export function specBlobText(spec: SpecDag): string {
   const doc: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(spec.raw)) {
     if (k === "buildcache_layout_version" || k === "binary_cache_checksum") continue;
+    // An OCI image config carries the spec beside the image's own fields: those stay out.
+    if (OCI_CONFIG_KEYS.has(k)) continue;
     doc[k] = v;
   }
   doc.buildcache_layout_version = 2;
