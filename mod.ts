@@ -12,6 +12,7 @@
  * - `src/layout`: v2 and v3 readers, the v3 writer, `openMirror`.
  * - `src/install`, `src/push`: prefixes to and from build-cache entries.
  * - `src/mirror`: whole-mirror operations (migrate, verify, sync, bundle, prune).
+ * - `src/web`: dependency graphs, the static report and the local web UI.
  *
  * @example
  * ```ts
@@ -34,3 +35,4 @@ export * from "./src/layout/mod.ts";
 export * from "./src/install/mod.ts";
 export * from "./src/push/mod.ts";
 export * from "./src/mirror/mod.ts";
+export * from "./src/web/mod.ts";

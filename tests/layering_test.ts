@@ -21,6 +21,7 @@ const LEVELS: Record<string, number> = {
   install: 5,
   push: 5,
   mirror: 6,
+  web: 6,
   cli: 7,
   repl: 7,
 };

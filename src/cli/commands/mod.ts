@@ -14,6 +14,7 @@ import check from "./check.ts";
 import mirror from "./mirror.ts";
 import completion from "./completion.ts";
 import repl from "./repl.ts";
+import web from "./web.ts";
 
 /** All commands, in the order `--help` lists them. */
 export const commands: Register[] = [
@@ -23,6 +24,7 @@ export const commands: Register[] = [
   keys,
   check,
   mirror,
+  web,
   repl,
   completion,
   version,
