@@ -5,3 +5,5 @@
  * @module
  */
 export * from "./graph.ts";
+export * from "./site.ts";
+export * from "./report.ts";

@@ -1,6 +1,8 @@
 /** `graph`, `report`, `serve`: seeing a mirror (a spec's DAG, a static site, a local web UI). */
-import { Option } from "commander";
-import type { Register } from "../app.ts";
+import { InvalidArgumentError, Option } from "commander";
+import type { Ctx, Register } from "../app.ts";
+import type { MirrorSet } from "../../layout/mod.ts";
+import { Progress } from "../progress.ts";
 import { UsageError } from "../../errors.ts";
 import { addMirrorOptions, type MirrorCliOptions, openCliMirrors } from "../mirrors.ts";
 import type { DepType } from "../../spec/types.ts";
@@ -72,5 +74,142 @@ const register: Register = (program, act) => {
     const text = o.svg ? toSvg(g, { title }) : o.mermaid ? toMermaid(g) : toDot(g, title);
     ctx.out.out(text.trimEnd());
   }));
+
+  const report = program
+    .command("report")
+    .description(
+      "write a static web view of mirrors (table of specs, a page per spec with its graph, " +
+        "blobs and signature status, keys, verify findings): works from file:// and any web server",
+    )
+    .option(
+      "-o, --output <dir>",
+      "write the site into this directory (new, empty or an earlier report)",
+    )
+    .option("--into <mirror>", "write the site at the root of this (writable) mirror instead")
+    .option("--no-verify", "skip checking every blob's size and sha256 for the mirror page")
+    .addOption(
+      new Option("-j, --jobs <n>", "entries read at once").default(8).argParser(positiveInt),
+    )
+    .addHelpText(
+      "after",
+      "\nSignatures are checked against the keyring and --key files and shown on every entry; " +
+        "unsigned entries and signatures by untrusted keys are listed with that status, never left out.\n\n" +
+        "Examples:\n  spackle report -m ./mirror -o ./site\n" +
+        "  spackle report -m ./mirror --into ./mirror -k site.pub   # then open ./mirror/index.html\n" +
+        "  spackle report -m https://cache.example.org -m ./local -o /srv/www/cache",
+    );
+  addMirrorOptions(report);
+  report.action(act(async (
+    ctx,
+    o: MirrorCliOptions & {
+      output?: string;
+      into?: string;
+      verify: boolean;
+      jobs: number;
+    },
+  ) => {
+    if (!!o.output === !!o.into) {
+      throw new UsageError("report needs exactly one of -o/--output DIR and --into MIRROR");
+    }
+    const { mirrors, data, hrefBase } = await load(ctx, o, o.jobs);
+    const web = await import("../../web/mod.ts");
+    let into: import("../../storage/store.ts").Store | undefined;
+    if (o.into) {
+      const { openCliStore } = await import("../mirrors.ts");
+      into = await openCliStore(o.into, ctx.globals, {
+        writable: true,
+        out: ctx.out,
+      }) as import("../../storage/store.ts").Store;
+    }
+    if (o.verify) data.verify = await verifyAll(ctx, mirrors, o);
+    const objectHref = (i: number, path: string) => {
+      const url = mirrors.mirrors[i]?.url;
+      if (!url) return undefined;
+      if (into && into.url.href.replace(/\/?$/, "/") === url) return path;
+      return hrefBase(url, path);
+    };
+    const res = into
+      ? await web.writeReportStore(data, into, { objectHref, signal: ctx.signal })
+      : await web.writeReportDir(data, o.output!, { objectHref });
+    const where = into ? into.url.href : o.output!;
+    if (ctx.out.json) {
+      ctx.out.data({ to: where, specs: data.specs.length, files: res.files, bytes: res.bytes });
+      return;
+    }
+    ctx.out.out(
+      `${data.specs.length} specs, ${res.files} files (${res.bytes} bytes) written to ${where}`,
+    );
+  }));
 };
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`takes a whole number above 0, not "${v}"`);
+  }
+  return n;
+}
+
+/** A link to a mirror object, when the mirror's URL is one a browser can follow. */
+function hrefBase(url: string, path: string): string | undefined {
+  if (!/^(https?|file):/.test(url)) return undefined;
+  return new URL(path.split("/").map(encodeURIComponent).join("/"), url.replace(/\/?$/, "/"))
+    .href;
+}
+
+/** Opens the mirrors (never refusing unsigned entries) and reads everything the pages show. */
+async function load(ctx: Ctx, o: MirrorCliOptions, jobs: number) {
+  const { mirrors, verifier } = await openCliMirrors(
+    { ...o, allowUnsigned: true },
+    ctx.globals,
+    ctx.signal,
+    ctx.out,
+  );
+  for (const n of mirrors.notes()) ctx.out.info(`note: ${n}`);
+  const { collectSite } = await import("../../web/site.ts");
+  const progress = Progress.for(ctx.out);
+  let started = false;
+  const data = await collectSite(mirrors, {
+    signal: ctx.signal,
+    jobs,
+    onProgress: (done, total) => {
+      if (!started) {
+        progress.phase("read", total);
+        started = true;
+      }
+      progress.finish();
+      void done;
+    },
+  }).finally(() => progress.stop());
+  return { mirrors, verifier, data, hrefBase };
+}
+
+/** `verifyMirror` on each mirror, with the verifier the mirrors were opened with. */
+async function verifyAll(
+  ctx: Ctx,
+  mirrors: MirrorSet,
+  o: MirrorCliOptions,
+  onProgress?: (p: { mirror: string; done: number; total: number; bytes: number }) => void,
+) {
+  const { verifyMirror } = await import("../../mirror/verify.ts");
+  const { cliVerifier } = await import("../mirrors.ts");
+  let verifier;
+  try {
+    verifier = cliVerifier(o);
+  } catch {
+    verifier = undefined;
+  }
+  const reports = [];
+  for (const m of mirrors.mirrors) {
+    ctx.out.info(`verifying ${m.name ?? m.url}`);
+    reports.push(
+      await verifyMirror(m.store, {
+        verifier,
+        signal: ctx.signal,
+        onProgress: (p) => onProgress?.({ mirror: m.name ?? m.url, ...p }),
+      }),
+    );
+  }
+  return reports;
+}
 export default register;
