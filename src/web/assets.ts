@@ -66,8 +66,8 @@ code.digest { word-break: break-all; }
 .l-link { color: #c0392b; } .l-run { color: #2e8b57; } .l-build { color: #2f6fb5; } .l-test { color: #8a8a8a; }
 tr.k-corrupt td:first-child, tr.k-untrusted td:first-child { color: var(--bad); font-weight: 600; }
 tr.k-unreachable td:first-child, tr.k-inconsistent td:first-child { color: var(--warn); font-weight: 600; }
-#progress { font-family: ui-monospace, monospace; white-space: pre-wrap; }
-.verify-result { font-weight: 600; }
+#progress p { margin: .25rem 0; overflow-wrap: anywhere; }
+.verify-result { font-weight: 600; overflow-wrap: anywhere; }
 @media (max-width: 700px) {
   body { font-size: 14px; }
   main { padding: .5rem; }
@@ -75,6 +75,10 @@ tr.k-unreachable td:first-child, tr.k-inconsistent td:first-child { color: var(-
   table.specs td:nth-child(6), table.specs th:nth-child(6) { display: none; }
   dl.meta { grid-template-columns: 1fr; }
   dl.meta dd { margin-bottom: .4rem; }
+  table.blobs thead { display: none; }
+  table.blobs tr, table.blobs th, table.blobs td { display: block; border: 0; text-align: left; }
+  table.blobs tr { border-bottom: 1px solid var(--line); padding: .3rem 0; }
+  table.blobs a code, table.blobs code { overflow-wrap: anywhere; }
 }
 `;
 
