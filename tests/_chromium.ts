@@ -24,7 +24,14 @@ export const CHROMIUM: string | undefined = (() => {
   return undefined;
 })();
 
-type Msg = { id?: number; method?: string; params?: any; result?: any; error?: any; sessionId?: string };
+type Msg = {
+  id?: number;
+  method?: string;
+  params?: any;
+  result?: any;
+  error?: any;
+  sessionId?: string;
+};
 
 /** A page (one tab) of the browser. */
 export class Page {
@@ -71,7 +78,9 @@ export class Page {
       awaitPromise: true,
       returnByValue: true,
     });
-    if (r.exceptionDetails) throw new Error(`evaluation failed: ${JSON.stringify(r.exceptionDetails)}`);
+    if (r.exceptionDetails) {
+      throw new Error(`evaluation failed: ${JSON.stringify(r.exceptionDetails)}`);
+    }
     return r.result.value as T;
   }
 
@@ -125,7 +134,10 @@ export class Page {
   }
 
   close(): Promise<void> {
-    return this.browser.send("Target.detachFromTarget", { sessionId: this.sessionId }).then(() => {}, () => {});
+    return this.browser.send("Target.detachFromTarget", { sessionId: this.sessionId }).then(
+      () => {},
+      () => {},
+    );
   }
 }
 

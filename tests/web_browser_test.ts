@@ -133,8 +133,13 @@ async function checkSite(page: Page, base: string, label: string, index = "index
   await page.eval(
     `document.querySelector('svg.graph a.node[href$="${LIBZZ}.html"]').dispatchEvent(new MouseEvent("click", {bubbles: true}))`,
   );
-  await page.waitFor(`location.href.endsWith("${LIBZZ}.html") && document.readyState === "complete"`);
-  assert.match(await page.eval<string>("document.querySelector('h1').textContent"), /^libzz@1\.2\.3/);
+  await page.waitFor(
+    `location.href.endsWith("${LIBZZ}.html") && document.readyState === "complete"`,
+  );
+  assert.match(
+    await page.eval<string>("document.querySelector('h1').textContent"),
+    /^libzz@1\.2\.3/,
+  );
   // Dark scheme and a narrow screen.
   await page.goto(base + `spec/${FOOAPP}.html`);
   await page.viewport(390, 800, "dark");
@@ -181,35 +186,38 @@ Deno.test({
         await page.send("Emulation.setScriptExecutionDisabled", { value: false });
       });
 
-      await t.step("serve answers the same pages, verifies an entry, refuses traversal", async () => {
-        const s = await serve("-m", fixture("v3-signed"), "-k", KEY());
-        try {
-          await checkSite(page, s.url, "serve", "");
-          await page.goto(s.url + `spec/${LIBFOO}.html`);
-          await page.eval(`document.querySelector('a.button[href*="verify.html"]').click()`);
-          await page.waitFor(`document.getElementById("result")`);
-          assert.equal(
-            await page.eval(`document.getElementById("result").dataset.result`),
-            "ok",
-          );
-          assert.match(await page.eval<string>("document.body.innerText"), /signature verified/);
-          await shot(page, "serve-verify");
-          // The blob links reach the mirror's objects.
-          const size = await page.eval<number>(
-            `fetch(${JSON.stringify(s.url + "mirror/0/blobs/sha256/66/" + LIBFOO_TARBALL)})` +
-              `.then(r => r.arrayBuffer()).then(b => b.byteLength)`,
-          );
-          assert.equal(size, 9619);
-          assert.match(await rawGet(s.url, "/mirror/0/../../../../etc/passwd"), / 400 /);
-          assert.match(await rawGet(s.url, "/mirror/0/%2e%2e/%2e%2e/etc/passwd"), / 400 /);
-          assert.match(await rawGet(s.url, "/assets/..%2f..%2fcli.ts"), / 400 /);
-          assert.match(await rawGet(s.url, "/cli.ts"), / 404 /);
-          assert.match(await rawGet(s.url, "/index.html", "POST"), / 405 /);
-          noScriptRan(page);
-        } finally {
-          await s.stop();
-        }
-      });
+      await t.step(
+        "serve answers the same pages, verifies an entry, refuses traversal",
+        async () => {
+          const s = await serve("-m", fixture("v3-signed"), "-k", KEY());
+          try {
+            await checkSite(page, s.url, "serve", "");
+            await page.goto(s.url + `spec/${LIBFOO}.html`);
+            await page.eval(`document.querySelector('a.button[href*="verify.html"]').click()`);
+            await page.waitFor(`document.getElementById("result")`);
+            assert.equal(
+              await page.eval(`document.getElementById("result").dataset.result`),
+              "ok",
+            );
+            assert.match(await page.eval<string>("document.body.innerText"), /signature verified/);
+            await shot(page, "serve-verify");
+            // The blob links reach the mirror's objects.
+            const size = await page.eval<number>(
+              `fetch(${JSON.stringify(s.url + "mirror/0/blobs/sha256/66/" + LIBFOO_TARBALL)})` +
+                `.then(r => r.arrayBuffer()).then(b => b.byteLength)`,
+            );
+            assert.equal(size, 9619);
+            assert.match(await rawGet(s.url, "/mirror/0/../../../../etc/passwd"), / 400 /);
+            assert.match(await rawGet(s.url, "/mirror/0/%2e%2e/%2e%2e/etc/passwd"), / 400 /);
+            assert.match(await rawGet(s.url, "/assets/..%2f..%2fcli.ts"), / 400 /);
+            assert.match(await rawGet(s.url, "/cli.ts"), / 404 /);
+            assert.match(await rawGet(s.url, "/index.html", "POST"), / 405 /);
+            noScriptRan(page);
+          } finally {
+            await s.stop();
+          }
+        },
+      );
 
       await t.step("a tampered blob shows as failed in serve and in the report", async () => {
         const mirror = join(tmp, "tampered");
@@ -294,7 +302,10 @@ Deno.test({
         const names = await rowNames(hostilePage);
         assert.ok(names.includes(`pkg00001<script>alert("name")</script>`), names.join("|"));
         assert.ok(names.includes(`pkg00003"><img src=x onerror=alert(1)>`));
-        assert.equal(await hostilePage.eval(`document.querySelectorAll("img, svg[onload]").length`), 0);
+        assert.equal(
+          await hostilePage.eval(`document.querySelectorAll("img, svg[onload]").length`),
+          0,
+        );
         await shot(hostilePage, "hostile-index");
         for (const f of await readdir(join(site, "spec"))) {
           await hostilePage.goto(base + "spec/" + f);

@@ -442,7 +442,7 @@ export function renderMirror(data: SiteData, opts: RenderOptions = {}): string {
     }</ul>`
     : "<p>The mirrors publish no keys.</p>";
   let verify =
-    "<p>Not verified when this page was made (<code>spackle report</code> without <code>--verify</code>).</p>";
+    "<p>Not verified when this page was made (<code>spackle report --no-verify</code>).</p>";
   if (data.verify) {
     verify = data.verify.map((r) => {
       const problems = r.findings.filter((f) => f.kind !== "notice");
