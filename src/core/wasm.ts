@@ -52,9 +52,9 @@ const GZ_ERRORS = [
   "invalid bit length repeat",
 ];
 
-function decodeBase64(s: string): Uint8Array {
+function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   const bin = atob(s);
-  const out = new Uint8Array(bin.length);
+  const out = new Uint8Array(new ArrayBuffer(bin.length));
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
 }
@@ -151,30 +151,44 @@ export class WasmGunzip {
     throw new Error(GZ_ERRORS[code] ?? `error ${code}`);
   }
 
-  /**
-   * Feeds `input`; `emit` gets each piece of output (a copy) as soon as it is decoded. Throws
-   * with zlib's wording on bad data.
-   */
-  push(input: Uint8Array, emit: (out: Uint8Array) => void): void {
+  /** Copies as much of `input` as fits into the decoder's input buffer; returns how much. */
+  feed(input: Uint8Array): number {
     const x = this.x, g = this.g;
+    const space = x.gz_input_space(g);
+    const part = input.subarray(0, space);
+    if (part.byteLength) {
+      new Uint8Array(x.memory.buffer).set(part, x.gz_input_ptr(g));
+      x.gz_input_add(g, part.byteLength);
+    }
+    return part.byteLength;
+  }
+
+  /**
+   * Decodes until output is ready or the input is used up: the output (a copy, at most 64 KiB)
+   * if any, and whether more input is needed. Throws with zlib's wording on bad data.
+   */
+  run(): { out?: Uint8Array; needInput: boolean } {
+    const x = this.x, g = this.g;
+    const r = x.gz_run(g);
+    if (r === R_ERROR) this.fail();
+    const n = x.gz_out_len(g);
+    let out: Uint8Array | undefined;
+    if (n > 0) {
+      const at = x.gz_out_ptr(g);
+      out = new Uint8Array(x.memory.buffer).slice(at, at + n);
+      x.gz_taken(g);
+    }
+    return { out, needInput: r === R_NEED_INPUT };
+  }
+
+  /** Feeds all of `input`; `emit` gets each piece of output as soon as it is decoded. */
+  push(input: Uint8Array, emit: (out: Uint8Array) => void): void {
     let i = 0;
     for (;;) {
-      const space = x.gz_input_space(g);
-      if (space > 0 && i < input.byteLength) {
-        const part = input.subarray(i, i + space);
-        new Uint8Array(x.memory.buffer).set(part, x.gz_input_ptr(g));
-        x.gz_input_add(g, part.byteLength);
-        i += part.byteLength;
-      }
-      const r = x.gz_run(g);
-      if (r === R_ERROR) this.fail();
-      const n = x.gz_out_len(g);
-      if (n > 0) {
-        const at = x.gz_out_ptr(g);
-        emit(new Uint8Array(x.memory.buffer).slice(at, at + n));
-        x.gz_taken(g);
-      }
-      if (r === R_NEED_INPUT && i >= input.byteLength) return;
+      i += this.feed(input.subarray(i));
+      const { out, needInput } = this.run();
+      if (out) emit(out);
+      if (needInput && i >= input.byteLength) return;
     }
   }
 
@@ -197,7 +211,8 @@ let core: WasmCore | undefined;
 /** The module, compiled and instantiated once (asynchronously: browsers require it). */
 export async function loadWasmCore(): Promise<WasmCore> {
   if (core) return core;
-  const { instance } = await WebAssembly.instantiate(decodeBase64(WASM_CORE_BASE64), {});
+  const module = await WebAssembly.compile(decodeBase64(WASM_CORE_BASE64));
+  const instance = await WebAssembly.instantiate(module, {});
   core ??= new WasmCore(instance.exports as unknown as Exports);
   return core;
 }
