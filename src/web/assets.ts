@@ -53,7 +53,9 @@ tbody tr:hover { background: var(--head); }
 .sig.bad { color: var(--bad); } .sig.none { color: var(--muted); }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.meta dt { font-weight: 600; } dl.meta dd { margin: 0; word-break: break-all; }
-code.digest { word-break: break-all; }
+code.digest, table.blobs td code { word-break: break-all; }
+.client-log p { margin: .25rem 0; overflow-wrap: anywhere; }
+#client-verify button, #live-out button, .search button { font: inherit; padding: .3rem .7rem; }
 .button { display: inline-block; padding: .35rem .8rem; border: 1px solid var(--link); border-radius: 4px;
   text-decoration: none; font-weight: 600; }
 .graph svg { max-width: none; }

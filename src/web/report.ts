@@ -26,7 +26,7 @@ export interface ReportResult {
 export async function writeReportDir(
   data: SiteData,
   dir: string,
-  opts: RenderOptions = {},
+  opts: RenderOptions & { browserJs?: string } = {},
 ): Promise<ReportResult> {
   const existing = await readdir(dir).catch((e) => {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
@@ -71,7 +71,7 @@ export async function writeReportDir(
 export async function writeReportStore(
   data: SiteData,
   store: Store,
-  opts: RenderOptions & { signal?: AbortSignal } = {},
+  opts: RenderOptions & { signal?: AbortSignal; browserJs?: string } = {},
 ): Promise<ReportResult> {
   let files = 0, bytes = 0;
   let index: Uint8Array | undefined;

@@ -17,10 +17,13 @@ import type { VerifyReport } from "../mirror/verify.ts";
 import { checkStorePath } from "../storage/path.ts";
 import { escapeXml as esc } from "./graph.ts";
 import {
+  browserScript,
   contentTypeOf,
   CSP,
   humanBytes,
+  keysJson,
   renderIndex,
+  renderLive,
   renderMirror,
   type RenderOptions,
   renderSpec,
@@ -93,7 +96,9 @@ export async function serveSite(opts: ServeOptions): Promise<RunningServer> {
   const render: RenderOptions = {
     live: true,
     objectHref: (i, path) => `mirror/${i}/${path.split("/").map(encodeURIComponent).join("/")}`,
+    mirrorRoot: "mirror/0/",
   };
+  const browserJs = await browserScript();
   const byHash = new Map(opts.data.specs.map((s) => [s.hash, s]));
   const running = new Set<AbortController>();
 
@@ -117,6 +122,9 @@ export async function serveSite(opts: ServeOptions): Promise<RunningServer> {
     if (path === "mirror.html") return send(renderMirror(opts.data, render));
     if (path === "assets/app.css") return send(APP_CSS);
     if (path === "assets/app.js") return send(APP_JS);
+    if (path === "assets/browser.js" && browserJs) return send(browserJs);
+    if (path === "assets/keys.json") return send(keysJson(opts.data));
+    if (path === "live.html") return send(renderLive(opts.data, render));
     if (segments.length === 2 && segments[0] === "spec" && segments[1].endsWith(".html")) {
       const s = byHash.get(segments[1].slice(0, -5));
       if (s) return send(renderSpec(opts.data, s, render));

@@ -18,7 +18,7 @@ import { APP_CSS, APP_JS } from "./assets.ts";
 
 /** The Content-Security-Policy of every page (also sent as a header by `serve`). */
 export const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+  "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; " +
   "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /** Signature status of an entry, as shown. */
@@ -68,7 +68,9 @@ export interface SiteData {
   generated: string;
   mirrors: { url: string; name?: string; layouts: (2 | 3)[]; notes: string[] }[];
   specs: SiteSpec[];
-  keys: { fingerprint: string; mirror: string; trusted: boolean }[];
+  keys: { fingerprint: string; mirror: string; trusted: boolean; armored?: string }[];
+  /** Armored keys the browser checks signatures with (`assets/keys.json`). */
+  trustedKeys?: string[];
   /** `verifyMirror` reports, one per mirror, when verification ran. */
   verify?: VerifyReport[];
 }
@@ -85,6 +87,8 @@ export interface CollectOptions {
   /** Entries read at once (default 8). */
   jobs?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Armored public keys trusted besides the published keys that verified an entry. */
+  trustedKeys?: string[];
 }
 
 /**
@@ -124,6 +128,7 @@ export async function collectSite(
     fingerprint: k.fingerprint,
     mirror: k.mirror,
     trusted: trusted.has(k.fingerprint),
+    armored: k.armored,
   }));
   return {
     generated: new Date().toISOString(),
@@ -135,6 +140,10 @@ export async function collectSite(
     })),
     specs,
     keys,
+    trustedKeys: [
+      ...keys.filter((k) => k.trusted && k.armored).map((k) => k.armored!),
+      ...(opts.trustedKeys ?? []),
+    ],
   };
 }
 
@@ -202,6 +211,11 @@ export interface RenderOptions {
   objectHref?: (mirror: number, path: string) => string | undefined;
   /** Adds the live actions of `serve` (verify). */
   live?: boolean;
+  /**
+   * Where the (first) mirror's root is, relative to the site's root ("" when the site is at the
+   * mirror's root): pages then load `assets/browser.js`, which re-verifies entries in the browser.
+   */
+  mirrorRoot?: string;
 }
 
 /** The path of a spec's page, from the site's root. */
@@ -223,10 +237,16 @@ export function humanBytes(n: number): string {
 function page(
   title: string,
   root: string,
-  current: "specs" | "mirror" | "",
+  current: "specs" | "mirror" | "live" | "",
   body: string,
   opts: RenderOptions = {},
 ): string {
+  const module = opts.mirrorRoot !== undefined || current === "live"
+    ? `\n<script type="module" src="${root}assets/browser.js"></script>`
+    : "";
+  const mirrorRoot = opts.mirrorRoot !== undefined
+    ? ` data-mirror-root="${esc(opts.mirrorRoot)}"`
+    : "";
   const nav = (href: string, label: string, key: string) =>
     `<a href="${root}${href}"${current === key ? ' aria-current="page"' : ""}>${label}</a>`;
   return `<!DOCTYPE html>
@@ -239,13 +259,13 @@ function page(
 <meta name="referrer" content="no-referrer">
 <title>${esc(title)}</title>
 <link rel="stylesheet" href="${root}assets/app.css">
-<script src="${root}assets/app.js" defer></script>
+<script src="${root}assets/app.js" defer></script>${module}
 </head>
-<body data-root="${root}"${opts.live ? ' data-live="1"' : ""}>
+<body data-root="${root}"${mirrorRoot}${opts.live ? ' data-live="1"' : ""}>
 <a class="skip" href="#main">Skip to content</a>
 <header><nav aria-label="site">${nav("index.html", "Specs", "specs")} ${
     nav("mirror.html", "Mirror", "mirror")
-  }</nav></header>
+  } ${nav("live.html", "Open a mirror", "live")}</nav></header>
 <main id="main" tabindex="-1">
 ${body}
 </main>
@@ -404,7 +424,7 @@ ${live}
 ${blobRow("tarball", s.tarball, obj(s.tarball?.path))}
 ${blobRow("spec", s.specBlob, obj(s.specBlob?.path))}
 </tbody></table></div>
-<div id="client-verify" hidden></div>
+<section id="client-verify" data-hash="${esc(s.hash)}" hidden></section>
 <h2>Dependency graph</h2>
 <p class="legend"><span class="l-link">link</span> <span class="l-run">run</span> <span class="l-build">build</span> <span class="l-test">test</span>; dashed boxes are externals; click a box to open its page.</p>
 <div class="graph scroll">${graph}</div>
@@ -489,15 +509,53 @@ ${verify}`;
   return page("Mirror", "", "mirror", body, opts);
 }
 
+/** `live.html`: opens any mirror of the same site in the browser (needs JavaScript). */
+export function renderLive(_data: SiteData, opts: RenderOptions = {}): string {
+  const body = `<h1>Open a mirror</h1>
+<p>Reads a build cache of this web site in the browser with spackle's own reader: the layout is
+detected, the index listed, and each entry can be verified here (signature, spec, tarball sha256).</p>
+<noscript><p class="sig warn">This page needs JavaScript; the other pages do not.</p></noscript>
+<form id="live-form" class="search" action="live.html" method="get">
+<label for="live-url">Mirror URL</label> <input id="live-url" name="url" type="url" autocomplete="off" placeholder="https://this.site/path/to/mirror/">
+<button type="submit">Open</button>
+</form>
+<div id="live-out"></div>`;
+  return page("Open a mirror", "", "live", body, opts);
+}
+
+/** The script that re-verifies entries in the browser, when this build carries it. */
+export async function browserScript(): Promise<string | undefined> {
+  try {
+    const b = await import("./_browser_bundle.ts");
+    const { gunzipBytes } = await import("../core/gzip.ts");
+    const bin = atob(b.BROWSER_JS_GZIP_BASE64);
+    const gz = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) gz[i] = bin.charCodeAt(i);
+    return new TextDecoder().decode(gunzipBytes(gz, "the browser script"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The trusted keys, as `assets/keys.json` holds them for the browser. */
+export function keysJson(data: SiteData): string {
+  return JSON.stringify((data.trustedKeys ?? []).map((armored) => ({ armored })));
+}
+
 /** Every file of the static site: path from the site's root, and content. */
 export function* sitePages(
   data: SiteData,
-  opts: RenderOptions = {},
+  opts: RenderOptions & { browserJs?: string } = {},
 ): Generator<[string, string]> {
   yield ["assets/app.css", APP_CSS];
   yield ["assets/app.js", APP_JS];
+  if (opts.browserJs) {
+    yield ["assets/browser.js", opts.browserJs];
+    yield ["assets/keys.json", keysJson(data)];
+  }
   yield ["index.html", renderIndex(data, opts)];
   yield ["mirror.html", renderMirror(data, opts)];
+  yield ["live.html", renderLive(data, opts)];
   for (const s of data.specs) yield [specPath(s.hash), renderSpec(data, s, opts)];
 }
 

@@ -123,15 +123,23 @@ const register: Register = (program, act) => {
       }) as import("../../storage/store.ts").Store;
     }
     if (o.verify) data.verify = await verifyAll(ctx, mirrors, o);
+    const beside = (i: number) =>
+      !!into && into.url.href.replace(/\/?$/, "/") === mirrors.mirrors[i]?.url;
     const objectHref = (i: number, path: string) => {
       const url = mirrors.mirrors[i]?.url;
       if (!url) return undefined;
-      if (into && into.url.href.replace(/\/?$/, "/") === url) return path;
+      if (beside(i)) return path;
       return hrefBase(url, path);
     };
+    // Beside its mirror, the pages re-verify entries in the browser.
+    const render = {
+      objectHref,
+      mirrorRoot: beside(0) ? "" : undefined,
+      browserJs: await web.browserScript(),
+    };
     const res = into
-      ? await web.writeReportStore(data, into, { objectHref, signal: ctx.signal })
-      : await web.writeReportDir(data, o.output!, { objectHref });
+      ? await web.writeReportStore(data, into, { ...render, signal: ctx.signal })
+      : await web.writeReportDir(data, o.output!, render);
     const where = into ? into.url.href : o.output!;
     if (ctx.out.json) {
       ctx.out.data({ to: where, specs: data.specs.length, files: res.files, bytes: res.bytes });
@@ -258,9 +266,12 @@ async function load(ctx: Ctx, o: MirrorCliOptions, jobs: number) {
   const { collectSite } = await import("../../web/site.ts");
   const progress = Progress.for(ctx.out);
   let started = false;
+  const { readFile } = await import("node:fs/promises");
+  const trustedKeys = await Promise.all((o.key ?? []).map((f) => readFile(f, "utf8")));
   const data = await collectSite(mirrors, {
     signal: ctx.signal,
     jobs,
+    trustedKeys,
     onProgress: (done, total) => {
       if (!started) {
         progress.phase("read", total);
