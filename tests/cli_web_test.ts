@@ -121,3 +121,12 @@ t(
     }
   },
 );
+
+Deno.test("the embedded browser script is up to date with src/web/browser.ts and what it imports", async () => {
+  const p = await new Deno.Command(join(REPO_ROOT, "node_modules/.bin/bun"), {
+    args: [join(REPO_ROOT, "scripts/build_web.ts"), "--check"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(p.code, 0, new TextDecoder().decode(p.stderr));
+});

@@ -154,6 +154,24 @@ async function checkSite(page: Page, base: string, label: string, index = "index
   noScriptRan(page);
 }
 
+/** Clicks the spec page's "verify here" button; resolves with the result and the log text. */
+async function clientVerify(page: Page): Promise<{ result: string; text: string }> {
+  await page.waitFor(`document.querySelector("#client-verify button")`);
+  await page.eval(`document.querySelector("#client-verify button").click()`);
+  await page.waitFor(`document.querySelector("#client-verify").dataset.result`, 60_000);
+  return {
+    result: await page.eval<string>(`document.querySelector("#client-verify").dataset.result`),
+    text: await page.eval<string>(`document.querySelector("#client-verify").innerText`),
+  };
+}
+
+/** Opens live.html on a mirror URL; resolves with the number of specs it lists. */
+async function liveOpen(page: Page, site: string, mirror: string): Promise<string> {
+  await page.goto(`${site}live.html?url=${encodeURIComponent(mirror)}`);
+  await page.waitFor(`document.getElementById("live-out").dataset.specs`, 60_000);
+  return await page.eval<string>(`document.getElementById("live-out").dataset.specs`);
+}
+
 const enabled = HAVE_FIXTURES && !!CHROMIUM;
 
 Deno.test({
@@ -172,7 +190,7 @@ Deno.test({
         const site = join(tmp, "site");
         const r = await spackle("report", "-m", fixture("v3-signed"), "-k", KEY(), "-o", site);
         assert.equal(r.code, 0, r.stderr);
-        assert.match(r.stdout, /^4 specs, 8 files/);
+        assert.match(r.stdout, /^4 specs, 11 files/);
         await checkSite(page, pathToFileURL(site).href + "/", "file");
         await page.goto(pathToFileURL(site).href + "/mirror.html");
         const text = await page.eval<string>("document.body.innerText");
@@ -246,6 +264,11 @@ Deno.test({
             "problems",
           );
           await shot(page, "serve-tampered-mirror");
+          await page.goto(s.url + `spec/${LIBFOO}.html`);
+          const cv = await clientVerify(page);
+          assert.equal(cv.result, "failed");
+          assert.match(cv.text, /tarball: failed: .*digest is "sha256:/);
+          await shot(page, "serve-tampered-client");
         } finally {
           await s.stop();
         }
@@ -280,10 +303,35 @@ Deno.test({
               `fetch(document.querySelector("table.blobs a").href).then(r => r.status)`,
             );
             assert.equal(status, 200);
+            // ... and the page re-verifies the entry in the browser.
+            const cv = await clientVerify(page);
+            assert.equal(cv.result, "ok", cv.text);
+            await shot(page, "nginx-client-verify");
+            assert.equal(await liveOpen(page, base, base), "4");
           } finally {
             await rm(mirror, { recursive: true, force: true });
           }
         },
+      });
+
+      await t.step("a v2 mirror read and verified in the browser", async () => {
+        const s = await serve("-m", fixture("v2-signed"), "-k", KEY());
+        try {
+          await page.goto(s.url + "spec/4f3mj2wxorbeenbr5pmk7n7mkat6dlff.html");
+          const cv = await clientVerify(page);
+          assert.equal(cv.result, "ok", cv.text);
+          assert.match(cv.text, /mirror: layout v2/);
+          assert.match(cv.text, /metadata signature verified/);
+          assert.equal(await liveOpen(page, s.url, s.url + "mirror/0/"), "4");
+          // A URL of another origin is refused.
+          assert.equal(await liveOpen(page, s.url, "https://example.invalid/mirror/"), "error");
+          assert.match(
+            await page.eval<string>(`document.getElementById("live-out").innerText`),
+            /only mirrors of this site/,
+          );
+        } finally {
+          await s.stop();
+        }
       });
 
       await t.step("a hostile mirror's script-bearing names run no script", async () => {
