@@ -53,37 +53,54 @@ static const u32 K[64] = {
 
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
-static void sha_block(u32 *h, const u8 *p) {
-  u32 w[64];
+#define CH(x, y, z) (((x) & (y)) ^ (~(x) & (z)))
+#define MAJ(x, y, z) (((x) & (y)) ^ ((x) & (z)) ^ ((y) & (z)))
+#define BS0(x) (ROR(x, 2) ^ ROR(x, 13) ^ ROR(x, 22))
+#define BS1(x) (ROR(x, 6) ^ ROR(x, 11) ^ ROR(x, 25))
+#define SS0(x) (ROR(x, 7) ^ ROR(x, 18) ^ ((x) >> 3))
+#define SS1(x) (ROR(x, 17) ^ ROR(x, 19) ^ ((x) >> 10))
+#define RND(a, b, c, d, e, f, g, h, i)                                                           \
+  do {                                                                                         \
+    u32 t1 = h + BS1(e) + CH(e, f, g) + K[i] + w[(i) & 15];                                    \
+    d += t1;                                                                                   \
+    h = t1 + BS0(a) + MAJ(a, b, c);                                                            \
+  } while (0)
+
+/* One 64-byte block; rounds fully unrolled so the schedule and state live in locals. */
+static void sha_block(u32 *st, const u8 *p) {
+  u32 w[16];
+#pragma clang loop unroll(full)
   for (int i = 0; i < 16; i++) {
-    w[i] = (u32)p[4 * i] << 24 | (u32)p[4 * i + 1] << 16 | (u32)p[4 * i + 2] << 8 | p[4 * i + 3];
+    u32 v;
+    __builtin_memcpy(&v, p + 4 * i, 4);
+    w[i] = __builtin_bswap32(v);
   }
-  for (int i = 16; i < 64; i++) {
-    u32 s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    u32 s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+  u32 a = st[0], b = st[1], c = st[2], d = st[3], e = st[4], f = st[5], g = st[6], h = st[7];
+#pragma clang loop unroll(full)
+  for (int i = 0; i < 64; i += 8) {
+    if (i >= 16) {
+#pragma clang loop unroll(full)
+      for (int j = i; j < i + 8; j++) {
+        w[j & 15] += SS1(w[(j - 2) & 15]) + w[(j - 7) & 15] + SS0(w[(j - 15) & 15]);
+      }
+    }
+    RND(a, b, c, d, e, f, g, h, i);
+    RND(h, a, b, c, d, e, f, g, i + 1);
+    RND(g, h, a, b, c, d, e, f, i + 2);
+    RND(f, g, h, a, b, c, d, e, i + 3);
+    RND(e, f, g, h, a, b, c, d, i + 4);
+    RND(d, e, f, g, h, a, b, c, i + 5);
+    RND(c, d, e, f, g, h, a, b, i + 6);
+    RND(b, c, d, e, f, g, h, a, i + 7);
   }
-  u32 a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-  for (int i = 0; i < 64; i++) {
-    u32 t1 = hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
-    u32 t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-    hh = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
-  }
-  h[0] += a;
-  h[1] += b;
-  h[2] += c;
-  h[3] += d;
-  h[4] += e;
-  h[5] += f;
-  h[6] += g;
-  h[7] += hh;
+  st[0] += a;
+  st[1] += b;
+  st[2] += c;
+  st[3] += d;
+  st[4] += e;
+  st[5] += f;
+  st[6] += g;
+  st[7] += h;
 }
 
 EXPORT(sha_state) Sha *sha_state(void) { return &sha_state_v; }
@@ -193,7 +210,7 @@ typedef struct Gz {
   u8 out[WIN + OUTSZ];
 } Gz;
 
-static u32 crc_table[256];
+static u32 crc_table[8][256];
 static Huff fixed_lens, fixed_dists;
 static int ready;
 static Gz *free_list;
@@ -206,7 +223,12 @@ static void init_tables(void) {
   for (u32 i = 0; i < 256; i++) {
     u32 c = i;
     for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >> 1) : c >> 1;
-    crc_table[i] = c;
+    crc_table[0][i] = c;
+  }
+  for (u32 i = 0; i < 256; i++) {
+    for (int t = 1; t < 8; t++) {
+      crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+    }
   }
   u8 l[288];
   int i = 0;
@@ -415,8 +437,19 @@ static int dynamic(Gz *g) {
 
 /* Brings the member's CRC-32 and length up to the output written so far. */
 static void crc_sync(Gz *g) {
-  u32 c = ~g->crc;
-  for (u32 i = g->crc_pos; i < g->out_pos; i++) c = crc_table[(c ^ g->out[i]) & 0xff] ^ (c >> 8);
+  u32 c = ~g->crc, i = g->crc_pos;
+  const u8 *b = g->out;
+  /* Slicing by 8: eight bytes per step. */
+  for (; i + 8 <= g->out_pos; i += 8) {
+    u32 lo, hi;
+    __builtin_memcpy(&lo, b + i, 4);
+    __builtin_memcpy(&hi, b + i + 4, 4);
+    lo ^= c;
+    c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^ crc_table[5][(lo >> 16) & 0xff] ^
+        crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+        crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+  }
+  for (; i < g->out_pos; i++) c = crc_table[0][(c ^ b[i]) & 0xff] ^ (c >> 8);
   g->crc = ~c;
   g->isize += g->out_pos - g->crc_pos;
   g->member_out += g->out_pos - g->crc_pos;
