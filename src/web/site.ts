@@ -241,7 +241,8 @@ function page(
   body: string,
   opts: RenderOptions = {},
 ): string {
-  const module = opts.mirrorRoot !== undefined || current === "live"
+  // Only the pages with client-side checks load the (large) module of the read path.
+  const module = (opts.mirrorRoot !== undefined && current === "") || current === "live"
     ? `\n<script type="module" src="${root}assets/browser.js"></script>`
     : "";
   const mirrorRoot = opts.mirrorRoot !== undefined
