@@ -435,12 +435,11 @@ static int dynamic(Gz *g) {
   return 1;
 }
 
-/* Brings the member's CRC-32 and length up to the output written so far. */
-static void crc_sync(Gz *g) {
-  u32 c = ~g->crc, i = g->crc_pos;
-  const u8 *b = g->out;
+/* CRC-32 (gzip's) of b[i..end) continuing from `crc`. */
+static u32 crc32(u32 crc, const u8 *b, u32 i, u32 end) {
+  u32 c = ~crc;
   /* Slicing by 8: eight bytes per step. */
-  for (; i + 8 <= g->out_pos; i += 8) {
+  for (; i + 8 <= end; i += 8) {
     u32 lo, hi;
     __builtin_memcpy(&lo, b + i, 4);
     __builtin_memcpy(&hi, b + i + 4, 4);
@@ -449,8 +448,13 @@ static void crc_sync(Gz *g) {
         crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
         crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
   }
-  for (; i < g->out_pos; i++) c = crc_table[0][(c ^ b[i]) & 0xff] ^ (c >> 8);
-  g->crc = ~c;
+  for (; i < end; i++) c = crc_table[0][(c ^ b[i]) & 0xff] ^ (c >> 8);
+  return ~c;
+}
+
+/* Brings the member's CRC-32 and length up to the output written so far. */
+static void crc_sync(Gz *g) {
+  g->crc = crc32(g->crc, g->out, g->crc_pos, g->out_pos);
   g->isize += g->out_pos - g->crc_pos;
   g->member_out += g->out_pos - g->crc_pos;
   g->crc_pos = g->out_pos;
@@ -663,4 +667,191 @@ EXPORT(gz_can_end) u32 gz_can_end(Gz *g) {
 /* After the output was taken (the window keeps it as history for back-references). */
 EXPORT(gz_taken) void gz_taken(Gz *g) {
   g->out_start = g->out_pos;
+}
+
+/* ------------------------------------------------------------------ gzip (compression) */
+
+/*
+ * A deflate compressor: LZ77 over a 32 KiB window (hash chains, greedy matching) coded with the
+ * fixed Huffman codes, one block per call of `gzc_block` (at most GZC_BLOCK bytes), written
+ * as one gzip member (mtime 0, OS byte 255, as Spack writes). Its output is valid gzip that any
+ * inflater reads, but not byte-identical to zlib's: where Spack's exact bytes matter, spackle
+ * uses node:zlib.
+ */
+#define GZC_BLOCK 65536
+#define GZC_BUF (WIN + GZC_BLOCK)
+#define HBITS 15
+#define HSIZE (1 << HBITS)
+
+typedef struct Gzc {
+  struct Gzc *next_free;
+  u32 start;     /* where the next block goes in buf (after the history) */
+  u32 chain;     /* longest hash chain followed */
+  u32 crc, isize;
+  u64 bitbuf;
+  u32 bitcnt, out_len, header;
+  u32 head[HSIZE]; /* last position + 1 of each hash (0: none) */
+  u32 prev[GZC_BUF];
+  u8 buf[GZC_BUF];
+  u8 out[GZC_BLOCK + GZC_BLOCK / 4 + 64];
+} Gzc;
+
+static Gzc *gzc_free_list;
+static u16 lit_code[288], dist_code[30];
+static u8 lit_len[288];
+static int gzc_ready;
+
+static u32 reverse(u32 code, int len) {
+  u32 r = 0;
+  for (int i = 0; i < len; i++) r |= ((code >> i) & 1) << (len - 1 - i);
+  return r;
+}
+
+static void gzc_init_tables(void) {
+  for (u32 v = 0; v < 288; v++) {
+    u32 code, len;
+    if (v < 144) code = 0x30 + v, len = 8;
+    else if (v < 256) code = 0x190 + (v - 144), len = 9;
+    else if (v < 280) code = v - 256, len = 7;
+    else code = 0xc0 + (v - 280), len = 8;
+    lit_code[v] = (u16)reverse(code, (int)len);
+    lit_len[v] = (u8)len;
+  }
+  for (u32 d = 0; d < 30; d++) dist_code[d] = (u16)reverse(d, 5);
+  gzc_ready = 1;
+}
+
+static inline void bits(Gzc *c, u32 value, u32 n) {
+  c->bitbuf |= (u64)value << c->bitcnt;
+  c->bitcnt += n;
+  while (c->bitcnt >= 8) {
+    c->out[c->out_len++] = (u8)c->bitbuf;
+    c->bitbuf >>= 8;
+    c->bitcnt -= 8;
+  }
+}
+
+static inline u32 hash3(const u8 *p) {
+  return ((u32)p[0] << 16 ^ (u32)p[1] << 8 ^ p[2]) * 2654435761u >> (32 - HBITS);
+}
+
+static void put_match(Gzc *c, u32 len, u32 dist) {
+  int ls = 0;
+  while (ls < 28 && LBASE[ls + 1] <= len) ls++;
+  bits(c, lit_code[257 + ls], lit_len[257 + ls]);
+  if (LEXT[ls]) bits(c, len - LBASE[ls], LEXT[ls]);
+  int ds = 0;
+  while (ds < 29 && DBASE[ds + 1] <= dist) ds++;
+  bits(c, dist_code[ds], 5);
+  if (DEXT[ds]) bits(c, dist - DBASE[ds], DEXT[ds]);
+}
+
+EXPORT(gzc_new) Gzc *gzc_new(u32 level) {
+  if (!ready) init_tables();
+  if (!gzc_ready) gzc_init_tables();
+  Gzc *c = gzc_free_list;
+  if (c) gzc_free_list = c->next_free;
+  else if (!(c = (Gzc *)alloc(sizeof(Gzc)))) return 0;
+  c->next_free = 0;
+  c->start = 0;
+  c->chain = level == 0 ? 1 : level < 4 ? 8 : level < 7 ? 48 : 512;
+  c->crc = c->isize = 0;
+  c->bitbuf = 0;
+  c->bitcnt = c->out_len = 0;
+  c->header = 1;
+  for (u32 i = 0; i < HSIZE; i++) c->head[i] = 0;
+  return c;
+}
+
+EXPORT(gzc_free) void gzc_free(Gzc *c) {
+  c->next_free = gzc_free_list;
+  gzc_free_list = c;
+}
+
+/* Where the caller writes the next block (at most GZC_BLOCK bytes). */
+EXPORT(gzc_input_ptr) u8 *gzc_input_ptr(Gzc *c) { return c->buf + c->start; }
+EXPORT(gzc_out_ptr) u8 *gzc_out_ptr(Gzc *c) { return c->out; }
+EXPORT(gzc_block_size) u32 gzc_block_size(void) { return GZC_BLOCK; }
+
+static void gzc_header(Gzc *c) {
+  static const u8 h[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
+  for (int i = 0; i < 10; i++) c->out[c->out_len++] = h[i];
+  c->header = 0;
+}
+
+/* Compresses the `len` bytes written at gzc_input_ptr as one block; returns the output size. */
+EXPORT(gzc_block) u32 gzc_block(Gzc *c, u32 len) {
+  c->out_len = 0;
+  if (c->header) gzc_header(c);
+  if (len == 0) return c->out_len;
+  const u8 *b = c->buf;
+  u32 end = c->start + len;
+  c->crc = crc32(c->crc, b, c->start, end);
+  c->isize += len;
+  bits(c, 2, 3); /* BFINAL 0, BTYPE 01 (fixed codes) */
+  u32 p = c->start;
+  while (p < end) {
+    u32 best = 0, bdist = 0;
+    if (p + 3 <= end) {
+      u32 h = hash3(b + p);
+      u32 cand = c->head[h];
+      u32 limit = end - p < 258 ? end - p : 258;
+      for (u32 n = c->chain; cand && n; n--) {
+        u32 q = cand - 1;
+        if (p - q > WIN) break;
+        if (b[q + best] == b[p + best] && b[q] == b[p]) {
+          u32 l = 0;
+          while (l < limit && b[q + l] == b[p + l]) l++;
+          if (l > best) {
+            best = l;
+            bdist = p - q;
+            if (l == limit) break;
+          }
+        }
+        cand = c->prev[q];
+      }
+      c->prev[p] = c->head[h];
+      c->head[h] = p + 1;
+    }
+    if (best >= 3) {
+      put_match(c, best, bdist);
+      /* Index the positions the match covers (for later matches). */
+      for (u32 k = 1; k < best && p + k + 3 <= end; k++) {
+        u32 h = hash3(b + p + k);
+        c->prev[p + k] = c->head[h];
+        c->head[h] = p + k + 1;
+      }
+      p += best;
+    } else {
+      bits(c, lit_code[b[p]], lit_len[b[p]]);
+      p++;
+    }
+  }
+  bits(c, lit_code[256], lit_len[256]);
+  /* Keep the last WIN bytes as history; positions move down with them. */
+  if (end > WIN) {
+    u32 shift = end - WIN;
+    for (u32 i = 0; i < WIN; i++) c->buf[i] = c->buf[shift + i];
+    for (u32 i = 0; i < WIN; i++) {
+      u32 v = c->prev[shift + i];
+      c->prev[i] = v > shift ? v - shift : 0;
+    }
+    for (u32 i = 0; i < HSIZE; i++) c->head[i] = c->head[i] > shift ? c->head[i] - shift : 0;
+    c->start = WIN;
+  } else {
+    c->start = end;
+  }
+  return c->out_len;
+}
+
+/* Ends the member: a last empty block and the trailer (CRC-32, length); returns the output size. */
+EXPORT(gzc_finish) u32 gzc_finish(Gzc *c) {
+  c->out_len = 0;
+  if (c->header) gzc_header(c);
+  bits(c, 3, 3); /* BFINAL 1, BTYPE 01 */
+  bits(c, lit_code[256], lit_len[256]);
+  if (c->bitcnt) bits(c, 0, 8 - c->bitcnt);
+  for (int i = 0; i < 4; i++) c->out[c->out_len++] = (u8)(c->crc >> (8 * i));
+  for (int i = 0; i < 4; i++) c->out[c->out_len++] = (u8)(c->isize >> (8 * i));
+  return c->out_len;
 }

@@ -4,8 +4,8 @@
  * by feature detection, when the core is first loaded; callers never choose.
  *
  * `SPACKLE_CORE_BACKEND=wasm` in the environment makes a runtime that has the native modules use
- * the WebAssembly core anyway for what it provides, sha256 and decompression (the core's tests run
- * on both backends with it). Compression always needs `node:zlib`.
+ * the WebAssembly core anyway (the core's tests run on both backends with it). Its gzip output is
+ * valid but not zlib's byte for byte, so Spack-identical tarballs come from `node:zlib` only.
  *
  * @module
  */
@@ -49,9 +49,9 @@ const gunzipZlib = forced === "wasm" ? undefined : nodeZlib;
 const wasm: WasmCore | undefined = nodeCrypto && gunzipZlib ? undefined : await loadWasmCore();
 
 /** The implementation in use for each capability. */
-export const BACKEND: { sha256: "native" | "wasm"; gunzip: "native" | "wasm" } = {
+export const BACKEND: { sha256: "native" | "wasm"; gzip: "native" | "wasm" } = {
   sha256: nodeCrypto ? "native" : "wasm",
-  gunzip: gunzipZlib ? "native" : "wasm",
+  gzip: gunzipZlib ? "native" : "wasm",
 };
 
 /** A new incremental sha256 from the backend in use. */
@@ -75,9 +75,9 @@ export function nativeGunzip(): NodeZlib | undefined {
   return gunzipZlib;
 }
 
-/** `node:zlib` for compression, when the runtime has it. */
+/** `node:zlib` for compression, unless it is missing or overridden (then: the WASM core). */
 export function nativeZlib(): NodeZlib | undefined {
-  return nodeZlib;
+  return gunzipZlib;
 }
 
 /** The WebAssembly core, when it is loaded (it is whenever a native module is missing). */

@@ -2,8 +2,8 @@
  * gzip streams with `node:zlib`: decompression accepts multi-member input and checks every
  * CRC; compression writes what Spack writes (level 6, mtime 0, no file name, OS byte 255), so
  * the same input always gives the same bytes. Where `node:zlib` is missing (browsers),
- * decompression runs on the WebAssembly core (`backend.ts` chooses), with the same results and
- * error words; compression needs `node:zlib`.
+ * gzip runs on the WebAssembly core (`backend.ts` chooses): decompression with the same results
+ * and error words; compression gives valid gzip with the same header, but not zlib's exact bytes.
  *
  * @module
  */
@@ -176,6 +176,10 @@ function spackHeader(): TransformStream<Uint8Array, Uint8Array> {
  */
 export function gzipStream(level = 6): TransformStream<Uint8Array, Uint8Array> {
   const blocks = rechunk(GZIP_BLOCK);
+  if (!nativeZlib()) {
+    const w = wasmGzipStream(wasmCore()!, level);
+    return { writable: blocks.writable, readable: blocks.readable.pipeThrough(w) };
+  }
   const t = zlibTransform(
     needZlib().createGzip({ level, chunkSize: 256 * 1024 }),
     (e) => new IntegrityError(`Cannot compress: ${e.message}`, { cause: e }),
@@ -189,6 +193,13 @@ const GZIP_BLOCK = 1 << 20;
 
 /** Compresses a byte array with Spack's gzip settings (same bytes as gzipStream()). */
 export function gzipBytes(data: Uint8Array | string, level = 6): Uint8Array {
+  if (!nativeZlib()) {
+    const parts: Uint8Array[] = [];
+    const z = wasmCore()!.gzip(level);
+    z.push(typeof data === "string" ? new TextEncoder().encode(data) : data, (o) => parts.push(o));
+    z.end((o) => parts.push(o));
+    return concat(parts);
+  }
   const out = new Uint8Array(needZlib().gzipSync(data, { level, chunkSize: GZIP_BLOCK }));
   out.fill(0, 4, 8);
   out[9] = 0xff;
@@ -218,6 +229,19 @@ function needZlib() {
   const zlib = nativeZlib();
   if (!zlib) throw new UnsupportedError("Cannot compress: gzip compression needs node:zlib");
   return zlib;
+}
+
+/** gzipStream() on the WebAssembly core. */
+function wasmGzipStream(core: WasmCore, level: number): TransformStream<Uint8Array, Uint8Array> {
+  const z = core.gzip(level);
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, c) {
+      z.push(chunk, (o) => c.enqueue(o));
+    },
+    flush(c) {
+      z.end((o) => c.enqueue(o));
+    },
+  });
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

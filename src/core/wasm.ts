@@ -27,6 +27,13 @@ interface Exports {
   gz_run(g: number): number;
   gz_can_end(g: number): number;
   gz_taken(g: number): void;
+  gzc_new(level: number): number;
+  gzc_free(c: number): void;
+  gzc_input_ptr(c: number): number;
+  gzc_out_ptr(c: number): number;
+  gzc_block_size(): number;
+  gzc_block(c: number, len: number): number;
+  gzc_finish(c: number): number;
 }
 
 const SHA_STATE_SIZE = 112;
@@ -114,6 +121,52 @@ export class WasmCore {
   release(d: WasmGunzip, g: number): void {
     this.freed.unregister(d);
     this.x.gz_free(g);
+  }
+
+  /** A new gzip compressor (one member; valid gzip, not byte-identical to zlib's). */
+  gzip(level = 6): WasmGzip {
+    const c = this.x.gzc_new(level);
+    if (!c) throw new Error("Cannot compress: out of WebAssembly memory");
+    const z = new WasmGzip(this.x, c, () => {
+      this.freedGzip.unregister(z);
+      this.x.gzc_free(c);
+    });
+    this.freedGzip.register(z, c, z);
+    return z;
+  }
+  private freedGzip = new FinalizationRegistry<number>((c) => this.x.gzc_free(c));
+}
+
+/** An incremental gzip compressor on the WebAssembly core. */
+export class WasmGzip {
+  private closed = false;
+  constructor(private x: Exports, private c: number, private free: () => void) {}
+
+  /** Compresses `input`; `emit` gets each piece of output (a copy). */
+  push(input: Uint8Array, emit: (out: Uint8Array) => void): void {
+    const x = this.x, c = this.c;
+    const block = x.gzc_block_size();
+    for (let i = 0; i < input.byteLength || i === 0; i += block) {
+      const part = input.subarray(i, i + block);
+      new Uint8Array(x.memory.buffer).set(part, x.gzc_input_ptr(c));
+      const n = x.gzc_block(c, part.byteLength);
+      if (n) emit(new Uint8Array(x.memory.buffer).slice(x.gzc_out_ptr(c), x.gzc_out_ptr(c) + n));
+      if (input.byteLength === 0) break;
+    }
+  }
+
+  /** Ends the member (last block, CRC-32 and length); `emit` gets the last output. */
+  end(emit: (out: Uint8Array) => void): void {
+    const x = this.x, c = this.c;
+    const n = x.gzc_finish(c);
+    emit(new Uint8Array(x.memory.buffer).slice(x.gzc_out_ptr(c), x.gzc_out_ptr(c) + n));
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.free();
   }
 }
 
