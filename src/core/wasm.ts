@@ -37,7 +37,8 @@ interface Exports {
 }
 
 const SHA_STATE_SIZE = 112;
-const R_NEED_INPUT = 0, R_OUTPUT = 1, R_ERROR = 2;
+// gz_run() answers R_NEED_INPUT (0), R_OUTPUT (1: output is waiting) or R_ERROR (2).
+const R_NEED_INPUT = 0, R_ERROR = 2;
 
 /** zlib's words for each error code of the module (so both backends say the same). */
 const GZ_ERRORS = [
