@@ -48,6 +48,8 @@ export interface SiteSpec {
   target?: string;
   /** Index into `SiteData.mirrors` of the mirror the entry came from. */
   mirror: number;
+  /** When the index recorded it (`installation_time`, seconds since the epoch). */
+  installedAt?: number;
   layout: 2 | 3;
   formatVersion?: number;
   namespace?: string;
@@ -164,6 +166,7 @@ async function readSpec(
     target: target.join("-") || undefined,
     mirror: mirrorIndex.get(r.mirror ?? "") ?? 0,
     layout: r.layout,
+    installedAt: r.installedAt,
     signature: { state: "unsigned" },
     dependencies: [],
   };
@@ -288,10 +291,25 @@ function sigCell(s: SignatureStatus): string {
   return `<span class="sig none">unsigned</span>`;
 }
 
+/** How long ago `t` (seconds since the epoch) was, from `now`: "5 min", "3 h", "12 d", "2 y". */
+export function age(t: number, now: number): string {
+  const s = Math.max(0, now - t);
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h`;
+  if (s < 365 * 86400) return `${Math.floor(s / 86400)} d`;
+  return `${Math.floor(s / (365 * 86400))} y`;
+}
+
 /** The table of every spec (`index.html`). */
 export function renderIndex(data: SiteData, opts: RenderOptions = {}): string {
+  const now = Date.parse(data.generated) / 1000;
   const rows = data.specs.map((s) => {
     const size = s.tarball?.size;
+    const when = s.installedAt === undefined
+      ? "<td></td>"
+      : `<td class="num" data-v="${-s.installedAt}" title="${
+        esc(new Date(s.installedAt * 1000).toISOString())
+      }">${age(s.installedAt, now)}</td>`;
     return `<tr id="h-${esc(s.hash)}">` +
       `<td><a href="${specPath(s.hash)}">${esc(s.name)}</a></td>` +
       `<td data-v="${esc(s.version)}">${esc(s.version)}</td>` +
@@ -301,10 +319,10 @@ export function renderIndex(data: SiteData, opts: RenderOptions = {}): string {
       `<td>${esc(s.os ?? "")}</td>` +
       `<td class="num" data-v="${size ?? -1}">${size === undefined ? "" : humanBytes(size)}</td>` +
       `<td>${s.error ? `<span class="sig bad">unreadable</span>` : sigCell(s.signature)}</td>` +
-      `</tr>`;
+      when + `</tr>`;
   }).join("\n");
   const total = data.specs.reduce((a, s) => a + (s.tarball?.size ?? 0), 0);
-  const head = ["Name", "Version", "Hash", "Compiler", "Target", "OS", "Size", "Signature"];
+  const head = ["Name", "Version", "Hash", "Compiler", "Target", "OS", "Size", "Signed by", "Age"];
   const body = `<h1>Specs</h1>
 <p class="summary"><span id="count">${data.specs.length}</span> of ${data.specs.length} specs, ${
     humanBytes(total)
@@ -318,7 +336,7 @@ export function renderIndex(data: SiteData, opts: RenderOptions = {}): string {
 <caption class="sr">Specs in the mirror; column headers sort</caption>
 <thead><tr>${
     head.map((h, i) =>
-      `<th scope="col" data-col="${i}"${i === 6 ? ' data-type="num"' : ""}>${h}</th>`
+      `<th scope="col" data-col="${i}"${i === 6 || i === 8 ? ' data-type="num"' : ""}>${h}</th>`
     )
       .join("")
   }</tr></thead>
