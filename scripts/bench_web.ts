@@ -3,7 +3,9 @@
  * scripts/gen_mirror.ts), times `spackle report` and measures the site's size, then opens it in
  * headless Chromium and measures the time to first render (first contentful paint) and to the
  * load event of the table of specs, from file:// and from `spackle serve`, and the time the
- * library takes in the browser (WebAssembly core) to open the mirror and list it on live.html.
+ * library takes in the browser (WebAssembly core) to open the mirror and list it on live.html;
+ * and the WebAssembly core's sha256 and gunzip throughput in Chromium against the native backend
+ * (Deno) and OpenSSL / gzip on the same bytes.
  *
  *   deno run -A scripts/bench_web.ts [N=2000]
  *
@@ -15,6 +17,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { Browser, type Page } from "../tests/_chromium.ts";
+import { digestStream, drain, gunzipStream, gzipBytes } from "../mod.ts";
 
 const n = Number(process.argv[2] ?? 2000);
 const repo = new URL("..", import.meta.url).pathname;
@@ -121,9 +124,109 @@ try {
       await child.stdout.cancel().catch(() => {});
       await child.status;
     }
+    await wasmThroughput(browser);
   } finally {
     await browser.close();
   }
 } finally {
   await rm(dir, { recursive: true, force: true });
+}
+
+/** sha256 and gunzip: the WebAssembly core in Chromium, native in Deno, OpenSSL and gzip. */
+async function wasmThroughput(browser: Browser) {
+  const MB = 64;
+  const data = new Uint8Array(MB << 20);
+  const words = new TextEncoder().encode("spack /opt/spack/linux-x86_64/pkg-1.0-abc/lib libz.so ");
+  for (let i = 0; i < data.length; i += 1 << 16) {
+    if ((i >> 16) % 3 === 0) crypto.getRandomValues(data.subarray(i, i + (1 << 16)));
+    else for (let j = i; j < i + (1 << 16); j++) data[j] = words[(j * 7) % words.length];
+  }
+  const gz = gzipBytes(data);
+  const wdir = join(dir, "wasm");
+  await Deno.mkdir(wdir);
+  await Deno.writeFile(join(wdir, "data.bin"), data);
+  await Deno.writeFile(join(wdir, "data.gz"), gz);
+  const b = await new Deno.Command(join(repo, "node_modules/.bin/bun"), {
+    args: [
+      join(repo, "scripts/build_web.ts"),
+      join(repo, "scripts/_bench_wasm_page.ts"),
+      join(wdir, "bench.js"),
+    ],
+    stdout: "null",
+  }).output();
+  if (b.code !== 0) throw new Error("bundling the throughput page failed");
+  await Deno.writeFile(
+    join(wdir, "index.html"),
+    new TextEncoder().encode(`<!DOCTYPE html><script type="module" src="bench.js"></script>`),
+  );
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen() {} },
+    async (req) => {
+      const name = new URL(req.url).pathname.slice(1) || "index.html";
+      if (!["index.html", "bench.js", "data.bin", "data.gz"].includes(name)) {
+        return new Response(
+          "",
+          { status: 404 },
+        );
+      }
+      return new Response(await Deno.readFile(join(wdir, name)), {
+        headers: {
+          "content-type": name.endsWith(".js")
+            ? "text/javascript"
+            : name.endsWith(".html")
+            ? "text/html"
+            : "application/octet-stream",
+        },
+      });
+    },
+  );
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${server.addr.port}/`);
+  await page.waitFor("globalThis.wasmBench", 600_000);
+  const w = await page.eval<{ backend: unknown; sha256: number; gunzip: number }>(
+    "globalThis.wasmBench",
+  );
+  ac.abort();
+  // Native, in this Deno process, same bytes, same 1 MiB chunks, best of 3.
+  const chunks = (d: Uint8Array) =>
+    ReadableStream.from((function* () {
+      for (let i = 0; i < d.length; i += 1 << 20) yield d.subarray(i, i + (1 << 20));
+    })());
+  let nsha = 0, ngz = 0;
+  for (let run = 0; run < 3; run++) {
+    let t0 = performance.now();
+    const { stream, result } = digestStream();
+    await drain(chunks(data).pipeThrough(stream));
+    await result;
+    nsha = Math.max(nsha, data.length / 1e6 / ((performance.now() - t0) / 1000));
+    t0 = performance.now();
+    const n = await drain(chunks(gz).pipeThrough(gunzipStream()));
+    ngz = Math.max(ngz, n / 1e6 / ((performance.now() - t0) / 1000));
+  }
+  const tool = async (cmd: string, args: string[]) => {
+    let best = Infinity;
+    for (let run = 0; run < 3; run++) {
+      const t0 = performance.now();
+      await new Deno.Command(cmd, { args, stdout: "null" }).output();
+      best = Math.min(best, (performance.now() - t0) / 1000);
+    }
+    return data.length / 1e6 / best;
+  };
+  const ssl = await tool("openssl", ["dgst", "-sha256", join(wdir, "data.bin")]);
+  const gzd = await tool("gzip", ["-dc", join(wdir, "data.gz")]);
+  const f = (x: number) => x.toFixed(0).padStart(5);
+  console.log(`${MB} MiB (a third random, the rest text), MB/s (10^6 bytes), best of 3:`);
+  console.log(
+    `sha256  WebAssembly in Chromium ${f(w.sha256)}   native (Deno) ${f(nsha)}   openssl dgst ${
+      f(ssl)
+    }   ` +
+      `wasm/native ${(w.sha256 / nsha).toFixed(2)}  wasm/openssl ${(w.sha256 / ssl).toFixed(2)}`,
+  );
+  console.log(
+    `gunzip  WebAssembly in Chromium ${f(w.gunzip)}   native (Deno) ${f(ngz)}   gzip -dc     ${
+      f(gzd)
+    }   ` +
+      `wasm/native ${(w.gunzip / ngz).toFixed(2)}  wasm/gzip ${(w.gunzip / gzd).toFixed(2)}`,
+  );
 }
