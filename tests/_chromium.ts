@@ -103,9 +103,13 @@ export class Page {
   }
 
   /** Presses a named key (Tab, Enter, ...). */
-  async press(key: string, code = key, keyCode?: number): Promise<void> {
+  async press(key: string, code = key, keyCode?: number, text?: string): Promise<void> {
     const base = { key, code, windowsVirtualKeyCode: keyCode, nativeVirtualKeyCode: keyCode };
-    await this.send("Input.dispatchKeyEvent", { type: "rawKeyDown", ...base });
+    await this.send("Input.dispatchKeyEvent", {
+      type: text ? "keyDown" : "rawKeyDown",
+      ...base,
+      ...(text ? { text, unmodifiedText: text } : {}),
+    });
     await this.send("Input.dispatchKeyEvent", { type: "keyUp", ...base });
   }
 

@@ -110,6 +110,18 @@ async function checkSite(page: Page, base: string, label: string, index = "index
   // A deep link with ?q= comes back filtered.
   await page.goto(base + index + "?q=foo");
   assert.deepEqual((await rowNames(page)).sort(), ["fooapp", "foodata", "libfoo"]);
+  // Keyboard: the first Tab reaches the skip link, which moves the focus to the content; the
+  // sort buttons take Enter.
+  await page.goto(base + index);
+  await page.press("Tab", "Tab", 9);
+  assert.equal(await page.eval("document.activeElement.className"), "skip");
+  await page.press("Enter", "Enter", 13, "\r");
+  await page.waitFor(`document.activeElement.id === "main"`);
+  await page.eval(`document.querySelector('th[data-col="0"] button').focus()`);
+  await page.press("Enter", "Enter", 13, "\r");
+  await page.waitFor(
+    `document.querySelector('th[data-col="0"]').getAttribute("aria-sort") === "ascending"`,
+  );
   // Sort by size (descending after two clicks): libfoo's 9619-byte tarball is the largest.
   await page.goto(base + index);
   await page.eval(`document.querySelector('th[data-col="6"] button').click()`);
