@@ -480,8 +480,9 @@ export function renderMirror(data: SiteData, opts: RenderOptions = {}): string {
       ).join("")
     }</ul>`
     : "<p>The mirrors publish no keys.</p>";
-  let verify =
-    "<p>Not verified when this page was made (<code>spackle report --no-verify</code>).</p>";
+  let verify = opts.live
+    ? "<p>Not verified yet: the link above checks every entry now and shows what it finds.</p>"
+    : "<p>Not verified when this page was made (<code>spackle report --no-verify</code>).</p>";
   if (data.verify) {
     verify = data.verify.map((r) => {
       const problems = r.findings.filter((f) => f.kind !== "notice");
