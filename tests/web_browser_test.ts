@@ -326,15 +326,17 @@ Deno.test({
         },
       });
 
-      await t.step("a v2 mirror read and verified in the browser", async () => {
-        const s = await serve("-m", fixture("v2-signed"), "-k", KEY());
+      await t.step("a v2 mirror, second of two, read and verified in the browser", async () => {
+        const s = await serve("-m", fixture("v3-signed"), "-m", fixture("v2-signed"), "-k", KEY());
         try {
           await page.goto(s.url + "spec/4f3mj2wxorbeenbr5pmk7n7mkat6dlff.html");
           const cv = await clientVerify(page);
           assert.equal(cv.result, "ok", cv.text);
           assert.match(cv.text, /mirror: layout v2/);
           assert.match(cv.text, /metadata signature verified/);
-          assert.equal(await liveOpen(page, s.url, s.url + "mirror/0/"), "4");
+          assert.equal(await liveOpen(page, s.url, s.url + "mirror/1/"), "4");
+          await page.goto(s.url);
+          assert.equal((await rowNames(page)).length, 8);
           // A URL of another origin is refused.
           assert.equal(await liveOpen(page, s.url, "https://example.invalid/mirror/"), "error");
           assert.match(

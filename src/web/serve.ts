@@ -96,7 +96,7 @@ export async function serveSite(opts: ServeOptions): Promise<RunningServer> {
   const render: RenderOptions = {
     live: true,
     objectHref: (i, path) => `mirror/${i}/${path.split("/").map(encodeURIComponent).join("/")}`,
-    mirrorRoot: "mirror/0/",
+    mirrorRoot: (i) => `mirror/${i}/`,
   };
   const browserJs = await browserScript();
   const byHash = new Map(opts.data.specs.map((s) => [s.hash, s]));

@@ -215,10 +215,11 @@ export interface RenderOptions {
   /** Adds the live actions of `serve` (verify). */
   live?: boolean;
   /**
-   * Where the (first) mirror's root is, relative to the site's root ("" when the site is at the
-   * mirror's root): pages then load `assets/browser.js`, which re-verifies entries in the browser.
+   * Where a mirror's root is (`mirror` indexes `SiteData.mirrors`), relative to the site's root
+   * ("" when the site is at the mirror's root), or undefined when the browser cannot reach it:
+   * the pages of its specs then load `assets/browser.js`, which re-verifies them in the browser.
    */
-  mirrorRoot?: string;
+  mirrorRoot?: (mirror: number) => string | undefined;
 }
 
 /** The path of a spec's page, from the site's root. */
@@ -243,14 +244,13 @@ function page(
   current: "specs" | "mirror" | "live" | "",
   body: string,
   opts: RenderOptions = {},
+  mirrorRoot?: string,
 ): string {
   // Only the pages with client-side checks load the (large) module of the read path.
-  const module = (opts.mirrorRoot !== undefined && current === "") || current === "live"
+  const module = (mirrorRoot !== undefined && current === "") || current === "live"
     ? `\n<script type="module" src="${root}assets/browser.js"></script>`
     : "";
-  const mirrorRoot = opts.mirrorRoot !== undefined
-    ? ` data-mirror-root="${esc(opts.mirrorRoot)}"`
-    : "";
+  const mirrorAttr = mirrorRoot !== undefined ? ` data-mirror-root="${esc(mirrorRoot)}"` : "";
   const nav = (href: string, label: string, key: string) =>
     `<a href="${root}${href}"${current === key ? ' aria-current="page"' : ""}>${label}</a>`;
   return `<!DOCTYPE html>
@@ -265,7 +265,7 @@ function page(
 <link rel="stylesheet" href="${root}assets/app.css">
 <script src="${root}assets/app.js" defer></script>${module}
 </head>
-<body data-root="${root}"${mirrorRoot}${opts.live ? ' data-live="1"' : ""}>
+<body data-root="${root}"${mirrorAttr}${opts.live ? ' data-live="1"' : ""}>
 <a class="skip" href="#main">Skip to content</a>
 <header><nav aria-label="site">${nav("index.html", "Specs", "specs")} ${
     nav("mirror.html", "Mirror", "mirror")
@@ -451,7 +451,14 @@ ${blobRow("spec", s.specBlob, obj(s.specBlob?.path))}
 ${deps}
 <h2>Used by</h2>
 ${rdeps}`;
-  return page(`${s.name}@${s.version}/${s.hash.slice(0, 7)}`, root, "", body, opts);
+  return page(
+    `${s.name}@${s.version}/${s.hash.slice(0, 7)}`,
+    root,
+    "",
+    body,
+    opts,
+    opts.mirrorRoot?.(s.mirror),
+  );
 }
 
 /** The page of the mirrors: totals, keys, verify findings (`mirror.html`). */
@@ -540,7 +547,7 @@ detected, the index listed, and each entry can be verified here (signature, spec
 <button type="submit">Open</button>
 </form>
 <div id="live-out"></div>`;
-  return page("Open a mirror", "", "live", body, opts);
+  return page("Open a mirror", "", "live", body, opts, opts.mirrorRoot?.(0));
 }
 
 /** The script that re-verifies entries in the browser, when this build carries it. */

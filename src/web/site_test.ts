@@ -82,7 +82,7 @@ Deno.test("renderSpec() links dependencies in the mirror, lists reverse ones, an
   assert.match(html, /<section id="client-verify" data-hash="d{32}" hidden><\/section>/);
   assert.ok(!html.includes("assets/browser.js"), "no read-path module without a mirror root");
   assert.ok(
-    renderSpec(d, app, { mirrorRoot: "" }).includes(
+    renderSpec(d, app, { mirrorRoot: () => "" }).includes(
       `<script type="module" src="../assets/browser.js">`,
     ),
   );

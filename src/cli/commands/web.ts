@@ -134,7 +134,7 @@ const register: Register = (program, act) => {
     // Beside its mirror, the pages re-verify entries in the browser.
     const render = {
       objectHref,
-      mirrorRoot: beside(0) ? "" : undefined,
+      mirrorRoot: (i: number) => beside(i) ? "" : undefined,
       browserJs: await web.browserScript(),
     };
     const res = into
