@@ -55,6 +55,7 @@ dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem
 dl.meta dt { font-weight: 600; } dl.meta dd { margin: 0; word-break: break-all; }
 code.digest, table.blobs td code { word-break: break-all; }
 .client-log p { margin: .25rem 0; overflow-wrap: anywhere; }
+.client-log .sig, .verify-result.sig { white-space: normal; }
 #client-verify button, #live-out button, .search button { font: inherit; padding: .3rem .7rem; }
 .button { display: inline-block; padding: .35rem .8rem; border: 1px solid var(--link); border-radius: 4px;
   text-decoration: none; font-weight: 600; }
