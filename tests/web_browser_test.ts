@@ -231,6 +231,32 @@ Deno.test({
             );
             assert.match(await page.eval<string>("document.body.innerText"), /signature verified/);
             await shot(page, "serve-verify");
+            // The same checks in the browser, by the library's read path on the WebAssembly core.
+            await page.goto(s.url + `spec/${LIBFOO}.html`);
+            const cv = await clientVerify(page);
+            assert.equal(cv.result, "ok", cv.text);
+            assert.match(
+              cv.text,
+              /metadata signature verified \(key 4D782899AF51B814967AC6DE6EE87675E657CA38\)/,
+            );
+            assert.ok(cv.text.includes(`9619 bytes, sha256:${LIBFOO_TARBALL} matches`), cv.text);
+            assert.deepEqual(await page.eval("globalThis.spackleBackend"), {
+              sha256: "wasm",
+              gzip: "wasm",
+            });
+            await shot(page, "serve-client-verify");
+            assert.equal(await liveOpen(page, s.url, s.url + "mirror/0/"), "4");
+            await page.eval(
+              `document.querySelector('#live-specs button[data-hash="${LIBZZ}"]').click()`,
+            );
+            await page.waitFor(`document.querySelector('#live-specs td[data-result]')`, 60_000);
+            assert.equal(
+              await page.eval(
+                `document.querySelector('#live-specs td[data-result]').dataset.result`,
+              ),
+              "ok",
+            );
+            await shot(page, "serve-live");
             // The blob links reach the mirror's objects.
             const size = await page.eval<number>(
               `fetch(${JSON.stringify(s.url + "mirror/0/blobs/sha256/66/" + LIBFOO_TARBALL)})` +
