@@ -53,6 +53,8 @@ export interface SiteSpec {
   layout: 2 | 3;
   formatVersion?: number;
   namespace?: string;
+  /** The node's parameters (variants and flags) as Spack spells them: `shared=True`, `cflags=-O2`. */
+  parameters?: string[];
   signature: SignatureStatus;
   metadataPath?: string;
   tarball?: { path: string; size: number; sha256: string; mediaType: string };
@@ -149,6 +151,18 @@ export async function collectSite(
   };
 }
 
+function parametersOf(p: unknown): string[] | undefined {
+  if (!p || typeof p !== "object" || Array.isArray(p)) return undefined;
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(p as Record<string, unknown>)) {
+    if (Array.isArray(v)) {
+      if (v.length) out.push(`${k}=${v.map(String).join(",")}`);
+    } else if (typeof v === "boolean") out.push(`${k}=${v ? "True" : "False"}`);
+    else if (v !== null && typeof v !== "object") out.push(`${k}=${String(v)}`);
+  }
+  return out;
+}
+
 async function readSpec(
   mirrors: MirrorSet,
   r: EntryRef,
@@ -189,6 +203,7 @@ async function readSpec(
     mirror: mirrorIndex.get(e.ref.mirror ?? "") ?? base.mirror,
     formatVersion: e.spec.formatVersion,
     namespace: node?.namespace,
+    parameters: parametersOf(node?.raw.parameters),
     signature: signatureOf(e),
     metadataPath: e.metadataPath,
     tarball: blob(e.tarballPath, e.tarball),
@@ -385,6 +400,10 @@ export function renderSpec(data: SiteData, s: SiteSpec, opts: RenderOptions = {}
     ["Compiler", esc(s.compiler ?? "-")],
     ["Architecture", esc([s.platform, s.os, s.target].filter(Boolean).join("-") || "-")],
     ["Namespace", esc(s.namespace ?? "-")],
+    [
+      "Parameters",
+      s.parameters?.length ? s.parameters.map((p) => `<code>${esc(p)}</code>`).join(" ") : "-",
+    ],
     ["Spec format", esc(String(s.formatVersion ?? "-"))],
     ["Signature", sigText],
   ];

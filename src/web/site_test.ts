@@ -66,8 +66,14 @@ Deno.test("renderSpec() links dependencies in the mirror, lists reverse ones, an
       { name: evil, hash: "e".repeat(32), depTypes: ["build"], virtuals: [] },
     ],
   });
+  app.parameters = ["shared=True", `cflags=${evil}`];
   const d = data([lib, app]);
   const html = renderSpec(d, app);
+  assert.ok(
+    html.includes(
+      "<code>shared=True</code> <code>cflags=&#60;img src=x onerror=alert(1)&#62;</code>",
+    ),
+  );
   assert.match(html, /<a href="\.\.\/spec\/c{32}\.html">lib@1\.3<\/a>/);
   assert.ok(
     html.includes(
