@@ -170,7 +170,7 @@ export interface PlacedNode extends GraphNode {
 }
 
 /** A laid-out graph: node boxes, and for each edge the points its line passes through. */
-export interface Layout {
+export interface GraphLayout {
   nodes: PlacedNode[];
   /** Per edge of the graph (same order): start, bend points (one per layer crossed), end. */
   routes: { x: number; y: number }[][];
@@ -183,7 +183,7 @@ export interface Layout {
  * that cross layers get a bend point in each (so they pass between boxes, not through them),
  * and rows are ordered by the mean position of their parents.
  */
-export function layout(g: Graph): Layout {
+export function layoutGraph(g: Graph): GraphLayout {
   const CHAR = 7.3, PAD = 14, H = 36, GAP_X = 22, GAP_Y = 58, MARGIN = 12, DUMMY = 8;
   const known = new Set(g.nodes.map((n) => n.hash));
   const edges = g.edges.filter((e) => known.has(e.from) && known.has(e.to) && e.from !== e.to);
@@ -311,7 +311,7 @@ export interface SvgOptions {
  * a page's stylesheet may restyle.
  */
 export function toSvg(g: Graph, opts: SvgOptions = {}): string {
-  const L = layout(g);
+  const L = layoutGraph(g);
   const at = new Map(L.nodes.map((n) => [n.hash, n]));
   const out: string[] = [];
   if (!opts.inline) out.push('<?xml version="1.0" encoding="UTF-8"?>');

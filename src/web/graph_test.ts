@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
-import { layout, specGraph, toDot, toMermaid, toSvg } from "./graph.ts";
+import { layoutGraph, specGraph, toDot, toMermaid, toSvg } from "./graph.ts";
 
 function node(name: string, hash: string, deps: SpecNode["dependencies"] = []): SpecNode {
   return { name, version: "1.0", hash, dependencies: deps, raw: {} };
@@ -60,7 +60,7 @@ Deno.test("toSvg() draws every node and edge, escapes names, and routes long edg
   assert.equal(svg.match(/<a class="node/g)?.length, 4);
   assert.equal(svg.match(/<g class="edge/g)?.length, 4);
   assert.ok(!/ style=/.test(svg), "no style attributes (a strict CSP refuses them)");
-  const L = layout(g);
+  const L = layoutGraph(g);
   // app -> zz skips lib's layer: its route bends once, beside lib's box rather than through it.
   const long = L.routes[2];
   assert.equal(long.length, 3);

@@ -19,7 +19,6 @@ import { escapeXml as esc } from "./graph.ts";
 import {
   browserScript,
   contentTypeOf,
-  CSP,
   humanBytes,
   keysJson,
   renderIndex,
@@ -28,6 +27,7 @@ import {
   type RenderOptions,
   renderSpec,
   type SiteData,
+  WEB_CSP,
 } from "./site.ts";
 import { APP_CSS, APP_JS } from "./assets.ts";
 
@@ -55,7 +55,7 @@ export interface RunningServer {
 }
 
 const HEADERS = {
-  "Content-Security-Policy": CSP,
+  "Content-Security-Policy": WEB_CSP,
   "X-Content-Type-Options": "nosniff",
   "Referrer-Policy": "no-referrer",
   "X-Frame-Options": "DENY",
@@ -143,7 +143,7 @@ export async function serveSite(opts: ServeOptions): Promise<RunningServer> {
       res.writeHead(200, {
         ...HEADERS,
         // A mirror object is data, never a page: sandboxed, and not sniffed.
-        "Content-Security-Policy": `sandbox; ${CSP}`,
+        "Content-Security-Policy": `sandbox; ${WEB_CSP}`,
         "Content-Type": "application/octet-stream",
         "Content-Length": String(st.size),
       });
@@ -177,7 +177,7 @@ export async function serveSite(opts: ServeOptions): Promise<RunningServer> {
     };
     const title = s ? `Verify ${s.name}@${s.version}/${s.hash.slice(0, 7)}` : "Verify the mirror";
     write(`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<meta http-equiv="Content-Security-Policy" content="${WEB_CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title><link rel="stylesheet" href="assets/app.css"></head>
 <body><header><nav aria-label="site"><a href="index.html">Specs</a> <a href="mirror.html">Mirror</a>${

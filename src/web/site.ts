@@ -17,7 +17,7 @@ import { escapeXml as esc, specGraph, toSvg } from "./graph.ts";
 import { APP_CSS, APP_JS } from "./assets.ts";
 
 /** The Content-Security-Policy of every page (also sent as a header by `serve`). */
-export const CSP =
+export const WEB_CSP =
   "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; " +
   "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
@@ -272,7 +272,7 @@ function page(
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<meta http-equiv="Content-Security-Policy" content="${WEB_CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <meta name="referrer" content="no-referrer">
@@ -307,7 +307,7 @@ function sigCell(s: SignatureStatus): string {
 }
 
 /** How long ago `t` (seconds since the epoch) was, from `now`: "5 min", "3 h", "12 d", "2 y". */
-export function age(t: number, now: number): string {
+export function formatAge(t: number, now: number): string {
   const s = Math.max(0, now - t);
   if (s < 3600) return `${Math.floor(s / 60)} min`;
   if (s < 86400) return `${Math.floor(s / 3600)} h`;
@@ -324,7 +324,7 @@ export function renderIndex(data: SiteData, opts: RenderOptions = {}): string {
       ? "<td></td>"
       : `<td class="num" data-v="${-s.installedAt}" title="${
         esc(new Date(s.installedAt * 1000).toISOString())
-      }">${age(s.installedAt, now)}</td>`;
+      }">${formatAge(s.installedAt, now)}</td>`;
     return `<tr id="h-${esc(s.hash)}">` +
       `<td><a href="${specPath(s.hash)}">${esc(s.name)}</a></td>` +
       `<td data-v="${esc(s.version)}">${esc(s.version)}</td>` +

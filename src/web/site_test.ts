@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { age, CSP, renderIndex, renderSpec, type SiteData, type SiteSpec } from "./site.ts";
+import {
+  formatAge,
+  renderIndex,
+  renderSpec,
+  type SiteData,
+  type SiteSpec,
+  WEB_CSP,
+} from "./site.ts";
 
 const evil = `<img src=x onerror=alert(1)>`;
 const spec = (over: Partial<SiteSpec>): SiteSpec => ({
@@ -19,13 +26,13 @@ const data = (specs: SiteSpec[]): SiteData => ({
   keys: [],
 });
 
-Deno.test("age() reads minutes, hours, days and years", () => {
+Deno.test("formatAge() reads minutes, hours, days and years", () => {
   const now = 1_000_000_000;
-  assert.equal(age(now - 90, now), "1 min");
-  assert.equal(age(now - 7200, now), "2 h");
-  assert.equal(age(now - 3 * 86400, now), "3 d");
-  assert.equal(age(now - 800 * 86400, now), "2 y");
-  assert.equal(age(now + 50, now), "0 min");
+  assert.equal(formatAge(now - 90, now), "1 min");
+  assert.equal(formatAge(now - 7200, now), "2 h");
+  assert.equal(formatAge(now - 3 * 86400, now), "3 d");
+  assert.equal(formatAge(now - 800 * 86400, now), "2 y");
+  assert.equal(formatAge(now + 50, now), "0 min");
 });
 
 Deno.test("renderIndex() shows size, signer and age, sortable by value, and escapes names", () => {
@@ -45,8 +52,8 @@ Deno.test("renderIndex() shows size, signer and age, sortable by value, and esca
   assert.match(html, /verified 6EE87675E657CA38/);
   assert.match(html, /title="bad &#60;key&#62;">signed, not verified/);
   assert.match(html, new RegExp(`data-v="${-t}" title="2026-01-07T00:00:00.000Z">3 d</td>`));
-  assert.ok(html.includes(`content="${CSP}"`));
-  assert.match(CSP, /script-src 'self' 'wasm-unsafe-eval';/);
+  assert.ok(html.includes(`content="${WEB_CSP}"`));
+  assert.match(WEB_CSP, /script-src 'self' 'wasm-unsafe-eval';/);
   assert.ok(!/<script>|<style>| style="| on[a-z]+="/.test(html));
 });
 
