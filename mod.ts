@@ -16,6 +16,7 @@
  * - `src/install`, `src/push`: prefixes to and from build-cache entries.
  * - `src/tree`: an install tree's specs (find, uninstall, gc), `load` and views.
  * - `src/mirror`: whole-mirror operations (migrate, verify, sync, bundle, prune).
+ * - `src/web`: dependency graphs, the static report and the local web UI.
  *
  * Everything else under `src/` is internal and may change without notice.
  *
@@ -297,3 +298,18 @@ export {
   missingLockSpecs,
   requireLockSpecs,
 } from "./src/mirror/lockfile.ts";
+
+// ---- web: dependency graphs, the static report, the local web UI -------------------------------
+export {
+  type Graph,
+  type GraphEdge,
+  type GraphNode,
+  type GraphOptions,
+  layoutGraph,
+  specGraph,
+  toDot,
+  toMermaid,
+  toSvg,
+} from "./src/web/graph.ts";
+export { type CollectOptions, collectSite, type SiteData, type SiteSpec } from "./src/web/site.ts";
+export { type ReportResult, writeReportDir, writeReportStore } from "./src/web/report.ts";

@@ -4,10 +4,12 @@
  * unsigned manifest, plus the index (database version 8) and `layout.json`. With
  * `--index-only` only the index is written (for `list` on very large indexes).
  *
- *   deno run -A scripts/gen_mirror.ts DIR [N=2000] [--index-only] [--tarball-bytes=B]
+ *   deno run -A scripts/gen_mirror.ts DIR [N=2000] [--index-only] [--tarball-bytes=B] [--hostile]
  *
  * `--tarball-bytes=B` adds B random bytes to each tarball (default none: tarballs of a few
  * dozen bytes).
+ * `--hostile` gives every other spec a name and version carrying HTML and script (for testing
+ * that viewers escape what a mirror says).
  * Hashes are random 32-character base32 strings (not DAG hashes of the content).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -29,6 +31,13 @@ import type { Descriptor } from "../src/layout/mod.ts";
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const indexOnly = process.argv.includes("--index-only");
+const hostile = process.argv.includes("--hostile");
+const HOSTILE = [
+  `<script>alert("name")</script>`,
+  `"><img src=x onerror=alert(1)>`,
+  `x' onmouseover='alert(2)`,
+  `<svg onload=alert(3)>`,
+];
 const padArg = process.argv.find((a) => a.startsWith("--tarball-bytes="));
 const pad = padArg === undefined ? 0 : Number(padArg.slice("--tarball-bytes=".length));
 if (!Number.isInteger(pad) || pad < 0) {
@@ -38,7 +47,7 @@ if (!Number.isInteger(pad) || pad < 0) {
 const dir = args[0];
 const n = Number(args[1] ?? 2000);
 if (!dir || !Number.isInteger(n) || n < 1) {
-  console.error("usage: gen_mirror.ts DIR [N] [--index-only] [--tarball-bytes=B]");
+  console.error("usage: gen_mirror.ts DIR [N] [--index-only] [--tarball-bytes=B] [--hostile]");
   process.exit(2);
 }
 
@@ -66,8 +75,9 @@ const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
 const nodes: Record<string, unknown>[] = [];
 const installs: Record<string, unknown> = {};
 for (let i = 0; i < n; i++) {
-  const name = `pkg${String(i).padStart(5, "0")}`;
-  const version = `${1 + (i % 7)}.${i % 13}.${i % 3}`;
+  const evil = hostile && i % 2 === 1 ? HOSTILE[((i - 1) / 2) % HOSTILE.length] : "";
+  const name = `pkg${String(i).padStart(5, "0")}${evil}`;
+  const version = `${1 + (i % 7)}.${i % 13}.${i % 3}${evil ? "<b>v</b>" : ""}`;
   const hash = hash32();
   const deps = nodes.slice(-2).map((d) => ({
     name: d.name,

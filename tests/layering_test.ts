@@ -22,6 +22,7 @@ const LEVELS: Record<string, number> = {
   push: 5,
   tree: 5,
   mirror: 6,
+  web: 6,
   cli: 7,
   repl: 7,
   testing: 7,
@@ -81,6 +82,18 @@ Deno.test("src modules import only from their own layer or lower ones", () => {
     }
   }
   assert.ok(checked > 10, `checked ${checked} imports`);
+  assert.deepEqual(problems, []);
+});
+
+Deno.test("only src/core loads the WebAssembly core (wasm/ is built into src/core/_wasm_core.ts)", () => {
+  const problems: string[] = [];
+  for (const f of files(src)) {
+    if (unit(f) === "core") continue;
+    const text = readFileSync(f, "utf8");
+    if (/from\s+["'][^"']*(_wasm_core|core\/wasm)\.ts["']/.test(text)) {
+      problems.push(relative(REPO_ROOT, f));
+    }
+  }
   assert.deepEqual(problems, []);
 });
 

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import { IntegrityError } from "../errors.ts";
+import { newSha256 } from "./backend.ts";
 
 /** A content digest. Spack only uses sha256, lowercase hex. */
 export interface Digest {
@@ -27,7 +27,7 @@ export function formatDigest(d: Digest): string {
 
 /** sha256 of a byte array or string, as lowercase hex. */
 export function sha256Hex(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
+  return newSha256().update(data).digestHex();
 }
 
 /**
@@ -45,7 +45,7 @@ export function digestStream(): {
   stream: TransformStream<Uint8Array, Uint8Array>;
   result: Promise<DigestResult>;
 } {
-  const hash = createHash("sha256");
+  const hash = newSha256();
   let size = 0;
   let resolve!: (r: DigestResult) => void;
   const result = new Promise<DigestResult>((res) => {
@@ -58,7 +58,7 @@ export function digestStream(): {
       controller.enqueue(chunk);
     },
     flush() {
-      resolve({ digest: { algorithm: "sha256", hex: hash.digest("hex") }, size });
+      resolve({ digest: { algorithm: "sha256", hex: hash.digestHex() }, size });
     },
   });
   return { stream, result };
@@ -74,7 +74,7 @@ export function verifyStream(
   label: string,
 ): TransformStream<Uint8Array, Uint8Array> {
   const want = typeof expected.digest === "string" ? expected.digest : expected.digest.hex;
-  const hash = createHash("sha256");
+  const hash = newSha256();
   let size = 0;
   return new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
@@ -93,7 +93,7 @@ export function verifyStream(
           `Cannot verify ${label}: body is ${size} bytes, ${expected.size} were declared`,
         );
       }
-      const got = hash.digest("hex");
+      const got = hash.digestHex();
       if (got !== want) {
         throw new IntegrityError(
           `Cannot verify ${label}: digest is "sha256:${got}", expected "sha256:${want}"`,
@@ -127,7 +127,7 @@ export function digestFile(path: string): Promise<DigestResult> {
     let fd = -1;
     try {
       fd = openSync(path, "r");
-      const hash = createHash("sha256");
+      const hash = newSha256();
       const buf = new Uint8Array(1 << 20);
       let size = 0;
       for (;;) {
@@ -136,7 +136,7 @@ export function digestFile(path: string): Promise<DigestResult> {
         hash.update(buf.subarray(0, n));
         size += n;
       }
-      resolve({ digest: { algorithm: "sha256", hex: hash.digest("hex") }, size });
+      resolve({ digest: { algorithm: "sha256", hex: hash.digestHex() }, size });
     } catch (e) {
       reject(e);
     } finally {

@@ -1,12 +1,16 @@
 /**
  * gzip streams with `node:zlib`: decompression accepts multi-member input and checks every
  * CRC; compression writes what Spack writes (level 6, mtime 0, no file name, OS byte 255), so
- * the same input always gives the same bytes.
+ * the same input always gives the same bytes. Where `node:zlib` is missing (browsers),
+ * gzip runs on the WebAssembly core (`backend.ts` chooses): decompression with the same results
+ * and error words; compression gives valid gzip with the same header, but not zlib's exact bytes.
  *
  * @module
  */
-import { createGunzip, createGzip, gunzipSync, gzipSync, type ZlibOptions } from "node:zlib";
-import { IntegrityError } from "../errors.ts";
+import type { ZlibOptions } from "node:zlib";
+import { IntegrityError, UnsupportedError } from "../errors.ts";
+import { nativeGunzip, nativeZlib, wasmCore } from "./backend.ts";
+import type { WasmCore } from "./wasm.ts";
 import type { Transform } from "node:stream";
 import { rechunk } from "./streams.ts";
 
@@ -138,9 +142,11 @@ function zlibPaused(
  * Decompression follows the reader: memory stays bounded whatever the compression ratio.
  */
 export function gunzipStream(label = "gzip data"): TransformStream<Uint8Array, Uint8Array> {
+  const zlib = nativeGunzip();
+  if (!zlib) return wasmGunzipStream(wasmCore()!, label);
   return zlibPaused(
     // Stream options pass through to the Transform (not in ZlibOptions' type).
-    createGunzip({ chunkSize: 1 << 20, readableHighWaterMark: 2 << 20 } as ZlibOptions),
+    zlib.createGunzip({ chunkSize: 1 << 20, readableHighWaterMark: 2 << 20 } as ZlibOptions),
     (e) => new IntegrityError(`Cannot decompress ${label}: ${e.message}`, { cause: e }),
   );
 }
@@ -170,8 +176,12 @@ function spackHeader(): TransformStream<Uint8Array, Uint8Array> {
  */
 export function gzipStream(level = 6): TransformStream<Uint8Array, Uint8Array> {
   const blocks = rechunk(GZIP_BLOCK);
+  if (!nativeZlib()) {
+    const w = wasmGzipStream(wasmCore()!, level);
+    return { writable: blocks.writable, readable: blocks.readable.pipeThrough(w) };
+  }
   const t = zlibTransform(
-    createGzip({ level, chunkSize: 256 * 1024 }),
+    needZlib().createGzip({ level, chunkSize: 256 * 1024 }),
     (e) => new IntegrityError(`Cannot compress: ${e.message}`, { cause: e }),
   );
   blocks.readable.pipeTo(t.writable).catch(() => {});
@@ -183,7 +193,14 @@ const GZIP_BLOCK = 1 << 20;
 
 /** Compresses a byte array with Spack's gzip settings (same bytes as gzipStream()). */
 export function gzipBytes(data: Uint8Array | string, level = 6): Uint8Array {
-  const out = new Uint8Array(gzipSync(data, { level, chunkSize: GZIP_BLOCK }));
+  if (!nativeZlib()) {
+    const parts: Uint8Array[] = [];
+    const z = wasmCore()!.gzip(level);
+    z.push(typeof data === "string" ? new TextEncoder().encode(data) : data, (o) => parts.push(o));
+    z.end((o) => parts.push(o));
+    return concat(parts);
+  }
+  const out = new Uint8Array(needZlib().gzipSync(data, { level, chunkSize: GZIP_BLOCK }));
   out.fill(0, 4, 8);
   out[9] = 0xff;
   return out;
@@ -192,8 +209,126 @@ export function gzipBytes(data: Uint8Array | string, level = 6): Uint8Array {
 /** Decompresses a byte array (all members), with a clear error on corrupt input. */
 export function gunzipBytes(data: Uint8Array, label = "gzip data"): Uint8Array {
   try {
-    return new Uint8Array(gunzipSync(data));
+    const zlib = nativeGunzip();
+    if (zlib) return new Uint8Array(zlib.gunzipSync(data));
+    const parts: Uint8Array[] = [];
+    const d = wasmCore()!.gunzip();
+    try {
+      d.push(data, (o) => parts.push(o));
+      d.end();
+    } finally {
+      d.close();
+    }
+    return concat(parts);
   } catch (e) {
     throw new IntegrityError(`Cannot decompress ${label}: ${(e as Error).message}`, { cause: e });
   }
+}
+
+function needZlib() {
+  const zlib = nativeZlib();
+  if (!zlib) throw new UnsupportedError("Cannot compress: gzip compression needs node:zlib");
+  return zlib;
+}
+
+/** gzipStream() on the WebAssembly core. */
+function wasmGzipStream(core: WasmCore, level: number): TransformStream<Uint8Array, Uint8Array> {
+  const z = core.gzip(level);
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, c) {
+      z.push(chunk, (o) => c.enqueue(o));
+    },
+    flush(c) {
+      z.end((o) => c.enqueue(o));
+    },
+  });
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/**
+ * gunzipStream() on the WebAssembly core, with the same flow control: output is decoded as the
+ * reader asks for it (at most 64 KiB at a time), and an input chunk is not released until it
+ * has been decoded.
+ */
+function wasmGunzipStream(core: WasmCore, label: string): TransformStream<Uint8Array, Uint8Array> {
+  const d = core.gunzip();
+  let input: { data: Uint8Array; done: () => void; fail: (e: unknown) => void } | undefined;
+  let closing: { done: () => void; fail: (e: unknown) => void } | undefined;
+  let failed: unknown;
+  let wake: (() => void) | undefined;
+  const wakeUp = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const fail = (e: unknown) => {
+    failed ??= e instanceof IntegrityError
+      ? e
+      : new IntegrityError(`Cannot decompress ${label}: ${(e as Error).message}`, { cause: e });
+    d.close();
+    input?.fail(failed);
+    closing?.fail(failed);
+    input = closing = undefined;
+    wakeUp();
+    return failed;
+  };
+  const writable = new WritableStream<Uint8Array>({
+    write(chunk) {
+      if (failed) return Promise.reject(failed);
+      return new Promise<void>((done, reject) => {
+        input = { data: chunk, done, fail: reject };
+        wakeUp();
+      });
+    },
+    close() {
+      if (failed) return Promise.reject(failed);
+      return new Promise<void>((done, reject) => {
+        closing = { done, fail: reject };
+        wakeUp();
+      });
+    },
+    abort(reason) {
+      fail(reason ?? new Error("aborted"));
+    },
+  });
+  const readable = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      for (;;) {
+        if (failed) throw failed;
+        try {
+          if (input) input.data = input.data.subarray(d.feed(input.data));
+          const { out, needInput } = d.run();
+          if (needInput && input && input.data.byteLength === 0) {
+            input.done();
+            input = undefined;
+          }
+          if (out) return c.enqueue(out);
+          if (!needInput || input) continue;
+          if (closing) {
+            d.end();
+            closing.done();
+            closing = undefined;
+            return c.close();
+          }
+        } catch (e) {
+          throw fail(e);
+        }
+        await new Promise<void>((r) => wake = r);
+      }
+    },
+    cancel(reason) {
+      fail(reason ?? new Error("cancelled"));
+    },
+  }, { highWaterMark: 0 });
+  return { writable, readable } as TransformStream<Uint8Array, Uint8Array>;
 }

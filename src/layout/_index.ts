@@ -20,14 +20,18 @@ export interface ParsedIndex {
 /** Parses index text; `label` names it in errors. Only entry references are built up front. */
 export function parseIndex(text: string, layout: 2 | 3, label = "index"): ParsedIndex {
   const db = parseIndexDb(text, label);
-  const refs: EntryRef[] = db.records.map((r) => ({
-    name: r.name,
-    version: r.version,
-    hash: r.hash,
-    arch: r.arch,
-    compiler: r.compiler,
-    inBuildcache: r.inBuildcache,
-    layout,
-  }));
+  const refs: EntryRef[] = db.records.map((r) => {
+    const t = db.raw(r.hash)?.installation_time;
+    return {
+      name: r.name,
+      version: r.version,
+      hash: r.hash,
+      arch: r.arch,
+      compiler: r.compiler,
+      inBuildcache: r.inBuildcache,
+      layout,
+      ...(typeof t === "number" && Number.isFinite(t) ? { installedAt: t } : {}),
+    };
+  });
   return { refs, dbVersion: db.dbVersion, node: db.node };
 }

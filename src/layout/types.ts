@@ -31,6 +31,8 @@ export interface EntryRef {
   inBuildcache: boolean;
   /** Layout version of the mirror part this came from. */
   layout: 2 | 3;
+  /** The index record's `installation_time` (seconds since the epoch), when it has one. */
+  installedAt?: number;
   /** URL of the mirror this came from (set by `Mirror`). */
   mirror?: string;
 }

@@ -15,6 +15,7 @@ import check from "./check.ts";
 import mirror from "./mirror.ts";
 import completion from "./completion.ts";
 import repl from "./repl.ts";
+import web from "./web.ts";
 
 /** All commands, in the order `--help` lists them. */
 export const commands: Register[] = [
@@ -25,6 +26,7 @@ export const commands: Register[] = [
   keys,
   check,
   mirror,
+  web,
   repl,
   completion,
   version,
