@@ -10,5 +10,6 @@ export * from "./gzip.ts";
 export * from "./json.ts";
 export * from "./memory.ts";
 export * from "./pid.ts";
+export * from "./posix_lock.ts";
 export * from "./streams.ts";
 export * from "./tar.ts";

@@ -6,3 +6,4 @@
 export * from "./db.ts";
 export * from "./writer.ts";
 export * from "./query.ts";
+export * from "./install_db.ts";
