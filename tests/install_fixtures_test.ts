@@ -92,7 +92,7 @@ for (const [name, layout, signed] of MIRRORS) {
         assert.equal(app3.explicit, true);
         assert.equal(recs.find((r) => r.spec.name === "libzz")!.ref_count, 2);
         assert.equal(recs.find((r) => r.spec.name === "foo-buildtool")!.path, "/usr");
-        assert.deepEqual(readdirSync(join(root, ".spackle-staging")), []);
+        assert.ok(!existsSync(join(root, ".spackle-staging")));
         // A second run installs nothing.
         const again = await installSpecs(await source(fixture(name), signed), ["fooapp"], {
           root,
@@ -140,7 +140,8 @@ Deno.test({
         (e: unknown) => e instanceof IntegrityError,
       );
       assert.deepEqual(prefixes(root), []);
-      assert.deepEqual(readdirSync(join(root, ".spackle-staging")), []);
+      // A failed run leaves the root as it found it (empty).
+      assert.deepEqual(readdirSync(root), []);
     } finally {
       rmSync(mirror, { recursive: true, force: true });
       rmSync(root, { recursive: true, force: true });
@@ -360,7 +361,7 @@ Deno.test({
       const again = new Deno.Command(deno, { args, stdout: "piped", stderr: "piped" }).outputSync();
       assert.equal(again.code, 0, new TextDecoder().decode(again.stderr));
       assert.equal(readdirSync(join(root, rel, "data")).length, 150);
-      assert.deepEqual(readdirSync(join(root, ".spackle-staging")), []);
+      assert.ok(!existsSync(join(root, ".spackle-staging")));
     } finally {
       rmSync(mirror, { recursive: true, force: true });
       rmSync(root, { recursive: true, force: true });
@@ -452,8 +453,8 @@ for (const [what, members] of HOSTILE) {
       assert.match(err, /Refusing to extract/);
       assert.ok(!existsSync(join(root, rel)));
       assert.ok(!existsSync(`/tmp/evil-${BIG_HASH}`));
-      assert.deepEqual(readdirSync(join(root, ".spackle-staging")), []);
-      assert.ok(!existsSync(join(root, ".spack-db/index.json")));
+      // A failed run leaves the root as it found it (empty).
+      assert.deepEqual(readdirSync(root), []);
     } finally {
       rmSync(mirror, { recursive: true, force: true });
       rmSync(root, { recursive: true, force: true });
@@ -570,14 +571,14 @@ Deno.test("installSpecs() drops RPATH entries that do not exist, as Spack's post
 });
 
 Deno.test({
-  name: "installSpecs() honours a projection and takes over a lock left by a dead process",
+  name: "installSpecs() honours a projection, uses Spack's lock files and writes index_verifier",
   ignore: !HAVE_FIXTURES,
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
     try {
-      // A lock whose owner is a process that does not exist.
-      Deno.mkdirSync(join(root, ".spack-db/spackle.lock"), { recursive: true });
-      writeFileSync(join(root, ".spack-db/spackle.lock/owner"), `${hostname()}:2147483646`);
+      // Staging left by a process that does not exist is removed.
+      const dead = join(root, ".spackle-staging", `${hostname()}-2147483646-abc123`);
+      Deno.mkdirSync(join(dead, "x"), { recursive: true });
       const res = await installSpecs(await source(fixture("v3-unsigned"), false), ["fooapp"], {
         root,
         allowUnsigned: true,
@@ -588,7 +589,16 @@ Deno.test({
       const out = run(join(app.prefix, "bin/fooapp"));
       assert.equal(out.code, 0);
       assert.ok(out.stdout.includes(join(root, "libzz/1.2.3-irttwv2")));
-      assert.ok(!existsSync(join(root, ".spack-db/spackle.lock")));
+      assert.ok(!existsSync(join(root, ".spackle-staging")));
+      // Spack's lock files (never spackle's own) and a fresh verifier (a UUID).
+      assert.deepEqual(
+        readdirSync(join(root, ".spack-db")).sort(),
+        ["index.json", "index_verifier", "lock", "prefix_lock"],
+      );
+      assert.match(
+        readFileSync(join(root, ".spack-db/index_verifier"), "utf8"),
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      );
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

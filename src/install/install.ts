@@ -3,19 +3,22 @@
  *
  * Two phases. Stage: for every spec of the runtime closure that is not installed yet, in
  * parallel (`jobs`), stream fetch -> verify -> gunzip -> untar into a staging directory inside
- * the root -> relocate. Commit: only when every spec staged, under the root's lock, rename
- * each staged prefix into place (dependencies first) and record it in the database. A failure
- * in the first phase installs nothing; the final prefixes only ever appear by rename, so a
- * killed process leaves no partial prefix (the next run deletes the stale staging
- * directories).
+ * the root -> relocate, holding Spack's prefix lock of each. Commit: only when every spec
+ * staged, under Spack's exclusive database lock, rename each staged prefix into place
+ * (dependencies first) and record it in the database. A failure in the first phase installs
+ * nothing; the final prefixes only ever appear by rename, so a killed process leaves no partial
+ * prefix (the next run deletes the stale staging directories).
  *
- * The lock is a directory, `ROOT/.spack-db/spackle.lock` (created with `mkdir`, which is
- * atomic), holding the owner's pid; a lock whose owner is dead is taken over.
+ * The locks are Spack's own (src/index/install_db.ts), so Spack and spackle can install into
+ * one tree at the same time. Nothing is recorded that was not extracted: a prefix that exists
+ * but is not in the database is refused (or replaced with `overwrite`).
  *
  * @module
  */
 import {
+  accessSync,
   closeSync,
+  constants as fsConstants,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -26,6 +29,7 @@ import {
   readlinkSync,
   readSync,
   renameSync,
+  rmdirSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -33,12 +37,13 @@ import {
 import { dirname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
-import { pidAlive, removeDeadOwners } from "../core/pid.ts";
+import { removeDeadOwners } from "../core/pid.ts";
 import process from "node:process";
-import { InvalidDataError, NotFoundError, SpackleError, UsageError } from "../errors.ts";
+import { NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
 import { MemoryPacer } from "../core/memory.ts";
-import { buildIndexJson, type IndexWriteRecord } from "../index/writer.ts";
+import { InstallDatabase, type InstallRecord } from "../index/install_db.ts";
+import type { HeldLock } from "../core/posix_lock.ts";
 import type { Entry, EntryRef, ReadOptions } from "../layout/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import { extractTarball, speculationHolds } from "./extract.ts";
@@ -65,11 +70,15 @@ export interface InstallSource {
   resolve(query: string, opts?: { signal?: AbortSignal }): Promise<EntryRef>;
   /** The entry of a full DAG hash, metadata fetched and checked. */
   entry(hash: string, opts?: ReadOptions): Promise<Entry>;
+  /** Entry references matching a query, those not in the cache included (externals). */
+  list?(query: string, opts?: { signal?: AbortSignal }): Promise<EntryRef[]>;
+  /** The index node of a hash, for specs the index lists but the cache does not hold. */
+  indexNode?(hash: string, signal?: AbortSignal): Promise<SpecNode | undefined>;
 }
 
 /** Progress events. */
 export interface InstallProgress {
-  phase: "resolve" | "skip" | "fetch" | "staged" | "installed" | "warning";
+  phase: "resolve" | "skip" | "fetch" | "staged" | "installed" | "external" | "warning" | "wait";
   name?: string;
   hash?: string;
   bytes?: number;
@@ -95,6 +104,13 @@ export interface InstallOptions {
   speculate?: boolean;
   /** Install only the named specs, not their dependencies (default false). */
   noDeps?: boolean;
+  /**
+   * Replace prefixes that exist but are not in the database, and reinstall the requested
+   * specs when installed already (default false: such a prefix is refused).
+   */
+  overwrite?: boolean;
+  /** Seconds to wait for Spack's database and prefix locks (default 60; 0: forever). */
+  lockTimeout?: number;
 }
 
 /** One installed (or already present) spec. */
@@ -106,6 +122,8 @@ export interface InstalledSpec {
   /** False when it was already installed. */
   installed: boolean;
   explicit: boolean;
+  /** True for an external spec (registered in the database, nothing extracted). */
+  external?: boolean;
 }
 
 /** What {@link installSpecs} did. */
@@ -191,75 +209,50 @@ export function specsToRelocate(dag: SpecDag, rootHash: string): SpecNode[] {
   return out;
 }
 
+interface Root {
+  hash: string;
+  source: InstallSource;
+  /** Set for an external spec asked for by name: registered, not extracted. */
+  external?: SpecNode;
+}
+
 async function findRoots(
   sources: InstallSource[],
   queries: string[],
   signal?: AbortSignal,
-): Promise<{ hash: string; source: InstallSource; ref: EntryRef }[]> {
-  const out: { hash: string; source: InstallSource; ref: EntryRef }[] = [];
+): Promise<Root[]> {
+  const out: Root[] = [];
   for (const q of queries) {
-    let found: { hash: string; source: InstallSource; ref: EntryRef } | undefined;
+    let found: Root | undefined;
     let missing: unknown;
     for (const source of sources) {
       try {
         const ref = await source.resolve(q, { signal });
-        found = { hash: ref.hash, source, ref };
+        found = { hash: ref.hash, source };
         break;
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
         missing ??= e;
       }
     }
+    // Not in any cache: an external the index lists is registered, as Spack does.
+    for (const source of found ? [] : sources) {
+      if (!source.list || !source.indexNode) continue;
+      const hashes = [...new Set((await source.list(q, { signal })).map((r) => r.hash))];
+      const externals: SpecNode[] = [];
+      for (const h of hashes) {
+        const n = await source.indexNode(h, signal);
+        if (n?.external) externals.push(n);
+      }
+      if (externals.length === 1) {
+        found = { hash: externals[0].hash, source, external: externals[0] };
+        break;
+      }
+    }
     if (!found) throw missing ?? new NotFoundError(`Cannot find "${q}" in the mirror`);
     if (!out.some((o) => o.hash === found!.hash)) out.push(found);
   }
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Database (Spack's DB version 8 `index.json`).
-
-interface DbRecord {
-  spec: Record<string, unknown>;
-  ref_count: number;
-  path: string | null;
-  installed: boolean;
-  explicit: boolean;
-  installation_time: number;
-  deprecated_for: string | null;
-  /** Written by Spack only when set. */
-  origin?: string | null;
-}
-
-interface Db {
-  database: { version: string; installs: Record<string, DbRecord> };
-}
-
-function readDb(root: string): Db {
-  const p = join(root, DB_DIR, "index.json");
-  if (!existsSync(p)) return { database: { version: "8", installs: {} } };
-  try {
-    const db = JSON.parse(readFileSync(p, "utf8")) as Db;
-    if (!db.database?.installs) throw new Error("no database.installs");
-    return db;
-  } catch (e) {
-    throw new InvalidDataError(`Cannot read the install database "${p}": ${(e as Error).message}`);
-  }
-}
-
-function writeDb(root: string, db: Db): void {
-  // Spack's text (compact, Python floats); ref_count is computed by the writer.
-  const records: IndexWriteRecord[] = Object.entries(db.database.installs).map(([hash, r]) => ({
-    hash,
-    spec: r.spec,
-    path: r.path,
-    installed: r.installed,
-    explicit: r.explicit,
-    installationTime: r.installation_time,
-    deprecatedFor: r.deprecated_for,
-    origin: r.origin,
-  }));
-  atomicWrite(join(root, DB_DIR, "index.json"), buildIndexJson(records, { kind: "install" }));
 }
 
 function atomicWrite(path: string, data: string | Uint8Array, mode = 0o644): void {
@@ -273,43 +266,17 @@ function dbSpec(node: SpecNode): Record<string, unknown> {
   return node.raw;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Lock.
-
-async function withLock<T>(root: string, signal: AbortSignal | undefined, fn: () => T): Promise<T> {
-  const lock = join(root, DB_DIR, "spackle.lock");
-  const me = `${hostname()}:${process.pid}`;
-  for (let i = 0;; i++) {
-    signal?.throwIfAborted();
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, "owner"), me);
-      break;
-    } catch (e) {
-      if ((e as { code?: string }).code !== "EEXIST") throw e;
-      let owner = "";
-      try {
-        owner = readFileSync(join(lock, "owner"), "utf8");
-      } catch { /* being created or removed */ }
-      const [host, pid] = owner.split(":");
-      const stale = owner
-        ? host === hostname() && !pidAlive(Number(pid))
-        : Date.now() - statSafe(lock) > 10_000;
-      if (stale) {
-        rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (i > 6000) {
-        throw new SpackleError("conflict", `Cannot lock "${root}": held by ${owner || "?"}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  try {
-    return fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+/** The database record of an external spec (its path, not installed by spackle). */
+function externalRecord(node: SpecNode, now: number, explicit: boolean): InstallRecord {
+  return {
+    spec: dbSpec(node),
+    ref_count: 0,
+    path: node.external?.path ?? null,
+    installed: true,
+    explicit,
+    installation_time: now,
+    deprecated_for: null,
+  };
 }
 
 /** Spack's `verify.write_manifest` for a prefix staged at `dir` that will live at `prefix`. */
@@ -368,14 +335,6 @@ function lexists(p: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-function statSafe(p: string): number {
-  try {
-    return statSync(p).mtimeMs;
-  } catch {
-    return Date.now();
   }
 }
 
@@ -449,9 +408,14 @@ export async function installSpecs(
   const progress = opts.onProgress ?? (() => {});
   const readOpts = { signal: opts.signal, requireSignature: !opts.allowUnsigned };
   if (queries.length === 0) throw new UsageError("Cannot install: no spec given");
-  mkdirSync(join(root, DB_DIR), { recursive: true });
-  mkdirSync(join(root, STAGING), { recursive: true });
-  cleanStaging(root);
+  checkRoot(root);
+  const db = new InstallDatabase(root, {
+    lockTimeout: opts.lockTimeout,
+    signal: opts.signal,
+    onWait: (message) => progress({ phase: "wait", message }),
+    onWarning: (message) => progress({ phase: "warning", message }),
+  });
+  // Nothing is written into the root before the first package is staged.
 
   // Resolve the closure: each root's DAG comes with its entry.
   progress({ phase: "resolve" });
@@ -508,33 +472,63 @@ export async function installSpecs(
     }
     return p;
   };
-  await Promise.all(roots.map(async (r) => {
-    const { entry, source } = await getEntry(r.hash, r.source);
-    await visit(r.hash, entry.spec, source);
-  }));
+  await Promise.all(
+    roots.filter((r) => !r.external).map(async (r) => {
+      const { entry, source } = await getEntry(r.hash, r.source);
+      await visit(r.hash, entry.spec, source);
+    }),
+  );
   for (const r of roots) {
     const job = jobsByHash.get(r.hash);
     if (job) job.explicit = true;
   }
 
-  // Skip what is installed already.
-  const db = readDb(root);
+  // Skip what is installed already; refuse prefixes that exist but are not recorded.
+  const snapshot = await db.snapshot();
   const todo: Job[] = [];
   const result: InstalledSpec[] = [];
+  const installed = (rec: InstallRecord | undefined) =>
+    rec?.installed === true && !!rec.path && existsSync(rec.path);
   for (const h of order) {
     const job = jobsByHash.get(h)!;
-    const rec = db.database.installs[h];
-    if (rec?.installed && rec.path && existsSync(rec.path)) {
+    const rec = snapshot.data.installs[h];
+    if (installed(rec) && !(opts.overwrite && job.explicit)) {
       progress({ phase: "skip", name: job.node.name, hash: h });
-      result.push({ ...specInfo(job), prefix: rec.path, installed: false });
+      result.push({ ...specInfo(job), prefix: rec.path!, installed: false });
     } else todo.push(job);
   }
+  if (!opts.overwrite) refuseUnrecorded(todo, db.indexPath);
+  const externalRoots = roots.filter((r) => r.external);
+  for (const r of externalRoots) {
+    const n = r.external!;
+    result.push({
+      name: n.name,
+      version: n.version,
+      hash: n.hash,
+      prefix: n.external?.path ?? "",
+      installed: !installed(snapshot.data.installs[n.hash]),
+      explicit: true,
+      external: true,
+    });
+  }
+  const needsWrite = todo.length > 0 || roots.some((r) => {
+    const rec = snapshot.data.installs[r.hash];
+    return !rec || !rec.explicit;
+  });
+  if (!needsWrite) return { root, specs: result };
 
-  // Stage everything (parallel), then commit (serial, under the lock).
-  // Unique per call, also for two installs started by one process in the same millisecond.
-  mkdirSync(join(root, STAGING), { recursive: true });
-  const runDir = mkdtempSync(join(root, STAGING, `${hostname()}-${process.pid}-`));
+  // From here on the root is written to: what this run creates is removed if it fails.
+  const created = createdPaths(root);
+  const locks: HeldLock[] = [];
+  let runDir = "";
+  let ok = false;
   try {
+    runDir = makeRunDir(root);
+    // Spack's prefix locks, held while the prefixes are staged and moved into place (in hash
+    // order, so that two spackle processes never wait for each other in a circle).
+    for (const job of [...todo].sort((a, b) => a.node.hash < b.node.hash ? -1 : 1)) {
+      locks.push(await db.lockPrefix(job.node.hash, job.node.name));
+    }
     // One pacer for the extractions running at once (their garbage adds up); extraction
     // makes two bytes of garbage per byte of poorly compressible data, so a wider headroom
     // than the default saves collections.
@@ -662,59 +656,187 @@ export async function installSpecs(
     // one describing the installed files (keys are the final paths).
     for (const job of todo) writeManifestIfMissing(job.staged!, job.prefix);
 
-    await withLock(root, opts.signal, () => {
-      installSbang(root);
-      const current = readDb(root);
+    // Commit, under Spack's exclusive database lock; once begun it is not interrupted (renames
+    // and one database write). What was moved into place is recorded even when a later
+    // package fails.
+    let commitError: unknown;
+    await db.update((view) => {
+      const installs = view.data.installs;
       const now = Date.now() / 1000;
-      for (const job of todo) {
-        const h = job.node.hash;
-        const rec = current.database.installs[h];
-        if (!existsSync(job.prefix)) {
-          mkdirSync(dirname(job.prefix), { recursive: true });
+      try {
+        if (todo.length) installSbang(root);
+        for (const job of todo) {
+          const h = job.node.hash;
+          const rec = installs[h];
+          if (installed(rec) && !(opts.overwrite && job.explicit)) {
+            // Installed meanwhile by another process (Spack or spackle): theirs is kept.
+            progress({ phase: "skip", name: job.node.name, hash: h });
+            result.push({ ...specInfo(job), prefix: rec.path!, installed: false });
+            continue;
+          }
+          if (lexists(job.prefix)) {
+            if (!opts.overwrite) throw unrecordedError([job.prefix], db.indexPath);
+            // Replaced: the old prefix goes aside into this run's directory, removed with it.
+            renameSync(job.prefix, join(runDir, `replaced-${h}`));
+          } else mkdirSync(dirname(job.prefix), { recursive: true });
           renameSync(job.staged!, job.prefix);
+          installs[h] = {
+            spec: dbSpec(job.node),
+            ref_count: 0,
+            path: job.prefix,
+            installed: true,
+            explicit: job.explicit || rec?.explicit === true,
+            installation_time: now,
+            deprecated_for: null,
+          };
           result.push({ ...specInfo(job), prefix: job.prefix, installed: true });
           progress({ phase: "installed", name: job.node.name, hash: h });
-        } else {
-          // Installed meanwhile by another process (or left by a killed one after its rename:
-          // a prefix only appears complete, by rename, so it is kept).
-          result.push({ ...specInfo(job), prefix: job.prefix, installed: rec === undefined });
-        }
-        current.database.installs[h] = {
-          spec: dbSpec(job.node),
-          ref_count: 0,
-          path: job.prefix,
-          installed: true,
-          explicit: job.explicit || rec?.explicit === true,
-          installation_time: rec?.installation_time ?? now,
-          deprecated_for: null,
-        };
-        // Externals the spec depends on are recorded as Spack does (path, not installed by us).
-        for (const d of job.node.dependencies) {
-          const dn = job.dag.nodes.get(d.hash);
-          if (dn?.external && !current.database.installs[d.hash]) {
-            current.database.installs[d.hash] = {
-              spec: dbSpec(dn),
-              ref_count: 0,
-              path: dn.external.path ?? null,
-              installed: true,
-              explicit: false,
-              installation_time: now,
-              deprecated_for: null,
-            };
+          // Externals the spec depends on are recorded as Spack does (path, not installed by us).
+          for (const d of job.node.dependencies) {
+            const dn = job.dag.nodes.get(d.hash);
+            if (dn?.external && !installs[d.hash]) {
+              installs[d.hash] = externalRecord(dn, now, false);
+            }
           }
         }
+      } catch (e) {
+        commitError = e;
       }
-      // Roots asked for explicitly are explicit even when they were installed before.
+      // Roots asked for explicitly are explicit even when they were installed before; an
+      // external asked for is registered.
       for (const r of roots) {
-        const rec = current.database.installs[r.hash];
+        if (r.external && !installs[r.hash]) {
+          installs[r.hash] = externalRecord(r.external, now, true);
+          progress({ phase: "external", name: r.external.name, hash: r.hash });
+        }
+        const rec = installs[r.hash];
         if (rec) rec.explicit = true;
       }
-      writeDb(root, current);
     });
+    if (commitError) throw commitError;
+    ok = true;
+  } catch (e) {
+    throw fsProblem(e, `install into "${root}"`);
   } finally {
-    rmSync(runDir, { recursive: true, force: true });
+    for (const l of locks) l.release();
+    if (runDir) rmSync(runDir, { recursive: true, force: true });
+    rmdirQuiet(join(root, STAGING));
+    if (!ok) undoCreated(created);
   }
   return { root, specs: result };
+}
+
+/** The error for prefixes that exist on disk but are not in the database. */
+function unrecordedError(prefixes: string[], dbPath: string): SpackleError {
+  const many = prefixes.length > 1;
+  return new SpackleError(
+    "conflict",
+    `Cannot install into ${prefixes.map((p) => `"${p}"`).join(", ")}: ${
+      many ? "they exist" : "it exists"
+    } but the install database "${dbPath}" does not list ${
+      many ? "them" : "it"
+    } (left by an interrupted install, or made by hand); remove ${
+      many ? "them" : "it"
+    }, or pass --overwrite to replace ${many ? "them" : "it"}`,
+  );
+}
+
+function refuseUnrecorded(todo: Job[], dbPath: string): void {
+  const taken = todo.filter((j) => lexists(j.prefix)).map((j) => j.prefix);
+  if (taken.length) throw unrecordedError(taken, dbPath);
+}
+
+/** Refuses a root that is not a directory or cannot be written, before anything is done. */
+function checkRoot(root: string): void {
+  let d = root;
+  while (!lexists(d) && dirname(d) !== d) d = dirname(d);
+  let st;
+  try {
+    st = statSync(d);
+  } catch (e) {
+    throw fsProblem(e, `install into "${root}"`);
+  }
+  if (!st.isDirectory()) {
+    throw new UsageError(
+      `Cannot install into "${root}": ${
+        d === root ? "it" : `"${d}"`
+      } is a file, not a directory; choose another --root`,
+    );
+  }
+  try {
+    accessSync(d, fsConstants.W_OK);
+  } catch (e) {
+    const ro = (e as { code?: string }).code === "EROFS";
+    throw new SpackleError(
+      "unsupported",
+      `Cannot install into "${root}": "${d}" is ${
+        ro ? "on a read-only file system" : "not writable (permission denied)"
+      }; choose a --root you can write to${ro ? "" : ", or fix its owner or mode"}`,
+    );
+  }
+}
+
+const FS_HINTS: Record<string, string> = {
+  ENOSPC: "no space left on the device; free some space or choose another --root",
+  EDQUOT: "the disk quota is exceeded; free some space or choose another --root",
+  EROFS: "the file system is read-only; choose a --root on a writable file system",
+  EACCES: "permission denied; choose a --root you can write to, or fix its owner or mode",
+  EPERM: "operation not permitted; choose a --root you can write to, or fix its owner or mode",
+  ENOTDIR: "a part of the path is a file, not a directory; choose another --root",
+  EMFILE: "too many open files; raise the limit (ulimit -n) or lower --jobs",
+};
+
+/** A system error turned into one that names what was done, the path, and what to do. */
+function fsProblem(e: unknown, what: string): unknown {
+  const err = e as { code?: string; path?: string; syscall?: string };
+  if (e instanceof SpackleError || !err || typeof err.code !== "string") return e;
+  const hint = FS_HINTS[err.code];
+  if (!hint) return e;
+  const at = err.path ? ` (${err.syscall ?? "writing"} "${err.path}")` : "";
+  return new SpackleError("unsupported", `Cannot ${what}: ${hint}${at}`, { cause: e });
+}
+
+/** The directories this run may create that do not exist yet (undone if it fails). */
+function createdPaths(root: string): string[] {
+  const out: string[] = [];
+  let d = root;
+  while (!lexists(d) && dirname(d) !== d) {
+    out.push(d);
+    d = dirname(d);
+  }
+  for (const p of [join(root, DB_DIR), join(root, STAGING)]) if (!lexists(p)) out.push(p);
+  return out;
+}
+
+/** Removes what {@link createdPaths} listed, deepest first, when nothing else was put there. */
+function undoCreated(paths: string[]): void {
+  for (const p of [...paths].sort((a, b) => b.length - a.length)) {
+    if (p.endsWith(`/${DB_DIR}`) && !lexists(join(p, "index.json"))) {
+      // Only the lock files this run made: no database was written.
+      for (const f of ["lock", "prefix_lock"]) rmSync(join(p, f), { force: true });
+    }
+    rmdirQuiet(p);
+  }
+}
+
+function rmdirQuiet(p: string): void {
+  try {
+    rmdirSync(p);
+  } catch { /* not empty, or gone */ }
+}
+
+/** This run's staging directory, unique also for two installs of one process. */
+function makeRunDir(root: string): string {
+  for (let i = 0;; i++) {
+    mkdirSync(join(root, STAGING), { recursive: true });
+    cleanStaging(root);
+    try {
+      return mkdtempSync(join(root, STAGING, `${hostname()}-${process.pid}-`));
+    } catch (e) {
+      // Another run removed the (empty) staging directory in between.
+      if ((e as { code?: string }).code !== "ENOENT" || i > 5) throw e;
+    }
+  }
 }
 
 function specInfo(job: Job) {

@@ -386,6 +386,15 @@ class Mirrors implements MirrorSet {
     throw first ?? new NotFoundError(`Cannot find spec "${hash}": no mirror was given`);
   }
 
+  /** The index node of a hash in the first mirror that has one (externals included). */
+  async indexNode(hash: string, signal?: AbortSignal): Promise<SpecNode | undefined> {
+    for (const m of this.mirrors) {
+      const n = await m.indexNode(hash, signal);
+      if (n) return n;
+    }
+    return undefined;
+  }
+
   async ref(hash: string, opts?: { signal?: AbortSignal }): Promise<EntryRef | undefined> {
     let found: EntryRef | undefined;
     for (const m of this.mirrors) {

@@ -28,6 +28,7 @@ export {
   dbSource,
   type InstalledPrefix,
   type InstallSource as PushSource,
+  openDbSource,
   prefixSource,
   type PushedSpec,
   type PushOptions,

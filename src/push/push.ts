@@ -31,6 +31,7 @@ import type { SpecDag, SpecNode } from "../spec/types.ts";
 import type { BuildinfoMeta } from "./buildinfo.ts";
 import { packToFile } from "./pack.ts";
 import { ownerTag, removeDeadOwners } from "../core/pid.ts";
+import { InstallDatabase, type InstallDbView } from "../index/install_db.ts";
 
 /** One installed spec that can be pushed. */
 export interface InstalledPrefix {
@@ -82,20 +83,22 @@ function matches(node: { name: string; version: string; hash: string }, q: strin
     (!hash || node.hash.startsWith(hash));
 }
 
-/** An install tree with a Spack database at `ROOT/.spack-db/index.json`. */
-export function dbSource(root: string): InstallSource {
+/**
+ * An install tree with a Spack database at `ROOT/.spack-db/index.json`, from a view of it
+ * (`InstallDatabase.snapshot()`, read under Spack's shared lock; without one the file is read
+ * unlocked: whole, since writers replace it by rename).
+ */
+export function dbSource(root: string, view?: InstallDbView): InstallSource {
   root = resolve(root);
-  const p = join(root, DB_DIR, "index.json");
-  let db: { database?: { installs?: Record<string, Record<string, unknown>> } };
-  try {
-    db = JSON.parse(readFileSync(p, "utf8"));
-  } catch (e) {
-    throw new NotFoundError(`Cannot read the install database "${p}": ${(e as Error).message}`);
+  const db = new InstallDatabase(root);
+  view ??= db.peek();
+  if (!view.exists) {
+    throw new NotFoundError(
+      `Cannot read the install database "${db.indexPath}": no such file; ` +
+        `is "${root}" the root of a Spack install tree?`,
+    );
   }
-  const installs = db.database?.installs;
-  if (!installs || typeof installs !== "object") {
-    throw new InvalidDataError(`Cannot read "${p}": it has no "database.installs"`);
-  }
+  const installs = view.data.installs;
   const cache = new Map<string, InstalledPrefix>();
   const load = (hash: string): InstalledPrefix | undefined => {
     const rec = installs[hash];
@@ -123,6 +126,14 @@ export function dbSource(root: string): InstallSource {
       return out;
     },
   };
+}
+
+/** {@link dbSource} of a tree's database read under Spack's shared lock. */
+export async function openDbSource(
+  root: string,
+  opts?: { signal?: AbortSignal; onWait?: (m: string) => void; onWarning?: (m: string) => void },
+): Promise<InstallSource> {
+  return dbSource(root, await new InstallDatabase(root, opts).snapshot());
 }
 
 /**

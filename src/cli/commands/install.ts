@@ -27,6 +27,23 @@ const register: Register = (program, act) => {
       ),
     )
     .option(
+      "--overwrite",
+      "replace prefixes that exist but are not in the install database, and reinstall the " +
+        "specs given when already installed",
+    )
+    .addOption(
+      new Option(
+        "--lock-timeout <seconds>",
+        "wait at most this long for Spack's database and prefix locks (0: no limit)",
+      ).default(60).argParser((v: string) => {
+        const n = Number(v);
+        if (v.trim() === "" || !Number.isFinite(n) || n < 0) {
+          throw new UsageError(`--lock-timeout takes a number of seconds, not "${v}"`);
+        }
+        return n;
+      }),
+    )
+    .option(
       "--projection <template>",
       "install tree projection (default Spack 1.x's " +
         "{architecture.platform}-{architecture.target}/{name}-{version}-{hash})",
@@ -60,6 +77,8 @@ const register: Register = (program, act) => {
       signal,
       allowUnsigned: !opened.requireSignature,
       projection: o.projection,
+      overwrite: o.overwrite === true,
+      lockTimeout: o.lockTimeout,
       onProgress: (p) => {
         if (p.phase === "staged") bytes += p.bytes ?? 0;
         if (p.phase === "skip" && p.hash) sizes.delete(p.hash);
@@ -68,12 +87,15 @@ const register: Register = (program, act) => {
           progress.setTotal([...sizes.values()].reduce((a, b) => a + b, 0), sizes.size);
         }
         if (p.phase === "installed") info(`installed ${p.name}/${p.hash?.slice(0, 7)}`);
+        else if (p.phase === "external") {
+          info(`registered external ${p.name}/${p.hash?.slice(0, 7)}`);
+        } else if (p.phase === "wait") info(p.message ?? "waiting for a lock");
         else if (p.phase === "skip") info(`already installed ${p.name}/${p.hash?.slice(0, 7)}`);
         else if (p.phase === "fetch" && out.verbose && progress.enabled) {
           progress.log(`fetching ${p.name}/${p.hash?.slice(0, 7)}`);
         } else if (p.phase === "fetch") out.debug(`fetching ${p.name}/${p.hash?.slice(0, 7)}`);
         else if (p.phase === "warning") {
-          const w = `${p.name}/${p.hash?.slice(0, 7)}: ${p.message}`;
+          const w = p.name ? `${p.name}/${p.hash?.slice(0, 7)}: ${p.message}` : `${p.message}`;
           if (progress.enabled) progress.log(`warning: ${w}`);
           else out.warn(w);
         }
@@ -89,7 +111,13 @@ const register: Register = (program, act) => {
       `${n} installed, ${res.specs.length - n} already present in ${res.root} ` +
         `(${formatBytes(bytes)} extracted, ${secs} s)`,
     );
-    for (const s of res.specs) out.out(`${s.name}@${s.version}/${s.hash.slice(0, 7)} ${s.prefix}`);
+    for (const s of res.specs) {
+      out.out(
+        `${s.name}@${s.version}/${s.hash.slice(0, 7)} ${s.prefix}${
+          s.external ? " (external)" : ""
+        }`,
+      );
+    }
   }));
 };
 export default register;

@@ -114,7 +114,7 @@ const register: Register = (program, act) => {
         "  spackle push --root ./tree --only dependencies --update-index ./mirror /iicodpd",
     )
     .action(act(async ({ out, globals, signal }, mirror: string, specs: string[], o) => {
-      const { dbSource, prefixSource, pushSpecs, specsToPush } = await import(
+      const { openDbSource, prefixSource, pushSpecs, specsToPush } = await import(
         "../../push/push.ts"
       );
       const { V3Writer } = await import("../../layout/v3/writer.ts");
@@ -123,7 +123,11 @@ const register: Register = (program, act) => {
       let src: InstallSource;
       let requested: InstalledPrefix[];
       if (o.root) {
-        const db = dbSource(o.root);
+        const db = await openDbSource(o.root, {
+          signal,
+          onWait: (m) => out.info(m),
+          onWarning: (m) => out.warn(m),
+        });
         src = db;
         requested = specs.flatMap((q) => {
           const hits = db.query(q);
