@@ -83,6 +83,39 @@ export function group(program: Command, name: string, description: string): Comm
   return program.command(name).description(description);
 }
 
+/**
+ * Refuses empty or blank values given on the command line (`--root ""`, `-m "$UNSET"`, an
+ * empty positional argument): a usage error naming the flag, for every command, before
+ * anything runs. Values from the environment or configuration are not checked here.
+ */
+const NOUNS: Record<string, string> = { dir: "directory", url: "mirror path or URL" };
+
+export function rejectEmptyValues(cmd: Command): void {
+  const blank = (v: unknown) =>
+    (Array.isArray(v) ? v : [v]).some((x) => typeof x === "string" && x.trim() === "");
+  for (let c: Command | null = cmd; c; c = c.parent) {
+    for (const opt of c.options) {
+      if (!opt.required && !opt.optional) continue; // a switch
+      const key = opt.attributeName();
+      if (c.getOptionValueSource(key) !== "cli" || !blank(c.getOptionValue(key))) continue;
+      const what = /<([^>]+)>|\[([^\]]+)\]/.exec(opt.flags);
+      const meta = (what?.[1] ?? what?.[2] ?? "value").replace(/\.\.\.$/, "");
+      throw new UsageError(
+        `${opt.long ?? opt.short} was given an empty ${NOUNS[meta] ?? meta}; ` +
+          `name one (is a shell variable unset?)`,
+      );
+    }
+  }
+  cmd.registeredArguments.forEach((arg, i) => {
+    if (blank(cmd.processedArgs[i])) {
+      throw new UsageError(
+        `The <${arg.name()}> argument of "${cmd.name()}" is empty; name one ` +
+          `(is a shell variable unset?)`,
+      );
+    }
+  });
+}
+
 /** Builds the whole command tree. */
 export function buildProgram(opts: ProgramOptions = {}): Command {
   const program = new Command("spackle")
@@ -121,6 +154,7 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
   program.exitOverride();
+  program.hook("preAction", (_program, action) => rejectEmptyValues(action as Command));
   const act: ActFn = (fn) => async (...args) => {
     const cmd = args[args.length - 1] as Command;
     const globals = cmd.optsWithGlobals() as unknown as GlobalOptions;
