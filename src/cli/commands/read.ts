@@ -134,15 +134,28 @@ function addMirror(cmd: Command, signatures = true): Command {
   return cmd;
 }
 
-async function writeFileAtomic(
+/**
+ * Files of one `download` run: written under temporary names, moved into place only when every
+ * file of the run arrived and verified, or removed with the directories the run created.
+ */
+interface DownloadRun {
+  pending: { tmp: string; path: string }[];
+  /** Directories this run created (the first of each `mkdir -p`). */
+  dirs: string[];
+}
+
+async function writeFileStaged(
   path: string,
   body: ReadableStream<Uint8Array> | Uint8Array,
+  run: DownloadRun,
 ): Promise<number> {
-  const { mkdir, rename, rm, open: openFile } = await import("node:fs/promises");
+  const { mkdir, rm, open: openFile } = await import("node:fs/promises");
   const { dirname } = await import("node:path");
-  await mkdir(dirname(path), { recursive: true });
+  const made = await mkdir(dirname(path), { recursive: true });
+  if (made) run.dirs.push(made);
   const tmp = `${path}.part-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const fh = await openFile(tmp, "wx");
+  run.pending.push({ tmp, path });
   let size = 0;
   try {
     if (body instanceof Uint8Array) {
@@ -155,7 +168,6 @@ async function writeFileAtomic(
       }
     }
     await fh.close();
-    await rename(tmp, path);
   } catch (e) {
     await fh.close().catch(() => {});
     await rm(tmp, { force: true });
@@ -164,11 +176,34 @@ async function writeFileAtomic(
   return size;
 }
 
+/** Moves a run's files into place, or (`ok` false) removes them and the directories it made. */
+async function finishDownloadRun(run: DownloadRun, ok: boolean): Promise<void> {
+  const { rename, rm, rmdir } = await import("node:fs/promises");
+  if (ok) {
+    for (const f of run.pending) await rename(f.tmp, f.path);
+    return;
+  }
+  for (const f of run.pending) await rm(f.tmp, { force: true });
+  // Deepest first; a directory something else was put in meanwhile stays.
+  const dirs = new Set<string>();
+  for (const d of run.dirs) {
+    for (const f of run.pending) {
+      for (let p = f.path; p.startsWith(d + "/") || p === d; p = p.slice(0, p.lastIndexOf("/"))) {
+        if (p !== f.path) dirs.add(p);
+      }
+    }
+  }
+  for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
+    await rmdir(d).catch(() => {});
+  }
+}
+
 async function download(
   ctx: Ctx,
   mirrors: MirrorSet,
   e: Entry,
   to: string,
+  run: DownloadRun,
 ): Promise<{ path: string; size: number; sha256?: string; verified: boolean }[]> {
   const { collect } = await import("../../core/streams.ts");
   const { verifyStream } = await import("../../core/digest.ts");
@@ -186,7 +221,7 @@ async function download(
     : await collect(await m.store.read(e.metadataPath, { signal: ctx.signal }));
   files.push({
     path: e.metadataPath,
-    size: await writeFileAtomic(dest(e.metadataPath), meta),
+    size: await writeFileStaged(dest(e.metadataPath), meta, run),
     verified: e.signed && !!e.signedBy,
   });
   if (e.specBlob) {
@@ -196,7 +231,7 @@ async function download(
     );
     files.push({
       path: e.specBlob.path,
-      size: await writeFileAtomic(dest(e.specBlob.path), body),
+      size: await writeFileStaged(dest(e.specBlob.path), body, run),
       sha256: d.checksum,
       verified: true,
     });
@@ -207,13 +242,17 @@ async function download(
     ctx.out.warn(`${e.ref.name}/${e.ref.hash.slice(0, 7)}: ${e.legacy}; tarball not verified`);
     files.push({
       path: e.tarballPath,
-      size: await writeFileAtomic(dest(e.tarballPath), body),
+      size: await writeFileStaged(dest(e.tarballPath), body, run),
       verified: false,
     });
   } else {
     files.push({
       path: e.tarballPath,
-      size: await writeFileAtomic(dest(e.tarballPath), await e.openTarball({ signal: ctx.signal })),
+      size: await writeFileStaged(
+        dest(e.tarballPath),
+        await e.openTarball({ signal: ctx.signal }),
+        run,
+      ),
       sha256: e.tarball.checksum,
       verified: true,
     });
@@ -400,7 +439,7 @@ const register: Register = (program, act) => {
               const i = next++;
               const r = refs[i];
               const e = await counted.entry(r.hash, { requireSignature, signal: ctx.signal });
-              const files = await download(ctx, mirrors, e, o.to);
+              const files = await download(ctx, mirrors, e, o.to, run);
               bytes += files.reduce((a, f) => a + f.size, 0);
               const line = `downloaded ${r.name}@${r.version}/${
                 r.hash.slice(0, 7)
@@ -410,8 +449,24 @@ const register: Register = (program, act) => {
               done[i] = { name: r.name, version: r.version, hash: r.hash, mirror: r.mirror, files };
             }
           };
-          await Promise.all(Array.from({ length: Math.min(o.jobs, refs.length) }, worker))
-            .finally(() => progress.stop());
+          // Nothing appears in the target unless every file of the run arrived and verified.
+          const run: DownloadRun = { pending: [], dirs: [] };
+          let ok = false;
+          try {
+            // Every worker ends (the others stop at their next spec) before the cleanup.
+            let failed: unknown;
+            await Promise.all(
+              Array.from(
+                { length: Math.min(o.jobs, refs.length) },
+                () => worker().catch((e) => (failed ??= e, next = refs.length)),
+              ),
+            );
+            if (failed !== undefined) throw failed;
+            ok = true;
+          } finally {
+            progress.stop();
+            await finishDownloadRun(run, ok);
+          }
           if (ctx.out.json) {
             ctx.out.data({ to: o.to, specs: done });
             return;
