@@ -15,4 +15,7 @@ for (const s of [process.stdout, process.stderr]) {
   });
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// Interrupted: the command has cleaned up; nothing left running may delay the exit.
+if (code > 128) process.exit(code);

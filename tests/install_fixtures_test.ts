@@ -727,3 +727,56 @@ Deno.test("spackle install drops setuid/setgid bits with a warning and installs 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  Deno.test({
+    name: `spackle install stopped by ${sig} removes its staging files, says so, exits ${code}`,
+    async fn() {
+      const mirror = await Deno.makeTempDir({ prefix: "sp-big-" });
+      const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+      try {
+        const rel = await bigMirror(mirror, 150);
+        const deno = join(REPO_ROOT, "node_modules/.bin/deno");
+        const child = new Deno.Command(deno, {
+          args: [
+            "run",
+            "-A",
+            join(REPO_ROOT, "cli.ts"),
+            "install",
+            "-m",
+            mirror,
+            "--root",
+            root,
+            "--allow-unsigned",
+            "big",
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const t0 = Date.now();
+        for (;;) {
+          const st = join(root, ".spackle-staging");
+          const busy = existsSync(st) &&
+            readdirSync(st).some((d) => existsSync(join(st, d, "a".repeat(32), "t")));
+          if (busy || Date.now() - t0 > 20000) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const sent = Date.now();
+        child.kill(sig);
+        const out = await child.output();
+        const stopped = Date.now() - sent;
+        const err = new TextDecoder().decode(out.stderr);
+        assert.equal(out.code, code, err);
+        assert.ok(stopped < 5000, `stopped ${stopped} ms after the signal`);
+        assert.match(err, new RegExp(`interrupted by ${sig}: nothing installed`));
+        assert.match(err, /the install tree is as it was/);
+        assert.ok(!existsSync(join(root, rel)));
+        // The root is as it was before the run: empty.
+        assert.deepEqual(readdirSync(root), []);
+      } finally {
+        rmSync(mirror, { recursive: true, force: true });
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+  });
+}

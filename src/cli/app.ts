@@ -12,6 +12,7 @@ import process from "node:process";
 import { SpackleError, UsageError } from "../errors.ts";
 import { type Output, type OutputOptions, printError, processOutput } from "./output.ts";
 import { commands } from "./commands/mod.ts";
+import { catchSignals, SIGNAL_EXIT, type StopSignal } from "./interrupt.ts";
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, problems: 3 } as const;
@@ -55,6 +56,11 @@ export interface Ctx {
   globals: GlobalOptions;
   /** Aborted on Ctrl-C (the REPL cancels the running command through it). */
   signal: AbortSignal;
+  /**
+   * Adds to what is printed when the command is interrupted (SIGINT, SIGTERM, SIGHUP): a line
+   * saying what was completed and what was not.
+   */
+  onInterrupt(report: () => string | undefined): void;
 }
 
 /** A command's implementation: returns an exit code (0 when nothing is returned). */
@@ -71,6 +77,7 @@ export interface ProgramOptions {
   output?: (o: OutputOptions) => Output;
   signal?: AbortSignal;
   onExit?: (code: number) => void;
+  onInterrupt?: (report: () => string | undefined) => void;
 }
 
 /**
@@ -165,7 +172,12 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
       color: globals.color !== false,
     });
     const code = await fn(
-      { out, globals, signal: opts.signal ?? new AbortController().signal },
+      {
+        out,
+        globals,
+        signal: opts.signal ?? new AbortController().signal,
+        onInterrupt: opts.onInterrupt ?? (() => {}),
+      },
       ...args,
     );
     opts.onExit?.(code ?? 0);
@@ -177,12 +189,32 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
 /** Runs the CLI with `argv` (without the executable); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
-  const program = buildProgram({ onExit: (c) => (code = c) });
+  const stop = catchSignals((l) => process.stderr.write(`\nspackle: ${l}\n`));
+  const program = buildProgram({
+    onExit: (c) => (code = c),
+    signal: stop.signal,
+    onInterrupt: stop.report,
+  });
   const json = argv.includes("--json");
+  // After a signal: what was completed and what not, and 128 + the signal number.
+  const interrupted = (sig: StopSignal) => {
+    const lines = stop.lines();
+    process.stderr.write(
+      `spackle: interrupted by ${sig}: ${
+        lines.length
+          ? lines.join("; ")
+          : "stopped before the command finished; what it reported done is complete"
+      }; this run's working files were removed\n`,
+    );
+    return SIGNAL_EXIT[sig];
+  };
   try {
     await program.parseAsync(argv, { from: "user" });
-    return code;
+    const sig = stop.received();
+    return sig ? interrupted(sig) : code;
   } catch (err) {
+    const sig = stop.received();
+    if (sig) return interrupted(sig);
     if (err instanceof CommanderError) {
       if (
         err.code === "commander.helpDisplayed" || err.code === "commander.version" ||
@@ -194,5 +226,7 @@ export async function main(argv: string[]): Promise<number> {
     printError(err, json);
     if (process.env.SPACKLE_DEBUG && err instanceof Error) console.error(err.stack);
     return err instanceof SpackleError && err.code === "usage" ? EXIT.usage : EXIT.failure;
+  } finally {
+    stop.dispose();
   }
 }

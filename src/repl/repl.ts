@@ -55,6 +55,8 @@ export interface ReplOptions extends MirrorCliOptions, Omit<StoreGlobals, "caFil
   historyFile?: string;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream;
+  /** Ends the session when aborted (SIGTERM, SIGHUP, or SIGINT sent to the process). */
+  signal?: AbortSignal;
 }
 
 /** The history file: SPACKLE_HISTORY, else under XDG_STATE_HOME (~/.local/state). */
@@ -569,6 +571,7 @@ export async function runRepl(opts: ReplOptions): Promise<number> {
   const m = opts.mirror?.length ? opts.mirror.join(", ") : "configured mirrors";
   print(`spackle repl on ${m}: ${session.names.length} packages. "help" lists commands.`);
   let closed = false;
+  opts.signal?.addEventListener("abort", () => rl.close(), { once: true });
   rl.on("SIGINT", () => {
     if (session.cancel()) return;
     output.write("^C\n");

@@ -55,7 +55,7 @@ const register: Register = (program, act) => {
         "  spackle install -m ./mirror --root ./tree --allow-unsigned /iicodpd",
     );
   addMirrorOptions(cmd);
-  cmd.action(act(async ({ out, globals, signal }, specs: string[], o) => {
+  cmd.action(act(async ({ out, globals, signal, onInterrupt }, specs: string[], o) => {
     const m = await import("../../../mod.ts");
     const opened = await openCliMirrors(o, globals, signal, out);
     const started = performance.now();
@@ -66,6 +66,17 @@ const register: Register = (program, act) => {
     // first package is fetched (every entry is read and every skip reported before that).
     const sizes = new Map<string, number>();
     let totals = false;
+    // What an interruption reports: the prefixes only appear together at the end.
+    let fetched = 0;
+    let done = 0;
+    onInterrupt(() =>
+      done
+        ? `${done} package${done === 1 ? "" : "s"} installed (listed above)` +
+          (fetched > done ? `, ${fetched - done} not installed` : "")
+        : `nothing installed${
+          fetched ? ` (${fetched} package${fetched === 1 ? " was" : "s were"} being fetched)` : ""
+        }; the install tree is as it was`
+    );
     const source = withTarballProgress(
       opened.mirrors,
       progress,
@@ -81,6 +92,8 @@ const register: Register = (program, act) => {
       lockTimeout: o.lockTimeout,
       onProgress: (p) => {
         if (p.phase === "staged") bytes += p.bytes ?? 0;
+        if (p.phase === "fetch") fetched++;
+        if (p.phase === "installed") done++;
         if (p.phase === "skip" && p.hash) sizes.delete(p.hash);
         if (p.phase === "fetch" && !totals) {
           totals = true;

@@ -429,6 +429,11 @@ const register: Register = (program, act) => {
             files: Awaited<ReturnType<typeof download>>;
           };
           const done: Done[] = new Array(refs.length);
+          ctx.onInterrupt(() =>
+            `nothing downloaded into "${o.to}" (${
+              done.filter(Boolean).length
+            } of ${refs.length} specs had arrived; a download is kept only whole)`
+          );
           let bytes = 0;
           let next = 0;
           const progress = Progress.for(ctx.out);
