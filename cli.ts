@@ -17,5 +17,6 @@ for (const s of [process.stdout, process.stderr]) {
 
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
-// Interrupted: the command has cleaned up; nothing left running may delay the exit.
-if (code > 128) process.exit(code);
+// Interrupted: work still in flight (a parallel upload the command did not wait for) ends
+// and removes its files as the event loop drains; nothing may delay the exit past 3 s.
+if (code > 128) setTimeout(() => process.exit(code), 3000).unref();
