@@ -780,3 +780,63 @@ for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] a
     },
   });
 }
+
+/** Mounts a tmpfs of `size` at a new directory (undefined when this user cannot mount). */
+function smallDisk(size: string): string | undefined {
+  const dir = Deno.makeTempDirSync({ prefix: "sp-full-" });
+  const r = new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir] })
+    .outputSync();
+  if (r.code === 0) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  return undefined;
+}
+
+Deno.test({
+  name: "install into a full disk: a clear error, no partial prefix, the database intact",
+  ignore: !HAVE_FIXTURES || Deno.uid() !== 0,
+  async fn() {
+    const disk = smallDisk("4m");
+    if (!disk) return; // no tmpfs here (not root in this sandbox)
+    const mirror = await Deno.makeTempDir({ prefix: "sp-big-" });
+    try {
+      const root = join(disk, "tree");
+      await installSpecs(await source(fixture("v3-unsigned"), false), ["fooapp"], {
+        root,
+        allowUnsigned: true,
+      });
+      const dbBefore = readFileSync(join(root, ".spack-db/index.json"), "utf8");
+      const before = readdirSync(root).sort();
+      const rel = await bigMirror(mirror, 8);
+      const out = new Deno.Command(join(REPO_ROOT, "node_modules/.bin/deno"), {
+        args: [
+          "run",
+          "-A",
+          join(REPO_ROOT, "cli.ts"),
+          "install",
+          "-m",
+          mirror,
+          "--root",
+          root,
+          "--allow-unsigned",
+          "big",
+        ],
+        stderr: "piped",
+      }).outputSync();
+      const err = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, err);
+      assert.match(err, new RegExp(`Cannot install into "${root}": no space left on the device`));
+      assert.match(err, /free some space or choose another --root/);
+      assert.doesNotMatch(err, /ENOSPC:/);
+      assert.ok(!existsSync(join(root, rel)), "no partial prefix");
+      assert.deepEqual(readdirSync(root).sort(), before, "nothing left behind");
+      assert.equal(readFileSync(join(root, ".spack-db/index.json"), "utf8"), dbBefore);
+      // The space is given back.
+      const df = new Deno.Command("df", { args: ["--output=used", "-B1", disk] }).outputSync();
+      assert.ok(Number(new TextDecoder().decode(df.stdout).split("\n")[1]) < 2 << 20);
+    } finally {
+      rmSync(mirror, { recursive: true, force: true });
+      new Deno.Command("umount", { args: [disk] }).outputSync();
+      rmSync(disk, { recursive: true, force: true });
+    }
+  },
+});
