@@ -251,6 +251,7 @@ async function writeMirror(
   members: TarWriteEntry[],
   textfiles: string[] = [],
   binaries: string[] = [],
+  arch: unknown = { platform: "linux", platform_os: "x", target: "x86_64" },
 ): Promise<string> {
   const hash = BIG_HASH;
   const build = BIG_BUILD;
@@ -272,7 +273,7 @@ async function writeMirror(
   const node = {
     name: "big",
     version: "1.0",
-    arch: { platform: "linux", platform_os: "x", target: "x86_64" },
+    arch,
     hash,
   };
   const spec = gzipBytes(
@@ -839,4 +840,65 @@ Deno.test({
       rmSync(disk, { recursive: true, force: true });
     }
   },
+});
+
+Deno.test("install checks the target: another family refused, missing features warned or refused", async () => {
+  const base = await Deno.makeTempDir({ prefix: "sp-target-" });
+  const file = (name: string) => ({
+    header: { name: `${BIG_PFX}/${name}`, type: "file" as const, mode: 0o644 },
+    body: new TextEncoder().encode("x"),
+  });
+  const cli = (mirror: string, root: string, ...extra: string[]) => {
+    const out = new Deno.Command(join(REPO_ROOT, "node_modules/.bin/deno"), {
+      args: [
+        "run",
+        "-A",
+        join(REPO_ROOT, "cli.ts"),
+        "install",
+        "-m",
+        mirror,
+        "--root",
+        root,
+        "--allow-unsigned",
+        ...extra,
+        "big",
+      ],
+      stderr: "piped",
+    }).outputSync();
+    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+  };
+  try {
+    const other = Deno.build.arch === "x86_64"
+      ? { name: "neoverse_v1", vendor: "ARM", features: ["asimd", "sve"], parents: ["neoverse_n1"] }
+      : { name: "haswell", vendor: "GenuineIntel", features: ["avx2"], parents: ["ivybridge"] };
+    await writeMirror(join(base, "m1"), [file("a")], [], [], {
+      platform: "linux",
+      platform_os: "debian12",
+      target: other,
+    });
+    const r1 = cli(join(base, "m1"), join(base, "r1"));
+    assert.equal(r1.code, 1, r1.stderr);
+    assert.match(
+      r1.stderr,
+      /big@1\.0\/aaaaaaa is built for (aarch64|x86_64) \(target "\w+"\), not this/,
+    );
+    assert.ok(!existsSync(join(base, "r1")));
+    assert.equal(cli(join(base, "m1"), join(base, "r1"), "--check-target", "none").code, 0);
+    // Same family, a feature no CPU has: a warning naming it; an error with --check-target host.
+    const fam = Deno.build.arch === "x86_64" ? "x86_64" : "aarch64";
+    await writeMirror(join(base, "m2"), [file("a")], [], [], {
+      platform: "linux",
+      platform_os: "debian12",
+      target: { name: "future", vendor: "", features: ["nosuchfeature9"], parents: [fam] },
+    });
+    const r2 = cli(join(base, "m2"), join(base, "r2"));
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.match(r2.stderr, /CPU features nosuchfeature9 this machine lacks/);
+    const r3 = cli(join(base, "m2"), join(base, "r3"), "--check-target", "host");
+    assert.equal(r3.code, 1, r3.stderr);
+    assert.match(r3.stderr, /nosuchfeature9.*--check-target warn/);
+    assert.ok(!existsSync(join(base, "r3")));
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
 });

@@ -56,6 +56,7 @@ import {
   relocationError,
 } from "./relocate.ts";
 import { filterShebang, SBANG_SCRIPT } from "./sbang.ts";
+import { checkTarget, type TargetCheck } from "./target.ts";
 
 /** Spack 1.x's default install tree projection. */
 export const DEFAULT_PROJECTION =
@@ -111,6 +112,12 @@ export interface InstallOptions {
   overwrite?: boolean;
   /** Seconds to wait for Spack's database and prefix locks (default 60; 0: forever). */
   lockTimeout?: number;
+  /**
+   * Target checks (default `warn`): a spec for another platform or architecture family is
+   * refused and missing CPU features are a warning; `host` makes missing features an error;
+   * `none` checks nothing.
+   */
+  checkTarget?: TargetCheck;
 }
 
 /** One installed (or already present) spec. */
@@ -498,6 +505,7 @@ export async function installSpecs(
     } else todo.push(job);
   }
   if (!opts.overwrite) refuseUnrecorded(todo, db.indexPath);
+  checkTargets(todo, opts.checkTarget ?? "warn", progress);
   const externalRoots = roots.filter((r) => r.external);
   for (const r of externalRoots) {
     const n = r.external!;
@@ -724,6 +732,36 @@ export async function installSpecs(
     if (!ok) undoCreated(created);
   }
   return { root, specs: result };
+}
+
+/** Refuses specs that cannot run on this machine; warns about missing CPU features. */
+function checkTargets(
+  todo: Job[],
+  mode: TargetCheck,
+  progress: (p: InstallProgress) => void,
+): void {
+  if (mode === "none") return;
+  const refused: string[] = [];
+  for (const job of todo) {
+    const p = checkTarget(job.node);
+    if (!p) continue;
+    if (p.kind === "refuse" || mode === "host") {
+      refused.push(
+        p.kind === "features"
+          ? p.message.replace(/ \(fine when .*\)$/, "") +
+            "; pass --check-target warn to install anyway"
+          : p.message,
+      );
+    } else {progress({
+        phase: "warning",
+        name: job.node.name,
+        hash: job.node.hash,
+        message: p.message,
+      });}
+  }
+  if (refused.length) {
+    throw new SpackleError("unsupported", `Cannot install: ${refused.join("; ")}`);
+  }
 }
 
 /** The error for prefixes that exist on disk but are not in the database. */

@@ -26,3 +26,11 @@ export {
   projectPrefix,
   specsToRelocate,
 } from "./install.ts";
+export {
+  checkTarget,
+  type HostTarget,
+  hostTarget,
+  type TargetCheck,
+  targetFamily,
+  type TargetProblem,
+} from "./target.ts";

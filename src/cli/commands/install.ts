@@ -43,6 +43,13 @@ const register: Register = (program, act) => {
         return n;
       }),
     )
+    .addOption(
+      new Option(
+        "--check-target <mode>",
+        "warn: refuse specs for another platform or CPU family, warn about missing CPU " +
+          "features; host: missing features are an error too; none: no checks",
+      ).choices(["warn", "host", "none"]).default("warn"),
+    )
     .option(
       "--projection <template>",
       "install tree projection (default Spack 1.x's " +
@@ -90,6 +97,7 @@ const register: Register = (program, act) => {
       projection: o.projection,
       overwrite: o.overwrite === true,
       lockTimeout: o.lockTimeout,
+      checkTarget: o.checkTarget as "warn" | "host" | "none",
       onProgress: (p) => {
         if (p.phase === "staged") bytes += p.bytes ?? 0;
         if (p.phase === "fetch") fetched++;
