@@ -541,7 +541,7 @@ export async function installSpecs(
     // makes two bytes of garbage per byte of poorly compressible data, so a wider headroom
     // than the default saves collections.
     const pacer = new MemoryPacer({ headroom: 24 << 20 });
-    await pool(todo, opts.jobs ?? 4, async (job) => {
+    const stage = async (job: Job): Promise<void> => {
       const { entry } = entries.get(job.node.hash)!;
       progress({ phase: "fetch", name: job.node.name, hash: job.node.hash });
       const stagingDir = join(runDir, job.node.hash);
@@ -622,7 +622,13 @@ export async function installSpecs(
         });
       }
       progress({ phase: "staged", name: job.node.name, hash: job.node.hash, bytes: res.bytes });
-    });
+    };
+    await pool(todo, opts.jobs ?? 4, (job) =>
+      stage(job).catch((e) => {
+        throw opts.signal?.aborted
+          ? e
+          : tarballError(e, job.node, entries.get(job.node.hash)!.entry);
+      }));
 
     // Spack's post-install hook, once every package of this run is staged: RPATH entries
     // that do not exist (where the prefixes of this run will be) are dropped.
@@ -732,6 +738,28 @@ export async function installSpecs(
     if (!ok) undoCreated(created);
   }
   return { root, specs: result };
+}
+
+/**
+ * A failure reading a spec's tarball, with what the user needs to act: the spec, the blob's
+ * digest and path, the mirror, and what to do. The error keeps its class.
+ */
+function tarballError(e: unknown, node: SpecNode, entry: Entry): unknown {
+  if (!(e instanceof SpackleError)) return e;
+  if (!["integrity", "invalid_data", "transport"].includes(e.code)) return e;
+  if (e.message.includes(entry.tarball.checksum)) return e; // already names the blob
+  const Cls = e.constructor as new (m: string, o?: { cause?: unknown }) => SpackleError;
+  const mirror = entry.ref.mirror ? ` of the mirror "${entry.ref.mirror}"` : "";
+  const hint = e.code === "transport"
+    ? "try again, or use another mirror"
+    : 'the mirror\'s copy is damaged: run "spackle verify" on it and push the spec again, ' +
+      "or install from another mirror";
+  return new Cls(
+    `Cannot install ${node.name}@${node.version}/${node.hash}: its tarball (blob ` +
+      `sha256:${entry.tarball.checksum}, "${entry.tarballPath}"${mirror}) cannot be read: ` +
+      `${e.message}; ${hint}`,
+    { cause: e },
+  );
 }
 
 /** Refuses specs that cannot run on this machine; warns about missing CPU features. */

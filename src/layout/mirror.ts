@@ -30,6 +30,8 @@ export interface OpenMirrorOptions {
   /** A display name (a configured mirror name). */
   name?: string;
   signal?: AbortSignal;
+  /** Told when an index cannot be used and the manifests are listed instead. */
+  onWarning?: (message: string) => void;
 }
 
 /** Dependency types that make up the runtime closure. */
@@ -326,7 +328,7 @@ export async function openMirror(
   }
   const readers = layout.versions.map((v): CacheReader =>
     v === 3
-      ? new V3Reader(store, { verifier: opts.verifier, view: opts.view })
+      ? new V3Reader(store, { verifier: opts.verifier, view: opts.view, onWarning: opts.onWarning })
       : new V2Reader(store, { verifier: opts.verifier })
   );
   return new OpenedMirror(store.url.href, store, layout, readers, opts.name);

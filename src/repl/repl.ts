@@ -217,6 +217,9 @@ export class ReplSession {
     }
   }
 
+  /** Why the mirrors could not be read at the start (then completion has no names). */
+  loadError?: unknown;
+
   /** Loads names and hashes for completion from the open mirrors (quietly). */
   async loadIndex(): Promise<void> {
     try {
@@ -225,7 +228,9 @@ export class ReplSession {
         this.names = [...new Set(refs.map((r) => r.name))].sort();
         this.hashes = refs.map((r) => r.hash);
       }
-    } catch { /* completion without names */ }
+    } catch (e) {
+      this.loadError = e; // completion without names
+    }
   }
 
   /** Cancels the running command; false when none runs. */
@@ -556,6 +561,9 @@ export async function runRepl(opts: ReplOptions): Promise<number> {
   const histFile = opts.historyFile ?? historyPath();
   const history = loadHistory(histFile);
   await session.loadIndex();
+  // Mirrors named with -m that cannot be opened end the session before it starts, as every
+  // other command does with them.
+  if (opts.mirror?.length && session.loadError) throw session.loadError;
   const rl = readline.createInterface({
     input: opts.input ?? process.stdin,
     output,
