@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { hostname } from "node:os";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
 import { installSpecs } from "../src/install/mod.ts";
 import { openMirror } from "../src/layout/mirror.ts";
@@ -186,6 +187,42 @@ Deno.test({
       const spec = JSON.parse(json.stdout).specs[0];
       assert.equal(spec.external, true);
       assert.equal(spec.installed, false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a run killed between moving prefixes into place and recording them is completed next time",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "sp-integ-" });
+    try {
+      const mirror = await openMirror(fixture("v3-unsigned"));
+      const first = await installSpecs(mirror, ["fooapp"], { root, allowUnsigned: true });
+      const app = first.specs.find((s) => s.name === "fooapp")!;
+      // The state a SIGKILL right after the renames leaves: prefixes there, not recorded, and
+      // the dead run's journal in its staging directory.
+      const dbPath = join(root, ".spack-db/index.json");
+      const db = JSON.parse(readFileSync(dbPath, "utf8"));
+      const record = db.database.installs[FOOAPP];
+      delete db.database.installs[FOOAPP];
+      writeFileSync(dbPath, JSON.stringify(db));
+      const dead = join(root, ".spackle-staging", `${hostname()}-2147483646-k1ll3d`);
+      mkdirSync(dead, { recursive: true });
+      writeFileSync(join(dead, "commit.json"), JSON.stringify([{ hash: FOOAPP, record }]));
+      const warnings: string[] = [];
+      const again = await installSpecs(mirror, ["fooapp"], {
+        root,
+        allowUnsigned: true,
+        onProgress: (p) => p.phase === "warning" && warnings.push(p.message!),
+      });
+      assert.match(warnings.join("\n"), /recorded fooapp\/iicodpd in the install database/);
+      assert.ok(again.specs.every((s) => !s.installed), "nothing extracted again");
+      assert.equal(dbInstalls(root)[FOOAPP].path, app.prefix);
+      assert.equal(dbInstalls(root)[FOOAPP].explicit, true);
+      assert.ok(!existsSync(join(root, ".spackle-staging")));
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

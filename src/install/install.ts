@@ -37,7 +37,7 @@ import {
 import { dirname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
-import { removeDeadOwners } from "../core/pid.ts";
+import { pidAlive, removeDeadOwners } from "../core/pid.ts";
 import process from "node:process";
 import { NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
@@ -345,6 +345,72 @@ function lexists(p: string): boolean {
   }
 }
 
+/** The journal of a commit in progress, in the run's staging directory. */
+const COMMIT_JOURNAL = "commit.json";
+
+function newRecord(job: Job, now: number): InstallRecord {
+  return {
+    spec: dbSpec(job.node),
+    ref_count: 0,
+    path: job.prefix,
+    installed: true,
+    explicit: job.explicit,
+    installation_time: now,
+    deprecated_for: null,
+  };
+}
+
+/**
+ * Completes the commits of runs on this host that were killed after moving prefixes into place
+ * and before recording them: each prefix of the dead run's journal that is there (complete:
+ * prefixes only appear by rename) and not in the database is recorded. Reads only, unless
+ * there is something to record.
+ */
+async function recoverKilledCommits(
+  root: string,
+  db: InstallDatabase,
+  progress: (p: InstallProgress) => void,
+): Promise<void> {
+  const dir = join(root, STAGING);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const found: { hash: string; record: InstallRecord }[] = [];
+  for (const name of names) {
+    const m = /^(.+)-(\d+)-[A-Za-z0-9]+$/.exec(name);
+    if (!m || m[1] !== hostname() || pidAlive(Number(m[2]))) continue;
+    try {
+      found.push(...JSON.parse(readFileSync(join(dir, name, COMMIT_JOURNAL), "utf8")));
+    } catch { /* killed before its commit: nothing to record */ }
+  }
+  const there = found.filter(({ hash, record }) =>
+    typeof record?.path === "string" && lexists(join(record.path, ".spack", "spec.json")) &&
+    readFileSync(join(record.path, ".spack", "spec.json"), "utf8").includes(hash)
+  );
+  if (!there.length) return;
+  await db.update((view) => {
+    const done: string[] = [];
+    for (const { hash, record } of there) {
+      if (view.data.installs[hash]?.installed) continue;
+      view.data.installs[hash] = record;
+      done.push(`${record.spec.name}/${hash.slice(0, 7)}`);
+    }
+    if (done.length) {
+      progress({
+        phase: "warning",
+        message: `recorded ${done.join(", ")} in the install database: an install that was ` +
+          `killed had moved ${done.length > 1 ? "them" : "it"} into place`,
+      });
+    }
+  });
+  // The dead runs' directories are done with.
+  cleanStaging(root);
+  rmdirQuiet(dir);
+}
+
 /** Deletes staging directories (`<host>-<pid>-*`) left by processes on this host that died. */
 function cleanStaging(root: string): void {
   removeDeadOwners(join(root, STAGING), "");
@@ -491,6 +557,7 @@ export async function installSpecs(
   }
 
   // Skip what is installed already; refuse prefixes that exist but are not recorded.
+  await recoverKilledCommits(root, db, progress);
   const snapshot = await db.snapshot();
   const todo: Job[] = [];
   const result: InstalledSpec[] = [];
@@ -678,6 +745,15 @@ export async function installSpecs(
       const installs = view.data.installs;
       const now = Date.now() / 1000;
       try {
+        // What this commit moves into place, so that a run killed between the renames and
+        // the database write is completed by the next run (recoverKilledCommits).
+        writeFileSync(
+          join(runDir, COMMIT_JOURNAL),
+          JSON.stringify(todo.map((job) => ({
+            hash: job.node.hash,
+            record: { ...newRecord(job, now), explicit: job.explicit },
+          }))),
+        );
         if (todo.length) installSbang(root);
         for (const job of todo) {
           const h = job.node.hash;
@@ -695,13 +771,8 @@ export async function installSpecs(
           } else mkdirSync(dirname(job.prefix), { recursive: true });
           renameSync(job.staged!, job.prefix);
           installs[h] = {
-            spec: dbSpec(job.node),
-            ref_count: 0,
-            path: job.prefix,
-            installed: true,
+            ...newRecord(job, now),
             explicit: job.explicit || rec?.explicit === true,
-            installation_time: now,
-            deprecated_for: null,
           };
           result.push({ ...specInfo(job), prefix: job.prefix, installed: true });
           progress({ phase: "installed", name: job.node.name, hash: h });
