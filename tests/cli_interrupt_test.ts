@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
 import { installSpecs } from "../src/install/mod.ts";
 import { openMirror } from "../src/layout/mirror.ts";
+import { ACCESS, bucket, drop, ENDPOINT, REGION, s3Test, SECRET } from "./_s3.ts";
 
 /** Every path under `dir` (relative), hidden ones included. */
 function walk(dir: string, rel = ""): string[] {
@@ -106,4 +107,71 @@ Deno.test({
       rmSync(base, { recursive: true, force: true });
     }
   },
+});
+
+s3Test("push to S3 stopped by SIGINT aborts its multipart upload", async () => {
+  const base = await Deno.makeTempDir({ prefix: "sp-intr-s3-" });
+  const store = await bucket("intr");
+  const home = await Deno.makeTempDir({ prefix: "sp-s3home-" });
+  try {
+    const root = join(base, "tree");
+    const res = await installSpecs(await openMirror(fixture("v3-unsigned")), ["fooapp"], {
+      root,
+      allowUnsigned: true,
+    });
+    const app = res.specs.find((s) => s.name === "fooapp")!.prefix;
+    for (let i = 0; i < 6; i++) writeFileSync(join(app, `blob${i}`), randomBytes(16 << 20));
+    const { AwsClient } = await import("aws4fetch");
+    const aws = new AwsClient({
+      accessKeyId: ACCESS,
+      secretAccessKey: SECRET,
+      region: REGION,
+      service: "s3",
+    });
+    const uploads = async () => {
+      const r = await aws.fetch(`${ENDPOINT}/${store.bucket}/?uploads`);
+      const text = await r.text();
+      assert.equal(r.status, 200, text);
+      return [...text.matchAll(/<UploadId>([^<]+)<\/UploadId>/g)].map((m) => m[1]);
+    };
+    const child = new Deno.Command(join(REPO_ROOT, "node_modules/.bin/deno"), {
+      args: [
+        "run",
+        "-A",
+        join(REPO_ROOT, "cli.ts"),
+        "push",
+        "--unsigned",
+        "--root",
+        root,
+        `s3://${store.bucket}/cache/`,
+        "fooapp",
+      ],
+      env: {
+        HOME: home,
+        S3_ENDPOINT_URL: ENDPOINT!,
+        AWS_ACCESS_KEY_ID: ACCESS,
+        AWS_SECRET_ACCESS_KEY: SECRET,
+        AWS_REGION: REGION,
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const t0 = Date.now();
+    let seen: string[] = [];
+    while (!seen.length && Date.now() - t0 < 60000) {
+      seen = await uploads();
+      if (!seen.length) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(seen.length, "a multipart upload was under way");
+    child.kill("SIGINT");
+    const out = await child.output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 130, err);
+    assert.match(err, /interrupted by SIGINT/);
+    assert.deepEqual(await uploads(), [], "no multipart upload left open");
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+    await drop(store);
+  }
 });
