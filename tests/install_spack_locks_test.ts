@@ -183,3 +183,49 @@ except lk.LockTimeoutError:
     }
   },
 });
+
+Deno.test({
+  name: "spackle waits for the prefix lock Spack holds on the spec it installs",
+  ignore: !HAVE_SPACK,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-locks-" });
+    try {
+      const root = join(base, "store");
+      const inst = join(base, "inst");
+      const script = join(base, "prefix.py");
+      // Spack's own computation of the byte: dag_hash_bit_prefix(bit_length(sys.maxsize)).
+      writeFileSync(
+        script,
+        `import sys, time
+import spack.store
+import spack.util.hash
+import spack.llnl.util.lock as lk
+start = spack.util.hash.base32_prefix_bits("${FOOAPP}", sys.maxsize.bit_length())
+lock = lk.Lock(str(spack.store.STORE.prefix_locker.lock_path), start=start, length=1)
+lock.acquire_write()
+print("locked", flush=True)
+time.sleep(2)
+lock.release_write()
+`,
+      );
+      const spack = startSpack(spackCmd(inst, root, `python "${script}"`), /locked/);
+      await spack.ready;
+      const t0 = Date.now();
+      const waits: string[] = [];
+      await installSpecs(await openMirror(fixture("v3-unsigned")), ["fooapp"], {
+        root,
+        allowUnsigned: true,
+        onProgress: (p) => p.phase === "wait" && waits.push(p.message!),
+      });
+      const held = await spack.done;
+      assert.equal(held.code, 0, held.err);
+      assert.ok(Date.now() - t0 >= 1000, `spackle did not wait (${Date.now() - t0} ms)`);
+      assert.ok(
+        waits.some((w) => /the prefix of fooapp\/iicodpd lock, held by process \d+/.test(w)),
+        waits.join("\n"),
+      );
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});

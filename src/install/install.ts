@@ -42,7 +42,7 @@ import process from "node:process";
 import { NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
 import { MemoryPacer } from "../core/memory.ts";
-import { InstallDatabase, type InstallRecord } from "../index/install_db.ts";
+import { INSTALL_DB_DIR, InstallDatabase, type InstallRecord } from "../index/install_db.ts";
 import type { HeldLock } from "../core/posix_lock.ts";
 import type { Entry, EntryRef, ReadOptions } from "../layout/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
@@ -139,7 +139,7 @@ export interface InstallResult {
   specs: InstalledSpec[];
 }
 
-const DB_DIR = ".spack-db";
+const DB_DIR = INSTALL_DB_DIR;
 const STAGING = ".spackle-staging";
 
 /** Formats a projection for a spec node (`{name}`, `{version}`, `{hash}`, `{hash:N}`, arch...). */
@@ -604,6 +604,19 @@ export async function installSpecs(
     for (const job of [...todo].sort((a, b) => a.node.hash < b.node.hash ? -1 : 1)) {
       locks.push(await db.lockPrefix(job.node.hash, job.node.name));
     }
+    // What another process (Spack, another spackle) installed while this one waited for the
+    // locks is not staged again; a prefix that appeared meanwhile unrecorded is refused.
+    const locked = await db.snapshot();
+    for (let i = todo.length - 1; i >= 0; i--) {
+      const job = todo[i];
+      const rec = locked.data.installs[job.node.hash];
+      if (installed(rec) && !(opts.overwrite && job.explicit)) {
+        todo.splice(i, 1);
+        progress({ phase: "skip", name: job.node.name, hash: job.node.hash });
+        result.push({ ...specInfo(job), prefix: rec.path!, installed: false });
+      }
+    }
+    if (!opts.overwrite) refuseUnrecorded(todo, db.indexPath);
     // One pacer for the extractions running at once (their garbage adds up); extraction
     // makes two bytes of garbage per byte of poorly compressible data, so a wider headroom
     // than the default saves collections.

@@ -52,8 +52,6 @@ export interface InstallSource {
   query(q: string): InstalledPrefix[];
 }
 
-const DB_DIR = ".spack-db";
-
 function readSpecJson(prefix: string): SpecDag {
   const p = join(prefix, ".spack", "spec.json");
   let text: string;
@@ -143,7 +141,7 @@ export async function openDbSource(
 export function storeRootOf(prefix: string): string {
   let d = dirname(prefix);
   for (let i = 0; i < 4 && d !== dirname(d); i++, d = dirname(d)) {
-    if (existsSync(join(d, DB_DIR, "index.json"))) return d;
+    if (new InstallDatabase(d).exists()) return d;
   }
   return dirname(dirname(prefix));
 }
@@ -171,7 +169,7 @@ export function prefixSource(prefixes: string[]): InstallSource & { roots: Insta
       if (known) return known;
       for (const r of new Set(roots.map((x) => x.root))) {
         if (!dbs.has(r)) {
-          dbs.set(r, existsSync(join(r, DB_DIR, "index.json")) ? dbSource(r) : undefined);
+          dbs.set(r, new InstallDatabase(r).exists() ? dbSource(r) : undefined);
         }
         const fromDb = dbs.get(r)?.find(hash);
         if (fromDb) return fromDb;
