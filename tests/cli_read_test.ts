@@ -248,7 +248,7 @@ t(
     assert.equal(r.stdout.trim().split("\n").length, 4);
     assert.match(
       r.stderr,
-      /warning: mirror \S+spackle-no-mirror-here skipped: Cannot find a build cache/,
+      /warning: mirror \S+spackle-no-mirror-here skipped: Cannot open the mirror "\S+": no such directory/,
     );
     const j = await spackle("--json", "list", "-m", gone, "-m", fixture("v3-unsigned"));
     assert.equal(j.code, 0, j.stderr);
@@ -259,7 +259,7 @@ t(
     assert.equal(doc.skipped[0].error.code, "not_found");
     const none = await spackle("list", "-m", gone, "-m", gone + "-2");
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /error: Cannot find a build cache/);
+    assert.match(none.stderr, /error: Cannot open the mirror "\S+": no such directory/);
     // A single mirror that cannot be opened is an error, never a warning.
     const one = await spackle("list", "-m", gone);
     assert.equal(one.code, 1);

@@ -228,3 +228,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a read-only install tree without Spack's lock files is read unlocked, with one warning",
+  ignore: !HAVE_FIXTURES || Deno.uid() !== 0,
+  async fn() {
+    const disk = await Deno.makeTempDir({ prefix: "sp-ro-" });
+    const mirror = await Deno.makeTempDir({ prefix: "sp-ro-mirror-" });
+    const m = new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=8m", "tmpfs", disk] })
+      .outputSync();
+    if (m.code !== 0) return; // cannot mount here
+    try {
+      await installSpecs(await openMirror(fixture("v3-unsigned")), ["fooapp"], {
+        root: disk,
+        allowUnsigned: true,
+      });
+      rmSync(join(disk, ".spack-db/lock"));
+      rmSync(join(disk, ".spack-db/prefix_lock"));
+      const ro = new Deno.Command("mount", { args: ["-o", "remount,ro", disk] }).outputSync();
+      assert.equal(ro.code, 0);
+      const r = spackle(["push", "--unsigned", "--root", disk, mirror, "fooapp"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr.match(/Cannot take POSIX locks/g)?.length, 1, r.stderr);
+      assert.match(r.stderr, /cannot be created \(a read-only tree\?\)/);
+      // Installing into it is refused up front.
+      const i = spackle([
+        "install",
+        "-m",
+        fixture("v3-unsigned"),
+        "--root",
+        disk,
+        "--allow-unsigned",
+        "--overwrite",
+        "fooapp",
+      ]);
+      assert.equal(i.code, 1, i.stderr);
+      assert.match(i.stderr, /read-only/);
+    } finally {
+      new Deno.Command("umount", { args: [disk] }).outputSync();
+      rmSync(disk, { recursive: true, force: true });
+      rmSync(mirror, { recursive: true, force: true });
+    }
+  },
+});

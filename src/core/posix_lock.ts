@@ -68,7 +68,6 @@ const O_CREAT = 0o100;
 const O_CLOEXEC = 0o2000000;
 const EACCES = 13;
 const EAGAIN = 11;
-const EROFS = 30;
 
 let libcState: Libc | null | undefined;
 let unsupportedWhy = "";
@@ -329,18 +328,18 @@ export async function lockRange(
     let writable = true;
     if (fd < 0) {
       const err = libc.errno();
-      if ((err === EACCES || err === EROFS) && !exclusive) {
-        fd = libc.open(path, O_RDONLY | O_CLOEXEC, 0);
-        writable = false;
-      }
-      if (fd < 0) {
+      if (exclusive) {
         throw new SpackleError(
-          "conflict",
-          `Cannot open the lock file "${path}" of ${desc}: errno ${err}` +
-            (err === EACCES || err === EROFS
-              ? " (no write permission: check the owner and mode of the directory)"
-              : ""),
+          "unsupported",
+          `Cannot lock ${desc}: cannot open "${path}" for writing (errno ${err}); check that ` +
+            `you can write to its directory`,
         );
+      }
+      // A tree this user may only read (an upstream, a read-only mount): read it unlocked.
+      fd = libc.open(path, O_RDONLY | O_CLOEXEC, 0);
+      writable = false;
+      if (fd < 0) {
+        return unsupported(opts, `the lock file "${path}" cannot be created (a read-only tree?)`);
       }
     }
     key = fileKey(path);
