@@ -113,86 +113,96 @@ const register: Register = (program, act) => {
         "  spackle push --root /opt/spack --key signing.sec.asc s3://bucket/cache zlib fooapp\n" +
         "  spackle push --root ./tree --only dependencies --update-index ./mirror /iicodpd",
     )
-    .action(act(async ({ out, globals, signal }, mirror: string, specs: string[], o) => {
-      const { openDbSource, prefixSource, pushSpecs, specsToPush } = await import(
-        "../../push/push.ts"
-      );
-      const { V3Writer } = await import("../../layout/v3/writer.ts");
-      // What is pushed and where are checked before a passphrase is asked for.
-      const store = await writableStore(mirror, globals, out);
-      let src: InstallSource;
-      let requested: InstalledPrefix[];
-      if (o.root) {
-        const db = await openDbSource(o.root, {
-          signal,
-          onWait: (m) => out.info(m),
-          onWarning: (m) => out.warn(m),
-        });
-        src = db;
-        requested = specs.flatMap((q) => {
-          const hits = db.query(q);
-          if (hits.length === 0) {
-            throw new UsageError(`No installed spec matches "${q}" in ${o.root}`);
-          }
-          if (hits.length > 1) {
-            throw new UsageError(
-              `"${q}" matches ${hits.length} installed specs: ` +
-                hits.map((h) => `/${h.hash.slice(0, 7)}`).join(", "),
-            );
-          }
-          return hits;
-        });
-      } else {
-        const ps = prefixSource(specs);
-        src = ps;
-        requested = ps.roots;
-      }
-      const only = o.only as "package" | "dependencies" | "both";
-      const { items, missing } = specsToPush(requested, src, only);
-      const signer = await chooseSigner(o);
-      const progress = Progress.for(out);
-      const writer = new V3Writer(withUploadProgress(store, progress));
-      for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
-      const started = performance.now();
-      progress.setTotal(undefined, items.length);
-      const say = (l: string) => progress.enabled ? progress.log(l) : out.info(l);
-      const warn = (l: string) => progress.enabled ? progress.log(`warning: ${l}`) : out.warn(l);
-      const res = await pushSpecs(items, src, writer, {
-        only,
-        force: !!o.force,
-        jobs: o.jobs,
-        signer,
-        signal,
-        onProgress: (r) => {
-          const id = `${r.name}@${r.version}/${r.hash.slice(0, 7)}`;
-          progress.finish();
-          if (r.status === "pushed") say(`pushed ${id} (${formatBytes(r.tarballSize ?? 0)})`);
-          else if (r.status === "skipped") say(`already in the mirror ${id}`);
-          else warn(`failed ${id}: ${r.error}`);
-          for (const w of r.warnings ?? []) warn(`${id}: ${w}`);
-        },
-      }).finally(() => progress.stop());
-      if (signer && res.some((r) => r.status === "pushed")) {
-        await writer.publishKey(signer.fingerprint, signer.publicKeyArmored, signal);
-      }
-      let index;
-      if (o.updateIndex) {
-        const { updateIndex } = await import("../../push/update_index.ts");
-        index = await updateIndex(writer, { signal, keys: !!signer });
-      }
-      const failed = res.filter((r) => r.status === "failed").length;
-      if (out.json) {
-        out.data({ mirror: store.url.href, specs: res, missing, index });
-      } else {
-        const pushed = res.filter((r) => r.status === "pushed").length;
-        const secs = ((performance.now() - started) / 1000).toFixed(2);
-        out.info(
-          `${pushed} pushed, ${res.length - pushed - failed} already present, ${failed} failed ` +
-            `to ${store.url.href} (${secs} s)${signer ? `, signed by ${signer.fingerprint}` : ""}`,
+    .action(
+      act(async ({ out, globals, signal, onInterrupt }, mirror: string, specs: string[], o) => {
+        const { openDbSource, prefixSource, pushSpecs, specsToPush } = await import(
+          "../../push/push.ts"
         );
-      }
-      return failed || missing.length ? EXIT.failure : EXIT.ok;
-    }));
+        const { V3Writer } = await import("../../layout/v3/writer.ts");
+        // What is pushed and where are checked before a passphrase is asked for.
+        const store = await writableStore(mirror, globals, out);
+        let src: InstallSource;
+        let requested: InstalledPrefix[];
+        if (o.root) {
+          const db = await openDbSource(o.root, {
+            signal,
+            onWait: (m) => out.info(m),
+            onWarning: (m) => out.warn(m),
+          });
+          src = db;
+          requested = specs.flatMap((q) => {
+            const hits = db.query(q);
+            if (hits.length === 0) {
+              throw new UsageError(`No installed spec matches "${q}" in ${o.root}`);
+            }
+            if (hits.length > 1) {
+              throw new UsageError(
+                `"${q}" matches ${hits.length} installed specs: ` +
+                  hits.map((h) => `/${h.hash.slice(0, 7)}`).join(", "),
+              );
+            }
+            return hits;
+          });
+        } else {
+          const ps = prefixSource(specs);
+          src = ps;
+          requested = ps.roots;
+        }
+        const only = o.only as "package" | "dependencies" | "both";
+        const { items, missing } = specsToPush(requested, src, only);
+        const signer = await chooseSigner(o);
+        const progress = Progress.for(out);
+        const writer = new V3Writer(withUploadProgress(store, progress));
+        for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
+        const started = performance.now();
+        progress.setTotal(undefined, items.length);
+        const say = (l: string) => progress.enabled ? progress.log(l) : out.info(l);
+        const warn = (l: string) => progress.enabled ? progress.log(`warning: ${l}`) : out.warn(l);
+        let pushed = 0;
+        onInterrupt(() =>
+          `${pushed} of ${items.length} specs pushed or already there (listed above), ` +
+          `${items.length - pushed} not pushed; the index was not updated`
+        );
+        const res = await pushSpecs(items, src, writer, {
+          only,
+          force: !!o.force,
+          jobs: o.jobs,
+          signer,
+          signal,
+          onProgress: (r) => {
+            const id = `${r.name}@${r.version}/${r.hash.slice(0, 7)}`;
+            progress.finish();
+            if (r.status !== "failed") pushed++;
+            if (r.status === "pushed") say(`pushed ${id} (${formatBytes(r.tarballSize ?? 0)})`);
+            else if (r.status === "skipped") say(`already in the mirror ${id}`);
+            else warn(`failed ${id}: ${r.error}`);
+            for (const w of r.warnings ?? []) warn(`${id}: ${w}`);
+          },
+        }).finally(() => progress.stop());
+        if (signer && res.some((r) => r.status === "pushed")) {
+          await writer.publishKey(signer.fingerprint, signer.publicKeyArmored, signal);
+        }
+        let index;
+        if (o.updateIndex) {
+          const { updateIndex } = await import("../../push/update_index.ts");
+          index = await updateIndex(writer, { signal, keys: !!signer });
+        }
+        const failed = res.filter((r) => r.status === "failed").length;
+        if (out.json) {
+          out.data({ mirror: store.url.href, specs: res, missing, index });
+        } else {
+          const pushed = res.filter((r) => r.status === "pushed").length;
+          const secs = ((performance.now() - started) / 1000).toFixed(2);
+          out.info(
+            `${pushed} pushed, ${res.length - pushed - failed} already present, ${failed} failed ` +
+              `to ${store.url.href} (${secs} s)${
+                signer ? `, signed by ${signer.fingerprint}` : ""
+              }`,
+          );
+        }
+        return failed || missing.length ? EXIT.failure : EXIT.ok;
+      }),
+    );
 
   program
     .command("update-index")
