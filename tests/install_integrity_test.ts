@@ -271,3 +271,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a tree whose database Spack 0.2x wrote (version 7) is refused, untouched",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "sp-integ-" });
+    try {
+      mkdirSync(join(root, ".spack-db"));
+      const text = JSON.stringify({ database: { version: "7", installs: {} } });
+      writeFileSync(join(root, ".spack-db/index.json"), text);
+      const r = spackle([
+        "install",
+        "-m",
+        fixture("v3-unsigned"),
+        "--root",
+        root,
+        "--allow-unsigned",
+        "fooapp",
+      ]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /is version 7 \(Spack 0\.2x\).*use a new --root/);
+      assert.equal(readFileSync(join(root, ".spack-db/index.json"), "utf8"), text);
+      assert.deepEqual(readdirSync(root), [".spack-db"]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+});

@@ -559,6 +559,15 @@ export async function installSpecs(
   // Skip what is installed already; refuse prefixes that exist but are not recorded.
   await recoverKilledCommits(root, db, progress);
   const snapshot = await db.snapshot();
+  if (snapshot.exists && Number(snapshot.data.version) < 8) {
+    // Rewriting it as version 8 would lock out the Spack that wrote it (0.2x writes 7).
+    throw new SpackleError(
+      "unsupported",
+      `Cannot install into "${root}": its install database "${db.indexPath}" is version ` +
+        `${snapshot.data.version} (Spack 0.2x), and spackle writes version 8, which that Spack ` +
+        `cannot read; use a new --root, or upgrade the tree with Spack 1.x ("spack reindex")`,
+    );
+  }
   const todo: Job[] = [];
   const result: InstalledSpec[] = [];
   const installed = (rec: InstallRecord | undefined) =>
