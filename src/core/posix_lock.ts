@@ -224,14 +224,17 @@ function leaveRange(key: string, exclusive: boolean): void {
   if (!st.writer && st.readers === 0 && st.queue.length === 0) ranges.delete(key);
 }
 
-/** A description of the process holding a conflicting lock (pid, command, host). */
+/**
+ * A description of the process holding a conflicting lock (pid and command). The lock file
+ * itself is never opened a second time: closing any descriptor of it would drop every lock
+ * this process holds on it (POSIX), so Spack's debug "pid=,host=" line in it is not read.
+ */
 function describeHolder(
   libc: Libc,
   fd: number,
   type: number,
   start: bigint,
   len: bigint,
-  path: string,
 ): string | undefined {
   const buf = flock(type, start, len);
   if (libc.fcntl(fd, F_GETLK, buf) !== 0) return undefined;
@@ -248,13 +251,6 @@ function describeHolder(
       }
     } catch { /* another host, or gone */ }
   }
-  // Spack in debug mode writes "pid=N,host=H" into the lock file.
-  try {
-    const m = /^pid=(\d+),host=(.+)$/.exec(readFileSync(path, "utf8").trim());
-    if (m && (!pid || String(pid) !== m[1])) {
-      text = `${text ? text + ", " : ""}last writer pid ${m[1]} on ${m[2]}`;
-    }
-  } catch { /* unreadable */ }
   return text;
 }
 
@@ -385,7 +381,7 @@ export async function lockRange(
         }
         if (!told) {
           told = true;
-          holder = describeHolder(libc, file.fd, type, start, length, path);
+          holder = describeHolder(libc, file.fd, type, start, length);
           opts.onWait?.(holder);
         }
         if (performance.now() >= deadline) {

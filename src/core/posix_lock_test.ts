@@ -110,3 +110,34 @@ Deno.test("in one process, a writer waits for readers and readers for a writer",
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+Deno.test("waiting for one byte keeps the locks this process holds on other bytes of the file", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "spackle-lock-"));
+  try {
+    const path = join(dir, "prefix_lock");
+    const mine = await lockRange(path, 10n, 1n, "exclusive");
+    const py = holdWithPython(path, true, 20n, 1n);
+    await py.ready;
+    let holder: string | undefined;
+    await assert.rejects(
+      lockRange(path, 20n, 1n, "exclusive", { timeout: 0.2, onWait: (h) => (holder = h) }),
+      LockTimeoutError,
+    );
+    assert.match(holder ?? "", /^process \d+ \(python3/);
+    await py.stop();
+    // Byte 10 is still ours: another process cannot take it.
+    const probe = spawn("python3", [
+      "-c",
+      `import fcntl,os\nfd=os.open(${
+        JSON.stringify(path)
+      },os.O_RDWR)\ntry:\n  fcntl.lockf(fd,fcntl.LOCK_EX|fcntl.LOCK_NB,1,10,0); print("free")\nexcept OSError: print("busy")`,
+    ]);
+    let text = "";
+    probe.stdout.on("data", (d) => (text += d));
+    await new Promise((r) => probe.once("exit", r));
+    assert.equal(text.trim(), "busy");
+    mine.release();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
