@@ -420,3 +420,61 @@ export async function lockRange(
     },
   };
 }
+
+// renameat2(RENAME_EXCHANGE): swapping two paths in one step (Linux 3.15+, glibc 2.28+), loaded
+// apart from the lock functions so that a libc without it costs only this.
+let exchangeFn: ((a: string, b: string) => boolean) | null | undefined;
+const AT_FDCWD = -100;
+const RENAME_EXCHANGE = 2;
+
+async function loadExchange(): Promise<((a: string, b: string) => boolean) | null> {
+  if (exchangeFn !== undefined) return exchangeFn;
+  exchangeFn = null;
+  if (process.platform !== "linux") return null;
+  const g = globalThis as Record<string, unknown>;
+  for (const name of LIBC_NAMES) {
+    try {
+      if (g.Bun) {
+        const mod = "bun:ffi";
+        const { dlopen, FFIType } = await import(mod);
+        const lib = dlopen(name, {
+          renameat2: {
+            args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.u32],
+            returns: FFIType.i32,
+          },
+        });
+        exchangeFn = (a, b) =>
+          lib.symbols.renameat2(AT_FDCWD, cstr(a), AT_FDCWD, cstr(b), RENAME_EXCHANGE) === 0;
+      } else if (g.Deno) {
+        const D = (globalThis as unknown as { Deno: typeof Deno }).Deno;
+        const lib = D.dlopen(
+          name,
+          {
+            renameat2: { parameters: ["i32", "buffer", "i32", "buffer", "u32"], result: "i32" },
+          } as const,
+        );
+        exchangeFn = (a, b) =>
+          lib.symbols.renameat2(AT_FDCWD, cstr(a), AT_FDCWD, cstr(b), RENAME_EXCHANGE) === 0;
+      }
+      return exchangeFn;
+    } catch { /* try the next name */ }
+  }
+  return null;
+}
+
+/**
+ * Loads what {@link exchangePaths} needs (once); true when this system can swap two paths in
+ * one step.
+ */
+export async function canExchangePaths(): Promise<boolean> {
+  return (await loadExchange()) !== null;
+}
+
+/**
+ * Swaps two existing paths in one step (renameat2 with RENAME_EXCHANGE): nobody ever sees
+ * either path missing. False when not possible here (not loaded by {@link canExchangePaths},
+ * another OS, a file system without it): the caller falls back to two renames.
+ */
+export function exchangePaths(a: string, b: string): boolean {
+  return exchangeFn ? exchangeFn(a, b) : false;
+}

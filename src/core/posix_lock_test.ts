@@ -141,3 +141,22 @@ Deno.test("waiting for one byte keeps the locks this process holds on other byte
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+Deno.test("exchangePaths swaps two directories in one step", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "spackle-xchg-"));
+  try {
+    const { canExchangePaths, exchangePaths } = await import("./posix_lock.ts");
+    const { mkdirSync, writeFileSync, readFileSync } = await import("node:fs");
+    mkdirSync(join(dir, "a"));
+    mkdirSync(join(dir, "b"));
+    writeFileSync(join(dir, "a/f"), "A");
+    writeFileSync(join(dir, "b/f"), "B");
+    if (!(await canExchangePaths())) return; // not Linux, or a libc without renameat2
+    assert.equal(exchangePaths(join(dir, "a"), join(dir, "b")), true);
+    assert.equal(readFileSync(join(dir, "a/f"), "utf8"), "B");
+    assert.equal(readFileSync(join(dir, "b/f"), "utf8"), "A");
+    assert.equal(exchangePaths(join(dir, "a"), join(dir, "missing")), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

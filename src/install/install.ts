@@ -43,7 +43,7 @@ import { NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
 import { MemoryPacer } from "../core/memory.ts";
 import { INSTALL_DB_DIR, InstallDatabase, type InstallRecord } from "../index/install_db.ts";
-import type { HeldLock } from "../core/posix_lock.ts";
+import { canExchangePaths, exchangePaths, type HeldLock } from "../core/posix_lock.ts";
 import type { Entry, EntryRef, ReadOptions } from "../layout/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import { extractTarball, speculationHolds } from "./extract.ts";
@@ -759,6 +759,7 @@ export async function installSpecs(
     // one describing the installed files (keys are the final paths).
     for (const job of todo) writeManifestIfMissing(job.staged!, job.prefix);
 
+    if (opts.overwrite) await canExchangePaths();
     // Commit, under Spack's exclusive database lock; once begun it is not interrupted (renames
     // and one database write). What was moved into place is recorded even when a later
     // package fails.
@@ -788,10 +789,17 @@ export async function installSpecs(
           }
           if (lexists(job.prefix)) {
             if (!opts.overwrite) throw unrecordedError([job.prefix], db.indexPath);
-            // Replaced: the old prefix goes aside into this run's directory, removed with it.
-            renameSync(job.prefix, join(runDir, `replaced-${h}`));
-          } else mkdirSync(dirname(job.prefix), { recursive: true });
-          renameSync(job.staged!, job.prefix);
+            // Replaced in one step where the system can (renameat2 RENAME_EXCHANGE: the old
+            // prefix takes the staged one's place in this run's directory and goes with it),
+            // else in two renames.
+            if (!exchangePaths(job.staged!, job.prefix)) {
+              renameSync(job.prefix, join(runDir, `replaced-${h}`));
+              renameSync(job.staged!, job.prefix);
+            }
+          } else {
+            mkdirSync(dirname(job.prefix), { recursive: true });
+            renameSync(job.staged!, job.prefix);
+          }
           installs[h] = {
             ...newRecord(job, now),
             explicit: job.explicit || rec?.explicit === true,
