@@ -15,4 +15,8 @@ for (const s of [process.stdout, process.stderr]) {
   });
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// Interrupted: work still in flight (a parallel upload the command did not wait for) ends
+// and removes its files as the event loop drains; nothing may delay the exit past 3 s.
+if (code > 128) setTimeout(() => process.exit(code), 3000).unref();

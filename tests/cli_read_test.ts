@@ -243,7 +243,7 @@ t(
     assert.equal(r.stdout.trim().split("\n").length, 4);
     assert.match(
       r.stderr,
-      /warning: mirror \S+spackle-no-mirror-here skipped: Cannot find a build cache/,
+      /warning: mirror \S+spackle-no-mirror-here skipped: Cannot open the mirror "\S+": no such directory/,
     );
     const j = await spackle("--json", "list", "-m", gone, "-m", fixture("v3-unsigned"));
     assert.equal(j.code, 0, j.stderr);
@@ -254,7 +254,7 @@ t(
     assert.equal(doc.skipped[0].error.code, "not_found");
     const none = await spackle("list", "-m", gone, "-m", gone + "-2");
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /error: Cannot find a build cache/);
+    assert.match(none.stderr, /error: Cannot open the mirror "\S+": no such directory/);
     // A single mirror that cannot be opened is an error, never a warning.
     const one = await spackle("list", "-m", gone);
     assert.equal(one.code, 1);
@@ -284,3 +284,69 @@ t("--connect-timeout and SPACKLE_CONNECT_TIMEOUT bound the wait for a silent ser
     await accepting;
   }
 });
+
+t(
+  "download whose tarball is corrupt or missing leaves nothing in the target directory",
+  async () => {
+    const mirror = await mkdtemp(join(tmpdir(), "sp-dl-mirror-"));
+    const base = await mkdtemp(join(tmpdir(), "sp-dl-"));
+    try {
+      await new Deno.Command("cp", { args: ["-a", fixture("v3-unsigned") + "/.", mirror] })
+        .output();
+      // libfoo's tarball (a dependency of fooapp): one byte changed.
+      const blob = join(
+        mirror,
+        "blobs/sha256/66/668d1a36b7d4a007b7e1d92bd8fbf69a30569cc2c56008551f4c464c87a2894c",
+      );
+      const data = await readFile(blob);
+      data[data.length - 12] ^= 0xff;
+      await writeFile(blob, data);
+      const to = join(base, "dl");
+      const r = await spackle(
+        "download",
+        "-m",
+        mirror,
+        "--allow-unsigned",
+        "--deps",
+        "-j",
+        "1",
+        "fooapp",
+        "--to",
+        to,
+      );
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /668d1a36/);
+      await assert.rejects(stat(to), "the target directory was not left behind");
+      // An existing target keeps only what it had.
+      await writeFile(join(base, "keep"), "x");
+      const r2 = await spackle(
+        "download",
+        "-m",
+        mirror,
+        "--allow-unsigned",
+        "--deps",
+        "fooapp",
+        "--to",
+        base,
+      );
+      assert.equal(r2.code, 1, r2.stderr);
+      assert.deepEqual((await readdir(base)).sort(), ["keep"]);
+      // A missing tarball: the same.
+      await rm(blob);
+      const r3 = await spackle(
+        "download",
+        "-m",
+        mirror,
+        "--allow-unsigned",
+        "libfoo",
+        "--to",
+        base,
+      );
+      assert.equal(r3.code, 1, r3.stderr);
+      assert.deepEqual((await readdir(base)).sort(), ["keep"]);
+    } finally {
+      await rm(mirror, { recursive: true, force: true });
+      await rm(base, { recursive: true, force: true });
+    }
+  },
+);

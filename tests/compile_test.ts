@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "./_fixtures.ts";
+import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
 
 const dist = join(REPO_ROOT, "dist");
 const pkg = JSON.parse(Deno.readTextFileSync(join(REPO_ROOT, "package.json")));
@@ -71,4 +71,53 @@ Deno.test("the executable stops quietly with status 141 when its reader goes awa
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "the compiled executable takes Spack's POSIX database lock through bun:ffi",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    if (!existsSync(join(dist, "spackle"))) compile();
+    const root = Deno.makeTempDirSync({ prefix: "sp-exe-lock-" });
+    try {
+      Deno.mkdirSync(join(root, ".spack-db"));
+      // Another process (Python's fcntl.lockf, as Spack) holds the write lock for 1.5 s.
+      const holder = new Deno.Command("python3", {
+        args: [
+          "-c",
+          `import fcntl,os,time
+fd=os.open(${JSON.stringify(join(root, ".spack-db/lock"))},os.O_RDWR|os.O_CREAT)
+fcntl.lockf(fd,fcntl.LOCK_EX,0,0,0)
+print("locked",flush=True)
+time.sleep(1.5)`,
+        ],
+        stdout: "piped",
+      }).spawn();
+      const reader = holder.stdout.getReader();
+      await reader.read(); // "locked"
+      const t0 = performance.now();
+      const out = new Deno.Command(join(dist, "spackle"), {
+        args: [
+          "install",
+          "-m",
+          fixture("v3-unsigned"),
+          "--root",
+          root,
+          "--allow-unsigned",
+          "fooapp",
+        ],
+        stderr: "piped",
+      }).outputSync();
+      const secs = (performance.now() - t0) / 1000;
+      reader.releaseLock();
+      await holder.status;
+      const err = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, err);
+      assert.ok(secs > 1, `the executable did not wait (${secs} s)`);
+      assert.match(err, /waiting for the install database lock, held by process \d+ \(python3/);
+      assert.ok(existsSync(join(root, ".spack-db/index_verifier")));
+    } finally {
+      Deno.removeSync(root, { recursive: true });
+    }
+  },
 });

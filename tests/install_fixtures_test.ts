@@ -93,7 +93,7 @@ for (const [name, layout, signed] of MIRRORS) {
         assert.equal(app3.explicit, true);
         assert.equal(recs.find((r) => r.spec.name === "libzz")!.ref_count, 2);
         assert.equal(recs.find((r) => r.spec.name === "foo-buildtool")!.path, "/usr");
-        assert.deepEqual(readdirSync(join(root, ".spackle-staging")), []);
+        assert.ok(!existsSync(join(root, ".spackle-staging")));
         // A second run installs nothing.
         const again = await installSpecs(await source(fixture(name), signed), ["fooapp"], {
           root,
@@ -141,7 +141,8 @@ Deno.test({
         (e: unknown) => e instanceof IntegrityError,
       );
       assert.deepEqual(prefixes(root), []);
-      assert.deepEqual(readdirSync(join(root, ".spackle-staging")), []);
+      // A failed run leaves the root as it found it (empty).
+      assert.deepEqual(readdirSync(root), []);
     } finally {
       rmSync(mirror, { recursive: true, force: true });
       rmSync(root, { recursive: true, force: true });
@@ -251,6 +252,7 @@ async function writeMirror(
   members: TarWriteEntry[],
   textfiles: string[] = [],
   binaries: string[] = [],
+  arch: unknown = { platform: "linux", platform_os: "x", target: "x86_64" },
 ): Promise<string> {
   const hash = BIG_HASH;
   const build = BIG_BUILD;
@@ -272,7 +274,7 @@ async function writeMirror(
   const node = {
     name: "big",
     version: "1.0",
-    arch: { platform: "linux", platform_os: "x", target: "x86_64" },
+    arch,
     hash,
   };
   const spec = gzipBytes(
@@ -361,7 +363,7 @@ Deno.test({
       const again = new Deno.Command(deno, { args, stdout: "piped", stderr: "piped" }).outputSync();
       assert.equal(again.code, 0, new TextDecoder().decode(again.stderr));
       assert.equal(readdirSync(join(root, rel, "data")).length, 150);
-      assert.deepEqual(readdirSync(join(root, ".spackle-staging")), []);
+      assert.ok(!existsSync(join(root, ".spackle-staging")));
     } finally {
       rmSync(mirror, { recursive: true, force: true });
       rmSync(root, { recursive: true, force: true });
@@ -439,8 +441,8 @@ for (const [what, members] of HOSTILE) {
       assert.match(err, /Refusing to extract/);
       assert.ok(!existsSync(join(root, rel)));
       assert.ok(!existsSync(`/tmp/evil-${BIG_HASH}`));
-      assert.deepEqual(readdirSync(join(root, ".spackle-staging")), []);
-      assert.ok(!existsSync(join(root, ".spack-db/index.json")));
+      // A failed run leaves the root as it found it (empty).
+      assert.deepEqual(readdirSync(root), []);
     } finally {
       rmSync(mirror, { recursive: true, force: true });
       rmSync(root, { recursive: true, force: true });
@@ -549,14 +551,14 @@ Deno.test("installSpecs() drops RPATH entries that do not exist, as Spack's post
 });
 
 Deno.test({
-  name: "installSpecs() honours a projection and takes over a lock left by a dead process",
+  name: "installSpecs() honours a projection, uses Spack's lock files and writes index_verifier",
   ignore: !HAVE_FIXTURES,
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
     try {
-      // A lock whose owner is a process that does not exist.
-      Deno.mkdirSync(join(root, ".spack-db/spackle.lock"), { recursive: true });
-      writeFileSync(join(root, ".spack-db/spackle.lock/owner"), `${hostname()}:2147483646`);
+      // Staging left by a process that does not exist is removed.
+      const dead = join(root, ".spackle-staging", `${hostname()}-2147483646-abc123`);
+      Deno.mkdirSync(join(dead, "x"), { recursive: true });
       const res = await installSpecs(await source(fixture("v3-unsigned"), false), ["fooapp"], {
         root,
         allowUnsigned: true,
@@ -567,7 +569,16 @@ Deno.test({
       const out = run(join(app.prefix, "bin/fooapp"));
       assert.equal(out.code, 0);
       assert.ok(out.stdout.includes(join(root, "libzz/1.2.3-irttwv2")));
-      assert.ok(!existsSync(join(root, ".spack-db/spackle.lock")));
+      assert.ok(!existsSync(join(root, ".spackle-staging")));
+      // Spack's lock files (never spackle's own) and a fresh verifier (a UUID).
+      assert.deepEqual(
+        readdirSync(join(root, ".spack-db")).sort(),
+        ["index.json", "index_verifier", "lock", "prefix_lock"],
+      );
+      assert.match(
+        readFileSync(join(root, ".spack-db/index_verifier"), "utf8"),
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      );
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
@@ -680,5 +691,179 @@ Deno.test("spackle install drops setuid/setgid bits with a warning and installs 
   } finally {
     rmSync(mirror, { recursive: true, force: true });
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  Deno.test({
+    name: `spackle install stopped by ${sig} removes its staging files, says so, exits ${code}`,
+    async fn() {
+      const mirror = await Deno.makeTempDir({ prefix: "sp-big-" });
+      const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+      try {
+        const rel = await bigMirror(mirror, 150);
+        const deno = join(REPO_ROOT, "node_modules/.bin/deno");
+        const child = new Deno.Command(deno, {
+          args: [
+            "run",
+            "-A",
+            join(REPO_ROOT, "cli.ts"),
+            "install",
+            "-m",
+            mirror,
+            "--root",
+            root,
+            "--allow-unsigned",
+            "big",
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const t0 = Date.now();
+        for (;;) {
+          const st = join(root, ".spackle-staging");
+          const busy = existsSync(st) &&
+            readdirSync(st).some((d) => existsSync(join(st, d, "a".repeat(32), "t")));
+          if (busy || Date.now() - t0 > 20000) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const sent = Date.now();
+        child.kill(sig);
+        const out = await child.output();
+        const stopped = Date.now() - sent;
+        const err = new TextDecoder().decode(out.stderr);
+        assert.equal(out.code, code, err);
+        assert.ok(stopped < 5000, `stopped ${stopped} ms after the signal`);
+        assert.match(err, new RegExp(`interrupted by ${sig}: nothing installed`));
+        assert.match(err, /the install tree is as it was/);
+        assert.ok(!existsSync(join(root, rel)));
+        // The root is as it was before the run: empty.
+        assert.deepEqual(readdirSync(root), []);
+      } finally {
+        rmSync(mirror, { recursive: true, force: true });
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+  });
+}
+
+/** Mounts a tmpfs of `size` at a new directory (undefined when this user cannot mount). */
+function smallDisk(size: string): string | undefined {
+  const dir = Deno.makeTempDirSync({ prefix: "sp-full-" });
+  const r = new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir] })
+    .outputSync();
+  if (r.code === 0) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  return undefined;
+}
+
+Deno.test({
+  name: "install into a full disk: a clear error, no partial prefix, the database intact",
+  ignore: !HAVE_FIXTURES || Deno.uid() !== 0,
+  async fn() {
+    const disk = smallDisk("4m");
+    if (!disk) return; // no tmpfs here (not root in this sandbox)
+    const mirror = await Deno.makeTempDir({ prefix: "sp-big-" });
+    try {
+      const root = join(disk, "tree");
+      await installSpecs(await source(fixture("v3-unsigned"), false), ["fooapp"], {
+        root,
+        allowUnsigned: true,
+      });
+      const dbBefore = readFileSync(join(root, ".spack-db/index.json"), "utf8");
+      const before = readdirSync(root).sort();
+      const rel = await bigMirror(mirror, 8);
+      const out = new Deno.Command(join(REPO_ROOT, "node_modules/.bin/deno"), {
+        args: [
+          "run",
+          "-A",
+          join(REPO_ROOT, "cli.ts"),
+          "install",
+          "-m",
+          mirror,
+          "--root",
+          root,
+          "--allow-unsigned",
+          "big",
+        ],
+        stderr: "piped",
+      }).outputSync();
+      const err = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, err);
+      assert.match(err, new RegExp(`Cannot install into "${root}": no space left on the device`));
+      assert.match(err, /free some space or choose another --root/);
+      assert.doesNotMatch(err, /ENOSPC:/);
+      assert.ok(!existsSync(join(root, rel)), "no partial prefix");
+      assert.deepEqual(readdirSync(root).sort(), before, "nothing left behind");
+      assert.equal(readFileSync(join(root, ".spack-db/index.json"), "utf8"), dbBefore);
+      // The space is given back.
+      const df = new Deno.Command("df", { args: ["--output=used", "-B1", disk] }).outputSync();
+      assert.ok(Number(new TextDecoder().decode(df.stdout).split("\n")[1]) < 2 << 20);
+    } finally {
+      rmSync(mirror, { recursive: true, force: true });
+      new Deno.Command("umount", { args: [disk] }).outputSync();
+      rmSync(disk, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test("install checks the target: another family refused, missing features warned or refused", async () => {
+  const base = await Deno.makeTempDir({ prefix: "sp-target-" });
+  const file = (name: string) => ({
+    header: { name: `${BIG_PFX}/${name}`, type: "file" as const, mode: 0o644 },
+    body: new TextEncoder().encode("x"),
+  });
+  const cli = (mirror: string, root: string, ...extra: string[]) => {
+    const out = new Deno.Command(join(REPO_ROOT, "node_modules/.bin/deno"), {
+      args: [
+        "run",
+        "-A",
+        join(REPO_ROOT, "cli.ts"),
+        "install",
+        "-m",
+        mirror,
+        "--root",
+        root,
+        "--allow-unsigned",
+        ...extra,
+        "big",
+      ],
+      stderr: "piped",
+    }).outputSync();
+    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+  };
+  try {
+    const other = Deno.build.arch === "x86_64"
+      ? { name: "neoverse_v1", vendor: "ARM", features: ["asimd", "sve"], parents: ["neoverse_n1"] }
+      : { name: "haswell", vendor: "GenuineIntel", features: ["avx2"], parents: ["ivybridge"] };
+    await writeMirror(join(base, "m1"), [file("a")], [], [], {
+      platform: "linux",
+      platform_os: "debian12",
+      target: other,
+    });
+    const r1 = cli(join(base, "m1"), join(base, "r1"));
+    assert.equal(r1.code, 1, r1.stderr);
+    assert.match(
+      r1.stderr,
+      /big@1\.0\/aaaaaaa is built for (aarch64|x86_64) \(target "\w+"\), not this/,
+    );
+    assert.ok(!existsSync(join(base, "r1")));
+    assert.equal(cli(join(base, "m1"), join(base, "r1"), "--check-target", "none").code, 0);
+    // Same family, a feature no CPU has: a warning naming it; an error with --check-target host.
+    const fam = Deno.build.arch === "x86_64" ? "x86_64" : "aarch64";
+    await writeMirror(join(base, "m2"), [file("a")], [], [], {
+      platform: "linux",
+      platform_os: "debian12",
+      target: { name: "future", vendor: "", features: ["nosuchfeature9"], parents: [fam] },
+    });
+    const r2 = cli(join(base, "m2"), join(base, "r2"));
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.match(r2.stderr, /CPU features nosuchfeature9 this machine lacks/);
+    const r3 = cli(join(base, "m2"), join(base, "r3"), "--check-target", "host");
+    assert.equal(r3.code, 1, r3.stderr);
+    assert.match(r3.stderr, /nosuchfeature9.*--check-target warn/);
+    assert.ok(!existsSync(join(base, "r3")));
+  } finally {
+    rmSync(base, { recursive: true, force: true });
   }
 });

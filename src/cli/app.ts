@@ -12,6 +12,7 @@ import process from "node:process";
 import { SpackleError, UsageError } from "../errors.ts";
 import { type Output, type OutputOptions, printError, processOutput } from "./output.ts";
 import { commands } from "./commands/mod.ts";
+import { catchSignals, SIGNAL_EXIT, type StopSignal } from "./interrupt.ts";
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, problems: 3 } as const;
@@ -61,6 +62,11 @@ export interface Ctx {
   globals: GlobalOptions;
   /** Aborted on Ctrl-C (the REPL cancels the running command through it). */
   signal: AbortSignal;
+  /**
+   * Adds to what is printed when the command is interrupted (SIGINT, SIGTERM, SIGHUP): a line
+   * saying what was completed and what was not.
+   */
+  onInterrupt(report: () => string | undefined): void;
 }
 
 /** A command's implementation: returns an exit code (0 when nothing is returned). */
@@ -77,6 +83,7 @@ export interface ProgramOptions {
   output?: (o: OutputOptions) => Output;
   signal?: AbortSignal;
   onExit?: (code: number) => void;
+  onInterrupt?: (report: () => string | undefined) => void;
 }
 
 /**
@@ -87,6 +94,39 @@ export function group(program: Command, name: string, description: string): Comm
   const found = program.commands.find((c) => c.name() === name);
   if (found) return found as Command;
   return program.command(name).description(description);
+}
+
+/**
+ * Refuses empty or blank values given on the command line (`--root ""`, `-m "$UNSET"`, an
+ * empty positional argument): a usage error naming the flag, for every command, before
+ * anything runs. Values from the environment or configuration are not checked here.
+ */
+const NOUNS: Record<string, string> = { dir: "directory", url: "mirror path or URL" };
+
+export function rejectEmptyValues(cmd: Command): void {
+  const blank = (v: unknown) =>
+    (Array.isArray(v) ? v : [v]).some((x) => typeof x === "string" && x.trim() === "");
+  for (let c: Command | null = cmd; c; c = c.parent) {
+    for (const opt of c.options) {
+      if (!opt.required && !opt.optional) continue; // a switch
+      const key = opt.attributeName();
+      if (c.getOptionValueSource(key) !== "cli" || !blank(c.getOptionValue(key))) continue;
+      const what = /<([^>]+)>|\[([^\]]+)\]/.exec(opt.flags);
+      const meta = (what?.[1] ?? what?.[2] ?? "value").replace(/\.\.\.$/, "");
+      throw new UsageError(
+        `${opt.long ?? opt.short} was given an empty ${NOUNS[meta] ?? meta}; ` +
+          `name one (is a shell variable unset?)`,
+      );
+    }
+  }
+  cmd.registeredArguments.forEach((arg, i) => {
+    if (blank(cmd.processedArgs[i])) {
+      throw new UsageError(
+        `The <${arg.name()}> argument of "${cmd.name()}" is empty; name one ` +
+          `(is a shell variable unset?)`,
+      );
+    }
+  });
 }
 
 /** Builds the whole command tree. */
@@ -137,6 +177,7 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
   program.exitOverride();
+  program.hook("preAction", (_program, action) => rejectEmptyValues(action as Command));
   const act: ActFn = (fn) => async (...args) => {
     const cmd = args[args.length - 1] as Command;
     const globals = cmd.optsWithGlobals() as unknown as GlobalOptions;
@@ -147,7 +188,12 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
       color: globals.color !== false,
     });
     const code = await fn(
-      { out, globals, signal: opts.signal ?? new AbortController().signal },
+      {
+        out,
+        globals,
+        signal: opts.signal ?? new AbortController().signal,
+        onInterrupt: opts.onInterrupt ?? (() => {}),
+      },
       ...args,
     );
     opts.onExit?.(code ?? 0);
@@ -159,12 +205,32 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
 /** Runs the CLI with `argv` (without the executable); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
-  const program = buildProgram({ onExit: (c) => (code = c) });
+  const stop = catchSignals((l) => process.stderr.write(`\nspackle: ${l}\n`));
+  const program = buildProgram({
+    onExit: (c) => (code = c),
+    signal: stop.signal,
+    onInterrupt: stop.report,
+  });
   const json = argv.includes("--json");
+  // After a signal: what was completed and what not, and 128 + the signal number.
+  const interrupted = (sig: StopSignal) => {
+    const lines = stop.lines();
+    process.stderr.write(
+      `spackle: interrupted by ${sig}: ${
+        lines.length
+          ? lines.join("; ")
+          : "stopped before the command finished; what it reported done is complete"
+      }; this run's working files were removed\n`,
+    );
+    return SIGNAL_EXIT[sig];
+  };
   try {
     await program.parseAsync(argv, { from: "user" });
-    return code;
+    const sig = stop.received();
+    return sig ? interrupted(sig) : code;
   } catch (err) {
+    const sig = stop.received();
+    if (sig) return interrupted(sig);
     if (err instanceof CommanderError) {
       if (
         err.code === "commander.helpDisplayed" || err.code === "commander.version" ||
@@ -176,5 +242,7 @@ export async function main(argv: string[]): Promise<number> {
     printError(err, json);
     if (process.env.SPACKLE_DEBUG && err instanceof Error) console.error(err.stack);
     return err instanceof SpackleError && err.code === "usage" ? EXIT.usage : EXIT.failure;
+  } finally {
+    stop.dispose();
   }
 }

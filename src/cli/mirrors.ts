@@ -134,11 +134,20 @@ function keyringHasKeys(dir: string): boolean {
 export function cliVerifier(o: MirrorCliOptions): Verifier | undefined {
   const extra: string[] = [];
   for (const f of o.key ?? []) {
+    let text: string;
     try {
-      extra.push(readFileSync(f, "utf8"));
+      text = readFileSync(f, "utf8");
     } catch (e) {
       throw new UsageError(`Cannot read key file "${f}": ${errorMessage(e)}`, { cause: e });
     }
+    if (!/-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----/.test(text)) {
+      throw new UsageError(
+        `Cannot use "${f}" as a key (-k): it holds no armored OpenPGP key block ` +
+          `("-----BEGIN PGP PUBLIC KEY BLOCK-----"); export one with ` +
+          `"gpg --armor --export FINGERPRINT" or "spackle keys export FINGERPRINT"`,
+      );
+    }
+    extra.push(text);
   }
   const dir = keyringDir(o.keyring);
   if (extra.length === 0 && !keyringHasKeys(dir)) return undefined;
@@ -279,7 +288,7 @@ export async function openCliMirrors(
       store: cliStoreOptions(globals, { s3: s.s3, name: s.name, out }),
     })),
     // One unreachable mirror of several is skipped with a note, as Spack goes on to the next.
-    { verifier, signal, skipUnavailable: true },
+    { verifier, signal, skipUnavailable: true, onWarning: (m) => out?.warn(m) },
   );
   for (const s of mirrors.skipped) {
     out?.warn(`mirror ${s.source} skipped: ${errorMessage(s.error)}`);

@@ -12,5 +12,6 @@ export * from "./json.ts";
 export * from "./pool.ts";
 export * from "./memory.ts";
 export * from "./pid.ts";
+export * from "./posix_lock.ts";
 export * from "./streams.ts";
 export * from "./tar.ts";

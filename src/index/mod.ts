@@ -7,3 +7,4 @@ export * from "./db.ts";
 export * from "./writer.ts";
 export * from "./query.ts";
 export * from "./lockfile.ts";
+export * from "./install_db.ts";

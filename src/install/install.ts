@@ -3,19 +3,22 @@
  *
  * Two phases. Stage: for every spec of the runtime closure that is not installed yet, in
  * parallel (`jobs`), stream fetch -> verify -> gunzip -> untar into a staging directory inside
- * the root -> relocate. Commit: only when every spec staged, under the root's lock, rename
- * each staged prefix into place (dependencies first) and record it in the database. A failure
- * in the first phase installs nothing; the final prefixes only ever appear by rename, so a
- * killed process leaves no partial prefix (the next run deletes the stale staging
- * directories).
+ * the root -> relocate, holding Spack's prefix lock of each. Commit: only when every spec
+ * staged, under Spack's exclusive database lock, rename each staged prefix into place
+ * (dependencies first) and record it in the database. A failure in the first phase installs
+ * nothing; the final prefixes only ever appear by rename, so a killed process leaves no partial
+ * prefix (the next run deletes the stale staging directories).
  *
- * The lock is a directory, `ROOT/.spack-db/spackle.lock` (created with `mkdir`, which is
- * atomic), holding the owner's pid; a lock whose owner is dead is taken over.
+ * The locks are Spack's own (src/index/install_db.ts), so Spack and spackle can install into
+ * one tree at the same time. Nothing is recorded that was not extracted: a prefix that exists
+ * but is not in the database is refused (or replaced with `overwrite`).
  *
  * @module
  */
 import {
+  accessSync,
   closeSync,
+  constants as fsConstants,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -26,6 +29,7 @@ import {
   readlinkSync,
   readSync,
   renameSync,
+  rmdirSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -40,10 +44,11 @@ import { base32Encode } from "../core/base32.ts";
 import { writeFileAtomicSync } from "../core/atomic_file.ts";
 import { PyFloat, pyJsonDumps } from "../core/json.ts";
 import process from "node:process";
-import { InvalidDataError, NotFoundError, SpackleError, UsageError } from "../errors.ts";
+import { NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
 import { MemoryPacer } from "../core/memory.ts";
-import { buildIndexJson, type IndexWriteRecord } from "../index/writer.ts";
+import { INSTALL_DB_DIR, InstallDatabase, type InstallRecord } from "../index/install_db.ts";
+import { canExchangePaths, exchangePaths, type HeldLock } from "../core/posix_lock.ts";
 import type { Entry, EntryRef, ReadOptions } from "../layout/types.ts";
 import { checkSubstitution } from "../layout/substitution.ts";
 import { signatureWarning } from "../layout/_read.ts";
@@ -59,6 +64,7 @@ import {
 } from "./relocate.ts";
 import { filterShebang, SBANG_SCRIPT } from "./sbang.ts";
 import { buildSpecHash, spliceLookup } from "./splice.ts";
+import { checkTarget, type TargetCheck } from "./target.ts";
 
 /** Spack 1.x's default install tree projection. */
 export const DEFAULT_PROJECTION =
@@ -73,11 +79,15 @@ export interface InstallSource {
   resolve(query: string, opts?: { signal?: AbortSignal }): Promise<EntryRef>;
   /** The entry of a full DAG hash, metadata fetched and checked. */
   entry(hash: string, opts?: ReadOptions): Promise<Entry>;
+  /** Entry references matching a query, those not in the cache included (externals). */
+  list?(query: string, opts?: { signal?: AbortSignal }): Promise<EntryRef[]>;
+  /** The index node of a hash, for specs the index lists but the cache does not hold. */
+  indexNode?(hash: string, signal?: AbortSignal): Promise<SpecNode | undefined>;
 }
 
 /** Progress events. */
 export interface InstallProgress {
-  phase: "resolve" | "skip" | "fetch" | "staged" | "installed" | "warning";
+  phase: "resolve" | "skip" | "fetch" | "staged" | "installed" | "external" | "warning" | "wait";
   name?: string;
   hash?: string;
   bytes?: number;
@@ -108,6 +118,19 @@ export interface InstallOptions {
    * roots are, its other specs are not.
    */
   explicit?: Set<string>;
+  /**
+   * Replace prefixes that exist but are not in the database, and reinstall the requested
+   * specs when installed already (default false: such a prefix is refused).
+   */
+  overwrite?: boolean;
+  /** Seconds to wait for Spack's database and prefix locks (default 60; 0: forever). */
+  lockTimeout?: number;
+  /**
+   * Target checks (default `warn`): a spec for another platform or architecture family is
+   * refused and missing CPU features are a warning; `host` makes missing features an error;
+   * `none` checks nothing.
+   */
+  checkTarget?: TargetCheck;
 }
 
 /** One installed (or already present) spec. */
@@ -119,6 +142,8 @@ export interface InstalledSpec {
   /** False when it was already installed. */
   installed: boolean;
   explicit: boolean;
+  /** True for an external spec (registered in the database, nothing extracted). */
+  external?: boolean;
 }
 
 /** What {@link installSpecs} did. */
@@ -127,7 +152,7 @@ export interface InstallResult {
   specs: InstalledSpec[];
 }
 
-const DB_DIR = ".spack-db";
+const DB_DIR = INSTALL_DB_DIR;
 const STAGING = ".spackle-staging";
 
 /** Formats a projection for a spec node (`{name}`, `{version}`, `{hash}`, `{hash:N}`, arch...). */
@@ -174,25 +199,46 @@ export function projectPrefix(
 
 const RUNTIME = (types: string[]) => types.includes("link") || types.includes("run");
 
+interface Root {
+  hash: string;
+  source: InstallSource;
+  /** The queries that named it (each checked against the signed spec). */
+  queries: string[];
+  /** Set for an external spec asked for by name: registered, not extracted. */
+  external?: SpecNode;
+}
+
 async function findRoots(
   sources: InstallSource[],
   queries: string[],
   signal?: AbortSignal,
-): Promise<{ hash: string; source: InstallSource; ref: EntryRef; queries: string[] }[]> {
-  const out: { hash: string; source: InstallSource; ref: EntryRef; queries: string[] }[] = [];
+): Promise<Root[]> {
+  const out: Root[] = [];
   for (const q of queries) {
-    let found:
-      | { hash: string; source: InstallSource; ref: EntryRef; queries: string[] }
-      | undefined;
+    let found: Root | undefined;
     let missing: unknown;
     for (const source of sources) {
       try {
         const ref = await source.resolve(q, { signal });
-        found = { hash: ref.hash, source, ref, queries: [q] };
+        found = { hash: ref.hash, source, queries: [q] };
         break;
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
         missing ??= e;
+      }
+    }
+    // Not in any cache: an external the index lists is registered, as Spack does.
+    for (const source of found ? [] : sources) {
+      if (!source.list || !source.indexNode) continue;
+      const hashes = [...new Set((await source.list(q, { signal })).map((r) => r.hash))];
+      const externals: SpecNode[] = [];
+      for (const h of hashes) {
+        const n = await source.indexNode(h, signal);
+        if (n?.external) externals.push(n);
+      }
+      if (externals.length === 1) {
+        found = { hash: externals[0].hash, source, queries: [q], external: externals[0] };
+        break;
       }
     }
     if (!found) throw missing ?? new NotFoundError(`Cannot find "${q}" in the mirror`);
@@ -201,56 +247,6 @@ async function findRoots(
     else out.push(found);
   }
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Database (Spack's DB version 8 `index.json`).
-
-/** One record of an install database (Spack's spelling). */
-export interface DbRecord {
-  spec: Record<string, unknown>;
-  ref_count: number;
-  path: string | null;
-  installed: boolean;
-  explicit: boolean;
-  installation_time: number;
-  deprecated_for: string | null;
-  /** Written by Spack only when set. */
-  origin?: string | null;
-}
-
-/** An install database document. */
-export interface Db {
-  database: { version: string; installs: Record<string, DbRecord> };
-}
-
-/** Reads `ROOT/.spack-db/index.json` (an empty database when absent). */
-export function readDb(root: string): Db {
-  const p = join(root, DB_DIR, "index.json");
-  if (!existsSync(p)) return { database: { version: "8", installs: {} } };
-  try {
-    const db = JSON.parse(readFileSync(p, "utf8")) as Db;
-    if (!db.database?.installs) throw new Error("no database.installs");
-    return db;
-  } catch (e) {
-    throw new InvalidDataError(`Cannot read the install database "${p}": ${(e as Error).message}`);
-  }
-}
-
-/** Writes the install database atomically, as Spack's text. */
-export function writeDb(root: string, db: Db): void {
-  // Spack's text (compact, Python floats); ref_count is computed by the writer.
-  const records: IndexWriteRecord[] = Object.entries(db.database.installs).map(([hash, r]) => ({
-    hash,
-    spec: r.spec,
-    path: r.path,
-    installed: r.installed,
-    explicit: r.explicit,
-    installationTime: r.installation_time,
-    deprecatedFor: r.deprecated_for,
-    origin: r.origin,
-  }));
-  atomicWrite(join(root, DB_DIR, "index.json"), buildIndexJson(records, { kind: "install" }));
 }
 
 function atomicWrite(path: string, data: string | Uint8Array, mode = 0o644): void {
@@ -262,48 +258,17 @@ function dbSpec(node: SpecNode): Record<string, unknown> {
   return node.raw;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Lock.
-
-/** Runs `fn` holding the install tree's write lock. */
-export async function withLock<T>(
-  root: string,
-  signal: AbortSignal | undefined,
-  fn: () => T,
-): Promise<T> {
-  const lock = join(root, DB_DIR, "spackle.lock");
-  const me = `${hostname()}:${process.pid}`;
-  for (let i = 0;; i++) {
-    signal?.throwIfAborted();
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, "owner"), me);
-      break;
-    } catch (e) {
-      if ((e as { code?: string }).code !== "EEXIST") throw e;
-      let owner = "";
-      try {
-        owner = readFileSync(join(lock, "owner"), "utf8");
-      } catch { /* being created or removed */ }
-      const [host, pid] = owner.split(":");
-      const stale = owner
-        ? host === hostname() && !pidAlive(Number(pid))
-        : Date.now() - statSafe(lock) > 10_000;
-      if (stale) {
-        rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (i > 6000) {
-        throw new SpackleError("conflict", `Cannot lock "${root}": held by ${owner || "?"}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  try {
-    return fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+/** The database record of an external spec (its path, not installed by spackle). */
+function externalRecord(node: SpecNode, now: number, explicit: boolean): InstallRecord {
+  return {
+    spec: dbSpec(node),
+    ref_count: 0,
+    path: node.external?.path ?? null,
+    installed: true,
+    explicit,
+    installation_time: now,
+    deprecated_for: null,
+  };
 }
 
 /** Spack's `verify.write_manifest` for a prefix staged at `dir` that will live at `prefix`. */
@@ -353,12 +318,70 @@ function lexists(p: string): boolean {
   }
 }
 
-function statSafe(p: string): number {
+/** The journal of a commit in progress, in the run's staging directory. */
+const COMMIT_JOURNAL = "commit.json";
+
+function newRecord(job: Job, now: number): InstallRecord {
+  return {
+    spec: dbSpec(job.node),
+    ref_count: 0,
+    path: job.prefix,
+    installed: true,
+    explicit: job.explicit,
+    installation_time: now,
+    deprecated_for: null,
+  };
+}
+
+/**
+ * Completes the commits of runs on this host that were killed after moving prefixes into place
+ * and before recording them: each prefix of the dead run's journal that is there (complete:
+ * prefixes only appear by rename) and not in the database is recorded. Reads only, unless
+ * there is something to record.
+ */
+async function recoverKilledCommits(
+  root: string,
+  db: InstallDatabase,
+  progress: (p: InstallProgress) => void,
+): Promise<void> {
+  const dir = join(root, STAGING);
+  let names: string[];
   try {
-    return statSync(p).mtimeMs;
+    names = readdirSync(dir);
   } catch {
-    return Date.now();
+    return;
   }
+  const found: { hash: string; record: InstallRecord }[] = [];
+  for (const name of names) {
+    const m = /^(.+)-(\d+)-[A-Za-z0-9]+$/.exec(name);
+    if (!m || m[1] !== hostname() || pidAlive(Number(m[2]))) continue;
+    try {
+      found.push(...JSON.parse(readFileSync(join(dir, name, COMMIT_JOURNAL), "utf8")));
+    } catch { /* killed before its commit: nothing to record */ }
+  }
+  const there = found.filter(({ hash, record }) =>
+    typeof record?.path === "string" && lexists(join(record.path, ".spack", "spec.json")) &&
+    readFileSync(join(record.path, ".spack", "spec.json"), "utf8").includes(hash)
+  );
+  if (!there.length) return;
+  await db.update((view) => {
+    const done: string[] = [];
+    for (const { hash, record } of there) {
+      if (view.data.installs[hash]?.installed) continue;
+      view.data.installs[hash] = record;
+      done.push(`${record.spec.name}/${hash.slice(0, 7)}`);
+    }
+    if (done.length) {
+      progress({
+        phase: "warning",
+        message: `recorded ${done.join(", ")} in the install database: an install that was ` +
+          `killed had moved ${done.length > 1 ? "them" : "it"} into place`,
+      });
+    }
+  });
+  // The dead runs' directories are done with.
+  cleanStaging(root);
+  rmdirQuiet(dir);
 }
 
 /** Deletes staging directories (`<host>-<pid>-*`) left by processes on this host that died. */
@@ -459,9 +482,14 @@ export async function installSpecs(
   const progress = opts.onProgress ?? (() => {});
   const readOpts = { signal: opts.signal, requireSignature: !opts.allowUnsigned };
   if (queries.length === 0) throw new UsageError("Cannot install: no spec given");
-  mkdirSync(join(root, DB_DIR), { recursive: true });
-  mkdirSync(join(root, STAGING), { recursive: true });
-  cleanStaging(root);
+  checkRoot(root);
+  const db = new InstallDatabase(root, {
+    lockTimeout: opts.lockTimeout,
+    signal: opts.signal,
+    onWait: (message) => progress({ phase: "wait", message }),
+    onWarning: (message) => progress({ phase: "warning", message }),
+  });
+  // Nothing is written into the root before the first package is staged.
 
   // Resolve the closure: each root's DAG comes with its entry.
   progress({ phase: "resolve" });
@@ -522,41 +550,95 @@ export async function installSpecs(
     }
     return p;
   };
-  await Promise.all(roots.map(async (r) => {
-    const { entry, source } = await getEntry(r.hash, r.source);
-    // The index chose the entry; its signed spec must be what was asked for.
-    for (const q of r.queries) checkSubstitution(q, entry);
-    await visit(r.hash, entry.spec, source);
-  }));
+  await Promise.all(
+    roots.filter((r) => !r.external).map(async (r) => {
+      const { entry, source } = await getEntry(r.hash, r.source);
+      // The index chose the entry; its signed spec must be what was asked for.
+      for (const q of r.queries) checkSubstitution(q, entry);
+      await visit(r.hash, entry.spec, source);
+    }),
+  );
   const isExplicit = (h: string) => opts.explicit?.has(h) ?? true;
   for (const r of roots) {
     const job = jobsByHash.get(r.hash);
     if (job && isExplicit(r.hash)) job.explicit = true;
   }
 
-  // Skip what is installed already.
-  const db = readDb(root);
+  // Skip what is installed already; refuse prefixes that exist but are not recorded.
+  await recoverKilledCommits(root, db, progress);
+  const snapshot = await db.snapshot();
+  if (snapshot.exists && Number(snapshot.data.version) < 8) {
+    // Rewriting it as version 8 would lock out the Spack that wrote it (0.2x writes 7).
+    throw new SpackleError(
+      "unsupported",
+      `Cannot install into "${root}": its install database "${db.indexPath}" is version ` +
+        `${snapshot.data.version} (Spack 0.2x), and spackle writes version 8, which that Spack ` +
+        `cannot read; use a new --root, or upgrade the tree with Spack 1.x ("spack reindex")`,
+    );
+  }
   const todo: Job[] = [];
   const result: InstalledSpec[] = [];
+  const installed = (rec: InstallRecord | undefined) =>
+    rec?.installed === true && !!rec.path && existsSync(rec.path);
   for (const h of order) {
     const job = jobsByHash.get(h)!;
-    const rec = db.database.installs[h];
-    if (rec?.installed && rec.path && existsSync(rec.path)) {
+    const rec = snapshot.data.installs[h];
+    if (installed(rec) && !(opts.overwrite && job.explicit)) {
       progress({ phase: "skip", name: job.node.name, hash: h });
-      result.push({ ...specInfo(job), prefix: rec.path, installed: false });
+      result.push({ ...specInfo(job), prefix: rec.path!, installed: false });
     } else todo.push(job);
   }
+  if (!opts.overwrite) refuseUnrecorded(todo, db.indexPath);
+  checkTargets(todo, opts.checkTarget ?? "warn", progress);
+  const externalRoots = roots.filter((r) => r.external);
+  for (const r of externalRoots) {
+    const n = r.external!;
+    result.push({
+      name: n.name,
+      version: n.version,
+      hash: n.hash,
+      prefix: n.external?.path ?? "",
+      installed: !installed(snapshot.data.installs[n.hash]),
+      explicit: true,
+      external: true,
+    });
+  }
+  const needsWrite = todo.length > 0 || roots.some((r) => {
+    const rec = snapshot.data.installs[r.hash];
+    return !rec || !rec.explicit;
+  });
+  if (!needsWrite) return { root, specs: result };
 
-  // Stage everything (parallel), then commit (serial, under the lock).
-  // Unique per call, also for two installs started by one process in the same millisecond.
-  mkdirSync(join(root, STAGING), { recursive: true });
-  const runDir = mkdtempSync(join(root, STAGING, `${hostname()}-${process.pid}-`));
+  // From here on the root is written to: what this run creates is removed if it fails.
+  const created = createdPaths(root);
+  const locks: HeldLock[] = [];
+  let runDir = "";
+  let ok = false;
   try {
+    runDir = makeRunDir(root);
+    // Spack's prefix locks, held while the prefixes are staged and moved into place (in hash
+    // order, so that two spackle processes never wait for each other in a circle).
+    for (const job of [...todo].sort((a, b) => a.node.hash < b.node.hash ? -1 : 1)) {
+      locks.push(await db.lockPrefix(job.node.hash, job.node.name));
+    }
+    // What another process (Spack, another spackle) installed while this one waited for the
+    // locks is not staged again; a prefix that appeared meanwhile unrecorded is refused.
+    const locked = await db.snapshot();
+    for (let i = todo.length - 1; i >= 0; i--) {
+      const job = todo[i];
+      const rec = locked.data.installs[job.node.hash];
+      if (installed(rec) && !(opts.overwrite && job.explicit)) {
+        todo.splice(i, 1);
+        progress({ phase: "skip", name: job.node.name, hash: job.node.hash });
+        result.push({ ...specInfo(job), prefix: rec.path!, installed: false });
+      }
+    }
+    if (!opts.overwrite) refuseUnrecorded(todo, db.indexPath);
     // One pacer for the extractions running at once (their garbage adds up); extraction
     // makes two bytes of garbage per byte of poorly compressible data, so a wider headroom
     // than the default saves collections.
     const pacer = new MemoryPacer({ headroom: 24 << 20 });
-    await runPool(todo, opts.jobs ?? 4, async (job) => {
+    const stage = async (job: Job): Promise<void> => {
       const { entry: own } = entries.get(job.node.hash)!;
       // A spliced spec is installed from its build spec's tarball (splice.ts).
       const buildHash = buildSpecHash(job.node);
@@ -661,7 +743,13 @@ export async function installSpecs(
         });
       }
       progress({ phase: "staged", name: job.node.name, hash: job.node.hash, bytes: res.bytes });
-    });
+    };
+    await runPool(todo, opts.jobs ?? 4, (job) =>
+      stage(job).catch((e) => {
+        throw opts.signal?.aborted
+          ? e
+          : tarballError(e, job.node, entries.get(job.node.hash)!.entry);
+      }));
 
     // Spack's post-install hook, once every package of this run is staged: RPATH entries
     // that do not exist (where the prefixes of this run will be) are dropped.
@@ -703,59 +791,251 @@ export async function installSpecs(
     // one describing the installed files (keys are the final paths).
     for (const job of todo) if (!job.spliced) writeManifestIfMissing(job.staged!, job.prefix);
 
-    await withLock(root, opts.signal, () => {
-      installSbang(root);
-      const current = readDb(root);
+    if (opts.overwrite) await canExchangePaths();
+    // Commit, under Spack's exclusive database lock; once begun it is not interrupted (renames
+    // and one database write). What was moved into place is recorded even when a later
+    // package fails.
+    let commitError: unknown;
+    await db.update((view) => {
+      const installs = view.data.installs;
       const now = Date.now() / 1000;
-      for (const job of todo) {
-        const h = job.node.hash;
-        const rec = current.database.installs[h];
-        if (!existsSync(job.prefix)) {
-          mkdirSync(dirname(job.prefix), { recursive: true });
-          renameSync(job.staged!, job.prefix);
+      try {
+        // What this commit moves into place, so that a run killed between the renames and
+        // the database write is completed by the next run (recoverKilledCommits).
+        writeFileSync(
+          join(runDir, COMMIT_JOURNAL),
+          JSON.stringify(todo.map((job) => ({
+            hash: job.node.hash,
+            record: { ...newRecord(job, now), explicit: job.explicit },
+          }))),
+        );
+        if (todo.length) installSbang(root);
+        for (const job of todo) {
+          const h = job.node.hash;
+          const rec = installs[h];
+          if (installed(rec) && !(opts.overwrite && job.explicit)) {
+            // Installed meanwhile by another process (Spack or spackle): theirs is kept.
+            progress({ phase: "skip", name: job.node.name, hash: h });
+            result.push({ ...specInfo(job), prefix: rec.path!, installed: false });
+            continue;
+          }
+          if (lexists(job.prefix)) {
+            if (!opts.overwrite) throw unrecordedError([job.prefix], db.indexPath);
+            // Replaced in one step where the system can (renameat2 RENAME_EXCHANGE: the old
+            // prefix takes the staged one's place in this run's directory and goes with it),
+            // else in two renames.
+            if (!exchangePaths(job.staged!, job.prefix)) {
+              renameSync(job.prefix, join(runDir, `replaced-${h}`));
+              renameSync(job.staged!, job.prefix);
+            }
+          } else {
+            mkdirSync(dirname(job.prefix), { recursive: true });
+            renameSync(job.staged!, job.prefix);
+          }
+          installs[h] = {
+            ...newRecord(job, now),
+            explicit: job.explicit || rec?.explicit === true,
+          };
           result.push({ ...specInfo(job), prefix: job.prefix, installed: true });
           progress({ phase: "installed", name: job.node.name, hash: h });
-        } else {
-          // Installed meanwhile by another process (or left by a killed one after its rename:
-          // a prefix only appears complete, by rename, so it is kept).
-          result.push({ ...specInfo(job), prefix: job.prefix, installed: rec === undefined });
-        }
-        current.database.installs[h] = {
-          spec: dbSpec(job.node),
-          ref_count: 0,
-          path: job.prefix,
-          installed: true,
-          explicit: job.explicit || rec?.explicit === true,
-          installation_time: rec?.installation_time ?? now,
-          deprecated_for: null,
-        };
-        // Externals the spec depends on are recorded as Spack does (path, not installed by us).
-        for (const d of job.node.dependencies) {
-          const dn = job.dag.nodes.get(d.hash);
-          if (dn?.external && !current.database.installs[d.hash]) {
-            current.database.installs[d.hash] = {
-              spec: dbSpec(dn),
-              ref_count: 0,
-              path: dn.external.path ?? null,
-              installed: true,
-              explicit: false,
-              installation_time: now,
-              deprecated_for: null,
-            };
+          // Externals the spec depends on are recorded as Spack does (path, not installed by us).
+          for (const d of job.node.dependencies) {
+            const dn = job.dag.nodes.get(d.hash);
+            if (dn?.external && !installs[d.hash]) {
+              installs[d.hash] = externalRecord(dn, now, false);
+            }
           }
         }
+      } catch (e) {
+        commitError = e;
       }
-      // Roots asked for explicitly are explicit even when they were installed before.
+      // Roots asked for explicitly are explicit even when they were installed before; an
+      // external asked for is registered.
       for (const r of roots) {
-        const rec = current.database.installs[r.hash];
+        if (r.external && !installs[r.hash]) {
+          installs[r.hash] = externalRecord(r.external, now, true);
+          progress({ phase: "external", name: r.external.name, hash: r.hash });
+        }
+        const rec = installs[r.hash];
         if (rec && isExplicit(r.hash)) rec.explicit = true;
       }
-      writeDb(root, current);
     });
+    if (commitError) throw commitError;
+    ok = true;
+  } catch (e) {
+    throw fsProblem(e, `install into "${root}"`);
   } finally {
-    rmSync(runDir, { recursive: true, force: true });
+    for (const l of locks) l.release();
+    if (runDir) rmSync(runDir, { recursive: true, force: true });
+    rmdirQuiet(join(root, STAGING));
+    if (!ok) undoCreated(created);
   }
   return { root, specs: result };
+}
+
+/**
+ * A failure reading a spec's tarball, with what the user needs to act: the spec, the blob's
+ * digest and path, the mirror, and what to do. The error keeps its class.
+ */
+function tarballError(e: unknown, node: SpecNode, entry: Entry): unknown {
+  if (!(e instanceof SpackleError)) return e;
+  if (!["integrity", "invalid_data", "transport"].includes(e.code)) return e;
+  if (e.message.includes(entry.tarball.checksum)) return e; // already names the blob
+  const Cls = e.constructor as new (m: string, o?: { cause?: unknown }) => SpackleError;
+  const mirror = entry.ref.mirror ? ` of the mirror "${entry.ref.mirror}"` : "";
+  const hint = e.code === "transport"
+    ? "try again, or use another mirror"
+    : 'the mirror\'s copy is damaged: run "spackle verify" on it and push the spec again, ' +
+      "or install from another mirror";
+  return new Cls(
+    `Cannot install ${node.name}@${node.version}/${node.hash}: its tarball (blob ` +
+      `sha256:${entry.tarball.checksum}, "${entry.tarballPath}"${mirror}) cannot be read: ` +
+      `${e.message}; ${hint}`,
+    { cause: e },
+  );
+}
+
+/** Refuses specs that cannot run on this machine; warns about missing CPU features. */
+function checkTargets(
+  todo: Job[],
+  mode: TargetCheck,
+  progress: (p: InstallProgress) => void,
+): void {
+  if (mode === "none") return;
+  const refused: string[] = [];
+  for (const job of todo) {
+    const p = checkTarget(job.node);
+    if (!p) continue;
+    if (p.kind === "refuse" || mode === "host") {
+      refused.push(
+        p.kind === "features"
+          ? p.message.replace(/ \(fine when .*\)$/, "") +
+            "; pass --check-target warn to install anyway"
+          : p.message,
+      );
+    } else {progress({
+        phase: "warning",
+        name: job.node.name,
+        hash: job.node.hash,
+        message: p.message,
+      });}
+  }
+  if (refused.length) {
+    throw new SpackleError("unsupported", `Cannot install: ${refused.join("; ")}`);
+  }
+}
+
+/** The error for prefixes that exist on disk but are not in the database. */
+function unrecordedError(prefixes: string[], dbPath: string): SpackleError {
+  const many = prefixes.length > 1;
+  return new SpackleError(
+    "conflict",
+    `Cannot install into ${prefixes.map((p) => `"${p}"`).join(", ")}: ${
+      many ? "they exist" : "it exists"
+    } but the install database "${dbPath}" does not list ${
+      many ? "them" : "it"
+    } (left by an interrupted install, or made by hand); remove ${
+      many ? "them" : "it"
+    }, or pass --overwrite to replace ${many ? "them" : "it"}`,
+  );
+}
+
+function refuseUnrecorded(todo: Job[], dbPath: string): void {
+  const taken = todo.filter((j) => lexists(j.prefix)).map((j) => j.prefix);
+  if (taken.length) throw unrecordedError(taken, dbPath);
+}
+
+/** Refuses a root that is not a directory or cannot be written, before anything is done. */
+function checkRoot(root: string): void {
+  let d = root;
+  while (!lexists(d) && dirname(d) !== d) d = dirname(d);
+  let st;
+  try {
+    st = statSync(d);
+  } catch (e) {
+    throw fsProblem(e, `install into "${root}"`);
+  }
+  if (!st.isDirectory()) {
+    throw new UsageError(
+      `Cannot install into "${root}": ${
+        d === root ? "it" : `"${d}"`
+      } is a file, not a directory; choose another --root`,
+    );
+  }
+  try {
+    accessSync(d, fsConstants.W_OK);
+  } catch (e) {
+    const ro = (e as { code?: string }).code === "EROFS";
+    throw new SpackleError(
+      "unsupported",
+      `Cannot install into "${root}": "${d}" is ${
+        ro ? "on a read-only file system" : "not writable (permission denied)"
+      }; choose a --root you can write to${ro ? "" : ", or fix its owner or mode"}`,
+    );
+  }
+}
+
+const FS_HINTS: Record<string, string> = {
+  ENOSPC: "no space left on the device; free some space or choose another --root",
+  EDQUOT: "the disk quota is exceeded; free some space or choose another --root",
+  EROFS: "the file system is read-only; choose a --root on a writable file system",
+  EACCES: "permission denied; choose a --root you can write to, or fix its owner or mode",
+  EPERM: "operation not permitted; choose a --root you can write to, or fix its owner or mode",
+  ENOTDIR: "a part of the path is a file, not a directory; choose another --root",
+  EMFILE: "too many open files; raise the limit (ulimit -n) or lower --jobs",
+};
+
+/** A system error turned into one that names what was done, the path, and what to do. */
+function fsProblem(e: unknown, what: string): unknown {
+  const err = e as { code?: string; path?: string; syscall?: string };
+  if (e instanceof SpackleError || !err || typeof err.code !== "string") return e;
+  const hint = FS_HINTS[err.code];
+  if (!hint) return e;
+  const at = err.path ? ` (${err.syscall ?? "writing"} "${err.path}")` : "";
+  return new SpackleError("unsupported", `Cannot ${what}: ${hint}${at}`, { cause: e });
+}
+
+/** The directories this run may create that do not exist yet (undone if it fails). */
+function createdPaths(root: string): string[] {
+  const out: string[] = [];
+  let d = root;
+  while (!lexists(d) && dirname(d) !== d) {
+    out.push(d);
+    d = dirname(d);
+  }
+  for (const p of [join(root, DB_DIR), join(root, STAGING)]) if (!lexists(p)) out.push(p);
+  return out;
+}
+
+/** Removes what {@link createdPaths} listed, deepest first, when nothing else was put there. */
+function undoCreated(paths: string[]): void {
+  for (const p of [...paths].sort((a, b) => b.length - a.length)) {
+    if (p.endsWith(`/${DB_DIR}`) && !lexists(join(p, "index.json"))) {
+      // Only the lock files this run made: no database was written.
+      for (const f of ["lock", "prefix_lock"]) rmSync(join(p, f), { force: true });
+    }
+    rmdirQuiet(p);
+  }
+}
+
+function rmdirQuiet(p: string): void {
+  try {
+    rmdirSync(p);
+  } catch { /* not empty, or gone */ }
+}
+
+/** This run's staging directory, unique also for two installs of one process. */
+function makeRunDir(root: string): string {
+  for (let i = 0;; i++) {
+    mkdirSync(join(root, STAGING), { recursive: true });
+    cleanStaging(root);
+    try {
+      return mkdtempSync(join(root, STAGING, `${hostname()}-${process.pid}-`));
+    } catch (e) {
+      // Another run removed the (empty) staging directory in between.
+      if ((e as { code?: string }).code !== "ENOENT" || i > 5) throw e;
+    }
+  }
 }
 
 function specInfo(job: Job) {

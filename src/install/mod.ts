@@ -25,3 +25,11 @@ export {
   installSpecs,
   projectPrefix,
 } from "./install.ts";
+export {
+  checkTarget,
+  type HostTarget,
+  hostTarget,
+  type TargetCheck,
+  targetFamily,
+  type TargetProblem,
+} from "./target.ts";

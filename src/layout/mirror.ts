@@ -32,6 +32,8 @@ export interface OpenMirrorOptions {
   /** A display name (a configured mirror name). */
   name?: string;
   signal?: AbortSignal;
+  /** Told when an index cannot be used and the manifests are listed instead. */
+  onWarning?: (message: string) => void;
 }
 
 /** Dependency types that make up the runtime closure. */
@@ -382,7 +384,7 @@ export async function openMirror(
   }
   const readers = layout.versions.map((v): CacheReader =>
     v === 3
-      ? new V3Reader(store, { verifier: opts.verifier, view: opts.view })
+      ? new V3Reader(store, { verifier: opts.verifier, view: opts.view, onWarning: opts.onWarning })
       : new V2Reader(store, { verifier: opts.verifier })
   );
   return new OpenedMirror(store.url.href, store, layout, readers, opts.name);
@@ -440,6 +442,15 @@ class Mirrors implements MirrorSet {
       }
     }
     throw first ?? new NotFoundError(`Cannot find spec "${hash}": no mirror was given`);
+  }
+
+  /** The index node of a hash in the first mirror that has one (externals included). */
+  async indexNode(hash: string, signal?: AbortSignal): Promise<SpecNode | undefined> {
+    for (const m of this.mirrors) {
+      const n = await m.indexNode(hash, signal);
+      if (n) return n;
+    }
+    return undefined;
   }
 
   async ref(hash: string, opts?: { signal?: AbortSignal }): Promise<EntryRef | undefined> {

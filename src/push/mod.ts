@@ -28,6 +28,7 @@ export {
   dbSource,
   type InstalledPrefix,
   type InstalledSource,
+  openDbSource,
   prefixSource,
   type PushedSpec,
   type PushOptions,

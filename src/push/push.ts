@@ -40,6 +40,7 @@ import {
   type QueryableRecord,
   type RecordQuery,
 } from "../index/query.ts";
+import { InstallDatabase, type InstallDbView } from "../index/install_db.ts";
 
 /** One installed spec that can be pushed. */
 export interface InstalledPrefix {
@@ -62,8 +63,6 @@ export interface InstalledSource {
 
 /** @deprecated The former name of `InstalledSource` (install's `InstallSource` is a mirror). */
 export type InstallSource = InstalledSource;
-
-const DB_DIR = ".spack-db";
 
 function readSpecJson(prefix: string): SpecDag {
   const p = join(prefix, ".spack", "spec.json");
@@ -108,20 +107,22 @@ function queryable(p: InstalledPrefix): QueryableRecord {
   };
 }
 
-/** An install tree with a Spack database at `ROOT/.spack-db/index.json`. */
-export function dbSource(root: string): InstallSource {
+/**
+ * An install tree with a Spack database at `ROOT/.spack-db/index.json`, from a view of it
+ * (`InstallDatabase.snapshot()`, read under Spack's shared lock; without one the file is read
+ * unlocked: whole, since writers replace it by rename).
+ */
+export function dbSource(root: string, view?: InstallDbView): InstalledSource {
   root = resolve(root);
-  const p = join(root, DB_DIR, "index.json");
-  let db: { database?: { installs?: Record<string, Record<string, unknown>> } };
-  try {
-    db = JSON.parse(readFileSync(p, "utf8"));
-  } catch (e) {
-    throw new NotFoundError(`Cannot read the install database "${p}": ${(e as Error).message}`);
+  const db = new InstallDatabase(root);
+  view ??= db.peek();
+  if (!view.exists) {
+    throw new NotFoundError(
+      `Cannot read the install database "${db.indexPath}": no such file; ` +
+        `is "${root}" the root of a Spack install tree?`,
+    );
   }
-  const installs = db.database?.installs;
-  if (!installs || typeof installs !== "object") {
-    throw new InvalidDataError(`Cannot read "${p}": it has no "database.installs"`);
-  }
+  const installs = view.data.installs;
   const cache = new Map<string, InstalledPrefix>();
   const load = (hash: string): InstalledPrefix | undefined => {
     const rec = installs[hash];
@@ -154,6 +155,14 @@ export function dbSource(root: string): InstallSource {
   };
 }
 
+/** {@link dbSource} of a tree's database read under Spack's shared lock. */
+export async function openDbSource(
+  root: string,
+  opts?: { signal?: AbortSignal; onWait?: (m: string) => void; onWarning?: (m: string) => void },
+): Promise<InstallSource> {
+  return dbSource(root, await new InstallDatabase(root, opts).snapshot());
+}
+
 /**
  * The store root of a prefix: the nearest ancestor (up to four levels) holding a Spack
  * database, else two levels up (Spack 1.x's default projection `{arch}/{name}-{version}-{hash}`).
@@ -161,7 +170,7 @@ export function dbSource(root: string): InstallSource {
 export function storeRootOf(prefix: string): string {
   let d = dirname(prefix);
   for (let i = 0; i < 4 && d !== dirname(d); i++, d = dirname(d)) {
-    if (existsSync(join(d, DB_DIR, "index.json"))) return d;
+    if (new InstallDatabase(d).exists()) return d;
   }
   return dirname(dirname(prefix));
 }
@@ -189,7 +198,7 @@ export function prefixSource(prefixes: string[]): InstallSource & { roots: Insta
       if (known) return known;
       for (const r of new Set(roots.map((x) => x.root))) {
         if (!dbs.has(r)) {
-          dbs.set(r, existsSync(join(r, DB_DIR, "index.json")) ? dbSource(r) : undefined);
+          dbs.set(r, new InstallDatabase(r).exists() ? dbSource(r) : undefined);
         }
         const fromDb = dbs.get(r)?.find(hash);
         if (fromDb) return fromDb;

@@ -56,6 +56,8 @@ export interface ReplOptions extends MirrorCliOptions, Omit<StoreGlobals, "caFil
   historyFile?: string;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream;
+  /** Ends the session when aborted (SIGTERM, SIGHUP, or SIGINT sent to the process). */
+  signal?: AbortSignal;
 }
 
 /** The history file: SPACKLE_HISTORY, else under XDG_STATE_HOME (~/.local/state). */
@@ -216,6 +218,9 @@ export class ReplSession {
     }
   }
 
+  /** Why the mirrors could not be read at the start (then completion has no names). */
+  loadError?: unknown;
+
   /** Loads names and hashes for completion from the open mirrors (quietly). */
   async loadIndex(): Promise<void> {
     try {
@@ -224,7 +229,9 @@ export class ReplSession {
         this.names = [...new Set(refs.map((r) => r.name))].sort();
         this.hashes = refs.map((r) => r.hash);
       }
-    } catch { /* completion without names */ }
+    } catch (e) {
+      this.loadError = e; // completion without names
+    }
   }
 
   /** Cancels the running command; false when none runs. */
@@ -559,6 +566,9 @@ export async function runRepl(opts: ReplOptions): Promise<number> {
   const histFile = opts.historyFile ?? historyPath();
   const history = loadHistory(histFile);
   await session.loadIndex();
+  // Mirrors named with -m that cannot be opened end the session before it starts, as every
+  // other command does with them.
+  if (opts.mirror?.length && session.loadError) throw session.loadError;
   const rl = readline.createInterface({
     input: opts.input ?? process.stdin,
     output,
@@ -574,6 +584,7 @@ export async function runRepl(opts: ReplOptions): Promise<number> {
   const m = opts.mirror?.length ? opts.mirror.join(", ") : "configured mirrors";
   print(`spackle repl on ${m}: ${session.names.length} packages. "help" lists commands.`);
   let closed = false;
+  opts.signal?.addEventListener("abort", () => rl.close(), { once: true });
   rl.on("SIGINT", () => {
     if (session.cancel()) return;
     output.write("^C\n");

@@ -36,10 +36,18 @@ export class BundleStore implements ReadStore {
     const abs = resolve(path);
     const members = new Map<string, { offset: number; size: number }>();
     let first: string | undefined;
-    for (const e of indexTarFile(abs)) {
-      first ??= e.header.name;
-      if (e.header.type !== "file") continue;
-      members.set(e.header.name, { offset: e.offset, size: e.header.size });
+    try {
+      for (const e of indexTarFile(abs)) {
+        first ??= e.header.name;
+        if (e.header.type !== "file") continue;
+        members.set(e.header.name, { offset: e.offset, size: e.header.size });
+      }
+    } catch (e) {
+      if (first !== undefined) throw e; // a bundle damaged after its start
+      throw new UsageError(
+        `Cannot open "${path}" as a mirror: it is a plain file, not a mirror directory or a ` +
+          `spackle bundle (${(e as Error).message}); give the mirror's directory or URL`,
+      );
     }
     if (first !== BUNDLE_MARKER) {
       throw new UsageError(

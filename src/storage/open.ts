@@ -10,7 +10,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { UsageError } from "../errors.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
 import { BundleStore } from "./bundle.ts";
 import { FileStore } from "./file.ts";
 import type { HttpOptions } from "./http.ts";
@@ -94,11 +94,28 @@ export async function openStore(
       throw new UsageError(`Cannot open "${u.href}": file URLs on another host are not supported`);
     }
     const local = fileURLToPath(u).replace(/(.)\/+$/, "$1");
-    if (statSync(local, { throwIfNoEntry: false })?.isFile()) {
+    let st;
+    try {
+      st = statSync(local, { throwIfNoEntry: false });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      throw new UsageError(
+        code === "ENOTDIR"
+          ? `Cannot open the mirror "${local}": a part of that path is a file, not a directory`
+          : `Cannot open the mirror "${local}": ${code === "EACCES" ? "permission denied" : code}`,
+      );
+    }
+    if (st?.isFile()) {
       if (opts.writable) {
         throw new UsageError(`Cannot write to "${local}": a bundle file is read-only`);
       }
       return BundleStore.open(local);
+    }
+    if (!st && !opts.writable) {
+      throw new NotFoundError(
+        `Cannot open the mirror "${local}": no such directory; check the path ` +
+          `(a mirror is a directory, a spackle bundle file, or a URL)`,
+      );
     }
     return new FileStore(u);
   }

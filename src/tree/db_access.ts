@@ -1,21 +1,20 @@
 /**
  * Every read and write of an install tree's Spack database (`ROOT/.spack-db/index.json`) that
  * the tree operations (find, uninstall, gc, load, view) make goes through the few functions
- * here: `openInstallTree` (read), `updateInstallDb` (read-modify-write under the tree's write
- * lock) and `installDbPath`. They are built on the install module's database functions, so
- * that one switch here moves them all to another database module.
+ * here: `openInstallTree` (read), `updateInstallDb` (read-modify-write under Spack's exclusive
+ * database lock) and `installDbPath`, all on `index/install_db.ts`, the one module that reads
+ * and writes install databases.
  *
  * @module
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { randomUUID } from "node:crypto";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { NotFoundError } from "../errors.ts";
-import { type IndexDb, parseIndexDb } from "../index/db.ts";
-import { type Db, type DbRecord, readDb, withLock, writeDb } from "../install/install.ts";
+import type { IndexDb } from "../index/db.ts";
+import { InstallDatabase, type InstallRecord } from "../index/install_db.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 
-export type { DbRecord };
+/** One record of an install database (Spack's spelling). */
+export type DbRecord = InstallRecord;
 
 /** One record of an install tree. */
 export interface TreeRecord {
@@ -45,19 +44,20 @@ export interface InstallTree {
 
 /** The database file of an install tree. */
 export function installDbPath(root: string): string {
-  return join(resolve(root), ".spack-db", "index.json");
+  return new InstallDatabase(root).indexPath;
 }
 
 /** Reads the install tree at `root`; a tree without a database is a NotFoundError. */
 export function openInstallTree(root: string): InstallTree {
   root = resolve(root);
-  const path = installDbPath(root);
-  if (!existsSync(path)) {
-    throw new NotFoundError(`Cannot read the install tree "${root}": it has no "${path}"`);
+  const idb = new InstallDatabase(root);
+  // Unlocked, but always a whole file: writers replace it by rename.
+  const view = idb.peek();
+  if (!view.exists) {
+    throw new NotFoundError(`Cannot read the install tree "${root}": it has no "${idb.indexPath}"`);
   }
-  const raw = readFileSync(path, "utf8");
-  const db = parseIndexDb(raw, `the install database "${path}"`);
-  const installs = (JSON.parse(raw) as Db).database.installs;
+  const db = view.index();
+  const installs = view.data.installs;
   const records: TreeRecord[] = [];
   const byHash = new Map<string, TreeRecord>();
   for (const [hash, r] of Object.entries(installs)) {
@@ -81,24 +81,23 @@ export function openInstallTree(root: string): InstallTree {
 }
 
 /**
- * Changes the database of `root` under the tree's write lock: `fn` gets the records as stored
- * (Spack's spelling) and edits them in place; the database is written back when `fn` returns
- * true. Returns what `fn` returned.
+ * Changes the database of `root` under Spack's exclusive database lock: `fn` gets the records
+ * as stored (Spack's spelling) and edits them in place; the database is written back (with a
+ * new `index_verifier`) when `fn` returns true. Returns what `fn` returned.
  */
 export async function updateInstallDb(
   root: string,
   signal: AbortSignal | undefined,
   fn: (installs: Record<string, DbRecord>) => boolean,
 ): Promise<boolean> {
-  root = resolve(root);
-  return await withLock(root, signal, () => {
-    const db = readDb(root);
-    const changed = fn(db.database.installs);
-    if (changed) {
-      writeDb(root, db);
-      // As Spack after each write: a new verifier tells running Spack processes to re-read.
-      writeFileSync(join(root, ".spack-db", "index_verifier"), randomUUID());
-    }
-    return changed;
-  });
+  const unchanged = Symbol("unchanged");
+  try {
+    return await new InstallDatabase(root, { signal }).update((view) => {
+      if (!fn(view.data.installs)) throw unchanged; // nothing to write
+      return true;
+    }, signal);
+  } catch (e) {
+    if (e === unchanged) return false;
+    throw e;
+  }
 }

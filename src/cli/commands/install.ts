@@ -31,6 +31,30 @@ const register: Register = (program, act) => {
       ),
     )
     .option(
+      "--overwrite",
+      "replace prefixes that exist but are not in the install database, and reinstall the " +
+        "specs given when already installed",
+    )
+    .addOption(
+      new Option(
+        "--lock-timeout <seconds>",
+        "wait at most this long for Spack's database and prefix locks (0: no limit)",
+      ).default(60).argParser((v: string) => {
+        const n = Number(v);
+        if (v.trim() === "" || !Number.isFinite(n) || n < 0) {
+          throw new UsageError(`--lock-timeout takes a number of seconds, not "${v}"`);
+        }
+        return n;
+      }),
+    )
+    .addOption(
+      new Option(
+        "--check-target <mode>",
+        "warn: refuse specs for another platform or CPU family, warn about missing CPU " +
+          "features; host: missing features are an error too; none: no checks",
+      ).choices(["warn", "host", "none"]).default("warn"),
+    )
+    .option(
       "--projection <template>",
       "install tree projection (default Spack 1.x's " +
         "{architecture.platform}-{architecture.target}/{name}-{version}-{hash})",
@@ -44,7 +68,7 @@ const register: Register = (program, act) => {
     );
   addMirrorOptions(cmd);
   addLockfileOptions(cmd);
-  cmd.action(act(async ({ out, globals, signal }, specs: string[], o) => {
+  cmd.action(act(async ({ out, globals, signal, onInterrupt }, specs: string[], o) => {
     const m = await import("../../../mod.ts");
     const lock = await readCliLock(o);
     if (!specs.length && !lock) {
@@ -64,6 +88,17 @@ const register: Register = (program, act) => {
     const sizes = new Map<string, number>();
     let totals = false;
     const warnings: string[] = [];
+    // What an interruption reports: the prefixes only appear together at the end.
+    let fetched = 0;
+    let done = 0;
+    onInterrupt(() =>
+      done
+        ? `${done} package${done === 1 ? "" : "s"} installed (listed above)` +
+          (fetched > done ? `, ${fetched - done} not installed` : "")
+        : `nothing installed${
+          fetched ? ` (${fetched} package${fetched === 1 ? " was" : "s were"} being fetched)` : ""
+        }; the install tree is as it was`
+    );
     const source = withTarballProgress(
       opened.mirrors,
       progress,
@@ -79,20 +114,28 @@ const register: Register = (program, act) => {
       explicit: lock?.all && !specs.length
         ? new Set(lock.lock.roots.map((r) => r.hash))
         : undefined,
+      overwrite: o.overwrite === true,
+      lockTimeout: o.lockTimeout,
+      checkTarget: o.checkTarget as "warn" | "host" | "none",
       onProgress: (p) => {
         if (p.phase === "staged") bytes += p.bytes ?? 0;
+        if (p.phase === "fetch") fetched++;
+        if (p.phase === "installed") done++;
         if (p.phase === "skip" && p.hash) sizes.delete(p.hash);
         if (p.phase === "fetch" && !totals) {
           totals = true;
           progress.setTotal([...sizes.values()].reduce((a, b) => a + b, 0), sizes.size);
         }
         if (p.phase === "installed") info(`installed ${p.name}/${p.hash?.slice(0, 7)}`);
+        else if (p.phase === "external") {
+          info(`registered external ${p.name}/${p.hash?.slice(0, 7)}`);
+        } else if (p.phase === "wait") info(p.message ?? "waiting for a lock");
         else if (p.phase === "skip") info(`already installed ${p.name}/${p.hash?.slice(0, 7)}`);
         else if (p.phase === "fetch" && out.verbose && progress.enabled) {
           progress.log(`fetching ${p.name}/${p.hash?.slice(0, 7)}`);
         } else if (p.phase === "fetch") out.debug(`fetching ${p.name}/${p.hash?.slice(0, 7)}`);
         else if (p.phase === "warning") {
-          const w = `${p.name}/${p.hash?.slice(0, 7)}: ${p.message}`;
+          const w = p.name ? `${p.name}/${p.hash?.slice(0, 7)}: ${p.message}` : `${p.message}`;
           warnings.push(w);
           // Before the first fetch no bar is drawn yet: a plain line keeps it so.
           if (progress.enabled && totals) progress.log(`warning: ${w}`);
@@ -110,7 +153,13 @@ const register: Register = (program, act) => {
       `${n} installed, ${res.specs.length - n} already present in ${res.root} ` +
         `(${formatBytes(bytes)} extracted, ${secs} s)`,
     );
-    for (const s of res.specs) out.out(`${s.name}@${s.version}/${s.hash.slice(0, 7)} ${s.prefix}`);
+    for (const s of res.specs) {
+      out.out(
+        `${s.name}@${s.version}/${s.hash.slice(0, 7)} ${s.prefix}${
+          s.external ? " (external)" : ""
+        }`,
+      );
+    }
   }));
 };
 export default register;

@@ -135,124 +135,140 @@ const register: Register = (program, act) => {
     );
   addLockfileOptions(pushCmd);
   pushCmd
-    .action(act(async ({ out, globals, signal }, mirror: string, specs: string[], o) => {
-      const { dbSource, prefixSource, pushSpecs, specsToPush } = await import(
-        "../../push/push.ts"
-      );
-      const { V3Writer } = await import("../../layout/v3/writer.ts");
-      // What is pushed and where are checked before a passphrase is asked for.
-      const lock = await readCliLock(o);
-      if (lock && !o.root) {
-        throw new UsageError("push --lockfile/-e needs --root (the install tree to push from)");
-      }
-      if (!specs.length && !lock) throw new UsageError("Cannot push: give specs, --lockfile or -e");
-      const store = await writableStore(mirror, globals, out);
-      let src: InstallSource;
-      let requested: InstalledPrefix[];
-      if (o.root) {
-        const db = dbSource(o.root);
-        src = db;
-        if (lock) {
-          // Every spec of the lock that is not installed is named before anything is pushed.
-          const want = lockQueries([], lock).map((q) => q.slice(1));
-          const absent = want.filter((h) => !db.find(h));
-          if (absent.length) {
-            throw new NotFoundError(
-              `Cannot push ${lock.label}: ${absent.length} of its spec(s) are not installed in ${o.root}: ` +
-                absent.map((h) => {
-                  const n = lock.lock.dag.nodes.get(h)!;
-                  return `${n.name}@${n.version}/${h}`;
-                }).join(", "),
-            );
-          }
-        }
-        requested = lockQueries(specs, lock).flatMap((q) => {
-          const hits = db.query(q);
-          if (hits.length === 0) {
-            throw new UsageError(`No installed spec matches "${q}" in ${o.root}`);
-          }
-          if (hits.length > 1) {
-            throw new UsageError(
-              `"${q}" matches ${hits.length} installed specs: ` +
-                hits.map((h) => `/${h.hash.slice(0, 7)}`).join(", "),
-            );
-          }
-          return hits;
-        });
-      } else {
-        const ps = prefixSource(specs);
-        src = ps;
-        requested = ps.roots;
-      }
-      const only = o.only as "package" | "dependencies" | "both";
-      const { items, missing } = specsToPush(requested, src, only, {
-        buildDeps: !o.withoutBuildDependencies,
-      });
-      const { isRegistryStore } = await import("../../storage/registry/store.ts");
-      const oci = isRegistryStore(store) ? store : undefined;
-      if (oci && o.key) {
-        throw new UsageError(`Cannot sign for ${store.url.href}: OCI build caches are unsigned`);
-      }
-      const signer = oci ? undefined : await chooseSigner(o);
-      const progress = Progress.for(out);
-      const { OciWriter } = await import("../../layout/oci/writer.ts");
-      if (o.baseImage && !oci) {
-        throw new UsageError(`--base-image is for oci:// mirrors, not "${store.url.href}"`);
-      }
-      let baseImage: NonNullable<ConstructorParameters<typeof OciWriter>[1]>["baseImage"];
-      if (o.baseImage) {
-        const { parseImageRef, ociUrl } = await import("../../storage/registry/reference.ts");
-        const { openCliStore } = await import("../mirrors.ts");
-        const img = parseImageRef(o.baseImage);
-        const bs = await openCliStore(ociUrl(img), globals, { out });
-        baseImage = { store: bs as typeof oci & object, reference: img.reference };
-      }
-      const writer = oci
-        ? new OciWriter(oci, { baseImage })
-        : new V3Writer(withUploadProgress(store, progress));
-      for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
-      const started = performance.now();
-      progress.setTotal(undefined, items.length);
-      const say = (l: string) => progress.enabled ? progress.log(l) : out.info(l);
-      const warn = (l: string) => progress.enabled ? progress.log(`warning: ${l}`) : out.warn(l);
-      const res = await pushSpecs(items, src, writer, {
-        only,
-        force: !!o.force,
-        jobs: o.jobs,
-        signer,
-        signal,
-        onProgress: (r) => {
-          const id = `${r.name}@${r.version}/${r.hash.slice(0, 7)}`;
-          progress.finish();
-          if (r.status === "pushed") say(`pushed ${id} (${formatBytes(r.tarballSize ?? 0)})`);
-          else if (r.status === "skipped") say(`already in the mirror ${id}`);
-          else warn(`failed ${id}: ${r.error}`);
-          for (const w of r.warnings ?? []) warn(`${id}: ${w}`);
-        },
-      }).finally(() => progress.stop());
-      if (signer && res.some((r) => r.status === "pushed") && writer instanceof V3Writer) {
-        await writer.publishKey(signer.fingerprint, signer.publicKeyArmored, signal);
-      }
-      let index;
-      if (o.updateIndex && writer instanceof OciWriter) {
-        index = await writer.rebuildIndex({ signal });
-      } else if (o.updateIndex && writer instanceof V3Writer) {
-        const { updateIndex } = await import("../../push/update_index.ts");
-        index = await updateIndex(writer, { signal, keys: !!signer });
-      }
-      const failed = res.filter((r) => r.status === "failed").length;
-      if (out.json) {
-        out.data({ mirror: store.url.href, specs: res, missing, index });
-      } else {
-        const pushed = res.filter((r) => r.status === "pushed").length;
-        const secs = ((performance.now() - started) / 1000).toFixed(2);
-        out.info(
-          `${pushed} pushed, ${res.length - pushed - failed} already present, ${failed} failed ` +
-            `to ${store.url.href} (${secs} s)${signer ? `, signed by ${signer.fingerprint}` : ""}`,
+    .action(
+      act(async ({ out, globals, signal, onInterrupt }, mirror: string, specs: string[], o) => {
+        const { openDbSource, prefixSource, pushSpecs, specsToPush } = await import(
+          "../../push/push.ts"
         );
-      }
-      return failed || missing.length ? EXIT.failure : EXIT.ok;
-    }));
+        const { V3Writer } = await import("../../layout/v3/writer.ts");
+        // What is pushed and where are checked before a passphrase is asked for.
+        const lock = await readCliLock(o);
+        if (lock && !o.root) {
+          throw new UsageError("push --lockfile/-e needs --root (the install tree to push from)");
+        }
+        if (!specs.length && !lock) {
+          throw new UsageError("Cannot push: give specs, --lockfile or -e");
+        }
+        const store = await writableStore(mirror, globals, out);
+        let src: InstallSource;
+        let requested: InstalledPrefix[];
+        if (o.root) {
+          const db = await openDbSource(o.root, {
+            signal,
+            onWait: (m) => out.info(m),
+            onWarning: (m) => out.warn(m),
+          });
+          src = db;
+          if (lock) {
+            // Every spec of the lock that is not installed is named before anything is pushed.
+            const want = lockQueries([], lock).map((q) => q.slice(1));
+            const absent = want.filter((h) => !db.find(h));
+            if (absent.length) {
+              throw new NotFoundError(
+                `Cannot push ${lock.label}: ${absent.length} of its spec(s) are not installed in ${o.root}: ` +
+                  absent.map((h) => {
+                    const n = lock.lock.dag.nodes.get(h)!;
+                    return `${n.name}@${n.version}/${h}`;
+                  }).join(", "),
+              );
+            }
+          }
+          requested = lockQueries(specs, lock).flatMap((q) => {
+            const hits = db.query(q);
+            if (hits.length === 0) {
+              throw new UsageError(`No installed spec matches "${q}" in ${o.root}`);
+            }
+            if (hits.length > 1) {
+              throw new UsageError(
+                `"${q}" matches ${hits.length} installed specs: ` +
+                  hits.map((h) => `/${h.hash.slice(0, 7)}`).join(", "),
+              );
+            }
+            return hits;
+          });
+        } else {
+          const ps = prefixSource(specs);
+          src = ps;
+          requested = ps.roots;
+        }
+        const only = o.only as "package" | "dependencies" | "both";
+        const { items, missing } = specsToPush(requested, src, only, {
+          buildDeps: !o.withoutBuildDependencies,
+        });
+        const { isRegistryStore } = await import("../../storage/registry/store.ts");
+        const oci = isRegistryStore(store) ? store : undefined;
+        if (oci && o.key) {
+          throw new UsageError(`Cannot sign for ${store.url.href}: OCI build caches are unsigned`);
+        }
+        const signer = oci ? undefined : await chooseSigner(o);
+        const progress = Progress.for(out);
+        const { OciWriter } = await import("../../layout/oci/writer.ts");
+        if (o.baseImage && !oci) {
+          throw new UsageError(`--base-image is for oci:// mirrors, not "${store.url.href}"`);
+        }
+        let baseImage: NonNullable<ConstructorParameters<typeof OciWriter>[1]>["baseImage"];
+        if (o.baseImage) {
+          const { parseImageRef, ociUrl } = await import("../../storage/registry/reference.ts");
+          const { openCliStore } = await import("../mirrors.ts");
+          const img = parseImageRef(o.baseImage);
+          const bs = await openCliStore(ociUrl(img), globals, { out });
+          baseImage = { store: bs as typeof oci & object, reference: img.reference };
+        }
+        const writer = oci
+          ? new OciWriter(oci, { baseImage })
+          : new V3Writer(withUploadProgress(store, progress));
+        for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
+        const started = performance.now();
+        progress.setTotal(undefined, items.length);
+        const say = (l: string) => progress.enabled ? progress.log(l) : out.info(l);
+        const warn = (l: string) => progress.enabled ? progress.log(`warning: ${l}`) : out.warn(l);
+        let done = 0;
+        onInterrupt(() =>
+          `${done} of ${items.length} specs pushed or already there (listed above), ` +
+          `${items.length - done} not pushed; the index was not updated`
+        );
+        const res = await pushSpecs(items, src, writer, {
+          only,
+          force: !!o.force,
+          jobs: o.jobs,
+          signer,
+          signal,
+          onProgress: (r) => {
+            const id = `${r.name}@${r.version}/${r.hash.slice(0, 7)}`;
+            progress.finish();
+            if (r.status !== "failed") done++;
+            if (r.status === "pushed") say(`pushed ${id} (${formatBytes(r.tarballSize ?? 0)})`);
+            else if (r.status === "skipped") say(`already in the mirror ${id}`);
+            else warn(`failed ${id}: ${r.error}`);
+            for (const w of r.warnings ?? []) warn(`${id}: ${w}`);
+          },
+        }).finally(() => progress.stop());
+        if (signer && res.some((r) => r.status === "pushed") && writer instanceof V3Writer) {
+          await writer.publishKey(signer.fingerprint, signer.publicKeyArmored, signal);
+        }
+        let index;
+        if (o.updateIndex && writer instanceof OciWriter) {
+          index = await writer.rebuildIndex({ signal });
+        } else if (o.updateIndex && writer instanceof V3Writer) {
+          const { updateIndex } = await import("../../push/update_index.ts");
+          index = await updateIndex(writer, { signal, keys: !!signer });
+        }
+        const failed = res.filter((r) => r.status === "failed").length;
+        if (out.json) {
+          out.data({ mirror: store.url.href, specs: res, missing, index });
+        } else {
+          const pushed = res.filter((r) => r.status === "pushed").length;
+          const secs = ((performance.now() - started) / 1000).toFixed(2);
+          out.info(
+            `${pushed} pushed, ${res.length - pushed - failed} already present, ${failed} failed ` +
+              `to ${store.url.href} (${secs} s)${
+                signer ? `, signed by ${signer.fingerprint}` : ""
+              }`,
+          );
+        }
+        return failed || missing.length ? EXIT.failure : EXIT.ok;
+      }),
+    );
 
   program
     .command("update-index")

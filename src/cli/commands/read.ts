@@ -7,7 +7,6 @@ import type { Entry, EntryRef, Mirror, MirrorSet } from "../../layout/mod.ts";
 import type { SpecDag } from "../../spec/types.ts";
 import { errorCode, errorMessage, UsageError } from "../../errors.ts";
 import { runPool } from "../../core/pool.ts";
-import { writeFileAtomic } from "../../core/atomic_file.ts";
 import {
   addLockfileOptions,
   type LockfileCliOptions,
@@ -154,11 +153,76 @@ function addMirror(cmd: Command, signatures = true): Command {
   return cmd;
 }
 
+/**
+ * Files of one `download` run: written under temporary names, moved into place only when every
+ * file of the run arrived and verified, or removed with the directories the run created.
+ */
+interface DownloadRun {
+  pending: { tmp: string; path: string }[];
+  /** Directories this run created (the first of each `mkdir -p`). */
+  dirs: string[];
+}
+
+async function writeFileStaged(
+  path: string,
+  body: ReadableStream<Uint8Array> | Uint8Array,
+  run: DownloadRun,
+): Promise<number> {
+  const { mkdir, rm, open: openFile } = await import("node:fs/promises");
+  const { dirname } = await import("node:path");
+  const made = await mkdir(dirname(path), { recursive: true });
+  if (made) run.dirs.push(made);
+  const tmp = `${path}.part-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const fh = await openFile(tmp, "wx");
+  run.pending.push({ tmp, path });
+  let size = 0;
+  try {
+    if (body instanceof Uint8Array) {
+      await fh.writeFile(body);
+      size = body.byteLength;
+    } else {
+      for await (const chunk of body) {
+        await fh.write(chunk);
+        size += chunk.byteLength;
+      }
+    }
+    await fh.close();
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  return size;
+}
+
+/** Moves a run's files into place, or (`ok` false) removes them and the directories it made. */
+async function finishDownloadRun(run: DownloadRun, ok: boolean): Promise<void> {
+  const { rename, rm, rmdir } = await import("node:fs/promises");
+  if (ok) {
+    for (const f of run.pending) await rename(f.tmp, f.path);
+    return;
+  }
+  for (const f of run.pending) await rm(f.tmp, { force: true });
+  // Deepest first; a directory something else was put in meanwhile stays.
+  const dirs = new Set<string>();
+  for (const d of run.dirs) {
+    for (const f of run.pending) {
+      for (let p = f.path; p.startsWith(d + "/") || p === d; p = p.slice(0, p.lastIndexOf("/"))) {
+        if (p !== f.path) dirs.add(p);
+      }
+    }
+  }
+  for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
+    await rmdir(d).catch(() => {});
+  }
+}
+
 async function download(
   ctx: Ctx,
   mirrors: MirrorSet,
   e: Entry,
   to: string,
+  run: DownloadRun,
 ): Promise<{ path: string; size: number; sha256?: string; verified: boolean }[]> {
   const { collect } = await import("../../core/streams.ts");
   const { verifyStream } = await import("../../core/digest.ts");
@@ -176,7 +240,7 @@ async function download(
     : await collect(await m.store.read(e.metadataPath, { signal: ctx.signal }));
   files.push({
     path: e.metadataPath,
-    size: await writeFileAtomic(dest(e.metadataPath), meta),
+    size: await writeFileStaged(dest(e.metadataPath), meta, run),
     verified: e.signed && !!e.signedBy,
   });
   if (e.specBlob) {
@@ -186,7 +250,7 @@ async function download(
     );
     files.push({
       path: e.specBlob.path,
-      size: await writeFileAtomic(dest(e.specBlob.path), body),
+      size: await writeFileStaged(dest(e.specBlob.path), body, run),
       sha256: d.checksum,
       verified: true,
     });
@@ -197,13 +261,17 @@ async function download(
     ctx.out.warn(`${e.ref.name}/${e.ref.hash.slice(0, 7)}: ${e.legacy}; tarball not verified`);
     files.push({
       path: e.tarballPath,
-      size: await writeFileAtomic(dest(e.tarballPath), body),
+      size: await writeFileStaged(dest(e.tarballPath), body, run),
       verified: false,
     });
   } else {
     files.push({
       path: e.tarballPath,
-      size: await writeFileAtomic(dest(e.tarballPath), await e.openTarball({ signal: ctx.signal })),
+      size: await writeFileStaged(
+        dest(e.tarballPath),
+        await e.openTarball({ signal: ctx.signal }),
+        run,
+      ),
       sha256: e.tarball.checksum,
       verified: true,
     });
@@ -413,6 +481,11 @@ const register: Register = (program, act) => {
           const done: Done[] = new Array(refs.length);
           const warnings: string[] = [];
           const { checkSubstitution, signatureWarning } = await import("../../layout/mod.ts");
+          ctx.onInterrupt(() =>
+            `nothing downloaded into "${o.to}" (${
+              done.filter(Boolean).length
+            } of ${refs.length} specs had arrived; a download is kept only whole)`
+          );
           let bytes = 0;
           const progress = Progress.for(ctx.out);
           progress.setTotal(undefined, refs.length);
@@ -428,7 +501,7 @@ const register: Register = (program, act) => {
               if (progress.enabled) progress.log(`warning: ${w}`);
               else ctx.out.warn(w);
             }
-            const files = await download(ctx, mirrors, e, o.to);
+            const files = await download(ctx, mirrors, e, o.to, run);
             bytes += files.reduce((a, f) => a + f.size, 0);
             const line = `downloaded ${e.ref.name}@${e.ref.version}/${
               r.hash.slice(0, 7)
@@ -443,8 +516,17 @@ const register: Register = (program, act) => {
               files,
             };
           };
-          await runPool(refs, o.jobs, worker)
-            .finally(() => progress.stop());
+          // Nothing appears in the target unless every file of the run arrived and verified.
+          const run: DownloadRun = { pending: [], dirs: [] };
+          let ok = false;
+          try {
+            // runPool waits for the running workers before it throws, so cleanup comes last.
+            await runPool(refs, o.jobs, worker);
+            ok = true;
+          } finally {
+            progress.stop();
+            await finishDownloadRun(run, ok);
+          }
           if (ctx.out.json) {
             ctx.out.data({ to: o.to, specs: done, warnings });
             return;

@@ -22,7 +22,7 @@ const register: Register = (program, act) => {
         "  install 1 --root ~/sw\n\nHistory: SPACKLE_HISTORY, else $XDG_STATE_HOME/spackle/repl_history.",
     );
   addMirrorOptions(cmd);
-  cmd.action(act(async ({ globals }, o: MirrorCliOptions, c: Command) => {
+  cmd.action(act(async ({ globals, signal }, o: MirrorCliOptions, c: Command) => {
     if (!process.stdin.isTTY) {
       throw new UsageError("spackle repl needs a terminal; run commands directly in scripts");
     }
@@ -39,6 +39,7 @@ const register: Register = (program, act) => {
       mirrorsFile: g.mirrorsFile,
       verbose: globals.verbose,
       color: globals.color,
+      signal,
     });
   }));
 };

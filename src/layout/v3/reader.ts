@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { InvalidDataError, NotFoundError, UnsupportedError } from "../../errors.ts";
+import { IntegrityError, InvalidDataError, NotFoundError, UnsupportedError } from "../../errors.ts";
 import type { Verifier } from "../../sign/types.ts";
 import type { SpecNode } from "../../spec/types.ts";
 import type { ReadStore } from "../../storage/store.ts";
@@ -42,6 +42,8 @@ export interface V3ReaderOptions {
   verifier?: Verifier;
   /** Read this index view instead of the main index. */
   view?: string;
+  /** Told when the index cannot be used and the manifests are listed instead. */
+  onWarning?: (message: string) => void;
 }
 
 /** A reader of the v3 part of a mirror. */
@@ -77,15 +79,25 @@ export class V3Reader implements CacheReader {
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }
+    // A damaged index (bad blob, missing blob, bad JSON) is not the end: the spec manifests
+    // are listed instead, with one note, where the store can be listed.
+    let broken: string | undefined;
     if (manifest) {
-      const rec = manifest.data.find((r) => isIndexMediaType(r.mediaType));
-      if (!rec) {
-        throw new InvalidDataError(`Cannot read "${mpath}": it has no index record`);
+      try {
+        const rec = manifest.data.find((r) => isIndexMediaType(r.mediaType));
+        if (!rec) {
+          throw new InvalidDataError(`Cannot read "${mpath}": it has no index record`);
+        }
+        const d = descriptorOf(rec, `"${mpath}"`);
+        const path = v3BlobPath(d.checksum);
+        const bytes = await readBlob(this.store, path, d, `index blob "${path}"`, signal);
+        return parseIndex(new TextDecoder().decode(bytes), 3, `index blob "${path}"`);
+      } catch (e) {
+        const damaged = e instanceof IntegrityError || e instanceof InvalidDataError ||
+          e instanceof NotFoundError;
+        if (!damaged || signal?.aborted || this.opts.view || !this.store.list) throw e;
+        broken = (e as Error).message;
       }
-      const d = descriptorOf(rec, `"${mpath}"`);
-      const path = v3BlobPath(d.checksum);
-      const bytes = await readBlob(this.store, path, d, `index blob "${path}"`, signal);
-      return parseIndex(new TextDecoder().decode(bytes), 3, `index blob "${path}"`);
     }
     if (this.opts.view) {
       throw new NotFoundError(
@@ -97,7 +109,14 @@ export class V3Reader implements CacheReader {
         `Cannot list the v3 mirror "${this.store.url.href}": it has no index ("${mpath}") and the store cannot be listed`,
       );
     }
-    this.notes.push(`v3 part has no index ("${mpath}"): entries found by listing manifests`);
+    if (broken) {
+      const w = `the index of "${this.store.url.href}" cannot be used (${broken}): entries ` +
+        `found by listing spec manifests; "spackle update-index" rebuilds it`;
+      this.notes.push(w);
+      this.opts.onWarning?.(w);
+    } else {
+      this.notes.push(`v3 part has no index ("${mpath}"): entries found by listing manifests`);
+    }
     const refs: EntryRef[] = [];
     for await (const p of this.store.list(V3_SPEC_DIR, { signal })) {
       const n = parseV3SpecManifestPath(p);
