@@ -37,6 +37,8 @@ export interface MigrateOptions {
   dryRun?: boolean;
   /** Entries migrated at once (default 4). */
   jobs?: number;
+  /** Take blobs already in `dst` as good by their size, without checking their digest. */
+  trustDestination?: boolean;
   signal?: AbortSignal;
   onProgress?: (r: MigratedSpec) => void;
 }
@@ -132,7 +134,7 @@ export async function migrate(
 ): Promise<MigrateResult> {
   const signal = opts.signal;
   const reader = new V2Reader(src, { verifier: opts.verifier });
-  const writer = new V3Writer(dst);
+  const writer = new V3Writer(dst, { trustDestination: opts.trustDestination });
   let indexDoc: Obj;
   try {
     const body = await src.read(V2_INDEX, { signal });
@@ -207,6 +209,10 @@ export async function migrate(
       opts.signer,
       signal,
     );
+    await writer.settle([
+      { d: entry.tarball, body: () => entry.openTarball({ signal }) },
+      { d: specD, body: specGz },
+    ], signal);
     r.status = "migrated";
     return r;
   };

@@ -3,7 +3,8 @@
  * mirror. v3 sources are copied verbatim (signatures preserved): the source manifests are read
  * first (so the work is known), then for each manifest its blobs, verified by checksum and size
  * while streaming, then the manifest itself. Blobs already at the destination with the right
- * size are skipped (content addressing) and manifests already identical are skipped, so an
+ * size and digest (read back, unless `trustDestination`) are skipped and a corrupt one is
+ * replaced; manifests already identical are skipped, so an
  * interrupted run resumes where it stopped. v2 sources are migrated. The destination index
  * (and key index) is rebuilt once at the end.
  *
@@ -37,7 +38,7 @@ import {
   v3IndexManifestPath,
   v3SpecManifestPath,
 } from "../layout/v3/paths.ts";
-import { V3Writer } from "../layout/v3/writer.ts";
+import { blobHasDigest, V3Writer } from "../layout/v3/writer.ts";
 import { detectLayout } from "../layout/detect.ts";
 import { updateIndex } from "../push/update_index.ts";
 import type { Verifier } from "../sign/types.ts";
@@ -76,6 +77,11 @@ export interface SyncOptions {
    * of read, copy and size check). With `trustSource` every blob is copied on the server.
    */
   serverCopyMinBytes?: number;
+  /**
+   * Take a blob already at the destination as good when its size is right, without reading
+   * it back to check its digest (for the rerun of a huge mirror).
+   */
+  trustDestination?: boolean;
   signal?: AbortSignal;
   /** Called after each manifest is handled. */
   onProgress?: (e: SyncedEntry) => void;
@@ -301,6 +307,7 @@ export async function syncMirror(
       unsigned: !opts.requireSignatures,
       dryRun: opts.dryRun,
       jobs: opts.jobs,
+      trustDestination: opts.trustDestination,
       signal,
       onProgress: (s) => {
         const e = toEntry(s);
@@ -464,7 +471,17 @@ export async function syncMirror(
     if (!p) {
       p = (async () => {
         const have = await statDst(b.path);
-        if (have && have.size === b.size) {
+        if (
+          have && have.size === b.size &&
+          (opts.trustDestination ||
+            await blobHasDigest(dst, b.path, {
+              mediaType: "",
+              checksum: b.sum,
+              checksumAlgorithm: b.algorithm as "sha256",
+              size: b.size,
+              compression: "none",
+            }, signal))
+        ) {
           res.blobsPresent++;
           event({ kind: "blob-done", path: b.path, size: b.size, status: "present" });
           return;

@@ -9,6 +9,7 @@
  */
 import {
   existsSync,
+  linkSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -18,6 +19,7 @@ import {
   statSync,
 } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
 import { v3BlobPath } from "../layout/v3/paths.ts";
 import { createReadStream } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,6 +28,7 @@ import { Readable } from "node:stream";
 import { InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
 import { parseSpecJson } from "../spec/parse.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
+import type { Descriptor } from "../layout/types.ts";
 import type { Signer } from "../sign/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import type { BuildinfoMeta } from "./buildinfo.ts";
@@ -330,13 +333,32 @@ export function specsToPush(
   return { items, missing };
 }
 
-/** Renames a packed tarball into the blob path of a local mirror (unless already there). */
-function placeBlob(local: string, file: string, checksum: string, size: number): void {
-  const dest = join(local, v3BlobPath(checksum));
-  const st = statSync(dest, { throwIfNoEntry: false });
-  if (st && st.size === size) return;
+/**
+ * Renames a packed tarball into the blob path of a local mirror, unless the blob is there with
+ * its content (a corrupt one of the same size is replaced).
+ */
+async function placeBlob(
+  writer: V3Writer,
+  local: string,
+  file: string,
+  d: Descriptor,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (await writer.hasBlob(d, signal)) return;
+  const path = v3BlobPath(d.checksum);
+  const dest = join(local, path);
   mkdirSync(dirname(dest), { recursive: true });
-  renameSync(file, dest);
+  // A link (the packed file stays readable, should the blob have to be written again after
+  // a concurrent prune) under a temporary name, renamed over whatever is there.
+  const tmp = join(dirname(dest), `.spackle-tmp-${ownerTag()}${randomBytes(6).toString("hex")}`);
+  linkSync(file, tmp);
+  try {
+    renameSync(tmp, dest);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  writer.markGood(path);
 }
 
 /** Pushes installed specs through `writer`. Results in push order. */
@@ -380,7 +402,7 @@ export async function pushSpecs(
           const file = join(tmp, `${item.hash}.tar.gz`);
           try {
             const packed = await packToFile({ prefix: item.prefix, meta }, file);
-            if (local) placeBlob(local, file, packed.descriptor.checksum, packed.descriptor.size);
+            if (local) await placeBlob(writer, local, file, packed.descriptor, opts.signal);
             const res = await writer.push(item.dag, {
               descriptor: packed.descriptor,
               open: () =>

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { NotFoundError, TransportError, UsageError } from "../errors.ts";
 import { toWebStream } from "../core/streams.ts";
+import { ownerTag } from "../core/pid.ts";
 import type { Store, StoreCallOptions, StoreStat, WriteOptions } from "./store.ts";
 
 /** A Store over a local directory. */
@@ -82,7 +83,8 @@ export class FileStore implements Store {
     opts?.signal?.throwIfAborted();
     const dest = this.localPath(path);
     await mkdir(dirname(dest), { recursive: true });
-    const tmp = join(dirname(dest), `.spackle-tmp-${randomBytes(6).toString("hex")}`);
+    // `.spackle-tmp-<host>-<pid>-<random>`: prune removes those whose process is gone.
+    const tmp = join(dirname(dest), `.spackle-tmp-${ownerTag()}${randomBytes(6).toString("hex")}`);
     const fh = await open(tmp, "wx", 0o644);
     try {
       if (body instanceof Uint8Array) await fh.write(body);

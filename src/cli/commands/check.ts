@@ -245,6 +245,12 @@ const register: Register = (program, act) => {
       false,
     )
     .option(
+      "--trust-destination",
+      "take blobs already at the destination as good by their size, without reading them " +
+        "back to check their sha256 (for the rerun of a huge mirror)",
+      false,
+    )
+    .option(
       "-k, --key <file...>",
       "check signatures: trust these armored public keys besides the keyring's; entries whose " +
         "signature does not verify are left",
@@ -285,6 +291,7 @@ const register: Register = (program, act) => {
         jobs: o.jobs,
         dryRun: !!o.dryRun,
         trustSource: !!o.trustSource,
+        trustDestination: !!o.trustDestination,
         signal,
         onEvent: progress.enabled ? syncProgress(progress) : undefined,
       }).finally(() => progress.stop());
@@ -350,6 +357,11 @@ const register: Register = (program, act) => {
     .argument("<mirror>", "v3 mirror path or URL (file:// or s3://)")
     .option("--delete", "delete what is listed", false)
     .option("--keep <file>", "hashes to keep, one per line, or a Spack environment spack.lock")
+    .option(
+      "--keep-nothing",
+      "allow an empty keep list (an empty --keep file, or none): every entry is removed",
+      false,
+    )
     .addHelpText(
       "after",
       "\nExamples:\n  spackle prune ./mirror\n  spackle prune s3://bucket/cache --keep spack.lock --delete",
@@ -366,11 +378,18 @@ const register: Register = (program, act) => {
           throw new UsageError(`Cannot read the keep file "${o.keep}": ${(e as Error).message}`);
         }
         keep = m.parseKeepFile(text, `"${o.keep}"`);
-      }
+        if (keep.size === 0 && !o.keepNothing) {
+          throw new UsageError(
+            `The keep file "${o.keep}" names no hash: prune would delete every entry. ` +
+              "Give --keep-nothing to empty the mirror",
+          );
+        }
+      } else if (o.keepNothing) keep = new Set();
       const store = await openCliStore(mirror, globals, { writable: !!o.delete, out });
       const progress = Progress.for(out);
       const r = await m.pruneMirror(store, {
         keep,
+        keepNothing: !!o.keepNothing,
         delete: !!o.delete,
         signal,
         onProgress: progress.enabled ? pruneProgress(progress) : undefined,

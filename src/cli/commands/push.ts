@@ -98,6 +98,12 @@ const register: Register = (program, act) => {
         .choices(["package", "dependencies", "both"]).default("both"),
     )
     .option("-f, --force", "push again entries already present", false)
+    .option(
+      "--trust-destination",
+      "take blobs already in the mirror as good by their size, without reading them back to " +
+        "check their sha256 (for the rerun of a huge mirror)",
+      false,
+    )
     .addOption(jobsOption(2))
     .option(
       "--key <file|fingerprint>",
@@ -147,7 +153,9 @@ const register: Register = (program, act) => {
       const { items, missing } = specsToPush(requested, src, only);
       const signer = await chooseSigner(o);
       const progress = Progress.for(out);
-      const writer = new V3Writer(withUploadProgress(store, progress));
+      const writer = new V3Writer(withUploadProgress(store, progress), {
+        trustDestination: !!o.trustDestination,
+      });
       for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
       const started = performance.now();
       progress.setTotal(undefined, items.length);
@@ -175,6 +183,7 @@ const register: Register = (program, act) => {
       if (o.updateIndex) {
         const { updateIndex } = await import("../../push/update_index.ts");
         index = await updateIndex(writer, { signal, keys: !!signer });
+        for (const s of index.skipped) out.warn(`not indexed ${s.path}: ${s.reason}`);
       }
       const failed = res.filter((r) => r.status === "failed").length;
       if (out.json) {
@@ -187,7 +196,8 @@ const register: Register = (program, act) => {
             `to ${store.url.href} (${secs} s)${signer ? `, signed by ${signer.fingerprint}` : ""}`,
         );
       }
-      return failed || missing.length ? EXIT.failure : EXIT.ok;
+      if (failed || missing.length) return EXIT.failure;
+      return index?.skipped.length ? EXIT.problems : EXIT.ok;
     }));
 
   program
@@ -235,6 +245,12 @@ const register: Register = (program, act) => {
     .option("--unsigned", "neither check source signatures nor sign the result", false)
     .option("--keyring <dir>", "keyring directory (default: SPACKLE_KEYRING, else the user's)")
     .option("-n, --dry-run", "check every entry, write nothing", false)
+    .option(
+      "--trust-destination",
+      "take blobs already at the destination as good by their size, without checking their " +
+        "sha256",
+      false,
+    )
     .addOption(jobsOption(4))
     .addHelpText(
       "after",
@@ -269,6 +285,7 @@ const register: Register = (program, act) => {
         unsigned: !!o.unsigned,
         dryRun: !!o.dryRun,
         jobs: o.jobs,
+        trustDestination: !!o.trustDestination,
         signal,
         onProgress: (r) => {
           const id = `${r.name}@${r.version}/${r.hash.slice(0, 7)}`;
