@@ -81,7 +81,11 @@ export async function openStore(
         `Cannot write to "${u.href}": https mirrors are read-only (push to file:// or s3:// instead)`,
       );
     }
-    const store = new HttpsStore(u, { fetch: opts.fetch, http: opts.http });
+    const store = new HttpsStore(u, {
+      fetch: opts.fetch,
+      http: opts.http,
+      onRetry: opts.retry?.onRetry,
+    });
     return opts.retry?.retries === 0 ? store : retryStore(store, opts.retry);
   }
   if (u.protocol === "memory:") {

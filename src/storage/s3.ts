@@ -22,7 +22,8 @@ import {
 } from "../errors.ts";
 import { type HttpOptions, makeFetch, retryAfterMs } from "./http.ts";
 import { checkStorePath } from "./path.ts";
-import { backoffDelay, type RetryOptions, withRetry } from "./retry.ts";
+import { type RetryOptions, withRetry } from "./retry.ts";
+import { resumingBody } from "./resume.ts";
 import {
   resolveS3Settings,
   type S3CredentialOptions,
@@ -501,77 +502,34 @@ export class S3Store implements Store {
     this.bucketSeen = true;
     if (!res.body) return new ReadableStream({ start: (c) => c.close() });
     // A body cut short by the network is resumed where it broke, with a Range request guarded
-    // by the ETag (If-Match), so that a replaced object is never spliced.
+    // by the ETag (If-Match), so that a replaced object is never spliced (storage/resume.ts).
     const etag = res.headers.get("etag");
     opts?.onEtag?.(etag ?? undefined);
     const lengthHeader = res.headers.get("content-length");
     const total = lengthHeader !== null && /^\d+$/.test(lengthHeader)
       ? Number(lengthHeader)
       : undefined;
-    const canResume = etag !== null && total !== undefined;
-    let current = res.body.getReader();
-    let delivered = 0;
-    let resumes = 0;
-    const where = this.where(key);
-    const resume = async (): Promise<boolean> => {
-      if (!canResume || resumes >= this.maxResumes || signal?.aborted) return false;
-      resumes++;
-      await new Promise((r) => setTimeout(r, backoffDelay(resumes, { baseDelayMs: 200 })));
-      try {
+    return resumingBody(res.body.getReader(), {
+      label: this.where(key),
+      total,
+      maxResumes: this.maxResumes,
+      signal,
+      onRetry: this.retry.onRetry,
+      reopen: async (offset) => {
+        if (etag === null) return undefined;
         const r2 = await this.send("GET", key, {}, {
           op: "resume reading",
           signal,
-          headers: { range: `bytes=${delivered}-`, "if-match": etag! },
+          headers: { range: `bytes=${offset}-`, "if-match": etag! },
         });
         const cr = r2.headers.get("content-range") ?? "";
-        if (r2.status !== 206 || !cr.startsWith(`bytes ${delivered}-`) || !r2.body) {
+        if (r2.status !== 206 || !cr.startsWith(`bytes ${offset}-`) || !r2.body) {
           await r2.body?.cancel().catch(() => {});
-          return false;
+          return undefined;
         }
-        current = r2.body.getReader();
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    return new ReadableStream<Uint8Array>({
-      async pull(c) {
-        for (;;) {
-          let err: unknown;
-          try {
-            const { value, done } = await current.read();
-            if (!done) {
-              delivered += value.byteLength;
-              c.enqueue(value);
-              return;
-            }
-            if (total === undefined || delivered >= total) {
-              c.close();
-              return;
-            }
-            err = new TransportError(
-              `Cannot read ${where}: the body ended after ${delivered} of ${total} bytes`,
-              { temporary: true },
-            );
-          } catch (e) {
-            err = e instanceof SpackleError || (e as Error)?.name === "AbortError" ||
-                signal?.aborted
-              ? e
-              : new TransportError(`Cannot read ${where}: ${(e as Error)?.message ?? e}`, {
-                cause: e,
-                temporary: true,
-              });
-          }
-          if (!(err as { temporary?: unknown })?.temporary || !(await resume())) {
-            c.error(err);
-            return;
-          }
-        }
+        return { body: r2.body, start: offset };
       },
-      cancel(reason) {
-        return current.cancel(reason);
-      },
-    }, { highWaterMark: 0 });
+    });
   }
 
   async *list(prefix: string, opts?: StoreCallOptions): AsyncIterable<string> {
