@@ -13,7 +13,11 @@ import { parseV3SpecManifestPath, V3_SPEC_DIR, v3BlobPath } from "../layout/v3/p
 import { V3Writer } from "../layout/v3/writer.ts";
 import { takeLease } from "../layout/v3/lease.ts";
 import { updateIndex } from "../push/update_index.ts";
-import type { ReadStore, Store } from "../storage/store.ts";
+import { hasUploads, type ReadStore, type Store } from "../storage/store.ts";
+import { FileStore } from "../storage/file.ts";
+import { findTemporaries } from "../core/pid.ts";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 
 /** Options of `pruneMirror`. */
 export interface PruneOptions {
@@ -24,6 +28,11 @@ export interface PruneOptions {
   keep?: Set<string>;
   /** Allow an empty `keep` set (removes every entry). */
   keepNothing?: boolean;
+  /**
+   * S3 multipart uploads begun longer ago than this (ms) are stale: listed, and aborted with
+   * `delete`. Default 24 hours.
+   */
+  staleUploadMs?: number;
   /** Delete (default: only report). */
   delete?: boolean;
   signal?: AbortSignal;
@@ -44,9 +53,22 @@ export interface PruneProgress {
 /** One thing prune removes (or would remove). */
 export interface PruneItem {
   path: string;
-  kind: "manifest" | "blob";
-  reason: "not-kept" | "missing-blob" | "unparsable" | "orphan";
+  kind: "manifest" | "blob" | "temporary" | "upload";
+  /**
+   * `dead-owner`: a temporary file or directory whose writer (on this host) is gone, or an
+   * ownerless one older than an hour; `stale-upload`: an S3 multipart upload begun longer
+   * ago than `staleUploadMs` and never completed.
+   */
+  reason:
+    | "not-kept"
+    | "missing-blob"
+    | "unparsable"
+    | "orphan"
+    | "dead-owner"
+    | "stale-upload";
   size?: number;
+  /** The upload's id (`upload` items). */
+  uploadId?: string;
 }
 
 /** What prune found and did. */
@@ -226,7 +248,42 @@ async function prune(store: ReadStore | Store, opts: PruneOptions): Promise<Prun
     progress?.({ step: "delete", done: orphans.length, total: orphans.length });
   }
   items.push(...orphans);
+  items.push(...await leftovers(store, opts));
   return { items, deleted: !!opts.delete, indexSpecs };
+}
+
+/** An ownerless temporary (from an older spackle) is removed once this old. */
+const UNOWNED_TEMP_MS = 3600_000;
+
+/**
+ * What interrupted writers left: temporary files and directories of dead processes in a
+ * local mirror, stale multipart uploads in a bucket; removed with `delete`.
+ */
+async function leftovers(store: ReadStore | Store, opts: PruneOptions): Promise<PruneItem[]> {
+  const out: PruneItem[] = [];
+  const signal = opts.signal;
+  if (store.url.protocol === "file:" && store instanceof FileStore) {
+    const now = Date.now();
+    for (const t of findTemporaries(store.root)) {
+      const dead = t.owner === "dead" ||
+        (t.owner === "unknown" && now - t.mtimeMs > UNOWNED_TEMP_MS);
+      if (!dead) continue;
+      out.push({ path: t.path, kind: "temporary", reason: "dead-owner" });
+      if (opts.delete) {
+        signal?.throwIfAborted();
+        await rm(join(store.root, ...t.path.split("/")), { recursive: true, force: true });
+      }
+    }
+  }
+  if (hasUploads(store)) {
+    const before = Date.now() - (opts.staleUploadMs ?? 24 * 3600_000);
+    for await (const u of store.listUploads("", { signal })) {
+      if (u.initiated > before) continue;
+      out.push({ path: u.path, kind: "upload", reason: "stale-upload", uploadId: u.uploadId });
+      if (opts.delete) await store.abortUpload(u.path, u.uploadId, { signal });
+    }
+  }
+  return out;
 }
 
 /**

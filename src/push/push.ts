@@ -34,6 +34,7 @@ import type { SpecDag, SpecNode } from "../spec/types.ts";
 import type { BuildinfoMeta } from "./buildinfo.ts";
 import { packToFile } from "./pack.ts";
 import { ownerTag, removeDeadOwners } from "../core/pid.ts";
+import { fsError } from "../core/fs_errors.ts";
 
 /** One installed spec that can be pushed. */
 export interface InstalledPrefix {
@@ -371,12 +372,17 @@ export async function pushSpecs(
   const results: PushedSpec[] = new Array(items.length);
   // A local mirror gets the tarball packed beside it and renamed into place (no copy).
   const local = writer.store.url.protocol === "file:" ? fileURLToPath(writer.store.url) : undefined;
-  if (local) mkdirSync(local, { recursive: true });
   // Working directories of pushes killed on this host are removed first.
   const parent = local ?? tmpdir();
   const prefix = local ? ".spackle-push-" : "spackle-push-";
-  removeDeadOwners(parent, prefix);
-  const tmp = mkdtempSync(join(parent, prefix + ownerTag()));
+  let tmp: string;
+  try {
+    if (local) mkdirSync(local, { recursive: true });
+    removeDeadOwners(parent, prefix);
+    tmp = mkdtempSync(join(parent, prefix + ownerTag()));
+  } catch (e) {
+    throw fsError(e, parent, local ? "write to the mirror" : "make a working directory in");
+  }
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
@@ -422,7 +428,7 @@ export async function pushSpecs(
           }
         }
       } catch (e) {
-        r.error = (e as Error).message;
+        r.error = (fsError(e, local ?? tmp, "push to") as Error).message;
         if (opts.signal?.aborted) throw e;
       }
       results[i] = r;

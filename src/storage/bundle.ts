@@ -8,7 +8,9 @@
  */
 import { createReadStream } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { ownerTag } from "../core/pid.ts";
+import { fsError } from "../core/fs_errors.ts";
+import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { randomBytes } from "node:crypto";
 import { NotFoundError, UsageError } from "../errors.ts";
@@ -93,7 +95,12 @@ export async function writeBundle(
   meta: Record<string, unknown> = {},
 ): Promise<{ path: string; count: number }> {
   const target = resolve(out);
-  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
+  // `.spackle-bundle-<host>-<pid>-<random>`: prune and the next bundle remove it once its
+  // process is gone.
+  const tmp = join(
+    dirname(target),
+    `.spackle-bundle-${ownerTag()}${randomBytes(6).toString("hex")}`,
+  );
   let count = 0;
   const seen = new Set<string>();
   async function* entries(): AsyncGenerator<TarWriteEntry> {
@@ -114,7 +121,9 @@ export async function writeBundle(
       };
     }
   }
-  const fh = await open(tmp, "wx", 0o644);
+  const fh = await open(tmp, "wx", 0o644).catch((e) => {
+    throw fsError(e, target, "write the bundle");
+  });
   try {
     for await (const chunk of writeTar(entries())) await fh.write(chunk);
     await fh.sync();
@@ -124,6 +133,6 @@ export async function writeBundle(
   } catch (e) {
     await fh.close().catch(() => {});
     await rm(tmp, { force: true });
-    throw e;
+    throw fsError(e, target, "write the bundle");
   }
 }

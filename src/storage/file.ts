@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { NotFoundError, TransportError, UsageError } from "../errors.ts";
 import { toWebStream } from "../core/streams.ts";
 import { ownerTag } from "../core/pid.ts";
+import { fsError } from "../core/fs_errors.ts";
 import type { Store, StoreCallOptions, StoreStat, WriteOptions } from "./store.ts";
 
 /** A Store over a local directory. */
@@ -82,10 +83,15 @@ export class FileStore implements Store {
   ): Promise<void> {
     opts?.signal?.throwIfAborted();
     const dest = this.localPath(path);
-    await mkdir(dirname(dest), { recursive: true });
     // `.spackle-tmp-<host>-<pid>-<random>`: prune removes those whose process is gone.
     const tmp = join(dirname(dest), `.spackle-tmp-${ownerTag()}${randomBytes(6).toString("hex")}`);
-    const fh = await open(tmp, "wx", 0o644);
+    let fh;
+    try {
+      await mkdir(dirname(dest), { recursive: true });
+      fh = await open(tmp, "wx", 0o644);
+    } catch (e) {
+      throw fsError(e, dest, "write");
+    }
     try {
       if (body instanceof Uint8Array) await fh.write(body);
       else {
@@ -100,15 +106,16 @@ export class FileStore implements Store {
     } catch (e) {
       await fh.close().catch(() => {});
       await rm(tmp, { force: true });
-      throw e instanceof Error && "code" in e && typeof e.code === "string" && !("temporary" in e)
-        ? wrap(e, path)
-        : e;
+      throw fsError(e, dest, "write");
     }
   }
 
   async delete(path: string, opts?: StoreCallOptions): Promise<void> {
     opts?.signal?.throwIfAborted();
-    await rm(this.localPath(path), { force: true });
+    const p = this.localPath(path);
+    await rm(p, { force: true }).catch((e) => {
+      throw fsError(e, p, "delete");
+    });
   }
 }
 

@@ -69,7 +69,10 @@ export async function openStore(
     const local = fileURLToPath(u).replace(/(.)\/+$/, "$1");
     if (statSync(local, { throwIfNoEntry: false })?.isFile()) {
       if (opts.writable) {
-        throw new UsageError(`Cannot write to "${local}": a bundle file is read-only`);
+        throw new UsageError(
+          `Cannot write to "${local}": it is a file, not a mirror directory (a mirror to ` +
+            "write to is a directory or an s3:// URL; bundle files are read-only)",
+        );
       }
       return BundleStore.open(local);
     }

@@ -33,6 +33,7 @@ import {
 import type {
   CopyFromOptions,
   ListedObject,
+  PendingUpload,
   ReadStore,
   Store,
   StoreCallOptions,
@@ -40,7 +41,13 @@ import type {
   StoreStat,
   WriteOptions,
 } from "./store.ts";
-import { completeMultipartXml, parseListPage, parseS3Error, xmlText } from "./_s3_xml.ts";
+import {
+  completeMultipartXml,
+  parseListPage,
+  parseS3Error,
+  xmlBlocks,
+  xmlText,
+} from "./_s3_xml.ts";
 
 /** Settings of an s3:// store: where and who (see s3_credentials.ts) plus transfer tuning. */
 export interface S3Options extends S3CredentialOptions {
@@ -743,6 +750,50 @@ export class S3Store implements Store {
       }
       throw e;
     }
+  }
+
+  /**
+   * The multipart uploads begun and neither completed nor aborted under `prefix`
+   * (ListMultipartUploads), with when each was begun.
+   */
+  async *listUploads(prefix: string, opts?: StoreCallOptions): AsyncIterable<PendingUpload> {
+    const full = this.prefix + prefix;
+    let keyMarker: string | undefined;
+    let idMarker: string | undefined;
+    do {
+      const q: Record<string, string> = { uploads: "", prefix: full };
+      if (keyMarker) q["key-marker"] = keyMarker;
+      if (idMarker) q["upload-id-marker"] = idMarker;
+      const res = await this.send("GET", undefined, q, {
+        op: "list multipart uploads",
+        signal: opts?.signal,
+      });
+      const xml = await res.text();
+      for (const u of xmlBlocks(xml, "Upload")) {
+        const key = xmlText(u, "Key") ?? "";
+        const uploadId = xmlText(u, "UploadId") ?? "";
+        if (!key.startsWith(this.prefix) || !uploadId) continue;
+        const initiated = Date.parse(xmlText(u, "Initiated") ?? "");
+        yield {
+          path: key.slice(this.prefix.length),
+          uploadId,
+          initiated: Number.isFinite(initiated) ? initiated : 0,
+        };
+      }
+      const truncated = (xmlText(xml, "IsTruncated") ?? "false").trim() === "true";
+      keyMarker = truncated ? xmlText(xml, "NextKeyMarker") : undefined;
+      idMarker = truncated ? xmlText(xml, "NextUploadIdMarker") : undefined;
+    } while (keyMarker);
+  }
+
+  /** Aborts the multipart upload `uploadId` of `path` (an absent one is not an error). */
+  async abortUpload(path: string, uploadId: string, opts?: StoreCallOptions): Promise<void> {
+    const r = await this.send("DELETE", this.keyOf(path), { uploadId }, {
+      op: "abort the multipart upload of",
+      signal: opts?.signal,
+      accept: [404],
+    });
+    await r.body?.cancel().catch(() => {});
   }
 
   async delete(path: string, opts?: StoreCallOptions): Promise<void> {

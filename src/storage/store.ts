@@ -91,3 +91,23 @@ export interface CopyFromOptions extends StoreCallOptions {
 export function isWritable(s: ReadStore): s is Store {
   return typeof (s as Store).write === "function";
 }
+
+/** A multipart upload begun and not yet completed or aborted (S3). */
+export interface PendingUpload {
+  path: string;
+  uploadId: string;
+  /** When it was begun (ms since the epoch; 0 when unknown). */
+  initiated: number;
+}
+
+/** A store that has multipart uploads to list and abort (S3). */
+export interface UploadingStore {
+  listUploads(prefix: string, opts?: StoreCallOptions): AsyncIterable<PendingUpload>;
+  abortUpload(path: string, uploadId: string, opts?: StoreCallOptions): Promise<void>;
+}
+
+/** True when `s` can list and abort its multipart uploads. */
+export function hasUploads(s: ReadStore): s is ReadStore & UploadingStore {
+  return typeof (s as Partial<UploadingStore>).listUploads === "function" &&
+    typeof (s as Partial<UploadingStore>).abortUpload === "function";
+}

@@ -321,7 +321,8 @@ const register: Register = (program, act) => {
     )
     .argument("<spec...>", "specs to bundle with their runtime closure")
     .requiredOption("-m, --mirror <mirror>", "source mirror path or URL")
-    .requiredOption("-o, --output <file>", "bundle file to write")
+    .requiredOption("-o, --output <file>", "bundle file to write (an existing one is refused)")
+    .option("-f, --force", "replace the output file when it exists", false)
     .addOption(
       new Option("-j, --jobs <n>", "objects copied at the same time").default(8).argParser(
         positiveInt("--jobs"),
@@ -340,6 +341,7 @@ const register: Register = (program, act) => {
       const r = await m.bundleMirror(src, o.output, {
         specs,
         jobs: o.jobs,
+        force: !!o.force,
         signal,
         onEvent: progress.enabled ? syncProgress(progress) : undefined,
       }).finally(() => progress.stop());
@@ -351,12 +353,19 @@ const register: Register = (program, act) => {
   program
     .command("prune")
     .description(
-      "list (default) or delete orphan blobs, manifests naming missing blobs and, with --keep, " +
-        "entries not kept; manifests are deleted before blobs and the index is rebuilt",
+      "list (default) or delete orphan blobs, manifests naming missing blobs, what interrupted " +
+        "writers left (temporary files of dead processes, stale S3 multipart uploads) and, with " +
+        "--keep, entries not kept; manifests are deleted before blobs and the index is rebuilt",
     )
     .argument("<mirror>", "v3 mirror path or URL (file:// or s3://)")
     .option("--delete", "delete what is listed", false)
     .option("--keep <file>", "hashes to keep, one per line, or a Spack environment spack.lock")
+    .addOption(
+      new Option(
+        "--stale-uploads <hours>",
+        "S3 multipart uploads begun longer ago than this are stale (listed; aborted with --delete)",
+      ).default(24).argParser(positiveInt("--stale-uploads")),
+    )
     .option(
       "--keep-nothing",
       "allow an empty keep list (an empty --keep file, or none): every entry is removed",
@@ -390,6 +399,7 @@ const register: Register = (program, act) => {
       const r = await m.pruneMirror(store, {
         keep,
         keepNothing: !!o.keepNothing,
+        staleUploadMs: o.staleUploads * 3600_000,
         delete: !!o.delete,
         signal,
         onProgress: progress.enabled ? pruneProgress(progress) : undefined,

@@ -234,8 +234,9 @@ const register: Register = (program, act) => {
     .argument("<src>", "v2 mirror path or URL")
     .argument("<dst>", "mirror to write the v3 layout to (may be the same as SRC)")
     .option(
-      "-k, --trust <file...>",
-      "armored public key(s) trusted for the v2 spec files (besides the keyring's)",
+      "-k, --trust <file>",
+      "armored public key trusted for the v2 spec files (besides the keyring's); repeat for more",
+      (v: string, prev: string[] = []) => [...prev, v],
     )
     .option(
       "--key <file|fingerprint>",
