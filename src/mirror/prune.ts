@@ -30,7 +30,7 @@ export interface PruneOptions {
   keepNothing?: boolean;
   /**
    * S3 multipart uploads begun longer ago than this (ms) are stale: listed, and aborted with
-   * `delete`. Default 24 hours.
+   * `delete`. Default 24 hours; 0 takes every pending upload as stale.
    */
   staleUploadMs?: number;
   /** Delete (default: only report). */
@@ -276,9 +276,10 @@ async function leftovers(store: ReadStore | Store, opts: PruneOptions): Promise<
     }
   }
   if (hasUploads(store)) {
-    const before = Date.now() - (opts.staleUploadMs ?? 24 * 3600_000);
+    const age = opts.staleUploadMs ?? 24 * 3600_000;
+    const before = Date.now() - age;
     for await (const u of store.listUploads("", { signal })) {
-      if (u.initiated > before) continue;
+      if (age > 0 && u.initiated > before) continue;
       out.push({ path: u.path, kind: "upload", reason: "stale-upload", uploadId: u.uploadId });
       if (opts.delete) await store.abortUpload(u.path, u.uploadId, { signal });
     }

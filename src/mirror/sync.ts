@@ -43,6 +43,7 @@ import { detectLayout } from "../layout/detect.ts";
 import { updateIndex } from "../push/update_index.ts";
 import type { Verifier } from "../sign/types.ts";
 import { drain } from "../core/streams.ts";
+import { errnoCode } from "../core/fs_errors.ts";
 import type { ListedObject, ReadStore, Store } from "../storage/store.ts";
 import { migrate, type MigratedSpec } from "./migrate.ts";
 
@@ -529,7 +530,9 @@ export async function syncMirror(
         finish({ path, status: "copied" });
       }
     } catch (e) {
-      if (signal?.aborted || e instanceof IntegrityError) throw e;
+      // A destination that cannot be written (read-only, full, not a directory) stops the
+      // sync: it is not a problem of this entry.
+      if (signal?.aborted || e instanceof IntegrityError || destinationBroken(e)) throw e;
       finish({ path, status: "left", reason: (e as Error).message });
     }
   };
@@ -550,4 +553,10 @@ export async function syncMirror(
     res.keys = idx.keys;
   }
   return res;
+}
+
+/** True for a file-system error that every further write would meet too. */
+function destinationBroken(e: unknown): boolean {
+  const code = errnoCode((e as { cause?: unknown })?.cause);
+  return !!code && ["EROFS", "EACCES", "EPERM", "ENOSPC", "EDQUOT", "ENOTDIR"].includes(code);
 }

@@ -119,6 +119,9 @@ export class FileStore implements Store {
   }
 }
 
-function wrap(e: unknown, path: string): TransportError {
-  return new TransportError(`Cannot access "${path}": ${(e as Error).message}`, { cause: e });
+function wrap(e: unknown, path: string): unknown {
+  const w = fsError(e, path, "access");
+  return w === e
+    ? new TransportError(`Cannot access "${path}": ${(e as Error).message}`, { cause: e })
+    : w;
 }

@@ -11,6 +11,7 @@ import { resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { UsageError } from "../errors.ts";
+import { fsError } from "../core/fs_errors.ts";
 import { BundleStore } from "./bundle.ts";
 import { FileStore } from "./file.ts";
 import type { HttpOptions } from "./http.ts";
@@ -67,7 +68,13 @@ export async function openStore(
       throw new UsageError(`Cannot open "${u.href}": file URLs on another host are not supported`);
     }
     const local = fileURLToPath(u).replace(/(.)\/+$/, "$1");
-    if (statSync(local, { throwIfNoEntry: false })?.isFile()) {
+    let st;
+    try {
+      st = statSync(local, { throwIfNoEntry: false });
+    } catch (e) {
+      throw fsError(e, local, opts.writable ? "write to the mirror" : "open the mirror");
+    }
+    if (st?.isFile()) {
       if (opts.writable) {
         throw new UsageError(
           `Cannot write to "${local}": it is a file, not a mirror directory (a mirror to ` +
