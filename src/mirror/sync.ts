@@ -39,6 +39,7 @@ import {
   v3SpecManifestPath,
 } from "../layout/v3/paths.ts";
 import { blobHasDigest, V3Writer } from "../layout/v3/writer.ts";
+import { waitForPrune } from "../layout/v3/lease.ts";
 import { detectLayout } from "../layout/detect.ts";
 import { updateIndex } from "../push/update_index.ts";
 import type { Verifier } from "../sign/types.ts";
@@ -509,6 +510,20 @@ export async function syncMirror(
     return p;
   };
 
+  // After a manifest is committed: wait while a deleting prune holds the destination's lease,
+  // then write back any of its blobs that the prune took for an orphan (layout/v3/lease.ts).
+  const settle = async (m: Planned, manifest: string) => {
+    if (opts.dryRun) return;
+    await waitForPrune(dst, { signal });
+    for (const b of m.blobs) {
+      const st = await dst.stat(b.path, { signal });
+      if (st?.size === b.size) continue;
+      blobsDone.delete(b.path);
+      known?.delete(b.path);
+      await copyBlob(b, manifest);
+    }
+  };
+
   const copyManifest = async (m: Planned) => {
     const path = m.path;
     if (m.text === undefined) return finish({ path, status: "left", reason: m.reason });
@@ -522,11 +537,13 @@ export async function syncMirror(
         (have.etag === `"${createHash("md5").update(bytes).digest("hex")}"` ||
           (await readText(dst, path, signal)) === m.text);
       if (same) {
+        await settle(m, path);
         finish({ path, status: "present" });
       } else if (opts.dryRun) {
         finish({ path, status: "would-copy" });
       } else {
         await dst.write(path, bytes, { signal, contentType: "application/json" });
+        await settle(m, path);
         finish({ path, status: "copied" });
       }
     } catch (e) {
