@@ -79,7 +79,8 @@ function checkRecord(r: unknown, label: string): asserts r is ManifestRecord {
   const sum = rec.checksum as string;
   if (!/^[0-9a-f]{8,128}$/.test(sum) || (alg === "sha256" && sum.length !== 64)) {
     throw new InvalidDataError(
-      `Cannot read ${label}: "checksum" ${JSON.stringify(sum.slice(0, 80))} is not ${alg} hex`,
+      `Cannot read ${label}: checksum ${JSON.stringify(sum.slice(0, 80))} is not ` +
+        (alg === "sha256" ? "64 lowercase hex digits" : "lowercase hex"),
     );
   }
 }
