@@ -86,3 +86,34 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a server that never answers costs bounded time and each retry is reported", async () => {
+  const s = await startServer(() => {/* never answers */});
+  try {
+    const t0 = performance.now();
+    const p = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        join(REPO_ROOT, "cli.ts"),
+        "--connect-timeout",
+        "1",
+        "list",
+        "-m",
+        s.url,
+      ],
+      env: { NO_COLOR: "1", NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const secs = (performance.now() - t0) / 1000;
+    const err = new TextDecoder().decode(p.stderr);
+    assert.notEqual(p.code, 0);
+    const retries = err.match(/retrying in \d+(\.\d)? m?s: .*No response within 1000 ms/g) ?? [];
+    assert.ok(retries.length >= 1, err);
+    assert.match(err, /No response within 1000 ms/);
+    assert.ok(secs < 30, `${secs} s`);
+  } finally {
+    await s.close();
+  }
+});
