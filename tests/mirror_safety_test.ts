@@ -326,3 +326,67 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "push waits while a live prune lease is on the mirror, says so, and goes on when it ends",
+  ignore: !HAVE_FIXTURES,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-safety-" });
+    try {
+      const mirror = join(base, "m");
+      const root = await tree();
+      const { mkdirSync } = await import("node:fs");
+      const { hostname } = await import("node:os");
+      mkdirSync(join(mirror, "v3"), { recursive: true });
+      const lease = join(mirror, "v3/.spackle-prune-lease");
+      const now = Date.now();
+      // This test process stands for the prune: live, on this host.
+      writeFileSync(
+        lease,
+        JSON.stringify({ host: hostname(), pid: Deno.pid, started: now, updated: now }),
+      );
+      const p = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          join(REPO_ROOT, "cli.ts"),
+          "push",
+          "--unsigned",
+          "--root",
+          root,
+          mirror,
+          "fooapp",
+        ],
+        env: { NO_COLOR: "1" },
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const t0 = Date.now();
+      // wait until the first manifest is committed, then a while longer
+      while (manifestHashes(mirror).length === 0 && Date.now() - t0 < 60_000) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.ok(manifestHashes(mirror).length < 4, "the push is held by the lease");
+      rmSync(lease);
+      const out = await p.output();
+      const err = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, err);
+      assert.match(
+        err,
+        new RegExp(`waiting for the prune running on this mirror \\(process ${Deno.pid} `),
+      );
+      assert.equal(manifestHashes(mirror).length, 4);
+      // A lease whose process is gone is stale: not waited for.
+      writeFileSync(
+        lease,
+        JSON.stringify({ host: hostname(), pid: 999999, started: now, updated: Date.now() }),
+      );
+      const r = await cli("push", "-f", "--unsigned", "--root", root, mirror, "fooapp");
+      assert.equal(r.code, 0, r.err);
+      assert.doesNotMatch(r.err, /waiting for the prune/);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+});

@@ -74,6 +74,15 @@ async function chooseSigner(
   }
 }
 
+/** Says once that a write waits for a prune running on the same mirror. */
+function pruneWait(out: Pick<Output, "warn">) {
+  return (l: { host: string; pid: number }) =>
+    out.warn(
+      `waiting for the prune running on this mirror` +
+        (l.pid ? ` (process ${l.pid} on ${l.host})` : "") + " to finish",
+    );
+}
+
 function jobsOption(def: number) {
   return new Option("-j, --jobs <n>", "parallel jobs").default(def).argParser((v: string) => {
     const n = Number(v);
@@ -155,6 +164,7 @@ const register: Register = (program, act) => {
       const progress = Progress.for(out);
       const writer = new V3Writer(withUploadProgress(store, progress), {
         trustDestination: !!o.trustDestination,
+        onPruneWait: pruneWait(out),
       });
       for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
       const started = performance.now();
@@ -213,7 +223,9 @@ const register: Register = (program, act) => {
     .action(act(async ({ out, globals, signal }, mirror: string, o) => {
       const { updateIndex } = await import("../../push/update_index.ts");
       const { V3Writer } = await import("../../layout/v3/writer.ts");
-      const writer = new V3Writer(await writableStore(mirror, globals, out));
+      const writer = new V3Writer(await writableStore(mirror, globals, out), {
+        onPruneWait: pruneWait(out),
+      });
       const res = await updateIndex(writer, { jobs: o.jobs, keys: !!o.keys, signal });
       for (const s of res.skipped) out.warn(`skipped ${s.path}: ${s.reason}`);
       if (out.json) out.data(res);
@@ -329,7 +341,9 @@ const register: Register = (program, act) => {
       const key = keys[0].toPublic();
       const fpr = key.getFingerprint().toUpperCase();
       const { V3Writer } = await import("../../layout/v3/writer.ts");
-      const writer = new V3Writer(await writableStore(mirror, globals, out));
+      const writer = new V3Writer(await writableStore(mirror, globals, out), {
+        onPruneWait: pruneWait(out),
+      });
       await writer.publishKey(fpr, key.armor(), signal);
       const all = await writer.writeKeyIndex(signal);
       if (out.json) out.data({ fingerprint: fpr, keys: all });
