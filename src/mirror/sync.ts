@@ -441,7 +441,11 @@ export async function syncMirror(
     const body = (await src.read(b.path, { signal }))
       .pipeThrough(checking(b.algorithm, b.sum, b.size, `blob "${b.path}"`))
       .pipeThrough(counting(report));
-    await dst.write(b.path, body, { signal, size: b.size });
+    await dst.write(b.path, body, {
+      signal,
+      size: b.size,
+      sha256: b.algorithm === "sha256" ? b.sum : undefined,
+    });
   };
 
   const serverCopy = async (b: BlobRef) => {
@@ -537,7 +541,7 @@ export async function syncMirror(
         (have.etag === `"${createHash("md5").update(bytes).digest("hex")}"` ||
           (await readText(dst, path, signal)) === m.text);
       if (same) {
-        await settle(m, path);
+        // A manifest that was there already named its blobs to any prune: nothing to settle.
         finish({ path, status: "present" });
       } else if (opts.dryRun) {
         finish({ path, status: "would-copy" });

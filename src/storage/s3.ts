@@ -49,6 +49,17 @@ import {
   xmlText,
 } from "./_s3_xml.ts";
 
+/** The user metadata header that keeps an object's sha256 (`WriteOptions.sha256`). */
+const META_SHA256 = "x-amz-meta-sha256";
+
+/** The headers of a PUT or multipart start: content type and the sha256 to keep. */
+function writeHeaders(opts: WriteOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (opts.contentType) headers["content-type"] = opts.contentType;
+  if (opts.sha256 && /^[0-9a-f]{64}$/.test(opts.sha256)) headers[META_SHA256] = opts.sha256;
+  return headers;
+}
+
 /** Settings of an s3:// store: where and who (see s3_credentials.ts) plus transfer tuning. */
 export interface S3Options extends S3CredentialOptions {
   /** Objects larger than this many bytes go up as a multipart upload. Default 16 MiB. */
@@ -482,7 +493,10 @@ export class S3Store implements Store {
       throw new TransportError(`Cannot stat ${this.where(key)}: the answer has no Content-Length`);
     }
     const etag = res.headers.get("etag") ?? undefined;
-    return etag ? { size: len, etag } : { size: len };
+    const st: StoreStat = etag ? { size: len, etag } : { size: len };
+    const sum = res.headers.get(META_SHA256);
+    if (sum && /^[0-9a-f]{64}$/.test(sum)) st.sha256 = sum;
+    return st;
   }
 
   /**
@@ -629,8 +643,7 @@ export class S3Store implements Store {
   }
 
   private async putObject(key: string, bytes: Uint8Array, opts: WriteOptions): Promise<void> {
-    const headers: Record<string, string> = {};
-    if (opts.contentType) headers["content-type"] = opts.contentType;
+    const headers = writeHeaders(opts);
     const res = await this.send("PUT", key, {}, {
       op: "write",
       body: bytes,
@@ -650,8 +663,7 @@ export class S3Store implements Store {
     const partSize = size === undefined
       ? this.partSize
       : Math.max(this.partSize, Math.ceil(size / 10000));
-    const headers: Record<string, string> = {};
-    if (opts.contentType) headers["content-type"] = opts.contentType;
+    const headers = writeHeaders(opts);
     const ctrl = new AbortController();
     const signal = opts.signal ? AbortSignal.any([opts.signal, ctrl.signal]) : ctrl.signal;
     const inflight = new Set<Promise<void>>();

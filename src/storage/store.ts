@@ -14,6 +14,11 @@ export interface StoreCallOptions {
 export interface StoreStat {
   size: number;
   etag?: string;
+  /**
+   * The sha256 (hex) the writer recorded with the object (`WriteOptions.sha256`), where the
+   * backend keeps metadata (S3). Only set by a writer that checked the bytes as they went up.
+   */
+  sha256?: string;
 }
 
 /** The read side of a store. */
@@ -57,6 +62,12 @@ export interface WriteOptions extends StoreCallOptions {
   size?: number;
   /** MIME type to record where the backend keeps one. */
   contentType?: string;
+  /**
+   * The body's sha256 (hex), checked by the caller as the body goes up (a write whose bytes
+   * do not match fails): kept with the object where the backend has metadata (S3
+   * `x-amz-meta-sha256`), so that a later check of the object's content costs a `stat`.
+   */
+  sha256?: string;
 }
 
 /** A store that can also be written: writes are atomic (a reader sees all or nothing). */

@@ -15,7 +15,7 @@ import { gzipBytes } from "../../core/gzip.ts";
 import { digestFile, sha256Hex, verifyStream } from "../../core/digest.ts";
 import type { Signer } from "../../sign/types.ts";
 import type { SpecDag } from "../../spec/types.ts";
-import type { Store } from "../../storage/store.ts";
+import type { Store, StoreStat } from "../../storage/store.ts";
 import { clearsignedBody, isClearsigned } from "../clearsign.ts";
 import { type PruneLease, waitForPrune } from "./lease.ts";
 import {
@@ -127,14 +127,17 @@ export interface V3WriterOptions {
 }
 
 /**
- * True when the blob at `path` has the digest of `d`: a local file is hashed in place, any
- * other store's object is read through. A body that cannot be read counts as not matching.
+ * True when the blob at `path` has the digest of `d`: a local file is hashed in place; an
+ * object whose store kept the sha256 its checking writer recorded (S3 metadata, see
+ * `WriteOptions.sha256`) is taken at that, for the price of a `stat`; any other is read
+ * through. A body that cannot be read counts as not matching.
  */
 export async function blobHasDigest(
   store: Store,
   path: string,
   d: Descriptor,
   signal?: AbortSignal,
+  known?: StoreStat,
 ): Promise<boolean> {
   if (d.checksumAlgorithm !== "sha256") return false;
   try {
@@ -143,6 +146,9 @@ export async function blobHasDigest(
       const got = await digestFile(local.call(store, path));
       return got.size === d.size && got.digest.hex === d.checksum;
     }
+    // The sha256 a checking writer kept with the object (S3 metadata) is proof enough.
+    const st = known ?? await store.stat(path, { signal });
+    if (st?.sha256 !== undefined && st.size === d.size && st.sha256 === d.checksum) return true;
     const body = (await store.read(path, { signal })).pipeThrough(
       verifyStream({ digest: d.checksum, size: d.size }, `blob "${path}"`),
     );
@@ -152,6 +158,11 @@ export async function blobHasDigest(
     if (signal?.aborted) throw e;
     return false;
   }
+}
+
+/** The sha256 of a descriptor's bytes, when that is its algorithm. */
+function shaOf(d: Descriptor): string | undefined {
+  return d.checksumAlgorithm === "sha256" ? d.checksum : undefined;
 }
 
 /** Writes the v3 layout to a store. */
@@ -184,7 +195,7 @@ export class V3Writer {
     const st = await this.store.stat(path, { signal });
     if (!st || st.size !== d.size) return false;
     if (this.trustDestination || this.#good.has(path)) return true;
-    if (!(await blobHasDigest(this.store, path, d, signal))) return false;
+    if (!(await blobHasDigest(this.store, path, d, signal, st))) return false;
     this.#good.add(path);
     return true;
   }
@@ -206,12 +217,12 @@ export class V3Writer {
           `Cannot write blob "${path}": bytes do not match the descriptor`,
         );
       }
-      await this.store.write(path, body, { size: d.size, signal });
+      await this.store.write(path, body, { size: d.size, signal, sha256: shaOf(d) });
     } else {
       const src = (await body()).pipeThrough(
         verifyStream({ digest: d.checksum, size: d.size }, `blob "${path}"`),
       );
-      await this.store.write(path, src, { size: d.size, signal });
+      await this.store.write(path, src, { size: d.size, signal, sha256: shaOf(d) });
     }
     this.#good.add(path);
     return true;
