@@ -85,7 +85,11 @@ export async function takeLease(store: Store, signal?: AbortSignal): Promise<Hel
     async release() {
       clearInterval(timer);
       await pending;
-      await store.delete(PRUNE_LEASE).catch(() => {});
+      // Only our own lease is removed: another prune that started meanwhile keeps its own.
+      const l = await readLease(store).catch(() => undefined);
+      if (l && l.host === hostname() && l.pid === process.pid && l.started === started) {
+        await store.delete(PRUNE_LEASE).catch(() => {});
+      }
     },
   };
 }
