@@ -39,6 +39,8 @@ export interface MigrateOptions {
   jobs?: number;
   /** Take blobs already in `dst` as good by their size, without checking their digest. */
   trustDestination?: boolean;
+  /** Called when a write waits for a prune running on `dst`. */
+  onPruneWait?: (lease: { host: string; pid: number }) => void;
   signal?: AbortSignal;
   onProgress?: (r: MigratedSpec) => void;
 }
@@ -134,7 +136,14 @@ export async function migrate(
 ): Promise<MigrateResult> {
   const signal = opts.signal;
   const reader = new V2Reader(src, { verifier: opts.verifier });
-  const writer = new V3Writer(dst, { trustDestination: opts.trustDestination });
+  let said = false;
+  const writer = new V3Writer(dst, {
+    trustDestination: opts.trustDestination,
+    onPruneWait: (l) => {
+      if (!said) opts.onPruneWait?.(l);
+      said = true;
+    },
+  });
   let indexDoc: Obj;
   try {
     const body = await src.read(V2_INDEX, { signal });

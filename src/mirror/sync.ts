@@ -84,6 +84,8 @@ export interface SyncOptions {
    * it back to check its digest (for the rerun of a huge mirror).
    */
   trustDestination?: boolean;
+  /** Called once when a write waits for a prune running on the destination. */
+  onPruneWait?: (lease: { host: string; pid: number }) => void;
   signal?: AbortSignal;
   /** Called after each manifest is handled. */
   onProgress?: (e: SyncedEntry) => void;
@@ -310,6 +312,7 @@ export async function syncMirror(
       dryRun: opts.dryRun,
       jobs: opts.jobs,
       trustDestination: opts.trustDestination,
+      onPruneWait: opts.onPruneWait,
       signal,
       onProgress: (s) => {
         const e = toEntry(s);
@@ -516,9 +519,16 @@ export async function syncMirror(
 
   // After a manifest is committed: wait while a deleting prune holds the destination's lease,
   // then write back any of its blobs that the prune took for an orphan (layout/v3/lease.ts).
+  let pruneWaitSaid = false;
   const settle = async (m: Planned, manifest: string) => {
     if (opts.dryRun) return;
-    await waitForPrune(dst, { signal });
+    await waitForPrune(dst, {
+      signal,
+      onWait: (l) => {
+        if (!pruneWaitSaid) opts.onPruneWait?.(l);
+        pruneWaitSaid = true;
+      },
+    });
     for (const b of m.blobs) {
       const st = await dst.stat(b.path, { signal });
       if (st?.size === b.size) continue;

@@ -6,6 +6,7 @@ import { UsageError } from "../../errors.ts";
 import { parseV3SpecManifestPath } from "../../layout/v3/paths.ts";
 import type { BundleEvent, PruneProgress, SyncEvent } from "../../mirror/mod.ts";
 import { formatBytes } from "../output.ts";
+import { pruneWait } from "./push.ts";
 import { Progress, type ProgressItem } from "../progress.ts";
 
 function positiveInt(name: string) {
@@ -292,6 +293,7 @@ const register: Register = (program, act) => {
         dryRun: !!o.dryRun,
         trustSource: !!o.trustSource,
         trustDestination: !!o.trustDestination,
+        onPruneWait: pruneWait(out),
         signal,
         onEvent: progress.enabled ? syncProgress(progress) : undefined,
       }).finally(() => progress.stop());

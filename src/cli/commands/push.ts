@@ -74,8 +74,8 @@ async function chooseSigner(
   }
 }
 
-/** Says once that a write waits for a prune running on the same mirror. */
-function pruneWait(out: Pick<Output, "warn">) {
+/** Says that a write waits for a prune running on the same mirror. */
+export function pruneWait(out: Pick<Output, "warn">) {
   return (l: { host: string; pid: number }) =>
     out.warn(
       `waiting for the prune running on this mirror` +
@@ -299,6 +299,7 @@ const register: Register = (program, act) => {
         dryRun: !!o.dryRun,
         jobs: o.jobs,
         trustDestination: !!o.trustDestination,
+        onPruneWait: pruneWait(out),
         signal,
         onProgress: (r) => {
           const id = `${r.name}@${r.version}/${r.hash.slice(0, 7)}`;
