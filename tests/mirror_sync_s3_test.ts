@@ -86,9 +86,10 @@ s3Test(
       assert.equal(srcGets.length, r2.blobsCopied);
       assert.equal(new Set(srcGets.map((c) => c.key)).size, r2.blobsCopied);
       // The destination was listed, not asked object by object whether it had each blob: the
-      // only blob HEADs are the size checks of the copies.
+      // only blob HEADs are the size checks of the copies and, once each entry's manifest is
+      // written, the check that no concurrent prune took its blobs.
       const heads = copying.filter((c) => c.method === "HEAD" && isBlob(c));
-      assert.equal(heads.length, r2.blobsCopied);
+      assert.equal(heads.length, 2 * r2.blobsCopied);
 
       // Again: nothing to copy, the index is not rewritten.
       recB.calls.splice(0);
@@ -98,9 +99,13 @@ s3Test(
       assert.ok(r3.entries.every((e) => e.status === "present"));
       assert.equal(r3.indexSpecs, undefined);
       assert.ok(!recB.calls.some((c) => c.method === "PUT" || c.method === "POST"));
-      // Nor asked for each blob or manifest: listed, and manifests matched by their ETag.
-      const asked = recB.calls.filter((c) => c.method === "HEAD" || c.key.includes("/manifests/"));
+      // Manifests matched by their ETag in the listing; each present blob proved by the sha256
+      // kept with it (one HEAD), never read back.
+      const asked = recB.calls.filter((c) => c.key.includes("/manifests/"));
       assert.deepEqual(asked, []);
+      const blobHeads = recB.calls.filter((c) => c.method === "HEAD" && isBlob(c));
+      assert.equal(blobHeads.length, r3.blobsPresent);
+      assert.ok(!recB.calls.some((c) => c.method === "GET" && isBlob(c)));
 
       const url = `s3://${b.bucket}/cache`;
       const v = await spackleS3(["verify", url, "--key", KEY()]);

@@ -14,7 +14,7 @@ import { collect, collectText } from "../src/core/streams.ts";
 import { bypassesProxy, makeFetch, proxyFor, redact, retryAfterMs } from "../src/storage/http.ts";
 import { HttpsStore } from "../src/storage/https.ts";
 import { openStore } from "../src/storage/open.ts";
-import { backoffDelay, retryStore, withRetry } from "../src/storage/retry.ts";
+import { backoffDelay, retryMessage, retryStore, withRetry } from "../src/storage/retry.ts";
 import { startProxy, startServer, type TestServer } from "./_http_server.ts";
 
 const direct = { noProxy: "127.0.0.1,localhost" };
@@ -158,16 +158,40 @@ test("a body cut short by the network is resumed with a Range request", async ()
   }
 });
 
-test("a body cut short is not resumed without a strong ETag", async () => {
-  const body = new Uint8Array(300_000).fill(1);
+test("a body cut short without an ETag is resumed when the range has the same total length", async () => {
+  const body = new Uint8Array(300_000).map((_, i) => (i * 13) % 251);
   const s = await breakingServer(body, 100_000, undefined);
   try {
+    const retries: string[] = [];
+    const store = new HttpsStore(s.url, {
+      http: direct,
+      onRetry: (e, _n, ms) => retries.push(retryMessage(e, ms)),
+    });
+    const got = await collect(await store.read("big.bin"));
+    assert.deepEqual(got, body);
+    assert.equal(s.requests.length, 2);
+    assert.equal(s.requests[1].headers["if-range"], undefined);
+    assert.equal(retries.length, 1);
+    assert.match(retries[0], /^retrying in \d+ ms: Cannot (read|reach) .*big\.bin/);
+  } finally {
+    await s.close();
+  }
+});
+
+test("a cut body is read again from the start (bytes already delivered skipped) by a server without ranges", async () => {
+  const body = new Uint8Array(200_000).map((_, i) => (i * 5) % 253);
+  let first = true;
+  const s = await startServer((req, res) => {
+    res.writeHead(200, { "content-length": String(body.byteLength), etag: '"e1"' });
+    if (first) {
+      first = false;
+      res.write(body.subarray(0, 70_000), () => setTimeout(() => req.socket.destroy(), 20));
+    } else res.end(body);
+  });
+  try {
     const store = new HttpsStore(s.url, { http: direct });
-    await assert.rejects(
-      async () => await collect(await store.read("big.bin")),
-      (e: unknown) => e instanceof TransportError && e.temporary,
-    );
-    assert.equal(s.requests.length, 1);
+    assert.deepEqual(await collect(await store.read("x.bin")), body);
+    assert.equal(s.requests.length, 2);
   } finally {
     await s.close();
   }
@@ -408,4 +432,29 @@ Deno.test("retryStore() keeps the backend's class and retries list() before its 
   const got = [];
   for await (const p of s.list!("x/")) got.push(p);
   assert.deepEqual(got, ["x/a", "x/b"]);
+});
+
+test("withRetry stops when another attempt would end past the total time budget, reporting each retry", async () => {
+  const seen: string[] = [];
+  let calls = 0;
+  const t0 = performance.now();
+  await assert.rejects(
+    () =>
+      withRetry(async () => {
+        calls++;
+        await new Promise((r) => setTimeout(r, 120));
+        throw new TransportError("No response within 120 ms", { temporary: true });
+      }, {
+        retries: 10,
+        baseDelayMs: 1,
+        maxDelayMs: 2,
+        maxElapsedMs: 400,
+        onRetry: (e, _n, ms) => seen.push(retryMessage(e, ms)),
+      }),
+    /No response within 120 ms/,
+  );
+  assert.ok(calls >= 2 && calls <= 3, `calls: ${calls}`);
+  assert.equal(seen.length, calls - 1);
+  assert.match(seen[0], /^retrying in \d+ ms: No response within 120 ms$/);
+  assert.ok(performance.now() - t0 < 600);
 });

@@ -21,6 +21,7 @@ import { keyringVerifier } from "../sign/verify.ts";
 import type { MirrorSet } from "../layout/mirror.ts";
 import type { Verifier } from "../sign/types.ts";
 import type { OpenStoreOptions } from "../storage/open.ts";
+import { retryMessage } from "../storage/retry.ts";
 import type { ReadStore, Store } from "../storage/store.ts";
 import type { GlobalOptions } from "./app.ts";
 import type { Output } from "./output.ts";
@@ -250,7 +251,11 @@ export function cliStoreOptions(
   if (globals.ociUsernameVariable) oci.ociUsernameVariable = globals.ociUsernameVariable;
   if (globals.ociPasswordVariable) oci.ociPasswordVariable = globals.ociPasswordVariable;
   if (out) oci.log = (line: string) => out.debug(`oci: ${line}`);
-  return { writable: opts.writable, http, s3, oci };
+  // Each retry and resume is reported as it happens.
+  const warn = (out as Partial<Pick<Output, "warn">> | undefined)?.warn?.bind(out);
+  const retry: NonNullable<OpenStoreOptions["retry"]> = {};
+  if (warn) retry.onRetry = (e, _n, ms) => warn(retryMessage(e, ms));
+  return { writable: opts.writable, http, s3, oci, retry };
 }
 
 /**

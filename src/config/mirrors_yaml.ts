@@ -227,7 +227,9 @@ export function resolveMirror(
 export async function parseYaml(text: string, label: string): Promise<unknown> {
   const { parse } = await import("yaml");
   try {
-    return parse(text);
+    // Warnings (an unknown tag, say) are not printed as raw library output: the value is read
+    // as YAML's core schema resolves it.
+    return parse(text, { logLevel: "error" });
   } catch (e) {
     throw new InvalidDataError(`Cannot parse ${label}: ${errorMessage(e)}`, { cause: e });
   }

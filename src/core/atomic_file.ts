@@ -17,7 +17,8 @@ import {
   writeSync,
 } from "node:fs";
 import { chmod, mkdir, open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
+import { ownerTag } from "./pid.ts";
 
 /** Temporary files of `writeFileAtomic` start with this (listings skip them). */
 export const TEMP_FILE_PREFIX = ".spackle-tmp-";
@@ -34,14 +35,16 @@ export interface AtomicWriteOptions {
   sync?: boolean;
   /** Aborts between chunks; the temporary file is removed. */
   signal?: AbortSignal;
+  /** The temporary file's prefix (default {@link TEMP_FILE_PREFIX}). */
+  tempPrefix?: string;
 }
 
-/** The temporary name beside `path`, hidden and unique. */
-export function tempPathFor(path: string): string {
-  return join(
-    dirname(path),
-    `${TEMP_FILE_PREFIX}${basename(path)}-${randomBytes(6).toString("hex")}`,
-  );
+/**
+ * The temporary name beside `path`, hidden and unique: `.spackle-tmp-<host>-<pid>-<random>`, so
+ * that `verify` reports it and `prune` removes it once its process is gone (`core/pid.ts`).
+ */
+export function tempPathFor(path: string, prefix = TEMP_FILE_PREFIX): string {
+  return join(dirname(path), `${prefix}${ownerTag()}${randomBytes(6).toString("hex")}`);
 }
 
 /**
@@ -56,7 +59,7 @@ export async function writeFileAtomic(
 ): Promise<number> {
   opts.signal?.throwIfAborted();
   if (opts.mkdir !== false) await mkdir(dirname(path), { recursive: true });
-  const tmp = tempPathFor(path);
+  const tmp = tempPathFor(path, opts.tempPrefix);
   const mode = opts.mode ?? 0o666;
   const fh = await open(tmp, "wx", mode);
   let size = 0;
@@ -91,7 +94,7 @@ export function writeFileAtomicSync(
   opts: Omit<AtomicWriteOptions, "signal"> = {},
 ): void {
   if (opts.mkdir !== false) mkdirSync(dirname(path), { recursive: true });
-  const tmp = tempPathFor(path);
+  const tmp = tempPathFor(path, opts.tempPrefix);
   const mode = opts.mode ?? 0o666;
   const fd = openSync(tmp, "wx", mode);
   let open = true;

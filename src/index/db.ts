@@ -7,7 +7,7 @@
  * @module
  */
 import { InvalidDataError, NotFoundError, UnsupportedError } from "../errors.ts";
-import { archOf, archString, compilerOf, nodeFromDict } from "../spec/node.ts";
+import { archOf, archString, checkNodeIdentity, compilerOf, nodeFromDict } from "../spec/node.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import { filterRecords, type RecordQuery } from "./query.ts";
 
@@ -190,6 +190,10 @@ export function parseIndexDb(input: string | Uint8Array | unknown, label = "inde
       inBuildcache: rec.in_buildcache === true && !external,
       external,
     };
+    checkNodeIdentity(
+      { name: r.name, version: r.version, hash, arch: archOf(spec) },
+      `${label} record "database.installs.${hash.slice(0, 64)}"`,
+    );
     records.push(r);
     byHash.set(hash, r);
   }

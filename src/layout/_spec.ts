@@ -8,7 +8,7 @@
  * @module
  */
 import { InvalidDataError } from "../errors.ts";
-import { nodeFromDict } from "../spec/node.ts";
+import { checkNodeIdentity, nodeFromDict } from "../spec/node.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 
 type Obj = Record<string, unknown>;
@@ -54,6 +54,7 @@ export function parseSpecDoc(doc: unknown, label = "spec"): SpecDag {
     if (!n.name || !n.hash) {
       throw new InvalidDataError(`Cannot read ${label}: a node has no name or no hash`);
     }
+    checkNodeIdentity(n, label);
   }
   const blv = doc.buildcache_layout_version;
   return {

@@ -62,13 +62,27 @@ function checkRecord(r: unknown, label: string): asserts r is ManifestRecord {
   }
   const rec = r as Record<string, unknown>;
   const len = rec.contentLength;
-  if (typeof len !== "number" || !Number.isInteger(len) || len < 0) {
+  if (typeof len !== "number" || !Number.isSafeInteger(len) || len < 0) {
     throw new InvalidDataError(`Cannot read ${label}: "contentLength" is ${JSON.stringify(len)}`);
   }
   for (const k of ["mediaType", "compression", "checksumAlgorithm", "checksum"]) {
     if (typeof rec[k] !== "string") {
       throw new InvalidDataError(`Cannot read ${label}: "${k}" is ${JSON.stringify(rec[k])}`);
     }
+  }
+  // The checksum and its algorithm name a blob path: lowercase hex and a plain name only.
+  const alg = rec.checksumAlgorithm as string;
+  if (!/^[a-z0-9_]{1,32}$/.test(alg)) {
+    throw new InvalidDataError(
+      `Cannot read ${label}: "checksumAlgorithm" is ${JSON.stringify(alg)}`,
+    );
+  }
+  const sum = rec.checksum as string;
+  if (!/^[0-9a-f]{8,128}$/.test(sum) || (alg === "sha256" && sum.length !== 64)) {
+    throw new InvalidDataError(
+      `Cannot read ${label}: checksum ${JSON.stringify(sum.slice(0, 80))} is not ` +
+        (alg === "sha256" ? "64 lowercase hex digits" : "lowercase hex"),
+    );
   }
 }
 

@@ -6,7 +6,9 @@
  * @module
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { createReadStream } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
+import { ownerTag, removeDeadOwners } from "../core/pid.ts";
+import { fsError } from "../core/fs_errors.ts";
 import { dirname, join, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
 import { toWebStream } from "../core/streams.ts";
@@ -20,6 +22,8 @@ export interface BundleOptions {
   /** Spec queries whose runtime closure goes in the bundle (default: everything). */
   specs?: string[];
   jobs?: number;
+  /** Replace an existing output file (default: refuse). */
+  force?: boolean;
   signal?: AbortSignal;
   /** Called as the bundle is made: the sync into the temporary mirror, then the writing. */
   onEvent?: (e: SyncEvent | BundleEvent) => void;
@@ -49,7 +53,22 @@ export async function bundleMirror(
   opts: BundleOptions = {},
 ): Promise<BundleResult> {
   const target = resolve(out);
-  const tmp = await mkdtemp(join(dirname(target), ".spackle-bundle-"));
+  const st = statSync(target, { throwIfNoEntry: false });
+  if (st?.isDirectory()) {
+    throw new UsageError(`Cannot write the bundle "${out}": it is a directory; give a file name`);
+  }
+  if (st && !opts.force) {
+    throw new UsageError(
+      `Cannot write the bundle "${out}": the file exists (give --force to replace it)`,
+    );
+  }
+  // Working directories of bundles killed on this host are removed first.
+  removeDeadOwners(dirname(target), ".spackle-bundle-");
+  const tmp = await mkdtemp(join(dirname(target), ".spackle-bundle-" + ownerTag())).catch(
+    (e) => {
+      throw fsError(e, dirname(target), "write the bundle beside");
+    },
+  );
   try {
     const dst = await openStore(tmp, { writable: true }) as Store;
     const sync = await syncMirror(src, dst, {

@@ -39,6 +39,10 @@ export interface MigrateOptions {
   dryRun?: boolean;
   /** Entries migrated at once (default 4). */
   jobs?: number;
+  /** Take blobs already in `dst` as good by their size, without checking their digest. */
+  trustDestination?: boolean;
+  /** Called when a write waits for a prune running on `dst`. */
+  onPruneWait?: (lease: { host: string; pid: number }) => void;
   signal?: AbortSignal;
   onProgress?: (r: MigratedSpec) => void;
 }
@@ -134,7 +138,14 @@ export async function migrate(
 ): Promise<MigrateResult> {
   const signal = opts.signal;
   const reader = new V2Reader(src, { verifier: opts.verifier });
-  const writer = new V3Writer(dst);
+  let said = false;
+  const writer = new V3Writer(dst, {
+    trustDestination: opts.trustDestination,
+    onPruneWait: (l) => {
+      if (!said) opts.onPruneWait?.(l);
+      said = true;
+    },
+  });
   let indexDoc: Obj;
   try {
     const body = await src.read(V2_INDEX, { signal });
@@ -208,6 +219,10 @@ export async function migrate(
       opts.signer,
       signal,
     );
+    await writer.settle([
+      { d: entry.tarball, body: () => entry.openTarball({ signal }) },
+      { d: specD, body: specGz },
+    ], signal);
     r.status = "migrated";
     return r;
   };

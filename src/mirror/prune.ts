@@ -19,14 +19,27 @@ import {
   v3BlobPath,
 } from "../layout/v3/paths.ts";
 import { V3Writer } from "../layout/v3/writer.ts";
+import { takeLease } from "../layout/v3/lease.ts";
 import { updateIndex } from "../push/update_index.ts";
-import type { ReadStore, Store } from "../storage/store.ts";
+import { hasUploads, type ReadStore, type Store } from "../storage/store.ts";
 import { isRegistryStore } from "../storage/registry/store.ts";
+import { findTemporaries } from "../core/pid.ts";
+import { rm } from "node:fs/promises";
 
 /** Options of `pruneMirror`. */
 export interface PruneOptions {
-  /** DAG hashes to keep: spec manifests of other hashes are removed (default: keep all). */
+  /**
+   * DAG hashes to keep: spec manifests of other hashes are removed (default: keep all). An
+   * empty set is refused unless `keepNothing`.
+   */
   keep?: Set<string>;
+  /** Allow an empty `keep` set (removes every entry). */
+  keepNothing?: boolean;
+  /**
+   * S3 multipart uploads begun longer ago than this (ms) are stale: listed, and aborted with
+   * `delete`. Default 24 hours; 0 takes every pending upload as stale.
+   */
+  staleUploadMs?: number;
   /** Delete (default: only report). */
   delete?: boolean;
   signal?: AbortSignal;
@@ -47,9 +60,22 @@ export interface PruneProgress {
 /** One thing prune removes (or would remove). */
 export interface PruneItem {
   path: string;
-  kind: "manifest" | "blob";
-  reason: "not-kept" | "missing-blob" | "unparsable" | "orphan";
+  kind: "manifest" | "blob" | "temporary" | "upload";
+  /**
+   * `dead-owner`: a temporary file or directory whose writer (on this host) is gone, or an
+   * ownerless one older than an hour; `stale-upload`: an S3 multipart upload begun longer
+   * ago than `staleUploadMs` and never completed.
+   */
+  reason:
+    | "not-kept"
+    | "missing-blob"
+    | "unparsable"
+    | "orphan"
+    | "dead-owner"
+    | "stale-upload";
   size?: number;
+  /** The upload's id (`upload` items). */
+  uploadId?: string;
 }
 
 /** What prune found and did. */
@@ -121,7 +147,15 @@ async function manifestBlobs(
   return out;
 }
 
-/** Lists (and with `delete` removes) what the v3 mirror `store` no longer needs. */
+/**
+ * Lists (and with `delete` removes) what the v3 mirror `store` no longer needs.
+ *
+ * Safe beside spackle's own writers: a deleting prune takes the mirror's prune lease
+ * (`layout/v3/lease.ts`) before it lists anything, and writers check their blobs after it;
+ * a manifest is called "missing-blob" only when its blobs are still absent when checked
+ * after the manifest was read (a writer writes blobs before the manifest), and the manifests
+ * are read again just before blobs are deleted.
+ */
 export async function pruneMirror(
   store: ReadStore | Store,
   opts: PruneOptions = {},
@@ -135,6 +169,25 @@ export async function pruneMirror(
   if (opts.delete && typeof (store as Store).delete !== "function") {
     throw new UsageError(`Cannot delete from "${store.url.href}": the store is read-only`);
   }
+  if (opts.keep && opts.keep.size === 0 && !opts.keepNothing) {
+    throw new UsageError(
+      "The keep list is empty: prune would delete every entry. Give hashes to keep, or " +
+        "--keep-nothing to empty the mirror",
+    );
+  }
+  if (!store.list) {
+    throw new UsageError(`Cannot prune "${store.url.href}": the store cannot be listed`);
+  }
+  const lease = opts.delete ? await takeLease(store as Store, signal) : undefined;
+  try {
+    return await prune(store, opts);
+  } finally {
+    await lease?.release();
+  }
+}
+
+async function prune(store: ReadStore | Store, opts: PruneOptions): Promise<PruneResult> {
+  const signal = opts.signal;
   const progress = opts.onProgress;
   const blobs = new Map<string, number>();
   if (store.listStat) {
@@ -154,7 +207,7 @@ export async function pruneMirror(
     const spec = p.startsWith(V3_SPEC_DIR) ? parseV3SpecManifestPath(p) : undefined;
     let reason: PruneItem["reason"] | undefined;
     if (!m) reason = "unparsable";
-    else if (m.blobs.some((b) => blobs.get(b.path) !== b.size)) reason = "missing-blob";
+    else if (await missingBlob(store, m.blobs, blobs, signal)) reason = "missing-blob";
     else if (spec && opts.keep && !opts.keep.has(spec.hash)) reason = "not-kept";
     if (reason) items.push({ path: p, kind: "manifest", reason });
   }
@@ -167,14 +220,16 @@ export async function pruneMirror(
       await s.delete(i.path, { signal });
     }
     progress?.({ step: "delete", done: items.length, total: items.length });
-    if (
-      removed.size &&
-      [...manifests.keys()].some((p) => p.startsWith(V3_SPEC_DIR) && !removed.has(p))
-    ) {
-      indexSpecs = (await updateIndex(new V3Writer(s), { keys: true, signal })).specs;
+    // The index is rebuilt whenever an entry went (an emptied mirror gets an empty index).
+    if ([...removed].some((p) => p.startsWith(V3_SPEC_DIR))) {
+      indexSpecs = (await updateIndex(new V3Writer(s, { holdsPruneLease: true }), {
+        keys: true,
+        signal,
+      })).specs;
     }
   }
-  // Blobs named by any remaining manifest (re-read after a rebuilt index) are kept.
+  // Blobs named by any manifest there just before the deletion (read again after the index
+  // was rebuilt, so that entries written meanwhile are seen) are kept.
   const after = opts.delete ? await manifestBlobs(store, signal, progress) : manifests;
   const named = new Set<string>();
   for (const [p, m] of after) {
@@ -193,5 +248,62 @@ export async function pruneMirror(
     progress?.({ step: "delete", done: orphans.length, total: orphans.length });
   }
   items.push(...orphans);
+  items.push(...await leftovers(store, opts));
   return { items, deleted: !!opts.delete, indexSpecs };
+}
+
+/** An ownerless temporary (from an older spackle) is removed once this old. */
+const UNOWNED_TEMP_MS = 3600_000;
+
+/**
+ * What interrupted writers left: temporary files and directories of dead processes in a
+ * local mirror, stale multipart uploads in a bucket; removed with `delete`.
+ */
+async function leftovers(store: ReadStore | Store, opts: PruneOptions): Promise<PruneItem[]> {
+  const out: PruneItem[] = [];
+  const signal = opts.signal;
+  const dir = store.url.protocol === "file:" ? store.localPath?.("") : undefined;
+  if (dir !== undefined) {
+    const now = Date.now();
+    for (const t of findTemporaries(dir)) {
+      const dead = t.owner === "dead" ||
+        (t.owner === "unknown" && now - t.mtimeMs > UNOWNED_TEMP_MS);
+      if (!dead) continue;
+      out.push({ path: t.path, kind: "temporary", reason: "dead-owner" });
+      if (opts.delete) {
+        signal?.throwIfAborted();
+        await rm(store.localPath!(t.path), { recursive: true, force: true });
+      }
+    }
+  }
+  if (hasUploads(store)) {
+    const age = opts.staleUploadMs ?? 24 * 3600_000;
+    const before = Date.now() - age;
+    for await (const u of store.listUploads("", { signal })) {
+      if (age > 0 && u.initiated > before) continue;
+      out.push({ path: u.path, kind: "upload", reason: "stale-upload", uploadId: u.uploadId });
+      if (opts.delete) await store.abortUpload(u.path, u.uploadId, { signal });
+    }
+  }
+  return out;
+}
+
+/**
+ * True when a blob the manifest names is absent or of another size: first by the listing,
+ * then (for a blob the listing lacks) by asking the store now, after the manifest was read:
+ * a writer that wrote the blob after the listing wrote it before its manifest.
+ */
+async function missingBlob(
+  store: ReadStore,
+  named: { path: string; size: number }[],
+  listed: Map<string, number>,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  for (const b of named) {
+    if (listed.get(b.path) === b.size) continue;
+    const st = await store.stat(b.path, { signal });
+    if (st?.size !== b.size) return true;
+    listed.set(b.path, st.size);
+  }
+  return false;
 }

@@ -3,7 +3,8 @@
  * mirror. v3 sources are copied verbatim (signatures preserved): the source manifests are read
  * first (so the work is known), then for each manifest its blobs, verified by checksum and size
  * while streaming, then the manifest itself. Blobs already at the destination with the right
- * size are skipped (content addressing) and manifests already identical are skipped, so an
+ * size and digest (read back, unless `trustDestination`) are skipped and a corrupt one is
+ * replaced; manifests already identical are skipped, so an
  * interrupted run resumes where it stopped. v2 sources are migrated. The destination index
  * (and key index) is rebuilt once at the end.
  *
@@ -40,11 +41,13 @@ import {
   v3IndexManifestPath,
   v3SpecManifestPath,
 } from "../layout/v3/paths.ts";
-import { V3Writer } from "../layout/v3/writer.ts";
+import { blobHasDigest, V3Writer } from "../layout/v3/writer.ts";
+import { waitForPrune } from "../layout/v3/lease.ts";
 import { detectLayout } from "../layout/detect.ts";
 import { updateIndex } from "../push/update_index.ts";
 import type { Verifier } from "../sign/types.ts";
 import { drain } from "../core/streams.ts";
+import { errnoCode } from "../core/fs_errors.ts";
 import type { ListedObject, ReadStore, Store } from "../storage/store.ts";
 import { migrate, type MigratedSpec } from "./migrate.ts";
 import { needsEntrySync, syncEntries } from "./oci_sync.ts";
@@ -80,6 +83,13 @@ export interface SyncOptions {
    * of read, copy and size check). With `trustSource` every blob is copied on the server.
    */
   serverCopyMinBytes?: number;
+  /**
+   * Take a blob already at the destination as good when its size is right, without reading
+   * it back to check its digest (for the rerun of a huge mirror).
+   */
+  trustDestination?: boolean;
+  /** Called once when a write waits for a prune running on the destination. */
+  onPruneWait?: (lease: { host: string; pid: number }) => void;
   signal?: AbortSignal;
   /** Called after each manifest is handled. */
   onProgress?: (e: SyncedEntry) => void;
@@ -324,6 +334,8 @@ export async function syncMirror(
       unsigned: !opts.requireSignatures,
       dryRun: opts.dryRun,
       jobs: opts.jobs,
+      trustDestination: opts.trustDestination,
+      onPruneWait: opts.onPruneWait,
       signal,
       onProgress: (s) => {
         const e = toEntry(s);
@@ -455,7 +467,11 @@ export async function syncMirror(
     const body = (await src.read(b.path, { signal }))
       .pipeThrough(checking(b.algorithm, b.sum, b.size, `blob "${b.path}"`))
       .pipeThrough(counting(report));
-    await dst.write(b.path, body, { signal, size: b.size });
+    await dst.write(b.path, body, {
+      signal,
+      size: b.size,
+      sha256: b.algorithm === "sha256" ? b.sum : undefined,
+    });
   };
 
   const serverCopy = async (b: BlobRef) => {
@@ -487,7 +503,17 @@ export async function syncMirror(
     if (!p) {
       p = (async () => {
         const have = await statDst(b.path);
-        if (have && have.size === b.size) {
+        if (
+          have && have.size === b.size &&
+          (opts.trustDestination ||
+            await blobHasDigest(dst, b.path, {
+              mediaType: "",
+              checksum: b.sum,
+              checksumAlgorithm: b.algorithm as "sha256",
+              size: b.size,
+              compression: "none",
+            }, signal))
+        ) {
           res.blobsPresent++;
           event({ kind: "blob-done", path: b.path, size: b.size, status: "present" });
           return;
@@ -514,6 +540,27 @@ export async function syncMirror(
     return p;
   };
 
+  // After a manifest is committed: wait while a deleting prune holds the destination's lease,
+  // then write back any of its blobs that the prune took for an orphan (layout/v3/lease.ts).
+  let pruneWaitSaid = false;
+  const settle = async (m: Planned, manifest: string) => {
+    if (opts.dryRun) return;
+    await waitForPrune(dst, {
+      signal,
+      onWait: (l) => {
+        if (!pruneWaitSaid) opts.onPruneWait?.(l);
+        pruneWaitSaid = true;
+      },
+    });
+    for (const b of m.blobs) {
+      const st = await dst.stat(b.path, { signal });
+      if (st?.size === b.size) continue;
+      blobsDone.delete(b.path);
+      known?.delete(b.path);
+      await copyBlob(b, manifest);
+    }
+  };
+
   const copyManifest = async (m: Planned) => {
     const path = m.path;
     if (m.text === undefined) return finish({ path, status: "left", reason: m.reason });
@@ -527,15 +574,19 @@ export async function syncMirror(
         (have.etag === `"${createHash("md5").update(bytes).digest("hex")}"` ||
           (await readText(dst, path, signal)) === m.text);
       if (same) {
+        // A manifest that was there already named its blobs to any prune: nothing to settle.
         finish({ path, status: "present" });
       } else if (opts.dryRun) {
         finish({ path, status: "would-copy" });
       } else {
         await dst.write(path, bytes, { signal, contentType: "application/json" });
+        await settle(m, path);
         finish({ path, status: "copied" });
       }
     } catch (e) {
-      if (signal?.aborted || e instanceof IntegrityError) throw e;
+      // A destination that cannot be written (read-only, full, not a directory) stops the
+      // sync: it is not a problem of this entry.
+      if (signal?.aborted || e instanceof IntegrityError || destinationBroken(e)) throw e;
       finish({ path, status: "left", reason: (e as Error).message });
     }
   };
@@ -556,4 +607,10 @@ export async function syncMirror(
     res.keys = idx.keys;
   }
   return res;
+}
+
+/** True for a file-system error that every further write would meet too. */
+function destinationBroken(e: unknown): boolean {
+  const code = errnoCode((e as { cause?: unknown })?.cause);
+  return !!code && ["EROFS", "EACCES", "EPERM", "ENOSPC", "EDQUOT", "ENOTDIR"].includes(code);
 }

@@ -14,6 +14,7 @@ import { runPool } from "../core/pool.ts";
 import { digestFile, digestStream, sha256Hex } from "../core/digest.ts";
 import { gunzipBytes, isGzip } from "../core/gzip.ts";
 import { collect, collectText } from "../core/streams.ts";
+import { findTemporaries } from "../core/pid.ts";
 import type { Verifier } from "../sign/types.ts";
 import { parseIndexDb } from "../index/db.ts";
 import { isClearsigned } from "../layout/clearsign.ts";
@@ -1065,6 +1066,26 @@ export async function verifyMirror(
           message: `The tarball "${p}" has no spec file`,
         });
       }
+    }
+  }
+
+  // ---- what interrupted writers left --------------------------------------------------------
+  const localDir = store.url.protocol === "file:" ? store.localPath?.("") : undefined;
+  if (localDir !== undefined && !sampled) {
+    const what = {
+      dead: "its process is gone; `spackle prune --delete` removes it",
+      live: "its process still runs (a write in progress)",
+      "other-host": "made on another host; remove it once that write is over",
+      unknown: "its owner is unknown; `spackle prune --delete` removes it after an hour",
+    };
+    for (const t of findTemporaries(localDir)) {
+      add({
+        kind: "notice",
+        code: "temporary_file",
+        path: t.path,
+        message: `The temporary ${t.dir ? "directory" : "file"} "${t.path}" was left by a ` +
+          `writer: ${what[t.owner]}`,
+      });
     }
   }
 

@@ -9,6 +9,7 @@
  */
 import {
   existsSync,
+  linkSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -18,6 +19,7 @@ import {
   statSync,
 } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
 import { v3BlobPath } from "../layout/v3/paths.ts";
 import { createReadStream } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,7 +27,8 @@ import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
 import { parseSpecJson } from "../spec/parse.ts";
-import type { V3Writer } from "../layout/v3/writer.ts";
+import { V3Writer } from "../layout/v3/writer.ts";
+import type { Descriptor } from "../layout/types.ts";
 import type { Signer } from "../sign/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import type { BuildinfoMeta } from "./buildinfo.ts";
@@ -41,6 +44,7 @@ import {
   type RecordQuery,
 } from "../index/query.ts";
 import { InstallDatabase, type InstallDbView } from "../index/install_db.ts";
+import { fsError } from "../core/fs_errors.ts";
 
 /** One installed spec that can be pushed. */
 export interface InstalledPrefix {
@@ -344,13 +348,32 @@ export function specsToPush(
   return { items, missing };
 }
 
-/** Renames a packed tarball into the blob path of a local mirror (unless already there). */
-function placeBlob(local: string, file: string, checksum: string, size: number): void {
-  const dest = join(local, v3BlobPath(checksum));
-  const st = statSync(dest, { throwIfNoEntry: false });
-  if (st && st.size === size) return;
+/**
+ * Renames a packed tarball into the blob path of a local mirror, unless the blob is there with
+ * its content (a corrupt one of the same size is replaced).
+ */
+async function placeBlob(
+  writer: V3Writer,
+  local: string,
+  file: string,
+  d: Descriptor,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (await writer.hasBlob(d, signal)) return;
+  const path = v3BlobPath(d.checksum);
+  const dest = join(local, path);
   mkdirSync(dirname(dest), { recursive: true });
-  renameSync(file, dest);
+  // A link (the packed file stays readable, should the blob have to be written again after
+  // a concurrent prune) under a temporary name, renamed over whatever is there.
+  const tmp = join(dirname(dest), `.spackle-tmp-${ownerTag()}${randomBytes(6).toString("hex")}`);
+  linkSync(file, tmp);
+  try {
+    renameSync(tmp, dest);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  writer.markGood(path);
 }
 
 /**
@@ -406,12 +429,17 @@ export async function pushSpecs(
   const results: PushedSpec[] = new Array(items.length);
   // A local mirror gets the tarball packed beside it and renamed into place (no copy).
   const local = writer.store.url.protocol === "file:" ? fileURLToPath(writer.store.url) : undefined;
-  if (local) mkdirSync(local, { recursive: true });
   // Working directories of pushes killed on this host are removed first.
   const parent = local ?? tmpdir();
   const prefix = local ? ".spackle-push-" : "spackle-push-";
-  removeDeadOwners(parent, prefix);
-  const tmp = mkdtempSync(join(parent, prefix + ownerTag()));
+  let tmp: string;
+  try {
+    if (local) mkdirSync(local, { recursive: true });
+    removeDeadOwners(parent, prefix);
+    tmp = mkdtempSync(join(parent, prefix + ownerTag()));
+  } catch (e) {
+    throw fsError(e, parent, local ? "write to the mirror" : "make a working directory in");
+  }
   writer.plan?.(items.map((i) => i.hash));
   const worker = async (_: unknown, i: number) => {
     const item = items[i];
@@ -435,7 +463,9 @@ export async function pushSpecs(
         const file = join(tmp, `${item.hash}.tar.gz`);
         try {
           const packed = await packToFile({ prefix: item.prefix, meta }, file);
-          if (local) placeBlob(local, file, packed.descriptor.checksum, packed.descriptor.size);
+          if (local && writer instanceof V3Writer) {
+            await placeBlob(writer, local, file, packed.descriptor, opts.signal);
+          }
           const res = await writer.push(item.dag, {
             descriptor: packed.descriptor,
             open: () =>
@@ -455,7 +485,7 @@ export async function pushSpecs(
         }
       }
     } catch (e) {
-      r.error = (e as Error).message;
+      r.error = (fsError(e, local ?? tmp, "push to") as Error).message;
       if (opts.signal?.aborted) throw e;
     }
     results[i] = r;

@@ -27,7 +27,7 @@ import {
 import type { V3Writer } from "../layout/v3/writer.ts";
 import { buildcacheRecords, buildIndexJson } from "../index/writer.ts";
 import type { Descriptor } from "../layout/types.ts";
-import type { SpecDag } from "../spec/types.ts";
+import type { SpecDag, SpecNode } from "../spec/types.ts";
 
 /**
  * The index blob text for `specs`: Spack's `BuildCacheDatabase` JSON (records with `spec`,
@@ -86,11 +86,16 @@ export async function updateIndex(
     if (p.endsWith(V3_SPEC_MANIFEST_SUFFIX)) paths.push(p);
   }
   paths.sort();
-  if (paths.length === 0) {
-    throw new NotFoundError(
-      `Cannot generate an index for "${store.url.href}": it has no spec manifests`,
-    );
+  // Blob sizes from one listing where it carries them (S3); else each blob is asked for.
+  let listed: Map<string, number> | undefined;
+  if (store.listStat && paths.length) {
+    listed = new Map();
+    for await (const o of store.listStat("blobs/", { signal: opts.signal })) {
+      listed.set(o.path, o.size);
+    }
   }
+  const blobSize = async (path: string) =>
+    listed ? listed.get(path) : (await store.stat(path, { signal: opts.signal }))?.size;
   const specs: (SpecDag | undefined)[] = new Array(paths.length);
   const skipped: { path: string; reason: string }[] = [];
   const worker = async (_: unknown, i: number) => {
@@ -102,6 +107,19 @@ export async function updateIndex(
       const rec = m.data.find((r) => isSpecMediaType(r.mediaType)) ??
         findRecord(m, MEDIA_TYPES.spec);
       if (!rec) throw new InvalidDataError("no spec record");
+      for (const r of m.data) {
+        if (r === rec) continue;
+        const p = v3BlobPath(r.checksum, r.checksumAlgorithm);
+        const size = await blobSize(p);
+        if (size !== r.contentLength) {
+          const what = /\.tar\b|tar\+/.test(r.mediaType) ? "tarball" : `"${r.mediaType}"`;
+          throw new NotFoundError(
+            size === undefined
+              ? `its ${what} blob "${p}" is missing`
+              : `its ${what} blob "${p}" has ${size} bytes, not ${r.contentLength}`,
+          );
+        }
+      }
       const blob = v3BlobPath(rec.checksum, rec.checksumAlgorithm);
       const bytes = await readBytes(store, blob, opts.signal);
       const sum = createHash(rec.checksumAlgorithm).update(bytes).digest("hex");
@@ -128,9 +146,47 @@ export async function updateIndex(
   };
   const jobs = Math.max(1, Math.min(opts.jobs ?? 32, paths.length));
   await runPool(paths, jobs, worker);
+  // An entry whose runtime (link or run) dependencies are not all in the mirror cannot be
+  // installed from it: left out, as are, in turn, the entries that need it.
+  const present = new Map<string, number>();
+  specs.forEach((s, i) => s && present.set(s.root, i));
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [hash, i] of present) {
+      const missing = missingRuntimeDep(specs[i]!, present);
+      if (!missing) continue;
+      present.delete(hash);
+      specs[i] = undefined;
+      skipped.push({
+        path: paths[i],
+        reason: `its runtime dependency ${missing.name}@${missing.version}/${missing.hash} ` +
+          "is not in the mirror",
+      });
+      changed = true;
+    }
+  }
+  skipped.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   const good = specs.filter((s): s is SpecDag => !!s);
   const index = await writer.writeIndex(buildIndexText(good), { signal: opts.signal });
   const res: UpdateIndexResult = { specs: good.length, skipped, index };
   if (opts.keys) res.keys = await writer.writeKeyIndex(opts.signal);
   return res;
+}
+
+/** The first node `dag`'s root needs at run time (not external) that `present` lacks. */
+function missingRuntimeDep(dag: SpecDag, present: Map<string, number>): SpecNode | undefined {
+  const seen = new Set([dag.root]);
+  const queue = [dag.root];
+  while (queue.length) {
+    const n = dag.nodes.get(queue.shift()!);
+    for (const d of n?.dependencies ?? []) {
+      if (seen.has(d.hash) || !d.depTypes.some((t) => t === "link" || t === "run")) continue;
+      seen.add(d.hash);
+      const dep = dag.nodes.get(d.hash);
+      if (!dep || dep.external) continue;
+      if (!present.has(d.hash)) return dep;
+      queue.push(d.hash);
+    }
+  }
+  return undefined;
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { DepType, SpecArch, SpecDependency, SpecNode } from "./types.ts";
+import { InvalidDataError } from "../errors.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -124,4 +125,32 @@ export function namingCompiler(
     }
   }
   return undefined;
+}
+
+const SPEC_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
+const SPEC_HASH = /^[a-z0-9]{1,64}$/;
+
+/** True when `s` can be one path component: no separator, NUL or newline, not "." or "..". */
+function pathSafe(s: string): boolean {
+  return !/[\/\\\0\n]/.test(s) && s !== "." && s !== "..";
+}
+
+/**
+ * Refuses a node whose name, hash, version or architecture could not be a package's (they
+ * become path components of prefixes and mirror paths): `InvalidDataError` naming `label`.
+ */
+export function checkNodeIdentity(
+  n: { name: string; version: string; hash: string; arch?: SpecArch },
+  label: string,
+): void {
+  const bad = (what: string, v: string) =>
+    new InvalidDataError(
+      `Cannot read ${label}: the ${what} ${JSON.stringify(v.slice(0, 80))} is not valid`,
+    );
+  if (!SPEC_NAME.test(n.name)) throw bad("package name", n.name);
+  if (!SPEC_HASH.test(n.hash)) throw bad(`hash of "${n.name}"`, n.hash);
+  if (!pathSafe(n.version)) throw bad(`version of "${n.name}"`, n.version);
+  for (const v of [n.arch?.platform, n.arch?.platformOs, n.arch?.target]) {
+    if (v !== undefined && !pathSafe(v)) throw bad(`architecture of "${n.name}"`, v);
+  }
 }

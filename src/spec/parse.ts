@@ -8,7 +8,7 @@ import type { z } from "zod";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
 import { NodeJson, SpecDocJson, SpecListV1Json, SpecNodesJson } from "./schema.ts";
 import type { SpecDag, SpecNode } from "./types.ts";
-import { nodeFromDict } from "./node.ts";
+import { checkNodeIdentity, nodeFromDict } from "./node.ts";
 
 export { archOf, archString, compilerOf, namingCompiler, nodeFromDict } from "./node.ts";
 
@@ -66,6 +66,7 @@ export function parseNodeJson(raw: unknown, label = "spec node", where = "spec")
       `Cannot read ${label}: node "${node.name}" at "${where}" has no hash`,
     );
   }
+  checkNodeIdentity(node, `${label} at "${where}"`);
   return node;
 }
 
@@ -129,6 +130,7 @@ export function parseSpecJson(input: string | unknown, label = "spec"): SpecDag 
         `Cannot read ${label}: node "${n.name}" (spec.nodes[${i}]) has no hash`,
       );
     }
+    checkNodeIdentity(n, `${label} (spec.nodes[${i}])`);
     if (!byHash.has(n.hash)) byHash.set(n.hash, n);
     for (const k of ["full_hash", "build_hash"]) {
       const v = n.raw[k];

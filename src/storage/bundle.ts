@@ -13,6 +13,7 @@ import { NotFoundError, UsageError } from "../errors.ts";
 import { indexTarFile, type TarWriteEntry, writeTar } from "../core/tar.ts";
 import { toWebStream } from "../core/streams.ts";
 import { writeFileAtomic } from "../core/atomic_file.ts";
+import { fsError } from "../core/fs_errors.ts";
 import { checkStorePath } from "./path.ts";
 import type { ReadStore, StoreCallOptions, StoreStat } from "./store.ts";
 
@@ -137,6 +138,17 @@ export async function writeBundle(
       };
     }
   }
-  await writeFileAtomic(target, writeTar(entries()), { mode: 0o644, sync: true, mkdir: false });
+  try {
+    // `.spackle-bundle-<host>-<pid>-<random>`: prune and the next bundle remove it once its
+    // process is gone.
+    await writeFileAtomic(target, writeTar(entries()), {
+      mode: 0o644,
+      sync: true,
+      mkdir: false,
+      tempPrefix: ".spackle-bundle-",
+    });
+  } catch (e) {
+    throw fsError(e, target, "write the bundle");
+  }
   return { path: target, count };
 }

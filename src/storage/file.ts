@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { NotFoundError, TransportError, UsageError } from "../errors.ts";
 import { toWebStream } from "../core/streams.ts";
 import { TEMP_FILE_PREFIX, writeFileAtomic } from "../core/atomic_file.ts";
+import { fsError } from "../core/fs_errors.ts";
 import type { Store, StoreCallOptions, StoreStat, WriteOptions } from "./store.ts";
 
 /** A Store over a local directory. */
@@ -85,17 +86,23 @@ export class FileStore implements Store {
       await writeFileAtomic(dest, body, { mode: 0o644, sync: true, signal: opts?.signal });
     } catch (e) {
       throw e instanceof Error && "code" in e && typeof e.code === "string" && !("temporary" in e)
-        ? wrap(e, path)
+        ? fsError(e, dest, "write")
         : e;
     }
   }
 
   async delete(path: string, opts?: StoreCallOptions): Promise<void> {
     opts?.signal?.throwIfAborted();
-    await rm(this.localPath(path), { force: true });
+    const p = this.localPath(path);
+    await rm(p, { force: true }).catch((e) => {
+      throw fsError(e, p, "delete");
+    });
   }
 }
 
-function wrap(e: unknown, path: string): TransportError {
-  return new TransportError(`Cannot access "${path}": ${(e as Error).message}`, { cause: e });
+function wrap(e: unknown, path: string): unknown {
+  const w = fsError(e, path, "access");
+  return w === e
+    ? new TransportError(`Cannot access "${path}": ${(e as Error).message}`, { cause: e })
+    : w;
 }

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { InvalidDataError, TransportError, UsageError } from "../errors.ts";
+import { InvalidDataError, UsageError } from "../errors.ts";
 import { type HttpOptions, makeFetch, redact, statusError } from "./http.ts";
 import { checkStorePath } from "./path.ts";
-import { backoffDelay } from "./retry.ts";
+import { type ReopenedBody, resumingBody } from "./resume.ts";
 import type { ReadStore, StoreCallOptions, StoreStat } from "./store.ts";
 
 /** Options of an HttpsStore. */
@@ -19,6 +19,8 @@ export interface HttpsStoreOptions {
   http?: HttpOptions;
   /** How many times one read may resume a body cut short by the network (default 3). */
   maxResumes?: number;
+  /** Called before a broken body is resumed (what broke, the attempt, the wait). */
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 }
 
 function looksLikeHtml(head: Uint8Array): boolean {
@@ -38,6 +40,7 @@ export class HttpsStore implements ReadStore {
   /** How many times one read may resume a body cut short by the network. */
   readonly maxResumes: number;
   private readonly fetch: typeof fetch;
+  private readonly onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 
   constructor(url: URL | string, opts: HttpsStoreOptions = {}) {
     const u = new URL(url);
@@ -50,6 +53,7 @@ export class HttpsStore implements ReadStore {
     this.url = u;
     this.fetch = opts.fetch ?? makeFetch(opts.http);
     this.maxResumes = opts.maxResumes ?? 3;
+    this.onRetry = opts.onRetry;
   }
 
   /** The URL of `path`, each segment percent-encoded. */
@@ -140,7 +144,8 @@ export class HttpsStore implements ReadStore {
       throw this.portalError(url, res, "the body starts with an HTML tag");
     }
     // A body cut short by the network is resumed from where it broke with a Range request
-    // (guarded by the ETag so that a changed object is never spliced).
+    // (guarded by the ETag so that a changed object is never spliced), or read again from the
+    // start when the server has no ranges (storage/resume.ts).
     const etag = res.headers.get("etag");
     const strongEtag = etag && !etag.startsWith("W/") ? etag : undefined;
     const lengthHeader = res.headers.get("content-length");
@@ -148,85 +153,61 @@ export class HttpsStore implements ReadStore {
         res.headers.get("content-encoding") === null
       ? Number(lengthHeader)
       : undefined;
-    const rangesOk = res.headers.get("accept-ranges") !== "none" && total !== undefined &&
-      strongEtag !== undefined;
     const signal = opts?.signal;
     const fetchFn = this.fetch;
-    let current = reader;
-    let delivered = first.byteLength;
-    let resumes = 0;
-    let sentHead = false;
-    const asError = (e: unknown) =>
-      e instanceof Error && (e.name === "AbortError" || "code" in e)
-        ? e
-        : new TransportError(`Cannot read ${redact(url)}: ${(e as Error).message}`, {
-          cause: e,
-          temporary: true,
-        });
-    const resume = async (): Promise<boolean> => {
-      if (!rangesOk || resumes >= this.maxResumes || signal?.aborted) return false;
-      resumes++;
-      await new Promise((r) => setTimeout(r, backoffDelay(resumes, { baseDelayMs: 200 })));
-      let r2: Response;
-      try {
-        r2 = await fetchFn(url, {
-          method: "GET",
-          signal,
-          headers: { range: `bytes=${delivered}-`, "if-range": strongEtag! },
-        });
-      } catch {
-        return false;
-      }
+    const reopen = async (offset: number): Promise<ReopenedBody | undefined> => {
+      const headers: Record<string, string> = { range: `bytes=${offset}-` };
+      if (strongEtag) headers["if-range"] = strongEtag;
+      const r2 = await fetchFn(url, { method: "GET", signal, headers });
       const cr = r2.headers.get("content-range") ?? "";
-      if (r2.status !== 206 || !cr.startsWith(`bytes ${delivered}-`) || !r2.body) {
-        await r2.body?.cancel().catch(() => {});
-        return false;
-      }
-      current = r2.body.getReader();
-      return true;
+      if (
+        r2.status === 206 && r2.body && cr.startsWith(`bytes ${offset}-`) &&
+        (strongEtag || cr.endsWith(`/${total}`))
+      ) return { body: r2.body, start: offset };
+      const e2 = r2.headers.get("etag");
+      if (
+        r2.status === 200 && r2.body && r2.headers.get("content-length") === String(total) &&
+        r2.headers.get("content-encoding") === null && (!strongEtag || e2 === strongEtag)
+      ) return { body: r2.body, start: 0 };
+      await r2.body?.cancel().catch(() => {});
+      return undefined;
     };
+    const rest = resumingBody(reader, {
+      label: redact(url),
+      total,
+      delivered: first.byteLength,
+      reopen,
+      maxResumes: this.maxResumes,
+      signal,
+      onRetry: this.onRetry,
+    });
+    if (ended) {
+      return new ReadableStream({
+        start(c) {
+          if (first.byteLength) c.enqueue(first);
+          c.close();
+        },
+      });
+    }
+    let sentHead = !first.byteLength;
+    const restReader = rest.getReader();
     return new ReadableStream<Uint8Array>({
       async pull(c) {
         if (!sentHead) {
           sentHead = true;
-          if (first.byteLength) {
-            c.enqueue(first);
-            return;
-          }
-        }
-        if (ended) {
-          c.close();
+          c.enqueue(first);
           return;
         }
-        for (;;) {
-          let err: unknown;
-          try {
-            const { value, done } = await current.read();
-            if (!done) {
-              delivered += value.byteLength;
-              c.enqueue(value);
-              return;
-            }
-            if (total === undefined || delivered >= total) {
-              c.close();
-              return;
-            }
-            err = new TransportError(
-              `Cannot read ${redact(url)}: the body ended after ${delivered} of ${total} bytes`,
-              { temporary: true },
-            );
-          } catch (e) {
-            err = asError(e);
-          }
-          const temporary = (err as { temporary?: unknown }).temporary === true;
-          if (!temporary || !(await resume())) {
-            c.error(err);
-            return;
-          }
+        try {
+          const { value, done } = await restReader.read();
+          if (done) c.close();
+          else c.enqueue(value);
+        } catch (e) {
+          c.error(e);
         }
       },
       cancel(reason) {
-        return current.cancel(reason);
+        return restReader.cancel(reason);
       },
     }, { highWaterMark: 0 });
   }

@@ -19,7 +19,15 @@ export {
   retryAfterMs,
   statusError,
 } from "./http.ts";
-export { backoffDelay, isTemporary, type RetryOptions, retryStore, withRetry } from "./retry.ts";
+export {
+  backoffDelay,
+  isTemporary,
+  retryMessage,
+  type RetryOptions,
+  retryStore,
+  withRetry,
+} from "./retry.ts";
+export { type ReopenedBody, type ResumeOptions, resumingBody } from "./resume.ts";
 export { HttpsStore, type HttpsStoreOptions } from "./https.ts";
 export { checkStorePath } from "./path.ts";
 export { openStore, type OpenStoreOptions, storeUrl } from "./open.ts";

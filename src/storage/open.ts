@@ -107,7 +107,10 @@ export async function openStore(
     }
     if (st?.isFile()) {
       if (opts.writable) {
-        throw new UsageError(`Cannot write to "${local}": a bundle file is read-only`);
+        throw new UsageError(
+          `Cannot write to "${local}": it is a file, not a mirror directory (a mirror to ` +
+            "write to is a directory or an s3:// URL; bundle files are read-only)",
+        );
       }
       return BundleStore.open(local);
     }
@@ -125,7 +128,11 @@ export async function openStore(
         `Cannot write to "${u.href}": https mirrors are read-only (push to file:// or s3:// instead)`,
       );
     }
-    const store = new HttpsStore(u, { fetch: opts.fetch, http: opts.http });
+    const store = new HttpsStore(u, {
+      fetch: opts.fetch,
+      http: opts.http,
+      onRetry: opts.retry?.onRetry,
+    });
     return opts.retry?.retries === 0 ? store : retryStore(store, opts.retry);
   }
   if (u.protocol === "memory:") {

@@ -15,6 +15,12 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** Longest delay between attempts, in ms. Default 8000. */
   maxDelayMs?: number;
+  /**
+   * Total time one call may spend, attempts and waits together, before no further attempt is
+   * made, in ms. Default 75000: a server that never answers costs about a minute (two
+   * connect timeouts), reported at each retry, not five timeouts in silence.
+   */
+  maxElapsedMs?: number;
   /** Which errors are worth retrying. Default: `isTemporary`. */
   retryable?: (err: unknown) => boolean;
   /** Called before each wait (for logging). */
@@ -63,8 +69,12 @@ export async function withRetry<T>(
 ): Promise<T> {
   const retries = opts.retries ?? 4;
   const retryable = opts.retryable ?? isTemporary;
+  const started = Date.now();
+  const budget = opts.maxElapsedMs ?? 75_000;
+  let longest = 0;
   for (let attempt = 0;; attempt++) {
     opts.signal?.throwIfAborted();
+    const t0 = Date.now();
     try {
       return await fn(attempt);
     } catch (e) {
@@ -74,6 +84,9 @@ export async function withRetry<T>(
       const delay = typeof asked === "number"
         ? Math.max(backoffDelay(attempt + 1, opts), Math.min(asked, opts.maxDelayMs ?? 8000))
         : backoffDelay(attempt + 1, opts);
+      // No attempt that would, taking as long as the longest so far, end past the budget.
+      longest = Math.max(longest, Date.now() - t0);
+      if (Date.now() - started + delay + longest > budget) throw e;
       opts.onRetry?.(e, attempt + 1, delay);
       await sleep(delay, opts.signal);
     }
@@ -128,4 +141,11 @@ export function retryStore<S extends ReadStore>(store: S, opts: RetryOptions = {
     }
   }
   return Object.assign(Object.create(Object.getPrototypeOf(store)), store, wrapped) as S;
+}
+
+/** The line a retry is reported with: `retrying in 2 s: connection reset`. */
+export function retryMessage(err: unknown, delayMs: number): string {
+  const secs = delayMs >= 1000 ? `${Math.round(delayMs / 100) / 10} s` : `${delayMs} ms`;
+  const msg = err instanceof Error ? err.message : String(err);
+  return `retrying in ${secs}: ${msg}`;
 }

@@ -15,14 +15,15 @@
 import { createHash } from "node:crypto";
 import {
   NotFoundError,
-  SpackleError,
+  type SpackleError,
   TransportError,
   UnsupportedError,
   UsageError,
 } from "../errors.ts";
 import { type HttpOptions, makeFetch, retryAfterMs } from "./http.ts";
 import { checkStorePath } from "./path.ts";
-import { backoffDelay, type RetryOptions, withRetry } from "./retry.ts";
+import { type RetryOptions, withRetry } from "./retry.ts";
+import { resumingBody } from "./resume.ts";
 import {
   resolveS3Settings,
   type S3CredentialOptions,
@@ -32,6 +33,7 @@ import {
 import type {
   CopyFromOptions,
   ListedObject,
+  PendingUpload,
   ReadStore,
   Store,
   StoreCallOptions,
@@ -39,7 +41,24 @@ import type {
   StoreStat,
   WriteOptions,
 } from "./store.ts";
-import { completeMultipartXml, parseListPage, parseS3Error, xmlText } from "./_s3_xml.ts";
+import {
+  completeMultipartXml,
+  parseListPage,
+  parseS3Error,
+  xmlBlocks,
+  xmlText,
+} from "./_s3_xml.ts";
+
+/** The user metadata header that keeps an object's sha256 (`WriteOptions.sha256`). */
+const META_SHA256 = "x-amz-meta-sha256";
+
+/** The headers of a PUT or multipart start: content type and the sha256 to keep. */
+function writeHeaders(opts: WriteOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (opts.contentType) headers["content-type"] = opts.contentType;
+  if (opts.sha256 && /^[0-9a-f]{64}$/.test(opts.sha256)) headers[META_SHA256] = opts.sha256;
+  return headers;
+}
 
 /** Settings of an s3:// store: where and who (see s3_credentials.ts) plus transfer tuning. */
 export interface S3Options extends S3CredentialOptions {
@@ -474,7 +493,10 @@ export class S3Store implements Store {
       throw new TransportError(`Cannot stat ${this.where(key)}: the answer has no Content-Length`);
     }
     const etag = res.headers.get("etag") ?? undefined;
-    return etag ? { size: len, etag } : { size: len };
+    const st: StoreStat = etag ? { size: len, etag } : { size: len };
+    const sum = res.headers.get(META_SHA256);
+    if (sum && /^[0-9a-f]{64}$/.test(sum)) st.sha256 = sum;
+    return st;
   }
 
   /**
@@ -501,77 +523,34 @@ export class S3Store implements Store {
     this.bucketSeen = true;
     if (!res.body) return new ReadableStream({ start: (c) => c.close() });
     // A body cut short by the network is resumed where it broke, with a Range request guarded
-    // by the ETag (If-Match), so that a replaced object is never spliced.
+    // by the ETag (If-Match), so that a replaced object is never spliced (storage/resume.ts).
     const etag = res.headers.get("etag");
     opts?.onEtag?.(etag ?? undefined);
     const lengthHeader = res.headers.get("content-length");
     const total = lengthHeader !== null && /^\d+$/.test(lengthHeader)
       ? Number(lengthHeader)
       : undefined;
-    const canResume = etag !== null && total !== undefined;
-    let current = res.body.getReader();
-    let delivered = 0;
-    let resumes = 0;
-    const where = this.where(key);
-    const resume = async (): Promise<boolean> => {
-      if (!canResume || resumes >= this.maxResumes || signal?.aborted) return false;
-      resumes++;
-      await new Promise((r) => setTimeout(r, backoffDelay(resumes, { baseDelayMs: 200 })));
-      try {
+    return resumingBody(res.body.getReader(), {
+      label: this.where(key),
+      total,
+      maxResumes: this.maxResumes,
+      signal,
+      onRetry: this.retry.onRetry,
+      reopen: async (offset) => {
+        if (etag === null) return undefined;
         const r2 = await this.send("GET", key, {}, {
           op: "resume reading",
           signal,
-          headers: { range: `bytes=${delivered}-`, "if-match": etag! },
+          headers: { range: `bytes=${offset}-`, "if-match": etag! },
         });
         const cr = r2.headers.get("content-range") ?? "";
-        if (r2.status !== 206 || !cr.startsWith(`bytes ${delivered}-`) || !r2.body) {
+        if (r2.status !== 206 || !cr.startsWith(`bytes ${offset}-`) || !r2.body) {
           await r2.body?.cancel().catch(() => {});
-          return false;
+          return undefined;
         }
-        current = r2.body.getReader();
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    return new ReadableStream<Uint8Array>({
-      async pull(c) {
-        for (;;) {
-          let err: unknown;
-          try {
-            const { value, done } = await current.read();
-            if (!done) {
-              delivered += value.byteLength;
-              c.enqueue(value);
-              return;
-            }
-            if (total === undefined || delivered >= total) {
-              c.close();
-              return;
-            }
-            err = new TransportError(
-              `Cannot read ${where}: the body ended after ${delivered} of ${total} bytes`,
-              { temporary: true },
-            );
-          } catch (e) {
-            err = e instanceof SpackleError || (e as Error)?.name === "AbortError" ||
-                signal?.aborted
-              ? e
-              : new TransportError(`Cannot read ${where}: ${(e as Error)?.message ?? e}`, {
-                cause: e,
-                temporary: true,
-              });
-          }
-          if (!(err as { temporary?: unknown })?.temporary || !(await resume())) {
-            c.error(err);
-            return;
-          }
-        }
+        return { body: r2.body, start: offset };
       },
-      cancel(reason) {
-        return current.cancel(reason);
-      },
-    }, { highWaterMark: 0 });
+    });
   }
 
   async *list(prefix: string, opts?: StoreCallOptions): AsyncIterable<string> {
@@ -664,8 +643,7 @@ export class S3Store implements Store {
   }
 
   private async putObject(key: string, bytes: Uint8Array, opts: WriteOptions): Promise<void> {
-    const headers: Record<string, string> = {};
-    if (opts.contentType) headers["content-type"] = opts.contentType;
+    const headers = writeHeaders(opts);
     const res = await this.send("PUT", key, {}, {
       op: "write",
       body: bytes,
@@ -685,8 +663,7 @@ export class S3Store implements Store {
     const partSize = size === undefined
       ? this.partSize
       : Math.max(this.partSize, Math.ceil(size / 10000));
-    const headers: Record<string, string> = {};
-    if (opts.contentType) headers["content-type"] = opts.contentType;
+    const headers = writeHeaders(opts);
     const ctrl = new AbortController();
     const signal = opts.signal ? AbortSignal.any([opts.signal, ctrl.signal]) : ctrl.signal;
     const inflight = new Set<Promise<void>>();
@@ -785,6 +762,50 @@ export class S3Store implements Store {
       }
       throw e;
     }
+  }
+
+  /**
+   * The multipart uploads begun and neither completed nor aborted under `prefix`
+   * (ListMultipartUploads), with when each was begun.
+   */
+  async *listUploads(prefix: string, opts?: StoreCallOptions): AsyncIterable<PendingUpload> {
+    const full = this.prefix + prefix;
+    let keyMarker: string | undefined;
+    let idMarker: string | undefined;
+    do {
+      const q: Record<string, string> = { uploads: "", prefix: full };
+      if (keyMarker) q["key-marker"] = keyMarker;
+      if (idMarker) q["upload-id-marker"] = idMarker;
+      const res = await this.send("GET", undefined, q, {
+        op: "list multipart uploads",
+        signal: opts?.signal,
+      });
+      const xml = await res.text();
+      for (const u of xmlBlocks(xml, "Upload")) {
+        const key = xmlText(u, "Key") ?? "";
+        const uploadId = xmlText(u, "UploadId") ?? "";
+        if (!key.startsWith(this.prefix) || !uploadId) continue;
+        const initiated = Date.parse(xmlText(u, "Initiated") ?? "");
+        yield {
+          path: key.slice(this.prefix.length),
+          uploadId,
+          initiated: Number.isFinite(initiated) ? initiated : 0,
+        };
+      }
+      const truncated = (xmlText(xml, "IsTruncated") ?? "false").trim() === "true";
+      keyMarker = truncated ? xmlText(xml, "NextKeyMarker") : undefined;
+      idMarker = truncated ? xmlText(xml, "NextUploadIdMarker") : undefined;
+    } while (keyMarker);
+  }
+
+  /** Aborts the multipart upload `uploadId` of `path` (an absent one is not an error). */
+  async abortUpload(path: string, uploadId: string, opts?: StoreCallOptions): Promise<void> {
+    const r = await this.send("DELETE", this.keyOf(path), { uploadId }, {
+      op: "abort the multipart upload of",
+      signal: opts?.signal,
+      accept: [404],
+    });
+    await r.body?.cancel().catch(() => {});
   }
 
   async delete(path: string, opts?: StoreCallOptions): Promise<void> {

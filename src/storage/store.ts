@@ -14,6 +14,11 @@ export interface StoreCallOptions {
 export interface StoreStat {
   size: number;
   etag?: string;
+  /**
+   * The sha256 (hex) the writer recorded with the object (`WriteOptions.sha256`), where the
+   * backend keeps metadata (S3). Only set by a writer that checked the bytes as they went up.
+   */
+  sha256?: string;
 }
 
 /** The read side of a store. */
@@ -62,6 +67,12 @@ export interface WriteOptions extends StoreCallOptions {
   size?: number;
   /** MIME type to record where the backend keeps one. */
   contentType?: string;
+  /**
+   * The body's sha256 (hex), checked by the caller as the body goes up (a write whose bytes
+   * do not match fails): kept with the object where the backend has metadata (S3
+   * `x-amz-meta-sha256`), so that a later check of the object's content costs a `stat`.
+   */
+  sha256?: string;
 }
 
 /** A store that can also be written: writes are atomic (a reader sees all or nothing). */
@@ -95,4 +106,24 @@ export interface CopyFromOptions extends StoreCallOptions {
 /** True when `s` can be written. */
 export function isWritable(s: ReadStore): s is Store {
   return typeof (s as Store).write === "function";
+}
+
+/** A multipart upload begun and not yet completed or aborted (S3). */
+export interface PendingUpload {
+  path: string;
+  uploadId: string;
+  /** When it was begun (ms since the epoch; 0 when unknown). */
+  initiated: number;
+}
+
+/** A store that has multipart uploads to list and abort (S3). */
+export interface UploadingStore {
+  listUploads(prefix: string, opts?: StoreCallOptions): AsyncIterable<PendingUpload>;
+  abortUpload(path: string, uploadId: string, opts?: StoreCallOptions): Promise<void>;
+}
+
+/** True when `s` can list and abort its multipart uploads. */
+export function hasUploads(s: ReadStore): s is ReadStore & UploadingStore {
+  return typeof (s as Partial<UploadingStore>).listUploads === "function" &&
+    typeof (s as Partial<UploadingStore>).abortUpload === "function";
 }

@@ -6,6 +6,7 @@ import { UsageError } from "../../errors.ts";
 import { parseV3SpecManifestPath } from "../../layout/v3/paths.ts";
 import type { BundleEvent, PruneProgress, SyncEvent } from "../../mirror/mod.ts";
 import { formatBytes } from "../output.ts";
+import { pruneWait } from "./push.ts";
 import { Progress, type ProgressItem } from "../progress.ts";
 import { addLockfileOptions, type CliLock, lockQueries, readCliLock } from "../lockfile.ts";
 import type { ReadStore } from "../../storage/store.ts";
@@ -285,6 +286,12 @@ const register: Register = (program, act) => {
       false,
     )
     .option(
+      "--trust-destination",
+      "take blobs already at the destination as good by their size, without reading them " +
+        "back to check their sha256 (for the rerun of a huge mirror)",
+      false,
+    )
+    .option(
       "-k, --key <file...>",
       "check signatures: trust these armored public keys besides the keyring's; entries whose " +
         "signature does not verify are left",
@@ -331,6 +338,8 @@ const register: Register = (program, act) => {
         jobs: o.jobs,
         dryRun: !!o.dryRun,
         trustSource: !!o.trustSource,
+        trustDestination: !!o.trustDestination,
+        onPruneWait: pruneWait(out),
         signal,
         onEvent: progress.enabled ? syncProgress(progress) : undefined,
       }).finally(() => progress.stop());
@@ -360,7 +369,8 @@ const register: Register = (program, act) => {
     )
     .argument("[spec...]", "specs to bundle with their runtime closure (or --lockfile/-e)")
     .requiredOption("-m, --mirror <mirror>", "source mirror path or URL")
-    .requiredOption("-o, --output <file>", "bundle file to write")
+    .requiredOption("-o, --output <file>", "bundle file to write (an existing one is refused)")
+    .option("-f, --force", "replace the output file when it exists", false)
     .addOption(
       new Option("-j, --jobs <n>", "objects copied at the same time").default(8).argParser(
         positiveInt("--jobs"),
@@ -388,6 +398,7 @@ const register: Register = (program, act) => {
       const r = await m.bundleMirror(src, o.output, {
         specs,
         jobs: o.jobs,
+        force: !!o.force,
         signal,
         onEvent: progress.enabled ? syncProgress(progress) : undefined,
       }).finally(() => progress.stop());
@@ -399,8 +410,9 @@ const register: Register = (program, act) => {
   program
     .command("prune")
     .description(
-      "list (default) or delete orphan blobs, manifests naming missing blobs and, with --keep, " +
-        "entries not kept; manifests are deleted before blobs and the index is rebuilt",
+      "list (default) or delete orphan blobs, manifests naming missing blobs, what interrupted " +
+        "writers left (temporary files of dead processes, stale S3 multipart uploads) and, with " +
+        "--keep, entries not kept; manifests are deleted before blobs and the index is rebuilt",
     )
     .argument("<mirror>", "v3 mirror path or URL (file:// or s3://)")
     .option("--delete", "delete what is listed", false)
@@ -408,6 +420,17 @@ const register: Register = (program, act) => {
     .option("--lockfile <file>", "keep what the roots of this spack.lock need at run time")
     .option("-e, --env <dir>", "as --lockfile, with DIR/spack.lock")
     .option("--all", "with --lockfile/-e: keep every concrete spec of the lock")
+    .addOption(
+      new Option(
+        "--stale-uploads <hours>",
+        "S3 multipart uploads begun longer ago than this are stale (listed; aborted with --delete)",
+      ).default(24).argParser(positiveInt("--stale-uploads")),
+    )
+    .option(
+      "--keep-nothing",
+      "allow an empty keep list (an empty --keep file, or none): every entry is removed",
+      false,
+    )
     .addHelpText(
       "after",
       "\nExamples:\n  spackle prune ./mirror\n  spackle prune s3://bucket/cache --keep spack.lock --delete",
@@ -424,6 +447,12 @@ const register: Register = (program, act) => {
           throw new UsageError(`Cannot read the keep file "${o.keep}": ${(e as Error).message}`);
         }
         keep = m.parseKeepFile(text, `"${o.keep}"`);
+        if (keep.size === 0 && !o.keepNothing) {
+          throw new UsageError(
+            `The keep file "${o.keep}" names no hash: prune would delete every entry. ` +
+              "Give --keep-nothing to empty the mirror",
+          );
+        }
       }
       const lock = await readCliLock(o);
       if (lock && keep) throw new UsageError("Give --keep or --lockfile/-e, not both");
@@ -431,10 +460,13 @@ const register: Register = (program, act) => {
         const { lockfileClosure } = await import("../../index/lockfile.ts");
         keep = new Set(lockfileClosure(lock.lock, { all: lock.all }).map((n) => n.hash));
       }
+      if (!keep && o.keepNothing) keep = new Set();
       const store = await openCliStore(mirror, globals, { writable: !!o.delete, out });
       const progress = Progress.for(out);
       const r = await m.pruneMirror(store, {
         keep,
+        keepNothing: !!o.keepNothing,
+        staleUploadMs: o.staleUploads * 3600_000,
         delete: !!o.delete,
         signal,
         onProgress: progress.enabled ? pruneProgress(progress) : undefined,

@@ -75,6 +75,15 @@ async function chooseSigner(
   }
 }
 
+/** Says that a write waits for a prune running on the same mirror. */
+export function pruneWait(out: Pick<Output, "warn">) {
+  return (l: { host: string; pid: number }) =>
+    out.warn(
+      `waiting for the prune running on this mirror` +
+        (l.pid ? ` (process ${l.pid} on ${l.host})` : "") + " to finish",
+    );
+}
+
 function jobsOption(def: number) {
   return new Option("-j, --jobs <n>", "parallel jobs").default(def).argParser((v: string) => {
     const n = Number(v);
@@ -112,6 +121,12 @@ const register: Register = (program, act) => {
       "exclude build dependencies: push link, run and test dependencies only",
     )
     .option("-f, --force", "push again entries already present", false)
+    .option(
+      "--trust-destination",
+      "take blobs already in the mirror as good by their size, without reading them back to " +
+        "check their sha256 (for the rerun of a huge mirror)",
+      false,
+    )
     .addOption(jobsOption(2))
     .option(
       "--key <file|fingerprint>",
@@ -216,7 +231,10 @@ const register: Register = (program, act) => {
         }
         const writer = oci
           ? new OciWriter(oci, { baseImage })
-          : new V3Writer(withUploadProgress(store, progress));
+          : new V3Writer(withUploadProgress(store, progress), {
+            trustDestination: !!o.trustDestination,
+            onPruneWait: pruneWait(out),
+          });
         for (const m of missing) out.warn(`not installed, not pushed: ${m}`);
         const started = performance.now();
         progress.setTotal(undefined, items.length);
@@ -252,6 +270,7 @@ const register: Register = (program, act) => {
         } else if (o.updateIndex && writer instanceof V3Writer) {
           const { updateIndex } = await import("../../push/update_index.ts");
           index = await updateIndex(writer, { signal, keys: !!signer });
+          for (const s of index.skipped) out.warn(`not indexed ${s.path}: ${s.reason}`);
         }
         const failed = res.filter((r) => r.status === "failed").length;
         if (out.json) {
@@ -266,7 +285,8 @@ const register: Register = (program, act) => {
               }`,
           );
         }
-        return failed || missing.length ? EXIT.failure : EXIT.ok;
+        if (failed || missing.length) return EXIT.failure;
+        return index?.skipped.length ? EXIT.problems : EXIT.ok;
       }),
     );
 
@@ -298,7 +318,11 @@ const register: Register = (program, act) => {
         const { OciWriter } = await import("../../layout/oci/writer.ts");
         res = await new OciWriter(store).rebuildIndex({ jobs: o.jobs, signal });
       } else {
-        res = await updateIndex(new V3Writer(store), { jobs: o.jobs, keys: !!o.keys, signal });
+        res = await updateIndex(new V3Writer(store, { onPruneWait: pruneWait(out) }), {
+          jobs: o.jobs,
+          keys: !!o.keys,
+          signal,
+        });
       }
       for (const s of res.skipped) out.warn(`skipped ${s.path}: ${s.reason}`);
       if (out.json) out.data(res);
@@ -319,8 +343,9 @@ const register: Register = (program, act) => {
     .argument("<src>", "v2 mirror path or URL")
     .argument("<dst>", "mirror to write the v3 layout to (may be the same as SRC)")
     .option(
-      "-k, --trust <file...>",
-      "armored public key(s) trusted for the v2 spec files (besides the keyring's)",
+      "-k, --trust <file>",
+      "armored public key trusted for the v2 spec files (besides the keyring's); repeat for more",
+      (v: string, prev: string[] = []) => [...prev, v],
     )
     .option(
       "--key <file|fingerprint>",
@@ -330,6 +355,12 @@ const register: Register = (program, act) => {
     .option("--unsigned", "neither check source signatures nor sign the result", false)
     .option("--keyring <dir>", "keyring directory (default: SPACKLE_KEYRING, else the user's)")
     .option("-n, --dry-run", "check every entry, write nothing", false)
+    .option(
+      "--trust-destination",
+      "take blobs already at the destination as good by their size, without checking their " +
+        "sha256",
+      false,
+    )
     .addOption(jobsOption(4))
     .addHelpText(
       "after",
@@ -364,6 +395,8 @@ const register: Register = (program, act) => {
         unsigned: !!o.unsigned,
         dryRun: !!o.dryRun,
         jobs: o.jobs,
+        trustDestination: !!o.trustDestination,
+        onPruneWait: pruneWait(out),
         signal,
         onProgress: (r) => {
           const id = `${r.name}@${r.version}/${r.hash.slice(0, 7)}`;
@@ -406,7 +439,9 @@ const register: Register = (program, act) => {
       const key = keys[0].toPublic();
       const fpr = key.getFingerprint().toUpperCase();
       const { V3Writer } = await import("../../layout/v3/writer.ts");
-      const writer = new V3Writer(await writableStore(mirror, globals, out));
+      const writer = new V3Writer(await writableStore(mirror, globals, out), {
+        onPruneWait: pruneWait(out),
+      });
       await writer.publishKey(fpr, key.armor(), signal);
       const all = await writer.writeKeyIndex(signal);
       if (out.json) out.data({ fingerprint: fpr, keys: all });

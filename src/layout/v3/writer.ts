@@ -13,11 +13,12 @@
 import { InvalidDataError, NotFoundError } from "../../errors.ts";
 import { gzipBytes } from "../../core/gzip.ts";
 import { pyJsonDumps } from "../../core/json.ts";
-import { sha256Hex, verifyStream } from "../../core/digest.ts";
+import { digestFile, sha256Hex, verifyStream } from "../../core/digest.ts";
 import type { Signer } from "../../sign/types.ts";
 import type { SpecDag } from "../../spec/types.ts";
-import type { Store } from "../../storage/store.ts";
+import type { Store, StoreStat } from "../../storage/store.ts";
 import { clearsignedBody, isClearsigned } from "../clearsign.ts";
+import { type PruneLease, waitForPrune } from "./lease.ts";
 import {
   findRecord,
   type Manifest,
@@ -103,35 +104,119 @@ export function descriptorOfBytes(
   };
 }
 
+/** Options of a `V3Writer`. */
+export interface V3WriterOptions {
+  /**
+   * Take a blob already in the store as good when its size is right, without reading it
+   * (for the rerun of a huge mirror). By default its digest is checked and a corrupt one
+   * replaced.
+   */
+  trustDestination?: boolean;
+  /** Called when a write waits for a concurrent prune to end. */
+  onPruneWait?: (lease: PruneLease) => void;
+  /** The caller is the prune holding the mirror's lease: do not wait for it. */
+  holdsPruneLease?: boolean;
+}
+
+/**
+ * True when the blob at `path` has the digest of `d`: a local file is hashed in place; an
+ * object whose store kept the sha256 its checking writer recorded (S3 metadata, see
+ * `WriteOptions.sha256`) is taken at that, for the price of a `stat`; any other is read
+ * through. A body that cannot be read counts as not matching.
+ */
+export async function blobHasDigest(
+  store: Store,
+  path: string,
+  d: Descriptor,
+  signal?: AbortSignal,
+  known?: StoreStat,
+): Promise<boolean> {
+  if (d.checksumAlgorithm !== "sha256") return false;
+  try {
+    const local = (store as { localPath?: (p: string) => string }).localPath;
+    if (store.url.protocol === "file:" && typeof local === "function") {
+      const got = await digestFile(local.call(store, path));
+      return got.size === d.size && got.digest.hex === d.checksum;
+    }
+    // The sha256 a checking writer kept with the object (S3 metadata) is proof enough.
+    const st = known ?? await store.stat(path, { signal });
+    if (st?.sha256 !== undefined && st.size === d.size && st.sha256 === d.checksum) return true;
+    const body = (await store.read(path, { signal })).pipeThrough(
+      verifyStream({ digest: d.checksum, size: d.size }, `blob "${path}"`),
+    );
+    for await (const _ of body) signal?.throwIfAborted();
+    return true;
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    return false;
+  }
+}
+
+/** The sha256 of a descriptor's bytes, when that is its algorithm. */
+function shaOf(d: Descriptor): string | undefined {
+  return d.checksumAlgorithm === "sha256" ? d.checksum : undefined;
+}
+
 /** Writes the v3 layout to a store. */
 export class V3Writer {
   #layoutWritten = false;
+  /** Blob paths known good in this run (checked or written), so they are read once. */
+  readonly #good = new Set<string>();
+  readonly trustDestination: boolean;
+  readonly onPruneWait?: (lease: PruneLease) => void;
+  readonly holdsPruneLease: boolean;
 
   /** A writer on `store` (the mirror root). */
-  constructor(readonly store: Store) {}
+  constructor(readonly store: Store, opts: V3WriterOptions = {}) {
+    this.trustDestination = !!opts.trustDestination;
+    this.onPruneWait = opts.onPruneWait;
+    this.holdsPruneLease = !!opts.holdsPruneLease;
+  }
 
-  /** Writes a blob unless one with the same checksum and size is there. True when written. */
+  /** Records that the blob at `path` has the content its name says (written or checked). */
+  markGood(path: string): void {
+    this.#good.add(path);
+  }
+
+  /**
+   * True when the store holds the blob of `d` with its content: right size, and (unless
+   * `trustDestination`) the right digest, read back once per run.
+   */
+  async hasBlob(d: Descriptor, signal?: AbortSignal): Promise<boolean> {
+    const path = v3BlobPath(d.checksum, d.checksumAlgorithm);
+    const st = await this.store.stat(path, { signal });
+    if (!st || st.size !== d.size) return false;
+    if (this.trustDestination || this.#good.has(path)) return true;
+    if (!(await blobHasDigest(this.store, path, d, signal, st))) return false;
+    this.#good.add(path);
+    return true;
+  }
+
+  /**
+   * Writes a blob unless the store holds it with the same size and digest (see `hasBlob`);
+   * a corrupt one of the right size is replaced. True when written.
+   */
   async writeBlob(
     d: Descriptor,
     body: Uint8Array | (() => Promise<ReadableStream<Uint8Array>>),
     signal?: AbortSignal,
   ): Promise<boolean> {
     const path = v3BlobPath(d.checksum, d.checksumAlgorithm);
-    const st = await this.store.stat(path, { signal });
-    if (st && st.size === d.size) return false;
+    if (await this.hasBlob(d, signal)) return false;
     if (body instanceof Uint8Array) {
       if (body.length !== d.size || sha256Hex(body) !== d.checksum) {
         throw new InvalidDataError(
           `Cannot write blob "${path}": bytes do not match the descriptor`,
         );
       }
-      await this.store.write(path, body, { size: d.size, signal });
+      await this.store.write(path, body, { size: d.size, signal, sha256: shaOf(d) });
     } else {
       const src = (await body()).pipeThrough(
         verifyStream({ digest: d.checksum, size: d.size }, `blob "${path}"`),
       );
-      await this.store.write(path, src, { size: d.size, signal });
+      await this.store.write(path, src, { size: d.size, signal, sha256: shaOf(d) });
     }
+    this.#good.add(path);
     return true;
   }
 
@@ -151,7 +236,10 @@ export class V3Writer {
     return parseManifest(text, `"${path}"`);
   }
 
-  /** True when the spec manifest is there and names a tarball and spec blob that exist. */
+  /**
+   * True when the spec manifest is there and names a tarball and spec blob that exist with
+   * their content (`hasBlob`).
+   */
   async complete(
     name: string,
     version: string,
@@ -170,9 +258,15 @@ export class V3Writer {
     const s = findRecord(m, MEDIA_TYPES.spec);
     if (!t || !s) return false;
     for (const r of [t, s]) {
-      if (!/^[0-9a-f]{64}$/.test(r.checksum)) return false;
-      const st = await this.store.stat(v3BlobPath(r.checksum, r.checksumAlgorithm), { signal });
-      if (!st || st.size !== r.contentLength) return false;
+      if (!/^[0-9a-f]{64}$/.test(r.checksum) || r.checksumAlgorithm !== "sha256") return false;
+      const d: Descriptor = {
+        mediaType: r.mediaType,
+        checksum: r.checksum,
+        checksumAlgorithm: "sha256",
+        size: r.contentLength,
+        compression: r.compression as Descriptor["compression"],
+      };
+      if (!(await this.hasBlob(d, signal))) return false;
     }
     return true;
   }
@@ -202,8 +296,33 @@ export class V3Writer {
       opts.signer,
       opts.signal,
     );
+    await this.settle([
+      { d: tarball.descriptor, body: () => tarball.open() },
+      { d: specD, body: specGz },
+    ], opts.signal);
     await this.ensureLayoutJson(opts.signal);
     return { manifestPath: mpath, skipped: false, tarball: tarball.descriptor, spec: specD };
+  }
+
+  /**
+   * Called after a manifest naming `blobs` is written (its commit point): waits while a
+   * deleting prune holds the mirror's lease, then checks that each blob is still there and
+   * writes back any that a concurrent prune deleted (see `lease.ts` for why this suffices).
+   */
+  async settle(
+    blobs: { d: Descriptor; body: Uint8Array | (() => Promise<ReadableStream<Uint8Array>>) }[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (!this.holdsPruneLease) {
+      await waitForPrune(this.store, { signal, onWait: this.onPruneWait });
+    }
+    for (const b of blobs) {
+      const path = v3BlobPath(b.d.checksum, b.d.checksumAlgorithm);
+      const st = await this.store.stat(path, { signal });
+      if (st && st.size === b.d.size) continue;
+      this.#good.delete(path);
+      await this.writeBlob(b.d, b.body, signal);
+    }
   }
 
   /** Serialises (and clear-signs when a signer is given) and writes a manifest. */
@@ -247,6 +366,7 @@ export class V3Writer {
       undefined,
       opts.signal,
     );
+    await this.settle([{ d, body: bytes }], opts.signal);
     await this.ensureLayoutJson(opts.signal);
     return d;
   }
@@ -264,6 +384,7 @@ export class V3Writer {
     const d = descriptorOfBytes(bytes, MEDIA_TYPES.key, "none");
     await this.writeBlob(d, bytes, signal);
     await this.writeManifest(v3KeyManifestPath(fingerprint), manifestOf([d]), undefined, signal);
+    await this.settle([{ d, body: bytes }], signal);
     await this.ensureLayoutJson(signal);
     return d;
   }
@@ -291,6 +412,7 @@ export class V3Writer {
     const d = descriptorOfBytes(bytes, MEDIA_TYPES.keyIndex, "none");
     await this.writeBlob(d, bytes, signal);
     await this.writeManifest(V3_KEY_INDEX_MANIFEST, manifestOf([d]), undefined, signal);
+    await this.settle([{ d, body: bytes }], signal);
     await this.ensureLayoutJson(signal);
     return fprs;
   }

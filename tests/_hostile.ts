@@ -1,0 +1,138 @@
+/**
+ * The parsers of hostile input, each as a function from bytes or text to a result, and a
+ * judge: every input gets a typed error (a SpackleError subclass, whose message is one line
+ * of text, not a stack trace) or a result. Shared by the hostile corpus and the fuzzing.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SpackleError } from "../src/errors.ts";
+import { readTar } from "../src/core/tar.ts";
+import { gunzipBytes, gunzipStream } from "../src/core/gzip.ts";
+import { streamOf } from "../src/core/streams.ts";
+import { parseManifest } from "../src/layout/manifest.ts";
+import { clearsignedBody } from "../src/layout/clearsign.ts";
+import { splitClearsigned } from "../src/sign/clearsign.ts";
+import { KeyringVerifier } from "../src/sign/verify.ts";
+import { parseIndexDb } from "../src/index/db.ts";
+import { parseIndex } from "../src/layout/_index.ts";
+import { parseSpecJson } from "../src/spec/parse.ts";
+import { parseSpecDoc } from "../src/layout/_spec.ts";
+import { mirrorsSection, parseYaml, resolveMirror } from "../src/config/mirrors_yaml.ts";
+import { loadSettings } from "../src/config/settings.ts";
+import { parseKeepFile } from "../src/mirror/prune.ts";
+import { extractTarball } from "../src/install/extract.ts";
+import { BundleStore } from "../src/storage/bundle.ts";
+import { parseQuery } from "../src/index/query.ts";
+
+const dec = new TextDecoder("utf-8", { fatal: false });
+
+/** How one input fared. */
+export type Verdict = "refused" | "accepted";
+
+/** Runs `fn`; a SpackleError is a refusal, any other throw fails the assertion. */
+export async function judge(what: string, fn: () => unknown): Promise<Verdict> {
+  try {
+    await fn();
+    return "accepted";
+  } catch (e) {
+    assert.ok(
+      e instanceof SpackleError,
+      `${what}: untyped ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}\n` +
+        (e as Error)?.stack,
+    );
+    assert.doesNotMatch(e.message, /\n\s+at /, `${what}: a stack trace in the message`);
+    assert.ok(e.message.length > 0 && e.message.length < 4000, `${what}: message length`);
+    return "refused";
+  }
+}
+
+/** Every parser of untrusted bytes, by the kind of input it reads. */
+export const PARSERS: Record<string, (b: Uint8Array) => unknown> = {
+  async tar(b) {
+    for await (const e of readTar(streamOf(b), "hostile.tar")) {
+      for await (const _ of e.body) { /* drained */ }
+    }
+  },
+  async extract(b) {
+    const staging = mkdtempSync(join(tmpdir(), "sp-hostile-"));
+    try {
+      return await extractTarball(streamOf(b), staging, { label: "hostile.tar" });
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  },
+  gzip(b) {
+    return gunzipBytes(b, "hostile.gz");
+  },
+  async gzipStream(b) {
+    const s = streamOf(b).pipeThrough(gunzipStream("hostile.gz"));
+    for await (const _ of s) { /* drained */ }
+  },
+  manifest(b) {
+    return parseManifest(dec.decode(b), "hostile manifest");
+  },
+  clearsign(b) {
+    const t = dec.decode(b);
+    splitClearsigned(t, "hostile signed manifest");
+    return clearsignedBody(t, "hostile signed manifest");
+  },
+  index(b) {
+    parseIndexDb(b, "hostile index");
+    return parseIndex(dec.decode(b), 3, "hostile index");
+  },
+  spec(b) {
+    return parseSpecJson(dec.decode(b), "hostile spec");
+  },
+  specDoc(b) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(dec.decode(b));
+    } catch {
+      return; // not JSON: parseSpecDoc is only ever given parsed JSON
+    }
+    return parseSpecDoc(doc, "hostile spec");
+  },
+  async mirrorsYaml(b) {
+    const doc = await parseYaml(dec.decode(b), "hostile mirrors.yaml");
+    const { mirrors } = mirrorsSection(doc, "hostile mirrors.yaml");
+    for (const [name, entry] of Object.entries(mirrors)) {
+      resolveMirror(name, entry, "site", "/base");
+    }
+  },
+  async config(b) {
+    const dir = mkdtempSync(join(tmpdir(), "sp-hostile-cfg-"));
+    try {
+      const path = join(dir, "config.yaml");
+      writeFileSync(path, b);
+      return await loadSettings(path, {});
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  keep(b) {
+    return parseKeepFile(dec.decode(b), "hostile keep file");
+  },
+  bundle(b) {
+    const dir = mkdtempSync(join(tmpdir(), "sp-hostile-bundle-"));
+    try {
+      const path = join(dir, "x.bundle");
+      writeFileSync(path, b);
+      return BundleStore.open(path);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  query(b) {
+    return parseQuery(dec.decode(b));
+  },
+};
+
+/** Verifies a clear-signed text with `armoredKey` trusted. */
+export function verifier(armoredKey: string): (b: Uint8Array) => unknown {
+  const v = new KeyringVerifier([armoredKey]);
+  return (b) => v.verify(dec.decode(b), "hostile signed manifest");
+}
