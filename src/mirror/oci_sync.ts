@@ -21,7 +21,7 @@ import { OCI_INDEX_TAG, ociSpecTag } from "../layout/oci/reader.ts";
 import { updateIndex } from "../push/update_index.ts";
 import { isRegistryStore } from "../storage/registry/store.ts";
 import type { ReadStore, Store } from "../storage/store.ts";
-import type { SyncedEntry, SyncOptions, SyncResult } from "./sync.ts";
+import type { SyncedEntry, SyncOptions, SyncResult } from "./sync_types.ts";
 
 /** True when `sync` between these stores goes through `syncEntries` (a registry on a side). */
 export function needsEntrySync(src: ReadStore, dst: ReadStore): boolean {

@@ -20,7 +20,7 @@ import {
   VERIFY_FLAGS,
   type VerifyOptions,
   type VerifyReport,
-} from "./verify.ts";
+} from "./verify_report.ts";
 
 function kindOf(e: unknown): FindingKind {
   if (e instanceof SpackleError) {
