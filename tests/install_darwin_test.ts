@@ -53,7 +53,17 @@ for (const fat of [false, true]) {
         await spackle("push", "--unsigned", mirror, prefix);
         await spackle("update-index", mirror);
         const root = join(base, "r");
-        await spackle("install", "-m", mirror, "--allow-unsigned", "--root", root, `/${hash}`);
+        await spackle(
+          "install",
+          "-m",
+          mirror,
+          "--allow-unsigned",
+          "--check-target",
+          "none",
+          "--root",
+          root,
+          `/${hash}`,
+        );
         const arch = fat ? "darwin-x86_64" : "darwin-m1";
         const installed = join(root, arch, `answer-1.0-${hash}`);
         const prog = join(installed, "bin/prog");

@@ -103,7 +103,15 @@ Deno.test("deno publish --dry-run accepts the package, offline (no registry is a
     );
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout + r.stderr, /Simulating publish of @spackle\/spackle@\d+\.\d+\.\d+/);
-    assert.doesNotMatch(r.stdout + r.stderr, /^error|warning\[/m);
+    // Dynamic imports of the runtime's own modules by a computed name (node:crypto and node:zlib
+    // probed by core/backend.ts, so that a browser bundle has none; bun:ffi or Deno's FFI in
+    // core/posix_lock.ts) cannot be analysed and need no rewriting: those warnings, and only
+    // those, are accepted.
+    const text = (r.stdout + r.stderr).replace(
+      /^warning\[unanalyzable-dynamic-import\][^\n]*\n\s*--> [^\n]*src\/core\/(?:backend|posix_lock)\.ts:\d+:\d+$/gm,
+      "(runtime module)",
+    );
+    assert.doesNotMatch(text, /^error|warning\[/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -189,7 +189,14 @@ Deno.test({
       await pushAll(mirror);
       await updateIndex(new V3Writer(store(mirror)));
       const keep = join(base, "keep");
-      for (const text of ["", "\n\n  \n", "# nothing\n", '{"_meta":{},"concrete_specs":{}}']) {
+      for (
+        const text of [
+          "",
+          "\n\n  \n",
+          "# nothing\n",
+          '{"_meta":{"lockfile-version":6},"roots":[],"concrete_specs":{}}',
+        ]
+      ) {
         writeFileSync(keep, text);
         const r = await cli("prune", mirror, "--keep", keep, "--delete");
         assert.equal(r.code, 2, JSON.stringify(text) + r.err);

@@ -386,8 +386,13 @@ const register: Register = (program, act) => {
       const verifier = o.unsigned ? undefined : keyringVerifier(defaultKeyringDir(o.keyring), keys);
       const signer = o.dryRun && !o.key ? undefined : await chooseSigner(o);
       const source = await openCliStore(src, globals, { out });
+      // A dry run writes nothing, but a destination that does not exist yet is fine: it is
+      // opened as a writer would open it (nothing is created until the first write).
       const target = o.dryRun
-        ? (await openCliStore(dst, globals, { direction: "push", out })) as Store
+        ? (await openCliStore(dst, globals, { direction: "push", out }).catch(async (e) => {
+          if (!(e instanceof NotFoundError)) throw e;
+          return await writableStore(dst, globals, out);
+        })) as Store
         : await writableStore(dst, globals, out);
       const res = await migrate(source, target, {
         verifier,
