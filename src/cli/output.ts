@@ -102,7 +102,7 @@ export function table(rows: string[][]): string[] {
 
 function visible(s: string): number {
   // deno-lint-ignore no-control-regex
-  return s.replace(/\x1b\[[0-9;]*m/g, "").length;
+  return s.includes("\x1b") ? s.replace(/\x1b\[[0-9;]*m/g, "").length : s.length;
 }
 
 /** Formats a byte count for people: 1.5 MB. */

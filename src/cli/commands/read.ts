@@ -22,10 +22,12 @@ function mirrorInfo(m: Mirror) {
 }
 
 function sortRefs(refs: EntryRef[]): EntryRef[] {
+  // Collators made once: `localeCompare` with options builds one per comparison.
+  const text = new Intl.Collator();
+  const numeric = new Intl.Collator(undefined, { numeric: true });
   return [...refs].sort((a, b) =>
-    a.name.localeCompare(b.name) ||
-    a.version.localeCompare(b.version, undefined, { numeric: true }) ||
-    a.hash.localeCompare(b.hash)
+    text.compare(a.name, b.name) || numeric.compare(a.version, b.version) ||
+    text.compare(a.hash, b.hash)
   );
 }
 
@@ -269,7 +271,11 @@ const register: Register = (program, act) => {
           r.compiler ?? "-",
           ...(o.all ? [r.inBuildcache ? "" : "(not in cache)"] : []),
         ]);
-        for (const line of table(rows)) ctx.out.out(line.trimEnd());
+        // A few large writes: one write a line queues tens of thousands of buffers.
+        const lines = table(rows);
+        for (let i = 0; i < lines.length; i += 2000) {
+          ctx.out.out(lines.slice(i, i + 2000).map((line) => line.trimEnd()).join("\n"));
+        }
         ctx.out.info(`${refs.length} spec${refs.length === 1 ? "" : "s"}`);
       }),
     );

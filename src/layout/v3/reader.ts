@@ -84,7 +84,7 @@ export class V3Reader implements CacheReader {
       const d = descriptorOf(rec, `"${mpath}"`);
       const path = v3BlobPath(d.checksum);
       const bytes = await readBlob(this.store, path, d, `index blob "${path}"`, signal);
-      return parseIndex(new TextDecoder().decode(bytes), 3, `index blob "${path}"`);
+      return parseIndex(bytes, 3, `index blob "${path}"`);
     }
     if (this.opts.view) {
       throw new NotFoundError(
