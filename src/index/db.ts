@@ -427,7 +427,7 @@ export function parseIndexDb(input: string | Uint8Array | unknown, label = "inde
   if (input instanceof Uint8Array) {
     const bytes = input;
     const batchOf = new Map<string, number>();
-    const pacer = new MemoryPacer();
+    const pacer = new MemoryPacer({ headroom: 8 << 20, every: 512 << 10 });
     const scan = scanIndexBytes(bytes, label, (hash, rec, k) => {
       batchOf.set(hash, k);
       addRecord(hash, rec as Rec | undefined);

@@ -7,7 +7,7 @@ import type { MirrorCliOptions } from "../mirrors.ts";
 import type { Entry, EntryRef, Mirror, MirrorSet } from "../../layout/mod.ts";
 import type { SpecDag } from "../../spec/types.ts";
 import { errorCode, errorMessage } from "../../errors.ts";
-import { formatBytes, table } from "../output.ts";
+import { columnWidths, formatBytes, table } from "../output.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
 
 async function open(ctx: Ctx, o: MirrorCliOptions) {
@@ -263,18 +263,29 @@ const register: Register = (program, act) => {
           });
           return;
         }
-        const rows = refs.map((r) => [
+        const row = (r: EntryRef) => [
           r.name,
           r.version,
           o.long ? r.hash : r.hash.slice(0, 7),
           r.arch ?? "-",
           r.compiler ?? "-",
           ...(o.all ? [r.inBuildcache ? "" : "(not in cache)"] : []),
-        ]);
-        // A few large writes: one write a line queues tens of thousands of buffers.
-        const lines = table(rows);
-        for (let i = 0; i < lines.length; i += 2000) {
-          ctx.out.out(lines.slice(i, i + 2000).map((line) => line.trimEnd()).join("\n"));
+        ];
+        // Rows are made a part at a time and written in large writes, with collections asked
+        // for as the garbage grows: tens of thousands of rows would otherwise all be held.
+        const { MemoryPacer } = await import("../../core/memory.ts");
+        const pacer = new MemoryPacer({ headroom: 8 << 20, every: 256 << 10 });
+        const widths: number[] = [];
+        const PART = 2000;
+        for (let i = 0; i < refs.length; i += PART) {
+          columnWidths(refs.slice(i, i + PART).map(row), widths);
+          pacer.add(PART * 64);
+        }
+        for (let i = 0; i < refs.length; i += PART) {
+          const lines = table(refs.slice(i, i + PART).map(row), widths);
+          const text = lines.map((line) => line.trimEnd()).join("\n");
+          ctx.out.out(text);
+          pacer.add(text.length);
         }
         ctx.out.info(`${refs.length} spec${refs.length === 1 ? "" : "s"}`);
       }),
