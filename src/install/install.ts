@@ -388,8 +388,17 @@ function cleanStaging(root: string): void {
 
 interface Job {
   node: SpecNode;
-  dag: SpecDag;
   prefix: string;
+  /**
+   * Opens the tarball. Jobs keep this, the relocation list and the external dependencies
+   * instead of their entry and spec DAG: a DAG holds the nodes of every dependency, so keeping
+   * one per package would grow with the number of packages times their depth.
+   */
+  open: (o?: { signal?: AbortSignal }) => Promise<ReadableStream<Uint8Array>>;
+  /** `specsToRelocate` of the package's DAG: hashes and prefixes from its own DAG's nodes. */
+  reloc: { hash: string; prefix: string }[];
+  /** The package's direct external dependencies (recorded in the database). */
+  externals: SpecNode[];
   source: InstallSource;
   explicit: boolean;
   /** Set once staged. */
@@ -479,29 +488,57 @@ export async function installSpecs(
   // Metadata of the whole closure is fetched in parallel (bounded), each node once.
   const visiting = new Map<string, Promise<void>>();
   const limit = semaphore(Math.max(8, 2 * (opts.jobs ?? 4)));
-  const visit = (hash: string, dag: SpecDag, source: InstallSource): Promise<void> => {
+  // Metadata reads and spec parsing leave garbage that Bun collects late: collections are
+  // asked for as it grows (the resident set is looked at after each entry).
+  const resolvePacer = new MemoryPacer({ headroom: 16 << 20 });
+  // One relocation record a hash, shared by the lists of every package that links it.
+  const relocOf = new Map<string, { hash: string; prefix: string }>();
+  // The job of a fetched entry; returns the dependencies to visit, with their nodes.
+  const addJob = (hash: string, node: SpecNode, entry: Entry, source: InstallSource) => {
+    const own = entry.spec;
+    const ownNode = own.nodes.get(hash) ?? node;
+    jobsByHash.set(hash, {
+      node: ownNode,
+      open: entry.openTarball,
+      reloc: specsToRelocate(own, hash).map((n) => {
+        let r = relocOf.get(n.hash);
+        if (!r) {
+          relocOf.set(n.hash, r = { hash: n.hash, prefix: projectPrefix(root, n, projection) });
+        }
+        return r;
+      }),
+      externals: ownNode.dependencies.map((d) => own.nodes.get(d.hash)!).filter((dn) =>
+        dn?.external
+      ),
+      prefix: projectPrefix(root, ownNode, projection),
+      source,
+      explicit: false,
+    });
+    return opts.noDeps
+      ? []
+      : ownNode.dependencies.filter((d) => RUNTIME(d.depTypes)).map((d) =>
+        [d.hash, own.nodes.get(d.hash)] as const
+      );
+  };
+  // `node` is the package's node in its dependent's DAG (or the root's own). Only the job's
+  // light parts outlive the fetch: the entry and its DAG are dropped before the dependencies
+  // are visited, so memory does not grow with the number of packages resolved.
+  const visit = (
+    hash: string,
+    node: SpecNode | undefined,
+    source: InstallSource,
+  ): Promise<void> => {
     let p = visiting.get(hash);
     if (!p) {
       p = (async () => {
-        const node = dag.nodes.get(hash);
         if (!node || node.external) return;
         const { entry } = await limit(() => getEntry(hash, source));
-        const own = entry.spec;
-        const ownNode = own.nodes.get(hash) ?? node;
-        jobsByHash.set(hash, {
-          node: ownNode,
-          dag: own,
-          prefix: projectPrefix(root, ownNode, projection),
-          source,
-          explicit: false,
-        });
-        if (!opts.noDeps) {
-          await Promise.all(
-            ownNode.dependencies.filter((d) => RUNTIME(d.depTypes)).map((d) =>
-              visit(d.hash, own, source)
-            ),
-          );
-        }
+        entries.delete(hash);
+        resolvePacer.check();
+        // Made in a function of its own: nothing of the entry stays in this frame while the
+        // dependencies are visited.
+        const deps = addJob(hash, node, entry, source);
+        await Promise.all(deps.map(([h, n]) => visit(h, n, source)));
         order.push(hash); // after its dependencies
       })();
       visiting.set(hash, p);
@@ -509,13 +546,16 @@ export async function installSpecs(
     return p;
   };
   await Promise.all(roots.map(async (r) => {
-    const { entry, source } = await getEntry(r.hash, r.source);
-    await visit(r.hash, entry.spec, source);
+    // Bounded as the dependencies' fetches are: hundreds of roots at once would all be held.
+    const { entry, source } = await limit(() => getEntry(r.hash, r.source));
+    const node = entry.spec.nodes.get(r.hash);
+    await visit(r.hash, node, source);
   }));
   for (const r of roots) {
     const job = jobsByHash.get(r.hash);
     if (job) job.explicit = true;
   }
+  visiting.clear();
 
   // Skip what is installed already.
   const db = readDb(root);
@@ -540,14 +580,13 @@ export async function installSpecs(
     // than the default saves collections.
     const pacer = new MemoryPacer({ headroom: 24 << 20 });
     await pool(todo, opts.jobs ?? 4, async (job) => {
-      const { entry } = entries.get(job.node.hash)!;
       progress({ phase: "fetch", name: job.node.name, hash: job.node.hash });
       const stagingDir = join(runDir, job.node.hash);
       mkdirSync(stagingDir);
       job.stagingDir = stagingDir;
       const label = `${job.node.name}-${job.node.version}-${job.node.hash}`;
       const extract = async (speculate: boolean) => {
-        const tarball = await entry.openTarball({ signal: opts.signal });
+        const tarball = await job.open({ signal: opts.signal });
         // The tar reader stops at the end-of-archive marker; the rest of the stream is still
         // read so that the digest and size checks at its end run before anything is committed.
         const reader = tarball.pipeThrough(gunzipStream(label)).getReader();
@@ -575,9 +614,9 @@ export async function installSpecs(
       pacer.check(); // the garbage of the stream's end, before relocation adds its own
       const infoPath = join(res.prefixDir, ".spack", "binary_distribution");
       const info = parseBuildinfo(readFileSync(infoPath, "utf8"));
-      const specs = specsToRelocate(job.dag, job.node.hash).map((n) => ({
-        hash: n.hash,
-        prefix: jobsByHash.get(n.hash)?.prefix ?? projectPrefix(root, n, projection),
+      const specs = job.reloc.map((r) => ({
+        hash: r.hash,
+        prefix: jobsByHash.get(r.hash)?.prefix ?? r.prefix,
       }));
       const pairs = prefixMap(info, { root, sbangPath: join(root, "bin", "sbang"), specs });
       if (
@@ -632,7 +671,10 @@ export async function installSpecs(
       }
       return lexists(p);
     };
-    for (const job of todo) dropMissingRpaths(job.staged!, job.elfFiles ?? [], exists);
+    for (const job of todo) {
+      dropMissingRpaths(job.staged!, job.elfFiles ?? [], exists);
+      pacer.add(16 << 10); // the hooks' garbage, per package, as the staging's
+    }
     // Spack's sbang hook: executables whose shebang line is too long start with sbang.
     const sbangPath = join(root, "bin", "sbang");
     for (const job of todo) {
@@ -660,7 +702,10 @@ export async function installSpecs(
 
     // Spack's manifest hook: a package whose tarball has no .spack/install_manifest.json gets
     // one describing the installed files (keys are the final paths).
-    for (const job of todo) writeManifestIfMissing(job.staged!, job.prefix);
+    for (const job of todo) {
+      writeManifestIfMissing(job.staged!, job.prefix);
+      pacer.add(16 << 10);
+    }
 
     await withLock(root, opts.signal, () => {
       installSbang(root);
@@ -668,6 +713,7 @@ export async function installSpecs(
       const now = Date.now() / 1000;
       for (const job of todo) {
         const h = job.node.hash;
+        pacer.add(16 << 10);
         const rec = current.database.installs[h];
         if (!existsSync(job.prefix)) {
           mkdirSync(dirname(job.prefix), { recursive: true });
@@ -689,13 +735,12 @@ export async function installSpecs(
           deprecated_for: null,
         };
         // Externals the spec depends on are recorded as Spack does (path, not installed by us).
-        for (const d of job.node.dependencies) {
-          const dn = job.dag.nodes.get(d.hash);
-          if (dn?.external && !current.database.installs[d.hash]) {
-            current.database.installs[d.hash] = {
+        for (const dn of job.externals) {
+          if (!current.database.installs[dn.hash]) {
+            current.database.installs[dn.hash] = {
               spec: dbSpec(dn),
               ref_count: 0,
-              path: dn.external.path ?? null,
+              path: dn.external?.path ?? null,
               installed: true,
               explicit: false,
               installation_time: now,
@@ -714,6 +759,7 @@ export async function installSpecs(
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
+
   return { root, specs: result };
 }
 
