@@ -20,6 +20,7 @@ import { isSpecMediaType } from "../layout/media_types.ts";
 import { parseV3SpecManifestPath, V3_SPEC_DIR, v3BlobPath } from "../layout/v3/paths.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
 import { buildcacheRecords, buildIndexJson } from "../index/writer.ts";
+import { MemoryPacer } from "../core/memory.ts";
 import type { Descriptor } from "../layout/types.ts";
 import type { SpecDag } from "../spec/types.ts";
 
@@ -88,6 +89,9 @@ export async function updateIndex(
   const specs: (SpecDag | undefined)[] = new Array(paths.length);
   const skipped: { path: string; reason: string }[] = [];
   let next = 0;
+  // Each spec leaves its reads and parse as garbage, which Bun collects late: collections are
+  // asked for as the resident set grows.
+  const pacer = new MemoryPacer();
   const worker = async () => {
     while (next < paths.length) {
       const i = next++;
@@ -118,6 +122,7 @@ export async function updateIndex(
           throw new InvalidDataError(`spec blob "${blob}" is of ${dag.root}, not ${want}`);
         }
         specs[i] = dag;
+        pacer.check();
       } catch (e) {
         if (opts.signal?.aborted) throw e;
         skipped.push({ path, reason: (e as Error).message });
