@@ -514,11 +514,26 @@ export async function installSpecs(
       source,
       explicit: false,
     });
-    return opts.noDeps
-      ? []
-      : ownNode.dependencies.filter((d) => RUNTIME(d.depTypes)).map((d) =>
-        [d.hash, own.nodes.get(d.hash)] as const
-      );
+    if (opts.noDeps) return { direct: [], further: [] };
+    const direct = ownNode.dependencies.filter((d) => RUNTIME(d.depTypes)).map((d) =>
+      [d.hash, own.nodes.get(d.hash)] as const
+    );
+    // The rest of the runtime closure, known from this DAG: fetched now rather than a level
+    // at a time, so a deep DAG costs one round trip per package, not one per level.
+    const further: (readonly [string, SpecNode])[] = [];
+    const seen = new Set([hash, ...direct.map(([h]) => h)]);
+    const queue = direct.map(([, n]) => n);
+    while (queue.length) {
+      const n = queue.pop();
+      for (const d of n?.dependencies ?? []) {
+        const dn = own.nodes.get(d.hash);
+        if (!RUNTIME(d.depTypes) || seen.has(d.hash) || !dn) continue;
+        seen.add(d.hash);
+        further.push([d.hash, dn]);
+        queue.push(dn);
+      }
+    }
+    return { direct, further };
   };
   // `node` is the package's node in its dependent's DAG (or the root's own). Only the job's
   // light parts outlive the fetch: the entry and its DAG are dropped before the dependencies
@@ -537,8 +552,10 @@ export async function installSpecs(
         resolvePacer.check();
         // Made in a function of its own: nothing of the entry stays in this frame while the
         // dependencies are visited.
-        const deps = addJob(hash, node, entry, source);
-        await Promise.all(deps.map(([h, n]) => visit(h, n, source)));
+        const { direct, further } = addJob(hash, node, entry, source);
+        // Errors surface through the direct dependencies that lead to these.
+        for (const [h, n] of further) visit(h, n, source).catch(() => {});
+        await Promise.all(direct.map(([h, n]) => visit(h, n, source)));
         order.push(hash); // after its dependencies
       })();
       visiting.set(hash, p);
