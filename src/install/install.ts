@@ -487,7 +487,8 @@ export async function installSpecs(
   const order: string[] = []; // dependencies first
   // Metadata of the whole closure is fetched in parallel (bounded), each node once.
   const visiting = new Map<string, Promise<void>>();
-  const limit = semaphore(Math.max(8, 2 * (opts.jobs ?? 4)));
+  // Metadata is small: many reads at once hide the mirror's latency (two requests an entry).
+  const limit = semaphore(Math.max(32, 4 * (opts.jobs ?? 4)));
   // Metadata reads and spec parsing leave garbage that Bun collects late: collections are
   // asked for as it grows (the resident set is looked at after each entry).
   const resolvePacer = new MemoryPacer({ headroom: 16 << 20 });
@@ -591,19 +592,37 @@ export async function installSpecs(
   // Unique per call, also for two installs started by one process in the same millisecond.
   mkdirSync(join(root, STAGING), { recursive: true });
   const runDir = mkdtempSync(join(root, STAGING, `${hostname()}-${process.pid}-`));
+  // Tarballs opened ahead of their turn (see below); any never used are cancelled at the end.
+  const ahead = new Map<Job, Promise<ReadableStream<Uint8Array>>>();
   try {
     // One pacer for the extractions running at once (their garbage adds up); extraction
     // makes two bytes of garbage per byte of poorly compressible data, so a wider headroom
     // than the default saves collections.
     const pacer = new MemoryPacer({ headroom: 24 << 20 });
-    await pool(todo, opts.jobs ?? 4, async (job) => {
+    // Tarball requests are sent ahead: when a package starts, the one `window` places after it
+    // is opened (its response waits, body unread, for its turn), so a slow link's round trips
+    // are spent while earlier packages extract, and small packages are not bound by latency.
+    const jobs = opts.jobs ?? 4;
+    const window = 4 * jobs;
+    const indexOf = new Map(todo.map((j, i) => [j, i]));
+    const openAhead = (job: Job | undefined) => {
+      if (!job || ahead.has(job)) return;
+      const p = job.open({ signal: opts.signal });
+      p.catch(() => {}); // reported when the package takes it
+      ahead.set(job, p);
+    };
+    for (const job of todo.slice(0, window)) openAhead(job);
+    await pool(todo, jobs, async (job) => {
+      openAhead(todo[indexOf.get(job)! + window]);
       progress({ phase: "fetch", name: job.node.name, hash: job.node.hash });
       const stagingDir = join(runDir, job.node.hash);
       mkdirSync(stagingDir);
       job.stagingDir = stagingDir;
       const label = `${job.node.name}-${job.node.version}-${job.node.hash}`;
       const extract = async (speculate: boolean) => {
-        const tarball = await job.open({ signal: opts.signal });
+        const early = ahead.get(job);
+        ahead.delete(job);
+        const tarball = await (early ?? job.open({ signal: opts.signal }));
         // The tar reader stops at the end-of-archive marker; the rest of the stream is still
         // read so that the digest and size checks at its end run before anything is committed.
         const reader = tarball.pipeThrough(gunzipStream(label)).getReader();
@@ -774,6 +793,7 @@ export async function installSpecs(
       writeDb(root, current);
     });
   } finally {
+    for (const p of ahead.values()) p.then((s) => s.cancel()).catch(() => {});
     rmSync(runDir, { recursive: true, force: true });
   }
 
