@@ -92,17 +92,21 @@ export function printError(err: unknown, json: boolean): void {
 }
 
 /** Formats rows as aligned columns. */
-export function table(rows: string[][]): string[] {
-  const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(c))));
+export function table(rows: string[][], widths: number[] = columnWidths(rows)): string[] {
   return rows.map((r) =>
     r.map((c, i) => (i === r.length - 1 ? c : c + " ".repeat(widths[i] - visible(c)))).join("  ")
   );
 }
 
+/** The widths of the columns of `rows` (for `table` over rows that come in parts). */
+export function columnWidths(rows: Iterable<string[]>, widths: number[] = []): number[] {
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(c))));
+  return widths;
+}
+
 function visible(s: string): number {
   // deno-lint-ignore no-control-regex
-  return s.replace(/\x1b\[[0-9;]*m/g, "").length;
+  return s.includes("\x1b") ? s.replace(/\x1b\[[0-9;]*m/g, "").length : s.length;
 }
 
 /** Formats a byte count for people: 1.5 MB. */

@@ -1,6 +1,7 @@
 /**
- * Progress bars on a terminal: one line per running item (bytes, rate, ETA) and an overall line
- * (items and bytes done, rate, ETA). Nothing is drawn when stderr is not a terminal, or with
+ * Progress bars on a terminal: one line per running item (bytes, rate, ETA; with more items
+ * than lines, the slowest in flight first) and an overall line (items done/total, bytes, rate,
+ * ETA for the whole run). Nothing is drawn when stderr is not a terminal, or with
  * `--quiet`/`--json` (`Output.tty` is false then); colours follow `Output.color` (so NO_COLOR and
  * `--no-color` turn them off).
  *
@@ -228,8 +229,17 @@ export class Progress {
     this.#last = now;
     const lines: string[] = [];
     const items = [...this.#items];
-    for (const it of items.slice(0, this.#maxLines)) {
-      lines.push(this.#line(it.label, it.bytes, it.total, (now - it.started) / 1000));
+    // With more items than lines, the slowest in flight (the longest running) comes first,
+    // marked, then the most recent ones.
+    let shown = items.slice(0, this.#maxLines);
+    let slowest: ItemState | undefined;
+    if (items.length > this.#maxLines) {
+      slowest = items.reduce((a, b) => (b.started < a.started ? b : a));
+      shown = [slowest, ...items.filter((it) => it !== slowest).slice(1 - this.#maxLines)];
+    }
+    for (const it of shown) {
+      const label = it === slowest ? `slowest: ${it.label}` : it.label;
+      lines.push(this.#line(label, it.bytes, it.total, (now - it.started) / 1000));
     }
     const count = this.#totalItems !== undefined
       ? ` ${this.#doneItems}/${this.#totalItems}`

@@ -180,3 +180,23 @@ Deno.test("a phase relabels the overall line and counts from zero; advance adds 
   assert.match(chunks.at(-1)!, /^rebuilding the index *\n$/);
   p.stop();
 });
+
+Deno.test("with more items than lines the slowest in flight is shown first, then the newest", () => {
+  let t = 0;
+  const { chunks, stream } = capture();
+  const p = new Progress(true, plain, { stream, now: () => t, interval: 0, maxLines: 3 });
+  p.setTotal(undefined, 6);
+  const bars = ["a", "b", "c", "d", "e"].map((n) => {
+    t += 100;
+    return p.start(`pkg-${n}`, 1000);
+  });
+  bars[1].done();
+  t += 100;
+  bars[4].advance(10);
+  const screen = chunks.at(-1)!;
+  const lines = screen.split("\n").filter((l) => l.trim() && !l.startsWith("\x1b"));
+  assert.match(lines[0], /^slowest: pkg-a /);
+  assert.match(lines[1], /^pkg-d /);
+  assert.match(lines[2], /^pkg-e /);
+  assert.match(lines[3], /total 1\/6, 1 more/);
+});

@@ -4,6 +4,7 @@
  * @module
  */
 import { Readable } from "node:stream";
+import { MemoryPacer } from "./memory.ts";
 
 /** A Web ReadableStream over any async iterable of bytes (Node and streamx readables too). */
 export function toWebStream(src: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
@@ -45,7 +46,30 @@ export function streamOf(data: Uint8Array | string): ReadableStream<Uint8Array> 
 }
 
 /** Reads a whole stream into one byte array. Only for small bodies (manifests, specs). */
-export async function collect(src: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+export async function collect(
+  src: ReadableStream<Uint8Array>,
+  expectedSize?: number,
+): Promise<Uint8Array> {
+  // With the size known, chunks are copied as they come and dropped: memory is the result
+  // plus one chunk, instead of twice the result at the end.
+  if (expectedSize !== undefined && expectedSize > 0) {
+    // A size is a claim until the bytes are checked: far more than what comes is not reserved.
+    let out = new Uint8Array(Math.min(expectedSize, 256 << 20));
+    let off = 0;
+    // Under Bun the dropped chunks wait for a full collection: one is asked for as they pile up.
+    const pacer = new MemoryPacer();
+    for await (const chunk of src) {
+      pacer.add(chunk.byteLength);
+      if (off + chunk.byteLength > out.byteLength) {
+        const grown = new Uint8Array(Math.max(out.byteLength * 2, off + chunk.byteLength));
+        grown.set(out.subarray(0, off));
+        out = grown;
+      }
+      out.set(chunk, off);
+      off += chunk.byteLength;
+    }
+    return off === out.byteLength ? out : out.subarray(0, off);
+  }
   const parts: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of src) {

@@ -239,3 +239,90 @@ Deno.test("install-database records without a hash in the node get the key as ha
   assert.equal(idx.get(H("b"))!.inBuildcache, false);
   assert.equal(idx.spec(H("b")).formatVersion, 4);
 });
+
+/** A large database document (several parse batches) with real-looking 32-character hashes. */
+function bigDb(n: number, extra: (i: number) => Record<string, unknown> = () => ({})) {
+  const b32 = "abcdefghijklmnopqrstuvwxyz234567";
+  const h = (i: number) =>
+    "x".repeat(26) + [...i.toString(32).padStart(6, "0")].map((c) => b32[parseInt(c, 32)]).join("");
+  const installs: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    const deps = i > 0
+      ? [{ name: `p${i - 1}`, hash: h(i - 1), parameters: { deptypes: ["link"], virtuals: [] } }]
+      : [];
+    installs[h(i)] = {
+      spec: {
+        name: `p${i}`,
+        version: `1.${i}`,
+        arch: { platform: "linux", platform_os: "debian12", target: "x86_64" },
+        parameters: { note: "x".repeat(300), cflags: [] },
+        dependencies: deps,
+        hash: h(i),
+        ...extra(i),
+      },
+      ref_count: 0,
+      in_buildcache: i % 7 !== 0,
+    };
+  }
+  return { database: { version: "8", installs }, hashOf: h };
+}
+
+Deno.test("bytes are read in batches with the same records, nodes and raw records as a parsed document", () => {
+  const { hashOf, ...doc } = bigDb(3000);
+  const fromDoc = parseIndexDb(structuredClone(doc), "doc");
+  for (
+    const [what, json] of [["compact", JSON.stringify(doc)], [
+      "indented",
+      JSON.stringify(doc, null, 2),
+    ]]
+  ) {
+    const bytes = new TextEncoder().encode(json);
+    assert.ok(bytes.length > 4 * (256 << 10), `${what}: several batches`);
+    const db = parseIndexDb(bytes, what);
+    assert.deepEqual(db.records, fromDoc.records, what);
+    for (const i of [0, 1, 1499, 2999]) {
+      assert.deepEqual(db.raw(hashOf(i)), fromDoc.raw(hashOf(i)), what);
+      assert.deepEqual(db.node(hashOf(i)), fromDoc.node(hashOf(i)), what);
+    }
+    assert.equal(db.spec(hashOf(2999)).nodes.size, 3000);
+    assert.equal(db.raw("nope"), undefined);
+  }
+});
+
+Deno.test("text that looks like a record boundary inside a record does not cut it", () => {
+  // Strings holding `,"<hash>":{` (escaped in the JSON, or after an escaped backslash) and,
+  // in every record, a nested object keyed by a 32-character hash: a wrong cut the batch
+  // parse refuses, and the rest is read record by record.
+  const { hashOf, ...doc } = bigDb(2000, (i) => ({
+    note: `x","${"b".repeat(32)}":{"spec":{}}, "${i}` + `,\\"${"c".repeat(32)}\\":{`.repeat(20),
+    extra: { z: 1, ["d".repeat(32)]: { a: i } },
+  }));
+  const db = parseIndexDb(new TextEncoder().encode(JSON.stringify(doc)), "tricky");
+  assert.equal(db.size, 2000);
+  assert.deepEqual(db.records, parseIndexDb(structuredClone(doc)).records);
+  assert.equal(db.node(hashOf(1234))!.name, "p1234");
+});
+
+Deno.test("a repeated key keeps the last value in the first place; bad JSON deep in a large index names its bytes", () => {
+  const { hashOf, ...doc } = bigDb(2000);
+  const json = JSON.stringify(doc);
+  const k = `"${hashOf(5)}":`;
+  const dup = json.replace(
+    /}}}$/,
+    `,${k}${JSON.stringify({ spec: { name: "again", version: "9" } })}}}}`,
+  );
+  const db = parseIndexDb(new TextEncoder().encode(dup), "dup");
+  assert.equal(db.size, 2000);
+  assert.equal(db.records[5].name, "again");
+  assert.equal(db.get(hashOf(5))!.version, "9");
+  const broken = json.replace(`"p1500"`, `"p1500" 7`);
+  assert.throws(
+    () => parseIndexDb(new TextEncoder().encode(broken), "broken.json"),
+    (e) =>
+      e instanceof InvalidDataError && /broken\.json/.test(e.message) && /byte/.test(e.message),
+  );
+  assert.throws(
+    () => parseIndexDb(new TextEncoder().encode(json.slice(0, -2)), "cut.json"),
+    (e) => e instanceof InvalidDataError && /cut\.json/.test(e.message),
+  );
+});

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { MemoryPacer } from "../core/memory.ts";
 import { PyFloat, pyJsonDumps } from "../core/json.ts";
 import type { SpecDag } from "../spec/types.ts";
 
@@ -92,8 +93,13 @@ export function buildIndexJson(
   opts: BuildIndexOptions,
 ): string {
   const counts = refCounts(records);
-  const installs: Record<string, Obj> = {};
+  // Serialised a record at a time (the text of one compact object is the concatenation of its
+  // members'), with collections paced: serialising tens of thousands of records at once leaves
+  // garbage many times the index's size, which Bun collects late.
+  const pacer = new MemoryPacer();
+  const parts: string[] = [];
   for (const r of records) {
+    const installs: Record<string, Obj> = {};
     const ref_count = counts.get(r.hash) ?? 0;
     if (opts.kind === "buildcache") {
       installs[r.hash] = { spec: r.spec, ref_count, in_buildcache: r.inBuildcache === true };
@@ -111,6 +117,11 @@ export function buildIndexJson(
       if (r.origin) rec.origin = r.origin;
       installs[r.hash] = rec;
     }
+    const text = pyJsonDumps(installs);
+    parts.push(text.slice(1, -1));
+    pacer.add(text.length * 4);
   }
-  return pyJsonDumps({ database: { version: DB_VERSION_WRITTEN, installs } });
+  const head = pyJsonDumps({ database: { version: DB_VERSION_WRITTEN, installs: {} } });
+  // `{"database":{"version":"8","installs":{}}}`: the records go between the last braces.
+  return `${head.slice(0, -3)}${parts.join(",")}${head.slice(-3)}`;
 }

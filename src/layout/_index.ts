@@ -17,8 +17,15 @@ export interface ParsedIndex {
   dbVersion: string;
 }
 
-/** Parses index text; `label` names it in errors. Only entry references are built up front. */
-export function parseIndex(text: string, layout: 2 | 3, label = "index"): ParsedIndex {
+/**
+ * Parses index bytes (or text); `label` names it in errors. Only entry references are built up
+ * front; the bytes are kept for the nodes asked for later.
+ */
+export function parseIndex(
+  text: string | Uint8Array,
+  layout: 2 | 3,
+  label = "index",
+): ParsedIndex {
   const db = parseIndexDb(text, label);
   const refs: EntryRef[] = db.records.map((r) => {
     const t = db.raw(r.hash)?.installation_time;

@@ -51,7 +51,10 @@ export async function readBlob(
   signal?: AbortSignal,
 ): Promise<Uint8Array> {
   const body = await store.read(path, { signal });
-  return await collect(body.pipeThrough(verifyStream({ digest: d.checksum, size: d.size }, label)));
+  return await collect(
+    body.pipeThrough(verifyStream({ digest: d.checksum, size: d.size }, label)),
+    d.size,
+  );
 }
 
 /** Text of possibly gzip-compressed bytes (sniffed by magic, as Spack does). */

@@ -26,6 +26,7 @@ import {
 } from "../layout/v3/paths.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
 import { buildcacheRecords, buildIndexJson } from "../index/writer.ts";
+import { MemoryPacer } from "../core/memory.ts";
 import type { Descriptor } from "../layout/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 
@@ -98,6 +99,9 @@ export async function updateIndex(
     listed ? listed.get(path) : (await store.stat(path, { signal: opts.signal }))?.size;
   const specs: (SpecDag | undefined)[] = new Array(paths.length);
   const skipped: { path: string; reason: string }[] = [];
+  // Each spec leaves its reads and parse as garbage, which Bun collects late: collections are
+  // asked for as the resident set grows.
+  const pacer = new MemoryPacer();
   const worker = async (_: unknown, i: number) => {
     const path = paths[i];
     try {
@@ -139,6 +143,7 @@ export async function updateIndex(
         throw new InvalidDataError(`spec blob "${blob}" is of ${dag.root}, not ${want}`);
       }
       specs[i] = dag;
+      pacer.add(16 * bytes.length); // what a spec leaves is many times its blob
     } catch (e) {
       if (opts.signal?.aborted) throw e;
       skipped.push({ path, reason: (e as Error).message });

@@ -13,7 +13,7 @@ import {
   lockQueries,
   readCliLock,
 } from "../lockfile.ts";
-import { formatBytes, table } from "../output.ts";
+import { columnWidths, formatBytes, table } from "../output.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
 
 async function open(ctx: Ctx, o: MirrorCliOptions) {
@@ -28,10 +28,12 @@ function mirrorInfo(m: Mirror) {
 }
 
 function sortRefs(refs: EntryRef[]): EntryRef[] {
+  // Collators made once: `localeCompare` with options builds one per comparison.
+  const text = new Intl.Collator();
+  const numeric = new Intl.Collator(undefined, { numeric: true });
   return [...refs].sort((a, b) =>
-    a.name.localeCompare(b.name) ||
-    a.version.localeCompare(b.version, undefined, { numeric: true }) ||
-    a.hash.localeCompare(b.hash)
+    text.compare(a.name, b.name) || numeric.compare(a.version, b.version) ||
+    text.compare(a.hash, b.hash)
   );
 }
 
@@ -319,15 +321,30 @@ const register: Register = (program, act) => {
           });
           return;
         }
-        const rows = refs.map((r) => [
+        const row = (r: EntryRef) => [
           r.name,
           r.version,
           o.long ? r.hash : r.hash.slice(0, 7),
           r.arch ?? "-",
           r.compiler ?? "-",
           ...(o.all ? [r.inBuildcache ? "" : "(not in cache)"] : []),
-        ]);
-        for (const line of table(rows)) ctx.out.out(line.trimEnd());
+        ];
+        // Rows are made a part at a time and written in large writes, with collections asked
+        // for as the garbage grows: tens of thousands of rows would otherwise all be held.
+        const { MemoryPacer } = await import("../../core/memory.ts");
+        const pacer = new MemoryPacer({ headroom: 8 << 20, every: 256 << 10 });
+        const widths: number[] = [];
+        const PART = 2000;
+        for (let i = 0; i < refs.length; i += PART) {
+          columnWidths(refs.slice(i, i + PART).map(row), widths);
+          pacer.add(PART * 64);
+        }
+        for (let i = 0; i < refs.length; i += PART) {
+          const lines = table(refs.slice(i, i + PART).map(row), widths);
+          const text = lines.map((line) => line.trimEnd()).join("\n");
+          ctx.out.out(text);
+          pacer.add(text.length);
+        }
         ctx.out.info(`${refs.length} spec${refs.length === 1 ? "" : "s"}`);
       }),
     );

@@ -121,7 +121,7 @@ export class V2Reader implements CacheReader {
           );
         }
       }
-      return parseIndex(new TextDecoder().decode(bytes), 2, `"${V2_INDEX}"`);
+      return parseIndex(bytes, 2, `"${V2_INDEX}"`);
     }
     if (!this.store.list) {
       throw new NotFoundError(

@@ -91,7 +91,7 @@ export class V3Reader implements CacheReader {
         const d = descriptorOf(rec, `"${mpath}"`);
         const path = v3BlobPath(d.checksum);
         const bytes = await readBlob(this.store, path, d, `index blob "${path}"`, signal);
-        return parseIndex(new TextDecoder().decode(bytes), 3, `index blob "${path}"`);
+        return parseIndex(bytes, 3, `index blob "${path}"`);
       } catch (e) {
         const damaged = e instanceof IntegrityError || e instanceof InvalidDataError ||
           e instanceof NotFoundError;
