@@ -181,23 +181,29 @@ Deno.test("connect_timeout and read_timeout come from the config file; a bad val
 
 Deno.test({
   name: "sync to a bare word that is neither configured nor existing creates that directory; " +
-    "--require-signatures needs keys and leaves unsigned entries (exit 3)",
+    "trust is enforced by default: no keys is refused, unsigned entries are left (exit 3)",
   ignore: !HAVE_FIXTURES,
   fn: async () => {
     const home = await Deno.makeTempDir({ prefix: "spackle-sync-cli-" });
     const run = (...args: string[]) => spackle(home, ...args);
-    let r = await run("sync", fixture("v3-signed"), "newmirror");
+    const key = fixture("keys/oracle-test.pub.asc");
+    let r = await run("sync", fixture("v3-signed"), "newmirror", "-k", key);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(existsSync(join(home, "newmirror", "v3", "layout.json")));
+    // Without any trusted key nothing could be verified: refused before anything is copied.
+    r = await run("sync", fixture("v3-signed"), "other");
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no trusted keys are available/);
+    assert.equal(existsSync(join(home, "other")), false, "nothing is created");
     r = await run("sync", fixture("v3-signed"), "other", "--require-signatures");
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /--require-signatures needs trusted keys/);
-    const key = fixture("keys/oracle-test.pub.asc");
     r = await run("sync", fixture("v3-signed"), "checked", "-k", key, "--require-signatures");
     assert.equal(r.code, 0, r.stderr);
-    r = await run("sync", fixture("v3-unsigned"), "strict", "-k", key, "--require-signatures");
+    r = await run("sync", fixture("v3-unsigned"), "strict", "-k", key);
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr, /not signed and signatures are required/);
+    r = await run("sync", fixture("v3-unsigned"), "strict", "-k", key, "--require-signatures");
+    assert.equal(r.code, 3, r.stderr);
     // Reading still needs a name, a path or a URL: an unknown bare word is an error.
     r = await run("list", "-m", "nosuchmirror");
     assert.equal(r.code, 2);

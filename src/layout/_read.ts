@@ -147,7 +147,9 @@ export async function checkSignature(
  * The warning an admitted entry deserves (unsigned, or signed by a key that is not trusted),
  * without the entry's name; undefined for a verified one.
  */
-export function signatureWarning(e: Entry): string | undefined {
+export function signatureWarning(
+  e: Pick<Entry, "signatureStatus" | "signerKeyIds">,
+): string | undefined {
   if (e.signatureStatus === "unsigned") return "unsigned, admitted by --allow-unsigned";
   if (e.signatureStatus === "untrusted") {
     const by = e.signerKeyIds?.length ? ` ${e.signerKeyIds.join(", ")}` : "";

@@ -10,18 +10,24 @@ import { createReadStream, statSync } from "node:fs";
 import { ownerTag, removeDeadOwners } from "../core/pid.ts";
 import { fsError } from "../core/fs_errors.ts";
 import { dirname, join, resolve } from "node:path";
-import { UsageError } from "../errors.ts";
+import { SignatureError, UsageError } from "../errors.ts";
 import { toWebStream } from "../core/streams.ts";
 import { type BundleItem, writeBundle } from "../storage/bundle.ts";
 import { openStore } from "../storage/open.ts";
 import type { ReadStore, Store } from "../storage/store.ts";
-import { type SyncEvent, syncMirror, type SyncResult } from "./sync.ts";
+import { type SyncEvent, syncMirror, type SyncOptions, type SyncResult } from "./sync.ts";
 
 /** Options of `bundleMirror`. */
 export interface BundleOptions {
   /** Spec queries whose runtime closure goes in the bundle (default: everything). */
   specs?: string[];
   jobs?: number;
+  /** Checks signatures (see `SyncOptions.verifier`). */
+  verifier?: SyncOptions["verifier"];
+  /** Leave unsigned entries and keys not trusted (see `SyncOptions.requireSignatures`). */
+  requireSignatures?: boolean;
+  /** Admit them with a warning each (see `SyncOptions.allowUnsigned`). */
+  allowUnsigned?: boolean;
   /** Replace an existing output file (default: refuse). */
   force?: boolean;
   signal?: AbortSignal;
@@ -74,11 +80,20 @@ export async function bundleMirror(
     const sync = await syncMirror(src, dst, {
       specs: opts.specs,
       jobs: opts.jobs,
+      verifier: opts.verifier,
+      requireSignatures: opts.requireSignatures,
+      allowUnsigned: opts.allowUnsigned,
       signal: opts.signal,
       onEvent: opts.onEvent,
     });
     if (sync.indexSpecs === undefined) {
-      throw new UsageError(`Cannot bundle from "${src.url.href}": no entries were copied`);
+      // Nothing was admitted: say why (unsigned, keys not trusted, bad signatures, ...).
+      const left = sync.entries.filter((e) => e.status === "left");
+      const why = left.slice(0, 5).map((e) => `${e.path}: ${e.reason}`).join("; ");
+      throw new (left.length ? SignatureError : UsageError)(
+        `Cannot bundle from "${src.url.href}": no entries were copied` +
+          (left.length ? ` (${left.length} left: ${why}${left.length > 5 ? "; ..." : ""})` : ""),
+      );
     }
     const paths: string[] = [];
     for await (const p of dst.list!("", { signal: opts.signal })) paths.push(p);

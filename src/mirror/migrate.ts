@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { signatureWarning } from "../layout/_read.ts";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
 import { gzipBytes } from "../core/gzip.ts";
 import { manifestOf } from "../layout/manifest.ts";
@@ -55,6 +56,8 @@ export interface MigratedSpec {
   status: "migrated" | "present" | "would-migrate" | "left";
   /** Why an entry was left (legacy layout, bad signature, checksum mismatch, ...). */
   reason?: string;
+  /** Why a migrated entry is not verified (unsigned, or signed by a key not trusted). */
+  warning?: string;
   manifestPath?: string;
 }
 
@@ -190,6 +193,7 @@ export async function migrate(
       r.reason = entry.legacy;
       return r;
     }
+    r.warning = signatureWarning(entry);
     // Verify the tarball completely before writing anything for this entry.
     try {
       const body = await entry.openTarball({ signal });

@@ -13,6 +13,7 @@
  */
 import { errorMessage, NotFoundError, UsageError } from "../errors.ts";
 import { openMirror } from "../layout/mirror.ts";
+import { signatureWarning } from "../layout/_read.ts";
 import { type OciTarballSource, OciWriter } from "../layout/oci/writer.ts";
 import type { Entry, EntryRef } from "../layout/types.ts";
 import { V3Writer } from "../layout/v3/writer.ts";
@@ -43,9 +44,6 @@ export async function syncEntries(
   opts: SyncOptions = {},
 ): Promise<SyncResult> {
   const signal = opts.signal;
-  if (opts.requireSignatures && !opts.verifier) {
-    throw new UsageError("Cannot require signatures without trusted keys (a verifier)");
-  }
   const m = await openMirror(src, { verifier: opts.verifier, signal });
   const event = opts.onEvent ?? (() => {});
   // What to copy: the closures of the specs asked for, else every entry in the cache.
@@ -85,6 +83,7 @@ export async function syncEntries(
 
   // 1. What the destination lacks, and the source entries of those (metadata checked).
   const todo: { ref: EntryRef; entry: Entry }[] = [];
+  const warnings = new Map<string, string>();
   let read = 0;
   await pool(refs, jobs, async (ref) => {
     const done = oci
@@ -98,9 +97,12 @@ export async function syncEntries(
     try {
       const entry = await m.entry(ref.hash, {
         signal,
-        requireSignature: !!opts.requireSignatures,
+        requireSignature: !!opts.requireSignatures && !isRegistryStore(src),
       });
       if (entry.legacy) throw new UsageError(entry.legacy);
+      // A registry's entries are unsigned by nature (Spack never signs them): no warning.
+      const warning = isRegistryStore(src) ? undefined : signatureWarning(entry);
+      if (warning) warnings.set(ref.hash, warning);
       todo.push({ ref, entry });
     } catch (e) {
       if (signal?.aborted) throw e;
@@ -121,7 +123,9 @@ export async function syncEntries(
     bytes: todo.reduce((n, t) => n + t.entry.tarball.size, 0),
   });
   if (opts.dryRun) {
-    for (const t of todo) finish({ path: pathOf(t.ref), status: "would-copy" });
+    for (const t of todo) {
+      finish({ path: pathOf(t.ref), status: "would-copy", warning: warnings.get(t.ref.hash) });
+    }
     return res;
   }
   const srcRegistry = isRegistryStore(src) ? src : undefined;
@@ -172,9 +176,9 @@ export async function syncEntries(
         finish({ path: pathOf(ref), status: "left", reason: errorMessage(e) });
       }
     });
-    await pool(todo.filter((t) => !failed.has(t.ref.hash)), jobs, async ({ entry }) => {
+    await pool(todo.filter((t) => !failed.has(t.ref.hash)), jobs, async ({ ref, entry }) => {
       const r = await oci.push(entry.spec, tarballOf(entry), { force: true, signal });
-      finish({ path: r.manifestPath, status: "copied" });
+      finish({ path: r.manifestPath, status: "copied", warning: warnings.get(ref.hash) });
     });
     if (
       res.entries.some((e) => e.status === "copied") ||
@@ -187,14 +191,14 @@ export async function syncEntries(
   }
 
   // Into a URL cache: each image becomes a v3 entry.
-  await pool(todo, jobs, async ({ entry }) => {
+  await pool(todo, jobs, async ({ ref, entry }) => {
     const existed = await dst.stat(v3BlobPath(entry.tarball.checksum), { signal });
     const r = await v3!.push(entry.spec, {
       descriptor: entry.tarball,
       open: () => entry.openTarball({ signal }),
     }, { force: true, signal });
     count(existed?.size === entry.tarball.size ? "present" : "uploaded", entry.tarball.size);
-    finish({ path: r.manifestPath, status: "copied" });
+    finish({ path: r.manifestPath, status: "copied", warning: warnings.get(ref.hash) });
   });
   if (
     res.entries.some((e) => e.status === "copied") ||

@@ -19,14 +19,9 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import {
-  IntegrityError,
-  InvalidDataError,
-  NotFoundError,
-  SignatureError,
-  UsageError,
-} from "../errors.ts";
+import { IntegrityError, InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
 import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
+import { checkSignature, signatureWarning } from "../layout/_read.ts";
 import { runPool } from "../core/pool.ts";
 import { parseManifest } from "../layout/manifest.ts";
 import { openMirror } from "../layout/mirror.ts";
@@ -71,6 +66,7 @@ interface Planned {
   text?: string;
   blobs: BlobRef[];
   reason?: string;
+  warning?: string;
 }
 
 async function readText(store: ReadStore, path: string, signal?: AbortSignal): Promise<string> {
@@ -217,9 +213,6 @@ export async function syncMirror(
   opts: SyncOptions = {},
 ): Promise<SyncResult> {
   const signal = opts.signal;
-  if (opts.requireSignatures && !opts.verifier) {
-    throw new UsageError("Cannot require signatures without trusted keys (a verifier)");
-  }
   if (needsEntrySync(src, dst)) return await syncEntries(src, dst, opts);
   const layout = await detectLayout(src, { signal });
   if (!layout.versions.includes(3)) {
@@ -241,6 +234,7 @@ export async function syncMirror(
         ? "would-copy"
         : "left",
       reason: s.reason,
+      warning: s.warning,
     });
     const m = await migrate(src, dst, {
       verifier: opts.verifier,
@@ -326,16 +320,31 @@ export async function syncMirror(
       const text = await readManifest(path);
       const signed = isClearsigned(text);
       const spec = !path.startsWith(V3_KEY_DIR);
-      if (spec && !signed && opts.requireSignatures) {
-        throw new SignatureError(`"${path}" is not signed and signatures are required`);
+      let body: string;
+      let warning: string | undefined;
+      if (spec && (opts.requireSignatures || opts.allowUnsigned)) {
+        // Trust is enforced as install does: a failed signature is never accepted; unsigned
+        // entries and keys not trusted only with allowUnsigned, each with a warning.
+        const chk = await checkSignature(
+          text,
+          `"${path}"`,
+          { requireSignature: !opts.allowUnsigned },
+          opts.verifier,
+        );
+        body = chk.body;
+        warning = signatureWarning({
+          signatureStatus: chk.status,
+          signerKeyIds: chk.signerKeyIds,
+        });
+      } else {
+        // A spec manifest's signature is checked when a verifier is given; its body is the
+        // one the verifier returns.
+        body = !signed
+          ? text
+          : spec && opts.verifier
+          ? (await opts.verifier.verify(text, `"${path}"`)).body
+          : clearsignedBody(text, `"${path}"`);
       }
-      // A spec manifest's signature is checked when a verifier is given; its body is the one
-      // the verifier returns.
-      const body = !signed
-        ? text
-        : spec && opts.verifier
-        ? (await opts.verifier.verify(text, `"${path}"`)).body
-        : clearsignedBody(text, `"${path}"`);
       const m = parseManifest(body, `"${path}"`);
       const named: BlobRef[] = [];
       for (const r of m.data) {
@@ -355,7 +364,7 @@ export async function syncMirror(
         if (!seen) blobs.set(b.path, b);
         named.push(seen ?? b);
       }
-      planned[i] = { path, text, blobs: named };
+      planned[i] = { path, text, blobs: named, warning };
     } catch (e) {
       if (signal?.aborted || e instanceof IntegrityError) throw e;
       planned[i] = { path, blobs: [], reason: (e as Error).message };
@@ -486,15 +495,16 @@ export async function syncMirror(
       const same = have?.size === bytes.byteLength &&
         (have.etag === `"${createHash("md5").update(bytes).digest("hex")}"` ||
           (await readText(dst, path, signal)) === m.text);
+      const warning = m.warning;
       if (same) {
         // A manifest that was there already named its blobs to any prune: nothing to settle.
-        finish({ path, status: "present" });
+        finish({ path, status: "present", warning });
       } else if (opts.dryRun) {
-        finish({ path, status: "would-copy" });
+        finish({ path, status: "would-copy", warning });
       } else {
         await dst.write(path, bytes, { signal, contentType: "application/json" });
         await settle(m, path);
-        finish({ path, status: "copied" });
+        finish({ path, status: "copied", warning });
       }
     } catch (e) {
       // A destination that cannot be written (read-only, full, not a directory) stops the

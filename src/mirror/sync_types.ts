@@ -19,8 +19,19 @@ export interface SyncOptions {
    * source is migrated. An entry whose signature does not verify is left (with the reason).
    */
   verifier?: Verifier;
-  /** Also leave entries that are not signed (needs `verifier`). */
+  /**
+   * Enforce trust (what the CLI does unless `--allow-unsigned`): every spec manifest must be
+   * signed and verify with `verifier`; unsigned entries and entries signed by keys that are not
+   * trusted are left (with the reason).
+   */
   requireSignatures?: boolean;
+  /**
+   * Check signatures but admit unsigned entries and entries signed by keys that are not
+   * trusted, each with a `warning` (the CLI's `--allow-unsigned`). An entry whose signature
+   * fails is left whatever the options. Without this or `requireSignatures`, unsigned entries
+   * are copied as they are and signed ones are checked only when a `verifier` is given.
+   */
+  allowUnsigned?: boolean;
   /**
    * Server-side copies only (S3 to S3 on one endpoint with the same credentials): do not read
    * a source blob to check its checksum before copying it; rely on its name (its checksum)
@@ -53,6 +64,8 @@ export interface SyncedEntry {
   path: string;
   status: "copied" | "present" | "would-copy" | "migrated" | "left";
   reason?: string;
+  /** Why an admitted entry is not verified (unsigned, or signed by a key not trusted). */
+  warning?: string;
 }
 
 /** How a sync goes, for progress displays. */

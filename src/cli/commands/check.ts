@@ -1,6 +1,8 @@
 /** `verify`, `sync`, `bundle`, `prune`: whole-mirror operations. */
 import { readFile } from "node:fs/promises";
-import { Option } from "commander";
+import { type Command, Option } from "commander";
+import { cliVerifier } from "../mirrors.ts";
+import type { Verifier } from "../../sign/types.ts";
 import type { Register } from "../app.ts";
 import { UsageError } from "../../errors.ts";
 import { parseV3SpecManifestPath } from "../../layout/v3/paths.ts";
@@ -134,6 +136,54 @@ Examples:
   spackle verify https://cache.example.org/spack --key site.pub --require-signatures
   spackle verify s3://bucket/cache --sample 50 --jobs 8
   spackle --json verify ./mirror | jq '.findings[] | select(.kind == "corrupt")'`;
+
+/** Adds the trust options of sync and bundle: -k/--key, --keyring, --allow-unsigned. */
+function addTrustOptions(cmd: Command): void {
+  cmd
+    .option(
+      "-k, --key <file...>",
+      "also trust these armored public keys besides the keyring's",
+    )
+    .option("--keyring <dir>", "keyring directory (default: SPACKLE_KEYRING, else the user's)")
+    .option(
+      "--allow-unsigned",
+      "admit unsigned entries and signatures by keys not trusted, with a warning each (a " +
+        "signature that fails is never admitted)",
+      false,
+    )
+    .option("--require-signatures", "the default: leave entries that are not verified", false);
+}
+
+/**
+ * How sync and bundle enforce trust: signatures verified against the keyring and --key files;
+ * unsigned entries and keys not trusted left, unless --allow-unsigned (or the source is a
+ * registry, unsigned by nature). Without any trusted key nothing could be copied: refused.
+ */
+function syncTrust(
+  o: { key?: string[]; keyring?: string; allowUnsigned?: boolean; requireSignatures?: boolean },
+  registry: boolean,
+  label: string,
+): { verifier?: Verifier; requireSignatures: boolean; allowUnsigned: boolean } {
+  if (o.allowUnsigned && o.requireSignatures) {
+    throw new UsageError("Give --allow-unsigned or --require-signatures, not both");
+  }
+  const allow = !!o.allowUnsigned || registry;
+  const verifier = cliVerifier({ key: o.key, keyring: o.keyring });
+  if (!allow && !verifier) {
+    throw new UsageError(
+      `Cannot copy from "${label}": its entries must be signed by a trusted key and no ` +
+        `trusted keys are available: trust the signing key ("spackle keys trust FILE" or ` +
+        `"spackle keys fetch -m MIRROR --trust"), give it with --key FILE, or admit unsigned ` +
+        `entries with --allow-unsigned`,
+    );
+  }
+  return { verifier, requireSignatures: !allow, allowUnsigned: allow };
+}
+
+/** One warning line per admitted entry that is not verified. */
+function entryWarnings(entries: { path: string; warning?: string }[]): string[] {
+  return entries.filter((e) => e.warning).map((e) => `${entryLabel(e.path)}: ${e.warning}`);
+}
 
 /** Refuses a lock whose specs are not all in the store's mirror, naming every missing one. */
 async function requireLockInStore(store: ReadStore, lock: CliLock, signal: AbortSignal) {
@@ -291,50 +341,36 @@ const register: Register = (program, act) => {
         "back to check their sha256 (for the rerun of a huge mirror)",
       false,
     )
-    .option(
-      "-k, --key <file...>",
-      "check signatures: trust these armored public keys besides the keyring's; entries whose " +
-        "signature does not verify are left",
-    )
-    .option("--keyring <dir>", "keyring directory (default: SPACKLE_KEYRING, else the user's)")
-    .option(
-      "--require-signatures",
-      "also leave unsigned entries (needs trusted keys: the keyring or --key)",
-      false,
-    )
     .addHelpText(
       "after",
-      "\nExit codes: 0 done; 3 some entries were left (listed); 1 failure (a corrupt blob stops " +
+      "\nTrust: every entry must be signed by a trusted key (the keyring's or --key's); " +
+        "unsigned entries and keys not trusted are left unless --allow-unsigned (or the source " +
+        "is a configured mirror with signed: false), which admits them with a warning each. " +
+        "A signature that fails is never copied. Registries (oci://) are unsigned by nature: " +
+        "their entries are admitted.\n" +
+        "\nExit codes: 0 done; 3 some entries were left (listed); 1 failure (a corrupt blob stops " +
         "the copy); 2 usage error\n\nExamples:\n  spackle sync ./mirror s3://bucket/cache\n" +
         "  spackle sync https://cache.example.org/spack ./local zlib cmake\n" +
         "  spackle sync site.bundle s3://bucket/cache --dry-run\n" +
         "  spackle sync https://cache.example.org/spack ./local --lockfile spack.lock",
     );
+  addTrustOptions(syncCmd);
   addLockfileOptions(syncCmd);
   syncCmd
     .action(act(async ({ out, globals, signal }, src: string, dst: string, specs: string[], o) => {
       const m = await import("../../mirror/mod.ts");
-      const { cliVerifier, openCliStore } = await import("../mirrors.ts");
+      const { openCliStore } = await import("../mirrors.ts");
       const lock = await readCliLock(o);
       const from = await openCliStore(src, globals, { out });
+      const { isRegistryStore } = await import("../../storage/registry/store.ts");
+      const trust = syncTrust(o, isRegistryStore(from), src);
       if (lock) await requireLockInStore(from, lock, signal);
       specs = lockQueries(specs, lock);
       const to = await openCliStore(dst, globals, { writable: true, out });
-      // Signatures are checked when asked for (--key, --require-signatures): against the
-      // keyring and the --key files. Otherwise entries are copied as they are (verify checks).
-      const verifier = o.key?.length || o.requireSignatures
-        ? cliVerifier({ key: o.key, keyring: o.keyring })
-        : undefined;
-      if (o.requireSignatures && !verifier) {
-        throw new UsageError(
-          "--require-signatures needs trusted keys: trust some (spackle keys trust) or give --key",
-        );
-      }
       const progress = Progress.for(out);
       const r = await m.syncMirror(from, to as Parameters<typeof m.syncMirror>[1], {
         specs,
-        verifier,
-        requireSignatures: !!o.requireSignatures,
+        ...trust,
         jobs: o.jobs,
         dryRun: !!o.dryRun,
         trustSource: !!o.trustSource,
@@ -344,9 +380,11 @@ const register: Register = (program, act) => {
         onEvent: progress.enabled ? syncProgress(progress) : undefined,
       }).finally(() => progress.stop());
       const left = r.entries.filter((e) => e.status === "left");
-      if (out.json) out.data(r);
+      const warnings = entryWarnings(r.entries);
+      if (out.json) out.data({ ...r, warnings });
       else {
         const count = (s: string) => r.entries.filter((e) => e.status === s).length;
+        for (const w of warnings) out.warn(w);
         for (const e of left) out.warn(`left ${e.path}: ${e.reason}`);
         out.info(
           `${r.entries.length} manifests from a v${r.source} source: ${count("copied")} copied, ` +
@@ -382,6 +420,7 @@ const register: Register = (program, act) => {
         "  spackle verify fooapp.bundle\n  spackle sync fooapp.bundle /site/mirror\n" +
         "  spackle bundle --lockfile spack.lock -m https://cache.example.org -o site.bundle",
     );
+  addTrustOptions(bundleCmd);
   addLockfileOptions(bundleCmd);
   bundleCmd
     .action(act(async ({ out, globals, signal }, specs: string[], o) => {
@@ -392,6 +431,8 @@ const register: Register = (program, act) => {
         throw new UsageError("Cannot bundle: give specs, --lockfile or -e");
       }
       const src = await openCliStore(o.mirror, globals, { out });
+      const { isRegistryStore } = await import("../../storage/registry/store.ts");
+      const trust = syncTrust(o, isRegistryStore(src), o.mirror);
       if (lock) await requireLockInStore(src, lock, signal);
       specs = lockQueries(specs, lock);
       const progress = Progress.for(out);
@@ -399,12 +440,29 @@ const register: Register = (program, act) => {
         specs,
         jobs: o.jobs,
         force: !!o.force,
+        ...trust,
         signal,
         onEvent: progress.enabled ? syncProgress(progress) : undefined,
       }).finally(() => progress.stop());
-      if (out.json) out.data({ path: r.path, objects: r.objects, specs: r.sync.indexSpecs });
-      else out.info(`wrote ${r.path}: ${r.sync.indexSpecs} specs, ${r.objects} objects`);
-      return 0;
+      const left = r.sync.entries.filter((e) => e.status === "left");
+      const warnings = entryWarnings(r.sync.entries);
+      if (out.json) {
+        out.data({
+          path: r.path,
+          objects: r.objects,
+          specs: r.sync.indexSpecs,
+          warnings,
+          left: left.map((e) => ({ path: e.path, reason: e.reason })),
+        });
+      } else {
+        for (const w of warnings) out.warn(w);
+        for (const e of left) out.warn(`left ${e.path}: ${e.reason}`);
+        out.info(
+          `wrote ${r.path}: ${r.sync.indexSpecs} specs, ${r.objects} objects` +
+            (left.length ? `; ${left.length} entries left out (listed)` : ""),
+        );
+      }
+      return left.length ? 3 : 0;
     }));
 
   program

@@ -97,10 +97,14 @@ const register: Register = (program, act) => {
     // As in Spack, mirrors configured with `signed: false` are read without signatures: when
     // every -m names such a mirror, --allow-unsigned is implied.
     // Without -m the configured mirrors are used: the same rule applies to them.
-    const given = action.getOptionValue("mirror") as string[] | undefined;
+    // sync names its source as its first argument.
+    const sync = action.name() === "sync";
+    const given = sync
+      ? action.args.slice(0, 1)
+      : action.getOptionValue("mirror") as string[] | undefined;
     if (
       action.options.some((o) => o.long === "--allow-unsigned") &&
-      action.options.some((o) => o.long === "--mirror") &&
+      (sync || action.options.some((o) => o.long === "--mirror")) &&
       !action.getOptionValue("allowUnsigned") &&
       (given?.length ? given.every(isBareName) : true)
     ) {
