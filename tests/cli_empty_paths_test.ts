@@ -23,7 +23,7 @@ const CASES: [string, string[]][] = [
   ["push '' (mirror)", ["push", "--unsigned", "", "/x"]],
   ["push --root ''", ["push", "--unsigned", "--root", "", "m", "fooapp"]],
   ["push --key ''", ["push", "--key", "", "m", "/x"]],
-  ["bundle -o ''", ["bundle", "-m", M, "-o", "", "fooapp"]],
+  ["bundle -o ''", ["bundle", "--allow-unsigned", "-m", M, "-o", "", "fooapp"]],
   ["sync '' dst", ["sync", "", "dst"]],
   ["migrate src ''", ["migrate", "srcmirror", ""]],
   ["prune --keep ''", ["prune", "m", "--keep", ""]],

@@ -30,7 +30,7 @@ Deno.test({
     const d = await Deno.makeTempDir({ prefix: "spackle-https-cmd-" });
     try {
       const src = `${HTTPS_URL}v3-signed/`;
-      let r = await spackle("--json", "sync", src, join(d, "copy"));
+      let r = await spackle("--json", "sync", src, join(d, "copy"), "--key", KEY());
       assert.equal(r.code, 0, r.stderr);
       assert.equal(JSON.parse(r.stdout).indexSpecs, 4);
       assert.deepEqual(
@@ -41,7 +41,7 @@ Deno.test({
       assert.equal(r.code, 0, r.stdout + r.stderr);
 
       const bundle = join(d, "fooapp.bundle");
-      r = await spackle("bundle", "fooapp", "-m", src, "-o", bundle);
+      r = await spackle("bundle", "fooapp", "-m", src, "-o", bundle, "--key", KEY());
       assert.equal(r.code, 0, r.stderr);
       r = await spackle(
         "install",
@@ -70,7 +70,14 @@ Deno.test({
   async fn() {
     const d = await Deno.makeTempDir({ prefix: "spackle-https-v2-" });
     try {
-      const r = await spackle("--json", "sync", `${HTTPS_URL}v2-signed/`, join(d, "v3"));
+      const r = await spackle(
+        "--json",
+        "sync",
+        `${HTTPS_URL}v2-signed/`,
+        join(d, "v3"),
+        "--key",
+        KEY(),
+      );
       assert.equal(r.code, 0, r.stderr);
       const l = await spackle("list", "-m", join(d, "v3"));
       assert.equal(l.code, 0, l.stderr);

@@ -87,7 +87,7 @@ Deno.test({
       assert.equal(whole.code, 0, new TextDecoder().decode(whole.stderr));
       const m2 = join(base, "m2");
       const sync = await interrupt(
-        ["sync", m1, m2],
+        ["sync", "--allow-unsigned", m1, m2],
         "SIGTERM",
         () => walk(m2).some((p) => p.includes(".spackle-tmp-")),
       );
@@ -99,7 +99,7 @@ Deno.test({
       const out = join(base, "b", "site.bundle");
       Deno.mkdirSync(join(base, "b"));
       const bundle = await interrupt(
-        ["bundle", "-m", m1, "-o", out, "fooapp"],
+        ["bundle", "--allow-unsigned", "-m", m1, "-o", out, "fooapp"],
         "SIGHUP",
         () => walk(join(base, "b")).some((p) => p.includes(".spackle-tmp-")),
       );

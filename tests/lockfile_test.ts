@@ -217,6 +217,7 @@ Deno.test({
       let r = await run(
         "--json",
         "bundle",
+        "--allow-unsigned",
         "--lockfile",
         file,
         "-m",
@@ -260,7 +261,15 @@ Deno.test({
       ]);
       // sync: the closure only.
       const synced = join(d, "synced");
-      r = await run("--json", "sync", fixture("v3-unsigned"), synced, "--lockfile", file);
+      r = await run(
+        "--json",
+        "sync",
+        "--allow-unsigned",
+        fixture("v3-unsigned"),
+        synced,
+        "--lockfile",
+        file,
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(readdirSync(join(synced, "v3/manifests/spec")).sort(), ["libfoo", "libzz"]);
       // verify: the synced mirror lacks fooapp and foodata of a lock rooted at fooapp.
@@ -278,7 +287,7 @@ Deno.test({
         "foodata@1.0",
       ]);
       // sync and bundle refuse a lock the source lacks, naming every missing spec.
-      r = await run("sync", synced, join(d, "s2"), "--lockfile", full);
+      r = await run("sync", "--allow-unsigned", synced, join(d, "s2"), "--lockfile", full);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /Cannot find 2 spec\(s\)/);
       assert.ok(!existsSync(join(d, "s2", "v3")));

@@ -102,7 +102,10 @@ Deno.test({
 
         // sync into a mirror being pushed to (the same specs, made by Spack)
         const m4 = join(base, `sync-${round}`);
-        const [g, h] = await Promise.all([push(m4), spawn("sync", fixture("v3-unsigned"), m4)]);
+        const [g, h] = await Promise.all([
+          push(m4),
+          spawn("sync", "--allow-unsigned", fixture("v3-unsigned"), m4),
+        ]);
         assert.equal(g.code, 0, g.err);
         assert.equal(h.code, 0, h.err);
         await assertSound(m4, 4, `sync during push, round ${round}`);
@@ -110,7 +113,7 @@ Deno.test({
         // and prune --delete during that sync and a push together
         const [i, j, k] = await Promise.all([
           push(m4),
-          spawn("sync", fixture("v3-unsigned"), m4),
+          spawn("sync", "--allow-unsigned", fixture("v3-unsigned"), m4),
           spawn("prune", m4, "--delete"),
         ]);
         for (const x of [i, j, k]) assert.equal(x.code, 0, x.err);

@@ -102,7 +102,7 @@ Deno.test({
 
       // sync: killed while a blob is being written under a temporary name
       const m2 = join(base, "m2");
-      const sync = spawn("sync", m1, m2);
+      const sync = spawn("sync", "--allow-unsigned", m1, m2);
       assert.ok(await killWhenTemp(sync, m2), "sync was killed while writing");
       v = await verifyMirror(new FileStore(pathToFileURL(m2 + "/")));
       assert.ok(v.findings.some((f) => f.code === "temporary_file"));
@@ -116,22 +116,22 @@ Deno.test({
       // bundle: killed while its working directory (beside the output) exists; the output
       // directory is a mirror here, so prune finds it; the next bundle removes it too.
       const out = join(m2, "site.bundle");
-      const bundle = spawn("bundle", "fooapp", "-m", m1, "-o", out);
+      const bundle = spawn("bundle", "--allow-unsigned", "fooapp", "-m", m1, "-o", out);
       assert.ok(await killWhenTemp(bundle, m2), "bundle was killed while writing");
       assert.ok(findTemporaries(m2).some((t) => t.path.startsWith(".spackle-bundle-")));
       r = await run("prune", m2, "--delete");
       assert.equal(r.code, 0, r.err);
       assert.deepEqual(findTemporaries(m2), []);
-      const again = spawn("bundle", "fooapp", "-m", m1, "-o", out);
+      const again = spawn("bundle", "--allow-unsigned", "fooapp", "-m", m1, "-o", out);
       assert.ok(await killWhenTemp(again, m2));
-      r = await run("bundle", "fooapp", "-m", m1, "-o", out);
+      r = await run("bundle", "--allow-unsigned", "fooapp", "-m", m1, "-o", out);
       assert.equal(r.code, 0, r.err);
       assert.deepEqual(findTemporaries(m2), [], "the bundle removed the killed one's directory");
       // bundle -o refuses an existing file unless --force
-      r = await run("bundle", "fooapp", "-m", m1, "-o", out);
+      r = await run("bundle", "--allow-unsigned", "fooapp", "-m", m1, "-o", out);
       assert.equal(r.code, 2);
       assert.match(r.err, /the file exists \(give --force to replace it\)/);
-      r = await run("bundle", "fooapp", "-m", m1, "-o", out, "--force");
+      r = await run("bundle", "--allow-unsigned", "fooapp", "-m", m1, "-o", out, "--force");
       assert.equal(r.code, 0, r.err);
     } finally {
       rmSync(base, { recursive: true, force: true });

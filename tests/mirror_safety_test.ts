@@ -290,7 +290,7 @@ Deno.test({
       s = await syncMirror(store(fixture("v3-unsigned")), store(dst), { trustDestination: true });
       assert.equal(s.blobsCopied, 0);
       assert.notDeepEqual(await problems(dst), []);
-      const r = await cli("sync", fixture("v3-unsigned"), dst);
+      const r = await cli("sync", "--allow-unsigned", fixture("v3-unsigned"), dst);
       assert.equal(r.code, 0, r.err);
       assert.match(r.err, /1 blobs copied/);
       assert.deepEqual(await problems(dst), []);

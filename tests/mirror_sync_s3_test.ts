@@ -183,6 +183,8 @@ s3Test("sync s3: the sync command between buckets reports its server-side copies
     let r = await spackleS3([
       "--json",
       "sync",
+      "-k",
+      fixture("keys/oracle-test.pub.asc"),
       `s3://${a.bucket}/cache`,
       `s3://${e.bucket}/cache`,
       "fooapp",
@@ -196,6 +198,8 @@ s3Test("sync s3: the sync command between buckets reports its server-side copies
     r = await spackleS3([
       "--json",
       "sync",
+      "-k",
+      fixture("keys/oracle-test.pub.asc"),
       "--trust-source",
       `s3://${a.bucket}/cache`,
       `s3://${f.bucket}/cache`,

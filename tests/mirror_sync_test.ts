@@ -159,7 +159,14 @@ Deno.test({
       return true;
     }) as typeof process.stdout.write;
     try {
-      const code = await main(["--json", "sync", fixture("v3-unsigned"), join(d, "dst"), "libzz"]);
+      const code = await main([
+        "--json",
+        "sync",
+        "--allow-unsigned",
+        fixture("v3-unsigned"),
+        join(d, "dst"),
+        "libzz",
+      ]);
       const pruneCode = await main(["--json", "prune", join(d, "dst")]);
       process.stdout.write = write;
       assert.equal(code, 0);

@@ -171,7 +171,7 @@ Deno.test({
       assertSameTrees(oracleInstall(pushed, join(base, "s1")));
       // sync: the v3 fixture mirror becomes images without installing anything.
       const synced = repo();
-      await ok("sync", fixture("v3-unsigned"), synced);
+      await ok("sync", "--allow-unsigned", fixture("v3-unsigned"), synced);
       assertSameTrees(oracleInstall(synced, join(base, "s2")));
     } finally {
       rmSync(base, { recursive: true, force: true });
@@ -285,13 +285,17 @@ Deno.test({
     const base = await Deno.makeTempDir({ prefix: "sp-oci-" });
     try {
       const a = repo(), b = repo();
-      const first = JSON.parse(await ok("--json", "sync", fixture("v3-unsigned"), a));
+      const first = JSON.parse(
+        await ok("--json", "sync", "--allow-unsigned", fixture("v3-unsigned"), a),
+      );
       assert.equal(
         first.entries.filter((e: { status: string }) => e.status === "copied").length,
         4,
       );
       assert.equal(first.blobsCopied, 4);
-      const again = JSON.parse(await ok("--json", "sync", fixture("v3-unsigned"), a));
+      const again = JSON.parse(
+        await ok("--json", "sync", "--allow-unsigned", fixture("v3-unsigned"), a),
+      );
       assert.equal(
         again.entries.filter((e: { status: string }) => e.status === "present").length,
         4,
@@ -413,7 +417,7 @@ Deno.test({
     const e = { HOME: base, SPACKLE_TEST_PW: PASSWORD, PATH: env("PATH") ?? "/usr/bin:/bin" };
     try {
       const url = repo(REG_BASIC);
-      const refused = await spackle(["sync", fixture("v3-unsigned"), url], e);
+      const refused = await spackle(["sync", "--allow-unsigned", fixture("v3-unsigned"), url], e);
       assert.equal(refused.code, 1);
       assert.match(
         refused.err,
@@ -428,6 +432,7 @@ Deno.test({
         "--oci-password-variable",
         "SPACKLE_TEST_PW",
         "sync",
+        "--allow-unsigned",
         fixture("v3-unsigned"),
         url,
       ], e);
@@ -545,7 +550,13 @@ Deno.test({
     try {
       const url = repo(REG_TOKEN);
       const creds = ["--oci-username", USER, "--oci-password-variable", "SPACKLE_TEST_PW"];
-      const pushed = await spackle([...creds, "sync", fixture("v3-unsigned"), url], {
+      const pushed = await spackle([
+        ...creds,
+        "sync",
+        "--allow-unsigned",
+        fixture("v3-unsigned"),
+        url,
+      ], {
         SPACKLE_TEST_PW: PASSWORD,
       });
       assert.equal(pushed.code, 0, pushed.err);
@@ -564,14 +575,24 @@ Deno.test({
         JSON.stringify({ auths: { [REG_TOKEN!]: { identitytoken: IDENTITY } } }),
       );
       log.length = 0;
-      const viaIdentity = await spackle(["sync", fixture("v3-unsigned"), repo(REG_TOKEN)], {
+      const viaIdentity = await spackle([
+        "sync",
+        "--allow-unsigned",
+        fixture("v3-unsigned"),
+        repo(REG_TOKEN),
+      ], {
         HOME: home,
       });
       rmSync(home, { recursive: true, force: true });
       assert.equal(viaIdentity.code, 0, viaIdentity.err);
       assert.ok(log.some((l) => l.user === USER && l.scope.some((s) => s.endsWith(":pull,push"))));
       // An anonymous push is refused with the realm and scope.
-      const refused = await spackle(["sync", fixture("v3-unsigned"), repo(REG_TOKEN)]);
+      const refused = await spackle([
+        "sync",
+        "--allow-unsigned",
+        fixture("v3-unsigned"),
+        repo(REG_TOKEN),
+      ]);
       assert.equal(refused.code, 1);
       assert.match(refused.err, /Unauthorized|denied/);
       assert.match(refused.err, /realm "http:\/\/127\.0\.0\.1:\d+\/token"/);
@@ -594,7 +615,7 @@ Deno.test({
     );
     // A tag the index names but that is gone.
     const url = repo();
-    await ok("sync", fixture("v3-unsigned"), url);
+    await ok("sync", "--allow-unsigned", fixture("v3-unsigned"), url);
     await RegistryStore.open(url, { http: { caFile: CA } }).delete(
       `manifests/libzz-1.2.3-${HASHES.libzz}.spack`,
     );
@@ -697,7 +718,7 @@ Deno.test({
     const base = await Deno.makeTempDir({ prefix: "sp-oci-http-" });
     try {
       const url = repo(REG_HTTP).replace(/^oci:/, "oci+http:");
-      await ok("sync", fixture("v3-unsigned"), url);
+      await ok("sync", "--allow-unsigned", fixture("v3-unsigned"), url);
       const listed = JSON.parse(await ok("--json", "list", "-m", url)) as { specs: unknown[] };
       assert.equal(listed.specs.length, 4);
       await ok("verify", url);

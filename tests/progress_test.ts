@@ -116,8 +116,9 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "spackle-progress-" });
     const src = fixture("v3-signed");
+    const KEY = fixture("keys/oracle-test.pub.asc");
     const dst = join(dir, "dst");
-    const sync = onTerminal(["sync", src, dst], { NO_COLOR: "1" });
+    const sync = onTerminal(["sync", src, dst, "-k", KEY], { NO_COLOR: "1" });
     assert.match(sync, /reading manifests 0\/5/);
     // Manifests done out of all, blob bytes against the total, a rate and an ETA.
     assert.match(sync, /total 0\/5 +[█░]+ [\d.]+ k?B\/32 kB [\d.]+ [kM]?B\/s/);
@@ -130,12 +131,12 @@ Deno.test({
     assert.ok(sync.includes(ERASE));
     assert.match(sync, /5 manifests from a v3 source: 5 copied.*9 blobs copied \(32 kB\)/);
     // Again: every blob is present, so nothing is left to copy.
-    const again = onTerminal(["sync", src, dst], { NO_COLOR: "1" });
+    const again = onTerminal(["sync", src, dst, "-k", KEY], { NO_COLOR: "1" });
     assert.match(again, /total 5\/5 +█+ 0 B\/0 B/);
     assert.match(again, /0 blobs copied \(0 B\), 9 already present/);
 
     const bundle = onTerminal(
-      ["bundle", "fooapp", "-m", src, "-o", join(dir, "f.bundle")],
+      ["bundle", "fooapp", "-m", src, "-o", join(dir, "f.bundle"), "-k", KEY],
       { NO_COLOR: "1" },
     );
     assert.match(bundle, /total 5\/5/); // 4 specs and a key
@@ -154,7 +155,7 @@ Deno.test({
     assert.ok(verify.includes(ERASE));
     assert.match(verify, /no problems found/);
 
-    for (const args of [["sync", src, dst], ["verify", dst], ["prune", dst]]) {
+    for (const args of [["sync", src, dst, "-k", KEY], ["verify", dst], ["prune", dst]]) {
       for (const flag of ["--quiet", "--json"]) {
         const screen = onTerminal([flag, ...args]);
         assert.ok(!screen.includes(ERASE), `${flag} ${args[0]} drew bars:\n${screen}`);

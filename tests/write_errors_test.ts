@@ -69,12 +69,20 @@ Deno.test({
         console.warn("cannot mount a read-only tmpfs here (not root?): skipped");
         return;
       }
-      let r = await run("sync", fixture("v3-unsigned"), join(ro, "m"));
+      let r = await run("sync", "--allow-unsigned", fixture("v3-unsigned"), join(ro, "m"));
       assert.equal(r.code, 1, r.err);
       assert.match(r.err, /read-only \(EROFS\); choose a location on a writable one/);
       assert.match(r.err, new RegExp(`"${ro}/m`));
       assertNoRawErrno(r.err);
-      r = await run("bundle", "fooapp", "-m", fixture("v3-unsigned"), "-o", join(ro, "b.bundle"));
+      r = await run(
+        "bundle",
+        "--allow-unsigned",
+        "fooapp",
+        "-m",
+        fixture("v3-unsigned"),
+        "-o",
+        join(ro, "b.bundle"),
+      );
       assert.equal(r.code, 1, r.err);
       assert.match(r.err, /read-only \(EROFS\)/);
       assert.match(r.err, new RegExp(ro));
@@ -102,12 +110,20 @@ Deno.test({
     try {
       const file = join(base, "plain");
       writeFileSync(file, "not a directory\n");
-      let r = await run("sync", fixture("v3-unsigned"), join(file, "m"));
+      let r = await run("sync", "--allow-unsigned", fixture("v3-unsigned"), join(file, "m"));
       assert.equal(r.code, 2, r.err);
       assert.match(r.err, /a part of th(?:e|at) path is a file, not a directory/);
       assert.match(r.err, new RegExp(file));
       assertNoRawErrno(r.err);
-      r = await run("bundle", "fooapp", "-m", fixture("v3-unsigned"), "-o", base);
+      r = await run(
+        "bundle",
+        "--allow-unsigned",
+        "fooapp",
+        "-m",
+        fixture("v3-unsigned"),
+        "-o",
+        base,
+      );
       assert.equal(r.code, 2, r.err);
       assert.match(r.err, /it is a directory; give a file name/);
       r = await run("update-index", file);

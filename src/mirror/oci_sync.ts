@@ -44,6 +44,9 @@ export async function syncEntries(
   opts: SyncOptions = {},
 ): Promise<SyncResult> {
   const signal = opts.signal;
+  if (opts.requireSignatures && !opts.verifier) {
+    throw new UsageError("Cannot require signatures without trusted keys (a verifier)");
+  }
   const m = await openMirror(src, { verifier: opts.verifier, signal });
   const event = opts.onEvent ?? (() => {});
   // What to copy: the closures of the specs asked for, else every entry in the cache.

@@ -213,6 +213,9 @@ export async function syncMirror(
   opts: SyncOptions = {},
 ): Promise<SyncResult> {
   const signal = opts.signal;
+  if (opts.requireSignatures && !opts.verifier) {
+    throw new UsageError("Cannot require signatures without trusted keys (a verifier)");
+  }
   if (needsEntrySync(src, dst)) return await syncEntries(src, dst, opts);
   const layout = await detectLayout(src, { signal });
   if (!layout.versions.includes(3)) {

@@ -99,9 +99,9 @@ const register: Register = (program, act) => {
     // Without -m the configured mirrors are used: the same rule applies to them.
     // sync names its source as its first argument.
     const sync = action.name() === "sync";
-    const given = sync
-      ? action.args.slice(0, 1)
-      : action.getOptionValue("mirror") as string[] | undefined;
+    // bundle's -m takes one mirror (a string), the others' a list.
+    const m = action.getOptionValue("mirror") as string | string[] | undefined;
+    const given = sync ? action.args.slice(0, 1) : m === undefined ? undefined : [m].flat();
     if (
       action.options.some((o) => o.long === "--allow-unsigned") &&
       (sync || action.options.some((o) => o.long === "--mirror")) &&
