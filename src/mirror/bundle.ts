@@ -14,6 +14,7 @@ import { SignatureError, UsageError } from "../errors.ts";
 import { toWebStream } from "../core/streams.ts";
 import { type BundleItem, writeBundle } from "../storage/bundle.ts";
 import { openStore } from "../storage/open.ts";
+import { V3_KEY_DIR } from "../layout/v3/paths.ts";
 import type { ReadStore, Store } from "../storage/store.ts";
 import { type SyncEvent, syncMirror, type SyncOptions, type SyncResult } from "./sync.ts";
 
@@ -86,7 +87,8 @@ export async function bundleMirror(
       signal: opts.signal,
       onEvent: opts.onEvent,
     });
-    if (sync.indexSpecs === undefined) {
+    const kept = sync.entries.some((e) => e.status !== "left" && !e.path.startsWith(V3_KEY_DIR));
+    if (sync.indexSpecs === undefined || !kept) {
       // Nothing was admitted: say why (unsigned, keys not trusted, bad signatures, ...).
       const left = sync.entries.filter((e) => e.status === "left");
       const why = left.slice(0, 5).map((e) => `${e.path}: ${e.reason}`).join("; ");
