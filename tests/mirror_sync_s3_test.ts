@@ -183,11 +183,11 @@ s3Test("sync s3: the sync command between buckets reports its server-side copies
     let r = await spackleS3([
       "--json",
       "sync",
-      "-k",
-      fixture("keys/oracle-test.pub.asc"),
       `s3://${a.bucket}/cache`,
       `s3://${e.bucket}/cache`,
       "fooapp",
+      "-k",
+      fixture("keys/oracle-test.pub.asc"),
     ]);
     assert.equal(r.code, 0, r.stderr);
     let doc = JSON.parse(r.stdout);
@@ -198,12 +198,12 @@ s3Test("sync s3: the sync command between buckets reports its server-side copies
     r = await spackleS3([
       "--json",
       "sync",
-      "-k",
-      fixture("keys/oracle-test.pub.asc"),
       "--trust-source",
       `s3://${a.bucket}/cache`,
       `s3://${f.bucket}/cache`,
       "fooapp",
+      "-k",
+      fixture("keys/oracle-test.pub.asc"),
     ]);
     assert.equal(r.code, 0, r.stderr);
     doc = JSON.parse(r.stdout);
