@@ -5,15 +5,22 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import process from "node:process";
 
 /** The tmux executable, or undefined when tmux is not installed. */
 export const TMUX = ["/usr/bin/tmux", "/bin/tmux", "/usr/local/bin/tmux"].find((p) =>
   existsSync(p)
 );
 
-/** Runs tmux with `args`; returns what it printed. */
+/**
+ * This test process's own tmux server: test files run in parallel, and on a shared server one
+ * file's last `kill-session` makes the server exit under another file's `new-session`.
+ */
+const SOCKET = `spackle-test-${process.pid}`;
+
+/** Runs tmux with `args` on this process's server; returns what it printed. */
 export function tmux(...args: string[]): string {
-  return execFileSync(TMUX!, args, { encoding: "utf8" });
+  return execFileSync(TMUX!, ["-L", SOCKET, ...args], { encoding: "utf8" });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
