@@ -18,9 +18,21 @@ export const TMUX = ["/usr/bin/tmux", "/bin/tmux", "/usr/local/bin/tmux"].find((
  */
 const SOCKET = `spackle-test-${process.pid}`;
 
-/** Runs tmux with `args` on this process's server; returns what it printed. */
+/**
+ * Runs tmux with `args` on this process's server; returns what it printed. A session started
+ * just as the previous one ended can meet the server on its way out ("server exited
+ * unexpectedly"): that start is tried again, a few times.
+ */
 export function tmux(...args: string[]): string {
-  return execFileSync(TMUX!, ["-L", SOCKET, ...args], { encoding: "utf8" });
+  for (let attempt = 1;; attempt++) {
+    try {
+      return execFileSync(TMUX!, ["-L", SOCKET, ...args], { encoding: "utf8", stdio: "pipe" });
+    } catch (e) {
+      const why = String((e as { stderr?: unknown }).stderr ?? e);
+      if (args[0] !== "new-session" || attempt >= 5 || !/server exited/.test(why)) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200); // 200 ms
+    }
+  }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
