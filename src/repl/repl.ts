@@ -592,6 +592,17 @@ export async function runRepl(opts: ReplOptions): Promise<number> {
     rl.prompt();
   });
   rl.on("close", () => (closed = true));
+  // A terminal that went away (EIO from setRawMode or a read) ends the session, not the process
+  // in an unhandled error that leaves it spinning.
+  const input = opts.input ?? process.stdin;
+  let lost = false;
+  const gone = () => {
+    if (lost) return; // closing on a lost terminal fails again: once is enough
+    lost = closed = true;
+    wake?.();
+  };
+  input.on("error", gone);
+  (rl as unknown as { on(e: "error", f: () => void): void }).on("error", gone);
   const lines: string[] = [];
   let wake: (() => void) | undefined;
   rl.on("line", (l) => {
@@ -619,7 +630,9 @@ export async function runRepl(opts: ReplOptions): Promise<number> {
     if (closed) break;
     rl.prompt();
   }
-  rl.close();
+  if (!lost) rl.close();
+  // Let go of the terminal: one that went away would otherwise keep the event loop polling it.
+  if (!opts.input) process.stdin.destroy();
   print("");
   return 0;
 }
