@@ -123,7 +123,7 @@ export {
 export { openStore, type OpenStoreOptions, storeUrl } from "./src/storage/open.ts";
 export { MemoryStore } from "./src/storage/memory.ts";
 export { FileStore } from "./src/storage/file.ts";
-export { HttpsStore, type HttpsStoreOptions } from "./src/storage/https.ts";
+export { HttpsStore, type HttpsStoreOptions } from "./src/storage/http_store.ts";
 export { openS3Store, type S3Options, S3Store } from "./src/storage/s3.ts";
 export { type BundleItem, BundleStore, writeBundle } from "./src/storage/bundle.ts";
 export { type RetryOptions, retryStore } from "./src/storage/retry.ts";
@@ -203,7 +203,7 @@ export {
   openMirror,
   type OpenMirrorOptions,
   openMirrors,
-} from "./src/layout/mirror.ts";
+} from "./src/layout/open.ts";
 export {
   type Lockfile,
   LOCKFILE_VERSIONS,

@@ -6,7 +6,7 @@
  * @module
  */
 import process from "node:process";
-import { HttpsStore } from "../src/storage/https.ts";
+import { HttpsStore } from "../src/storage/http_store.ts";
 import { startProxy, startServer } from "./_http_server.ts";
 
 const url = process.env.SPACKLE_TEST_HTTPS_URL!;

@@ -39,7 +39,7 @@ export const CORE_TEST_MODULES: Record<string, () => Promise<unknown>> = {
   "digest_test.ts": () => import("../src/core/digest_test.ts"),
   "gzip_test.ts": () => import("../src/core/gzip_test.ts"),
   "json_test.ts": () => import("../src/core/json_test.ts"),
-  "memory_test.ts": () => import("../src/core/memory_test.ts"),
+  "memory_test.ts": () => import("../src/core/memory_pacer_test.ts"),
   "tar_test.ts": () => import("../src/core/tar_test.ts"),
 };
 

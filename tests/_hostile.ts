@@ -14,7 +14,7 @@ import { readTar } from "../src/core/tar.ts";
 import { gunzipBytes, gunzipStream } from "../src/core/gzip.ts";
 import { streamOf } from "../src/core/streams.ts";
 import { parseManifest } from "../src/layout/manifest.ts";
-import { clearsignedBody } from "../src/layout/clearsign.ts";
+import { clearsignedBody } from "../src/layout/signed_metadata.ts";
 import { splitClearsigned } from "../src/sign/clearsign.ts";
 import { KeyringVerifier } from "../src/sign/verify.ts";
 import { parseIndexDb } from "../src/index/db.ts";

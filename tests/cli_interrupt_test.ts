@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
 import { installSpecs } from "../src/install/mod.ts";
-import { openMirror } from "../src/layout/mirror.ts";
+import { openMirror } from "../src/layout/open.ts";
 import { ACCESS, bucket, drop, ENDPOINT, REGION, s3Test, SECRET } from "./_s3.ts";
 
 /** Every path under `dir` (relative), hidden ones included. */

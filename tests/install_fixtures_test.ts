@@ -11,7 +11,7 @@ import { hostname } from "node:os";
 import { fixture, HAVE_FIXTURES, ORACLE, REPO_ROOT } from "./_fixtures.ts";
 import { collect, gzipBytes, sha256Hex, type TarWriteEntry, writeTar } from "../src/core/mod.ts";
 import { type InstallSource, installSpecs } from "../src/install/mod.ts";
-import { openMirror } from "../src/layout/mirror.ts";
+import { openMirror } from "../src/layout/open.ts";
 import { verifierFromKeys } from "../src/mirror/trusted_keys.ts";
 import { IntegrityError, NotFoundError, SignatureError, UnsupportedError } from "../src/errors.ts";
 import { compareWithExpected } from "./_install_fixtures.ts";

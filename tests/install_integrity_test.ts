@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { hostname } from "node:os";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
 import { installSpecs } from "../src/install/mod.ts";
-import { openMirror } from "../src/layout/mirror.ts";
+import { openMirror } from "../src/layout/open.ts";
 import { SpackleError } from "../src/errors.ts";
 
 const FOOAPP = "iicodpd5dtmh5ijlchcoay25frkfkyuv";

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, ORACLE } from "./_fixtures.ts";
 import { installSpecs } from "../src/install/mod.ts";
-import { openMirror } from "../src/layout/mirror.ts";
+import { openMirror } from "../src/layout/open.ts";
 import { InstallDatabase } from "../src/index/mod.ts";
 
 const SPACK_V3 = Deno.env.get("SPACKLE_ORACLE_SPACK_V3");

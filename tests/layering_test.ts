@@ -174,7 +174,7 @@ Deno.test("the cycle finder sees a cycle and ignores a chain", () => {
 });
 
 /** The Store backends: outside src/storage code reaches them through `openStore` and `Store`. */
-const BACKEND_MODULES = ["file.ts", "https.ts", "s3.ts", "memory.ts"];
+const BACKEND_MODULES = ["file.ts", "http_store.ts", "s3.ts", "memory.ts"];
 const BACKEND_CLASSES = /\b(?:FileStore|HttpsStore|S3Store|MemoryStore|BundleStore)\b/;
 
 Deno.test("no module outside src/storage imports a concrete storage backend", () => {

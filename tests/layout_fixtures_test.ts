@@ -402,7 +402,7 @@ t(
   "spec files of formats 2, 4 and 5 give name, version, compiler, arch and typed dependencies",
   async () => {
     const { parseSpecDoc } = await import("../src/layout/_spec.ts");
-    const { clearsignedBody } = await import("../src/layout/clearsign.ts");
+    const { clearsignedBody } = await import("../src/layout/signed_metadata.ts");
     const f2 = parseSpecDoc(JSON.parse(clearsignedBody(
       await readFile(
         fixture(

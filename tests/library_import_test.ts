@@ -28,7 +28,7 @@ const EXAMPLES = [
     title: "Install a package",
     expect: /installed hello into .*hello-1\.0-a{32}/,
   },
-  { file: "src/layout/mirror.ts", title: "List a build cache", expect: /hello@1\.0: \d+ bytes/ },
+  { file: "src/layout/open.ts", title: "List a build cache", expect: /hello@1\.0: \d+ bytes/ },
 ];
 
 async function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) {

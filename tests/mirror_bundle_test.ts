@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openMirror } from "../src/layout/mirror.ts";
+import { openMirror } from "../src/layout/open.ts";
 import { bundleMirror } from "../src/mirror/bundle.ts";
 import { syncMirror } from "../src/mirror/sync.ts";
 import { verifyMirror } from "../src/mirror/verify.ts";

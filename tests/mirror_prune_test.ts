@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openMirror } from "../src/layout/mirror.ts";
+import { openMirror } from "../src/layout/open.ts";
 import { parseKeepFile, pruneMirror } from "../src/mirror/prune.ts";
 import { verifyMirror } from "../src/mirror/verify.ts";
 import { openStore } from "../src/storage/open.ts";

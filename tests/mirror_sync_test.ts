@@ -8,7 +8,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { IntegrityError } from "../src/errors.ts";
-import { openMirror } from "../src/layout/mirror.ts";
+import { openMirror } from "../src/layout/open.ts";
 import { type SyncEvent, syncMirror } from "../src/mirror/sync.ts";
 import { openStore } from "../src/storage/open.ts";
 import type { Store } from "../src/storage/store.ts";

@@ -24,7 +24,7 @@ import { fixture, HAVE_FIXTURES, ORACLE, REPO_ROOT } from "./_fixtures.ts";
 import { compareWithExpected } from "./_install_fixtures.ts";
 import { compareTrees, type TreeEntry } from "./_install_tree.ts";
 import { installSpecs } from "../src/install/mod.ts";
-import { openMirror } from "../src/layout/mirror.ts";
+import { openMirror } from "../src/layout/open.ts";
 import { RegistryClient } from "../src/storage/registry/client.ts";
 import { parseOciUrl } from "../src/storage/registry/reference.ts";
 import { RegistryStore } from "../src/storage/registry/store.ts";

@@ -11,8 +11,14 @@ import {
   UsageError,
 } from "../src/errors.ts";
 import { collect, collectText } from "../src/core/streams.ts";
-import { bypassesProxy, makeFetch, proxyFor, redact, retryAfterMs } from "../src/storage/http.ts";
-import { HttpsStore } from "../src/storage/https.ts";
+import {
+  bypassesProxy,
+  makeFetch,
+  proxyFor,
+  redact,
+  retryAfterMs,
+} from "../src/storage/http_client.ts";
+import { HttpsStore } from "../src/storage/http_store.ts";
 import { openStore } from "../src/storage/open.ts";
 import { backoffDelay, retryMessage, retryStore, withRetry } from "../src/storage/retry.ts";
 import { startProxy, startServer, type TestServer } from "./_http_server.ts";

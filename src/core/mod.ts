@@ -10,7 +10,7 @@ export * from "./digest.ts";
 export * from "./gzip.ts";
 export * from "./json.ts";
 export * from "./pool.ts";
-export * from "./memory.ts";
+export * from "./memory_pacer.ts";
 export * from "./pid.ts";
 export * from "./posix_lock.ts";
 export * from "./streams.ts";

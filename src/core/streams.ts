@@ -4,7 +4,7 @@
  * @module
  */
 import { Readable } from "node:stream";
-import { MemoryPacer } from "./memory.ts";
+import { MemoryPacer } from "./memory_pacer.ts";
 
 /** A Web ReadableStream over any async iterable of bytes (Node and streamx readables too). */
 export function toWebStream(src: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { MemoryPacer } from "../core/memory.ts";
+import { MemoryPacer } from "../core/memory_pacer.ts";
 import { InvalidDataError, NotFoundError, UnsupportedError } from "../errors.ts";
 import { archOf, archString, checkNodeIdentity, compilerOf, nodeFromDict } from "../spec/node.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";

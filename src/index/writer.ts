@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { MemoryPacer } from "../core/memory.ts";
+import { MemoryPacer } from "../core/memory_pacer.ts";
 import { PyFloat, pyJsonDumps } from "../core/json.ts";
 import type { SpecDag } from "../spec/types.ts";
 

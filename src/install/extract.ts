@@ -29,7 +29,7 @@ import process from "node:process";
 import { InvalidDataError } from "../errors.ts";
 import { TextReplacer } from "./relocate_text.ts";
 import { readTar } from "../core/tar.ts";
-import { MemoryPacer } from "../core/memory.ts";
+import { MemoryPacer } from "../core/memory_pacer.ts";
 
 /** The kinds of paths a package prefix holds. */
 export type PrefixEntryType = "file" | "directory" | "symlink" | "link";

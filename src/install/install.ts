@@ -46,7 +46,7 @@ import { PyFloat, pyJsonDumps } from "../core/json.ts";
 import process from "node:process";
 import { NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipStream } from "../core/gzip.ts";
-import { MemoryPacer } from "../core/memory.ts";
+import { MemoryPacer } from "../core/memory_pacer.ts";
 import { INSTALL_DB_DIR, InstallDatabase, type InstallRecord } from "../index/install_db.ts";
 import { canExchangePaths, exchangePaths, type HeldLock } from "../core/posix_lock.ts";
 import type { Entry, EntryRef, ReadOptions } from "../layout/types.ts";
@@ -72,7 +72,7 @@ export const DEFAULT_PROJECTION =
 
 /**
  * What install reads from a mirror: the layout's `Mirror`/`MirrorSet` (from `openMirror`,
- * `openMirrors` in src/layout/mirror.ts) fit.
+ * `openMirrors` in src/layout/open.ts) fit.
  */
 export interface InstallSource {
   /** The one entry in the build cache a query names (NotFoundError, UsageError when several). */

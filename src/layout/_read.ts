@@ -9,7 +9,7 @@ import { gunzipBytes, isGzip } from "../core/gzip.ts";
 import { collect } from "../core/streams.ts";
 import type { Verifier } from "../sign/types.ts";
 import type { ReadStore } from "../storage/store.ts";
-import { clearsignedBody, isClearsigned } from "./clearsign.ts";
+import { clearsignedBody, isClearsigned } from "./signed_metadata.ts";
 import { archString, namingCompiler } from "../spec/node.ts";
 import type { SpecDag } from "../spec/types.ts";
 import type { Descriptor, Entry, EntryRef, ReadOptions, SignatureStatus } from "./types.ts";

@@ -6,7 +6,7 @@
 export type * from "./types.ts";
 export * from "./media_types.ts";
 export * from "./manifest.ts";
-export { CLEARSIGN_HEAD } from "./clearsign.ts";
+export { CLEARSIGN_HEAD } from "./signed_metadata.ts";
 export { isDagHash, politeFilename } from "./paths.ts";
 export * from "./v3/paths.ts";
 export * from "./v2/paths.ts";
@@ -29,7 +29,7 @@ export {
   openMirrors,
   pickOne,
   RUNTIME_DEP_TYPES,
-} from "./mirror.ts";
+} from "./open.ts";
 export { specBlobText, type V3PushOptions, type V3PushResult, V3Writer } from "./v3/writer.ts";
 export { isSpecTag, OCI_INDEX_TAG, OciReader, ociSpecTag, parseSpecTag } from "./oci/reader.ts";
 export { OCI_MEDIA, type OciPushResult, type OciTarballSource, OciWriter } from "./oci/writer.ts";

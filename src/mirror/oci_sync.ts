@@ -12,7 +12,7 @@
  * @module
  */
 import { errorMessage, NotFoundError, UsageError } from "../errors.ts";
-import { openMirror } from "../layout/mirror.ts";
+import { openMirror } from "../layout/open.ts";
 import { signatureWarning } from "../layout/_read.ts";
 import { type OciTarballSource, OciWriter } from "../layout/oci/writer.ts";
 import type { Entry, EntryRef } from "../layout/types.ts";

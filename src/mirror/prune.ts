@@ -8,7 +8,7 @@
  */
 import { UnsupportedError, UsageError } from "../errors.ts";
 import { parseLockfile } from "../index/lockfile.ts";
-import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
+import { clearsignedBody, isClearsigned } from "../layout/signed_metadata.ts";
 import { parseManifest } from "../layout/manifest.ts";
 import {
   parseV3SpecManifestPath,

@@ -20,11 +20,11 @@
  */
 import { createHash } from "node:crypto";
 import { IntegrityError, InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
-import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
+import { clearsignedBody, isClearsigned } from "../layout/signed_metadata.ts";
 import { checkSignature, signatureWarning } from "../layout/_read.ts";
 import { runPool } from "../core/pool.ts";
 import { parseManifest } from "../layout/manifest.ts";
-import { openMirror } from "../layout/mirror.ts";
+import { openMirror } from "../layout/open.ts";
 import {
   parseV3KeyManifestPath,
   parseV3SpecManifestPath,

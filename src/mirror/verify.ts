@@ -16,7 +16,7 @@ import { gunzipBytes, isGzip } from "../core/gzip.ts";
 import { collect, collectText } from "../core/streams.ts";
 import { findTemporaries } from "../core/pid.ts";
 import { parseIndexDb } from "../index/db.ts";
-import { isClearsigned } from "../layout/clearsign.ts";
+import { isClearsigned } from "../layout/signed_metadata.ts";
 import { splitClearsigned } from "../sign/clearsign.ts";
 import { parseManifest as parseLayoutManifest } from "../layout/manifest.ts";
 import { v2Stem, v2TarballPath } from "../layout/v2/paths.ts";

@@ -36,7 +36,7 @@ import { constants as zlibConstants, gzip } from "node:zlib";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { tarHeaderBlocks, tarPadding, tarTrailerSize, type TarWriteEntry } from "../core/tar.ts";
-import { MemoryPacer } from "../core/memory.ts";
+import { MemoryPacer } from "../core/memory_pacer.ts";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
 import type { Descriptor } from "../layout/types.ts";
 import { MEDIA_TYPES } from "../layout/media_types.ts";

@@ -13,7 +13,7 @@ import { InvalidDataError, NotFoundError } from "../errors.ts";
 import { runPool } from "../core/pool.ts";
 import { parseSpecDoc } from "../layout/_spec.ts";
 import { findRecord, parseManifest } from "../layout/manifest.ts";
-import { clearsignedBody, isClearsigned } from "../layout/clearsign.ts";
+import { clearsignedBody, isClearsigned } from "../layout/signed_metadata.ts";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { ReadStore } from "../storage/store.ts";
@@ -26,7 +26,7 @@ import {
 } from "../layout/v3/paths.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
 import { buildcacheRecords, buildIndexJson } from "../index/writer.ts";
-import { MemoryPacer } from "../core/memory.ts";
+import { MemoryPacer } from "../core/memory_pacer.ts";
 import type { Descriptor } from "../layout/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 

@@ -23,7 +23,7 @@ import {
   processOutput,
   table,
 } from "../cli/output.ts";
-import type { MirrorCliOptions, StoreGlobals } from "../cli/mirrors.ts";
+import type { MirrorCliOptions, StoreGlobals } from "../cli/mirror_options.ts";
 import type { EntryRef } from "../layout/types.ts";
 import { errorMessage, UsageError } from "../errors.ts";
 import { isClearsigned, splitClearsigned } from "../sign/clearsign.ts";
@@ -119,7 +119,7 @@ function flagsOf(cmd: Command | undefined, program: Command): string[] {
   return [...out];
 }
 
-type Opened = Awaited<ReturnType<typeof import("../cli/mirrors.ts").openCliMirrors>>;
+type Opened = Awaited<ReturnType<typeof import("../cli/mirror_options.ts").openCliMirrors>>;
 
 /** One REPL session's state (usable without a terminal, for tests). */
 export class ReplSession {
@@ -172,7 +172,7 @@ export class ReplSession {
       const set = (async () => {
         const { installResolver } = await import("../cli/commands/mirror.ts");
         installResolver({ config: opts.config, mirrorsFile: opts.mirrorsFile });
-        const { openCliMirrors } = await import("../cli/mirrors.ts");
+        const { openCliMirrors } = await import("../cli/mirror_options.ts");
         const r = await openCliMirrors(opts, opts, signal);
         for (const s of r.mirrors.skipped) {
           this.#print(`warning: mirror ${s.source} skipped: ${errorMessage(s.error)}`);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { HttpsStore } from "./https.ts";
+import { HttpsStore } from "./http_store.ts";
 import type { ReadStore } from "./store.ts";
 
 /** A read-only store over `url` for a page: no proxies from the environment, no resumes. */

@@ -18,7 +18,7 @@ export {
   redact,
   retryAfterMs,
   statusError,
-} from "./http.ts";
+} from "./http_client.ts";
 export {
   backoffDelay,
   isTemporary,
@@ -28,7 +28,7 @@ export {
   withRetry,
 } from "./retry.ts";
 export { type ReopenedBody, type ResumeOptions, resumingBody } from "./resume.ts";
-export { HttpsStore, type HttpsStoreOptions } from "./https.ts";
+export { HttpsStore, type HttpsStoreOptions } from "./http_store.ts";
 export { checkStorePath } from "./path.ts";
 export { openStore, type OpenStoreOptions, storeUrl } from "./open.ts";
 export { BUNDLE_MARKER, type BundleItem, BundleStore, writeBundle } from "./bundle.ts";

@@ -8,7 +8,7 @@ import { UsageError } from "../errors.ts";
 import { collectText } from "../core/streams.ts";
 import { BundleStore, writeBundle } from "./bundle.ts";
 import { FileStore } from "./file.ts";
-import { HttpsStore } from "./https.ts";
+import { HttpsStore } from "./http_store.ts";
 import { MemoryStore } from "./memory.ts";
 import { openStore, storeUrl } from "./open.ts";
 import { isWritable } from "./store.ts";

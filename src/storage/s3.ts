@@ -20,7 +20,7 @@ import {
   UnsupportedError,
   UsageError,
 } from "../errors.ts";
-import { type HttpOptions, makeFetch, retryAfterMs } from "./http.ts";
+import { type HttpOptions, makeFetch, retryAfterMs } from "./http_client.ts";
 import { checkStorePath } from "./path.ts";
 import { type RetryOptions, withRetry } from "./retry.ts";
 import { resumingBody } from "./resume.ts";

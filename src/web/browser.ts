@@ -10,7 +10,7 @@
  */
 import { BACKEND } from "../core/backend.ts";
 import { errorMessage } from "../errors.ts";
-import { type Mirror, openMirror } from "../layout/mirror.ts";
+import { type Mirror, openMirror } from "../layout/open.ts";
 import type { Entry, EntryRef } from "../layout/types.ts";
 import { verifierFromKeys } from "../mirror/trusted_keys.ts";
 import type { Verifier } from "../sign/types.ts";

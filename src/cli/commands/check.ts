@@ -1,7 +1,7 @@
 /** `verify`, `sync`, `bundle`, `prune`: whole-mirror operations. */
 import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
-import { cliVerifier } from "../mirrors.ts";
+import { cliVerifier } from "../mirror_options.ts";
 import type { Verifier } from "../../sign/types.ts";
 import type { Register } from "../app.ts";
 import { UsageError } from "../../errors.ts";
@@ -187,7 +187,7 @@ function entryWarnings(entries: { path: string; warning?: string }[]): string[] 
 
 /** Refuses a lock whose specs are not all in the store's mirror, naming every missing one. */
 async function requireLockInStore(store: ReadStore, lock: CliLock, signal: AbortSignal) {
-  const { openMirror } = await import("../../layout/mirror.ts");
+  const { openMirror } = await import("../../layout/open.ts");
   const { requireLockSpecs } = await import("../../mirror/lockfile.ts");
   await requireLockSpecs(lock.lock, await openMirror(store, { signal }), lock.label, {
     all: lock.all,
@@ -237,7 +237,7 @@ const register: Register = (program, act) => {
         }
       }
       const verifier = keys.length ? await m.verifierFromKeys(keys) : undefined;
-      const { openCliStore } = await import("../mirrors.ts");
+      const { openCliStore } = await import("../mirror_options.ts");
       const store = await openCliStore(mirror, globals, { out });
       const progress = Progress.for(out);
       let counted = 0, countedBytes = 0;
@@ -256,7 +256,7 @@ const register: Register = (program, act) => {
       }).finally(() => progress.stop());
       if (lock) {
         // Specs of the lock that the mirror lacks: missing metadata, as verify reports it.
-        const { openMirror } = await import("../../layout/mirror.ts");
+        const { openMirror } = await import("../../layout/open.ts");
         const mir = await openMirror(store, { signal });
         for (const n of await m.missingLockSpecs(lock.lock, mir, { all: lock.all, signal })) {
           report.findings.push({
@@ -359,7 +359,7 @@ const register: Register = (program, act) => {
   syncCmd
     .action(act(async ({ out, globals, signal }, src: string, dst: string, specs: string[], o) => {
       const m = await import("../../mirror/mod.ts");
-      const { openCliStore } = await import("../mirrors.ts");
+      const { openCliStore } = await import("../mirror_options.ts");
       const lock = await readCliLock(o);
       const from = await openCliStore(src, globals, { out });
       const { isRegistryStore } = await import("../../storage/registry/store.ts");
@@ -425,7 +425,7 @@ const register: Register = (program, act) => {
   bundleCmd
     .action(act(async ({ out, globals, signal }, specs: string[], o) => {
       const m = await import("../../mirror/mod.ts");
-      const { openCliStore } = await import("../mirrors.ts");
+      const { openCliStore } = await import("../mirror_options.ts");
       const lock = await readCliLock(o);
       if (!specs.length && !lock) {
         throw new UsageError("Cannot bundle: give specs, --lockfile or -e");
@@ -495,7 +495,7 @@ const register: Register = (program, act) => {
     )
     .action(act(async ({ out, globals, signal }, mirror: string, o) => {
       const m = await import("../../mirror/mod.ts");
-      const { openCliStore } = await import("../mirrors.ts");
+      const { openCliStore } = await import("../mirror_options.ts");
       let keep: Set<string> | undefined;
       if (o.keep) {
         let text: string;

@@ -3,7 +3,7 @@ import { Option } from "commander";
 import type { Register } from "../app.ts";
 import { UsageError } from "../../errors.ts";
 import { formatBytes } from "../output.ts";
-import { addMirrorOptions, openCliMirrors } from "../mirrors.ts";
+import { addMirrorOptions, openCliMirrors } from "../mirror_options.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
 import { addLockfileOptions, lockQueries, readCliLock } from "../lockfile.ts";
 

@@ -18,7 +18,7 @@ import {
 } from "../../sign/keyring.ts";
 import { PASSPHRASE_ENV } from "../../sign/sign.ts";
 import { type Ctx, EXIT, group, type Register } from "../app.ts";
-import { addMirrorOptions, openCliMirrors } from "../mirrors.ts";
+import { addMirrorOptions, openCliMirrors } from "../mirror_options.ts";
 import { type Output, table } from "../output.ts";
 import { promptHidden, promptYesNo } from "../prompt.ts";
 

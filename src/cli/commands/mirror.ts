@@ -7,7 +7,7 @@ import process from "node:process";
 import { Option } from "commander";
 import type { Command } from "commander";
 import type { Register } from "../app.ts";
-import { setMirrorNameResolver } from "../mirrors.ts";
+import { setMirrorNameResolver } from "../mirror_options.ts";
 import { table } from "../output.ts";
 
 interface ConfigFlags {

@@ -10,7 +10,7 @@ import { formatBytes, type Output } from "../output.ts";
 import { Progress, withUploadProgress } from "../progress.ts";
 import type { Signer } from "../../sign/types.ts";
 import type { Store } from "../../storage/store.ts";
-import type { StoreGlobals } from "../mirrors.ts";
+import type { StoreGlobals } from "../mirror_options.ts";
 import type { InstalledPrefix, InstallSource } from "../../push/push.ts";
 
 /** The store a mirror argument (path, URL or configured name: its push side) stands for. */
@@ -19,7 +19,7 @@ async function writableStore(
   globals: StoreGlobals,
   out?: Pick<Output, "debug">,
 ): Promise<Store> {
-  const { openCliStore } = await import("../mirrors.ts");
+  const { openCliStore } = await import("../mirror_options.ts");
   const { isWritable } = await import("../../storage/store.ts");
   const s = await openCliStore(url, globals, { writable: true, out });
   if (!isWritable(s)) throw new UsageError(`Cannot write to "${url}": the store is read-only`);
@@ -224,7 +224,7 @@ const register: Register = (program, act) => {
         let baseImage: NonNullable<ConstructorParameters<typeof OciWriter>[1]>["baseImage"];
         if (o.baseImage) {
           const { parseImageRef, ociUrl } = await import("../../storage/registry/reference.ts");
-          const { openCliStore } = await import("../mirrors.ts");
+          const { openCliStore } = await import("../mirror_options.ts");
           const img = parseImageRef(o.baseImage);
           const bs = await openCliStore(ociUrl(img), globals, { out });
           baseImage = { store: bs as typeof oci & object, reference: img.reference };
@@ -370,7 +370,7 @@ const register: Register = (program, act) => {
         "  spackle migrate --dry-run --trust site.pub https://cache.example.org/ ./v3-copy",
     )
     .action(act(async ({ out, globals, signal }, src: string, dst: string, o) => {
-      const { openCliStore } = await import("../mirrors.ts");
+      const { openCliStore } = await import("../mirror_options.ts");
       const { migrate } = await import("../../mirror/migrate.ts");
       const { keyringVerifier } = await import("../../sign/verify.ts");
       const { defaultKeyringDir } = await import("../../sign/keyring.ts");

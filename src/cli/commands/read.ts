@@ -2,7 +2,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import type { Register } from "../app.ts";
 import type { Ctx } from "../app.ts";
-import type { MirrorCliOptions } from "../mirrors.ts";
+import type { MirrorCliOptions } from "../mirror_options.ts";
 import type { Entry, EntryRef, Mirror, MirrorSet } from "../../layout/mod.ts";
 import type { SpecDag } from "../../spec/types.ts";
 import { errorCode, errorMessage, UsageError } from "../../errors.ts";
@@ -17,7 +17,7 @@ import { columnWidths, formatBytes, table } from "../output.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
 
 async function open(ctx: Ctx, o: MirrorCliOptions) {
-  const { openCliMirrors } = await import("../mirrors.ts");
+  const { openCliMirrors } = await import("../mirror_options.ts");
   const r = await openCliMirrors(o, ctx.globals, ctx.signal, ctx.out);
   for (const n of r.mirrors.notes()) ctx.out.info(`note: ${n}`);
   return r;
@@ -331,7 +331,7 @@ const register: Register = (program, act) => {
         ];
         // Rows are made a part at a time and written in large writes, with collections asked
         // for as the garbage grows: tens of thousands of rows would otherwise all be held.
-        const { MemoryPacer } = await import("../../core/memory.ts");
+        const { MemoryPacer } = await import("../../core/memory_pacer.ts");
         const pacer = new MemoryPacer({ headroom: 8 << 20, every: 256 << 10 });
         const widths: number[] = [];
         const PART = 2000;

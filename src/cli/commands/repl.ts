@@ -2,7 +2,7 @@
 import process from "node:process";
 import type { Command } from "commander";
 import type { Register } from "../app.ts";
-import { addMirrorOptions, type MirrorCliOptions } from "../mirrors.ts";
+import { addMirrorOptions, type MirrorCliOptions } from "../mirror_options.ts";
 import { UsageError } from "../../errors.ts";
 
 const register: Register = (program, act) => {

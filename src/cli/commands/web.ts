@@ -5,7 +5,7 @@ import type { MirrorSet } from "../../layout/mod.ts";
 import { Progress } from "../progress.ts";
 import process from "node:process";
 import { UsageError } from "../../errors.ts";
-import { addMirrorOptions, type MirrorCliOptions, openCliMirrors } from "../mirrors.ts";
+import { addMirrorOptions, type MirrorCliOptions, openCliMirrors } from "../mirror_options.ts";
 import type { DepType } from "../../spec/types.ts";
 
 const DEP_TYPES = ["build", "link", "run", "test"] as const;
@@ -116,7 +116,7 @@ const register: Register = (program, act) => {
     const web = await import("../../web/mod.ts");
     let into: import("../../storage/store.ts").Store | undefined;
     if (o.into) {
-      const { openCliStore } = await import("../mirrors.ts");
+      const { openCliStore } = await import("../mirror_options.ts");
       into = await openCliStore(o.into, ctx.globals, {
         writable: true,
         out: ctx.out,
@@ -188,7 +188,7 @@ const register: Register = (program, act) => {
     const { mirrors, data } = await load(ctx, o, o.jobs);
     const { serveSite } = await import("../../web/serve.ts");
     const { verifyMirror } = await import("../../mirror/verify.ts");
-    const { cliVerifier } = await import("../mirrors.ts");
+    const { cliVerifier } = await import("../mirror_options.ts");
     let verifier: ReturnType<typeof cliVerifier>;
     try {
       verifier = cliVerifier(o);
@@ -292,7 +292,7 @@ async function verifyAll(
   onProgress?: (p: { mirror: string; done: number; total: number; bytes: number }) => void,
 ) {
   const { verifyMirror } = await import("../../mirror/verify.ts");
-  const { cliVerifier } = await import("../mirrors.ts");
+  const { cliVerifier } = await import("../mirror_options.ts");
   let verifier;
   try {
     verifier = cliVerifier(o);

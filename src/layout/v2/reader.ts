@@ -11,7 +11,7 @@ import type { SpecNode } from "../../spec/types.ts";
 import type { ReadStore } from "../../storage/store.ts";
 import { sha256Hex } from "../../core/digest.ts";
 import { isGzip } from "../../core/gzip.ts";
-import { clearsignedBody, isClearsigned } from "../clearsign.ts";
+import { clearsignedBody, isClearsigned } from "../signed_metadata.ts";
 import { type ParsedIndex, parseIndex } from "../_index.ts";
 import {
   checkRootHash,

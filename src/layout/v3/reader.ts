@@ -9,7 +9,7 @@ import { IntegrityError, InvalidDataError, NotFoundError, UnsupportedError } fro
 import type { Verifier } from "../../sign/types.ts";
 import type { SpecNode } from "../../spec/types.ts";
 import type { ReadStore } from "../../storage/store.ts";
-import { clearsignedBody, isClearsigned } from "../clearsign.ts";
+import { clearsignedBody, isClearsigned } from "../signed_metadata.ts";
 import { descriptorOf, type Manifest, parseManifest, requireRecord } from "../manifest.ts";
 import { isIndexMediaType, isSpecMediaType, MEDIA_TYPES } from "../media_types.ts";
 import { type ParsedIndex, parseIndex } from "../_index.ts";

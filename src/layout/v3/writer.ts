@@ -17,7 +17,7 @@ import { digestFile, sha256Hex, verifyStream } from "../../core/digest.ts";
 import type { Signer } from "../../sign/types.ts";
 import type { SpecDag } from "../../spec/types.ts";
 import type { Store, StoreStat } from "../../storage/store.ts";
-import { clearsignedBody, isClearsigned } from "../clearsign.ts";
+import { clearsignedBody, isClearsigned } from "../signed_metadata.ts";
 import { type PruneLease, waitForPrune } from "./lease.ts";
 import {
   findRecord,

@@ -16,7 +16,7 @@ import {
   TransportError,
   UsageError,
 } from "../../errors.ts";
-import { type HttpOptions, makeFetch, redact, retryAfterMs } from "../http.ts";
+import { type HttpOptions, makeFetch, redact, retryAfterMs } from "../http_client.ts";
 import { backoffDelay, type RetryOptions, withRetry } from "../retry.ts";
 import { apiBase, type RepositoryRef } from "./reference.ts";
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { HttpOptions } from "../http.ts";
+import type { HttpOptions } from "../http_client.ts";
 import type { RetryOptions } from "../retry.ts";
 import { registryCredentials } from "./credentials.ts";
 import { RegistryStore } from "./store.ts";

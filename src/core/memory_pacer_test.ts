@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MemoryPacer } from "./memory.ts";
+import { MemoryPacer } from "./memory_pacer.ts";
 
 /** Runs `f` with `globalThis.gc` set to a counter (as Deno with --expose-gc would have it). */
 function withGc(f: (calls: () => number) => void): void {

@@ -8,7 +8,7 @@ import {
   mirrorSources,
   resolveMirrorArg,
   setMirrorNameResolver,
-} from "./mirrors.ts";
+} from "./mirror_options.ts";
 import { UsageError } from "../errors.ts";
 
 Deno.test("mirrorSources keeps paths and URLs and asks the resolver for names", async () => {

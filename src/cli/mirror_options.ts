@@ -18,7 +18,7 @@ import type { Command } from "commander";
 import { errorMessage, UsageError } from "../errors.ts";
 import { defaultKeyringDir } from "../sign/keyring.ts";
 import { keyringVerifier } from "../sign/verify.ts";
-import type { MirrorSet } from "../layout/mirror.ts";
+import type { MirrorSet } from "../layout/open.ts";
 import type { Verifier } from "../sign/types.ts";
 import type { OpenStoreOptions } from "../storage/open.ts";
 import { retryMessage } from "../storage/retry.ts";
@@ -284,7 +284,7 @@ export async function openCliMirrors(
 ): Promise<{ mirrors: MirrorSet; verifier?: Verifier; requireSignature: boolean }> {
   const sources = await mirrorSources(o);
   const verifier = o.allowUnsigned ? safeVerifier(o) : cliVerifier(o);
-  const { openMirrors } = await import("../layout/mirror.ts");
+  const { openMirrors } = await import("../layout/open.ts");
   const mirrors = await openMirrors(
     sources.map((s) => ({
       source: s.source,

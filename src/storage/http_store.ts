@@ -6,7 +6,7 @@
  * @module
  */
 import { InvalidDataError, UsageError } from "../errors.ts";
-import { type HttpOptions, makeFetch, redact, statusError } from "./http.ts";
+import { type HttpOptions, makeFetch, redact, statusError } from "./http_client.ts";
 import { checkStorePath } from "./path.ts";
 import { type ReopenedBody, resumingBody } from "./resume.ts";
 import type { ReadStore, StoreCallOptions, StoreStat } from "./store.ts";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { NotFoundError, TransportError, UsageError } from "../src/errors.ts";
 import { collect } from "../src/core/streams.ts";
-import { HttpsStore } from "../src/storage/https.ts";
+import { HttpsStore } from "../src/storage/http_store.ts";
 import { openStore } from "../src/storage/open.ts";
 import { isWritable } from "../src/storage/store.ts";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
