@@ -286,46 +286,37 @@ function readElf(get: ByteSource, size: number): ElfFile {
   return elf;
 }
 
+/**
+ * Where each program header field is in a 64-bit and in a 32-bit file; `word` fields are 8
+ * bytes in a 64-bit file, the others 4 bytes in both.
+ */
+const PHDR_FIELDS: { field: keyof Phdr; at64: number; at32: number; word: boolean }[] = [
+  { field: "type", at64: 0, at32: 0, word: false },
+  { field: "flags", at64: 4, at32: 24, word: false },
+  { field: "offset", at64: 8, at32: 4, word: true },
+  { field: "vaddr", at64: 16, at32: 8, word: true },
+  { field: "paddr", at64: 24, at32: 12, word: true },
+  { field: "filesz", at64: 32, at32: 16, word: true },
+  { field: "memsz", at64: 40, at32: 20, word: true },
+  { field: "align", at64: 48, at32: 28, word: true },
+];
+
 /** The program header at `o` of `pv`. */
 function readPhdr(elf: ElfFile, pv: DataView, o: number): Phdr {
-  const { u32, word } = elf;
-  return elf.is64
-    ? {
-      type: u32(pv, o),
-      flags: u32(pv, o + 4),
-      offset: word(pv, o + 8),
-      vaddr: word(pv, o + 16),
-      paddr: word(pv, o + 24),
-      filesz: word(pv, o + 32),
-      memsz: word(pv, o + 40),
-      align: word(pv, o + 48),
-    }
-    : {
-      type: u32(pv, o),
-      offset: u32(pv, o + 4),
-      vaddr: u32(pv, o + 8),
-      paddr: u32(pv, o + 12),
-      filesz: u32(pv, o + 16),
-      memsz: u32(pv, o + 20),
-      flags: u32(pv, o + 24),
-      align: u32(pv, o + 28),
-    };
+  const p = {} as Phdr;
+  for (const f of PHDR_FIELDS) {
+    const at = o + (elf.is64 ? f.at64 : f.at32);
+    p[f.field] = f.word ? elf.word(pv, at) : elf.u32(pv, at);
+  }
+  return p;
 }
 
 /** Writes program header `p` at `o` of `bv`. */
 function writePhdr(elf: ElfFile, bv: DataView, o: number, p: Phdr) {
-  const { le, setWord } = elf;
-  if (elf.is64) {
-    bv.setUint32(o, p.type, le);
-    bv.setUint32(o + 4, p.flags, le);
-    for (const [k, at] of [[p.offset, 8], [p.vaddr, 16], [p.paddr, 24], [p.filesz, 32]]) {
-      setWord(bv, o + at, k);
-    }
-    setWord(bv, o + 40, p.memsz);
-    setWord(bv, o + 48, p.align);
-  } else {
-    const vals = [p.type, p.offset, p.vaddr, p.paddr, p.filesz, p.memsz, p.flags, p.align];
-    vals.forEach((x, j) => bv.setUint32(o + 4 * j, x, le));
+  for (const f of PHDR_FIELDS) {
+    const at = o + (elf.is64 ? f.at64 : f.at32);
+    if (f.word) elf.setWord(bv, at, p[f.field]);
+    else bv.setUint32(at, p[f.field], elf.le);
   }
 }
 
