@@ -16,6 +16,21 @@ export function hash32(): string {
   return [...randomBytes(32)].map((b) => B32[b & 31]).join("");
 }
 
+/**
+ * The first fields of a format-5 spec node (linux-debian12-x86_64, a random package hash):
+ * dependencies, annotations and the hash follow.
+ */
+export function nodeStart(name: string, version: string) {
+  return {
+    name,
+    version,
+    arch: { platform: "linux", platform_os: "debian12", target: "x86_64" },
+    namespace: "builtin",
+    parameters: { build_system: "generic", cflags: [], cppflags: [], cxxflags: [] },
+    package_hash: hash32(),
+  };
+}
+
 /** One node of a spec (format 5) as the generators write it, with the nodes it links. */
 export interface SyntheticSpec {
   node: Record<string, unknown> & { name: string; version: string; hash: string };
@@ -29,7 +44,6 @@ export interface SyntheticSpec {
  * come first.
  */
 export function libraryDag(n: number): { specs: SyntheticSpec[]; nlibs: number } {
-  const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
   const specs: SyntheticSpec[] = [];
   const nlibs = Math.max(2, Math.floor(n / 10));
   for (let i = 0; i < n; i++) {
@@ -37,14 +51,7 @@ export function libraryDag(n: number): { specs: SyntheticSpec[]; nlibs: number }
     const version = `${1 + (i % 7)}.${i % 13}.${i % 3}`;
     const deps = i < nlibs ? [] : [specs[i % nlibs].node, specs[(i * 7 + 3) % nlibs].node]
       .filter((d, k, a) => a.indexOf(d) === k);
-    const node: Record<string, unknown> = {
-      name,
-      version,
-      arch,
-      namespace: "builtin",
-      parameters: { build_system: "generic", cflags: [], cppflags: [], cxxflags: [] },
-      package_hash: hash32(),
-    };
+    const node: Record<string, unknown> = nodeStart(name, version);
     if (deps.length) {
       node.dependencies = deps.map((d) => ({
         name: d.name,

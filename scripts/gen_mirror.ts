@@ -25,7 +25,7 @@ import {
   v3SpecManifestPath,
 } from "../src/layout/mod.ts";
 import type { Descriptor } from "../src/layout/mod.ts";
-import { hash32, putBlob, putFile } from "./_synthetic.ts";
+import { hash32, nodeStart, putBlob, putFile } from "./_synthetic.ts";
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const indexOnly = process.argv.includes("--index-only");
@@ -53,7 +53,6 @@ const put = (path: string, data: Uint8Array | string) => putFile(dir, path, data
 const blob = (data: Uint8Array, mediaType: string, compression: "gzip" | "none"): Descriptor =>
   putBlob(dir, data, mediaType, compression, !indexOnly || mediaType === MEDIA_TYPES.index);
 
-const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
 const nodes: Record<string, unknown>[] = [];
 const installs: Record<string, unknown> = {};
 for (let i = 0; i < n; i++) {
@@ -67,12 +66,7 @@ for (let i = 0; i < n; i++) {
     parameters: { deptypes: ["build", "link"], virtuals: [] },
   }));
   const node = {
-    name,
-    version,
-    arch,
-    namespace: "builtin",
-    parameters: { build_system: "generic", cflags: [], cppflags: [], cxxflags: [] },
-    package_hash: hash32(),
+    ...nodeStart(name, version),
     dependencies: deps.length ? deps : undefined,
     annotations: { original_specfile_version: 5 },
     hash,
