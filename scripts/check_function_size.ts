@@ -356,11 +356,36 @@ function arrowName(
   }
   const stop = tokens[i];
   const before = tokens[i - 1];
+  if (stop && punct(stop, "=")) {
+    // `const name: Type = (...) => {`: the declared name, past its type annotation.
+    const decl = declaredName(tokens, i, partner);
+    if (decl >= 0) return { name: tokens[decl].value, first: decl };
+  }
   if (stop && (punct(stop, "=") || punct(stop, ":")) && before?.kind === "id") {
     return { name: before.value, first: i - 1 };
   }
   // `async` (an identifier) is taken into `first`; the name is then the one before `=`.
   return { name: "<arrow>", first: Math.max(0, first) };
+}
+
+/**
+ * The index of the name a `const`/`let`/`var` declaration gives, for its `=` at `eq` (past a
+ * type annotation), or -1 when `eq` is not such a declaration's.
+ */
+function declaredName(tokens: Token[], eq: number, partner: Map<number, number>): number {
+  for (let j = eq - 1; j >= 1; j--) {
+    const t = tokens[j];
+    if (t.kind === "punct" && [")", "]", "}"].includes(t.value)) {
+      j = partner.get(j) ?? 0;
+      continue;
+    }
+    if (t.kind === "punct" && [";", "{", "(", "[", ",", "="].includes(t.value)) return -1;
+    const prev = tokens[j - 1];
+    if (
+      t.kind === "id" && prev.kind === "id" && ["const", "let", "var"].includes(prev.value)
+    ) return j;
+  }
+  return -1;
 }
 
 /** Every function in `text` with its extent. */

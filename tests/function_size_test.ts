@@ -30,6 +30,9 @@ Deno.test("check_function_size finds arrows, methods, getters and nested functio
 const arrow = async (a: string): Promise<void> => {
   await a;
 };
+export const typed: Handler<{ a: string }> = (x) => {
+  return x;
+};
 class K extends Base {
   constructor(private x: number) {
     super();
@@ -59,13 +62,14 @@ run(items, async ({ path }) => {
 `;
   assert.deepEqual(findFunctions(src).map((f) => [f.name, f.start, f.end]), [
     ["arrow", 2, 4],
-    ["constructor", 6, 8],
-    ["size", 9, 11],
-    ["items", 12, 16],
-    ["method", 19, 21],
-    ["[computed]", 22, 24],
-    ["<arrow>", 26, 30],
-    ["inner", 27, 29],
+    ["typed", 5, 7],
+    ["constructor", 9, 11],
+    ["size", 12, 14],
+    ["items", 15, 19],
+    ["method", 22, 24],
+    ["[computed]", 25, 27],
+    ["<arrow>", 29, 33],
+    ["inner", 30, 32],
   ]);
 });
 
