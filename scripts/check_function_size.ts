@@ -190,7 +190,7 @@ export function tokenize(text: string): Token[] {
         }
         i++;
       }
-      i++;
+      if (text[i] === c) i++; // an unterminated string ends at its line
       out.push({ kind: "literal", value: c, line: startLine });
       continue;
     }
@@ -217,7 +217,7 @@ export function tokenize(text: string): Token[] {
         else if (d === "/" && !inClass) break;
         i++;
       }
-      i++;
+      if (text[i] === "/") i++; // an unterminated regex ends at its line
       while (i < n && isIdPart(text[i])) i++; // flags
       out.push({ kind: "literal", value: "/", line: startLine });
       continue;
