@@ -30,8 +30,9 @@ async function fileStore(viaOpen: boolean) {
   };
 }
 
-runStoreBehaviour("file", () => fileStore(false), { write: true, list: true });
+runStoreBehaviour("file", () => fileStore(false), { write: true, list: true, place: true });
 runStoreBehaviour("file (openStore of a plain path)", () => fileStore(true), {
   write: true,
   list: true,
+  place: true,
 });
