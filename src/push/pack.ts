@@ -32,7 +32,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { constants as zlibConstants, crc32, gzip } from "node:zlib";
+import { constants as zlibConstants, crc32, createGzip } from "node:zlib";
 import { Buffer } from "node:buffer";
 import { tarHeaderBlocks, tarPadding, tarTrailerSize, type TarWriteEntry } from "../core/tar.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
@@ -436,18 +436,32 @@ export function storedMember(data: Uint8Array, out: Uint8Array): Uint8Array {
  */
 const GZIP_CHUNK = 128 << 10;
 
+/**
+ * One gzip member of `data` compressed on the thread pool, as zlib's output chunks (not
+ * joined: a copy of every compressed byte saved), with Python's header (mtime 0, OS 255).
+ */
 function gzipAsync(
   data: Uint8Array,
   how: { level: number; strategy: number },
-): Promise<Uint8Array> {
+): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
-    gzip(data, { ...how, chunkSize: GZIP_CHUNK }, (err, res) => {
-      if (err) return reject(err);
-      const out = new Uint8Array(res.buffer, res.byteOffset, res.byteLength);
-      out.fill(0, 4, 8); // mtime 0
-      out[9] = 0xff; // OS byte as Python's gzip writes it
-      resolve(out);
+    const chunks: Uint8Array[] = [];
+    const z = createGzip({ ...how, chunkSize: GZIP_CHUNK });
+    z.on("data", (c: Buffer) => chunks.push(new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
+    z.on("error", reject);
+    z.on("end", () => {
+      // The header's mtime (bytes 4-7) and OS byte (9), wherever the chunks cut them.
+      let at = 0;
+      for (const c of chunks) {
+        for (let i = Math.max(4, at); i < 10 && i - at < c.byteLength; i++) {
+          c[i - at] = i === 9 ? 0xff : 0;
+        }
+        at += c.byteLength;
+        if (at >= 10) break;
+      }
+      resolve(chunks);
     });
+    z.end(data);
   });
 }
 
@@ -461,7 +475,7 @@ class BlockGzip {
   readonly #free: Uint8Array[] = [];
   #buf: Uint8Array;
   #fill = 0;
-  readonly #pending: Promise<Uint8Array>[] = [];
+  readonly #pending: Promise<Uint8Array[]>[] = [];
   #any = false;
   #paced = 0;
   /** Input bytes so far. */
@@ -485,14 +499,14 @@ class BlockGzip {
     const size = this.blockSize;
     const data = block.subarray(0, this.#fill);
     const how = deflateFor(data, this.level);
-    let p: Promise<Uint8Array>;
+    let p: Promise<Uint8Array[]>;
     if (how.level === 0) {
       // Stored (random data): framed here at once, into a reused buffer where the members are
       // consumed as they are emitted, so the block is free again and nothing is left as garbage.
       const out = this.recycle && data.length <= size
         ? this.#storedFree.pop() ?? this.#newStored()
         : new Uint8Array(storedMemberSize(data.length));
-      p = Promise.resolve(storedMember(data, out));
+      p = Promise.resolve([storedMember(data, out)]);
       this.#free.push(block);
     } else {
       p = gzipAsync(data, how).finally(() => {
@@ -523,10 +537,11 @@ class BlockGzip {
   recycle = false;
 
   async #emitNext(): Promise<void> {
-    const m = await this.#pending.shift()!;
-    await this.emit(m);
-    if (this.recycle && this.#stored.has(m.buffer)) {
-      this.#storedFree.push(new Uint8Array(m.buffer));
+    for (const m of await this.#pending.shift()!) {
+      await this.emit(m);
+      if (this.recycle && this.#stored.has(m.buffer)) {
+        this.#storedFree.push(new Uint8Array(m.buffer));
+      }
     }
   }
 
