@@ -21,7 +21,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
 import { parseSpecJson } from "../spec/parse.ts";
-import { V3Writer } from "../layout/v3/writer.ts";
+import type { V3Writer } from "../layout/v3/writer.ts";
 import type { Signer } from "../sign/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import type { BuildinfoMeta } from "./buildinfo.ts";
