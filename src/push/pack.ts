@@ -382,17 +382,25 @@ export function repeatShare(b: Uint8Array, enough = 1): number {
 /** Below this share of repeated strings in every sample, a block is Huffman-coded only. */
 const HUFFMAN_BELOW = 0.03;
 
+/** zlib settings of one block. */
+export interface Deflate {
+  level: number;
+  strategy: number;
+  memLevel?: number;
+}
+
 /**
  * How a block is deflated: at `level` with the default strategy when a sample at its start,
  * middle or end holds repeated strings; else stored when {@link levelFor} finds it random,
- * else Huffman-coded only (string matching would find next to nothing there).
+ * else Huffman-coded only (string matching would find next to nothing there), with zlib's
+ * largest symbol buffer (half as many Huffman blocks, each with its own code to build and send).
  */
-export function deflateFor(data: Uint8Array, level: number): { level: number; strategy: number } {
+export function deflateFor(data: Uint8Array, level: number): Deflate {
   const plain = { level, strategy: zlibConstants.Z_DEFAULT_STRATEGY };
   if (level === 0 || data.length < 4 * PROBE) return plain;
   for (const p of probes(data)) if (repeatShare(p, HUFFMAN_BELOW) >= HUFFMAN_BELOW) return plain;
   if (levelFor(data, level) === 0) return { level: 0, strategy: zlibConstants.Z_DEFAULT_STRATEGY };
-  return { level, strategy: zlibConstants.Z_HUFFMAN_ONLY };
+  return { level, strategy: zlibConstants.Z_HUFFMAN_ONLY, memLevel: 9 };
 }
 
 /** Bytes of deflate's stored blocks at most (RFC 1951 3.2.4). */
@@ -442,7 +450,7 @@ const GZIP_CHUNK = 128 << 10;
  */
 function gzipAsync(
   data: Uint8Array,
-  how: { level: number; strategy: number },
+  how: Deflate,
 ): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
