@@ -110,6 +110,7 @@ export {
 
 // ---- storage: the Store contract and its backends ----------------------------------------------
 export {
+  canPlaceFiles,
   type CopyFromOptions,
   isWritable,
   type ListedObject,

@@ -181,3 +181,41 @@ Deno.test("packToFile: a missing prefix is an error naming it, and no file is le
 function toMember(prefix: string, rel: string): string {
   return `${prefix}/${rel}`.replace(/^\/+/, "");
 }
+
+Deno.test("stored gzip members (random blocks) are valid gzip that Python's gzip reads, for sizes around deflate's 64 KiB block", async () => {
+  const { storedMember, storedMemberSize } = await import("../src/push/pack.ts");
+  const sizes = [0, 1, 65534, 65535, 65536, 131070, 131071, 1 << 20];
+  const members: Uint8Array[] = [];
+  const inputs: Uint8Array[] = [];
+  for (const n of sizes) {
+    const data = new Uint8Array(n);
+    for (let i = 0; i < n; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+    const out = new Uint8Array(storedMemberSize(n) + 7).fill(0xaa);
+    const m = storedMember(data, out);
+    assert.equal(m.length, storedMemberSize(n), `size of the member of ${n} bytes`);
+    assert.deepEqual(gunzipBytes(m), data, `${n} bytes round-trip (crc and size checked)`);
+    members.push(m);
+    inputs.push(data);
+  }
+  // One multi-member file, as a tarball is written: Python's gzip reads it whole.
+  const all = new Uint8Array(members.reduce((a, m) => a + m.length, 0));
+  let o = 0;
+  for (const m of members) all.set(m, o), o += m.length;
+  const py = new Deno.Command("python3", {
+    args: [
+      "-c",
+      "import gzip,hashlib,sys; print(hashlib.sha256(gzip.decompress(sys.stdin.buffer.read())).hexdigest())",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const w = py.stdin.getWriter();
+  await w.write(all);
+  await w.close();
+  const res = await py.output();
+  assert.ok(res.success, "python3 reads the members");
+  const joined = new Uint8Array(inputs.reduce((a, d) => a + d.length, 0));
+  o = 0;
+  for (const d of inputs) joined.set(d, o), o += d.length;
+  assert.equal(new TextDecoder().decode(res.stdout).trim(), sha256Hex(joined));
+});

@@ -427,3 +427,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test("V3Writer places a packed file into a file store without reading it, and again after a prune took it; other stores read it", async () => {
+  const { parseSpecJson } = await import("../src/spec/parse.ts");
+  const { MemoryStore } = await import("../src/storage/memory.ts");
+  const { v3BlobPath } = await import("../src/layout/v3/paths.ts");
+  const base = await Deno.makeTempDir({ prefix: "sp-push-place-" });
+  try {
+    const hash = "a".repeat(32);
+    const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
+    const node = { name: "hello", version: "1.0", arch, hash };
+    const dag = parseSpecJson(JSON.stringify({ spec: { _meta: { version: 5 }, nodes: [node] } }));
+    const bytes = new TextEncoder().encode("not really a tarball, but bytes with a digest\n");
+    const descriptor = {
+      mediaType: "application/vnd.spack.install.v2.tar+gzip",
+      checksum: sha256Hex(bytes),
+      checksumAlgorithm: "sha256" as const,
+      size: bytes.length,
+      compression: "gzip" as const,
+    };
+    const file = join(base, "packed.tar.gz");
+    writeFileSync(file, bytes);
+    const unreadable = () => Promise.reject(new Error("the file store must not read the body"));
+    const mirror = join(base, "m");
+    const w = new V3Writer(store(mirror));
+    const blob = join(mirror, v3BlobPath(descriptor.checksum));
+    // A corrupt blob of the right size is there: checked, then replaced by the placed file.
+    mkdirSync(join(blob, ".."), { recursive: true });
+    writeFileSync(blob, new Uint8Array(bytes.length));
+    const res = await w.push(dag, { descriptor, file, open: unreadable }, { force: true });
+    assert.equal(res.skipped, false);
+    assert.deepEqual(new Uint8Array(readFileSync(blob)), bytes);
+    assert.deepEqual(new Uint8Array(readFileSync(file)), bytes, "the packed file stays");
+    assert.deepEqual(readdirSync(join(blob, "..")), [descriptor.checksum], "no temporary left");
+    // A prune deleted the blob after the manifest was written: settle places it again.
+    rmSync(blob);
+    await w.settle([{ d: descriptor, body: unreadable, file }]);
+    assert.deepEqual(new Uint8Array(readFileSync(blob)), bytes);
+    // A store that takes no files reads the body, checked against the descriptor.
+    const mem = new MemoryStore();
+    const open = () => Promise.resolve(new Blob([bytes]).stream());
+    await new V3Writer(mem).push(dag, { descriptor, file, open }, { force: true });
+    assert.deepEqual(await collect(await mem.read(v3BlobPath(descriptor.checksum))), bytes);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});

@@ -1,5 +1,6 @@
 /** The store behaviour suite over the memory and file backends (and openStore of each). */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -30,8 +31,35 @@ async function fileStore(viaOpen: boolean) {
   };
 }
 
-runStoreBehaviour("file", () => fileStore(false), { write: true, list: true });
+runStoreBehaviour("file", () => fileStore(false), { write: true, list: true, place: true });
 runStoreBehaviour("file (openStore of a plain path)", () => fileStore(true), {
   write: true,
   list: true,
+  place: true,
+});
+
+Deno.test({
+  name: "file store: placeFile() copies a file from another file system (no link across devices)",
+  // /dev/shm is a separate tmpfs on Linux; elsewhere there is no second file system to use.
+  ignore: !(await stat("/dev/shm").then((s) => s.isDirectory(), () => false)),
+  async fn() {
+    const root = await mkdtemp(join(tmpdir(), "spackle-store-"));
+    const other = await mkdtemp("/dev/shm/spackle-place-");
+    try {
+      if ((await stat(root)).dev === (await stat(other)).dev) return; // one file system: nothing to see
+      const store = new FileStore(pathToFileURL(root));
+      const file = join(other, "packed.bin");
+      await writeFile(file, "bytes from elsewhere");
+      await store.placeFile("v3/blobs/sha256/ab/x", file);
+      assert.equal(
+        await readFile(join(root, "v3/blobs/sha256/ab/x"), "utf8"),
+        "bytes from elsewhere",
+      );
+      assert.equal(await readFile(file, "utf8"), "bytes from elsewhere", "the source stays");
+      assert.deepEqual(await readdir(join(root, "v3/blobs/sha256/ab")), ["x"], "no temporary left");
+    } finally {
+      await rm(root, { recursive: true, force: true });
+      await rm(other, { recursive: true, force: true });
+    }
+  },
 });

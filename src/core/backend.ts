@@ -48,6 +48,14 @@ const nodeZlib: NodeZlib | undefined = await import(ZLIB)
 const gunzipZlib = forced === "wasm" ? undefined : nodeZlib;
 const wasm: WasmCore | undefined = nodeCrypto && gunzipZlib ? undefined : await loadWasmCore();
 
+type BunHasher = new (algorithm: "sha256") => {
+  update(data: Uint8Array | string): unknown;
+  digest(encoding: "hex"): string;
+};
+const bunHasher: BunHasher | undefined = nodeCrypto
+  ? (globalThis as { Bun?: { CryptoHasher?: BunHasher } }).Bun?.CryptoHasher
+  : undefined;
+
 /** The implementation in use for each capability. */
 export const BACKEND: { sha256: "native" | "wasm"; gzip: "native" | "wasm" } = {
   sha256: nodeCrypto ? "native" : "wasm",
@@ -56,6 +64,18 @@ export const BACKEND: { sha256: "native" | "wasm"; gzip: "native" | "wasm" } = {
 
 /** A new incremental sha256 from the backend in use. */
 export function newSha256(): Sha256 {
+  if (bunHasher) {
+    // Bun's own hasher: about a third faster than its `node:crypto` one on large inputs.
+    const h = new bunHasher("sha256");
+    const api: Sha256 = {
+      update(data) {
+        h.update(data);
+        return api;
+      },
+      digestHex: () => h.digest("hex"),
+    };
+    return api;
+  }
   if (nodeCrypto) {
     const h = nodeCrypto.createHash("sha256");
     const api: Sha256 = {

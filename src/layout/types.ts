@@ -124,4 +124,9 @@ export interface CacheReader {
 export interface TarballSource {
   descriptor: Descriptor;
   open(): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * A local file holding exactly the descriptor's bytes (hashed as it was made), which a store
+   * that takes files (`Store.placeFile`) places without a copy; `open` reads it otherwise.
+   */
+  file?: string;
 }

@@ -32,11 +32,11 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { constants as zlibConstants, gzip } from "node:zlib";
+import { constants as zlibConstants, crc32, createGzip } from "node:zlib";
 import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
 import { tarHeaderBlocks, tarPadding, tarTrailerSize, type TarWriteEntry } from "../core/tar.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
+import { newSha256 } from "../core/backend.ts";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
 import type { Descriptor } from "../layout/types.ts";
 import { MEDIA_TYPES } from "../layout/media_types.ts";
@@ -382,29 +382,94 @@ export function repeatShare(b: Uint8Array, enough = 1): number {
 /** Below this share of repeated strings in every sample, a block is Huffman-coded only. */
 const HUFFMAN_BELOW = 0.03;
 
+/** zlib settings of one block. */
+export interface Deflate {
+  level: number;
+  strategy: number;
+  memLevel?: number;
+}
+
 /**
  * How a block is deflated: at `level` with the default strategy when a sample at its start,
  * middle or end holds repeated strings; else stored when {@link levelFor} finds it random,
- * else Huffman-coded only (string matching would find next to nothing there).
+ * else Huffman-coded only (string matching would find next to nothing there), with zlib's
+ * largest symbol buffer (half as many Huffman blocks, each with its own code to build and send).
  */
-export function deflateFor(data: Uint8Array, level: number): { level: number; strategy: number } {
+export function deflateFor(data: Uint8Array, level: number): Deflate {
   const plain = { level, strategy: zlibConstants.Z_DEFAULT_STRATEGY };
   if (level === 0 || data.length < 4 * PROBE) return plain;
   for (const p of probes(data)) if (repeatShare(p, HUFFMAN_BELOW) >= HUFFMAN_BELOW) return plain;
   if (levelFor(data, level) === 0) return { level: 0, strategy: zlibConstants.Z_DEFAULT_STRATEGY };
-  return { level, strategy: zlibConstants.Z_HUFFMAN_ONLY };
+  return { level, strategy: zlibConstants.Z_HUFFMAN_ONLY, memLevel: 9 };
 }
 
-function gzipAsync(data: Uint8Array, level: number): Promise<Uint8Array> {
-  const how = deflateFor(data, level);
+/** Bytes of deflate's stored blocks at most (RFC 1951 3.2.4). */
+const STORED_MAX = 65535;
+
+/** The size of {@link storedMember}'s output for `n` input bytes. */
+export function storedMemberSize(n: number): number {
+  return 10 + 5 * Math.max(1, Math.ceil(n / STORED_MAX)) + n + 8;
+}
+
+/**
+ * `data` as one gzip member of stored deflate blocks, written into `out` (at least
+ * {@link storedMemberSize} bytes): what zlib's level 0 gives, framed here without a trip
+ * through zlib and its buffers. The header is Python's (mtime 0, OS byte 255).
+ */
+export function storedMember(data: Uint8Array, out: Uint8Array): Uint8Array {
+  out.set([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 0xff]);
+  let o = 10;
+  let i = 0;
+  do {
+    const n = Math.min(STORED_MAX, data.length - i);
+    const last = i + n === data.length;
+    out[o] = last ? 1 : 0;
+    out[o + 1] = n & 0xff;
+    out[o + 2] = n >>> 8;
+    out[o + 3] = ~n & 0xff;
+    out[o + 4] = (~n >>> 8) & 0xff;
+    out.set(data.subarray(i, i + n), o + 5);
+    o += 5 + n;
+    i += n;
+  } while (i < data.length);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(o, crc32(data), true);
+  view.setUint32(o + 4, data.length >>> 0, true);
+  return out.subarray(0, o + 8);
+}
+
+/**
+ * zlib's output chunk size for a block. Under Bun a 1 MiB chunk (a fresh buffer per call)
+ * makes a block's compression three times slower than 128 KiB chunks joined at the end.
+ */
+const GZIP_CHUNK = 128 << 10;
+
+/**
+ * One gzip member of `data` compressed on the thread pool, as zlib's output chunks (not
+ * joined: a copy of every compressed byte saved), with Python's header (mtime 0, OS 255).
+ */
+function gzipAsync(
+  data: Uint8Array,
+  how: Deflate,
+): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
-    gzip(data, { ...how, chunkSize: 1 << 20 }, (err, res) => {
-      if (err) return reject(err);
-      const out = new Uint8Array(res.buffer, res.byteOffset, res.byteLength);
-      out.fill(0, 4, 8); // mtime 0
-      out[9] = 0xff; // OS byte as Python's gzip writes it
-      resolve(out);
+    const chunks: Uint8Array[] = [];
+    const z = createGzip({ ...how, chunkSize: GZIP_CHUNK });
+    z.on("data", (c: Buffer) => chunks.push(new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
+    z.on("error", reject);
+    z.on("end", () => {
+      // The header's mtime (bytes 4-7) and OS byte (9), wherever the chunks cut them.
+      let at = 0;
+      for (const c of chunks) {
+        for (let i = Math.max(4, at); i < 10 && i - at < c.byteLength; i++) {
+          c[i - at] = i === 9 ? 0xff : 0;
+        }
+        at += c.byteLength;
+        if (at >= 10) break;
+      }
+      resolve(chunks);
     });
+    z.end(data);
   });
 }
 
@@ -418,7 +483,7 @@ class BlockGzip {
   readonly #free: Uint8Array[] = [];
   #buf: Uint8Array;
   #fill = 0;
-  readonly #pending: Promise<Uint8Array>[] = [];
+  readonly #pending: Promise<Uint8Array[]>[] = [];
   #any = false;
   #paced = 0;
   /** Input bytes so far. */
@@ -440,14 +505,52 @@ class BlockGzip {
   #submit(): void {
     const block = this.#buf;
     const size = this.blockSize;
-    const p = gzipAsync(block.subarray(0, this.#fill), this.level).finally(() => {
-      if (block.length === size) this.#free.push(block);
-    });
-    p.catch(() => {}); // awaited in order by settle(); not unhandled meanwhile
+    const data = block.subarray(0, this.#fill);
+    const how = deflateFor(data, this.level);
+    let p: Promise<Uint8Array[]>;
+    if (how.level === 0) {
+      // Stored (random data): framed here at once, into a reused buffer where the members are
+      // consumed as they are emitted, so the block is free again and nothing is left as garbage.
+      const out = this.recycle && data.length <= size
+        ? this.#storedFree.pop() ?? this.#newStored()
+        : new Uint8Array(storedMemberSize(data.length));
+      p = Promise.resolve([storedMember(data, out)]);
+      this.#free.push(block);
+    } else {
+      p = gzipAsync(data, how).finally(() => {
+        if (block.length === size) this.#free.push(block);
+      });
+      p.catch(() => {}); // awaited in order by settle(); not unhandled meanwhile
+    }
     this.#pending.push(p);
     this.#any = true;
     this.#buf = this.#free.pop() ?? new Uint8Array(size);
     this.#fill = 0;
+  }
+
+  /** Buffers of stored members, reused once emitted (when `recycle`). */
+  readonly #storedFree: Uint8Array[] = [];
+  readonly #stored = new Set<ArrayBufferLike>();
+
+  #newStored(): Uint8Array {
+    const b = new Uint8Array(storedMemberSize(this.blockSize));
+    this.#stored.add(b.buffer);
+    return b;
+  }
+
+  /**
+   * True when `emit` is done with a member once it returns (written out, not kept): the
+   * buffers of stored members are then reused.
+   */
+  recycle = false;
+
+  async #emitNext(): Promise<void> {
+    for (const m of await this.#pending.shift()!) {
+      await this.emit(m);
+      if (this.recycle && this.#stored.has(m.buffer)) {
+        this.#storedFree.push(new Uint8Array(m.buffer));
+      }
+    }
   }
 
   /** Copies `b` in. */
@@ -504,7 +607,7 @@ class BlockGzip {
 
   /** Hands out finished members until fewer than `parallel` are in flight. */
   async settle(): Promise<void> {
-    while (this.#pending.length >= this.parallel) await this.emit(await this.#pending.shift()!);
+    while (this.#pending.length >= this.parallel) await this.#emitNext();
     this.pace();
   }
 
@@ -520,9 +623,15 @@ class BlockGzip {
   /** Compresses what is left and hands out every member. */
   async end(): Promise<void> {
     if (this.#fill > 0 || !this.#any) this.#submit();
-    while (this.#pending.length) await this.emit(await this.#pending.shift()!);
+    while (this.#pending.length) await this.#emitNext();
   }
 }
+
+/**
+ * Input bytes between two looks at the resident set: stored blocks leave no garbage, and each
+ * look (and the collection it may ask for) costs more than a few megabytes of garbage weigh.
+ */
+const PACE_EVERY = 4 << 20;
 
 /** Packs the prefix into `z` (tar framing and file contents); fills `out`. */
 async function packInto(opts: PackOptions, out: PackResult, z: BlockGzip): Promise<void> {
@@ -530,7 +639,7 @@ async function packInto(opts: PackOptions, out: PackResult, z: BlockGzip): Promi
   const lists = out.lists;
   // Compressed members and per-file objects are garbage the collector would leave to pile
   // up: collections when memory grows keep the peak flat whatever the size.
-  z.pacer = new MemoryPacer();
+  z.pacer = new MemoryPacer({ every: PACE_EVERY });
   for (const it of walkPrefix(opts)) {
     for (const b of tarHeaderBlocks(headerOf(it), it.size)) z.put(b);
     if (it.type === "symlink") noteLink(lists, it, matcher);
@@ -675,7 +784,7 @@ export interface PackedFile extends PackResult {
  */
 export async function packToFile(opts: PackOptions, path: string): Promise<PackedFile> {
   const out = newResult();
-  const hash = createHash("sha256");
+  const hash = newSha256();
   let size = 0;
   const fd = openSync(
     path,
@@ -688,6 +797,7 @@ export async function packToFile(opts: PackOptions, path: string): Promise<Packe
       for (let off = 0; off < m.byteLength;) off += writeSync(fd, m, off);
       size += m.byteLength;
     });
+    z.recycle = true; // each member is written before emit returns
     await packInto(opts, out, z);
   } catch (e) {
     closeSync(fd);
@@ -702,7 +812,7 @@ export async function packToFile(opts: PackOptions, path: string): Promise<Packe
     path,
     descriptor: {
       mediaType: MEDIA_TYPES.tarball,
-      checksum: hash.digest("hex"),
+      checksum: hash.digestHex(),
       checksumAlgorithm: "sha256",
       size,
       compression: "gzip",

@@ -8,27 +8,20 @@
  * @module
  */
 import {
+  createReadStream,
   existsSync,
-  linkSync,
-  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
-  renameSync,
   rmSync,
   statSync,
 } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { randomBytes } from "node:crypto";
-import { v3BlobPath } from "../layout/v3/paths.ts";
-import { createReadStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
 import { parseSpecJson } from "../spec/parse.ts";
-import { V3Writer } from "../layout/v3/writer.ts";
-import type { Descriptor } from "../layout/types.ts";
+import type { V3Writer } from "../layout/v3/writer.ts";
 import type { Signer } from "../sign/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import type { BuildinfoMeta } from "./buildinfo.ts";
@@ -45,6 +38,7 @@ import {
 } from "../index/query.ts";
 import { InstallDatabase, type InstallDbView } from "../index/install_db.ts";
 import { fsError } from "../core/fs_errors.ts";
+import { canPlaceFiles, type Store } from "../storage/store.ts";
 
 /** One installed spec that can be pushed. */
 export interface InstalledPrefix {
@@ -349,34 +343,6 @@ export function specsToPush(
 }
 
 /**
- * Renames a packed tarball into the blob path of a local mirror, unless the blob is there with
- * its content (a corrupt one of the same size is replaced).
- */
-async function placeBlob(
-  writer: V3Writer,
-  local: string,
-  file: string,
-  d: Descriptor,
-  signal?: AbortSignal,
-): Promise<void> {
-  if (await writer.hasBlob(d, signal)) return;
-  const path = v3BlobPath(d.checksum);
-  const dest = join(local, path);
-  mkdirSync(dirname(dest), { recursive: true });
-  // A link (the packed file stays readable, should the blob have to be written again after
-  // a concurrent prune) under a temporary name, renamed over whatever is there.
-  const tmp = join(dirname(dest), `.spackle-tmp-${ownerTag()}${randomBytes(6).toString("hex")}`);
-  linkSync(file, tmp);
-  try {
-    renameSync(tmp, dest);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  writer.markGood(path);
-}
-
-/**
  * Pushes installed specs through `writer`. Results in push order.
  *
  * @example Push an installed prefix (with its dependencies) to a mirror
@@ -419,75 +385,14 @@ async function placeBlob(
 export async function pushSpecs(
   items: InstalledPrefix[],
   src: InstallSource,
-  writer: Pick<V3Writer, "store" | "complete" | "push"> & {
-    /** Told the whole batch first, and each spec when it is handled (OCI manifests wait). */
-    plan?(hashes: string[]): void;
-    done?(hash: string): void;
-  },
+  writer: PushWriter,
   opts: PushOptions = {},
 ): Promise<PushedSpec[]> {
   const results: PushedSpec[] = new Array(items.length);
-  // A local mirror gets the tarball packed beside it and renamed into place (no copy).
-  const local = writer.store.url.protocol === "file:" ? fileURLToPath(writer.store.url) : undefined;
-  // Working directories of pushes killed on this host are removed first.
-  const parent = local ?? tmpdir();
-  const prefix = local ? ".spackle-push-" : "spackle-push-";
-  let tmp: string;
-  try {
-    if (local) mkdirSync(local, { recursive: true });
-    removeDeadOwners(parent, prefix);
-    tmp = mkdtempSync(join(parent, prefix + ownerTag()));
-  } catch (e) {
-    throw fsError(e, parent, local ? "write to the mirror" : "make a working directory in");
-  }
+  const tmp = await workDir(writer.store);
   writer.plan?.(items.map((i) => i.hash));
-  const worker = async (_: unknown, i: number) => {
-    const item = items[i];
-    const node = item.dag.nodes.get(item.hash)!;
-    const r: PushedSpec = {
-      name: node.name,
-      version: node.version,
-      hash: item.hash,
-      prefix: item.prefix,
-      status: "failed",
-    };
-    try {
-      opts.signal?.throwIfAborted();
-      if (
-        !opts.force && await writer.complete(node.name, node.version, item.hash, opts.signal)
-      ) {
-        r.status = "skipped";
-      } else {
-        const { meta, missing } = buildinfoMeta(item, src);
-        if (missing.length) r.warnings = missing.map((m) => `dependency ${m} is not installed`);
-        const file = join(tmp, `${item.hash}.tar.gz`);
-        try {
-          const packed = await packToFile({ prefix: item.prefix, meta }, file);
-          if (local && writer instanceof V3Writer) {
-            await placeBlob(writer, local, file, packed.descriptor, opts.signal);
-          }
-          const res = await writer.push(item.dag, {
-            descriptor: packed.descriptor,
-            open: () =>
-              Promise.resolve(
-                Readable.toWeb(
-                  createReadStream(file, { highWaterMark: 1 << 20 }),
-                ) as ReadableStream<
-                  Uint8Array
-                >,
-              ),
-          }, { force: true, signer: opts.signer, signal: opts.signal });
-          r.status = "pushed";
-          r.manifestPath = res.manifestPath;
-          r.tarballSize = packed.descriptor.size;
-        } finally {
-          rmSync(file, { force: true });
-        }
-      }
-    } catch (e) {
-      r.error = (fsError(e, local ?? tmp, "push to") as Error).message;
-      if (opts.signal?.aborted) throw e;
-    }
+  const worker = async (item: InstalledPrefix, i: number) => {
+    const r = await pushOne(item, src, writer, tmp, opts);
     results[i] = r;
     writer.done?.(item.hash);
     opts.onProgress?.(r);
@@ -499,4 +404,77 @@ export async function pushSpecs(
     rmSync(tmp, { recursive: true, force: true });
   }
   return results;
+}
+
+/** What `pushSpecs` needs of a writer (the V3Writer, or the OCI one). */
+export type PushWriter = Pick<V3Writer, "store" | "complete" | "push"> & {
+  /** Told the whole batch first, and each spec when it is handled (OCI manifests wait). */
+  plan?(hashes: string[]): void;
+  done?(hash: string): void;
+};
+
+/**
+ * The private directory tarballs are packed in: on the store's own file system where the
+ * store takes local files (placing a packed tarball is then a rename, no copy), else under
+ * the system's temporary directory. Directories of pushes killed on this host are removed.
+ */
+async function workDir(store: Store): Promise<string> {
+  if (canPlaceFiles(store)) return await store.makeStagingDir("push");
+  const parent = tmpdir();
+  try {
+    removeDeadOwners(parent, "spackle-push-");
+    return mkdtempSync(join(parent, "spackle-push-" + ownerTag()));
+  } catch (e) {
+    throw fsError(e, parent, "make a working directory in");
+  }
+}
+
+/** Pushes one spec (packed into `tmp`); failures other than an abort are reported, not thrown. */
+async function pushOne(
+  item: InstalledPrefix,
+  src: InstallSource,
+  writer: PushWriter,
+  tmp: string,
+  opts: PushOptions,
+): Promise<PushedSpec> {
+  const node = item.dag.nodes.get(item.hash)!;
+  const r: PushedSpec = {
+    name: node.name,
+    version: node.version,
+    hash: item.hash,
+    prefix: item.prefix,
+    status: "failed",
+  };
+  try {
+    opts.signal?.throwIfAborted();
+    if (!opts.force && await writer.complete(node.name, node.version, item.hash, opts.signal)) {
+      r.status = "skipped";
+      return r;
+    }
+    const { meta, missing } = buildinfoMeta(item, src);
+    if (missing.length) r.warnings = missing.map((m) => `dependency ${m} is not installed`);
+    const file = join(tmp, `${item.hash}.tar.gz`);
+    try {
+      const packed = await packToFile({ prefix: item.prefix, meta }, file);
+      const res = await writer.push(item.dag, {
+        descriptor: packed.descriptor,
+        file,
+        open: () =>
+          Promise.resolve(
+            Readable.toWeb(createReadStream(file, { highWaterMark: 1 << 20 })) as ReadableStream<
+              Uint8Array
+            >,
+          ),
+      }, { force: true, signer: opts.signer, signal: opts.signal });
+      r.status = "pushed";
+      r.manifestPath = res.manifestPath;
+      r.tarballSize = packed.descriptor.size;
+    } finally {
+      rmSync(file, { force: true });
+    }
+  } catch (e) {
+    r.error = (fsError(e, tmp, "push to") as Error).message;
+    if (opts.signal?.aborted) throw e;
+  }
+  return r;
 }

@@ -4,12 +4,13 @@
  *
  * @module
  */
-import { open, readdir, rm, stat } from "node:fs/promises";
-import { join, sep } from "node:path";
+import { copyFile, link, mkdir, mkdtemp, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NotFoundError, TransportError, UsageError } from "../errors.ts";
 import { toWebStream } from "../core/streams.ts";
-import { TEMP_FILE_PREFIX, writeFileAtomic } from "../core/atomic_file.ts";
+import { TEMP_FILE_PREFIX, tempPathFor, writeFileAtomic } from "../core/atomic_file.ts";
+import { ownerTag, removeDeadOwners, TEMP_PREFIXES } from "../core/pid.ts";
 import { fsError } from "../core/fs_errors.ts";
 import type { Store, StoreCallOptions, StoreStat, WriteOptions } from "./store.ts";
 
@@ -88,6 +89,45 @@ export class FileStore implements Store {
       throw e instanceof Error && "code" in e && typeof e.code === "string" && !("temporary" in e)
         ? fsError(e, dest, "write")
         : e;
+    }
+  }
+
+  /**
+   * Takes the local file `file` as `path`: a hard link under a temporary name beside the
+   * target, renamed over it (a copy when the file is on another file system). The file stays.
+   */
+  async placeFile(path: string, file: string, opts?: StoreCallOptions): Promise<void> {
+    opts?.signal?.throwIfAborted();
+    const dest = this.localPath(path);
+    const tmp = tempPathFor(dest);
+    try {
+      await mkdir(dirname(dest), { recursive: true });
+      try {
+        await link(file, tmp);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+        await copyFile(file, tmp);
+      }
+      await rename(tmp, dest);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw fsError(e, dest, "write");
+    }
+  }
+
+  /** A new `.spackle-<purpose>-<owner>` directory at the root (dead owners' ones removed). */
+  async makeStagingDir(purpose: string, opts?: StoreCallOptions): Promise<string> {
+    opts?.signal?.throwIfAborted();
+    const prefix = `.spackle-${purpose}-`;
+    if (!TEMP_PREFIXES.includes(prefix) || prefix === TEMP_FILE_PREFIX) {
+      throw new UsageError(`Invalid staging purpose "${purpose}": not one of spackle's writers`);
+    }
+    try {
+      await mkdir(this.root, { recursive: true });
+      removeDeadOwners(this.root, prefix);
+      return await mkdtemp(join(this.root, prefix + ownerTag()));
+    } catch (e) {
+      throw fsError(e, this.root, "write to the mirror");
     }
   }
 

@@ -4,7 +4,7 @@
  * @module
  */
 export type * from "./store.ts";
-export { isWritable } from "./store.ts";
+export { canPlaceFiles, isWritable } from "./store.ts";
 export { MemoryStore } from "./memory.ts";
 export { FileStore } from "./file.ts";
 export {

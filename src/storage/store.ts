@@ -93,6 +93,30 @@ export interface Store extends ReadStore {
   canCopyFrom?(src: ReadStore): boolean;
   /** Server-side copy of `from` in `src` to `to` in this store (when `canCopyFrom(src)`). */
   copyFrom?(src: ReadStore, from: string, to: string, opts?: CopyFromOptions): Promise<void>;
+  /**
+   * Takes the complete local file `file` as the object at `path`, atomically and without a
+   * copy where it can: a store that is a directory on this machine links the file under an
+   * owner-named temporary name beside the target and renames that over it (the file stays
+   * where it was, still readable); across file systems it copies. The caller vouches for the
+   * bytes (a writer that hashed them while making the file). Absent on remote stores.
+   */
+  placeFile?(path: string, file: string, opts?: StoreCallOptions): Promise<void>;
+  /**
+   * A new private working directory on the store's own file system, where files meant for
+   * {@link placeFile} can be made (placing them is then a rename): `.spackle-<purpose>-<owner>`
+   * at the store's root (`purpose` is one of spackle's writers, "push" or "bundle", so that
+   * verify and prune know the name), after the directories of the same purpose left by
+   * processes of this host that no longer run are removed. The caller removes it when done.
+   */
+  makeStagingDir?(purpose: string, opts?: StoreCallOptions): Promise<string>;
+}
+
+/** True when `s` can take local files as objects ({@link Store.placeFile}). */
+export function canPlaceFiles(
+  s: ReadStore,
+): s is Store & Required<Pick<Store, "placeFile" | "makeStagingDir">> {
+  return isWritable(s) && typeof s.placeFile === "function" &&
+    typeof s.makeStagingDir === "function";
 }
 
 /** Options of a server-side copy. */

@@ -6,9 +6,12 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { collect } from "../core/streams.ts";
-import { isWritable, type ReadStore, type Store } from "../storage/store.ts";
+import { canPlaceFiles, isWritable, type ReadStore, type Store } from "../storage/store.ts";
 
 /** A fresh store, a way to put an object into it behind its back, and a cleanup. */
 export interface StoreUnderTest {
@@ -22,6 +25,8 @@ export interface StoreCaps {
   write: boolean;
   list: boolean;
   copy?: boolean;
+  /** Takes local files (`placeFile`, `makeStagingDir`). */
+  place?: boolean;
 }
 
 /** Deterministic pseudo-random bytes (xorshift), so large bodies are not all one value. */
@@ -230,4 +235,76 @@ export function runStoreBehaviour(
     assert.ok(same(await collect(await st.read("c/dst.bin")), bytesOf(5000, 4)));
     await assert.rejects(() => st.copy!("c/absent.bin", "c/x.bin"), NotFoundError);
   }, !caps.copy);
+
+  t(
+    "placeFile() takes a staged file as an object; the file stays; a second one replaces it",
+    async (s) => {
+      assert.ok(canPlaceFiles(s.store), "the store has placeFile and makeStagingDir");
+      const st = s.store;
+      const dir = await st.makeStagingDir("push");
+      try {
+        const first = join(dir, "first.bin");
+        writeFileSync(first, bytesOf(300_000, 5));
+        await st.placeFile("p/sha256/ab/blob", first);
+        assert.ok(same(await collect(await st.read("p/sha256/ab/blob")), bytesOf(300_000, 5)));
+        assert.deepEqual((await st.stat("p/sha256/ab/blob"))?.size, 300_000);
+        assert.ok(same(readFileSync(first), bytesOf(300_000, 5)), "the placed file stays readable");
+        const second = join(dir, "second.bin");
+        writeFileSync(second, text("replacement"));
+        await st.placeFile("p/sha256/ab/blob", second);
+        assert.deepEqual(
+          new TextDecoder().decode(await collect(await st.read("p/sha256/ab/blob"))),
+          "replacement",
+        );
+        const names = [];
+        for await (const p of st.list!("p/")) names.push(p);
+        assert.deepEqual(names, ["p/sha256/ab/blob"], "no temporary object is left or listed");
+        await assert.rejects(() => st.placeFile("../out.bin", second), UsageError);
+        await assert.rejects(() => st.placeFile("p/x.bin", join(dir, "absent.bin")));
+        assert.deepEqual(await st.stat("p/x.bin"), undefined, "nothing placed from a missing file");
+        const c = new AbortController();
+        c.abort(new Error("stop here"));
+        await assert.rejects(() => st.placeFile("p/y.bin", second, { signal: c.signal }), /stop/);
+        assert.deepEqual(await st.stat("p/y.bin"), undefined);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    !caps.place,
+  );
+
+  t(
+    "makeStagingDir() makes a new owner-named directory and removes dead owners' ones",
+    async (s) => {
+      assert.ok(canPlaceFiles(s.store));
+      const st = s.store;
+      const a = await st.makeStagingDir("push");
+      const root = dirname(a);
+      // A pid that no longer runs: a process that has exited.
+      const gone = new Deno.Command("true").spawn();
+      await gone.status;
+      const dead = join(root, `.spackle-push-${hostname()}-${gone.pid}-abc123`);
+      const other = join(root, `.spackle-push-elsewhere.example.org-${gone.pid}-def456`);
+      try {
+        assert.ok(statSync(a).isDirectory());
+        assert.match(basename(a), new RegExp(`^\\.spackle-push-${hostname()}-${Deno.pid}-`));
+        for (const d of [dead, other]) {
+          mkdirSync(d);
+          writeFileSync(join(d, "part"), "partial");
+        }
+        const b = await st.makeStagingDir("push");
+        assert.notEqual(a, b);
+        const left = readdirSync(root).filter((n) => n.startsWith(".spackle-push-")).sort();
+        assert.deepEqual(left, [basename(a), basename(b), basename(other)].sort());
+        await assert.rejects(() => st.makeStagingDir("no such writer"), UsageError);
+      } finally {
+        for (const d of [a, dead, other]) rmSync(d, { recursive: true, force: true });
+        rmSync(join(root, readdirSync(root).find((n) => n.startsWith(".spackle-push-")) ?? "-"), {
+          recursive: true,
+          force: true,
+        });
+      }
+    },
+    !caps.place,
+  );
 }

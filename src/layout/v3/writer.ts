@@ -16,7 +16,7 @@ import { pyJsonDumps } from "../../core/json.ts";
 import { digestFile, sha256Hex, verifyStream } from "../../core/digest.ts";
 import type { Signer } from "../../sign/types.ts";
 import type { SpecDag } from "../../spec/types.ts";
-import type { Store, StoreStat } from "../../storage/store.ts";
+import { canPlaceFiles, type Store, type StoreStat } from "../../storage/store.ts";
 import { clearsignedBody, isClearsigned } from "../signed_metadata.ts";
 import { type PruneLease, waitForPrune } from "./lease.ts";
 import {
@@ -173,11 +173,6 @@ export class V3Writer {
     this.holdsPruneLease = !!opts.holdsPruneLease;
   }
 
-  /** Records that the blob at `path` has the content its name says (written or checked). */
-  markGood(path: string): void {
-    this.#good.add(path);
-  }
-
   /**
    * True when the store holds the blob of `d` with its content: right size, and (unless
    * `trustDestination`) the right digest, read back once per run.
@@ -194,16 +189,21 @@ export class V3Writer {
 
   /**
    * Writes a blob unless the store holds it with the same size and digest (see `hasBlob`);
-   * a corrupt one of the right size is replaced. True when written.
+   * a corrupt one of the right size is replaced. True when written. With `file` (a local file
+   * of exactly these bytes, hashed as it was made) a store that takes files places it without
+   * a copy (`Store.placeFile`); other stores read `body`.
    */
   async writeBlob(
     d: Descriptor,
     body: Uint8Array | (() => Promise<ReadableStream<Uint8Array>>),
     signal?: AbortSignal,
+    file?: string,
   ): Promise<boolean> {
     const path = v3BlobPath(d.checksum, d.checksumAlgorithm);
     if (await this.hasBlob(d, signal)) return false;
-    if (body instanceof Uint8Array) {
+    if (file !== undefined && canPlaceFiles(this.store)) {
+      await this.store.placeFile(path, file, { signal });
+    } else if (body instanceof Uint8Array) {
       if (body.length !== d.size || sha256Hex(body) !== d.checksum) {
         throw new InvalidDataError(
           `Cannot write blob "${path}": bytes do not match the descriptor`,
@@ -286,7 +286,7 @@ export class V3Writer {
     if (!opts.force && await this.complete(root.name, root.version, root.hash, opts.signal)) {
       return { manifestPath: mpath, skipped: true, tarball: tarball.descriptor };
     }
-    await this.writeBlob(tarball.descriptor, () => tarball.open(), opts.signal);
+    await this.writeBlob(tarball.descriptor, () => tarball.open(), opts.signal, tarball.file);
     const specGz = gzipBytes(specBlobText(spec));
     const specD = descriptorOfBytes(specGz, MEDIA_TYPES.spec, "gzip");
     await this.writeBlob(specD, specGz, opts.signal);
@@ -297,7 +297,7 @@ export class V3Writer {
       opts.signal,
     );
     await this.settle([
-      { d: tarball.descriptor, body: () => tarball.open() },
+      { d: tarball.descriptor, body: () => tarball.open(), file: tarball.file },
       { d: specD, body: specGz },
     ], opts.signal);
     await this.ensureLayoutJson(opts.signal);
@@ -310,7 +310,11 @@ export class V3Writer {
    * writes back any that a concurrent prune deleted (see `lease.ts` for why this suffices).
    */
   async settle(
-    blobs: { d: Descriptor; body: Uint8Array | (() => Promise<ReadableStream<Uint8Array>>) }[],
+    blobs: {
+      d: Descriptor;
+      body: Uint8Array | (() => Promise<ReadableStream<Uint8Array>>);
+      file?: string;
+    }[],
     signal?: AbortSignal,
   ): Promise<void> {
     if (!this.holdsPruneLease) {
@@ -321,7 +325,7 @@ export class V3Writer {
       const st = await this.store.stat(path, { signal });
       if (st && st.size === b.d.size) continue;
       this.#good.delete(path);
-      await this.writeBlob(b.d, b.body, signal);
+      await this.writeBlob(b.d, b.body, signal, b.file);
     }
   }
 
