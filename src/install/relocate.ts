@@ -265,7 +265,7 @@ export function planRelocation(
   info: Buildinfo,
   pairs: PrefixPairs,
   entries: Map<string, PrefixEntryType>,
-  /** Text files already relocated (while extracting). */
+  /** Text files already relocated (while extracting: see `relocate/stream.ts`). */
   done?: Set<string>,
 ): RelocationPlan {
   const plan: RelocationPlan = { pairs, changes: [], problems: [] };
@@ -419,9 +419,12 @@ export function planRelocation(
     }
   }
 
+  // Files relocated while extracting count as relocated (their other paths too).
+  for (const rel of done ?? []) once(rel);
   for (const rel of info.relocateTextfiles) {
-    if (!check(rel, ["file", "link"], "relocate_textfiles") || !once(rel)) continue;
-    if (done?.has(rel)) continue;
+    if (!check(rel, ["file", "link"], "relocate_textfiles") || done?.has(rel) || !once(rel)) {
+      continue;
+    }
     // Text files are read and rewritten one at a time in applyRelocation (no plan to keep).
     plan.changes.push({ kind: "text", path: rel });
   }

@@ -108,6 +108,14 @@ export class TextReplacer {
     return parts;
   }
 
+  /**
+   * The pair index of a piece {@link TextReplacer.applyParts} returned for a replacement (the
+   * very object it returned, one of the new prefixes), or -1 for a piece of the content.
+   */
+  pairOf(part: Uint8Array): number {
+    return this.news.indexOf(part as Buffer);
+  }
+
   /** True when {@link TextReplacer.applyParts} can be used (every old prefix is absolute). */
   get partsOk(): boolean {
     return this.absolute;
