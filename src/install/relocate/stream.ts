@@ -116,6 +116,8 @@ export class StreamRelocation {
   /** Listed files relocated with the real map (rewritten or not). */
   #checked = new Set<string>();
   #infoSeen = false;
+  /** The buildinfo that streamed, not read yet. */
+  #pending?: { prefix: string; text: string };
 
   constructor(opts: StreamRelocationOptions) {
     this.#opts = opts;
@@ -136,6 +138,7 @@ export class StreamRelocation {
   wants(dir: string, base: string, size: number): boolean {
     if (isBuildinfo(dir, base)) return !this.#infoSeen && size <= BUILDINFO_MAX;
     if (size > STREAM_RELOCATE_MAX) return false;
+    this.#adoptPending();
     if (this.#exact) return this.#listed.has(relative(dir, base, this.#exactUnder) ?? "");
     if (!this.#guess || this.#infoSeen || size < 8) return false;
     const d = dir + "/";
@@ -173,18 +176,28 @@ export class StreamRelocation {
     return parts;
   }
 
-  /** A buildinfo streamed: later files it lists are relocated with its prefix map. */
+  /**
+   * A buildinfo streamed: later files it lists are relocated with its prefix map. It is read
+   * when a later file asks (Spack writes it last: then never here).
+   */
   #adopt(dir: string, data: Uint8Array): void {
     this.#infoSeen = true;
     const prefix = dir === ".spack" ? "" : dir.slice(0, -"/.spack".length);
-    if (prefix === "") return;
+    if (prefix !== "") this.#pending = { prefix, text: Buffer.from(data).toString("utf8") };
+  }
+
+  /** Reads the buildinfo that streamed, if one is pending. */
+  #adoptPending(): void {
+    const p = this.#pending;
+    if (!p) return;
+    this.#pending = undefined;
     try {
-      const info = parseBuildinfo(Buffer.from(data).toString("utf8"));
+      const info = parseBuildinfo(p.text);
       const pairs = this.#opts.pairsFor(info);
-      const exact = new Rewrites(prefix, pairs);
+      const exact = new Rewrites(p.prefix, pairs);
       if (exact.replacer.isNoop || !exact.replacer.partsOk) return;
       this.#exact = exact;
-      this.#exactUnder = prefix + "/";
+      this.#exactUnder = p.prefix + "/";
       this.#listed = new Set(info.relocateTextfiles);
     } catch {
       // An unreadable buildinfo is reported by the relocation after extraction.
