@@ -73,7 +73,9 @@ export class TextReplacer {
    */
   applyParts(data: Uint8Array): Uint8Array[] | undefined {
     if (this.isNoop) return undefined;
-    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const buf = Buffer.isBuffer(data)
+      ? data
+      : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const next = this.olds.map((o) => buf.indexOf(o, 0));
     if (next.every((n) => n < 0)) return undefined;
     const parts: Uint8Array[] = [];

@@ -42,10 +42,16 @@ export interface StreamRelocationOptions {
   pairsFor: (info: Buildinfo) => PrefixPairs;
 }
 
-/** Rewrites made in one mode (guess or exact): the files and where their prefixes went. */
+/**
+ * Rewrites made in one mode (guess or exact): the files, and where their prefixes went (kept
+ * compactly: tens of thousands of files may be rewritten).
+ */
 class Rewrites {
-  /** Relative path -> journal: (output offset, pair index) for each replaced prefix. */
-  readonly files = new Map<string, number[]>();
+  /** Relative path -> where its journal starts in {@link Rewrites.journal}. */
+  readonly files = new Map<string, number>();
+  /** Per file: the count n, then n times (output offset, pair index). */
+  #journal = new Int32Array(1 << 12);
+  #end = 0;
   readonly olds: Buffer[];
   readonly news: Buffer[];
   readonly replacer: TextReplacer;
@@ -58,18 +64,39 @@ class Rewrites {
 
   /** Records the pieces written for `rel`. */
   record(rel: string, parts: Uint8Array[]): void {
-    const journal: number[] = [];
+    const n = (parts.length - 1) / 2;
+    if (this.#end + 1 + 2 * n > this.#journal.length) {
+      const grown = new Int32Array(Math.max(this.#journal.length * 2, this.#end + 1 + 2 * n));
+      grown.set(this.#journal.subarray(0, this.#end));
+      this.#journal = grown;
+    }
+    const j = this.#journal;
+    const start = this.#end;
+    j[start] = n;
+    let at = start + 1;
     let out = 0;
+    const one = this.news.length === 1;
     for (let i = 0; i < parts.length; i++) {
-      if (i % 2 === 1) journal.push(out, this.replacer.pairOf(parts[i]));
+      if (i % 2 === 1) {
+        j[at++] = out;
+        j[at++] = one ? 0 : this.replacer.pairOf(parts[i]);
+      }
       out += parts[i].byteLength;
     }
-    this.files.set(rel, journal);
+    this.#end = at;
+    this.files.set(rel, start);
+  }
+
+  /** The (output offset, pair index) list of `rel`, or undefined when it was not rewritten. */
+  #entries(rel: string): Int32Array | undefined {
+    const start = this.files.get(rel);
+    if (start === undefined) return undefined;
+    return this.#journal.subarray(start + 1, start + 1 + 2 * this.#journal[start]);
   }
 
   /** Puts `rel` (under `dir`) back as it was in the archive. */
   undo(dir: string, rel: string): void {
-    const journal = this.files.get(rel);
+    const journal = this.#entries(rel);
     if (!journal) return;
     this.files.delete(rel);
     const fd = openSync(join(dir, rel), "r+");
@@ -84,7 +111,7 @@ class Rewrites {
       const parts: Uint8Array[] = [];
       let at = 0;
       for (let i = 0; i < journal.length; i += 2) {
-        const [off, pair] = [journal[i], journal[i + 1]];
+        const off = journal[i], pair = journal[i + 1];
         parts.push(data.subarray(at, off), this.olds[pair]);
         at = off + this.news[pair].byteLength;
       }
@@ -166,7 +193,7 @@ export class StreamRelocation {
     if (r.isNoop || !r.partsOk) return undefined;
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     if (isBinaryMagic(buf)) return undefined;
-    const parts = r.applyParts(data);
+    const parts = r.applyParts(buf);
     if (!parts) return undefined;
     if (!isUtf8(buf) && NOT_LATIN1_TEXT.test(buf.toString("latin1"))) return undefined;
     // Each replaced occurrence holds the anchor once at its start (the anchor is a path's
