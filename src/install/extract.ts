@@ -66,8 +66,11 @@ export interface ExtractResult {
 export interface MemberRewriter {
   /** Told of each directory member, in archive order. */
   directory(name: string): void;
-  /** True when the content of this regular file is to be passed to {@link rewrite}. */
-  wants(dir: string, base: string, size: number): boolean;
+  /**
+   * True when the content of this regular file (`size` bytes, being written to `path`) is to be
+   * passed to {@link rewrite}.
+   */
+  wants(dir: string, base: string, size: number, path: string): boolean;
   /**
    * The content to write instead (as pieces written one after the other), or undefined to
    * write `data` as it is. `data` is only valid during the call.
@@ -345,7 +348,7 @@ class Extraction {
     try {
       const dir = this.names.dirOf(key);
       const base = this.names.baseOf(key);
-      if (this.rewriter?.wants(dir, base, header.size)) {
+      if (this.rewriter?.wants(dir, base, header.size, path)) {
         let data: Uint8Array | undefined;
         let got = 0;
         for await (const chunk of body) {

@@ -20,7 +20,15 @@
  *
  * @module
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeSync,
+} from "node:fs";
 import { Buffer, isUtf8 } from "node:buffer";
 import { join } from "node:path";
 import { type PrefixPairs, TextReplacer } from "../relocate_text.ts";
@@ -28,9 +36,6 @@ import { type Buildinfo, parseBuildinfo } from "../relocate.ts";
 
 /** Files larger than this are left to the relocation after extraction. */
 export const STREAM_RELOCATE_MAX = 1 << 20;
-
-/** Buildinfo members larger than this are not read while streaming. */
-const BUILDINFO_MAX = 64 << 20;
 
 /** Options of {@link StreamRelocation}. */
 export interface StreamRelocationOptions {
@@ -135,6 +140,8 @@ export class StreamRelocation {
   /** Rewrites on the guess, once the prefix directory has streamed. */
   #guess?: Rewrites;
   #guessUnder = "";
+  /** The package's `.spack` directory on the guess. */
+  #guessMeta = "";
   #anchor = Buffer.alloc(0);
   /** Rewrites with the prefix map of the first buildinfo that streamed. */
   #exact?: Rewrites;
@@ -144,7 +151,7 @@ export class StreamRelocation {
   #checked = new Set<string>();
   #infoSeen = false;
   /** The buildinfo that streamed, not read yet. */
-  #pending?: { prefix: string; text: string };
+  #pending?: { prefix: string; path: string };
 
   constructor(opts: StreamRelocationOptions) {
     this.#opts = opts;
@@ -158,18 +165,31 @@ export class StreamRelocation {
     const old = "/" + name;
     this.#guess = new Rewrites(name, [[old, this.#opts.newPrefix]]);
     this.#guessUnder = name + "/";
+    this.#guessMeta = name + "/.spack";
     this.#anchor = Buffer.from("/" + old.split("/")[1] + "/");
   }
 
-  /** True when the content of the regular file `dir/base` (`size` bytes) is to be seen. */
-  wants(dir: string, base: string, size: number): boolean {
-    if (isBuildinfo(dir, base)) return !this.#infoSeen && size <= BUILDINFO_MAX;
+  /**
+   * True when the content of the regular file `dir/base` (`size` bytes, being written to
+   * `path`) is to be seen.
+   */
+  wants(dir: string, base: string, size: number, path: string): boolean {
+    if (isBuildinfo(dir, base)) {
+      // Read from its staged copy if a file follows it (Spack writes it last: then never).
+      if (!this.#infoSeen && dir !== ".spack") {
+        this.#pending = { prefix: dir.slice(0, -"/.spack".length), path };
+      }
+      this.#infoSeen = true;
+      return false;
+    }
     if (size > STREAM_RELOCATE_MAX) return false;
     this.#adoptPending();
     if (this.#exact) return this.#listed.has(relative(dir, base, this.#exactUnder) ?? "");
     if (!this.#guess || this.#infoSeen || size < 8) return false;
-    const d = dir + "/";
-    return d.startsWith(this.#guessUnder) && !d.startsWith(this.#guessUnder + ".spack/");
+    const under = this.#guessUnder;
+    const meta = this.#guessMeta;
+    if (dir !== this.#guess.prefix && !dir.startsWith(under)) return false;
+    return dir !== meta && !(dir.startsWith(meta) && dir[meta.length] === "/");
   }
 
   /**
@@ -177,10 +197,6 @@ export class StreamRelocation {
    * `data` is only valid during the call.
    */
   rewrite(dir: string, base: string, data: Uint8Array): Uint8Array[] | undefined {
-    if (isBuildinfo(dir, base)) {
-      this.#adopt(dir, data);
-      return undefined;
-    }
     if (this.#exact) {
       const parts = this.#exact.replacer.applyParts(data);
       const rel = relative(dir, base, this.#exactUnder)!;
@@ -203,23 +219,13 @@ export class StreamRelocation {
     return parts;
   }
 
-  /**
-   * A buildinfo streamed: later files it lists are relocated with its prefix map. It is read
-   * when a later file asks (Spack writes it last: then never here).
-   */
-  #adopt(dir: string, data: Uint8Array): void {
-    this.#infoSeen = true;
-    const prefix = dir === ".spack" ? "" : dir.slice(0, -"/.spack".length);
-    if (prefix !== "") this.#pending = { prefix, text: Buffer.from(data).toString("utf8") };
-  }
-
   /** Reads the buildinfo that streamed, if one is pending. */
   #adoptPending(): void {
     const p = this.#pending;
     if (!p) return;
     this.#pending = undefined;
     try {
-      const info = parseBuildinfo(p.text);
+      const info = parseBuildinfo(readFileSync(p.path, "utf8"));
       const pairs = this.#opts.pairsFor(info);
       const exact = new Rewrites(p.prefix, pairs);
       if (exact.replacer.isNoop || !exact.replacer.partsOk) return;
@@ -297,7 +303,7 @@ function isBuildinfo(dir: string, base: string): boolean {
 
 /** `dir/base` relative to `under` (which ends with `/`), or undefined outside of it. */
 function relative(dir: string, base: string, under: string): string | undefined {
-  if (dir + "/" === under) return base;
+  if (dir.length === under.length - 1 && under.startsWith(dir)) return base;
   if (!dir.startsWith(under)) return undefined;
   // Built from pieces (a slice of the full name would hold on to it).
   return `${dir.slice(under.length)}/${base}`;
