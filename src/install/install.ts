@@ -675,31 +675,34 @@ export async function installSpecs(
       const inStream = opts.speculate !== false && !buildHash
         ? new StreamRelocation({ hash: job.node.hash, newPrefix: job.prefix, pairsFor })
         : undefined;
-      const tarball = await entry.openTarball({ signal: opts.signal });
-      // The tar reader stops at the end-of-archive marker; the rest of the stream is still
-      // read so that the digest and size checks at its end run before anything is committed.
-      const reader = tarball.pipeThrough(gunzipStream(label)).getReader();
-      const body: AsyncIterable<Uint8Array> = {
-        [Symbol.asyncIterator]: () => ({
-          next: () => reader.read() as Promise<IteratorResult<Uint8Array>>,
-          return: () => Promise.resolve({ done: true, value: undefined }),
-        }),
+      const extract = async () => {
+        const tarball = await entry.openTarball({ signal: opts.signal });
+        // The tar reader stops at the end-of-archive marker; the rest of the stream is still
+        // read so that the digest and size checks at its end run before anything is committed.
+        const reader = tarball.pipeThrough(gunzipStream(label)).getReader();
+        const body: AsyncIterable<Uint8Array> = {
+          [Symbol.asyncIterator]: () => ({
+            next: () => reader.read() as Promise<IteratorResult<Uint8Array>>,
+            return: () => Promise.resolve({ done: true, value: undefined }),
+          }),
+        };
+        try {
+          const r = await extractTarball(body, stagingDir, {
+            label,
+            signal: opts.signal,
+            rewriter: inStream,
+            // Spack installs a spliced spec without its post-install permission hook.
+            dirMode: buildHash ? 0o755 : undefined,
+            pacer,
+          });
+          while (!(await reader.read()).done) { /* drain: verification happens at the end */ }
+          return r;
+        } catch (e) {
+          await reader.cancel(e).catch(() => {});
+          throw e;
+        }
       };
-      let res;
-      try {
-        res = await extractTarball(body, stagingDir, {
-          label,
-          signal: opts.signal,
-          rewriter: inStream,
-          // Spack installs a spliced spec without its post-install permission hook.
-          dirMode: buildHash ? 0o755 : undefined,
-          pacer,
-        });
-        while (!(await reader.read()).done) { /* drain: verification happens at the end */ }
-      } catch (e) {
-        await reader.cancel(e).catch(() => {});
-        throw e;
-      }
+      const res = await extract();
       pacer.check(); // the garbage of the stream's end, before relocation adds its own
       const infoPath = join(res.prefixDir, ".spack", "binary_distribution");
       const info = parseBuildinfo(readFileSync(infoPath, "utf8"));
