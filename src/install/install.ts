@@ -53,9 +53,11 @@ import type { Entry, EntryRef, ReadOptions } from "../layout/types.ts";
 import { checkSubstitution } from "../layout/substitution.ts";
 import { signatureWarning } from "../layout/_read.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
-import { extractTarball, speculationHolds } from "./extract.ts";
+import { extractTarball } from "./extract.ts";
+import { StreamRelocation } from "./relocate/stream.ts";
 import {
   applyRelocation,
+  type Buildinfo,
   dropMissingRpaths,
   parseBuildinfo,
   planRelocation,
@@ -107,8 +109,8 @@ export interface InstallOptions {
   /** Install tree projection (default {@link DEFAULT_PROJECTION}). */
   projection?: string;
   /**
-   * Relocate plain-text files while extracting, checked against the buildinfo afterwards
-   * (default true; a package whose check fails is extracted again without it).
+   * Relocate plain-text files while extracting, settled against the buildinfo afterwards
+   * (default true; a file relocated on a wrong guess is put back from its staged copy).
    */
   speculate?: boolean;
   /** Install only the named specs, not their dependencies (default false). */
@@ -658,7 +660,22 @@ export async function installSpecs(
       mkdirSync(stagingDir);
       job.stagingDir = stagingDir;
       const label = `${job.node.name}-${job.node.version}-${job.node.hash}`;
-      const extract = async (speculate: boolean) => {
+      const specs = specsToRelocate(job.dag, job.node.hash);
+      const lookup = buildHash ? spliceLookup(job.dag, job.node.hash, buildHash, specs) : undefined;
+      const pairsFor = (info: Buildinfo) =>
+        prefixMap(info, {
+          root,
+          sbangPath: join(root, "bin", "sbang"),
+          specs: specs.map((n) => ({
+            hash: lookup?.get(n.hash) ?? n.hash,
+            prefix: jobsByHash.get(n.hash)?.prefix ?? projectPrefix(root, n, projection),
+          })),
+        });
+      // Text files are relocated as they stream, then settled against the buildinfo: one pass.
+      const inStream = opts.speculate !== false && !buildHash
+        ? new StreamRelocation({ hash: job.node.hash, newPrefix: job.prefix, pairsFor })
+        : undefined;
+      const extract = async () => {
         const tarball = await entry.openTarball({ signal: opts.signal });
         // The tar reader stops at the end-of-archive marker; the rest of the stream is still
         // read so that the digest and size checks at its end run before anything is committed.
@@ -673,7 +690,7 @@ export async function installSpecs(
           const r = await extractTarball(body, stagingDir, {
             label,
             signal: opts.signal,
-            speculate: speculate ? { hash: job.node.hash, newPrefix: job.prefix } : undefined,
+            rewriter: inStream,
             // Spack installs a spliced spec without its post-install permission hook.
             dirMode: buildHash ? 0o755 : undefined,
             pacer,
@@ -685,40 +702,13 @@ export async function installSpecs(
           throw e;
         }
       };
-      let res = await extract(opts.speculate !== false && !buildHash);
+      const res = await extract();
       pacer.check(); // the garbage of the stream's end, before relocation adds its own
       const infoPath = join(res.prefixDir, ".spack", "binary_distribution");
       const info = parseBuildinfo(readFileSync(infoPath, "utf8"));
-      const toRelocate = specsToRelocate(job.dag, job.node.hash);
-      const lookup = buildHash
-        ? spliceLookup(job.dag, job.node.hash, buildHash, toRelocate)
-        : undefined;
-      const specs = toRelocate.map((n) => ({
-        hash: lookup?.get(n.hash) ?? n.hash,
-        prefix: jobsByHash.get(n.hash)?.prefix ?? projectPrefix(root, n, projection),
-      }));
-      const pairs = prefixMap(info, { root, sbangPath: join(root, "bin", "sbang"), specs });
-      if (
-        res.speculated &&
-        !speculationHolds(
-          res.speculated,
-          info.hashToPrefix.get(job.node.hash),
-          pairs,
-          info.relocateTextfiles,
-        )
-      ) {
-        // The in-stream guess was wrong for this package: extract it again, plainly.
-        rmSync(stagingDir, { recursive: true, force: true });
-        mkdirSync(stagingDir);
-        res = await extract(false);
-      }
-      const plan = planRelocation(
-        res.prefixDir,
-        info,
-        pairs,
-        res.entries,
-        res.speculated?.files,
-      );
+      const pairs = pairsFor(info);
+      const done = inStream?.settle(res.tree, res.memberPrefix, info, pairs);
+      const plan = planRelocation(res.prefixDir, info, pairs, res.entries, done);
       if (plan.problems.length) {
         throw relocationError(label, plan, job.prefix, info.hashToPrefix.get(job.node.hash));
       }

@@ -97,6 +97,14 @@ export function parseFlowMapping(text: string): Record<string, unknown> | undefi
   const value = (v: string): unknown =>
     v === "true" ? true : v === "false" ? false : v === "null" || v === "~" || v === "" ? null : v;
   const list = (): unknown[] | undefined => {
+    // Fast path: a list of plain ASCII scalars (a buildinfo lists tens of thousands of paths),
+    // split at once; the same values as the loop below, which reads anything else.
+    const close = t.indexOf("]", i);
+    if (close > i && !LIST_SPECIAL.test(t.slice(i + 1, close))) {
+      const seg = t.slice(i + 1, close);
+      i = close + 1;
+      return /[^ \n\r]/.test(seg) ? seg.split(",").map((x) => value(x.trim())) : [];
+    }
     const out: unknown[] = [];
     i++; // [
     ws();
@@ -151,6 +159,9 @@ export function parseFlowMapping(text: string): Record<string, unknown> | undefi
   ws();
   return r && i === n ? r : undefined;
 }
+
+/** What a list's fast path leaves to the scalar reader: anything but plain ASCII paths. */
+const LIST_SPECIAL = /[^\x20-\x7e\n\r]|['"&*!|>%@`?#{}[\]:]/;
 
 /** Parses `.spack/binary_distribution` (one line of flow YAML, old and new key sets). */
 export function parseBuildinfo(text: string): Buildinfo {
@@ -265,7 +276,7 @@ export function planRelocation(
   info: Buildinfo,
   pairs: PrefixPairs,
   entries: Map<string, PrefixEntryType>,
-  /** Text files already relocated (while extracting). */
+  /** Text files already relocated (while extracting: see `relocate/stream.ts`). */
   done?: Set<string>,
 ): RelocationPlan {
   const plan: RelocationPlan = { pairs, changes: [], problems: [] };
@@ -419,9 +430,12 @@ export function planRelocation(
     }
   }
 
+  // Files relocated while extracting count as relocated (their other paths too).
+  for (const rel of done ?? []) once(rel);
   for (const rel of info.relocateTextfiles) {
-    if (!check(rel, ["file", "link"], "relocate_textfiles") || !once(rel)) continue;
-    if (done?.has(rel)) continue;
+    if (!check(rel, ["file", "link"], "relocate_textfiles") || done?.has(rel) || !once(rel)) {
+      continue;
+    }
     // Text files are read and rewritten one at a time in applyRelocation (no plan to keep).
     plan.changes.push({ kind: "text", path: rel });
   }

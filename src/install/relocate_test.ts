@@ -13,6 +13,20 @@ Deno.test("parseFlowMapping() reads Spack's one-line buildinfo as the YAML parse
   assert.deepEqual(parseFlowMapping("{a: [], b: {}, c: null}\n"), { a: [], b: {}, c: null });
 });
 
+Deno.test("parseFlowMapping() reads lists of plain paths at once, as the YAML parser does", () => {
+  const paths = Array.from({ length: 3000 }, (_, i) => `share/d${i % 30}/f-${i}.txt`);
+  for (
+    const text of [
+      "{a: [ x ,y\n, z ], b: [ ], c: [true, null, ~, v], d: [], e: [/a b/c]}",
+      `{buildpath: /b, relocate_textfiles: [${paths.join(", ")}], relocate_links: [l]}`,
+    ]
+  ) assert.deepEqual(parseFlowMapping(text), parseYaml(text), text);
+  // Anything but plain ASCII paths is read by the scalar reader (same values, or YAML's).
+  assert.deepEqual(parseFlowMapping("{a: [é/x, y]}"), { a: ["é/x", "y"] });
+  assert.equal(parseFlowMapping("{a: [x, 'y z']}"), undefined);
+  assert.equal(parseFlowMapping("{a: [x, [y]], b: [p/q]}"), undefined);
+});
+
 Deno.test("parseFlowMapping() leaves quoted scalars, explicit keys and comments to YAML", () => {
   for (
     const text of [

@@ -73,7 +73,9 @@ export class TextReplacer {
    */
   applyParts(data: Uint8Array): Uint8Array[] | undefined {
     if (this.isNoop) return undefined;
-    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const buf = Buffer.isBuffer(data)
+      ? data
+      : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const next = this.olds.map((o) => buf.indexOf(o, 0));
     if (next.every((n) => n < 0)) return undefined;
     const parts: Uint8Array[] = [];
@@ -106,6 +108,14 @@ export class TextReplacer {
     if (parts.length === 0) return undefined;
     parts.push(buf.subarray(copied));
     return parts;
+  }
+
+  /**
+   * The pair index of a piece {@link TextReplacer.applyParts} returned for a replacement (the
+   * very object it returned, one of the new prefixes), or -1 for a piece of the content.
+   */
+  pairOf(part: Uint8Array): number {
+    return this.news.indexOf(part as Buffer);
   }
 
   /** True when {@link TextReplacer.applyParts} can be used (every old prefix is absolute). */
