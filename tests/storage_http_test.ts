@@ -267,7 +267,7 @@ test("an HTML page served as text/html where JSON was expected names a captive p
       await assert.rejects(
         call,
         (e: unknown) =>
-          e instanceof InvalidDataError && /captive portal/.test(e.message) &&
+          e instanceof TransportError && /captive portal/.test(e.message) &&
           e.message.includes(s.url + "v3/layout.json"),
       );
     }
@@ -290,7 +290,7 @@ test("an HTML body under another content type is detected by its first bytes", a
     await assert.rejects(
       () => store.read("blobs/sha256/ab/abcd"),
       (e: unknown) =>
-        e instanceof InvalidDataError && /proxy's block page/.test(e.message) &&
+        e instanceof TransportError && /proxy's block page/.test(e.message) &&
         /redirected to .*\/portal/.test(e.message),
     );
     assert.ok(redirected);
