@@ -3,13 +3,7 @@
  * pages where data was expected, proxies (and NO_PROXY), and the retry helper itself.
  */
 import assert from "node:assert/strict";
-import {
-  InvalidDataError,
-  NotFoundError,
-  SpackleError,
-  TransportError,
-  UsageError,
-} from "../src/errors.ts";
+import { NotFoundError, SpackleError, TransportError, UsageError } from "../src/errors.ts";
 import { collect, collectText } from "../src/core/streams.ts";
 import {
   bypassesProxy,

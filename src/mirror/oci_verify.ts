@@ -10,9 +10,8 @@
  *
  * @module
  */
-import { parseSpecTag } from "../layout/oci/reader.ts";
-import { OCI_INDEX_TAG } from "../layout/oci/reader.ts";
-import type { RegistryStore } from "../storage/registry/store.ts";
+import { OCI_INDEX_TAG, parseSpecTag } from "../layout/oci/reader.ts";
+import { manifestPathOf, type RegistryStore } from "../storage/registry/store.ts";
 import {
   addOci,
   type Blob,
@@ -64,7 +63,7 @@ async function checkImages(run: VerifyRun, store: RegistryStore, todo: string[])
           addOci(run, {
             kind: "untrusted",
             code: "unsigned",
-            path: `manifests/${tag}`,
+            path: manifestPathOf(tag),
             spec,
             message: `${spec} is unsigned (OCI build caches are never signed)`,
           });
@@ -83,7 +82,7 @@ function compareIndexAndTags(
   indexed: Map<string, string>,
   tagged: Set<string>,
 ): void {
-  const path = `manifests/${OCI_INDEX_TAG}`;
+  const path = manifestPathOf(OCI_INDEX_TAG);
   for (const [hash, what] of indexed) {
     if (tagged.has(hash)) continue;
     addOci(run, {

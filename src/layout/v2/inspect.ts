@@ -50,6 +50,11 @@ export function v2StemOfSpecPath(path: string): string {
   return path.slice(V2_DIR.length).replace(/\.spec\.json(\.sig)?$/, "");
 }
 
+/** Where a finding points for a missing tarball whose directory is unknown. */
+export function v2UnknownTarballPath(stem: string): string {
+  return `${V2_DIR}.../${stem}.spack`;
+}
+
 /** The hash and `name@version/hash`-like label of a listed spec file stem. */
 export function v2StemNames(stem: string): { hash: string; label: string } {
   const hash = stem.slice(-32);

@@ -5,7 +5,7 @@
  * @module
  */
 import { V2_DIR, V2_INDEX } from "../../layout/v2/paths.ts";
-import { V3_LAYOUT_JSON } from "../../layout/v3/paths.ts";
+import { V3_DIR, V3_LAYOUT_JSON } from "../../layout/v3/paths.ts";
 import { statOrReport } from "./metadata.ts";
 import type { VerifyRun } from "./run.ts";
 
@@ -30,7 +30,7 @@ export async function listAll(run: VerifyRun, prefix: string): Promise<string[]>
 /** Lists or probes both parts; a finding when the mirror has neither. */
 export async function detect(run: VerifyRun): Promise<Scan> {
   const canList = typeof run.store.list === "function";
-  const v3Listing = canList ? await listAll(run, "v3/") : undefined;
+  const v3Listing = canList ? await listAll(run, V3_DIR) : undefined;
   const v2Listing = canList ? await listAll(run, V2_DIR) : undefined;
   let failed = false;
   const probe = async (path: string) => {

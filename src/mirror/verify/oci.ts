@@ -12,7 +12,12 @@ import { inspectIndex } from "../../layout/inspect.ts";
 import { inspectOciConfig, inspectOciManifest } from "../../layout/oci/inspect.ts";
 import { isSpecTag, OCI_INDEX_TAG, parseSpecTag } from "../../layout/oci/reader.ts";
 import { MANIFEST_TYPES } from "../../storage/registry/client.ts";
-import { blobPathOf, type RegistryStore } from "../../storage/registry/store.ts";
+import {
+  blobPathOf,
+  MANIFEST_PREFIX,
+  manifestPathOf,
+  type RegistryStore,
+} from "../../storage/registry/store.ts";
 import type { Finding } from "../verify_report.ts";
 import { findingKindOf, type VerifyRun } from "./run.ts";
 
@@ -28,8 +33,8 @@ export function addOci(run: VerifyRun, f: Omit<Finding, "layout">): void {
 export async function listSpecTags(run: VerifyRun, store: RegistryStore): Promise<string[]> {
   const tags: string[] = [];
   try {
-    for await (const p of store.list("manifests/", { signal: run.signal })) {
-      const t = p.slice("manifests/".length);
+    for await (const p of store.list(MANIFEST_PREFIX, { signal: run.signal })) {
+      const t = p.slice(MANIFEST_PREFIX.length);
       if (isSpecTag(t)) tags.push(t);
     }
   } catch (e) {
@@ -38,7 +43,7 @@ export async function listSpecTags(run: VerifyRun, store: RegistryStore): Promis
     addOci(run, {
       kind: kind === "corrupt" ? "unreachable" : kind,
       code: "read_failed",
-      path: "manifests/",
+      path: MANIFEST_PREFIX,
       message: `Cannot list the tags of ${store.client.display}: ${errorMessage(e)}`,
     });
   }
@@ -51,7 +56,7 @@ export async function readOciIndex(
   store: RegistryStore,
 ): Promise<Map<string, string>> {
   const indexed = new Map<string, string>();
-  const path = `manifests/${OCI_INDEX_TAG}`;
+  const path = manifestPathOf(OCI_INDEX_TAG);
   const fail = (e: unknown) =>
     addOci(run, {
       kind: findingKindOf(e),
@@ -224,7 +229,7 @@ export async function checkImage(
   tag: string,
   spec: string,
 ): Promise<ImageResult | undefined> {
-  const path = `manifests/${tag}`;
+  const path = manifestPathOf(tag);
   const fail = (e: unknown) => {
     addOci(run, {
       kind: findingKindOf(e),
@@ -269,7 +274,7 @@ function checkConfig(
   c: { root: string; layoutVersion?: number; tarballSha256?: string; diffIds: string[] },
   layers: Blob[],
 ): void {
-  const path = `manifests/${tag}`;
+  const path = manifestPathOf(tag);
   const parsed = parseSpecTag(tag);
   if (parsed && c.root !== parsed.hash) {
     addOci(run, {

@@ -17,6 +17,7 @@ import {
   v2NamesOfRef,
   v2StemNames,
   v2StemOfSpecPath,
+  v2UnknownTarballPath,
 } from "../../layout/v2/inspect.ts";
 import {
   V2_DIR,
@@ -213,7 +214,7 @@ export async function checkV2Entry(
       ...ctx,
       kind: "corrupt",
       code: "blob_missing",
-      path: `build_cache/.../${stem}.spack`,
+      path: v2UnknownTarballPath(stem),
       message: `The tarball "${stem}.spack" of "${t.label}" is missing`,
     });
     return;

@@ -20,6 +20,7 @@ import {
 import {
   V3_BLOB_DIR,
   V3_LAYOUT_JSON,
+  V3_SPEC_DIR,
   v3IndexManifestPath,
   v3SpecManifestPath,
 } from "../../layout/v3/paths.ts";
@@ -57,7 +58,7 @@ export async function gatherV3(run: VerifyRun, scan: Scan): Promise<V3Part> {
     run.add({
       kind: "notice",
       code: "cannot_enumerate",
-      path: "v3/manifests/spec/",
+      path: V3_SPEC_DIR,
       layout: 3,
       message: "The store cannot list and has no index: no v3 entry could be found to check",
     });
