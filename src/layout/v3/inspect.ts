@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { descriptorOf, type Manifest, parseManifest } from "../manifest.ts";
-import { isIndexMediaType, isSpecMediaType, MEDIA_TYPES } from "../media_types.ts";
+import { descriptorOf, findSpecRecord, type Manifest, parseManifest } from "../manifest.ts";
+import { isIndexMediaType, MEDIA_TYPES } from "../media_types.ts";
 import { inspectSignedText } from "../signed_metadata.ts";
 import { type Tolerant, tolerantly } from "../tolerant.ts";
 import type { Descriptor } from "../types.ts";
@@ -94,8 +94,7 @@ export function inspectV3ManifestBody(body: string, label: string): Tolerant<V3M
       manifest,
       records,
       tarball: records.find((r) => r.mediaType === MEDIA_TYPES.tarball),
-      spec: records.find((r) => r.mediaType === MEDIA_TYPES.spec) ??
-        records.find((r) => isSpecMediaType(r.mediaType)),
+      spec: findSpecRecord(records),
       index: records.find((r) => isIndexMediaType(r.mediaType)),
     };
   });
