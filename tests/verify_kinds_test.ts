@@ -15,7 +15,7 @@ import {
   TransportError,
   UnsupportedError,
 } from "../src/errors.ts";
-import { gzipBytes } from "../src/core/gzip.ts";
+import { gunzipBytes, gzipBytes } from "../src/core/gzip.ts";
 import { collect } from "../src/core/streams.ts";
 import { writeTar } from "../src/core/tar.ts";
 import { findingKindOf } from "../src/mirror/verify/run.ts";
@@ -92,46 +92,85 @@ Deno.test({
 
 const REG = Deno.env.get("SPACKLE_TEST_REGISTRY");
 const CA = Deno.env.get("SPACKLE_TEST_REGISTRY_CA_FILE") ?? "";
+const LIBZZ_V3_HASH = "irttwv2f4rzhheesshe6vsy3xw3ezk2h";
+const LIBZZ_V3_MANIFEST = `libzz-1.2.3-${LIBZZ_V3_HASH}.spec.manifest.json`;
+
+/** Pushes an image of one layer and `config` to a fresh repository; returns its store. */
+async function pushImage(tag: string, config: Uint8Array, layer: Uint8Array) {
+  const url = `oci://${REG}/spackle-test/k${randomBytes(5).toString("hex")}`;
+  const store = await openStore(url, { http: { caFile: CA } });
+  const { client } = store as unknown as {
+    client: {
+      uploadBlob(d: string, n: number, b: Uint8Array): Promise<unknown>;
+      putManifest(tag: string, b: Uint8Array, type: string): Promise<unknown>;
+    };
+  };
+  await client.uploadBlob(sha(layer), layer.length, layer);
+  await client.uploadBlob(sha(config), config.length, config);
+  const type = "application/vnd.oci.image.manifest.v1+json";
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: type,
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: sha(config),
+      size: config.length,
+    },
+    layers: [{
+      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+      digest: sha(layer),
+      size: layer.length,
+    }],
+  });
+  await client.putManifest(tag, new TextEncoder().encode(manifest), type);
+  return store;
+}
+
+const sha = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
 
 Deno.test({
   name: "a registry image whose config is not JSON is corrupt (not unreachable)",
   ignore: !REG,
   async fn() {
-    const url = `oci://${REG}/spackle-test/k${randomBytes(5).toString("hex")}`;
-    const store = await openStore(url, { http: { caFile: CA } });
-    const { client } = store as unknown as {
-      client: {
-        uploadBlob(d: string, n: number, b: Uint8Array): Promise<unknown>;
-        putManifest(tag: string, b: Uint8Array, type: string): Promise<unknown>;
-      };
-    };
-    const sha = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
-    const gz = gzipBytes(await collect(writeTar([])));
-    const config = new TextEncoder().encode("{ this is not JSON");
-    await client.uploadBlob(sha(gz), gz.length, gz);
-    await client.uploadBlob(sha(config), config.length, config);
-    const type = "application/vnd.oci.image.manifest.v1+json";
-    const manifest = JSON.stringify({
-      schemaVersion: 2,
-      mediaType: type,
-      config: {
-        mediaType: "application/vnd.oci.image.config.v1+json",
-        digest: sha(config),
-        size: config.length,
-      },
-      layers: [{
-        mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
-        digest: sha(gz),
-        size: gz.length,
-      }],
-    });
     const tag = `broken-1.0-${"a".repeat(32)}.spack`;
-    await client.putManifest(tag, new TextEncoder().encode(manifest), type);
+    const gz = gzipBytes(await collect(writeTar([])));
+    const store = await pushImage(tag, new TextEncoder().encode("{ this is not JSON"), gz);
     const r = await verifyMirror(store);
     assert.deepEqual(errors(r.findings), ["corrupt:manifest_invalid"]);
     const f = r.findings.find((x) => x.code === "manifest_invalid")!;
     assert.equal(f.path, `manifests/${tag}`);
     assert.match(f.message, /is unusable/);
+    assert.equal(r.flags, VERIFY_FLAGS.corrupt);
+  },
+});
+
+Deno.test({
+  name: "a registry image whose tarball layer does not uncompress is corrupt",
+  ignore: !REG || !HAVE_FIXTURES,
+  async fn() {
+    // The spec of libzz from the v3 fixture, as the image config Spack writes.
+    const root = fixture("v3-unsigned");
+    const manifest = JSON.parse(
+      await readFile(join(root, "v3/manifests/spec/libzz", LIBZZ_V3_MANIFEST), "utf8"),
+    ) as { data: { mediaType: string; checksum: string }[] };
+    const rec = manifest.data.find((r) => r.mediaType.startsWith("application/vnd.spack.spec"))!;
+    const spec = JSON.parse(
+      new TextDecoder().decode(
+        gunzipBytes(
+          await readFile(join(root, "blobs/sha256", rec.checksum.slice(0, 2), rec.checksum)),
+        ),
+      ),
+    );
+    const layer = new TextEncoder().encode("this is not gzip data at all");
+    const config = new TextEncoder().encode(JSON.stringify({
+      ...spec,
+      rootfs: { type: "layers", diff_ids: ["sha256:" + "0".repeat(64)] },
+    }));
+    const tag = `libzz-1.2.3-${LIBZZ_V3_HASH}.spack`;
+    const store = await pushImage(tag, config, layer);
+    const r = await verifyMirror(store);
+    assert.deepEqual(errors(r.findings), ["corrupt:read_failed"]);
+    assert.match(r.findings[0].message, /tarball layer .* cannot be read/);
     assert.equal(r.flags, VERIFY_FLAGS.corrupt);
   },
 });

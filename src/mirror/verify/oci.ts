@@ -132,15 +132,13 @@ async function checkLayerOnce(
 ): Promise<boolean> {
   const path = blobPathOf(d.digest);
   const about = `The ${ctx.what} "${d.digest}" of ${ctx.spec}`;
-  let sums: { hex: string; size: number; diff?: string };
-  try {
-    sums = await digestLayer(run, store, d.digest, !!ctx.diffId);
-  } catch (e) {
-    const { stage, error } = e as { stage: "open" | "stream"; error: unknown };
+  const sums = await digestLayer(run, store, d.digest, !!ctx.diffId);
+  if (!sums.ok) {
+    const { stage, error } = sums;
     const kind = findingKindOf(error);
     addOci(run, {
-      // A stream that fails while it is uncompressed is damaged data.
-      kind: stage === "stream" && ctx.diffId && kind === "unreachable" ? "corrupt" : kind,
+      // A layer that does not uncompress (not a transport failure) is damaged data.
+      kind: stage === "stream" && ctx.diffId && !(error instanceof SpackleError) ? "corrupt" : kind,
       code: stage === "open" && error instanceof NotFoundError ? "blob_missing" : "read_failed",
       path,
       spec: ctx.spec,
@@ -175,22 +173,24 @@ async function checkLayerOnce(
   return true;
 }
 
-/**
- * Streams a blob through sha256 (and, with `uncompressed`, gunzip and a second sha256).
- * Throws `{ stage, error }`: "open" when the blob cannot be fetched, "stream" when reading it
- * fails.
- */
+/** The sums of a layer, or why they could not be made. */
+type LayerSums =
+  | { ok: true; hex: string; size: number; diff?: string }
+  /** "open": the blob cannot be fetched; "stream": reading it failed. */
+  | { ok: false; stage: "open" | "stream"; error: unknown };
+
+/** Streams a blob through sha256 (and, with `uncompressed`, gunzip and a second sha256). */
 async function digestLayer(
   run: VerifyRun,
   store: RegistryStore,
   digest: string,
   uncompressed: boolean,
-): Promise<{ hex: string; size: number; diff?: string }> {
+): Promise<LayerSums> {
   let body: ReadableStream<Uint8Array>;
   try {
     body = await store.client.getBlob(digest, { signal: run.signal });
   } catch (error) {
-    throw { stage: "open", error };
+    return { ok: false, stage: "open", error };
   }
   const h = createHash("sha256");
   const u = uncompressed ? createHash("sha256") : undefined;
@@ -212,9 +212,9 @@ async function digestLayer(
     await w?.close();
     await unz;
   } catch (error) {
-    throw { stage: "stream", error };
+    return { ok: false, stage: "stream", error };
   }
-  return { hex: h.digest("hex"), size, diff: u?.digest("hex") };
+  return { ok: true, hex: h.digest("hex"), size, diff: u?.digest("hex") };
 }
 
 /** One spec image checked: its dependency layers, checked after every image's own layer. */
