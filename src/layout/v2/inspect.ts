@@ -45,6 +45,11 @@ export function classifyV2Listing(paths: readonly string[]): V2Listing {
   return out;
 }
 
+/** The sha256 hex `index.json.hash` holds (its first 64 characters, as Spack writes it). */
+export function v2IndexHashOf(text: string): string {
+  return text.slice(0, 64);
+}
+
 /** The stem of a spec file path (`build_cache/<stem>.spec.json[.sig]`). */
 export function v2StemOfSpecPath(path: string): string {
   return path.slice(V2_DIR.length).replace(/\.spec\.json(\.sig)?$/, "");

@@ -13,6 +13,7 @@ import type { EntryRef } from "../../layout/types.ts";
 import {
   classifyV2Listing,
   inspectV2SpecFile,
+  v2IndexHashOf,
   type V2Listing,
   v2NamesOfRef,
   v2StemNames,
@@ -146,7 +147,7 @@ async function readIndexV2(
 /** Compares `index.json.hash` with the sha256 of `index.json`. */
 async function checkIndexHash(run: VerifyRun, index: Uint8Array): Promise<void> {
   const h = await readMetadata(run, V2_INDEX_HASH, { layout: 2 });
-  const want = h?.slice(0, 64);
+  const want = h === undefined ? undefined : v2IndexHashOf(h);
   const got = sha256Hex(index);
   if (want !== undefined && want !== got) {
     run.add({
