@@ -17,7 +17,8 @@ import { join } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { Browser, type Page } from "../tests/_chromium.ts";
-import { digestStream, drain, gunzipStream, gzipBytes } from "../mod.ts";
+import { gzipBytes } from "../mod.ts";
+import { coreThroughput } from "./_core_throughput.ts";
 
 const n = Number(process.argv[2] ?? 2000);
 const repo = new URL("..", import.meta.url).pathname;
@@ -189,21 +190,7 @@ async function wasmThroughput(browser: Browser) {
   );
   ac.abort();
   // Native, in this Deno process, same bytes, same 1 MiB chunks, best of 3.
-  const chunks = (d: Uint8Array) =>
-    ReadableStream.from((function* () {
-      for (let i = 0; i < d.length; i += 1 << 20) yield d.subarray(i, i + (1 << 20));
-    })());
-  let nsha = 0, ngz = 0;
-  for (let run = 0; run < 3; run++) {
-    let t0 = performance.now();
-    const { stream, result } = digestStream();
-    await drain(chunks(data).pipeThrough(stream));
-    await result;
-    nsha = Math.max(nsha, data.length / 1e6 / ((performance.now() - t0) / 1000));
-    t0 = performance.now();
-    const n = await drain(chunks(gz).pipeThrough(gunzipStream()));
-    ngz = Math.max(ngz, n / 1e6 / ((performance.now() - t0) / 1000));
-  }
+  const { sha256: nsha, gunzip: ngz } = await coreThroughput(data, gz);
   const tool = async (cmd: string, args: string[]) => {
     let best = Infinity;
     for (let run = 0; run < 3; run++) {

@@ -11,10 +11,10 @@
  * Hashes are random 32-character base32 strings (not DAG hashes of the content).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import process from "node:process";
 import { buildIndexJson } from "../src/index/writer.ts";
+import { libraryDag } from "./_synthetic.ts";
 
 const dir = process.argv[2];
 const n = Number(process.argv[3] ?? 2000);
@@ -22,35 +22,11 @@ if (!dir || !Number.isInteger(n) || n < 10) {
   console.error("usage: gen_env_store.ts DIR [N>=10]");
   process.exit(2);
 }
-const B32 = "abcdefghijklmnopqrstuvwxyz234567";
-const hash32 = () => [...randomBytes(32)].map((b) => B32[b & 31]).join("");
 const store = join(dir, "store");
-const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
-const nodes: Record<string, unknown>[] = [];
-const nlibs = Math.max(2, Math.floor(n / 10));
-for (let i = 0; i < n; i++) {
-  const name = `pkg${String(i).padStart(5, "0")}`;
-  const version = `${1 + (i % 7)}.${i % 13}.${i % 3}`;
-  const deps = i < nlibs ? [] : [nodes[i % nlibs], nodes[(i * 7 + 3) % nlibs]]
-    .filter((d, k, a) => a.indexOf(d) === k);
-  const node: Record<string, unknown> = {
-    name,
-    version,
-    arch,
-    namespace: "builtin",
-    parameters: { build_system: "generic", cflags: [], cppflags: [], cxxflags: [] },
-    package_hash: hash32(),
-  };
-  if (deps.length) {
-    node.dependencies = deps.map((d) => ({
-      name: d.name,
-      hash: d.hash,
-      parameters: { deptypes: ["build", "link"], virtuals: [], direct: true },
-    }));
-  }
-  node.annotations = { original_specfile_version: 5 };
-  node.hash = hash32();
-  nodes.push(node);
+const { specs, nlibs } = libraryDag(n);
+const nodes = specs.map((s) => s.node);
+for (const { node, deps } of specs) {
+  const { name, version } = node;
   const prefix = join(store, "linux-x86_64", `${name}-${version}-${node.hash}`);
   mkdirSync(join(prefix, "bin"), { recursive: true });
   mkdirSync(join(prefix, "share", name), { recursive: true });

@@ -12,9 +12,7 @@
  * that viewers escape what a mirror says).
  * Hashes are random 32-character base32 strings (not DAG hashes of the content).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { createHash, randomBytes } from "node:crypto";
-import { dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
 import process from "node:process";
 import { gzipBytes } from "../src/core/gzip.ts";
 import {
@@ -23,11 +21,11 @@ import {
   serializeManifest,
   V3_LAYOUT_JSON,
   V3_LAYOUT_JSON_TEXT,
-  v3BlobPath,
   v3IndexManifestPath,
   v3SpecManifestPath,
 } from "../src/layout/mod.ts";
 import type { Descriptor } from "../src/layout/mod.ts";
+import { hash32, nodeStart, putBlob, putFile } from "./_synthetic.ts";
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const indexOnly = process.argv.includes("--index-only");
@@ -51,27 +49,10 @@ if (!dir || !Number.isInteger(n) || n < 1) {
   process.exit(2);
 }
 
-const B32 = "abcdefghijklmnopqrstuvwxyz234567";
-function hash32(): string {
-  const b = randomBytes(32);
-  let s = "";
-  for (let i = 0; i < 32; i++) s += B32[b[i] & 31];
-  return s;
-}
+const put = (path: string, data: Uint8Array | string) => putFile(dir, path, data);
+const blob = (data: Uint8Array, mediaType: string, compression: "gzip" | "none"): Descriptor =>
+  putBlob(dir, data, mediaType, compression, !indexOnly || mediaType === MEDIA_TYPES.index);
 
-function put(path: string, data: Uint8Array | string): void {
-  const p = join(dir, path);
-  mkdirSync(dirname(p), { recursive: true });
-  writeFileSync(p, data);
-}
-
-function blob(data: Uint8Array, mediaType: string, compression: "gzip" | "none"): Descriptor {
-  const checksum = createHash("sha256").update(data).digest("hex");
-  if (!indexOnly || mediaType === MEDIA_TYPES.index) put(v3BlobPath(checksum), data);
-  return { mediaType, checksum, checksumAlgorithm: "sha256", size: data.byteLength, compression };
-}
-
-const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
 const nodes: Record<string, unknown>[] = [];
 const installs: Record<string, unknown> = {};
 for (let i = 0; i < n; i++) {
@@ -85,12 +66,7 @@ for (let i = 0; i < n; i++) {
     parameters: { deptypes: ["build", "link"], virtuals: [] },
   }));
   const node = {
-    name,
-    version,
-    arch,
-    namespace: "builtin",
-    parameters: { build_system: "generic", cflags: [], cppflags: [], cxxflags: [] },
-    package_hash: hash32(),
+    ...nodeStart(name, version),
     dependencies: deps.length ? deps : undefined,
     annotations: { original_specfile_version: 5 },
     hash,

@@ -13,13 +13,11 @@ repo="$(cd "$here/../.." && pwd)"
 : "${SPACKLE_TEST_SERVICES_DIR:?set SPACKLE_TEST_SERVICES_DIR to a scratch directory}"
 dir="$SPACKLE_TEST_SERVICES_DIR/nginx"
 fixtures="${SPACKLE_FIXTURES:-$repo/../shared/fixtures}"
+# shellcheck source=_common.bash
+. "$here/_common.bash"
 
 nginx_bin() {
   command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
 stop() {
@@ -45,18 +43,7 @@ start() {
   chmod 755 "$dir" "$dir/scratch"
 
   # A test CA and a server certificate it signs.
-  if [ ! -f "$dir/server.crt" ]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=spackle test CA" \
-      -keyout "$dir/ca.key" -out "$dir/ca.crt" \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-      >/dev/null 2>&1
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
-      -keyout "$dir/server.key" -out "$dir/server.csr" >/dev/null 2>&1
-    printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
-      "extendedKeyUsage=serverAuth" >"$dir/server.ext"
-    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
-      -CAcreateserial -days 30 -extfile "$dir/server.ext" -out "$dir/server.crt" >/dev/null 2>&1
-  fi
+  test_tls "$dir" "spackle test CA"
 
   local port user
   port="$(free_port)"

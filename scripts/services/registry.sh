@@ -15,11 +15,9 @@
 set -euo pipefail
 : "${SPACKLE_TEST_SERVICES_DIR:?set SPACKLE_TEST_SERVICES_DIR to a scratch directory}"
 dir="$SPACKLE_TEST_SERVICES_DIR/registry"
+# shellcheck source=_common.bash
+. "$(cd "$(dirname "$0")" && pwd)/_common.bash"
 instances=(open basic token plain)
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
 
 registry_bin() {
   command -v docker-registry 2>/dev/null || { [ -x /usr/bin/docker-registry ] && echo /usr/bin/docker-registry; } || true
@@ -48,16 +46,7 @@ start() {
   stop
   mkdir -p "$dir"
   if [ ! -f "$dir/server.crt" ]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=spackle registry test CA" \
-      -keyout "$dir/ca.key" -out "$dir/ca.crt" \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-      >/dev/null 2>&1
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
-      -keyout "$dir/server.key" -out "$dir/server.csr" >/dev/null 2>&1
-    printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
-      "extendedKeyUsage=serverAuth" >"$dir/server.ext"
-    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
-      -CAcreateserial -days 30 -extfile "$dir/server.ext" -out "$dir/server.crt" >/dev/null 2>&1
+    test_tls "$dir" "spackle registry test CA"
     # The token issuer's key and self-signed certificate (the registry's root bundle).
     openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=spackle token issuer" \
       -keyout "$dir/token.key" -out "$dir/token.crt" >/dev/null 2>&1

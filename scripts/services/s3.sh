@@ -14,14 +14,12 @@
 set -euo pipefail
 : "${SPACKLE_TEST_SERVICES_DIR:?set SPACKLE_TEST_SERVICES_DIR to a scratch directory}"
 dir="$SPACKLE_TEST_SERVICES_DIR/s3"
+# shellcheck source=_common.bash
+. "$(cd "$(dirname "$0")" && pwd)/_common.bash"
 services=(memcached account container object proxy)
 
 port_free() {
   python3 -c "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1',$1)); s.close()" 2>/dev/null
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
 stop() {

@@ -12,7 +12,7 @@ import { IntegrityError, UnsupportedError } from "../errors.ts";
 import { nativeGunzip, nativeZlib, wasmCore } from "./backend.ts";
 import type { WasmCore } from "./wasm.ts";
 import type { Transform } from "node:stream";
-import { rechunk } from "./streams.ts";
+import { concatBytes, rechunk } from "./streams.ts";
 
 /** The first bytes of every gzip member. */
 export const GZIP_MAGIC = [0x1f, 0x8b] as const;
@@ -198,7 +198,7 @@ export function gzipBytes(data: Uint8Array | string, level = 6): Uint8Array {
     const z = wasmCore()!.gzip(level);
     z.push(typeof data === "string" ? new TextEncoder().encode(data) : data, (o) => parts.push(o));
     z.end((o) => parts.push(o));
-    return concat(parts);
+    return concatBytes(parts);
   }
   const out = new Uint8Array(needZlib().gzipSync(data, { level, chunkSize: GZIP_BLOCK }));
   out.fill(0, 4, 8);
@@ -219,7 +219,7 @@ export function gunzipBytes(data: Uint8Array, label = "gzip data"): Uint8Array {
     } finally {
       d.close();
     }
-    return concat(parts);
+    return concatBytes(parts);
   } catch (e) {
     throw new IntegrityError(`Cannot decompress ${label}: ${(e as Error).message}`, { cause: e });
   }
@@ -242,17 +242,6 @@ function wasmGzipStream(core: WasmCore, level: number): TransformStream<Uint8Arr
       z.end((o) => c.enqueue(o));
     },
   });
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /**

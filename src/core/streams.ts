@@ -76,6 +76,17 @@ export async function collect(
     parts.push(chunk);
     size += chunk.byteLength;
   }
+  return concatBytes(parts, size);
+}
+
+/**
+ * The bytes of `parts` one after the other (`parts[0]` itself when there is one part);
+ * `size`, when known, is their total length.
+ */
+export function concatBytes(
+  parts: Uint8Array[],
+  size = parts.reduce((a, p) => a + p.byteLength, 0),
+): Uint8Array {
   if (parts.length === 1) return parts[0];
   const out = new Uint8Array(size);
   let off = 0;

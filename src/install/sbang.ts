@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { concatBytes } from "../core/streams.ts";
 
 /** The script text. */
 export const SBANG_SCRIPT: string = `#!/bin/sh
@@ -98,21 +99,11 @@ export function filterShebang(data: Uint8Array, sbangPath: string): Uint8Array |
   const interp = new TextDecoder("latin1").decode(line.subarray(i, j));
   let second: Uint8Array;
   if (interp.endsWith("/lua") || interp.endsWith("/luajit")) {
-    second = concat([enc.encode("--!"), line.subarray(2)]);
+    second = concatBytes([enc.encode("--!"), line.subarray(2)]);
   } else if (interp.endsWith("/node")) {
-    second = concat([enc.encode("//!"), line.subarray(2)]);
+    second = concatBytes([enc.encode("//!"), line.subarray(2)]);
   } else if (interp.endsWith("/php")) {
-    second = concat([enc.encode("<?php "), line, enc.encode(" ?>")]);
+    second = concatBytes([enc.encode("<?php "), line, enc.encode(" ?>")]);
   } else second = line;
-  return concat([sbangLine, second, data.subarray(line.byteLength)]);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
+  return concatBytes([sbangLine, second, data.subarray(line.byteLength)]);
 }

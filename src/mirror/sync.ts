@@ -212,63 +212,74 @@ export async function syncMirror(
   dst: Store,
   opts: SyncOptions = {},
 ): Promise<SyncResult> {
-  const signal = opts.signal;
   if (opts.requireSignatures && !opts.verifier) {
     throw new UsageError("Cannot require signatures without trusted keys (a verifier)");
   }
   if (needsEntrySync(src, dst)) return await syncEntries(src, dst, opts);
-  const layout = await detectLayout(src, { signal });
-  if (!layout.versions.includes(3)) {
-    if (!layout.versions.includes(2)) {
-      throw new NotFoundError(`Cannot sync from "${src.url.href}": it holds no build cache`);
-    }
-    if (opts.specs?.length) {
-      throw new UsageError(
-        `Cannot sync selected specs from the v2 mirror "${src.url.href}": a v2 source is migrated whole; drop the spec arguments`,
-      );
-    }
-    const toEntry = (s: MigratedSpec): SyncedEntry => ({
-      path: s.manifestPath ?? `${s.name}-${s.version}-${s.hash}`,
-      status: s.status === "migrated"
-        ? "migrated"
-        : s.status === "present"
-        ? "present"
-        : s.status === "would-migrate"
-        ? "would-copy"
-        : "left",
-      reason: s.reason,
-      warning: s.warning,
-    });
-    const m = await migrate(src, dst, {
-      verifier: opts.verifier,
-      unsigned: !opts.requireSignatures,
-      dryRun: opts.dryRun,
-      jobs: opts.jobs,
-      trustDestination: opts.trustDestination,
-      onPruneWait: opts.onPruneWait,
-      signal,
-      onProgress: (s) => {
-        const e = toEntry(s);
-        opts.onProgress?.(e);
-        opts.onEvent?.({ kind: "entry", entry: e });
-      },
-    });
-    return {
-      source: 2,
-      entries: m.specs.map(toEntry),
-      blobsCopied: 0,
-      blobsPresent: 0,
-      bytesCopied: 0,
-      serverSideCopies: 0,
-      keys: m.keys,
-    };
+  const layout = await detectLayout(src, { signal: opts.signal });
+  if (layout.versions.includes(3)) return await new V3Sync(src, dst, opts).run();
+  if (!layout.versions.includes(2)) {
+    throw new NotFoundError(`Cannot sync from "${src.url.href}": it holds no build cache`);
   }
+  return await migrateWhole(src, dst, opts);
+}
 
-  const manifests = await specManifests(src, opts);
-  const keyManifests = (await listPaths(src, V3_KEY_DIR, signal)).filter((p) =>
-    parseV3KeyManifestPath(p)
-  );
-  const res: SyncResult = {
+/** A v2-only source: the whole mirror is migrated (`specs` must be empty). */
+async function migrateWhole(src: ReadStore, dst: Store, opts: SyncOptions): Promise<SyncResult> {
+  if (opts.specs?.length) {
+    throw new UsageError(
+      `Cannot sync selected specs from the v2 mirror "${src.url.href}": a v2 source is migrated whole; drop the spec arguments`,
+    );
+  }
+  const m = await migrate(src, dst, {
+    verifier: opts.verifier,
+    unsigned: !opts.requireSignatures,
+    dryRun: opts.dryRun,
+    jobs: opts.jobs,
+    trustDestination: opts.trustDestination,
+    onPruneWait: opts.onPruneWait,
+    signal: opts.signal,
+    onProgress: (s) => {
+      const e = migratedEntry(s);
+      opts.onProgress?.(e);
+      opts.onEvent?.({ kind: "entry", entry: e });
+    },
+  });
+  return {
+    source: 2,
+    entries: m.specs.map(migratedEntry),
+    blobsCopied: 0,
+    blobsPresent: 0,
+    bytesCopied: 0,
+    serverSideCopies: 0,
+    keys: m.keys,
+  };
+}
+
+/** A migrated v2 spec as a sync entry. */
+function migratedEntry(s: MigratedSpec): SyncedEntry {
+  return {
+    path: s.manifestPath ?? `${s.name}-${s.version}-${s.hash}`,
+    status: s.status === "migrated"
+      ? "migrated"
+      : s.status === "present"
+      ? "present"
+      : s.status === "would-migrate"
+      ? "would-copy"
+      : "left",
+    reason: s.reason,
+    warning: s.warning,
+  };
+}
+
+/**
+ * One sync from a v3 source: {@link V3Sync.run} reads every source manifest (the plan), then
+ * copies each manifest after its blobs, then rebuilds the destination index.
+ */
+class V3Sync {
+  readonly signal?: AbortSignal;
+  readonly event: NonNullable<SyncOptions["onEvent"]>;
+  readonly res: SyncResult = {
     source: 3,
     entries: [],
     blobsCopied: 0,
@@ -276,31 +287,70 @@ export async function syncMirror(
     bytesCopied: 0,
     serverSideCopies: 0,
   };
-  const jobs = opts.jobs ?? 8;
-  const event = opts.onEvent ?? (() => {});
-  const finish = (entry: SyncedEntry) => {
-    res.entries.push(entry);
-    opts.onProgress?.(entry);
-    event({ kind: "entry", entry });
-  };
+  /** Source manifests' sizes and ETags, where a directory destination can use them. */
+  srcEtags?: Map<string, ListedObject>;
+  /** The destination's blobs and manifests, when listed once up front. */
+  known?: Map<string, ListedObject>;
+  /** The distinct blobs the manifests name, by path. */
+  readonly blobs = new Map<string, BlobRef>();
+  /** Each blob's copy (or check), made once however many manifests name it. */
+  readonly blobsDone = new Map<string, Promise<void>>();
+  /** S3 to S3 on one endpoint: blobs are copied on the server. */
+  readonly serverSide: boolean;
+  pruneWaitSaid = false;
 
-  // A whole-mirror sync lists the destination once where the listing carries sizes (S3),
-  // instead of asking for every object; a selection asks for the few objects it needs.
-  const listing = !opts.specs?.length && dst.listStat
-    ? listObjects(dst, [V3_BLOB_DIR, V3_MANIFEST_DIR], signal)
-    : undefined;
-  listing?.catch(() => {}); // awaited below; a failure is thrown there
-  // Into a store without ETags (a directory) from one whose listing has them (S3), a manifest
-  // already at the destination whose bytes have the source's ETag (the MD5 of a plain upload)
-  // is read from the destination instead of fetched again.
-  const srcEtags = !opts.specs?.length && src.listStat && !dst.listStat
-    ? await listObjects(src, [V3_MANIFEST_DIR], signal)
-    : undefined;
-  const readManifest = async (path: string): Promise<string> => {
-    const etag = srcEtags?.get(path)?.etag;
+  constructor(readonly src: ReadStore, readonly dst: Store, readonly opts: SyncOptions) {
+    this.signal = opts.signal;
+    this.event = opts.onEvent ?? (() => {});
+    this.serverSide = !opts.dryRun && typeof dst.copyFrom === "function" &&
+      dst.canCopyFrom?.(src) === true;
+  }
+
+  async run(): Promise<SyncResult> {
+    const { src, dst, opts, signal } = this;
+    const manifests = await specManifests(src, opts);
+    const keyManifests = (await listPaths(src, V3_KEY_DIR, signal)).filter((p) =>
+      parseV3KeyManifestPath(p)
+    );
+    // A whole-mirror sync lists the destination once where the listing carries sizes (S3),
+    // instead of asking for every object; a selection asks for the few objects it needs.
+    const listing = !opts.specs?.length && dst.listStat
+      ? listObjects(dst, [V3_BLOB_DIR, V3_MANIFEST_DIR], signal)
+      : undefined;
+    listing?.catch(() => {}); // awaited below; a failure is thrown there
+    // Into a store without ETags (a directory) from one whose listing has them (S3), a manifest
+    // already at the destination whose bytes have the source's ETag (the MD5 of a plain upload)
+    // is read from the destination instead of fetched again.
+    this.srcEtags = !opts.specs?.length && src.listStat && !dst.listStat
+      ? await listObjects(src, [V3_MANIFEST_DIR], signal)
+      : undefined;
+    const planned = await this.plan([...manifests, ...keyManifests]);
+    this.known = await listing;
+    await runPool(planned, opts.jobs ?? 8, (m) => this.copyManifest(m));
+    await this.rebuildIndex();
+    return this.res;
+  }
+
+  finish(entry: SyncedEntry) {
+    this.res.entries.push(entry);
+    this.opts.onProgress?.(entry);
+    this.event({ kind: "entry", entry });
+  }
+
+  async statDst(path: string): Promise<ListedObject | undefined> {
+    return this.known
+      ? this.known.get(path)
+      : await this.dst.stat(path, { signal: this.signal }).then((st) => st && { path, ...st });
+  }
+
+  /** A source manifest's text, from the destination when its bytes have the source's ETag. */
+  async readManifest(path: string): Promise<string> {
+    const { dst, signal } = this;
+    const listed = this.srcEtags?.get(path);
+    const etag = listed?.etag;
     if (etag && /^"[0-9a-f]{32}"$/.test(etag)) {
       const have = await dst.stat(path, { signal });
-      if (have?.size === srcEtags!.get(path)!.size) {
+      if (have?.size === listed!.size) {
         const bytes = new Uint8Array(
           await new Response(await dst.read(path, { signal })).arrayBuffer(),
         );
@@ -309,106 +359,111 @@ export async function syncMirror(
         }
       }
     }
-    return await readText(src, path, signal);
-  };
+    return await readText(this.src, path, signal);
+  }
 
-  // First every source manifest is read, so that the work is known before any copy.
-  const all = [...manifests, ...keyManifests];
-  const planned: Planned[] = [];
-  const blobs = new Map<string, BlobRef>();
-  let read = 0;
-  event({ kind: "reading", done: 0, total: all.length });
-  await runPool(all.map((path, i) => ({ path, i })), jobs, async ({ path, i }) => {
-    try {
-      const text = await readManifest(path);
-      const signed = isClearsigned(text);
-      const spec = !path.startsWith(V3_KEY_DIR);
-      let body: string;
-      let warning: string | undefined;
-      if (spec && (opts.requireSignatures || opts.allowUnsigned)) {
-        // Trust is enforced as install does: a failed signature is never accepted; unsigned
-        // entries and keys not trusted only with allowUnsigned, each with a warning.
-        const chk = await checkSignature(
-          text,
-          `"${path}"`,
-          { requireSignature: !opts.allowUnsigned },
-          opts.verifier,
+  /** Reads every source manifest first, so that the work is known before any copy. */
+  async plan(all: string[]): Promise<Planned[]> {
+    const planned: Planned[] = [];
+    let read = 0;
+    this.event({ kind: "reading", done: 0, total: all.length });
+    await runPool(all.map((path, i) => ({ path, i })), this.opts.jobs ?? 8, async ({ path, i }) => {
+      try {
+        planned[i] = await this.planManifest(path);
+      } catch (e) {
+        if (this.signal?.aborted || e instanceof IntegrityError) throw e;
+        planned[i] = { path, blobs: [], reason: (e as Error).message };
+      }
+      this.event({ kind: "reading", done: ++read, total: all.length });
+    });
+    let planBytes = 0;
+    for (const b of this.blobs.values()) planBytes += b.size;
+    this.event({ kind: "plan", entries: all.length, blobs: this.blobs.size, bytes: planBytes });
+    return planned;
+  }
+
+  /** One source manifest read, its signature checked as the options ask, its blobs noted. */
+  async planManifest(path: string): Promise<Planned> {
+    const text = await this.readManifest(path);
+    const { body, warning } = await this.manifestBody(path, text);
+    const m = parseManifest(body, `"${path}"`);
+    const named: BlobRef[] = [];
+    for (const r of m.data) {
+      const b: BlobRef = {
+        path: v3BlobPath(r.checksum, r.checksumAlgorithm),
+        algorithm: r.checksumAlgorithm,
+        sum: r.checksum,
+        size: r.contentLength,
+      };
+      const seen = this.blobs.get(b.path);
+      if (seen && seen.size !== b.size) {
+        throw new InvalidDataError(
+          `Cannot copy "${path}": it declares ${b.size} bytes for blob "${b.path}", ` +
+            `another manifest ${seen.size}`,
         );
-        body = chk.body;
-        warning = signatureWarning({
-          signatureStatus: chk.status,
-          signerKeyIds: chk.signerKeyIds,
-        });
-      } else {
-        // A spec manifest's signature is checked when a verifier is given; its body is the
-        // one the verifier returns.
-        body = !signed
-          ? text
-          : spec && opts.verifier
-          ? (await opts.verifier.verify(text, `"${path}"`)).body
-          : clearsignedBody(text, `"${path}"`);
       }
-      const m = parseManifest(body, `"${path}"`);
-      const named: BlobRef[] = [];
-      for (const r of m.data) {
-        const b: BlobRef = {
-          path: v3BlobPath(r.checksum, r.checksumAlgorithm),
-          algorithm: r.checksumAlgorithm,
-          sum: r.checksum,
-          size: r.contentLength,
-        };
-        const seen = blobs.get(b.path);
-        if (seen && seen.size !== b.size) {
-          throw new InvalidDataError(
-            `Cannot copy "${path}": it declares ${b.size} bytes for blob "${b.path}", ` +
-              `another manifest ${seen.size}`,
-          );
-        }
-        if (!seen) blobs.set(b.path, b);
-        named.push(seen ?? b);
-      }
-      planned[i] = { path, text, blobs: named, warning };
-    } catch (e) {
-      if (signal?.aborted || e instanceof IntegrityError) throw e;
-      planned[i] = { path, blobs: [], reason: (e as Error).message };
+      if (!seen) this.blobs.set(b.path, b);
+      named.push(seen ?? b);
     }
-    event({ kind: "reading", done: ++read, total: all.length });
-  });
-  let planBytes = 0;
-  for (const b of blobs.values()) planBytes += b.size;
-  event({ kind: "plan", entries: all.length, blobs: blobs.size, bytes: planBytes });
+    return { path, text, blobs: named, warning };
+  }
 
-  const known = await listing;
-  const statDst = async (path: string): Promise<ListedObject | undefined> =>
-    known ? known.get(path) : await dst.stat(path, { signal }).then((st) => st && { path, ...st });
+  /** The body of a manifest's text, and why it is admitted unverified (if it is). */
+  async manifestBody(path: string, text: string): Promise<{ body: string; warning?: string }> {
+    const opts = this.opts;
+    const spec = !path.startsWith(V3_KEY_DIR);
+    if (spec && (opts.requireSignatures || opts.allowUnsigned)) {
+      // Trust is enforced as install does: a failed signature is never accepted; unsigned
+      // entries and keys not trusted only with allowUnsigned, each with a warning.
+      const chk = await checkSignature(
+        text,
+        `"${path}"`,
+        { requireSignature: !opts.allowUnsigned },
+        opts.verifier,
+      );
+      const warning = signatureWarning({
+        signatureStatus: chk.status,
+        signerKeyIds: chk.signerKeyIds,
+      });
+      return { body: chk.body, warning };
+    }
+    // A spec manifest's signature is checked when a verifier is given; its body is the
+    // one the verifier returns.
+    const body = !isClearsigned(text)
+      ? text
+      : spec && opts.verifier
+      ? (await opts.verifier.verify(text, `"${path}"`)).body
+      : clearsignedBody(text, `"${path}"`);
+    return { body };
+  }
 
-  // S3 to S3 on one endpoint: blobs are copied on the server.
-  const serverSide = !opts.dryRun && typeof dst.copyFrom === "function" &&
-    dst.canCopyFrom?.(src) === true;
-  const blobsDone = new Map<string, Promise<void>>();
+  /** Reports the bytes of a blob as they pass. */
+  reportBytes(path: string) {
+    return (bytes: number) => this.event({ kind: "blob-bytes", path, bytes });
+  }
 
-  const streamCopy = async (b: BlobRef) => {
-    const report = (bytes: number) => event({ kind: "blob-bytes", path: b.path, bytes });
-    const body = (await src.read(b.path, { signal }))
+  async streamCopy(b: BlobRef) {
+    const signal = this.signal;
+    const body = (await this.src.read(b.path, { signal }))
       .pipeThrough(checking(b.algorithm, b.sum, b.size, `blob "${b.path}"`))
-      .pipeThrough(counting(report));
-    await dst.write(b.path, body, {
+      .pipeThrough(counting(this.reportBytes(b.path)));
+    await this.dst.write(b.path, body, {
       signal,
       size: b.size,
       sha256: b.algorithm === "sha256" ? b.sum : undefined,
     });
-  };
+  }
 
-  const serverCopy = async (b: BlobRef) => {
+  async serverCopy(b: BlobRef) {
+    const { src, dst, signal } = this;
     const label = `blob "${b.path}"`;
     let etag: string | undefined;
-    if (!opts.trustSource) {
+    if (!this.opts.trustSource) {
       // The source is read once and checked; the copy is then made only from that object
       // (its ETag), so a blob replaced in between is not copied unchecked.
-      const report = (bytes: number) => event({ kind: "blob-bytes", path: b.path, bytes });
       const body = (await src.read(b.path, { signal, onEtag: (e) => etag = e }))
         .pipeThrough(checking(b.algorithm, b.sum, b.size, label))
-        .pipeThrough(counting(report));
+        .pipeThrough(counting(this.reportBytes(b.path)));
       await drain(body);
     }
     await dst.copyFrom!(src, b.path, b.path, { signal, size: b.size, ifMatch: etag });
@@ -420,80 +475,90 @@ export async function syncMirror(
           `${b.size} were declared`,
       );
     }
-    res.serverSideCopies++;
-  };
+    this.res.serverSideCopies++;
+  }
 
-  const copyBlob = (b: BlobRef, manifest: string): Promise<void> => {
-    let p = blobsDone.get(b.path);
+  /** Copies a blob once (later calls share the first one's promise). */
+  copyBlob(b: BlobRef, manifest: string): Promise<void> {
+    let p = this.blobsDone.get(b.path);
     if (!p) {
-      p = (async () => {
-        const have = await statDst(b.path);
-        if (
-          have && have.size === b.size &&
-          (opts.trustDestination ||
-            await blobHasDigest(dst, b.path, {
-              mediaType: "",
-              checksum: b.sum,
-              checksumAlgorithm: b.algorithm as "sha256",
-              size: b.size,
-              compression: "none",
-            }, signal))
-        ) {
-          res.blobsPresent++;
-          event({ kind: "blob-done", path: b.path, size: b.size, status: "present" });
-          return;
-        }
-        if (opts.dryRun) {
-          event({ kind: "blob-done", path: b.path, size: b.size, status: "would-copy" });
-          return;
-        }
-        const onServer = serverSide &&
-          (opts.trustSource || b.size >= (opts.serverCopyMinBytes ?? SERVER_COPY_MIN_BYTES));
-        event({ kind: "blob-start", path: b.path, size: b.size, serverSide: onServer, manifest });
-        try {
-          await (onServer ? serverCopy(b) : streamCopy(b));
-        } catch (e) {
-          event({ kind: "blob-done", path: b.path, size: b.size, status: "failed" });
-          throw e;
-        }
-        res.blobsCopied++;
-        res.bytesCopied += b.size;
-        event({ kind: "blob-done", path: b.path, size: b.size, status: "copied" });
-      })();
-      blobsDone.set(b.path, p);
+      p = this.copyBlobOnce(b, manifest);
+      this.blobsDone.set(b.path, p);
     }
     return p;
-  };
+  }
 
-  // After a manifest is committed: wait while a deleting prune holds the destination's lease,
-  // then write back any of its blobs that the prune took for an orphan (layout/v3/lease.ts).
-  let pruneWaitSaid = false;
-  const settle = async (m: Planned, manifest: string) => {
-    if (opts.dryRun) return;
+  /** True when the destination holds the blob already (its size, and digest unless trusted). */
+  async blobPresent(b: BlobRef): Promise<boolean> {
+    const have = await this.statDst(b.path);
+    return !!have && have.size === b.size &&
+      (!!this.opts.trustDestination ||
+        await blobHasDigest(this.dst, b.path, {
+          mediaType: "",
+          checksum: b.sum,
+          checksumAlgorithm: b.algorithm as "sha256",
+          size: b.size,
+          compression: "none",
+        }, this.signal));
+  }
+
+  async copyBlobOnce(b: BlobRef, manifest: string): Promise<void> {
+    const { opts, res, event } = this;
+    if (await this.blobPresent(b)) {
+      res.blobsPresent++;
+      event({ kind: "blob-done", path: b.path, size: b.size, status: "present" });
+      return;
+    }
+    if (opts.dryRun) {
+      event({ kind: "blob-done", path: b.path, size: b.size, status: "would-copy" });
+      return;
+    }
+    const onServer = this.serverSide &&
+      (opts.trustSource || b.size >= (opts.serverCopyMinBytes ?? SERVER_COPY_MIN_BYTES));
+    event({ kind: "blob-start", path: b.path, size: b.size, serverSide: onServer, manifest });
+    try {
+      await (onServer ? this.serverCopy(b) : this.streamCopy(b));
+    } catch (e) {
+      event({ kind: "blob-done", path: b.path, size: b.size, status: "failed" });
+      throw e;
+    }
+    res.blobsCopied++;
+    res.bytesCopied += b.size;
+    event({ kind: "blob-done", path: b.path, size: b.size, status: "copied" });
+  }
+
+  /**
+   * After a manifest is committed: waits while a deleting prune holds the destination's lease,
+   * then writes back any of its blobs that the prune took for an orphan (layout/v3/lease.ts).
+   */
+  async settle(m: Planned, manifest: string) {
+    const { dst, signal } = this;
+    if (this.opts.dryRun) return;
     await waitForPrune(dst, {
       signal,
       onWait: (l) => {
-        if (!pruneWaitSaid) opts.onPruneWait?.(l);
-        pruneWaitSaid = true;
+        if (!this.pruneWaitSaid) this.opts.onPruneWait?.(l);
+        this.pruneWaitSaid = true;
       },
     });
     for (const b of m.blobs) {
       const st = await dst.stat(b.path, { signal });
       if (st?.size === b.size) continue;
-      blobsDone.delete(b.path);
-      known?.delete(b.path);
-      await copyBlob(b, manifest);
+      this.blobsDone.delete(b.path);
+      this.known?.delete(b.path);
+      await this.copyBlob(b, manifest);
     }
-  };
+  }
 
-  const copyManifest = async (m: Planned) => {
+  async copyManifest(m: Planned) {
+    const { dst, signal } = this;
     const path = m.path;
-    if (m.text === undefined) return finish({ path, status: "left", reason: m.reason });
+    if (m.text === undefined) return this.finish({ path, status: "left", reason: m.reason });
     try {
       // Blobs first: a reader never sees a manifest naming a missing blob.
-      await Promise.all(m.blobs.map((b) => copyBlob(b, path)));
+      await Promise.all(m.blobs.map((b) => this.copyBlob(b, path)));
       const bytes = new TextEncoder().encode(m.text);
-      const have = await statDst(path);
+      const have = await this.statDst(path);
       // An S3 ETag of a plain upload is the MD5 of the bytes: equal means the same manifest.
       const same = have?.size === bytes.byteLength &&
         (have.etag === `"${createHash("md5").update(bytes).digest("hex")}"` ||
@@ -501,38 +566,38 @@ export async function syncMirror(
       const warning = m.warning;
       if (same) {
         // A manifest that was there already named its blobs to any prune: nothing to settle.
-        finish({ path, status: "present", warning });
-      } else if (opts.dryRun) {
-        finish({ path, status: "would-copy", warning });
+        this.finish({ path, status: "present", warning });
+      } else if (this.opts.dryRun) {
+        this.finish({ path, status: "would-copy", warning });
       } else {
         await dst.write(path, bytes, { signal, contentType: "application/json" });
-        await settle(m, path);
-        finish({ path, status: "copied", warning });
+        await this.settle(m, path);
+        this.finish({ path, status: "copied", warning });
       }
     } catch (e) {
       // A destination that cannot be written (read-only, full, not a directory) stops the
       // sync: it is not a problem of this entry.
       if (signal?.aborted || e instanceof IntegrityError || destinationBroken(e)) throw e;
-      finish({ path, status: "left", reason: (e as Error).message });
+      this.finish({ path, status: "left", reason: (e as Error).message });
     }
-  };
+  }
 
-  await runPool(planned, jobs, copyManifest);
-  // The index is rebuilt when something was copied, or when the destination has none yet.
-  const changed = res.entries.some((e) => e.status === "copied");
-  const present = res.entries.some((e) => e.status === "present");
-  if (
-    !opts.dryRun &&
-    (changed || (present && !(await statDst(v3IndexManifestPath()))))
-  ) {
-    event({ kind: "index" });
-    const writer = new V3Writer(dst);
+  /** The index is rebuilt when something was copied, or when the destination has none yet. */
+  async rebuildIndex() {
+    const { res, opts, signal } = this;
+    const changed = res.entries.some((e) => e.status === "copied");
+    const present = res.entries.some((e) => e.status === "present");
+    if (
+      opts.dryRun ||
+      !(changed || (present && !(await this.statDst(v3IndexManifestPath()))))
+    ) return;
+    this.event({ kind: "index" });
+    const writer = new V3Writer(this.dst);
     await writer.ensureLayoutJson(signal);
     const idx = await updateIndex(writer, { keys: true, jobs: opts.jobs, signal });
     res.indexSpecs = idx.specs;
     res.keys = idx.keys;
   }
-  return res;
 }
 
 /** True for a file-system error that every further write would meet too. */

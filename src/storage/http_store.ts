@@ -6,6 +6,7 @@
  * @module
  */
 import { TransportError, UsageError } from "../errors.ts";
+import { concatBytes } from "../core/streams.ts";
 import { type HttpOptions, makeFetch, redact, statusError } from "./http_client.ts";
 import { checkStorePath } from "./path.ts";
 import { type ReopenedBody, resumingBody } from "./resume.ts";
@@ -139,7 +140,7 @@ export class HttpsStore implements ReadStore {
       head.push(value);
       headSize += value.byteLength;
     }
-    const first = head.length === 1 ? head[0] : concat(head, headSize);
+    const first = head.length === 1 ? head[0] : concatBytes(head, headSize);
     if (looksLikeHtml(first)) {
       await reader.cancel().catch(() => {});
       throw this.portalError(url, res, "the body starts with an HTML tag");
@@ -212,14 +213,4 @@ export class HttpsStore implements ReadStore {
       },
     }, { highWaterMark: 0 });
   }
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.byteLength;
-  }
-  return out;
 }

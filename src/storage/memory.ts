@@ -16,22 +16,14 @@ export class MemoryStore implements Store {
     this.url = new URL(url.endsWith("/") ? url : url + "/");
   }
   stat(path: string, opts?: StoreCallOptions): Promise<StoreStat | undefined> {
-    try {
-      opts?.signal?.throwIfAborted();
-      checkStorePath(path);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    const refused = refusal(path, opts);
+    if (refused) return refused;
     const o = this.objects.get(path);
     return Promise.resolve(o ? { size: o.byteLength } : undefined);
   }
   read(path: string, opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>> {
-    try {
-      opts?.signal?.throwIfAborted();
-      checkStorePath(path);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    const refused = refusal(path, opts);
+    if (refused) return refused;
     const o = this.objects.get(path);
     if (!o) {
       return Promise.reject(new NotFoundError(`Cannot read "${path}": not found in ${this.url}`));
@@ -52,12 +44,8 @@ export class MemoryStore implements Store {
     this.objects.set(path, bytes);
   }
   delete(path: string, opts?: StoreCallOptions): Promise<void> {
-    try {
-      opts?.signal?.throwIfAborted();
-      checkStorePath(path);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    const refused = refusal(path, opts);
+    if (refused) return refused;
     this.objects.delete(path);
     return Promise.resolve();
   }
@@ -67,4 +55,15 @@ export class MemoryStore implements Store {
     this.objects.set(to, o);
     return Promise.resolve();
   }
+}
+
+/** A rejected promise when the call is aborted or `path` is not a valid store path. */
+function refusal(path: string, opts?: StoreCallOptions): Promise<never> | undefined {
+  try {
+    opts?.signal?.throwIfAborted();
+    checkStorePath(path);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return undefined;
 }

@@ -248,6 +248,213 @@ function endpointUrl(value: string, source: string): URL {
   return u;
 }
 
+/** The shared-files profile to read: its name, where the name came from, loaded on demand. */
+interface ProfileRef {
+  name: string;
+  /** The option's origin or AWS_PROFILE; "" for the implicit "default". */
+  source: string;
+  /** Named by the options (not by AWS_PROFILE). */
+  explicit: boolean;
+  /** The profile (read once), undefined when neither file has it; throws for a named one. */
+  get(): SharedProfile | undefined;
+}
+
+function profileRef(
+  opts: S3CredentialOptions,
+  env: Record<string, string | undefined>,
+  home: string,
+): ProfileRef {
+  const explicitProfile = nonEmpty(opts.profile);
+  const name = explicitProfile ?? nonEmpty(env.AWS_PROFILE) ?? "default";
+  const source = explicitProfile
+    ? opts.origin?.profile ?? "the profile option"
+    : env.AWS_PROFILE
+    ? "AWS_PROFILE"
+    : "";
+  let cache: SharedProfile | undefined | null = null;
+  const get = (): SharedProfile | undefined => {
+    if (cache === null) {
+      cache = loadProfile(name, env, home);
+      if (!cache && source) {
+        throw new UsageError(
+          `The AWS profile "${name}" (from ${source}) is in neither the ` +
+            `credentials nor the config file`,
+        );
+      }
+    }
+    return cache;
+  };
+  return { name, source, explicit: !!explicitProfile, get };
+}
+
+/** The first value set among `candidates` ([value, where it came from]). */
+function firstSet(candidates: [string | undefined, string][]): [string, string] | undefined {
+  for (const [v, src] of candidates) {
+    const t = nonEmpty(v);
+    if (t) return [t, src];
+  }
+  return undefined;
+}
+
+/** The custom endpoint (undefined for AWS) and where it came from. */
+function resolveEndpoint(
+  opts: S3CredentialOptions,
+  env: Record<string, string | undefined>,
+  profile: ProfileRef,
+): { endpoint?: URL; endpointSource?: string } {
+  const set = firstSet([
+    [opts.endpoint, opts.origin?.endpoint ?? "the endpoint option"],
+    [env.S3_ENDPOINT_URL, "S3_ENDPOINT_URL"],
+    [env.AWS_ENDPOINT_URL_S3, "AWS_ENDPOINT_URL_S3"],
+    [env.AWS_ENDPOINT_URL, "AWS_ENDPOINT_URL"],
+  ]);
+  if (set) return { endpoint: endpointUrl(set[0], set[1]), endpointSource: set[1] };
+  const p = profile.get();
+  const v = nonEmpty(p?.values.get("s3.endpoint_url")) ?? nonEmpty(p?.values.get("endpoint_url"));
+  if (!v) return {};
+  const endpointSource = `profile "${profile.name}"`;
+  return { endpoint: endpointUrl(v, endpointSource), endpointSource };
+}
+
+/** The region and where it came from (us-east-1 by default). */
+function resolveRegion(
+  opts: S3CredentialOptions,
+  env: Record<string, string | undefined>,
+  profile: ProfileRef,
+): { region: string; regionSource: string } {
+  const set = firstSet([
+    [opts.region, opts.origin?.region ?? "the region option"],
+    [env.AWS_REGION, "AWS_REGION"],
+    [env.AWS_DEFAULT_REGION, "AWS_DEFAULT_REGION"],
+  ]);
+  if (set) return { region: set[0], regionSource: set[1] };
+  const v = nonEmpty(profile.get()?.values.get("region"));
+  if (v) return { region: v, regionSource: `profile "${profile.name}"` };
+  return { region: "us-east-1", regionSource: "default" };
+}
+
+/** Credentials and where they came from. */
+interface FoundCredentials {
+  credentials: S3Credentials;
+  source: string;
+}
+
+/** The credentials of the options' access pair (and session token), if it gives any. */
+function credentialsFromOptions(
+  opts: S3CredentialOptions,
+  env: Record<string, string | undefined>,
+): FoundCredentials | undefined {
+  const pair = opts.accessPair;
+  if (!pair) return undefined;
+  const get = (value: string | undefined, variable: string | undefined, what: string) => {
+    if (value) return value;
+    if (variable) {
+      const v = nonEmpty(env[variable]);
+      if (!v) {
+        throw new UsageError(
+          `The S3 ${what} variable "${variable}" named in access_pair is not set`,
+        );
+      }
+      return v;
+    }
+    return undefined;
+  };
+  const id = get(pair.id, pair.id_variable, "key id");
+  const secret = get(pair.secret, pair.secret_variable, "secret");
+  if (!id && !secret) return undefined;
+  if (!id || !secret) {
+    throw new UsageError(
+      `The S3 access_pair gives ${id ? "a key id but no secret" : "a secret but no key id"}`,
+    );
+  }
+  let sessionToken = opts.sessionToken;
+  if (opts.sessionTokenVariable) {
+    sessionToken = nonEmpty(env[opts.sessionTokenVariable]);
+    if (!sessionToken) {
+      throw new UsageError(
+        `The S3 session token variable "${opts.sessionTokenVariable}" named in ` +
+          "access_token_variable is not set",
+      );
+    }
+  }
+  const vars = [
+    pair.id_variable && !pair.id ? pair.id_variable : "",
+    pair.secret_variable && !pair.secret ? pair.secret_variable : "",
+  ]
+    .filter(Boolean);
+  const of = opts.origin?.accessPair ? ` of ${opts.origin.accessPair}` : "";
+  return {
+    credentials: { accessKeyId: id, secretAccessKey: secret, sessionToken },
+    source: vars.length ? `access_pair${of} (variables ${vars.join(", ")})` : `access_pair${of}`,
+  };
+}
+
+/**
+ * The credentials of the profile, if it has any; with `label` (where the profile was named)
+ * a profile without them is an error.
+ */
+function credentialsFromProfile(
+  profile: ProfileRef,
+  label: string,
+): FoundCredentials | undefined {
+  const p = profile.get();
+  if (!p) return undefined;
+  const c = profileCredentials(p);
+  if (!c) {
+    if (label) {
+      throw new UsageError(
+        `The AWS profile "${profile.name}" (from ${label}) has no aws_access_key_id and ` +
+          `aws_secret_access_key in ${profileFiles(p)}`,
+      );
+    }
+    return undefined;
+  }
+  if (!c.accessKeyId || !c.secretAccessKey) {
+    throw new UsageError(
+      `The AWS profile "${profile.name}" in ${profileFiles(p)} has ` +
+        (c.accessKeyId
+          ? "aws_access_key_id but no aws_secret_access_key"
+          : "aws_secret_access_key but no aws_access_key_id"),
+    );
+  }
+  return { credentials: c, source: `profile "${profile.name}" in ${profileFiles(p)}` };
+}
+
+/** The credentials of AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. */
+function credentialsFromEnv(env: Record<string, string | undefined>): FoundCredentials | undefined {
+  const id = nonEmpty(env.AWS_ACCESS_KEY_ID);
+  const secret = nonEmpty(env.AWS_SECRET_ACCESS_KEY);
+  if (!id && !secret) return undefined;
+  if (!id || !secret) {
+    throw new UsageError(
+      id
+        ? "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
+        : "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not",
+    );
+  }
+  const sessionToken = nonEmpty(env.AWS_SESSION_TOKEN);
+  return {
+    credentials: { accessKeyId: id, secretAccessKey: secret, sessionToken },
+    source: "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY" +
+      (sessionToken ? ", AWS_SESSION_TOKEN)" : ")"),
+  };
+}
+
+/**
+ * The first credentials of: the options' access pair, the profile the options name, the
+ * environment, the profile of AWS_PROFILE or "default".
+ */
+function findCredentials(
+  opts: S3CredentialOptions,
+  env: Record<string, string | undefined>,
+  profile: ProfileRef,
+): FoundCredentials | undefined {
+  return credentialsFromOptions(opts, env) ??
+    (profile.explicit ? credentialsFromProfile(profile, "the profile option") : undefined) ??
+    credentialsFromEnv(env) ??
+    credentialsFromProfile(profile, profile.source);
+}
+
 /**
  * Resolves endpoint, region, addressing and credentials for a bucket. Throws UsageError when
  * a named profile or variable is missing, or only half of a key pair is given.
@@ -255,182 +462,15 @@ function endpointUrl(value: string, source: string): URL {
 export function resolveS3Settings(opts: S3CredentialOptions = {}, bucket = ""): S3Settings {
   const env = opts.env ?? process.env;
   const home = opts.home ?? nonEmpty(env.HOME) ?? homedir();
-  const explicitProfile = nonEmpty(opts.profile);
-  const profileName = explicitProfile ?? nonEmpty(env.AWS_PROFILE) ?? "default";
-  const profileSource = explicitProfile
-    ? opts.origin?.profile ?? "the profile option"
-    : env.AWS_PROFILE
-    ? "AWS_PROFILE"
-    : "";
-  let profileCache: SharedProfile | undefined | null = null;
-  const profile = (): SharedProfile | undefined => {
-    if (profileCache === null) {
-      profileCache = loadProfile(profileName, env, home);
-      if (!profileCache && profileSource) {
-        throw new UsageError(
-          `The AWS profile "${profileName}" (from ${profileSource}) is in neither the ` +
-            `credentials nor the config file`,
-        );
-      }
-    }
-    return profileCache;
-  };
-
-  // Endpoint.
-  let endpoint: URL | undefined;
-  let endpointSource: string | undefined;
-  const endpoints: [string | undefined, string][] = [
-    [opts.endpoint, opts.origin?.endpoint ?? "the endpoint option"],
-    [env.S3_ENDPOINT_URL, "S3_ENDPOINT_URL"],
-    [env.AWS_ENDPOINT_URL_S3, "AWS_ENDPOINT_URL_S3"],
-    [env.AWS_ENDPOINT_URL, "AWS_ENDPOINT_URL"],
-  ];
-  for (const [v, src] of endpoints) {
-    if (nonEmpty(v)) {
-      endpoint = endpointUrl(nonEmpty(v)!, src);
-      endpointSource = src;
-      break;
-    }
-  }
-  if (!endpoint) {
-    const p = profile();
-    const v = nonEmpty(p?.values.get("s3.endpoint_url")) ?? nonEmpty(p?.values.get("endpoint_url"));
-    if (v) {
-      endpointSource = `profile "${profileName}"`;
-      endpoint = endpointUrl(v, endpointSource);
-    }
-  }
-
-  // Region.
-  let region: string | undefined;
-  let regionSource = "";
-  for (
-    const [v, src] of [
-      [opts.region, opts.origin?.region ?? "the region option"],
-      [env.AWS_REGION, "AWS_REGION"],
-      [env.AWS_DEFAULT_REGION, "AWS_DEFAULT_REGION"],
-    ] as [string | undefined, string][]
-  ) {
-    if (nonEmpty(v)) {
-      region = nonEmpty(v);
-      regionSource = src;
-      break;
-    }
-  }
-  if (!region) {
-    const v = nonEmpty(profile()?.values.get("region"));
-    if (v) {
-      region = v;
-      regionSource = `profile "${profileName}"`;
-    } else {
-      region = "us-east-1";
-      regionSource = "default";
-    }
-  }
-
-  // Addressing.
+  const profile = profileRef(opts, env, home);
+  const { endpoint, endpointSource } = resolveEndpoint(opts, env, profile);
+  const { region, regionSource } = resolveRegion(opts, env, profile);
   const pathStyle = opts.addressing
     ? opts.addressing === "path"
     : endpoint !== undefined || bucket.includes(".");
-
-  // Credentials.
-  let credentials: S3Credentials | undefined;
-  let credentialSource = "anonymous";
-  const pair = opts.accessPair;
-  const fromOptions = (): boolean => {
-    if (!pair) return false;
-    const get = (value: string | undefined, variable: string | undefined, what: string) => {
-      if (value) return value;
-      if (variable) {
-        const v = nonEmpty(env[variable]);
-        if (!v) {
-          throw new UsageError(
-            `The S3 ${what} variable "${variable}" named in access_pair is not set`,
-          );
-        }
-        return v;
-      }
-      return undefined;
-    };
-    const id = get(pair.id, pair.id_variable, "key id");
-    const secret = get(pair.secret, pair.secret_variable, "secret");
-    if (!id && !secret) return false;
-    if (!id || !secret) {
-      throw new UsageError(
-        `The S3 access_pair gives ${id ? "a key id but no secret" : "a secret but no key id"}`,
-      );
-    }
-    let sessionToken = opts.sessionToken;
-    if (opts.sessionTokenVariable) {
-      sessionToken = nonEmpty(env[opts.sessionTokenVariable]);
-      if (!sessionToken) {
-        throw new UsageError(
-          `The S3 session token variable "${opts.sessionTokenVariable}" named in ` +
-            "access_token_variable is not set",
-        );
-      }
-    }
-    credentials = { accessKeyId: id, secretAccessKey: secret, sessionToken };
-    const vars = [
-      pair.id_variable && !pair.id ? pair.id_variable : "",
-      pair.secret_variable && !pair.secret ? pair.secret_variable : "",
-    ]
-      .filter(Boolean);
-    const of = opts.origin?.accessPair ? ` of ${opts.origin.accessPair}` : "";
-    credentialSource = vars.length
-      ? `access_pair${of} (variables ${vars.join(", ")})`
-      : `access_pair${of}`;
-    return true;
-  };
-  const fromProfile = (label: string): boolean => {
-    const p = profile();
-    if (!p) return false;
-    const c = profileCredentials(p);
-    if (!c) {
-      if (label) {
-        throw new UsageError(
-          `The AWS profile "${profileName}" (from ${label}) has no aws_access_key_id and ` +
-            `aws_secret_access_key in ${profileFiles(p)}`,
-        );
-      }
-      return false;
-    }
-    if (!c.accessKeyId || !c.secretAccessKey) {
-      throw new UsageError(
-        `The AWS profile "${profileName}" in ${profileFiles(p)} has ` +
-          (c.accessKeyId
-            ? "aws_access_key_id but no aws_secret_access_key"
-            : "aws_secret_access_key but no aws_access_key_id"),
-      );
-    }
-    credentials = c;
-    credentialSource = `profile "${profileName}" in ${profileFiles(p)}`;
-    return true;
-  };
-  const fromEnv = (): boolean => {
-    const id = nonEmpty(env.AWS_ACCESS_KEY_ID);
-    const secret = nonEmpty(env.AWS_SECRET_ACCESS_KEY);
-    if (!id && !secret) return false;
-    if (!id || !secret) {
-      throw new UsageError(
-        id
-          ? "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
-          : "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not",
-      );
-    }
-    credentials = {
-      accessKeyId: id,
-      secretAccessKey: secret,
-      sessionToken: nonEmpty(env.AWS_SESSION_TOKEN),
-    };
-    credentialSource = "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY" +
-      (credentials.sessionToken ? ", AWS_SESSION_TOKEN)" : ")");
-    return true;
-  };
-  if (!opts.anonymous) {
-    fromOptions() || (explicitProfile && fromProfile("the profile option")) || fromEnv() ||
-      fromProfile(profileSource);
-  }
+  const found = opts.anonymous ? undefined : findCredentials(opts, env, profile);
+  const credentials = found?.credentials;
+  const credentialSource = found?.source ?? "anonymous";
 
   const settings: S3Settings = {
     endpoint,
