@@ -3,13 +3,7 @@
  * pages where data was expected, proxies (and NO_PROXY), and the retry helper itself.
  */
 import assert from "node:assert/strict";
-import {
-  InvalidDataError,
-  NotFoundError,
-  SpackleError,
-  TransportError,
-  UsageError,
-} from "../src/errors.ts";
+import { NotFoundError, SpackleError, TransportError, UsageError } from "../src/errors.ts";
 import { collect, collectText } from "../src/core/streams.ts";
 import {
   bypassesProxy,
@@ -267,7 +261,7 @@ test("an HTML page served as text/html where JSON was expected names a captive p
       await assert.rejects(
         call,
         (e: unknown) =>
-          e instanceof InvalidDataError && /captive portal/.test(e.message) &&
+          e instanceof TransportError && /captive portal/.test(e.message) &&
           e.message.includes(s.url + "v3/layout.json"),
       );
     }
@@ -290,7 +284,7 @@ test("an HTML body under another content type is detected by its first bytes", a
     await assert.rejects(
       () => store.read("blobs/sha256/ab/abcd"),
       (e: unknown) =>
-        e instanceof InvalidDataError && /proxy's block page/.test(e.message) &&
+        e instanceof TransportError && /proxy's block page/.test(e.message) &&
         /redirected to .*\/portal/.test(e.message),
     );
     assert.ok(redirected);

@@ -8,6 +8,7 @@
 import { InvalidDataError, NotFoundError } from "../errors.ts";
 import { pyJsonDumps } from "../core/json.ts";
 import type { Descriptor } from "./types.ts";
+import { isSpecMediaType, MEDIA_TYPES } from "./media_types.ts";
 
 /** One record of a manifest's `data` list, with Spack's field names. */
 export interface ManifestRecord {
@@ -89,6 +90,12 @@ function checkRecord(r: unknown, label: string): asserts r is ManifestRecord {
 /** The first record with exactly `mediaType` (as Spack picks it), or undefined. */
 export function findRecord(m: Manifest, mediaType: string): ManifestRecord | undefined {
   return m.data.find((r) => r.mediaType === mediaType);
+}
+
+/** The spec record of a manifest: spec format 5, else any spec format. */
+export function findSpecRecord<T extends { mediaType: string }>(records: T[]): T | undefined {
+  return records.find((r) => r.mediaType === MEDIA_TYPES.spec) ??
+    records.find((r) => isSpecMediaType(r.mediaType));
 }
 
 /** Like `findRecord`, but a missing record is a NotFoundError naming the manifest. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { clearsignedText } from "../sign/clearsign.ts";
+import { type Tolerant, tolerantly } from "./tolerant.ts";
 
 /** The first line of a clear-signed document. */
 export const CLEARSIGN_HEAD = "-----BEGIN PGP SIGNED MESSAGE-----";
@@ -22,4 +23,16 @@ export function isClearsigned(text: string): boolean {
  */
 export function clearsignedBody(text: string, label = "document"): string {
   return clearsignedText(text, label);
+}
+
+/**
+ * Tolerant unwrapping: the text itself when it is not clear-signed, its signed text when it is,
+ * or the problem when it starts as clear-signed but is malformed (no signature block).
+ */
+export function inspectSignedText(
+  text: string,
+  label = "document",
+): Tolerant<{ body: string; signed: boolean }> {
+  if (!isClearsigned(text)) return { ok: true, value: { body: text, signed: false } };
+  return tolerantly(() => ({ body: clearsignedBody(text, label), signed: true }));
 }

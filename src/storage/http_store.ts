@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { InvalidDataError, UsageError } from "../errors.ts";
+import { TransportError, UsageError } from "../errors.ts";
 import { concatBytes } from "../core/streams.ts";
 import { type HttpOptions, makeFetch, redact, statusError } from "./http_client.ts";
 import { checkStorePath } from "./path.ts";
@@ -63,9 +63,10 @@ export class HttpsStore implements ReadStore {
     return new URL(parts.map(encodeURIComponent).join("/"), this.url);
   }
 
-  private portalError(url: URL, res: Response, why: string): InvalidDataError {
+  /** A transport failure: the network answered in the mirror's place, with a page of its own. */
+  private portalError(url: URL, res: Response, why: string): TransportError {
     const final = res.url && res.url !== url.href ? ` (redirected to ${res.url})` : "";
-    return new InvalidDataError(
+    return new TransportError(
       `Expected data at ${redact(url)} but got an HTML page${final}: ${why}; ` +
         "it looks like a captive portal or a proxy's block page",
     );

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { v2IndexHashOf } from "./inspect.ts";
 import { InvalidDataError, NotFoundError, SignatureError, UnsupportedError } from "../../errors.ts";
 import type { Verifier } from "../../sign/types.ts";
 import type { SpecNode } from "../../spec/types.ts";
@@ -113,7 +114,7 @@ export class V2Reader implements CacheReader {
       // Spack never compares the two (races are tolerated); a difference is worth a note.
       const hashFile = await readBytesIfExists(this.store, V2_INDEX_HASH, signal);
       if (hashFile) {
-        const want = new TextDecoder().decode(hashFile.subarray(0, 64));
+        const want = v2IndexHashOf(new TextDecoder().decode(hashFile));
         const got = sha256Hex(bytes);
         if (want !== got) {
           this.notes.push(

@@ -6,6 +6,8 @@
 import { InvalidDataError } from "../../errors.ts";
 import { politeFilename } from "../paths.ts";
 
+/** The directory of the v3 metadata (`layout.json` and manifests). */
+export const V3_DIR = "v3/";
 /** `v3/layout.json`: its presence marks a v3 mirror. */
 export const V3_LAYOUT_JSON = "v3/layout.json";
 /** The bytes Spack writes into `v3/layout.json`. */

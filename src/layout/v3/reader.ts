@@ -10,8 +10,14 @@ import type { Verifier } from "../../sign/types.ts";
 import type { SpecNode } from "../../spec/types.ts";
 import type { ReadStore } from "../../storage/store.ts";
 import { clearsignedBody, isClearsigned } from "../signed_metadata.ts";
-import { descriptorOf, type Manifest, parseManifest, requireRecord } from "../manifest.ts";
-import { isIndexMediaType, isSpecMediaType, MEDIA_TYPES } from "../media_types.ts";
+import {
+  descriptorOf,
+  findSpecRecord,
+  type Manifest,
+  parseManifest,
+  requireRecord,
+} from "../manifest.ts";
+import { isIndexMediaType, MEDIA_TYPES } from "../media_types.ts";
 import { type ParsedIndex, parseIndex } from "../_index.ts";
 import {
   checkRootHash,
@@ -205,8 +211,7 @@ export class V3Reader implements CacheReader {
     const sig = await checkSignature(text, what, opts, this.opts.verifier);
     const manifest = parseManifest(sig.body, `manifest "${path}"`);
     const tarRec = requireRecord(manifest, MEDIA_TYPES.tarball, `manifest "${path}"`);
-    const specRec = manifest.data.find((r) => r.mediaType === MEDIA_TYPES.spec) ??
-      manifest.data.find((r) => isSpecMediaType(r.mediaType));
+    const specRec = findSpecRecord(manifest.data);
     if (!specRec) {
       throw new NotFoundError(`Cannot find a spec record in manifest "${path}"`);
     }

@@ -31,7 +31,13 @@ export function blobPathOf(digest: string): string {
   return `blobs/${digest.replace(":", "/")}`;
 }
 
-const MANIFEST_PREFIX = "manifests/";
+/** Where a registry store lists tags: `manifests/<tag>`. */
+export const MANIFEST_PREFIX = "manifests/";
+
+/** The store path of a tag's manifest. */
+export function manifestPathOf(tag: string): string {
+  return MANIFEST_PREFIX + tag;
+}
 
 /** A registry repository as a Store. */
 export class RegistryStore implements Store {
