@@ -150,17 +150,26 @@ function cycles(graph: Map<string, Set<string>>): string[][] {
   return out;
 }
 
-/**
- * Folders whose modules still import each other in a circle (`cli/app.ts` <-> every command,
- * `cli` <-> `repl`), tolerated until the CLI is restructured (one file per verb, a context module
- * instead of `app.ts`); remove them from here then. A cycle reaching any other module fails.
- */
-const CYCLES_TOLERATED_IN = new Set(["cli", "repl"]);
+Deno.test("no import cycles between src modules", () => {
+  assert.deepEqual(cycles(importGraph()).map((c) => c.join(" ")), [], "import cycles");
+});
 
-Deno.test("no import cycles between src modules (inside a level), apart from the CLI's", () => {
-  const found = cycles(importGraph());
-  const tolerated = (c: string[]) => c.every((m) => CYCLES_TOLERATED_IN.has(m.split("/")[0]));
-  assert.deepEqual(found.filter((c) => !tolerated(c)).map((c) => c.join(" ")), [], "import cycles");
+Deno.test("command files never import the command table; the REPL never imports a command", () => {
+  const problems: string[] = [];
+  for (const [f, to] of importGraph()) {
+    const from = relative(src, f);
+    for (const t of to) {
+      const target = relative(src, t);
+      const table = target === "cli/app.ts" || target === "cli/commands/mod.ts";
+      if (from.startsWith("cli/commands/") && table && from !== "cli/commands/mod.ts") {
+        problems.push(`${from} imports ${target} (use cli/context.ts)`);
+      }
+      if (from.startsWith("repl/") && (table || target.startsWith("cli/commands/"))) {
+        problems.push(`${from} imports ${target}`);
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
 });
 
 Deno.test("the cycle finder sees a cycle and ignores a chain", () => {

@@ -23,7 +23,7 @@ import type { Verifier } from "../sign/types.ts";
 import type { OpenStoreOptions } from "../storage/open.ts";
 import { retryMessage } from "../storage/retry.ts";
 import type { ReadStore, Store } from "../storage/store.ts";
-import type { GlobalOptions } from "./app.ts";
+import type { GlobalOptions } from "./context.ts";
 import type { Output } from "./output.ts";
 
 /** The options `addMirrorOptions` defines. */
@@ -307,4 +307,40 @@ function safeVerifier(o: MirrorCliOptions): Verifier | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Where configured mirrors come from: spackle's config file and an extra mirrors.yaml. */
+export interface ConfigFlags {
+  config?: string;
+  mirrorsFile?: string;
+}
+
+/** The configured mirrors (spackle's config file and Spack's mirrors.yaml scopes). */
+export async function loadMirrors(flags: ConfigFlags) {
+  const c = await import("../config/mod.ts");
+  const settings = await c.loadSettings(c.configPath(flags.config));
+  const mirrors = await c.configuredMirrors(settings, { spackFile: flags.mirrorsFile });
+  return { c, settings, mirrors };
+}
+
+/**
+ * Installs the resolver of configured names (spackle's config file `config`, an extra Spack
+ * mirrors.yaml `mirrorsFile`) used by `-m NAME`; returns the loader of the configured mirrors.
+ */
+export function installResolver(flags: ConfigFlags): () => ReturnType<typeof loadMirrors> {
+  let cached: ReturnType<typeof loadMirrors> | undefined;
+  const load = () => (cached ??= loadMirrors(flags));
+  setMirrorNameResolver({
+    async resolve(name) {
+      const m = (await load()).mirrors.find((x) => x.name === name);
+      if (!m) return undefined;
+      const { url: _f, view, ...fetchS3 } = m.fetch;
+      const { url: pushUrl, view: _p, ...pushS3 } = m.push;
+      return { url: m.fetch.url, view, s3: fetchS3, push: { url: pushUrl, s3: pushS3 } };
+    },
+    async defaults() {
+      return (await load()).mirrors.map((m) => m.name);
+    },
+  });
+  return load;
 }

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import { cliVerifier } from "../mirror_options.ts";
 import type { Verifier } from "../../sign/types.ts";
-import type { Register } from "../app.ts";
+import type { Register } from "../context.ts";
 import { UsageError } from "../../errors.ts";
 import { parseV3SpecManifestPath } from "../../layout/v3/paths.ts";
 import type { BundleEvent, PruneProgress, SyncEvent } from "../../mirror/mod.ts";

@@ -1,6 +1,6 @@
 /** `install`: specs and their runtime dependencies into an install tree. */
 import { Option } from "commander";
-import type { Register } from "../app.ts";
+import type { Register } from "../context.ts";
 import { UsageError } from "../../errors.ts";
 import { formatBytes } from "../output.ts";
 import { addMirrorOptions, openCliMirrors } from "../mirror_options.ts";

@@ -17,7 +17,7 @@ import {
   writeNewFile,
 } from "../../sign/keyring.ts";
 import { PASSPHRASE_ENV } from "../../sign/sign.ts";
-import { type Ctx, EXIT, group, type Register } from "../app.ts";
+import { type Ctx, EXIT, group, type Register } from "../context.ts";
 import { addMirrorOptions, openCliMirrors } from "../mirror_options.ts";
 import { type Output, table } from "../output.ts";
 import { promptHidden, promptYesNo } from "../prompt.ts";

@@ -6,43 +6,9 @@ import { existsSync } from "node:fs";
 import process from "node:process";
 import { Option } from "commander";
 import type { Command } from "commander";
-import type { Register } from "../app.ts";
-import { setMirrorNameResolver } from "../mirror_options.ts";
+import type { Register } from "../context.ts";
+import { type ConfigFlags, installResolver, loadMirrors } from "../mirror_options.ts";
 import { table } from "../output.ts";
-
-interface ConfigFlags {
-  config?: string;
-  mirrorsFile?: string;
-}
-
-async function loadMirrors(flags: ConfigFlags) {
-  const c = await import("../../config/mod.ts");
-  const settings = await c.loadSettings(c.configPath(flags.config));
-  const mirrors = await c.configuredMirrors(settings, { spackFile: flags.mirrorsFile });
-  return { c, settings, mirrors };
-}
-
-/**
- * Installs the resolver of configured names (spackle's config file `config`, an extra Spack
- * mirrors.yaml `mirrorsFile`) used by `-m NAME`; returns the loader of the configured mirrors.
- */
-export function installResolver(flags: ConfigFlags): () => ReturnType<typeof loadMirrors> {
-  let cached: ReturnType<typeof loadMirrors> | undefined;
-  const load = () => (cached ??= loadMirrors(flags));
-  setMirrorNameResolver({
-    async resolve(name) {
-      const m = (await load()).mirrors.find((x) => x.name === name);
-      if (!m) return undefined;
-      const { url: _f, view, ...fetchS3 } = m.fetch;
-      const { url: pushUrl, view: _p, ...pushS3 } = m.push;
-      return { url: m.fetch.url, view, s3: fetchS3, push: { url: pushUrl, s3: pushS3 } };
-    },
-    async defaults() {
-      return (await load()).mirrors.map((m) => m.name);
-    },
-  });
-  return load;
-}
 
 /** True when `s` is a bare name (not a URL, not a path), as `-m` tells them apart. */
 function isBareName(s: string): boolean {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Register } from "../app.ts";
+import type { Register } from "../context.ts";
 import version from "./version.ts";
 import selfcheck from "./selfcheck.ts";
 import read from "./read.ts";

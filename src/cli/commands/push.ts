@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { Option } from "commander";
-import { EXIT, group, type Register } from "../app.ts";
+import { EXIT, group, type Register } from "../context.ts";
 import { NotFoundError, UsageError } from "../../errors.ts";
 import { addLockfileOptions, lockQueries, readCliLock } from "../lockfile.ts";
 import { formatBytes, type Output } from "../output.ts";

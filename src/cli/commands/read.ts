@@ -1,10 +1,9 @@
 /** `list`, `show`, `download`: reading entries of a mirror. */
 import { type Command, InvalidArgumentError } from "commander";
-import type { Register } from "../app.ts";
-import type { Ctx } from "../app.ts";
+import type { Register } from "../context.ts";
+import type { Ctx } from "../context.ts";
 import type { MirrorCliOptions } from "../mirror_options.ts";
 import type { Entry, EntryRef, Mirror, MirrorSet } from "../../layout/mod.ts";
-import type { SpecDag } from "../../spec/types.ts";
 import { errorCode, errorMessage, UsageError } from "../../errors.ts";
 import { runPool } from "../../core/pool.ts";
 import {
@@ -15,6 +14,7 @@ import {
 } from "../lockfile.ts";
 import { columnWidths, formatBytes, table } from "../output.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
+import { signatureText, treeLines } from "../present.ts";
 
 async function open(ctx: Ctx, o: MirrorCliOptions) {
   const { openCliMirrors } = await import("../mirror_options.ts");
@@ -86,54 +86,11 @@ function entryJson(
   };
 }
 
-/** Lines of the dependency tree of a spec DAG, with dependency types and virtuals. */
-export function treeLines(spec: SpecDag, inCache?: Map<string, boolean>): string[] {
-  const lines: string[] = [];
-  const shown = new Set<string>();
-  const walk = (hash: string, prefix: string, label: string) => {
-    const n = spec.nodes.get(hash);
-    const head = n
-      ? `${n.name}@${n.version}/${hash.slice(0, 7)}${
-        n.external ? " [external]" : inCache?.get(hash) === false ? " [not in the mirrors]" : ""
-      }`
-      : `${hash.slice(0, 7)} [not in spec]`;
-    const again = shown.has(hash) && !!n?.dependencies.length;
-    lines.push(`${label}${head}${again ? " (see above)" : ""}`);
-    if (!n || again) return;
-    shown.add(hash);
-    n.dependencies.forEach((d, i) => {
-      const last = i === n.dependencies.length - 1;
-      const types = `[${d.depTypes.join(",")}]`;
-      const virt = d.virtuals.length ? ` virtuals=${d.virtuals.join(",")}` : "";
-      const branch = prefix + (last ? "`-- " : "|-- ");
-      walk(d.hash, prefix + (last ? "    " : "|   "), `${branch}${types}${virt} `);
-    });
-  };
-  walk(spec.root, "", "");
-  return lines;
-}
-
 function hashText(h: { ok: boolean; computed?: string } | undefined): string {
   if (!h) return "-";
   if (h.ok) return "matches the spec";
   if (!h.computed) return "not recomputed (spec from an era whose hash cannot be reproduced)";
   return `MISMATCH: the spec hashes to ${h.computed} (Spack uses the stored hash; reported only)`;
-}
-
-/**
- * An entry's signature status as shown by inspection commands: `verified by KEY`, `signed by
- * KEY, not trusted`, `unsigned`, or `BAD SIGNATURE` (red).
- */
-export function signatureText(e: Entry, red: (s: string) => string = (s) => s): string {
-  if (e.signedBy) return `verified by ${e.signedBy}`;
-  if (e.signatureStatus === "bad") {
-    return red(`BAD SIGNATURE${e.signatureError ? `: ${e.signatureError}` : ""}`);
-  }
-  if (e.signed) {
-    const by = e.signerKeyIds?.length ? e.signerKeyIds.join(", ") : "an unknown key";
-    return `signed by ${by}, not trusted`;
-  }
-  return "unsigned";
 }
 
 function addMirror(cmd: Command, signatures = true): Command {

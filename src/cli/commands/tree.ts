@@ -5,7 +5,7 @@
  * @module
  */
 import { Option } from "commander";
-import type { Register } from "../app.ts";
+import type { Register } from "../context.ts";
 import { UsageError } from "../../errors.ts";
 import type { Output } from "../output.ts";
 import { table } from "../output.ts";

@@ -1,4 +1,4 @@
-import type { Register } from "../app.ts";
+import type { Register } from "../context.ts";
 import { COMMIT, TARGET, VERSION } from "../../version.ts";
 
 /** `spackle version` (and `--version`): version, commit and target. */

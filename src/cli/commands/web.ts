@@ -1,6 +1,6 @@
 /** `graph`, `report`, `serve`: seeing a mirror (a spec's DAG, a static site, a local web UI). */
 import { InvalidArgumentError, Option } from "commander";
-import type { Ctx, Register } from "../app.ts";
+import type { Ctx, Register } from "../context.ts";
 import type { MirrorSet } from "../../layout/mod.ts";
 import { Progress } from "../progress.ts";
 import process from "node:process";
