@@ -17,7 +17,7 @@ import {
   writeNewFile,
 } from "../../sign/keyring.ts";
 import { PASSPHRASE_ENV } from "../../sign/sign.ts";
-import { type Ctx, EXIT, group, type Register } from "../context.ts";
+import { type ActFn, type Ctx, EXIT, group, type Register } from "../context.ts";
 import { addMirrorOptions, openCliMirrors } from "../mirror_options.ts";
 import { type Output, table } from "../output.ts";
 import { promptHidden, promptYesNo } from "../prompt.ts";
@@ -188,7 +188,17 @@ const register: Register = (program, act) => {
     "\nThe keyring is a directory of armored public keys, one file <FINGERPRINT>.asc per key;" +
       "\nsecret keys made by `keys create` live in its secret/ subdirectory (mode 0600).",
   );
+  listVerb(keys, act);
+  trustVerb(keys, act);
+  untrustVerb(keys, act);
+  createVerb(keys, act);
+  exportVerb(keys, act);
+  fetchVerb(keys, act);
+};
+export default register;
 
+/** `keys list`: the trusted keys, or the keys a mirror publishes. */
+function listVerb(keys: Command, act: ActFn): void {
   mirrorOption(
     keys.command("list")
       .description("list the trusted keys, or with -m the keys a mirror publishes"),
@@ -218,7 +228,10 @@ const register: Register = (program, act) => {
       if (list.length === 0) ctx.out.info(`No trusted keys in "${kr.dir}"`);
       printKeys(ctx.out, list);
     }));
+}
 
+/** `keys trust FILE...`. */
+function trustVerb(keys: Command, act: ActFn): void {
   keys.command("trust")
     .description("trust the public keys in armored key files (- reads standard input)")
     .argument("<file...>", "armored public key files")
@@ -249,7 +262,10 @@ const register: Register = (program, act) => {
       }
       if (ctx.out.json) ctx.out.data({ keyring: kr.dir, trusted: done });
     }));
+}
 
+/** `keys untrust FINGERPRINT...`. */
+function untrustVerb(keys: Command, act: ActFn): void {
   keys.command("untrust")
     .alias("remove")
     .description("stop trusting a key (fingerprint, or a unique suffix such as the key id)")
@@ -266,7 +282,10 @@ const register: Register = (program, act) => {
       if (ctx.out.json) ctx.out.data({ keyring: kr.dir, removed });
       else ctx.out.info(`No longer trusted: ${removed}`);
     }));
+}
 
+/** `keys create`: a new signing key. */
+function createVerb(keys: Command, act: ActFn): void {
   keys.command("create")
     .description(
       "create a signing key (OpenPGP v4, GnuPG 2.2 imports it) and keep it in the keyring",
@@ -351,7 +370,10 @@ const register: Register = (program, act) => {
       if (opts.export) ctx.out.info(`Public key written to "${opts.export}"`);
       if (opts.secretOut) ctx.out.info(`Secret key written to "${opts.secretOut}"`);
     }));
+}
 
+/** `keys export`: armored public (or secret) keys. */
+function exportVerb(keys: Command, act: ActFn): void {
   keys.command("export")
     .description("print a key of the keyring, armored (public unless --secret)")
     .argument("<fingerprint>", "fingerprint or key id")
@@ -386,7 +408,10 @@ const register: Register = (program, act) => {
         ctx.out.out(text.replace(/\n$/, ""));
       }
     }));
+}
 
+/** `keys fetch -m MIRROR`: the public keys a mirror publishes. */
+function fetchVerb(keys: Command, act: ActFn): void {
   mirrorOption(
     keys.command("fetch")
       .description(
@@ -481,5 +506,4 @@ const register: Register = (program, act) => {
         }
       }
     }));
-};
-export default register;
+}

@@ -1,10 +1,10 @@
-/** `list`, `show`, `download`: reading entries of a mirror. */
-import { type Command, InvalidArgumentError } from "commander";
+/** `download`: a spec's files, verified, into a directory. */
+import { InvalidArgumentError } from "commander";
 import type { Register } from "../context.ts";
 import type { Ctx } from "../context.ts";
 import type { MirrorCliOptions } from "../mirror_options.ts";
-import type { Entry, EntryRef, Mirror, MirrorSet } from "../../layout/mod.ts";
-import { errorCode, errorMessage, UsageError } from "../../errors.ts";
+import type { Entry, EntryRef, MirrorSet } from "../../layout/mod.ts";
+import { UsageError } from "../../errors.ts";
 import { runPool } from "../../core/pool.ts";
 import {
   addLockfileOptions,
@@ -12,105 +12,9 @@ import {
   lockQueries,
   readCliLock,
 } from "../lockfile.ts";
-import { columnWidths, formatBytes, table } from "../output.ts";
+import { formatBytes } from "../output.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
-import { signatureText, treeLines } from "../present.ts";
-
-async function open(ctx: Ctx, o: MirrorCliOptions) {
-  const { openCliMirrors } = await import("../mirror_options.ts");
-  const r = await openCliMirrors(o, ctx.globals, ctx.signal, ctx.out);
-  for (const n of r.mirrors.notes()) ctx.out.info(`note: ${n}`);
-  return r;
-}
-
-function mirrorInfo(m: Mirror) {
-  return { url: m.url, name: m.name, layouts: m.layout.versions, notes: m.notes() };
-}
-
-function sortRefs(refs: EntryRef[]): EntryRef[] {
-  // Collators made once: `localeCompare` with options builds one per comparison.
-  const text = new Intl.Collator();
-  const numeric = new Intl.Collator(undefined, { numeric: true });
-  return [...refs].sort((a, b) =>
-    text.compare(a.name, b.name) || numeric.compare(a.version, b.version) ||
-    text.compare(a.hash, b.hash)
-  );
-}
-
-/** The JSON shape of an entry (`show --json`). */
-function entryJson(
-  e: Entry,
-  inCache: Map<string, boolean>,
-  hashes: Map<string, { ok: boolean; computed?: string }>,
-) {
-  return {
-    name: e.ref.name,
-    version: e.ref.version,
-    hash: e.ref.hash,
-    arch: e.ref.arch ?? null,
-    compiler: e.ref.compiler ?? null,
-    mirror: e.ref.mirror ?? null,
-    layout: e.ref.layout,
-    signature: {
-      status: e.signatureStatus ?? (e.signedBy ? "verified" : e.signed ? "untrusted" : "unsigned"),
-      signed: e.signed,
-      verified: !!e.signedBy,
-      fingerprint: e.signedBy ?? null,
-      keyIds: e.signerKeyIds ?? [],
-      error: e.signatureError ?? null,
-    },
-    substitution: e.substitution ?? null,
-    metadataPath: e.metadataPath,
-    tarball: { path: e.tarballPath, ...e.tarball },
-    specBlob: e.specBlob ? { path: e.specBlob.path, ...e.specBlob.descriptor } : null,
-    legacy: e.legacy ?? null,
-    spec: {
-      formatVersion: e.spec.formatVersion,
-      root: e.spec.root,
-      nodes: [...e.spec.nodes.values()].map((n) => ({
-        name: n.name,
-        version: n.version,
-        hash: n.hash,
-        arch: n.arch ? `${n.arch.platform}-${n.arch.platformOs}-${n.arch.target}` : null,
-        compiler: n.compiler ? `${n.compiler.name}@${n.compiler.version}` : null,
-        namespace: n.namespace ?? null,
-        external: n.external ?? null,
-        inMirrors: inCache.get(n.hash) ?? false,
-        dagHash: {
-          ok: hashes.get(n.hash)?.ok ?? false,
-          computed: hashes.get(n.hash)?.computed ?? null,
-        },
-        dependencies: n.dependencies,
-      })),
-    },
-  };
-}
-
-function hashText(h: { ok: boolean; computed?: string } | undefined): string {
-  if (!h) return "-";
-  if (h.ok) return "matches the spec";
-  if (!h.computed) return "not recomputed (spec from an era whose hash cannot be reproduced)";
-  return `MISMATCH: the spec hashes to ${h.computed} (Spack uses the stored hash; reported only)`;
-}
-
-function addMirror(cmd: Command, signatures = true): Command {
-  const collect = (v: string, p?: string[]) => [...(p ?? []), v];
-  cmd.option(
-    "-m, --mirror <url>",
-    "mirror path, URL (file://, https://, s3://) or configured name; repeat to search several in order",
-    collect,
-  );
-  if (signatures) {
-    cmd
-      .option(
-        "--keyring <dir>",
-        "directory of trusted public keys (default: SPACKLE_KEYRING, ~/.config/spackle/keyring)",
-      )
-      .option("-k, --key <file>", "also trust this armored public key (repeatable)", collect)
-      .option("--allow-unsigned", "read unsigned metadata and signatures by untrusted keys", false);
-  }
-  return cmd;
-}
+import { addMirror, openReadMirrors } from "../read_options.ts";
 
 /**
  * Files of one `download` run: written under temporary names, moved into place only when every
@@ -239,142 +143,6 @@ async function download(
 }
 
 const register: Register = (program, act) => {
-  addMirror(
-    program
-      .command("list")
-      .alias("ls")
-      .description("list the specs in build caches (from their indexes)")
-      .argument("[query...]", "filters: NAME, NAME@VERSION, /HASH, %COMPILER, arch=, os=, target=")
-      .option("-l, --long", "show full hashes", false)
-      .option(
-        "-a, --all",
-        "also list index entries not in the cache (externals, build-only)",
-        false,
-      ),
-    false,
-  )
-    .addHelpText(
-      "after",
-      "\nExamples:\n  spackle list -m ./mirror\n  spackle list -m https://cache.example.org zlib@1.3 target=x86_64_v3\n" +
-        "  spackle list -m ./a -m ./b --json /abc12",
-    )
-    .action(
-      act(async (ctx, query: string[], o: MirrorCliOptions & { long: boolean; all: boolean }) => {
-        const { mirrors } = await open(ctx, { ...o, allowUnsigned: true });
-        const refs = sortRefs((await mirrors.list(query, { signal: ctx.signal }))
-          .filter((r) => o.all || r.inBuildcache));
-        if (ctx.out.json) {
-          ctx.out.data({
-            mirrors: mirrors.mirrors.map(mirrorInfo),
-            ...(mirrors.skipped.length
-              ? {
-                skipped: mirrors.skipped.map((s) => ({
-                  mirror: s.source,
-                  error: { code: errorCode(s.error), message: errorMessage(s.error) },
-                })),
-              }
-              : {}),
-            specs: refs,
-          });
-          return;
-        }
-        const row = (r: EntryRef) => [
-          r.name,
-          r.version,
-          o.long ? r.hash : r.hash.slice(0, 7),
-          r.arch ?? "-",
-          r.compiler ?? "-",
-          ...(o.all ? [r.inBuildcache ? "" : "(not in cache)"] : []),
-        ];
-        // Rows are made a part at a time and written in large writes, with collections asked
-        // for as the garbage grows: tens of thousands of rows would otherwise all be held.
-        const { MemoryPacer } = await import("../../core/memory_pacer.ts");
-        const pacer = new MemoryPacer({ headroom: 8 << 20, every: 256 << 10 });
-        const widths: number[] = [];
-        const PART = 2000;
-        for (let i = 0; i < refs.length; i += PART) {
-          columnWidths(refs.slice(i, i + PART).map(row), widths);
-          pacer.add(PART * 64);
-        }
-        for (let i = 0; i < refs.length; i += PART) {
-          const lines = table(refs.slice(i, i + PART).map(row), widths);
-          const text = lines.map((line) => line.trimEnd()).join("\n");
-          ctx.out.out(text);
-          pacer.add(text.length);
-        }
-        ctx.out.info(`${refs.length} spec${refs.length === 1 ? "" : "s"}`);
-      }),
-    );
-
-  addMirror(
-    program
-      .command("show")
-      .description(
-        "show one spec: metadata, dependency tree with dependency types, blob sizes and digests, signature status",
-      )
-      .argument("<spec>", "NAME, NAME@VERSION, /HASH or NAME/HASH"),
-  )
-    .addHelpText(
-      "after",
-      "\nExamples:\n  spackle show -m ./mirror fooapp\n  spackle show -m ./mirror --json libzz/irttwv2\n" +
-        "  spackle show -m https://cache.example.org --allow-unsigned zlib@1.3.1",
-    )
-    .action(act(async (ctx, query: string, o: MirrorCliOptions) => {
-      // Reading is not trusting: every entry is shown, with its signature status.
-      const { mirrors } = await open(ctx, o);
-      const ref = await mirrors.resolve(query, { signal: ctx.signal });
-      const e = await mirrors.entry(ref.hash, { inspect: true, signal: ctx.signal });
-      const inCache = new Map<string, boolean>();
-      for (const h of e.spec.nodes.keys()) {
-        inCache.set(h, (await mirrors.ref(h, { signal: ctx.signal }))?.inBuildcache ?? false);
-      }
-      const { checkDagHash } = await import("../../spec/dag_hash.ts");
-      const hashes = new Map(
-        [...e.spec.nodes.values()].map((n) => [n.hash, checkDagHash(n, e.spec.formatVersion)]),
-      );
-      if (ctx.out.json) {
-        ctx.out.data(entryJson(e, inCache, hashes));
-        return;
-      }
-      const c = ctx.out.color;
-      const out = (l: string) => ctx.out.out(l);
-      out(c.bold(`${e.ref.name}@${e.ref.version}/${e.ref.hash}`));
-      const rows: string[][] = [
-        ["mirror", `${e.ref.mirror ?? ""} (layout v${e.ref.layout})`],
-        ["arch", e.ref.arch ?? "-"],
-        ["compiler", e.ref.compiler ?? "-"],
-        ["spec format", String(e.spec.formatVersion)],
-        ["dag hash", hashText(hashes.get(e.ref.hash))],
-        ["signature", signatureText(e, c.red)],
-        ...(e.substitution ? [["SUBSTITUTED", c.red(e.substitution)]] : []),
-        ["metadata", e.metadataPath],
-        [
-          "tarball",
-          `${e.tarballPath}\n${" ".repeat(14)}${
-            formatBytes(e.tarball.size)
-          } (${e.tarball.size} bytes) sha256:${e.tarball.checksum}`,
-        ],
-      ];
-      if (e.specBlob) {
-        const d = e.specBlob.descriptor;
-        rows.push([
-          "spec blob",
-          `${e.specBlob.path}\n${" ".repeat(14)}${
-            formatBytes(d.size)
-          } (${d.size} bytes) sha256:${d.checksum}`,
-        ]);
-      }
-      if (e.legacy) rows.push(["legacy", e.legacy]);
-      for (const [k, v] of rows) {
-        const [first, ...rest] = v.split("\n");
-        out(`  ${(k + ":").padEnd(13)}${first}`);
-        for (const r of rest) out(r);
-      }
-      out("");
-      out(c.bold("dependencies:"));
-      for (const l of treeLines(e.spec, inCache)) out("  " + l);
-    }));
-
   const downloadCmd = addMirror(
     program
       .command("download")
@@ -411,7 +179,7 @@ const register: Register = (program, act) => {
           if (!queries.length && !lock) {
             throw new UsageError("Cannot download: give a spec, --lockfile or -e");
           }
-          const { mirrors, requireSignature } = await open(ctx, o);
+          const { mirrors, requireSignature } = await openReadMirrors(ctx, o);
           if (lock) {
             const { requireLockSpecs } = await import("../../mirror/lockfile.ts");
             await requireLockSpecs(lock.lock, mirrors, lock.label, {
