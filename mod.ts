@@ -146,6 +146,16 @@ export {
   removeMirror,
   type Settings,
 } from "./src/config/settings.ts";
+export {
+  type ConfigFlags,
+  configuredMirrorResolver,
+  loadConfiguredMirrors,
+  type MirrorNameResolver,
+  type MirrorSource,
+  mirrorSources,
+  type ResolvedMirror,
+  resolveMirrorArg,
+} from "./src/config/mirror_names.ts";
 
 // ---- index: Spack's database JSON and spec queries ---------------------------------------------
 export {
@@ -265,7 +275,23 @@ export {
   type VerifyOptions,
   type VerifyReport,
 } from "./src/mirror/verify.ts";
-export { verifierFromKeys } from "./src/mirror/trusted_keys.ts";
+export {
+  copyTrust,
+  type PublishedKey,
+  publishedKeys,
+  type TrustedKeys,
+  trustedVerifier,
+  verifierFromKeys,
+} from "./src/mirror/trusted_keys.ts";
+export {
+  type DownloadedFile,
+  type DownloadedSpec,
+  type DownloadOptions,
+  type DownloadPlan,
+  type DownloadResult,
+  downloadSpecs,
+  specsToDownload,
+} from "./src/mirror/download.ts";
 export {
   migrate,
   type MigratedSpec,

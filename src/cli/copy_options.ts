@@ -5,8 +5,6 @@
  * @module
  */
 import type { Command } from "commander";
-import { cliVerifier } from "./mirror_options.ts";
-import type { Verifier } from "../sign/types.ts";
 import { UsageError } from "../errors.ts";
 import { parseV3SpecManifestPath } from "../layout/v3/paths.ts";
 import type { BundleEvent, SyncEvent } from "../mirror/mod.ts";
@@ -117,32 +115,6 @@ export function addTrustOptions(cmd: Command): void {
       false,
     )
     .option("--require-signatures", "the default: leave entries that are not verified", false);
-}
-
-/**
- * How sync and bundle enforce trust: signatures verified against the keyring and --key files;
- * unsigned entries and keys not trusted left, unless --allow-unsigned (or the source is a
- * registry, unsigned by nature). Without any trusted key nothing could be copied: refused.
- */
-export function syncTrust(
-  o: { key?: string[]; keyring?: string; allowUnsigned?: boolean; requireSignatures?: boolean },
-  registry: boolean,
-  label: string,
-): { verifier?: Verifier; requireSignatures: boolean; allowUnsigned: boolean } {
-  if (o.allowUnsigned && o.requireSignatures) {
-    throw new UsageError("Give --allow-unsigned or --require-signatures, not both");
-  }
-  const allow = !!o.allowUnsigned || registry;
-  const verifier = cliVerifier({ key: o.key, keyring: o.keyring });
-  if (!allow && !verifier) {
-    throw new UsageError(
-      `Cannot copy from "${label}": its entries must be signed by a trusted key and no ` +
-        `trusted keys are available: trust the signing key ("spackle keys trust FILE" or ` +
-        `"spackle keys fetch -m MIRROR --trust"), give it with --key FILE, or admit unsigned ` +
-        `entries with --allow-unsigned`,
-    );
-  }
-  return { verifier, requireSignatures: !allow, allowUnsigned: allow };
 }
 
 /** One warning line per admitted entry that is not verified. */

@@ -12,12 +12,19 @@
  *
  * @module
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { Option } from "commander";
 import type { Command } from "commander";
-import { errorMessage, UsageError } from "../errors.ts";
-import { defaultKeyringDir } from "../sign/keyring.ts";
-import { keyringVerifier } from "../sign/verify.ts";
+import { errorMessage } from "../errors.ts";
+import {
+  type ConfigFlags,
+  configuredMirrorResolver,
+  loadConfiguredMirrors as loadMirrors,
+  type MirrorNameResolver,
+  type MirrorSource,
+  mirrorSources as sourcesOf,
+  resolveMirrorArg as resolveArg,
+} from "../config/mirror_names.ts";
+import { trustedVerifier } from "../mirror/trusted_keys.ts";
 import type { MirrorSet } from "../layout/open.ts";
 import type { Verifier } from "../sign/types.ts";
 import type { OpenStoreOptions } from "../storage/open.ts";
@@ -26,23 +33,14 @@ import type { ReadStore, Store } from "../storage/store.ts";
 import type { GlobalOptions } from "./context.ts";
 import type { Output } from "./output.ts";
 
+export { type ConfigFlags, loadMirrors, type MirrorNameResolver, type MirrorSource };
+
 /** The options `addMirrorOptions` defines. */
 export interface MirrorCliOptions {
   mirror?: string[];
   keyring?: string;
   key?: string[];
   allowUnsigned?: boolean;
-}
-
-/** What a configured mirror name stands for. */
-export interface ResolvedMirror {
-  url: string;
-  /** The index view to read (v3 only). */
-  view?: string;
-  /** S3 connection settings of the fetch side, in Spack's spelling (`endpoint_url`, ...). */
-  s3?: Record<string, unknown>;
-  /** Where pushes go, when that differs from `url` (Spack's fetch/push split). */
-  push?: { url: string; s3?: Record<string, unknown> };
 }
 
 /** The global options that decide how stores are opened. */
@@ -59,24 +57,6 @@ export type StoreGlobals = Pick<
   | "ociUsernameVariable"
   | "ociPasswordVariable"
 >;
-
-/** A mirror argument resolved: where it is and how to open it. */
-export interface MirrorSource {
-  source: string;
-  /** The configured name it was given as. */
-  name?: string;
-  view?: string;
-  /** S3 connection settings from the configuration. */
-  s3?: Record<string, unknown>;
-}
-
-/** Turns configured mirror names into URLs, and names the mirrors used when none is given. */
-export interface MirrorNameResolver {
-  /** The mirror a name stands for, or undefined when no mirror has that name. */
-  resolve(name: string): ResolvedMirror | undefined | Promise<ResolvedMirror | undefined>;
-  /** Mirrors to use when no `-m` is given (in order), as names. */
-  defaults?(): string[] | Promise<string[]>;
-}
 
 let resolver: MirrorNameResolver | undefined;
 
@@ -114,86 +94,17 @@ export function addMirrorOptions(cmd: Command, opts: { signatures?: boolean } = 
   return cmd;
 }
 
-/** The keyring directory: `--keyring`, else `SPACKLE_KEYRING`, else the per-user location. */
-export function keyringDir(flag?: string): string {
-  return defaultKeyringDir(flag);
-}
-
-/** True when the keyring directory holds at least one trusted key file. */
-function keyringHasKeys(dir: string): boolean {
-  try {
-    return readdirSync(dir).some((n) => /^[0-9A-F]{40}\.asc$/.test(n));
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A Verifier trusting the keyring's keys and the `--key` files, loaded on first use (so that
- * commands that verify nothing never load OpenPGP). Undefined when there are no keys at all.
- */
-export function cliVerifier(o: MirrorCliOptions): Verifier | undefined {
-  const extra: string[] = [];
-  for (const f of o.key ?? []) {
-    let text: string;
-    try {
-      text = readFileSync(f, "utf8");
-    } catch (e) {
-      throw new UsageError(`Cannot read key file "${f}": ${errorMessage(e)}`, { cause: e });
-    }
-    if (!/-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----/.test(text)) {
-      throw new UsageError(
-        `Cannot use "${f}" as a key (-k): it holds no armored OpenPGP key block ` +
-          `("-----BEGIN PGP PUBLIC KEY BLOCK-----"); export one with ` +
-          `"gpg --armor --export FINGERPRINT" or "spackle keys export FINGERPRINT"`,
-      );
-    }
-    extra.push(text);
-  }
-  const dir = keyringDir(o.keyring);
-  if (extra.length === 0 && !keyringHasKeys(dir)) return undefined;
-  return keyringVerifier(dir, extra);
-}
-
-/** True when `s` is a URL with a scheme or a path, not a bare word (Spack's rule). */
-function looksLikeLocation(s: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.includes("/") || s.startsWith(".");
-}
-
-/**
- * What one mirror argument stands for: a URL or path as given, else a configured name (its
- * push side when `direction` is "push"), else a directory of that name (one that does not
- * exist yet too, for the "push" direction: a mirror about to be written).
- */
-export async function resolveMirrorArg(
+/** What a mirror argument stands for, with the installed resolver of configured names. */
+export function resolveMirrorArg(
   m: string,
   direction: "fetch" | "push" = "fetch",
 ): Promise<MirrorSource> {
-  if (looksLikeLocation(m)) return { source: m };
-  // A bare word is a configured name first (as in Spack), else a directory of that name.
-  const r = await resolver?.resolve(m);
-  if (!r && (existsSync(m) || direction === "push")) return { source: m };
-  if (!r) {
-    throw new UsageError(
-      `Unknown mirror "${m}": not a path, not a URL${
-        resolver ? ", and no configured mirror has that name" : ""
-      }`,
-    );
-  }
-  if (direction === "push" && r.push) return { source: r.push.url, name: m, s3: r.push.s3 };
-  return { source: r.url, name: m, view: r.view, s3: r.s3 };
+  return resolveArg(m, resolver, direction);
 }
 
 /** The mirror URLs (and names) the options stand for, in order. */
-export async function mirrorSources(o: MirrorCliOptions): Promise<MirrorSource[]> {
-  let given = o.mirror ?? [];
-  if (given.length === 0 && resolver?.defaults) given = await resolver.defaults();
-  if (given.length === 0) {
-    throw new UsageError("No mirror was given: use -m/--mirror PATH|URL|NAME");
-  }
-  const out: MirrorSource[] = [];
-  for (const m of given) out.push(await resolveMirrorArg(m));
-  return out;
+export function mirrorSources(o: MirrorCliOptions): Promise<MirrorSource[]> {
+  return sourcesOf(o.mirror ?? [], resolver);
 }
 
 /**
@@ -283,7 +194,7 @@ export async function openCliMirrors(
   out?: Pick<Output, "debug" | "warn">,
 ): Promise<{ mirrors: MirrorSet; verifier?: Verifier; requireSignature: boolean }> {
   const sources = await mirrorSources(o);
-  const verifier = o.allowUnsigned ? safeVerifier(o) : cliVerifier(o);
+  const verifier = o.allowUnsigned ? safeVerifier(o) : trustedVerifier(o);
   const { openMirrors } = await import("../layout/open.ts");
   const mirrors = await openMirrors(
     sources.map((s) => ({
@@ -303,24 +214,10 @@ export async function openCliMirrors(
 
 function safeVerifier(o: MirrorCliOptions): Verifier | undefined {
   try {
-    return cliVerifier(o);
+    return trustedVerifier(o);
   } catch {
     return undefined;
   }
-}
-
-/** Where configured mirrors come from: spackle's config file and an extra mirrors.yaml. */
-export interface ConfigFlags {
-  config?: string;
-  mirrorsFile?: string;
-}
-
-/** The configured mirrors (spackle's config file and Spack's mirrors.yaml scopes). */
-export async function loadMirrors(flags: ConfigFlags) {
-  const c = await import("../config/mod.ts");
-  const settings = await c.loadSettings(c.configPath(flags.config));
-  const mirrors = await c.configuredMirrors(settings, { spackFile: flags.mirrorsFile });
-  return { c, settings, mirrors };
 }
 
 /**
@@ -328,19 +225,7 @@ export async function loadMirrors(flags: ConfigFlags) {
  * mirrors.yaml `mirrorsFile`) used by `-m NAME`; returns the loader of the configured mirrors.
  */
 export function installResolver(flags: ConfigFlags): () => ReturnType<typeof loadMirrors> {
-  let cached: ReturnType<typeof loadMirrors> | undefined;
-  const load = () => (cached ??= loadMirrors(flags));
-  setMirrorNameResolver({
-    async resolve(name) {
-      const m = (await load()).mirrors.find((x) => x.name === name);
-      if (!m) return undefined;
-      const { url: _f, view, ...fetchS3 } = m.fetch;
-      const { url: pushUrl, view: _p, ...pushS3 } = m.push;
-      return { url: m.fetch.url, view, s3: fetchS3, push: { url: pushUrl, s3: pushS3 } };
-    },
-    async defaults() {
-      return (await load()).mirrors.map((m) => m.name);
-    },
-  });
-  return load;
+  const r = configuredMirrorResolver(flags);
+  setMirrorNameResolver(r);
+  return r.load;
 }

@@ -1,6 +1,7 @@
 /** `bundle`: one file holding a v3 mirror, for air-gapped sites. */
 import { Option } from "commander";
 import type { Register } from "../context.ts";
+import { copyTrust } from "../../mirror/trusted_keys.ts";
 import { UsageError } from "../../errors.ts";
 import { Progress } from "../progress.ts";
 import { addLockfileOptions, lockQueries, readCliLock } from "../lockfile.ts";
@@ -10,7 +11,6 @@ import {
   positiveInt,
   requireLockInStore,
   syncProgress,
-  syncTrust,
 } from "../copy_options.ts";
 
 const register: Register = (program, act) => {
@@ -47,7 +47,7 @@ const register: Register = (program, act) => {
       }
       const src = await openCliStore(o.mirror, globals, { out });
       const { isRegistryStore } = await import("../../storage/registry/store.ts");
-      const trust = syncTrust(o, isRegistryStore(src), o.mirror);
+      const trust = copyTrust(o, isRegistryStore(src), o.mirror);
       if (lock) await requireLockInStore(src, lock, signal);
       specs = lockQueries(specs, lock);
       const progress = Progress.for(out);

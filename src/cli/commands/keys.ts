@@ -10,10 +10,8 @@ import { createKey, type KeyType } from "../../sign/keygen.ts";
 import {
   defaultKeyringDir,
   type KeyInfo,
-  keyInfo,
   Keyring,
   normaliseFingerprint,
-  readArmoredKeys,
   writeNewFile,
 } from "../../sign/keyring.ts";
 import { PASSPHRASE_ENV } from "../../sign/sign.ts";
@@ -104,24 +102,8 @@ async function mirrorKeys(ctx: Ctx, opts: { mirror?: string[] }, kr: Keyring) {
     ctx.signal,
     ctx.out,
   );
-  const trusted = new Set(await kr.fingerprints());
-  const out: (KeyInfo & { mirror: string; trusted: boolean; armored: string })[] = [];
-  for (const k of await mirrors.keys({ signal: ctx.signal })) {
-    for (const key of await readArmoredKeys(k.armored, `key ${k.fingerprint} of "${k.mirror}"`)) {
-      const info = await keyInfo(key);
-      if (key.isPrivate()) {
-        ctx.out.warn(`"${k.mirror}" publishes the secret key ${info.fingerprint}; ignored`);
-        continue;
-      }
-      out.push({
-        ...info,
-        mirror: k.mirror,
-        trusted: trusted.has(info.fingerprint),
-        armored: key.armor().replace(/\r\n/g, "\n"),
-      });
-    }
-  }
-  return out;
+  const { publishedKeys } = await import("../../mirror/trusted_keys.ts");
+  return await publishedKeys(mirrors, kr, { signal: ctx.signal, onWarning: (m) => ctx.out.warn(m) });
 }
 
 /**

@@ -14,10 +14,10 @@ async function verifyAll(
   onProgress?: (p: { mirror: string; done: number; total: number; bytes: number }) => void,
 ) {
   const { verifyMirror } = await import("../../mirror/verify.ts");
-  const { cliVerifier } = await import("../mirror_options.ts");
+  const { trustedVerifier } = await import("../../mirror/trusted_keys.ts");
   let verifier;
   try {
-    verifier = cliVerifier(o);
+    verifier = trustedVerifier(o);
   } catch {
     verifier = undefined;
   }

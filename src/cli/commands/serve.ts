@@ -65,10 +65,10 @@ const register: Register = (program, act) => {
     const { mirrors, data } = await loadSite(ctx, o, o.jobs);
     const { serveSite } = await import("../../web/serve.ts");
     const { verifyMirror } = await import("../../mirror/verify.ts");
-    const { cliVerifier } = await import("../mirror_options.ts");
-    let verifier: ReturnType<typeof cliVerifier>;
+    const { trustedVerifier } = await import("../../mirror/trusted_keys.ts");
+    let verifier: ReturnType<typeof trustedVerifier>;
     try {
-      verifier = cliVerifier(o);
+      verifier = trustedVerifier(o);
     } catch {
       verifier = undefined;
     }

@@ -1,6 +1,7 @@
 /** `sync`: copies entries with their runtime closure (or everything) into a v3 mirror. */
 import { Option } from "commander";
 import type { Register } from "../context.ts";
+import { copyTrust } from "../../mirror/trusted_keys.ts";
 import { formatBytes } from "../output.ts";
 import { pruneWait } from "../push_options.ts";
 import { Progress } from "../progress.ts";
@@ -11,7 +12,6 @@ import {
   positiveInt,
   requireLockInStore,
   syncProgress,
-  syncTrust,
 } from "../copy_options.ts";
 
 const register: Register = (program, act) => {
@@ -70,7 +70,7 @@ const register: Register = (program, act) => {
       const lock = await readCliLock(o);
       const from = await openCliStore(src, globals, { out });
       const { isRegistryStore } = await import("../../storage/registry/store.ts");
-      const trust = syncTrust(o, isRegistryStore(from), src);
+      const trust = copyTrust(o, isRegistryStore(from), src);
       if (lock) await requireLockInStore(from, lock, signal);
       specs = lockQueries(specs, lock);
       const to = await openCliStore(dst, globals, { writable: true, out });
