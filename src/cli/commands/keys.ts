@@ -103,7 +103,10 @@ async function mirrorKeys(ctx: Ctx, opts: { mirror?: string[] }, kr: Keyring) {
     ctx.out,
   );
   const { publishedKeys } = await import("../../mirror/trusted_keys.ts");
-  return await publishedKeys(mirrors, kr, { signal: ctx.signal, onWarning: (m) => ctx.out.warn(m) });
+  return await publishedKeys(mirrors, kr, {
+    signal: ctx.signal,
+    onWarning: (m) => ctx.out.warn(m),
+  });
 }
 
 /**
