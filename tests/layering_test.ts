@@ -172,6 +172,39 @@ Deno.test("command files never import the command table; the REPL never imports 
   assert.deepEqual(problems, []);
 });
 
+/**
+ * The front ends: they reach the library through its public entry point only, apart from the
+ * level-0 modules (errors and version, which import nothing), so that the command definitions
+ * load without the library; what runs a command imports the library when it runs.
+ */
+const FRONT_ENDS = ["cli", "repl"];
+const LEAVES = [join(src, "errors.ts"), join(src, "version.ts")];
+
+Deno.test("src/cli and src/repl import the library only through mod.ts (and errors, version)", () => {
+  const problems: string[] = [];
+  let seen = 0;
+  for (const f of files(src)) {
+    if (!FRONT_ENDS.includes(unit(f))) continue;
+    const text = readFileSync(f, "utf8");
+    for (
+      const m of text.matchAll(
+        /(?:import|export)[^"']*?from\s+["'](\.[^"']+)["']|import\(\s*["'](\.[^"']+)["']\s*\)/g,
+      )
+    ) {
+      const target = resolve(dirname(f), m[1] ?? m[2]);
+      if (target === join(REPO_ROOT, "mod.ts")) seen++;
+      else if (
+        target.startsWith(src + "/") && !FRONT_ENDS.includes(unit(target)) &&
+        !LEAVES.includes(target)
+      ) {
+        problems.push(`${relative(REPO_ROOT, f)} imports ${m[1] ?? m[2]} (use mod.ts)`);
+      }
+    }
+  }
+  assert.ok(seen > 10, `${seen} imports of mod.ts`);
+  assert.deepEqual(problems, []);
+});
+
 Deno.test("the cycle finder sees a cycle and ignores a chain", () => {
   const g = new Map([
     [src + "/a.ts", new Set([src + "/b.ts"])],

@@ -61,3 +61,11 @@ Deno.test("the import walker sees value imports and re-exports, not type-only or
   ].join("\n");
   assert.deepEqual(staticImports(src).sort(), ["./a.ts", "./d.ts", "./e.ts", "yaml"]);
 });
+
+Deno.test("the command definitions load none of the library but errors and version", () => {
+  const { files } = staticGraph(resolve(root, "cli.ts"));
+  const allowed = (f: string) =>
+    f === resolve(root, "cli.ts") || f.startsWith(resolve(root, "src/cli") + "/") ||
+    f === resolve(root, "src/errors.ts") || f === resolve(root, "src/version.ts");
+  assert.deepEqual([...files].filter((f) => !allowed(f)), []);
+});

@@ -1,102 +1,21 @@
 /**
- * What `sync` and `bundle` share: the trust options and how they are enforced, progress drawing
- * for copies, the warnings of entries admitted unverified, the lockfile check.
+ * Options shared by the commands that copy or check whole mirrors (`sync`, `bundle`, `verify`,
+ * `prune`): the trust options, whole-number flags. What they do when they run is in
+ * `copy_run.ts`, loaded with the command's implementation.
  *
  * @module
  */
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
-import { parseV3SpecManifestPath } from "../layout/v3/paths.ts";
-import type { BundleEvent, SyncEvent } from "../mirror/mod.ts";
-import type { Progress, ProgressItem } from "./progress.ts";
-import type { CliLock } from "./lockfile.ts";
-import type { ReadStore } from "../storage/store.ts";
 
-export function positiveInt(name: string) {
+/** Parses a whole number above 0 given to the flag `name`. */
+export function positiveInt(name: string): (v: string) => number {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) {
       throw new UsageError(`${name} must be a whole number above 0, not "${v}"`);
     }
     return n;
-  };
-}
-
-/** A short label for the manifest at `path`: name@version/hash7 for a spec, else its file. */
-export function entryLabel(path: string): string {
-  const spec = parseV3SpecManifestPath(path);
-  if (spec) return `${spec.name}@${spec.version}/${spec.hash.slice(0, 7)}`;
-  return path.slice(path.lastIndexOf("/") + 1);
-}
-
-/**
- * Draws a sync (or bundle) on `progress`: manifests read, then manifests done out of all with
- * the bytes of the blobs still to copy (blobs already present leave the total), a bar per blob
- * being copied, then the index rebuild and (bundle) the writing of the file.
- */
-export function syncProgress(progress: Progress): (e: SyncEvent | BundleEvent) => void {
-  const bars = new Map<string, { item: ProgressItem; bytes: number }>();
-  let entries = 0, bytes = 0;
-  return (e) => {
-    switch (e.kind) {
-      case "reading":
-        if (e.done === 0) progress.phase("reading manifests", e.total);
-        else progress.finish();
-        break;
-      case "plan":
-        entries = e.entries;
-        bytes = e.bytes;
-        progress.phase("total", entries, bytes);
-        break;
-      case "blob-start":
-        bars.set(e.path, {
-          item: progress.start(entryLabel(e.manifest), e.size, { counts: false }),
-          bytes: 0,
-        });
-        break;
-      case "blob-bytes": {
-        const b = bars.get(e.path);
-        if (b) {
-          b.item.advance(e.bytes);
-          b.bytes += e.bytes;
-        }
-        break;
-      }
-      case "blob-done": {
-        const b = bars.get(e.path);
-        if (b && e.status === "failed") {
-          // What was not copied leaves the total.
-          bytes -= e.size - b.bytes;
-          progress.setTotal(bytes, entries);
-          b.item.done();
-          bars.delete(e.path);
-        } else if (b) {
-          // A server-side copy moves bytes that never pass through here.
-          if (e.size > b.bytes) b.item.advance(e.size - b.bytes);
-          b.item.done();
-          bars.delete(e.path);
-        } else {
-          bytes -= e.size;
-          progress.setTotal(bytes, entries);
-        }
-        break;
-      }
-      case "entry":
-        progress.finish();
-        break;
-      case "index":
-        progress.phase("rebuilding the index");
-        break;
-      case "write":
-        progress.phase("writing the bundle", e.objects, e.bytes);
-        break;
-      case "write-bytes":
-        progress.advance(e.bytes);
-        break;
-      case "write-object":
-        progress.finish();
-        break;
-    }
   };
 }
 
@@ -115,19 +34,4 @@ export function addTrustOptions(cmd: Command): void {
       false,
     )
     .option("--require-signatures", "the default: leave entries that are not verified", false);
-}
-
-/** One warning line per admitted entry that is not verified. */
-export function entryWarnings(entries: { path: string; warning?: string }[]): string[] {
-  return entries.filter((e) => e.warning).map((e) => `${entryLabel(e.path)}: ${e.warning}`);
-}
-
-/** Refuses a lock whose specs are not all in the store's mirror, naming every missing one. */
-export async function requireLockInStore(store: ReadStore, lock: CliLock, signal: AbortSignal) {
-  const { openMirror } = await import("../layout/open.ts");
-  const { requireLockSpecs } = await import("../mirror/lockfile.ts");
-  await requireLockSpecs(lock.lock, await openMirror(store, { signal }), lock.label, {
-    all: lock.all,
-    signal,
-  });
 }

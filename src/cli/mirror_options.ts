@@ -15,25 +15,23 @@
 import { Option } from "commander";
 import type { Command } from "commander";
 import { errorMessage } from "../errors.ts";
-import {
-  type ConfigFlags,
-  configuredMirrorResolver,
-  loadConfiguredMirrors as loadMirrors,
-  type MirrorNameResolver,
-  type MirrorSource,
-  mirrorSources as sourcesOf,
-  resolveMirrorArg as resolveArg,
-} from "../config/mirror_names.ts";
-import { trustedVerifier } from "../mirror/trusted_keys.ts";
-import type { MirrorSet } from "../layout/open.ts";
-import type { Verifier } from "../sign/types.ts";
-import type { OpenStoreOptions } from "../storage/open.ts";
-import { retryMessage } from "../storage/retry.ts";
-import type { ReadStore, Store } from "../storage/store.ts";
+import type {
+  ConfigFlags,
+  MirrorNameResolver,
+  MirrorSet,
+  MirrorSource,
+  OpenStoreOptions,
+  ReadStore,
+  Store,
+  Verifier,
+} from "../../mod.ts";
 import type { GlobalOptions } from "./context.ts";
 import type { Output } from "./output.ts";
 
-export { type ConfigFlags, loadMirrors, type MirrorNameResolver, type MirrorSource };
+export type { ConfigFlags, MirrorNameResolver, MirrorSource };
+
+/** The library, loaded when a mirror is first opened (command definitions need none of it). */
+const library = () => import("../../mod.ts");
 
 /** The options `addMirrorOptions` defines. */
 export interface MirrorCliOptions {
@@ -95,16 +93,16 @@ export function addMirrorOptions(cmd: Command, opts: { signatures?: boolean } = 
 }
 
 /** What a mirror argument stands for, with the installed resolver of configured names. */
-export function resolveMirrorArg(
+export async function resolveMirrorArg(
   m: string,
   direction: "fetch" | "push" = "fetch",
 ): Promise<MirrorSource> {
-  return resolveArg(m, resolver, direction);
+  return await (await library()).resolveMirrorArg(m, resolver, direction);
 }
 
 /** The mirror URLs (and names) the options stand for, in order. */
-export function mirrorSources(o: MirrorCliOptions): Promise<MirrorSource[]> {
-  return sourcesOf(o.mirror ?? [], resolver);
+export async function mirrorSources(o: MirrorCliOptions): Promise<MirrorSource[]> {
+  return await (await library()).mirrorSources(o.mirror ?? [], resolver);
 }
 
 /**
@@ -165,7 +163,9 @@ export function cliStoreOptions(
   // Each retry and resume is reported as it happens.
   const warn = (out as Partial<Pick<Output, "warn">> | undefined)?.warn?.bind(out);
   const retry: NonNullable<OpenStoreOptions["retry"]> = {};
-  if (warn) retry.onRetry = (e, _n, ms) => warn(retryMessage(e, ms));
+  if (warn) {
+    retry.onRetry = (e, _n, ms) => void library().then((l) => warn(l.retryMessage(e, ms)));
+  }
   return { writable: opts.writable, http, s3, oci, retry };
 }
 
@@ -179,7 +179,7 @@ export async function openCliStore(
   opts: { writable?: boolean; direction?: "fetch" | "push"; out?: Pick<Output, "debug"> } = {},
 ): Promise<ReadStore | Store> {
   const m = await resolveMirrorArg(arg, opts.direction ?? (opts.writable ? "push" : "fetch"));
-  const { openStore } = await import("../storage/open.ts");
+  const { openStore } = await import("../../mod.ts");
   return await openStore(
     m.source,
     cliStoreOptions(globals, { ...opts, s3: m.s3, name: m.name }),
@@ -194,8 +194,8 @@ export async function openCliMirrors(
   out?: Pick<Output, "debug" | "warn">,
 ): Promise<{ mirrors: MirrorSet; verifier?: Verifier; requireSignature: boolean }> {
   const sources = await mirrorSources(o);
-  const verifier = o.allowUnsigned ? safeVerifier(o) : trustedVerifier(o);
-  const { openMirrors } = await import("../layout/open.ts");
+  const { openMirrors, trustedVerifier } = await library();
+  const verifier = o.allowUnsigned ? safeVerifier(() => trustedVerifier(o)) : trustedVerifier(o);
   const mirrors = await openMirrors(
     sources.map((s) => ({
       source: s.source,
@@ -212,9 +212,9 @@ export async function openCliMirrors(
   return { mirrors, verifier, requireSignature: !o.allowUnsigned };
 }
 
-function safeVerifier(o: MirrorCliOptions): Verifier | undefined {
+function safeVerifier(make: () => Verifier | undefined): Verifier | undefined {
   try {
-    return trustedVerifier(o);
+    return make();
   } catch {
     return undefined;
   }
@@ -225,7 +225,20 @@ function safeVerifier(o: MirrorCliOptions): Verifier | undefined {
  * mirrors.yaml `mirrorsFile`) used by `-m NAME`; returns the loader of the configured mirrors.
  */
 export function installResolver(flags: ConfigFlags): () => ReturnType<typeof loadMirrors> {
-  const r = configuredMirrorResolver(flags);
-  setMirrorNameResolver(r);
-  return r.load;
+  let r: ReturnType<typeof configured> | undefined;
+  const configured = async () => (await library()).configuredMirrorResolver(flags);
+  const get = () => (r ??= configured());
+  setMirrorNameResolver({
+    resolve: async (name) => await (await get()).resolve(name),
+    defaults: async () => await (await get()).defaults(),
+  });
+  return async () => await (await get()).load();
+}
+
+/** The configured mirrors (spackle's settings file and Spack's mirrors.yaml scopes). */
+export async function loadMirrors(flags: ConfigFlags): Promise<{
+  settings: import("../../mod.ts").Settings;
+  mirrors: import("../../mod.ts").MirrorConfig[];
+}> {
+  return await (await library()).loadConfiguredMirrors(flags);
 }

@@ -9,7 +9,7 @@ import {
   setMirrorNameResolver,
 } from "./mirror_options.ts";
 import { UsageError } from "../errors.ts";
-import { trustedVerifier } from "../mirror/trusted_keys.ts";
+import { trustedVerifier } from "../mirror/trust_policy.ts";
 
 Deno.test("mirrorSources keeps paths and URLs and asks the resolver for names", async () => {
   try {

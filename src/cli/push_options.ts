@@ -11,8 +11,8 @@ import process from "node:process";
 import { Option } from "commander";
 import { UsageError } from "../errors.ts";
 import type { Output } from "./output.ts";
-import type { Signer } from "../sign/types.ts";
-import type { Store } from "../storage/store.ts";
+import type { Signer } from "../../mod.ts";
+import type { Store } from "../../mod.ts";
 import type { StoreGlobals } from "./mirror_options.ts";
 
 /** The store a mirror argument (path, URL or configured name: its push side) stands for. */
@@ -22,7 +22,7 @@ export async function writableStore(
   out?: Pick<Output, "debug">,
 ): Promise<Store> {
   const { openCliStore } = await import("./mirror_options.ts");
-  const { isWritable } = await import("../storage/store.ts");
+  const { isWritable } = await import("../../mod.ts");
   const s = await openCliStore(url, globals, { writable: true, out });
   if (!isWritable(s)) throw new UsageError(`Cannot write to "${url}": the store is read-only`);
   return s;
@@ -43,7 +43,7 @@ export async function signerOf(keyFile: string): Promise<Signer> {
     throw new UsageError(`Cannot read the key file "${keyFile}": ${(e as Error).message}`);
   }
   const { signerFromArmored, needsPassphrase, PASSPHRASE_ENV } = await import(
-    "../sign/sign.ts"
+    "../../mod.ts"
   );
   let pass = process.env[PASSPHRASE_ENV];
   if (pass === undefined && await needsPassphrase(armored)) {
@@ -62,8 +62,8 @@ export async function chooseSigner(
   if (o.key && o.unsigned) throw new UsageError("Give --key or --unsigned, not both");
   if (o.unsigned) return undefined;
   if (o.key && existsSync(o.key)) return await signerOf(o.key);
-  const { Keyring, defaultKeyringDir } = await import("../sign/keyring.ts");
-  const { signerFromKeyring, PASSPHRASE_ENV } = await import("../sign/sign.ts");
+  const { Keyring, defaultKeyringDir } = await import("../../mod.ts");
+  const { signerFromKeyring, PASSPHRASE_ENV } = await import("../../mod.ts");
   const keyring = Keyring.open(defaultKeyringDir(o.keyring));
   try {
     return await signerFromKeyring(keyring, o.key, process.env[PASSPHRASE_ENV]);

@@ -7,7 +7,7 @@
 import { Option } from "commander";
 import type { Output } from "./output.ts";
 import { table } from "./output.ts";
-import type { FoundSpec } from "../tree/manage.ts";
+import type { FoundSpec } from "../../mod.ts";
 
 export function rootOption() {
   return new Option("--root <dir>", "install tree root (with a Spack database)")

@@ -33,7 +33,7 @@ export async function loadSite(ctx: Ctx, o: MirrorCliOptions, jobs: number) {
     ctx.out,
   );
   for (const n of mirrors.notes()) ctx.out.info(`note: ${n}`);
-  const { collectSite } = await import("../web/site.ts");
+  const { collectSite } = await import("../../mod.ts");
   const progress = Progress.for(ctx.out);
   let started = false;
   const { readFile } = await import("node:fs/promises");

@@ -63,7 +63,10 @@ export async function loadConfiguredMirrors(
  */
 export function configuredMirrorResolver(
   flags: ConfigFlags,
-): MirrorNameResolver & { load(): ReturnType<typeof loadConfiguredMirrors> } {
+): MirrorNameResolver & {
+  defaults(): Promise<string[]>;
+  load(): ReturnType<typeof loadConfiguredMirrors>;
+} {
   let cached: ReturnType<typeof loadConfiguredMirrors> | undefined;
   const load = () => (cached ??= loadConfiguredMirrors(flags));
   return {

@@ -17,8 +17,8 @@ export {
   publishedKeys,
   type TrustedKeys,
   trustedVerifier,
-  verifierFromKeys,
-} from "./trusted_keys.ts";
+} from "./trust_policy.ts";
+export { verifierFromKeys } from "./trusted_keys.ts";
 export {
   type DownloadedFile,
   type DownloadedSpec,

@@ -24,9 +24,9 @@ import {
   table,
 } from "../cli/output.ts";
 import type { MirrorCliOptions, StoreGlobals } from "../cli/mirror_options.ts";
-import type { EntryRef } from "../layout/types.ts";
-import { errorMessage, UsageError } from "../errors.ts";
-import { isClearsigned, splitClearsigned } from "../sign/clearsign.ts";
+import type { EntryRef } from "../../mod.ts";
+import { errorMessage, UsageError } from "../../mod.ts";
+import { isClearsigned, splitClearsigned } from "../../mod.ts";
 
 /** REPL words and what they run. */
 export const REPL_WORDS: Record<string, string> = {

@@ -1,17 +1,10 @@
 /** `bundle`: one file holding a v3 mirror, for air-gapped sites. */
 import { Option } from "commander";
 import type { Register } from "../context.ts";
-import { copyTrust } from "../../mirror/trusted_keys.ts";
 import { UsageError } from "../../errors.ts";
 import { Progress } from "../progress.ts";
 import { addLockfileOptions, lockQueries, readCliLock } from "../lockfile.ts";
-import {
-  addTrustOptions,
-  entryWarnings,
-  positiveInt,
-  requireLockInStore,
-  syncProgress,
-} from "../copy_options.ts";
+import { addTrustOptions, positiveInt } from "../copy_options.ts";
 
 const register: Register = (program, act) => {
   const bundleCmd = program
@@ -39,15 +32,16 @@ const register: Register = (program, act) => {
   addLockfileOptions(bundleCmd);
   bundleCmd
     .action(act(async ({ out, globals, signal }, specs: string[], o) => {
-      const m = await import("../../mirror/mod.ts");
+      const m = await import("../../../mod.ts");
+      const { entryWarnings, requireLockInStore, syncProgress } = await import("../copy_run.ts");
       const { openCliStore } = await import("../mirror_options.ts");
       const lock = await readCliLock(o);
       if (!specs.length && !lock) {
         throw new UsageError("Cannot bundle: give specs, --lockfile or -e");
       }
       const src = await openCliStore(o.mirror, globals, { out });
-      const { isRegistryStore } = await import("../../storage/registry/store.ts");
-      const trust = copyTrust(o, isRegistryStore(src), o.mirror);
+      const { isRegistryStore } = await import("../../../mod.ts");
+      const trust = m.copyTrust(o, isRegistryStore(src), o.mirror);
       if (lock) await requireLockInStore(src, lock, signal);
       specs = lockQueries(specs, lock);
       const progress = Progress.for(out);

@@ -52,14 +52,14 @@ const register: Register = (program, act) => {
           }
           const { mirrors, requireSignature } = await openReadMirrors(ctx, o);
           if (lock) {
-            const { requireLockSpecs } = await import("../../mirror/lockfile.ts");
+            const { requireLockSpecs } = await import("../../../mod.ts");
             await requireLockSpecs(lock.lock, mirrors, lock.label, {
               all: lock.all,
               noDeps: !o.deps,
               signal: ctx.signal,
             });
           }
-          const { downloadSpecs, specsToDownload } = await import("../../mirror/download.ts");
+          const { downloadSpecs, specsToDownload } = await import("../../../mod.ts");
           const { refs, rootQueries, skipped } = await specsToDownload(
             mirrors,
             lockQueries(queries, lock),

@@ -21,12 +21,12 @@ const register: Register = (program, act) => {
         "  spackle --json find --root /opt/sw /iicodpd",
     )
     .action(act(async ({ out }, query: string[], o) => {
-      const t = await import("../../tree/manage.ts");
+      const t = await import("../../../mod.ts");
       const tree = t.openInstallTree(o.root);
       let specs = t.findInstalled(tree, query, { explicit: o.explicit, implicit: o.implicit });
       const lock = await readCliLock(o);
       if (lock) {
-        const { lockfileClosure } = await import("../../index/lockfile.ts");
+        const { lockfileClosure } = await import("../../../mod.ts");
         const want = new Set(lockfileClosure(lock.lock).map((n) => n.hash));
         specs = specs.filter((s) => want.has(s.hash));
       }

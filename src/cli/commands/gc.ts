@@ -16,7 +16,7 @@ const register: Register = (program, act) => {
       "\nExamples:\n  spackle gc --root /opt/sw\n  spackle gc --root /opt/sw --yes",
     )
     .action(act(async ({ out, signal }, o) => {
-      const t = await import("../../tree/manage.ts");
+      const t = await import("../../../mod.ts");
       const tree = t.openInstallTree(o.root);
       const unused = t.unusedSpecs(tree);
       if (o.yes && unused.length) await t.uninstall(tree.root, { remove: unused }, signal);

@@ -3,7 +3,7 @@ import { Option } from "commander";
 import type { Register } from "../context.ts";
 import { UsageError } from "../../errors.ts";
 import { addMirrorOptions, type MirrorCliOptions, openCliMirrors } from "../mirror_options.ts";
-import type { DepType } from "../../spec/types.ts";
+import type { DepType } from "../../../mod.ts";
 
 const DEP_TYPES = ["build", "link", "run", "test"] as const;
 
@@ -62,7 +62,7 @@ const register: Register = (program, act) => {
     );
     const ref = await mirrors.resolve(query, { signal: ctx.signal });
     const e = await mirrors.entry(ref.hash, { requireSignature: false, signal: ctx.signal });
-    const { specGraph, toDot, toMermaid, toSvg } = await import("../../web/graph.ts");
+    const { specGraph, toDot, toMermaid, toSvg } = await import("../../../mod.ts");
     const g = specGraph(e.spec, { depTypes: o.deptype });
     const title = `${ref.name}@${ref.version}/${ref.hash.slice(0, 7)}`;
     if (ctx.out.json) {

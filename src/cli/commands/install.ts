@@ -76,7 +76,7 @@ const register: Register = (program, act) => {
     }
     const opened = await openCliMirrors(o, globals, signal, out);
     if (lock) {
-      const { requireLockSpecs } = await import("../../mirror/lockfile.ts");
+      const { requireLockSpecs } = await import("../../../mod.ts");
       await requireLockSpecs(lock.lock, opened.mirrors, lock.label, { all: lock.all, signal });
     }
     const started = performance.now();

@@ -6,15 +6,8 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import process from "node:process";
 import { errorMessage, UsageError } from "../../errors.ts";
-import { createKey, type KeyType } from "../../sign/keygen.ts";
-import {
-  defaultKeyringDir,
-  type KeyInfo,
-  Keyring,
-  normaliseFingerprint,
-  writeNewFile,
-} from "../../sign/keyring.ts";
-import { PASSPHRASE_ENV } from "../../sign/sign.ts";
+import type { KeyType } from "../../../mod.ts";
+import type { KeyInfo, Keyring } from "../../../mod.ts";
 import { type ActFn, type Ctx, EXIT, group, type Register } from "../context.ts";
 import { addMirrorOptions, openCliMirrors } from "../mirror_options.ts";
 import { type Output, table } from "../output.ts";
@@ -24,9 +17,16 @@ interface KeyringOpts {
   keyring?: string;
 }
 
+/**
+ * The variable holding a signing key's passphrase (the library's `PASSPHRASE_ENV`, spelled out
+ * here so that the command definitions load without the library; a test keeps them equal).
+ */
+export const PASSPHRASE_ENV = "SPACKLE_SIGNING_PASSPHRASE";
+
 /** The keyring the `--keyring` option of the group (or of the verb) names. */
-function keyringOf(cmd: Command): Keyring {
+async function keyringOf(cmd: Command): Promise<Keyring> {
   const o = cmd.optsWithGlobals() as KeyringOpts;
+  const { Keyring, defaultKeyringDir } = await import("../../../mod.ts");
   return Keyring.open(defaultKeyringDir(o.keyring));
 }
 
@@ -102,7 +102,7 @@ async function mirrorKeys(ctx: Ctx, opts: { mirror?: string[] }, kr: Keyring) {
     ctx.signal,
     ctx.out,
   );
-  const { publishedKeys } = await import("../../mirror/trusted_keys.ts");
+  const { publishedKeys } = await import("../../../mod.ts");
   return await publishedKeys(mirrors, kr, {
     signal: ctx.signal,
     onWarning: (m) => ctx.out.warn(m),
@@ -194,7 +194,7 @@ function listVerb(keys: Command, act: ActFn): void {
         "  spackle keys list -m https://binaries.spack.io/develop",
     )
     .action(act(async (ctx: Ctx, opts: { mirror?: string[] }, cmd: Command) => {
-      const kr = keyringOf(cmd);
+      const kr = await keyringOf(cmd);
       if (opts.mirror?.length) {
         const found = await mirrorKeys(ctx, opts, kr);
         if (ctx.out.json) {
@@ -225,7 +225,7 @@ function trustVerb(keys: Command, act: ActFn): void {
       "\nExamples:\n  spackle keys trust ./e4s.pub\n  curl -s URL | spackle keys trust -",
     )
     .action(act(async (ctx: Ctx, files: string[], _opts: unknown, cmd: Command) => {
-      const kr = keyringOf(cmd);
+      const kr = await keyringOf(cmd);
       const done: string[] = [];
       for (const f of files) {
         const text = await readKeyFile(f);
@@ -262,7 +262,7 @@ function untrustVerb(keys: Command, act: ActFn): void {
         "  spackle keys remove 6EE87675E657CA38",
     )
     .action(act(async (ctx: Ctx, fpr: string, opts: { secret: boolean }, cmd: Command) => {
-      const kr = keyringOf(cmd);
+      const kr = await keyringOf(cmd);
       const removed = await kr.untrust(fpr, { secret: opts.secret });
       if (ctx.out.json) ctx.out.data({ keyring: kr.dir, removed });
       else ctx.out.info(`No longer trusted: ${removed}`);
@@ -323,13 +323,14 @@ function createVerb(keys: Command, act: ActFn): void {
         ? await newPassphrase()
         : process.env[PASSPHRASE_ENV] || undefined;
       if (opts.type === "rsa4096") ctx.out.info("Creating an RSA 4096 key (a few seconds)...");
+      const { createKey, writeNewFile } = await import("../../../mod.ts");
       const key = await createKey({
         name: opts.name,
         email: opts.email,
         type: opts.type as KeyType,
         passphrase,
       });
-      const kr = keyringOf(cmd);
+      const kr = await keyringOf(cmd);
       // The secret-key file first: when it cannot be written, nothing else is.
       if (opts.secretOut) {
         await writeNewFile(opts.secretOut, key.secretKeyArmored, {
@@ -379,9 +380,10 @@ function exportVerb(keys: Command, act: ActFn): void {
       opts: { secret: boolean; output?: string; force: boolean },
       cmd: Command,
     ) => {
-      const kr = keyringOf(cmd);
+      const kr = await keyringOf(cmd);
       const text = opts.secret ? await kr.secretKey(fpr) : await kr.publicKey(fpr);
       if (opts.output) {
+        const { writeNewFile } = await import("../../../mod.ts");
         await writeNewFile(opts.output, text, {
           mode: opts.secret ? 0o600 : 0o644,
           replace: opts.force,
@@ -439,6 +441,7 @@ function fetchVerb(keys: Command, act: ActFn): void {
       if (!opts.trust && (opts.fingerprint?.length || opts.yes)) {
         throw new UsageError("--fingerprint and --yes go with --trust");
       }
+      const { normaliseFingerprint } = await import("../../../mod.ts");
       const wanted = (opts.fingerprint ?? []).map((f) => {
         const n = normaliseFingerprint(f);
         if (n.length !== 40) {
@@ -448,7 +451,7 @@ function fetchVerb(keys: Command, act: ActFn): void {
         }
         return n;
       });
-      const kr = keyringOf(cmd);
+      const kr = await keyringOf(cmd);
       const found = await mirrorKeys(ctx, opts, kr);
       if (found.length === 0) {
         ctx.out.warn("The mirror publishes no keys");

@@ -18,14 +18,14 @@ const register: Register = (program, act) => {
       } catch (e) {
         throw new UsageError(`Cannot read the key file "${keyfile}": ${(e as Error).message}`);
       }
-      const { readArmoredKeys } = await import("../../sign/keyring.ts");
+      const { readArmoredKeys } = await import("../../../mod.ts");
       const keys = await readArmoredKeys(armored, `the key file "${keyfile}"`);
       if (keys.length !== 1) {
         throw new UsageError(`The key file "${keyfile}" holds ${keys.length} keys: give one`);
       }
       const key = keys[0].toPublic();
       const fpr = key.getFingerprint().toUpperCase();
-      const { V3Writer } = await import("../../layout/v3/writer.ts");
+      const { V3Writer } = await import("../../../mod.ts");
       const writer = new V3Writer(await writableStore(mirror, globals, out), {
         onPruneWait: pruneWait(out),
       });

@@ -1,7 +1,7 @@
 /** `list` (`ls`): the specs of the mirrors. */
 import type { Register } from "../context.ts";
 import type { MirrorCliOptions } from "../mirror_options.ts";
-import type { EntryRef, Mirror } from "../../layout/mod.ts";
+import type { EntryRef, Mirror } from "../../../mod.ts";
 import { errorCode, errorMessage } from "../../errors.ts";
 import { columnWidths, table } from "../output.ts";
 import { addMirror, openReadMirrors } from "../read_options.ts";
@@ -70,7 +70,7 @@ const register: Register = (program, act) => {
         ];
         // Rows are made a part at a time and written in large writes, with collections asked
         // for as the garbage grows: tens of thousands of rows would otherwise all be held.
-        const { MemoryPacer } = await import("../../core/memory_pacer.ts");
+        const { MemoryPacer } = await import("../../../mod.ts");
         const pacer = new MemoryPacer({ headroom: 8 << 20, every: 256 << 10 });
         const widths: number[] = [];
         const PART = 2000;

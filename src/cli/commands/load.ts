@@ -1,7 +1,7 @@
 /** `load`: shell code putting installed specs in the environment. */
 import type { Register } from "../context.ts";
 import { UsageError } from "../../errors.ts";
-import type { FoundSpec } from "../../tree/manage.ts";
+import type { FoundSpec } from "../../../mod.ts";
 import { readCliLock } from "../lockfile.ts";
 
 const register: Register = (program, act) => {
@@ -34,9 +34,9 @@ const register: Register = (program, act) => {
       if (!shells.length && !out.json) {
         throw new UsageError("Give a shell (--sh, --csh, --fish) or --json");
       }
-      const l = await import("../../tree/load.ts");
+      const l = await import("../../../mod.ts");
       const lock = await readCliLock(o);
-      let mods: import("../../tree/load.ts").PathMod[];
+      let mods: import("../../../mod.ts").PathMod[];
       let loaded: FoundSpec[] = [];
       if (o.view) {
         if (specs.length || lock) throw new UsageError("Give --view or specs, not both");
@@ -50,7 +50,7 @@ const register: Register = (program, act) => {
         mods = l.viewModifications(resolve(o.view));
       } else {
         if (!o.root) throw new UsageError("load needs --root (or --view)");
-        const t = await import("../../tree/manage.ts");
+        const t = await import("../../../mod.ts");
         const tree = t.openInstallTree(o.root);
         let queries = [...specs];
         if (lock) queries.push(...lock.lock.roots.map((r) => `/${r.hash}`));
@@ -63,7 +63,7 @@ const register: Register = (program, act) => {
         if (!queries.length) throw new UsageError("Cannot load: give specs, --lockfile or -e");
         const roots = t.resolveInstalled(tree, queries);
         mods = l.loadModifications(tree, roots);
-        loaded = roots.map(t.found);
+        loaded = roots.map(t.foundSpec);
       }
       const changes = l.applyModifications(mods, process.env, { unload: !!o.unload });
       if (out.json) {

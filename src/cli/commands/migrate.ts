@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { EXIT, type Register } from "../context.ts";
 import { NotFoundError, UsageError } from "../../errors.ts";
-import type { Store } from "../../storage/store.ts";
+import type { Store } from "../../../mod.ts";
 import { chooseSigner, jobsOption, pruneWait, writableStore } from "../push_options.ts";
 
 const register: Register = (program, act) => {
@@ -42,9 +42,9 @@ const register: Register = (program, act) => {
     )
     .action(act(async ({ out, globals, signal }, src: string, dst: string, o) => {
       const { openCliStore } = await import("../mirror_options.ts");
-      const { migrate } = await import("../../mirror/migrate.ts");
-      const { keyringVerifier } = await import("../../sign/verify.ts");
-      const { defaultKeyringDir } = await import("../../sign/keyring.ts");
+      const { migrate } = await import("../../../mod.ts");
+      const { keyringVerifier } = await import("../../../mod.ts");
+      const { defaultKeyringDir } = await import("../../../mod.ts");
       const keys: string[] = [];
       for (const f of o.trust ?? []) {
         try {

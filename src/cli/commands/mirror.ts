@@ -42,7 +42,7 @@ const register: Register = (program, act) => {
   // command line leaves unset, once the global options (--config) are known.
   program.hook("preSubcommand", async (root, sub) => {
     const g = root.opts() as ConfigFlags & { caFile?: string };
-    const c = await import("../../config/settings.ts");
+    const c = await import("../../../mod.ts");
     const s = await c.loadSettings(c.configPath(g.config));
     applySettings(sub as Command, s);
     if (s.caFile && root.getOptionValueSource("caFile") === undefined) {
@@ -145,7 +145,7 @@ const register: Register = (program, act) => {
     )
     .action(act(async ({ out }, name: string, url: string, o, cmd: Command) => {
       const g = cmd.optsWithGlobals() as ConfigFlags;
-      const c = await import("../../config/mod.ts");
+      const c = await import("../../../mod.ts");
       const path = c.configPath(g.config);
       const m = await c.addMirror(path, name, url, {
         signed: o.unsigned ? false : undefined,
@@ -167,7 +167,7 @@ const register: Register = (program, act) => {
     .addHelpText("after", "\nExamples:\n  spackle mirror remove site")
     .action(act(async ({ out }, name: string, _o, cmd: Command) => {
       const g = cmd.optsWithGlobals() as ConfigFlags;
-      const c = await import("../../config/mod.ts");
+      const c = await import("../../../mod.ts");
       const path = c.configPath(g.config);
       await c.removeMirror(path, name);
       if (out.json) out.data({ config: path, removed: name });
@@ -182,7 +182,7 @@ const register: Register = (program, act) => {
     .addHelpText("after", "\nExamples:\n  spackle config\n  spackle --json config")
     .action(act(async ({ out }, _o, cmd: Command) => {
       const g = cmd.optsWithGlobals() as ConfigFlags;
-      const c = await import("../../config/mod.ts");
+      const c = await import("../../../mod.ts");
       const settings = await c.loadSettings(c.configPath(g.config));
       const scopes = c.spackScopes({ file: g.mirrorsFile }).map((s) => ({
         ...s,

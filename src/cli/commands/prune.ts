@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { Option } from "commander";
 import type { Register } from "../context.ts";
 import { UsageError } from "../../errors.ts";
-import type { PruneProgress } from "../../mirror/mod.ts";
+import type { PruneProgress } from "../../../mod.ts";
 import { Progress } from "../progress.ts";
 import { readCliLock } from "../lockfile.ts";
 import { positiveInt } from "../copy_options.ts";
@@ -56,7 +56,7 @@ const register: Register = (program, act) => {
       "\nExamples:\n  spackle prune ./mirror\n  spackle prune s3://bucket/cache --keep spack.lock --delete",
     )
     .action(act(async ({ out, globals, signal }, mirror: string, o) => {
-      const m = await import("../../mirror/mod.ts");
+      const m = await import("../../../mod.ts");
       const { openCliStore } = await import("../mirror_options.ts");
       let keep: Set<string> | undefined;
       if (o.keep) {
@@ -77,7 +77,7 @@ const register: Register = (program, act) => {
       const lock = await readCliLock(o);
       if (lock && keep) throw new UsageError("Give --keep or --lockfile/-e, not both");
       if (lock) {
-        const { lockfileClosure } = await import("../../index/lockfile.ts");
+        const { lockfileClosure } = await import("../../../mod.ts");
         keep = new Set(lockfileClosure(lock.lock, { all: lock.all }).map((n) => n.hash));
       }
       if (!keep && o.keepNothing) keep = new Set();

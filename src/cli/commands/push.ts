@@ -5,7 +5,7 @@ import { NotFoundError, UsageError } from "../../errors.ts";
 import { addLockfileOptions, lockQueries, readCliLock } from "../lockfile.ts";
 import { formatBytes } from "../output.ts";
 import { Progress, withUploadProgress } from "../progress.ts";
-import type { InstalledPrefix, InstallSource } from "../../push/push.ts";
+import type { InstalledPrefix, InstalledSource } from "../../../mod.ts";
 import { chooseSigner, jobsOption, pruneWait, writableStore } from "../push_options.ts";
 
 const register: Register = (program, act) => {
@@ -67,9 +67,9 @@ const register: Register = (program, act) => {
     .action(
       act(async ({ out, globals, signal, onInterrupt }, mirror: string, specs: string[], o) => {
         const { openDbSource, prefixSource, pushSpecs, specsToPush } = await import(
-          "../../push/push.ts"
+          "../../../mod.ts"
         );
-        const { V3Writer } = await import("../../layout/v3/writer.ts");
+        const { V3Writer } = await import("../../../mod.ts");
         // What is pushed and where are checked before a passphrase is asked for.
         const lock = await readCliLock(o);
         if (lock && !o.root) {
@@ -79,7 +79,7 @@ const register: Register = (program, act) => {
           throw new UsageError("Cannot push: give specs, --lockfile or -e");
         }
         const store = await writableStore(mirror, globals, out);
-        let src: InstallSource;
+        let src: InstalledSource;
         let requested: InstalledPrefix[];
         if (o.root) {
           const db = await openDbSource(o.root, {
@@ -124,20 +124,20 @@ const register: Register = (program, act) => {
         const { items, missing } = specsToPush(requested, src, only, {
           buildDeps: !o.withoutBuildDependencies,
         });
-        const { isRegistryStore } = await import("../../storage/registry/store.ts");
+        const { isRegistryStore } = await import("../../../mod.ts");
         const oci = isRegistryStore(store) ? store : undefined;
         if (oci && o.key) {
           throw new UsageError(`Cannot sign for ${store.url.href}: OCI build caches are unsigned`);
         }
         const signer = oci ? undefined : await chooseSigner(o);
         const progress = Progress.for(out);
-        const { OciWriter } = await import("../../layout/oci/writer.ts");
+        const { OciWriter } = await import("../../../mod.ts");
         if (o.baseImage && !oci) {
           throw new UsageError(`--base-image is for oci:// mirrors, not "${store.url.href}"`);
         }
         let baseImage: NonNullable<ConstructorParameters<typeof OciWriter>[1]>["baseImage"];
         if (o.baseImage) {
-          const { parseImageRef, ociUrl } = await import("../../storage/registry/reference.ts");
+          const { parseImageRef, ociUrl } = await import("../../../mod.ts");
           const { openCliStore } = await import("../mirror_options.ts");
           const img = parseImageRef(o.baseImage);
           const bs = await openCliStore(ociUrl(img), globals, { out });
@@ -182,7 +182,7 @@ const register: Register = (program, act) => {
         if (o.updateIndex && writer instanceof OciWriter) {
           index = await writer.rebuildIndex({ signal });
         } else if (o.updateIndex && writer instanceof V3Writer) {
-          const { updateIndex } = await import("../../push/update_index.ts");
+          const { updateIndex } = await import("../../../mod.ts");
           index = await updateIndex(writer, { signal, keys: !!signer });
           for (const s of index.skipped) out.warn(`not indexed ${s.path}: ${s.reason}`);
         }

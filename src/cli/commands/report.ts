@@ -1,7 +1,7 @@
 /** `report`: a static HTML report of mirrors. */
 import { Option } from "commander";
 import type { Ctx, Register } from "../context.ts";
-import type { MirrorSet } from "../../layout/mod.ts";
+import type { MirrorSet } from "../../../mod.ts";
 import { UsageError } from "../../errors.ts";
 import { addMirrorOptions, type MirrorCliOptions } from "../mirror_options.ts";
 import { loadSite, positiveInt } from "../web_options.ts";
@@ -13,8 +13,8 @@ async function verifyAll(
   o: MirrorCliOptions,
   onProgress?: (p: { mirror: string; done: number; total: number; bytes: number }) => void,
 ) {
-  const { verifyMirror } = await import("../../mirror/verify.ts");
-  const { trustedVerifier } = await import("../../mirror/trusted_keys.ts");
+  const { verifyMirror } = await import("../../../mod.ts");
+  const { trustedVerifier } = await import("../../../mod.ts");
   let verifier;
   try {
     verifier = trustedVerifier(o);
@@ -73,14 +73,14 @@ const register: Register = (program, act) => {
       throw new UsageError("report needs exactly one of -o/--output DIR and --into MIRROR");
     }
     const { mirrors, data, hrefBase } = await loadSite(ctx, o, o.jobs);
-    const web = await import("../../web/mod.ts");
-    let into: import("../../storage/store.ts").Store | undefined;
+    const web = await import("../../../mod.ts");
+    let into: import("../../../mod.ts").Store | undefined;
     if (o.into) {
       const { openCliStore } = await import("../mirror_options.ts");
       into = await openCliStore(o.into, ctx.globals, {
         writable: true,
         out: ctx.out,
-      }) as import("../../storage/store.ts").Store;
+      }) as import("../../../mod.ts").Store;
     }
     if (o.verify) data.verify = await verifyAll(ctx, mirrors, o);
     const beside = (i: number) =>

@@ -63,9 +63,9 @@ const register: Register = (program, act) => {
     },
   ) => {
     const { mirrors, data } = await loadSite(ctx, o, o.jobs);
-    const { serveSite } = await import("../../web/serve.ts");
-    const { verifyMirror } = await import("../../mirror/verify.ts");
-    const { trustedVerifier } = await import("../../mirror/trusted_keys.ts");
+    const { serveSite } = await import("../../../mod.ts");
+    const { verifyMirror } = await import("../../../mod.ts");
+    const { trustedVerifier } = await import("../../../mod.ts");
     let verifier: ReturnType<typeof trustedVerifier>;
     try {
       verifier = trustedVerifier(o);

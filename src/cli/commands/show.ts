@@ -1,7 +1,7 @@
 /** `show`: one spec of the mirrors, its files, signature and dependency tree. */
 import type { Register } from "../context.ts";
 import type { MirrorCliOptions } from "../mirror_options.ts";
-import type { Entry } from "../../layout/mod.ts";
+import type { Entry } from "../../../mod.ts";
 import { formatBytes } from "../output.ts";
 import { signatureText, treeLines } from "../present.ts";
 import { addMirror, openReadMirrors } from "../read_options.ts";
@@ -85,7 +85,7 @@ const register: Register = (program, act) => {
       for (const h of e.spec.nodes.keys()) {
         inCache.set(h, (await mirrors.ref(h, { signal: ctx.signal }))?.inBuildcache ?? false);
       }
-      const { checkDagHash } = await import("../../spec/dag_hash.ts");
+      const { checkDagHash } = await import("../../../mod.ts");
       const hashes = new Map(
         [...e.spec.nodes.values()].map((n) => [n.hash, checkDagHash(n, e.spec.formatVersion)]),
       );

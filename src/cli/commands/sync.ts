@@ -1,18 +1,11 @@
 /** `sync`: copies entries with their runtime closure (or everything) into a v3 mirror. */
 import { Option } from "commander";
 import type { Register } from "../context.ts";
-import { copyTrust } from "../../mirror/trusted_keys.ts";
 import { formatBytes } from "../output.ts";
 import { pruneWait } from "../push_options.ts";
 import { Progress } from "../progress.ts";
 import { addLockfileOptions, lockQueries, readCliLock } from "../lockfile.ts";
-import {
-  addTrustOptions,
-  entryWarnings,
-  positiveInt,
-  requireLockInStore,
-  syncProgress,
-} from "../copy_options.ts";
+import { addTrustOptions, positiveInt } from "../copy_options.ts";
 
 const register: Register = (program, act) => {
   const syncCmd = program
@@ -65,12 +58,13 @@ const register: Register = (program, act) => {
   addLockfileOptions(syncCmd);
   syncCmd
     .action(act(async ({ out, globals, signal }, src: string, dst: string, specs: string[], o) => {
-      const m = await import("../../mirror/mod.ts");
+      const m = await import("../../../mod.ts");
+      const { entryWarnings, requireLockInStore, syncProgress } = await import("../copy_run.ts");
       const { openCliStore } = await import("../mirror_options.ts");
       const lock = await readCliLock(o);
       const from = await openCliStore(src, globals, { out });
-      const { isRegistryStore } = await import("../../storage/registry/store.ts");
-      const trust = copyTrust(o, isRegistryStore(from), src);
+      const { isRegistryStore } = await import("../../../mod.ts");
+      const trust = m.copyTrust(o, isRegistryStore(from), src);
       if (lock) await requireLockInStore(from, lock, signal);
       specs = lockQueries(specs, lock);
       const to = await openCliStore(dst, globals, { writable: true, out });

@@ -19,7 +19,7 @@ const register: Register = (program, act) => {
         "  spackle uninstall --root /opt/sw --dependents libzz --dry-run",
     )
     .action(act(async ({ out, signal }, specs: string[], o) => {
-      const t = await import("../../tree/manage.ts");
+      const t = await import("../../../mod.ts");
       const tree = t.openInstallTree(o.root);
       const plan = t.planUninstall(tree, t.resolveInstalled(tree, specs), {
         dependents: o.dependents,

@@ -17,10 +17,10 @@ const register: Register = (program, act) => {
       "\nExamples:\n  spackle update-index ./mirror\n  spackle update-index --keys s3://bucket/cache",
     )
     .action(act(async ({ out, globals, signal }, mirror: string, o) => {
-      const { updateIndex } = await import("../../push/update_index.ts");
-      const { V3Writer } = await import("../../layout/v3/writer.ts");
+      const { updateIndex } = await import("../../../mod.ts");
+      const { V3Writer } = await import("../../../mod.ts");
       const store = await writableStore(mirror, globals, out);
-      const { isRegistryStore } = await import("../../storage/registry/store.ts");
+      const { isRegistryStore } = await import("../../../mod.ts");
       let res: Awaited<ReturnType<typeof updateIndex>>;
       if (isRegistryStore(store)) {
         // An OCI registry: the index image from every spec tag (there are no keys).
@@ -29,7 +29,7 @@ const register: Register = (program, act) => {
             `Cannot write a key index to ${store.url.href}: OCI caches are unsigned`,
           );
         }
-        const { OciWriter } = await import("../../layout/oci/writer.ts");
+        const { OciWriter } = await import("../../../mod.ts");
         res = await new OciWriter(store).rebuildIndex({ jobs: o.jobs, signal });
       } else {
         res = await updateIndex(new V3Writer(store, { onPruneWait: pruneWait(out) }), {

@@ -86,7 +86,7 @@ const register: Register = (program, act) => {
       }).finally(() => progress.stop());
       if (lock) {
         // Specs of the lock that the mirror lacks: missing metadata, as verify reports it.
-        const { openMirror } = await import("../../layout/open.ts");
+        const { openMirror } = await import("../../../mod.ts");
         const mir = await openMirror(store, { signal });
         for (const n of await m.missingLockSpecs(lock.lock, mir, { all: lock.all, signal })) {
           report.findings.push({

@@ -34,8 +34,8 @@ const register: Register = (program, act) => {
           `  spackle view ${verb} /opt/sw/view --root /opt/sw --lockfile spack.lock`,
       )
       .action(act(async ({ out, signal }, dir: string, specs: string[], o) => {
-        const t = await import("../../tree/manage.ts");
-        const v = await import("../../tree/view.ts");
+        const t = await import("../../../mod.ts");
+        const v = await import("../../../mod.ts");
         const tree = t.openInstallTree(o.root);
         const lock = await readCliLock(o);
         const queries = [...specs, ...(lock?.lock.roots.map((r) => `/${r.hash}`) ?? [])];
@@ -76,7 +76,7 @@ const register: Register = (program, act) => {
       "\nExamples:\n  spackle view remove /opt/sw/view cmake\n  spackle view remove /opt/sw/view",
     )
     .action(act(async ({ out, signal }, dir: string, specs: string[]) => {
-      const v = await import("../../tree/view.ts");
+      const v = await import("../../../mod.ts");
       const removed = await v.removeFromView(dir, specs, { signal });
       if (out.json) {
         out.data({ view: dir, removed });
