@@ -4,8 +4,7 @@
  *
  * @module
  */
-import type { Entry } from "../../mod.ts";
-import type { SpecDag } from "../../mod.ts";
+import type { Entry, SpecDag } from "../../mod.ts";
 
 /** Lines of the dependency tree of a spec DAG, with dependency types and virtuals. */
 export function treeLines(spec: SpecDag, inCache?: Map<string, boolean>): string[] {

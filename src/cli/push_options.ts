@@ -11,8 +11,7 @@ import process from "node:process";
 import { Option } from "commander";
 import { UsageError } from "../errors.ts";
 import type { Output } from "./output.ts";
-import type { Signer } from "../../mod.ts";
-import type { Store } from "../../mod.ts";
+import type { Signer, Store } from "../../mod.ts";
 import type { StoreGlobals } from "./mirror_options.ts";
 
 /** The store a mirror argument (path, URL or configured name: its push side) stands for. */
@@ -86,7 +85,8 @@ export function pruneWait(out: Pick<Output, "warn">) {
     );
 }
 
-export function jobsOption(def: number) {
+/** `-j/--jobs N` (a whole number above 0), `def` by default. */
+export function jobsOption(def: number): Option {
   return new Option("-j, --jobs <n>", "parallel jobs").default(def).argParser((v: string) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) {

@@ -9,6 +9,7 @@ import type { Ctx } from "./context.ts";
 import { Progress } from "./progress.ts";
 import { type MirrorCliOptions, openCliMirrors } from "./mirror_options.ts";
 
+/** Parses `--jobs`: a whole number above 0. */
 export function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) {
