@@ -1,10 +1,11 @@
 /**
- * The spackle executable: runs the CLI and exits with the code main() returns.
+ * The spackle executable: runs the CLI and exits with the code main() returns. The command
+ * table is loaded only when a command runs: `spackle --version` alone prints its line first.
  *
  * @module
  */
 import process from "node:process";
-import { main } from "./src/cli/app.ts";
+import { versionLine } from "./src/cli/commands/version.ts";
 
 // A reader that goes away (`spackle list | head`) ends the output, not in a crash: stop quietly
 // with the status a shell gives a process killed by SIGPIPE.
@@ -15,8 +16,14 @@ for (const s of [process.stdout, process.stderr]) {
   });
 }
 
-const code = await main(process.argv.slice(2));
-process.exitCode = code;
-// Interrupted: work still in flight (a parallel upload the command did not wait for) ends
-// and removes its files as the event loop drains; nothing may delay the exit past 3 s.
-if (code > 128) setTimeout(() => process.exit(code), 3000).unref();
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+  process.stdout.write(versionLine() + "\n");
+} else {
+  const { main } = await import("./src/cli/app.ts");
+  const code = await main(argv);
+  process.exitCode = code;
+  // Interrupted: work still in flight (a parallel upload the command did not wait for) ends
+  // and removes its files as the event loop drains; nothing may delay the exit past 3 s.
+  if (code > 128) setTimeout(() => process.exit(code), 3000).unref();
+}

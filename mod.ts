@@ -73,6 +73,7 @@ export {
   toWebStream,
 } from "./src/core/streams.ts";
 export { PyFloat, pyJsonDumps, type PyJsonOptions } from "./src/core/json.ts";
+export { MemoryPacer, type MemoryPacerOptions } from "./src/core/memory_pacer.ts";
 
 // ---- spec: the spec model and the DAG hash -----------------------------------------------------
 export type { DepType, SpecArch, SpecDag, SpecDependency, SpecNode } from "./src/spec/types.ts";
@@ -88,7 +89,9 @@ export {
   type KeyInfo,
   keyInfo,
   Keyring,
+  normaliseFingerprint,
   readArmoredKeys,
+  writeNewFile,
 } from "./src/sign/keyring.ts";
 export {
   KeyringVerifier,
@@ -127,7 +130,9 @@ export { FileStore } from "./src/storage/file.ts";
 export { HttpsStore, type HttpsStoreOptions } from "./src/storage/http_store.ts";
 export { openS3Store, type S3Options, S3Store } from "./src/storage/s3.ts";
 export { type BundleItem, BundleStore, writeBundle } from "./src/storage/bundle.ts";
-export { type RetryOptions, retryStore } from "./src/storage/retry.ts";
+export { retryMessage, type RetryOptions, retryStore } from "./src/storage/retry.ts";
+export { isRegistryStore } from "./src/storage/registry/store.ts";
+export { type ImageRef, ociUrl, parseImageRef } from "./src/storage/registry/reference.ts";
 
 // ---- config: Spack's mirrors.yaml, spackle's settings ------------------------------------------
 export {
@@ -147,6 +152,16 @@ export {
   removeMirror,
   type Settings,
 } from "./src/config/settings.ts";
+export {
+  type ConfigFlags,
+  configuredMirrorResolver,
+  loadConfiguredMirrors,
+  type MirrorNameResolver,
+  type MirrorSource,
+  mirrorSources,
+  type ResolvedMirror,
+  resolveMirrorArg,
+} from "./src/config/mirror_names.ts";
 
 // ---- index: Spack's database JSON and spec queries ---------------------------------------------
 export {
@@ -191,11 +206,17 @@ export {
   serializeManifest,
 } from "./src/layout/manifest.ts";
 export { isDagHash } from "./src/layout/paths.ts";
-export { v3BlobPath, v3IndexManifestPath, v3SpecManifestPath } from "./src/layout/v3/paths.ts";
+export {
+  parseV3SpecManifestPath,
+  v3BlobPath,
+  v3IndexManifestPath,
+  v3SpecManifestPath,
+} from "./src/layout/v3/paths.ts";
 export { v2SpecPath, v2TarballPath } from "./src/layout/v2/paths.ts";
 export { V2Reader, type V2ReaderOptions } from "./src/layout/v2/reader.ts";
 export { V3Reader, type V3ReaderOptions } from "./src/layout/v3/reader.ts";
 export { type V3PushOptions, type V3PushResult, V3Writer } from "./src/layout/v3/writer.ts";
+export { type OciPushOptions, type OciPushResult, OciWriter } from "./src/layout/oci/writer.ts";
 export { detectLayout, type LayoutInfo } from "./src/layout/detect.ts";
 export {
   type Mirror,
@@ -229,6 +250,7 @@ export {
   dbSource,
   type InstalledPrefix,
   type InstalledSource,
+  openDbSource,
   prefixSource,
   type PushedSpec,
   type PushOptions,
@@ -240,12 +262,15 @@ export { updateIndex, type UpdateIndexResult } from "./src/push/update_index.ts"
 // ---- tree: an install tree's specs, load and views --------------------------------------------
 export {
   addToView,
+  applyModifications,
   findInstalled,
   type FoundSpec,
   type InstallTree,
   type LinkType,
+  LOADED_HASHES_VAR,
   loadModifications,
   openInstallTree,
+  type PathMod,
   planUninstall,
   removeFromView,
   resolveInstalled,
@@ -254,8 +279,10 @@ export {
   uninstall,
   type UninstallPlan,
   unusedSpecs,
+  viewClosure,
   viewModifications,
 } from "./src/tree/mod.ts";
+export { found as foundSpec } from "./src/tree/manage.ts";
 
 // ---- mirror: whole-mirror operations -----------------------------------------------------------
 export {
@@ -266,7 +293,23 @@ export {
   type VerifyOptions,
   type VerifyReport,
 } from "./src/mirror/verify.ts";
+export {
+  copyTrust,
+  type PublishedKey,
+  publishedKeys,
+  type TrustedKeys,
+  trustedVerifier,
+} from "./src/mirror/trust_policy.ts";
 export { verifierFromKeys } from "./src/mirror/trusted_keys.ts";
+export {
+  type DownloadedFile,
+  type DownloadedSpec,
+  type DownloadOptions,
+  type DownloadPlan,
+  type DownloadResult,
+  downloadSpecs,
+  specsToDownload,
+} from "./src/mirror/download.ts";
 export {
   migrate,
   type MigratedSpec,
@@ -314,3 +357,5 @@ export {
 } from "./src/web/graph.ts";
 export { type CollectOptions, collectSite, type SiteData, type SiteSpec } from "./src/web/site.ts";
 export { type ReportResult, writeReportDir, writeReportStore } from "./src/web/report.ts";
+export { browserScript } from "./src/web/site.ts";
+export { type RunningServer, type ServeOptions, serveSite } from "./src/web/serve.ts";

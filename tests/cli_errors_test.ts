@@ -15,6 +15,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { buildProgram } from "../src/cli/app.ts";
 
 function spackle(...args: string[]) {
   const out = new Deno.Command(join(REPO_ROOT, "node_modules/.bin/deno"), {
@@ -102,6 +103,7 @@ t("repl -m with a mirror that cannot be opened fails at once", async (dir) => {
   const { PassThrough } = await import("node:stream");
   await assert.rejects(
     runRepl({
+      program: buildProgram,
       mirror: [join(dir, "nope")],
       input: new PassThrough(),
       output: new PassThrough(),

@@ -170,3 +170,9 @@ t(
     });
   },
 );
+
+Deno.test("the keys commands name the library's passphrase variable", async () => {
+  const { PASSPHRASE_ENV } = await import("../mod.ts");
+  const cli = await import("../src/cli/commands/keys.ts");
+  assert.equal(cli.PASSPHRASE_ENV, PASSPHRASE_ENV);
+});

@@ -150,17 +150,59 @@ function cycles(graph: Map<string, Set<string>>): string[][] {
   return out;
 }
 
-/**
- * Folders whose modules still import each other in a circle (`cli/app.ts` <-> every command,
- * `cli` <-> `repl`), tolerated until the CLI is restructured (one file per verb, a context module
- * instead of `app.ts`); remove them from here then. A cycle reaching any other module fails.
- */
-const CYCLES_TOLERATED_IN = new Set(["cli", "repl"]);
+Deno.test("no import cycles between src modules", () => {
+  assert.deepEqual(cycles(importGraph()).map((c) => c.join(" ")), [], "import cycles");
+});
 
-Deno.test("no import cycles between src modules (inside a level), apart from the CLI's", () => {
-  const found = cycles(importGraph());
-  const tolerated = (c: string[]) => c.every((m) => CYCLES_TOLERATED_IN.has(m.split("/")[0]));
-  assert.deepEqual(found.filter((c) => !tolerated(c)).map((c) => c.join(" ")), [], "import cycles");
+Deno.test("command files never import the command table; the REPL never imports a command", () => {
+  const problems: string[] = [];
+  for (const [f, to] of importGraph()) {
+    const from = relative(src, f);
+    for (const t of to) {
+      const target = relative(src, t);
+      const table = target === "cli/app.ts" || target === "cli/commands/mod.ts";
+      if (from.startsWith("cli/commands/") && table && from !== "cli/commands/mod.ts") {
+        problems.push(`${from} imports ${target} (use cli/context.ts)`);
+      }
+      if (from.startsWith("repl/") && (table || target.startsWith("cli/commands/"))) {
+        problems.push(`${from} imports ${target}`);
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
+/**
+ * The front ends: they reach the library through its public entry point only, apart from the
+ * level-0 modules (errors and version, which import nothing), so that the command definitions
+ * load without the library; what runs a command imports the library when it runs.
+ */
+const FRONT_ENDS = ["cli", "repl"];
+const LEAVES = [join(src, "errors.ts"), join(src, "version.ts")];
+
+Deno.test("src/cli and src/repl import the library only through mod.ts (and errors, version)", () => {
+  const problems: string[] = [];
+  let seen = 0;
+  for (const f of files(src)) {
+    if (!FRONT_ENDS.includes(unit(f))) continue;
+    const text = readFileSync(f, "utf8");
+    for (
+      const m of text.matchAll(
+        /(?:import|export)[^"']*?from\s+["'](\.[^"']+)["']|import\(\s*["'](\.[^"']+)["']\s*\)/g,
+      )
+    ) {
+      const target = resolve(dirname(f), m[1] ?? m[2]);
+      if (target === join(REPO_ROOT, "mod.ts")) seen++;
+      else if (
+        target.startsWith(src + "/") && !FRONT_ENDS.includes(unit(target)) &&
+        !LEAVES.includes(target)
+      ) {
+        problems.push(`${relative(REPO_ROOT, f)} imports ${m[1] ?? m[2]} (use mod.ts)`);
+      }
+    }
+  }
+  assert.ok(seen > 10, `${seen} imports of mod.ts`);
+  assert.deepEqual(problems, []);
 });
 
 Deno.test("the cycle finder sees a cycle and ignores a chain", () => {

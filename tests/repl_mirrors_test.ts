@@ -4,6 +4,7 @@ import { cpSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ReplSession } from "../src/repl/repl.ts";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { buildProgram } from "../src/cli/app.ts";
 
 Deno.test({
   name: "ls and cat reuse the session's opened mirrors (the index is read once)",
@@ -13,7 +14,10 @@ Deno.test({
     const copy = join(dir, "mirror");
     cpSync(fixture("v3-unsigned"), copy, { recursive: true });
     const printed: string[] = [];
-    const s = new ReplSession({ mirror: [copy], allowUnsigned: true }, (l) => printed.push(l));
+    const s = new ReplSession(
+      { program: buildProgram, mirror: [copy], allowUnsigned: true },
+      (l) => printed.push(l),
+    );
     await s.loadIndex();
     assert.equal(s.names.length, 4);
     // With the index gone from the disk, a re-opened mirror would list from the manifests (with

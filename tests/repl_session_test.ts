@@ -3,16 +3,18 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { ReplSession } from "../src/repl/repl.ts";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { buildProgram } from "../src/cli/app.ts";
 
 Deno.test({
   name: "open switches the session's mirrors, and keeps them when the new one fails",
   ignore: !HAVE_FIXTURES,
   async fn() {
     const printed: string[] = [];
-    const s = new ReplSession(
-      { mirror: [fixture("v3-unsigned")], allowUnsigned: true },
-      (l) => printed.push(l),
-    );
+    const s = new ReplSession({
+      program: buildProgram,
+      mirror: [fixture("v3-unsigned")],
+      allowUnsigned: true,
+    }, (l) => printed.push(l));
     await s.loadIndex();
     assert.deepEqual(s.names, ["foodata", "fooapp", "libfoo", "libzz"].sort());
     assert.equal(await s.line(`open ${fixture("v2-unsigned")}`), 0);

@@ -1,7 +1,8 @@
 /**
- * Startup cost: the modules evaluated before any command runs are the static import graph of
- * cli.ts. Heavy packages (openpgp, yaml, zod, aws4fetch) must be reached only through
- * `await import(...)` inside the commands that need them.
+ * Startup cost: the modules evaluated before any command runs are the static import graphs of
+ * cli.ts and of the command table it loads (src/cli/app.ts). Heavy packages (openpgp, yaml,
+ * zod, aws4fetch) must be reached only through `await import(...)` inside the commands that
+ * need them.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -20,7 +21,7 @@ function staticImports(src: string): string[] {
 }
 
 /** Walks the static graph from `entry`; returns local files and package specifiers with an importer. */
-function staticGraph(entry: string): { files: Set<string>; packages: Map<string, string> } {
+function staticGraph(...entries: string[]): { files: Set<string>; packages: Map<string, string> } {
   const files = new Set<string>();
   const packages = new Map<string, string>();
   const walk = (file: string) => {
@@ -31,14 +32,14 @@ function staticGraph(entry: string): { files: Set<string>; packages: Map<string,
       else if (!spec.startsWith("node:")) packages.set(spec.replace(/^npm:/, ""), file);
     }
   };
-  walk(entry);
+  for (const e of entries) walk(e);
   return { files, packages };
 }
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), "..");
 
 Deno.test("the static import graph of cli.ts loads no heavy package (openpgp, yaml, zod, aws4fetch)", () => {
-  const { files, packages } = staticGraph(resolve(root, "cli.ts"));
+  const { files, packages } = staticGraph(resolve(root, "cli.ts"), resolve(root, "src/cli/app.ts"));
   assert(files.size > 5, `walked only ${files.size} files`);
   const heavy = [...packages].filter(([p]) => HEAVY.some((h) => p === h || p.startsWith(`${h}/`)));
   assert.deepEqual(
@@ -60,4 +61,12 @@ Deno.test("the import walker sees value imports and re-exports, not type-only or
     '// import { i } from "tar-stream";',
   ].join("\n");
   assert.deepEqual(staticImports(src).sort(), ["./a.ts", "./d.ts", "./e.ts", "yaml"]);
+});
+
+Deno.test("the command definitions load none of the library but errors and version", () => {
+  const { files } = staticGraph(resolve(root, "cli.ts"), resolve(root, "src/cli/app.ts"));
+  const allowed = (f: string) =>
+    f === resolve(root, "cli.ts") || f.startsWith(resolve(root, "src/cli") + "/") ||
+    f === resolve(root, "src/errors.ts") || f === resolve(root, "src/version.ts");
+  assert.deepEqual([...files].filter((f) => !allowed(f)), []);
 });

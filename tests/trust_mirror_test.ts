@@ -19,6 +19,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
 import { ReplSession } from "../src/repl/repl.ts";
+import { buildProgram } from "../src/cli/app.ts";
 
 const KEY = () => fixture("keys/oracle-test.pub.asc");
 
@@ -280,7 +281,10 @@ t(
   "the REPL on a fresh machine (no trusted key) shows signed and unsigned entries with their status",
   async () => {
     const printed: string[] = [];
-    const s = new ReplSession({ mirror: [fixture("v3-signed")] }, (l) => printed.push(l));
+    const s = new ReplSession(
+      { program: buildProgram, mirror: [fixture("v3-signed")] },
+      (l) => printed.push(l),
+    );
     await withTmp(async (dir) => {
       const before = Deno.env.get("SPACKLE_KEYRING");
       Deno.env.set("SPACKLE_KEYRING", join(dir, "empty-keyring"));
@@ -303,7 +307,10 @@ t(
       }
     });
     const u: string[] = [];
-    const s2 = new ReplSession({ mirror: [fixture("v2-unsigned")] }, (l) => u.push(l));
+    const s2 = new ReplSession(
+      { program: buildProgram, mirror: [fixture("v2-unsigned")] },
+      (l) => u.push(l),
+    );
     assert.equal(await s2.line("cat libzz"), 0, u.join("\n"));
     assert.match(u.join("\n"), /: unsigned$/m);
   },

@@ -8,7 +8,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
-import type { Lockfile } from "../index/lockfile.ts";
+import type { Lockfile } from "../../mod.ts";
 
 /** The options `addLockfileOptions` defines. */
 export interface LockfileCliOptions {
@@ -64,7 +64,7 @@ export async function readCliLock(o: LockfileCliOptions): Promise<CliLock | unde
       : (e as Error).message;
     throw new UsageError(`Cannot read the lock file "${path}": ${why}`);
   }
-  const { parseLockfile } = await import("../index/lockfile.ts");
+  const { parseLockfile } = await import("../../mod.ts");
   const label = `the lock file "${path}"`;
   return { lock: parseLockfile(text, label), path, label, all: !!o.all };
 }

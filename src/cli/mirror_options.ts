@@ -12,19 +12,26 @@
  *
  * @module
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { Option } from "commander";
 import type { Command } from "commander";
-import { errorMessage, UsageError } from "../errors.ts";
-import { defaultKeyringDir } from "../sign/keyring.ts";
-import { keyringVerifier } from "../sign/verify.ts";
-import type { MirrorSet } from "../layout/open.ts";
-import type { Verifier } from "../sign/types.ts";
-import type { OpenStoreOptions } from "../storage/open.ts";
-import { retryMessage } from "../storage/retry.ts";
-import type { ReadStore, Store } from "../storage/store.ts";
-import type { GlobalOptions } from "./app.ts";
+import { errorMessage } from "../errors.ts";
+import type {
+  ConfigFlags,
+  MirrorNameResolver,
+  MirrorSet,
+  MirrorSource,
+  OpenStoreOptions,
+  ReadStore,
+  Store,
+  Verifier,
+} from "../../mod.ts";
+import type { GlobalOptions } from "./context.ts";
 import type { Output } from "./output.ts";
+
+export type { ConfigFlags, MirrorNameResolver, MirrorSource };
+
+/** The library, loaded when a mirror is first opened (command definitions need none of it). */
+const library = () => import("../../mod.ts");
 
 /** The options `addMirrorOptions` defines. */
 export interface MirrorCliOptions {
@@ -32,17 +39,6 @@ export interface MirrorCliOptions {
   keyring?: string;
   key?: string[];
   allowUnsigned?: boolean;
-}
-
-/** What a configured mirror name stands for. */
-export interface ResolvedMirror {
-  url: string;
-  /** The index view to read (v3 only). */
-  view?: string;
-  /** S3 connection settings of the fetch side, in Spack's spelling (`endpoint_url`, ...). */
-  s3?: Record<string, unknown>;
-  /** Where pushes go, when that differs from `url` (Spack's fetch/push split). */
-  push?: { url: string; s3?: Record<string, unknown> };
 }
 
 /** The global options that decide how stores are opened. */
@@ -59,24 +55,6 @@ export type StoreGlobals = Pick<
   | "ociUsernameVariable"
   | "ociPasswordVariable"
 >;
-
-/** A mirror argument resolved: where it is and how to open it. */
-export interface MirrorSource {
-  source: string;
-  /** The configured name it was given as. */
-  name?: string;
-  view?: string;
-  /** S3 connection settings from the configuration. */
-  s3?: Record<string, unknown>;
-}
-
-/** Turns configured mirror names into URLs, and names the mirrors used when none is given. */
-export interface MirrorNameResolver {
-  /** The mirror a name stands for, or undefined when no mirror has that name. */
-  resolve(name: string): ResolvedMirror | undefined | Promise<ResolvedMirror | undefined>;
-  /** Mirrors to use when no `-m` is given (in order), as names. */
-  defaults?(): string[] | Promise<string[]>;
-}
 
 let resolver: MirrorNameResolver | undefined;
 
@@ -114,86 +92,17 @@ export function addMirrorOptions(cmd: Command, opts: { signatures?: boolean } = 
   return cmd;
 }
 
-/** The keyring directory: `--keyring`, else `SPACKLE_KEYRING`, else the per-user location. */
-export function keyringDir(flag?: string): string {
-  return defaultKeyringDir(flag);
-}
-
-/** True when the keyring directory holds at least one trusted key file. */
-function keyringHasKeys(dir: string): boolean {
-  try {
-    return readdirSync(dir).some((n) => /^[0-9A-F]{40}\.asc$/.test(n));
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A Verifier trusting the keyring's keys and the `--key` files, loaded on first use (so that
- * commands that verify nothing never load OpenPGP). Undefined when there are no keys at all.
- */
-export function cliVerifier(o: MirrorCliOptions): Verifier | undefined {
-  const extra: string[] = [];
-  for (const f of o.key ?? []) {
-    let text: string;
-    try {
-      text = readFileSync(f, "utf8");
-    } catch (e) {
-      throw new UsageError(`Cannot read key file "${f}": ${errorMessage(e)}`, { cause: e });
-    }
-    if (!/-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----/.test(text)) {
-      throw new UsageError(
-        `Cannot use "${f}" as a key (-k): it holds no armored OpenPGP key block ` +
-          `("-----BEGIN PGP PUBLIC KEY BLOCK-----"); export one with ` +
-          `"gpg --armor --export FINGERPRINT" or "spackle keys export FINGERPRINT"`,
-      );
-    }
-    extra.push(text);
-  }
-  const dir = keyringDir(o.keyring);
-  if (extra.length === 0 && !keyringHasKeys(dir)) return undefined;
-  return keyringVerifier(dir, extra);
-}
-
-/** True when `s` is a URL with a scheme or a path, not a bare word (Spack's rule). */
-function looksLikeLocation(s: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.includes("/") || s.startsWith(".");
-}
-
-/**
- * What one mirror argument stands for: a URL or path as given, else a configured name (its
- * push side when `direction` is "push"), else a directory of that name (one that does not
- * exist yet too, for the "push" direction: a mirror about to be written).
- */
+/** What a mirror argument stands for, with the installed resolver of configured names. */
 export async function resolveMirrorArg(
   m: string,
   direction: "fetch" | "push" = "fetch",
 ): Promise<MirrorSource> {
-  if (looksLikeLocation(m)) return { source: m };
-  // A bare word is a configured name first (as in Spack), else a directory of that name.
-  const r = await resolver?.resolve(m);
-  if (!r && (existsSync(m) || direction === "push")) return { source: m };
-  if (!r) {
-    throw new UsageError(
-      `Unknown mirror "${m}": not a path, not a URL${
-        resolver ? ", and no configured mirror has that name" : ""
-      }`,
-    );
-  }
-  if (direction === "push" && r.push) return { source: r.push.url, name: m, s3: r.push.s3 };
-  return { source: r.url, name: m, view: r.view, s3: r.s3 };
+  return await (await library()).resolveMirrorArg(m, resolver, direction);
 }
 
 /** The mirror URLs (and names) the options stand for, in order. */
 export async function mirrorSources(o: MirrorCliOptions): Promise<MirrorSource[]> {
-  let given = o.mirror ?? [];
-  if (given.length === 0 && resolver?.defaults) given = await resolver.defaults();
-  if (given.length === 0) {
-    throw new UsageError("No mirror was given: use -m/--mirror PATH|URL|NAME");
-  }
-  const out: MirrorSource[] = [];
-  for (const m of given) out.push(await resolveMirrorArg(m));
-  return out;
+  return await (await library()).mirrorSources(o.mirror ?? [], resolver);
 }
 
 /**
@@ -254,7 +163,9 @@ export function cliStoreOptions(
   // Each retry and resume is reported as it happens.
   const warn = (out as Partial<Pick<Output, "warn">> | undefined)?.warn?.bind(out);
   const retry: NonNullable<OpenStoreOptions["retry"]> = {};
-  if (warn) retry.onRetry = (e, _n, ms) => warn(retryMessage(e, ms));
+  if (warn) {
+    retry.onRetry = (e, _n, ms) => void library().then((l) => warn(l.retryMessage(e, ms)));
+  }
   return { writable: opts.writable, http, s3, oci, retry };
 }
 
@@ -268,7 +179,7 @@ export async function openCliStore(
   opts: { writable?: boolean; direction?: "fetch" | "push"; out?: Pick<Output, "debug"> } = {},
 ): Promise<ReadStore | Store> {
   const m = await resolveMirrorArg(arg, opts.direction ?? (opts.writable ? "push" : "fetch"));
-  const { openStore } = await import("../storage/open.ts");
+  const { openStore } = await import("../../mod.ts");
   return await openStore(
     m.source,
     cliStoreOptions(globals, { ...opts, s3: m.s3, name: m.name }),
@@ -283,8 +194,8 @@ export async function openCliMirrors(
   out?: Pick<Output, "debug" | "warn">,
 ): Promise<{ mirrors: MirrorSet; verifier?: Verifier; requireSignature: boolean }> {
   const sources = await mirrorSources(o);
-  const verifier = o.allowUnsigned ? safeVerifier(o) : cliVerifier(o);
-  const { openMirrors } = await import("../layout/open.ts");
+  const { openMirrors, trustedVerifier } = await library();
+  const verifier = o.allowUnsigned ? safeVerifier(() => trustedVerifier(o)) : trustedVerifier(o);
   const mirrors = await openMirrors(
     sources.map((s) => ({
       source: s.source,
@@ -301,10 +212,33 @@ export async function openCliMirrors(
   return { mirrors, verifier, requireSignature: !o.allowUnsigned };
 }
 
-function safeVerifier(o: MirrorCliOptions): Verifier | undefined {
+function safeVerifier(make: () => Verifier | undefined): Verifier | undefined {
   try {
-    return cliVerifier(o);
+    return make();
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Installs the resolver of configured names (spackle's config file `config`, an extra Spack
+ * mirrors.yaml `mirrorsFile`) used by `-m NAME`; returns the loader of the configured mirrors.
+ */
+export function installResolver(flags: ConfigFlags): () => ReturnType<typeof loadMirrors> {
+  let r: ReturnType<typeof configured> | undefined;
+  const configured = async () => (await library()).configuredMirrorResolver(flags);
+  const get = () => (r ??= configured());
+  setMirrorNameResolver({
+    resolve: async (name) => await (await get()).resolve(name),
+    defaults: async () => await (await get()).defaults(),
+  });
+  return async () => await (await get()).load();
+}
+
+/** The configured mirrors (spackle's settings file and Spack's mirrors.yaml scopes). */
+export async function loadMirrors(flags: ConfigFlags): Promise<{
+  settings: import("../../mod.ts").Settings;
+  mirrors: import("../../mod.ts").MirrorConfig[];
+}> {
+  return await (await library()).loadConfiguredMirrors(flags);
 }

@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   cliStoreOptions,
-  cliVerifier,
   mirrorSources,
   resolveMirrorArg,
   setMirrorNameResolver,
 } from "./mirror_options.ts";
 import { UsageError } from "../errors.ts";
+import { trustedVerifier } from "../mirror/trust_policy.ts";
 
 Deno.test("mirrorSources keeps paths and URLs and asks the resolver for names", async () => {
   try {
@@ -55,11 +55,14 @@ Deno.test("mirrorSources keeps paths and URLs and asks the resolver for names", 
   await assert.rejects(mirrorSources({ mirror: ["nosuch"] }), /Unknown mirror "nosuch"/);
 });
 
-Deno.test("cliVerifier is undefined without keys and refuses unreadable key files", async () => {
+Deno.test("trustedVerifier is undefined without keys and refuses unreadable key files", async () => {
   const dir = await mkdtemp(join(tmpdir(), "spackle-keyring-"));
   try {
-    assert.equal(cliVerifier({ keyring: dir }), undefined);
-    assert.throws(() => cliVerifier({ keyring: dir, key: [join(dir, "missing.asc")] }), UsageError);
+    assert.equal(trustedVerifier({ keyring: dir }), undefined);
+    assert.throws(
+      () => trustedVerifier({ keyring: dir, key: [join(dir, "missing.asc")] }),
+      UsageError,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

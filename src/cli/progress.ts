@@ -19,8 +19,7 @@
  */
 import process from "node:process";
 import { type Colors, formatBytes, type Output } from "./output.ts";
-import type { Entry, ReadOptions } from "../layout/types.ts";
-import type { Store, WriteOptions } from "../storage/store.ts";
+import type { Entry, ReadOptions, Store, WriteOptions } from "../../mod.ts";
 
 /** Where bars are drawn (stderr by default). */
 export interface ProgressStream {

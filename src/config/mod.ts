@@ -1,7 +1,8 @@
 /**
- * Configuration: Spack mirrors.yaml scopes and spackle's own settings file.
+ * Configuration: Spack mirrors.yaml scopes, spackle's own settings file, mirror arguments.
  *
  * @module
  */
 export * from "./mirrors_yaml.ts";
 export * from "./settings.ts";
+export * from "./mirror_names.ts";

@@ -1,5 +1,5 @@
 /**
- * Whole-mirror operations: migrate, sync, verify, bundle, prune.
+ * Whole-mirror operations: migrate, sync, verify, bundle, prune, download; trusted keys.
  *
  * @module
  */
@@ -11,7 +11,23 @@ export {
   type VerifyOptions,
   type VerifyReport,
 } from "./verify.ts";
+export {
+  copyTrust,
+  type PublishedKey,
+  publishedKeys,
+  type TrustedKeys,
+  trustedVerifier,
+} from "./trust_policy.ts";
 export { verifierFromKeys } from "./trusted_keys.ts";
+export {
+  type DownloadedFile,
+  type DownloadedSpec,
+  type DownloadOptions,
+  type DownloadPlan,
+  type DownloadResult,
+  downloadSpecs,
+  specsToDownload,
+} from "./download.ts";
 export { migrate, type MigratedSpec, type MigrateOptions, type MigrateResult } from "./migrate.ts";
 export {
   type SyncedEntry,

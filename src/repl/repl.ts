@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import * as readline from "node:readline";
 import type { Command } from "commander";
-import { buildProgram } from "../cli/app.ts";
+import type { ProgramOptions } from "../cli/context.ts";
 import {
   type Output,
   type OutputOptions,
@@ -24,9 +24,9 @@ import {
   table,
 } from "../cli/output.ts";
 import type { MirrorCliOptions, StoreGlobals } from "../cli/mirror_options.ts";
-import type { EntryRef } from "../layout/types.ts";
-import { errorMessage, UsageError } from "../errors.ts";
-import { isClearsigned, splitClearsigned } from "../sign/clearsign.ts";
+import type { EntryRef } from "../../mod.ts";
+import { errorMessage, UsageError } from "../../mod.ts";
+import { isClearsigned, splitClearsigned } from "../../mod.ts";
 
 /** REPL words and what they run. */
 export const REPL_WORDS: Record<string, string> = {
@@ -58,6 +58,8 @@ export interface ReplOptions extends MirrorCliOptions, Omit<StoreGlobals, "caFil
   output?: NodeJS.WritableStream;
   /** Ends the session when aborted (SIGTERM, SIGHUP, or SIGINT sent to the process). */
   signal?: AbortSignal;
+  /** Builds the command tree each line runs through (the CLI's `buildProgram`). */
+  program: (opts?: ProgramOptions) => Command;
 }
 
 /** The history file: SPACKLE_HISTORY, else under XDG_STATE_HOME (~/.local/state). */
@@ -170,7 +172,7 @@ export class ReplSession {
     if (this.#opened?.opts !== this.#opts) {
       const opts = this.#opts;
       const set = (async () => {
-        const { installResolver } = await import("../cli/commands/mirror.ts");
+        const { installResolver } = await import("../cli/mirror_options.ts");
         installResolver({ config: opts.config, mirrorsFile: opts.mirrorsFile });
         const { openCliMirrors } = await import("../cli/mirror_options.ts");
         const r = await openCliMirrors(opts, opts, signal);
@@ -263,7 +265,7 @@ export class ReplSession {
     const ac = new AbortController();
     this.#running = ac;
     let code = 0;
-    const program = buildProgram({ output, signal: ac.signal, onExit: (c) => (code = c) });
+    const program = this.#opts.program({ output, signal: ac.signal, onExit: (c) => (code = c) });
     const sub = findCommand(program, argv.filter((w) => !w.startsWith("-")).slice(0, 2)) ??
       findCommand(program, argv.slice(0, 1));
     const full = [...this.globalArgs(), ...argv];
@@ -475,7 +477,7 @@ export class ReplSession {
       const ref = await r.mirrors.resolve(this.#spec(rest[0]), { signal });
       // Reading is not trusting: shown whatever the signature, with its status.
       const e = await r.mirrors.entry(ref.hash, { inspect: true, signal });
-      const { signatureText } = await import("../cli/commands/read.ts");
+      const { signatureText } = await import("../cli/present.ts");
       this.#print(`# ${e.ref.name}@${e.ref.version}/${e.ref.hash}: ${signatureText(e)}`);
       if (e.substitution) this.#print(`# SUBSTITUTED: ${e.substitution}`);
       this.#print(
@@ -494,7 +496,7 @@ export class ReplSession {
   #complete(line: string): [string[], string] {
     const words = line.split(/\s+/);
     const cur = words[words.length - 1];
-    const program = buildProgram();
+    const program = this.#opts.program();
     const top = [
       ...new Set([
         ...Object.keys(REPL_WORDS),

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import { prettyMetadata, ReplSession, splitWords } from "./repl.ts";
+import { buildProgram } from "../cli/app.ts";
 
 Deno.test("splitWords splits like a shell: quotes and backslashes", () => {
   assert.deepEqual(splitWords(`show  "a b" 'c d' e\\ f ""`), ["show", "a b", "c d", "e f", ""]);
@@ -16,7 +17,7 @@ Deno.test("prettyMetadata pretty-prints JSON inside a clear signature", () => {
 });
 
 Deno.test("completion offers words, flags, names and hash prefixes", () => {
-  const s = new ReplSession({}, () => {});
+  const s = new ReplSession({ program: buildProgram }, () => {});
   s.names = ["fooapp", "foodata", "libzz"];
   s.hashes = ["iicodpd5dtmh5ijlchcoay25frkfkyuv", "irttwv2f4rzhheesshe6vsy3xw3ezk2h"];
   assert.deepEqual(s.complete("de"), [["deps "], "de"]);
@@ -29,7 +30,7 @@ Deno.test("completion offers words, flags, names and hash prefixes", () => {
 });
 
 Deno.test("a row number needs a listing first", async () => {
-  const s = new ReplSession({}, () => {});
+  const s = new ReplSession({ program: buildProgram }, () => {});
   const errors: string[] = [];
   const write = process.stderr.write;
   process.stderr.write = ((c: string) => (errors.push(c), true)) as typeof write;
@@ -45,7 +46,7 @@ Deno.test("a row number needs a listing first", async () => {
 
 Deno.test("help explains REPL words and shows a command's help", async () => {
   const printed: string[] = [];
-  const s = new ReplSession({}, (l) => printed.push(l));
+  const s = new ReplSession({ program: buildProgram }, (l) => printed.push(l));
   assert.equal(await s.line("help deps"), 0);
   assert.match(printed.join("\n"), /^deps: the dependency tree of a spec$/m);
   assert.equal(await s.line("help find"), 0);

@@ -1,6 +1,6 @@
 /** `completion SHELL`: shell completion generated from the command definitions. */
 import type { Command } from "commander";
-import type { Register } from "../app.ts";
+import type { Register } from "../context.ts";
 import { type CommandInfo, describe, flatten, type OptionInfo } from "../command_tree.ts";
 import { UsageError } from "../../errors.ts";
 

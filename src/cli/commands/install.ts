@@ -1,6 +1,6 @@
 /** `install`: specs and their runtime dependencies into an install tree. */
 import { Option } from "commander";
-import type { Register } from "../app.ts";
+import type { Register } from "../context.ts";
 import { UsageError } from "../../errors.ts";
 import { formatBytes } from "../output.ts";
 import { addMirrorOptions, openCliMirrors } from "../mirror_options.ts";
@@ -76,7 +76,7 @@ const register: Register = (program, act) => {
     }
     const opened = await openCliMirrors(o, globals, signal, out);
     if (lock) {
-      const { requireLockSpecs } = await import("../../mirror/lockfile.ts");
+      const { requireLockSpecs } = await import("../../../mod.ts");
       await requireLockSpecs(lock.lock, opened.mirrors, lock.label, { all: lock.all, signal });
     }
     const started = performance.now();

@@ -6,18 +6,8 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import process from "node:process";
 import { errorMessage, UsageError } from "../../errors.ts";
-import { createKey, type KeyType } from "../../sign/keygen.ts";
-import {
-  defaultKeyringDir,
-  type KeyInfo,
-  keyInfo,
-  Keyring,
-  normaliseFingerprint,
-  readArmoredKeys,
-  writeNewFile,
-} from "../../sign/keyring.ts";
-import { PASSPHRASE_ENV } from "../../sign/sign.ts";
-import { type Ctx, EXIT, group, type Register } from "../app.ts";
+import type { KeyInfo, Keyring, KeyType } from "../../../mod.ts";
+import { type ActFn, type Ctx, EXIT, group, type Register } from "../context.ts";
 import { addMirrorOptions, openCliMirrors } from "../mirror_options.ts";
 import { type Output, table } from "../output.ts";
 import { promptHidden, promptYesNo } from "../prompt.ts";
@@ -26,9 +16,16 @@ interface KeyringOpts {
   keyring?: string;
 }
 
+/**
+ * The variable holding a signing key's passphrase (the library's `PASSPHRASE_ENV`, spelled out
+ * here so that the command definitions load without the library; a test keeps them equal).
+ */
+export const PASSPHRASE_ENV = "SPACKLE_SIGNING_PASSPHRASE";
+
 /** The keyring the `--keyring` option of the group (or of the verb) names. */
-function keyringOf(cmd: Command): Keyring {
+async function keyringOf(cmd: Command): Promise<Keyring> {
   const o = cmd.optsWithGlobals() as KeyringOpts;
+  const { Keyring, defaultKeyringDir } = await import("../../../mod.ts");
   return Keyring.open(defaultKeyringDir(o.keyring));
 }
 
@@ -104,24 +101,11 @@ async function mirrorKeys(ctx: Ctx, opts: { mirror?: string[] }, kr: Keyring) {
     ctx.signal,
     ctx.out,
   );
-  const trusted = new Set(await kr.fingerprints());
-  const out: (KeyInfo & { mirror: string; trusted: boolean; armored: string })[] = [];
-  for (const k of await mirrors.keys({ signal: ctx.signal })) {
-    for (const key of await readArmoredKeys(k.armored, `key ${k.fingerprint} of "${k.mirror}"`)) {
-      const info = await keyInfo(key);
-      if (key.isPrivate()) {
-        ctx.out.warn(`"${k.mirror}" publishes the secret key ${info.fingerprint}; ignored`);
-        continue;
-      }
-      out.push({
-        ...info,
-        mirror: k.mirror,
-        trusted: trusted.has(info.fingerprint),
-        armored: key.armor().replace(/\r\n/g, "\n"),
-      });
-    }
-  }
-  return out;
+  const { publishedKeys } = await import("../../../mod.ts");
+  return await publishedKeys(mirrors, kr, {
+    signal: ctx.signal,
+    onWarning: (m) => ctx.out.warn(m),
+  });
 }
 
 /**
@@ -188,7 +172,17 @@ const register: Register = (program, act) => {
     "\nThe keyring is a directory of armored public keys, one file <FINGERPRINT>.asc per key;" +
       "\nsecret keys made by `keys create` live in its secret/ subdirectory (mode 0600).",
   );
+  listVerb(keys, act);
+  trustVerb(keys, act);
+  untrustVerb(keys, act);
+  createVerb(keys, act);
+  exportVerb(keys, act);
+  fetchVerb(keys, act);
+};
+export default register;
 
+/** `keys list`: the trusted keys, or the keys a mirror publishes. */
+function listVerb(keys: Command, act: ActFn): void {
   mirrorOption(
     keys.command("list")
       .description("list the trusted keys, or with -m the keys a mirror publishes"),
@@ -199,7 +193,7 @@ const register: Register = (program, act) => {
         "  spackle keys list -m https://binaries.spack.io/develop",
     )
     .action(act(async (ctx: Ctx, opts: { mirror?: string[] }, cmd: Command) => {
-      const kr = keyringOf(cmd);
+      const kr = await keyringOf(cmd);
       if (opts.mirror?.length) {
         const found = await mirrorKeys(ctx, opts, kr);
         if (ctx.out.json) {
@@ -218,7 +212,10 @@ const register: Register = (program, act) => {
       if (list.length === 0) ctx.out.info(`No trusted keys in "${kr.dir}"`);
       printKeys(ctx.out, list);
     }));
+}
 
+/** `keys trust FILE...`. */
+function trustVerb(keys: Command, act: ActFn): void {
   keys.command("trust")
     .description("trust the public keys in armored key files (- reads standard input)")
     .argument("<file...>", "armored public key files")
@@ -227,7 +224,7 @@ const register: Register = (program, act) => {
       "\nExamples:\n  spackle keys trust ./e4s.pub\n  curl -s URL | spackle keys trust -",
     )
     .action(act(async (ctx: Ctx, files: string[], _opts: unknown, cmd: Command) => {
-      const kr = keyringOf(cmd);
+      const kr = await keyringOf(cmd);
       const done: string[] = [];
       for (const f of files) {
         const text = await readKeyFile(f);
@@ -249,7 +246,10 @@ const register: Register = (program, act) => {
       }
       if (ctx.out.json) ctx.out.data({ keyring: kr.dir, trusted: done });
     }));
+}
 
+/** `keys untrust FINGERPRINT...`. */
+function untrustVerb(keys: Command, act: ActFn): void {
   keys.command("untrust")
     .alias("remove")
     .description("stop trusting a key (fingerprint, or a unique suffix such as the key id)")
@@ -261,12 +261,15 @@ const register: Register = (program, act) => {
         "  spackle keys remove 6EE87675E657CA38",
     )
     .action(act(async (ctx: Ctx, fpr: string, opts: { secret: boolean }, cmd: Command) => {
-      const kr = keyringOf(cmd);
+      const kr = await keyringOf(cmd);
       const removed = await kr.untrust(fpr, { secret: opts.secret });
       if (ctx.out.json) ctx.out.data({ keyring: kr.dir, removed });
       else ctx.out.info(`No longer trusted: ${removed}`);
     }));
+}
 
+/** `keys create`: a new signing key. */
+function createVerb(keys: Command, act: ActFn): void {
   keys.command("create")
     .description(
       "create a signing key (OpenPGP v4, GnuPG 2.2 imports it) and keep it in the keyring",
@@ -319,13 +322,14 @@ const register: Register = (program, act) => {
         ? await newPassphrase()
         : process.env[PASSPHRASE_ENV] || undefined;
       if (opts.type === "rsa4096") ctx.out.info("Creating an RSA 4096 key (a few seconds)...");
+      const { createKey, writeNewFile } = await import("../../../mod.ts");
       const key = await createKey({
         name: opts.name,
         email: opts.email,
         type: opts.type as KeyType,
         passphrase,
       });
-      const kr = keyringOf(cmd);
+      const kr = await keyringOf(cmd);
       // The secret-key file first: when it cannot be written, nothing else is.
       if (opts.secretOut) {
         await writeNewFile(opts.secretOut, key.secretKeyArmored, {
@@ -351,7 +355,10 @@ const register: Register = (program, act) => {
       if (opts.export) ctx.out.info(`Public key written to "${opts.export}"`);
       if (opts.secretOut) ctx.out.info(`Secret key written to "${opts.secretOut}"`);
     }));
+}
 
+/** `keys export`: armored public (or secret) keys. */
+function exportVerb(keys: Command, act: ActFn): void {
   keys.command("export")
     .description("print a key of the keyring, armored (public unless --secret)")
     .argument("<fingerprint>", "fingerprint or key id")
@@ -372,9 +379,10 @@ const register: Register = (program, act) => {
       opts: { secret: boolean; output?: string; force: boolean },
       cmd: Command,
     ) => {
-      const kr = keyringOf(cmd);
+      const kr = await keyringOf(cmd);
       const text = opts.secret ? await kr.secretKey(fpr) : await kr.publicKey(fpr);
       if (opts.output) {
+        const { writeNewFile } = await import("../../../mod.ts");
         await writeNewFile(opts.output, text, {
           mode: opts.secret ? 0o600 : 0o644,
           replace: opts.force,
@@ -386,7 +394,10 @@ const register: Register = (program, act) => {
         ctx.out.out(text.replace(/\n$/, ""));
       }
     }));
+}
 
+/** `keys fetch -m MIRROR`: the public keys a mirror publishes. */
+function fetchVerb(keys: Command, act: ActFn): void {
   mirrorOption(
     keys.command("fetch")
       .description(
@@ -429,6 +440,7 @@ const register: Register = (program, act) => {
       if (!opts.trust && (opts.fingerprint?.length || opts.yes)) {
         throw new UsageError("--fingerprint and --yes go with --trust");
       }
+      const { normaliseFingerprint } = await import("../../../mod.ts");
       const wanted = (opts.fingerprint ?? []).map((f) => {
         const n = normaliseFingerprint(f);
         if (n.length !== 40) {
@@ -438,7 +450,7 @@ const register: Register = (program, act) => {
         }
         return n;
       });
-      const kr = keyringOf(cmd);
+      const kr = await keyringOf(cmd);
       const found = await mirrorKeys(ctx, opts, kr);
       if (found.length === 0) {
         ctx.out.warn("The mirror publishes no keys");
@@ -481,5 +493,4 @@ const register: Register = (program, act) => {
         }
       }
     }));
-};
-export default register;
+}

@@ -6,43 +6,9 @@ import { existsSync } from "node:fs";
 import process from "node:process";
 import { Option } from "commander";
 import type { Command } from "commander";
-import type { Register } from "../app.ts";
-import { setMirrorNameResolver } from "../mirror_options.ts";
+import type { Register } from "../context.ts";
+import { type ConfigFlags, installResolver, loadMirrors } from "../mirror_options.ts";
 import { table } from "../output.ts";
-
-interface ConfigFlags {
-  config?: string;
-  mirrorsFile?: string;
-}
-
-async function loadMirrors(flags: ConfigFlags) {
-  const c = await import("../../config/mod.ts");
-  const settings = await c.loadSettings(c.configPath(flags.config));
-  const mirrors = await c.configuredMirrors(settings, { spackFile: flags.mirrorsFile });
-  return { c, settings, mirrors };
-}
-
-/**
- * Installs the resolver of configured names (spackle's config file `config`, an extra Spack
- * mirrors.yaml `mirrorsFile`) used by `-m NAME`; returns the loader of the configured mirrors.
- */
-export function installResolver(flags: ConfigFlags): () => ReturnType<typeof loadMirrors> {
-  let cached: ReturnType<typeof loadMirrors> | undefined;
-  const load = () => (cached ??= loadMirrors(flags));
-  setMirrorNameResolver({
-    async resolve(name) {
-      const m = (await load()).mirrors.find((x) => x.name === name);
-      if (!m) return undefined;
-      const { url: _f, view, ...fetchS3 } = m.fetch;
-      const { url: pushUrl, view: _p, ...pushS3 } = m.push;
-      return { url: m.fetch.url, view, s3: fetchS3, push: { url: pushUrl, s3: pushS3 } };
-    },
-    async defaults() {
-      return (await load()).mirrors.map((m) => m.name);
-    },
-  });
-  return load;
-}
 
 /** True when `s` is a bare name (not a URL, not a path), as `-m` tells them apart. */
 function isBareName(s: string): boolean {
@@ -76,7 +42,7 @@ const register: Register = (program, act) => {
   // command line leaves unset, once the global options (--config) are known.
   program.hook("preSubcommand", async (root, sub) => {
     const g = root.opts() as ConfigFlags & { caFile?: string };
-    const c = await import("../../config/settings.ts");
+    const c = await import("../../../mod.ts");
     const s = await c.loadSettings(c.configPath(g.config));
     applySettings(sub as Command, s);
     if (s.caFile && root.getOptionValueSource("caFile") === undefined) {
@@ -179,7 +145,7 @@ const register: Register = (program, act) => {
     )
     .action(act(async ({ out }, name: string, url: string, o, cmd: Command) => {
       const g = cmd.optsWithGlobals() as ConfigFlags;
-      const c = await import("../../config/mod.ts");
+      const c = await import("../../../mod.ts");
       const path = c.configPath(g.config);
       const m = await c.addMirror(path, name, url, {
         signed: o.unsigned ? false : undefined,
@@ -201,7 +167,7 @@ const register: Register = (program, act) => {
     .addHelpText("after", "\nExamples:\n  spackle mirror remove site")
     .action(act(async ({ out }, name: string, _o, cmd: Command) => {
       const g = cmd.optsWithGlobals() as ConfigFlags;
-      const c = await import("../../config/mod.ts");
+      const c = await import("../../../mod.ts");
       const path = c.configPath(g.config);
       await c.removeMirror(path, name);
       if (out.json) out.data({ config: path, removed: name });
@@ -216,7 +182,7 @@ const register: Register = (program, act) => {
     .addHelpText("after", "\nExamples:\n  spackle config\n  spackle --json config")
     .action(act(async ({ out }, _o, cmd: Command) => {
       const g = cmd.optsWithGlobals() as ConfigFlags;
-      const c = await import("../../config/mod.ts");
+      const c = await import("../../../mod.ts");
       const settings = await c.loadSettings(c.configPath(g.config));
       const scopes = c.spackScopes({ file: g.mirrorsFile }).map((s) => ({
         ...s,

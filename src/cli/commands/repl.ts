@@ -1,7 +1,7 @@
 /** `repl`: an interactive shell over the same commands. */
 import process from "node:process";
 import type { Command } from "commander";
-import type { Register } from "../app.ts";
+import type { Register } from "../context.ts";
 import { addMirrorOptions, type MirrorCliOptions } from "../mirror_options.ts";
 import { UsageError } from "../../errors.ts";
 
@@ -22,7 +22,7 @@ const register: Register = (program, act) => {
         "  install 1 --root ~/sw\n\nHistory: SPACKLE_HISTORY, else $XDG_STATE_HOME/spackle/repl_history.",
     );
   addMirrorOptions(cmd);
-  cmd.action(act(async ({ globals, signal }, o: MirrorCliOptions, c: Command) => {
+  cmd.action(act(async ({ globals, signal, newProgram }, o: MirrorCliOptions, c: Command) => {
     if (!process.stdin.isTTY) {
       throw new UsageError("spackle repl needs a terminal; run commands directly in scripts");
     }
@@ -40,6 +40,7 @@ const register: Register = (program, act) => {
       verbose: globals.verbose,
       color: globals.color,
       signal,
+      program: newProgram,
     });
   }));
 };

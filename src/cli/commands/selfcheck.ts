@@ -1,5 +1,5 @@
-import type { Register } from "../app.ts";
-import { EXIT } from "../app.ts";
+import type { Register } from "../context.ts";
+import { EXIT } from "../context.ts";
 
 /** `spackle self-check`: exercises the streaming core in this executable. */
 const register: Register = (program, act) => {

@@ -367,7 +367,12 @@ export class OciWriter {
    * True when the spec's image is there (one request: its manifest; the registry accepted it
    * only with its layers and config present, so they are not asked for again).
    */
-  async complete(name: string, version: string, hash: string, signal?: AbortSignal) {
+  async complete(
+    name: string,
+    version: string,
+    hash: string,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     const tag = ociSpecTag(name, version, hash);
     try {
       const m = await this.#client.getManifest(tag, { accept: MANIFEST_TYPES, signal });

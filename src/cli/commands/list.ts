@@ -1,0 +1,91 @@
+/** `list` (`ls`): the specs of the mirrors. */
+import type { Register } from "../context.ts";
+import type { MirrorCliOptions } from "../mirror_options.ts";
+import type { EntryRef, Mirror } from "../../../mod.ts";
+import { errorCode, errorMessage } from "../../errors.ts";
+import { columnWidths, table } from "../output.ts";
+import { addMirror, openReadMirrors } from "../read_options.ts";
+
+function mirrorInfo(m: Mirror) {
+  return { url: m.url, name: m.name, layouts: m.layout.versions, notes: m.notes() };
+}
+
+function sortRefs(refs: EntryRef[]): EntryRef[] {
+  // Collators made once: `localeCompare` with options builds one per comparison.
+  const text = new Intl.Collator();
+  const numeric = new Intl.Collator(undefined, { numeric: true });
+  return [...refs].sort((a, b) =>
+    text.compare(a.name, b.name) || numeric.compare(a.version, b.version) ||
+    text.compare(a.hash, b.hash)
+  );
+}
+
+const register: Register = (program, act) => {
+  addMirror(
+    program
+      .command("list")
+      .alias("ls")
+      .description("list the specs in build caches (from their indexes)")
+      .argument("[query...]", "filters: NAME, NAME@VERSION, /HASH, %COMPILER, arch=, os=, target=")
+      .option("-l, --long", "show full hashes", false)
+      .option(
+        "-a, --all",
+        "also list index entries not in the cache (externals, build-only)",
+        false,
+      ),
+    false,
+  )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  spackle list -m ./mirror\n  spackle list -m https://cache.example.org zlib@1.3 target=x86_64_v3\n" +
+        "  spackle list -m ./a -m ./b --json /abc12",
+    )
+    .action(
+      act(async (ctx, query: string[], o: MirrorCliOptions & { long: boolean; all: boolean }) => {
+        const { mirrors } = await openReadMirrors(ctx, { ...o, allowUnsigned: true });
+        const refs = sortRefs((await mirrors.list(query, { signal: ctx.signal }))
+          .filter((r) => o.all || r.inBuildcache));
+        if (ctx.out.json) {
+          ctx.out.data({
+            mirrors: mirrors.mirrors.map(mirrorInfo),
+            ...(mirrors.skipped.length
+              ? {
+                skipped: mirrors.skipped.map((s) => ({
+                  mirror: s.source,
+                  error: { code: errorCode(s.error), message: errorMessage(s.error) },
+                })),
+              }
+              : {}),
+            specs: refs,
+          });
+          return;
+        }
+        const row = (r: EntryRef) => [
+          r.name,
+          r.version,
+          o.long ? r.hash : r.hash.slice(0, 7),
+          r.arch ?? "-",
+          r.compiler ?? "-",
+          ...(o.all ? [r.inBuildcache ? "" : "(not in cache)"] : []),
+        ];
+        // Rows are made a part at a time and written in large writes, with collections asked
+        // for as the garbage grows: tens of thousands of rows would otherwise all be held.
+        const { MemoryPacer } = await import("../../../mod.ts");
+        const pacer = new MemoryPacer({ headroom: 8 << 20, every: 256 << 10 });
+        const widths: number[] = [];
+        const PART = 2000;
+        for (let i = 0; i < refs.length; i += PART) {
+          columnWidths(refs.slice(i, i + PART).map(row), widths);
+          pacer.add(PART * 64);
+        }
+        for (let i = 0; i < refs.length; i += PART) {
+          const lines = table(refs.slice(i, i + PART).map(row), widths);
+          const text = lines.map((line) => line.trimEnd()).join("\n");
+          ctx.out.out(text);
+          pacer.add(text.length);
+        }
+        ctx.out.info(`${refs.length} spec${refs.length === 1 ? "" : "s"}`);
+      }),
+    );
+};
+export default register;
