@@ -12,7 +12,7 @@ import type { ReadStore } from "../../storage/store.ts";
 import { clearsignedBody, isClearsigned } from "../signed_metadata.ts";
 import { descriptorOf, type Manifest, parseManifest, requireRecord } from "../manifest.ts";
 import { isIndexMediaType, isSpecMediaType, MEDIA_TYPES } from "../media_types.ts";
-import { type ParsedIndex, parseIndex } from "../_index.ts";
+import { type ParsedIndex, readIndexBlob } from "../_index.ts";
 import {
   checkRootHash,
   checkSignature,
@@ -90,8 +90,7 @@ export class V3Reader implements CacheReader {
         }
         const d = descriptorOf(rec, `"${mpath}"`);
         const path = v3BlobPath(d.checksum);
-        const bytes = await readBlob(this.store, path, d, `index blob "${path}"`, signal);
-        return parseIndex(bytes, 3, `index blob "${path}"`);
+        return await readIndexBlob(this.store, path, d, 3, `index blob "${path}"`, signal);
       } catch (e) {
         const damaged = e instanceof IntegrityError || e instanceof InvalidDataError ||
           e instanceof NotFoundError;
