@@ -8,7 +8,7 @@
  * @module
  */
 import { MemoryPacer } from "../core/memory_pacer.ts";
-import { PyFloat, pyJsonDumps } from "../core/json.ts";
+import { PyFloat, pyJsonDumps, pyJsonString } from "../core/json.ts";
 import type { SpecDag } from "../spec/types.ts";
 
 type Obj = Record<string, unknown>;
@@ -123,5 +123,38 @@ export function buildIndexJson(
   }
   const head = pyJsonDumps({ database: { version: DB_VERSION_WRITTEN, installs: {} } });
   // `{"database":{"version":"8","installs":{}}}`: the records go between the last braces.
+  return `${head.slice(0, -3)}${parts.join(",")}${head.slice(-3)}`;
+}
+
+/**
+ * One build cache record whose node dict is already written (`pyJsonDumps` of the dict): a
+ * rebuild keeps this text instead of the parsed dict, a fraction of its memory.
+ */
+export interface WrittenBuildcacheRecord {
+  hash: string;
+  /** `pyJsonDumps(spec)`: the node dict's compact text. */
+  specText: string;
+  /** The hashes of the node's dependencies, one per entry of its `dependencies`. */
+  deps: readonly string[];
+  inBuildcache: boolean;
+}
+
+/**
+ * The build cache index text for records whose node dicts are already written, in the given
+ * order: the bytes `buildIndexJson` writes for the same records (`kind: "buildcache"`).
+ */
+export function buildcacheIndexText(records: readonly WrittenBuildcacheRecord[]): string {
+  const counts = new Map<string, number>(records.map((r) => [r.hash, 0]));
+  for (const r of records) {
+    for (const h of r.deps) {
+      const c = counts.get(h);
+      if (c !== undefined) counts.set(h, c + 1);
+    }
+  }
+  const parts = records.map((r) =>
+    `${pyJsonString(r.hash)}:{"spec":${r.specText},"ref_count":${counts.get(r.hash)},` +
+    `"in_buildcache":${r.inBuildcache}}`
+  );
+  const head = pyJsonDumps({ database: { version: DB_VERSION_WRITTEN, installs: {} } });
   return `${head.slice(0, -3)}${parts.join(",")}${head.slice(-3)}`;
 }

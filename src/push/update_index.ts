@@ -25,7 +25,13 @@ import {
   v3BlobPath,
 } from "../layout/v3/paths.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
-import { buildcacheRecords, buildIndexJson } from "../index/writer.ts";
+import {
+  buildcacheIndexText,
+  buildcacheRecords,
+  buildIndexJson,
+  type WrittenBuildcacheRecord,
+} from "../index/writer.ts";
+import { pyJsonDumps } from "../core/json.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
 import type { Descriptor } from "../layout/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
@@ -127,7 +133,10 @@ export async function updateIndex(
     }
     return (await store.stat(path, { signal: opts.signal }))?.size;
   };
-  const specs: (SpecDag | undefined)[] = new Array(paths.length);
+  // What is kept of each spec read: its root, and each node once (its dict already written
+  // as text: a fraction of the parsed dict's memory).
+  const roots: (string | undefined)[] = new Array(paths.length);
+  const kept = new Map<string, KeptNode>();
   const skipped: { path: string; reason: string }[] = [];
   // Each spec leaves its reads and parse as garbage, which Bun collects late: collections are
   // asked for as the resident set grows.
@@ -172,7 +181,12 @@ export async function updateIndex(
       if (want && dag.root !== want) {
         throw new InvalidDataError(`spec blob "${blob}" is of ${dag.root}, not ${want}`);
       }
-      specs[i] = dag;
+      roots[i] = dag.root;
+      for (const n of dag.nodes.values()) {
+        const have = kept.get(n.hash);
+        // The node as the first spec (in manifest order) that has it gives it.
+        if (!have || have.from > i) kept.set(n.hash, keepNode(n, i));
+      }
       pacer.add(16 * bytes.length); // what a spec leaves is many times its blob
     } catch (e) {
       if (opts.signal?.aborted) throw e;
@@ -184,14 +198,14 @@ export async function updateIndex(
   // An entry whose runtime (link or run) dependencies are not all in the mirror cannot be
   // installed from it: left out, as are, in turn, the entries that need it.
   const present = new Map<string, number>();
-  specs.forEach((s, i) => s && present.set(s.root, i));
+  roots.forEach((r, i) => r && present.set(r, i));
   for (let changed = true; changed;) {
     changed = false;
     for (const [hash, i] of present) {
-      const missing = missingRuntimeDep(specs[i]!, present);
+      const missing = missingRuntimeDep(hash, kept, present);
       if (!missing) continue;
       present.delete(hash);
-      specs[i] = undefined;
+      roots[i] = undefined;
       skipped.push({
         path: paths[i],
         reason: `its runtime dependency ${missing.name}@${missing.version}/${missing.hash} ` +
@@ -201,26 +215,91 @@ export async function updateIndex(
     }
   }
   skipped.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
-  const good = specs.filter((s): s is SpecDag => !!s);
-  const index = await writer.writeIndex(buildIndexText(good), { signal: opts.signal });
+  const good = roots.filter((r): r is string => !!r);
+  const text = buildcacheIndexText(keptRecords(good, kept));
+  kept.clear();
+  const index = await writer.writeIndex(text, { signal: opts.signal });
   const res: UpdateIndexResult = { specs: good.length, skipped, index };
   if (opts.keys) res.keys = await writer.writeKeyIndex(opts.signal);
   return res;
 }
 
-/** The first node `dag`'s root needs at run time (not external) that `present` lacks. */
-function missingRuntimeDep(dag: SpecDag, present: Map<string, number>): SpecNode | undefined {
-  const seen = new Set([dag.root]);
-  const queue = [dag.root];
+/** What a rebuild keeps of one node: its dict's text and its edges. */
+interface KeptNode {
+  name: string;
+  version: string;
+  hash: string;
+  external: boolean;
+  /** Dependency hashes in order, and whether each is needed at run time (link or run). */
+  deps: string[];
+  runtime: boolean[];
+  /** Hashes of the dict's `dependencies` entries (what `ref_count` counts). */
+  refs: string[];
+  /** `pyJsonDumps` of the node dict. */
+  text: string;
+  /** The spec (by manifest order) it was taken from. */
+  from: number;
+}
+
+function keepNode(n: SpecNode, from: number): KeptNode {
+  const raw = n.raw.dependencies;
+  return {
+    name: n.name,
+    version: n.version,
+    hash: n.hash,
+    external: !!n.external,
+    deps: n.dependencies.map((d) => d.hash),
+    runtime: n.dependencies.map((d) => d.depTypes.some((t) => t === "link" || t === "run")),
+    refs: Array.isArray(raw)
+      ? raw.flatMap((d: { hash?: unknown } | null) => typeof d?.hash === "string" ? [d.hash] : [])
+      : [],
+    text: pyJsonDumps(n.raw),
+    from,
+  };
+}
+
+/**
+ * The index records for the specs rooted at `roots` (in order): every node once, dependencies
+ * before dependents (depth first, in dependency order), as `buildcacheRecords` orders them.
+ */
+function keptRecords(roots: string[], kept: Map<string, KeptNode>): WrittenBuildcacheRecord[] {
+  const inCache = new Set(roots);
+  const out: WrittenBuildcacheRecord[] = [];
+  const done = new Set<string>();
+  const stack = new Set<string>();
+  const add = (hash: string) => {
+    if (done.has(hash) || stack.has(hash)) return;
+    const n = kept.get(hash);
+    if (!n) return;
+    stack.add(hash);
+    for (const d of n.deps) add(d);
+    stack.delete(hash);
+    done.add(hash);
+    out.push({ hash, specText: n.text, deps: n.refs, inBuildcache: inCache.has(hash) });
+  };
+  for (const r of roots) add(r);
+  return out;
+}
+
+/** The first node `root` needs at run time (not external) that `present` lacks. */
+function missingRuntimeDep(
+  root: string,
+  kept: Map<string, KeptNode>,
+  present: Map<string, number>,
+): KeptNode | undefined {
+  const seen = new Set([root]);
+  const queue = [root];
   while (queue.length) {
-    const n = dag.nodes.get(queue.shift()!);
-    for (const d of n?.dependencies ?? []) {
-      if (seen.has(d.hash) || !d.depTypes.some((t) => t === "link" || t === "run")) continue;
-      seen.add(d.hash);
-      const dep = dag.nodes.get(d.hash);
+    const n = kept.get(queue.shift()!);
+    if (!n) continue;
+    for (let k = 0; k < n.deps.length; k++) {
+      const h = n.deps[k];
+      if (seen.has(h) || !n.runtime[k]) continue;
+      seen.add(h);
+      const dep = kept.get(h);
       if (!dep || dep.external) continue;
-      if (!present.has(d.hash)) return dep;
-      queue.push(d.hash);
+      if (!present.has(h)) return dep;
+      queue.push(h);
     }
   }
   return undefined;
