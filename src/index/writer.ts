@@ -140,21 +140,47 @@ export interface WrittenBuildcacheRecord {
 }
 
 /**
- * The build cache index text for records whose node dicts are already written, in the given
- * order: the bytes `buildIndexJson` writes for the same records (`kind: "buildcache"`).
+ * The build cache index for records whose node dicts are already written, in the given order,
+ * as UTF-8 bytes: the bytes `buildIndexJson` writes for the same records (`kind: "buildcache"`),
+ * put together a record at a time (no text of the whole index is made).
  */
-export function buildcacheIndexText(records: readonly WrittenBuildcacheRecord[]): string {
+export function buildcacheIndexBytes(records: readonly WrittenBuildcacheRecord[]): Uint8Array {
   const counts = new Map<string, number>(records.map((r) => [r.hash, 0]));
+  let size = 64;
   for (const r of records) {
+    size += r.specText.length + r.hash.length + 64;
     for (const h of r.deps) {
       const c = counts.get(h);
       if (c !== undefined) counts.set(h, c + 1);
     }
   }
-  const parts = records.map((r) =>
-    `${pyJsonString(r.hash)}:{"spec":${r.specText},"ref_count":${counts.get(r.hash)},` +
-    `"in_buildcache":${r.inBuildcache}}`
-  );
+  const enc = new TextEncoder();
+  let out = new Uint8Array(size);
+  let used = 0;
+  const put = (text: string) => {
+    for (;;) {
+      // Written text is ASCII (Python's ensure_ascii): one byte a character.
+      if (used + text.length <= out.length) {
+        const r = enc.encodeInto(text, out.subarray(used));
+        if (r.read === text.length) {
+          used += r.written;
+          return;
+        }
+      }
+      const grown = new Uint8Array(2 * out.length + 3 * text.length);
+      grown.set(out.subarray(0, used));
+      out = grown;
+    }
+  };
   const head = pyJsonDumps({ database: { version: DB_VERSION_WRITTEN, installs: {} } });
-  return `${head.slice(0, -3)}${parts.join(",")}${head.slice(-3)}`;
+  put(head.slice(0, -3));
+  records.forEach((r, k) => {
+    put(
+      `${k ? "," : ""}${pyJsonString(r.hash)}:{"spec":${r.specText},"ref_count":${
+        counts.get(r.hash)
+      },"in_buildcache":${r.inBuildcache}}`,
+    );
+  });
+  put(head.slice(-3));
+  return out.subarray(0, used);
 }

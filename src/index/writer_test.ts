@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseSpecJson } from "../spec/parse.ts";
 import { parseIndexDb } from "./db.ts";
 import {
-  buildcacheIndexText,
+  buildcacheIndexBytes,
   buildcacheRecords,
   buildIndexJson,
   type IndexWriteRecord,
@@ -94,17 +94,20 @@ Deno.test("buildIndexJson writes install-database records with Spack's fields in
   assert.ok(text.includes(`"installation_time":1700000000.25,`), text);
 });
 
-Deno.test("buildcacheIndexText of written node dicts gives buildIndexJson's bytes", () => {
+Deno.test("buildcacheIndexBytes of written node dicts gives buildIndexJson's bytes", () => {
   const recs = buildcacheRecords([DAG]);
   const deps = (spec: Record<string, unknown>) =>
     ((spec.dependencies ?? []) as { hash: string }[]).map((d) => d.hash);
-  const text = buildcacheIndexText(recs.map((r) => ({
+  const text = new TextDecoder().decode(buildcacheIndexBytes(recs.map((r) => ({
     hash: r.hash,
     specText: pyJsonDumps(r.spec),
     deps: deps(r.spec),
     inBuildcache: r.inBuildcache === true,
-  })));
+  }))));
   assert.equal(text, buildIndexJson(recs, { kind: "buildcache" }));
   assert.match(text, /"ref_count":1/);
-  assert.equal(buildcacheIndexText([]), buildIndexJson([], { kind: "buildcache" }));
+  assert.equal(
+    new TextDecoder().decode(buildcacheIndexBytes([])),
+    buildIndexJson([], { kind: "buildcache" }),
+  );
 });

@@ -26,7 +26,7 @@ import {
 } from "../layout/v3/paths.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
 import {
-  buildcacheIndexText,
+  buildcacheIndexBytes,
   buildcacheRecords,
   buildIndexJson,
   type WrittenBuildcacheRecord,
@@ -216,9 +216,9 @@ export async function updateIndex(
   }
   skipped.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   const good = roots.filter((r): r is string => !!r);
-  const text = buildcacheIndexText(keptRecords(good, kept));
+  const bytes = buildcacheIndexBytes(keptRecords(good, kept));
   kept.clear();
-  const index = await writer.writeIndex(text, { signal: opts.signal });
+  const index = await writer.writeIndex(bytes, { signal: opts.signal });
   const res: UpdateIndexResult = { specs: good.length, skipped, index };
   if (opts.keys) res.keys = await writer.writeKeyIndex(opts.signal);
   return res;
