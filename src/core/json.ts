@@ -90,8 +90,10 @@ export function pyJsonDumps(value: unknown, opts: PyJsonOptions = {}): string {
   const ind = opts.indent;
   const [itemSep, keySep] = opts.separators ?? (ind === undefined ? [",", ":"] : [",", ": "]);
   const open = (depth: number) => ind === undefined ? "" : "\n" + " ".repeat(ind * depth);
-  const join = (parts: string[], depth: number, l: string, r: string) =>
-    l + open(depth + 1) + parts.join(itemSep + open(depth + 1)) + open(depth) + r;
+  const join = ind === undefined
+    ? (parts: string[], _depth: number, l: string, r: string) => l + parts.join(itemSep) + r
+    : (parts: string[], depth: number, l: string, r: string) =>
+      l + open(depth + 1) + parts.join(itemSep + open(depth + 1)) + open(depth) + r;
   const write = (v: unknown, depth: number): string => {
     if (v === null || v === undefined) return "null";
     if (typeof v === "string") return pyJsonString(v);

@@ -68,7 +68,7 @@ async function readBytes(
   ) {
     try {
       signal?.throwIfAborted();
-      const b = readFileSync(fileURLToPath(new URL(path, store.url)));
+      const b = readFileSync(store.localPath?.(path) ?? fileURLToPath(new URL(path, store.url)));
       return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     } catch (e) {
       if ((e as { code?: string }).code === "ENOENT") {
