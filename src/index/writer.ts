@@ -174,12 +174,11 @@ export function buildcacheIndexBytes(records: readonly WrittenBuildcacheRecord[]
   };
   const head = pyJsonDumps({ database: { version: DB_VERSION_WRITTEN, installs: {} } });
   put(head.slice(0, -3));
+  // Piece by piece: the node text is copied in as it is (no record text is made).
   records.forEach((r, k) => {
-    put(
-      `${k ? "," : ""}${pyJsonString(r.hash)}:{"spec":${r.specText},"ref_count":${
-        counts.get(r.hash)
-      },"in_buildcache":${r.inBuildcache}}`,
-    );
+    put(`${k ? "," : ""}${pyJsonString(r.hash)}:{"spec":`);
+    put(r.specText);
+    put(`,"ref_count":${counts.get(r.hash)},"in_buildcache":${r.inBuildcache}}`);
   });
   put(head.slice(-3));
   return out.subarray(0, used);

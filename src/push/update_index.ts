@@ -216,7 +216,10 @@ export async function updateIndex(
   }
   skipped.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   const good = roots.filter((r): r is string => !!r);
-  const bytes = buildcacheIndexBytes(keptRecords(good, kept));
+  const records = keptRecords(good, kept);
+  // The reads' garbage is let go before the index's bytes are made.
+  pacer.check();
+  const bytes = buildcacheIndexBytes(records);
   kept.clear();
   const index = await writer.writeIndex(bytes, { signal: opts.signal });
   const res: UpdateIndexResult = { specs: good.length, skipped, index };
@@ -243,6 +246,7 @@ interface KeptNode {
 
 function keepNode(n: SpecNode, from: number): KeptNode {
   const raw = n.raw.dependencies;
+  const text = pyJsonDumps(n.raw);
   return {
     name: n.name,
     version: n.version,
@@ -253,7 +257,7 @@ function keepNode(n: SpecNode, from: number): KeptNode {
     refs: Array.isArray(raw)
       ? raw.flatMap((d: { hash?: unknown } | null) => typeof d?.hash === "string" ? [d.hash] : [])
       : [],
-    text: pyJsonDumps(n.raw),
+    text,
     from,
   };
 }
