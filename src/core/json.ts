@@ -19,8 +19,13 @@ const ESC: Record<string, string> = {
   "\f": "\\f",
 };
 
+/** Text of printable ASCII without `"` or `\\`: written as it is. */
+const PLAIN = /^[ !#-[\]-~]*$/;
+
 /** A string literal as Python's `json.dumps(s, ensure_ascii=True)` writes it. */
 export function pyJsonString(s: string): string {
+  // Most strings need no escape: one test instead of a replace.
+  if (PLAIN.test(s)) return '"' + s + '"';
   // deno-lint-ignore no-control-regex
   return '"' + s.replace(/["\\\u0000-\u001f\u007f-\uffff]/g, (c) => {
     const e = ESC[c];
@@ -85,8 +90,10 @@ export function pyJsonDumps(value: unknown, opts: PyJsonOptions = {}): string {
   const ind = opts.indent;
   const [itemSep, keySep] = opts.separators ?? (ind === undefined ? [",", ":"] : [",", ": "]);
   const open = (depth: number) => ind === undefined ? "" : "\n" + " ".repeat(ind * depth);
-  const join = (parts: string[], depth: number, l: string, r: string) =>
-    l + open(depth + 1) + parts.join(itemSep + open(depth + 1)) + open(depth) + r;
+  const join = ind === undefined
+    ? (parts: string[], _depth: number, l: string, r: string) => l + parts.join(itemSep) + r
+    : (parts: string[], depth: number, l: string, r: string) =>
+      l + open(depth + 1) + parts.join(itemSep + open(depth + 1)) + open(depth) + r;
   const write = (v: unknown, depth: number): string => {
     if (v === null || v === undefined) return "null";
     if (typeof v === "string") return pyJsonString(v);
@@ -99,11 +106,15 @@ export function pyJsonDumps(value: unknown, opts: PyJsonOptions = {}): string {
       return join(v.map((x) => write(x, depth + 1)), depth, "[", "]");
     }
     if (typeof v === "object") {
-      const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) =>
-        x !== undefined
-      );
-      if (entries.length === 0) return "{}";
-      const parts = entries.map(([k, x]) => pyJsonString(k) + keySep + write(x, depth + 1));
+      const parts: string[] = [];
+      const o = v as Record<string, unknown>;
+      for (const k in o) {
+        const x = o[k];
+        if (x !== undefined && Object.hasOwn(o, k)) {
+          parts.push(pyJsonString(k) + keySep + write(x, depth + 1));
+        }
+      }
+      if (parts.length === 0) return "{}";
       return join(parts, depth, "{", "}");
     }
     throw new TypeError(`Cannot serialise a value of type ${typeof v} as JSON`);

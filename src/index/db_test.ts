@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { InvalidDataError, NotFoundError, UnsupportedError } from "../errors.ts";
 import { runtimeClosure } from "../spec/parse.ts";
-import { parseIndexDb, validateIndexDb } from "./db.ts";
+import { parseIndexDb, readIndexDb, validateIndexDb } from "./db.ts";
 import { buildIndexJson } from "./writer.ts";
 
 const arch = { platform: "linux", platform_os: "debian12", target: "x86_64" };
@@ -289,7 +289,7 @@ Deno.test("bytes are read in batches with the same records, nodes and raw record
   }
 });
 
-Deno.test("text that looks like a record boundary inside a record does not cut it", () => {
+Deno.test("text that looks like a record boundary inside a record does not cut it", async () => {
   // Strings holding `,"<hash>":{` (escaped in the JSON, or after an escaped backslash) and,
   // in every record, a nested object keyed by a 32-character hash: a wrong cut the batch
   // parse refuses, and the rest is read record by record.
@@ -301,6 +301,12 @@ Deno.test("text that looks like a record boundary inside a record does not cut i
   assert.equal(db.size, 2000);
   assert.deepEqual(db.records, parseIndexDb(structuredClone(doc)).records);
   assert.equal(db.node(hashOf(1234))!.name, "p1234");
+  const bytes = new TextEncoder().encode(JSON.stringify(doc));
+  for (const sizes of [[65536], [1000, 3]]) {
+    const streamed = await readIndexDb(chunked(bytes, sizes), "tricky");
+    assert.deepEqual(streamed.records, db.records);
+    assert.equal(streamed.node(hashOf(1234))!.name, "p1234");
+  }
 });
 
 Deno.test("a repeated key keeps the last value in the first place; bad JSON deep in a large index names its bytes", () => {
@@ -325,4 +331,80 @@ Deno.test("a repeated key keeps the last value in the first place; bad JSON deep
     () => parseIndexDb(new TextEncoder().encode(json.slice(0, -2)), "cut.json"),
     (e) => e instanceof InvalidDataError && /cut\.json/.test(e.message),
   );
+});
+
+/** `bytes` in chunks of the given sizes (cycled), each a fresh copy. */
+async function* chunked(bytes: Uint8Array, sizes: number[]): AsyncIterable<Uint8Array> {
+  for (let i = 0, k = 0; i < bytes.length; k++) {
+    const n = sizes[k % sizes.length];
+    yield bytes.slice(i, i + n);
+    i += n;
+  }
+}
+
+Deno.test("a streamed index gives the records, nodes and errors of the same bytes in one piece", async () => {
+  const { hashOf, ...doc } = bigDb(3000);
+  for (let i = 0; i < 3000; i += 7) {
+    (doc.database.installs[hashOf(i)] as Record<string, unknown>).installation_time = 1.7e9 + i;
+  }
+  // Installs before version (as older Spack wrote), and a key after the records.
+  const reordered = { database: { installs: doc.database.installs, version: "8", x: [1, 2] } };
+  for (
+    const [what, json] of [
+      ["compact", JSON.stringify(doc)],
+      ["indented", JSON.stringify(doc, null, 2)],
+      ["reordered", JSON.stringify(reordered)],
+      ["small", text],
+      ["empty", '{"database":{"version":"8","installs":{}}}'],
+    ]
+  ) {
+    const bytes = new TextEncoder().encode(json);
+    const whole = parseIndexDb(bytes, what);
+    for (const sizes of [[1 << 20], [65536, 7], [1, 2, 3, 50000], [bytes.length]]) {
+      const rereads: number[] = [];
+      for (
+        const reread of [undefined, (s: number, e: number) => (rereads.push(s), bytes.slice(s, e))]
+      ) {
+        const db = await readIndexDb(chunked(bytes, sizes), what, { reread });
+        assert.equal(db.dbVersion, "8", what);
+        assert.deepEqual(db.records, whole.records, `${what} ${sizes}`);
+        for (const r of [db.records[0], db.records.at(-1), db.records[1499]]) {
+          if (!r) continue;
+          assert.deepEqual(db.raw(r.hash), whole.raw(r.hash), what);
+          assert.deepEqual(db.node(r.hash), whole.node(r.hash), what);
+        }
+      }
+      if (whole.size) assert.ok(rereads.length > 0, `${what}: nodes read back by offset`);
+    }
+  }
+  const big = parseIndexDb(new TextEncoder().encode(JSON.stringify(doc)));
+  assert.equal(big.get(hashOf(7))!.installedAt, 1.7e9 + 7);
+  assert.equal(big.get(hashOf(8))!.installedAt, undefined);
+  // Bytes that changed since the read are refused when read back.
+  const bytes = new TextEncoder().encode(JSON.stringify(doc));
+  const changed = await readIndexDb(chunked(bytes, [65536]), "idx", {
+    reread: (s, e) => bytes.slice(s + 1, e + 1),
+  });
+  assert.throws(() => changed.node(hashOf(2000)), /Cannot read idx again: it changed/);
+});
+
+Deno.test("a streamed index refuses what the one-piece parse refuses, naming the label", async () => {
+  const { hashOf, ...doc } = bigDb(2000);
+  const json = JSON.stringify(doc);
+  const cases: [string, string, RegExp][] = [
+    ["broken", json.replace(`"p1500"`, `"p1500" 7`), /Cannot parse broken: .*byte/],
+    ["cut", json.slice(0, -2), /Cannot parse cut/],
+    ["cut-in-records", json.slice(0, json.indexOf(hashOf(1000))), /Cannot parse cut-in-records/],
+    ["no-installs", '{"database":{"version":"8"}}', /no-installs: no "database.installs"/],
+    ["trailing", json + "x", /Cannot parse trailing: expected the end of the document/],
+    ["old", json.replace('"version":"8"', '"version":"5"'), /"5" is older/],
+    ["empty", "", /Cannot parse empty/],
+  ];
+  for (const [label, bad, re] of cases) {
+    const bytes = new TextEncoder().encode(bad);
+    assert.throws(() => parseIndexDb(bytes, label), re, `${label} in one piece`);
+    for (const sizes of [[65536], [3, 1000]]) {
+      await assert.rejects(readIndexDb(chunked(bytes, sizes), label), re, `${label} ${sizes}`);
+    }
+  }
 });

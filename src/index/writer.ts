@@ -8,7 +8,7 @@
  * @module
  */
 import { MemoryPacer } from "../core/memory_pacer.ts";
-import { PyFloat, pyJsonDumps } from "../core/json.ts";
+import { PyFloat, pyJsonDumps, pyJsonString } from "../core/json.ts";
 import type { SpecDag } from "../spec/types.ts";
 
 type Obj = Record<string, unknown>;
@@ -124,4 +124,62 @@ export function buildIndexJson(
   const head = pyJsonDumps({ database: { version: DB_VERSION_WRITTEN, installs: {} } });
   // `{"database":{"version":"8","installs":{}}}`: the records go between the last braces.
   return `${head.slice(0, -3)}${parts.join(",")}${head.slice(-3)}`;
+}
+
+/**
+ * One build cache record whose node dict is already written (`pyJsonDumps` of the dict): a
+ * rebuild keeps this text instead of the parsed dict, a fraction of its memory.
+ */
+export interface WrittenBuildcacheRecord {
+  hash: string;
+  /** `pyJsonDumps(spec)`: the node dict's compact text. */
+  specText: string;
+  /** The hashes of the node's dependencies, one per entry of its `dependencies`. */
+  deps: readonly string[];
+  inBuildcache: boolean;
+}
+
+/**
+ * The build cache index for records whose node dicts are already written, in the given order,
+ * as UTF-8 bytes: the bytes `buildIndexJson` writes for the same records (`kind: "buildcache"`),
+ * put together a record at a time (no text of the whole index is made).
+ */
+export function buildcacheIndexBytes(records: readonly WrittenBuildcacheRecord[]): Uint8Array {
+  const counts = new Map<string, number>(records.map((r) => [r.hash, 0]));
+  let size = 64;
+  for (const r of records) {
+    size += r.specText.length + r.hash.length + 64;
+    for (const h of r.deps) {
+      const c = counts.get(h);
+      if (c !== undefined) counts.set(h, c + 1);
+    }
+  }
+  const enc = new TextEncoder();
+  let out = new Uint8Array(size);
+  let used = 0;
+  const put = (text: string) => {
+    for (;;) {
+      // Written text is ASCII (Python's ensure_ascii): one byte a character.
+      if (used + text.length <= out.length) {
+        const r = enc.encodeInto(text, out.subarray(used));
+        if (r.read === text.length) {
+          used += r.written;
+          return;
+        }
+      }
+      const grown = new Uint8Array(2 * out.length + 3 * text.length);
+      grown.set(out.subarray(0, used));
+      out = grown;
+    }
+  };
+  const head = pyJsonDumps({ database: { version: DB_VERSION_WRITTEN, installs: {} } });
+  put(head.slice(0, -3));
+  // Piece by piece: the node text is copied in as it is (no record text is made).
+  records.forEach((r, k) => {
+    put(`${k ? "," : ""}${pyJsonString(r.hash)}:{"spec":`);
+    put(r.specText);
+    put(`,"ref_count":${counts.get(r.hash)},"in_buildcache":${r.inBuildcache}}`);
+  });
+  put(head.slice(-3));
+  return out.subarray(0, used);
 }

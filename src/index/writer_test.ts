@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { parseSpecJson } from "../spec/parse.ts";
 import { parseIndexDb } from "./db.ts";
-import { buildcacheRecords, buildIndexJson, type IndexWriteRecord, refCounts } from "./writer.ts";
+import {
+  buildcacheIndexBytes,
+  buildcacheRecords,
+  buildIndexJson,
+  type IndexWriteRecord,
+  refCounts,
+} from "./writer.ts";
+import { pyJsonDumps } from "../core/json.ts";
 
 const H = (c: string) => c.repeat(32);
 const DAG = parseSpecJson({
@@ -85,4 +92,22 @@ Deno.test("buildIndexJson writes install-database records with Spack's fields in
   assert.equal(app.path, "/opt/app");
   assert.equal(doc.database.installs[H("t")].path, "/usr");
   assert.ok(text.includes(`"installation_time":1700000000.25,`), text);
+});
+
+Deno.test("buildcacheIndexBytes of written node dicts gives buildIndexJson's bytes", () => {
+  const recs = buildcacheRecords([DAG]);
+  const deps = (spec: Record<string, unknown>) =>
+    ((spec.dependencies ?? []) as { hash: string }[]).map((d) => d.hash);
+  const text = new TextDecoder().decode(buildcacheIndexBytes(recs.map((r) => ({
+    hash: r.hash,
+    specText: pyJsonDumps(r.spec),
+    deps: deps(r.spec),
+    inBuildcache: r.inBuildcache === true,
+  }))));
+  assert.equal(text, buildIndexJson(recs, { kind: "buildcache" }));
+  assert.match(text, /"ref_count":1/);
+  assert.equal(
+    new TextDecoder().decode(buildcacheIndexBytes([])),
+    buildIndexJson([], { kind: "buildcache" }),
+  );
 });

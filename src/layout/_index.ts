@@ -4,9 +4,13 @@
  *
  * @module
  */
-import { parseIndexDb } from "../index/db.ts";
+import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { type IndexDb, parseIndexDb, readIndexDb } from "../index/db.ts";
+import { verifyStream } from "../core/digest.ts";
+import { InvalidDataError } from "../errors.ts";
 import type { SpecNode } from "../spec/types.ts";
-import type { EntryRef } from "./types.ts";
+import type { ReadStore } from "../storage/store.ts";
+import type { Descriptor, EntryRef } from "./types.ts";
 
 /** A parsed index: references in file order; nodes built only when asked for. */
 export interface ParsedIndex {
@@ -26,9 +30,58 @@ export function parseIndex(
   layout: 2 | 3,
   label = "index",
 ): ParsedIndex {
-  const db = parseIndexDb(text, label);
+  return indexOf(parseIndexDb(text, label), layout);
+}
+
+/**
+ * Reads the index blob at `path` as it streams, checked against `d`'s size and sha256 (an
+ * `IntegrityError` at the end on any difference): only the batch of records being parsed is
+ * held besides the light records. The records a node is asked for later are read again from
+ * the blob's file where the store is local (the file must be the one read: same inode, size
+ * and modification time), else kept in memory from the first read.
+ */
+export async function readIndexBlob(
+  store: ReadStore,
+  path: string,
+  d: Descriptor | TransformStream<Uint8Array, Uint8Array>,
+  layout: 2 | 3,
+  label: string,
+  signal?: AbortSignal,
+): Promise<ParsedIndex> {
+  const local = store.localPath?.(path);
+  const before = local ? statSync(local, { throwIfNoEntry: false }) : undefined;
+  // A descriptor is checked; a transform (v2's index has none: a digest for a note) is passed.
+  const body = (await store.read(path, { signal })).pipeThrough(
+    d instanceof TransformStream ? d : verifyStream({ digest: d.checksum, size: d.size }, label),
+  );
+  const reread = local && before
+    ? (start: number, end: number): Uint8Array => {
+      const fd = openSync(local, "r");
+      try {
+        const now = fstatSync(fd);
+        if (now.ino !== before.ino || now.size !== before.size || now.mtimeMs !== before.mtimeMs) {
+          throw new InvalidDataError(`Cannot read ${label} again: it changed since it was read`);
+        }
+        const out = new Uint8Array(end - start);
+        let off = 0;
+        while (off < out.length) {
+          const got = readSync(fd, out, off, out.length - off, start + off);
+          if (got <= 0) break;
+          off += got;
+        }
+        return out.subarray(0, off);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    : undefined;
+  return indexOf(await readIndexDb(body, label, { reread }), layout);
+}
+
+/** Entry references of a parsed database. */
+function indexOf(db: IndexDb, layout: 2 | 3): ParsedIndex {
   const refs: EntryRef[] = db.records.map((r) => {
-    const t = db.raw(r.hash)?.installation_time;
+    const t = r.installedAt;
     return {
       name: r.name,
       version: r.version,
@@ -37,7 +90,7 @@ export function parseIndex(
       compiler: r.compiler,
       inBuildcache: r.inBuildcache,
       layout,
-      ...(typeof t === "number" && Number.isFinite(t) ? { installedAt: t } : {}),
+      ...(t !== undefined ? { installedAt: t } : {}),
     };
   });
   return { refs, dbVersion: db.dbVersion, node: db.node };

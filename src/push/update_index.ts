@@ -14,7 +14,7 @@ import { runPool } from "../core/pool.ts";
 import { parseSpecDoc } from "../layout/_spec.ts";
 import { findRecord, parseManifest } from "../layout/manifest.ts";
 import { clearsignedBody, isClearsigned } from "../layout/signed_metadata.ts";
-import { readFile } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ReadStore } from "../storage/store.ts";
 import { isSpecMediaType, MEDIA_TYPES } from "../layout/media_types.ts";
@@ -25,7 +25,13 @@ import {
   v3BlobPath,
 } from "../layout/v3/paths.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
-import { buildcacheRecords, buildIndexJson } from "../index/writer.ts";
+import {
+  buildcacheIndexBytes,
+  buildcacheRecords,
+  buildIndexJson,
+  type WrittenBuildcacheRecord,
+} from "../index/writer.ts";
+import { pyJsonDumps } from "../core/json.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
 import type { Descriptor } from "../layout/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
@@ -61,7 +67,8 @@ async function readBytes(
     store.url.protocol === "file:" && /^[A-Za-z0-9_.+@=%^~\/-]+$/.test(path) && !path.includes("..")
   ) {
     try {
-      const b = await readFile(fileURLToPath(new URL(path, store.url)), { signal });
+      signal?.throwIfAborted();
+      const b = readFileSync(store.localPath?.(path) ?? fileURLToPath(new URL(path, store.url)));
       return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     } catch (e) {
       if ((e as { code?: string }).code === "ENOENT") {
@@ -71,6 +78,28 @@ async function readBytes(
     }
   }
   return new Uint8Array(await new Response(await store.read(path, { signal })).arrayBuffer());
+}
+
+/**
+ * A small gzip file's bytes: Bun's one-call gunzip where it runs (node:zlib makes a stream
+ * object per call, the larger part of the cost for a spec blob), else node:zlib's.
+ */
+function gunzipSmall(bytes: Uint8Array): Uint8Array {
+  const bun = (globalThis as { Bun?: { gunzipSync?: (b: Uint8Array) => Uint8Array } }).Bun;
+  if (bun?.gunzipSync && bytes.length >= 18) {
+    try {
+      const out = bun.gunzipSync(bytes);
+      // Bun's stops after the first member: the output is whole when its size is the one
+      // the last member's trailer gives (a blob of several members goes to node:zlib).
+      const n = bytes.length;
+      const isize = (bytes[n - 4] | bytes[n - 3] << 8 | bytes[n - 2] << 16 | bytes[n - 1] << 24) >>>
+        0;
+      if (isize === out.length % 2 ** 32) return out;
+    } catch {
+      // node:zlib's error below names what is wrong.
+    }
+  }
+  return gunzipSync(bytes);
 }
 
 /** Rebuilds the index of the mirror `writer` writes to (and the key index with `keys`). */
@@ -95,9 +124,19 @@ export async function updateIndex(
       listed.set(o.path, o.size);
     }
   }
-  const blobSize = async (path: string) =>
-    listed ? listed.get(path) : (await store.stat(path, { signal: opts.signal }))?.size;
-  const specs: (SpecDag | undefined)[] = new Array(paths.length);
+  const local = store.url.protocol === "file:" ? store.localPath?.bind(store) : undefined;
+  const blobSize = async (path: string) => {
+    if (listed) return listed.get(path);
+    if (local) {
+      const st = statSync(local(path), { throwIfNoEntry: false });
+      return st?.isFile() ? st.size : undefined;
+    }
+    return (await store.stat(path, { signal: opts.signal }))?.size;
+  };
+  // What is kept of each spec read: its root, and each node once (its dict already written
+  // as text: a fraction of the parsed dict's memory).
+  const roots: (string | undefined)[] = new Array(paths.length);
+  const kept = new Map<string, KeptNode>();
   const skipped: { path: string; reason: string }[] = [];
   // Each spec leaves its reads and parse as garbage, which Bun collects late: collections are
   // asked for as the resident set grows.
@@ -133,7 +172,7 @@ export async function updateIndex(
         );
       }
       const text = new TextDecoder().decode(
-        bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes,
+        bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSmall(bytes) : bytes,
       );
       // The layout's reader (no schema validation): spec/parse.ts's zod-validated parser
       // triples the time of a 2,000-spec rebuild.
@@ -142,7 +181,12 @@ export async function updateIndex(
       if (want && dag.root !== want) {
         throw new InvalidDataError(`spec blob "${blob}" is of ${dag.root}, not ${want}`);
       }
-      specs[i] = dag;
+      roots[i] = dag.root;
+      for (const n of dag.nodes.values()) {
+        const have = kept.get(n.hash);
+        // The node as the first spec (in manifest order) that has it gives it.
+        if (!have || have.from > i) kept.set(n.hash, keepNode(n, i));
+      }
       pacer.add(16 * bytes.length); // what a spec leaves is many times its blob
     } catch (e) {
       if (opts.signal?.aborted) throw e;
@@ -154,14 +198,14 @@ export async function updateIndex(
   // An entry whose runtime (link or run) dependencies are not all in the mirror cannot be
   // installed from it: left out, as are, in turn, the entries that need it.
   const present = new Map<string, number>();
-  specs.forEach((s, i) => s && present.set(s.root, i));
+  roots.forEach((r, i) => r && present.set(r, i));
   for (let changed = true; changed;) {
     changed = false;
     for (const [hash, i] of present) {
-      const missing = missingRuntimeDep(specs[i]!, present);
+      const missing = missingRuntimeDep(hash, kept, present);
       if (!missing) continue;
       present.delete(hash);
-      specs[i] = undefined;
+      roots[i] = undefined;
       skipped.push({
         path: paths[i],
         reason: `its runtime dependency ${missing.name}@${missing.version}/${missing.hash} ` +
@@ -171,26 +215,95 @@ export async function updateIndex(
     }
   }
   skipped.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
-  const good = specs.filter((s): s is SpecDag => !!s);
-  const index = await writer.writeIndex(buildIndexText(good), { signal: opts.signal });
+  const good = roots.filter((r): r is string => !!r);
+  const records = keptRecords(good, kept);
+  // The reads' garbage is let go before the index's bytes are made.
+  pacer.check();
+  const bytes = buildcacheIndexBytes(records);
+  kept.clear();
+  const index = await writer.writeIndex(bytes, { signal: opts.signal });
   const res: UpdateIndexResult = { specs: good.length, skipped, index };
   if (opts.keys) res.keys = await writer.writeKeyIndex(opts.signal);
   return res;
 }
 
-/** The first node `dag`'s root needs at run time (not external) that `present` lacks. */
-function missingRuntimeDep(dag: SpecDag, present: Map<string, number>): SpecNode | undefined {
-  const seen = new Set([dag.root]);
-  const queue = [dag.root];
+/** What a rebuild keeps of one node: its dict's text and its edges. */
+interface KeptNode {
+  name: string;
+  version: string;
+  hash: string;
+  external: boolean;
+  /** Dependency hashes in order, and whether each is needed at run time (link or run). */
+  deps: string[];
+  runtime: boolean[];
+  /** Hashes of the dict's `dependencies` entries (what `ref_count` counts). */
+  refs: string[];
+  /** `pyJsonDumps` of the node dict. */
+  text: string;
+  /** The spec (by manifest order) it was taken from. */
+  from: number;
+}
+
+function keepNode(n: SpecNode, from: number): KeptNode {
+  const raw = n.raw.dependencies;
+  const text = pyJsonDumps(n.raw);
+  return {
+    name: n.name,
+    version: n.version,
+    hash: n.hash,
+    external: !!n.external,
+    deps: n.dependencies.map((d) => d.hash),
+    runtime: n.dependencies.map((d) => d.depTypes.some((t) => t === "link" || t === "run")),
+    refs: Array.isArray(raw)
+      ? raw.flatMap((d: { hash?: unknown } | null) => typeof d?.hash === "string" ? [d.hash] : [])
+      : [],
+    text,
+    from,
+  };
+}
+
+/**
+ * The index records for the specs rooted at `roots` (in order): every node once, dependencies
+ * before dependents (depth first, in dependency order), as `buildcacheRecords` orders them.
+ */
+function keptRecords(roots: string[], kept: Map<string, KeptNode>): WrittenBuildcacheRecord[] {
+  const inCache = new Set(roots);
+  const out: WrittenBuildcacheRecord[] = [];
+  const done = new Set<string>();
+  const stack = new Set<string>();
+  const add = (hash: string) => {
+    if (done.has(hash) || stack.has(hash)) return;
+    const n = kept.get(hash);
+    if (!n) return;
+    stack.add(hash);
+    for (const d of n.deps) add(d);
+    stack.delete(hash);
+    done.add(hash);
+    out.push({ hash, specText: n.text, deps: n.refs, inBuildcache: inCache.has(hash) });
+  };
+  for (const r of roots) add(r);
+  return out;
+}
+
+/** The first node `root` needs at run time (not external) that `present` lacks. */
+function missingRuntimeDep(
+  root: string,
+  kept: Map<string, KeptNode>,
+  present: Map<string, number>,
+): KeptNode | undefined {
+  const seen = new Set([root]);
+  const queue = [root];
   while (queue.length) {
-    const n = dag.nodes.get(queue.shift()!);
-    for (const d of n?.dependencies ?? []) {
-      if (seen.has(d.hash) || !d.depTypes.some((t) => t === "link" || t === "run")) continue;
-      seen.add(d.hash);
-      const dep = dag.nodes.get(d.hash);
+    const n = kept.get(queue.shift()!);
+    if (!n) continue;
+    for (let k = 0; k < n.deps.length; k++) {
+      const h = n.deps[k];
+      if (seen.has(h) || !n.runtime[k]) continue;
+      seen.add(h);
+      const dep = kept.get(h);
       if (!dep || dep.external) continue;
-      if (!present.has(d.hash)) return dep;
-      queue.push(d.hash);
+      if (!present.has(h)) return dep;
+      queue.push(h);
     }
   }
   return undefined;

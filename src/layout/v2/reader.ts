@@ -10,10 +10,10 @@ import { InvalidDataError, NotFoundError, SignatureError, UnsupportedError } fro
 import type { Verifier } from "../../sign/types.ts";
 import type { SpecNode } from "../../spec/types.ts";
 import type { ReadStore } from "../../storage/store.ts";
-import { sha256Hex } from "../../core/digest.ts";
+import { digestStream } from "../../core/digest.ts";
 import { isGzip } from "../../core/gzip.ts";
 import { clearsignedBody, isClearsigned } from "../signed_metadata.ts";
-import { type ParsedIndex, parseIndex } from "../_index.ts";
+import { type ParsedIndex, readIndexBlob } from "../_index.ts";
 import {
   checkRootHash,
   checkSignature,
@@ -109,20 +109,27 @@ export class V2Reader implements CacheReader {
   }
 
   async #loadIndex(signal?: AbortSignal): Promise<ParsedIndex> {
-    const bytes = await readBytesIfExists(this.store, V2_INDEX, signal);
-    if (bytes) {
+    // Streamed, a batch of records at a time (as the v3 index blob), its sha256 taken on the way.
+    const { stream, result } = digestStream();
+    let parsed: ParsedIndex | undefined;
+    try {
+      parsed = await readIndexBlob(this.store, V2_INDEX, stream, 2, `"${V2_INDEX}"`, signal);
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+    if (parsed) {
       // Spack never compares the two (races are tolerated); a difference is worth a note.
       const hashFile = await readBytesIfExists(this.store, V2_INDEX_HASH, signal);
       if (hashFile) {
         const want = v2IndexHashOf(new TextDecoder().decode(hashFile));
-        const got = sha256Hex(bytes);
+        const got = (await result).digest.hex;
         if (want !== got) {
           this.notes.push(
             `"${V2_INDEX_HASH}" says "${want}" but "${V2_INDEX}" has sha256 "${got}" (stale hash file)`,
           );
         }
       }
-      return parseIndex(bytes, 2, `"${V2_INDEX}"`);
+      return parsed;
     }
     if (!this.store.list) {
       throw new NotFoundError(

@@ -18,7 +18,7 @@ import {
   requireRecord,
 } from "../manifest.ts";
 import { isIndexMediaType, MEDIA_TYPES } from "../media_types.ts";
-import { type ParsedIndex, parseIndex } from "../_index.ts";
+import { type ParsedIndex, readIndexBlob } from "../_index.ts";
 import {
   checkRootHash,
   checkSignature,
@@ -96,8 +96,7 @@ export class V3Reader implements CacheReader {
         }
         const d = descriptorOf(rec, `"${mpath}"`);
         const path = v3BlobPath(d.checksum);
-        const bytes = await readBlob(this.store, path, d, `index blob "${path}"`, signal);
-        return parseIndex(bytes, 3, `index blob "${path}"`);
+        return await readIndexBlob(this.store, path, d, 3, `index blob "${path}"`, signal);
       } catch (e) {
         const damaged = e instanceof IntegrityError || e instanceof InvalidDataError ||
           e instanceof NotFoundError;

@@ -356,12 +356,12 @@ export class V3Writer {
     this.#layoutWritten = true;
   }
 
-  /** Writes the index blob (uncompressed JSON) then its manifest (never signed). */
+  /** Writes the index blob (uncompressed JSON, text or its bytes) then its manifest (never signed). */
   async writeIndex(
-    indexJson: string,
+    indexJson: string | Uint8Array,
     opts: { view?: string; signal?: AbortSignal } = {},
   ): Promise<Descriptor> {
-    const bytes = new TextEncoder().encode(indexJson);
+    const bytes = typeof indexJson === "string" ? new TextEncoder().encode(indexJson) : indexJson;
     const d = descriptorOfBytes(bytes, MEDIA_TYPES.index, "none");
     await this.writeBlob(d, bytes, opts.signal);
     await this.writeManifest(
