@@ -239,3 +239,40 @@ Deno.test("no module outside src/storage imports a concrete storage backend", ()
   }
   assert.deepEqual(problems, []);
 });
+
+Deno.test("the README's code layout table names every src folder at its level", () => {
+  const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+  const start = readme.indexOf("## Code layout");
+  assert.ok(start >= 0, "README.md has no '## Code layout' section");
+  const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+  const rows = new Map<string, number>();
+  for (const m of section.matchAll(/^\|\s*(\d)\s*\|(.+?)\|/gm)) {
+    for (const p of m[2].matchAll(/`src\/([^`]+?)\/?`/g)) rows.set(p[1], Number(m[1]));
+  }
+  const problems: string[] = [];
+  const walk = (dir: string): void => {
+    for (const n of readdirSync(dir)) {
+      const p = join(dir, n);
+      if (!statSync(p).isDirectory()) continue;
+      const rel = relative(src, p);
+      const level = rows.get(rel);
+      if (level === undefined) problems.push(`src/${rel}/ is not in the table`);
+      else if (level !== LEVELS[rel.split("/")[0]]) {
+        problems.push(
+          `src/${rel}/ is at level ${LEVELS[rel.split("/")[0]]}, the table says ${level}`,
+        );
+      }
+      walk(p);
+    }
+  };
+  walk(src);
+  for (const [name, level] of rows) {
+    const unitName = name.split("/")[0];
+    if (!statSync(join(src, name), { throwIfNoEntry: false })) {
+      problems.push(`the table names src/${name}, which does not exist`);
+    } else if (LEVELS[unitName] !== level) {
+      problems.push(`src/${name} is at level ${LEVELS[unitName]}, the table says ${level}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
