@@ -60,7 +60,7 @@ export function runStoreBehaviour(
   caps: StoreCaps,
   opts: { ignore?: boolean } = {},
 ): void {
-  const t = (title: string, fn: (s: StoreUnderTest) => Promise<void>, ignore = false) =>
+  const t: Step = (title, fn, ignore = false) =>
     Deno.test({
       name: `${name} store: ${title}`,
       ignore: opts.ignore || ignore,
@@ -75,7 +75,15 @@ export function runStoreBehaviour(
         }
       },
     });
+  readBehaviour(t, caps);
+  writeBehaviour(t, caps);
+  placeBehaviour(t, caps);
+}
 
+/** Registers one behaviour test (`ignore` when the backend lacks the capability). */
+type Step = (title: string, fn: (s: StoreUnderTest) => Promise<void>, ignore?: boolean) => void;
+
+function readBehaviour(t: Step, caps: StoreCaps): void {
   t("stat() gives the size of a present object and undefined for an absent one", async (s) => {
     await s.seed("a/b/c.json", text('{"x": 1}\n'));
     assert.deepEqual((await s.store.stat("a/b/c.json"))?.size, 9);
@@ -151,7 +159,9 @@ export function runStoreBehaviour(
     for await (const p of s.store.list!("absent/")) none.push(p);
     assert.deepEqual(none, []);
   }, !caps.list);
+}
 
+function writeBehaviour(t: Step, caps: StoreCaps): void {
   t("write() then read() and stat() see the object; overwrite replaces it", async (s) => {
     const st = s.store as Store;
     await st.write("w/one.json", text("first version"));
@@ -235,7 +245,9 @@ export function runStoreBehaviour(
     assert.ok(same(await collect(await st.read("c/dst.bin")), bytesOf(5000, 4)));
     await assert.rejects(() => st.copy!("c/absent.bin", "c/x.bin"), NotFoundError);
   }, !caps.copy);
+}
 
+function placeBehaviour(t: Step, caps: StoreCaps): void {
   t(
     "placeFile() takes a staged file as an object; the file stays; a second one replaces it",
     async (s) => {
