@@ -12,6 +12,12 @@
 #       and dependencies, and the roots (the specs nothing depends on).
 #   spack python spack_dag.py installed OUT.json
 #       write the specs the install database of the instance holds (name, hash, prefix).
+#   python3 spack_dag.py compare ROOT_A ROOT_B
+#       check that two install trees hold the same prefixes with the same entries (type, mode,
+#       symlink target, content with each tree's root replaced by one placeholder; the
+#       timings in .spack/install_times.json excepted; in ELF files, where relocated strings keep
+#       their length, leading slashes before the root and runs of NULs do not count); exits non-zero naming the
+#       differences.
 #
 # The DAG depends only on the package index, so the first N packages of any larger DAG are the
 # DAG of N: package i depends on up to three packages chosen among the earlier ones (a seeded
@@ -19,6 +25,7 @@
 import json
 import os
 import random
+import re
 import sys
 
 NAMESPACE = "spackdag"
@@ -182,6 +189,55 @@ def installed(out):
     print(f"{len(specs)} specs installed in {spack.store.STORE.layout.root}")
 
 
+def describe(root):
+    """{relative path: (kind, mode, normalised content or link target)} of every prefix."""
+    out = {}
+    for arch in sorted(os.listdir(root)):
+        top = os.path.join(root, arch)
+        if arch.startswith(".") or arch == "bin" or not os.path.isdir(top):
+            continue
+        for dirpath, dirs, files in os.walk(top):
+            for name in dirs + files:
+                path = os.path.join(dirpath, name)
+                rel = os.path.relpath(path, root)
+                st = os.lstat(path)
+                mode = oct(st.st_mode & 0o7777)
+                if os.path.islink(path):
+                    data = os.readlink(path).replace(root, "<root>")
+                    out[rel] = ("link", mode, data)
+                elif os.path.isdir(path):
+                    out[rel] = ("dir", mode, None)
+                elif name == "install_times.json":
+                    out[rel] = ("file", mode, None)
+                else:
+                    with open(path, "rb") as f:
+                        data = f.read().replace(root.encode(), b"<root>")
+                    if data.startswith(b"\x7fELF"):
+                        # strings relocated in place keep their old length: paths are padded
+                        # with leading slashes, the rest with NULs
+                        data = re.sub(b"\0+", b"\0", re.sub(b"/+<root>", b"<root>", data))
+                    out[rel] = ("file", mode, data)
+    return out
+
+
+def compare(a, b):
+    a, b = os.path.abspath(a), os.path.abspath(b)
+    da, db = describe(a), describe(b)
+    prefixes = {p for p in da if p.count(os.sep) == 1}
+    diffs = [f"only in {a}: {p}" for p in sorted(da.keys() - db.keys())]
+    diffs += [f"only in {b}: {p}" for p in sorted(db.keys() - da.keys())]
+    for p in sorted(da.keys() & db.keys()):
+        for what, x, y in zip(("type", "mode", "content"), da[p], db[p]):
+            if x != y:
+                diffs.append(f"{p}: {what} differs")
+    if diffs:
+        print(f"{len(diffs)} differences between {a} and {b}:", file=sys.stderr)
+        for d in diffs[:20]:
+            print(f"  {d}", file=sys.stderr)
+        sys.exit(1)
+    print(f"{len(prefixes)} prefixes, {len(da)} entries, identical")
+
+
 def main(argv):
     if len(argv) == 3 and argv[0] == "repo":
         write_repo(argv[1], int(argv[2]))
@@ -189,8 +245,11 @@ def main(argv):
         build(argv[1], int(argv[2]))
     elif len(argv) == 2 and argv[0] == "installed":
         installed(argv[1])
+    elif len(argv) == 3 and argv[0] == "compare":
+        compare(argv[1], argv[2])
     else:
-        sys.exit("usage: spack_dag.py repo DIR N | build OUT.json N | installed OUT.json")
+        sys.exit("usage: spack_dag.py repo DIR N | build OUT.json N | installed OUT.json | "
+                 "compare ROOT_A ROOT_B")
 
 
 main(sys.argv[1:])
