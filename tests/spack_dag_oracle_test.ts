@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "./_fixtures.ts";
 import { compareTrees, describePrefix, substTable } from "./_install_tree.ts";
@@ -131,4 +131,38 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: () => check(true, 4),
+});
+
+Deno.test({
+  name: "gen_spack_dag_mirror: bad input is refused with a clear error",
+  ignore: !HAVE,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "sp-dag-bad-" });
+    try {
+      const run = (...args: string[]) =>
+        spawnSync("bash", [GEN, ...args], {
+          encoding: "utf8",
+          env: { PATH: "/usr/bin:/bin", SPACKLE_ORACLE_SPACK_V3: SPACK_V3! },
+        });
+      let r = run(join(base, "a"), "0");
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /N must be a number from 1 to 9999, not '0'/);
+      writeFileSync(join(base, "keep"), "mine\n");
+      r = run(base, "3");
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /is not empty and holds no generated mirror/);
+      assert.equal(readFileSync(join(base, "keep"), "utf8"), "mine\n");
+      r = run("--install", join(base, "nothing"), join(base, "dest"));
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /no generated mirror at/);
+      r = spawnSync("bash", [GEN, join(base, "b"), "3"], {
+        encoding: "utf8",
+        env: { PATH: "/usr/bin:/bin", SPACKLE_ORACLE_SPACK_V3: join(base, "no-spack") },
+      });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /no Spack work tree at/);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
 });
