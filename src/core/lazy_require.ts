@@ -34,3 +34,18 @@ export function onFirstUse<T>(load: () => T): () => T {
     return value as T;
   };
 }
+
+/**
+ * A Node built-in module (`node:zlib`, `node:crypto`), loaded on the first call of the returned
+ * function through `process.getBuiltinModule` (Deno, Bun, Node 22.3+), not when the module that
+ * needs it is evaluated.
+ */
+export function builtinOnFirstUse<T>(id: string): () => T {
+  return onFirstUse(() => {
+    const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+    if (typeof p?.getBuiltinModule !== "function") {
+      throw new Error(`${id} is not available in this runtime`);
+    }
+    return p.getBuiltinModule(id) as T;
+  });
+}
