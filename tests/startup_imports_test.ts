@@ -70,3 +70,14 @@ Deno.test("the command definitions load none of the library but errors and versi
     f === resolve(root, "src/errors.ts") || f === resolve(root, "src/version.ts");
   assert.deepEqual([...files].filter((f) => !allowed(f)), []);
 });
+
+Deno.test("the static import graph of mod.ts (what a command evaluates) loads no heavy package", () => {
+  const { files, packages } = staticGraph(resolve(root, "mod.ts"));
+  assert(files.size > 50, `walked only ${files.size} files`);
+  const heavy = [...packages].filter(([p]) => HEAVY.some((h) => p === h || p.startsWith(`${h}/`)));
+  assert.deepEqual(
+    heavy,
+    [],
+    `statically imported: ${heavy.map(([p, f]) => `${p} by ${f}`).join(", ")}`,
+  );
+});

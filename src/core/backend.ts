@@ -42,11 +42,32 @@ const nodeCrypto: NodeCrypto | undefined = forced === "wasm"
   ? undefined
   : await import(CRYPTO).then((m) => (typeof m.createHash === "function" ? m : undefined))
     .catch(() => undefined);
-const nodeZlib: NodeZlib | undefined = await import(ZLIB)
+/** Node's synchronous loader of built-in modules (Deno, Bun, Node 22.3+); browsers have none. */
+type GetBuiltin = (id: string) => unknown;
+const getBuiltin: GetBuiltin | undefined = (() => {
+  const p = (globalThis as { process?: { getBuiltinModule?: GetBuiltin } }).process;
+  return typeof p?.getBuiltinModule === "function" ? p.getBuiltinModule.bind(p) : undefined;
+})();
+// `node:zlib` is evaluated on first use where the runtime loads built-ins synchronously (at
+// import it would cost every command's startup, listing included, which never gunzips); elsewhere
+// it is tried here, once. `null`: not loaded yet.
+let nodeZlib: NodeZlib | undefined | null = getBuiltin ? null : await import(ZLIB)
   .then((m) => (typeof m.createGunzip === "function" ? m : undefined))
   .catch(() => undefined);
-const gunzipZlib = forced === "wasm" ? undefined : nodeZlib;
-const wasm: WasmCore | undefined = nodeCrypto && gunzipZlib ? undefined : await loadWasmCore();
+function zlibModule(): NodeZlib | undefined {
+  if (nodeZlib === null) {
+    let m: NodeZlib | undefined;
+    try {
+      m = getBuiltin!(ZLIB) as NodeZlib;
+    } catch {
+      m = undefined;
+    }
+    nodeZlib = typeof m?.createGunzip === "function" ? m : undefined;
+  }
+  return nodeZlib;
+}
+const hasZlib = forced !== "wasm" && (nodeZlib === null || nodeZlib !== undefined);
+const wasm: WasmCore | undefined = nodeCrypto && hasZlib ? undefined : await loadWasmCore();
 
 type BunHasher = new (algorithm: "sha256") => {
   update(data: Uint8Array | string): unknown;
@@ -59,7 +80,7 @@ const bunHasher: BunHasher | undefined = nodeCrypto
 /** The implementation in use for each capability. */
 export const BACKEND: { sha256: "native" | "wasm"; gzip: "native" | "wasm" } = {
   sha256: nodeCrypto ? "native" : "wasm",
-  gzip: gunzipZlib ? "native" : "wasm",
+  gzip: hasZlib ? "native" : "wasm",
 };
 
 /** A new incremental sha256 from the backend in use. */
@@ -92,12 +113,12 @@ export function newSha256(): Sha256 {
 
 /** `node:zlib` for decompression, unless it is missing or overridden (then: the WASM core). */
 export function nativeGunzip(): NodeZlib | undefined {
-  return gunzipZlib;
+  return hasZlib ? zlibModule() : undefined;
 }
 
 /** `node:zlib` for compression, unless it is missing or overridden (then: the WASM core). */
 export function nativeZlib(): NodeZlib | undefined {
-  return gunzipZlib;
+  return hasZlib ? zlibModule() : undefined;
 }
 
 /** The WebAssembly core, when it is loaded (it is whenever a native module is missing). */

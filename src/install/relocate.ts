@@ -24,8 +24,8 @@ import {
 } from "node:fs";
 import { Buffer } from "node:buffer";
 import { basename, join } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { InvalidDataError, UnsupportedError } from "../errors.ts";
+import { onFirstUse, requireFrom } from "../core/lazy_require.ts";
 import { type ElfStringUpdate, isElf, parseElfAt, planElfUpdates } from "./relocate_elf.ts";
 import {
   ElfGrowError,
@@ -163,11 +163,20 @@ export function parseFlowMapping(text: string): Record<string, unknown> | undefi
 /** What a list's fast path leaves to the scalar reader: anything but plain ASCII paths. */
 const LIST_SPECIAL = /[^\x20-\x7e\n\r]|['"&*!|>%@`?#{}[\]:]/;
 
+declare const require: ((id: string) => unknown) | undefined;
+
+/** yaml, loaded on the first buildinfo that is not the one-line form `parseFlowMapping` reads. */
+const yaml = onFirstUse(() =>
+  (typeof require === "function"
+    ? require("yaml")
+    : requireFrom(import.meta.url)("yaml")) as typeof import("yaml")
+);
+
 /** Parses `.spack/binary_distribution` (one line of flow YAML, old and new key sets). */
 export function parseBuildinfo(text: string): Buildinfo {
   let raw: unknown;
   try {
-    raw = parseFlowMapping(text) ?? parseYaml(text);
+    raw = parseFlowMapping(text) ?? yaml().parse(text);
   } catch (e) {
     throw new InvalidDataError(`Cannot read buildinfo: ${(e as Error).message}`, { cause: e });
   }

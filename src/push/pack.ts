@@ -32,12 +32,12 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { constants as zlibConstants, crc32, createGzip } from "node:zlib";
 import { Buffer } from "node:buffer";
 import { tarHeaderBlocks, tarPadding, tarTrailerSize, type TarWriteEntry } from "../core/tar.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
 import { newSha256 } from "../core/backend.ts";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
+import { builtinOnFirstUse } from "../core/lazy_require.ts";
 import type { Descriptor } from "../layout/types.ts";
 import { MEDIA_TYPES } from "../layout/media_types.ts";
 import {
@@ -47,6 +47,9 @@ import {
   serializeBuildinfo,
 } from "./buildinfo.ts";
 import { classify, isBinaryMagic, isLatin1Text, PrefixMatcher, readAt } from "./scan.ts";
+
+/** `node:zlib`, loaded on first use (evaluating it costs every command's startup). */
+const zlib = builtinOnFirstUse<typeof import("node:zlib")>("node:zlib");
 
 /** Options of `packPrefix`. */
 export interface PackOptions {
@@ -396,11 +399,13 @@ export interface Deflate {
  * largest symbol buffer (half as many Huffman blocks, each with its own code to build and send).
  */
 export function deflateFor(data: Uint8Array, level: number): Deflate {
-  const plain = { level, strategy: zlibConstants.Z_DEFAULT_STRATEGY };
+  const plain = { level, strategy: zlib().constants.Z_DEFAULT_STRATEGY };
   if (level === 0 || data.length < 4 * PROBE) return plain;
   for (const p of probes(data)) if (repeatShare(p, HUFFMAN_BELOW) >= HUFFMAN_BELOW) return plain;
-  if (levelFor(data, level) === 0) return { level: 0, strategy: zlibConstants.Z_DEFAULT_STRATEGY };
-  return { level, strategy: zlibConstants.Z_HUFFMAN_ONLY, memLevel: 9 };
+  if (levelFor(data, level) === 0) {
+    return { level: 0, strategy: zlib().constants.Z_DEFAULT_STRATEGY };
+  }
+  return { level, strategy: zlib().constants.Z_HUFFMAN_ONLY, memLevel: 9 };
 }
 
 /** Bytes of deflate's stored blocks at most (RFC 1951 3.2.4). */
@@ -433,7 +438,7 @@ export function storedMember(data: Uint8Array, out: Uint8Array): Uint8Array {
     i += n;
   } while (i < data.length);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  view.setUint32(o, crc32(data), true);
+  view.setUint32(o, zlib().crc32(data), true);
   view.setUint32(o + 4, data.length >>> 0, true);
   return out.subarray(0, o + 8);
 }
@@ -454,7 +459,7 @@ function gzipAsync(
 ): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
-    const z = createGzip({ ...how, chunkSize: GZIP_CHUNK });
+    const z = zlib().createGzip({ ...how, chunkSize: GZIP_CHUNK });
     z.on("data", (c: Buffer) => chunks.push(new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
     z.on("error", reject);
     z.on("end", () => {

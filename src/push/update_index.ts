@@ -8,8 +8,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { gunzipSync } from "node:zlib";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
+import { builtinOnFirstUse } from "../core/lazy_require.ts";
 import { runPool } from "../core/pool.ts";
 import { parseSpecDoc } from "../layout/_spec.ts";
 import { findRecord, parseManifest } from "../layout/manifest.ts";
@@ -35,6 +35,9 @@ import { pyJsonDumps } from "../core/json.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
 import type { Descriptor } from "../layout/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
+
+/** `node:zlib`, loaded on first use (evaluating it costs every command's startup). */
+const zlib = builtinOnFirstUse<typeof import("node:zlib")>("node:zlib");
 
 /**
  * The index blob text for `specs`: Spack's `BuildCacheDatabase` JSON (records with `spec`,
@@ -99,7 +102,7 @@ function gunzipSmall(bytes: Uint8Array): Uint8Array {
       // node:zlib's error below names what is wrong.
     }
   }
-  return gunzipSync(bytes);
+  return zlib().gunzipSync(bytes);
 }
 
 /** Rebuilds the index of the mirror `writer` writes to (and the key index with `keys`). */

@@ -6,9 +6,21 @@
  */
 import type { z } from "zod";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
-import { NodeJson, SpecDocJson, SpecListV1Json, SpecNodesJson } from "./schema.ts";
 import type { SpecDag, SpecNode } from "./types.ts";
 import { checkNodeIdentity, nodeFromDict } from "./node.ts";
+import { onFirstUse, requireFrom } from "../core/lazy_require.ts";
+
+declare const require: ((id: string) => unknown) | undefined;
+
+/**
+ * The zod schemas (`schema.ts`), loaded on the first parse: zod and the schemas cost more to
+ * evaluate than listing a mirror takes, and importing the library must not pay for them.
+ */
+const schemas = onFirstUse(() =>
+  (typeof require === "function"
+    ? require("./schema.ts")
+    : requireFrom(import.meta.url)("./schema.ts")) as typeof import("./schema.ts")
+);
 
 export { archOf, archString, compilerOf, namingCompiler, nodeFromDict } from "./node.ts";
 
@@ -58,7 +70,7 @@ function zodFailure(label: string, base: string, err: z.ZodError): InvalidDataEr
  * in errors.
  */
 export function parseNodeJson(raw: unknown, label = "spec node", where = "spec"): SpecNode {
-  const r = NodeJson.safeParse(raw);
+  const r = schemas().NodeJson.safeParse(raw);
   if (!r.success) throw zodFailure(label, where, r.error);
   const node = nodeFromDict(raw as Obj);
   if (!node.hash) {
@@ -89,15 +101,15 @@ export function parseSpecJson(input: string | unknown, label = "spec"): SpecDag 
   }
   // A bare spec value is accepted too.
   const wrapped: Obj = isObj(doc) && "spec" in doc ? doc : { spec: doc };
-  const checked = SpecDocJson.safeParse(wrapped);
+  const checked = schemas().SpecDocJson.safeParse(wrapped);
   if (!checked.success) {
     const spec = wrapped.spec;
     // Name the precise failure of the form the document looks like.
     if (isObj(spec) && "nodes" in spec) {
-      const r = SpecNodesJson.safeParse(spec);
+      const r = schemas().SpecNodesJson.safeParse(spec);
       if (!r.success) throw zodFailure(label, "spec", r.error);
     } else if (Array.isArray(spec)) {
-      const r = SpecListV1Json.safeParse(spec);
+      const r = schemas().SpecListV1Json.safeParse(spec);
       if (!r.success) throw zodFailure(label, "spec", r.error);
     }
     throw zodFailure(label, "", checked.error);

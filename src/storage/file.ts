@@ -55,7 +55,12 @@ export class FileStore implements Store {
     });
     // The stream owns the handle (and closes it): a bare descriptor would leave the FileHandle
     // to the garbage collector, which under Bun closes the descriptor while it is being read.
-    return toWebStream(fh.createReadStream({ highWaterMark: 1 << 20 }));
+    // Reads of 1 MiB for large files; a small file (an index, a manifest) gets a buffer its own
+    // size, as allocating 1 MiB per read costs more than reading it.
+    const size = await fh.stat().then((s) => s.size, () => 1 << 20);
+    return toWebStream(
+      fh.createReadStream({ highWaterMark: Math.max(16 << 10, Math.min(size + 1, 1 << 20)) }),
+    );
   }
 
   async *list(prefix: string): AsyncIterable<string> {

@@ -10,8 +10,8 @@
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
-import { rootCertificates } from "node:tls";
 import { NotFoundError, TransportError, UsageError } from "../errors.ts";
+import { requireFrom } from "../core/lazy_require.ts";
 
 /** Settings of the HTTP client. */
 export interface HttpOptions {
@@ -274,9 +274,18 @@ export function makeFetch(opts: HttpOptions = {}): typeof fetch {
   return f as typeof fetch;
 }
 
-/** Under Bun a `tls.ca` replaces the default roots, so they are passed along with the extra CAs. */
+declare const require: ((id: string) => unknown) | undefined;
+
+/**
+ * Under Bun a `tls.ca` replaces the default roots, so they are passed along with the extra CAs.
+ * `node:tls` is loaded here, on first use: evaluating it costs every command's startup.
+ */
 function bunRootCertificates(): readonly string[] {
-  return rootCertificates;
+  const tls =
+    (typeof require === "function"
+      ? require("node:tls")
+      : requireFrom(import.meta.url)("node:tls")) as typeof import("node:tls");
+  return tls.rootCertificates;
 }
 
 /** Deno's proxy setting for a proxy URL: credentials in the URL become basic auth. */

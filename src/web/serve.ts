@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { errorMessage } from "../errors.ts";
 import type { MirrorSet } from "../layout/mod.ts";
 import type { VerifyReport } from "../mirror/verify.ts";
@@ -114,6 +114,8 @@ export async function serveSite(opts: ServeOptions): Promise<RunningServer> {
     byHash: new Map(opts.data.specs.map((s) => [s.hash, s])),
     running: new Set<AbortController>(),
   };
+  // node:http is loaded here: evaluating it when the library is imported costs every command.
+  const { createServer } = await import("node:http");
   const server = createServer((req, res) => {
     handle(site, req, res).catch((e) => sendError(req, res, e));
   });
