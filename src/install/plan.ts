@@ -195,19 +195,19 @@ export async function fetchClosure(
   // One relocation record a hash, shared by the lists of every package that links it.
   const relocOf = new Map<string, RelocSpec>();
   const prefixOf = (n: SpecNode) => projectPrefix(o.root, n, o.projection);
-  // `node` is the package's node in its dependent's DAG (or the root's own); `entry` is given
-  // for a root, fetched already.
-  const visit = (
-    hash: string,
-    node: SpecNode | undefined,
-    source: InstallSource,
-    entry?: Entry,
-  ) => {
+  // The queries that named each root: checked against its signed spec when it is fetched.
+  const rootQueries = new Map(roots.filter((r) => !r.external).map((r) => [r.hash, r.queries]));
+  // `node` is the package's node in its dependent's DAG (unset for a root, whose own DAG has
+  // it); each package is fetched once, also when it is a root and a dependency of another.
+  const visit = (hash: string, node: SpecNode | undefined, source: InstallSource) => {
     let p = visiting.get(hash);
     if (!p) {
       p = (async () => {
-        if (!node || node.external) return;
-        const e = entry ?? await limit(() => getEntry(hash, source));
+        const queries = rootQueries.get(hash);
+        if (!queries && (!node || node.external)) return;
+        const e = await limit(() => getEntry(hash, source));
+        // The index chose the entry; its signed spec must be what was asked for.
+        for (const q of queries ?? []) checkSubstitution(q, e);
         pacer.check();
         // Made in a function of its own: nothing of the entry stays in this frame while the
         // dependencies are visited.
@@ -222,14 +222,10 @@ export async function fetchClosure(
     }
     return p;
   };
+  // Root fetches are bounded as the dependencies' are: hundreds of roots at once would all be
+  // held.
   await Promise.all(
-    roots.filter((r) => !r.external).map(async (r) => {
-      // Bounded as the dependencies' fetches are: hundreds of roots at once would all be held.
-      const entry = await limit(() => getEntry(r.hash, r.source));
-      // The index chose the entry; its signed spec must be what was asked for.
-      for (const q of r.queries) checkSubstitution(q, entry);
-      await visit(r.hash, entry.spec.nodes.get(r.hash), r.source, entry);
-    }),
+    roots.filter((r) => !r.external).map((r) => visit(r.hash, undefined, r.source)),
   );
   for (const r of roots) {
     const job = jobs.get(r.hash);
@@ -244,7 +240,7 @@ type Deps = (readonly [string, SpecNode | undefined])[];
 function addJob(
   jobs: Map<string, Job>,
   hash: string,
-  node: SpecNode,
+  node: SpecNode | undefined,
   entry: Entry,
   source: InstallSource,
   relocOf: Map<string, RelocSpec>,
@@ -252,7 +248,7 @@ function addJob(
   o: ClosureOptions,
 ): { direct: Deps; further: Deps } {
   const own = entry.spec;
-  const ownNode = own.nodes.get(hash) ?? node;
+  const ownNode = own.nodes.get(hash) ?? node!;
   const toRelocate = specsToRelocate(own, hash);
   const buildHash = buildSpecHash(ownNode);
   jobs.set(hash, {
