@@ -373,6 +373,12 @@ async function stageJob(
   mkdirSync(stagingDir);
   job.stagingDir = stagingDir;
   const label = `${job.node.name}-${job.node.version}-${job.node.hash}`;
+  // The specs whose prefixes relocation maps: the hash the buildinfo knows each by (a spliced
+  // spec's analogs) and its prefix here.
+  const specs = job.reloc!.map((r) => ({
+    hash: job.splice?.lookup.get(r.hash) ?? r.hash,
+    prefix: ctx.jobs.get(r.hash)?.prefix ?? r.prefix,
+  }));
   const extract = async (speculate: boolean) => {
     const tarball = await openTarball({ signal: opts.signal });
     // The tar reader stops at the end-of-archive marker; the rest of the stream is still
@@ -404,10 +410,6 @@ async function stageJob(
   pacer.check(); // the garbage of the stream's end, before relocation adds its own
   const infoPath = join(res.prefixDir, ".spack", "binary_distribution");
   const info = parseBuildinfo(readFileSync(infoPath, "utf8"));
-  const specs = job.reloc!.map((r) => ({
-    hash: job.splice?.lookup.get(r.hash) ?? r.hash,
-    prefix: ctx.jobs.get(r.hash)?.prefix ?? r.prefix,
-  }));
   const pairs = prefixMap(info, { root, sbangPath: join(root, "bin", "sbang"), specs });
   if (
     res.speculated &&
