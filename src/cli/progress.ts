@@ -307,15 +307,43 @@ export function withTarballProgress<S extends EntrySource>(
     onEntry?.(e);
     const label = `${e.ref.name}@${e.ref.version}/${e.ref.hash.slice(0, 7)}`;
     return forward(e, {
-      openTarball: async (o?: { signal?: AbortSignal }) => {
-        const body = await e.openTarball(o);
-        if (read.has(e.ref.hash)) return body;
-        read.add(e.ref.hash);
-        return body.pipeThrough(countingStream(progress.start(label, e.tarball.size)));
-      },
+      openTarball: barOpener(e.openTarball, e.ref.hash, label, e.tarball.size, progress, read),
     });
   };
   return forward(source, { entry } as Partial<S>);
+}
+
+/**
+ * A tarball opener whose stream has a bar, started when the first bytes are read (install
+ * opens tarballs ahead of their turn). Made apart from the async `entry`, so that it does not
+ * keep the entry (and its spec) alive.
+ */
+function barOpener(
+  open: Entry["openTarball"],
+  hash: string,
+  label: string,
+  size: number | undefined,
+  progress: Progress,
+  read: Set<string>,
+): Entry["openTarball"] {
+  return async (o?: { signal?: AbortSignal }) => {
+    const body = await open(o);
+    if (read.has(hash)) return body;
+    read.add(hash);
+    let item: ProgressItem | undefined;
+    const bar = () => item ??= progress.start(label, size);
+    return body.pipeThrough(
+      new TransformStream({
+        transform(chunk, c) {
+          bar().advance(chunk.byteLength);
+          c.enqueue(chunk);
+        },
+        flush() {
+          bar().done();
+        },
+      }),
+    );
+  };
 }
 
 /**

@@ -168,6 +168,22 @@ export function verifiedTarball(
 }
 
 /**
+ * An entry's `openTarball`: the body `read` gives, verified against `d` while it streams. Made
+ * in a plain function, apart from the async reader that fetched the entry: a closure made
+ * inside an async function keeps its whole frame (the parsed spec with it) for as long as the
+ * entry's opener is kept. `read` is a bound method (`store.read.bind(store)`), not a closure,
+ * for the same reason.
+ */
+export function tarballOpener(
+  read: (key: string, o: { signal?: AbortSignal }) => Promise<ReadableStream<Uint8Array>>,
+  key: string,
+  d: { checksum: string; size?: number },
+  label: string,
+): (o?: { signal?: AbortSignal }) => Promise<ReadableStream<Uint8Array>> {
+  return async (o) => verifiedTarball(await read(key, { signal: o?.signal }), d, label);
+}
+
+/**
  * The reference of an entry as its signed spec has it (name, version, arch, compiler of the
  * root node), and what the index (or the file name) said when that differs. A difference is
  * a substitution: refused with a SignatureError unless `opts.inspect`, where it is reported.

@@ -14,7 +14,7 @@ import { INDEX_TYPES, MANIFEST_TYPES } from "../../storage/registry/client.ts";
 import { ensureValidTag } from "../../storage/registry/reference.ts";
 import { blobPathOf, type RegistryStore } from "../../storage/registry/store.ts";
 import { type ParsedIndex, parseIndex } from "../_index.ts";
-import { checkRootHash, verifiedTarball } from "../_read.ts";
+import { checkRootHash, tarballOpener } from "../_read.ts";
 import { parseSpec } from "../_spec.ts";
 import { MEDIA_TYPES } from "../media_types.ts";
 import type { CacheReader, Descriptor, Entry, EntryRef, ReadOptions } from "../types.ts";
@@ -267,10 +267,12 @@ export class OciReader implements CacheReader {
       metadataPath: `manifests/${tag}`,
       metadataText: new TextDecoder().decode(fetched.bytes),
       specBlob: { descriptor: specD, path: blobPathOf(manifest.config.digest) },
-      async openTarball(o?: { signal?: AbortSignal }) {
-        const body = await client.getBlob(last.digest, { signal: o?.signal });
-        return verifiedTarball(body, tarball, `layer "${last.digest}" of ${what}`);
-      },
+      openTarball: tarballOpener(
+        client.getBlob.bind(client),
+        last.digest,
+        tarball,
+        `layer "${last.digest}" of ${what}`,
+      ),
     };
   }
 

@@ -21,7 +21,7 @@ import {
   readBytesIfExists,
   readText,
   signedRef,
-  verifiedTarball,
+  tarballOpener,
 } from "../_read.ts";
 import { parseSpec } from "../_spec.ts";
 import { archString, namingCompiler, nodeFromDict } from "../../spec/node.ts";
@@ -352,12 +352,10 @@ export class V2Reader implements CacheReader {
       metadataPath: loc.path,
       metadataText: raw,
       legacy,
-      async openTarball(o?: { signal?: AbortSignal }) {
-        if (legacy) throw new UnsupportedError(`Cannot install ${what}: ${legacy}`);
-        const body = await store.read(path, { signal: o?.signal });
         // The size comes from the store itself, so only the digest is a real check here.
-        return verifiedTarball(body, tarball, `tarball "${path}" of ${what}`);
-      },
+      openTarball: legacy
+        ? () => Promise.reject(new UnsupportedError(`Cannot install ${what}: ${legacy}`))
+        : tarballOpener(store.read.bind(store), path, tarball, `tarball "${path}" of ${what}`),
     };
   }
 

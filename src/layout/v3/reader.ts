@@ -26,7 +26,7 @@ import {
   readBlob,
   readText,
   signedRef,
-  verifiedTarball,
+  tarballOpener,
 } from "../_read.ts";
 import { parseSpec } from "../_spec.ts";
 import type { CacheReader, Descriptor, Entry, EntryRef, ReadOptions } from "../types.ts";
@@ -255,10 +255,12 @@ export class V3Reader implements CacheReader {
       metadataPath: path,
       metadataText: text,
       specBlob: { descriptor: specD, path: specPath },
-      async openTarball(o?: { signal?: AbortSignal }) {
-        const body = await store.read(tarballPath, { signal: o?.signal });
-        return verifiedTarball(body, tarball, `tarball "${tarballPath}" of ${what}`);
-      },
+      openTarball: tarballOpener(
+        store.read.bind(store),
+        tarballPath,
+        tarball,
+        `tarball "${tarballPath}" of ${what}`,
+      ),
     };
   }
 

@@ -1,0 +1,137 @@
+/**
+ * The types of an install run: what it reads from (`InstallSource`), its options, progress
+ * events and result, and the per-package state (`Job`) its stages pass on.
+ *
+ * @module
+ */
+import type { Entry, EntryRef, ReadOptions } from "../layout/types.ts";
+import type { SpecNode } from "../spec/types.ts";
+import type { TargetCheck } from "./target.ts";
+
+/**
+ * What install reads from a mirror: the layout's `Mirror`/`MirrorSet` (from `openMirror`,
+ * `openMirrors` in src/layout/open.ts) fit.
+ */
+export interface InstallSource {
+  /** The one entry in the build cache a query names (NotFoundError, UsageError when several). */
+  resolve(query: string, opts?: { signal?: AbortSignal }): Promise<EntryRef>;
+  /** The entry of a full DAG hash, metadata fetched and checked. */
+  entry(hash: string, opts?: ReadOptions): Promise<Entry>;
+  /** Entry references matching a query, those not in the cache included (externals). */
+  list?(query: string, opts?: { signal?: AbortSignal }): Promise<EntryRef[]>;
+  /** The index node of a hash, for specs the index lists but the cache does not hold. */
+  indexNode?(hash: string, signal?: AbortSignal): Promise<SpecNode | undefined>;
+}
+
+/** Progress events. */
+export interface InstallProgress {
+  phase: "resolve" | "skip" | "fetch" | "staged" | "installed" | "external" | "warning" | "wait";
+  name?: string;
+  hash?: string;
+  bytes?: number;
+  message?: string;
+}
+
+/** Options of `installSpecs`. */
+export interface InstallOptions {
+  /** The install tree root. */
+  root: string;
+  /** Parallel downloads (default 4). */
+  jobs?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: InstallProgress) => void;
+  /** Accept unsigned metadata (default false: signatures are required). */
+  allowUnsigned?: boolean;
+  /** Install tree projection (default `DEFAULT_PROJECTION`). */
+  projection?: string;
+  /**
+   * Relocate plain-text files while extracting, settled against the buildinfo afterwards
+   * (default true; a file relocated on a wrong guess is put back from its staged copy).
+   */
+  speculate?: boolean;
+  /** Install only the named specs, not their dependencies (default false). */
+  noDeps?: boolean;
+  /**
+   * DAG hashes marked explicit (default: every spec the queries name); an environment's
+   * roots are, its other specs are not.
+   */
+  explicit?: Set<string>;
+  /**
+   * Replace prefixes that exist but are not in the database, and reinstall the requested
+   * specs when installed already (default false: such a prefix is refused).
+   */
+  overwrite?: boolean;
+  /** Seconds to wait for Spack's database and prefix locks (default 60; 0: forever). */
+  lockTimeout?: number;
+  /**
+   * Target checks (default `warn`): a spec for another platform or architecture family is
+   * refused and missing CPU features are a warning; `host` makes missing features an error;
+   * `none` checks nothing.
+   */
+  checkTarget?: TargetCheck;
+}
+
+/** One installed (or already present) spec. */
+export interface InstalledSpec {
+  name: string;
+  version: string;
+  hash: string;
+  prefix: string;
+  /** False when it was already installed. */
+  installed: boolean;
+  explicit: boolean;
+  /** True for an external spec (registered in the database, nothing extracted). */
+  external?: boolean;
+}
+
+/** What `installSpecs` did. */
+export interface InstallResult {
+  root: string;
+  specs: InstalledSpec[];
+}
+
+/** A spec a package's relocation maps: its hash, and its prefix as the package's DAG gives it. */
+export interface RelocSpec {
+  hash: string;
+  prefix: string;
+}
+
+/**
+ * One package of a run. It holds what its stages need, not its entry nor its spec DAG (a DAG
+ * holds the nodes of every dependency: one per package would grow with the number of packages
+ * times their depth). What only staging needs (`tarball`, `reloc`, `splice`) is released once
+ * the package is staged.
+ */
+export interface Job {
+  node: SpecNode;
+  prefix: string;
+  source: InstallSource;
+  explicit: boolean;
+  /** The tarball: its opener, and what names it in errors. */
+  tarball?: {
+    open: (o?: { signal?: AbortSignal }) => Promise<ReadableStream<Uint8Array>>;
+    checksum: string;
+    path: string;
+    mirror?: string;
+  };
+  /** `specsToRelocate` of the package's DAG (records shared between the packages). */
+  reloc?: RelocSpec[];
+  /**
+   * Set for a spliced spec (installed from its build spec's tarball): the build spec's hash,
+   * the hash under which each spec to relocate finds its old prefix (`spliceLookup`), and the
+   * spliced spec as Spack writes it into `.spack/spec.json`.
+   */
+  splice?: { buildHash: string; lookup: Map<string, string>; spec: unknown };
+  /** The package's direct external dependencies (recorded in the database with it). */
+  externals: SpecNode[];
+  /** Set once staged. */
+  staged?: string;
+  elfFiles?: string[];
+  execFiles?: string[];
+  stagingDir?: string;
+  /** Installed from its build spec's tarball. */
+  spliced?: boolean;
+}
+
+/** A progress callback. */
+export type OnProgress = (p: InstallProgress) => void;
