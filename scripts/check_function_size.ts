@@ -466,7 +466,8 @@ export function longFunctions(text: string, max = 200): FunctionSpan[] {
   return findFunctions(text).filter((f) => f.lines > max);
 }
 
-function* sourceFiles(path: string, skipTests: boolean): Generator<string> {
+/** The TypeScript files under `path` (or `path` itself), sorted, `_test.ts` files left out with `skipTests`. */
+export function* sourceFiles(path: string, skipTests: boolean): Generator<string> {
   const st = statSync(path);
   if (st.isFile()) {
     yield path;

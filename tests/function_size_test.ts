@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { findFunctions, longFunctions } from "../scripts/check_function_size.ts";
+import { findFunctions, longFunctions, sourceFiles } from "../scripts/check_function_size.ts";
+import { readFileSync } from "node:fs";
 import { REPO_ROOT } from "./_fixtures.ts";
 
 /** A function `name` whose body has `n` statement lines. */
@@ -126,4 +127,14 @@ Deno.test("check_function_size lists long functions of a tree and exits 1, 0 whe
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("no function in src/ is over 200 lines (a command's register function counts)", () => {
+  const long: string[] = [];
+  for (const file of sourceFiles(join(REPO_ROOT, "src"), false)) {
+    for (const f of longFunctions(readFileSync(file, "utf8"), 200)) {
+      long.push(`${file.slice(REPO_ROOT.length + 1)}:${f.start} ${f.name}: ${f.lines} lines`);
+    }
+  }
+  assert.deepEqual(long, []);
 });

@@ -352,7 +352,7 @@ export class V2Reader implements CacheReader {
       metadataPath: loc.path,
       metadataText: raw,
       legacy,
-        // The size comes from the store itself, so only the digest is a real check here.
+      // The size comes from the store itself, so only the digest is a real check here.
       openTarball: legacy
         ? () => Promise.reject(new UnsupportedError(`Cannot install ${what}: ${legacy}`))
         : tarballOpener(store.read.bind(store), path, tarball, `tarball "${path}" of ${what}`),
