@@ -216,6 +216,39 @@ export function signedRef(
   return { ref: own, substitution };
 }
 
+/**
+ * The fields of an `Entry` that every reader fills the same way from the signed spec: the
+ * reference as the signed spec names it (see {@link signedRef}) and the signature's verdict.
+ */
+export function signedEntryFields(
+  ref: EntryRef,
+  spec: SpecDag,
+  sig: SignatureCheck,
+  opts: ReadOptions,
+): Pick<
+  Entry,
+  | "ref"
+  | "substitution"
+  | "spec"
+  | "signed"
+  | "signedBy"
+  | "signatureError"
+  | "signatureStatus"
+  | "signerKeyIds"
+> {
+  const own = signedRef(ref, spec, opts);
+  return {
+    ref: own.ref,
+    substitution: own.substitution,
+    spec,
+    signed: sig.signed,
+    signedBy: sig.signedBy,
+    signatureError: sig.signatureError,
+    signatureStatus: sig.status,
+    signerKeyIds: sig.signerKeyIds,
+  };
+}
+
 /** Throws IntegrityError unless the spec's root hash is `hash`. */
 export function checkRootHash(root: string, hash: string, label: string): void {
   if (root !== hash) {

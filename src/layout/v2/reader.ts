@@ -20,7 +20,7 @@ import {
   maybeGunzipText,
   readBytesIfExists,
   readText,
-  signedRef,
+  signedEntryFields,
   tarballOpener,
 } from "../_read.ts";
 import { parseSpec } from "../_spec.ts";
@@ -337,16 +337,8 @@ export class V2Reader implements CacheReader {
     const legacy = layoutVersion === 0 ? LEGACY_NESTED_REASON : undefined;
     const store = this.store;
     const path = tarballPath;
-    const own = signedRef(ref, spec, opts);
     return {
-      ref: own.ref,
-      substitution: own.substitution,
-      spec,
-      signed: sig.signed,
-      signedBy: sig.signedBy,
-      signatureError: sig.signatureError,
-      signatureStatus: sig.status,
-      signerKeyIds: sig.signerKeyIds,
+      ...signedEntryFields(ref, spec, sig, opts),
       tarball,
       tarballPath,
       metadataPath: loc.path,

@@ -25,7 +25,7 @@ import {
   maybeGunzipText,
   readBlob,
   readText,
-  signedRef,
+  signedEntryFields,
   tarballOpener,
 } from "../_read.ts";
 import { parseSpec } from "../_spec.ts";
@@ -240,16 +240,8 @@ export class V3Reader implements CacheReader {
     }
     const tarballPath = v3BlobPath(tarball.checksum);
     const store = this.store;
-    const own = signedRef(ref, spec, opts);
     return {
-      ref: own.ref,
-      substitution: own.substitution,
-      spec,
-      signed: sig.signed,
-      signedBy: sig.signedBy,
-      signatureError: sig.signatureError,
-      signatureStatus: sig.status,
-      signerKeyIds: sig.signerKeyIds,
+      ...signedEntryFields(ref, spec, sig, opts),
       tarball,
       tarballPath,
       metadataPath: path,
