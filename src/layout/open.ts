@@ -142,10 +142,40 @@ class OpenedMirror implements Mirror {
   ): Promise<EntryRef[]> {
     const specs = toSpecs(query);
     const out: EntryRef[] = [];
-    for await (const r of this.readers[0].list(opts)) {
+    for await (const r of await this.#candidates(specs, opts?.signal)) {
       if (matchesAnyQuery(r, specs)) out.push({ ...r, mirror: this.name ?? this.url });
     }
     return out;
+  }
+
+  #byName?: Map<string, { at: number; ref: EntryRef }[]>;
+
+  /**
+   * The listed references that can match `specs`, in listing order: when every query names a
+   * package, only that package's references (from a table made once, so an install resolving
+   * hundreds of names does not walk the whole index for each), else the whole listing.
+   */
+  async #candidates(
+    specs: SpecQuery[],
+    signal?: AbortSignal,
+  ): Promise<Iterable<EntryRef> | AsyncIterable<EntryRef>> {
+    if (!specs.length || specs.some((q) => q.name === undefined)) {
+      return this.readers[0].list({ signal });
+    }
+    if (!this.#byName) {
+      const table = new Map<string, { at: number; ref: EntryRef }[]>();
+      let at = 0;
+      for await (const ref of this.readers[0].list({ signal })) {
+        const rows = table.get(ref.name);
+        if (rows) rows.push({ at: at++, ref });
+        else table.set(ref.name, [{ at: at++, ref }]);
+      }
+      this.#byName = table;
+    }
+    const names = new Set(specs.map((q) => q.name!));
+    const rows = [...names].flatMap((n) => this.#byName!.get(n) ?? []);
+    if (names.size > 1) rows.sort((a, b) => a.at - b.at);
+    return rows.map((r) => r.ref);
   }
 
   async resolve(query: string, opts?: { signal?: AbortSignal }): Promise<EntryRef> {
