@@ -145,8 +145,11 @@ export function gunzipStream(label = "gzip data"): TransformStream<Uint8Array, U
   const zlib = nativeGunzip();
   if (!zlib) return wasmGunzipStream(wasmCore()!, label);
   return zlibPaused(
-    // Stream options pass through to the Transform (not in ZlibOptions' type).
-    zlib.createGunzip({ chunkSize: 1 << 20, readableHighWaterMark: 2 << 20 } as ZlibOptions),
+    // Stream options pass through to the Transform (not in ZlibOptions' type). Output comes in
+    // fresh buffers of `chunkSize`: at 256 KiB the allocator reuses their memory between
+    // collections, where 1 MiB ones are new pages from the system each time (a third more
+    // page faults and system time when installing a 330 MB package).
+    zlib.createGunzip({ chunkSize: 256 << 10, readableHighWaterMark: 2 << 20 } as ZlibOptions),
     (e) => new IntegrityError(`Cannot decompress ${label}: ${e.message}`, { cause: e }),
   );
 }

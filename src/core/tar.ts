@@ -155,11 +155,26 @@ class Source {
   }
 }
 
+/**
+ * Text of `b[start..end)`: ASCII (nearly every header field) is built from the char codes,
+ * cheaper than a decoder call for short fields; anything else is decoded as UTF-8.
+ */
+function text(b: Uint8Array, start: number, end: number): string {
+  if (end - start > 256) return utf8.decode(b.subarray(start, end));
+  let s = "";
+  for (let i = start; i < end; i++) {
+    const c = b[i];
+    if (c >= 0x80) return utf8.decode(b.subarray(start, end));
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
 function cstr(b: Uint8Array, start: number, len: number): string {
   let end = start;
   const max = start + len;
   while (end < max && b[end] !== 0) end++;
-  return utf8.decode(b.subarray(start, end));
+  return end === start ? "" : text(b, start, end);
 }
 
 /** A numeric field: octal text, or GNU base-256 when the high bit of the first byte is set. */
@@ -184,14 +199,20 @@ function num(b: Uint8Array, start: number, len: number): number {
 
 function checksumOk(b: Uint8Array): boolean {
   const stored = num(b, 148, 8);
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const c = i >= 148 && i < 156 ? 0x20 : b[i];
+  // The checksum field itself counts as eight spaces.
+  let unsigned = 8 * 0x20;
+  let high = 0; // bytes above 127: the signed sum is lower by 256 for each
+  for (let i = 0; i < 148; i++) {
+    const c = b[i];
     unsigned += c;
-    signed += c > 127 ? c - 256 : c;
+    if (c > 127) high++;
   }
-  return stored === unsigned || stored === signed;
+  for (let i = 156; i < BLOCK; i++) {
+    const c = b[i];
+    unsigned += c;
+    if (c > 127) high++;
+  }
+  return stored === unsigned || stored === unsigned - 256 * high;
 }
 
 function isZero(b: Uint8Array): boolean {
@@ -203,16 +224,21 @@ function parsePax(data: Uint8Array, label: string): Record<string, string> {
   const out: Record<string, string> = {};
   let i = 0;
   while (i < data.byteLength) {
+    // The record's length: decimal digits, then a space.
     let sp = i;
-    while (sp < data.byteLength && data[sp] !== 0x20) sp++;
-    const len = Number(utf8.decode(data.subarray(i, sp)));
+    let len = 0;
+    while (sp < data.byteLength && data[sp] >= 0x30 && data[sp] <= 0x39 && sp - i < 16) {
+      len = len * 10 + data[sp] - 0x30;
+      sp++;
+    }
+    if (sp === i || sp >= data.byteLength || data[sp] !== 0x20) len = NaN;
     if (!Number.isInteger(len) || len <= 0 || i + len > data.byteLength) {
       if (isZero(data.subarray(i))) break;
       throw new IntegrityError(`Cannot read tar archive${label}: malformed PAX header record`);
     }
     const rec = data.subarray(sp + 1, i + len - 1); // without the trailing newline
     const eq = rec.indexOf(0x3d);
-    if (eq > 0) out[utf8.decode(rec.subarray(0, eq))] = utf8.decode(rec.subarray(eq + 1));
+    if (eq > 0) out[text(rec, 0, eq)] = text(rec, eq + 1, rec.byteLength);
     i += len;
   }
   return out;
@@ -300,6 +326,8 @@ class HeaderParser {
   private longName: string | undefined;
   private longLink: string | undefined;
   private last = "start";
+  /** True while no global PAX record was read (then a member's records are its own only). */
+  #noGlobal = true;
   constructor(private where: string) {}
 
   /** One header block: the end marker, an extended header to read next, or a member. */
@@ -325,9 +353,14 @@ class HeaderParser {
     if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
       return { kind: "extended", flag, size };
     }
-    const magic = utf8.decode(h.subarray(257, 263));
-    const ustarPrefix = magic === "ustar\0" ? cstr(h, 345, 155) : "";
-    const all = { ...this.global, ...this.pax };
+    const ustar = h[257] === 0x75 && h[258] === 0x73 && h[259] === 0x74 && h[260] === 0x61 &&
+      h[261] === 0x72 && h[262] === 0; // "ustar\0"
+    const ustarPrefix = ustar ? cstr(h, 345, 155) : "";
+    const all = this.pax === undefined
+      ? this.global
+      : this.#noGlobal
+      ? this.pax
+      : { ...this.global, ...this.pax };
     let name = all.path ?? this.longName ??
       (ustarPrefix ? `${ustarPrefix}/${cstr(h, 0, 100)}` : cstr(h, 0, 100));
     let type: TarEntryType = TYPES[flag] ?? "other";
@@ -346,7 +379,11 @@ class HeaderParser {
       uname: all.uname ?? cstr(h, 265, 32),
       gname: all.gname ?? cstr(h, 297, 32),
       mtime: new Date(mtimeS * 1000),
-      pax: Object.keys(all).length ? all : undefined,
+      pax: all === this.global
+        ? (this.#noGlobal ? undefined : { ...all })
+        : Object.keys(all).length
+        ? all
+        : undefined,
     };
     this.pax = undefined;
     this.longName = undefined;
@@ -358,13 +395,15 @@ class HeaderParser {
   /** The body of an extended header (PAX or GNU long name) that `parse` announced. */
   extended(flag: string, body: Uint8Array): void {
     if (flag === "x") this.pax = { ...this.pax, ...parsePax(body, this.where) };
-    else if (flag === "g") this.global = { ...this.global, ...parsePax(body, this.where) };
-    else {
+    else if (flag === "g") {
+      this.global = { ...this.global, ...parsePax(body, this.where) };
+      this.#noGlobal = Object.keys(this.global).length === 0;
+    } else {
       let end = body.indexOf(0);
       if (end < 0) end = body.byteLength;
-      const text = utf8.decode(body.subarray(0, end));
-      if (flag === "L") this.longName = text;
-      else this.longLink = text;
+      const long = utf8.decode(body.subarray(0, end));
+      if (flag === "L") this.longName = long;
+      else this.longLink = long;
     }
   }
 }

@@ -185,7 +185,14 @@ class Names {
 
   /** The directory path of a key. */
   dirOf(key: string): string {
-    return this.#dirs[Number(key.slice(0, key.indexOf("/")))];
+    // The number before the first "/", read in place (no substring).
+    let id = 0;
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      if (c === 0x2f) break;
+      id = id * 10 + c - 0x30;
+    }
+    return this.#dirs[id];
   }
 
   /** The base name of a key. */
