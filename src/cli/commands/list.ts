@@ -10,16 +10,6 @@ function mirrorInfo(m: Mirror) {
   return { url: m.url, name: m.name, layouts: m.layout.versions, notes: m.notes() };
 }
 
-function sortRefs(refs: EntryRef[]): EntryRef[] {
-  // Collators made once: `localeCompare` with options builds one per comparison.
-  const text = new Intl.Collator();
-  const numeric = new Intl.Collator(undefined, { numeric: true });
-  return [...refs].sort((a, b) =>
-    text.compare(a.name, b.name) || numeric.compare(a.version, b.version) ||
-    text.compare(a.hash, b.hash)
-  );
-}
-
 const register: Register = (program, act) => {
   addMirror(
     program
@@ -43,7 +33,8 @@ const register: Register = (program, act) => {
     .action(
       act(async (ctx, query: string[], o: MirrorCliOptions & { long: boolean; all: boolean }) => {
         const { mirrors } = await openReadMirrors(ctx, { ...o, allowUnsigned: true });
-        const refs = sortRefs((await mirrors.list(query, { signal: ctx.signal }))
+        const { MemoryPacer, sortRecords } = await import("../../../mod.ts");
+        const refs = sortRecords((await mirrors.list(query, { signal: ctx.signal }))
           .filter((r) => o.all || r.inBuildcache));
         if (ctx.out.json) {
           ctx.out.data({
@@ -70,7 +61,6 @@ const register: Register = (program, act) => {
         ];
         // Rows are made a part at a time and written in large writes, with collections asked
         // for as the garbage grows: tens of thousands of rows would otherwise all be held.
-        const { MemoryPacer } = await import("../../../mod.ts");
         const pacer = new MemoryPacer({ headroom: 8 << 20, every: 256 << 10 });
         const widths: number[] = [];
         const PART = 2000;
