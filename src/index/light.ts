@@ -58,7 +58,6 @@ const DEP_DIRECT_FALSE = bytesOf('],"direct":false}}');
 const UNUSUAL = ['"external":', '"compiler":'];
 const DEPS = '"dependencies":[';
 
-const NON_ASCII = /[^\x00-\x7f]/;
 const isB32 = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x32 && c <= 0x37);
 
 function has(b: Uint8Array, i: number, needle: Uint8Array): boolean {
@@ -99,8 +98,6 @@ export function lightRecords(b: Uint8Array, s: number, e: number): LightRecord[]
   const dec = new TextDecoder();
   const cu = [0], cd = [0];
   let lastProvider: string | undefined;
-  /** The first `\\` at or after the strings read so far (-1: none before the batch's end). */
-  let nextEscape = -2;
   const out: LightRecord[] = [];
   let p = s;
   while (p < e) {
@@ -174,8 +171,6 @@ export function lightRecords(b: Uint8Array, s: number, e: number): LightRecord[]
       provider = found;
     }
     const text = buf.toString("latin1", i, target - 1);
-    // Other than ASCII, the bytes are UTF-8: the record is parsed.
-    if (NON_ASCII.test(text)) return undefined;
     const cut = (from: number, to: number) => text.slice(from - i, to - 1 - i);
     return {
       hash,
@@ -193,9 +188,7 @@ export function lightRecords(b: Uint8Array, s: number, e: number): LightRecord[]
   function skipStr(i: number, limit: number): number {
     const j = b.indexOf(Q, i);
     if (j < 0 || j >= limit) return -1;
-    // An escape ends the reading by bytes (strings are then not where they seem).
-    if (nextEscape !== -1 && nextEscape < i) nextEscape = buf.indexOf(BS, i);
-    if (nextEscape !== -1 && nextEscape < j) return -1;
+    for (let k = i; k < j; k++) if (b[k] === BS || b[k] >= 0x80) return -1;
     return j + 1;
   }
 
@@ -253,7 +246,6 @@ export function lightRecords(b: Uint8Array, s: number, e: number): LightRecord[]
       }
       if (same) return lastProvider;
     }
-    const text = buf.toString("latin1", at, end);
-    return NON_ASCII.test(text) ? false : lastProvider = text;
+    return lastProvider = buf.toString("latin1", at, end);
   }
 }
