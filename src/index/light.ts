@@ -93,11 +93,24 @@ function countIn(at: number[], c: number[], s: number, e: number): number {
  */
 export function lightRecords(b: Uint8Array, s: number, e: number): LightRecord[] | undefined {
   const buf = Buffer.from(b.buffer, b.byteOffset, e);
+  const str = (i: number, end: number): string | undefined => {
+    for (let k = i; k < end; k++) {
+      const c = b[k];
+      if (c === BS || c >= 0x80) return undefined;
+    }
+    return buf.toString("latin1", i, end);
+  };
+  /** The string whose text starts at i (past its quote): [value, index past the closing quote]. */
+  const strAt = (i: number): [string, number] | undefined => {
+    const j = b.indexOf(Q, i);
+    if (j < 0 || j >= e) return undefined;
+    const v = str(i, j);
+    return v === undefined ? undefined : [v, j + 1];
+  };
   const unusual = UNUSUAL.map((k) => allOf(buf, k, s)).flat().sort((x, y) => x - y);
   const deps = allOf(buf, DEPS, s);
   const dec = new TextDecoder();
   const cu = [0], cd = [0];
-  let lastProvider: string | undefined;
   const out: LightRecord[] = [];
   let p = s;
   while (p < e) {
@@ -105,12 +118,13 @@ export function lightRecords(b: Uint8Array, s: number, e: number): LightRecord[]
     if (b[p] !== Q || b[p + 33] !== Q) return undefined;
     for (let k = p + 1; k <= p + 32; k++) if (!isB32(b[k])) return undefined;
     if (!has(b, p + 33, HEAD)) return undefined;
+    const hash = str(p + 1, p + 33)!;
     const start = p + 33 + HEAD.length;
     // The spec ends at the first `"},"ref_count":`, just after its own hash.
     const specEnd = buf.indexOf(SPEC_END, start, "latin1");
-    if (specEnd < 0 || !has(b, specEnd - 40, HASH_KEY)) return undefined;
-    for (let k = 0; k < 32; k++) if (b[specEnd - 32 + k] !== b[p + 1 + k]) return undefined;
-    const hash = buf.toString("latin1", p + 1, p + 33);
+    if (
+      specEnd < 0 || !has(b, specEnd - 40, HASH_KEY) || str(specEnd - 32, specEnd) !== hash
+    ) return undefined;
     let i = specEnd + SPEC_END.length;
     while (i < e && b[i] >= 0x30 && b[i] <= 0x39) i++;
     if (i === specEnd + SPEC_END.length || !has(b, i, IN_CACHE)) return undefined;
@@ -144,41 +158,35 @@ export function lightRecords(b: Uint8Array, s: number, e: number): LightRecord[]
     inBuildcache: boolean,
     depLists: number,
   ): LightRecord | undefined {
-    // Where each string ends (past its quote), then one decoding of them all.
-    const name = skipStr(i, specEnd);
-    if (name < 0 || !has(b, name - 1, VERSION)) return undefined;
-    const vs = name - 1 + VERSION.length;
-    const version = skipStr(vs, specEnd);
-    if (version < 0 || !has(b, version - 1, ARCH)) return undefined;
-    const ps = version - 1 + ARCH.length;
-    const platform = skipStr(ps, specEnd);
-    if (platform < 0 || !has(b, platform - 1, OS)) return undefined;
-    const os = platform - 1 + OS.length;
-    const osEnd = skipStr(os, specEnd);
-    if (osEnd < 0 || !has(b, osEnd - 1, TARGET)) return undefined;
-    let t = osEnd - 1 + TARGET.length;
+    const name = strAt(i);
+    if (!name || !has(b, name[1] - 1, VERSION)) return undefined;
+    const version = strAt(name[1] - 1 + VERSION.length);
+    if (!version || !has(b, version[1] - 1, ARCH)) return undefined;
+    const platform = strAt(version[1] - 1 + ARCH.length);
+    if (!platform || !has(b, platform[1] - 1, OS)) return undefined;
+    const os = strAt(platform[1] - 1 + OS.length);
+    if (!os || !has(b, os[1] - 1, TARGET)) return undefined;
+    let t = os[1] - 1 + TARGET.length;
     if (has(b, t, TARGET_DICT)) t += TARGET_DICT.length;
     else if (b[t] === Q) t++;
     else return undefined;
-    const target = skipStr(t, specEnd);
-    if (target < 0) return undefined;
+    const target = strAt(t);
+    if (!target || target[1] > specEnd) return undefined;
     let provider: string | undefined;
     if (depLists > 1) return undefined;
     if (depLists === 1) {
-      const at = buf.indexOf(DEPS, target, "latin1");
+      const at = buf.indexOf(DEPS, target[1], "latin1");
       const found = readDeps(at + DEPS.length, specEnd);
       if (found === false) return undefined;
       provider = found;
     }
-    const text = buf.toString("latin1", i, target - 1);
-    const cut = (from: number, to: number) => text.slice(from - i, to - 1 - i);
     return {
       hash,
-      name: cut(i, name),
-      version: cut(vs, version),
-      platform: cut(ps, platform),
-      platformOs: cut(os, osEnd),
-      target: cut(t, target),
+      name: name[0],
+      version: version[0],
+      platform: platform[0],
+      platformOs: os[0],
+      target: target[0],
       provider,
       inBuildcache,
     };
@@ -233,19 +241,6 @@ export function lightRecords(b: Uint8Array, s: number, e: number): LightRecord[]
       i++;
     }
     const at = c >= 0 ? c : cxx >= 0 ? cxx : fortran;
-    if (at < 0) return undefined;
-    const end = b.indexOf(Q, at);
-    // Most records name the same compiler: the last one's text is reused.
-    if (lastProvider && end - at === lastProvider.length) {
-      let same = true;
-      for (let k = 0; k < end - at; k++) {
-        if (b[at + k] !== lastProvider.charCodeAt(k)) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return lastProvider;
-    }
-    return lastProvider = buf.toString("latin1", at, end);
+    return at < 0 ? undefined : buf.toString("latin1", at, b.indexOf(Q, at));
   }
 }
