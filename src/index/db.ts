@@ -9,8 +9,7 @@
 import { MemoryPacer } from "../core/memory_pacer.ts";
 import { InvalidDataError, NotFoundError, UnsupportedError } from "../errors.ts";
 import { archOf, archString, checkNodeIdentity, compilerOf, nodeFromDict } from "../spec/node.ts";
-import type { SpecArch, SpecDag, SpecNode } from "../spec/types.ts";
-import type { LightFields } from "./light.ts";
+import type { SpecDag, SpecNode } from "../spec/types.ts";
 import { filterRecords, type RecordQuery } from "./query.ts";
 import { IndexScanner } from "./scan.ts";
 
@@ -181,50 +180,16 @@ function recordsBuilder(label: string) {
     };
     const t = rec.installation_time;
     if (typeof t === "number" && Number.isFinite(t)) r.installedAt = t;
-    put(r, archOf(spec), own ? undefined : compilerProvider(spec));
-  };
-  // Name, version and arch combinations of light records already checked.
-  const checked = new Map<string, Map<string, Set<string>>>();
-  /** A record read from its bytes (`light.ts`): no external, no compiler attribute. */
-  const addLight = (f: LightFields) => {
-    const arch = { platform: f.platform, platformOs: f.platformOs, target: f.target };
-    const r: IndexRecord = {
-      name: intern(f.name)!,
-      version: intern(f.version)!,
-      hash: f.hash,
-      arch: intern(archString(arch)),
-      compiler: undefined,
-      inBuildcache: f.inBuildcache,
-      external: false,
-    };
-    // The hash is base32 (`lightRecords` read it so); names, versions and archs repeat and,
-    // being interned, are looked up cheaply: each combination is checked once.
-    let versions = checked.get(r.name);
-    if (!versions) checked.set(r.name, versions = new Map());
-    let archs = versions.get(r.version);
-    if (!archs) versions.set(r.version, archs = new Set());
-    if (archs.has(r.arch!)) return put(r, undefined, f.provider, false);
-    put(r, arch, f.provider);
-    archs.add(r.arch!);
-  };
-  const put = (
-    r: IndexRecord,
-    arch: SpecArch | undefined,
-    provider: string | undefined,
-    check = true,
-  ) => {
-    const hash = r.hash;
     try {
-      if (check) {
-        checkNodeIdentity(
-          { name: r.name, version: r.version, hash, arch },
-          `${label} record "database.installs.${hash.slice(0, 64)}"`,
-        );
-      }
+      checkNodeIdentity(
+        { name: r.name, version: r.version, hash, arch: archOf(spec) },
+        `${label} record "database.installs.${hash.slice(0, 64)}"`,
+      );
     } catch (e) {
       bad ??= e as Error;
       return;
     }
+    const provider = own ? undefined : compilerProvider(spec);
     const old = byHash.get(hash);
     if (old) {
       // A repeated key: the last value wins, in the first key's place, as JSON.parse has it.
@@ -237,7 +202,7 @@ function recordsBuilder(label: string) {
     }
     byHash.set(hash, r);
   };
-  return { add: addRecord, addLight, finish };
+  return { add: addRecord, finish };
 
   function finish(dbVersionValue: unknown, rawOf: (hash: string) => Rec | undefined): IndexDb {
     const dbVersion = String(dbVersionValue ?? "");
@@ -350,7 +315,6 @@ function batchedRaw(
   batchOf: Map<string, number>,
   bytesOf: (k: number) => Uint8Array,
   label: string,
-  spans: number[],
 ): (hash: string) => Rec | undefined {
   const dec = new TextDecoder();
   // The last batch parsed again (a DAG's records are often close together).
@@ -363,13 +327,9 @@ function batchedRaw(
       try {
         recs = JSON.parse(`{${dec.decode(bytesOf(k))}}`);
       } catch (e) {
-        // Records read by their bytes (`light.ts`) are checked as JSON only now.
-        throw new InvalidDataError(
-          `Cannot read ${label} again: it changed since it was read, or its records at bytes ${
-            spans[2 * k]
-          } to ${spans[2 * k + 1]} are not valid JSON: ${(e as Error).message}`,
-          { cause: e },
-        );
+        throw new InvalidDataError(`Cannot read ${label} again: it changed since it was read`, {
+          cause: e,
+        });
       }
       cached = { k, recs };
     }
@@ -414,10 +374,6 @@ export function parseIndexDb(input: string | Uint8Array | unknown, label = "inde
         spans.push(s, e);
         pacer.add(e - s);
       },
-      light: (f, k) => {
-        batchOf.set(f.hash, k);
-        builder.addLight(f);
-      },
     });
     scanner.feed(bytes);
     const scan = scanner.end();
@@ -426,7 +382,7 @@ export function parseIndexDb(input: string | Uint8Array | unknown, label = "inde
     }
     return builder.finish(
       scan.version,
-      batchedRaw(batchOf, (k) => bytes.subarray(spans[2 * k], spans[2 * k + 1]), label, spans),
+      batchedRaw(batchOf, (k) => bytes.subarray(spans[2 * k], spans[2 * k + 1]), label),
     );
   }
   const db = (input as { database?: { version?: unknown; installs?: unknown } } | null)
@@ -468,10 +424,6 @@ export async function readIndexDb(
       if (!reread) kept.push(bytes.slice());
       pacer.add(e - s);
     },
-    light: (f, k) => {
-      batchOf.set(f.hash, k);
-      builder.addLight(f);
-    },
   });
   for await (const chunk of chunks) scanner.feed(chunk);
   const scan = scanner.end();
@@ -487,7 +439,7 @@ export async function readIndexDb(
       return b;
     }
     : (k: number) => kept[k];
-  return builder.finish(scan.version, batchedRaw(batchOf, bytesOf, label, spans));
+  return builder.finish(scan.version, batchedRaw(batchOf, bytesOf, label));
 }
 
 /**

@@ -7,6 +7,5 @@ export * from "./db.ts";
 export * from "./writer.ts";
 export * from "./query.ts";
 export * from "./sort.ts";
-export { IndexScanner } from "./scan.ts";
 export * from "./lockfile.ts";
 export * from "./install_db.ts";

@@ -8,7 +8,6 @@
  * @module
  */
 import { InvalidDataError } from "../errors.ts";
-import { type LightFields, lightRecords } from "./light.ts";
 
 /** Bytes of record text parsed per `JSON.parse` call. */
 export const BATCH_BYTES = 256 << 10;
@@ -33,11 +32,6 @@ export interface ScanSink {
   record(hash: string, rec: unknown, batch: number): void;
   /** A batch parsed: its number, absolute byte span, and its bytes (valid during the call only). */
   batch(batch: number, start: number, end: number, bytes: Uint8Array): void;
-  /**
-   * One record's listing fields, read from its bytes (`light.ts`). With this callback, records
-   * in the compact layout come here instead of being parsed (`record` gets the others).
-   */
-  light?(fields: LightFields, batch: number): void;
 }
 
 /** What the scan found besides the records. */
@@ -325,16 +319,6 @@ export class IndexScanner {
   /** Parses the records in [s, e) of the buffer as one batch; false when a guess does not parse. */
   #batch(s: number, e: number, strict: boolean): boolean {
     const b = this.#buf;
-    const light = this.sink.light && lightRecords(b, s, e);
-    if (light) {
-      const k = this.#batches++;
-      this.sink.batch(k, this.#base + s, this.#base + e, b.subarray(s, e));
-      for (const r of light) {
-        if ("rec" in r) this.sink.record(r.hash, r.rec, k);
-        else this.sink.light!(r, k);
-      }
-      return true;
-    }
     let doc: Record<string, unknown>;
     try {
       doc = JSON.parse(`{${this.#dec.decode(b.subarray(s, e))}}`);
