@@ -188,6 +188,7 @@ export {
   type RecordQuery,
   versionSatisfies,
 } from "./src/index/query.ts";
+export { type SortableRecord, sortRecords } from "./src/index/sort.ts";
 
 // ---- layout: build-cache layouts, readers and writer -------------------------------------------
 export type {

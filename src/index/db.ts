@@ -412,7 +412,7 @@ export async function readIndexDb(
   const spans: number[] = [];
   const kept: Uint8Array[] = [];
   const batchOf = new Map<string, number>();
-  const pacer = new MemoryPacer({ headroom: 16 << 20, every: 1 << 20 });
+  const pacer = new MemoryPacer({ limit: 112 << 20, headroom: 16 << 20, every: 1 << 20 });
   const reread = opts.reread;
   const scanner = new IndexScanner(label, {
     record: (hash, rec, k) => {

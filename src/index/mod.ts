@@ -6,5 +6,6 @@
 export * from "./db.ts";
 export * from "./writer.ts";
 export * from "./query.ts";
+export * from "./sort.ts";
 export * from "./lockfile.ts";
 export * from "./install_db.ts";

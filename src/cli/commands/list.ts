@@ -10,14 +10,31 @@ function mirrorInfo(m: Mirror) {
   return { url: m.url, name: m.name, layouts: m.layout.versions, notes: m.notes() };
 }
 
-function sortRefs(refs: EntryRef[]): EntryRef[] {
-  // Collators made once: `localeCompare` with options builds one per comparison.
-  const text = new Intl.Collator();
-  const numeric = new Intl.Collator(undefined, { numeric: true });
-  return [...refs].sort((a, b) =>
-    text.compare(a.name, b.name) || numeric.compare(a.version, b.version) ||
-    text.compare(a.hash, b.hash)
-  );
+/**
+ * The lines of `table` over the rows of `refs` (text without escape sequences), 2,000 lines
+ * per text: widths from the lengths, each line padded and trimmed as `table` pads them.
+ */
+function* plainTable(refs: EntryRef[], o: { long: boolean; all: boolean }): Generator<string> {
+  const hashOf = (r: EntryRef) => o.long ? r.hash : r.hash.slice(0, 7);
+  let w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0;
+  for (const r of refs) {
+    w0 = Math.max(w0, r.name.length);
+    w1 = Math.max(w1, r.version.length);
+    w2 = Math.max(w2, o.long ? r.hash.length : Math.min(7, r.hash.length));
+    w3 = Math.max(w3, (r.arch ?? "-").length);
+    w4 = Math.max(w4, (r.compiler ?? "-").length);
+  }
+  let text = "";
+  for (let i = 0; i < refs.length; i++) {
+    const r = refs[i];
+    const compiler = r.compiler ?? "-";
+    let line = `${r.name.padEnd(w0)}  ${r.version.padEnd(w1)}  ${hashOf(r).padEnd(w2)}  ${
+      (r.arch ?? "-").padEnd(w3)
+    }  ${o.all ? `${compiler.padEnd(w4)}  ${r.inBuildcache ? "" : "(not in cache)"}` : compiler}`;
+    line = line.trimEnd();
+    text = i % 2000 === 0 ? line : `${text}\n${line}`;
+    if (i % 2000 === 1999 || i === refs.length - 1) yield text;
+  }
 }
 
 const register: Register = (program, act) => {
@@ -43,7 +60,8 @@ const register: Register = (program, act) => {
     .action(
       act(async (ctx, query: string[], o: MirrorCliOptions & { long: boolean; all: boolean }) => {
         const { mirrors } = await openReadMirrors(ctx, { ...o, allowUnsigned: true });
-        const refs = sortRefs((await mirrors.list(query, { signal: ctx.signal }))
+        const { MemoryPacer, sortRecords } = await import("../../../mod.ts");
+        const refs = sortRecords((await mirrors.list(query, { signal: ctx.signal }))
           .filter((r) => o.all || r.inBuildcache));
         if (ctx.out.json) {
           ctx.out.data({
@@ -68,12 +86,25 @@ const register: Register = (program, act) => {
           r.compiler ?? "-",
           ...(o.all ? [r.inBuildcache ? "" : "(not in cache)"] : []),
         ];
+        const PART = 2000;
+        const esc = (c: string | undefined) => c?.includes("\x1b") ?? false;
+        const escaped = (r: EntryRef) =>
+          esc(r.name) || esc(r.version) || esc(r.hash) || esc(r.arch) || esc(r.compiler);
+        if (!refs.some(escaped)) {
+          // Plain text (the usual case): columns padded by length, no row arrays; a collection
+          // asked for only when the resident set passes 128 MiB.
+          const pacer = new MemoryPacer({ limit: 128 << 20, headroom: 8 << 20, every: 256 << 10 });
+          for (const text of plainTable(refs, o)) {
+            ctx.out.out(text);
+            pacer.add(text.length);
+          }
+          ctx.out.info(`${refs.length} spec${refs.length === 1 ? "" : "s"}`);
+          return;
+        }
         // Rows are made a part at a time and written in large writes, with collections asked
         // for as the garbage grows: tens of thousands of rows would otherwise all be held.
-        const { MemoryPacer } = await import("../../../mod.ts");
         const pacer = new MemoryPacer({ headroom: 8 << 20, every: 256 << 10 });
         const widths: number[] = [];
-        const PART = 2000;
         for (let i = 0; i < refs.length; i += PART) {
           columnWidths(refs.slice(i, i + PART).map(row), widths);
           pacer.add(PART * 64);
