@@ -105,8 +105,10 @@ function isElfMagic(b: Uint8Array): boolean {
   return b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
 }
 
-/** Reused buffers: the content of a file handed to the rewriter, the pieces it returns. */
-let gatherBuf = new Uint8Array(1 << 16);
+/**
+ * The pieces of a file joined for one write, in a reused buffer: filled and written without
+ * an await in between, so extractions running at once can share it.
+ */
 let joinBuf = new Uint8Array(1 << 16);
 
 function grown(buf: Uint8Array<ArrayBuffer>, size: number): Uint8Array<ArrayBuffer> {
@@ -235,6 +237,11 @@ class Extraction {
   readonly label: string;
   readonly dirMode: number;
   readonly rewriter?: MemberRewriter;
+  /**
+   * The content of a file handed to the rewriter, gathered across chunks: this extraction's
+   * own, since the chunks arrive with awaits between them while other extractions run.
+   */
+  #gather = new Uint8Array(1 << 16);
   readonly umask = currentUmask();
   readonly names = new Names();
   /** Every member (and implied parent directory) by key (see Names). */
@@ -361,12 +368,12 @@ class Extraction {
         for await (const chunk of body) {
           if (got === 0 && chunk.byteLength === header.size) data = chunk;
           else {
-            if (got === 0) data = gatherBuf = grown(gatherBuf, header.size);
+            if (got === 0) data = this.#gather = grown(this.#gather, header.size);
             data!.set(chunk, got);
           }
           got += chunk.byteLength;
         }
-        const content = (data ?? gatherBuf).subarray(0, got);
+        const content = (data ?? this.#gather).subarray(0, got);
         this.bytes += got;
         pacer.add(got);
         if (got >= 4 && isElfMagic(content)) this.elfFiles.push(key);

@@ -117,3 +117,36 @@ for (const [what, entries, msg] of hostile) {
     assert.equal(existsSync("/tmp/evil"), before);
   });
 }
+
+Deno.test("extractions running at once with a rewriter keep each file's bytes (small chunks)", async () => {
+  // A network store delivers small chunks with awaits between them: two extractions that
+  // gather files for their rewriters must not share the gathering buffer.
+  const rewriter = {
+    directory() {},
+    wants: () => true,
+    rewrite: () => undefined,
+  };
+  const content = (c: string) => c.repeat(20_000);
+  const tarOf = (c: string) => writeTar(pkg([file(`${P}/data.txt`, content(c))]));
+  const trickle = async function* (tar: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
+    for await (const chunk of tar) {
+      for (let o = 0; o < chunk.byteLength; o += 700) {
+        await new Promise((r) => setTimeout(r, 0));
+        yield chunk.slice(o, o + 700);
+      }
+    }
+  };
+  const dirs = ["a", "b", "c"].map(() => mkdtempSync(join(tmpdir(), "sp-ext-")));
+  try {
+    const results = await Promise.all(
+      ["a", "b", "c"].map((c, i) => extractTarball(trickle(tarOf(c)), dirs[i], { rewriter })),
+    );
+    ["a", "b", "c"].forEach((c, i) => {
+      const got = readFileSync(join(results[i].prefixDir, "data.txt"), "utf8");
+      assert.equal(got.length, 20_000);
+      assert.ok(got === content(c), `extraction ${c} holds only its own bytes`);
+    });
+  } finally {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+});
