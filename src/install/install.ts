@@ -310,14 +310,14 @@ interface StageContext {
 
 /**
  * Stages the jobs, `opts.jobs` at a time, in order. Tarball requests are sent ahead: when a
- * package starts, the one `4 x jobs` places after it is opened (its response waits, body
+ * package starts, the one `16 x jobs` places after it is opened (its response waits, body
  * unread, for its turn), so a slow link's round trips are spent while earlier packages
  * extract, and small packages are not bound by latency. Any opened and not used is cancelled.
  */
 async function stageJobs(todo: Job[], ctx: StageContext): Promise<void> {
   const { opts } = ctx;
   const jobs = opts.jobs ?? 4;
-  const window = 4 * jobs;
+  const window = 16 * jobs;
   const ahead = new Map<Job, Promise<ReadableStream<Uint8Array>>>();
   const indexOf = new Map(todo.map((j, i) => [j, i]));
   const openAhead = (job: Job | undefined) => {

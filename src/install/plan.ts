@@ -188,7 +188,7 @@ export async function fetchClosure(
   const order: string[] = []; // dependencies first
   const visiting = new Map<string, Promise<void>>();
   // Metadata is small: many reads at once hide the mirror's latency (two requests an entry).
-  const limit = semaphore(Math.max(32, 4 * o.jobs));
+  const limit = semaphore(Math.max(64, 8 * o.jobs));
   // Metadata reads and spec parsing leave garbage that is collected late: collections are
   // asked for as it grows (the resident set is looked at after each entry). Entries are small,
   // so a narrow headroom costs few collections (2,000 packages: about 15 MB less at the peak).
