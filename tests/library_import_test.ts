@@ -116,3 +116,31 @@ Deno.test("deno publish --dry-run accepts the package, offline (no registry is a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+Deno.test("under Deno without permissions the library parses spec JSON", () => {
+  // The modules loaded on first use under Bun are imported with their importers elsewhere: a
+  // synchronous require would need read access to the library's files (and a node_modules).
+  const dir = mkdtempSync(join(tmpdir(), "sp-noperm-"));
+  try {
+    const script = join(dir, "main.ts");
+    writeFileSync(
+      script,
+      `import { parseSpecJson } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+const node = { name: "zz", version: "1.0", hash: "${"a".repeat(32)}", namespace: "builtin",
+  arch: { platform: "linux", platform_os: "debian12", target: "x86_64" }, parameters: {} };
+const dag = parseSpecJson(JSON.stringify({ spec: { _meta: { version: 5 }, nodes: [node] } }), "x");
+console.log(dag.nodes.get(dag.root)?.name);
+`,
+    );
+    const p = new Deno.Command(join(REPO_ROOT, "node_modules/.bin/deno"), {
+      args: ["run", "--no-prompt", `--config=${join(REPO_ROOT, "deno.json")}`, script],
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    const err = new TextDecoder().decode(p.stderr);
+    assert.equal(p.code, 0, err);
+    assert.equal(new TextDecoder().decode(p.stdout).trim(), "zz");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

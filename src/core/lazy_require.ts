@@ -2,15 +2,15 @@
  * Loading on first use behind synchronous functions: for modules too costly to evaluate when
  * their importer is (zod and the spec schemas, yaml), so that importing the library (`mod.ts`,
  * which every command does) stays cheap. Bun gives every ES module a `require`, and its bundler
- * embeds what a literal `require("...")` names in a chunk of its own, evaluated on that call;
- * elsewhere (Deno, Node) `createRequire` loads the module. The specifier must stay a literal at
- * the use site for the bundler to see it:
+ * embeds what a literal `require("...")` names in a chunk of its own, evaluated on that call.
+ * Where modules have no `require` (Deno, browsers) the module is imported with its importer
+ * instead (a top-level `await import`), which needs no file access and no `node_modules`. The
+ * specifier must stay a literal at the use site for the bundler to see it:
  *
  * ```ts
  * declare const require: ((id: string) => unknown) | undefined;
- * const yaml = onFirstUse(() =>
- *   (typeof require === "function" ? require("yaml") : requireFrom(import.meta.url)("yaml")) as Yaml
- * );
+ * const yaml = onFirstUse(() => (eagerYaml ?? require!("yaml")) as Yaml);
+ * const eagerYaml = typeof require === "function" ? undefined : await import("yaml");
  * ```
  *
  * @module

@@ -25,7 +25,7 @@ import {
 import { Buffer } from "node:buffer";
 import { basename, join } from "node:path";
 import { InvalidDataError, UnsupportedError } from "../errors.ts";
-import { onFirstUse, requireFrom } from "../core/lazy_require.ts";
+import { onFirstUse } from "../core/lazy_require.ts";
 import { type ElfStringUpdate, isElf, parseElfAt, planElfUpdates } from "./relocate_elf.ts";
 import {
   ElfGrowError,
@@ -166,11 +166,9 @@ const LIST_SPECIAL = /[^\x20-\x7e\n\r]|['"&*!|>%@`?#{}[\]:]/;
 declare const require: ((id: string) => unknown) | undefined;
 
 /** yaml, loaded on the first buildinfo that is not the one-line form `parseFlowMapping` reads. */
-const yaml = onFirstUse(() =>
-  (typeof require === "function"
-    ? require("yaml")
-    : requireFrom(import.meta.url)("yaml")) as typeof import("yaml")
-);
+const yaml = onFirstUse(() => (eagerYaml ?? require!("yaml")) as typeof import("yaml"));
+/** Where modules have no `require` (Deno, browsers), yaml is imported with the module. */
+const eagerYaml = typeof require === "function" ? undefined : await import("yaml");
 
 /** Parses `.spack/binary_distribution` (one line of flow YAML, old and new key sets). */
 export function parseBuildinfo(text: string): Buildinfo {

@@ -8,7 +8,7 @@ import type { z } from "zod";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
 import type { SpecDag, SpecNode } from "./types.ts";
 import { checkNodeIdentity, nodeFromDict } from "./node.ts";
-import { onFirstUse, requireFrom } from "../core/lazy_require.ts";
+import { onFirstUse } from "../core/lazy_require.ts";
 
 declare const require: ((id: string) => unknown) | undefined;
 
@@ -17,10 +17,10 @@ declare const require: ((id: string) => unknown) | undefined;
  * evaluate than listing a mirror takes, and importing the library must not pay for them.
  */
 const schemas = onFirstUse(() =>
-  (typeof require === "function"
-    ? require("./schema.ts")
-    : requireFrom(import.meta.url)("./schema.ts")) as typeof import("./schema.ts")
+  (eagerSchemas ?? require!("./schema.ts")) as typeof import("./schema.ts")
 );
+/** Where modules have no `require` (Deno, browsers), the schemas are imported with the module. */
+const eagerSchemas = typeof require === "function" ? undefined : await import("./schema.ts");
 
 export { archOf, archString, compilerOf, namingCompiler, nodeFromDict } from "./node.ts";
 
