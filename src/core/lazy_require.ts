@@ -7,7 +7,7 @@
  * instead (a top-level `await import`), which needs no file access and no `node_modules`. The
  * specifier must stay a literal at the use site for the bundler to see it:
  *
- * ```ts
+ * ```ts ignore
  * declare const require: ((id: string) => unknown) | undefined;
  * const yaml = onFirstUse(() => (eagerYaml ?? require!("yaml")) as Yaml);
  * const eagerYaml = typeof require === "function" ? undefined : await import("yaml");
