@@ -84,11 +84,19 @@ export class Page {
     return r.result.value as T;
   }
 
-  /** Waits until `expression` is truthy (polling), or throws after `ms`. */
+  /**
+   * Waits until `expression` is truthy (polling), or throws after `ms`. A poll that meets a
+   * navigation (a click that loads another page) is tried again on the new page.
+   */
   async waitFor(expression: string, ms = 15000): Promise<void> {
     const end = Date.now() + ms;
     while (Date.now() < end) {
-      if (await this.eval(`!!(${expression})`)) return;
+      try {
+        if (await this.eval(`!!(${expression})`)) return;
+      } catch (e) {
+        const navigating = /navigated or closed|context was destroyed|Cannot find context/;
+        if (!navigating.test((e as Error).message)) throw e;
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`timed out waiting for ${expression}`);
