@@ -15,12 +15,6 @@
  *
  * @module
  */
-import { createRequire } from "node:module";
-
-/** A synchronous `require` resolving from the module at `url` (pass `import.meta.url`). */
-export function requireFrom(url: string): (id: string) => unknown {
-  return createRequire(url);
-}
 
 /** `load` run once, on the first call of the returned function; later calls return its value. */
 export function onFirstUse<T>(load: () => T): () => T {

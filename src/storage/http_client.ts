@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { NotFoundError, TransportError, UsageError } from "../errors.ts";
-import { requireFrom } from "../core/lazy_require.ts";
+import { builtinOnFirstUse } from "../core/lazy_require.ts";
 
 /** Settings of the HTTP client. */
 export interface HttpOptions {
@@ -274,19 +274,14 @@ export function makeFetch(opts: HttpOptions = {}): typeof fetch {
   return f as typeof fetch;
 }
 
-declare const require: ((id: string) => unknown) | undefined;
-
 /**
  * Under Bun a `tls.ca` replaces the default roots, so they are passed along with the extra CAs.
  * `node:tls` is loaded here, on first use: evaluating it costs every command's startup.
  */
 function bunRootCertificates(): readonly string[] {
-  const tls =
-    (typeof require === "function"
-      ? require("node:tls")
-      : requireFrom(import.meta.url)("node:tls")) as typeof import("node:tls");
-  return tls.rootCertificates;
+  return tls().rootCertificates;
 }
+const tls = builtinOnFirstUse<typeof import("node:tls")>("node:tls");
 
 /** Deno's proxy setting for a proxy URL: credentials in the URL become basic auth. */
 export function denoProxy(
