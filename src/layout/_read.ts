@@ -249,6 +249,32 @@ export function signedEntryFields(
   };
 }
 
+/**
+ * A reader's references by full hash: the index's (a table made once), else the one
+ * `unindexed` finds (an entry pushed without an index update), which is then noted and kept.
+ */
+export class HashRefs {
+  #byHash?: Map<string, EntryRef>;
+
+  async find(
+    hash: string,
+    index: () => Promise<{ refs: EntryRef[] }>,
+    unindexed: () => Promise<EntryRef | undefined>,
+    note: (ref: EntryRef) => void,
+  ): Promise<EntryRef | undefined> {
+    this.#byHash ??= new Map((await index()).refs.map((r) => [r.hash, r]));
+    let ref = this.#byHash.get(hash);
+    if (!ref) {
+      ref = await unindexed();
+      if (ref) {
+        note(ref);
+        this.#byHash.set(hash, ref);
+      }
+    }
+    return ref;
+  }
+}
+
 /** Throws IntegrityError unless the spec's root hash is `hash`. */
 export function checkRootHash(root: string, hash: string, label: string): void {
   if (root !== hash) {

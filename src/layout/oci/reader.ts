@@ -14,7 +14,7 @@ import { INDEX_TYPES, MANIFEST_TYPES } from "../../storage/registry/client.ts";
 import { ensureValidTag } from "../../storage/registry/reference.ts";
 import { blobPathOf, type RegistryStore } from "../../storage/registry/store.ts";
 import { type ParsedIndex, parseIndex } from "../_index.ts";
-import { checkRootHash, tarballOpener } from "../_read.ts";
+import { checkRootHash, HashRefs, tarballOpener } from "../_read.ts";
 import { parseSpec } from "../_spec.ts";
 import { MEDIA_TYPES } from "../media_types.ts";
 import type { CacheReader, Descriptor, Entry, EntryRef, ReadOptions } from "../types.ts";
@@ -102,7 +102,7 @@ export class OciReader implements CacheReader {
   readonly kind = "oci" as const;
   readonly notes: string[] = [];
   #index?: Promise<ParsedIndex>;
-  #byHash?: Map<string, EntryRef>;
+  #refs = new HashRefs();
   #tagged?: Promise<Map<string, EntryRef>>;
 
   constructor(readonly store: RegistryStore) {}
@@ -174,18 +174,12 @@ export class OciReader implements CacheReader {
   /** The reference of a full hash: the index, else the tags. */
   async ref(hash: string, opts?: { signal?: AbortSignal }): Promise<EntryRef> {
     const signal = opts?.signal;
-    if (!this.#byHash) {
-      const idx = await this.index(signal);
-      this.#byHash = new Map(idx.refs.map((r) => [r.hash, r]));
-    }
-    let ref = this.#byHash.get(hash);
-    if (!ref) {
-      ref = (await this.#tags(signal)).get(hash);
-      if (ref) {
-        this.notes.push(`${ref.name}@${ref.version}/${hash} is tagged but not in the index`);
-        this.#byHash.set(hash, ref);
-      }
-    }
+    const ref = await this.#refs.find(
+      hash,
+      () => this.index(signal),
+      async () => (await this.#tags(signal)).get(hash),
+      (r) => this.notes.push(`${r.name}@${r.version}/${hash} is tagged but not in the index`),
+    );
     if (!ref) {
       throw new NotFoundError(
         `Cannot find spec "${hash}" in the registry ${this.store.client.display}`,

@@ -17,6 +17,7 @@ import { type ParsedIndex, readIndexBlob } from "../_index.ts";
 import {
   checkRootHash,
   checkSignature,
+  HashRefs,
   maybeGunzipText,
   readBytesIfExists,
   readText,
@@ -68,7 +69,7 @@ export class V2Reader implements CacheReader {
   readonly notes: string[] = [];
   #index?: Promise<ParsedIndex>;
   #listing?: Promise<Listing>;
-  #byHash?: Map<string, EntryRef>;
+  #refs = new HashRefs();
 
   constructor(readonly store: ReadStore, private opts: V2ReaderOptions = {}) {}
 
@@ -206,38 +207,37 @@ export class V2Reader implements CacheReader {
    */
   async ref(hash: string, opts?: { signal?: AbortSignal }): Promise<EntryRef> {
     const signal = opts?.signal;
-    if (!this.#byHash) {
-      const idx = await this.index(signal);
-      this.#byHash = new Map(idx.refs.map((r) => [r.hash, r]));
-    }
-    let ref = this.#byHash.get(hash);
-    if (!ref && this.store.list) {
-      // Pushed without an index update: the spec file may be there all the same.
-      const m = (await this.#list(signal)).meta.get(hash);
-      const node = m && await this.#peekNode(m.path, m.kind, hash, signal);
-      if (node) {
-        const c = namingCompiler(node, () => undefined);
-        ref = {
-          name: node.name,
-          version: node.version,
-          hash,
-          arch: archString(node.arch),
-          compiler: c ? `${c.name}@${c.version}` : undefined,
-          inBuildcache: true,
-          layout: 2,
-        };
-        this.notes.push(
-          `${node.name}@${node.version}/${hash} is in the mirror but not in its index`,
-        );
-        this.#byHash.set(hash, ref);
-      }
-    }
+    const ref = await this.#refs.find(
+      hash,
+      () => this.index(signal),
+      () => this.#unindexedRef(hash, signal),
+      (r) =>
+        this.notes.push(`${r.name}@${r.version}/${hash} is in the mirror but not in its index`),
+    );
     if (!ref) {
       throw new NotFoundError(
         `Cannot find spec "${hash}" in the v2 mirror "${this.store.url.href}"`,
       );
     }
     return ref;
+  }
+
+  /** Pushed without an index update: the spec file may be there all the same. */
+  async #unindexedRef(hash: string, signal?: AbortSignal): Promise<EntryRef | undefined> {
+    if (!this.store.list) return undefined;
+    const m = (await this.#list(signal)).meta.get(hash);
+    const node = m && await this.#peekNode(m.path, m.kind, hash, signal);
+    if (!node) return undefined;
+    const c = namingCompiler(node, () => undefined);
+    return {
+      name: node.name,
+      version: node.version,
+      hash,
+      arch: archString(node.arch),
+      compiler: c ? `${c.name}@${c.version}` : undefined,
+      inBuildcache: true,
+      layout: 2,
+    };
   }
 
   /** Where the metadata of `ref` is: computed from the index, else found by listing. */

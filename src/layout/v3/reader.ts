@@ -22,6 +22,7 @@ import { type ParsedIndex, readIndexBlob } from "../_index.ts";
 import {
   checkRootHash,
   checkSignature,
+  HashRefs,
   maybeGunzipText,
   readBlob,
   readText,
@@ -57,7 +58,7 @@ export class V3Reader implements CacheReader {
   readonly version = 3 as const;
   readonly notes: string[] = [];
   #index?: Promise<ParsedIndex>;
-  #byHash?: Map<string, EntryRef>;
+  #refs = new HashRefs();
 
   constructor(readonly store: ReadStore, private opts: V3ReaderOptions = {}) {}
 
@@ -165,20 +166,13 @@ export class V3Reader implements CacheReader {
    */
   async ref(hash: string, opts?: { signal?: AbortSignal }): Promise<EntryRef> {
     const signal = opts?.signal;
-    if (!this.#byHash) {
-      const idx = await this.index(signal);
-      this.#byHash = new Map(idx.refs.map((r) => [r.hash, r]));
-    }
-    let ref = this.#byHash.get(hash);
-    if (!ref && this.store.list) {
-      ref = (await this.#listing(signal)).get(hash);
-      if (ref) {
-        this.notes.push(
-          `${ref.name}@${ref.version}/${hash} is in the mirror but not in its index`,
-        );
-        this.#byHash.set(hash, ref);
-      }
-    }
+    const ref = await this.#refs.find(
+      hash,
+      () => this.index(signal),
+      async () => this.store.list ? (await this.#listing(signal)).get(hash) : undefined,
+      (r) =>
+        this.notes.push(`${r.name}@${r.version}/${hash} is in the mirror but not in its index`),
+    );
     if (!ref) {
       throw new NotFoundError(
         `Cannot find spec "${hash}" in the v3 mirror "${this.store.url.href}"`,
