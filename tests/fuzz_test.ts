@@ -6,6 +6,7 @@
  * inputs tried is printed for the record; `SPACKLE_FUZZ_RUNS` scales it.
  */
 import fc from "fast-check";
+import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
@@ -173,4 +174,58 @@ Deno.test("fuzzing: every parser gives a typed error or a result for random and 
     per.push(`${name} ${n}`);
   }
   console.log(`fuzzing: ${total} inputs tried, none crashed (${per.join(", ")})`);
+});
+
+/**
+ * Values a document can hold that break `String(v)` or a template string: an object whose
+ * `toString`/`valueOf` are not functions (`String` throws), such objects inside a list, and an
+ * own `__proto__` key. Every JSON seed gets each of them at every place, deterministically.
+ */
+const POISONS: unknown[] = [
+  JSON.parse('{"toString": 1, "valueOf": 1}'),
+  [JSON.parse('{"toString": 1, "valueOf": 1}')],
+  JSON.parse('{"__proto__": {"toString": 1}, "name": "x"}'),
+];
+
+Deno.test("fuzzing: a value that cannot become text, at every place of every JSON seed, is refused or read", async () => {
+  const all = await seeds();
+  let tried = 0;
+  for (const [name, parse] of Object.entries(PARSERS)) {
+    for (const seed of all[name] ?? []) {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(new TextDecoder().decode(seed));
+      } catch {
+        continue;
+      }
+      const paths: (string | number)[][] = [];
+      const walk = (v: unknown, path: (string | number)[]) => {
+        paths.push(path);
+        if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+        else if (v && typeof v === "object") {
+          for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+        }
+      };
+      walk(doc, []);
+      for (const path of paths.slice(1)) {
+        for (const poison of POISONS) {
+          // Written as text so that the poison's keys survive as own keys of the document.
+          const copy = JSON.parse(JSON.stringify(doc));
+          let at = copy;
+          for (const k of path.slice(0, -1)) at = at[k];
+          at[path[path.length - 1]] = "\u0000POISON\u0000";
+          const text = JSON.stringify(copy).replace(
+            '"\\u0000POISON\\u0000"',
+            poison === POISONS[2]
+              ? '{"__proto__": {"toString": 1}, "name": "x"}'
+              : JSON.stringify(poison),
+          );
+          tried++;
+          await judge(`${name} with ${JSON.stringify(path)} poisoned`, () => parse(te(text)));
+        }
+      }
+    }
+  }
+  assert.ok(tried > 100, `only ${tried} poisoned documents were tried`);
+  console.log(`fuzzing: ${tried} poisoned documents, none crashed`);
 });

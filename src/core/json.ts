@@ -121,3 +121,15 @@ export function pyJsonDumps(value: unknown, opts: PyJsonOptions = {}): string {
   };
   return write(value, 0);
 }
+
+/**
+ * The text of a JSON scalar read from an untrusted document: a string as it is, a number or
+ * boolean as `String` writes it, anything else (null, a list, an object) `fallback`. Unlike
+ * `String(v)`, never runs a document's own `toString` and never throws (`String` throws on
+ * `{"toString": 1}`).
+ */
+export function scalarText(v: unknown, fallback = ""): string {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
+  return fallback;
+}

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { scalarText } from "../core/json.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
 import { InvalidDataError, NotFoundError, UnsupportedError } from "../errors.ts";
 import { archOf, archString, checkNodeIdentity, compilerOf, nodeFromDict } from "../spec/node.ts";
@@ -101,7 +102,7 @@ function compilerProvider(spec: Obj): string | undefined {
   for (const lang of ["c", "cxx", "fortran"]) {
     for (const d of deps as Obj[]) {
       const v = (d?.parameters as Obj | undefined)?.virtuals;
-      if (Array.isArray(v) && v.includes(lang)) return String(d.hash);
+      if (Array.isArray(v) && v.includes(lang)) return scalarText(d.hash);
     }
   }
   return undefined;
@@ -170,8 +171,8 @@ function recordsBuilder(label: string) {
     const external = !!spec.external;
     const own = compilerOf(spec);
     const r: IndexRecord = {
-      name: intern(String(spec.name))!,
-      version: intern(String(spec.version ?? ""))!,
+      name: intern(scalarText(spec.name))!,
+      version: intern(scalarText(spec.version))!,
       hash,
       arch: intern(archString(archOf(spec))),
       compiler: own ? intern(`${own.name}@${own.version}`) : undefined,
@@ -205,7 +206,7 @@ function recordsBuilder(label: string) {
   return { add: addRecord, finish };
 
   function finish(dbVersionValue: unknown, rawOf: (hash: string) => Rec | undefined): IndexDb {
-    const dbVersion = String(dbVersionValue ?? "");
+    const dbVersion = scalarText(dbVersionValue);
     const v = Number(dbVersion);
     if (!(v >= DB_VERSIONS.oldest)) {
       throw new UnsupportedError(

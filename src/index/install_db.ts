@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { scalarText } from "../core/json.ts";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
@@ -85,7 +86,7 @@ export function parseInstallDb(text: string, path: string): InstallDbData {
     );
   }
   return {
-    version: String(db.database?.version ?? "8"),
+    version: scalarText(db.database?.version, "8"),
     installs: installs as Record<string, InstallRecord>,
   };
 }

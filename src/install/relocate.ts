@@ -188,11 +188,21 @@ export function parseBuildinfo(text: string): Buildinfo {
   const hashToPrefix = new Map<string, string>();
   if (r.hash_to_prefix && typeof r.hash_to_prefix === "object") {
     for (const [h, p] of Object.entries(r.hash_to_prefix as Record<string, unknown>)) {
-      hashToPrefix.set(h, String(p));
+      if (typeof p !== "string") {
+        throw new InvalidDataError(
+          `Cannot read buildinfo: the prefix of hash_to_prefix "${h}" is not a string`,
+        );
+      }
+      hashToPrefix.set(h, p);
     }
   } else if (r.prefix_to_hash && typeof r.prefix_to_hash === "object") {
     for (const [p, h] of Object.entries(r.prefix_to_hash as Record<string, unknown>)) {
-      hashToPrefix.set(String(h), p);
+      if (typeof h !== "string") {
+        throw new InvalidDataError(
+          `Cannot read buildinfo: the hash of prefix_to_hash "${p}" is not a string`,
+        );
+      }
+      hashToPrefix.set(h, p);
     }
   } else {
     throw new UnsupportedError(

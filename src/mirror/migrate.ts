@@ -23,7 +23,7 @@ import { V2_INDEX } from "../layout/v2/paths.ts";
 import { V2Reader } from "../layout/v2/reader.ts";
 import { v3SpecManifestPath } from "../layout/v3/paths.ts";
 import { descriptorOfBytes, V3Writer } from "../layout/v3/writer.ts";
-import { pyJsonDumps } from "../core/json.ts";
+import { pyJsonDumps, scalarText } from "../core/json.ts";
 import { runPool } from "../core/pool.ts";
 import type { Signer, Verifier } from "../sign/types.ts";
 import type { ReadStore, Store } from "../storage/store.ts";
@@ -120,7 +120,7 @@ export function migratedIndexText(v2Index: Obj, inCache: Map<string, boolean>): 
   if (!db || !installs) {
     throw new InvalidDataError(`Cannot read "${V2_INDEX}": it has no "database.installs"`);
   }
-  const fmt = specFormatOfDb(String(db.version ?? "8"));
+  const fmt = specFormatOfDb(scalarText(db.version, "8"));
   const out: Obj = {};
   for (const [hash, rec] of Object.entries(installs)) {
     if (!isObj(rec) || !isObj(rec.spec)) continue;
@@ -171,7 +171,7 @@ export async function migrate(
   const todo: { hash: string; name: string; version: string }[] = [];
   for (const [hash, rec] of Object.entries(installs)) {
     if (!isObj(rec) || !isObj(rec.spec) || !rec.in_buildcache || rec.spec.external) continue;
-    todo.push({ hash, name: String(rec.spec.name), version: String(rec.spec.version) });
+    todo.push({ hash, name: scalarText(rec.spec.name), version: scalarText(rec.spec.version) });
   }
 
   const results: MigratedSpec[] = new Array(todo.length);

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { scalarText } from "../core/json.ts";
 import {
   createReadStream,
   existsSync,
@@ -143,7 +144,7 @@ export function dbSource(root: string, view?: InstallDbView): InstalledSource {
       for (const [hash, rec] of Object.entries(installs)) {
         const s = rec.spec as { name?: string; version?: string } | undefined;
         if (!s?.name || rec.installed === false) continue;
-        if (matchesQuery({ name: s.name, version: String(s.version ?? ""), hash }, fromDb)) {
+        if (matchesQuery({ name: s.name, version: scalarText(s.version), hash }, fromDb)) {
           const got = load(hash);
           if (got && (!needsNode(q) || matchesQuery(queryable(got), q))) out.push(got);
         }

@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { base32Encode } from "../core/base32.ts";
-import { pyJsonDumps } from "../core/json.ts";
+import { pyJsonDumps, scalarText } from "../core/json.ts";
 import type { SpecNode } from "./types.ts";
 
 type Obj = Record<string, unknown>;
@@ -156,7 +156,7 @@ export interface DagHashCheck {
  */
 export function checkDagHash(node: SpecNode | Obj, formatVersion?: number): DagHashCheck {
   const given = isSpecNode(node) ? node.raw : node;
-  const stored = isSpecNode(node) ? node.hash : String(given.hash ?? "");
+  const stored = isSpecNode(node) ? node.hash : scalarText(given.hash);
   // A converted node keeps the hash of its original format: hash that dict.
   const un = unconvertedNode(given);
   const raw = un.raw;

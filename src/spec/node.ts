@@ -6,6 +6,7 @@
  */
 import type { DepType, SpecArch, SpecDependency, SpecNode } from "./types.ts";
 import { InvalidDataError } from "../errors.ts";
+import { scalarText } from "../core/json.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -26,9 +27,9 @@ export function archOf(raw: Obj): SpecArch | undefined {
   if (!isObj(a)) return undefined;
   const t = a.target;
   return {
-    platform: String(a.platform ?? ""),
-    platformOs: String(a.platform_os ?? ""),
-    target: typeof t === "string" ? t : isObj(t) ? String(t.name ?? "") : "",
+    platform: scalarText(a.platform),
+    platformOs: scalarText(a.platform_os),
+    target: typeof t === "string" ? t : isObj(t) ? scalarText(t.name) : "",
   };
 }
 
@@ -45,7 +46,7 @@ export function archString(a: SpecArch | undefined): string | undefined {
 export function compilerOf(raw: Obj): { name: string; version: string } | undefined {
   const c = raw.compiler;
   if (isObj(c) && typeof c.name === "string") {
-    return { name: c.name, version: String(c.version ?? "").replace(/^=/, "") };
+    return { name: c.name, version: scalarText(c.version).replace(/^=/, "") };
   }
   const ann = raw.annotations;
   if (isObj(ann) && typeof ann.compiler === "string") {
@@ -56,7 +57,7 @@ export function compilerOf(raw: Obj): { name: string; version: string } | undefi
 }
 
 function edgeHash(e: Obj): string {
-  return String(e.hash ?? e.full_hash ?? e.build_hash ?? e.package_hash ?? "");
+  return scalarText(e.hash ?? e.full_hash ?? e.build_hash ?? e.package_hash);
 }
 
 function depsOf(raw: Obj): SpecDependency[] {
@@ -65,10 +66,10 @@ function depsOf(raw: Obj): SpecDependency[] {
     return d.filter(isObj).map((e) => {
       const p = isObj(e.parameters) ? e.parameters : {};
       return {
-        name: String(e.name ?? ""),
+        name: scalarText(e.name),
         hash: edgeHash(e),
         depTypes: depTypes(p.deptypes ?? e.type),
-        virtuals: Array.isArray(p.virtuals) ? p.virtuals.map(String) : [],
+        virtuals: Array.isArray(p.virtuals) ? p.virtuals.map((v) => scalarText(v)) : [],
       };
     });
   }
@@ -91,16 +92,20 @@ export function nodeFromDict(raw: Obj, hash?: string): SpecNode {
   const ext = raw.external;
   const mod = isObj(ext) ? ext.module : undefined;
   return {
-    name: String(raw.name ?? ""),
-    version: String(raw.version ?? ""),
-    hash: hash ?? String(raw.hash ?? raw.full_hash ?? raw.build_hash ?? ""),
+    name: scalarText(raw.name),
+    version: scalarText(raw.version),
+    hash: hash ?? scalarText(raw.hash ?? raw.full_hash ?? raw.build_hash),
     arch: archOf(raw),
     compiler: compilerOf(raw),
     namespace: typeof raw.namespace === "string" ? raw.namespace : undefined,
     external: isObj(ext)
       ? {
         path: typeof ext.path === "string" ? ext.path : undefined,
-        module: typeof mod === "string" ? mod : Array.isArray(mod) ? mod.join(" ") : null,
+        module: typeof mod === "string"
+          ? mod
+          : Array.isArray(mod)
+          ? mod.map((m) => scalarText(m)).join(" ")
+          : null,
       }
       : undefined,
     dependencies: depsOf(raw),

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { scalarText } from "../../core/json.ts";
 import { InvalidDataError, NotFoundError, UnsupportedError } from "../../errors.ts";
 import type { SpecNode } from "../../spec/types.ts";
 import { INDEX_TYPES, MANIFEST_TYPES } from "../../storage/registry/client.ts";
@@ -59,7 +60,7 @@ export function parseOciManifest(bytes: Uint8Array, label: string): OciManifestJ
   }
   const okDesc = (d: unknown) =>
     !!d && typeof d === "object" &&
-    /^sha256:[0-9a-f]{64}$/.test(String((d as { digest?: unknown }).digest)) &&
+    /^sha256:[0-9a-f]{64}$/.test(scalarText((d as { digest?: unknown }).digest)) &&
     Number.isSafeInteger((d as { size?: unknown }).size);
   if (
     !doc || typeof doc !== "object" || !okDesc(doc.config) || !Array.isArray(doc.layers) ||
