@@ -6,9 +6,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { SpackleError } from "../src/errors.ts";
 import { readTar } from "../src/core/tar.ts";
 import { gunzipBytes, gunzipStream } from "../src/core/gzip.ts";
@@ -26,7 +27,15 @@ import { loadSettings } from "../src/config/settings.ts";
 import { parseKeepFile } from "../src/mirror/prune.ts";
 import { extractTarball } from "../src/install/extract.ts";
 import { BundleStore } from "../src/storage/bundle.ts";
-import { parseQuery } from "../src/index/query.ts";
+import { parseQuery, parseSpecQuery } from "../src/index/query.ts";
+import { parseBuildinfo, relocatePrefix } from "../src/install/relocate.ts";
+import { parseOciManifest, parseSpecTag } from "../src/layout/oci/reader.ts";
+import { parseLockfile } from "../src/index/lockfile.ts";
+import { parseInstallDb } from "../src/index/install_db.ts";
+import { parseListPage, parseS3Error } from "../src/storage/_s3_xml.ts";
+import { parseChallenge } from "../src/storage/registry/client.ts";
+import { parseImageRef, parseOciUrl } from "../src/storage/registry/reference.ts";
+import { keyInfo, readArmoredKeys } from "../src/sign/keyring.ts";
 
 const dec = new TextDecoder("utf-8", { fatal: false });
 
@@ -127,9 +136,71 @@ export const PARSERS: Record<string, (b: Uint8Array) => unknown> = {
     }
   },
   query(b) {
-    return parseQuery(dec.decode(b));
+    const t = dec.decode(b);
+    parseSpecQuery(t);
+    return parseQuery(t);
+  },
+  buildinfo(b) {
+    return parseBuildinfo(dec.decode(b));
+  },
+  binary(b) {
+    // An ELF or Mach-O file of a package, relocated from BINARY_OLD to a longer and to a
+    // shorter prefix (growing and shrinking strings), as an install does.
+    const dir = mkdtempSync(join(tmpdir(), "sp-hostile-bin-"));
+    try {
+      for (const to of ["/o", BINARY_OLD + "-longer/and/longer"]) {
+        const prefix = join(dir, "p");
+        rmSync(prefix, { recursive: true, force: true });
+        mkdirSync(join(prefix, "lib"), { recursive: true });
+        writeFileSync(join(prefix, "lib/x.so"), b);
+        const info = parseBuildinfo(
+          `{buildpath: ${BINARY_OLD}, hash_to_prefix: {}, relocate_binaries: [lib/x.so]}`,
+        );
+        const entries = new Map([["lib", "directory"], ["lib/x.so", "file"]] as const);
+        try {
+          relocatePrefix(prefix, info, [[BINARY_OLD, to]], new Map(entries));
+        } catch (e) {
+          // Growing strings is refused for files without room; shrinking them never is.
+          if (to === "/o" || !(e instanceof SpackleError)) throw e;
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  ociManifest(b) {
+    return parseOciManifest(b, "hostile OCI manifest");
+  },
+  ociTag(b) {
+    return parseSpecTag(dec.decode(b));
+  },
+  lockfile(b) {
+    return parseLockfile(dec.decode(b), "hostile spack.lock");
+  },
+  installDb(b) {
+    return parseInstallDb(dec.decode(b), "hostile index.json");
+  },
+  s3Xml(b) {
+    const t = dec.decode(b);
+    parseS3Error(t);
+    return parseListPage(t);
+  },
+  challenge(b) {
+    return parseChallenge(dec.decode(b));
+  },
+  imageRef(b) {
+    return parseImageRef(dec.decode(b));
+  },
+  ociUrl(b) {
+    return parseOciUrl(dec.decode(b));
+  },
+  async keys(b) {
+    for (const k of await readArmoredKeys(dec.decode(b), "hostile key")) await keyInfo(k);
   },
 };
+
+/** The build prefix the `binary` parser's seeds name in their load paths. */
+export const BINARY_OLD = join(tmpdir(), `spackle-fuzz-build-${process.pid}`, "pkg");
 
 /** Verifies a clear-signed text with `armoredKey` trusted. */
 export function verifier(armoredKey: string): (b: Uint8Array) => unknown {

@@ -1,23 +1,32 @@
 /**
  * fast-check fuzzing of every parser of untrusted input (tar, package extraction, gzip,
  * manifests, clear-signed text, index, spec JSON, mirrors.yaml, config, keep files, bundles,
- * queries): random bytes, and valid inputs mutated (bytes flipped, cut, spliced, JSON values
- * replaced). Each input must get a typed error or a result, never a crash. The number of
- * inputs tried is printed for the record; `SPACKLE_FUZZ_RUNS` scales it.
+ * queries, buildinfo, ELF and Mach-O relocation, OCI manifests and tags, spack.lock, install
+ * databases, S3 XML, registry challenges, image references, OCI URLs, OpenPGP keys): random
+ * bytes, and valid inputs mutated (bytes flipped, cut, spliced, JSON values replaced, values
+ * that cannot become text). Each input must get a typed error or a result, never a crash; each
+ * seed must be read without error. The number of inputs tried is printed for the record;
+ * `SPACKLE_FUZZ_RUNS` scales it and `SPACKLE_FUZZ_SEED` repeats a run.
  */
 import fc from "fast-check";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
-import { judge, PARSERS } from "./_hostile.ts";
+import { BINARY_OLD, judge, PARSERS } from "./_hostile.ts";
+import { makeElf } from "./_elf.ts";
+import { buildMacho, HAVE_MACHO_TOOLS } from "./_macho.ts";
+import { fixtureLock } from "./_lockfile.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { type TarWriteEntry, writeTar } from "../src/core/tar.ts";
 import { collect } from "../src/core/streams.ts";
 
 const te = (s: string) => new TextEncoder().encode(s);
 const RUNS = Number(Deno.env.get("SPACKLE_FUZZ_RUNS") ?? "300");
 /** Parsers that touch the file system get fewer runs. */
-const SLOW = new Set(["extract", "config", "bundle"]);
+const SLOW = new Set(["extract", "config", "bundle", "binary", "keys"]);
 
 const P = "opt/spack/linux-x86_64/pkg-1.0-abc";
 const dir = (name: string): TarWriteEntry => ({ header: { name, type: "directory", mode: 0o755 } });
@@ -47,6 +56,10 @@ async function seeds(): Promise<Record<string, Uint8Array[]>> {
       checksum: "a".repeat(64),
     }],
   });
+  const bundleTar = await collect(ReadableStream.from(writeTar([
+    file("spackle-bundle.json", '{"format": 1}\n'),
+    file("v3/layout.json", '{"signing": "unsigned"}\n'),
+  ])));
   const out: Record<string, Uint8Array[]> = {
     tar: [pkgTar],
     extract: [pkgTar],
@@ -64,14 +77,77 @@ async function seeds(): Promise<Record<string, Uint8Array[]>> {
     config: [te("mirrors:\n  a:\n    url: /srv/m\n    signed: false\nconnect_timeout: 10\n")],
     keep: [
       te("/" + "a".repeat(32) + "\n# c\n"),
-      te('{"concrete_specs":{"' + "b".repeat(32) + '":{}}}'),
     ],
-    bundle: [pkgTar],
-    query: [te("zlib@1.2:1.3 %gcc arch=linux-debian12-x86_64 ^libfoo /abcdef")],
+    bundle: [pkgTar, bundleTar],
+    query: [te("zlib@1.2:1.3 %gcc arch=linux-debian12-x86_64 /abcdef")],
     index: [],
     spec: [],
     specDoc: [],
+    buildinfo: [te(
+      `{sbang_install_path: /s/bin/sbang, buildpath: ${BINARY_OLD}, spackprefix: /s, ` +
+        `relative_prefix: linux/pkg, hash_to_prefix: {${"a".repeat(32)}: /s/dep}, ` +
+        "relocate_textfiles: [bin/x], relocate_binaries: [lib/x.so], relocate_links: [], " +
+        "hardlinks_deduped: true}",
+    )],
+    binary: [
+      makeElf({
+        is64: true,
+        le: true,
+        runpath: true,
+        rpath: `${BINARY_OLD}/lib`,
+        interp: "/lib/ld.so",
+      }),
+      makeElf({
+        is64: false,
+        le: false,
+        runpath: false,
+        rpath: `${BINARY_OLD}/lib:/usr/lib`,
+        interp: "/lib/ld.so",
+      }),
+    ],
+    ociManifest: [te(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: {
+        mediaType: "application/vnd.oci.image.config.v1+json",
+        digest: `sha256:${"a".repeat(64)}`,
+        size: 10,
+      },
+      layers: [{
+        mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+        digest: `sha256:${"b".repeat(64)}`,
+        size: 20,
+      }],
+      annotations: { "org.opencontainers.image.ref.name": "x" },
+    }))],
+    ociTag: [te(`zlib-1.3-${"a".repeat(32)}.spack`)],
+    lockfile: [],
+    installDb: [],
+    s3Xml: [
+      te(
+        '<?xml version="1.0"?><ListBucketResult><IsTruncated>true</IsTruncated>' +
+          "<Contents><Key>a/b</Key><Size>12</Size><ETag>&quot;x&quot;</ETag></Contents>" +
+          "<NextContinuationToken>t&amp;1</NextContinuationToken></ListBucketResult>",
+      ),
+      te("<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>"),
+    ],
+    challenge: [
+      te('Bearer realm="https://auth.example/token",service="registry",scope="repository:a:pull"'),
+    ],
+    imageRef: [te("oci://registry.example:5000/spack/cache:tag@sha256:" + "c".repeat(64))],
+    ociUrl: [te("oci+http://registry.example:5000/spack/cache")],
+    keys: [],
   };
+  if (HAVE_MACHO_TOOLS) {
+    const dir = mkdtempSync(join(tmpdir(), "sp-fuzz-macho-"));
+    try {
+      const built = buildMacho(dir, BINARY_OLD, "arm64");
+      out.binary.push(readFileSync(built.lib), readFileSync(built.prog));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(dirname(BINARY_OLD), { recursive: true, force: true });
+    }
+  }
   if (HAVE_FIXTURES) {
     const bc = fixture("v2-unsigned", "build_cache");
     out.index.push(readFileSync(`${bc}/index.json`));
@@ -81,6 +157,10 @@ async function seeds(): Promise<Record<string, Uint8Array[]>> {
     const sd = fixture("v3-signed", "v3", "manifests", "spec");
     const p = readdirSync(sd)[0];
     out.clearsign.push(readFileSync(`${sd}/${p}/${readdirSync(`${sd}/${p}`)[0]}`));
+    out.lockfile.push(te(JSON.stringify(fixtureLock())));
+    out.keep.push(te(JSON.stringify(fixtureLock())));
+    out.installDb.push(readFileSync(fixture("expected", "v3-install-db.json")));
+    out.keys.push(readFileSync(fixture("keys", "oracle-test.pub.asc")));
   }
   return out;
 }
@@ -228,4 +308,18 @@ Deno.test("fuzzing: a value that cannot become text, at every place of every JSO
   }
   assert.ok(tried > 100, `only ${tried} poisoned documents were tried`);
   console.log(`fuzzing: ${tried} poisoned documents, none crashed`);
+});
+
+Deno.test("fuzzing: every seed is itself read without error (the fuzzing starts from valid input)", async () => {
+  const all = await seeds();
+  for (const [name, list] of Object.entries(all)) {
+    for (const [i, seed] of list.entries()) {
+      if (name === "bundle" && i === 0) continue; // a plain tar: refused, as it should be
+      assert.equal(
+        await judge(`${name} seed ${i}`, () => PARSERS[name](seed)),
+        "accepted",
+        `${name} seed ${i} is refused`,
+      );
+    }
+  }
 });

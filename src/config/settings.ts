@@ -198,7 +198,7 @@ async function editDoc(
 ): Promise<void> {
   const { parseDocument } = await import("yaml");
   const text = readText(path) ?? "";
-  const doc = parseDocument(text);
+  const doc = parseDocument(text, { logLevel: "error" });
   if (doc.errors.length) {
     throw new InvalidDataError(
       `Cannot parse the config file "${path}": ${doc.errors[0].message}`,

@@ -161,7 +161,7 @@ function spackHeader(): TransformStream<Uint8Array, Uint8Array> {
     transform(chunk, c) {
       if (first && chunk.byteLength >= 10) {
         first = false;
-        const copy = chunk.slice();
+        const copy = new Uint8Array(chunk); // a copy (a Buffer's slice is a view)
         copy.fill(0, 4, 8); // mtime 0 (zlib writes 0 already)
         copy[9] = 0xff; // OS unknown, as Python's gzip with mtime 0 writes
         c.enqueue(copy);

@@ -171,7 +171,8 @@ function recordsBuilder(label: string) {
     const external = !!spec.external;
     const own = compilerOf(spec);
     const r: IndexRecord = {
-      name: intern(scalarText(spec.name))!,
+      // A missing name is refused only when the node is built (naming the JSON path).
+      name: intern(spec.name === undefined ? "undefined" : scalarText(spec.name))!,
       version: intern(scalarText(spec.version))!,
       hash,
       arch: intern(archString(archOf(spec))),
@@ -422,7 +423,7 @@ export async function readIndexDb(
     },
     batch: (_k, s, e, bytes) => {
       spans.push(s, e);
-      if (!reread) kept.push(bytes.slice());
+      if (!reread) kept.push(new Uint8Array(bytes)); // a copy, also of a Buffer
       pacer.add(e - s);
     },
   });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { InvalidDataError, NotFoundError, UnsupportedError } from "../errors.ts";
 import { runtimeClosure } from "../spec/parse.ts";
 import { parseIndexDb, readIndexDb, validateIndexDb } from "./db.ts";
@@ -407,4 +408,13 @@ Deno.test("a streamed index refuses what the one-piece parse refuses, naming the
       await assert.rejects(readIndexDb(chunked(bytes, sizes), label), re, `${label} ${sizes}`);
     }
   }
+});
+
+Deno.test("parseIndexDb of a Node Buffer reads records again after the scan, and leaves the Buffer as it was", () => {
+  const text = '{"database":{"version":"7","installs":{"' + "a".repeat(32) +
+    '":{"spec":{"name":"x","version":"1","hash":"' + "a".repeat(32) + '"}}}}}';
+  const input = Buffer.from(text);
+  const db = parseIndexDb(input, "t");
+  assert.equal((db.raw("a".repeat(32)) as { spec: { name: string } }).spec.name, "x");
+  assert.equal(input.toString(), text);
 });

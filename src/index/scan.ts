@@ -250,8 +250,10 @@ export class IndexScanner {
 
   #append(chunk: Uint8Array): void {
     if (this.#n === 0 && !this.#borrowed) {
-      // Nothing pending: the chunk is read in place (copied only if bytes must stay).
-      this.#buf = chunk;
+      // Nothing pending: the chunk is read in place (copied only if bytes must stay). A plain
+      // Uint8Array view, so that `slice` copies (a Node Buffer's `slice` is a view, and the
+      // bytes kept would be the caller's, moved by `copyWithin`).
+      this.#buf = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       this.#n = chunk.length;
       this.#borrowed = true;
       return;

@@ -174,7 +174,7 @@ const eagerYaml = typeof require === "function" ? undefined : await import("yaml
 export function parseBuildinfo(text: string): Buildinfo {
   let raw: unknown;
   try {
-    raw = parseFlowMapping(text) ?? yaml().parse(text);
+    raw = parseFlowMapping(text) ?? yaml().parse(text, { logLevel: "error" });
   } catch (e) {
     throw new InvalidDataError(`Cannot read buildinfo: ${(e as Error).message}`, { cause: e });
   }

@@ -99,7 +99,8 @@ export function parseKeepFile(text: string, label = "keep file"): Set<string> {
     if (!line) continue;
     if (!/^[a-z2-7]{32}$/.test(line)) {
       throw new UsageError(
-        `Invalid hash "${line}" on line ${i + 1} of ${label}: expected a 32-character DAG hash`,
+        `Invalid hash ${JSON.stringify(line.slice(0, 80))}${line.length > 80 ? "..." : ""} on ` +
+          `line ${i + 1} of ${label}: expected a 32-character DAG hash`,
       );
     }
     out.add(line);

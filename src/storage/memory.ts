@@ -40,7 +40,7 @@ export class MemoryStore implements Store {
   ): Promise<void> {
     opts?.signal?.throwIfAborted();
     checkStorePath(path);
-    const bytes = body instanceof Uint8Array ? body.slice() : await collect(body);
+    const bytes = body instanceof Uint8Array ? new Uint8Array(body) : await collect(body);
     this.objects.set(path, bytes);
   }
   delete(path: string, opts?: StoreCallOptions): Promise<void> {

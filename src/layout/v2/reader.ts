@@ -171,7 +171,9 @@ export class V2Reader implements CacheReader {
       let text = maybeGunzipText(await this.#bytes(path, signal), `"${path}"`);
       if (kind === "yaml") {
         const { parse } = await import("yaml");
-        const doc = parse(text) as { spec?: Record<string, Record<string, unknown>>[] };
+        const doc = parse(text, { logLevel: "error" }) as {
+          spec?: Record<string, Record<string, unknown>>[];
+        };
         const first = doc.spec?.[0];
         const [name, body] = Object.entries(first ?? {})[0] ?? [];
         if (!name) return undefined;
