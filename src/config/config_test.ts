@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { UsageError } from "../errors.ts";
 import { loadSpackMirrors, spackScopes, urlOrPathToUrl } from "./mirrors_yaml.ts";
 import { tmpdir } from "node:os";
 import {
@@ -106,6 +107,23 @@ Deno.test("settings: file values, environment on top, config path order", async 
   assert.equal(e.installRoot, "/env/root");
   assert.equal(e.jobs, 2);
   await assert.rejects(() => loadSettings(f, { SPACKLE_JOBS: "zero" }), /jobs must be/);
+  // A bad variable is a usage error naming it; an empty or blank one counts as unset.
+  await assert.rejects(
+    () => loadSettings(f, { SPACKLE_JOBS: "zero" }),
+    (e: Error) => e instanceof UsageError && /SPACKLE_JOBS/.test(e.message),
+  );
+  for (const blank of ["", "  "]) {
+    const u = await loadSettings(f, {
+      SPACKLE_JOBS: blank,
+      SPACKLE_ROOT: blank,
+      SPACKLE_KEYRING: blank,
+      SPACKLE_READ_TIMEOUT: blank,
+    });
+    assert.equal(u.jobs, 6);
+    assert.equal(u.installRoot, join(d, "tree"));
+    assert.equal(u.keyring, "/k");
+  }
+  assert.notEqual(configPath(undefined, { SPACKLE_CONFIG: " " }), resolve(" "));
   assert.equal(configPath("/x.yaml", { SPACKLE_CONFIG: "/y.yaml" }), "/x.yaml");
   assert.equal(configPath(undefined, { SPACKLE_CONFIG: "/y.yaml" }), "/y.yaml");
   assert.equal(configPath(undefined, { XDG_CONFIG_HOME: "/xdg" }), "/xdg/spackle/config.yaml");

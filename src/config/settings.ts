@@ -66,7 +66,7 @@ export interface Settings {
 /** The config file path: `flag`, else SPACKLE_CONFIG, else the per-user location. */
 export function configPath(flag?: string, env: Env = processEnv()): string {
   if (flag) return resolve(flag);
-  if (env.SPACKLE_CONFIG) return resolve(env.SPACKLE_CONFIG);
+  if (env.SPACKLE_CONFIG?.trim()) return resolve(env.SPACKLE_CONFIG);
   const base = env.XDG_CONFIG_HOME ? env.XDG_CONFIG_HOME : join(homedir(), ".config");
   return join(base, "spackle", "config.yaml");
 }
@@ -115,27 +115,32 @@ export async function loadSettings(path: string, env: Env = processEnv()): Promi
   const mirrors = Object.entries(raw).map(([k, v]) =>
     resolveMirror(k.replace(/:$/, ""), v, "spackle", base)
   );
+  // An empty or blank variable counts as unset (`SPACKLE_JOBS=${JOBS:-} spackle ...`). A bad
+  // value in a variable is a usage error (exit 2), one in the config file invalid data.
+  const fromEnv = (name: string) => (env[name]?.trim() ? env[name] : undefined);
+  const bad = (envName: string, why: string) =>
+    fromEnv(envName) !== undefined
+      ? new UsageError(`${why} (${envName})`)
+      : new InvalidDataError(`${why} (${path})`);
   let jobs: number | undefined;
-  const jobsRaw = env.SPACKLE_JOBS ?? doc.jobs;
+  const jobsRaw = fromEnv("SPACKLE_JOBS") ?? doc.jobs;
   if (jobsRaw !== undefined && jobsRaw !== null) {
     jobs = Number(jobsRaw);
     if (!Number.isInteger(jobs) || jobs < 1) {
-      throw new InvalidDataError(
-        `jobs must be a whole number above 0, not ${JSON.stringify(jobsRaw)} (${
-          env.SPACKLE_JOBS !== undefined ? "SPACKLE_JOBS" : path
-        })`,
+      throw bad(
+        "SPACKLE_JOBS",
+        `jobs must be a whole number above 0, not ${JSON.stringify(jobsRaw)}`,
       );
     }
   }
   const secs = (key: string, envName: string): number | undefined => {
-    const raw = env[envName] ?? doc[key];
+    const raw = fromEnv(envName) ?? doc[key];
     if (raw === undefined || raw === null || raw === "") return undefined;
     const n = Number(raw);
     if (!Number.isFinite(n) || n < 0) {
-      throw new InvalidDataError(
-        `${key} must be a number of seconds (0 for no limit), not ${JSON.stringify(raw)} (${
-          env[envName] !== undefined ? envName : path
-        })`,
+      throw bad(
+        envName,
+        `${key} must be a number of seconds (0 for no limit), not ${JSON.stringify(raw)}`,
       );
     }
     return n;
@@ -150,8 +155,8 @@ export async function loadSettings(path: string, env: Env = processEnv()): Promi
     path,
     exists: text !== undefined,
     mirrors,
-    keyring: env.SPACKLE_KEYRING || expandHome(str(doc, "keyring", path), base),
-    installRoot: env.SPACKLE_ROOT || expandHome(str(doc, "install_root", path), base),
+    keyring: fromEnv("SPACKLE_KEYRING") || expandHome(str(doc, "keyring", path), base),
+    installRoot: fromEnv("SPACKLE_ROOT") || expandHome(str(doc, "install_root", path), base),
     jobs,
     caFile: env.SSL_CERT_FILE || expandHome(str(doc, "ca_file", path), base),
     proxy: env.HTTPS_PROXY || env.https_proxy || str(doc, "proxy", path),
