@@ -9,7 +9,7 @@
  *   deno run -A scripts/bench_macho.ts WORKDIR [RUNS]
  *
  * Spack's time is measured inside `spack python` (its start-up excluded). Needs clang, lld,
- * llvm; SPACK_V3_SRC/ORACLE as the oracle scripts say, or SPACKLE_ORACLE_SPACK_V3.
+ * llvm, and a Spack work tree: SPACKLE_ORACLE_SPACK_V3 (what the tests use), else SPACK_V3.
  *
  * @module
  */
