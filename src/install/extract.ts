@@ -299,11 +299,11 @@ export async function extractTarball(
   // collector's own pace: collections when memory grows keep the peak flat whatever the size.
   const pacer = opts.pacer ?? new MemoryPacer();
   try {
-    for await (const { header, body } of readTar(tar, opts.label)) {
+    for await (const entry of readTar(tar, opts.label)) {
       opts.signal?.throwIfAborted();
       x.writer.check();
       pacer.add(BLOCK);
-      await x.member(header, body, pacer);
+      await x.member(entry.header, entry.body, pacer, entry.bodyBuffered);
     }
     await x.writer.idle();
   } finally {
@@ -352,6 +352,7 @@ class Extraction {
     header: TarHeader,
     body: AsyncIterable<Uint8Array>,
     pacer: MemoryPacer,
+    bodyBuffered?: () => Uint8Array | undefined,
   ): Promise<void> {
     const { label, names, types } = this;
     const name = checkName(label, header.name);
@@ -374,7 +375,7 @@ class Extraction {
         chmodSync(path, this.dirMode);
         break;
       case "file":
-        await this.#file(key, path, header, body, pacer);
+        await this.#file(key, path, header, body, pacer, bodyBuffered);
         types.set(key, "file");
         this.order.push(key);
         break;
@@ -440,6 +441,7 @@ class Extraction {
     header: TarHeader,
     body: AsyncIterable<Uint8Array>,
     pacer: MemoryPacer,
+    bodyBuffered?: () => Uint8Array | undefined,
   ): Promise<void> {
     const mode = header.mode & 0o111 ? 0o755 : 0o644;
     // Small files go to the thread pool; the buildinfo is written at once (relocation may
@@ -447,7 +449,7 @@ class Extraction {
     if (
       header.size <= POOLED_FILE && (mode & this.umask) === 0 &&
       this.names.baseOf(key) !== "binary_distribution"
-    ) return await this.#pooledFile(key, path, header, body, pacer, mode);
+    ) return await this.#pooledFile(key, path, header, body, pacer, mode, bodyBuffered);
     // Created with its final mode when the umask leaves it alone (no chmod call then).
     const fd = openSync(path, O_FLAGS, (mode & this.umask) === 0 ? mode : 0o600);
     try {
@@ -501,19 +503,23 @@ class Extraction {
     body: AsyncIterable<Uint8Array>,
     pacer: MemoryPacer,
     mode: number,
+    bodyBuffered?: () => Uint8Array | undefined,
   ): Promise<void> {
     const dir = this.names.dirOf(key);
     const base = this.names.baseOf(key);
     const rewrite = this.rewriter?.wants(dir, base, header.size, path) ?? false;
-    let data: Uint8Array | undefined;
-    let got = 0;
-    for await (const chunk of body) {
-      if (got === 0 && chunk.byteLength === header.size) data = chunk;
-      else {
-        if (got === 0) data = this.#gather = grown(this.#gather, header.size);
-        data!.set(chunk, got);
+    // Usually the whole body is in the chunk at hand: taken without an await.
+    let data = bodyBuffered?.();
+    let got = data?.byteLength ?? 0;
+    if (data === undefined) {
+      for await (const chunk of body) {
+        if (got === 0 && chunk.byteLength === header.size) data = chunk;
+        else {
+          if (got === 0) data = this.#gather = grown(this.#gather, header.size);
+          data!.set(chunk, got);
+        }
+        got += chunk.byteLength;
       }
-      got += chunk.byteLength;
     }
     const content = (data ?? this.#gather).subarray(0, got);
     this.bytes += got;
