@@ -171,11 +171,33 @@ export interface ChunkReader {
  * thread pool straight into a ring of four 256 KiB buffers, up to three of them ahead of the
  * reader: no output buffer is allocated, and decompression overlaps with what the reader does.
  * Elsewhere it is `gunzipStream()`'s reader.
+ *
+ * With `releaseInput`, the caller gives up the input chunks: once decompressed, a chunk that
+ * spans its whole ArrayBuffer has that buffer detached (its memory freed at once instead of at
+ * the next full collection). Only for a stream whose chunks nothing else holds.
  */
-export function gunzipReader(src: ReadableStream<Uint8Array>, label = "gzip data"): ChunkReader {
+export function gunzipReader(
+  src: ReadableStream<Uint8Array>,
+  label = "gzip data",
+  opts: { releaseInput?: boolean } = {},
+): ChunkReader {
   const handle = inflateHandle();
   if (!handle) return src.pipeThrough(gunzipStream(label)).getReader();
-  return new RingInflate(src, handle, label);
+  return new RingInflate(src, handle, label, opts.releaseInput === true);
+}
+
+/** Frees the memory of a chunk that spans its whole (plain) ArrayBuffer by detaching it. */
+function release(chunk: Uint8Array): void {
+  const b = chunk.buffer as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer };
+  if (
+    chunk.byteOffset !== 0 || chunk.byteLength !== b.byteLength ||
+    typeof b.transfer !== "function" || !(b instanceof ArrayBuffer) || b.resizable
+  ) return;
+  try {
+    b.transfer(0);
+  } catch {
+    // (already detached, or not transferable: left to the collector)
+  }
 }
 
 /** The slice of the binding of `node:zlib` that {@link RingInflate} drives (Node's protocol). */
@@ -261,7 +283,12 @@ class RingInflate implements ChunkReader {
   #wakeProducer?: () => void;
   #pump: Promise<void>;
 
-  constructor(src: ReadableStream<Uint8Array>, z: InflateHandle, label: string) {
+  constructor(
+    src: ReadableStream<Uint8Array>,
+    z: InflateHandle,
+    label: string,
+    readonly releaseInput: boolean,
+  ) {
     this.#z = z;
     this.#label = label;
     this.#input = src.getReader();
@@ -379,9 +406,14 @@ class RingInflate implements ChunkReader {
     for (;;) {
       const r = await this.#input.read();
       if (r.done) break;
-      if (streamEnded) continue; // read to the end all the same (digest checks run there)
+      if (streamEnded) { // read to the end all the same (digest checks run there)
+        if (this.releaseInput) release(r.value);
+        continue;
+      }
       const v = r.value;
-      if (!(await feed(this.#z.noFlush, v))) {
+      const fed = await feed(this.#z.noFlush, v);
+      if (this.releaseInput) release(v); // zlib is done with it
+      if (!fed) {
         if (this.#cancelled) return;
         streamEnded = true;
       }

@@ -258,3 +258,32 @@ Deno.test("gunzipReader().cancel() stops decompression and cancels the input", a
   assert.equal(pulls, seen);
   assert.equal((await r.read()).done, true);
 });
+
+Deno.test("gunzipReader() with releaseInput frees the input chunks it decompressed that span their buffer", async () => {
+  const data = mixed();
+  const gz = gzipBytes(data);
+  const make = () => {
+    const chunks: Uint8Array[] = [];
+    for (let o = 0; o < gz.byteLength; o += 65536) chunks.push(gz.slice(o, o + 65536));
+    // The first chunk is a view into a larger buffer: never detached.
+    const host = new Uint8Array(chunks[0].byteLength + 1);
+    host.set(chunks[0], 1);
+    chunks[0] = host.subarray(1);
+    return chunks;
+  };
+  const kept = make();
+  assert.deepEqual(await readAll(gunzipReader(ReadableStream.from(kept))), data);
+  assert.ok(kept.every((c) => c.byteLength > 0)); // without the option: untouched
+  const given = make();
+  assert.deepEqual(
+    await readAll(gunzipReader(ReadableStream.from(given), "t", { releaseInput: true })),
+    data,
+  );
+  assert.ok(given[0].byteLength > 0);
+  const ring = gunzipReader(streamOf(gzipBytes("x")));
+  const direct = ring.constructor.name === "RingInflate";
+  await ring.cancel();
+  // The direct path frees them (detached: empty); gunzipStream()'s reader leaves them.
+  assert.ok(given.slice(1).every((c) => direct ? c.byteLength === 0 : c.byteLength > 0));
+  if (typeof (globalThis as { Bun?: unknown }).Bun !== "undefined") assert.ok(direct);
+});

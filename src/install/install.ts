@@ -391,7 +391,7 @@ async function stageJob(
     const tarball = await openTarball({ signal: opts.signal });
     // The tar reader stops at the end-of-archive marker; the rest of the stream is still
     // read so that the digest and size checks at its end run before anything is committed.
-    const reader = gunzipReader(tarball, label);
+    const reader = gunzipReader(tarball, label, { releaseInput: true });
     const body: AsyncIterable<Uint8Array> = {
       [Symbol.asyncIterator]: () => ({
         next: () => reader.read() as Promise<IteratorResult<Uint8Array>>,
