@@ -214,17 +214,29 @@ class FileWriter {
     this.#off = o;
     this.#refs[page]++;
     this.#inFlight++;
+    // (One options object a mode and one callback a page: nothing made per file but the view.)
+    writeFile(path, buf.subarray(start, o), this.#options(mode), this.#done[page]);
+  }
+
+  readonly #byMode = new Map<number, { flag: string; mode: number }>();
+  #options(mode: number): { flag: string; mode: number } {
+    let o = this.#byMode.get(mode);
     // (Numeric flags pass through to open(2), as fs.open takes them; the types know strings.)
-    const flag = O_FLAGS as unknown as string;
-    writeFile(path, buf.subarray(start, o), { flag, mode }, (e) => {
+    if (!o) this.#byMode.set(mode, o = { flag: O_FLAGS as unknown as string, mode });
+    return o;
+  }
+
+  readonly #done = Array.from(
+    { length: FileWriter.PAGES },
+    (_, page) => (e: NodeJS.ErrnoException | null) => {
       this.#refs[page]--;
       this.#inFlight--;
       if (e) this.#failed ??= e;
       const w = this.#wake;
       this.#wake = undefined;
       w?.();
-    });
-  }
+    },
+  );
 
   /** Waits for every write in flight; throws the first failure unless `quiet`. */
   async idle(quiet = false): Promise<void> {

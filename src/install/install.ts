@@ -415,7 +415,7 @@ async function stageJob(
     }
   };
   const res = await extract();
-  pacer.check(); // the garbage of the stream's end, before relocation adds its own
+  pacer.afterJob(res.bytes); // the stream's garbage, before relocation adds its own
   const infoPath = join(res.prefixDir, ".spack", "binary_distribution");
   const info = parseBuildinfo(readFileSync(infoPath, "utf8"));
   const pairs = pairsFor(info);
