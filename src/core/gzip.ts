@@ -154,6 +154,274 @@ export function gunzipStream(label = "gzip data"): TransformStream<Uint8Array, U
   );
 }
 
+/**
+ * A reader of decompressed bytes whose chunks are views of a few buffers it reuses: each chunk
+ * is valid only until the next `read()` (or `cancel()`). Reading costs no allocation per chunk,
+ * so a long stream leaves no garbage behind.
+ */
+export interface ChunkReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/**
+ * Decompresses gzip (all members) from `src` like {@link gunzipStream}, with the same errors,
+ * for a reader that is done with each chunk when it asks for the next (a tar reader, see
+ * {@link ChunkReader}). Where the runtime's zlib binding allows it (Bun), zlib runs on the
+ * thread pool straight into a ring of four 256 KiB buffers, up to three of them ahead of the
+ * reader: no output buffer is allocated, and decompression overlaps with what the reader does.
+ * Elsewhere it is `gunzipStream()`'s reader.
+ *
+ * With `releaseInput`, the caller gives up the input chunks: once decompressed, a chunk that
+ * spans its whole ArrayBuffer has that buffer detached (its memory freed at once instead of at
+ * the next full collection). Only for a stream whose chunks nothing else holds.
+ */
+export function gunzipReader(
+  src: ReadableStream<Uint8Array>,
+  label = "gzip data",
+  opts: { releaseInput?: boolean } = {},
+): ChunkReader {
+  const handle = inflateHandle();
+  if (!handle) return src.pipeThrough(gunzipStream(label)).getReader();
+  return new RingInflate(src, handle, label, opts.releaseInput === true);
+}
+
+/** Frees the memory of a chunk that spans its whole (plain) ArrayBuffer by detaching it. */
+function release(chunk: Uint8Array): void {
+  const b = chunk.buffer as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer };
+  if (
+    chunk.byteOffset !== 0 || chunk.byteLength !== b.byteLength ||
+    typeof b.transfer !== "function" || !(b instanceof ArrayBuffer) || b.resizable
+  ) return;
+  try {
+    b.transfer(0);
+  } catch {
+    // (already detached, or not transferable: left to the collector)
+  }
+}
+
+/** The slice of the binding of `node:zlib` that {@link RingInflate} drives (Node's protocol). */
+interface ZlibHandle {
+  onerror?: (message: string, errno: number) => void;
+  write(
+    flush: number,
+    input: Uint8Array,
+    inOff: number,
+    inLen: number,
+    out: Uint8Array,
+    outOff: number,
+    outLen: number,
+  ): void;
+  close(): void;
+}
+
+interface InflateHandle {
+  handle: ZlibHandle;
+  /** After each write: [output space left, input bytes left]. */
+  state: Uint32Array;
+  /** Set to the function to call when the write in flight completes. */
+  done: { fn?: () => void };
+  noFlush: number;
+  finish: number;
+}
+
+/** undefined: not probed yet; null: the binding cannot be driven directly. */
+let zlibHandleClass: (new (mode: number) => unknown) | null | undefined;
+
+/** A gunzip handle of the runtime's zlib binding, when it follows Node's (Bun's does). */
+function inflateHandle(): InflateHandle | undefined {
+  const zlib = nativeGunzip();
+  if (!zlib || zlibHandleClass === null) return undefined;
+  const c = zlib.constants;
+  try {
+    if (zlibHandleClass === undefined) {
+      const probe = zlib.createGunzip() as unknown as { _handle?: { constructor?: unknown } };
+      zlibHandleClass = null;
+      const ctor = probe._handle?.constructor;
+      (probe as unknown as Transform).destroy();
+      if (typeof ctor !== "function") return undefined;
+      zlibHandleClass = ctor as new (mode: number) => unknown;
+    }
+    const handle = new zlibHandleClass!(c.GUNZIP) as ZlibHandle & {
+      init(...a: unknown[]): void;
+    };
+    const state = new Uint32Array(2);
+    const done: { fn?: () => void } = {};
+    // Node's arguments: window bits, level, memory level, strategy, results, callback, dictionary.
+    handle.init(15, -1, 8, 0, state, () => done.fn?.(), undefined);
+    if (typeof handle.write !== "function" || typeof handle.close !== "function") {
+      throw new TypeError("no write");
+    }
+    return { handle, state, done, noFlush: c.Z_NO_FLUSH, finish: c.Z_FINISH };
+  } catch {
+    zlibHandleClass = null; // a binding of another shape (Deno's): the stream, always
+    return undefined;
+  }
+}
+
+/** Output buffers of a {@link RingInflate}, and their size. */
+const RING = 4;
+const RING_BUFFER = 256 << 10;
+
+/** gunzipReader() on the zlib binding: see there. */
+class RingInflate implements ChunkReader {
+  readonly #z: InflateHandle;
+  readonly #label: string;
+  readonly #input: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #bufs: Uint8Array<ArrayBuffer>[] = [];
+  /** Chunks of each buffer handed out or queued and not yet released. */
+  readonly #held = new Uint32Array(RING);
+  /** Decompressed chunks not yet read, with their buffer's number. */
+  readonly #queue: { view: Uint8Array; buf: number }[] = [];
+  /** The buffer of the chunk the reader holds, or -1. */
+  #reading = -1;
+  #failed: unknown;
+  #ended = false;
+  #cancelled = false;
+  /** Wakes the reader (new chunk, end, failure) or the producer (a buffer released). */
+  #wakeReader?: () => void;
+  #wakeProducer?: () => void;
+  #pump: Promise<void>;
+
+  constructor(
+    src: ReadableStream<Uint8Array>,
+    z: InflateHandle,
+    label: string,
+    readonly releaseInput: boolean,
+  ) {
+    this.#z = z;
+    this.#label = label;
+    this.#input = src.getReader();
+    for (let i = 0; i < RING; i++) this.#bufs.push(new Uint8Array(RING_BUFFER));
+    this.#pump = this.#run().catch((e) => {
+      this.#failed ??= e;
+    }).finally(() => {
+      this.#z.handle.close();
+      this.#ended = true;
+      this.#wake();
+    });
+  }
+
+  #wake(): void {
+    const w = this.#wakeReader;
+    this.#wakeReader = undefined;
+    w?.();
+  }
+
+  async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    this.#release();
+    for (;;) {
+      // As a Web stream's reader: nothing more once cancelled.
+      if (this.#cancelled) return { done: true, value: undefined };
+      if (this.#failed !== undefined) throw this.#failed;
+      const next = this.#queue.shift();
+      if (next) {
+        this.#reading = next.buf;
+        return { done: false, value: next.view };
+      }
+      if (this.#ended) return { done: true, value: undefined };
+      await new Promise<void>((r) => this.#wakeReader = r);
+    }
+  }
+
+  async cancel(reason?: unknown): Promise<void> {
+    this.#release();
+    this.#queue.length = 0;
+    const running = !this.#ended;
+    this.#cancelled = true;
+    if (running) {
+      this.#wakeProducer?.();
+      await this.#input.cancel(reason).catch(() => {});
+    }
+    await this.#pump;
+  }
+
+  /** The reader is done with the chunk it held. */
+  #release(): void {
+    if (this.#reading < 0) return;
+    if (--this.#held[this.#reading] === 0) {
+      const w = this.#wakeProducer;
+      this.#wakeProducer = undefined;
+      w?.();
+    }
+    this.#reading = -1;
+  }
+
+  /** One zlib call on the thread pool: returns [output written, input used]. */
+  #write(
+    flush: number,
+    input: Uint8Array,
+    inOff: number,
+    inLen: number,
+    buf: number,
+    outOff: number,
+  ) {
+    const { handle, state, done } = this.#z;
+    const outLen = RING_BUFFER - outOff;
+    return new Promise<[number, number]>((resolve, reject) => {
+      handle.onerror = (message) => {
+        done.fn = undefined;
+        reject(new IntegrityError(`Cannot decompress ${this.#label}: ${message}`));
+      };
+      done.fn = () => {
+        done.fn = undefined;
+        resolve([outLen - state[0], inLen - state[1]]);
+      };
+      handle.write(flush, input, inOff, inLen, this.#bufs[buf], outOff, outLen);
+    });
+  }
+
+  /** Decompresses all of the input into the ring, as far ahead of the reader as it allows. */
+  async #run(): Promise<void> {
+    let buf = 0;
+    let outOff = 0;
+    let streamEnded = false; // zlib took no more input: the rest is ignored, as Node does
+    const empty = new Uint8Array(0);
+    // Feeds one input (empty with Z_FINISH at the end); false when the gzip data ended.
+    const feed = async (flush: number, input: Uint8Array) => {
+      let inOff = 0;
+      let inLen = input.byteLength;
+      for (;;) {
+        if (outOff === RING_BUFFER) {
+          buf = (buf + 1) % RING;
+          outOff = 0;
+          while (this.#held[buf] > 0 && !this.#cancelled) {
+            await new Promise<void>((r) => this.#wakeProducer = r);
+          }
+        }
+        if (this.#cancelled) return false;
+        const [wrote, used] = await this.#write(flush, input, inOff, inLen, buf, outOff);
+        if (wrote > 0) {
+          this.#held[buf]++;
+          this.#queue.push({ view: this.#bufs[buf].subarray(outOff, outOff + wrote), buf });
+          outOff += wrote;
+          this.#wake();
+        }
+        inOff += used;
+        inLen -= used;
+        if (outOff === RING_BUFFER) continue; // output full: more may come of this input
+        return inLen === 0;
+      }
+    };
+    for (;;) {
+      const r = await this.#input.read();
+      if (r.done) break;
+      if (streamEnded) { // read to the end all the same (digest checks run there)
+        if (this.releaseInput) release(r.value);
+        continue;
+      }
+      const v = r.value;
+      const fed = await feed(this.#z.noFlush, v);
+      if (this.releaseInput) release(v); // zlib is done with it
+      if (!fed) {
+        if (this.#cancelled) return;
+        streamEnded = true;
+      }
+    }
+    if (!streamEnded) await feed(this.#z.finish, empty);
+  }
+}
+
 /** Rewrites the gzip header of the first chunk to Spack's: mtime 0, OS byte 255. */
 function spackHeader(): TransformStream<Uint8Array, Uint8Array> {
   let first = true;

@@ -61,6 +61,19 @@ export class MemoryPacer {
     this.check();
   }
 
+  /**
+   * Told that a job of `bytes` has ended: after a big one (at least `big`, default 64 MiB) a full
+   * collection now, whatever the resident set, so that what comes next reuses the job's garbage
+   * instead of growing past it (a job that makes little garbage per byte meets few collections
+   * on its way, and its last one may be far behind); after a small one, {@link check}.
+   */
+  afterJob(bytes: number, big: number = 64 << 20): void {
+    if (!this.#gc || bytes < big) return this.check();
+    this.#gc();
+    this.collections++;
+    this.#limit = Math.max(this.#base, process.memoryUsage.rss() + this.#headroom);
+  }
+
   /** Looks at the resident set now: a full collection when it is past the limit. */
   check(): void {
     if (!this.#gc || process.memoryUsage.rss() < this.#limit) return;

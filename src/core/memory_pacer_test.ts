@@ -47,3 +47,16 @@ Deno.test("MemoryPacer does nothing where the runtime offers no collection", () 
   p.check();
   assert.equal(p.collections, 0);
 });
+
+Deno.test("MemoryPacer.afterJob() collects after a big job whatever the resident set, else looks as check() does", () => {
+  withGc((calls) => {
+    const p = new MemoryPacer({ limit: 2 ** 50, headroom: 0 }); // never past its limit
+    p.afterJob(1 << 20); // a small job: a look, no collection
+    assert.equal(calls(), 0);
+    p.afterJob(64 << 20); // a big one: a collection
+    assert.equal(calls(), 1);
+    p.afterJob(10, 5); // big by the given measure
+    assert.equal(calls(), 2);
+    assert.equal(p.collections, 2);
+  });
+});

@@ -43,6 +43,12 @@ export interface TarHeader {
 export interface TarEntry {
   header: TarHeader;
   body: AsyncIterable<Uint8Array>;
+  /**
+   * The whole body at once, without an await, when the input chunk at hand holds all of it
+   * (else undefined, and `body` is read as usual): a view of that chunk, valid until the next
+   * member is asked for. The body counts as read then.
+   */
+  bodyBuffered?: () => Uint8Array | undefined;
 }
 
 const BLOCK = 512;
@@ -307,7 +313,15 @@ export async function* readTar(
           yield v;
         }
       })();
-      yield { header: r.header, body };
+      const bodyBuffered = () => {
+        if (started) return undefined;
+        const v = s.take(size);
+        if (v === undefined) return undefined;
+        started = true;
+        consumed = size;
+        return v;
+      };
+      yield { header: r.header, body, bodyBuffered };
       if (started) await body.return(undefined);
       const rest = padded - consumed;
       if (rest > 0 && !s.skipBuffered(rest) && !(await s.skip(rest))) {

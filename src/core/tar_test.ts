@@ -191,3 +191,33 @@ Deno.test("indexTarFile() finds every member's body offset by reading headers on
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("readTar() bodyBuffered() gives a body held in one input chunk at once, else leaves it to body", async () => {
+  const enc = new TextEncoder();
+  const entries: TarWriteEntry[] = ["a", "bb", "c".repeat(3000), ""].map((t, i) => ({
+    header: { name: `f${i}`, type: "file", mode: 0o644 },
+    body: enc.encode(t),
+  }));
+  const tar = await collect(writeTar(entries));
+  // One chunk: every body at once. Chunks of 1000 bytes: the 3000-byte body spans several.
+  for (const size of [tar.byteLength, 1000]) {
+    const chunks: Uint8Array[] = [];
+    for (let o = 0; o < tar.byteLength; o += size) chunks.push(tar.subarray(o, o + size));
+    const got: [string, string, boolean][] = [];
+    for await (const { header, body, bodyBuffered } of readTar(ReadableStream.from(chunks))) {
+      const whole = bodyBuffered!();
+      let text: string;
+      if (whole) {
+        assert.equal(bodyBuffered!(), undefined); // taken once
+        text = new TextDecoder().decode(whole);
+      } else text = new TextDecoder().decode(await collect(ReadableStream.from(body)));
+      got.push([header.name, text, whole !== undefined]);
+    }
+    assert.deepEqual(
+      got.map(([n, t]) => [n, t]),
+      entries.map((e, i) => [`f${i}`, new TextDecoder().decode(e.body as Uint8Array)]),
+    );
+    if (size === tar.byteLength) assert.ok(got.every(([, , at]) => at));
+    else assert.equal(got[2][2], false);
+  }
+});

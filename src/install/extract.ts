@@ -24,6 +24,7 @@ import {
   mkdirSync,
   openSync,
   symlinkSync,
+  writeFile,
   writeSync,
 } from "node:fs";
 import { join, posix } from "node:path";
@@ -158,6 +159,92 @@ function checkName(label: string, raw: string, what = "member"): string {
   return name;
 }
 
+/** Files up to this size are written whole on the thread pool (see {@link FileWriter}). */
+const POOLED_FILE = 64 << 10;
+
+/**
+ * Whole-file writes (create, write, close: one `writeFile`) running on the runtime's thread
+ * pool while the archive goes on streaming: the system calls of many small files are then no
+ * longer the extraction's own time. Their bytes are copied into pages it reuses (no garbage);
+ * at most {@link IN_FLIGHT} writes run at once. Files are created as the synchronous path
+ * creates them (exclusively, not through a symlink, with their final mode). The first failure
+ * is thrown by the next {@link check} or {@link idle}; nothing is left running after `idle()`.
+ */
+class FileWriter {
+  static readonly PAGE = 1 << 20;
+  static readonly PAGES = 4;
+  static readonly IN_FLIGHT = 64;
+  readonly #pages: Uint8Array<ArrayBuffer>[] = [];
+  /** Writes in flight by page. */
+  readonly #refs = new Uint32Array(FileWriter.PAGES);
+  #page = 0;
+  #off = 0;
+  #inFlight = 0;
+  #failed: unknown;
+  #wake?: () => void;
+
+  /** Throws the first failure of a write. */
+  check(): void {
+    if (this.#failed !== undefined) throw this.#failed;
+  }
+
+  /** Writes `parts` (`size` bytes in all) to a new file at `path` with `mode`. */
+  async write(path: string, parts: Uint8Array[], size: number, mode: number): Promise<void> {
+    for (;;) {
+      this.check();
+      if (this.#inFlight < FileWriter.IN_FLIGHT) {
+        if (this.#off + size <= FileWriter.PAGE) break;
+        const next = (this.#page + 1) % FileWriter.PAGES;
+        if (this.#refs[next] === 0) {
+          this.#page = next;
+          this.#off = 0;
+          break;
+        }
+      }
+      await new Promise<void>((r) => this.#wake = r);
+    }
+    const page = this.#page;
+    const buf = this.#pages[page] ??= new Uint8Array(FileWriter.PAGE);
+    const start = this.#off;
+    let o = start;
+    for (const p of parts) {
+      buf.set(p, o);
+      o += p.byteLength;
+    }
+    this.#off = o;
+    this.#refs[page]++;
+    this.#inFlight++;
+    // (One options object a mode and one callback a page: nothing made per file but the view.)
+    writeFile(path, buf.subarray(start, o), this.#options(mode), this.#done[page]);
+  }
+
+  readonly #byMode = new Map<number, { flag: string; mode: number }>();
+  #options(mode: number): { flag: string; mode: number } {
+    let o = this.#byMode.get(mode);
+    // (Numeric flags pass through to open(2), as fs.open takes them; the types know strings.)
+    if (!o) this.#byMode.set(mode, o = { flag: O_FLAGS as unknown as string, mode });
+    return o;
+  }
+
+  readonly #done = Array.from(
+    { length: FileWriter.PAGES },
+    (_, page) => (e: NodeJS.ErrnoException | null) => {
+      this.#refs[page]--;
+      this.#inFlight--;
+      if (e) this.#failed ??= e;
+      const w = this.#wake;
+      this.#wake = undefined;
+      w?.();
+    },
+  );
+
+  /** Waits for every write in flight; throws the first failure unless `quiet`. */
+  async idle(quiet = false): Promise<void> {
+    while (this.#inFlight > 0) await new Promise<void>((r) => this.#wake = r);
+    if (!quiet) this.check();
+  }
+}
+
 /**
  * Member names kept compactly while extracting: tarballs name every member by its full path,
  * and the package prefix alone can be hundreds of characters. Each directory path is stored
@@ -223,10 +310,17 @@ export async function extractTarball(
   // The stream leaves garbage (compressed and decompressed chunks, headers) faster than the
   // collector's own pace: collections when memory grows keep the peak flat whatever the size.
   const pacer = opts.pacer ?? new MemoryPacer();
-  for await (const { header, body } of readTar(tar, opts.label)) {
-    opts.signal?.throwIfAborted();
-    pacer.add(BLOCK);
-    await x.member(header, body, pacer);
+  try {
+    for await (const entry of readTar(tar, opts.label)) {
+      opts.signal?.throwIfAborted();
+      x.writer.check();
+      pacer.add(BLOCK);
+      await x.member(entry.header, entry.body, pacer, entry.bodyBuffered);
+    }
+    await x.writer.idle();
+  } finally {
+    // On a failure too: nothing may write into the staging directory once this returns.
+    await x.writer.idle(true);
   }
   return x.result();
 }
@@ -253,6 +347,8 @@ class Extraction {
   readonly elfFiles: string[] = []; // keys
   readonly execFiles: string[] = []; // keys
   bytes = 0;
+  /** The small files' writes (see FileWriter). */
+  readonly writer = new FileWriter();
   #lastParent: string | undefined;
 
   constructor(tree: string, opts: ExtractOptions) {
@@ -268,6 +364,7 @@ class Extraction {
     header: TarHeader,
     body: AsyncIterable<Uint8Array>,
     pacer: MemoryPacer,
+    bodyBuffered?: () => Uint8Array | undefined,
   ): Promise<void> {
     const { label, names, types } = this;
     const name = checkName(label, header.name);
@@ -290,7 +387,7 @@ class Extraction {
         chmodSync(path, this.dirMode);
         break;
       case "file":
-        await this.#file(key, path, header, body, pacer);
+        await this.#file(key, path, header, body, pacer, bodyBuffered);
         types.set(key, "file");
         this.order.push(key);
         break;
@@ -307,6 +404,7 @@ class Extraction {
       }
       case "link": {
         const target = checkName(label, header.linkname ?? "", `hardlink target of "${name}"`);
+        await this.writer.idle(); // the file linked to is written
         if (types.get(names.key(target)) !== "file") {
           refuse(
             label,
@@ -355,8 +453,15 @@ class Extraction {
     header: TarHeader,
     body: AsyncIterable<Uint8Array>,
     pacer: MemoryPacer,
+    bodyBuffered?: () => Uint8Array | undefined,
   ): Promise<void> {
     const mode = header.mode & 0o111 ? 0o755 : 0o644;
+    // Small files go to the thread pool; the buildinfo is written at once (relocation may
+    // read it back while the archive streams).
+    if (
+      header.size <= POOLED_FILE && (mode & this.umask) === 0 &&
+      this.names.baseOf(key) !== "binary_distribution"
+    ) return await this.#pooledFile(key, path, header, body, pacer, mode, bodyBuffered);
     // Created with its final mode when the umask leaves it alone (no chmod call then).
     const fd = openSync(path, O_FLAGS, (mode & this.umask) === 0 ? mode : 0o600);
     try {
@@ -400,6 +505,49 @@ class Extraction {
     } finally {
       closeSync(fd);
     }
+  }
+
+  /** Writes a small file whole on the thread pool (see FileWriter), rewritten or not. */
+  async #pooledFile(
+    key: string,
+    path: string,
+    header: TarHeader,
+    body: AsyncIterable<Uint8Array>,
+    pacer: MemoryPacer,
+    mode: number,
+    bodyBuffered?: () => Uint8Array | undefined,
+  ): Promise<void> {
+    const dir = this.names.dirOf(key);
+    const base = this.names.baseOf(key);
+    const rewrite = this.rewriter?.wants(dir, base, header.size, path) ?? false;
+    // Usually the whole body is in the chunk at hand: taken without an await.
+    let data = bodyBuffered?.();
+    let got = data?.byteLength ?? 0;
+    if (data === undefined) {
+      for await (const chunk of body) {
+        if (got === 0 && chunk.byteLength === header.size) data = chunk;
+        else {
+          if (got === 0) data = this.#gather = grown(this.#gather, header.size);
+          data!.set(chunk, got);
+        }
+        got += chunk.byteLength;
+      }
+    }
+    const content = (data ?? this.#gather).subarray(0, got);
+    this.bytes += got;
+    pacer.add(got);
+    if (got >= 4 && isElfMagic(content)) this.elfFiles.push(key);
+    const parts = rewrite && got === header.size
+      ? this.rewriter!.rewrite(dir, base, content)
+      : undefined;
+    let size = got;
+    if (parts) {
+      size = 0;
+      for (const p of parts) size += p.byteLength;
+    }
+    // (The content is copied before the next chunk is read: it may be a view of a reused buffer.)
+    await this.writer.write(path, parts ?? [content], size, mode);
+    if (mode & 0o111) this.execFiles.push(key);
   }
 
   /** Finds and checks the package prefix once the archive has ended. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mkdtempSync } from "node:fs";
@@ -148,5 +148,75 @@ Deno.test("extractions running at once with a rewriter keep each file's bytes (s
     });
   } finally {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+});
+
+/** The chunks of `tar` re-delivered through one buffer that is overwritten by the next chunk. */
+async function* reusing(tar: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
+  const buf = new Uint8Array(4096);
+  for await (const chunk of tar) {
+    for (let o = 0; o < chunk.byteLength; o += buf.byteLength) {
+      const part = chunk.subarray(o, o + buf.byteLength);
+      buf.fill(0xee); // what was handed out before is garbage now
+      buf.set(part);
+      yield buf.subarray(0, part.byteLength);
+    }
+  }
+}
+
+Deno.test("extractTarball() keeps every small file's bytes and mode when its source reuses its buffers", async () => {
+  // Small files are written on the thread pool while the archive streams on: their bytes
+  // must be taken before the source's next chunk overwrites them (as gunzipReader's do).
+  const files: TarWriteEntry[] = [dir(`${P}/d`)];
+  const want = new Map<string, string>();
+  for (let i = 0; i < 300; i++) {
+    const text = `file ${i} `.repeat(1 + (i * 37) % 900); // 7 B to 12 KB: across chunks
+    files.push(file(`${P}/d/f${i}`, text, i % 3 ? 0o644 : 0o755));
+    want.set(`d/f${i}`, text);
+  }
+  files.push({ header: { name: `${P}/d/hard`, type: "link", mode: 0o644, linkname: `${P}/d/f7` } });
+  const rewriter = {
+    directory() {},
+    wants: (_d: string, base: string) => base.endsWith("5"),
+    rewrite: (_d: string, _b: string, data: Uint8Array) => [data.subarray(0, 4), enc.encode("!")],
+  };
+  const staging = mkdtempSync(join(tmpdir(), "sp-ext-"));
+  try {
+    const r = await extractTarball(reusing(writeTar(pkg(files))), staging, { rewriter });
+    for (const [rel, text] of want) {
+      const got = readFileSync(join(r.prefixDir, rel), "utf8");
+      assert.equal(got, rel.endsWith("5") ? text.slice(0, 4) + "!" : text, rel);
+      const i = Number(rel.slice("d/f".length));
+      assert.equal(lstatSync(join(r.prefixDir, rel)).mode & 0o7777, i % 3 ? 0o644 : 0o755, rel);
+    }
+    assert.equal(
+      lstatSync(join(r.prefixDir, "d/hard")).ino,
+      lstatSync(join(r.prefixDir, "d/f7")).ino,
+    );
+    assert.equal(r.execFiles.length, 100);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+});
+
+Deno.test("extractTarball() fails with a small file's failed write, and nothing writes after it", async () => {
+  const files: TarWriteEntry[] = [dir(`${P}/d`)];
+  for (let i = 0; i < 200; i++) files.push(file(`${P}/d/a${i}`, "x".repeat(100)));
+  files.push(file(`${P}/d/${"n".repeat(300)}`, "too long a name")); // ENAMETOOLONG
+  for (let i = 0; i < 200; i++) files.push(file(`${P}/d/b${i}`, "y".repeat(100)));
+  const staging = mkdtempSync(join(tmpdir(), "sp-ext-"));
+  try {
+    await assert.rejects(
+      extractTarball(writeTar(pkg(files)), staging),
+      (e: unknown) => (e as { code?: string }).code === "ENAMETOOLONG",
+    );
+    const d = join(staging, "t", P, "d");
+    const count = () => readdirSync(d).length;
+    const n = count();
+    assert.ok(n >= 200 && n < 400, `${n} files`);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(count(), n);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
   }
 });

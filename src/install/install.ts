@@ -36,7 +36,7 @@ import process from "node:process";
 import { runPool } from "../core/pool.ts";
 import { pyJsonDumps } from "../core/json.ts";
 import { NotFoundError, SpackleError, UsageError } from "../errors.ts";
-import { gunzipStream } from "../core/gzip.ts";
+import { gunzipReader } from "../core/gzip.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
 import { INSTALL_DB_DIR, InstallDatabase } from "../index/install_db.ts";
 import { canExchangePaths, type HeldLock } from "../core/posix_lock.ts";
@@ -391,7 +391,7 @@ async function stageJob(
     const tarball = await openTarball({ signal: opts.signal });
     // The tar reader stops at the end-of-archive marker; the rest of the stream is still
     // read so that the digest and size checks at its end run before anything is committed.
-    const reader = tarball.pipeThrough(gunzipStream(label)).getReader();
+    const reader = gunzipReader(tarball, label, { releaseInput: true });
     const body: AsyncIterable<Uint8Array> = {
       [Symbol.asyncIterator]: () => ({
         next: () => reader.read() as Promise<IteratorResult<Uint8Array>>,
@@ -415,7 +415,7 @@ async function stageJob(
     }
   };
   const res = await extract();
-  pacer.check(); // the garbage of the stream's end, before relocation adds its own
+  pacer.afterJob(res.bytes); // the stream's garbage, before relocation adds its own
   const infoPath = join(res.prefixDir, ".spack", "binary_distribution");
   const info = parseBuildinfo(readFileSync(infoPath, "utf8"));
   const pairs = pairsFor(info);
