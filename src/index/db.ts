@@ -12,7 +12,7 @@ import { InvalidDataError, NotFoundError, UnsupportedError } from "../errors.ts"
 import { archOf, archString, checkNodeIdentity, compilerOf, nodeFromDict } from "../spec/node.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import { filterRecords, type RecordQuery } from "./query.ts";
-import { IndexScanner } from "./scan.ts";
+import { copyBytes, IndexScanner, type RecordFields } from "./scan.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -168,29 +168,47 @@ function recordsBuilder(label: string) {
       );
       return;
     }
-    const external = !!spec.external;
     const own = compilerOf(spec);
+    const arch = archOf(spec);
+    const t = rec.installation_time;
+    addFields(hash, {
+      name: scalarText(spec.name),
+      version: scalarText(spec.version),
+      platform: arch?.platform,
+      platformOs: arch?.platformOs,
+      target: arch?.target,
+      compiler: own ? `${own.name}@${own.version}` : undefined,
+      provider: own ? undefined : compilerProvider(spec),
+      external: !!spec.external,
+      inBuildcache: rec.in_buildcache === true,
+      installedAt: typeof t === "number" && Number.isFinite(t) ? t : undefined,
+    });
+  };
+  const addFields = (hash: string, f: RecordFields) => {
+    const external = f.external;
+    const arch = f.platform === undefined
+      ? undefined
+      : { platform: f.platform, platformOs: f.platformOs!, target: f.target! };
     const r: IndexRecord = {
-      name: intern(scalarText(spec.name))!,
-      version: intern(scalarText(spec.version))!,
+      name: intern(f.name)!,
+      version: intern(f.version)!,
       hash,
-      arch: intern(archString(archOf(spec))),
-      compiler: own ? intern(`${own.name}@${own.version}`) : undefined,
-      inBuildcache: rec.in_buildcache === true && !external,
+      arch: intern(archString(arch)),
+      compiler: intern(f.compiler),
+      inBuildcache: f.inBuildcache && !external,
       external,
     };
-    const t = rec.installation_time;
-    if (typeof t === "number" && Number.isFinite(t)) r.installedAt = t;
+    if (f.installedAt !== undefined) r.installedAt = f.installedAt;
     try {
       checkNodeIdentity(
-        { name: r.name, version: r.version, hash, arch: archOf(spec) },
+        { name: r.name, version: r.version, hash, arch },
         `${label} record "database.installs.${hash.slice(0, 64)}"`,
       );
     } catch (e) {
       bad ??= e as Error;
       return;
     }
-    const provider = own ? undefined : compilerProvider(spec);
+    const provider = f.compiler === undefined ? f.provider : undefined;
     const old = byHash.get(hash);
     if (old) {
       // A repeated key: the last value wins, in the first key's place, as JSON.parse has it.
@@ -203,7 +221,7 @@ function recordsBuilder(label: string) {
     }
     byHash.set(hash, r);
   };
-  return { add: addRecord, finish };
+  return { add: addRecord, addFields, finish };
 
   function finish(dbVersionValue: unknown, rawOf: (hash: string) => Rec | undefined): IndexDb {
     const dbVersion = scalarText(dbVersionValue);
@@ -367,6 +385,10 @@ export function parseIndexDb(input: string | Uint8Array | unknown, label = "inde
     const batchOf = new Map<string, number>();
     const pacer = new MemoryPacer({ headroom: 8 << 20, every: 512 << 10 });
     const scanner = new IndexScanner(label, {
+      fields: (hash, f, k) => {
+        batchOf.set(hash, k);
+        builder.addFields(hash, f);
+      },
       record: (hash, rec, k) => {
         batchOf.set(hash, k);
         builder.add(hash, rec as Rec | undefined);
@@ -416,13 +438,17 @@ export async function readIndexDb(
   const pacer = new MemoryPacer({ limit: 112 << 20, headroom: 16 << 20, every: 1 << 20 });
   const reread = opts.reread;
   const scanner = new IndexScanner(label, {
+    fields: (hash, f, k) => {
+      batchOf.set(hash, k);
+      builder.addFields(hash, f);
+    },
     record: (hash, rec, k) => {
       batchOf.set(hash, k);
       builder.add(hash, rec as Rec | undefined);
     },
     batch: (_k, s, e, bytes) => {
       spans.push(s, e);
-      if (!reread) kept.push(bytes.slice());
+      if (!reread) kept.push(copyBytes(bytes));
       pacer.add(e - s);
     },
   });
