@@ -10,7 +10,7 @@ import { scalarText } from "../core/json.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
 import { InvalidDataError, NotFoundError, UnsupportedError } from "../errors.ts";
 import { archOf, archString, checkNodeIdentity, compilerOf, nodeFromDict } from "../spec/node.ts";
-import type { SpecDag, SpecNode } from "../spec/types.ts";
+import type { SpecArch, SpecDag, SpecNode } from "../spec/types.ts";
 import { filterRecords, type RecordQuery } from "./query.ts";
 import { copyBytes, IndexScanner, type RecordFields } from "./scan.ts";
 
@@ -184,16 +184,29 @@ function recordsBuilder(label: string) {
       installedAt: typeof t === "number" && Number.isFinite(t) ? t : undefined,
     });
   };
+  // The last arch texts made (records share a few): parts, text. A triple seen before has
+  // been checked.
+  const archs: { p: string; o: string; t: string; text: string }[] = [];
   const addFields = (hash: string, f: RecordFields) => {
     const external = f.external;
-    const arch = f.platform === undefined
-      ? undefined
-      : { platform: f.platform, platformOs: f.platformOs!, target: f.target! };
+    let arch: SpecArch | undefined;
+    let text: string | undefined;
+    if (f.platform !== undefined) {
+      const p = f.platform, o = f.platformOs!, t = f.target!;
+      text = archs.find((a) => a.p === p && a.o === o && a.t === t)?.text;
+      if (text === undefined) {
+        arch = { platform: p, platformOs: o, target: t };
+        text = intern(archString(arch))!;
+        if (archs.length >= 8) archs.pop();
+        archs.unshift({ p, o, t, text });
+      }
+    }
     const r: IndexRecord = {
-      name: intern(f.name)!,
+      // Names are mostly unique: not worth a table.
+      name: f.name,
       version: intern(f.version)!,
       hash,
-      arch: intern(archString(arch)),
+      arch: text,
       compiler: intern(f.compiler),
       inBuildcache: f.inBuildcache && !external,
       external,
@@ -237,9 +250,17 @@ function recordsBuilder(label: string) {
       );
     }
     if (bad) throw bad;
+    // Providers are few (a compiler or two): each one's text made once.
+    const named = new Map<string, string | undefined>();
     providers.forEach((p, k) => {
-      const dep = p === undefined ? undefined : byHash.get(p);
-      if (dep) records[k].compiler = intern(`${dep.name}@${dep.version}`);
+      if (p === undefined) return;
+      let text = named.get(p);
+      if (text === undefined && !named.has(p)) {
+        const dep = byHash.get(p);
+        text = dep ? intern(`${dep.name}@${dep.version}`) : undefined;
+        named.set(p, text);
+      }
+      if (text !== undefined) records[k].compiler = text;
     });
     // Spec dict format of the records: DB 6 came with spec format 3, 7 with 4, 8 with 5.
     const specFormat = specFormatOfDbVersion(v);
@@ -427,7 +448,7 @@ export function parseIndexDb(input: string | Uint8Array | unknown, label = "inde
  * `opts.reread` when a node is asked for, else kept.
  */
 export async function readIndexDb(
-  chunks: AsyncIterable<Uint8Array>,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   label = "index",
   opts: ReadIndexDbOptions = {},
 ): Promise<IndexDb> {
