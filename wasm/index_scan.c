@@ -318,8 +318,7 @@ static u32 target(u32 i) {
   return closed;
 }
 
-static u32 arch(u32 i) {
-  ent[E_FLAGS] |= F_ARCH;
+static u32 arch_object(u32 i) {
   OBJECT(i, (1u << K_PLATFORM) | (1u << K_PLATFORM_OS) | (1u << K_TARGET), {
     if (key == K_PLATFORM) e_ = string_at(E_PLATFORM, v);
     else if (key == K_PLATFORM_OS) e_ = string_at(E_OS, v);
@@ -327,6 +326,55 @@ static u32 arch(u32 i) {
     else e_ = value(v);
   });
   return closed;
+}
+
+/* Arch objects read lately (records share a few): their bytes, and where their strings are
+   (relative to the object's start; 0, 0 when absent). The same bytes are the same arch. */
+#define ARCH_SLOTS 8
+#define ARCH_MAX 1024
+static struct {
+  u32 len;
+  u32 rel[6];
+  u8 bytes[ARCH_MAX];
+} arches[ARCH_SLOTS];
+static u32 arch_next;
+
+static int same(const u8 *x, const u8 *y, u32 len) {
+  u32 k = 0;
+  for (; k + 8 <= len; k += 8) {
+    u64 a, c;
+    __builtin_memcpy(&a, x + k, 8);
+    __builtin_memcpy(&c, y + k, 8);
+    if (a != c) return 0;
+  }
+  for (; k < len; k++) if (x[k] != y[k]) return 0;
+  return 1;
+}
+
+static u32 arch(u32 i) {
+  static const int words[3] = {E_PLATFORM, E_OS, E_TARGET};
+  ent[E_FLAGS] |= F_ARCH;
+  for (u32 s = 0; s < ARCH_SLOTS; s++) {
+    u32 len = arches[s].len;
+    if (!len || i + len > n || !same(b + i, arches[s].bytes, len)) continue;
+    for (int w = 0; w < 3; w++) {
+      u32 rs = arches[s].rel[2 * w], re = arches[s].rel[2 * w + 1];
+      if (re) span(words[w], i + rs, i + re);
+    }
+    return i + len;
+  }
+  u32 e = arch_object(i);
+  if (e == FAIL || e - i > ARCH_MAX) return e;
+  u32 s = arch_next;
+  arch_next = (arch_next + 1) % ARCH_SLOTS;
+  arches[s].len = e - i;
+  __builtin_memcpy(arches[s].bytes, b + i, e - i);
+  for (int w = 0; w < 3; w++) {
+    u32 ss = ent[words[w]], se = ent[words[w] + 1];
+    arches[s].rel[2 * w] = se ? ss - i : 0;
+    arches[s].rel[2 * w + 1] = se ? se - i : 0;
+  }
+  return e;
 }
 
 static u32 compiler(u32 i) {
