@@ -11,7 +11,7 @@
  */
 import { InvalidDataError } from "../errors.ts";
 import { BAIL, NEED_MORE, type RecordFields, RecordReader } from "./record_scan.ts";
-import { E, STOP, wasmScan } from "./wasm_scan.ts";
+import { E, STOP, type WasmScan, wasmScan } from "./wasm_scan.ts";
 
 export type { RecordFields } from "./record_scan.ts";
 
@@ -223,10 +223,12 @@ export class IndexScanner {
   #head?: Uint8Array;
   readonly #dec = new TextDecoder();
   readonly #reader: RecordReader;
-  readonly #wasm = wasmScan();
+  readonly #wasm: WasmScan | undefined;
 
-  constructor(readonly label: string, readonly sink: ScanSink) {
+  /** `opts.wasm` false reads every record with the JS reader (as where WebAssembly cannot run). */
+  constructor(readonly label: string, readonly sink: ScanSink, opts: { wasm?: boolean } = {}) {
     this.#reader = new RecordReader(label);
+    this.#wasm = opts.wasm === false ? undefined : wasmScan();
   }
 
   /** Adds bytes (copied when they must be kept beyond the call). */
