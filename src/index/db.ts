@@ -146,7 +146,9 @@ type Rec = Obj & { spec?: Obj };
  */
 function recordsBuilder(label: string) {
   const records: IndexRecord[] = [];
-  const byHash = new Map<string, IndexRecord>();
+  // Position of each hash's record, and the batch its bytes are in (by position).
+  const byHash = new Map<string, number>();
+  const batches: number[] = [];
   // Compiler providers are named after every record is read: hash of the provider, by record.
   const providers: (string | undefined)[] = [];
   // Light records repeat a few values (arch, compiler, versions): one string each.
@@ -160,7 +162,7 @@ function recordsBuilder(label: string) {
   };
   // A bad record is reported after the version check, as when the document is parsed first.
   let bad: Error | undefined;
-  const addRecord = (hash: string, rec: Rec | undefined) => {
+  const addRecord = (hash: string, rec: Rec | undefined, batch = 0) => {
     const spec = rec?.spec;
     if (!spec || typeof spec !== "object" || Array.isArray(spec)) {
       bad ??= new InvalidDataError(
@@ -182,18 +184,23 @@ function recordsBuilder(label: string) {
       external: !!spec.external,
       inBuildcache: rec.in_buildcache === true,
       installedAt: typeof t === "number" && Number.isFinite(t) ? t : undefined,
-    });
+    }, batch);
   };
   // The last arch texts made (records share a few): parts, text. A triple seen before has
   // been checked.
   const archs: { p: string; o: string; t: string; text: string }[] = [];
-  const addFields = (hash: string, f: RecordFields) => {
+  const addFields = (hash: string, f: RecordFields, batch = 0) => {
     const external = f.external;
     let arch: SpecArch | undefined;
     let text: string | undefined;
     if (f.platform !== undefined) {
       const p = f.platform, o = f.platformOs!, t = f.target!;
-      text = archs.find((a) => a.p === p && a.o === o && a.t === t)?.text;
+      for (const a of archs) {
+        if (a.p === p && a.o === o && a.t === t) {
+          text = a.text;
+          break;
+        }
+      }
       if (text === undefined) {
         arch = { platform: p, platformOs: o, target: t };
         text = intern(archString(arch))!;
@@ -222,19 +229,25 @@ function recordsBuilder(label: string) {
       return;
     }
     const provider = f.compiler === undefined ? f.provider : undefined;
-    const old = byHash.get(hash);
-    if (old) {
+    const k = byHash.get(hash);
+    if (k !== undefined) {
       // A repeated key: the last value wins, in the first key's place, as JSON.parse has it.
-      const k = records.indexOf(old);
       records[k] = r;
       providers[k] = provider;
+      batches[k] = batch;
     } else {
+      byHash.set(hash, records.length);
       records.push(r);
       providers.push(provider);
+      batches.push(batch);
     }
-    byHash.set(hash, r);
   };
-  return { add: addRecord, addFields, finish };
+  /** The batch of a hash's record, if it has one. */
+  const batchOf = (hash: string): number | undefined => {
+    const k = byHash.get(hash);
+    return k === undefined ? undefined : batches[k];
+  };
+  return { add: addRecord, addFields, batchOf, finish };
 
   function finish(dbVersionValue: unknown, rawOf: (hash: string) => Rec | undefined): IndexDb {
     const dbVersion = scalarText(dbVersionValue);
@@ -256,7 +269,8 @@ function recordsBuilder(label: string) {
       if (p === undefined) return;
       let text = named.get(p);
       if (text === undefined && !named.has(p)) {
-        const dep = byHash.get(p);
+        const at = byHash.get(p);
+        const dep = at === undefined ? undefined : records[at];
         text = dep ? intern(`${dep.name}@${dep.version}`) : undefined;
         named.set(p, text);
       }
@@ -296,7 +310,10 @@ function recordsBuilder(label: string) {
       label,
       records,
       size: records.length,
-      get: (hash) => byHash.get(hash),
+      get: (hash) => {
+        const k = byHash.get(hash);
+        return k === undefined ? undefined : records[k];
+      },
       has: (hash) => byHash.has(hash),
       node,
       raw: rawOf,
@@ -352,7 +369,7 @@ function recordsBuilder(label: string) {
 
 /** Nodes from re-parsed batches: the batch of a hash, and the bytes of a batch. */
 function batchedRaw(
-  batchOf: Map<string, number>,
+  batchOf: (hash: string) => number | undefined,
   bytesOf: (k: number) => Uint8Array,
   label: string,
 ): (hash: string) => Rec | undefined {
@@ -360,7 +377,7 @@ function batchedRaw(
   // The last batch parsed again (a DAG's records are often close together).
   let cached: { k: number; recs: Record<string, Rec> } | undefined;
   return (hash) => {
-    const k = batchOf.get(hash);
+    const k = batchOf(hash);
     if (k === undefined) return undefined;
     if (cached?.k !== k) {
       let recs: Record<string, Rec>;
@@ -403,17 +420,10 @@ export function parseIndexDb(input: string | Uint8Array | unknown, label = "inde
   if (input instanceof Uint8Array) {
     const bytes = input;
     const spans: number[] = [];
-    const batchOf = new Map<string, number>();
-    const pacer = new MemoryPacer({ headroom: 8 << 20, every: 512 << 10 });
+    const pacer = new MemoryPacer({ headroom: 8 << 20, every: 4 << 20 });
     const scanner = new IndexScanner(label, {
-      fields: (hash, f, k) => {
-        batchOf.set(hash, k);
-        builder.addFields(hash, f);
-      },
-      record: (hash, rec, k) => {
-        batchOf.set(hash, k);
-        builder.add(hash, rec as Rec | undefined);
-      },
+      fields: (hash, f, k) => builder.addFields(hash, f, k),
+      record: (hash, rec, k) => builder.add(hash, rec as Rec | undefined, k),
       batch: (_k, s, e) => {
         spans.push(s, e);
         pacer.add(e - s);
@@ -426,7 +436,7 @@ export function parseIndexDb(input: string | Uint8Array | unknown, label = "inde
     }
     return builder.finish(
       scan.version,
-      batchedRaw(batchOf, (k) => bytes.subarray(spans[2 * k], spans[2 * k + 1]), label),
+      batchedRaw(builder.batchOf, (k) => bytes.subarray(spans[2 * k], spans[2 * k + 1]), label),
     );
   }
   const db = (input as { database?: { version?: unknown; installs?: unknown } } | null)
@@ -455,18 +465,11 @@ export async function readIndexDb(
   const builder = recordsBuilder(label);
   const spans: number[] = [];
   const kept: Uint8Array[] = [];
-  const batchOf = new Map<string, number>();
-  const pacer = new MemoryPacer({ limit: 112 << 20, headroom: 16 << 20, every: 1 << 20 });
+  const pacer = new MemoryPacer({ limit: 112 << 20, headroom: 16 << 20, every: 4 << 20 });
   const reread = opts.reread;
   const scanner = new IndexScanner(label, {
-    fields: (hash, f, k) => {
-      batchOf.set(hash, k);
-      builder.addFields(hash, f);
-    },
-    record: (hash, rec, k) => {
-      batchOf.set(hash, k);
-      builder.add(hash, rec as Rec | undefined);
-    },
+    fields: (hash, f, k) => builder.addFields(hash, f, k),
+    record: (hash, rec, k) => builder.add(hash, rec as Rec | undefined, k),
     batch: (_k, s, e, bytes) => {
       spans.push(s, e);
       if (!reread) kept.push(copyBytes(bytes));
@@ -487,7 +490,7 @@ export async function readIndexDb(
       return b;
     }
     : (k: number) => kept[k];
-  return builder.finish(scan.version, batchedRaw(batchOf, bytesOf, label));
+  return builder.finish(scan.version, batchedRaw(builder.batchOf, bytesOf, label));
 }
 
 /**

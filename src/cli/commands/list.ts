@@ -87,20 +87,15 @@ const register: Register = (program, act) => {
           ...(o.all ? [r.inBuildcache ? "" : "(not in cache)"] : []),
         ];
         const PART = 2000;
-        const esc = (c: string | undefined) => c?.includes("\x1b") ?? false;
-        const escaped = (r: EntryRef) =>
-          esc(r.name) || esc(r.version) || esc(r.hash) || esc(r.arch) || esc(r.compiler);
-        if (!refs.some(escaped)) {
-          // Plain text (the usual case): columns padded by length, no row arrays; a collection
-          // asked for only when the resident set passes 128 MiB.
-          const pacer = new MemoryPacer({ limit: 128 << 20, headroom: 8 << 20, every: 256 << 10 });
-          for (const text of plainTable(refs, o)) {
-            ctx.out.out(text);
-            pacer.add(text.length);
-          }
+        // Plain text (the usual case): columns padded by length, no row arrays; made whole
+        // (a few MB) and written when no field holds an escape character.
+        const texts = [...plainTable(refs, o)];
+        if (!texts.some((t) => t.includes("\x1b"))) {
+          for (const text of texts) ctx.out.out(text);
           ctx.out.info(`${refs.length} spec${refs.length === 1 ? "" : "s"}`);
           return;
         }
+        texts.length = 0;
         // Rows are made a part at a time and written in large writes, with collections asked
         // for as the garbage grows: tens of thousands of rows would otherwise all be held.
         const pacer = new MemoryPacer({ headroom: 8 << 20, every: 256 << 10 });
