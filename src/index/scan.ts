@@ -359,7 +359,8 @@ export class IndexScanner {
         }
         if (this.#phase !== "records") return;
         this.#pos = s + got.pos;
-        if (got.stop === STOP.MAX) continue;
+        // Stopped by the end of the entry table, or of a window short of the bytes known.
+        if (got.stop === STOP.MAX || (got.pos > 0 && s + WINDOW < n)) continue;
       }
       // A record the scanner left (or every record, without it), by the reader.
       if (!this.#one(r, n)) return;

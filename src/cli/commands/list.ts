@@ -31,7 +31,9 @@ function* plainTable(refs: EntryRef[], o: { long: boolean; all: boolean }): Gene
     let line = `${r.name.padEnd(w0)}  ${r.version.padEnd(w1)}  ${hashOf(r).padEnd(w2)}  ${
       (r.arch ?? "-").padEnd(w3)
     }  ${o.all ? `${compiler.padEnd(w4)}  ${r.inBuildcache ? "" : "(not in cache)"}` : compiler}`;
-    line = line.trimEnd();
+    // Only a line ending in blanks (or in text trimEnd may see as such) is trimmed.
+    const last = line.charCodeAt(line.length - 1);
+    if (last <= 32 || last >= 0x80) line = line.trimEnd();
     text = i % 2000 === 0 ? line : `${text}\n${line}`;
     if (i % 2000 === 1999 || i === refs.length - 1) yield text;
   }
