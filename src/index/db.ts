@@ -140,6 +140,40 @@ export function queryRecords(records: readonly IndexRecord[], q: IndexQuery): In
 
 type Rec = Obj & { spec?: Obj };
 
+/** Spec nodes of records, built on first request from their raw records (`rawOf`). */
+function nodesOf(
+  label: string,
+  rawOf: (hash: string) => Rec | undefined,
+): (hash: string) => SpecNode | undefined {
+  const built = new Map<string, SpecNode>();
+  return (hash) => {
+    let n = built.get(hash);
+    if (!n) {
+      const spec = rawOf(hash)?.spec;
+      if (!spec) return undefined;
+      const deps = spec.dependencies;
+      if (typeof spec.name !== "string" || (deps !== undefined && typeof deps !== "object")) {
+        throw new InvalidDataError(
+          `Cannot read ${label}: the spec at "database.installs.${hash}.spec" has no name or bad dependencies`,
+        );
+      }
+      if (Array.isArray(deps)) {
+        deps.forEach((d: unknown, i) => {
+          const e = d as Obj | null;
+          if (!e || typeof e !== "object" || typeof e.hash !== "string") {
+            throw new InvalidDataError(
+              `Cannot read ${label}: the spec at "database.installs.${hash}.spec.dependencies[${i}]" has no hash string`,
+            );
+          }
+        });
+      }
+      n = nodeFromDict(spec.hash ? spec : { ...spec, hash }, hash);
+      built.set(hash, n);
+    }
+    return n;
+  };
+}
+
 /**
  * Light records gathered from a database's records (`add`, in file order), then checked and
  * made into an `IndexDb` (`finish`) whose nodes come from `rawOf`.
@@ -278,33 +312,7 @@ function recordsBuilder(label: string) {
     });
     // Spec dict format of the records: DB 6 came with spec format 3, 7 with 4, 8 with 5.
     const specFormat = specFormatOfDbVersion(v);
-    const built = new Map<string, SpecNode>();
-    const node = (hash: string): SpecNode | undefined => {
-      let n = built.get(hash);
-      if (!n) {
-        const spec = rawOf(hash)?.spec;
-        if (!spec) return undefined;
-        const deps = spec.dependencies;
-        if (typeof spec.name !== "string" || (deps !== undefined && typeof deps !== "object")) {
-          throw new InvalidDataError(
-            `Cannot read ${label}: the spec at "database.installs.${hash}.spec" has no name or bad dependencies`,
-          );
-        }
-        if (Array.isArray(deps)) {
-          deps.forEach((d: unknown, i) => {
-            const e = d as Obj | null;
-            if (!e || typeof e !== "object" || typeof e.hash !== "string") {
-              throw new InvalidDataError(
-                `Cannot read ${label}: the spec at "database.installs.${hash}.spec.dependencies[${i}]" has no hash string`,
-              );
-            }
-          });
-        }
-        n = nodeFromDict(spec.hash ? spec : { ...spec, hash }, hash);
-        built.set(hash, n);
-      }
-      return n;
-    };
+    const node = nodesOf(label, rawOf);
     return {
       dbVersion,
       label,
