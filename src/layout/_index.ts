@@ -52,8 +52,16 @@ export async function readIndexBlob(
   const before = local ? statSync(local, { throwIfNoEntry: false }) : undefined;
   // A local file is read in place (no stream); a descriptor is checked; a transform (v2's
   // index has none: a digest for a note) is passed.
-  const body = local && before?.isFile() && !(d instanceof TransformStream)
-    ? localChunks(local, d, label, signal)
+  let fd: number | undefined;
+  if (local && before?.isFile() && !(d instanceof TransformStream)) {
+    try {
+      fd = openSync(local, "r");
+    } catch {
+      // Read through the store, which says what is wrong.
+    }
+  }
+  const body = fd !== undefined
+    ? localChunks(fd, d as Descriptor, label, signal)
     : (await store.read(path, { signal })).pipeThrough(
       d instanceof TransformStream ? d : verifyStream({ digest: d.checksum, size: d.size }, label),
     );
@@ -82,17 +90,16 @@ export async function readIndexBlob(
 }
 
 /**
- * A local file's bytes, 1 MiB at a time in one reused buffer (each chunk is valid until the
- * next is asked for), checked as `verifyStream` checks a body.
+ * An open local file's bytes, 1 MiB at a time in one reused buffer (each chunk is valid until
+ * the next is asked for), checked as `verifyStream` checks a body; the file is closed at the end.
  */
 function* localChunks(
-  path: string,
+  fd: number,
   d: Descriptor,
   label: string,
   signal?: AbortSignal,
 ): Generator<Uint8Array> {
   const check = digestChecker({ digest: d.checksum, size: d.size }, label);
-  const fd = openSync(path, "r");
   try {
     const buf = new Uint8Array(1 << 20);
     for (;;) {
