@@ -396,6 +396,34 @@ static u32 annotations(u32 i) {
   return closed;
 }
 
+/* Containers read lately whose values nobody needs (a spec's parameters): the same bytes are
+   the same valid JSON. */
+#define MEMO_SLOTS 8
+#define MEMO_MAX 512
+static struct {
+  u32 len;
+  u8 bytes[MEMO_MAX];
+} memos[MEMO_SLOTS];
+static u32 memo_next;
+
+static u32 skip_memo(u32 i) {
+  if (i >= n || (b[i] != '{' && b[i] != '[')) return value(i);
+  for (u32 s = 0; s < MEMO_SLOTS; s++) {
+    u32 len = memos[s].len;
+    if (len && i + len <= n && b[i + len - 1] == memos[s].bytes[len - 1] &&
+        same(b + i, memos[s].bytes, len)) {
+      return i + len;
+    }
+  }
+  u32 e = value(i);
+  if (e == FAIL || e - i > MEMO_MAX) return e;
+  u32 s = memo_next;
+  memo_next = (memo_next + 1) % MEMO_SLOTS;
+  memos[s].len = e - i;
+  __builtin_memcpy(memos[s].bytes, b + i, e - i);
+  return e;
+}
+
 /* Languages a dependency provides (1 c, 2 cxx, 4 fortran), read by `virtuals`. */
 static u32 langs;
 static u32 virtuals(u32 i) {
@@ -441,6 +469,38 @@ static u32 dependency(u32 i) {
   return closed;
 }
 
+/* Dependency objects read lately (records share their compiler's and runtime's): bytes, the
+   languages, where the hash is (relative; 0, 0 when absent). */
+#define DEP_SLOTS 8
+#define DEP_MAX 512
+static struct {
+  u32 len, langs, hs, he;
+  u8 bytes[DEP_MAX];
+} deps_seen[DEP_SLOTS];
+static u32 dep_next;
+
+static u32 dependency_memo(u32 i) {
+  for (u32 s = 0; s < DEP_SLOTS; s++) {
+    u32 len = deps_seen[s].len;
+    if (len && i + len <= n && same(b + i, deps_seen[s].bytes, len)) {
+      langs = deps_seen[s].langs;
+      dep_hash_s = deps_seen[s].he ? i + deps_seen[s].hs : 0;
+      dep_hash_e = deps_seen[s].he ? i + deps_seen[s].he : 0;
+      return i + len;
+    }
+  }
+  u32 e = dependency(i);
+  if (e == FAIL || e - i > DEP_MAX) return e;
+  u32 s = dep_next;
+  dep_next = (dep_next + 1) % DEP_SLOTS;
+  deps_seen[s].len = e - i;
+  deps_seen[s].langs = langs;
+  deps_seen[s].hs = dep_hash_e ? dep_hash_s - i : 0;
+  deps_seen[s].he = dep_hash_e ? dep_hash_e - i : 0;
+  __builtin_memcpy(deps_seen[s].bytes, b + i, e - i);
+  return e;
+}
+
 static u32 dependencies(u32 i) {
   u32 ps[3] = {0, 0, 0}, pe[3] = {0, 0, 0};
   u32 found = 0;
@@ -449,7 +509,7 @@ static u32 dependencies(u32 i) {
   for (;;) {
     u32 e;
     if (i < n && b[i] == '{') {
-      e = dependency(i);
+      e = dependency_memo(i);
       if (e == FAIL) return FAIL;
       for (int l = 0; l < 3; l++) {
         if ((langs & (1u << l)) && !(found & (1u << l))) {
@@ -506,7 +566,7 @@ static u32 spec(u32 i) {
     else if (key == K_COMPILER) e_ = compiler(v);
     else if (key == K_ANNOTATIONS) e_ = annotations(v);
     else if (key == K_DEPENDENCIES && v < n && b[v] == '[') e_ = dependencies(v);
-    else e_ = value(v);
+    else e_ = skip_memo(v);
   });
   return closed;
 }
