@@ -218,3 +218,24 @@ Deno.test({
     assert.equal(p.code, 0, new TextDecoder().decode(p.stderr));
   },
 });
+
+Deno.test("a generated index of 3,000 specs (shared arch, parameters and compiler dependencies) reads the same with and without WebAssembly", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = `${dir}/index.json`;
+    const script = new URL("../../scripts/gen_index.ts", import.meta.url).pathname;
+    const p = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, out, "3000"],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(p.code, 0, new TextDecoder().decode(p.stderr));
+    const text = await Deno.readTextFile(out);
+    const want = parseIndexDb(JSON.parse(text), "t").records;
+    assert.equal(want.length, 3000);
+    assert.deepEqual(parseIndexDb(text, "t").records, want);
+    assert.deepEqual(scanFields(text, true), scanFields(text, false));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
