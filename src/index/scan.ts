@@ -214,6 +214,8 @@ export class IndexScanner {
   #open = -1;
   /** End of the last record read of the open batch. */
   #last = 0;
+  /** Where a record was left for more bytes (absolute), so that it is left once only. */
+  #deferred = -1;
   /** True until a record of `installs` has been read. */
   #first = true;
   #batches = 0;
@@ -361,6 +363,14 @@ export class IndexScanner {
         this.#pos = s + got.pos;
         // Stopped by the end of the entry table, or of a window short of the bytes known.
         if (got.stop === STOP.MAX || (got.pos > 0 && s + WINDOW < n)) continue;
+        // A record cut by the end of the bytes known is read when more come, by the scanner
+        // (the reader takes it if the scanner stops there again).
+        const at = this.#base + this.#pos;
+        if (!final && s + WINDOW >= n && at !== this.#deferred) {
+          this.#deferred = at;
+          this.#retryAt = this.#base + n + Math.max(n - this.#pos, 64 << 10);
+          return;
+        }
       }
       // A record the scanner left (or every record, without it), by the reader.
       if (!this.#one(r, n)) return;
