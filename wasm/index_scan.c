@@ -33,7 +33,8 @@ enum {
   E_PROVIDER = 21, /* the c, else cxx, else fortran provider's hash */
   E_TIME = 23,     /* installation_time, a number token */
   E_FLAGS = 25,
-  ENTRY_WORDS = 26
+  E_ARCH_ID = 26,  /* the arch's number: the same for the same arch bytes (0 without one) */
+  ENTRY_WORDS = 27
 };
 /* Flags. */
 enum {
@@ -333,11 +334,11 @@ static u32 arch_object(u32 i) {
 #define ARCH_SLOTS 8
 #define ARCH_MAX 1024
 static struct {
-  u32 len;
+  u32 len, id;
   u32 rel[6];
   u8 bytes[ARCH_MAX];
 } arches[ARCH_SLOTS];
-static u32 arch_next;
+static u32 arch_next, arch_ids;
 
 static int same(const u8 *x, const u8 *y, u32 len) {
   u32 k = 0;
@@ -361,6 +362,7 @@ static u32 arch(u32 i) {
       u32 rs = arches[s].rel[2 * w], re = arches[s].rel[2 * w + 1];
       if (re) span(words[w], i + rs, i + re);
     }
+    ent[E_ARCH_ID] = arches[s].id;
     return i + len;
   }
   u32 e = arch_object(i);
@@ -368,6 +370,8 @@ static u32 arch(u32 i) {
   u32 s = arch_next;
   arch_next = (arch_next + 1) % ARCH_SLOTS;
   arches[s].len = e - i;
+  arches[s].id = ++arch_ids;
+  ent[E_ARCH_ID] = arches[s].id;
   __builtin_memcpy(arches[s].bytes, b + i, e - i);
   for (int w = 0; w < 3; w++) {
     u32 ss = ent[words[w]], se = ent[words[w] + 1];

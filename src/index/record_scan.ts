@@ -499,6 +499,8 @@ export class RecordReader {
       : this.#dec.decode(this.b.subarray(a + s + 1, e + s - 1));
   }
 
+  #archById = new Map<number, [string, string, string]>();
+
   /** Fills `f` from the entry at `o` of the WebAssembly scanner's table (offsets + `s`). */
   entry(t: Uint32Array, o: number, s: number): void {
     const f = this.f;
@@ -506,9 +508,20 @@ export class RecordReader {
     f.name = this.#span(t, o + E.NAME, s, false) ?? "";
     f.version = this.#span(t, o + E.VERSION, s, true) ?? "";
     if (flags & F.ARCH) {
-      f.platform = this.#span(t, o + E.PLATFORM, s, true) ?? "";
-      f.platformOs = this.#span(t, o + E.OS, s, true) ?? "";
-      f.target = this.#span(t, o + E.TARGET, s, true) ?? "";
+      // The scanner numbers the arch objects it has seen: each one's parts decoded once.
+      const id = t[o + E.ARCH_ID];
+      let parts = id ? this.#archById.get(id) : undefined;
+      if (!parts) {
+        parts = [
+          this.#span(t, o + E.PLATFORM, s, true) ?? "",
+          this.#span(t, o + E.OS, s, true) ?? "",
+          this.#span(t, o + E.TARGET, s, true) ?? "",
+        ];
+        if (id) this.#archById.set(id, parts);
+      }
+      f.platform = parts[0];
+      f.platformOs = parts[1];
+      f.target = parts[2];
     } else f.platform = f.platformOs = f.target = undefined;
     if (flags & F.COMPILER) {
       const name = this.#span(t, o + E.CNAME, s, true)!;

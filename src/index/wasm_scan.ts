@@ -36,6 +36,7 @@ export const E = {
   PROVIDER: 21,
   TIME: 23,
   FLAGS: 25,
+  ARCH_ID: 26,
 } as const;
 /** Entry flags. */
 export const F = {
