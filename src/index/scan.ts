@@ -354,8 +354,8 @@ export class IndexScanner {
         for (let k = 0; k < got.count; k++) {
           const o = k * words;
           const i = table[o + E.KEY] + s;
-          r.plain = true;
-          const hash = r.ascii(i, table[o + E.KEY + 1] + s);
+          // Keys are unique: decoded, not looked up.
+          const hash = this.#dec.decode(b.subarray(i + 1, table[o + E.KEY + 1] + s - 1));
           r.entry(table, o, s);
           this.#commit(i, table[o + E.VALUE + 1] + s, table[o + E.SEP] + s, hash, r.f);
         }
