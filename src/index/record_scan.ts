@@ -4,7 +4,9 @@
  * record's bytes, validating its JSON as `JSON.parse` would but building nothing else. Strings
  * are skipped a byte at a time, the nested values nobody reads are only checked. A record of
  * an unusual shape (escaped keys, repeated keys that matter, values of another type than
- * Spack writes) is left to `JSON.parse`: the reader says so with `BAIL`.
+ * Spack writes) is left to `JSON.parse`: the reader says so with `BAIL`. The WebAssembly
+ * scanner (`wasm/index_scan.c`) reads plain records by the same rules; `entry` turns what it
+ * found into the same fields.
  *
  * @module
  */

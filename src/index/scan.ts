@@ -1,8 +1,9 @@
 /**
  * Reading a Spack database's JSON from one buffer or from a stream of chunks, without ever
  * building the whole document: the structure down to `database.installs` is walked, and each
- * record is read for the fields of a light record only (`record_scan.ts`), its JSON checked
- * whole. The records are grouped in batches of about `BATCH_BYTES` whose spans are kept, to
+ * record is read for the fields of a light record only, its JSON checked whole: by the
+ * WebAssembly scanner (`wasm_scan.ts`) where it can, else by `RecordReader` (`record_scan.ts`,
+ * the same rules). The records are grouped in batches of about `BATCH_BYTES` whose spans are kept, to
  * parse them again (one `JSON.parse` per batch) when a node is asked for. Fed from a stream,
  * only the bytes of the batch being gathered (and one chunk) are held, whatever the size of
  * the index.
@@ -191,9 +192,10 @@ export function copyBytes(b: Uint8Array): Uint8Array {
 
 /**
  * Scans a database's bytes, fed in chunks (`feed`, then `end`). The records of
- * `database.installs` are read one by one by a `RecordReader`: their JSON checked whole, only
- * the fields of a light record taken out (a record of an unusual shape is parsed by
- * `JSON.parse` instead), and grouped in batches of about `BATCH_BYTES` whose byte spans the
+ * `database.installs` are read one by one, by the WebAssembly scanner a window at a time and by
+ * a `RecordReader` for the records it leaves: their JSON checked whole, only the fields of a
+ * light record taken out (a record of an unusual shape is parsed by `JSON.parse` instead), and
+ * grouped in batches of about `BATCH_BYTES` whose byte spans the
  * sink is told (the records are parsed again, by batch, when a node is asked for). Malformed
  * JSON is an `InvalidDataError` naming the byte offset.
  */
