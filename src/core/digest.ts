@@ -73,11 +73,32 @@ export function verifyStream(
   expected: { digest: Digest | string; size?: number },
   label: string,
 ): TransformStream<Uint8Array, Uint8Array> {
+  const check = digestChecker(expected, label);
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      check.update(chunk);
+      controller.enqueue(chunk);
+    },
+    flush() {
+      check.end();
+    },
+  });
+}
+
+/**
+ * `verifyStream`'s checks without a stream: `update` with each chunk in order (an
+ * `IntegrityError` as soon as the body is longer than declared), `end` at the end (shorter,
+ * or another digest).
+ */
+export function digestChecker(
+  expected: { digest: Digest | string; size?: number },
+  label: string,
+): { update(chunk: Uint8Array): void; end(): void } {
   const want = typeof expected.digest === "string" ? expected.digest : expected.digest.hex;
   const hash = newSha256();
   let size = 0;
-  return new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
+  return {
+    update(chunk) {
       size += chunk.byteLength;
       if (expected.size !== undefined && size > expected.size) {
         throw new IntegrityError(
@@ -85,9 +106,8 @@ export function verifyStream(
         );
       }
       hash.update(chunk);
-      controller.enqueue(chunk);
     },
-    flush() {
+    end() {
       if (expected.size !== undefined && size < expected.size) {
         throw new IntegrityError(
           `Cannot verify ${label}: body is ${size} bytes, ${expected.size} were declared`,
@@ -100,7 +120,7 @@ export function verifyStream(
         );
       }
     },
-  });
+  };
 }
 
 /**

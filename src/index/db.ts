@@ -10,9 +10,9 @@ import { scalarText } from "../core/json.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
 import { InvalidDataError, NotFoundError, UnsupportedError } from "../errors.ts";
 import { archOf, archString, checkNodeIdentity, compilerOf, nodeFromDict } from "../spec/node.ts";
-import type { SpecDag, SpecNode } from "../spec/types.ts";
+import type { SpecArch, SpecDag, SpecNode } from "../spec/types.ts";
 import { filterRecords, type RecordQuery } from "./query.ts";
-import { IndexScanner } from "./scan.ts";
+import { copyBytes, IndexScanner, type RecordFields } from "./scan.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -140,13 +140,49 @@ export function queryRecords(records: readonly IndexRecord[], q: IndexQuery): In
 
 type Rec = Obj & { spec?: Obj };
 
+/** Spec nodes of records, built on first request from their raw records (`rawOf`). */
+function nodesOf(
+  label: string,
+  rawOf: (hash: string) => Rec | undefined,
+): (hash: string) => SpecNode | undefined {
+  const built = new Map<string, SpecNode>();
+  return (hash) => {
+    let n = built.get(hash);
+    if (!n) {
+      const spec = rawOf(hash)?.spec;
+      if (!spec) return undefined;
+      const deps = spec.dependencies;
+      if (typeof spec.name !== "string" || (deps !== undefined && typeof deps !== "object")) {
+        throw new InvalidDataError(
+          `Cannot read ${label}: the spec at "database.installs.${hash}.spec" has no name or bad dependencies`,
+        );
+      }
+      if (Array.isArray(deps)) {
+        deps.forEach((d: unknown, i) => {
+          const e = d as Obj | null;
+          if (!e || typeof e !== "object" || typeof e.hash !== "string") {
+            throw new InvalidDataError(
+              `Cannot read ${label}: the spec at "database.installs.${hash}.spec.dependencies[${i}]" has no hash string`,
+            );
+          }
+        });
+      }
+      n = nodeFromDict(spec.hash ? spec : { ...spec, hash }, hash);
+      built.set(hash, n);
+    }
+    return n;
+  };
+}
+
 /**
  * Light records gathered from a database's records (`add`, in file order), then checked and
  * made into an `IndexDb` (`finish`) whose nodes come from `rawOf`.
  */
 function recordsBuilder(label: string) {
   const records: IndexRecord[] = [];
-  const byHash = new Map<string, IndexRecord>();
+  // Position of each hash's record, and the batch its bytes are in (by position).
+  const byHash = new Map<string, number>();
+  const batches: number[] = [];
   // Compiler providers are named after every record is read: hash of the provider, by record.
   const providers: (string | undefined)[] = [];
   // Light records repeat a few values (arch, compiler, versions): one string each.
@@ -160,7 +196,7 @@ function recordsBuilder(label: string) {
   };
   // A bad record is reported after the version check, as when the document is parsed first.
   let bad: Error | undefined;
-  const addRecord = (hash: string, rec: Rec | undefined) => {
+  const addRecord = (hash: string, rec: Rec | undefined, batch = 0) => {
     const spec = rec?.spec;
     if (!spec || typeof spec !== "object" || Array.isArray(spec)) {
       bad ??= new InvalidDataError(
@@ -168,43 +204,84 @@ function recordsBuilder(label: string) {
       );
       return;
     }
-    const external = !!spec.external;
     const own = compilerOf(spec);
+    const arch = archOf(spec);
+    const t = rec.installation_time;
+    addFields(hash, {
+      name: scalarText(spec.name),
+      version: scalarText(spec.version),
+      platform: arch?.platform,
+      platformOs: arch?.platformOs,
+      target: arch?.target,
+      compiler: own ? `${own.name}@${own.version}` : undefined,
+      provider: own ? undefined : compilerProvider(spec),
+      external: !!spec.external,
+      inBuildcache: rec.in_buildcache === true,
+      installedAt: typeof t === "number" && Number.isFinite(t) ? t : undefined,
+    }, batch);
+  };
+  // The last arch texts made (records share a few): parts, text. A triple seen before has
+  // been checked.
+  const archs: { p: string; o: string; t: string; text: string }[] = [];
+  const addFields = (hash: string, f: RecordFields, batch = 0) => {
+    const external = f.external;
+    let arch: SpecArch | undefined;
+    let text: string | undefined;
+    if (f.platform !== undefined) {
+      const p = f.platform, o = f.platformOs!, t = f.target!;
+      for (const a of archs) {
+        if (a.p === p && a.o === o && a.t === t) {
+          text = a.text;
+          break;
+        }
+      }
+      if (text === undefined) {
+        arch = { platform: p, platformOs: o, target: t };
+        text = intern(archString(arch))!;
+        if (archs.length >= 8) archs.pop();
+        archs.unshift({ p, o, t, text });
+      }
+    }
     const r: IndexRecord = {
-      // A missing name is refused only when the node is built (naming the JSON path).
-      name: intern(spec.name === undefined ? "undefined" : scalarText(spec.name))!,
-      version: intern(scalarText(spec.version))!,
+      // Names are mostly unique: not worth a table.
+      name: f.name,
+      version: intern(f.version)!,
       hash,
-      arch: intern(archString(archOf(spec))),
-      compiler: own ? intern(`${own.name}@${own.version}`) : undefined,
-      inBuildcache: rec.in_buildcache === true && !external,
+      arch: text,
+      compiler: intern(f.compiler),
+      inBuildcache: f.inBuildcache && !external,
       external,
     };
-    const t = rec.installation_time;
-    if (typeof t === "number" && Number.isFinite(t)) r.installedAt = t;
+    if (f.installedAt !== undefined) r.installedAt = f.installedAt;
     try {
       checkNodeIdentity(
-        { name: r.name, version: r.version, hash, arch: archOf(spec) },
+        { name: r.name, version: r.version, hash, arch },
         `${label} record "database.installs.${hash.slice(0, 64)}"`,
       );
     } catch (e) {
       bad ??= e as Error;
       return;
     }
-    const provider = own ? undefined : compilerProvider(spec);
-    const old = byHash.get(hash);
-    if (old) {
+    const provider = f.compiler === undefined ? f.provider : undefined;
+    const k = byHash.get(hash);
+    if (k !== undefined) {
       // A repeated key: the last value wins, in the first key's place, as JSON.parse has it.
-      const k = records.indexOf(old);
       records[k] = r;
       providers[k] = provider;
+      batches[k] = batch;
     } else {
+      byHash.set(hash, records.length);
       records.push(r);
       providers.push(provider);
+      batches.push(batch);
     }
-    byHash.set(hash, r);
   };
-  return { add: addRecord, finish };
+  /** The batch of a hash's record, if it has one. */
+  const batchOf = (hash: string): number | undefined => {
+    const k = byHash.get(hash);
+    return k === undefined ? undefined : batches[k];
+  };
+  return { add: addRecord, addFields, batchOf, finish };
 
   function finish(dbVersionValue: unknown, rawOf: (hash: string) => Rec | undefined): IndexDb {
     const dbVersion = scalarText(dbVersionValue);
@@ -220,45 +297,31 @@ function recordsBuilder(label: string) {
       );
     }
     if (bad) throw bad;
+    // Providers are few (a compiler or two): each one's text made once.
+    const named = new Map<string, string | undefined>();
     providers.forEach((p, k) => {
-      const dep = p === undefined ? undefined : byHash.get(p);
-      if (dep) records[k].compiler = intern(`${dep.name}@${dep.version}`);
+      if (p === undefined) return;
+      let text = named.get(p);
+      if (text === undefined && !named.has(p)) {
+        const at = byHash.get(p);
+        const dep = at === undefined ? undefined : records[at];
+        text = dep ? intern(`${dep.name}@${dep.version}`) : undefined;
+        named.set(p, text);
+      }
+      if (text !== undefined) records[k].compiler = text;
     });
     // Spec dict format of the records: DB 6 came with spec format 3, 7 with 4, 8 with 5.
     const specFormat = specFormatOfDbVersion(v);
-    const built = new Map<string, SpecNode>();
-    const node = (hash: string): SpecNode | undefined => {
-      let n = built.get(hash);
-      if (!n) {
-        const spec = rawOf(hash)?.spec;
-        if (!spec) return undefined;
-        const deps = spec.dependencies;
-        if (typeof spec.name !== "string" || (deps !== undefined && typeof deps !== "object")) {
-          throw new InvalidDataError(
-            `Cannot read ${label}: the spec at "database.installs.${hash}.spec" has no name or bad dependencies`,
-          );
-        }
-        if (Array.isArray(deps)) {
-          deps.forEach((d: unknown, i) => {
-            const e = d as Obj | null;
-            if (!e || typeof e !== "object" || typeof e.hash !== "string") {
-              throw new InvalidDataError(
-                `Cannot read ${label}: the spec at "database.installs.${hash}.spec.dependencies[${i}]" has no hash string`,
-              );
-            }
-          });
-        }
-        n = nodeFromDict(spec.hash ? spec : { ...spec, hash }, hash);
-        built.set(hash, n);
-      }
-      return n;
-    };
+    const node = nodesOf(label, rawOf);
     return {
       dbVersion,
       label,
       records,
       size: records.length,
-      get: (hash) => byHash.get(hash),
+      get: (hash) => {
+        const k = byHash.get(hash);
+        return k === undefined ? undefined : records[k];
+      },
       has: (hash) => byHash.has(hash),
       node,
       raw: rawOf,
@@ -314,7 +377,7 @@ function recordsBuilder(label: string) {
 
 /** Nodes from re-parsed batches: the batch of a hash, and the bytes of a batch. */
 function batchedRaw(
-  batchOf: Map<string, number>,
+  batchOf: (hash: string) => number | undefined,
   bytesOf: (k: number) => Uint8Array,
   label: string,
 ): (hash: string) => Rec | undefined {
@@ -322,7 +385,7 @@ function batchedRaw(
   // The last batch parsed again (a DAG's records are often close together).
   let cached: { k: number; recs: Record<string, Rec> } | undefined;
   return (hash) => {
-    const k = batchOf.get(hash);
+    const k = batchOf(hash);
     if (k === undefined) return undefined;
     if (cached?.k !== k) {
       let recs: Record<string, Rec>;
@@ -365,13 +428,10 @@ export function parseIndexDb(input: string | Uint8Array | unknown, label = "inde
   if (input instanceof Uint8Array) {
     const bytes = input;
     const spans: number[] = [];
-    const batchOf = new Map<string, number>();
-    const pacer = new MemoryPacer({ headroom: 8 << 20, every: 512 << 10 });
+    const pacer = new MemoryPacer({ headroom: 8 << 20, every: 4 << 20 });
     const scanner = new IndexScanner(label, {
-      record: (hash, rec, k) => {
-        batchOf.set(hash, k);
-        builder.add(hash, rec as Rec | undefined);
-      },
+      fields: (hash, f, k) => builder.addFields(hash, f, k),
+      record: (hash, rec, k) => builder.add(hash, rec as Rec | undefined, k),
       batch: (_k, s, e) => {
         spans.push(s, e);
         pacer.add(e - s);
@@ -384,7 +444,7 @@ export function parseIndexDb(input: string | Uint8Array | unknown, label = "inde
     }
     return builder.finish(
       scan.version,
-      batchedRaw(batchOf, (k) => bytes.subarray(spans[2 * k], spans[2 * k + 1]), label),
+      batchedRaw(builder.batchOf, (k) => bytes.subarray(spans[2 * k], spans[2 * k + 1]), label),
     );
   }
   const db = (input as { database?: { version?: unknown; installs?: unknown } } | null)
@@ -406,24 +466,21 @@ export function parseIndexDb(input: string | Uint8Array | unknown, label = "inde
  * `opts.reread` when a node is asked for, else kept.
  */
 export async function readIndexDb(
-  chunks: AsyncIterable<Uint8Array>,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   label = "index",
   opts: ReadIndexDbOptions = {},
 ): Promise<IndexDb> {
   const builder = recordsBuilder(label);
   const spans: number[] = [];
   const kept: Uint8Array[] = [];
-  const batchOf = new Map<string, number>();
-  const pacer = new MemoryPacer({ limit: 112 << 20, headroom: 16 << 20, every: 1 << 20 });
+  const pacer = new MemoryPacer({ limit: 112 << 20, headroom: 16 << 20, every: 4 << 20 });
   const reread = opts.reread;
   const scanner = new IndexScanner(label, {
-    record: (hash, rec, k) => {
-      batchOf.set(hash, k);
-      builder.add(hash, rec as Rec | undefined);
-    },
+    fields: (hash, f, k) => builder.addFields(hash, f, k),
+    record: (hash, rec, k) => builder.add(hash, rec as Rec | undefined, k),
     batch: (_k, s, e, bytes) => {
       spans.push(s, e);
-      if (!reread) kept.push(new Uint8Array(bytes)); // a copy, also of a Buffer
+      if (!reread) kept.push(copyBytes(bytes));
       pacer.add(e - s);
     },
   });
@@ -441,7 +498,7 @@ export async function readIndexDb(
       return b;
     }
     : (k: number) => kept[k];
-  return builder.finish(scan.version, batchedRaw(batchOf, bytesOf, label));
+  return builder.finish(scan.version, batchedRaw(builder.batchOf, bytesOf, label));
 }
 
 /**

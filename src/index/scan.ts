@@ -1,26 +1,28 @@
 /**
- * Reading a Spack database's JSON a batch of records at a time, from one buffer or from a
- * stream of chunks, without ever building the whole document: the structure down to
- * `database.installs` is walked, and the records are parsed about `BATCH_BYTES` at a time (one
- * `JSON.parse` over their contiguous text, wrapped in braces). Fed from a stream, only the bytes
- * of the batch being cut (and one chunk) are held, whatever the size of the index.
+ * Reading a Spack database's JSON from one buffer or from a stream of chunks, without ever
+ * building the whole document: the structure down to `database.installs` is walked, and each
+ * record is read for the fields of a light record only, its JSON checked whole: by the
+ * WebAssembly scanner (`wasm_scan.ts`) where it can, else by `RecordReader` (`record_scan.ts`,
+ * the same rules). The records are grouped in batches of about `BATCH_BYTES` whose spans are kept, to
+ * parse them again (one `JSON.parse` per batch) when a node is asked for. Fed from a stream,
+ * only the bytes of the batch being gathered (and one chunk) are held, whatever the size of
+ * the index.
  *
  * @module
  */
 import { InvalidDataError } from "../errors.ts";
+import { BAIL, NEED_MORE, type RecordFields, RecordReader } from "./record_scan.ts";
+import { E, STOP, type WasmScan, wasmScan } from "./wasm_scan.ts";
 
-/** Bytes of record text parsed per `JSON.parse` call. */
+export type { RecordFields } from "./record_scan.ts";
+
+/** Bytes of record text per batch (parsed again by one `JSON.parse` when a node is needed). */
 export const BATCH_BYTES = 256 << 10;
-/** How far past a batch's target size a split point is looked for before reading record by record. */
-const SPLIT_SEARCH = 1 << 20;
-/** Bytes a guessed cut needs known past where its batch starts. */
-const LOOKAHEAD = BATCH_BYTES + SPLIT_SEARCH;
+/** Bytes handed to the WebAssembly scanner at a time. */
+const WINDOW = 1 << 20;
 
 const Q = 0x22, BS = 0x5c, LB = 0x7b, RB = 0x7d, LS = 0x5b, RS = 0x5d, COMMA = 0x2c, COLON = 0x3a;
 
-/** Thrown inside the scanner when the bytes so far end before what it looks for. */
-class NeedMore {}
-const NEED_MORE = new NeedMore();
 /** Thrown by the head walk when it reaches the `installs` object (at `at`, its `{`). */
 class InstallsAt {
   constructor(readonly at: number) {}
@@ -28,7 +30,9 @@ class InstallsAt {
 
 /** What the scanner calls back with. */
 export interface ScanSink {
-  /** One record (key, parsed value) of batch `batch`. */
+  /** One record of batch `batch`, read for its light fields (`f` is refilled for the next). */
+  fields(hash: string, f: RecordFields, batch: number): void;
+  /** One record of batch `batch` of a shape read whole: its key and parsed value. */
   record(hash: string, rec: unknown, batch: number): void;
   /** A batch parsed: its number, absolute byte span, and its bytes (valid during the call only). */
   batch(batch: number, start: number, end: number, bytes: Uint8Array): void;
@@ -45,7 +49,6 @@ export interface ScanResult {
 }
 
 const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-const isB32 = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x32 && c <= 0x37);
 
 /**
  * The structure walks over a buffer `b` of which `n` bytes are known. With `final` false, running
@@ -180,13 +183,21 @@ class Walk {
   }
 }
 
+/** A copy of bytes in a plain `Uint8Array` (a `Buffer`'s `slice` is a view). */
+export function copyBytes(b: Uint8Array): Uint8Array {
+  const c = new Uint8Array(b.length);
+  c.set(b);
+  return c;
+}
+
 /**
- * Scans a database's bytes, fed in chunks (`feed`, then `end`). A batch ends before a
- * `,"<32-character DAG hash>":{` found past its target size: such a guess is right when the
- * batch parses (a cut anywhere but between two records of `installs` leaves one of the batches
- * unbalanced); when it does not, the records are walked one by one (strings skipped by
- * `indexOf`, brackets by depth) and the batch cut between two of them. Malformed JSON is an
- * `InvalidDataError` naming the byte offset.
+ * Scans a database's bytes, fed in chunks (`feed`, then `end`). The records of
+ * `database.installs` are read one by one, by the WebAssembly scanner a window at a time and by
+ * a `RecordReader` for the records it leaves: their JSON checked whole, only the fields of a
+ * light record taken out (a record of an unusual shape is parsed by `JSON.parse` instead), and
+ * grouped in batches of about `BATCH_BYTES` whose byte spans the
+ * sink is told (the records are parsed again, by batch, when a node is asked for). Malformed
+ * JSON is an `InvalidDataError` naming the byte offset.
  */
 export class IndexScanner {
   #buf: Uint8Array = new Uint8Array(0);
@@ -197,19 +208,32 @@ export class IndexScanner {
   /** True while `#buf` is a caller's buffer, never written. */
   #borrowed = false;
   #phase: "head" | "records" | "tail" = "head";
-  /** Absolute offset of the `installs` object's `{`, and past its `}`. */
-  #open = -1;
+  /** Absolute offset past the `installs` object's `}`. */
   #close = -1;
   /** Next byte to read in the records (index into `#buf`). */
   #pos = 0;
+  /** Start (index into `#buf`) of the batch being gathered, or -1. */
+  #open = -1;
+  /** End of the last record read of the open batch. */
+  #last = 0;
+  /** Where a record was left for more bytes (absolute), so that it is left once only. */
+  #deferred = -1;
+  /** True until a record of `installs` has been read. */
+  #first = true;
   #batches = 0;
-  /** The head walk is tried again once this many bytes are known. */
+  /** The scan is tried again once this many bytes are known (absolute). */
   #retryAt = 0;
   /** The bytes before the `installs` object (kept for the final walk). */
   #head?: Uint8Array;
   readonly #dec = new TextDecoder();
+  readonly #reader: RecordReader;
+  readonly #wasm: WasmScan | undefined;
 
-  constructor(readonly label: string, readonly sink: ScanSink) {}
+  /** `opts.wasm` false reads every record with the JS reader (as where WebAssembly cannot run). */
+  constructor(readonly label: string, readonly sink: ScanSink, opts: { wasm?: boolean } = {}) {
+    this.#reader = new RecordReader(label);
+    this.#wasm = opts.wasm === false ? undefined : wasmScan();
+  }
 
   /** Adds bytes (copied when they must be kept beyond the call). */
   feed(chunk: Uint8Array): void {
@@ -227,12 +251,6 @@ export class IndexScanner {
       const w = new Walk(this.#buf, this.#n, true, this.label, (i) => i);
       const { version } = w.document((at) => w.skipValue(at));
       return { version, hasInstalls: false, size };
-    }
-    if (this.#phase !== "tail") {
-      return new Walk(this.#buf, this.#n, true, this.label, (i) => this.#base + i).fail(
-        this.#n,
-        '"," or "}"',
-      );
     }
     // The document with the records taken out: the head, `{}`, the rest after `installs`.
     const head = this.#head!;
@@ -271,8 +289,8 @@ export class IndexScanner {
 
   /** Whatever can be scanned with the bytes known; `final` when no more will come. */
   #step(final: boolean): void {
+    if (!final && this.#base + this.#n < this.#retryAt) return this.#keep();
     if (this.#phase === "head") {
-      if (!final && this.#n < this.#retryAt) return this.#keep();
       const w = new Walk(this.#buf, this.#n, final, this.label, (i) => i);
       try {
         w.document((at) => {
@@ -287,26 +305,25 @@ export class IndexScanner {
           return this.#keep();
         }
         if (!(e instanceof InstallsAt)) throw e;
-        this.#open = e.at;
-        this.#head = this.#buf.slice(0, e.at);
+        this.#head = copyBytes(this.#buf.subarray(0, e.at));
         this.#phase = "records";
         this.#pos = e.at + 1;
       }
     }
-    // Bytes are let pile up to two batches' worth (with their split search) so that each
-    // drop of the bytes read moves no more than it keeps.
-    if (this.#phase === "records" && (final || this.#n - this.#pos >= 2 * LOOKAHEAD)) {
-      this.#records(final);
-    }
-    // The bytes read are dropped: the buffer holds about a batch (or the few bytes after
-    // `installs`).
-    const p = this.#pos;
-    if (p > 0) {
+    if (this.#phase === "records") this.#records(final);
+    // The bytes read are dropped (those of the open batch kept) once they are as many as the
+    // bytes kept, so that each drop moves no more than it frees.
+    const p = this.#open >= 0 ? this.#open : this.#pos;
+    if (p > 0 && (final || this.#borrowed || 2 * p >= this.#n)) {
       if (this.#borrowed) this.#buf = this.#buf.subarray(p, this.#n);
       else this.#buf.copyWithin(0, p, this.#n);
       this.#base += p;
       this.#n -= p;
-      this.#pos = 0;
+      this.#pos -= p;
+      if (this.#open >= 0) {
+        this.#open -= p;
+        this.#last -= p;
+      }
     }
     if (!final) this.#keep();
   }
@@ -314,117 +331,133 @@ export class IndexScanner {
   /** A borrowed chunk is not the caller's to keep: what is pending is copied. */
   #keep(): void {
     if (!this.#borrowed) return;
-    this.#buf = this.#buf.slice(0, this.#n);
+    this.#buf = copyBytes(this.#buf.subarray(0, this.#n));
     this.#borrowed = false;
   }
 
-  /** Parses the records in [s, e) of the buffer as one batch; false when a guess does not parse. */
-  #batch(s: number, e: number, strict: boolean): boolean {
-    const b = this.#buf;
-    let doc: Record<string, unknown>;
-    try {
-      doc = JSON.parse(`{${this.#dec.decode(b.subarray(s, e))}}`);
-    } catch (err) {
-      if (!strict) return false;
-      throw new InvalidDataError(
-        `Cannot parse ${this.label}: bad JSON in the records at bytes ${this.#base + s} to ${
-          this.#base + e
-        }: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-    const k = this.#batches++;
-    this.sink.batch(k, this.#base + s, this.#base + e, b.subarray(s, e));
-    for (const hash in doc) this.sink.record(hash, doc[hash], k);
-    return true;
-  }
-
-  /** The index of the `,` before the first `"<32 base32>":{` key at or after `from`, or -1. */
-  #findSplit(from: number, n: number): number {
-    const b = this.#buf;
-    const ws = (i: number) => {
-      while (i < n && isWs(b[i])) i++;
-      return i;
-    };
-    let j = from;
-    const stop = Math.min(n - 40, from + SPLIT_SEARCH);
-    while (j < stop) {
-      const q = b.indexOf(Q, j);
-      if (q < 0 || q >= stop) return -1;
-      j = q + 1;
-      if (b[q + 33] !== Q) continue;
-      let ok = true;
-      for (let k = q + 1; k <= q + 32; k++) {
-        if (!isB32(b[k])) {
-          ok = false;
-          break;
-        }
-      }
-      if (!ok) continue;
-      const c = ws(q + 34);
-      if (b[c] !== COLON || b[ws(c + 1)] !== LB) continue;
-      let p = q - 1;
-      while (p > from && isWs(b[p])) p--;
-      if (b[p] === COMMA) return p;
-    }
-    return -1;
+  /** The open batch (records from `#open` to `#last`) is done. */
+  #emit(): void {
+    const s = this.#open, e = this.#last;
+    this.sink.batch(this.#batches++, this.#base + s, this.#base + e, this.#buf.subarray(s, e));
+    this.#open = -1;
   }
 
   /** Reads records from `#pos` while the bytes known allow; moves to "tail" at `installs`' end. */
   #records(final: boolean): void {
     const n = this.#n;
-    const w = new Walk(this.#buf, n, final, this.label, (i) => this.#base + i);
     const b = this.#buf;
+    const r = this.#reader;
+    r.reset(b, n, final, this.#base);
+    const wasm = this.#wasm;
     for (;;) {
-      let i = w.ws(this.#pos);
-      if (i >= n) {
-        if (final) w.fail(i, "a key string");
+      if (wasm && this.#pos < n) {
+        // Plain records at native speed, a window at a time.
+        const s = this.#pos;
+        const got = wasm.scan(b.subarray(s, Math.min(n, s + WINDOW)));
+        const { table, words } = got;
+        for (let k = 0; k < got.count; k++) {
+          const o = k * words;
+          const i = table[o + E.KEY] + s;
+          // Keys are unique: decoded, not looked up.
+          const hash = this.#dec.decode(b.subarray(i + 1, table[o + E.KEY + 1] + s - 1));
+          r.entry(table, o, s);
+          this.#commit(i, table[o + E.VALUE + 1] + s, table[o + E.SEP] + s, hash, r.f);
+        }
+        if (this.#phase !== "records") return;
+        this.#pos = s + got.pos;
+        // Stopped by the end of the entry table, or of a window short of the bytes known.
+        if (got.stop === STOP.MAX || (got.pos > 0 && s + WINDOW < n)) continue;
+        // A record cut by the end of the bytes known is read when more come, by the scanner
+        // (the reader takes it if the scanner stops there again).
+        const at = this.#base + this.#pos;
+        if (!final && s + WINDOW >= n && at !== this.#deferred) {
+          this.#deferred = at;
+          this.#retryAt = this.#base + n + Math.max(n - this.#pos, 64 << 10);
         return;
       }
-      if (b[i] === RB && this.#pos === this.#open - this.#base + 1) {
+      }
+      // A record the scanner left (or every record, without it), by the reader.
+      if (!this.#one(r, n)) return;
+    }
+  }
+
+  /** One record at `#pos` by the reader; false when the bytes end first or `installs` does. */
+  #one(r: RecordReader, n: number): boolean {
+    const b = this.#buf;
+    const i = r.ws(this.#pos);
+    if (this.#first && i < n && b[i] === RB) {
         // An empty `installs`.
         this.#close = this.#base + i + 1;
         this.#pos = i + 1;
         this.#phase = "tail";
-        return;
+      return false;
       }
-      // A guessed cut, when enough bytes are known to find one.
-      if (i + BATCH_BYTES < n && (final || i + LOOKAHEAD <= n)) {
-        const cut = this.#findSplit(i + BATCH_BYTES, n);
-        if (cut >= 0 && this.#batch(i, cut, false)) {
-          this.#pos = cut + 1;
-          continue;
-        }
-      } else if (!final) return;
-      // Record by record up to a batch's size (or the end of `installs`).
-      const s = i;
       try {
-        for (;;) {
-          if (b[i] !== Q) w.fail(i, "a key string");
-          i = w.ws(w.skipString(i));
-          if (i >= n || b[i] !== COLON) w.fail(i, '":"');
-          const e = w.skipValue(w.ws(i + 1));
-          i = w.ws(e);
-          if (i < n && b[i] === RB) {
-            this.#batch(s, e, true);
-            this.#close = this.#base + i + 1;
-            this.#pos = i + 1;
+      if (i >= n || b[i] !== Q) r.fail(i, "a key string");
+      const ke = r.str(i);
+      const hash = r.text(i, ke);
+      let v = r.ws(ke);
+      if (v >= n || b[v] !== COLON) r.fail(v, '":"');
+      v = r.ws(v + 1);
+      let ve: number;
+      let fast = true;
+      try {
+        ve = v < n && b[v] === LB ? r.record(v) : (fast = false, r.value(v));
+      } catch (x) {
+        if (x !== BAIL) throw x;
+        fast = false;
+        ve = r.value(v);
+      }
+      const e = r.ws(ve);
+      if (e >= n || (b[e] !== COMMA && b[e] !== RB)) r.fail(e, '"," or "}"');
+      this.#commit(i, ve, e, hash, fast ? r.f : undefined, fast ? undefined : this.#parse(v, ve));
+    } catch (x) {
+      if (x !== NEED_MORE) throw x;
+      // The record from `i` is read again when enough more bytes are known.
+      this.#retryAt = this.#base + n + Math.max(n - i, 64 << 10);
+      return false;
+    }
+    return this.#phase === "records";
+  }
+
+  /**
+   * A record read: key at `i`, value ending at `ve`, then `,` or `}` at `e`; its fields, or
+   * its parsed value. Batches are cut past `BATCH_BYTES`.
+   */
+  #commit(
+    i: number,
+    ve: number,
+    e: number,
+    hash: string,
+    f: RecordFields | undefined,
+    parsed?: unknown,
+  ): void {
+    if (this.#open < 0) this.#open = i;
+    this.#last = ve;
+    const k = this.#batches;
+    if (f) this.sink.fields(hash, f, k);
+    else this.sink.record(hash, parsed, k);
+    this.#first = false;
+    if (this.#buf[e] === RB) {
+      this.#emit();
+      this.#close = this.#base + e + 1;
+      this.#pos = e + 1;
             this.#phase = "tail";
             return;
           }
-          if (i >= n || b[i] !== COMMA) w.fail(i, '"," or "}"');
-          i = w.ws(i + 1);
-          if (e - s >= BATCH_BYTES) {
-            this.#batch(s, e, true);
-            this.#pos = i;
-            break;
-          }
-        }
-      } catch (e) {
-        if (e !== NEED_MORE) throw e;
-        // The records from `s` are read again when more bytes are known.
-        return;
+    this.#pos = e + 1;
+    if (this.#last - this.#open >= BATCH_BYTES) this.#emit();
       }
+
+  /** The value [s, e) of the buffer, parsed (it has been checked). */
+  #parse(s: number, e: number): unknown {
+    try {
+      return JSON.parse(this.#dec.decode(this.#buf.subarray(s, e)));
+    } catch (err) {
+      throw new InvalidDataError(
+        `Cannot parse ${this.label}: bad JSON at byte ${this.#base + s}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 }

@@ -92,9 +92,15 @@ function collatorSorted<T extends SortableRecord>(records: readonly T[]): T[] {
  */
 export function sortRecords<T extends SortableRecord>(records: readonly T[]): T[] {
   const r = rankTable();
+  // Versions repeat: each one tested once.
+  const plainVersions = new Map<string, boolean>();
+  const plainVersion = (v: string) => {
+    let ok = plainVersions.get(v);
+    if (ok === undefined) plainVersions.set(v, ok = PLAIN.test(v) && !LEADING_ZERO.test(v));
+    return ok;
+  };
   const plain = (rec: T) =>
-    PLAIN.test(rec.name) && PLAIN.test(rec.version) && HASH.test(rec.hash) &&
-    !LEADING_ZERO.test(rec.version);
+    PLAIN.test(rec.name) && plainVersion(rec.version) && HASH.test(rec.hash);
   if (!r || !records.every(plain)) return collatorSorted(records);
   // Names and hashes compare as plain strings once `_` and `+` (the two characters out of
   // code-unit order) are put in their places; names repeat, so each is mapped once.

@@ -6,7 +6,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { type IndexDb, parseIndexDb, readIndexDb } from "../index/db.ts";
-import { verifyStream } from "../core/digest.ts";
+import { digestChecker, verifyStream } from "../core/digest.ts";
 import { InvalidDataError } from "../errors.ts";
 import type { SpecNode } from "../spec/types.ts";
 import type { ReadStore } from "../storage/store.ts";
@@ -50,10 +50,21 @@ export async function readIndexBlob(
 ): Promise<ParsedIndex> {
   const local = store.localPath?.(path);
   const before = local ? statSync(local, { throwIfNoEntry: false }) : undefined;
-  // A descriptor is checked; a transform (v2's index has none: a digest for a note) is passed.
-  const body = (await store.read(path, { signal })).pipeThrough(
-    d instanceof TransformStream ? d : verifyStream({ digest: d.checksum, size: d.size }, label),
-  );
+  // A local file is read in place (no stream); a descriptor is checked; a transform (v2's
+  // index has none: a digest for a note) is passed.
+  let fd: number | undefined;
+  if (local && before?.isFile() && !(d instanceof TransformStream)) {
+    try {
+      fd = openSync(local, "r");
+    } catch {
+      // Read through the store, which says what is wrong.
+    }
+  }
+  const body = fd !== undefined
+    ? localChunks(fd, d as Descriptor, label, signal)
+    : (await store.read(path, { signal })).pipeThrough(
+      d instanceof TransformStream ? d : verifyStream({ digest: d.checksum, size: d.size }, label),
+    );
   const reread = local && before
     ? (start: number, end: number): Uint8Array => {
       const fd = openSync(local, "r");
@@ -76,6 +87,33 @@ export async function readIndexBlob(
     }
     : undefined;
   return indexOf(await readIndexDb(body, label, { reread }), layout);
+}
+
+/**
+ * An open local file's bytes, 1 MiB at a time in one reused buffer (each chunk is valid until
+ * the next is asked for), checked as `verifyStream` checks a body; the file is closed at the end.
+ */
+function* localChunks(
+  fd: number,
+  d: Descriptor,
+  label: string,
+  signal?: AbortSignal,
+): Generator<Uint8Array> {
+  const check = digestChecker({ digest: d.checksum, size: d.size }, label);
+  try {
+    const buf = new Uint8Array(1 << 20);
+    for (;;) {
+      signal?.throwIfAborted();
+      const got = readSync(fd, buf, 0, buf.length, null);
+      if (got <= 0) break;
+      const chunk = buf.subarray(0, got);
+      check.update(chunk);
+      yield chunk;
+    }
+    check.end();
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Entry references of a parsed database. */

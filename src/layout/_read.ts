@@ -262,7 +262,11 @@ export class HashRefs {
     unindexed: () => Promise<EntryRef | undefined>,
     note: (ref: EntryRef) => void,
   ): Promise<EntryRef | undefined> {
-    this.#byHash ??= new Map((await index()).refs.map((r) => [r.hash, r]));
+    if (!this.#byHash) {
+      const map = new Map<string, EntryRef>();
+      for (const r of (await index()).refs) map.set(r.hash, r);
+      this.#byHash = map;
+    }
     let ref = this.#byHash.get(hash);
     if (!ref) {
       ref = await unindexed();

@@ -118,6 +118,14 @@ export function pickOne(query: string, refs: EntryRef[]): EntryRef {
   );
 }
 
+/** Every entry a reader lists, as one array (no step per entry where the reader has one). */
+async function allRefs(r: CacheReader, signal?: AbortSignal): Promise<readonly EntryRef[]> {
+  if (r.refs) return r.refs({ signal });
+  const out: EntryRef[] = [];
+  for await (const ref of r.list({ signal })) out.push(ref);
+  return out;
+}
+
 class OpenedMirror implements Mirror {
   #notes: string[];
   constructor(
@@ -142,13 +150,15 @@ class OpenedMirror implements Mirror {
   ): Promise<EntryRef[]> {
     const specs = toSpecs(query);
     const out: EntryRef[] = [];
-    for await (const r of await this.#candidates(specs, opts?.signal)) {
-      if (matchesAnyQuery(r, specs)) out.push({ ...r, mirror: this.name ?? this.url });
+    const mirror = this.name ?? this.url;
+    for (const r of await this.#candidates(specs, opts?.signal)) {
+      if (matchesAnyQuery(r, specs)) out.push({ ...r, mirror });
     }
     return out;
   }
 
   #byName?: Map<string, { at: number; ref: EntryRef }[]>;
+  #lookups = 0;
 
   /**
    * The listed references that can match `specs`, in listing order: when every query names a
@@ -158,14 +168,16 @@ class OpenedMirror implements Mirror {
   async #candidates(
     specs: SpecQuery[],
     signal?: AbortSignal,
-  ): Promise<Iterable<EntryRef> | AsyncIterable<EntryRef>> {
-    if (!specs.length || specs.some((q) => q.name === undefined)) {
-      return this.readers[0].list({ signal });
+  ): Promise<Iterable<EntryRef>> {
+    // The table pays from the second lookup on (an install resolving many names); one
+    // lookup (`show`, `resolve`) walks the listing once.
+    if (!specs.length || specs.some((q) => q.name === undefined) || !this.#lookups++) {
+      return allRefs(this.readers[0], signal);
     }
     if (!this.#byName) {
       const table = new Map<string, { at: number; ref: EntryRef }[]>();
       let at = 0;
-      for await (const ref of this.readers[0].list({ signal })) {
+      for (const ref of await allRefs(this.readers[0], signal)) {
         const rows = table.get(ref.name);
         if (rows) rows.push({ at: at++, ref });
         else table.set(ref.name, [{ at: at++, ref }]);
@@ -207,20 +219,26 @@ class OpenedMirror implements Mirror {
   }
 
   #byHash?: Map<string, EntryRef>;
+  #named = new Map<string, EntryRef>();
 
   /** The reference of a full hash in any layout present (preferred layout wins). */
   async refByHash(hash: string, signal?: AbortSignal): Promise<EntryRef | undefined> {
     if (!this.#byHash) {
       const map = new Map<string, EntryRef>();
       for (const r of this.readers) {
-        for await (const ref of r.list({ signal })) {
-          if (!map.has(ref.hash)) map.set(ref.hash, { ...ref, mirror: this.name ?? this.url });
+        for (const ref of await allRefs(r, signal)) {
+          if (!map.has(ref.hash)) map.set(ref.hash, ref);
         }
       }
       this.#byHash = map;
     }
+    // Copies with the mirror's name are made only for the hashes asked for.
     const known = this.#byHash.get(hash);
-    if (known) return known;
+    if (known) {
+      let named = this.#named.get(hash);
+      if (!named) this.#named.set(hash, named = { ...known, mirror: this.name ?? this.url });
+      return named;
+    }
     for (const r of this.readers) {
       try {
         const ref = await r.ref?.(hash, { signal });

@@ -105,6 +105,8 @@ export interface CacheReader {
   readonly version: 2 | 3;
   /** Entries from the index, else by listing metadata files. */
   list(opts?: { signal?: AbortSignal }): AsyncIterable<EntryRef>;
+  /** The entries of `list` as one array (no step per entry). */
+  refs?(opts?: { signal?: AbortSignal }): Promise<readonly EntryRef[]>;
   /** The reference of a full DAG hash (no metadata fetched); NotFoundError when absent. */
   ref?(hash: string, opts?: { signal?: AbortSignal }): Promise<EntryRef>;
   /** One entry by full DAG hash; NotFoundError when the mirror lacks it. */

@@ -31,7 +31,9 @@ function* plainTable(refs: EntryRef[], o: { long: boolean; all: boolean }): Gene
     let line = `${r.name.padEnd(w0)}  ${r.version.padEnd(w1)}  ${hashOf(r).padEnd(w2)}  ${
       (r.arch ?? "-").padEnd(w3)
     }  ${o.all ? `${compiler.padEnd(w4)}  ${r.inBuildcache ? "" : "(not in cache)"}` : compiler}`;
-    line = line.trimEnd();
+    // Only a line ending in blanks (or in text trimEnd may see as such) is trimmed.
+    const last = line.charCodeAt(line.length - 1);
+    if (last <= 32 || last >= 0x80) line = line.trimEnd();
     text = i % 2000 === 0 ? line : `${text}\n${line}`;
     if (i % 2000 === 1999 || i === refs.length - 1) yield text;
   }
@@ -87,20 +89,15 @@ const register: Register = (program, act) => {
           ...(o.all ? [r.inBuildcache ? "" : "(not in cache)"] : []),
         ];
         const PART = 2000;
-        const esc = (c: string | undefined) => c?.includes("\x1b") ?? false;
-        const escaped = (r: EntryRef) =>
-          esc(r.name) || esc(r.version) || esc(r.hash) || esc(r.arch) || esc(r.compiler);
-        if (!refs.some(escaped)) {
-          // Plain text (the usual case): columns padded by length, no row arrays; a collection
-          // asked for only when the resident set passes 128 MiB.
-          const pacer = new MemoryPacer({ limit: 128 << 20, headroom: 8 << 20, every: 256 << 10 });
-          for (const text of plainTable(refs, o)) {
-            ctx.out.out(text);
-            pacer.add(text.length);
-          }
+        // Plain text (the usual case): columns padded by length, no row arrays; made whole
+        // (a few MB) and written when no field holds an escape character.
+        const texts = [...plainTable(refs, o)];
+        if (!texts.some((t) => t.includes("\x1b"))) {
+          for (const text of texts) ctx.out.out(text);
           ctx.out.info(`${refs.length} spec${refs.length === 1 ? "" : "s"}`);
           return;
         }
+        texts.length = 0;
         // Rows are made a part at a time and written in large writes, with collections asked
         // for as the garbage grows: tens of thousands of rows would otherwise all be held.
         const pacer = new MemoryPacer({ headroom: 8 << 20, every: 256 << 10 });

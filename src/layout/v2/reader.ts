@@ -198,6 +198,11 @@ export class V2Reader implements CacheReader {
     yield* (await this.index(opts?.signal)).refs;
   }
 
+  /** The entries of `list`, as one array. */
+  async refs(opts?: { signal?: AbortSignal }): Promise<readonly EntryRef[]> {
+    return (await this.index(opts?.signal)).refs;
+  }
+
   /** The index node of a hash. */
   async node(hash: string, opts?: { signal?: AbortSignal }): Promise<SpecNode | undefined> {
     return (await this.index(opts?.signal)).node(hash);

@@ -1,0 +1,125 @@
+/**
+ * The index record scanner in WebAssembly (`wasm/index_scan.c`, built by
+ * `wasm/build_index_scan.sh` into `_wasm_scan.ts`): reads plain records for the fields of a
+ * light record at native speed. Records it does not read (bad JSON, unusual shapes, bytes
+ * that end inside one) are left to `RecordReader`, which reads every record the same way; a
+ * runtime that cannot instantiate the module uses `RecordReader` for all.
+ *
+ * @module
+ */
+import { WASM_SCAN_BASE64 } from "./_wasm_scan.ts";
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  scan_input(size: number): number;
+  scan_table(): number;
+  scan_entry_words(): number;
+  scan_max_entries(): number;
+  scan_stop(): number;
+  scan_pos(): number;
+  scan_records(len: number, at: number, max: number): number;
+}
+
+/** Entry words (see `wasm/index_scan.c`). */
+export const E = {
+  KEY: 0,
+  VALUE: 2,
+  SEP: 4,
+  NAME: 5,
+  VERSION: 7,
+  PLATFORM: 9,
+  OS: 11,
+  TARGET: 13,
+  CNAME: 15,
+  CVERSION: 17,
+  ANNOT: 19,
+  PROVIDER: 21,
+  TIME: 23,
+  FLAGS: 25,
+  ARCH_ID: 26,
+} as const;
+/** Entry flags. */
+export const F = {
+  EXTERNAL: 1,
+  IN_BUILDCACHE: 2,
+  ARCH: 4,
+  COMPILER: 8,
+  PROVIDER: 16,
+  TIME: 32,
+} as const;
+/** Why a scan stopped. */
+export const STOP = { MAX: 0, END: 1, RECORD: 2 } as const;
+
+/** What one `scan` call read. */
+export interface ScanBatch {
+  /** Entries read. */
+  count: number;
+  /** The entry table (`words` u32 per entry), offsets relative to the bytes scanned. */
+  table: Uint32Array;
+  words: number;
+  /** Why it stopped, and where (a record's start, or the `}` ending `installs`). */
+  stop: number;
+  pos: number;
+}
+
+/** The instantiated scanner. */
+export class WasmScan {
+  readonly words: number;
+  readonly max: number;
+  readonly #x: Exports;
+  #input = 0;
+  #cap = 0;
+  #mem?: ArrayBuffer;
+  #bytes = new Uint8Array(0);
+  #table = new Uint32Array(0);
+
+  constructor(x: Exports) {
+    this.#x = x;
+    this.words = x.scan_entry_words();
+    this.max = x.scan_max_entries();
+  }
+
+  /** Reads the records at the start of `bytes` (up to `max` entries). */
+  scan(bytes: Uint8Array): ScanBatch {
+    const x = this.#x;
+    if (bytes.length > this.#cap) {
+      const at = x.scan_input(bytes.length);
+      if (!at) throw new RangeError("Cannot scan the index: out of WebAssembly memory");
+      this.#input = at;
+      this.#cap = bytes.length;
+    }
+    if (this.#mem !== x.memory.buffer) {
+      this.#mem = x.memory.buffer;
+      this.#bytes = new Uint8Array(this.#mem);
+      const t = x.scan_table();
+      this.#table = new Uint32Array(this.#mem, t, this.max * this.words);
+    }
+    this.#bytes.set(bytes, this.#input);
+    const count = x.scan_records(bytes.length, 0, this.max);
+    return {
+      count,
+      table: this.#table,
+      words: this.words,
+      stop: x.scan_stop(),
+      pos: x.scan_pos(),
+    };
+  }
+}
+
+let instance: WasmScan | null | undefined;
+
+/** The scanner, instantiated on first use; undefined where WebAssembly cannot run it. */
+export function wasmScan(): WasmScan | undefined {
+  if (instance === undefined) {
+    try {
+      const bin = atob(WASM_SCAN_BASE64);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      const m = new WebAssembly.Module(bytes);
+      instance = new WasmScan(new WebAssembly.Instance(m, {}).exports as unknown as Exports);
+    } catch {
+      instance = null;
+    }
+  }
+  return instance ?? undefined;
+}
