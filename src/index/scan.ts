@@ -268,10 +268,8 @@ export class IndexScanner {
 
   #append(chunk: Uint8Array): void {
     if (this.#n === 0 && !this.#borrowed) {
-      // Nothing pending: the chunk is read in place (copied only if bytes must stay). A plain
-      // Uint8Array view, so that `slice` copies (a Node Buffer's `slice` is a view, and the
-      // bytes kept would be the caller's, moved by `copyWithin`).
-      this.#buf = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      // Nothing pending: the chunk is read in place (copied only if bytes must stay).
+      this.#buf = chunk;
       this.#n = chunk.length;
       this.#borrowed = true;
       return;
@@ -373,8 +371,8 @@ export class IndexScanner {
         if (!final && s + WINDOW >= n && at !== this.#deferred) {
           this.#deferred = at;
           this.#retryAt = this.#base + n + Math.max(n - this.#pos, 64 << 10);
-        return;
-      }
+          return;
+        }
       }
       // A record the scanner left (or every record, without it), by the reader.
       if (!this.#one(r, n)) return;
@@ -386,13 +384,13 @@ export class IndexScanner {
     const b = this.#buf;
     const i = r.ws(this.#pos);
     if (this.#first && i < n && b[i] === RB) {
-        // An empty `installs`.
-        this.#close = this.#base + i + 1;
-        this.#pos = i + 1;
-        this.#phase = "tail";
+      // An empty `installs`.
+      this.#close = this.#base + i + 1;
+      this.#pos = i + 1;
+      this.#phase = "tail";
       return false;
-      }
-      try {
+    }
+    try {
       if (i >= n || b[i] !== Q) r.fail(i, "a key string");
       const ke = r.str(i);
       const hash = r.text(i, ke);
@@ -442,12 +440,12 @@ export class IndexScanner {
       this.#emit();
       this.#close = this.#base + e + 1;
       this.#pos = e + 1;
-            this.#phase = "tail";
-            return;
-          }
+      this.#phase = "tail";
+      return;
+    }
     this.#pos = e + 1;
     if (this.#last - this.#open >= BATCH_BYTES) this.#emit();
-      }
+  }
 
   /** The value [s, e) of the buffer, parsed (it has been checked). */
   #parse(s: number, e: number): unknown {
