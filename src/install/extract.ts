@@ -190,6 +190,7 @@ class FileWriter {
 
   /** Writes `parts` (`size` bytes in all) to a new file at `path` with `mode`. */
   async write(path: string, parts: Uint8Array[], size: number, mode: number): Promise<void> {
+    if (size > FileWriter.PAGE) return await this.#writeOwn(path, parts, size, mode);
     for (;;) {
       this.check();
       if (this.#inFlight < FileWriter.IN_FLIGHT) {
@@ -217,6 +218,34 @@ class FileWriter {
     // (One options object a mode and one callback a page: nothing made per file but the view.)
     writeFile(path, buf.subarray(start, o), this.#options(mode), this.#done[page]);
   }
+
+  /**
+   * A file larger than a page (a small file that relocation grew: a prefix many times longer)
+   * gets a buffer of its own, released when its write is done.
+   */
+  async #writeOwn(path: string, parts: Uint8Array[], size: number, mode: number): Promise<void> {
+    while (this.#inFlight >= FileWriter.IN_FLIGHT) {
+      this.check();
+      await new Promise<void>((r) => this.#wake = r);
+    }
+    this.check();
+    const own = new Uint8Array(size);
+    let o = 0;
+    for (const p of parts) {
+      own.set(p, o);
+      o += p.byteLength;
+    }
+    this.#inFlight++;
+    writeFile(path, own, this.#options(mode), this.#doneOwn);
+  }
+
+  readonly #doneOwn = (e: NodeJS.ErrnoException | null) => {
+    this.#inFlight--;
+    if (e) this.#failed ??= e;
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  };
 
   readonly #byMode = new Map<number, { flag: string; mode: number }>();
   #options(mode: number): { flag: string; mode: number } {

@@ -220,3 +220,25 @@ Deno.test("extractTarball() fails with a small file's failed write, and nothing 
     rmSync(staging, { recursive: true, force: true });
   }
 });
+
+Deno.test("extractTarball() writes a small file its rewriter grows past a megabyte (relocation to a much longer prefix)", async () => {
+  const rewriter = {
+    directory() {},
+    wants: (_d: string, base: string) => base === "grown.txt",
+    // 40 KiB in, 2 MiB out: each piece repeated, as a prefix 50 times longer would be.
+    rewrite: (_d: string, _b: string, data: Uint8Array) => Array(50).fill(data),
+  };
+  const staging = mkdtempSync(join(tmpdir(), "sp-ext-"));
+  try {
+    const text = "x".repeat(40 << 10);
+    const r = await extractTarball(
+      writeTar(pkg([file(`${P}/grown.txt`, text), file(`${P}/after.txt`, "after")])),
+      staging,
+      { rewriter },
+    );
+    assert.equal(readFileSync(join(r.prefixDir, "grown.txt"), "utf8"), text.repeat(50));
+    assert.equal(readFileSync(join(r.prefixDir, "after.txt"), "utf8"), "after");
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+});
