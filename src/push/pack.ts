@@ -24,6 +24,7 @@
 import {
   closeSync,
   constants as fsConstants,
+  fstatSync,
   lstatSync,
   openSync,
   readdirSync,
@@ -33,6 +34,7 @@ import {
   writeSync,
 } from "node:fs";
 import { Buffer } from "node:buffer";
+import { setImmediate } from "node:timers";
 import { tarHeaderBlocks, tarPadding, tarTrailerSize, type TarWriteEntry } from "../core/tar.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
 import { newSha256 } from "../core/backend.ts";
@@ -66,7 +68,7 @@ export interface PackOptions {
   level?: number;
   /** Uncompressed bytes per gzip member (default 1 MiB). */
   blockSize?: number;
-  /** Blocks compressed at once (default 3). */
+  /** Blocks compressed at once (default 8). */
   parallel?: number;
 }
 
@@ -109,12 +111,23 @@ interface PrefixItem {
   rel?: string;
   /** Absolute path on disk (files). */
   path?: string;
+  /**
+   * The file opened for reading (files): the walk takes a file's size, mode and identity from
+   * the open descriptor (no second lookup of its long path). The consumer closes it.
+   */
+  fd?: number;
   mode: number;
   size: number;
   linkname?: string;
 }
 
-/** The members of a prefix (without the buildinfo), in the order Spack writes them. */
+/** How prefix files are opened: read-only, never through a symlink put in their place. */
+const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0);
+
+/**
+ * The members of a prefix (without the buildinfo), in the order Spack writes them. Files come
+ * open (`fd`): the consumer closes each.
+ */
 function* walkPrefix(opts: PackOptions): Generator<PrefixItem> {
   const prefix = opts.prefix.replace(/\/+$/, "") || "/";
   const memberPrefix = (opts.memberPrefix ?? prefix).replace(/\/+$/, "");
@@ -173,19 +186,26 @@ function* walkPrefix(opts: PackOptions): Generator<PrefixItem> {
         continue;
       }
       if (!e.isFile()) continue; // devices, FIFOs, sockets
-      const s = lstatSync(p);
+      const fd = openSync(p, READ_FLAGS);
+      let s;
+      try {
+        s = fstatSync(fd);
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
       const id = `${s.dev}:${s.ino}`;
-      if (id === skipId) continue;
       const mode = s.mode & 0o100 ? 0o755 : 0o644;
-      if (s.nlink > 1) {
-        const first = seen.get(id);
+      const first = s.nlink > 1 ? seen.get(id) : undefined;
+      if (id === skipId || first !== undefined) {
+        closeSync(fd);
         if (first !== undefined) {
           yield { type: "link", name: n, rel: r, mode, size: 0, linkname: first };
-          continue;
         }
-        seen.set(id, n);
+        continue;
       }
-      yield { type: "file", name: n, rel: r, path: p, mode, size: s.size };
+      if (s.nlink > 1) seen.set(id, n);
+      yield { type: "file", name: n, rel: r, path: p, fd, mode, size: s.size };
     }
     for (let i = dirs.length - 1; i >= 0; i--) stack.push(dirs[i]);
   }
@@ -234,12 +254,11 @@ export async function* prefixEntries(
 ): AsyncGenerator<TarWriteEntry> {
   const matcher = new PrefixMatcher(prefixesToRelocate(opts.meta));
   for (const it of walkPrefix(opts)) {
-    if (it.type === "file" && !isInSpack(it.rel!)) {
-      const fd = openSync(it.path!, "r");
+    if (it.fd !== undefined) {
       try {
-        note(out.lists, it.rel!, classifyOpen(fd, it.size, matcher));
+        if (!isInSpack(it.rel!)) note(out.lists, it.rel!, classifyOpen(it.fd, it.size, matcher));
       } finally {
-        closeSync(fd);
+        closeSync(it.fd);
       }
       yield { header: headerOf(it), path: it.path };
       continue;
@@ -444,10 +463,13 @@ export function storedMember(data: Uint8Array, out: Uint8Array): Uint8Array {
 }
 
 /**
- * zlib's output chunk size for a block. Under Bun a 1 MiB chunk (a fresh buffer per call)
- * makes a block's compression three times slower than 128 KiB chunks joined at the end.
+ * zlib's output chunk size for `n` input bytes: room for the whole member (deflate's worst
+ * case adds 5 bytes per 16 KiB stored block, gzip 18 bytes of framing), so that a block costs
+ * one trip to the thread pool and back, not one per chunk, each waiting for the main thread.
  */
-const GZIP_CHUNK = 128 << 10;
+function gzipChunk(n: number): number {
+  return Math.max(64 << 10, n + (n >> 10) + 1024);
+}
 
 /**
  * One gzip member of `data` compressed on the thread pool, as zlib's output chunks (not
@@ -459,7 +481,7 @@ function gzipAsync(
 ): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
-    const z = zlib().createGzip({ ...how, chunkSize: GZIP_CHUNK });
+    const z = zlib().createGzip({ ...how, chunkSize: gzipChunk(data.length) });
     z.on("data", (c: Buffer) => chunks.push(new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
     z.on("error", reject);
     z.on("end", () => {
@@ -633,6 +655,23 @@ class BlockGzip {
 }
 
 /**
+ * Blocks in flight by default: enough for the producer to run ahead through a stretch that is
+ * slow to compress (a big executable) into one that is quick (small text files), so that the
+ * thread pool and the main thread both keep busy.
+ */
+const PARALLEL = Number(process.env.PAR ?? 8);
+
+/**
+ * Input bytes the producer takes in between two turns of the event loop when it does not
+ * wait for the pool anyway: the pool's results are taken (and its threads given more work)
+ * only on those turns.
+ */
+const YIELD_EVERY = Number(process.env.YIELD ?? (256 << 10));
+
+/** A turn of the event loop. */
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+
+/**
  * Input bytes between two looks at the resident set: stored blocks leave no garbage, and each
  * look (and the collection it may ask for) costs more than a few megabytes of garbage weigh.
  */
@@ -645,18 +684,22 @@ async function packInto(opts: PackOptions, out: PackResult, z: BlockGzip): Promi
   // Compressed members and per-file objects are garbage the collector would leave to pile
   // up: collections when memory grows keep the peak flat whatever the size.
   z.pacer = new MemoryPacer({ every: PACE_EVERY });
+  let turned = 0;
   for (const it of walkPrefix(opts)) {
-    for (const b of tarHeaderBlocks(headerOf(it), it.size)) z.put(b);
-    if (it.type === "symlink") noteLink(lists, it, matcher);
-    if (it.type !== "file") continue;
+    const fd = it.fd;
+    if (fd === undefined) {
+      for (const b of tarHeaderBlocks(headerOf(it), it.size)) z.put(b);
+      if (it.type === "symlink") noteLink(lists, it, matcher);
+      continue;
+    }
     const rel = it.rel!;
     const size = it.size;
     const shrank = () =>
       new InvalidDataError(
         `Cannot pack "${opts.prefix}": file "${rel}" changed while it was read (shorter than ${size} bytes)`,
       );
-    const fd = openSync(it.path!, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
     try {
+      for (const b of tarHeaderBlocks(headerOf(it), size)) z.put(b);
       if (isInSpack(rel)) await z.file(fd, size, shrank);
       else if (size <= READ_WHOLE) {
         // Read once, into the tar block itself when it fits there, and classified in place.
@@ -675,6 +718,9 @@ async function packInto(opts: PackOptions, out: PackResult, z: BlockGzip): Promi
     z.zeros(tarPadding(size));
     z.pace();
     if (z.busy) await z.settle();
+    else if (z.total - turned > YIELD_EVERY) await nextTurn();
+    else continue;
+    turned = z.total;
   }
   const info = buildinfoEntry(opts, out);
   for (const b of tarHeaderBlocks(info.header, info.body.length)) z.put(b);
@@ -697,7 +743,7 @@ export function parallelGzipStream(
       z = new BlockGzip(
         opts.level ?? 6,
         opts.blockSize ?? 1 << 20,
-        Math.max(1, opts.parallel ?? 3),
+        Math.max(1, opts.parallel ?? PARALLEL),
         (m) => c.enqueue(m),
       );
     },
@@ -722,7 +768,7 @@ function blockGzip(opts: PackOptions, emit: (m: Uint8Array) => void | Promise<vo
   return new BlockGzip(
     opts.level ?? 6,
     opts.blockSize ?? 1 << 20,
-    Math.max(1, opts.parallel ?? 3),
+    Math.max(1, opts.parallel ?? PARALLEL),
     emit,
   );
 }
