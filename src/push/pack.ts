@@ -37,7 +37,8 @@ import { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
 import { tarHeaderBlocks, tarPadding, tarTrailerSize, type TarWriteEntry } from "../core/tar.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
-import { newSha256 } from "../core/backend.ts";
+import { newSha256, type Sha256 } from "../core/backend.ts";
+import { TailHasher } from "./tail_hash.ts";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
 import { builtinOnFirstUse } from "../core/lazy_require.ts";
 import type { Descriptor } from "../layout/types.ts";
@@ -659,14 +660,14 @@ class BlockGzip {
  * slow to compress (a big executable) into one that is quick (small text files), so that the
  * thread pool and the main thread both keep busy.
  */
-const PARALLEL = Number(process.env.PAR ?? 8);
+const PARALLEL = 8;
 
 /**
  * Input bytes the producer takes in between two turns of the event loop when it does not
  * wait for the pool anyway: the pool's results are taken (and its threads given more work)
  * only on those turns.
  */
-const YIELD_EVERY = Number(process.env.YIELD ?? (256 << 10));
+const YIELD_EVERY = 256 << 10;
 
 /** A turn of the event loop. */
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
@@ -677,13 +678,20 @@ const nextTurn = () => new Promise<void>((r) => setImmediate(r));
  */
 const PACE_EVERY = 4 << 20;
 
+/**
+ * Resident bytes under which packing asks for no collection: above the pacer's default, as
+ * the blocks in flight and the hashing worker take their share, and a full collection costs
+ * tens of milliseconds of the main thread; the peak stays well under 150 MB.
+ */
+const PACE_LIMIT = 112 << 20;
+
 /** Packs the prefix into `z` (tar framing and file contents); fills `out`. */
 async function packInto(opts: PackOptions, out: PackResult, z: BlockGzip): Promise<void> {
   const matcher = new PrefixMatcher(prefixesToRelocate(opts.meta));
   const lists = out.lists;
   // Compressed members and per-file objects are garbage the collector would leave to pile
   // up: collections when memory grows keep the peak flat whatever the size.
-  z.pacer = new MemoryPacer({ every: PACE_EVERY });
+  z.pacer = new MemoryPacer({ every: PACE_EVERY, limit: PACE_LIMIT });
   let turned = 0;
   for (const it of walkPrefix(opts)) {
     const fd = it.fd;
@@ -823,6 +831,9 @@ export function packPrefix(
   return { stream, result };
 }
 
+/** Output bytes from which {@link packToFile} hashes on a worker (when one can be had). */
+const TAIL_HASH_FROM = 16 << 20;
+
 /** A packed tarball in a local file with its descriptor. */
 export interface PackedFile extends PackResult {
   path: string;
@@ -835,7 +846,10 @@ export interface PackedFile extends PackResult {
  */
 export async function packToFile(opts: PackOptions, path: string): Promise<PackedFile> {
   const out = newResult();
-  const hash = newSha256();
+  // Hashed here while small; past TAIL_HASH_FROM bytes a worker hashes the file behind the
+  // writes (from the start again), off the thread that packs.
+  let hash: Sha256 | undefined = newSha256();
+  let tail: TailHasher | undefined;
   let size = 0;
   const fd = openSync(
     path,
@@ -844,13 +858,18 @@ export async function packToFile(opts: PackOptions, path: string): Promise<Packe
   );
   try {
     const z = blockGzip(opts, (m) => {
-      hash.update(m);
       for (let off = 0; off < m.byteLength;) off += writeSync(fd, m, off);
       size += m.byteLength;
+      if (tail) tail.written(size);
+      else {
+        hash!.update(m);
+        if (size >= TAIL_HASH_FROM && (tail = TailHasher.start(path))) hash = undefined;
+      }
     });
     z.recycle = true; // each member is written before emit returns
     await packInto(opts, out, z);
   } catch (e) {
+    tail?.close();
     closeSync(fd);
     try {
       unlinkSync(path);
@@ -858,12 +877,21 @@ export async function packToFile(opts: PackOptions, path: string): Promise<Packe
     throw e;
   }
   closeSync(fd);
+  let checksum: string;
+  try {
+    checksum = tail ? await tail.digest(size) : hash!.digestHex();
+  } catch (e) {
+    try {
+      unlinkSync(path);
+    } catch { /* already gone */ }
+    throw e;
+  }
   return {
     ...out,
     path,
     descriptor: {
       mediaType: MEDIA_TYPES.tarball,
-      checksum: hash.digestHex(),
+      checksum,
       checksumAlgorithm: "sha256",
       size,
       compression: "gzip",
