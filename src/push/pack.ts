@@ -583,6 +583,13 @@ class BlockGzip {
 
   /** Copies `b` in. */
   put(b: Uint8Array): void {
+    if (this.#fill + b.byteLength < this.blockSize) {
+      // The common case (a tar header, a small file): no views to make.
+      this.#buf.set(b, this.#fill);
+      this.#fill += b.byteLength;
+      this.total += b.byteLength;
+      return;
+    }
     let off = 0;
     while (off < b.byteLength) {
       const n = Math.min(this.blockSize - this.#fill, b.byteLength - off);
