@@ -8,7 +8,8 @@
  * Every file is read once: small files into a buffer where they are classified for relocation
  * (ELF/Mach-O binary, text that mentions a prefix) and then framed into the tar stream; big
  * files are classified from their first bytes (text ones searched in windows) and read
- * straight into the tar stream.
+ * straight into the tar stream's blocks later, when the thread pool has room for them, while
+ * the files after them are packed.
  *
  * Compression: the tar stream is cut into blocks compressed independently on the thread pool
  * and written as consecutive gzip members (a multi-member gzip file, which Python's `gzip` and
@@ -29,7 +30,6 @@ import {
   openSync,
   readdirSync,
   readlinkSync,
-  readSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -69,7 +69,7 @@ export interface PackOptions {
   level?: number;
   /** Uncompressed bytes per gzip member (default 1 MiB). */
   blockSize?: number;
-  /** Blocks compressed at once (default 8). */
+  /** Blocks on the thread pool at once, at most (default 6). */
   parallel?: number;
 }
 
@@ -464,12 +464,16 @@ export function storedMember(data: Uint8Array, out: Uint8Array): Uint8Array {
 }
 
 /**
- * zlib's output chunk size for `n` input bytes: room for the whole member (deflate's worst
- * case adds 5 bytes per 16 KiB stored block, gzip 18 bytes of framing), so that a block costs
- * one trip to the thread pool and back, not one per chunk, each waiting for the main thread.
+ * zlib's output chunk size for `n` input bytes deflated as `how` says. Huffman-coded blocks
+ * (which shrink little) get room for the whole member (deflate's worst case adds 5 bytes per
+ * 16 KiB stored block, gzip 18 bytes of framing): one trip to the thread pool and back, not
+ * one per chunk. Other blocks get 128 KiB chunks: most shrink a lot, and a member keeps its
+ * chunk's whole buffer alive until it is emitted.
  */
-function gzipChunk(n: number): number {
-  return Math.max(64 << 10, n + (n >> 10) + 1024);
+function gzipChunk(n: number, how: Deflate): number {
+  return how.strategy === zlib().constants.Z_HUFFMAN_ONLY
+    ? Math.max(64 << 10, n + (n >> 10) + 1024)
+    : 128 << 10;
 }
 
 /**
@@ -482,7 +486,7 @@ function gzipAsync(
 ): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
-    const z = zlib().createGzip({ ...how, chunkSize: gzipChunk(data.length) });
+    const z = zlib().createGzip({ ...how, chunkSize: gzipChunk(data.length, how) });
     z.on("data", (c: Buffer) => chunks.push(new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
     z.on("error", reject);
     z.on("end", () => {
@@ -503,15 +507,32 @@ function gzipAsync(
 
 /**
  * Bytes in, gzip members out: input is gathered into `blockSize` blocks (reused once
- * compressed), each compressed on the thread pool with up to `parallel` at a time, and the
- * members are handed to `emit` in order. Producers call `put`/`zeros`/`file`, check `busy`
- * after each piece of work and `await settle()` when it is true, and `end()` last.
+ * compressed), each compressed on the thread pool, and the members are handed to `emit` in
+ * order. Producers call `put`/`zeros`/`reserve`/`commit`/`defer`, check `busy` after each piece
+ * of work and `await settle()` when it is true (`feed()` on their other turns), and `end()` last.
+ *
+ * The contents of big files are deferred (`defer`): their place in the stream is taken at
+ * once, but they are read into blocks only when the pool has room for them, a few at a time.
+ * The producer thus goes on with the files after them (small text files, say, which keep it
+ * busy and the pool idle) while the pool compresses them (executables, which are slow to
+ * compress): both keep busy. Members are still emitted in the order of the stream.
  */
 class BlockGzip {
   readonly #free: Uint8Array[] = [];
   #buf: Uint8Array;
   #fill = 0;
-  readonly #pending: Promise<Uint8Array[]>[] = [];
+  /** Deferred spans of the current block. */
+  #spans: Span[] = [];
+  /** Blocks not yet emitted, in the order of the stream. */
+  readonly #pending: Pending[] = [];
+  /** Blocks with deferred spans, not yet read and compressed, in the order of the stream. */
+  readonly #deferred: Pending[] = [];
+  /** Deferred files not yet read to their end. */
+  readonly #open = new Set<DeferredFile>();
+  /** Blocks on the thread pool. */
+  #inPool = 0;
+  /** Bytes of compressed members waiting to be emitted. */
+  #held = 0;
   #any = false;
   #paced = 0;
   /** Input bytes so far. */
@@ -526,34 +547,95 @@ class BlockGzip {
     this.#buf = new Uint8Array(blockSize);
   }
 
+  /**
+   * True when the producer should wait: `parallel` blocks on the pool, or too many compressed
+   * members waiting for the ones before them.
+   */
   get busy(): boolean {
-    return this.#pending.length >= this.parallel;
+    return this.#inPool >= this.parallel || this.#held > HOLD_MAX ||
+      this.#pending.length >= PENDING_MAX;
   }
 
+  /** The current block is complete: compressed now, or queued when it has deferred spans. */
   #submit(): void {
-    const block = this.#buf;
+    const p: Pending = { len: this.#fill, held: 0, started: false } as Pending;
+    p.members = new Promise<Uint8Array[]>((resolve, reject) => {
+      p.resolve = resolve;
+      p.reject = reject;
+    });
+    p.members.catch(() => {}); // awaited in order by settle(); not unhandled meanwhile
+    this.#pending.push(p);
+    this.#any = true;
+    if (this.#spans.length) {
+      p.spans = this.#spans;
+      this.#spans = [];
+      this.#deferred.push(p);
+      let own = p.len;
+      for (const s of p.spans) own -= s.len;
+      // A block all of deferred bytes is given a buffer when it is read; this one goes on.
+      this.#fill = 0;
+      if (own === 0) return;
+      p.buf = this.#buf;
+    } else this.#compress(p, this.#buf);
+    this.#buf = this.#free.pop() ?? new Uint8Array(this.blockSize);
+    this.#fill = 0;
+  }
+
+  /** Compresses the `p.len` bytes of `block` for `p` (block given back to the free list). */
+  #compress(p: Pending, block: Uint8Array): void {
+    p.started = true;
     const size = this.blockSize;
-    const data = block.subarray(0, this.#fill);
+    const data = block.subarray(0, p.len);
     const how = deflateFor(data, this.level);
-    let p: Promise<Uint8Array[]>;
     if (how.level === 0) {
       // Stored (random data): framed here at once, into a reused buffer where the members are
       // consumed as they are emitted, so the block is free again and nothing is left as garbage.
       const out = this.recycle && data.length <= size
         ? this.#storedFree.pop() ?? this.#newStored()
         : new Uint8Array(storedMemberSize(data.length));
-      p = Promise.resolve([storedMember(data, out)]);
+      const m = storedMember(data, out);
       this.#free.push(block);
-    } else {
-      p = gzipAsync(data, how).finally(() => {
-        if (block.length === size) this.#free.push(block);
-      });
-      p.catch(() => {}); // awaited in order by settle(); not unhandled meanwhile
+      p.held = m.byteLength;
+      this.#held += p.held;
+      p.resolve([m]);
+      return;
     }
-    this.#pending.push(p);
-    this.#any = true;
-    this.#buf = this.#free.pop() ?? new Uint8Array(size);
-    this.#fill = 0;
+    this.#inPool++;
+    gzipAsync(data, how).finally(() => {
+      this.#inPool--;
+      if (block.length === size) this.#free.push(block);
+    }).then((ms) => {
+      for (const m of ms) p.held += m.buffer.byteLength;
+      this.#held += p.held;
+      p.resolve(ms);
+    }, p.reject);
+  }
+
+  /** Reads the deferred spans of the next queued block and compresses it. */
+  #readNext(): void {
+    const p = this.#deferred.shift()!;
+    const block = p.buf ?? this.#free.pop() ?? new Uint8Array(this.blockSize);
+    p.buf = undefined;
+    for (const s of p.spans!) {
+      const n = readAt(s.file.fd, block.subarray(s.at, s.at + s.len), s.len, s.pos);
+      if (n < s.len) throw s.file.shrank();
+      if (--s.file.spans === 0) {
+        this.#open.delete(s.file);
+        closeSync(s.file.fd);
+      }
+    }
+    p.spans = undefined;
+    this.#compress(p, block);
+  }
+
+  /**
+   * Hands queued blocks of deferred files to the pool while it has fewer than `room` blocks
+   * (default: a few, leaving room for the blocks the producer makes meanwhile).
+   */
+  feed(room = FEED_ROOM): void {
+    while (this.#deferred.length && this.#inPool < room && this.#held <= HOLD_MAX) {
+      this.#readNext();
+    }
   }
 
   /** Buffers of stored members, reused once emitted (when `recycle`). */
@@ -573,7 +655,12 @@ class BlockGzip {
   recycle = false;
 
   async #emitNext(): Promise<void> {
-    for (const m of await this.#pending.shift()!) {
+    const p = this.#pending[0];
+    if (!p.started) this.#readNext(); // the first queued block is this one
+    const ms = await p.members;
+    this.#pending.shift();
+    this.#held -= p.held;
+    for (const m of ms) {
       await this.emit(m);
       if (this.recycle && this.#stored.has(m.buffer)) {
         this.#storedFree.push(new Uint8Array(m.buffer));
@@ -627,22 +714,43 @@ class BlockGzip {
     if (this.#fill === this.blockSize) this.#submit();
   }
 
-  /** Reads `size` bytes of the open file `fd` (from offset 0) straight into the blocks. */
-  async file(fd: number, size: number, shrank: () => Error): Promise<void> {
+  /**
+   * The `size` bytes of the open file `fd` (from offset 0), read later (see the class); the
+   * descriptor is closed once they are read, or by `dispose()`. `shrank` is thrown should the
+   * file be shorter by then.
+   */
+  defer(fd: number, size: number, shrank: () => Error): void {
+    const file: DeferredFile = { fd, spans: 0, shrank };
+    this.#open.add(file);
     let pos = 0;
     while (pos < size) {
-      const want = Math.min(size - pos, this.blockSize - this.#fill);
-      const n = readSync(fd, this.#buf, this.#fill, want, pos);
-      if (n <= 0) throw shrank();
+      const n = Math.min(size - pos, this.blockSize - this.#fill);
+      this.#spans.push({ file, pos, at: this.#fill, len: n });
+      file.spans++;
       pos += n;
-      this.commit(n);
-      if (this.busy) await this.settle();
+      this.#fill += n;
+      this.total += n;
+      if (this.#fill === this.blockSize) this.#submit();
+    }
+    if (file.spans === 0) {
+      this.#open.delete(file);
+      closeSync(fd);
     }
   }
 
-  /** Hands out finished members until fewer than `parallel` are in flight. */
+  /** Closes the files of deferred spans not read (after a failure). */
+  dispose(): void {
+    for (const f of this.#open) closeSync(f.fd);
+    this.#open.clear();
+  }
+
+  /** Hands out finished members until the producer need not wait. */
   async settle(): Promise<void> {
-    while (this.#pending.length >= this.parallel) await this.#emitNext();
+    for (;;) {
+      this.feed();
+      if (!this.busy) break;
+      await this.#emitNext();
+    }
     this.pace();
   }
 
@@ -652,22 +760,66 @@ class BlockGzip {
     this.#paced = this.total;
   }
 
-  /** Told the input bytes after each wait (for big files read straight in). */
+  /** Told the input bytes after each wait. */
   pacer?: MemoryPacer;
 
   /** Compresses what is left and hands out every member. */
   async end(): Promise<void> {
     if (this.#fill > 0 || !this.#any) this.#submit();
-    while (this.#pending.length) await this.#emitNext();
+    while (this.#pending.length) {
+      this.feed(this.parallel);
+      await this.#emitNext();
+    }
   }
 }
 
+/** A block not yet emitted. */
+interface Pending {
+  /** Its bytes in the stream (a full block but for the last). */
+  len: number;
+  /** Its members, once compressed. */
+  members: Promise<Uint8Array[]>;
+  resolve: (ms: Uint8Array[]) => void;
+  reject: (e: unknown) => void;
+  /** True once read and handed to compression. */
+  started: boolean;
+  /** Bytes of its members once compressed (until emitted). */
+  held: number;
+  /** Until read: the block's buffer (holding the bytes around the spans) and the spans. */
+  buf?: Uint8Array;
+  spans?: Span[];
+}
+
+/** A file whose contents are deferred. */
+interface DeferredFile {
+  fd: number;
+  /** Spans not yet read. */
+  spans: number;
+  shrank: () => Error;
+}
+
+/** Bytes `pos..pos+len` of a deferred file, at offset `at` of a block. */
+interface Span {
+  file: DeferredFile;
+  pos: number;
+  at: number;
+  len: number;
+}
+
+/** Blocks of deferred files on the pool at once while the producer goes on. */
+const FEED_ROOM = 3;
+
+/** Bytes of compressed members that may wait for the ones before them to be emitted. */
+const HOLD_MAX = 4 << 20;
+
+/** Blocks that may wait to be emitted (most of them deferred, holding no buffer). */
+const PENDING_MAX = 4096;
+
 /**
- * Blocks in flight by default: enough for the producer to run ahead through a stretch that is
- * slow to compress (a big executable) into one that is quick (small text files), so that the
- * thread pool and the main thread both keep busy.
+ * Blocks on the thread pool at most by default (its threads busy, a few queued): big files
+ * are deferred (see `BlockGzip`), so this need not cover the run-ahead.
  */
-const PARALLEL = 8;
+const PARALLEL = 6;
 
 /**
  * Input bytes the producer takes in between two turns of the event loop when it does not
@@ -694,6 +846,15 @@ const PACE_LIMIT = 112 << 20;
 
 /** Packs the prefix into `z` (tar framing and file contents); fills `out`. */
 async function packInto(opts: PackOptions, out: PackResult, z: BlockGzip): Promise<void> {
+  try {
+    await packFiles(opts, out, z);
+  } finally {
+    z.dispose();
+  }
+}
+
+/** {@link packInto} proper. */
+async function packFiles(opts: PackOptions, out: PackResult, z: BlockGzip): Promise<void> {
   const matcher = new PrefixMatcher(prefixesToRelocate(opts.meta));
   const lists = out.lists;
   // Compressed members and per-file objects are garbage the collector would leave to pile
@@ -713,28 +874,37 @@ async function packInto(opts: PackOptions, out: PackResult, z: BlockGzip): Promi
       new InvalidDataError(
         `Cannot pack "${opts.prefix}": file "${rel}" changed while it was read (shorter than ${size} bytes)`,
       );
+    let deferred = false;
     try {
       for (const b of tarHeaderBlocks(headerOf(it), size)) z.put(b);
-      if (isInSpack(rel)) await z.file(fd, size, shrank);
-      else if (size <= READ_WHOLE) {
+      const classified = !isInSpack(rel);
+      if (size > READ_WHOLE) {
+        // Classified from its first bytes (text searched in windows), read when the pool has
+        // room for it.
+        if (classified) note(lists, rel, classifyOpen(fd, size, matcher));
+        z.defer(fd, size, shrank);
+        deferred = true;
+      } else {
         // Read once, into the tar block itself when it fits there, and classified in place.
         const into = z.reserve(size) ?? window.subarray(0, size);
         if (readAt(fd, into, size, 0) < size) throw shrank();
-        note(lists, rel, relocationOf(into, matcher));
+        if (classified) note(lists, rel, relocationOf(into, matcher));
         if (into.buffer === window.buffer) z.put(into);
         else z.commit(size);
-      } else {
-        note(lists, rel, classifyOpen(fd, size, matcher));
-        await z.file(fd, size, shrank);
       }
     } finally {
-      closeSync(fd);
+      if (!deferred) closeSync(fd);
     }
     z.zeros(tarPadding(size));
     z.pace();
     if (z.busy) await z.settle();
-    else if (z.total - turned > YIELD_EVERY) await nextTurn();
-    else continue;
+    else if (z.total - turned > YIELD_EVERY) {
+      await nextTurn();
+      z.feed();
+    } else {
+      z.feed();
+      continue;
+    }
     turned = z.total;
   }
   const info = buildinfoEntry(opts, out);
