@@ -548,12 +548,12 @@ class BlockGzip {
   }
 
   /**
-   * True when the producer should wait: `parallel` blocks on the pool, or too many compressed
-   * members waiting for the ones before them.
+   * True when the producer should wait: `parallel` blocks on the pool, too many compressed
+   * members waiting for the ones before them, or too many deferred files open.
    */
   get busy(): boolean {
     return this.#inPool >= this.parallel || this.#held > HOLD_MAX ||
-      this.#pending.length >= PENDING_MAX;
+      this.#pending.length >= PENDING_MAX || this.#open.size >= OPEN_MAX;
   }
 
   /** The current block is complete: compressed now, or queued when it has deferred spans. */
@@ -814,6 +814,9 @@ const HOLD_MAX = 4 << 20;
 
 /** Blocks that may wait to be emitted (most of them deferred, holding no buffer). */
 const PENDING_MAX = 4096;
+
+/** Deferred files open at once, at most (each holds a descriptor). */
+const OPEN_MAX = 64;
 
 /**
  * Blocks on the thread pool at most by default (its threads busy, a few queued): big files
