@@ -5,19 +5,11 @@
  * order) and the same buildinfo text as the tarball real Spack wrote.
  */
 import assert from "node:assert/strict";
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
-import { packPrefix, packToFile, prefixEntries, QueuedWriter } from "../src/push/pack.ts";
+import { packPrefix, packToFile, prefixEntries } from "../src/push/pack.ts";
 import { NotFoundError } from "../src/errors.ts";
 import type { BuildinfoMeta } from "../src/push/buildinfo.ts";
 import { readTar, writeTar } from "../src/core/tar.ts";
@@ -285,38 +277,6 @@ Deno.test("big files read when the pool has room for them, small files packed in
       assert.equal(res.lists.relocateBinaries.length, 3);
       assert.equal(res.descriptor.checksum, sha256Hex(readFileSync(out)));
     }
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
-
-Deno.test("QueuedWriter writes pieces in order on the pool, tells each once written, and a failed write is thrown, not lost", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
-    const path = join(tmp, "out");
-    const fd = openSync(path, "w");
-    const told: number[] = [];
-    const w = new QueuedWriter(fd, (_piece, end) => told.push(end));
-    const pieces = Array.from({ length: 12 }, (_, i) => new Uint8Array(900_000).fill(i + 1));
-    for (const p of pieces) await w.write(p);
-    await w.settled();
-    w.check();
-    closeSync(fd);
-    const bytes = readFileSync(path);
-    assert.equal(bytes.length, 12 * 900_000);
-    for (let i = 0; i < 12; i++) assert.equal(bytes[i * 900_000 + 5], i + 1);
-    assert.deepEqual(told, pieces.map((_, i) => (i + 1) * 900_000));
-    // A descriptor open for reading only: the write fails, and says so on the next call.
-    const ro = openSync(path, "r");
-    const bad = new QueuedWriter(ro, () => assert.fail("nothing was written"));
-    await bad.write(new Uint8Array(10));
-    await bad.settled();
-    assert.throws(() => bad.check(), (e) => (e as { code?: string }).code === "EBADF");
-    assert.throws(
-      () => bad.write(new Uint8Array(1)),
-      (e) => (e as { code?: string }).code === "EBADF",
-    );
-    closeSync(ro);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

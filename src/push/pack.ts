@@ -31,7 +31,7 @@ import {
   readdirSync,
   readlinkSync,
   unlinkSync,
-  write,
+  writeSync,
 } from "node:fs";
 import { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
@@ -638,7 +638,7 @@ class BlockGzip {
     }
   }
 
-  /** Buffers of stored members, reused once released (when `recycle`). */
+  /** Buffers of stored members, reused once emitted (when `recycle`). */
   readonly #storedFree: Uint8Array[] = [];
   readonly #stored = new Set<ArrayBufferLike>();
 
@@ -649,15 +649,10 @@ class BlockGzip {
   }
 
   /**
-   * True when the consumer hands each member back with {@link release} once it is done with
-   * it: the buffers of stored members are then reused.
+   * True when `emit` is done with a member once it returns (written out, not kept): the
+   * buffers of stored members are then reused.
    */
   recycle = false;
-
-  /** `m`, an emitted member, is no longer used (see {@link recycle}). */
-  release(m: Uint8Array): void {
-    if (this.#stored.has(m.buffer)) this.#storedFree.push(new Uint8Array(m.buffer));
-  }
 
   async #emitNext(): Promise<void> {
     const p = this.#pending[0];
@@ -665,7 +660,12 @@ class BlockGzip {
     const ms = await p.members;
     this.#pending.shift();
     this.#held -= p.held;
-    for (const m of ms) await this.emit(m);
+    for (const m of ms) {
+      await this.emit(m);
+      if (this.recycle && this.#stored.has(m.buffer)) {
+        this.#storedFree.push(new Uint8Array(m.buffer));
+      }
+    }
   }
 
   /** Copies `b` in. */
@@ -1014,64 +1014,6 @@ export function packPrefix(
 /** Output bytes from which {@link packToFile} hashes on a worker (when one can be had). */
 const TAIL_HASH_FROM = 16 << 20;
 
-/** Bytes queued for writing past which {@link QueuedWriter.write} waits. */
-const WRITE_AHEAD = 4 << 20;
-
-/**
- * Writes to a file on the thread pool (`node:fs` callbacks), one piece after the other, so
- * that the thread that packs only queues them; `written` is told of each piece once it is.
- */
-export class QueuedWriter {
-  #tail: Promise<void> = Promise.resolve();
-  #at = 0;
-  #queued = 0;
-  #failure: unknown;
-
-  constructor(
-    readonly fd: number,
-    readonly written: (piece: Uint8Array, end: number) => void,
-  ) {}
-
-  /** Queues `piece` (kept, unchanged, until written); waits when much is queued. */
-  write(piece: Uint8Array): Promise<void> | void {
-    this.check();
-    const at = this.#at;
-    this.#at += piece.byteLength;
-    this.#queued += piece.byteLength;
-    this.#tail = this.#tail.then(async () => {
-      if (this.#failure !== undefined) return;
-      try {
-        await writeAllAt(this.fd, piece, at);
-      } catch (e) {
-        this.#failure = e;
-        return;
-      }
-      this.#queued -= piece.byteLength;
-      this.written(piece, at + piece.byteLength);
-    });
-    if (this.#queued > WRITE_AHEAD) return this.#tail.then(() => this.check());
-  }
-
-  /** Throws the first write's failure, if any. */
-  check(): void {
-    if (this.#failure !== undefined) throw this.#failure;
-  }
-
-  /** Resolves once every queued piece is written or failed (never rejects). */
-  settled(): Promise<void> {
-    return this.#tail;
-  }
-}
-
-/** Writes all of `b` at file offset `at` (on the thread pool). */
-async function writeAllAt(fd: number, b: Uint8Array, at: number): Promise<void> {
-  for (let off = 0; off < b.byteLength;) {
-    off += await new Promise<number>((resolve, reject) =>
-      write(fd, b, off, b.byteLength - off, at + off, (e, n) => e ? reject(e) : resolve(n))
-    );
-  }
-}
-
 /** A packed tarball in a local file with its descriptor. */
 export interface PackedFile extends PackResult {
   path: string;
@@ -1096,25 +1038,16 @@ export async function packToFile(opts: PackOptions, path: string): Promise<Packe
   );
   try {
     const z = blockGzip(opts, (m) => {
+      for (let off = 0; off < m.byteLength;) off += writeSync(fd, m, off);
       size += m.byteLength;
-      if (!tail) {
+      if (tail) tail.written(size);
+      else {
         hash!.update(m);
         if (size >= TAIL_HASH_FROM && (tail = TailHasher.start(path))) hash = undefined;
       }
-      return file.write(m);
     });
-    // Written on the thread pool, in order; each member handed back once written.
-    const file = new QueuedWriter(fd, (m, end) => {
-      z.release(m);
-      tail?.written(end);
-    });
-    z.recycle = true;
-    try {
-      await packInto(opts, out, z);
-    } finally {
-      await file.settled();
-    }
-    file.check();
+    z.recycle = true; // each member is written before emit returns
+    await packInto(opts, out, z);
   } catch (e) {
     tail?.close();
     closeSync(fd);
