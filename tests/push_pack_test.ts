@@ -9,10 +9,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { parse } from "yaml";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
-import { packPrefix, packToFile } from "../src/push/pack.ts";
+import { packPrefix, packToFile, prefixEntries } from "../src/push/pack.ts";
 import { NotFoundError } from "../src/errors.ts";
 import type { BuildinfoMeta } from "../src/push/buildinfo.ts";
-import { readTar } from "../src/core/tar.ts";
+import { readTar, writeTar } from "../src/core/tar.ts";
 import { gunzipBytes, gunzipStream } from "../src/core/gzip.ts";
 import { sha256Hex } from "../src/core/digest.ts";
 import { createReadStream } from "node:fs";
@@ -108,7 +108,7 @@ Deno.test({
   },
 });
 
-Deno.test("packing big files: text searched past its first megabyte, ELF listed, random data left out; packPrefix gives the same tar", async () => {
+Deno.test("packing big files: text searched past its first megabyte, ELF listed, random data left out; the checksum (hashed on a worker past 16 MB) is the file's; packPrefix gives the same tar", async () => {
   const tmp = await Deno.makeTempDir();
   try {
     const prefix = join(tmp, "store", "linux-x86_64", "big-1.0-" + "a".repeat(32));
@@ -125,7 +125,8 @@ Deno.test("packing big files: text searched past its first megabyte, ELF listed,
     const elf = new Uint8Array(2 * MB);
     elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]);
     mk("bin/exe", elf);
-    const random = new Uint8Array(2 * MB);
+    // Stored as is: the tarball passes the size from which it is hashed on a worker.
+    const random = new Uint8Array(20 * MB);
     for (let i = 0; i < random.length; i += 65536) {
       crypto.getRandomValues(random.subarray(i, i + 65536));
     }
@@ -146,7 +147,11 @@ Deno.test("packing big files: text searched past its first megabyte, ELF listed,
     const { list } = await members(out);
     const file = (n: string) => list.find((m) => m.name === toMember(prefix, n));
     assert.equal(file("share/late.txt")?.size, 3 * MB + prefix.length + 6);
-    assert.equal(file("share/random.bin")?.size, 2 * MB);
+    assert.equal(file("share/random.bin")?.size, 20 * MB);
+    const bytes = readFileSync(out);
+    assert.ok(bytes.length > 20 * MB);
+    assert.equal(res.descriptor.size, bytes.length);
+    assert.equal(res.descriptor.checksum, sha256Hex(bytes));
     // The stream form packs the same tar.
     const { stream, result } = packPrefix({ prefix, meta });
     const viaStream = gunzipBytes(new Uint8Array(await new Response(stream).arrayBuffer()));
@@ -218,4 +223,61 @@ Deno.test("stored gzip members (random blocks) are valid gzip that Python's gzip
   o = 0;
   for (const d of inputs) joined.set(d, o), o += d.length;
   assert.equal(new TextDecoder().decode(res.stdout).trim(), sha256Hex(joined));
+});
+
+Deno.test("big files read when the pool has room for them, small files packed in between: the same tar as the plain tar writer gives", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const prefix = join(tmp, "store", "linux-x86_64", "mix-1.0-" + "b".repeat(32));
+    const mk = (rel: string, data: Uint8Array) => {
+      mkdirSync(join(prefix, rel, ".."), { recursive: true });
+      writeFileSync(join(prefix, rel), data);
+    };
+    const enc = new TextEncoder();
+    const MB = 1 << 20;
+    const noise = (n: number, seed: number) => {
+      const b = new Uint8Array(n);
+      let x = seed;
+      for (let i = 0; i < n; i++) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        b[i] = x >>> 24;
+      }
+      return b;
+    };
+    // Big files of every kind (sizes not multiples of anything), each between small files, in
+    // directories that sort before and after one another.
+    for (let d = 0; d < 3; d++) {
+      const elf = noise(MB + 77_777 * (d + 1), d + 1);
+      elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]);
+      mk(`d${d}/a-exe`, elf);
+      mk(`d${d}/b-random.bin`, noise(2 * MB + 4099 * d, 100 + d));
+      mk(`d${d}/c-text.txt`, enc.encode(`${prefix}/lib\n`.repeat(40_000 + 999 * d)));
+      for (let i = 0; i < 200; i++) mk(`d${d}/s${i}.txt`, enc.encode(`${i} ${prefix}\n`.repeat(i)));
+      mk(`d${d}/z-last.bin`, noise(MB + 1 + d, 200 + d));
+    }
+    const meta: BuildinfoMeta = {
+      sbangInstallPath: join(tmp, "store", "bin", "sbang"),
+      buildpath: join(tmp, "store"),
+      spackprefix: "/spack",
+      relativePrefix: "linux-x86_64/mix-1.0-" + "b".repeat(32),
+      hashToPrefix: { ["b".repeat(32)]: prefix },
+    };
+    const plainOut = {
+      lists: { relocateBinaries: [], relocateLinks: [], relocateTextfiles: [] },
+      buildinfo: "",
+    };
+    const plain = new Uint8Array(
+      await new Response(writeTar(prefixEntries({ prefix, meta }, plainOut))).arrayBuffer(),
+    );
+    for (const blockSize of [1 << 20, 256 << 10]) {
+      const out = join(tmp, `out-${blockSize}.tar.gz`);
+      const res = await packToFile({ prefix, meta, blockSize, parallel: 2 }, out);
+      assert.deepEqual(gunzipBytes(readFileSync(out)), plain);
+      assert.deepEqual(res.lists, plainOut.lists);
+      assert.equal(res.lists.relocateBinaries.length, 3);
+      assert.equal(res.descriptor.checksum, sha256Hex(readFileSync(out)));
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

@@ -8,7 +8,8 @@
  * Every file is read once: small files into a buffer where they are classified for relocation
  * (ELF/Mach-O binary, text that mentions a prefix) and then framed into the tar stream; big
  * files are classified from their first bytes (text ones searched in windows) and read
- * straight into the tar stream.
+ * straight into the tar stream's blocks later, when the thread pool has room for them, while
+ * the files after them are packed.
  *
  * Compression: the tar stream is cut into blocks compressed independently on the thread pool
  * and written as consecutive gzip members (a multi-member gzip file, which Python's `gzip` and
@@ -24,18 +25,20 @@
 import {
   closeSync,
   constants as fsConstants,
+  fstatSync,
   lstatSync,
   openSync,
   readdirSync,
   readlinkSync,
-  readSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { Buffer } from "node:buffer";
+import { setImmediate } from "node:timers";
 import { tarHeaderBlocks, tarPadding, tarTrailerSize, type TarWriteEntry } from "../core/tar.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
-import { newSha256 } from "../core/backend.ts";
+import { newSha256, type Sha256 } from "../core/backend.ts";
+import { TailHasher } from "./tail_hash.ts";
 import { InvalidDataError, NotFoundError } from "../errors.ts";
 import { builtinOnFirstUse } from "../core/lazy_require.ts";
 import type { Descriptor } from "../layout/types.ts";
@@ -66,7 +69,7 @@ export interface PackOptions {
   level?: number;
   /** Uncompressed bytes per gzip member (default 1 MiB). */
   blockSize?: number;
-  /** Blocks compressed at once (default 3). */
+  /** Blocks on the thread pool at once, at most (default 6). */
   parallel?: number;
 }
 
@@ -109,12 +112,23 @@ interface PrefixItem {
   rel?: string;
   /** Absolute path on disk (files). */
   path?: string;
+  /**
+   * The file opened for reading (files): the walk takes a file's size, mode and identity from
+   * the open descriptor (no second lookup of its long path). The consumer closes it.
+   */
+  fd?: number;
   mode: number;
   size: number;
   linkname?: string;
 }
 
-/** The members of a prefix (without the buildinfo), in the order Spack writes them. */
+/** How prefix files are opened: read-only, never through a symlink put in their place. */
+const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0);
+
+/**
+ * The members of a prefix (without the buildinfo), in the order Spack writes them. Files come
+ * open (`fd`): the consumer closes each.
+ */
 function* walkPrefix(opts: PackOptions): Generator<PrefixItem> {
   const prefix = opts.prefix.replace(/\/+$/, "") || "/";
   const memberPrefix = (opts.memberPrefix ?? prefix).replace(/\/+$/, "");
@@ -173,19 +187,26 @@ function* walkPrefix(opts: PackOptions): Generator<PrefixItem> {
         continue;
       }
       if (!e.isFile()) continue; // devices, FIFOs, sockets
-      const s = lstatSync(p);
+      const fd = openSync(p, READ_FLAGS);
+      let s;
+      try {
+        s = fstatSync(fd);
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
       const id = `${s.dev}:${s.ino}`;
-      if (id === skipId) continue;
       const mode = s.mode & 0o100 ? 0o755 : 0o644;
-      if (s.nlink > 1) {
-        const first = seen.get(id);
+      const first = s.nlink > 1 ? seen.get(id) : undefined;
+      if (id === skipId || first !== undefined) {
+        closeSync(fd);
         if (first !== undefined) {
           yield { type: "link", name: n, rel: r, mode, size: 0, linkname: first };
-          continue;
         }
-        seen.set(id, n);
+        continue;
       }
-      yield { type: "file", name: n, rel: r, path: p, mode, size: s.size };
+      if (s.nlink > 1) seen.set(id, n);
+      yield { type: "file", name: n, rel: r, path: p, fd, mode, size: s.size };
     }
     for (let i = dirs.length - 1; i >= 0; i--) stack.push(dirs[i]);
   }
@@ -234,12 +255,11 @@ export async function* prefixEntries(
 ): AsyncGenerator<TarWriteEntry> {
   const matcher = new PrefixMatcher(prefixesToRelocate(opts.meta));
   for (const it of walkPrefix(opts)) {
-    if (it.type === "file" && !isInSpack(it.rel!)) {
-      const fd = openSync(it.path!, "r");
+    if (it.fd !== undefined) {
       try {
-        note(out.lists, it.rel!, classifyOpen(fd, it.size, matcher));
+        if (!isInSpack(it.rel!)) note(out.lists, it.rel!, classifyOpen(it.fd, it.size, matcher));
       } finally {
-        closeSync(fd);
+        closeSync(it.fd);
       }
       yield { header: headerOf(it), path: it.path };
       continue;
@@ -444,10 +464,17 @@ export function storedMember(data: Uint8Array, out: Uint8Array): Uint8Array {
 }
 
 /**
- * zlib's output chunk size for a block. Under Bun a 1 MiB chunk (a fresh buffer per call)
- * makes a block's compression three times slower than 128 KiB chunks joined at the end.
+ * zlib's output chunk size for `n` input bytes deflated as `how` says. Huffman-coded blocks
+ * (which shrink little) get room for the whole member (deflate's worst case adds 5 bytes per
+ * 16 KiB stored block, gzip 18 bytes of framing): one trip to the thread pool and back, not
+ * one per chunk. Other blocks get 128 KiB chunks: most shrink a lot, and a member keeps its
+ * chunk's whole buffer alive until it is emitted.
  */
-const GZIP_CHUNK = 128 << 10;
+function gzipChunk(n: number, how: Deflate): number {
+  return how.strategy === zlib().constants.Z_HUFFMAN_ONLY
+    ? Math.max(64 << 10, n + (n >> 10) + 1024)
+    : 128 << 10;
+}
 
 /**
  * One gzip member of `data` compressed on the thread pool, as zlib's output chunks (not
@@ -459,7 +486,7 @@ function gzipAsync(
 ): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
-    const z = zlib().createGzip({ ...how, chunkSize: GZIP_CHUNK });
+    const z = zlib().createGzip({ ...how, chunkSize: gzipChunk(data.length, how) });
     z.on("data", (c: Buffer) => chunks.push(new Uint8Array(c.buffer, c.byteOffset, c.byteLength)));
     z.on("error", reject);
     z.on("end", () => {
@@ -480,15 +507,32 @@ function gzipAsync(
 
 /**
  * Bytes in, gzip members out: input is gathered into `blockSize` blocks (reused once
- * compressed), each compressed on the thread pool with up to `parallel` at a time, and the
- * members are handed to `emit` in order. Producers call `put`/`zeros`/`file`, check `busy`
- * after each piece of work and `await settle()` when it is true, and `end()` last.
+ * compressed), each compressed on the thread pool, and the members are handed to `emit` in
+ * order. Producers call `put`/`zeros`/`reserve`/`commit`/`defer`, check `busy` after each piece
+ * of work and `await settle()` when it is true (`feed()` on their other turns), and `end()` last.
+ *
+ * The contents of big files are deferred (`defer`): their place in the stream is taken at
+ * once, but they are read into blocks only when the pool has room for them, a few at a time.
+ * The producer thus goes on with the files after them (small text files, say, which keep it
+ * busy and the pool idle) while the pool compresses them (executables, which are slow to
+ * compress): both keep busy. Members are still emitted in the order of the stream.
  */
 class BlockGzip {
   readonly #free: Uint8Array[] = [];
   #buf: Uint8Array;
   #fill = 0;
-  readonly #pending: Promise<Uint8Array[]>[] = [];
+  /** Deferred spans of the current block. */
+  #spans: Span[] = [];
+  /** Blocks not yet emitted, in the order of the stream. */
+  readonly #pending: Pending[] = [];
+  /** Blocks with deferred spans, not yet read and compressed, in the order of the stream. */
+  readonly #deferred: Pending[] = [];
+  /** Deferred files not yet read to their end. */
+  readonly #open = new Set<DeferredFile>();
+  /** Blocks on the thread pool. */
+  #inPool = 0;
+  /** Bytes of compressed members waiting to be emitted. */
+  #held = 0;
   #any = false;
   #paced = 0;
   /** Input bytes so far. */
@@ -503,34 +547,95 @@ class BlockGzip {
     this.#buf = new Uint8Array(blockSize);
   }
 
+  /**
+   * True when the producer should wait: `parallel` blocks on the pool, too many compressed
+   * members waiting for the ones before them, or too many deferred files open.
+   */
   get busy(): boolean {
-    return this.#pending.length >= this.parallel;
+    return this.#inPool >= this.parallel || this.#held > HOLD_MAX ||
+      this.#pending.length >= PENDING_MAX || this.#open.size >= OPEN_MAX;
   }
 
+  /** The current block is complete: compressed now, or queued when it has deferred spans. */
   #submit(): void {
-    const block = this.#buf;
+    const p: Pending = { len: this.#fill, held: 0, started: false } as Pending;
+    p.members = new Promise<Uint8Array[]>((resolve, reject) => {
+      p.resolve = resolve;
+      p.reject = reject;
+    });
+    p.members.catch(() => {}); // awaited in order by settle(); not unhandled meanwhile
+    this.#pending.push(p);
+    this.#any = true;
+    if (this.#spans.length) {
+      p.spans = this.#spans;
+      this.#spans = [];
+      this.#deferred.push(p);
+      let own = p.len;
+      for (const s of p.spans) own -= s.len;
+      // A block all of deferred bytes is given a buffer when it is read; this one goes on.
+      this.#fill = 0;
+      if (own === 0) return;
+      p.buf = this.#buf;
+    } else this.#compress(p, this.#buf);
+    this.#buf = this.#free.pop() ?? new Uint8Array(this.blockSize);
+    this.#fill = 0;
+  }
+
+  /** Compresses the `p.len` bytes of `block` for `p` (block given back to the free list). */
+  #compress(p: Pending, block: Uint8Array): void {
+    p.started = true;
     const size = this.blockSize;
-    const data = block.subarray(0, this.#fill);
+    const data = block.subarray(0, p.len);
     const how = deflateFor(data, this.level);
-    let p: Promise<Uint8Array[]>;
     if (how.level === 0) {
       // Stored (random data): framed here at once, into a reused buffer where the members are
       // consumed as they are emitted, so the block is free again and nothing is left as garbage.
       const out = this.recycle && data.length <= size
         ? this.#storedFree.pop() ?? this.#newStored()
         : new Uint8Array(storedMemberSize(data.length));
-      p = Promise.resolve([storedMember(data, out)]);
+      const m = storedMember(data, out);
       this.#free.push(block);
-    } else {
-      p = gzipAsync(data, how).finally(() => {
-        if (block.length === size) this.#free.push(block);
-      });
-      p.catch(() => {}); // awaited in order by settle(); not unhandled meanwhile
+      p.held = m.byteLength;
+      this.#held += p.held;
+      p.resolve([m]);
+      return;
     }
-    this.#pending.push(p);
-    this.#any = true;
-    this.#buf = this.#free.pop() ?? new Uint8Array(size);
-    this.#fill = 0;
+    this.#inPool++;
+    gzipAsync(data, how).finally(() => {
+      this.#inPool--;
+      if (block.length === size) this.#free.push(block);
+    }).then((ms) => {
+      for (const m of ms) p.held += m.buffer.byteLength;
+      this.#held += p.held;
+      p.resolve(ms);
+    }, p.reject);
+  }
+
+  /** Reads the deferred spans of the next queued block and compresses it. */
+  #readNext(): void {
+    const p = this.#deferred.shift()!;
+    const block = p.buf ?? this.#free.pop() ?? new Uint8Array(this.blockSize);
+    p.buf = undefined;
+    for (const s of p.spans!) {
+      const n = readAt(s.file.fd, block.subarray(s.at, s.at + s.len), s.len, s.pos);
+      if (n < s.len) throw s.file.shrank();
+      if (--s.file.spans === 0) {
+        this.#open.delete(s.file);
+        closeSync(s.file.fd);
+      }
+    }
+    p.spans = undefined;
+    this.#compress(p, block);
+  }
+
+  /**
+   * Hands queued blocks of deferred files to the pool while it has fewer than `room` blocks
+   * (default: a few, leaving room for the blocks the producer makes meanwhile).
+   */
+  feed(room = FEED_ROOM): void {
+    while (this.#deferred.length && this.#inPool < room && this.#held <= HOLD_MAX) {
+      this.#readNext();
+    }
   }
 
   /** Buffers of stored members, reused once emitted (when `recycle`). */
@@ -550,7 +655,12 @@ class BlockGzip {
   recycle = false;
 
   async #emitNext(): Promise<void> {
-    for (const m of await this.#pending.shift()!) {
+    const p = this.#pending[0];
+    if (!p.started) this.#readNext(); // the first queued block is this one
+    const ms = await p.members;
+    this.#pending.shift();
+    this.#held -= p.held;
+    for (const m of ms) {
       await this.emit(m);
       if (this.recycle && this.#stored.has(m.buffer)) {
         this.#storedFree.push(new Uint8Array(m.buffer));
@@ -560,6 +670,13 @@ class BlockGzip {
 
   /** Copies `b` in. */
   put(b: Uint8Array): void {
+    if (this.#fill + b.byteLength < this.blockSize) {
+      // The common case (a tar header, a small file): no views to make.
+      this.#buf.set(b, this.#fill);
+      this.#fill += b.byteLength;
+      this.total += b.byteLength;
+      return;
+    }
     let off = 0;
     while (off < b.byteLength) {
       const n = Math.min(this.blockSize - this.#fill, b.byteLength - off);
@@ -597,22 +714,43 @@ class BlockGzip {
     if (this.#fill === this.blockSize) this.#submit();
   }
 
-  /** Reads `size` bytes of the open file `fd` (from offset 0) straight into the blocks. */
-  async file(fd: number, size: number, shrank: () => Error): Promise<void> {
+  /**
+   * The `size` bytes of the open file `fd` (from offset 0), read later (see the class); the
+   * descriptor is closed once they are read, or by `dispose()`. `shrank` is thrown should the
+   * file be shorter by then.
+   */
+  defer(fd: number, size: number, shrank: () => Error): void {
+    const file: DeferredFile = { fd, spans: 0, shrank };
+    this.#open.add(file);
     let pos = 0;
     while (pos < size) {
-      const want = Math.min(size - pos, this.blockSize - this.#fill);
-      const n = readSync(fd, this.#buf, this.#fill, want, pos);
-      if (n <= 0) throw shrank();
+      const n = Math.min(size - pos, this.blockSize - this.#fill);
+      this.#spans.push({ file, pos, at: this.#fill, len: n });
+      file.spans++;
       pos += n;
-      this.commit(n);
-      if (this.busy) await this.settle();
+      this.#fill += n;
+      this.total += n;
+      if (this.#fill === this.blockSize) this.#submit();
+    }
+    if (file.spans === 0) {
+      this.#open.delete(file);
+      closeSync(fd);
     }
   }
 
-  /** Hands out finished members until fewer than `parallel` are in flight. */
+  /** Closes the files of deferred spans not read (after a failure). */
+  dispose(): void {
+    for (const f of this.#open) closeSync(f.fd);
+    this.#open.clear();
+  }
+
+  /** Hands out finished members until the producer need not wait. */
   async settle(): Promise<void> {
-    while (this.#pending.length >= this.parallel) await this.#emitNext();
+    for (;;) {
+      this.feed();
+      if (!this.busy) break;
+      await this.#emitNext();
+    }
     this.pace();
   }
 
@@ -622,15 +760,79 @@ class BlockGzip {
     this.#paced = this.total;
   }
 
-  /** Told the input bytes after each wait (for big files read straight in). */
+  /** Told the input bytes after each wait. */
   pacer?: MemoryPacer;
 
   /** Compresses what is left and hands out every member. */
   async end(): Promise<void> {
     if (this.#fill > 0 || !this.#any) this.#submit();
-    while (this.#pending.length) await this.#emitNext();
+    while (this.#pending.length) {
+      this.feed(this.parallel);
+      await this.#emitNext();
+    }
   }
 }
+
+/** A block not yet emitted. */
+interface Pending {
+  /** Its bytes in the stream (a full block but for the last). */
+  len: number;
+  /** Its members, once compressed. */
+  members: Promise<Uint8Array[]>;
+  resolve: (ms: Uint8Array[]) => void;
+  reject: (e: unknown) => void;
+  /** True once read and handed to compression. */
+  started: boolean;
+  /** Bytes of its members once compressed (until emitted). */
+  held: number;
+  /** Until read: the block's buffer (holding the bytes around the spans) and the spans. */
+  buf?: Uint8Array;
+  spans?: Span[];
+}
+
+/** A file whose contents are deferred. */
+interface DeferredFile {
+  fd: number;
+  /** Spans not yet read. */
+  spans: number;
+  shrank: () => Error;
+}
+
+/** Bytes `pos..pos+len` of a deferred file, at offset `at` of a block. */
+interface Span {
+  file: DeferredFile;
+  pos: number;
+  at: number;
+  len: number;
+}
+
+/** Blocks of deferred files on the pool at once while the producer goes on. */
+const FEED_ROOM = 3;
+
+/** Bytes of compressed members that may wait for the ones before them to be emitted. */
+const HOLD_MAX = 4 << 20;
+
+/** Blocks that may wait to be emitted (most of them deferred, holding no buffer). */
+const PENDING_MAX = 4096;
+
+/** Deferred files open at once, at most (each holds a descriptor). */
+const OPEN_MAX = 64;
+
+/**
+ * Blocks on the thread pool at most by default (its threads busy, a few queued): big files
+ * are deferred (see `BlockGzip`), so this need not cover the run-ahead.
+ */
+const PARALLEL = 6;
+
+/**
+ * Input bytes the producer takes in between two turns of the event loop when it does not
+ * wait for the pool anyway: the pool's results are taken (and its threads given more work)
+ * only on those turns.
+ */
+const YIELD_EVERY = 256 << 10;
+
+/** A turn of the event loop. */
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 /**
  * Input bytes between two looks at the resident set: stored blocks leave no garbage, and each
@@ -638,43 +840,75 @@ class BlockGzip {
  */
 const PACE_EVERY = 4 << 20;
 
+/**
+ * Resident bytes under which packing asks for no collection: above the pacer's default, as
+ * the blocks in flight and the hashing worker take their share, and a full collection costs
+ * tens of milliseconds of the main thread; the peak stays well under 150 MB.
+ */
+const PACE_LIMIT = 112 << 20;
+
 /** Packs the prefix into `z` (tar framing and file contents); fills `out`. */
 async function packInto(opts: PackOptions, out: PackResult, z: BlockGzip): Promise<void> {
+  try {
+    await packFiles(opts, out, z);
+  } finally {
+    z.dispose();
+  }
+}
+
+/** {@link packInto} proper. */
+async function packFiles(opts: PackOptions, out: PackResult, z: BlockGzip): Promise<void> {
   const matcher = new PrefixMatcher(prefixesToRelocate(opts.meta));
   const lists = out.lists;
   // Compressed members and per-file objects are garbage the collector would leave to pile
   // up: collections when memory grows keep the peak flat whatever the size.
-  z.pacer = new MemoryPacer({ every: PACE_EVERY });
+  z.pacer = new MemoryPacer({ every: PACE_EVERY, limit: PACE_LIMIT });
+  let turned = 0;
   for (const it of walkPrefix(opts)) {
-    for (const b of tarHeaderBlocks(headerOf(it), it.size)) z.put(b);
-    if (it.type === "symlink") noteLink(lists, it, matcher);
-    if (it.type !== "file") continue;
+    const fd = it.fd;
+    if (fd === undefined) {
+      for (const b of tarHeaderBlocks(headerOf(it), it.size)) z.put(b);
+      if (it.type === "symlink") noteLink(lists, it, matcher);
+      continue;
+    }
     const rel = it.rel!;
     const size = it.size;
     const shrank = () =>
       new InvalidDataError(
         `Cannot pack "${opts.prefix}": file "${rel}" changed while it was read (shorter than ${size} bytes)`,
       );
-    const fd = openSync(it.path!, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
+    let deferred = false;
     try {
-      if (isInSpack(rel)) await z.file(fd, size, shrank);
-      else if (size <= READ_WHOLE) {
+      for (const b of tarHeaderBlocks(headerOf(it), size)) z.put(b);
+      const classified = !isInSpack(rel);
+      if (size > READ_WHOLE) {
+        // Classified from its first bytes (text searched in windows), read when the pool has
+        // room for it.
+        if (classified) note(lists, rel, classifyOpen(fd, size, matcher));
+        z.defer(fd, size, shrank);
+        deferred = true;
+      } else {
         // Read once, into the tar block itself when it fits there, and classified in place.
         const into = z.reserve(size) ?? window.subarray(0, size);
         if (readAt(fd, into, size, 0) < size) throw shrank();
-        note(lists, rel, relocationOf(into, matcher));
+        if (classified) note(lists, rel, relocationOf(into, matcher));
         if (into.buffer === window.buffer) z.put(into);
         else z.commit(size);
-      } else {
-        note(lists, rel, classifyOpen(fd, size, matcher));
-        await z.file(fd, size, shrank);
       }
     } finally {
-      closeSync(fd);
+      if (!deferred) closeSync(fd);
     }
     z.zeros(tarPadding(size));
     z.pace();
     if (z.busy) await z.settle();
+    else if (z.total - turned > YIELD_EVERY) {
+      await nextTurn();
+      z.feed();
+    } else {
+      z.feed();
+      continue;
+    }
+    turned = z.total;
   }
   const info = buildinfoEntry(opts, out);
   for (const b of tarHeaderBlocks(info.header, info.body.length)) z.put(b);
@@ -697,7 +931,7 @@ export function parallelGzipStream(
       z = new BlockGzip(
         opts.level ?? 6,
         opts.blockSize ?? 1 << 20,
-        Math.max(1, opts.parallel ?? 3),
+        Math.max(1, opts.parallel ?? PARALLEL),
         (m) => c.enqueue(m),
       );
     },
@@ -722,7 +956,7 @@ function blockGzip(opts: PackOptions, emit: (m: Uint8Array) => void | Promise<vo
   return new BlockGzip(
     opts.level ?? 6,
     opts.blockSize ?? 1 << 20,
-    Math.max(1, opts.parallel ?? 3),
+    Math.max(1, opts.parallel ?? PARALLEL),
     emit,
   );
 }
@@ -777,6 +1011,9 @@ export function packPrefix(
   return { stream, result };
 }
 
+/** Output bytes from which {@link packToFile} hashes on a worker (when one can be had). */
+const TAIL_HASH_FROM = 16 << 20;
+
 /** A packed tarball in a local file with its descriptor. */
 export interface PackedFile extends PackResult {
   path: string;
@@ -789,7 +1026,10 @@ export interface PackedFile extends PackResult {
  */
 export async function packToFile(opts: PackOptions, path: string): Promise<PackedFile> {
   const out = newResult();
-  const hash = newSha256();
+  // Hashed here while small; past TAIL_HASH_FROM bytes a worker hashes the file behind the
+  // writes (from the start again), off the thread that packs.
+  let hash: Sha256 | undefined = newSha256();
+  let tail: TailHasher | undefined;
   let size = 0;
   const fd = openSync(
     path,
@@ -798,13 +1038,18 @@ export async function packToFile(opts: PackOptions, path: string): Promise<Packe
   );
   try {
     const z = blockGzip(opts, (m) => {
-      hash.update(m);
       for (let off = 0; off < m.byteLength;) off += writeSync(fd, m, off);
       size += m.byteLength;
+      if (tail) tail.written(size);
+      else {
+        hash!.update(m);
+        if (size >= TAIL_HASH_FROM && (tail = TailHasher.start(path))) hash = undefined;
+      }
     });
     z.recycle = true; // each member is written before emit returns
     await packInto(opts, out, z);
   } catch (e) {
+    tail?.close();
     closeSync(fd);
     try {
       unlinkSync(path);
@@ -812,12 +1057,21 @@ export async function packToFile(opts: PackOptions, path: string): Promise<Packe
     throw e;
   }
   closeSync(fd);
+  let checksum: string;
+  try {
+    checksum = tail ? await tail.digest(size) : hash!.digestHex();
+  } catch (e) {
+    try {
+      unlinkSync(path);
+    } catch { /* already gone */ }
+    throw e;
+  }
   return {
     ...out,
     path,
     descriptor: {
       mediaType: MEDIA_TYPES.tarball,
-      checksum: hash.digestHex(),
+      checksum,
       checksumAlgorithm: "sha256",
       size,
       compression: "gzip",
