@@ -172,6 +172,8 @@ export interface ClosureOptions {
   noDeps?: boolean;
   /** The DAG hashes marked explicit (default: every root). */
   explicit?: Set<string>;
+  /** Told of each job as it takes its place in the order (after its dependencies). */
+  onOrdered?: (job: Job) => void;
 }
 
 /**
@@ -220,6 +222,7 @@ export async function fetchClosure(
         for (const [h, n] of further) visit(h, n, source).catch(() => {});
         await Promise.all(direct.map(([h, n]) => visit(h, n, source)));
         order.push(hash); // after its dependencies
+        o.onOrdered?.(jobs.get(hash)!);
       })();
       visiting.set(hash, p);
     }
