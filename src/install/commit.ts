@@ -93,7 +93,8 @@ function externalRecord(node: SpecNode, now: number, explicit: boolean): Install
 
 function newRecord(job: Job, now: number): InstallRecord {
   return {
-    spec: dbSpec(job.node),
+    // Written into the database as it is; the journal's JSON.stringify writes the dict.
+    spec: job.record as unknown as Record<string, unknown>,
     ref_count: 0,
     path: job.prefix,
     installed: true,

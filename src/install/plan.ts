@@ -17,7 +17,13 @@ import { signatureWarning } from "../layout/_read.ts";
 import { specsToRelocate } from "../spec/traverse.ts";
 import type { SpecNode } from "../spec/types.ts";
 import { buildSpecHash, spliceLookup } from "./splice.ts";
-import type { InstallSource, Job, OnProgress, RelocSpec } from "./types.ts";
+import {
+  DbSpecText,
+  type InstallSource,
+  type Job,
+  type OnProgress,
+  type RelocSpec,
+} from "./types.ts";
 
 /** Spack 1.x's default install tree projection. */
 export const DEFAULT_PROJECTION =
@@ -258,7 +264,10 @@ function addJob(
   const toRelocate = specsToRelocate(own, hash);
   const buildHash = buildSpecHash(ownNode);
   jobs.set(hash, {
-    node: ownNode,
+    // The node without its dict's tree of objects (thousands of packages are held until the
+    // commit): its text is what the database needs.
+    node: { ...ownNode, dependencies: [], raw: { arch: ownNode.raw.arch } },
+    record: new DbSpecText(ownNode.raw),
     prefix: prefixOf(ownNode),
     source,
     explicit: false,
