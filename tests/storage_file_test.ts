@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { NotFoundError } from "../src/errors.ts";
+import { collect } from "../src/core/streams.ts";
 import { FileStore } from "../src/storage/file.ts";
 import { MemoryStore } from "../src/storage/memory.ts";
 import { openStore } from "../src/storage/open.ts";
@@ -78,6 +79,14 @@ Deno.test("file store: a small file reads as one chunk; an absent one is NotFoun
     assert.deepEqual(chunks[0], bytes);
     await assert.rejects(() => store.read("blobs/sha256/ab/absent"), NotFoundError);
     await assert.rejects(() => store.read("blobs/sha256/ab/small/below"), /Cannot access/);
+    // Read when read, not when opened (a stream opened ahead of its turn holds no bytes): a
+    // file gone in between is a NotFoundError naming it.
+    const ahead = await store.read("blobs/sha256/ab/small");
+    await rm(join(root, "blobs/sha256/ab/small"));
+    await assert.rejects(
+      () => collect(ahead),
+      (e) => e instanceof NotFoundError && /ab\/small/.test(e.message),
+    );
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -51,31 +51,41 @@ export class FileStore implements Store {
   async read(path: string, opts?: StoreCallOptions): Promise<ReadableStream<Uint8Array>> {
     opts?.signal?.throwIfAborted();
     const p = this.localPath(path);
+    const openError = (e: unknown) =>
+      (e as NodeJS.ErrnoException).code === "ENOENT" ||
+        (e as NodeJS.ErrnoException).code === "EISDIR"
+        ? new NotFoundError(`Cannot read "${path}": no such file in ${this.url.href}`, { cause: e })
+        : wrap(e, path);
     // A small file (a manifest, a spec, a small package's tarball) is read at once into one
-    // chunk: a stream of file reads costs about five times the time, and its garbage, over
+    // chunk when the first chunk is asked for (a stream opened ahead of its turn holds no
+    // bytes): a stream of file reads costs about five times the time, and its garbage, over
     // the thousands of files of a many-package install, stays as resident memory.
-    let small: Uint8Array | undefined;
+    let small = false;
     try {
       const st = statSync(p);
-      if (st.isFile() && st.size <= SMALL_FILE) small = readFileSync(p);
+      small = st.isFile() && st.size <= SMALL_FILE;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw wrap(e, path);
       // Absent: the open below says so.
     }
     if (small) {
-      const chunk = new Uint8Array(small.buffer, small.byteOffset, small.byteLength);
       return new ReadableStream<Uint8Array>({
-        start(c) {
-          if (chunk.byteLength) c.enqueue(chunk);
+        pull(c) {
+          let bytes: Uint8Array;
+          try {
+            bytes = readFileSync(p);
+          } catch (e) {
+            throw openError(e);
+          }
+          if (bytes.byteLength) {
+            c.enqueue(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+          }
           c.close();
         },
-      });
+      }, { highWaterMark: 0 });
     }
     const fh = await open(p, "r").catch((e) => {
-      throw (e as NodeJS.ErrnoException).code === "ENOENT" ||
-          (e as NodeJS.ErrnoException).code === "EISDIR"
-        ? new NotFoundError(`Cannot read "${path}": no such file in ${this.url.href}`, { cause: e })
-        : wrap(e, path);
+      throw openError(e);
     });
     // The stream owns the handle (and closes it): a bare descriptor would leave the FileHandle
     // to the garbage collector, which under Bun closes the descriptor while it is being read.
