@@ -288,7 +288,8 @@ export async function commitJobs(db: InstallDatabase, todo: Job[], c: CommitCont
       // the database write is completed by the next run (recoverKilledCommits).
       writeFileSync(
         join(c.runDir, COMMIT_JOURNAL),
-        JSON.stringify(todo.map((job) => ({
+        // Compact JSON; each spec goes in as its text (not parsed again to be written).
+        pyJsonDumps(todo.map((job) => ({
           hash: job.node.hash,
           record: { ...newRecord(job, now), explicit: job.explicit },
         }))),
