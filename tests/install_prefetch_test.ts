@@ -6,7 +6,7 @@
  */
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "./_fixtures.ts";
@@ -25,7 +25,7 @@ import type { ReadStore } from "../src/storage/store.ts";
 
 const N = 40;
 
-Deno.test("install requests the first tarballs while it plans, and none of installed packages", async () => {
+Deno.test("install requests the first tarballs while it plans, none of installed packages; the database has each node dict", async () => {
   const dir = mkdtempSync(join(tmpdir(), "spackle-install-prefetch-"));
   try {
     const tree = join(dir, "tree");
@@ -65,6 +65,14 @@ Deno.test("install requests the first tarballs while it plans, and none of insta
       tarballPaths.add((await mirror.entry(s.hash, { requireSignature: false })).tarballPath);
     }
     const isTarball = (p: string) => tarballPaths.has(p);
+    // Each record's spec is the node dict as its spec file has it (kept as text meanwhile).
+    const db = JSON.parse(readFileSync(join(root, ".spack-db", "index.json"), "utf8"));
+    for (const s of res.specs) {
+      const node = (await mirror.entry(s.hash, { requireSignature: false })).spec.nodes.get(
+        s.hash,
+      )!;
+      assert.equal(JSON.stringify(db.database.installs[s.hash].spec), JSON.stringify(node.raw));
+    }
     reads.push(...during);
     const tarballs = reads.filter((r) => isTarball(r.path));
     assert.equal(tarballs.length, N, "one request a package");
