@@ -4,6 +4,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { NotFoundError } from "../src/errors.ts";
+import { collect } from "../src/core/streams.ts";
 import { FileStore } from "../src/storage/file.ts";
 import { MemoryStore } from "../src/storage/memory.ts";
 import { openStore } from "../src/storage/open.ts";
@@ -62,4 +64,30 @@ Deno.test({
       await rm(other, { recursive: true, force: true });
     }
   },
+});
+
+Deno.test("file store: a small file reads as one chunk; an absent one is NotFoundError", async () => {
+  const root = await mkdtemp(join(tmpdir(), "spackle-store-"));
+  try {
+    const store = new FileStore(pathToFileURL(root));
+    const bytes = new Uint8Array(200_000).map((_, i) => (i * 31) % 251);
+    await mkdir(join(root, "blobs/sha256/ab"), { recursive: true });
+    await writeFile(join(root, "blobs/sha256/ab/small"), bytes);
+    const chunks: Uint8Array[] = [];
+    for await (const c of await store.read("blobs/sha256/ab/small")) chunks.push(c);
+    assert.equal(chunks.length, 1, "read at once");
+    assert.deepEqual(chunks[0], bytes);
+    await assert.rejects(() => store.read("blobs/sha256/ab/absent"), NotFoundError);
+    await assert.rejects(() => store.read("blobs/sha256/ab/small/below"), /Cannot access/);
+    // Read when read, not when opened (a stream opened ahead of its turn holds no bytes): a
+    // file gone in between is a NotFoundError naming it.
+    const ahead = await store.read("blobs/sha256/ab/small");
+    await rm(join(root, "blobs/sha256/ab/small"));
+    await assert.rejects(
+      () => collect(ahead),
+      (e) => e instanceof NotFoundError && /ab\/small/.test(e.message),
+    );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 });

@@ -39,6 +39,18 @@ export class PyFloat {
   constructor(readonly value: number) {}
 }
 
+/**
+ * A value already written by `pyJsonDumps` with its default (compact) options: a compact
+ * `pyJsonDumps` puts the text in as it is, another writes the value it holds, as
+ * `JSON.stringify` does. Keeping a large dict as its text takes a fraction of its memory.
+ */
+export class PyJsonText {
+  constructor(readonly text: string) {}
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+}
+
 /** A number as Python's `repr(float)` writes it (`1.0`, `1e-05`, `1e+16`, `0.0001`). */
 export function pyFloat(n: number): string {
   if (Number.isNaN(n)) return "NaN";
@@ -89,6 +101,7 @@ export interface PyJsonOptions {
 export function pyJsonDumps(value: unknown, opts: PyJsonOptions = {}): string {
   const ind = opts.indent;
   const [itemSep, keySep] = opts.separators ?? (ind === undefined ? [",", ":"] : [",", ": "]);
+  const compact = ind === undefined && itemSep === "," && keySep === ":";
   const open = (depth: number) => ind === undefined ? "" : "\n" + " ".repeat(ind * depth);
   const join = ind === undefined
     ? (parts: string[], _depth: number, l: string, r: string) => l + parts.join(itemSep) + r
@@ -101,6 +114,7 @@ export function pyJsonDumps(value: unknown, opts: PyJsonOptions = {}): string {
     if (typeof v === "number") return pyNumber(v);
     if (typeof v === "bigint") return v.toString();
     if (v instanceof PyFloat) return pyFloat(v.value);
+    if (v instanceof PyJsonText) return compact ? v.text : write(v.toJSON(), depth);
     if (Array.isArray(v)) {
       if (v.length === 0) return "[]";
       return join(v.map((x) => write(x, depth + 1)), depth, "[", "]");

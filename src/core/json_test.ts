@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PyFloat, pyFloat, pyJsonDumps, pyJsonString } from "./json.ts";
+import { PyFloat, pyFloat, pyJsonDumps, pyJsonString, PyJsonText } from "./json.ts";
 
 const VALUE = {
   name: 'a\u00e9\u{1F600}\u007f\u0001/"\\',
@@ -66,4 +66,19 @@ Deno.test("pyFloat and PyFloat write numbers as Python's repr(float)", () => {
   assert.equal(pyFloat(123456789012345.6), "123456789012345.6");
   assert.equal(pyFloat(-2.5), "-2.5");
   assert.equal(pyJsonDumps({ t: new PyFloat(2) }), '{"t":2.0}');
+});
+
+Deno.test("pyJsonDumps puts a PyJsonText in as it is when compact, else writes its value", () => {
+  const dict = { name: "zlib", "é": [1, 2.5, null], params: { on: true, cflags: [] } };
+  const text = new PyJsonText(pyJsonDumps(dict));
+  assert.equal(pyJsonDumps({ spec: text, n: 1 }), pyJsonDumps({ spec: dict, n: 1 }));
+  assert.equal(
+    pyJsonDumps({ spec: text }, { indent: 2 }),
+    pyJsonDumps({ spec: dict }, { indent: 2 }),
+  );
+  assert.equal(
+    pyJsonDumps({ spec: text }, { separators: [", ", ": "] }),
+    pyJsonDumps({ spec: dict }, { separators: [", ", ": "] }),
+  );
+  assert.deepEqual(JSON.parse(JSON.stringify({ spec: text })), { spec: dict });
 });

@@ -18,6 +18,7 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import process from "node:process";
 import { InvalidDataError } from "../errors.ts";
+import { MemoryPacer } from "../core/memory_pacer.ts";
 import { dagHashBitPrefix, type HeldLock, lockRange } from "../core/posix_lock.ts";
 import { type IndexDb, parseIndexDb } from "./db.ts";
 import { buildIndexJson, type IndexWriteRecord } from "./writer.ts";
@@ -224,7 +225,10 @@ export class InstallDatabase {
     // Spack's temporary name: index.json.<host>.<pid>.temp
     const tmp = `${this.indexPath}.${hostname()}.${process.pid}.temp`;
     try {
-      writeFileSync(tmp, buildIndexJson(records, { kind: "install" }), { mode: 0o644 });
+      // Written while an install holds its packages: collections are asked for with little
+      // headroom, so that the database's garbage does not add to the run's peak.
+      const pacer = new MemoryPacer({ headroom: 2 << 20 });
+      writeFileSync(tmp, buildIndexJson(records, { kind: "install", pacer }), { mode: 0o644 });
       renameSync(tmp, this.indexPath);
     } catch (e) {
       rmSync(tmp, { force: true });

@@ -38,6 +38,8 @@ export interface IndexWriteRecord {
 /** What kind of database to write. */
 export interface BuildIndexOptions {
   kind: "buildcache" | "install";
+  /** Paces the collections while records are written (default: a `MemoryPacer` of its own). */
+  pacer?: MemoryPacer;
 }
 
 /** The database version written. */
@@ -96,7 +98,7 @@ export function buildIndexJson(
   // Serialised a record at a time (the text of one compact object is the concatenation of its
   // members'), with collections paced: serialising tens of thousands of records at once leaves
   // garbage many times the index's size, which Bun collects late.
-  const pacer = new MemoryPacer();
+  const pacer = opts.pacer ?? new MemoryPacer();
   const parts: string[] = [];
   for (const r of records) {
     const installs: Record<string, Obj> = {};

@@ -93,7 +93,8 @@ function externalRecord(node: SpecNode, now: number, explicit: boolean): Install
 
 function newRecord(job: Job, now: number): InstallRecord {
   return {
-    spec: dbSpec(job.node),
+    // Written into the database as it is; the journal's JSON.stringify writes the dict.
+    spec: job.record as unknown as Record<string, unknown>,
     ref_count: 0,
     path: job.prefix,
     installed: true,
@@ -287,7 +288,8 @@ export async function commitJobs(db: InstallDatabase, todo: Job[], c: CommitCont
       // the database write is completed by the next run (recoverKilledCommits).
       writeFileSync(
         join(c.runDir, COMMIT_JOURNAL),
-        JSON.stringify(todo.map((job) => ({
+        // Compact JSON; each spec goes in as its text (not parsed again to be written).
+        pyJsonDumps(todo.map((job) => ({
           hash: job.node.hash,
           record: { ...newRecord(job, now), explicit: job.explicit },
         }))),

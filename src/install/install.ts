@@ -159,17 +159,24 @@ export async function installSpecs(
   const readOpts = { signal: opts.signal, requireSignature: !opts.allowUnsigned };
   if (queries.length === 0) throw new UsageError("Cannot install: no spec given");
   checkRoot(root);
+  // The tarballs of the first packages to stage are requested while the plan is made.
+  const prefetch = new TarballPrefetch(16 * (opts.jobs ?? 4), opts.signal);
   const db = new InstallDatabase(root, {
     lockTimeout: opts.lockTimeout,
     signal: opts.signal,
-    onWait: (message) => progress({ phase: "wait", message }),
+    onWait: (message) => {
+      // Waiting for another process: the responses requested ahead would time out unread.
+      prefetch.cancel();
+      progress({ phase: "wait", message });
+    },
     onWarning: (message) => progress({ phase: "warning", message }),
   });
   // Nothing is written into the root before the first package is staged.
-
+  try {
   // Plan: the roots, and the metadata of their runtime closure.
   progress({ phase: "resolve" });
   const roots = await findRoots(sources, queries, opts.signal);
+    prefetch.skip(installedHashes(db));
   const getEntry = entryGetter(sources, readOpts, progress);
   const { jobs, order } = await fetchClosure(roots, getEntry, {
     root,
@@ -177,12 +184,94 @@ export async function installSpecs(
     jobs: opts.jobs ?? 4,
     noDeps: opts.noDeps,
     explicit: opts.explicit,
+      onOrdered: (job) => prefetch.offer(job),
   });
 
   // Checks: skip what is installed already; refuse prefixes that exist but are not recorded.
   const { todo, result, needsWrite } = await checkPlan(db, jobs, order, roots, opts, progress);
   if (!needsWrite) return { root, specs: result };
+    return await stageAndCommit(
+      db,
+      { root, projection, opts, progress, jobs, getEntry, prefetch },
+      todo,
+      roots,
+      result,
+    );
+  } finally {
+    prefetch.cancel(); // those not taken
+  }
+}
 
+/** The hashes the tree's database lists as installed (none when it has no database). */
+function installedHashes(db: InstallDatabase): Set<string> {
+  if (!db.exists()) return new Set();
+  try {
+    const { installs } = db.peek().data;
+    return new Set(Object.keys(installs).filter((h) => installs[h]?.installed === true));
+  } catch {
+    return new Set(); // the checks report a damaged database
+  }
+}
+
+/**
+ * Tarball requests sent while the plan is made: the first `window` packages of the staging
+ * order (dependencies first) that are not installed already are opened as soon as their
+ * place in the order is known, so that their round trips overlap the plan's metadata reads
+ * rather than follow them. Their responses wait unread for their turn; those not taken are
+ * cancelled.
+ */
+class TarballPrefetch {
+  readonly opened = new Map<Job, Promise<ReadableStream<Uint8Array>>>();
+  #left: number;
+  #skip = new Set<string>();
+  readonly #signal?: AbortSignal;
+
+  constructor(window: number, signal?: AbortSignal) {
+    this.#left = window;
+    this.#signal = signal;
+  }
+
+  /** Hashes not to request (installed already). */
+  skip(hashes: Set<string>): void {
+    this.#skip = hashes;
+  }
+
+  offer(job: Job): void {
+    // A spliced spec's tarball is its build spec's, read when its turn comes.
+    if (this.#left <= 0 || !job.tarball || job.splice || this.#skip.has(job.node.hash)) return;
+    this.#left--;
+    const p = job.tarball.open({ signal: this.#signal });
+    p.catch(() => {}); // reported when the package takes it
+    this.opened.set(job, p);
+  }
+
+  /** Takes the request opened for `job`, if any. */
+  take(job: Job): Promise<ReadableStream<Uint8Array>> | undefined {
+    const p = this.opened.get(job);
+    this.opened.delete(job);
+    return p;
+  }
+
+  /** Cancels every request not taken, and sends no more. */
+  cancel(): void {
+    this.#left = 0;
+    for (const p of this.opened.values()) p.then((s) => s.cancel()).catch(() => {});
+    this.opened.clear();
+  }
+}
+
+/** What {@link stageAndCommit} needs of the run. */
+type RunContext = Omit<StageContext, "runDir" | "pacer">;
+
+/** Stages the jobs and commits them (what the run writes into the root). */
+async function stageAndCommit(
+  db: InstallDatabase,
+  run: RunContext,
+  todo: Job[],
+  roots: Root[],
+  result: InstalledSpec[],
+): Promise<InstallResult> {
+  const { root, opts, progress } = run;
   // From here on the root is written to: what this run creates is removed if it fails.
   const created = createdPaths(root);
   const locks: HeldLock[] = [];
@@ -210,10 +299,12 @@ export async function installSpecs(
     if (!opts.overwrite) refuseUnrecorded(todo, db.indexPath);
     // One pacer for the extractions running at once (their garbage adds up) and the hooks
     // after them. Extraction makes two bytes of garbage per byte of poorly compressible data:
-    // 12 MiB of headroom keeps collections few for big packages and the peak low for many
-    // small ones (2,000 packages: about 10 MB less than with 24 MiB).
-    const pacer = new MemoryPacer({ headroom: 12 << 20 });
-    const ctx = { root, projection, runDir, opts, progress, jobs, getEntry, pacer };
+    // 12 MiB of headroom keeps collections few for big packages; a run of many small ones
+    // (whose plan already holds a high floor) gets 4 MiB: they make little garbage each, and
+    // the peak stays low (2,000 packages: about 5 MB less than with 8 MiB on average, and no
+    // outliers 10 MB above, for about 7% more CPU).
+    const pacer = new MemoryPacer({ headroom: (todo.length > 64 ? 4 : 12) << 20 });
+    const ctx = { ...run, runDir, pacer };
     await stageJobs(todo, ctx);
     finishStaged(todo, root, pacer);
     if (opts.overwrite) await canExchangePaths();
@@ -306,6 +397,8 @@ interface StageContext {
   jobs: Map<string, Job>;
   getEntry: GetEntry;
   pacer: MemoryPacer;
+  /** The tarball requests sent during the plan. */
+  prefetch: TarballPrefetch;
 }
 
 /**
@@ -323,6 +416,8 @@ async function stageJobs(todo: Job[], ctx: StageContext): Promise<void> {
   const openAhead = (job: Job | undefined) => {
     // A spliced spec's tarball is its build spec's, read when its turn comes.
     if (!job?.tarball || job.splice || ahead.has(job)) return;
+    const early = ctx.prefetch.take(job);
+    if (early) return void ahead.set(job, early);
     const p = job.tarball.open({ signal: opts.signal });
     p.catch(() => {}); // reported when the package takes it
     ahead.set(job, p);

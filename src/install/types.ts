@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { pyJsonDumps, PyJsonText } from "../core/json.ts";
 import type { Entry, EntryRef, ReadOptions } from "../layout/types.ts";
 import type { SpecNode } from "../spec/types.ts";
 import type { TargetCheck } from "./target.ts";
@@ -103,7 +104,13 @@ export interface RelocSpec {
  * the package is staged.
  */
 export interface Job {
+  /**
+   * The package's node, its dict reduced to the `arch` the target checks read and without
+   * dependencies: the whole dict is kept as its text (`record`), a fraction of its memory.
+   */
   node: SpecNode;
+  /** The node dict as the install database records it (its written text). */
+  record: DbSpecText;
   prefix: string;
   source: InstallSource;
   explicit: boolean;
@@ -131,6 +138,24 @@ export interface Job {
   stagingDir?: string;
   /** Installed from its build spec's tarball. */
   spliced?: boolean;
+}
+
+/**
+ * A node dict kept as its text (`pyJsonDumps`), written into the database as it is, with the
+ * hashes its `dependencies` list (what the database's reference counts read of it).
+ */
+export class DbSpecText extends PyJsonText {
+  readonly dependencies?: { hash?: string }[];
+  constructor(dict: Record<string, unknown>) {
+    super(pyJsonDumps(dict));
+    const deps = dict.dependencies;
+    if (Array.isArray(deps)) {
+      this.dependencies = deps.map((d) => {
+        const hash = (d as { hash?: unknown } | null)?.hash;
+        return { hash: typeof hash === "string" ? hash : undefined };
+      });
+    }
+  }
 }
 
 /** A progress callback. */

@@ -1,0 +1,91 @@
+/**
+ * The tarballs of the first packages to stage are requested while the plan is made, not after
+ * it (and after the checks and Spack's prefix locks): a slow link's round trips overlap the
+ * metadata reads. Packages installed already are not requested. A store that records its reads
+ * (and whether the install had taken its prefix locks by then) shows both.
+ */
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO_ROOT } from "./_fixtures.ts";
+import {
+  dbSource,
+  installSpecs,
+  openMirror,
+  openStore,
+  pushSpecs,
+  specsToPush,
+  type Store,
+  updateIndex,
+  V3Writer,
+} from "../mod.ts";
+import type { ReadStore } from "../src/storage/store.ts";
+
+const N = 40;
+
+Deno.test("install requests the first tarballs while it plans, none of installed packages; the database has each node dict", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "spackle-install-prefetch-"));
+  try {
+    const tree = join(dir, "tree");
+    const names = execFileSync(
+      join(REPO_ROOT, "node_modules/.bin/deno"),
+      ["run", "-A", join(REPO_ROOT, "scripts/gen_install_tree.ts"), tree, String(N)],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+    ).trim().split("\n");
+    const installed = dbSource(tree);
+    const base = await openStore(join(dir, "mirror"), { writable: true }) as Store;
+    await pushSpecs(
+      specsToPush(names.flatMap((q) => installed.query(q)), installed).items,
+      installed,
+      new V3Writer(base),
+    );
+    await updateIndex(new V3Writer(base));
+
+    const root = join(dir, "root");
+    const locks = join(root, ".spack-db", "prefix_lock");
+    // Every read, and whether the install held its prefix locks (made after the plan) by then.
+    const reads: { path: string; locked: boolean }[] = [];
+    const store: ReadStore = {
+      url: base.url,
+      stat: base.stat.bind(base),
+      list: base.list!.bind(base),
+      read: (path, o) => {
+        reads.push({ path, locked: existsSync(locks) });
+        return base.read(path, o);
+      },
+    };
+    const mirror = await openMirror(store);
+    const res = await installSpecs(mirror, names, { root, allowUnsigned: true, jobs: 1 });
+    assert.equal(res.specs.filter((s) => s.installed).length, N);
+    const during = reads.splice(0);
+    const tarballPaths = new Set<string>();
+    for (const s of res.specs) {
+      tarballPaths.add((await mirror.entry(s.hash, { requireSignature: false })).tarballPath);
+    }
+    const isTarball = (p: string) => tarballPaths.has(p);
+    // Each record's spec is the node dict as its spec file has it (kept as text meanwhile).
+    const db = JSON.parse(readFileSync(join(root, ".spack-db", "index.json"), "utf8"));
+    for (const s of res.specs) {
+      const node = (await mirror.entry(s.hash, { requireSignature: false })).spec.nodes.get(
+        s.hash,
+      )!;
+      assert.equal(JSON.stringify(db.database.installs[s.hash].spec), JSON.stringify(node.raw));
+    }
+    reads.push(...during);
+    const tarballs = reads.filter((r) => isTarball(r.path));
+    assert.equal(tarballs.length, N, "one request a package");
+    assert.equal(new Set(tarballs.map((r) => r.path)).size, N, "none requested twice");
+    const early = tarballs.filter((r) => !r.locked).length;
+    // 16 x jobs are requested during the plan; one more may be opened ahead as staging starts.
+    assert.ok(early >= 16, `tarballs requested before the prefix locks: ${early} (16 expected)`);
+
+    reads.length = 0;
+    const again = await installSpecs(mirror, names, { root, allowUnsigned: true, jobs: 1 });
+    assert.equal(again.specs.filter((s) => s.installed).length, 0);
+    assert.deepEqual(reads.filter((r) => isTarball(r.path)), [], "nothing requested again");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
