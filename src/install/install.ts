@@ -173,23 +173,23 @@ export async function installSpecs(
   });
   // Nothing is written into the root before the first package is staged.
   try {
-  // Plan: the roots, and the metadata of their runtime closure.
-  progress({ phase: "resolve" });
-  const roots = await findRoots(sources, queries, opts.signal);
+    // Plan: the roots, and the metadata of their runtime closure.
+    progress({ phase: "resolve" });
+    const roots = await findRoots(sources, queries, opts.signal);
     prefetch.skip(installedHashes(db));
-  const getEntry = entryGetter(sources, readOpts, progress);
-  const { jobs, order } = await fetchClosure(roots, getEntry, {
-    root,
-    projection,
-    jobs: opts.jobs ?? 4,
-    noDeps: opts.noDeps,
-    explicit: opts.explicit,
+    const getEntry = entryGetter(sources, readOpts, progress);
+    const { jobs, order } = await fetchClosure(roots, getEntry, {
+      root,
+      projection,
+      jobs: opts.jobs ?? 4,
+      noDeps: opts.noDeps,
+      explicit: opts.explicit,
       onOrdered: (job) => prefetch.offer(job),
-  });
+    });
 
-  // Checks: skip what is installed already; refuse prefixes that exist but are not recorded.
-  const { todo, result, needsWrite } = await checkPlan(db, jobs, order, roots, opts, progress);
-  if (!needsWrite) return { root, specs: result };
+    // Checks: skip what is installed already; refuse prefixes that exist but are not recorded.
+    const { todo, result, needsWrite } = await checkPlan(db, jobs, order, roots, opts, progress);
+    if (!needsWrite) return { root, specs: result };
     return await stageAndCommit(
       db,
       { root, projection, opts, progress, jobs, getEntry, prefetch },
