@@ -30,6 +30,7 @@ const res = await installSpecs(await openMirror(mirror), ["fooapp"], {
   root,
   allowUnsigned: true,
   jobs: 2,
+  threadPoolFrom: 0, // the fixtures' tarballs are small: the thread-pool paths for every one
 });
 const specs = res.specs.map((s) => ({ name: s.name, prefix: s.prefix }));
 
@@ -56,6 +57,7 @@ try {
     await installSpecs(await openMirror(join(bad, "mirror")), ["fooapp"], {
       root: badRoot,
       allowUnsigned: true,
+      threadPoolFrom: 0,
     });
   } catch (e) {
     corrupt = `${(e as Error).constructor.name}: ${(e as Error).message}`;

@@ -83,6 +83,11 @@ export interface MemberRewriter {
 export interface ExtractOptions {
   /** Names the tarball in error messages. */
   label?: string;
+  /**
+   * Writes files up to 64 KiB on the thread pool while the archive streams on (default true):
+   * faster for packages of many files, slower for small packages (its pages are 1 MiB).
+   */
+  pooledWrites?: boolean;
   signal?: AbortSignal;
   /** Mode of directories (default `0o2755`, Spack's default package directory permissions). */
   dirMode?: number;
@@ -360,6 +365,8 @@ class Extraction {
   readonly label: string;
   readonly dirMode: number;
   readonly rewriter?: MemberRewriter;
+  /** Small files go to the thread pool (see FileWriter). */
+  readonly pooled: boolean;
   /**
    * The content of a file handed to the rewriter, gathered across chunks: this extraction's
    * own, since the chunks arrive with awaits between them while other extractions run.
@@ -385,6 +392,7 @@ class Extraction {
     this.label = opts.label ? `"${opts.label}"` : "tarball";
     this.dirMode = opts.dirMode ?? 0o2755;
     this.rewriter = opts.rewriter;
+    this.pooled = opts.pooledWrites !== false;
     mkdirSync(tree, { mode: 0o700 });
   }
 
@@ -488,7 +496,7 @@ class Extraction {
     // Small files go to the thread pool; the buildinfo is written at once (relocation may
     // read it back while the archive streams).
     if (
-      header.size <= POOLED_FILE && (mode & this.umask) === 0 &&
+      this.pooled && header.size <= POOLED_FILE && (mode & this.umask) === 0 &&
       this.names.baseOf(key) !== "binary_distribution"
     ) return await this.#pooledFile(key, path, header, body, pacer, mode, bodyBuffered);
     // Created with its final mode when the umask leaves it alone (no chmod call then).

@@ -274,6 +274,7 @@ function addJob(
     tarball: {
       open: entry.openTarball,
       checksum: entry.tarball.checksum,
+      size: entry.tarball.size,
       path: entry.tarballPath,
       mirror: entry.ref.mirror,
     },

@@ -50,6 +50,12 @@ export interface InstallOptions {
    * (default true; a file relocated on a wrong guess is put back from its staged copy).
    */
   speculate?: boolean;
+  /**
+   * Tarballs of this many (compressed) bytes or more are decompressed on the thread pool into
+   * reused buffers and their small files written there (default 4 MiB: for smaller ones the
+   * setup costs more than it saves).
+   */
+  threadPoolFrom?: number;
   /** Install only the named specs, not their dependencies (default false). */
   noDeps?: boolean;
   /**
@@ -118,6 +124,8 @@ export interface Job {
   tarball?: {
     open: (o?: { signal?: AbortSignal }) => Promise<ReadableStream<Uint8Array>>;
     checksum: string;
+    /** Its stored (compressed) size. */
+    size: number;
     path: string;
     mirror?: string;
   };
