@@ -16,6 +16,8 @@ import { E, STOP, type WasmScan, wasmScan } from "./wasm_scan.ts";
 
 export type { RecordFields } from "./record_scan.ts";
 
+/** Bytes of index from which the WebAssembly scanner is used by default. */
+const WASM_FROM = 256 << 10;
 /** Bytes of record text per batch (parsed again by one `JSON.parse` when a node is needed). */
 export const BATCH_BYTES = 256 << 10;
 /** Bytes handed to the WebAssembly scanner at a time. */
@@ -227,12 +229,19 @@ export class IndexScanner {
   #head?: Uint8Array;
   readonly #dec = new TextDecoder();
   readonly #reader: RecordReader;
-  readonly #wasm: WasmScan | undefined;
+  #wasm: WasmScan | undefined;
+  /** From how many bytes on the WebAssembly scanner is used (0: at once; Infinity: never). */
+  readonly #wasmFrom: number;
 
-  /** `opts.wasm` false reads every record with the JS reader (as where WebAssembly cannot run). */
+  /**
+   * `opts.wasm` false reads every record with the JS reader (as where WebAssembly cannot run),
+   * true with the WebAssembly scanner from the start; by default it is instantiated once the
+   * index is past {@link WASM_FROM} bytes (for a small index, compiling it costs more than it
+   * saves: a few milliseconds of every command's start).
+   */
   constructor(readonly label: string, readonly sink: ScanSink, opts: { wasm?: boolean } = {}) {
     this.#reader = new RecordReader(label);
-    this.#wasm = opts.wasm === false ? undefined : wasmScan();
+    this.#wasmFrom = opts.wasm === false ? Infinity : opts.wasm === true ? 0 : WASM_FROM;
   }
 
   /** Adds bytes (copied when they must be kept beyond the call). */
@@ -346,6 +355,7 @@ export class IndexScanner {
     const b = this.#buf;
     const r = this.#reader;
     r.reset(b, n, final, this.#base);
+    if (!this.#wasm && this.#base + n >= this.#wasmFrom) this.#wasm = wasmScan();
     const wasm = this.#wasm;
     for (;;) {
       if (wasm && this.#pos < n) {
