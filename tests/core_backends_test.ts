@@ -136,7 +136,8 @@ const HAVE_CLANG = (() => {
 })();
 
 Deno.test({
-  name: "wasm/build.sh rebuilds the committed WebAssembly core byte for byte, offline",
+  name:
+    "wasm/build.sh rebuilds the committed WebAssembly modules (core, index scanner) byte for byte, offline",
   ignore: !HAVE_CLANG,
   fn: async () => {
     const p = await new Deno.Command("bash", {

@@ -199,27 +199,6 @@ Deno.test("a change of one byte in the records is refused exactly when JSON.pars
   assert.ok(refused > 100, `${refused} refused`);
 });
 
-Deno.test({
-  name: "wasm/build_index_scan.sh rebuilds the committed index scanner byte for byte, offline",
-  ignore: (() => {
-    try {
-      return !new Deno.Command("clang", { args: ["--version"], stdout: "null", stderr: "null" })
-        .outputSync().success;
-    } catch {
-      return true;
-    }
-  })(),
-  fn: async () => {
-    const script = new URL("../../wasm/build_index_scan.sh", import.meta.url).pathname;
-    const p = await new Deno.Command("bash", {
-      args: [script, "--check"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(p.code, 0, new TextDecoder().decode(p.stderr));
-  },
-});
-
 Deno.test("a generated index of 3,000 specs (shared arch, parameters and compiler dependencies) reads the same with and without WebAssembly", async () => {
   const dir = await Deno.makeTempDir();
   try {

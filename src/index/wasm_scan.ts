@@ -1,6 +1,6 @@
 /**
  * The index record scanner in WebAssembly (`wasm/index_scan.c`, built by
- * `wasm/build_index_scan.sh` into `_wasm_scan.ts`): reads plain records for the fields of a
+ * `wasm/build.sh` into `_wasm_scan.ts`): reads plain records for the fields of a
  * light record at native speed. Records it does not read (bad JSON, unusual shapes, bytes
  * that end inside one) are left to `RecordReader`, which reads every record the same way; a
  * runtime that cannot instantiate the module uses `RecordReader` for all.
