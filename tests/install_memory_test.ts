@@ -12,37 +12,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "./_fixtures.ts";
-import {
-  dbSource,
-  openStore,
-  pushSpecs,
-  specsToPush,
-  type Store,
-  updateIndex,
-  V3Writer,
-} from "../mod.ts";
+import { generatedMirror } from "./_generated_mirror.ts";
 
 const N = 120;
 
 Deno.test("an install of many packages keeps no entry's spec DAG once it is planned", async () => {
   const dir = mkdtempSync(join(tmpdir(), "spackle-install-memory-"));
   try {
-    const tree = join(dir, "tree");
-    const names = execFileSync(
-      join(REPO_ROOT, "node_modules/.bin/deno"),
-      ["run", "-A", join(REPO_ROOT, "scripts/gen_install_tree.ts"), tree, String(N)],
-      { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
-    ).trim().split("\n");
-    const installed = dbSource(tree);
-    const writer = new V3Writer(
-      await openStore(join(dir, "mirror"), { writable: true }) as Store,
-    );
-    await pushSpecs(
-      specsToPush(names.flatMap((q) => installed.query(q)), installed).items,
-      installed,
-      writer,
-    );
-    await updateIndex(writer);
+    await generatedMirror(dir, N);
 
     const script = join(dir, "probe.ts");
     writeFileSync(

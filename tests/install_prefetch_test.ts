@@ -5,22 +5,11 @@
  * (and whether the install had taken its prefix locks by then) shows both.
  */
 import { strict as assert } from "node:assert";
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT } from "./_fixtures.ts";
-import {
-  dbSource,
-  installSpecs,
-  openMirror,
-  openStore,
-  pushSpecs,
-  specsToPush,
-  type Store,
-  updateIndex,
-  V3Writer,
-} from "../mod.ts";
+import { installSpecs, openMirror } from "../mod.ts";
+import { generatedMirror } from "./_generated_mirror.ts";
 import type { ReadStore } from "../src/storage/store.ts";
 
 const N = 40;
@@ -28,20 +17,7 @@ const N = 40;
 Deno.test("install requests the first tarballs while it plans, none of installed packages; the database has each node dict", async () => {
   const dir = mkdtempSync(join(tmpdir(), "spackle-install-prefetch-"));
   try {
-    const tree = join(dir, "tree");
-    const names = execFileSync(
-      join(REPO_ROOT, "node_modules/.bin/deno"),
-      ["run", "-A", join(REPO_ROOT, "scripts/gen_install_tree.ts"), tree, String(N)],
-      { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
-    ).trim().split("\n");
-    const installed = dbSource(tree);
-    const base = await openStore(join(dir, "mirror"), { writable: true }) as Store;
-    await pushSpecs(
-      specsToPush(names.flatMap((q) => installed.query(q)), installed).items,
-      installed,
-      new V3Writer(base),
-    );
-    await updateIndex(new V3Writer(base));
+    const { names, store: base } = await generatedMirror(dir, N);
 
     const root = join(dir, "root");
     const locks = join(root, ".spack-db", "prefix_lock");
