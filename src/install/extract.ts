@@ -164,6 +164,15 @@ function checkName(label: string, raw: string, what = "member"): string {
   return name;
 }
 
+/** Copies `parts` one after the other into `into` from `at`; gives where they end. */
+function copyParts(parts: Uint8Array[], into: Uint8Array, at: number): number {
+  for (const p of parts) {
+    into.set(p, at);
+    at += p.byteLength;
+  }
+  return at;
+}
+
 /** Files up to this size are written whole on the thread pool (see {@link FileWriter}). */
 const POOLED_FILE = 64 << 10;
 
@@ -212,12 +221,7 @@ class FileWriter {
     const page = this.#page;
     const buf = this.#pages[page] ??= new Uint8Array(FileWriter.PAGE);
     const start = this.#off;
-    let o = start;
-    for (const p of parts) {
-      buf.set(p, o);
-      o += p.byteLength;
-    }
-    this.#off = o;
+    const o = this.#off = copyParts(parts, buf, start);
     this.#refs[page]++;
     this.#inFlight++;
     // (One options object a mode and one callback a page: nothing made per file but the view.)
@@ -235,22 +239,21 @@ class FileWriter {
     }
     this.check();
     const own = new Uint8Array(size);
-    let o = 0;
-    for (const p of parts) {
-      own.set(p, o);
-      o += p.byteLength;
-    }
+    copyParts(parts, own, 0);
     this.#inFlight++;
     writeFile(path, own, this.#options(mode), this.#doneOwn);
   }
 
-  readonly #doneOwn = (e: NodeJS.ErrnoException | null) => {
+  /** A write ended: the first failure is kept, and a waiting caller woken. */
+  #settle(e: NodeJS.ErrnoException | null): void {
     this.#inFlight--;
     if (e) this.#failed ??= e;
     const w = this.#wake;
     this.#wake = undefined;
     w?.();
-  };
+  }
+
+  readonly #doneOwn = (e: NodeJS.ErrnoException | null) => this.#settle(e);
 
   readonly #byMode = new Map<number, { flag: string; mode: number }>();
   #options(mode: number): { flag: string; mode: number } {
@@ -264,11 +267,7 @@ class FileWriter {
     { length: FileWriter.PAGES },
     (_, page) => (e: NodeJS.ErrnoException | null) => {
       this.#refs[page]--;
-      this.#inFlight--;
-      if (e) this.#failed ??= e;
-      const w = this.#wake;
-      this.#wake = undefined;
-      w?.();
+      this.#settle(e);
     },
   );
 
@@ -505,21 +504,10 @@ class Extraction {
       const dir = this.names.dirOf(key);
       const base = this.names.baseOf(key);
       if (this.rewriter?.wants(dir, base, header.size, path)) {
-        let data: Uint8Array | undefined;
-        let got = 0;
-        for await (const chunk of body) {
-          if (got === 0 && chunk.byteLength === header.size) data = chunk;
-          else {
-            if (got === 0) data = this.#gather = grown(this.#gather, header.size);
-            data!.set(chunk, got);
-          }
-          got += chunk.byteLength;
-        }
-        const content = (data ?? this.#gather).subarray(0, got);
-        this.bytes += got;
-        pacer.add(got);
-        if (got >= 4 && isElfMagic(content)) this.elfFiles.push(key);
-        const parts = got === header.size ? this.rewriter.rewrite(dir, base, content) : undefined;
+        const content = await this.#whole(key, header, body, pacer);
+        const parts = content.byteLength === header.size
+          ? this.rewriter.rewrite(dir, base, content)
+          : undefined;
         writeAllSync(fd, parts ?? [content]);
       } else {
         const head = new Uint8Array(4);
@@ -544,20 +532,18 @@ class Extraction {
     }
   }
 
-  /** Writes a small file whole on the thread pool (see FileWriter), rewritten or not. */
-  async #pooledFile(
+  /**
+   * A file's whole content, counted (bytes, pacer, ELF magic): the body's one chunk when it is
+   * one (taken without an await when `bodyBuffered` has it), else gathered into `#gather`. Valid
+   * until the next chunk is read.
+   */
+  async #whole(
     key: string,
-    path: string,
     header: TarHeader,
     body: AsyncIterable<Uint8Array>,
     pacer: MemoryPacer,
-    mode: number,
     bodyBuffered?: () => Uint8Array | undefined,
-  ): Promise<void> {
-    const dir = this.names.dirOf(key);
-    const base = this.names.baseOf(key);
-    const rewrite = this.rewriter?.wants(dir, base, header.size, path) ?? false;
-    // Usually the whole body is in the chunk at hand: taken without an await.
+  ): Promise<Uint8Array> {
     let data = bodyBuffered?.();
     let got = data?.byteLength ?? 0;
     if (data === undefined) {
@@ -574,6 +560,24 @@ class Extraction {
     this.bytes += got;
     pacer.add(got);
     if (got >= 4 && isElfMagic(content)) this.elfFiles.push(key);
+    return content;
+  }
+
+  /** Writes a small file whole on the thread pool (see FileWriter), rewritten or not. */
+  async #pooledFile(
+    key: string,
+    path: string,
+    header: TarHeader,
+    body: AsyncIterable<Uint8Array>,
+    pacer: MemoryPacer,
+    mode: number,
+    bodyBuffered?: () => Uint8Array | undefined,
+  ): Promise<void> {
+    const dir = this.names.dirOf(key);
+    const base = this.names.baseOf(key);
+    const rewrite = this.rewriter?.wants(dir, base, header.size, path) ?? false;
+    const content = await this.#whole(key, header, body, pacer, bodyBuffered);
+    const got = content.byteLength;
     const parts = rewrite && got === header.size
       ? this.rewriter!.rewrite(dir, base, content)
       : undefined;
