@@ -5,37 +5,20 @@
  * cleanly.
  */
 import assert from "node:assert/strict";
-import { rmSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { rmSync } from "node:fs";
+import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { HAVE_BUN, runBunCheck } from "./_bun.ts";
 import { compareWithExpected } from "./_install_fixtures.ts";
-
-const BUN = join(REPO_ROOT, "node_modules/.bin/bun");
-const haveBun = (() => {
-  try {
-    return statSync(BUN).isFile();
-  } catch {
-    return false;
-  }
-})();
 
 for (const [name, layout] of [["v3-unsigned", 3], ["v2-unsigned", 2]] as const) {
   Deno.test({
     name:
       `under Bun, installSpecs() installs fooapp from ${name} as Spack does, and fails cleanly on a corrupted tarball`,
-    ignore: !haveBun || !HAVE_FIXTURES,
+    ignore: !HAVE_BUN || !HAVE_FIXTURES,
     async fn() {
       const root = await Deno.makeTempDir({ prefix: "sp-bun-inst-" });
       try {
-        const p = await new Deno.Command(BUN, {
-          args: ["run", join(REPO_ROOT, "tests/_bun_install_check.ts"), fixture(name), root],
-          cwd: REPO_ROOT,
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        const err = new TextDecoder().decode(p.stderr);
-        assert.equal(p.code, 0, err);
-        const r = JSON.parse(new TextDecoder().decode(p.stdout).trim().split("\n").pop()!);
+        const r = await runBunCheck("_bun_install_check.ts", fixture(name), root);
         assert.equal(r.runtime, "bun");
         assert.equal(r.ring, "RingInflate"); // the direct path, not gunzipStream()'s reader
         assert.equal(r.specs.length, 4);

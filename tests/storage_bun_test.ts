@@ -1,34 +1,18 @@
 /** The https store under Bun (the executable's runtime): CA bundle and CONNECT proxy. */
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
-import { join } from "node:path";
-import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
+import { HAVE_BUN, runBunCheck } from "./_bun.ts";
 
 const HTTPS_URL = Deno.env.get("SPACKLE_TEST_HTTPS_URL");
 const CA_FILE = Deno.env.get("SPACKLE_TEST_CA_FILE");
-const BUN = join(REPO_ROOT, "node_modules/.bin/bun");
-const haveBun = (() => {
-  try {
-    return statSync(BUN).isFile();
-  } catch {
-    return false;
-  }
-})();
 
 Deno.test({
   name:
     "under Bun, https needs the CA bundle, accepts it by option and SSL_CERT_FILE, and tunnels through HTTPS_PROXY",
-  ignore: !HTTPS_URL || !CA_FILE || !haveBun,
+  ignore: !HTTPS_URL || !CA_FILE || !HAVE_BUN,
   async fn() {
-    const p = await new Deno.Command(BUN, {
-      args: ["run", join(REPO_ROOT, "tests/_bun_https_check.ts")],
-      cwd: REPO_ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = new TextDecoder().decode(p.stderr);
-    assert.equal(p.code, 0, err);
-    const r = JSON.parse(new TextDecoder().decode(p.stdout).trim().split("\n").pop()!);
+    const r = await runBunCheck("_bun_https_check.ts");
     const size = statSync(fixture("fixtures.json")).size;
     assert.equal(r.runtime, "bun");
     assert.match(r.withoutCa, /certificate.*--ca-file/);
@@ -43,17 +27,9 @@ Deno.test({
 
 Deno.test({
   name: "under Bun, FileStore streams stay readable across garbage collections",
-  ignore: !haveBun || !HAVE_FIXTURES,
+  ignore: !HAVE_BUN || !HAVE_FIXTURES,
   async fn() {
-    const p = await new Deno.Command(BUN, {
-      args: ["run", join(REPO_ROOT, "tests/_bun_file_check.ts"), fixture("v3-signed")],
-      cwd: REPO_ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = new TextDecoder().decode(p.stderr);
-    assert.equal(p.code, 0, err);
-    const r = JSON.parse(new TextDecoder().decode(p.stdout).trim().split("\n").pop()!);
+    const r = await runBunCheck("_bun_file_check.ts", fixture("v3-signed"));
     assert.equal(r.runtime, "bun");
     assert.deepEqual(r.errors, []);
     assert.equal(r.reads, r.files * 3);

@@ -5,7 +5,7 @@
  * SPACKLE_TEST_S3_ENDPOINT is unset.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -17,8 +17,8 @@ import { openS3Store, type S3Options, type S3Store } from "../src/storage/s3.ts"
 import { openStore } from "../src/storage/open.ts";
 import { isWritable } from "../src/storage/store.ts";
 import { bytesOf, runStoreBehaviour } from "./storage_behaviour.ts";
-import { REPO_ROOT } from "./_fixtures.ts";
 import { startProxy } from "./_http_server.ts";
+import { HAVE_BUN, runBunCheck } from "./_bun.ts";
 
 const ENDPOINT = Deno.env.get("SPACKLE_TEST_S3_ENDPOINT");
 const ACCESS = Deno.env.get("SPACKLE_TEST_S3_ACCESS_KEY") ?? "test:tester";
@@ -391,20 +391,11 @@ t("s3: openStore() opens s3:// URLs with mirror settings in Spack's spelling", a
   }
 });
 
-const BUN = join(REPO_ROOT, "node_modules/.bin/bun");
-
 Deno.test({
   name: "s3: under Bun, signing, multipart upload, listing and the wrong-secret error work",
-  ignore: ignore || !existsSync(BUN),
+  ignore: ignore || !HAVE_BUN,
   async fn() {
-    const p = await new Deno.Command(BUN, {
-      args: ["run", join(REPO_ROOT, "tests/_bun_s3_check.ts")],
-      cwd: REPO_ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(p.code, 0, new TextDecoder().decode(p.stderr));
-    const r = JSON.parse(new TextDecoder().decode(p.stdout).trim().split("\n").pop()!);
+    const r = await runBunCheck("_bun_s3_check.ts");
     assert.equal(r.runtime, "bun");
     assert.equal(r.same, true);
     assert.deepEqual(r.keys, ["big.bin", "small+x.json"]);
