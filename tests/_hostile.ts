@@ -59,6 +59,16 @@ export async function judge(what: string, fn: () => unknown): Promise<Verdict> {
   }
 }
 
+/** `fn` given a new temporary directory, removed once `fn` (or its promise) is done. */
+async function inTempDir<T>(fn: (dir: string) => T | Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), "sp-hostile-"));
+  try {
+    return await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Every parser of untrusted bytes, by the kind of input it reads. */
 export const PARSERS: Record<string, (b: Uint8Array) => unknown> = {
   async tar(b) {
@@ -66,13 +76,8 @@ export const PARSERS: Record<string, (b: Uint8Array) => unknown> = {
       for await (const _ of e.body) { /* drained */ }
     }
   },
-  async extract(b) {
-    const staging = mkdtempSync(join(tmpdir(), "sp-hostile-"));
-    try {
-      return await extractTarball(streamOf(b), staging, { label: "hostile.tar" });
-    } finally {
-      rmSync(staging, { recursive: true, force: true });
-    }
+  extract(b) {
+    return inTempDir((staging) => extractTarball(streamOf(b), staging, { label: "hostile.tar" }));
   },
   gzip(b) {
     return gunzipBytes(b, "hostile.gz");
@@ -112,28 +117,22 @@ export const PARSERS: Record<string, (b: Uint8Array) => unknown> = {
       resolveMirror(name, entry, "site", "/base");
     }
   },
-  async config(b) {
-    const dir = mkdtempSync(join(tmpdir(), "sp-hostile-cfg-"));
-    try {
+  config(b) {
+    return inTempDir((dir) => {
       const path = join(dir, "config.yaml");
       writeFileSync(path, b);
-      return await loadSettings(path, {});
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      return loadSettings(path, {});
+    });
   },
   keep(b) {
     return parseKeepFile(dec.decode(b), "hostile keep file");
   },
   bundle(b) {
-    const dir = mkdtempSync(join(tmpdir(), "sp-hostile-bundle-"));
-    try {
+    return inTempDir((dir) => {
       const path = join(dir, "x.bundle");
       writeFileSync(path, b);
       return BundleStore.open(path);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   },
   query(b) {
     const t = dec.decode(b);
@@ -146,17 +145,16 @@ export const PARSERS: Record<string, (b: Uint8Array) => unknown> = {
   binary(b) {
     // An ELF or Mach-O file of a package, relocated from BINARY_OLD to a longer and to a
     // shorter prefix (growing and shrinking strings), as an install does.
-    const dir = mkdtempSync(join(tmpdir(), "sp-hostile-bin-"));
-    try {
+    const info = parseBuildinfo(
+      `{buildpath: ${BINARY_OLD}, hash_to_prefix: {}, relocate_binaries: [lib/x.so]}`,
+    );
+    const entries = new Map([["lib", "directory"], ["lib/x.so", "file"]] as const);
+    return inTempDir((dir) => {
       for (const to of ["/o", BINARY_OLD + "-longer/and/longer"]) {
         const prefix = join(dir, "p");
         rmSync(prefix, { recursive: true, force: true });
         mkdirSync(join(prefix, "lib"), { recursive: true });
         writeFileSync(join(prefix, "lib/x.so"), b);
-        const info = parseBuildinfo(
-          `{buildpath: ${BINARY_OLD}, hash_to_prefix: {}, relocate_binaries: [lib/x.so]}`,
-        );
-        const entries = new Map([["lib", "directory"], ["lib/x.so", "file"]] as const);
         try {
           relocatePrefix(prefix, info, [[BINARY_OLD, to]], new Map(entries));
         } catch (e) {
@@ -164,9 +162,7 @@ export const PARSERS: Record<string, (b: Uint8Array) => unknown> = {
           if (to === "/o" || !(e instanceof SpackleError)) throw e;
         }
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   },
   ociManifest(b) {
     return parseOciManifest(b, "hostile OCI manifest");
