@@ -137,6 +137,20 @@ export function pyJsonDumps(value: unknown, opts: PyJsonOptions = {}): string {
 }
 
 /**
+ * True when `JSON.stringify` of what `JSON.parse(text)` gives writes the text a compact
+ * `pyJsonDumps` writes, for the document and every part of it: `text` is printable ASCII (and
+ * JSON's whitespace) without `\u` escapes (a character past `~` would come back unescaped) and
+ * has no number that is not a safe integer (a fraction, an exponent or 16 digits or more:
+ * Python writes those as floats). Either form of every other value is the same (keys in the
+ * same order, the same short escapes). A cheap test on text that passes it saves a writer of
+ * its parts most of their cost; text that fails it (rarely, by a false alarm) goes to
+ * `pyJsonDumps`.
+ */
+export function stringifiesAsPython(text: string): boolean {
+  return !/[^\x20-\x7e\n\r\t]|\\u|[:,[]\s*-?\d+[.eE]|\d{16}/.test(text);
+}
+
+/**
  * The text of a JSON scalar read from an untrusted document: a string as it is, a number or
  * boolean as `String` writes it, anything else (null, a list, an object) `fallback`. Unlike
  * `String(v)`, never runs a document's own `toString` and never throws (`String` throws on

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { PyFloat, pyFloat, pyJsonDumps, pyJsonString, PyJsonText } from "./json.ts";
+import {
+  PyFloat,
+  pyFloat,
+  pyJsonDumps,
+  pyJsonString,
+  PyJsonText,
+  stringifiesAsPython,
+} from "./json.ts";
 
 const VALUE = {
   name: 'a\u00e9\u{1F600}\u007f\u0001/"\\',
@@ -81,4 +88,49 @@ Deno.test("pyJsonDumps puts a PyJsonText in as it is when compact, else writes i
     pyJsonDumps({ spec: dict }, { separators: [", ", ": "] }),
   );
   assert.deepEqual(JSON.parse(JSON.stringify({ spec: text })), { spec: dict });
+});
+
+Deno.test("stringifiesAsPython: where it says so, JSON.stringify writes pyJsonDumps's text", async () => {
+  const fc = (await import("fast-check")).default;
+  let plain = 0;
+  fc.assert(
+    fc.property(fc.jsonValue(), fc.boolean(), (v, pretty) => {
+      const text = JSON.stringify(v, null, pretty ? 2 : undefined);
+      if (!stringifiesAsPython(text)) return;
+      plain++;
+      const parsed = JSON.parse(text);
+      assert.equal(JSON.stringify(parsed), pyJsonDumps(parsed), text);
+    }),
+    { numRuns: 2000 },
+  );
+  // The property is not vacuous: many documents pass.
+  assert.ok(plain > 200, `only ${plain} documents passed`);
+  // What it must refuse: each of these writes differently.
+  for (
+    const text of [
+      "[1e-5]",
+      "[1e16]",
+      "[12345678901234567]",
+      '["\\u00e9"]',
+      '["\u007f"]',
+      '["\u00e9"]',
+      '"\\u2028"',
+    ]
+  ) {
+    const parsed = JSON.parse(text);
+    assert.equal(stringifiesAsPython(text), false, text);
+    assert.notEqual(JSON.stringify(parsed), pyJsonDumps(parsed), text);
+  }
+  // Any fraction or exponent is refused, also where both would write the same.
+  for (const text of ['{"a":1.5}', "[1e5]", '{"a":-2E-3}']) {
+    assert.equal(stringifiesAsPython(text), false);
+  }
+  assert.equal(
+    stringifiesAsPython('{"name":"dag-1","version":"1.0","n":[1,-2],"s":"x:1.5"}'),
+    false,
+  );
+  assert.equal(
+    stringifiesAsPython('{\n  "name": "dag-1",\n  "version": "1.0",\n  "n": [1, -2]\n}'),
+    true,
+  );
 });

@@ -47,7 +47,12 @@ export function removeDeadOwners(dir: string, prefix: string): string[] {
 }
 
 /** Name prefixes of the temporary files and directories spackle's writers leave while working. */
-export const TEMP_PREFIXES = [".spackle-tmp-", ".spackle-push-", ".spackle-bundle-"];
+export const TEMP_PREFIXES = [
+  ".spackle-tmp-",
+  ".spackle-push-",
+  ".spackle-index-",
+  ".spackle-bundle-",
+];
 
 /** A temporary file or directory found under a tree, and whether its owner still runs. */
 export interface TempEntry {

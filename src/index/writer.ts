@@ -159,10 +159,16 @@ export function buildcacheIndexBytes(records: readonly WrittenBuildcacheRecord[]
   const enc = new TextEncoder();
   let out = new Uint8Array(size);
   let used = 0;
-  const put = (text: string) => {
+  const put = (text: string | Uint8Array) => {
     for (;;) {
-      // Written text is ASCII (Python's ensure_ascii): one byte a character.
-      if (used + text.length <= out.length) {
+      if (typeof text !== "string") {
+        if (used + text.length <= out.length) {
+          out.set(text, used);
+          used += text.length;
+          return;
+        }
+        // Written text is ASCII (Python's ensure_ascii): one byte a character.
+      } else if (used + text.length <= out.length) {
         const r = enc.encodeInto(text, out.subarray(used));
         if (r.read === text.length) {
           used += r.written;
@@ -174,14 +180,43 @@ export function buildcacheIndexBytes(records: readonly WrittenBuildcacheRecord[]
       out = grown;
     }
   };
+  putBuildcacheIndex(records.length, (k) => {
+    const r = records[k];
+    return {
+      hash: r.hash,
+      spec: r.specText,
+      refCount: counts.get(r.hash)!,
+      inBuildcache: r.inBuildcache,
+    };
+  }, put);
+  return out.subarray(0, used);
+}
+
+/** One record of {@link putBuildcacheIndex}: the node dict's compact text (or its bytes). */
+export interface BuildcacheIndexPiece {
+  hash: string;
+  spec: string | Uint8Array;
+  refCount: number;
+  inBuildcache: boolean;
+}
+
+/**
+ * The build cache index of `count` records (`record(k)` gives the k-th, with its dict already
+ * written) given to `put` piece by piece, in order: what {@link buildcacheIndexBytes} gathers,
+ * for a writer that streams it (no text of the whole index is made).
+ */
+export function putBuildcacheIndex(
+  count: number,
+  record: (k: number) => BuildcacheIndexPiece,
+  put: (piece: string | Uint8Array) => void,
+): void {
   const head = pyJsonDumps({ database: { version: DB_VERSION_WRITTEN, installs: {} } });
   put(head.slice(0, -3));
-  // Piece by piece: the node text is copied in as it is (no record text is made).
-  records.forEach((r, k) => {
+  for (let k = 0; k < count; k++) {
+    const r = record(k);
     put(`${k ? "," : ""}${pyJsonString(r.hash)}:{"spec":`);
-    put(r.specText);
-    put(`,"ref_count":${counts.get(r.hash)},"in_buildcache":${r.inBuildcache}}`);
-  });
+    put(r.spec);
+    put(`,"ref_count":${r.refCount},"in_buildcache":${r.inBuildcache}}`);
+  }
   put(head.slice(-3));
-  return out.subarray(0, used);
 }

@@ -8,16 +8,7 @@
  * @module
  */
 import { scalarText } from "../core/json.ts";
-import {
-  createReadStream,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { createReadStream, existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
@@ -27,7 +18,7 @@ import type { Signer } from "../sign/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import type { BuildinfoMeta } from "./buildinfo.ts";
 import { packToFile } from "./pack.ts";
-import { ownerTag, removeDeadOwners } from "../core/pid.ts";
+import { workDir } from "./work_dir.ts";
 import { runPool } from "../core/pool.ts";
 import { specsToRelocate } from "../spec/traverse.ts";
 import { namingCompiler } from "../spec/node.ts";
@@ -39,7 +30,6 @@ import {
 } from "../index/query.ts";
 import { InstallDatabase, type InstallDbView } from "../index/install_db.ts";
 import { fsError } from "../core/fs_errors.ts";
-import { canPlaceFiles, type Store } from "../storage/store.ts";
 
 /** One installed spec that can be pushed. */
 export interface InstalledPrefix {
@@ -349,8 +339,7 @@ export function specsToPush(
  * @example Push an installed prefix (with its dependencies) to a mirror
  * ```ts
  * import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
- * import { tmpdir } from "node:os";
- * import { join } from "node:path";
+ *  * import { join } from "node:path";
  * import {
  *   openStore,
  *   prefixSource,
@@ -390,7 +379,7 @@ export async function pushSpecs(
   opts: PushOptions = {},
 ): Promise<PushedSpec[]> {
   const results: PushedSpec[] = new Array(items.length);
-  const tmp = await workDir(writer.store);
+  const tmp = await workDir(writer.store, "push");
   writer.plan?.(items.map((i) => i.hash));
   const worker = async (item: InstalledPrefix, i: number) => {
     const r = await pushOne(item, src, writer, tmp, opts);
@@ -413,22 +402,6 @@ export type PushWriter = Pick<V3Writer, "store" | "complete" | "push"> & {
   plan?(hashes: string[]): void;
   done?(hash: string): void;
 };
-
-/**
- * The private directory tarballs are packed in: on the store's own file system where the
- * store takes local files (placing a packed tarball is then a rename, no copy), else under
- * the system's temporary directory. Directories of pushes killed on this host are removed.
- */
-async function workDir(store: Store): Promise<string> {
-  if (canPlaceFiles(store)) return await store.makeStagingDir("push");
-  const parent = tmpdir();
-  try {
-    removeDeadOwners(parent, "spackle-push-");
-    return mkdtempSync(join(parent, "spackle-push-" + ownerTag()));
-  } catch (e) {
-    throw fsError(e, parent, "make a working directory in");
-  }
-}
 
 /** Pushes one spec (packed into `tmp`); failures other than an abort are reported, not thrown. */
 async function pushOne(

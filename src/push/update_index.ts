@@ -14,7 +14,9 @@ import { runPool } from "../core/pool.ts";
 import { parseSpecDoc } from "../layout/_spec.ts";
 import { findRecord, parseManifest } from "../layout/manifest.ts";
 import { clearsignedBody, isClearsigned } from "../layout/signed_metadata.ts";
-import { readFileSync, statSync } from "node:fs";
+import { createReadStream, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { ReadStore } from "../storage/store.ts";
 import { isSpecMediaType, MEDIA_TYPES } from "../layout/media_types.ts";
@@ -25,16 +27,13 @@ import {
   v3BlobPath,
 } from "../layout/v3/paths.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
-import {
-  buildcacheIndexBytes,
-  buildcacheRecords,
-  buildIndexJson,
-  type WrittenBuildcacheRecord,
-} from "../index/writer.ts";
-import { pyJsonDumps } from "../core/json.ts";
+import { buildcacheRecords, buildIndexJson, putBuildcacheIndex } from "../index/writer.ts";
+import { pyJsonDumps, stringifiesAsPython } from "../core/json.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
 import type { Descriptor } from "../layout/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
+import { HashedSink, TextSpool } from "./spool.ts";
+import { workDir } from "./work_dir.ts";
 
 /** `node:zlib`, loaded on first use (evaluating it costs every command's startup). */
 const zlib = builtinOnFirstUse<typeof import("node:zlib")>("node:zlib");
@@ -108,7 +107,17 @@ function gunzipSmall(bytes: Uint8Array): Uint8Array {
 /** Rebuilds the index of the mirror `writer` writes to (and the key index with `keys`). */
 export async function updateIndex(
   writer: V3Writer,
-  opts: { jobs?: number; keys?: boolean; signal?: AbortSignal } = {},
+  opts: {
+    jobs?: number;
+    keys?: boolean;
+    signal?: AbortSignal;
+    /**
+     * Bytes of node texts, and of the index being written, held in memory before they go to a
+     * file of a working directory (default 16 MiB): on the mirror's file system for a local
+     * mirror, else under the system's temporary directory. Removed at the end.
+     */
+    spoolLimit?: number;
+  } = {},
 ): Promise<UpdateIndexResult> {
   const store = writer.store;
   if (!store.list) {
@@ -136,11 +145,16 @@ export async function updateIndex(
     }
     return (await store.stat(path, { signal: opts.signal }))?.size;
   };
-  // What is kept of each spec read: its root, and each node once (its dict already written
-  // as text: a fraction of the parsed dict's memory).
-  const roots: (string | undefined)[] = new Array(paths.length);
-  const kept = new Map<string, KeptNode>();
+  // What is kept of each spec read: its root, and each node once, its dict's text in a spool
+  // (a file past SPOOL_LIMIT) and its edges in flat arrays: memory does not grow with the
+  // number of specs as it would with their texts and objects.
+  const roots = new Int32Array(paths.length).fill(-1);
   const skipped: { path: string; reason: string }[] = [];
+  let dir: string | undefined;
+  const file = (name: string) => () => join(dir!, name);
+  const limit = opts.spoolLimit ?? SPOOL_LIMIT;
+  const spool = new TextSpool({ limit, file: file("nodes") });
+  const nodes = new NodeTable(spool);
   // Each spec leaves its reads and parse as garbage, which Bun collects late: collections are
   // asked for as the resident set grows.
   const pacer = new MemoryPacer();
@@ -184,130 +198,265 @@ export async function updateIndex(
       if (want && dag.root !== want) {
         throw new InvalidDataError(`spec blob "${blob}" is of ${dag.root}, not ${want}`);
       }
-      roots[i] = dag.root;
-      for (const n of dag.nodes.values()) {
-        const have = kept.get(n.hash);
-        // The node as the first spec (in manifest order) that has it gives it.
-        if (!have || have.from > i) kept.set(n.hash, keepNode(n, i));
-      }
+      roots[i] = nodes.id(dag.root);
+      // The node as the first spec (in manifest order) that has it gives it.
+      const plain = stringifiesAsPython(text);
+      for (const n of dag.nodes.values()) nodes.keep(n, i, plain);
       pacer.add(16 * bytes.length); // what a spec leaves is many times its blob
     } catch (e) {
       if (opts.signal?.aborted) throw e;
       skipped.push({ path, reason: (e as Error).message });
     }
   };
-  const jobs = Math.max(1, Math.min(opts.jobs ?? 32, paths.length));
-  await runPool(paths, jobs, worker);
-  // An entry whose runtime (link or run) dependencies are not all in the mirror cannot be
-  // installed from it: left out, as are, in turn, the entries that need it.
-  const present = new Map<string, number>();
-  roots.forEach((r, i) => r && present.set(r, i));
-  for (let changed = true; changed;) {
-    changed = false;
-    for (const [hash, i] of present) {
-      const missing = missingRuntimeDep(hash, kept, present);
-      if (!missing) continue;
-      present.delete(hash);
-      roots[i] = undefined;
-      skipped.push({
-        path: paths[i],
-        reason: `its runtime dependency ${missing.name}@${missing.version}/${missing.hash} ` +
-          "is not in the mirror",
-      });
-      changed = true;
+  try {
+    dir = await workDir(writer.store, "index");
+    const jobs = Math.max(1, Math.min(opts.jobs ?? 32, paths.length));
+    await runPool(paths, jobs, worker);
+    spool.finish();
+    // An entry whose runtime (link or run) dependencies are not all in the mirror cannot be
+    // installed from it: left out, as are, in turn, the entries that need it.
+    const present = new Map<number, number>();
+    roots.forEach((r, i) => r >= 0 && present.set(r, i));
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const [id, i] of present) {
+        const missing = nodes.missingRuntimeDep(id, present);
+        if (missing < 0) continue;
+        present.delete(id);
+        roots[i] = -1;
+        skipped.push({
+          path: paths[i],
+          reason: `its runtime dependency ${nodes.labels[missing]}/${nodes.hashes[missing]} ` +
+            "is not in the mirror",
+        });
+        changed = true;
+      }
     }
+    skipped.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+    const good = roots.filter((r) => r >= 0);
+    // The reads' garbage is let go before the index is written.
+    pacer.check();
+    const sink = new HashedSink({ limit, file: file("index.json") });
+    let out;
+    try {
+      nodes.writeIndex(good, (piece) => sink.put(piece));
+      out = sink.end();
+    } finally {
+      sink.close();
+      spool.close();
+    }
+    const index = await writer.writeIndex(
+      out.bytes ?? {
+        file: out.file!,
+        open: () => Promise.resolve(fileStream(out.file!)),
+        descriptor: {
+          mediaType: MEDIA_TYPES.index,
+          compression: "none",
+          checksumAlgorithm: "sha256",
+          checksum: out.sha256,
+          size: out.size,
+        },
+      },
+      { signal: opts.signal },
+    );
+    const res: UpdateIndexResult = { specs: good.length, skipped, index };
+    if (opts.keys) res.keys = await writer.writeKeyIndex(opts.signal);
+    return res;
+  } finally {
+    spool.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }
-  skipped.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
-  const good = roots.filter((r): r is string => !!r);
-  const records = keptRecords(good, kept);
-  // The reads' garbage is let go before the index's bytes are made.
-  pacer.check();
-  const bytes = buildcacheIndexBytes(records);
-  kept.clear();
-  const index = await writer.writeIndex(bytes, { signal: opts.signal });
-  const res: UpdateIndexResult = { specs: good.length, skipped, index };
-  if (opts.keys) res.keys = await writer.writeKeyIndex(opts.signal);
-  return res;
 }
 
-/** What a rebuild keeps of one node: its dict's text and its edges. */
-interface KeptNode {
-  name: string;
-  version: string;
-  hash: string;
-  external: boolean;
-  /** Dependency hashes in order, and whether each is needed at run time (link or run). */
-  deps: string[];
-  runtime: boolean[];
-  /** Hashes of the dict's `dependencies` entries (what `ref_count` counts). */
-  refs: string[];
-  /** `pyJsonDumps` of the node dict. */
-  text: string;
-  /** The spec (by manifest order) it was taken from. */
-  from: number;
+/** The bytes of a local file as a web stream. */
+function fileStream(path: string): ReadableStream<Uint8Array> {
+  return Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<
+    Uint8Array
+  >;
 }
 
-function keepNode(n: SpecNode, from: number): KeptNode {
-  const raw = n.raw.dependencies;
-  const text = pyJsonDumps(n.raw);
-  return {
-    name: n.name,
-    version: n.version,
-    hash: n.hash,
-    external: !!n.external,
-    deps: n.dependencies.map((d) => d.hash),
-    runtime: n.dependencies.map((d) => d.depTypes.some((t) => t === "link" || t === "run")),
-    refs: Array.isArray(raw)
-      ? raw.flatMap((d: { hash?: unknown } | null) => typeof d?.hash === "string" ? [d.hash] : [])
-      : [],
-    text,
-    from,
-  };
+/** Past this many bytes, node texts and the index being written go to files. */
+const SPOOL_LIMIT = 16 << 20;
+
+/** A growable typed array's room for index `n`. */
+function room<T extends Int32Array | Uint8Array>(a: T, n: number, fill = 0): T {
+  if (n < a.length) return a;
+  const b = new (a.constructor as new (n: number) => T)(Math.max(2 * a.length, n + 1));
+  b.set(a);
+  if (fill) b.fill(fill as never, a.length);
+  return b;
 }
 
 /**
- * The index records for the specs rooted at `roots` (in order): every node once, dependencies
- * before dependents (depth first, in dependency order), as `buildcacheRecords` orders them.
+ * What a rebuild keeps of the nodes it read, by a number given to each hash: the spec that gave
+ * the node, its dict's text (in the spool), its dependencies (and which are needed at run time)
+ * and the hashes its dict's `dependencies` name (what `ref_count` counts).
  */
-function keptRecords(roots: string[], kept: Map<string, KeptNode>): WrittenBuildcacheRecord[] {
-  const inCache = new Set(roots);
-  const out: WrittenBuildcacheRecord[] = [];
-  const done = new Set<string>();
-  const stack = new Set<string>();
-  const add = (hash: string) => {
-    if (done.has(hash) || stack.has(hash)) return;
-    const n = kept.get(hash);
-    if (!n) return;
-    stack.add(hash);
-    for (const d of n.deps) add(d);
-    stack.delete(hash);
-    done.add(hash);
-    out.push({ hash, specText: n.text, deps: n.refs, inBuildcache: inCache.has(hash) });
-  };
-  for (const r of roots) add(r);
-  return out;
-}
+class NodeTable {
+  readonly ids = new Map<string, number>();
+  readonly hashes: string[] = [];
+  /** "name@version" of each node kept (for messages). */
+  readonly labels: string[] = [];
+  #from = new Int32Array(1024).fill(-1);
+  #external = new Uint8Array(1024);
+  #chunk = new Int32Array(1024);
+  #offset = new Int32Array(1024);
+  #length = new Int32Array(1024);
+  #depStart = new Int32Array(1024);
+  #depCount = new Int32Array(1024);
+  #refStart = new Int32Array(1024);
+  #refCount = new Int32Array(1024);
+  /** Dependencies of every node (ranges), whether each is needed at run time; refs likewise. */
+  #deps = new Int32Array(4096);
+  #runtime = new Uint8Array(4096);
+  #depsUsed = 0;
+  #refs = new Int32Array(4096);
+  #refsUsed = 0;
+  readonly #spool: TextSpool;
 
-/** The first node `root` needs at run time (not external) that `present` lacks. */
-function missingRuntimeDep(
-  root: string,
-  kept: Map<string, KeptNode>,
-  present: Map<string, number>,
-): KeptNode | undefined {
-  const seen = new Set([root]);
-  const queue = [root];
-  while (queue.length) {
-    const n = kept.get(queue.shift()!);
-    if (!n) continue;
-    for (let k = 0; k < n.deps.length; k++) {
-      const h = n.deps[k];
-      if (seen.has(h) || !n.runtime[k]) continue;
-      seen.add(h);
-      const dep = kept.get(h);
-      if (!dep || dep.external) continue;
-      if (!present.has(h)) return dep;
-      queue.push(h);
-    }
+  constructor(spool: TextSpool) {
+    this.#spool = spool;
   }
-  return undefined;
+
+  /** The number of `hash` (given on first sight). */
+  id(hash: string): number {
+    let id = this.ids.get(hash);
+    if (id === undefined) {
+      id = this.hashes.length;
+      this.ids.set(hash, id);
+      this.hashes.push(hash);
+      const n = id;
+      this.#from = room(this.#from, n, -1);
+      this.#external = room(this.#external, n);
+      this.#chunk = room(this.#chunk, n);
+      this.#offset = room(this.#offset, n);
+      this.#length = room(this.#length, n);
+      this.#depStart = room(this.#depStart, n);
+      this.#depCount = room(this.#depCount, n);
+      this.#refStart = room(this.#refStart, n);
+      this.#refCount = room(this.#refCount, n);
+    }
+    return id;
+  }
+
+  /** True when the node of `id` was read. */
+  has(id: number): boolean {
+    return this.#from[id] >= 0;
+  }
+
+  /**
+   * Keeps node `n` of spec `from`, unless a spec before it (in manifest order) gave it. `plain`:
+   * the spec's text `stringifiesAsPython` (its dicts are then written by `JSON.stringify`).
+   */
+  keep(n: SpecNode, from: number, plain: boolean): void {
+    const id = this.id(n.hash);
+    const have = this.#from[id];
+    if (have >= 0 && have <= from) return;
+    const before = this.#spool.size;
+    const [chunk, offset] = this.#spool.append(
+      plain ? JSON.stringify(n.raw) : pyJsonDumps(n.raw),
+    );
+    this.#from[id] = from;
+    this.#external[id] = n.external ? 1 : 0;
+    this.#chunk[id] = chunk;
+    this.#offset[id] = offset;
+    this.#length[id] = this.#spool.size - before;
+    this.labels[id] = `${n.name}@${n.version}`;
+    this.#depStart[id] = this.#depsUsed;
+    this.#depCount[id] = n.dependencies.length;
+    for (const d of n.dependencies) {
+      const k = this.#depsUsed++;
+      this.#deps = room(this.#deps, k);
+      this.#runtime = room(this.#runtime, k);
+      this.#deps[k] = this.id(d.hash);
+      this.#runtime[k] = d.depTypes.some((t) => t === "link" || t === "run") ? 1 : 0;
+    }
+    const raw = n.raw.dependencies;
+    this.#refStart[id] = this.#refsUsed;
+    let refs = 0;
+    if (Array.isArray(raw)) {
+      for (const d of raw as ({ hash?: unknown } | null)[]) {
+        if (typeof d?.hash !== "string") continue;
+        const k = this.#refsUsed++;
+        this.#refs = room(this.#refs, k);
+        this.#refs[k] = this.id(d.hash);
+        refs++;
+      }
+    }
+    this.#refCount[id] = refs;
+  }
+
+  /** The first node `root` needs at run time (not external) that `present` lacks, or -1. */
+  missingRuntimeDep(root: number, present: Map<number, number>): number {
+    const seen = new Set([root]);
+    const queue = [root];
+    for (let q = 0; q < queue.length; q++) {
+      const n = queue[q];
+      if (!this.has(n)) continue;
+      for (let k = this.#depStart[n], end = k + this.#depCount[n]; k < end; k++) {
+        const h = this.#deps[k];
+        if (seen.has(h) || !this.#runtime[k]) continue;
+        seen.add(h);
+        if (!this.has(h) || this.#external[h]) continue;
+        if (!present.has(h)) return h;
+        queue.push(h);
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Writes the index of the specs rooted at `roots` (in order) through `put`: every node once,
+   * dependencies before dependents (depth first, in dependency order), as `buildcacheRecords`
+   * orders them.
+   */
+  writeIndex(roots: Int32Array, put: (piece: string | Uint8Array) => void): void {
+    const inCache = new Uint8Array(this.hashes.length);
+    for (const r of roots) inCache[r] = 1;
+    // 0: not reached, 1: on the path, 2: in `order`.
+    const state = new Uint8Array(this.hashes.length);
+    const order: number[] = [];
+    const path: number[] = [];
+    const next: number[] = [];
+    for (const r of roots) {
+      if (state[r] || !this.has(r)) continue;
+      state[r] = 1;
+      path.push(r);
+      next.push(0);
+      while (path.length) {
+        const top = path.length - 1;
+        const n = path[top];
+        const k = next[top]++;
+        if (k < this.#depCount[n]) {
+          const d = this.#deps[this.#depStart[n] + k];
+          if (state[d] || !this.has(d)) continue;
+          state[d] = 1;
+          path.push(d);
+          next.push(0);
+        } else {
+          path.pop();
+          next.pop();
+          state[n] = 2;
+          order.push(n);
+        }
+      }
+    }
+    // ref_count: how many records name the node in their dict's dependencies.
+    const counts = new Int32Array(this.hashes.length);
+    for (const n of order) {
+      for (let k = this.#refStart[n], end = k + this.#refCount[n]; k < end; k++) {
+        if (state[this.#refs[k]] === 2) counts[this.#refs[k]]++;
+      }
+    }
+    const scratch = new Uint8Array(64 << 10);
+    putBuildcacheIndex(order.length, (k) => {
+      const n = order[k];
+      return {
+        hash: this.hashes[n],
+        spec: this.#spool.read(this.#chunk[n], this.#offset[n], this.#length[n], scratch),
+        refCount: counts[n],
+        inBuildcache: inCache[n] === 1,
+      };
+    }, put);
+  }
 }

@@ -356,21 +356,33 @@ export class V3Writer {
     this.#layoutWritten = true;
   }
 
-  /** Writes the index blob (uncompressed JSON, text or its bytes) then its manifest (never signed). */
+  /**
+   * Writes the index blob (uncompressed JSON: text, its bytes, or a source of them with its
+   * descriptor, as a pushed tarball's) then its manifest (never signed).
+   */
   async writeIndex(
-    indexJson: string | Uint8Array,
+    index: string | Uint8Array | TarballSource,
     opts: { view?: string; signal?: AbortSignal } = {},
   ): Promise<Descriptor> {
-    const bytes = typeof indexJson === "string" ? new TextEncoder().encode(indexJson) : indexJson;
-    const d = descriptorOfBytes(bytes, MEDIA_TYPES.index, "none");
-    await this.writeBlob(d, bytes, opts.signal);
+    let d: Descriptor;
+    let body: Uint8Array | (() => Promise<ReadableStream<Uint8Array>>);
+    let file: string | undefined;
+    if (typeof index === "string" || index instanceof Uint8Array) {
+      body = typeof index === "string" ? new TextEncoder().encode(index) : index;
+      d = descriptorOfBytes(body, MEDIA_TYPES.index, "none");
+    } else {
+      d = index.descriptor;
+      file = index.file;
+      body = () => index.open();
+    }
+    await this.writeBlob(d, body, opts.signal, file);
     await this.writeManifest(
       v3IndexManifestPath(opts.view),
       manifestOf([d]),
       undefined,
       opts.signal,
     );
-    await this.settle([{ d, body: bytes }], opts.signal);
+    await this.settle([{ d, body, file }], opts.signal);
     await this.ensureLayoutJson(opts.signal);
     return d;
   }
