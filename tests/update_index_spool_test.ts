@@ -92,10 +92,11 @@ Deno.test("update-index aborted while reading removes its working directory and 
     const ac = new AbortController();
     let reads = 0;
     const s = Object.create(store) as Store;
-    // A file mirror's small files are read directly, each by its local path.
-    s.localPath = (path) => {
+    // Read as a remote mirror is, through the store (a local one's files are read directly).
+    Object.defineProperty(s, "url", { value: new URL("x-remote://mirror/") });
+    s.read = (path, o) => {
       if (++reads === 100) ac.abort(new Error("stopped halfway"));
-      return store.localPath(path);
+      return store.read(path, o);
     };
     await assert.rejects(
       () => updateIndex(new V3Writer(s), { spoolLimit: 1024, signal: ac.signal }),

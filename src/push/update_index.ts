@@ -7,36 +7,29 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import { InvalidDataError, NotFoundError } from "../errors.ts";
-import { builtinOnFirstUse } from "../core/lazy_require.ts";
+import { InvalidDataError } from "../errors.ts";
 import { runPool } from "../core/pool.ts";
-import { parseSpecDoc } from "../layout/_spec.ts";
-import { findRecord, parseManifest } from "../layout/manifest.ts";
-import { clearsignedBody, isClearsigned } from "../layout/signed_metadata.ts";
-import { createReadStream, readFileSync, rmSync, statSync } from "node:fs";
+import { createReadStream, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { ReadStore } from "../storage/store.ts";
-import { isSpecMediaType, MEDIA_TYPES } from "../layout/media_types.ts";
-import {
-  parseV3SpecManifestPath,
-  V3_SPEC_DIR,
-  V3_SPEC_MANIFEST_SUFFIX,
-  v3BlobPath,
-} from "../layout/v3/paths.ts";
+import { MEDIA_TYPES } from "../layout/media_types.ts";
+import { V3_SPEC_DIR, V3_SPEC_MANIFEST_SUFFIX } from "../layout/v3/paths.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
 import { buildcacheRecords, buildIndexJson, putBuildcacheIndex } from "../index/writer.ts";
-import { pyJsonDumps, stringifiesAsPython } from "../core/json.ts";
 import { MemoryPacer } from "../core/memory_pacer.ts";
 import type { Descriptor } from "../layout/types.ts";
-import type { SpecDag, SpecNode } from "../spec/types.ts";
+import type { SpecDag } from "../spec/types.ts";
 import { HashedSink, TextSpool } from "./spool.ts";
 import { workDir } from "./work_dir.ts";
-
-/** `node:zlib`, loaded on first use (evaluating it costs every command's startup). */
-const zlib = builtinOnFirstUse<typeof import("node:zlib")>("node:zlib");
+import {
+  localSpecIo,
+  type ReadNode,
+  readSpecManifest,
+  type SpecIo,
+  type SpecRead,
+} from "./spec_read.ts";
 
 /**
  * The index blob text for `specs`: Spack's `BuildCacheDatabase` JSON (records with `spec`,
@@ -56,52 +49,13 @@ export interface UpdateIndexResult {
   keys?: string[];
 }
 
-/**
- * The bytes at `path`: read directly for a local (file:) mirror, where a stream per small
- * object costs more than the read; through the store otherwise.
- */
+/** The bytes at `path` of a mirror that is not local. */
 async function readBytes(
   store: ReadStore,
   path: string,
   signal?: AbortSignal,
 ): Promise<Uint8Array> {
-  if (
-    store.url.protocol === "file:" && /^[A-Za-z0-9_.+@=%^~\/-]+$/.test(path) && !path.includes("..")
-  ) {
-    try {
-      signal?.throwIfAborted();
-      const b = readFileSync(store.localPath?.(path) ?? fileURLToPath(new URL(path, store.url)));
-      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-    } catch (e) {
-      if ((e as { code?: string }).code === "ENOENT") {
-        throw new NotFoundError(`Cannot read "${path}": not found in ${store.url.href}`);
-      }
-      throw e;
-    }
-  }
   return new Uint8Array(await new Response(await store.read(path, { signal })).arrayBuffer());
-}
-
-/**
- * A small gzip file's bytes: Bun's one-call gunzip where it runs (node:zlib makes a stream
- * object per call, the larger part of the cost for a spec blob), else node:zlib's.
- */
-function gunzipSmall(bytes: Uint8Array): Uint8Array {
-  const bun = (globalThis as { Bun?: { gunzipSync?: (b: Uint8Array) => Uint8Array } }).Bun;
-  if (bun?.gunzipSync && bytes.length >= 18) {
-    try {
-      const out = bun.gunzipSync(bytes);
-      // Bun's stops after the first member: the output is whole when its size is the one
-      // the last member's trailer gives (a blob of several members goes to node:zlib).
-      const n = bytes.length;
-      const isize = (bytes[n - 4] | bytes[n - 3] << 8 | bytes[n - 2] << 16 | bytes[n - 1] << 24) >>>
-        0;
-      if (isize === out.length % 2 ** 32) return out;
-    } catch {
-      // node:zlib's error below names what is wrong.
-    }
-  }
-  return zlib().gunzipSync(bytes);
 }
 
 /** Rebuilds the index of the mirror `writer` writes to (and the key index with `keys`). */
@@ -136,14 +90,15 @@ export async function updateIndex(
       listed.set(o.path, o.size);
     }
   }
-  const local = store.url.protocol === "file:" ? store.localPath?.bind(store) : undefined;
-  const blobSize = async (path: string) => {
-    if (listed) return listed.get(path);
-    if (local) {
-      const st = statSync(local(path), { throwIfNoEntry: false });
-      return st?.isFile() ? st.size : undefined;
-    }
-    return (await store.stat(path, { signal: opts.signal }))?.size;
+  // A local mirror's small files are read directly (a stream per small object costs more
+  // than the read), a part of them by a worker thread.
+  const localRoot = store.url.protocol === "file:"
+    ? (store.localPath?.("") ?? fileURLToPath(store.url))
+    : undefined;
+  const io: SpecIo = localRoot !== undefined ? localSpecIo(localRoot, store.url.href) : {
+    bytes: (path) => readBytes(store, path, opts.signal),
+    blobSize: async (path) =>
+      listed ? listed.get(path) : (await store.stat(path, { signal: opts.signal }))?.size,
   };
   // What is kept of each spec read: its root, and each node once, its dict's text in a spool
   // (a file past SPOOL_LIMIT) and its edges in flat arrays: memory does not grow with the
@@ -158,60 +113,24 @@ export async function updateIndex(
   // Each spec leaves its reads and parse as garbage, which Bun collects late: collections are
   // asked for as the resident set grows.
   const pacer = new MemoryPacer();
-  const worker = async (_: unknown, i: number) => {
-    const path = paths[i];
+  const read = async (i: number) => {
+    let r: SpecRead;
     try {
-      let mtext = new TextDecoder().decode(await readBytes(store, path, opts.signal));
-      if (isClearsigned(mtext)) mtext = clearsignedBody(mtext, `"${path}"`);
-      const m = parseManifest(mtext, `"${path}"`);
-      const rec = m.data.find((r) => isSpecMediaType(r.mediaType)) ??
-        findRecord(m, MEDIA_TYPES.spec);
-      if (!rec) throw new InvalidDataError("no spec record");
-      for (const r of m.data) {
-        if (r === rec) continue;
-        const p = v3BlobPath(r.checksum, r.checksumAlgorithm);
-        const size = await blobSize(p);
-        if (size !== r.contentLength) {
-          const what = /\.tar\b|tar\+/.test(r.mediaType) ? "tarball" : `"${r.mediaType}"`;
-          throw new NotFoundError(
-            size === undefined
-              ? `its ${what} blob "${p}" is missing`
-              : `its ${what} blob "${p}" has ${size} bytes, not ${r.contentLength}`,
-          );
-        }
-      }
-      const blob = v3BlobPath(rec.checksum, rec.checksumAlgorithm);
-      const bytes = await readBytes(store, blob, opts.signal);
-      const sum = createHash(rec.checksumAlgorithm).update(bytes).digest("hex");
-      if (sum !== rec.checksum) {
-        throw new InvalidDataError(
-          `spec blob "${blob}" has checksum ${sum}, not ${rec.checksum}`,
-        );
-      }
-      const text = new TextDecoder().decode(
-        bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSmall(bytes) : bytes,
-      );
-      // The layout's reader (no schema validation): spec/parse.ts's zod-validated parser
-      // triples the time of a 2,000-spec rebuild.
-      const dag = parseSpecDoc(JSON.parse(text), `spec blob "${blob}"`);
-      const want = parseV3SpecManifestPath(path)?.hash;
-      if (want && dag.root !== want) {
-        throw new InvalidDataError(`spec blob "${blob}" is of ${dag.root}, not ${want}`);
-      }
-      roots[i] = nodes.id(dag.root);
-      // The node as the first spec (in manifest order) that has it gives it.
-      const plain = stringifiesAsPython(text);
-      for (const n of dag.nodes.values()) nodes.keep(n, i, plain);
-      pacer.add(16 * bytes.length); // what a spec leaves is many times its blob
+      opts.signal?.throwIfAborted();
+      r = await readSpecManifest(io, paths[i], (h) => nodes.wants(h, i));
     } catch (e) {
       if (opts.signal?.aborted) throw e;
-      skipped.push({ path, reason: (e as Error).message });
+      skipped.push({ path: paths[i], reason: (e as Error).message });
+      return;
     }
+    roots[i] = nodes.id(r.root);
+    for (const n of r.nodes) nodes.keep(n, i);
+    pacer.add(16 * r.blobSize); // what a spec leaves is many times its blob
   };
+  const jobs = Math.max(1, Math.min(opts.jobs ?? 32, paths.length));
   try {
     dir = await workDir(writer.store, "index");
-    const jobs = Math.max(1, Math.min(opts.jobs ?? 32, paths.length));
-    await runPool(paths, jobs, worker);
+    await runPool(paths.map((_, i) => i), jobs, read);
     spool.finish();
     // An entry whose runtime (link or run) dependencies are not all in the mirror cannot be
     // installed from it: left out, as are, in turn, the entries that need it.
@@ -344,18 +263,20 @@ class NodeTable {
     return this.#from[id] >= 0;
   }
 
-  /**
-   * Keeps node `n` of spec `from`, unless a spec before it (in manifest order) gave it. `plain`:
-   * the spec's text `stringifiesAsPython` (its dicts are then written by `JSON.stringify`).
-   */
-  keep(n: SpecNode, from: number, plain: boolean): void {
+  /** False when the node `hash` was kept from spec `from` or one before it (in manifest order). */
+  wants(hash: string, from: number): boolean {
+    const id = this.ids.get(hash);
+    return id === undefined || this.#from[id] < 0 || this.#from[id] > from;
+  }
+
+  /** Keeps node `n` of spec `from`, unless a spec before it (in manifest order) gave it. */
+  keep(n: ReadNode, from: number): void {
     const id = this.id(n.hash);
     const have = this.#from[id];
-    if (have >= 0 && have <= from) return;
+    // No text: a spec before this one gave the node (so `have` is below `from`).
+    if ((have >= 0 && have <= from) || !n.text) return;
     const before = this.#spool.size;
-    const [chunk, offset] = this.#spool.append(
-      plain ? JSON.stringify(n.raw) : pyJsonDumps(n.raw),
-    );
+    const [chunk, offset] = this.#spool.append(n.text);
     this.#from[id] = from;
     this.#external[id] = n.external ? 1 : 0;
     this.#chunk[id] = chunk;
@@ -363,27 +284,21 @@ class NodeTable {
     this.#length[id] = this.#spool.size - before;
     this.labels[id] = `${n.name}@${n.version}`;
     this.#depStart[id] = this.#depsUsed;
-    this.#depCount[id] = n.dependencies.length;
-    for (const d of n.dependencies) {
-      const k = this.#depsUsed++;
-      this.#deps = room(this.#deps, k);
-      this.#runtime = room(this.#runtime, k);
-      this.#deps[k] = this.id(d.hash);
-      this.#runtime[k] = d.depTypes.some((t) => t === "link" || t === "run") ? 1 : 0;
+    this.#depCount[id] = n.deps.length;
+    for (let k = 0; k < n.deps.length; k++) {
+      const at = this.#depsUsed++;
+      this.#deps = room(this.#deps, at);
+      this.#runtime = room(this.#runtime, at);
+      this.#deps[at] = this.id(n.deps[k]);
+      this.#runtime[at] = n.runtime[k] ? 1 : 0;
     }
-    const raw = n.raw.dependencies;
     this.#refStart[id] = this.#refsUsed;
-    let refs = 0;
-    if (Array.isArray(raw)) {
-      for (const d of raw as ({ hash?: unknown } | null)[]) {
-        if (typeof d?.hash !== "string") continue;
-        const k = this.#refsUsed++;
-        this.#refs = room(this.#refs, k);
-        this.#refs[k] = this.id(d.hash);
-        refs++;
-      }
+    this.#refCount[id] = n.refs.length;
+    for (const h of n.refs) {
+      const at = this.#refsUsed++;
+      this.#refs = room(this.#refs, at);
+      this.#refs[at] = this.id(h);
     }
-    this.#refCount[id] = refs;
   }
 
   /** The first node `root` needs at run time (not external) that `present` lacks, or -1. */
