@@ -178,6 +178,12 @@ export interface ClosureOptions {
   noDeps?: boolean;
   /** The DAG hashes marked explicit (default: every root). */
   explicit?: Set<string>;
+  /**
+   * Metadata reads at once (default: 64, or 8 a job past 8 jobs): many hide a remote
+   * mirror's latency; a local mirror needs few, and fewer spec files (each carries its whole
+   * DAG) are then parsed at the same time.
+   */
+  reads?: number;
   /** Told of each job as it takes its place in the order (after its dependencies). */
   onOrdered?: (job: Job) => void;
 }
@@ -196,7 +202,7 @@ export async function fetchClosure(
   const order: string[] = []; // dependencies first
   const visiting = new Map<string, Promise<void>>();
   // Metadata is small: many reads at once hide the mirror's latency (two requests an entry).
-  const limit = semaphore(Math.max(64, 8 * o.jobs));
+  const limit = semaphore(o.reads ?? Math.max(64, 8 * o.jobs));
   // Metadata reads and spec parsing leave garbage that is collected late: collections are
   // asked for as it grows (the resident set is looked at after each entry). The resident set
   // at the end of the plan is the floor of the whole run (what the runtime takes for the
