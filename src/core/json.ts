@@ -147,7 +147,7 @@ export function pyJsonDumps(value: unknown, opts: PyJsonOptions = {}): string {
  * `pyJsonDumps`.
  */
 export function stringifiesAsPython(text: string): boolean {
-  return !/[^\x20-\x7e\n\r\t]|\\u|[:,[]\s*-?\d+[.eE]|\d{16}/.test(text);
+  return !/[^\x20-\x7e\n\r\t]|\\u|(?:^|[:,[])\s*-?\d+[.eE]|\d{16}/.test(text);
 }
 
 /**

@@ -108,6 +108,7 @@ Deno.test("stringifiesAsPython: where it says so, JSON.stringify writes pyJsonDu
   // What it must refuse: each of these writes differently.
   for (
     const text of [
+      "-1.659564555570695e-9",
       "[1e-5]",
       "[1e16]",
       "[12345678901234567]",
@@ -122,7 +123,7 @@ Deno.test("stringifiesAsPython: where it says so, JSON.stringify writes pyJsonDu
     assert.notEqual(JSON.stringify(parsed), pyJsonDumps(parsed), text);
   }
   // Any fraction or exponent is refused, also where both would write the same.
-  for (const text of ['{"a":1.5}', "[1e5]", '{"a":-2E-3}']) {
+  for (const text of ['{"a":1.5}', "[1e5]", '{"a":-2E-3}', "1.5", " -2e-3"]) {
     assert.equal(stringifiesAsPython(text), false);
   }
   assert.equal(
