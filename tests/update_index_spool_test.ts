@@ -6,7 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -108,4 +116,61 @@ Deno.test("update-index aborted while reading removes its working directory and 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** Mounts a tmpfs of `size` at `dir`; false where mounting is not allowed. */
+async function mountTmpfs(dir: string, size: string): Promise<boolean> {
+  mkdirSync(dir, { recursive: true });
+  try {
+    const p = await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return p.success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name:
+    "update-index on a full file system fails naming the cause, leaving no working file or index",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const dir = generated(300);
+    const small = join(dir, "small");
+    let mounted = false;
+    try {
+      mounted = await mountTmpfs(small, "16m");
+      if (!mounted) {
+        console.warn("cannot mount a tmpfs here (not root?): test skipped");
+        return;
+      }
+      const mirror = join(small, "mirror");
+      cpSync(join(dir, "mirror"), mirror, { recursive: true });
+      // The file system is filled but for a few pages: the node texts spooled past 1 KB fill it.
+      const df = new TextDecoder().decode(
+        (await new Deno.Command("df", { args: ["-B1", "--output=avail", small] }).output()).stdout,
+      );
+      const avail = Number(df.trim().split("\n").pop());
+      writeFileSync(join(small, "filler"), new Uint8Array(avail - 16384));
+      await assert.rejects(
+        () =>
+          updateIndex(new V3Writer(new FileStore(pathToFileURL(mirror + "/"))), {
+            spoolLimit: 1024,
+          }),
+        (e: Error) => {
+          assert.match(e.message, /no space left on the device \(ENOSPC\); free some space/);
+          assert.match(e.message, /\.spackle-index-/, "the working directory is named");
+          return true;
+        },
+      );
+      assert.deepEqual(leftovers(mirror, ".spackle-"), [], "no working directory is left");
+      assert.deepEqual(readdirSync(join(mirror, "v3", "manifests")).sort(), ["spec"]);
+    } finally {
+      if (mounted) await new Deno.Command("umount", { args: [small] }).output();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
 });

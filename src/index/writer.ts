@@ -167,8 +167,8 @@ export function buildcacheIndexBytes(records: readonly WrittenBuildcacheRecord[]
           used += text.length;
           return;
         }
-        // Written text is ASCII (Python's ensure_ascii): one byte a character.
       } else if (used + text.length <= out.length) {
+        // Written text is ASCII (Python's ensure_ascii): one byte a character.
         const r = enc.encodeInto(text, out.subarray(used));
         if (r.read === text.length) {
           used += r.written;

@@ -47,11 +47,6 @@ export class TextSpool {
     return this.#size;
   }
 
-  /** True once the texts are (also) in a file. */
-  get spilled(): boolean {
-    return this.#fd >= 0;
-  }
-
   /** Appends `text`; returns its chunk number and offset in it (`read` takes them). */
   append(text: string): [chunk: number, offset: number] {
     let k = this.#chunks.length - 1;
@@ -173,11 +168,13 @@ export class HashedSink {
       this.#fd = -1;
       return { file: this.#path, size: this.#size, sha256 };
     }
-    const bytes = new Uint8Array(this.#size);
-    let at = 0;
-    for (const c of this.#kept) {
-      bytes.set(c, at);
-      at += c.length;
+    const bytes = this.#kept.length === 1 ? this.#kept[0] : new Uint8Array(this.#size);
+    if (this.#kept.length > 1) {
+      let at = 0;
+      for (const c of this.#kept) {
+        bytes.set(c, at);
+        at += c.length;
+      }
     }
     this.#kept = [];
     return { bytes, size: this.#size, sha256 };

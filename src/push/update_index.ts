@@ -9,6 +9,7 @@
  */
 import { InvalidDataError } from "../errors.ts";
 import { runPool } from "../core/pool.ts";
+import { fsError } from "../core/fs_errors.ts";
 import { createReadStream, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -91,7 +92,7 @@ export async function updateIndex(
     }
   }
   // A local mirror's small files are read directly (a stream per small object costs more
-  // than the read), a part of them by a worker thread.
+  // than the read).
   const localRoot = store.url.protocol === "file:"
     ? (store.localPath?.("") ?? fileURLToPath(store.url))
     : undefined;
@@ -181,6 +182,9 @@ export async function updateIndex(
     const res: UpdateIndexResult = { specs: good.length, skipped, index };
     if (opts.keys) res.keys = await writer.writeKeyIndex(opts.signal);
     return res;
+  } catch (e) {
+    // The working files' own failures (a full or read-only disk) named, with what to do.
+    throw fsError(e, dir ?? store.url.href, "write the working files of the index in");
   } finally {
     spool.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
