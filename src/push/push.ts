@@ -339,7 +339,8 @@ export function specsToPush(
  * @example Push an installed prefix (with its dependencies) to a mirror
  * ```ts
  * import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
- *  * import { join } from "node:path";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
  * import {
  *   openStore,
  *   prefixSource,
