@@ -5,10 +5,11 @@
  * and leaves nothing half-written.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
+import { mountTmpfs } from "./_tmpfs.ts";
 import { main } from "../src/cli/app.ts";
 import { findTemporaries } from "../src/core/pid.ts";
 import { verifyMirror } from "../src/mirror/verify.ts";
@@ -138,21 +139,6 @@ Deno.test({
     }
   },
 });
-
-/** Mounts a tmpfs of `size` at `dir`; false where mounting is not allowed. */
-async function mountTmpfs(dir: string, size: string): Promise<boolean> {
-  mkdirSync(dir, { recursive: true });
-  try {
-    const p = await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return p.success;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name: "push into a full file system fails naming the path and the cause, leaving no half entry",

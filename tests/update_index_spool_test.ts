@@ -6,19 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { REPO_ROOT } from "./_fixtures.ts";
+import { mountTmpfs } from "./_tmpfs.ts";
 import { updateIndex } from "../src/push/update_index.ts";
 import { V3Writer } from "../src/layout/v3/writer.ts";
 import { FileStore } from "../src/storage/file.ts";
@@ -117,21 +110,6 @@ Deno.test("update-index aborted while reading removes its working directory and 
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-/** Mounts a tmpfs of `size` at `dir`; false where mounting is not allowed. */
-async function mountTmpfs(dir: string, size: string): Promise<boolean> {
-  mkdirSync(dir, { recursive: true });
-  try {
-    const p = await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return p.success;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name:
