@@ -145,16 +145,7 @@ export class V2Reader implements CacheReader {
       const node = await this.#peekNode(m.path, m.kind, hash, signal);
       if (!node) continue;
       nodes.set(hash, node);
-      const c = namingCompiler(node, () => undefined);
-      refs.push({
-        name: node.name,
-        version: node.version,
-        hash,
-        arch: archString(node.arch),
-        compiler: c ? `${c.name}@${c.version}` : undefined,
-        inBuildcache: true,
-        layout: 2,
-      });
+      refs.push(specFileRef(node, hash));
     }
     refs.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
     return { refs, node: (h) => nodes.get(h), dbVersion: "" };
@@ -234,17 +225,7 @@ export class V2Reader implements CacheReader {
     if (!this.store.list) return undefined;
     const m = (await this.#list(signal)).meta.get(hash);
     const node = m && await this.#peekNode(m.path, m.kind, hash, signal);
-    if (!node) return undefined;
-    const c = namingCompiler(node, () => undefined);
-    return {
-      name: node.name,
-      version: node.version,
-      hash,
-      arch: archString(node.arch),
-      compiler: c ? `${c.name}@${c.version}` : undefined,
-      inBuildcache: true,
-      layout: 2,
-    };
+    return node && specFileRef(node, hash);
   }
 
   /** Where the metadata of `ref` is: computed from the index, else found by listing. */
@@ -412,4 +393,18 @@ export function v2Names(node: SpecNode, lookup: (hash: string) => SpecNode | und
 /** The stem of a node's v2 file names. */
 export function v2StemOf(node: SpecNode, lookup: (hash: string) => SpecNode | undefined): string {
   return v2Stem(v2Names(node, lookup));
+}
+
+/** The reference of an entry found by its spec file (not by an index): its root node's facts. */
+function specFileRef(node: SpecNode, hash: string): EntryRef {
+  const c = namingCompiler(node, () => undefined);
+  return {
+    name: node.name,
+    version: node.version,
+    hash,
+    arch: archString(node.arch),
+    compiler: c ? `${c.name}@${c.version}` : undefined,
+    inBuildcache: true,
+    layout: 2,
+  };
 }
