@@ -128,70 +128,6 @@ export function buildIndexJson(
   return `${head.slice(0, -3)}${parts.join(",")}${head.slice(-3)}`;
 }
 
-/**
- * One build cache record whose node dict is already written (`pyJsonDumps` of the dict): a
- * rebuild keeps this text instead of the parsed dict, a fraction of its memory.
- */
-export interface WrittenBuildcacheRecord {
-  hash: string;
-  /** `pyJsonDumps(spec)`: the node dict's compact text. */
-  specText: string;
-  /** The hashes of the node's dependencies, one per entry of its `dependencies`. */
-  deps: readonly string[];
-  inBuildcache: boolean;
-}
-
-/**
- * The build cache index for records whose node dicts are already written, in the given order,
- * as UTF-8 bytes: the bytes `buildIndexJson` writes for the same records (`kind: "buildcache"`),
- * put together a record at a time (no text of the whole index is made).
- */
-export function buildcacheIndexBytes(records: readonly WrittenBuildcacheRecord[]): Uint8Array {
-  const counts = new Map<string, number>(records.map((r) => [r.hash, 0]));
-  let size = 64;
-  for (const r of records) {
-    size += r.specText.length + r.hash.length + 64;
-    for (const h of r.deps) {
-      const c = counts.get(h);
-      if (c !== undefined) counts.set(h, c + 1);
-    }
-  }
-  const enc = new TextEncoder();
-  let out = new Uint8Array(size);
-  let used = 0;
-  const put = (text: string | Uint8Array) => {
-    for (;;) {
-      if (typeof text !== "string") {
-        if (used + text.length <= out.length) {
-          out.set(text, used);
-          used += text.length;
-          return;
-        }
-      } else if (used + text.length <= out.length) {
-        // Written text is ASCII (Python's ensure_ascii): one byte a character.
-        const r = enc.encodeInto(text, out.subarray(used));
-        if (r.read === text.length) {
-          used += r.written;
-          return;
-        }
-      }
-      const grown = new Uint8Array(2 * out.length + 3 * text.length);
-      grown.set(out.subarray(0, used));
-      out = grown;
-    }
-  };
-  putBuildcacheIndex(records.length, (k) => {
-    const r = records[k];
-    return {
-      hash: r.hash,
-      spec: r.specText,
-      refCount: counts.get(r.hash)!,
-      inBuildcache: r.inBuildcache,
-    };
-  }, put);
-  return out.subarray(0, used);
-}
-
 /** One record of {@link putBuildcacheIndex}: the node dict's compact text (or its bytes). */
 export interface BuildcacheIndexPiece {
   hash: string;
@@ -202,8 +138,9 @@ export interface BuildcacheIndexPiece {
 
 /**
  * The build cache index of `count` records (`record(k)` gives the k-th, with its dict already
- * written) given to `put` piece by piece, in order: what {@link buildcacheIndexBytes} gathers,
- * for a writer that streams it (no text of the whole index is made).
+ * written) given to `put` piece by piece, in order: the bytes `buildIndexJson` writes for the
+ * same records (`kind: "buildcache"`), for a writer that streams them (no text of the whole
+ * index is made).
  */
 export function putBuildcacheIndex(
   count: number,

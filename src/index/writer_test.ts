@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { parseSpecJson } from "../spec/parse.ts";
 import { parseIndexDb } from "./db.ts";
 import {
-  buildcacheIndexBytes,
   buildcacheRecords,
   buildIndexJson,
   type IndexWriteRecord,
+  putBuildcacheIndex,
   refCounts,
 } from "./writer.ts";
 import { pyJsonDumps } from "../core/json.ts";
@@ -94,20 +94,22 @@ Deno.test("buildIndexJson writes install-database records with Spack's fields in
   assert.ok(text.includes(`"installation_time":1700000000.25,`), text);
 });
 
-Deno.test("buildcacheIndexBytes of written node dicts gives buildIndexJson's bytes", () => {
+Deno.test("putBuildcacheIndex of written node dicts gives buildIndexJson's bytes", () => {
   const recs = buildcacheRecords([DAG]);
-  const deps = (spec: Record<string, unknown>) =>
-    ((spec.dependencies ?? []) as { hash: string }[]).map((d) => d.hash);
-  const text = new TextDecoder().decode(buildcacheIndexBytes(recs.map((r) => ({
-    hash: r.hash,
-    specText: pyJsonDumps(r.spec),
-    deps: deps(r.spec),
-    inBuildcache: r.inBuildcache === true,
-  }))));
+  const written = (rs: typeof recs) => {
+    const refs = refCounts(rs);
+    const pieces: (string | Uint8Array)[] = [];
+    putBuildcacheIndex(rs.length, (k) => ({
+      hash: rs[k].hash,
+      // Node texts as bytes, as a rebuild reads them back from its spool.
+      spec: new TextEncoder().encode(pyJsonDumps(rs[k].spec)),
+      refCount: refs.get(rs[k].hash)!,
+      inBuildcache: rs[k].inBuildcache === true,
+    }), (p) => pieces.push(p));
+    return pieces.map((p) => typeof p === "string" ? p : new TextDecoder().decode(p)).join("");
+  };
+  const text = written(recs);
   assert.equal(text, buildIndexJson(recs, { kind: "buildcache" }));
   assert.match(text, /"ref_count":1/);
-  assert.equal(
-    new TextDecoder().decode(buildcacheIndexBytes([])),
-    buildIndexJson([], { kind: "buildcache" }),
-  );
+  assert.equal(written([]), buildIndexJson([], { kind: "buildcache" }));
 });
