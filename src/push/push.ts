@@ -8,9 +8,8 @@
  * @module
  */
 import { scalarText } from "../core/json.ts";
-import { createReadStream, existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { Readable } from "node:stream";
 import { InvalidDataError, NotFoundError, UsageError } from "../errors.ts";
 import { parseSpecJson } from "../spec/parse.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
@@ -18,7 +17,7 @@ import type { Signer } from "../sign/types.ts";
 import type { SpecDag, SpecNode } from "../spec/types.ts";
 import type { BuildinfoMeta } from "./buildinfo.ts";
 import { packToFile } from "./pack.ts";
-import { workDir } from "./work_dir.ts";
+import { fileStream, workDir } from "./work_dir.ts";
 import { runPool } from "../core/pool.ts";
 import { specsToRelocate } from "../spec/traverse.ts";
 import { namingCompiler } from "../spec/node.ts";
@@ -434,12 +433,7 @@ async function pushOne(
       const res = await writer.push(item.dag, {
         descriptor: packed.descriptor,
         file,
-        open: () =>
-          Promise.resolve(
-            Readable.toWeb(createReadStream(file, { highWaterMark: 1 << 20 })) as ReadableStream<
-              Uint8Array
-            >,
-          ),
+        open: () => Promise.resolve(fileStream(file)),
       }, { force: true, signer: opts.signer, signal: opts.signal });
       r.status = "pushed";
       r.manifestPath = res.manifestPath;

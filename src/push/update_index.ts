@@ -10,9 +10,8 @@
 import { InvalidDataError } from "../errors.ts";
 import { runPool } from "../core/pool.ts";
 import { fsError } from "../core/fs_errors.ts";
-import { createReadStream, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { ReadStore } from "../storage/store.ts";
 import { MEDIA_TYPES } from "../layout/media_types.ts";
@@ -23,7 +22,7 @@ import { MemoryPacer } from "../core/memory_pacer.ts";
 import type { Descriptor } from "../layout/types.ts";
 import type { SpecDag } from "../spec/types.ts";
 import { HashedSink, TextSpool } from "./spool.ts";
-import { workDir } from "./work_dir.ts";
+import { fileStream, workDir } from "./work_dir.ts";
 import {
   localSpecIo,
   type ReadNode,
@@ -189,13 +188,6 @@ export async function updateIndex(
     spool.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** The bytes of a local file as a web stream. */
-function fileStream(path: string): ReadableStream<Uint8Array> {
-  return Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<
-    Uint8Array
-  >;
 }
 
 /** Past this many bytes, node texts and the index being written go to files. */

@@ -6,9 +6,10 @@
  *
  * @module
  */
-import { mkdtempSync } from "node:fs";
+import { createReadStream, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { fsError } from "../core/fs_errors.ts";
 import { ownerTag, removeDeadOwners } from "../core/pid.ts";
 import { canPlaceFiles, type Store } from "../storage/store.ts";
@@ -24,4 +25,11 @@ export async function workDir(store: Store, purpose: "push" | "index"): Promise<
   } catch (e) {
     throw fsError(e, parent, "make a working directory in");
   }
+}
+
+/** A file made in a working directory (a packed tarball, an index), read as a Web stream. */
+export function fileStream(path: string): ReadableStream<Uint8Array> {
+  return Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<
+    Uint8Array
+  >;
 }
