@@ -21,7 +21,7 @@ import {
 import { V3Writer } from "../layout/v3/writer.ts";
 import { takeLease } from "../layout/v3/lease.ts";
 import { updateIndex } from "../push/update_index.ts";
-import { hasUploads, type ReadStore, type Store } from "../storage/store.ts";
+import { hasUploads, localDir, type ReadStore, type Store } from "../storage/store.ts";
 import { isRegistryStore } from "../storage/registry/store.ts";
 import { findTemporaries } from "../core/pid.ts";
 import { rm } from "node:fs/promises";
@@ -263,7 +263,7 @@ const UNOWNED_TEMP_MS = 3600_000;
 async function leftovers(store: ReadStore | Store, opts: PruneOptions): Promise<PruneItem[]> {
   const out: PruneItem[] = [];
   const signal = opts.signal;
-  const dir = store.url.protocol === "file:" ? store.localPath?.("") : undefined;
+  const dir = localDir(store);
   if (dir !== undefined) {
     const now = Date.now();
     for (const t of findTemporaries(dir)) {

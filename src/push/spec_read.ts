@@ -50,7 +50,7 @@ export interface SpecIo {
 }
 
 /** Paths a local reader opens directly: plain relative names, nothing that climbs. */
-export const PLAIN_PATH = /^[A-Za-z0-9_.+@=%^~\/-]+$/;
+const PLAIN_PATH = /^[A-Za-z0-9_.+@=%^~\/-]+$/;
 
 /** The reader of a local mirror at the directory `root`. */
 export function localSpecIo(root: string, what: string): SpecIo {

@@ -12,8 +12,7 @@ import { runPool } from "../core/pool.ts";
 import { fsError } from "../core/fs_errors.ts";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { ReadStore } from "../storage/store.ts";
+import { localDir, type ReadStore } from "../storage/store.ts";
 import { MEDIA_TYPES } from "../layout/media_types.ts";
 import { V3_SPEC_DIR, V3_SPEC_MANIFEST_SUFFIX } from "../layout/v3/paths.ts";
 import type { V3Writer } from "../layout/v3/writer.ts";
@@ -92,9 +91,7 @@ export async function updateIndex(
   }
   // A local mirror's small files are read directly (a stream per small object costs more
   // than the read).
-  const localRoot = store.url.protocol === "file:"
-    ? (store.localPath?.("") ?? fileURLToPath(store.url))
-    : undefined;
+  const localRoot = localDir(store);
   const io: SpecIo = localRoot !== undefined ? localSpecIo(localRoot, store.url.href) : {
     bytes: (path) => readBytes(store, path, opts.signal),
     blobSize: async (path) =>

@@ -111,6 +111,11 @@ export interface Store extends ReadStore {
   makeStagingDir?(purpose: string, opts?: StoreCallOptions): Promise<string>;
 }
 
+/** The directory a store keeps its objects in, when it is one (a `file:` store with `localPath`). */
+export function localDir(store: ReadStore): string | undefined {
+  return store.url.protocol === "file:" ? store.localPath?.("") : undefined;
+}
+
 /** True when `s` can take local files as objects ({@link Store.placeFile}). */
 export function canPlaceFiles(
   s: ReadStore,

@@ -6,6 +6,7 @@
  */
 import { findTemporaries } from "../../core/pid.ts";
 import type { VerifyRun } from "./run.ts";
+import { localDir } from "../../storage/store.ts";
 
 const WHAT = {
   dead: "its process is gone; `spackle prune --delete` removes it",
@@ -17,7 +18,7 @@ const WHAT = {
 /** Notices for temporaries, where the mirror is a directory (the `localPath` capability). */
 export function reportTemporaries(run: VerifyRun): void {
   const { store } = run;
-  const dir = store.url.protocol === "file:" ? store.localPath?.("") : undefined;
+  const dir = localDir(store);
   if (dir === undefined) return;
   for (const t of findTemporaries(dir)) {
     run.add({
