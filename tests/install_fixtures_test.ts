@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { fixture, HAVE_FIXTURES, ORACLE, REPO_ROOT } from "./_fixtures.ts";
 import { collect, gzipBytes, sha256Hex, type TarWriteEntry, writeTar } from "../src/core/mod.ts";
@@ -18,6 +19,7 @@ import { compareWithExpected } from "./_install_fixtures.ts";
 import { makeElf } from "./_elf.ts";
 import { parseElf } from "../src/install/relocate_elf.ts";
 import { runCliSync } from "./_cli.ts";
+import { base32Encode } from "../src/core/base32.ts";
 
 const MIRRORS: [string, 2 | 3, boolean][] = [
   ["v3-signed", 3, true],
@@ -640,6 +642,7 @@ Deno.test("installSpecs() routes an executable with a too long shebang through R
 Deno.test("installSpecs() writes .spack/install_manifest.json as Spack does when the tarball has none", async () => {
   const mirror = await Deno.makeTempDir({ prefix: "sp-mirror-" });
   const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
+  const big = Uint8Array.from({ length: (600 << 10) + 7 }, (_, i) => (i * 7 + (i >> 11)) & 255);
   try {
     const rel = await writeMirror(mirror, [
       { header: { name: `${BIG_PFX}/share`, type: "directory", mode: 0o755 } },
@@ -655,6 +658,8 @@ Deno.test("installSpecs() writes .spack/install_manifest.json as Spack does when
           linkname: "abc.txt",
         },
       },
+      // Longer than the buffer files are hashed through (256 KiB), and not a multiple of it.
+      { header: { name: `${BIG_PFX}/share/big.bin`, type: "file", mode: 0o644 }, body: big },
     ]);
     const src = await openMirror(mirror);
     await installSpecs(src, ["big"], { root, allowUnsigned: true });
@@ -663,6 +668,9 @@ Deno.test("installSpecs() writes .spack/install_manifest.json as Spack does when
     // base32(sha1("abc")), as Spack's verify.compute_hash gives it.
     assert.equal(m[`${prefix}/share/abc.txt`].hash, "VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE5");
     assert.equal(m[`${prefix}/share/abc.txt`].size, 3);
+    const bigSha1 = createHash("sha1").update(big).digest();
+    assert.equal(m[`${prefix}/share/big.bin`].hash, base32Encode(bigSha1, true).toUpperCase());
+    assert.equal(m[`${prefix}/share/big.bin`].size, big.byteLength);
     assert.equal(m[`${prefix}/share/link`].dest, "abc.txt");
     assert.ok(m[prefix].mode > 0);
     assert.ok(m[`${prefix}/.spack/binary_distribution`]);

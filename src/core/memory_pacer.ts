@@ -68,7 +68,16 @@ export class MemoryPacer {
    * on its way, and its last one may be far behind); after a small one, {@link check}.
    */
   afterJob(bytes: number, big: number = 64 << 20): void {
-    if (!this.#gc || bytes < big) return this.check();
+    if (bytes < big) return this.check();
+    this.collect();
+  }
+
+  /**
+   * A full collection now, whatever the resident set: before a step that makes much garbage
+   * at once (and cannot be paced), so that it reuses what came before instead of growing.
+   */
+  collect(): void {
+    if (!this.#gc) return;
     this.#gc();
     this.collections++;
     this.#limit = Math.max(this.#base, process.memoryUsage.rss() + this.#headroom);

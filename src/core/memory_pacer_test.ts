@@ -60,3 +60,17 @@ Deno.test("MemoryPacer.afterJob() collects after a big job whatever the resident
     assert.equal(p.collections, 2);
   });
 });
+
+Deno.test("MemoryPacer.collect() collects now whatever the resident set, and sets the next limit from there", () => {
+  withGc((calls) => {
+    const p = new MemoryPacer({ limit: 2 ** 50, headroom: 0 }); // never past its limit
+    p.check();
+    assert.equal(calls(), 0);
+    p.collect();
+    p.collect();
+    assert.equal(calls(), 2);
+    assert.equal(p.collections, 2);
+    p.check(); // the limit is still the floor, far above the resident set
+    assert.equal(calls(), 2);
+  });
+});

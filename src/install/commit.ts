@@ -21,6 +21,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { pidAlive, removeDeadOwners } from "../core/pid.ts";
@@ -155,17 +156,35 @@ export async function recoverKilledCommits(
   rmdirQuiet(dir);
 }
 
-/** Spack's `verify.write_manifest` for a prefix staged at `dir` that will live at `prefix`. */
-function writeManifestIfMissing(dir: string, prefix: string): void {
+/** The buffer files are hashed through (the hooks run one package at a time). */
+let hashBuf: Buffer | undefined;
+
+/** The sha1 of a file, read through one reused buffer (no garbage per file but the digest). */
+function sha1File(path: string): Buffer {
+  const buf = hashBuf ??= Buffer.allocUnsafe(256 << 10);
+  const h = createHash("sha1");
+  const fd = openSync(path, "r");
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.byteLength, null)) > 0;) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest();
+}
+
+/**
+ * Spack's `verify.write_manifest` for a prefix staged at `dir` that will live at `prefix`.
+ * Returns the bytes of the manifest written (0 when the tarball had one).
+ */
+function writeManifestIfMissing(dir: string, prefix: string): number {
   const file = join(dir, ".spack", "install_manifest.json");
-  if (existsSync(file)) return;
+  if (existsSync(file)) return 0;
   const entry = (path: string): Record<string, unknown> => {
     const st = lstatSync(path);
     const e: Record<string, unknown> = { mode: st.mode, owner: st.uid, group: st.gid };
     if (st.isSymbolicLink()) e.dest = readlinkSync(path);
     else if (st.isFile()) {
-      const sha1 = createHash("sha1").update(readFileSync(path)).digest();
-      e.hash = base32Encode(sha1, true).toUpperCase(); // Python's base64.b32encode
+      e.hash = base32Encode(sha1File(path), true).toUpperCase(); // Python's base64.b32encode
       e.time = new PyFloat(st.mtimeMs / 1000); // a float, as os.stat gives it
       e.size = st.size;
     }
@@ -183,7 +202,9 @@ function writeManifestIfMissing(dir: string, prefix: string): void {
   mkdirSync(join(dir, ".spack"), { recursive: true });
   walk(dir, "");
   manifest[prefix] = entry(dir);
-  writeFileSync(file, pyJsonDumps(manifest), { mode: 0o644 }); // Spack's sjson.dump
+  const text = pyJsonDumps(manifest);
+  writeFileSync(file, text, { mode: 0o644 }); // Spack's sjson.dump
+  return text.length;
 }
 
 /** Spack's sbang hook on one staged executable: a too long shebang line starts with sbang. */
@@ -214,11 +235,13 @@ function sbangFile(path: string, sbangPath: string): void {
  * `.spack/install_manifest.json` gets one describing the installed files (final paths).
  */
 export function finishStaged(todo: Job[], root: string, pacer: MemoryPacer): void {
+  // A path in a prefix of this run is looked for where that prefix is staged (the deepest
+  // prefix holding it): one lookup per directory of the path, not one per package of the run.
+  const stagedAt = new Map(todo.filter((j) => j.staged).map((j) => [j.prefix, j.staged!]));
   const exists = (p: string) => {
-    for (const j of todo) {
-      if (j.staged && (p === j.prefix || p.startsWith(j.prefix + "/"))) {
-        return lexists(j.staged + p.slice(j.prefix.length));
-      }
+    for (let d = p; d.length > 1; d = dirname(d)) {
+      const staged = stagedAt.get(d);
+      if (staged !== undefined) return lexists(staged + p.slice(d.length));
     }
     return lexists(p);
   };
@@ -226,10 +249,11 @@ export function finishStaged(todo: Job[], root: string, pacer: MemoryPacer): voi
   for (const job of todo) {
     dropMissingRpaths(job.staged!, job.elfFiles ?? [], exists);
     for (const rel of job.execFiles ?? []) sbangFile(join(job.staged!, rel), sbangPath);
-    if (!job.spliced) writeManifestIfMissing(job.staged!, job.prefix);
+    // The manifest's objects and text are most of the hooks' garbage (several times its size).
+    const manifest = job.spliced ? 0 : writeManifestIfMissing(job.staged!, job.prefix);
     // Only the commit needs the package now.
     job.elfFiles = job.execFiles = undefined;
-    pacer.add(16 << 10); // the hooks' garbage, per package, as the staging's
+    pacer.add((16 << 10) + 4 * manifest);
   }
 }
 

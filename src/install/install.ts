@@ -325,6 +325,7 @@ async function stageAndCommit(
     await stageJobs(todo, ctx);
     finishStaged(todo, root, pacer);
     if (opts.overwrite) await canExchangePaths();
+    pacer.collect(); // the commit writes the journal and the database in one go
     await commitJobs(db, todo, {
       root,
       runDir,
