@@ -29,11 +29,31 @@ function bytesAsLatin1(s: string): string {
   return Buffer.from(s, "utf8").toString("latin1");
 }
 
+/** The shortest shared start worth searching for instead of each old prefix. */
+const ANCHOR_MIN = 8;
+
+/** The length of the start all of `bufs` share. */
+function commonStart(bufs: Buffer[]): number {
+  if (bufs.length === 0) return 0;
+  let n = Math.min(...bufs.map((b) => b.byteLength));
+  for (const b of bufs) {
+    let i = 0;
+    while (i < n && b[i] === bufs[0][i]) i++;
+    n = i;
+  }
+  return n;
+}
+
 /** Replaces prefixes in text files as Spack's `TextFilePrefixReplacer` does. */
 export class TextReplacer {
   private readonly olds: Buffer[];
   private readonly news: Buffer[];
   private readonly absolute: boolean;
+  /**
+   * The bytes every old prefix starts with, when there are several and they share enough of
+   * a start (the old install root): one search for it finds them all.
+   */
+  private readonly anchor?: Buffer;
   private readonly regex: RegExp;
   private readonly map: Map<string, string>;
   /** Pairs with identical old and new are dropped, as Spack does. */
@@ -42,6 +62,10 @@ export class TextReplacer {
     this.olds = kept.map(([o]) => Buffer.from(o, "utf8"));
     this.news = kept.map(([, n]) => Buffer.from(n, "utf8"));
     this.absolute = kept.every(([o]) => o.startsWith("/"));
+    const common = commonStart(this.olds);
+    if (this.olds.length > 1 && common >= ANCHOR_MIN) {
+      this.anchor = this.olds[0].subarray(0, common);
+    }
     this.map = new Map(kept.map(([o, n]) => [bytesAsLatin1(o), bytesAsLatin1(n)]));
     const alts = [...this.map.keys()].map(escapeRegex).join("|");
     this.regex = new RegExp(`(?<![\\w\\-_/])([\\w\\-_]*?)(${alts})([\\w\\-_/]*)`, "g");
@@ -76,22 +100,14 @@ export class TextReplacer {
     const buf = Buffer.isBuffer(data)
       ? data
       : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const next = this.olds.map((o) => buf.indexOf(o, 0));
-    if (next.every((n) => n < 0)) return undefined;
+    const find = this.#finder(buf);
     const parts: Uint8Array[] = [];
     let copied = 0;
     let pos = 0;
     for (;;) {
-      let best = -1;
-      let at = Infinity;
-      for (let i = 0; i < next.length; i++) {
-        if (next[i] >= 0 && next[i] < pos) next[i] = buf.indexOf(this.olds[i], pos);
-        if (next[i] >= 0 && next[i] < at) {
-          at = next[i];
-          best = i;
-        }
-      }
-      if (best < 0) break;
+      const at = find(pos);
+      if (at < 0) break;
+      const best = find.which;
       // Start of the [\w-] run before the prefix; the character before it must not be [\w-/].
       let p = at;
       while (p > 0 && isWordish(buf[p - 1])) p--;
@@ -108,6 +124,55 @@ export class TextReplacer {
     if (parts.length === 0) return undefined;
     parts.push(buf.subarray(copied));
     return parts;
+  }
+
+  /**
+   * A search of `buf` for the first occurrence of an old prefix at or after a position (-1 when
+   * none): the lowest position, and at one position the first old in the list (its index is
+   * left in `which`). Positions asked for never go back.
+   */
+  #finder(buf: Buffer): ((pos: number) => number) & { which: number } {
+    const olds = this.olds;
+    const anchor = this.anchor;
+    let find: ((pos: number) => number) & { which: number };
+    if (anchor) {
+      // One search for the shared start; the olds are compared where it is found.
+      find = Object.assign((pos: number) => {
+        for (let a = buf.indexOf(anchor, pos); a >= 0; a = buf.indexOf(anchor, a + 1)) {
+          for (let i = 0; i < olds.length; i++) {
+            const o = olds[i];
+            if (
+              a + o.byteLength <= buf.byteLength && buf.compare(
+                  o,
+                  anchor.byteLength,
+                  o.byteLength,
+                  a + anchor.byteLength,
+                  a + o.byteLength,
+                ) === 0
+            ) {
+              find.which = i;
+              return a;
+            }
+          }
+        }
+        return -1;
+      }, { which: -1 });
+      return find;
+    }
+    // The next occurrence of each old, searched again only once passed.
+    const next = olds.map(() => -2);
+    find = Object.assign((pos: number) => {
+      let at = -1;
+      for (let i = 0; i < next.length; i++) {
+        if (next[i] !== -1 && next[i] < pos) next[i] = buf.indexOf(olds[i], pos);
+        if (next[i] >= 0 && (at < 0 || next[i] < at)) {
+          at = next[i];
+          find.which = i;
+        }
+      }
+      return at;
+    }, { which: -1 });
+    return find;
   }
 
   /**
