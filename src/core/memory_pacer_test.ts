@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MemoryPacer } from "./memory_pacer.ts";
+import { delayOptimizingJit, MemoryPacer } from "./memory_pacer.ts";
 
 /** Runs `f` with `globalThis.gc` set to a counter (as Deno with --expose-gc would have it). */
 function withGc(f: (calls: () => number) => void): void {
@@ -73,4 +73,30 @@ Deno.test("MemoryPacer.collect() collects now whatever the resident set, and set
     p.check(); // the limit is still the floor, far above the resident set
     assert.equal(calls(), 2);
   });
+});
+
+Deno.test("delayOptimizingJit() sets Bun's JIT policy where there is one, and is a no-op elsewhere", () => {
+  const g = globalThis as { Bun?: unknown };
+  const saved = g.Bun;
+  try {
+    if (saved === undefined) assert.equal(delayOptimizingJit(), false);
+    const calls: number[] = [];
+    g.Bun = { unsafe: { setJITPolicy: (s: number) => calls.push(s) } };
+    assert.equal(delayOptimizingJit(), true);
+    assert.equal(delayOptimizingJit(4), true);
+    assert.deepEqual(calls, [10, 4]);
+    g.Bun = {
+      unsafe: {
+        setJITPolicy: () => {
+          throw new RangeError("bad scale");
+        },
+      },
+    };
+    assert.equal(delayOptimizingJit(), false);
+    g.Bun = {};
+    assert.equal(delayOptimizingJit(), false);
+  } finally {
+    if (saved === undefined) delete g.Bun;
+    else g.Bun = saved;
+  }
 });

@@ -2,6 +2,7 @@
 import { Option } from "commander";
 import type { Register } from "../context.ts";
 import { UsageError } from "../../errors.ts";
+import { delayOptimizingJit } from "../../core/memory_pacer.ts";
 import { formatBytes } from "../output.ts";
 import { addMirrorOptions, openCliMirrors } from "../mirror_options.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
@@ -69,6 +70,8 @@ const register: Register = (program, act) => {
   addMirrorOptions(cmd);
   addLockfileOptions(cmd);
   cmd.action(act(async ({ out, globals, signal, onInterrupt }, specs: string[], o) => {
+    // A run of many packages is I/O-bound: later optimization keeps its peak memory lower.
+    delayOptimizingJit();
     const m = await import("../../../mod.ts");
     const lock = await readCliLock(o);
     if (!specs.length && !lock) {
