@@ -56,12 +56,22 @@ for (const [name, layout, signed] of MIRRORS) {
     async fn() {
       const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
       try {
+        const phases: string[] = [];
+        let planned: number | undefined;
         const res = await installSpecs(await source(fixture(name), signed), ["fooapp"], {
           root,
           allowUnsigned: !signed,
           jobs: 3,
+          onProgress: (p) => {
+            phases.push(p.phase);
+            if (p.phase === "planned") planned = p.count;
+          },
         });
         assert.equal(res.specs.length, 4);
+        // One "planned" event with the packages to stage, before the first is fetched.
+        assert.equal(planned, 4);
+        assert.equal(phases.filter((p) => p === "planned").length, 1);
+        assert.ok(phases.indexOf("planned") < phases.indexOf("fetch"));
         assert.ok(res.specs.every((s) => s.installed));
         const specs = res.specs.map((s) => ({ name: s.name, prefix: s.prefix }));
         assert.deepEqual(compareWithExpected(layout, root, specs), []);

@@ -314,6 +314,7 @@ async function stageAndCommit(
       }
     }
     if (!opts.overwrite) refuseUnrecorded(todo, db.indexPath);
+    progress({ phase: "planned", count: todo.length });
     // One pacer for the extractions running at once (their garbage adds up) and the hooks
     // after them. Extraction makes two bytes of garbage per byte of poorly compressible data:
     // 12 MiB of headroom keeps collections few for big packages; a run of many small ones

@@ -26,11 +26,22 @@ export interface InstallSource {
 
 /** Progress events. */
 export interface InstallProgress {
-  phase: "resolve" | "skip" | "fetch" | "staged" | "installed" | "external" | "warning" | "wait";
+  phase:
+    | "resolve"
+    | "planned"
+    | "skip"
+    | "fetch"
+    | "staged"
+    | "installed"
+    | "external"
+    | "warning"
+    | "wait";
   name?: string;
   hash?: string;
   bytes?: number;
   message?: string;
+  /** `planned`: the packages this run stages (those installed already left out). */
+  count?: number;
 }
 
 /** Options of `installSpecs`. */
