@@ -95,9 +95,9 @@ export class MemoryPacer {
 /**
  * Asks the runtime to tier functions up to its optimizing compilers `scale` times later than
  * it would (Bun's `Bun.unsafe.setJITPolicy`; elsewhere nothing); 1 is the usual policy. For a
- * long run of small I/O-bound steps (installing a thousand small packages) this saves the
- * optimizing compilers' memory: about 10 MB of peak at 1,000 and 2,000 Spack-built packages, at
- * the same speed there, and up to 10% more time where each package has more to relocate. Hot
+ * long run of small I/O-bound steps (installing thousands of small packages) this saves the
+ * optimizing compilers' memory: about 10 MB of peak at 2,000 Spack-built packages, at the same
+ * speed. Shorter runs pay for it (300 packages staged under it: 12 to 19% more time), and hot
  * loops over big data (one big package) want the usual policy. Process-wide; returns whether it
  * was applied.
  */
