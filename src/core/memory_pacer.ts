@@ -96,8 +96,8 @@ export class MemoryPacer {
  * Asks the runtime to tier functions up to its optimizing compilers `scale` times later than
  * it would (Bun's `Bun.unsafe.setJITPolicy`; elsewhere nothing); 1 is the usual policy. For a
  * long run of small I/O-bound steps (installing thousands of small packages) this saves the
- * optimizing compilers' memory: about 10 MB of peak at 2,000 Spack-built packages, at the same
- * speed. Shorter runs pay for it (300 packages staged under it: 12 to 19% more time), and hot
+ * optimizing compilers' memory: 5 to 10 MB of peak at 2,000 Spack-built packages, for 0 to 9%
+ * more time in alternating runs. Shorter runs pay for it (300 packages staged under it: 12 to 19% more time), and hot
  * loops over big data (one big package) want the usual policy. Process-wide; returns whether it
  * was applied.
  */

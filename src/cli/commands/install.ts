@@ -84,7 +84,7 @@ const register: Register = (program, act) => {
     }
     const queries = lockQueries(specs, lock);
     // Several specs (an environment, a set of roots): optimizing compilations later, a lower
-    // peak for thousands of small packages (2,000 Spack-built ones: about 10 MB less; set only
+    // peak for thousands of small packages (2,000 Spack-built ones: 5 to 10 MB less; set only
     // after the plan, it saves nothing). Undone for the staging once the plan shows at most
     // MANY_PACKAGES; one spec keeps the usual policy (one big package's hot loops want it).
     if (queries.length > 1) delayOptimizingJit();
