@@ -74,7 +74,11 @@ export {
 } from "./src/core/streams.ts";
 export { PyFloat, pyJsonDumps, type PyJsonOptions } from "./src/core/json.ts";
 // Bounds the peak memory of long streaming jobs under Bun (the CLI paces its large outputs with it).
-export { MemoryPacer, type MemoryPacerOptions } from "./src/core/memory_pacer.ts";
+export {
+  delayOptimizingJit,
+  MemoryPacer,
+  type MemoryPacerOptions,
+} from "./src/core/memory_pacer.ts";
 
 // ---- spec: the spec model and the DAG hash -----------------------------------------------------
 export type { DepType, SpecArch, SpecDag, SpecDependency, SpecNode } from "./src/spec/types.ts";

@@ -2,7 +2,6 @@
 import { Option } from "commander";
 import type { Register } from "../context.ts";
 import { UsageError } from "../../errors.ts";
-import { delayOptimizingJit } from "../../core/memory_pacer.ts";
 import { formatBytes } from "../output.ts";
 import { addMirrorOptions, openCliMirrors } from "../mirror_options.ts";
 import { Progress, withTarballProgress } from "../progress.ts";
@@ -87,7 +86,7 @@ const register: Register = (program, act) => {
     // peak for thousands of small packages (2,000 Spack-built ones: 5 to 10 MB less; set only
     // after the plan, it saves nothing). Undone for the staging once the plan shows at most
     // MANY_PACKAGES; one spec keeps the usual policy (one big package's hot loops want it).
-    if (queries.length > 1) delayOptimizingJit();
+    if (queries.length > 1) m.delayOptimizingJit();
     const opened = await openCliMirrors(o, globals, signal, out);
     if (lock) {
       const { requireLockSpecs } = await import("../../../mod.ts");
@@ -142,7 +141,7 @@ const register: Register = (program, act) => {
         }
         // A few packages are staged with the runtime's usual policy (see the action's start).
         if (p.phase === "planned" && (p.count ?? 0) <= MANY_PACKAGES && queries.length > 1) {
-          delayOptimizingJit(1);
+          m.delayOptimizingJit(1);
         }
         if (p.phase === "installed") info(`installed ${p.name}/${p.hash?.slice(0, 7)}`);
         else if (p.phase === "external") {
