@@ -20,3 +20,23 @@ export async function mountTmpfs(dir: string, size: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Runs `fn` with a tmpfs of `size` mounted at `dir`, unmounted afterwards; where mounting is not
+ * allowed (not root), warns that the test is skipped and runs nothing.
+ */
+export async function withTmpfs(
+  dir: string,
+  size: string,
+  fn: () => Promise<void> | void,
+): Promise<void> {
+  if (!await mountTmpfs(dir, size)) {
+    console.warn("cannot mount a tmpfs here (not root?): test skipped");
+    return;
+  }
+  try {
+    await fn();
+  } finally {
+    await new Deno.Command("umount", { args: [dir] }).output();
+  }
+}

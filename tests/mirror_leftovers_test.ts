@@ -9,7 +9,7 @@ import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
-import { mountTmpfs } from "./_tmpfs.ts";
+import { withTmpfs } from "./_tmpfs.ts";
 import { main } from "../src/cli/app.ts";
 import { findTemporaries } from "../src/core/pid.ts";
 import { verifyMirror } from "../src/mirror/verify.ts";
@@ -146,30 +146,33 @@ Deno.test({
   async fn() {
     const base = await Deno.makeTempDir({ prefix: "sp-full-" });
     const small = join(base, "small");
-    let mounted = false;
     try {
-      mounted = await mountTmpfs(small, "12m");
-      if (!mounted) {
-        console.warn("cannot mount a tmpfs here (not root?): test skipped");
-        return;
-      }
-      const root = await bigTree(base);
-      const mirror = join(small, "m");
-      const r = await run("push", "--unsigned", "--update-index", "--root", root, mirror, "fooapp");
-      assert.equal(r.code, 1, r.err);
-      assert.match(r.err, /no space left on the device \(ENOSPC\); free some space/);
-      assert.match(r.err, new RegExp(mirror.replace(/[/.]/g, "\\$&")));
-      assert.doesNotMatch(r.err, /^error: ENOSPC/m);
-      // No manifest names a missing blob; no temporary is left; verify finds no corruption.
-      assert.deepEqual(findTemporaries(mirror), []);
-      const v = await verifyMirror(new FileStore(pathToFileURL(mirror + "/")));
-      assert.deepEqual(v.findings.filter((f) => f.kind === "corrupt"), []);
-      const specs = existsSync(join(mirror, "v3/manifests/spec"))
-        ? readdirSync(join(mirror, "v3/manifests/spec"))
-        : [];
-      assert.ok(!specs.includes("fooapp"), "fooapp (too big) has no manifest");
+      await withTmpfs(small, "12m", async () => {
+        const root = await bigTree(base);
+        const mirror = join(small, "m");
+        const r = await run(
+          "push",
+          "--unsigned",
+          "--update-index",
+          "--root",
+          root,
+          mirror,
+          "fooapp",
+        );
+        assert.equal(r.code, 1, r.err);
+        assert.match(r.err, /no space left on the device \(ENOSPC\); free some space/);
+        assert.match(r.err, new RegExp(mirror.replace(/[/.]/g, "\\$&")));
+        assert.doesNotMatch(r.err, /^error: ENOSPC/m);
+        // No manifest names a missing blob; no temporary is left; verify finds no corruption.
+        assert.deepEqual(findTemporaries(mirror), []);
+        const v = await verifyMirror(new FileStore(pathToFileURL(mirror + "/")));
+        assert.deepEqual(v.findings.filter((f) => f.kind === "corrupt"), []);
+        const specs = existsSync(join(mirror, "v3/manifests/spec"))
+          ? readdirSync(join(mirror, "v3/manifests/spec"))
+          : [];
+        assert.ok(!specs.includes("fooapp"), "fooapp (too big) has no manifest");
+      });
     } finally {
-      if (mounted) await new Deno.Command("umount", { args: [small] }).output();
       rmSync(base, { recursive: true, force: true });
     }
   },

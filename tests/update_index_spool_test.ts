@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { REPO_ROOT } from "./_fixtures.ts";
-import { mountTmpfs } from "./_tmpfs.ts";
+import { withTmpfs } from "./_tmpfs.ts";
 import { updateIndex } from "../src/push/update_index.ts";
 import { V3Writer } from "../src/layout/v3/writer.ts";
 import { FileStore } from "../src/storage/file.ts";
@@ -118,36 +118,32 @@ Deno.test({
   async fn() {
     const dir = generated(300);
     const small = join(dir, "small");
-    let mounted = false;
     try {
-      mounted = await mountTmpfs(small, "16m");
-      if (!mounted) {
-        console.warn("cannot mount a tmpfs here (not root?): test skipped");
-        return;
-      }
-      const mirror = join(small, "mirror");
-      cpSync(join(dir, "mirror"), mirror, { recursive: true });
-      // The file system is filled but for a few pages: the node texts spooled past 1 KB fill it.
-      const df = new TextDecoder().decode(
-        (await new Deno.Command("df", { args: ["-B1", "--output=avail", small] }).output()).stdout,
-      );
-      const avail = Number(df.trim().split("\n").pop());
-      writeFileSync(join(small, "filler"), new Uint8Array(avail - 16384));
-      await assert.rejects(
-        () =>
-          updateIndex(new V3Writer(new FileStore(pathToFileURL(mirror + "/"))), {
-            spoolLimit: 1024,
-          }),
-        (e: Error) => {
-          assert.match(e.message, /no space left on the device \(ENOSPC\); free some space/);
-          assert.match(e.message, /\.spackle-index-/, "the working directory is named");
-          return true;
-        },
-      );
-      assert.deepEqual(leftovers(mirror, ".spackle-"), [], "no working directory is left");
-      assert.deepEqual(readdirSync(join(mirror, "v3", "manifests")).sort(), ["spec"]);
+      await withTmpfs(small, "16m", async () => {
+        const mirror = join(small, "mirror");
+        cpSync(join(dir, "mirror"), mirror, { recursive: true });
+        // The file system is filled but for a few pages: the node texts spooled past 1 KB fill it.
+        const df = new TextDecoder().decode(
+          (await new Deno.Command("df", { args: ["-B1", "--output=avail", small] }).output())
+            .stdout,
+        );
+        const avail = Number(df.trim().split("\n").pop());
+        writeFileSync(join(small, "filler"), new Uint8Array(avail - 16384));
+        await assert.rejects(
+          () =>
+            updateIndex(new V3Writer(new FileStore(pathToFileURL(mirror + "/"))), {
+              spoolLimit: 1024,
+            }),
+          (e: Error) => {
+            assert.match(e.message, /no space left on the device \(ENOSPC\); free some space/);
+            assert.match(e.message, /\.spackle-index-/, "the working directory is named");
+            return true;
+          },
+        );
+        assert.deepEqual(leftovers(mirror, ".spackle-"), [], "no working directory is left");
+        assert.deepEqual(readdirSync(join(mirror, "v3", "manifests")).sort(), ["spec"]);
+      });
     } finally {
-      if (mounted) await new Deno.Command("umount", { args: [small] }).output();
       rmSync(dir, { recursive: true, force: true });
     }
   },

@@ -159,7 +159,6 @@ export async function updateIndex(
       out = sink.end();
     } finally {
       sink.close();
-      spool.close();
     }
     const index = await writer.writeIndex(
       out.bytes ?? {
