@@ -538,8 +538,9 @@ Deno.test("installSpecs() drops RPATH entries that do not exist, as Spack's post
   const mirror = await Deno.makeTempDir({ prefix: "sp-mirror-" });
   const root = await Deno.makeTempDir({ prefix: "sp-inst-" });
   try {
-    const rpath =
-      `/${BIG_PFX}/lib:/${BIG_PFX}/lib64:$ORIGIN/../lib::/nonexistent-${BIG_HASH}/lib:rel/dir`;
+    // (An entry far longer than any prefix, as a hostile binary may hold, is dropped too.)
+    const rpath = `/${BIG_PFX}/lib:/${BIG_PFX}/lib64:$ORIGIN/../lib::/nonexistent-${BIG_HASH}/lib` +
+      `:/${BIG_PFX}/${"d/".repeat(20000)}lib:rel/dir`;
     const elf = makeElf({ is64: true, le: true, runpath: true, rpath, interp: "/lib64/ld.so" });
     const rel = await writeMirror(
       mirror,

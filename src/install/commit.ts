@@ -236,12 +236,17 @@ function sbangFile(path: string, sbangPath: string): void {
  */
 export function finishStaged(todo: Job[], root: string, pacer: MemoryPacer): void {
   // A path in a prefix of this run is looked for where that prefix is staged (the deepest
-  // prefix holding it): one lookup per directory of the path, not one per package of the run.
+  // prefix holding it): one lookup per directory of the path that is no longer than the
+  // longest prefix, not one per package of the run (and a hostile RPATH entry of any length
+  // costs one pass over its start).
   const stagedAt = new Map(todo.filter((j) => j.staged).map((j) => [j.prefix, j.staged!]));
+  let longest = 0;
+  for (const prefix of stagedAt.keys()) longest = Math.max(longest, prefix.length);
   const exists = (p: string) => {
-    for (let d = p; d.length > 1; d = dirname(d)) {
-      const staged = stagedAt.get(d);
-      if (staged !== undefined) return lexists(staged + p.slice(d.length));
+    let end = p.length <= longest ? p.length : p.lastIndexOf("/", longest);
+    for (; end > 0; end = p.lastIndexOf("/", end - 1)) {
+      const staged = stagedAt.get(p.slice(0, end));
+      if (staged !== undefined) return lexists(staged + p.slice(end));
     }
     return lexists(p);
   };
