@@ -1,10 +1,11 @@
 /**
  * Install memory is bounded by the work in flight: once the plan of a many-package install is
  * made, the entries' spec DAGs it read are no longer held (a DAG holds every dependency's node,
- * so one kept per package grows with the packages times their depth). Runs under Bun, the
- * executable's runtime, whose full collection (`Bun.gc`) the check needs: a Bun script installs
- * a generated mirror, tracking every entry's spec with a WeakRef, and counts those still alive
- * after a full collection when the first package starts staging.
+ * so one kept per package grows with the packages times their depth), and what each planned
+ * package keeps until its turn is a few dozen objects. Runs under Bun, the executable's
+ * runtime, whose full collection (`Bun.gc`) and heap statistics the checks need: Bun scripts
+ * install generated mirrors and look at the heap after a full collection when the first
+ * package starts staging.
  */
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
@@ -15,6 +16,12 @@ import { REPO_ROOT } from "./_fixtures.ts";
 import { generatedMirror } from "./_generated_mirror.ts";
 
 const N = 120;
+/**
+ * Objects a planned package may keep (its job, prefix lock, relocation record and its index
+ * reference): about 35. Each held about 65 when a prefix lock kept its whole frame, a record
+ * an object per dependency, and concatenated strings their pieces.
+ */
+const PER_PACKAGE = 45;
 
 Deno.test("an install of many packages keeps no entry's spec DAG once it is planned", async () => {
   const dir = mkdtempSync(join(tmpdir(), "spackle-install-memory-"));
@@ -69,4 +76,73 @@ console.log(JSON.stringify({ read: specs.length, alive, installed: res.specs.fil
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** The heap's objects after a full collection when the first of `n` packages starts staging. */
+async function objectsWhenPlanned(dir: string, n: number): Promise<number> {
+  await generatedMirror(dir, n);
+  const script = join(dir, "probe.ts");
+  writeFileSync(
+    script,
+    `import { installSpecs, openMirror } from ${JSON.stringify(join(REPO_ROOT, "mod.ts"))};
+import { heapStats } from "bun:jsc";
+const mirror = await openMirror(${JSON.stringify(join(dir, "mirror"))});
+const roots = (await mirror.list()).map((r) => "/" + r.hash);
+let objects = -1;
+const res = await installSpecs(mirror, roots, {
+  root: ${JSON.stringify(join(dir, "root"))},
+  allowUnsigned: true,
+  jobs: 2,
+  onProgress: (p) => {
+    if (p.phase !== "fetch" || objects >= 0) return;
+    Bun.gc(true);
+    objects = heapStats().objectCount;
+  },
+});
+console.log(JSON.stringify({ objects, installed: res.specs.filter((s) => s.installed).length }));
+`,
+  );
+  const out = execFileSync(join(REPO_ROOT, "node_modules/.bin/bun"), ["run", script], {
+    cwd: dir,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const r = JSON.parse(out.trim().split("\n").pop()!);
+  assert.equal(r.installed, n, out);
+  return r.objects;
+}
+
+Deno.test("a planned package keeps a few dozen objects until its turn", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "spackle-install-objects-"));
+  try {
+    // The difference between two sizes: what the runtime and the code hold cancels out.
+    const small = await objectsWhenPlanned(join(dir, "small"), 40);
+    const big = await objectsWhenPlanned(join(dir, "big"), 240);
+    const each = (big - small) / 200;
+    console.log(`objects: ${small} for 40 packages, ${big} for 240: ${each.toFixed(1)} each`);
+    assert.ok(each > 0, `the count grows with the packages: ${small}, ${big}`);
+    assert.ok(each <= PER_PACKAGE, `${each.toFixed(1)} objects a planned package`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test("flatString resolves a concatenation and a slice in Bun", () => {
+  const script = `import { isRope } from "bun:jsc";
+import { flatString } from ${JSON.stringify(join(REPO_ROOT, "src/core/memory_pacer.ts"))};
+const long = "x".repeat(200) + Math.random();
+const joined = \`\${long}/\${long.slice(0, 50)}\`;
+const cut = long.slice(3, 150);
+const before = [isRope(joined), isRope(cut)];
+const same = flatString(joined) === joined && flatString(cut) === cut && flatString("") === "";
+console.log(JSON.stringify({ before, after: [isRope(joined), isRope(cut)], same }));
+`;
+  const out = execFileSync(join(REPO_ROOT, "node_modules/.bin/bun"), ["-e", script], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const r = JSON.parse(out.trim().split("\n").pop()!);
+  assert.deepEqual(r.before, [true, true], "the engine keeps both as pieces or views");
+  assert.deepEqual(r.after, [false, false], "flatString resolves both");
+  assert.equal(r.same, true);
 });

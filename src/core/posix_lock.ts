@@ -403,22 +403,42 @@ export async function lockRange(
     }
     st.held = mode;
   }
-  let released = false;
-  return {
-    locked: true,
-    release() {
-      if (released) return;
-      released = true;
-      const s = ranges.get(rangeKey)!;
-      // The fcntl lock goes when the last in-process holder leaves.
-      if (exclusive || s.readers === 1) {
-        libc.fcntl(file!.fd, F_SETLK, flock(F_UNLCK, start, length));
-        s.held = undefined;
-      }
-      leaveRange(rangeKey, exclusive);
-      dropFile();
-    },
-  };
+  return new RangeLock(libc, file, key, rangeKey, start, length, exclusive);
+}
+
+/**
+ * A lock {@link lockRange} holds. A class, not a closure: a closure made in `lockRange` would
+ * keep its whole frame (options, messages, paths) for as long as the lock is held, and an
+ * install holds one lock for each of its (thousands of) packages.
+ */
+class RangeLock implements HeldLock {
+  readonly locked = true;
+  #released = false;
+  constructor(
+    readonly libc: Libc,
+    readonly file: OpenFile,
+    readonly key: string,
+    readonly rangeKey: string,
+    readonly start: bigint,
+    readonly length: bigint,
+    readonly exclusive: boolean,
+  ) {}
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    const s = ranges.get(this.rangeKey)!;
+    // The fcntl lock goes when the last in-process holder leaves.
+    if (this.exclusive || s.readers === 1) {
+      this.libc.fcntl(this.file.fd, F_SETLK, flock(F_UNLCK, this.start, this.length));
+      s.held = undefined;
+    }
+    leaveRange(this.rangeKey, this.exclusive);
+    if (--this.file.refs === 0) {
+      files.delete(this.key);
+      this.libc.close(this.file.fd);
+    }
+  }
 }
 
 // renameat2(RENAME_EXCHANGE): swapping two paths in one step (Linux 3.15+, glibc 2.28+), loaded

@@ -252,8 +252,8 @@ export function finishStaged(todo: Job[], root: string, pacer: MemoryPacer): voi
   };
   const sbangPath = join(root, "bin", "sbang");
   for (const job of todo) {
-    dropMissingRpaths(job.staged!, job.elfFiles ?? [], exists);
-    for (const rel of job.execFiles ?? []) sbangFile(join(job.staged!, rel), sbangPath);
+    dropMissingRpaths(job.staged!, paths(job.elfFiles), exists);
+    for (const rel of paths(job.execFiles)) sbangFile(join(job.staged!, rel), sbangPath);
     // The manifest's objects and text are most of the hooks' garbage (several times its size).
     const manifest = job.spliced ? 0 : writeManifestIfMissing(job.staged!, job.prefix);
     // Only the commit needs the package now.
@@ -261,6 +261,9 @@ export function finishStaged(todo: Job[], root: string, pacer: MemoryPacer): voi
     pacer.add((16 << 10) + 4 * manifest);
   }
 }
+
+/** The paths of a NUL-joined list (`Job.elfFiles`). */
+const paths = (list?: string): string[] => list ? list.split("\0") : [];
 
 function installSbang(root: string): void {
   const path = join(root, "bin", "sbang");

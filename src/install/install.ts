@@ -37,7 +37,7 @@ import { runPool } from "../core/pool.ts";
 import { pyJsonDumps } from "../core/json.ts";
 import { NotFoundError, SpackleError, UsageError } from "../errors.ts";
 import { gunzipReader, gunzipStream } from "../core/gzip.ts";
-import { MemoryPacer } from "../core/memory_pacer.ts";
+import { flatString, MemoryPacer } from "../core/memory_pacer.ts";
 import { INSTALL_DB_DIR, InstallDatabase } from "../index/install_db.ts";
 import { canExchangePaths, type HeldLock } from "../core/posix_lock.ts";
 import type { SpecNode } from "../spec/types.ts";
@@ -556,8 +556,8 @@ async function stageJob(
   }
   pacer.check();
   job.staged = res.prefixDir;
-  job.elfFiles = res.elfFiles;
-  job.execFiles = res.execFiles;
+  job.elfFiles = flatString(res.elfFiles.join("\0"));
+  job.execFiles = flatString(res.execFiles.join("\0"));
   job.tarball = job.reloc = job.splice = undefined; // only staging needed them
   if (res.strippedModes.length) {
     progress({

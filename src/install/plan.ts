@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import { NotFoundError, UsageError } from "../errors.ts";
-import { MemoryPacer } from "../core/memory_pacer.ts";
+import { flatString, MemoryPacer } from "../core/memory_pacer.ts";
 import type { Entry, ReadOptions } from "../layout/types.ts";
 import { checkSubstitution } from "../layout/substitution.ts";
 import { signatureWarning } from "../layout/_read.ts";
@@ -211,7 +211,8 @@ export async function fetchClosure(
   const pacer = new MemoryPacer({ headroom: 2 << 20 });
   // One relocation record a hash, shared by the lists of every package that links it.
   const relocOf = new Map<string, RelocSpec>();
-  const prefixOf = (n: SpecNode) => projectPrefix(o.root, n, o.projection);
+  const prefixOf = (n: SpecNode) => flatString(projectPrefix(o.root, n, o.projection));
+  const shared: Shared = { relocOf, prefixOf, archOf: archInterner() };
   // The queries that named each root: checked against its signed spec when it is fetched.
   const rootQueries = new Map(roots.filter((r) => !r.external).map((r) => [r.hash, r.queries]));
   // `node` is the package's node in its dependent's DAG (unset for a root, whose own DAG has
@@ -228,7 +229,7 @@ export async function fetchClosure(
         pacer.check();
         // Made in a function of its own: nothing of the entry stays in this frame while the
         // dependencies are visited.
-        const { direct, further } = addJob(jobs, hash, node, e, source, relocOf, prefixOf, o);
+        const { direct, further } = addJob(jobs, hash, node, e, source, shared, o);
         // The rest of the runtime closure, known from this DAG, is fetched now rather than a
         // level at a time; its errors surface through the direct dependencies leading there.
         for (const [h, n] of further) visit(h, n, source).catch(() => {});
@@ -254,6 +255,32 @@ export async function fetchClosure(
 
 type Deps = (readonly [string, SpecNode | undefined])[];
 
+/** What the jobs of a plan share. */
+interface Shared {
+  /** One relocation record a hash, shared by the lists of every package that links it. */
+  relocOf: Map<string, RelocSpec>;
+  prefixOf: (n: SpecNode) => string;
+  archOf: (n: SpecNode) => Pick<SpecNode, "arch" | "raw">;
+}
+
+const NO_DEPENDENCIES: SpecNode["dependencies"] = Object.freeze([]) as never;
+const NO_EXTERNALS: SpecNode[] = Object.freeze([]) as never;
+
+/**
+ * A job node's architecture (parsed, and its dict: what the target checks read), one object
+ * for all the packages with the same (a run holds a node for each package until the commit,
+ * and a target's dict can list dozens of features).
+ */
+function archInterner(): (n: SpecNode) => Pick<SpecNode, "arch" | "raw"> {
+  const seen = new Map<string, Pick<SpecNode, "arch" | "raw">>();
+  return (n) => {
+    const key = JSON.stringify([n.arch, n.raw.arch]);
+    let a = seen.get(key);
+    if (!a) seen.set(key, a = { arch: n.arch, raw: { arch: n.raw.arch } });
+    return a;
+  };
+}
+
 /** Makes the job of a fetched entry; returns the dependencies to visit, with their nodes. */
 function addJob(
   jobs: Map<string, Job>,
@@ -261,32 +288,40 @@ function addJob(
   node: SpecNode | undefined,
   entry: Entry,
   source: InstallSource,
-  relocOf: Map<string, RelocSpec>,
-  prefixOf: (n: SpecNode) => string,
+  shared: Shared,
   o: ClosureOptions,
 ): { direct: Deps; further: Deps } {
+  const { relocOf, prefixOf, archOf } = shared;
   const own = entry.spec;
   const ownNode = own.nodes.get(hash) ?? node!;
   const toRelocate = specsToRelocate(own, hash);
   const buildHash = buildSpecHash(ownNode);
+  const externals = ownNode.dependencies.map((d) => own.nodes.get(d.hash)!).filter((dn) =>
+    dn?.external
+  );
+  // A hash has one prefix (its dict decides it): one string for the job and the records.
+  const prefix = relocOf.get(hash)?.prefix ?? prefixOf(ownNode);
   jobs.set(hash, {
     // The node without its dict's tree of objects (thousands of packages are held until the
-    // commit): its text is what the database needs.
-    node: { ...ownNode, dependencies: [], raw: { arch: ownNode.raw.arch } },
+    // commit): its text is what the database needs. Its architecture is shared with the
+    // packages that have the same.
+    node: { ...ownNode, dependencies: NO_DEPENDENCIES, ...archOf(ownNode) },
     record: new DbSpecText(ownNode.raw),
-    prefix: prefixOf(ownNode),
+    prefix,
     source,
     explicit: false,
     tarball: {
       open: entry.openTarball,
       checksum: entry.tarball.checksum,
       size: entry.tarball.size,
-      path: entry.tarballPath,
+      path: flatString(entry.tarballPath),
       mirror: entry.ref.mirror,
     },
     reloc: toRelocate.map((n) => {
       let r = relocOf.get(n.hash);
-      if (!r) relocOf.set(n.hash, r = { hash: n.hash, prefix: prefixOf(n) });
+      if (!r) {
+        relocOf.set(n.hash, r = { hash: n.hash, prefix: n.hash === hash ? prefix : prefixOf(n) });
+      }
       return r;
     }),
     // A spliced spec keeps what its install needs from the DAG (spliced specs are rare).
@@ -297,7 +332,7 @@ function addJob(
         spec: (own.raw as { spec?: unknown }).spec,
       }
       : undefined,
-    externals: ownNode.dependencies.map((d) => own.nodes.get(d.hash)!).filter((dn) => dn?.external),
+    externals: externals.length ? externals : NO_EXTERNALS,
   });
   if (o.noDeps) return { direct: [], further: [] };
   const direct = ownNode.dependencies.filter((d) => RUNTIME(d.depTypes)).map((d) =>

@@ -5,6 +5,7 @@
  * @module
  */
 import { pyJsonDumps, PyJsonText } from "../core/json.ts";
+import { flatString } from "../core/memory_pacer.ts";
 import type { Entry, EntryRef, ReadOptions } from "../layout/types.ts";
 import type { SpecNode } from "../spec/types.ts";
 import type { TargetCheck } from "./target.ts";
@@ -152,28 +153,36 @@ export interface Job {
   externals: SpecNode[];
   /** Set once staged. */
   staged?: string;
-  elfFiles?: string[];
-  execFiles?: string[];
+  /**
+   * Set once staged: its ELF and executable files, relative to `staged`, one string each with
+   * the paths joined by NUL (an array of strings, each a view into the longer path it was cut
+   * from, took several times the memory).
+   */
+  elfFiles?: string;
+  execFiles?: string;
   stagingDir?: string;
   /** Installed from its build spec's tarball. */
   spliced?: boolean;
 }
 
 /**
- * A node dict kept as its text (`pyJsonDumps`), written into the database as it is, with the
- * hashes its `dependencies` list (what the database's reference counts read of it).
+ * A node dict kept as its text (`pyJsonDumps`), written into the database as it is. The hashes
+ * its `dependencies` list (what the database's reference counts read of it) are read from the
+ * text when asked for, rarely: a run holds one for each of its (thousands of) packages, and
+ * an object per dependency would outweigh the text.
  */
 export class DbSpecText extends PyJsonText {
-  readonly dependencies?: { hash?: string }[];
   constructor(dict: Record<string, unknown>) {
-    super(pyJsonDumps(dict));
-    const deps = dict.dependencies;
-    if (Array.isArray(deps)) {
-      this.dependencies = deps.map((d) => {
-        const hash = (d as { hash?: unknown } | null)?.hash;
-        return { hash: typeof hash === "string" ? hash : undefined };
-      });
-    }
+    super(flatString(pyJsonDumps(dict)));
+  }
+
+  get dependencies(): { hash?: string }[] | undefined {
+    const deps = (JSON.parse(this.text) as { dependencies?: unknown }).dependencies;
+    if (!Array.isArray(deps)) return undefined;
+    return deps.map((d) => {
+      const hash = (d as { hash?: unknown } | null)?.hash;
+      return { hash: typeof hash === "string" ? hash : undefined };
+    });
   }
 }
 

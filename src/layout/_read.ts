@@ -7,6 +7,7 @@ import { errorMessage, IntegrityError, NotFoundError, SignatureError } from "../
 import { verifyStream } from "../core/digest.ts";
 import { gunzipBytes, isGzip } from "../core/gzip.ts";
 import { collect } from "../core/streams.ts";
+import { flatString } from "../core/memory_pacer.ts";
 import type { Verifier } from "../sign/types.ts";
 import type { ReadStore } from "../storage/store.ts";
 import { clearsignedBody, isClearsigned } from "./signed_metadata.ts";
@@ -180,7 +181,11 @@ export function tarballOpener(
   d: { checksum: string; size?: number },
   label: string,
 ): (o?: { signal?: AbortSignal }) => Promise<ReadableStream<Uint8Array>> {
-  return async (o) => verifiedTarball(await read(key, { signal: o?.signal }), d, label);
+  // Only what verification needs, and the label as one flat string (a template's pieces are
+  // kept apart until read): an install keeps an opener for each of its packages.
+  const want = { checksum: d.checksum, size: d.size };
+  flatString(label);
+  return async (o) => verifiedTarball(await read(key, { signal: o?.signal }), want, label);
 }
 
 /**
