@@ -121,6 +121,13 @@ Deno.test("the WebAssembly scanner runs here and reads plain records itself", ()
   const got = w.scan(new TextEncoder().encode(text.slice(at)));
   assert.equal(got.count, 10);
   assert.equal(got.stop, 1); // the end of `installs`
+  // Each scan has a scanner of its own: its memory (grown to the window) is not kept for the
+  // rest of the process, and one scanner's table is not another's.
+  const other = wasmScan()!;
+  assert.notEqual(other, w);
+  const few = other.scan(new TextEncoder().encode(doc(variants().slice(0, 3)).slice(at)));
+  assert.equal(few.count, 3);
+  assert.equal(got.count, 10);
 });
 
 Deno.test("records of every shape give the light records JSON.parse gives, with and without WebAssembly", () => {

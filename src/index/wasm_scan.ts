@@ -106,20 +106,28 @@ export class WasmScan {
   }
 }
 
-let instance: WasmScan | null | undefined;
+let compiled: WebAssembly.Module | null | undefined;
 
-/** The scanner, instantiated on first use; undefined where WebAssembly cannot run it. */
+/**
+ * A scanner of its own (the module compiled on first use); undefined where WebAssembly cannot
+ * run it. Its memory, which grows to the window scanned, goes with it: the scan of a big index
+ * does not leave a megabyte or more held for the rest of the process.
+ */
 export function wasmScan(): WasmScan | undefined {
-  if (instance === undefined) {
+  if (compiled === undefined) {
     try {
       const bin = atob(WASM_SCAN_BASE64);
       const bytes = new Uint8Array(bin.length);
       for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-      const m = new WebAssembly.Module(bytes);
-      instance = new WasmScan(new WebAssembly.Instance(m, {}).exports as unknown as Exports);
+      compiled = new WebAssembly.Module(bytes);
     } catch {
-      instance = null;
+      compiled = null;
     }
   }
-  return instance ?? undefined;
+  if (!compiled) return undefined;
+  try {
+    return new WasmScan(new WebAssembly.Instance(compiled, {}).exports as unknown as Exports);
+  } catch {
+    return undefined;
+  }
 }
