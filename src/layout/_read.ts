@@ -4,7 +4,7 @@
  * @module
  */
 import { errorMessage, IntegrityError, NotFoundError, SignatureError } from "../errors.ts";
-import { verifyStream } from "../core/digest.ts";
+import { digestChecker, verifyStream } from "../core/digest.ts";
 import { gunzipBytes, isGzip } from "../core/gzip.ts";
 import { collect } from "../core/streams.ts";
 import { flatString } from "../core/memory_pacer.ts";
@@ -159,13 +159,41 @@ export function signatureWarning(
   return undefined;
 }
 
-/** Wraps a tarball body so that it is verified against `d` while it streams. */
+/**
+ * Wraps a tarball body so that it is verified against `d` while it streams: the digest and size
+ * errors come from the read that finds them (the last, or the first past the size). Reads only
+ * what is asked for: a body opened ahead of its turn (an install requests the next packages'
+ * tarballs early) holds no bytes, where a pipe would read a chunk or two into its queues at
+ * once (a megabyte or more for each of dozens of tarballs opened ahead).
+ */
 export function verifiedTarball(
   body: ReadableStream<Uint8Array>,
   d: { checksum: string; size?: number },
   label: string,
 ): ReadableStream<Uint8Array> {
-  return body.pipeThrough(verifyStream({ digest: d.checksum, size: d.size }, label));
+  const check = digestChecker({ digest: d.checksum, size: d.size }, label);
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      reader ??= body.getReader();
+      const { value, done } = await reader.read();
+      try {
+        if (done) {
+          check.end();
+          c.close();
+        } else {
+          check.update(value);
+          c.enqueue(value);
+        }
+      } catch (e) {
+        await reader.cancel(e).catch(() => {});
+        throw e;
+      }
+    },
+    cancel(reason) {
+      return reader ? reader.cancel(reason) : body.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }
 
 /**
