@@ -65,3 +65,76 @@ Deno.test("install requests the first tarballs while it plans, none of installed
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+Deno.test("tarballs requested ahead of their turn and not yet read stay within aheadBytes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "spackle-install-ahead-"));
+  try {
+    const { names, store: base } = await generatedMirror(dir, N);
+    const sizes = new Map<string, number>();
+    const plain = await openMirror(base);
+    for (const ref of await plain.list()) {
+      const e = await plain.entry(ref.hash, { requireSignature: false });
+      sizes.set(e.tarballPath, e.tarball.size);
+    }
+    const biggest = Math.max(...sizes.values());
+    // Bytes of tarball requests sent and not read from yet: the most at any time.
+    let waiting = 0;
+    let most = 0;
+    const store: ReadStore = {
+      url: base.url,
+      stat: base.stat.bind(base),
+      list: base.list!.bind(base),
+      read: async (path, o) => {
+        const body = await base.read(path, o);
+        const size = sizes.get(path);
+        if (size === undefined) return body;
+        waiting += size;
+        most = Math.max(most, waiting);
+        let counted = true;
+        const done = () => {
+          if (counted) waiting -= size;
+          counted = false;
+        };
+        const r = body.getReader();
+        return new ReadableStream<Uint8Array>({
+          async pull(c) {
+            done();
+            const { value, done: end } = await r.read();
+            if (end) c.close();
+            else c.enqueue(value);
+          },
+          cancel(reason) {
+            done();
+            return r.cancel(reason);
+          },
+        }, { highWaterMark: 0 });
+      },
+    };
+    const jobs = 2;
+    const aheadBytes = 4 * biggest;
+    const res = await installSpecs(await openMirror(store), names, {
+      root: join(dir, "root"),
+      allowUnsigned: true,
+      jobs,
+      aheadBytes,
+    });
+    assert.equal(res.specs.filter((s) => s.installed).length, N);
+    assert.equal(waiting, 0, "every request read or cancelled");
+    // The budget, and the packages that have started but not read yet.
+    assert.ok(most <= aheadBytes + jobs * biggest, `${most} bytes waiting, ${aheadBytes} allowed`);
+    assert.ok(most >= 2 * biggest, `requests are still sent ahead: at most ${most} bytes waited`);
+
+    // Tarballs bigger than the budget are requested at their turn only.
+    waiting = most = 0;
+    const again = await installSpecs(await openMirror(store), names, {
+      root: join(dir, "root2"),
+      allowUnsigned: true,
+      jobs,
+      aheadBytes: 1,
+    });
+    assert.equal(again.specs.filter((s) => s.installed).length, N);
+    assert.ok(most <= jobs * biggest, `${most} bytes waiting with no room ahead`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

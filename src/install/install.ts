@@ -176,7 +176,11 @@ export async function installSpecs(
   if (queries.length === 0) throw new UsageError("Cannot install: no spec given");
   checkRoot(root);
   // The tarballs of the first packages to stage are requested while the plan is made.
-  const prefetch = new TarballPrefetch(16 * (opts.jobs ?? 4), opts.signal);
+  const prefetch = new TarballPrefetch(
+    16 * (opts.jobs ?? 4),
+    opts.aheadBytes ?? AHEAD_BYTES,
+    opts.signal,
+  );
   const db = new InstallDatabase(root, {
     lockTimeout: opts.lockTimeout,
     signal: opts.signal,
@@ -231,20 +235,31 @@ function installedHashes(db: InstallDatabase): Set<string> {
 }
 
 /**
+ * The most (compressed) bytes of tarballs requested ahead of their turn and not yet taken. A
+ * response waiting for its turn is not read, but a runtime may take its body in all the same
+ * (Bun's fetch does, with no limit): 64 tarballs of 2 MB opened ahead over https took 130 MB
+ * more than 8 MiB of them. Small packages, where round trips matter, fit by the hundred; a
+ * tarball bigger than this is requested at its turn.
+ */
+const AHEAD_BYTES = 8 << 20;
+
+/**
  * Tarball requests sent while the plan is made: the first `window` packages of the staging
  * order (dependencies first) that are not installed already are opened as soon as their
- * place in the order is known, so that their round trips overlap the plan's metadata reads
- * rather than follow them. Their responses wait unread for their turn; those not taken are
- * cancelled.
+ * place in the order is known (while their tarballs fit in `aheadBytes`), so that their
+ * round trips overlap the plan's metadata reads rather than follow them. Their responses wait
+ * unread for their turn; those not taken are cancelled.
  */
 class TarballPrefetch {
   readonly opened = new Map<Job, Promise<ReadableStream<Uint8Array>>>();
   #left: number;
+  #bytes: number; // left
   #skip = new Set<string>();
   readonly #signal?: AbortSignal;
 
-  constructor(window: number, signal?: AbortSignal) {
+  constructor(window: number, bytes: number, signal?: AbortSignal) {
     this.#left = window;
+    this.#bytes = bytes;
     this.#signal = signal;
   }
 
@@ -256,7 +271,9 @@ class TarballPrefetch {
   offer(job: Job): void {
     // A spliced spec's tarball is its build spec's, read when its turn comes.
     if (this.#left <= 0 || !job.tarball || job.splice || this.#skip.has(job.node.hash)) return;
+    if (job.tarball.size > this.#bytes) return void (this.#left = 0); // in order
     this.#left--;
+    this.#bytes -= job.tarball.size;
     const p = job.tarball.open({ signal: this.#signal });
     p.catch(() => {}); // reported when the package takes it
     this.opened.set(job, p);
@@ -425,36 +442,54 @@ interface StageContext {
 
 /**
  * Stages the jobs, `opts.jobs` at a time, in order. Tarball requests are sent ahead: when a
- * package starts, the one `16 x jobs` places after it is opened (its response waits, body
- * unread, for its turn), so a slow link's round trips are spent while earlier packages
+ * package starts, those up to `16 x jobs` places after it are opened, in order, while the
+ * tarballs opened and not yet taken fit in `aheadBytes` (their responses wait, bodies
+ * unread, for their turn), so a slow link's round trips are spent while earlier packages
  * extract, and small packages are not bound by latency. Any opened and not used is cancelled.
  */
 async function stageJobs(todo: Job[], ctx: StageContext): Promise<void> {
   const { opts } = ctx;
   const jobs = opts.jobs ?? 4;
   const window = 16 * jobs;
+  const budget = opts.aheadBytes ?? AHEAD_BYTES;
   const ahead = new Map<Job, Promise<ReadableStream<Uint8Array>>>();
+  let aheadBytes = 0;
   const indexOf = new Map(todo.map((j, i) => [j, i]));
-  const openAhead = (job: Job | undefined) => {
-    // A spliced spec's tarball is its build spec's, read when its turn comes.
-    if (!job?.tarball || job.splice || ahead.has(job)) return;
-    const early = ctx.prefetch.take(job);
-    if (early) return void ahead.set(job, early);
-    const p = job.tarball.open({ signal: opts.signal });
-    p.catch(() => {}); // reported when the package takes it
-    ahead.set(job, p);
-  };
-  const open = (job: Job) => {
-    const early = ahead.get(job);
-    ahead.delete(job);
-    return early ?? job.tarball!.open({ signal: opts.signal });
+  let next = 0; // the first package not yet looked at for opening ahead
+  const openAhead = (current: number) => {
+    for (next = Math.max(next, current + 1); next < todo.length && next <= current + window;) {
+      const job = todo[next];
+      // A spliced spec's tarball is its build spec's, read when its turn comes.
+      const size = job.splice ? 0 : job.tarball?.size ?? 0;
+      if (size > budget) {
+        next++; // too big to wait (never opened during the plan either): requested at its turn
+        continue;
+      }
+      if (aheadBytes + size > budget) return; // in order, once some are taken
+      next++;
+      if (!job.tarball || job.splice) continue;
+      const early = ctx.prefetch.take(job);
+      const p = early ?? job.tarball.open({ signal: opts.signal });
+      if (!early) p.catch(() => {}); // reported when the package takes it
+      ahead.set(job, p);
+      aheadBytes += size;
+    }
   };
   try {
-    for (const job of todo.slice(0, window)) openAhead(job);
+    openAhead(-1);
     await runPool(todo, jobs, (job) => {
-      openAhead(todo[indexOf.get(job)! + window]);
+      // The package's own request leaves the budget before the next ones are opened.
+      const own = ahead.get(job) ?? ctx.prefetch.take(job);
+      if (ahead.delete(job)) aheadBytes -= job.tarball!.size;
+      openAhead(indexOf.get(job)!);
+      let taken = false;
+      const open = () => {
+        taken = true;
+        return own ?? job.tarball!.open({ signal: opts.signal });
+      };
       const tarball = job.tarball!;
       return stageJob(job, open, ctx).catch((e) => {
+        if (!taken) own?.then((s) => s.cancel()).catch(() => {});
         throw opts.signal?.aborted ? e : tarballError(e, job.node, tarball);
       });
     });

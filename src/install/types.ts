@@ -68,6 +68,12 @@ export interface InstallOptions {
    * setup costs more than it saves).
    */
   threadPoolFrom?: number;
+  /**
+   * The most (compressed) bytes of tarballs requested ahead of their turn and not yet taken
+   * (default 8 MiB): a runtime may take in a waiting response's body whole. A tarball bigger
+   * than this is requested at its turn.
+   */
+  aheadBytes?: number;
   /** Install only the named specs, not their dependencies (default false). */
   noDeps?: boolean;
   /**
