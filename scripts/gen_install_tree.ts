@@ -6,7 +6,10 @@
  * script, and the install database `.spack-db/index.json`. `spackle push --root TREE` then
  * makes an installable build cache of it. Deterministic for a given N.
  *
- *   deno run -A scripts/gen_install_tree.ts TREE [N=300]
+ *   deno run -A scripts/gen_install_tree.ts TREE [N=300] [BLOB_KIB=0]
+ *
+ * BLOB_KIB > 0 adds `share/blob.bin` to every package: that many KiB of incompressible
+ * (deterministic) bytes, for packages of a real size rather than a few kilobytes.
  *
  * Prints the names of the packages nothing depends on (the roots), one a line.
  *
@@ -19,10 +22,11 @@ import { base32Encode } from "../src/core/base32.ts";
 import { buildIndexJson, type IndexWriteRecord } from "../src/index/mod.ts";
 import { dagHash } from "../src/spec/mod.ts";
 
-const [tree, count] = process.argv.slice(2);
+const [tree, count, blobKib] = process.argv.slice(2);
 const n = Number(count ?? 300);
-if (!tree || !Number.isInteger(n) || n < 1) {
-  console.error("usage: gen_install_tree.ts TREE [N>=1]");
+const blob = Number(blobKib ?? 0) * 1024;
+if (!tree || !Number.isInteger(n) || n < 1 || !Number.isInteger(blob) || blob < 0) {
+  console.error("usage: gen_install_tree.ts TREE [N>=1] [BLOB_KIB>=0]");
   process.exit(2);
 }
 const top = resolve(tree);
@@ -109,6 +113,13 @@ for (const x of nodes) {
     [`prefix=${prefix}`, ...deps.map((p) => `dep=${p}/lib`), ""].join("\n"),
   );
   writeFileSync(join(prefix, "bin", x.name), `#!/bin/sh\necho ${x.name}\n`, { mode: 0o755 });
+  if (blob > 0) {
+    const bytes = new Uint8Array(blob);
+    const words = new Uint32Array(bytes.buffer, 0, blob >> 2);
+    for (let k = 0; k < words.length; k++) words[k] = rand() * 4294967296;
+    mkdirSync(join(prefix, "share"), { recursive: true });
+    writeFileSync(join(prefix, "share", "blob.bin"), bytes);
+  }
   records.push({ hash: x.hash, spec: x, path: prefix, explicit: !usedBy.has(x.hash) });
 }
 mkdirSync(join(top, ".spack-db"), { recursive: true });
