@@ -332,17 +332,25 @@ function barOpener(
     read.add(hash);
     let item: ProgressItem | undefined;
     const bar = () => item ??= progress.start(label, size);
-    return body.pipeThrough(
-      new TransformStream({
-        transform(chunk, c) {
-          bar().advance(chunk.byteLength);
-          c.enqueue(chunk);
-        },
-        flush() {
+    // Pulled, not piped: a body opened ahead of its turn is not read (nor its bar started)
+    // before its package reads it.
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    return new ReadableStream<Uint8Array>({
+      async pull(c) {
+        reader ??= body.getReader();
+        const { value, done } = await reader.read();
+        if (done) {
           bar().done();
-        },
-      }),
-    );
+          c.close();
+        } else {
+          bar().advance(value.byteLength);
+          c.enqueue(value);
+        }
+      },
+      cancel(reason) {
+        return reader ? reader.cancel(reason) : body.cancel(reason);
+      },
+    }, { highWaterMark: 0 });
   };
 }
 

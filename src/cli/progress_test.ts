@@ -163,6 +163,35 @@ Deno.test("a tarball read twice through a wrapped source is counted once", async
   assert.ok(chunks.some((c) => /zlib@1\.3\/abcdefg/.test(c)));
 });
 
+Deno.test("a tarball opened ahead of its turn is not read, nor its bar drawn, until it is read", async () => {
+  const { chunks, stream } = capture();
+  const p = new Progress(true, plain, { stream, interval: 0 });
+  p.setTotal(3, 1);
+  let pulls = 0;
+  const e = {
+    ref: { name: "zlib", version: "1.3", hash: "abcdefghij" },
+    tarball: { size: 3 },
+    openTarball: () =>
+      Promise.resolve(
+        new ReadableStream<Uint8Array>({
+          pull(c) {
+            pulls++;
+            if (pulls === 1) c.enqueue(new Uint8Array(3));
+            else c.close();
+          },
+        }, { highWaterMark: 0 }),
+      ),
+  } as unknown as Entry;
+  const src = withTarballProgress({ entry: (_hash: string) => Promise.resolve(e) }, p);
+  const body = await (await src.entry("abcdefghij")).openTarball();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(pulls, 0, "nothing read before its turn");
+  assert.ok(!chunks.some((c) => /zlib@1\.3\/abcdefg/.test(c)), "no bar before its turn");
+  assert.equal((await new Response(body).arrayBuffer()).byteLength, 3);
+  assert.ok(chunks.some((c) => /zlib@1\.3\/abcdefg/.test(c)));
+  assert.match(chunks.at(-1)!, /total 1\/1 .*3 B\/3 B/);
+});
+
 Deno.test("a phase relabels the overall line and counts from zero; advance adds bytes", () => {
   let t = 0;
   const { chunks, stream } = capture();
