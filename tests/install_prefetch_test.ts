@@ -8,7 +8,7 @@ import { strict as assert } from "node:assert";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { installSpecs, openMirror } from "../mod.ts";
+import { installSpecs, openMirror, UsageError } from "../mod.ts";
 import { generatedMirror } from "./_generated_mirror.ts";
 import type { ReadStore } from "../src/storage/store.ts";
 
@@ -134,6 +134,19 @@ Deno.test("tarballs requested ahead of their turn and not yet read stay within a
     });
     assert.equal(again.specs.filter((s) => s.installed).length, N);
     assert.ok(most <= jobs * biggest, `${most} bytes waiting with no room ahead`);
+
+    // A budget that is not a number of bytes is refused before anything is read.
+    for (const bad of [NaN, -1]) {
+      await assert.rejects(
+        installSpecs(await openMirror(store), names, {
+          root: join(dir, "root3"),
+          allowUnsigned: true,
+          aheadBytes: bad,
+        }),
+        (e) => e instanceof UsageError && /aheadBytes must be a number of bytes/.test(e.message),
+      );
+    }
+    assert.equal(existsSync(join(dir, "root3")), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

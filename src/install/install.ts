@@ -174,6 +174,11 @@ export async function installSpecs(
   const progress = opts.onProgress ?? (() => {});
   const readOpts = { signal: opts.signal, requireSignature: !opts.allowUnsigned };
   if (queries.length === 0) throw new UsageError("Cannot install: no spec given");
+  if (opts.aheadBytes !== undefined && !(opts.aheadBytes >= 0)) {
+    throw new UsageError(
+      `Cannot install: aheadBytes must be a number of bytes, 0 or more (got ${opts.aheadBytes})`,
+    );
+  }
   checkRoot(root);
   // The tarballs of the first packages to stage are requested while the plan is made.
   const prefetch = new TarballPrefetch(
