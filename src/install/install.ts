@@ -459,7 +459,6 @@ async function stageJobs(todo: Job[], ctx: StageContext): Promise<void> {
   const budget = opts.aheadBytes ?? AHEAD_BYTES;
   const ahead = new Map<Job, Promise<ReadableStream<Uint8Array>>>();
   let aheadBytes = 0;
-  const indexOf = new Map(todo.map((j, i) => [j, i]));
   let next = 0; // the first package not yet looked at for opening ahead
   const openAhead = (current: number) => {
     for (next = Math.max(next, current + 1); next < todo.length && next <= current + window;) {
@@ -482,11 +481,11 @@ async function stageJobs(todo: Job[], ctx: StageContext): Promise<void> {
   };
   try {
     openAhead(-1);
-    await runPool(todo, jobs, (job) => {
+    await runPool(todo, jobs, (job, at) => {
       // The package's own request leaves the budget before the next ones are opened.
       const own = ahead.get(job) ?? ctx.prefetch.take(job);
       if (ahead.delete(job)) aheadBytes -= job.tarball!.size;
-      openAhead(indexOf.get(job)!);
+      openAhead(at);
       let taken = false;
       const open = () => {
         taken = true;
