@@ -23,14 +23,28 @@ const N = 120;
  */
 const PER_PACKAGE = 45;
 
+/**
+ * Runs a Bun script (written to `dir/probe.ts`) and gives the JSON of its last line of output,
+ * with that output for messages.
+ */
+function bunProbe<T = Record<string, number>>(dir: string, script: string): { r: T; out: string } {
+  const file = join(dir, "probe.ts");
+  writeFileSync(file, script);
+  const out = execFileSync(join(REPO_ROOT, "node_modules/.bin/bun"), ["run", file], {
+    cwd: dir,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return { r: JSON.parse(out.trim().split("\n").pop()!), out };
+}
+
 Deno.test("an install of many packages keeps no entry's spec DAG once it is planned", async () => {
   const dir = mkdtempSync(join(tmpdir(), "spackle-install-memory-"));
   try {
     await generatedMirror(dir, N);
 
-    const script = join(dir, "probe.ts");
-    writeFileSync(
-      script,
+    const { r, out } = bunProbe(
+      dir,
       `import { installSpecs, openMirror } from ${JSON.stringify(join(REPO_ROOT, "mod.ts"))};
 const mirror = await openMirror(${JSON.stringify(join(dir, "mirror"))});
 const specs: WeakRef<object>[] = [];
@@ -59,12 +73,6 @@ const res = await installSpecs(source, roots, {
 console.log(JSON.stringify({ read: specs.length, alive, installed: res.specs.filter((s) => s.installed).length }));
 `,
     );
-    const out = execFileSync(join(REPO_ROOT, "node_modules/.bin/bun"), ["run", script], {
-      cwd: dir,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const r = JSON.parse(out.trim().split("\n").pop()!);
     assert.equal(r.installed, N, out);
     assert.equal(
       r.read,
@@ -81,9 +89,8 @@ console.log(JSON.stringify({ read: specs.length, alive, installed: res.specs.fil
 /** The heap's objects after a full collection when the first of `n` packages starts staging. */
 async function objectsWhenPlanned(dir: string, n: number): Promise<number> {
   await generatedMirror(dir, n);
-  const script = join(dir, "probe.ts");
-  writeFileSync(
-    script,
+  const { r, out } = bunProbe(
+    dir,
     `import { installSpecs, openMirror } from ${JSON.stringify(join(REPO_ROOT, "mod.ts"))};
 import { heapStats } from "bun:jsc";
 const mirror = await openMirror(${JSON.stringify(join(dir, "mirror"))});
@@ -102,12 +109,6 @@ const res = await installSpecs(mirror, roots, {
 console.log(JSON.stringify({ objects, installed: res.specs.filter((s) => s.installed).length }));
 `,
   );
-  const out = execFileSync(join(REPO_ROOT, "node_modules/.bin/bun"), ["run", script], {
-    cwd: dir,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const r = JSON.parse(out.trim().split("\n").pop()!);
   assert.equal(r.installed, n, out);
   return r.objects;
 }
@@ -128,6 +129,7 @@ Deno.test("a planned package keeps a few dozen objects until its turn", async ()
 });
 
 Deno.test("flatString resolves a concatenation and a slice in Bun", () => {
+  const dir = mkdtempSync(join(tmpdir(), "spackle-flat-string-"));
   const script = `import { isRope } from "bun:jsc";
 import { flatString } from ${JSON.stringify(join(REPO_ROOT, "src/core/memory_pacer.ts"))};
 const long = "x".repeat(200) + Math.random();
@@ -137,12 +139,12 @@ const before = [isRope(joined), isRope(cut)];
 const same = flatString(joined) === joined && flatString(cut) === cut && flatString("") === "";
 console.log(JSON.stringify({ before, after: [isRope(joined), isRope(cut)], same }));
 `;
-  const out = execFileSync(join(REPO_ROOT, "node_modules/.bin/bun"), ["-e", script], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const r = JSON.parse(out.trim().split("\n").pop()!);
-  assert.deepEqual(r.before, [true, true], "the engine keeps both as pieces or views");
-  assert.deepEqual(r.after, [false, false], "flatString resolves both");
-  assert.equal(r.same, true);
+  try {
+    const { r } = bunProbe<{ before: boolean[]; after: boolean[]; same: boolean }>(dir, script);
+    assert.deepEqual(r.before, [true, true], "the engine keeps both as pieces or views");
+    assert.deepEqual(r.after, [false, false], "flatString resolves both");
+    assert.equal(r.same, true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
