@@ -9,12 +9,15 @@ import { InvalidDataError, NotFoundError } from "../errors.ts";
 import type { SpecDag, SpecNode } from "./types.ts";
 import { checkNodeIdentity, nodeFromDict } from "./node.ts";
 import { onFirstUse } from "../core/lazy_require.ts";
+import { isNodeDict, isSpecDoc } from "./check.ts";
 
 declare const require: ((id: string) => unknown) | undefined;
 
 /**
- * The zod schemas (`schema.ts`), loaded on the first parse: zod and the schemas cost more to
- * evaluate than listing a mirror takes, and importing the library must not pay for them.
+ * The zod schemas (`schema.ts`), loaded on the first value the fast check (`check.ts`) cannot
+ * accept: zod and the schemas cost more to evaluate than listing a mirror takes, and importing
+ * the library must not pay for them. zod is asked only then, to name what is wrong: checking a
+ * valid document through it builds a copy of the document.
  */
 const schemas = onFirstUse(() =>
   (eagerSchemas ?? require!("./schema.ts")) as typeof import("./schema.ts")
@@ -70,8 +73,11 @@ function zodFailure(label: string, base: string, err: z.ZodError): InvalidDataEr
  * in errors.
  */
 export function parseNodeJson(raw: unknown, label = "spec node", where = "spec"): SpecNode {
-  const r = schemas().NodeJson.safeParse(raw);
-  if (!r.success) throw zodFailure(label, where, r.error);
+  // The schema is asked only when the fast check cannot say yes (it names what is wrong).
+  if (!isNodeDict(raw)) {
+    const r = schemas().NodeJson.safeParse(raw);
+    if (!r.success) throw zodFailure(label, where, r.error);
+  }
   const node = nodeFromDict(raw as Obj);
   if (!node.hash) {
     throw new InvalidDataError(
@@ -101,8 +107,9 @@ export function parseSpecJson(input: string | unknown, label = "spec"): SpecDag 
   }
   // A bare spec value is accepted too.
   const wrapped: Obj = isObj(doc) && "spec" in doc ? doc : { spec: doc };
-  const checked = schemas().SpecDocJson.safeParse(wrapped);
-  if (!checked.success) {
+  // The schema is asked only when the fast check cannot say yes (it names what is wrong).
+  const checked = isSpecDoc(wrapped) ? undefined : schemas().SpecDocJson.safeParse(wrapped);
+  if (checked && !checked.success) {
     const spec = wrapped.spec;
     // Name the precise failure of the form the document looks like.
     if (isObj(spec) && "nodes" in spec) {
