@@ -18,7 +18,7 @@ import {
   type ProgramOptions,
   rejectEmptyValues,
 } from "./context.ts";
-import { commands } from "./commands/mod.ts";
+import { COMMAND_ROWS, commands, PROGRAM_SETUP } from "./commands/mod.ts";
 import { catchSignals, SIGNAL_EXIT, type StopSignal } from "./interrupt.ts";
 
 /** Parses a number of seconds (0 or more) given to a flag. */
@@ -102,8 +102,29 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
     );
     opts.onExit?.(code ?? 0);
   };
-  for (const register of commands) register(program, act);
+  for (const setup of PROGRAM_SETUP) setup(program);
+  const row = opts.argv && namedRow(program, opts.argv);
+  for (const register of row ? row.register : commands) register(program, act);
   return program;
+}
+
+/**
+ * The row of the command table whose command `argv` names: its first word after the global
+ * options (and their values). Undefined when there is none, or when anything before it is not
+ * plainly a global option (help, an unknown option, `--`): then every command is registered,
+ * so that commander's help, errors and suggestions know them all.
+ */
+export function namedRow(program: Command, argv: readonly string[]) {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("-")) return COMMAND_ROWS.find((r) => r.names.includes(a));
+    const eq = a.startsWith("--") ? a.indexOf("=") : -1; // --flag=value
+    const flag = eq < 0 ? a : a.slice(0, eq);
+    const o = program.options.find((o) => o.long === flag || o.short === flag);
+    if (!o) return undefined;
+    if (eq < 0 && (o.required || o.optional)) i++; // its value
+  }
+  return undefined;
 }
 
 /** Runs the CLI with `argv` (without the executable); resolves with the exit code. */
@@ -114,6 +135,7 @@ export async function main(argv: string[]): Promise<number> {
     onExit: (c) => (code = c),
     signal: stop.signal,
     onInterrupt: stop.report,
+    argv,
   });
   const json = argv.includes("--json");
   // After a signal: what was completed and what not, and 128 + the signal number.

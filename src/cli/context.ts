@@ -73,6 +73,12 @@ export interface ProgramOptions {
   signal?: AbortSignal;
   onExit?: (code: number) => void;
   onInterrupt?: (report: () => string | undefined) => void;
+  /**
+   * The command line the program is built for: when it names a command of the table (after
+   * the global options), only that command is registered (building every command costs a
+   * run more than the smaller commands take). Unset: every command.
+   */
+  argv?: readonly string[];
 }
 
 /**

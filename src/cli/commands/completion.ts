@@ -213,8 +213,9 @@ const register: Register = (program, act) => {
         "  source <(spackle completion zsh)       # in ~/.zshrc\n" +
         "  spackle completion fish > ~/.config/fish/completions/spackle.fish",
     )
-    .action(act(async ({ out }, shell: string) => {
-      const text = completionScript(program, shell);
+    .action(act(async ({ out, newProgram }, shell: string) => {
+      // Every command (this program may have been built for this one alone).
+      const text = completionScript(newProgram(), shell);
       if (out.json) out.data({ shell, script: text });
       else out.out(text.trimEnd());
     }));

@@ -33,7 +33,12 @@ function applySettings(
   for (const sub of cmd.commands as Command[]) applySettings(sub, s);
 }
 
-const register: Register = (program, act) => {
+/**
+ * What the mirror configuration adds to the program itself, whatever command runs: the
+ * `--mirrors-file` option, spackle's settings filling the options a command line leaves unset,
+ * and the resolver of configured mirror names (with the `signed: false` rule).
+ */
+export function mirrorSettings(program: Command): void {
   program.addOption(
     new Option("--mirrors-file <file>", "also read this Spack mirrors.yaml (highest precedence)")
       .env("SPACKLE_MIRRORS_FILE"),
@@ -84,7 +89,9 @@ const register: Register = (program, act) => {
       }
     }
   });
+}
 
+const register: Register = (program, act) => {
   const mirror = program
     .command("mirror")
     .description(

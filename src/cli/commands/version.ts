@@ -1,3 +1,4 @@
+import type { Command } from "commander";
 import type { Register } from "../context.ts";
 import { COMMIT, TARGET, VERSION } from "../../version.ts";
 
@@ -6,9 +7,13 @@ export function versionLine(): string {
   return `spackle ${VERSION} (commit ${COMMIT}, ${TARGET})`;
 }
 
-/** `spackle version` (and `--version`): version, commit and target. */
-const register: Register = (program, act) => {
+/** The program's `-V, --version` flag (whatever command the program is built for). */
+export function versionFlag(program: Command): void {
   program.version(versionLine(), "-V, --version");
+}
+
+/** `spackle version`: version, commit and target. */
+const register: Register = (program, act) => {
   program
     .command("version")
     .description("print version, commit and build target")
