@@ -46,7 +46,7 @@ Deno.test({
     for (const m of screen.matchAll(/(\w+@[\d.]+\/\w{7}) +([█░]*) ?([\d.]+ k?B)\/([\d.]+ kB)/g)) {
       assert.ok(m[2].length > 0, `an item line without a bar: ${m[0]}`);
     }
-    assert.match(screen, /total 4\/4 +28 kB [\d.]+ kB\/s/);
+    assert.match(screen, /total 4\/4 +28 kB [\d.]+ [kM]?B\/s/);
     assert.ok(screen.includes(ERASE), "bars are erased");
     assert.match(screen, /downloaded fooapp@3\.0\/iicodpd \(3 files\)/);
     assert.match(screen, /4 specs, [\d.]+ kB into /);
@@ -80,7 +80,7 @@ Deno.test({
     );
     // Totals are known once the closure is resolved: 4 packages, 28 kB of tarballs.
     assert.match(tty, /total 0\/4 .*0 B\/28 kB/);
-    assert.match(tty, /total 4\/4 .*28 kB\/28 kB [\d.]+ kB\/s ETA 0:00/);
+    assert.match(tty, /total 4\/4 .*28 kB\/28 kB [\d.]+ [kM]?B\/s ETA 0:00/);
     assert.match(tty, /installed fooapp\/iicodpd/);
     assert.ok(tty.includes(ERASE));
     const quiet = onTerminal([...args("b"), "--quiet"]);
