@@ -108,15 +108,16 @@ export function isNodeDict(v: unknown): boolean {
   return isNodeBody(v) && isString(v.name);
 }
 
+/** An entry of format 1's list: `{"<name>": {...}}`. */
+function isV1Entry(m: unknown): boolean {
+  if (!isPlain(m)) return false;
+  for (const k in m) if (!isNodeBody(m[k])) return false;
+  return true;
+}
+
 /** `SpecNodesJson` (formats 2 to 5) or `SpecListV1Json` (format 1). */
 function isSpecValue(v: unknown): boolean {
-  if (Array.isArray(v)) {
-    return v.length > 0 && isListOf(v, (m) => {
-      if (!isPlain(m)) return false;
-      for (const k in m) if (!isNodeBody(m[k])) return false;
-      return true;
-    });
-  }
+  if (Array.isArray(v)) return v.length > 0 && isListOf(v, isV1Entry);
   if (!isPlain(v) || !opt(v._meta, (m) => isPlain(m) && isNumber(m.version))) return false;
   const nodes = v.nodes;
   return Array.isArray(nodes) && nodes.length > 0 && isListOf(nodes, isNodeDict);
