@@ -18,7 +18,7 @@ import {
   type ProgramOptions,
   rejectEmptyValues,
 } from "./context.ts";
-import { COMMAND_ROWS, commands, PROGRAM_SETUP } from "./commands/mod.ts";
+import { COMMAND_ROWS, PROGRAM_SETUP } from "./commands/mod.ts";
 import { catchSignals, SIGNAL_EXIT, type StopSignal } from "./interrupt.ts";
 
 /** Parses a number of seconds (0 or more) given to a flag. */
@@ -104,7 +104,9 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
   };
   for (const setup of PROGRAM_SETUP) setup(program);
   const row = opts.argv && namedRow(program, opts.argv);
-  for (const register of row ? row.register : commands) register(program, act);
+  for (const r of row ? [row] : COMMAND_ROWS) {
+    for (const register of r.register) register(program, act);
+  }
   return program;
 }
 

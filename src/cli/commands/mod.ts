@@ -77,6 +77,3 @@ export const COMMAND_ROWS: readonly CommandRow[] = [
  * command the program is built for; the rows' files add only their commands.
  */
 export const PROGRAM_SETUP: readonly ((program: Command) => void)[] = [mirrorSettings, versionFlag];
-
-/** All commands' files, in the order `--help` lists them. */
-export const commands: Register[] = COMMAND_ROWS.flatMap((r) => r.register);
