@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
 import { runCli } from "./_cli.ts";
+import { runProgram } from "./_run.ts";
 
 const HTTPS_URL = Deno.env.get("SPACKLE_TEST_HTTPS_URL");
 const CA_FILE = Deno.env.get("SPACKLE_TEST_CA_FILE");
@@ -55,9 +56,9 @@ Deno.test({
       );
       assert.equal(r.code, 0, r.stderr);
       const app = join(d, "root", "linux-x86_64", "fooapp-3.0-iicodpd5dtmh5ijlchcoay25frkfkyuv");
-      const out = new Deno.Command(join(app, "bin", "fooapp")).outputSync();
-      assert.equal(out.code, 0);
-      assert.ok(new TextDecoder().decode(out.stdout).includes(app));
+      const out = runProgram(join(app, "bin", "fooapp"));
+      assert.equal(out.code, 0, out.stderr);
+      assert.ok(out.stdout.includes(app));
     } finally {
       await Deno.remove(d, { recursive: true });
     }

@@ -8,6 +8,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES } from "./_fixtures.ts";
 import { compareWithExpected, stageFixture } from "./_install_fixtures.ts";
+import { runProgram } from "./_run.ts";
 
 for (const [mirror, layout] of [["v3-unsigned", 3], ["v2-unsigned", 2]] as const) {
   Deno.test({
@@ -21,12 +22,9 @@ for (const [mirror, layout] of [["v3-unsigned", 3], ["v2-unsigned", 2]] as const
         assert.deepEqual(compareWithExpected(layout, root, specs), []);
         // The relocated executable finds its libraries and prints its new prefixes.
         const fooapp = specs.find((s) => s.name === "fooapp")!;
-        const out = new Deno.Command(join(fooapp.prefix, "bin/fooapp"), {
-          env: { PATH: "/usr/bin:/bin" },
-          clearEnv: true,
-        }).outputSync();
-        assert.deepEqual(out.code, 0, new TextDecoder().decode(out.stderr));
-        const text = new TextDecoder().decode(out.stdout);
+        const out = runProgram(join(fooapp.prefix, "bin/fooapp"));
+        assert.deepEqual(out.code, 0, out.stderr);
+        const text = out.stdout;
         for (const s of specs) {
           const line = text.split("\n").find((l) => l.startsWith(`${s.name}=`));
           assert.ok(line, `fooapp prints ${s.name}=: ${text}`);

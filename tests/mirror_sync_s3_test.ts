@@ -17,6 +17,7 @@ import { openS3Store } from "../src/storage/s3.ts";
 import { openStore } from "../src/storage/open.ts";
 import type { Store } from "../src/storage/store.ts";
 import { bucket, drop, s3Opts, s3Test, spackleS3 } from "./_s3.ts";
+import { runProgram } from "./_run.ts";
 
 const KEY = () => fixture("keys/oracle-test.pub.asc");
 
@@ -117,9 +118,9 @@ s3Test(
       const d = join(top, "linux-x86_64");
       const app = readdirSync(d).find((e) => e.startsWith("fooapp-"));
       assert.ok(app, readdirSync(d).join(" "));
-      const out = new Deno.Command(join(d, app, "bin/fooapp")).outputSync();
-      assert.equal(out.code, 0);
-      assert.match(new TextDecoder().decode(out.stdout), /bound=2026/);
+      const out = runProgram(join(d, app, "bin/fooapp"));
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, /bound=2026/);
     } finally {
       rmSync(top, { recursive: true, force: true });
       await drop(a, b);

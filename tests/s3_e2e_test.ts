@@ -22,6 +22,7 @@ import {
   SECRET,
   spackleS3,
 } from "./_s3.ts";
+import { runProgram } from "./_run.ts";
 
 const KEY = () => fixture("keys/oracle-test.pub.asc");
 
@@ -107,10 +108,9 @@ for (const name of ["v3-signed", "v2-signed"]) {
           assert.ok(ta.length > 3);
           assert.deepEqual(ta, tb, a[i].name);
         }
-        const app = new Deno.Command(join(a.find((x) => x.name === "fooapp")!.prefix, "bin/fooapp"))
-          .outputSync();
-        assert.equal(app.code, 0);
-        assert.match(new TextDecoder().decode(app.stdout), /bound=2026/);
+        const app = runProgram(join(a.find((x) => x.name === "fooapp")!.prefix, "bin/fooapp"));
+        assert.equal(app.code, 0, app.stderr);
+        assert.match(app.stdout, /bound=2026/);
       } finally {
         rmSync(top, { recursive: true, force: true });
         await drop(s);

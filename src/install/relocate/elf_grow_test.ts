@@ -21,6 +21,7 @@ import { parseElf, planElfUpdates } from "../relocate_elf.ts";
 import { applyWrites, ElfGrowError, planElfGrowth } from "./elf_grow.ts";
 import { parseBuildinfo, planRelocation, prefixMap, relocatePrefix } from "../relocate.ts";
 import type { PrefixEntryType } from "../extract.ts";
+import { runProgram } from "../../../tests/_run.ts";
 
 const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 const HAVE_GCC = has("gcc") && has("readelf");
@@ -30,25 +31,13 @@ const AARCH64_LIBC = "/usr/aarch64-linux-gnu/lib";
 const HAVE_QEMU = has("qemu-aarch64-static") && existsSync(join(AARCH64_LIBC, "libc.so.6"));
 
 function run(cmd: string, args: string[], opts: { cwd?: string } = {}) {
-  for (let tries = 1;; tries++) {
-    const r = spawnSync(cmd, args, { encoding: "utf8", ...opts, env: { PATH: "/usr/bin:/bin" } });
-    // A program just written cannot be started while another process holds it open for
-    // writing: a child forked meanwhile by a test running beside this one inherits the
-    // descriptor until it execs ("text file busy"). Deno's spawnSync then gives an empty
-    // result (no status, no signal, no error). Such a start is tried again.
-    const started = r.status !== undefined || r.signal !== undefined;
-    if (!started && tries < 20) {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-      continue;
-    }
-    const e = r.error as NodeJS.ErrnoException | undefined;
-    return {
-      code: r.status,
-      out: r.stdout ?? "",
-      err: (r.stderr ?? "") + (e ? `(${e.code ?? e.message})` : "") +
-        (r.signal ? `(killed by ${r.signal})` : "") + (started ? "" : "(could not be started)"),
-    };
-  }
+  // A program just written may be refused as "text file busy" for a moment: tried again.
+  const r = runProgram(cmd, args, { cwd: opts.cwd });
+  return {
+    code: r.code,
+    out: r.stdout,
+    err: r.stderr + (r.signal ? `(killed by ${r.signal})` : ""),
+  };
 }
 
 function ok(cmd: string, args: string[]) {
