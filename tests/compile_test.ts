@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
 
@@ -120,4 +120,34 @@ time.sleep(1.5)`,
       Deno.removeSync(root, { recursive: true });
     }
   },
+});
+
+Deno.test("the compiled executable ignores a bunfig.toml and a .env in the directory it runs in", async () => {
+  if (!existsSync(join(dist, "spackle"))) compile();
+  const dir = await Deno.makeTempDir({ prefix: "spackle-cwd-" });
+  try {
+    // A bunfig preload would run code; a .env would choose the trusted keyring.
+    const marker = join(dir, "preloaded");
+    writeFileSync(join(dir, "bunfig.toml"), 'preload = ["./evil.js"]\n');
+    writeFileSync(
+      join(dir, "evil.js"),
+      `require("fs").writeFileSync(${JSON.stringify(marker)}, "ran");\n`,
+    );
+    writeFileSync(join(dir, ".env"), `SPACKLE_KEYRING=${join(dir, "planted-keyring")}\n`);
+    const keyringOf = (env: Record<string, string>) =>
+      JSON.parse(
+        execFileSync(join(dist, "spackle"), ["keys", "list", "--json"], {
+          cwd: dir,
+          encoding: "utf8",
+          env: { PATH: "/usr/bin:/bin", HOME: dir, ...env },
+        }),
+      ).keyring;
+    // The environment's own keyring, else the user's: never the one the .env names.
+    const own = join(dir, "own-keyring");
+    assert.equal(keyringOf({ SPACKLE_KEYRING: own }), own);
+    assert.equal(keyringOf({}), join(dir, ".config", "spackle", "keyring"));
+    assert.equal(existsSync(marker), false, "the bunfig.toml preload ran");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
