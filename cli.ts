@@ -6,6 +6,20 @@
  */
 import process from "node:process";
 import { versionLine } from "./src/cli/commands/version.ts";
+import { type Execve, restartWithoutFtl } from "./src/cli/jit_restart.ts";
+
+// A command that moves bulk data runs with the engine's top JIT tier off: the compiled
+// executable starts itself again for it, before anything else is done (see jit_restart.ts).
+{
+  const execve = (process as { execve?: Execve }).execve;
+  restartWithoutFtl({
+    argv: process.argv.slice(2),
+    env: process.env,
+    execPath: process.execPath,
+    compiled: import.meta.url.includes("/$bunfs/"),
+    execve: execve?.bind(process),
+  });
+}
 
 // A reader that goes away (`spackle list | head`) ends the output, not in a crash: stop quietly
 // with the status a shell gives a process killed by SIGPIPE.

@@ -3,8 +3,8 @@
  * where qemu-aarch64-static and the arm64 loader are installed.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
 
@@ -150,4 +150,59 @@ Deno.test("the compiled executable ignores a bunfig.toml and a .env in the direc
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+const HAVE_STRACE = spawnSync("sh", ["-c", "command -v strace"]).status === 0;
+
+Deno.test({
+  name:
+    "the compiled executable starts itself again with the top JIT tier off for bulk commands only",
+  ignore: !HAVE_STRACE || !HAVE_FIXTURES,
+  async fn() {
+    if (!existsSync(join(dist, "spackle"))) compile();
+    const dir = await Deno.makeTempDir({ prefix: "spackle-jit-" });
+    try {
+      /** The exit code and the environments of the executable's starts of a run. */
+      const starts = (args: string[], env: Record<string, string> = {}) => {
+        const log = join(dir, "strace.log");
+        const r = spawnSync("strace", [
+          "-f",
+          "-v",
+          "-s",
+          "4096",
+          "-e",
+          "trace=execve",
+          "-o",
+          log,
+          join(dist, "spackle"),
+          ...args,
+        ], { env: { PATH: "/usr/bin:/bin", HOME: dir, ...env }, encoding: "utf8" });
+        const execs = readFileSync(log, "utf8").split("\n")
+          .filter((l) => l.includes(`execve("${join(dist, "spackle")}"`) && / = 0$/.test(l));
+        return {
+          code: r.status,
+          output: r.stdout + r.stderr,
+          envs: execs.map((l) => l.slice(l.indexOf("], ["))),
+        };
+      };
+      const mirror = fixture("v3-unsigned");
+      const bulk = starts(["verify", mirror]);
+      assert.equal(bulk.code, 0, bulk.output);
+      assert.match(bulk.output, /no problems found/);
+      assert.equal(bulk.envs.length, 2);
+      assert.doesNotMatch(bulk.envs[0], /BUN_JSC_useFTLJIT/);
+      assert.match(bulk.envs[1], /"BUN_JSC_useFTLJIT=0"/);
+      // The restarted command's own exit code is the run's.
+      const bad = starts(["verify", join(dir, "no-such-mirror")]);
+      assert.equal(bad.code, 1);
+      assert.equal(bad.envs.length, 2);
+      // Another command, or the variable already set: one start.
+      assert.equal(starts(["list", "-m", mirror]).envs.length, 1);
+      const own = starts(["verify", mirror], { BUN_JSC_useFTLJIT: "1" });
+      assert.equal(own.code, 0);
+      assert.equal(own.envs.length, 1);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
