@@ -12,13 +12,17 @@ import { type Execve, restartWithoutFtl } from "./src/cli/jit_restart.ts";
 // executable starts itself again for it, before anything else is done (see jit_restart.ts).
 {
   const execve = (process as { execve?: Execve }).execve;
-  restartWithoutFtl({
+  const failed = restartWithoutFtl({
     argv: process.argv.slice(2),
     env: process.env,
     execPath: process.execPath,
     compiled: import.meta.url.includes("/$bunfs/"),
     execve: execve?.bind(process),
   });
+  // (Not started again: the command runs here, as it would without the restart.)
+  if (failed && process.env.SPACKLE_DEBUG) {
+    console.error(`spackle: debug: not started again: ${failed.message}`);
+  }
 }
 
 // A reader that goes away (`spackle list | head`) ends the output, not in a crash: stop quietly

@@ -4,8 +4,8 @@
  * on a machine of few cores, that compilation takes the cores the work itself needs and is not
  * paid back. Measured on 2 cores with it off (`BUN_JSC_useFTLJIT=0`), alternating runs: the
  * 331 MB benchmark package installs in 2.19 s instead of 2.61 s (CPU 3.3 s instead of 4.1 s),
- * 300 Spack-built packages in 1.74 s instead of 2.21 s; 1,000 take about as long, 2,000 take
- * 14% longer (17.7 s against 15.5 s) with 4 MB less peak; a push of the same package is even.
+ * 300 Spack-built packages in 1.74 s instead of 2.21 s; 1,000 or 2,000 packages take between
+ * as long and 14% longer, with 4 to 6 MB less peak; a push of the same package is even.
  *
  * The engine reads its options once, from the environment, before any code runs: for the
  * commands in {@link BULK_COMMANDS} the executable starts itself again, once, with the option
@@ -55,7 +55,7 @@ export type Execve = (
   env: Record<string, string | undefined>,
 ) => never;
 
-/** What {@link restartWithoutFtl} looks at (the process's own, unless given). */
+/** What {@link restartWithoutFtl} looks at: the process's command line and environment. */
 export interface RestartContext {
   argv: readonly string[];
   env: Record<string, string | undefined>;
