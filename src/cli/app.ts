@@ -19,6 +19,7 @@ import {
   rejectEmptyValues,
 } from "./context.ts";
 import { COMMAND_ROWS, PROGRAM_SETUP } from "./commands/mod.ts";
+import { firstWord } from "./argv.ts";
 import { catchSignals, SIGNAL_EXIT, type StopSignal } from "./interrupt.ts";
 
 /** Parses a number of seconds (0 or more) given to a flag. */
@@ -117,16 +118,11 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
  * so that commander's help, errors and suggestions know them all.
  */
 export function namedRow(program: Command, argv: readonly string[]) {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith("-")) return COMMAND_ROWS.find((r) => r.names.includes(a));
-    const eq = a.startsWith("--") ? a.indexOf("=") : -1; // --flag=value
-    const flag = eq < 0 ? a : a.slice(0, eq);
+  const word = firstWord(argv, (flag) => {
     const o = program.options.find((o) => o.long === flag || o.short === flag);
-    if (!o) return undefined;
-    if (eq < 0 && (o.required || o.optional)) i++; // its value
-  }
-  return undefined;
+    return o && (o.required || o.optional);
+  });
+  return word === undefined ? undefined : COMMAND_ROWS.find((r) => r.names.includes(word));
 }
 
 /** Runs the CLI with `argv` (without the executable); resolves with the exit code. */

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { firstWord } from "./argv.ts";
 
 /** The commands whose runs move bulk data (installs, uploads, index rebuilds, copies, checks). */
 export const BULK_COMMANDS: ReadonlySet<string> = new Set([
@@ -29,21 +30,27 @@ export const BULK_COMMANDS: ReadonlySet<string> = new Set([
   "prune",
 ]);
 
-/** The program's options that take no value (any other option is taken to have one). */
-const FLAGS = new Set(["--json", "-q", "--quiet", "-v", "--verbose", "--no-color"]);
+/**
+ * The program's own options that take no value (any other option is taken to have one: the
+ * program is not built yet; a test checks this list against it).
+ */
+export const GLOBAL_FLAGS: ReadonlySet<string> = new Set([
+  "--json",
+  "-q",
+  "--quiet",
+  "-v",
+  "--verbose",
+  "--no-color",
+  "-V",
+  "--version",
+]);
 
 /**
  * The command `argv` names: its first word that is not an option or an option's value, or
  * undefined (nothing, or `--` first).
  */
 export function commandWord(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--") return undefined;
-    if (!a.startsWith("-") || a === "-") return a;
-    if (!FLAGS.has(a) && !a.includes("=")) i++; // an option's value follows
-  }
-  return undefined;
+  return firstWord(argv, (flag) => flag === "--" ? undefined : !GLOBAL_FLAGS.has(flag));
 }
 
 /** The environment variable that turns the top tier off. */

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { buildProgram } from "./app.ts";
 import {
   BULK_COMMANDS,
   commandWord,
   type Execve,
   FTL_VARIABLE,
+  GLOBAL_FLAGS,
   restartWithoutFtl,
 } from "./jit_restart.ts";
 
@@ -16,6 +18,13 @@ Deno.test("commandWord finds the command after the program's options and their v
   assert.equal(commandWord(["--", "install"]), undefined);
   assert.equal(commandWord(["--json"]), undefined);
   assert.equal(commandWord([]), undefined);
+});
+
+Deno.test("GLOBAL_FLAGS are the program's own options that take no value", () => {
+  const program = buildProgram();
+  const flags = program.options.filter((o) => !o.required && !o.optional)
+    .flatMap((o) => [o.short, o.long].filter((f): f is string => f !== undefined));
+  assert.deepEqual([...GLOBAL_FLAGS].sort(), flags.sort());
 });
 
 /** A restart as the executable would make it, recorded instead of done. */
