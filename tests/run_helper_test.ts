@@ -19,6 +19,23 @@ function holds(pid: number, path: string): boolean {
   }
 }
 
+/** A process holding `path` open for writing for `seconds`, once it holds it. */
+async function holdOpen(path: string, seconds: number): Promise<Deno.ChildProcess> {
+  const holder = new Deno.Command("sh", {
+    args: ["-c", `exec 3>>"$1"; sleep ${seconds}`, "sh", path],
+  }).spawn();
+  const until = Date.now() + 5000;
+  while (!holds(holder.pid, path) && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  if (!holds(holder.pid, path)) {
+    holder.kill();
+    await holder.status;
+    assert.fail("the holder did not open the program");
+  }
+  return holder;
+}
+
 Deno.test({
   name: "runProgram starts a program held open for writing once it is let go",
   ignore: Deno.build.os !== "linux",
@@ -29,15 +46,8 @@ Deno.test({
       writeFileSync(script, '#!/bin/sh\necho hello "$1"\n');
       chmodSync(script, 0o755);
       // Another process holds the program open for writing for a while.
-      const holder = new Deno.Command("sh", {
-        args: ["-c", `exec 3>>"$1"; sleep 0.4`, "sh", script],
-      }).spawn();
+      const holder = await holdOpen(script, 0.4);
       try {
-        const until = Date.now() + 5000;
-        while (!holds(holder.pid, script) && Date.now() < until) {
-          await new Promise((r) => setTimeout(r, 10));
-        }
-        assert.ok(holds(holder.pid, script), "the holder opened the program");
         const r = runProgram(script, ["there"]);
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout, "hello there\n");
@@ -46,14 +56,8 @@ Deno.test({
         await holder.status;
       }
       // Given up after maxTries while still busy, with what was wrong.
-      const again = new Deno.Command("sh", {
-        args: ["-c", `exec 3>>"$1"; sleep 2`, "sh", script],
-      }).spawn();
+      const again = await holdOpen(script, 2);
       try {
-        const until = Date.now() + 5000;
-        while (!holds(again.pid, script) && Date.now() < until) {
-          await new Promise((r) => setTimeout(r, 10));
-        }
         assert.throws(
           () => runProgram(script, [], { maxTries: 2 }),
           (e: Error) =>
