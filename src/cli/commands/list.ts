@@ -4,39 +4,11 @@ import type { MirrorCliOptions } from "../mirror_options.ts";
 import type { EntryRef, Mirror } from "../../../mod.ts";
 import { errorCode, errorMessage } from "../../errors.ts";
 import { columnWidths, table } from "../output.ts";
+import { listTable } from "../list_table.ts";
 import { addMirror, openReadMirrors } from "../read_options.ts";
 
 function mirrorInfo(m: Mirror) {
   return { url: m.url, name: m.name, layouts: m.layout.versions, notes: m.notes() };
-}
-
-/**
- * The lines of `table` over the rows of `refs` (text without escape sequences), 2,000 lines
- * per text: widths from the lengths, each line padded and trimmed as `table` pads them.
- */
-function* plainTable(refs: EntryRef[], o: { long: boolean; all: boolean }): Generator<string> {
-  const hashOf = (r: EntryRef) => o.long ? r.hash : r.hash.slice(0, 7);
-  let w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0;
-  for (const r of refs) {
-    w0 = Math.max(w0, r.name.length);
-    w1 = Math.max(w1, r.version.length);
-    w2 = Math.max(w2, o.long ? r.hash.length : Math.min(7, r.hash.length));
-    w3 = Math.max(w3, (r.arch ?? "-").length);
-    w4 = Math.max(w4, (r.compiler ?? "-").length);
-  }
-  let text = "";
-  for (let i = 0; i < refs.length; i++) {
-    const r = refs[i];
-    const compiler = r.compiler ?? "-";
-    let line = `${r.name.padEnd(w0)}  ${r.version.padEnd(w1)}  ${hashOf(r).padEnd(w2)}  ${
-      (r.arch ?? "-").padEnd(w3)
-    }  ${o.all ? `${compiler.padEnd(w4)}  ${r.inBuildcache ? "" : "(not in cache)"}` : compiler}`;
-    // Only a line ending in blanks (or in text trimEnd may see as such) is trimmed.
-    const last = line.charCodeAt(line.length - 1);
-    if (last <= 32 || last >= 0x80) line = line.trimEnd();
-    text = i % 2000 === 0 ? line : `${text}\n${line}`;
-    if (i % 2000 === 1999 || i === refs.length - 1) yield text;
-  }
 }
 
 const register: Register = (program, act) => {
@@ -91,7 +63,7 @@ const register: Register = (program, act) => {
         const PART = 2000;
         // Plain text (the usual case): columns padded by length, no row arrays; made whole
         // (a few MB) and written when no field holds an escape character.
-        const texts = [...plainTable(refs, o)];
+        const texts = [...listTable(refs, o)];
         if (!texts.some((t) => t.includes("\x1b"))) {
           for (const text of texts) ctx.out.out(text);
           ctx.out.info(`${refs.length} spec${refs.length === 1 ? "" : "s"}`);
