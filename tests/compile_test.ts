@@ -4,8 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { readIndexDb } from "../src/index/db.ts";
+import { sortRecords } from "../src/index/sort.ts";
 import { fixture, HAVE_FIXTURES, REPO_ROOT } from "./_fixtures.ts";
 
 const dist = join(REPO_ROOT, "dist");
@@ -28,13 +31,65 @@ Deno.test("the compiled executable prints its version, commit and target, and pa
   assert.deepEqual(check.checks.map((c: { ok: boolean }) => c.ok), [true, true, true]);
 });
 
+/**
+ * A v3 mirror of an index only, of `n` generated specs (past the size read ahead on a worker
+ * thread), with some records the WebAssembly scanner leaves to the JS reader (an escape, a
+ * non-ASCII string); and the table `list --json -a` must give of it, read here in one piece.
+ */
+async function bigIndexMirror(dir: string, n: number) {
+  execFileSync(
+    Deno.execPath(),
+    ["run", "-A", join(REPO_ROOT, "scripts/gen_mirror.ts"), dir, String(n), "--index-only"],
+    { stdio: "ignore" },
+  );
+  const mpath = join(dir, "v3/manifests/index/index.manifest.json");
+  const m = JSON.parse(readFileSync(mpath, "utf8"));
+  const d = m.data[0];
+  const doc = JSON.parse(
+    readFileSync(join(dir, "blobs/sha256", d.checksum.slice(0, 2), d.checksum), "utf8"),
+  );
+  Object.values(doc.database.installs as Record<string, { spec: Record<string, unknown> }>)
+    .forEach((r, i) => {
+      if (i % 97 === 3) r.spec.parameters = { cflags: ['-DX="1"'] };
+      if (i % 131 === 5) r.spec.namespace = "büiltin";
+    });
+  const bytes = new TextEncoder().encode(JSON.stringify(doc));
+  const sum = createHash("sha256").update(bytes).digest("hex");
+  mkdirSync(join(dir, "blobs/sha256", sum.slice(0, 2)), { recursive: true });
+  writeFileSync(join(dir, "blobs/sha256", sum.slice(0, 2), sum), bytes);
+  Object.assign(d, { checksum: sum, contentLength: bytes.length });
+  writeFileSync(mpath, JSON.stringify(m));
+  assert.ok(bytes.length > 4 << 20, "read ahead on a worker");
+  const db = await readIndexDb([bytes], "index");
+  return sortRecords(db.records).map((r) => [r.name, r.version, r.hash, r.arch, r.compiler]);
+}
+
+Deno.test("the compiled executable lists a big index (read ahead on a worker) as it is read in one piece", async () => {
+  if (!existsSync(join(dist, "spackle"))) compile();
+  const dir = await Deno.makeTempDir({ prefix: "spackle-big-index-" });
+  try {
+    const want = await bigIndexMirror(dir, 8000);
+    const got = JSON.parse(
+      execFileSync(join(dist, "spackle"), ["list", "--json", "-a", "-m", dir], {
+        encoding: "utf8",
+        maxBuffer: 64 << 20,
+      }),
+    );
+    const row = (r: Record<string, unknown>) => [r.name, r.version, r.hash, r.arch, r.compiler];
+    assert.equal(got.specs.length, 8000);
+    assert.deepEqual(got.specs.map(row), want);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 const qemu = "/usr/bin/qemu-aarch64-static";
 const armLoader = "/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1";
 
 Deno.test({
   name: "the linux-arm64 executable runs under qemu-user",
   ignore: !existsSync(qemu) || !existsSync(armLoader),
-  fn() {
+  async fn() {
     compile("linux-arm64");
     const out = execFileSync(qemu, [
       "-L",
@@ -47,6 +102,25 @@ Deno.test({
     assert.match(out, /\(commit \w+, linux-arm64\)/);
     const sums = Deno.readTextFileSync(join(dist, "SHA256SUMS"));
     assert.match(sums, /[0-9a-f]{64} {2}spackle-linux-arm64\n/);
+    // Its engine runs the index scanner (WebAssembly SIMD) on a worker thread too.
+    const dir = Deno.makeTempDirSync({ prefix: "spackle-arm64-index-" });
+    try {
+      const want = await bigIndexMirror(dir, 6500);
+      const listed = JSON.parse(execFileSync(qemu, [
+        "-L",
+        "/usr/aarch64-linux-gnu",
+        join(dist, "spackle-linux-arm64"),
+        "list",
+        "--json",
+        "-a",
+        "-m",
+        dir,
+      ], { encoding: "utf8", maxBuffer: 64 << 20 }));
+      const row = (r: Record<string, unknown>) => [r.name, r.version, r.hash, r.arch, r.compiler];
+      assert.deepEqual(listed.specs.map(row), want);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
   },
 });
 

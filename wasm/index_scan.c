@@ -34,7 +34,14 @@ enum {
   E_TIME = 23,     /* installation_time, a number token */
   E_FLAGS = 25,
   E_ARCH_ID = 26,  /* the arch's number: the same for the same arch bytes (0 without one) */
-  ENTRY_WORDS = 27
+  /* The numbers of the version, compiler name, compiler version, annotated compiler and
+     provider strings: the same number, the same bytes (see `intern`); 0 when absent or long. */
+  E_VERSION_ID = 27,
+  E_CNAME_ID = 28,
+  E_CVERSION_ID = 29,
+  E_ANNOT_ID = 30,
+  E_PROVIDER_ID = 31,
+  ENTRY_WORDS = 32
 };
 /* Flags. */
 enum {
@@ -43,7 +50,9 @@ enum {
   F_ARCH = 4,
   F_COMPILER = 8, /* a compiler object with a name */
   F_PROVIDER = 16,
-  F_TIME = 32
+  F_TIME = 32,
+  /* The name, the key (the hash) and the version can be a package's (see `identity_ok`). */
+  F_CHECKED = 64
 };
 /* Why scan_records stopped. */
 enum { STOP_MAX = 0, STOP_END = 1, STOP_RECORD = 2 };
@@ -81,7 +90,7 @@ static u32 n;
 
 static inline int is_ws(u8 c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 static inline u32 ws(u32 i) {
-  while (i < n && is_ws(b[i])) i++;
+  while (i < n && b[i] <= ' ' && is_ws(b[i])) i++;
   return i;
 }
 
@@ -89,18 +98,33 @@ typedef unsigned long long u64;
 #define ONES 0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
 
-/* A string at i (its quote): plain ASCII without escapes or control characters. Eight bytes
-   at a time while none of them is a quote, a backslash, a control character or non-ASCII. */
+/* Sixteen bytes at a time (WebAssembly SIMD; SSE2 where built natively for tests). */
+typedef u8 v16 __attribute__((vector_size(16)));
+typedef signed char m16 __attribute__((vector_size(16)));
+static inline u32 bitmask(m16 m) {
+#ifdef __wasm__
+  return (u32)__builtin_wasm_bitmask_i8x16(m);
+#else
+  return (u32)__builtin_ia32_pmovmskb128((__attribute__((vector_size(16))) char)m);
+#endif
+}
+
+/* A string at i (its quote): plain ASCII without escapes or control characters. Sixteen bytes
+   at a time: the first quote, backslash, control character or non-ASCII byte ends it (a quote)
+   or fails it (the others). */
 static u32 str(u32 i) {
   if (i >= n || b[i] != '"') return FAIL;
   u32 k = i + 1;
-  while (k + 8 <= n) {
-    u64 v;
-    __builtin_memcpy(&v, b + k, 8);
-    u64 q = v ^ (ONES * '"'), s = v ^ (ONES * '\\');
-    u64 special = ((q - ONES) & ~q) | ((s - ONES) & ~s) | (v - ONES * 0x20) | v;
-    if (special & HIGHS) break;
-    k += 8;
+  while (k + 16 <= n) {
+    v16 v;
+    __builtin_memcpy(&v, b + k, 16);
+    m16 special = (m16)(v == '"') | (m16)(v == '\\') | (m16)(v < 0x20) | (m16)(v >= 0x80);
+    u32 bits = bitmask(special);
+    if (bits) {
+      k += (u32)__builtin_ctz(bits);
+      return b[k] == '"' ? k + 1 : FAIL;
+    }
+    k += 16;
   }
   for (; k < n; k++) {
     u8 c = b[k];
@@ -342,6 +366,12 @@ static u32 arch_next, arch_ids;
 
 static int same(const u8 *x, const u8 *y, u32 len) {
   u32 k = 0;
+  for (; k + 16 <= len; k += 16) {
+    v16 a, c;
+    __builtin_memcpy(&a, x + k, 16);
+    __builtin_memcpy(&c, y + k, 16);
+    if (bitmask((m16)(a != c))) return 0;
+  }
   for (; k + 8 <= len; k += 8) {
     u64 a, c;
     __builtin_memcpy(&a, x + k, 8);
@@ -593,6 +623,80 @@ static u32 record(u32 i) {
   return has_spec ? closed : FAIL;
 }
 
+/* Strings seen lately, by a hash of their bytes: a slot's number changes whenever its bytes
+   do (the slot in the low 8 bits, its generation above, never 0). */
+#define INTERN_SLOTS 256
+#define INTERN_MAX 64
+static struct {
+  u32 len, id;
+  u8 bytes[INTERN_MAX];
+} interned[INTERN_SLOTS];
+static u32 intern_gen[INTERN_SLOTS];
+
+/* The number of the string token [s, e) (quotes included), 0 when absent (e == 0) or long. */
+static u32 intern(u32 s, u32 e) {
+  if (e == 0 || e - s - 2 > INTERN_MAX) return 0;
+  u32 len = e - s - 2;
+  const u8 *p = b + s + 1;
+  /* A cheap hash (the bytes are compared anyway): the length and the first and last 8 bytes. */
+  u64 h = len * 0x9e3779b97f4a7c15ull;
+  if (len >= 8) {
+    u64 x, y;
+    __builtin_memcpy(&x, p, 8);
+    __builtin_memcpy(&y, p + len - 8, 8);
+    h ^= (x * 0xff51afd7ed558ccdull) ^ (y * 0xc4ceb9fe1a85ec53ull);
+  } else {
+    for (u32 k = 0; k < len; k++) h = (h ^ p[k]) * 0x100000001b3ull;
+  }
+  h ^= h >> 29;
+  u32 slot = (u32)(h ^ (h >> 32)) & (INTERN_SLOTS - 1);
+  if (interned[slot].id && interned[slot].len == len && same(p, interned[slot].bytes, len)) {
+    return interned[slot].id;
+  }
+  u32 gen = intern_gen[slot] = (intern_gen[slot] + 1) & 0xffffff;
+  if (!gen) gen = intern_gen[slot] = 1;
+  interned[slot].len = len;
+  interned[slot].id = (gen << 8) | slot;
+  __builtin_memcpy(interned[slot].bytes, p, len);
+  return interned[slot].id;
+}
+
+static inline int lower_or_digit(u8 c) { return (c >= 'a' && c <= 'z') || digit(c); }
+static inline int name_char(u8 c) {
+  return lower_or_digit(c) || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+/* As spackle's identity check: the name [A-Za-z0-9_][A-Za-z0-9_.+-]*, the key 1 to 64 of
+   [a-z0-9], the version (absent, or a string: plain strings hold no backslash, NUL or newline)
+   neither holding "/" nor being "." or "..". */
+static int identity_ok(void) {
+  u32 s = ent[E_NAME], e = ent[E_NAME + 1];
+  if (e == 0 || e - s < 3 || !name_char(b[s + 1])) return 0;
+  for (u32 k = s + 2; k < e - 1; k++) {
+    u8 c = b[k];
+    if (!name_char(c) && c != '.' && c != '+' && c != '-') return 0;
+  }
+  s = ent[E_KEY];
+  e = ent[E_KEY + 1];
+  if (e - s < 3 || e - s > 66) return 0;
+  u32 k = s + 1;
+  for (; k + 16 <= e - 1; k += 16) {
+    v16 v;
+    __builtin_memcpy(&v, b + k, 16);
+    m16 ok = ((m16)(v >= 'a') & (m16)(v <= 'z')) | ((m16)(v >= '0') & (m16)(v <= '9'));
+    if (bitmask(ok) != 0xffff) return 0;
+  }
+  for (; k < e - 1; k++) if (!lower_or_digit(b[k])) return 0;
+  s = ent[E_VERSION];
+  e = ent[E_VERSION + 1];
+  if (e) {
+    for (u32 k = s + 1; k < e - 1; k++) if (b[k] == '/') return 0;
+    if (e - s == 3 && b[s + 1] == '.') return 0;
+    if (e - s == 4 && b[s + 1] == '.' && b[s + 2] == '.') return 0;
+  }
+  return 1;
+}
+
 EXPORT(scan_records) u32 scan_records(u32 len, u32 at, u32 max) {
   b = &__heap_base;
   n = len;
@@ -620,6 +724,12 @@ EXPORT(scan_records) u32 scan_records(u32 len, u32 at, u32 max) {
     span(E_KEY, i, ke);
     span(E_VALUE, v, ve);
     ent[E_SEP] = sep;
+    ent[E_VERSION_ID] = intern(ent[E_VERSION], ent[E_VERSION + 1]);
+    ent[E_CNAME_ID] = intern(ent[E_CNAME], ent[E_CNAME + 1]);
+    ent[E_CVERSION_ID] = intern(ent[E_CVERSION], ent[E_CVERSION + 1]);
+    ent[E_ANNOT_ID] = intern(ent[E_ANNOT], ent[E_ANNOT + 1]);
+    ent[E_PROVIDER_ID] = intern(ent[E_PROVIDER], ent[E_PROVIDER + 1]);
+    if (identity_ok()) ent[E_FLAGS] |= F_CHECKED;
     count++;
     if (b[sep] == '}') {
       stop_why = STOP_END;

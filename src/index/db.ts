@@ -13,6 +13,7 @@ import { archOf, archString, checkNodeIdentity, compilerOf, nodeFromDict } from 
 import type { SpecArch, SpecDag, SpecNode } from "../spec/types.ts";
 import { filterRecords, type RecordQuery } from "./query.ts";
 import { copyBytes, IndexScanner, type RecordFields } from "./scan.ts";
+import { IndexReadAhead } from "./read_ahead.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -253,14 +254,17 @@ function recordsBuilder(label: string) {
       external,
     };
     if (f.installedAt !== undefined) r.installedAt = f.installedAt;
-    try {
-      checkNodeIdentity(
-        { name: r.name, version: r.version, hash, arch },
-        `${label} record "database.installs.${hash.slice(0, 64)}"`,
-      );
-    } catch (e) {
-      bad ??= e as Error;
-      return;
+    // (The scanner checked the name, hash and version of most; a new arch is checked here.)
+    if (!f.checked || arch) {
+      try {
+        checkNodeIdentity(
+          { name: r.name, version: r.version, hash, arch },
+          () => `${label} record "database.installs.${hash.slice(0, 64)}"`,
+        );
+      } catch (e) {
+        bad ??= e as Error;
+        return;
+      }
     }
     const provider = f.compiler === undefined ? f.provider : undefined;
     const k = byHash.get(hash);
@@ -483,7 +487,8 @@ export async function readIndexDb(
       if (!reread) kept.push(copyBytes(bytes));
       pacer.add(e - s);
     },
-  });
+  }, { batchBytes: !reread });
+  if (chunks instanceof IndexReadAhead) chunks.attach(scanner);
   for await (const chunk of chunks) scanner.feed(chunk);
   const scan = scanner.end();
   if (!scan.hasInstalls) {

@@ -44,6 +44,33 @@ export interface RecordFields {
   inBuildcache: boolean;
   /** The record's `installation_time`, when a number. */
   installedAt?: number;
+  /**
+   * True when the name, the hash (the record's key) and the version are known to pass
+   * `checkNodeIdentity` (the WebAssembly scanner checks them); else they are to be checked.
+   */
+  checked?: boolean;
+}
+
+/**
+ * What the reader remembers of one WebAssembly scanner instance's numbers (arch objects and
+ * strings): each instance numbers its own.
+ */
+export class ScannerNumbers {
+  /** Arch parts by arch number. */
+  readonly archs = new Map<number, [string, string, string]>();
+  /** By a string number's slot (its low 8 bits): the number last seen there, and its text. */
+  readonly ids = new Uint32Array(256);
+  readonly texts: string[] = new Array(256).fill("");
+}
+
+/** What the reader uses of Node's `Buffer` class, where the runtime has one. */
+interface NodeBufferClass {
+  prototype: { latin1Slice?: unknown };
+  from(
+    b: ArrayBufferLike,
+    offset: number,
+    length: number,
+  ): { latin1Slice(s: number, e: number): string };
 }
 
 const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -251,6 +278,23 @@ export class RecordReader {
     this.n = n;
     this.final = final;
     this.base = base;
+    this.#latin1 = undefined;
+  }
+
+  /** The bytes as a Node `Buffer`, whose latin1 decoding is the fastest; null without one. */
+  #latin1: { latin1Slice(s: number, e: number): string } | null | undefined;
+
+  /** The text of the ASCII bytes [s, e) (a string token's inside, as the scanners checked). */
+  asciiText(s: number, e: number): string {
+    let l = this.#latin1;
+    if (l === undefined) {
+      const B = (globalThis as unknown as { Buffer?: NodeBufferClass }).Buffer;
+      const b = this.b;
+      l = this.#latin1 = typeof B?.prototype?.latin1Slice === "function"
+        ? B.from(b.buffer, b.byteOffset, b.byteLength)
+        : null;
+    }
+    return l ? l.latin1Slice(s, e) : this.#dec.decode(this.b.subarray(s, e));
   }
 
   fail(i: number, what: string): never {
@@ -496,45 +540,64 @@ export class RecordReader {
   #span(t: Uint32Array, w: number, s: number, cache: boolean): string | undefined {
     const a = t[w], e = t[w + 1];
     if (a === e) return undefined;
-    return cache
-      ? this.ascii(a + s, e + s)
-      : this.#dec.decode(this.b.subarray(a + s + 1, e + s - 1));
+    return cache ? this.ascii(a + s, e + s) : this.asciiText(a + s + 1, e + s - 1);
   }
 
-  #archById = new Map<number, [string, string, string]>();
+  readonly #numbers = new ScannerNumbers();
 
-  /** Fills `f` from the entry at `o` of the WebAssembly scanner's table (offsets + `s`). */
-  entry(t: Uint32Array, o: number, s: number): void {
+  /** The string token at entry word `w` of `t` (offsets + `s`) whose number is at `idw`. */
+  #numbered(t: Uint32Array, w: number, idw: number, s: number, c: ScannerNumbers) {
+    const a = t[w], e = t[w + 1];
+    if (a === e) return undefined;
+    const id = t[idw];
+    if (!id) return this.ascii(a + s, e + s);
+    const slot = id & 255;
+    if (c.ids[slot] === id) return c.texts[slot];
+    const text = this.#dec.decode(this.b.subarray(a + s + 1, e + s - 1));
+    c.ids[slot] = id;
+    c.texts[slot] = text;
+    return text;
+  }
+
+  /**
+   * Fills `f` from the entry at `o` of the WebAssembly scanner's table (offsets + `s`);
+   * `numbers` are the reader's memory of that scanner instance's numbers.
+   */
+  entry(t: Uint32Array, o: number, s: number, numbers = this.#numbers): void {
     const f = this.f;
     const flags = t[o + E.FLAGS];
+    const archs = numbers.archs;
     f.name = this.#span(t, o + E.NAME, s, false) ?? "";
-    f.version = this.#span(t, o + E.VERSION, s, true) ?? "";
+    f.version = this.#numbered(t, o + E.VERSION, o + E.VERSION_ID, s, numbers) ?? "";
+    f.checked = (flags & F.CHECKED) !== 0;
     if (flags & F.ARCH) {
       // The scanner numbers the arch objects it has seen: each one's parts decoded once.
       const id = t[o + E.ARCH_ID];
-      let parts = id ? this.#archById.get(id) : undefined;
+      let parts = id ? archs.get(id) : undefined;
       if (!parts) {
         parts = [
           this.#span(t, o + E.PLATFORM, s, true) ?? "",
           this.#span(t, o + E.OS, s, true) ?? "",
           this.#span(t, o + E.TARGET, s, true) ?? "",
         ];
-        if (id) this.#archById.set(id, parts);
+        if (id) archs.set(id, parts);
       }
       f.platform = parts[0];
       f.platformOs = parts[1];
       f.target = parts[2];
     } else f.platform = f.platformOs = f.target = undefined;
     if (flags & F.COMPILER) {
-      const name = this.#span(t, o + E.CNAME, s, true)!;
-      const version = this.#span(t, o + E.CVERSION, s, true) ?? "";
+      const name = this.#numbered(t, o + E.CNAME, o + E.CNAME_ID, s, numbers)!;
+      const version = this.#numbered(t, o + E.CVERSION, o + E.CVERSION_ID, s, numbers) ?? "";
       f.compiler = `${name}@${version.replace(/^=/, "")}`;
     } else {
-      const annotated = this.#span(t, o + E.ANNOT, s, true);
+      const annotated = this.#numbered(t, o + E.ANNOT, o + E.ANNOT_ID, s, numbers);
       const m = annotated === undefined ? null : /^([^@]+)@=?(.+)$/.exec(annotated);
       f.compiler = m ? `${m[1]}@${m[2]}` : undefined;
     }
-    f.provider = flags & F.PROVIDER ? this.#span(t, o + E.PROVIDER, s, true) ?? "" : undefined;
+    f.provider = flags & F.PROVIDER
+      ? this.#numbered(t, o + E.PROVIDER, o + E.PROVIDER_ID, s, numbers) ?? ""
+      : undefined;
     f.external = (flags & F.EXTERNAL) !== 0;
     f.inBuildcache = (flags & F.IN_BUILDCACHE) !== 0;
     f.installedAt = undefined;
@@ -572,6 +635,7 @@ export class RecordReader {
         undefined;
     f.external = f.inBuildcache = false;
     f.installedAt = undefined;
+    f.checked = false;
     let seen = 0;
     for (let k = this.#first(i); k >= 0;) {
       const key = this.#keyAt(k);

@@ -11,8 +11,8 @@
  * @module
  */
 import { InvalidDataError } from "../errors.ts";
-import { BAIL, NEED_MORE, type RecordFields, RecordReader } from "./record_scan.ts";
-import { E, STOP, type WasmScan, wasmScan } from "./wasm_scan.ts";
+import { BAIL, NEED_MORE, type RecordFields, RecordReader, ScannerNumbers } from "./record_scan.ts";
+import { E, ENTRY_WORDS, STOP, type WasmScan, wasmScan } from "./wasm_scan.ts";
 
 export type { RecordFields } from "./record_scan.ts";
 
@@ -36,8 +36,24 @@ export interface ScanSink {
   fields(hash: string, f: RecordFields, batch: number): void;
   /** One record of batch `batch` of a shape read whole: its key and parsed value. */
   record(hash: string, rec: unknown, batch: number): void;
-  /** A batch parsed: its number, absolute byte span, and its bytes (valid during the call only). */
+  /**
+   * A batch parsed: its number, absolute byte span, and its bytes (valid during the call only;
+   * empty when the scanner was told not to keep them).
+   */
   batch(batch: number, start: number, end: number, bytes: Uint8Array): void;
+}
+
+/**
+ * The WebAssembly scanner's entries for records read elsewhere (a worker thread reading ahead,
+ * `read_ahead.ts`): `count` entries of `table` (offsets relative to the absolute offset
+ * `base`), the first record's key at `at`, the next record (or the end) at `next`.
+ */
+export interface ScanHint {
+  at: number;
+  base: number;
+  count: number;
+  table: Uint32Array;
+  next: number;
 }
 
 /** What the scan found besides the records. */
@@ -49,6 +65,8 @@ export interface ScanResult {
   /** Total bytes read. */
   size: number;
 }
+
+const EMPTY = new Uint8Array(0);
 
 const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
@@ -214,9 +232,9 @@ export class IndexScanner {
   #close = -1;
   /** Next byte to read in the records (index into `#buf`). */
   #pos = 0;
-  /** Start (index into `#buf`) of the batch being gathered, or -1. */
+  /** Start (absolute) of the batch being gathered, or -1. */
   #open = -1;
-  /** End of the last record read of the open batch. */
+  /** End (absolute) of the last record read of the open batch. */
   #last = 0;
   /** Where a record was left for more bytes (absolute), so that it is left once only. */
   #deferred = -1;
@@ -229,24 +247,71 @@ export class IndexScanner {
   #head?: Uint8Array;
   readonly #dec = new TextDecoder();
   readonly #reader: RecordReader;
+  /** Hints not used yet, in order of their records; the first not passed is at `#hintAt`. */
+  #hints: ScanHint[] = [];
+  #hintAt = 0;
+  /** Hints cover every record the scanner reads before this absolute offset. */
+  #frontier = -1;
+  /** More hints may come (beyond `#frontier`). */
+  #hintsLive = false;
+  /** What the reader remembers of the hints' scanner's numbers (its own). */
+  readonly #hintNumbers = new ScannerNumbers();
   #wasm: WasmScan | undefined;
   /** From how many bytes on the WebAssembly scanner is used (0: at once; Infinity: never). */
   readonly #wasmFrom: number;
+
+  /** The bytes of each batch are kept until it is emitted (see the constructor). */
+  readonly #keepBatches: boolean;
 
   /**
    * `opts.wasm` false reads every record with the JS reader (as where WebAssembly cannot run),
    * true with the WebAssembly scanner from the start; by default it is instantiated once the
    * index is past {@link WASM_FROM} bytes (for a small index, compiling it costs more than it
-   * saves: a few milliseconds of every command's start).
+   * saves: a few milliseconds of every command's start). `opts.batchBytes` false: the sink
+   * wants the batches' spans only (it reads them again from elsewhere), and is given no bytes,
+   * so that the bytes of a batch are not held (or copied) until it ends.
    */
-  constructor(readonly label: string, readonly sink: ScanSink, opts: { wasm?: boolean } = {}) {
+  constructor(
+    readonly label: string,
+    readonly sink: ScanSink,
+    opts: { wasm?: boolean; batchBytes?: boolean } = {},
+  ) {
     this.#reader = new RecordReader(label);
     this.#wasmFrom = opts.wasm === false ? Infinity : opts.wasm === true ? 0 : WASM_FROM;
+    this.#keepBatches = opts.batchBytes ?? true;
   }
+
+  /**
+   * Where the records of `installs` start (absolute), once the head of the document is read;
+   * else -1.
+   */
+  get recordsAt(): number {
+    return this.#recordsAt;
+  }
+  #recordsAt = -1;
+
+  /**
+   * Entries found by a scanner elsewhere for records of the bytes fed (or about to be): used
+   * instead of scanning a record where one starts exactly at it. Every record the hints'
+   * scanner read before `frontier` is in the hints (those it left are read here); with `live`,
+   * hints for records beyond it will come (so records there wait for them).
+   */
+  hint(hints: ScanHint[], frontier: number, live: boolean): void {
+    for (const h of hints) this.#hints.push(h);
+    this.#frontier = frontier;
+    this.#hintsLive = live;
+  }
+
+  /** Records read from hints so far. */
+  get fromHints(): number {
+    return this.#fromHints;
+  }
+  #fromHints = 0;
 
   /** Adds bytes (copied when they must be kept beyond the call). */
   feed(chunk: Uint8Array): void {
-    if (!chunk.length) return;
+    // (An empty chunk may come with hints for the bytes already fed.)
+    if (!chunk.length && this.#hintAt === this.#hints.length) return;
     this.#append(chunk);
     this.#step(false);
   }
@@ -315,22 +380,19 @@ export class IndexScanner {
         this.#head = copyBytes(this.#buf.subarray(0, e.at));
         this.#phase = "records";
         this.#pos = e.at + 1;
+        this.#recordsAt = this.#base + this.#pos;
       }
     }
     if (this.#phase === "records") this.#records(final);
     // The bytes read are dropped (those of the open batch kept) once they are as many as the
     // bytes kept, so that each drop moves no more than it frees.
-    const p = this.#open >= 0 ? this.#open : this.#pos;
+    const p = this.#open >= 0 && this.#keepBatches ? this.#open - this.#base : this.#pos;
     if (p > 0 && (final || this.#borrowed || 2 * p >= this.#n)) {
       if (this.#borrowed) this.#buf = this.#buf.subarray(p, this.#n);
       else this.#buf.copyWithin(0, p, this.#n);
       this.#base += p;
       this.#n -= p;
       this.#pos -= p;
-      if (this.#open >= 0) {
-        this.#open -= p;
-        this.#last -= p;
-      }
     }
     if (!final) this.#keep();
   }
@@ -345,7 +407,8 @@ export class IndexScanner {
   /** The open batch (records from `#open` to `#last`) is done. */
   #emit(): void {
     const s = this.#open, e = this.#last;
-    this.sink.batch(this.#batches++, this.#base + s, this.#base + e, this.#buf.subarray(s, e));
+    const bytes = this.#keepBatches ? this.#buf.subarray(s - this.#base, e - this.#base) : EMPTY;
+    this.sink.batch(this.#batches++, s, e, bytes);
     this.#open = -1;
   }
 
@@ -355,22 +418,41 @@ export class IndexScanner {
     const b = this.#buf;
     const r = this.#reader;
     r.reset(b, n, final, this.#base);
-    if (!this.#wasm && this.#base + n >= this.#wasmFrom) this.#wasm = wasmScan();
-    const wasm = this.#wasm;
+    let wasm = this.#wasm;
     for (;;) {
+      if (this.#frontier >= 0 || this.#hintsLive) {
+        // Records a scanner elsewhere read (see `hint`).
+        const i = r.ws(this.#pos);
+        if (i >= n && !final) return;
+        const at = this.#base + i;
+        const h = this.#takeHint(at);
+        if (h) {
+          this.#fromHints += h.hint.count - h.from;
+          this.#entries(
+            h.hint.table,
+            h.from,
+            h.hint.count,
+            h.hint.base - this.#base,
+            this.#hintNumbers,
+          );
+          if (this.#phase !== "records") return;
+          this.#pos = h.hint.next - this.#base;
+          continue;
+        }
+        if (at < this.#frontier) {
+          // A record that scanner left: read here.
+          if (!this.#one(r, n)) return;
+          continue;
+        }
+        // Its hint is still to come.
+        if (this.#hintsLive && !final) return;
+      }
+      if (!wasm && this.#base + n >= this.#wasmFrom) wasm = this.#wasm = wasmScan();
       if (wasm && this.#pos < n) {
         // Plain records at native speed, a window at a time.
         const s = this.#pos;
         const got = wasm.scan(b.subarray(s, Math.min(n, s + WINDOW)));
-        const { table, words } = got;
-        for (let k = 0; k < got.count; k++) {
-          const o = k * words;
-          const i = table[o + E.KEY] + s;
-          // Keys are unique: decoded, not looked up.
-          const hash = this.#dec.decode(b.subarray(i + 1, table[o + E.KEY + 1] + s - 1));
-          r.entry(table, o, s);
-          this.#commit(i, table[o + E.VALUE + 1] + s, table[o + E.SEP] + s, hash, r.f);
-        }
+        this.#entries(got.table, 0, got.count, s);
         if (this.#phase !== "records") return;
         this.#pos = s + got.pos;
         // Stopped by the end of the entry table, or of a window short of the bytes known.
@@ -387,6 +469,59 @@ export class IndexScanner {
       // A record the scanner left (or every record, without it), by the reader.
       if (!this.#one(r, n)) return;
     }
+  }
+
+  /**
+   * The records of entries `from` to `count` of a scanner's `table` (offsets + `s` are indexes
+   * into the buffer); `numbers`: the reader's memory of that scanner's numbers.
+   */
+  #entries(
+    table: Uint32Array,
+    from: number,
+    count: number,
+    s: number,
+    numbers?: ScannerNumbers,
+  ): void {
+    const r = this.#reader;
+    const words = ENTRY_WORDS;
+    for (let k = from; k < count; k++) {
+      const o = k * words;
+      const i = table[o + E.KEY] + s;
+      // Keys are unique: decoded, not looked up.
+      const hash = r.asciiText(i + 1, table[o + E.KEY + 1] + s - 1);
+      r.entry(table, o, s, numbers);
+      this.#commit(i, table[o + E.VALUE + 1] + s, table[o + E.SEP] + s, hash, r.f);
+    }
+  }
+
+  /**
+   * The hint with a record whose key is at the absolute offset `at`, and that record's entry;
+   * hints passed are dropped.
+   */
+  #takeHint(at: number): { hint: ScanHint; from: number } | undefined {
+    const hs = this.#hints;
+    while (this.#hintAt < hs.length && hs[this.#hintAt].next <= at) this.#hintAt++;
+    if (this.#hintAt === hs.length) {
+      hs.length = this.#hintAt = 0;
+      return undefined;
+    }
+    if (this.#hintAt >= 64) {
+      hs.splice(0, this.#hintAt);
+      this.#hintAt = 0;
+    }
+    const h = hs[this.#hintAt];
+    if (h.at > at) return undefined;
+    // The entry whose key is at `at` (entries are in order: a binary search).
+    const t = h.table, rel = at - h.base;
+    let lo = 0, hi = h.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const k = t[mid * ENTRY_WORDS + E.KEY];
+      if (k === rel) return { hint: h, from: mid };
+      if (k < rel) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
   }
 
   /** One record at `#pos` by the reader; false when the bytes end first or `installs` does. */
@@ -440,8 +575,8 @@ export class IndexScanner {
     f: RecordFields | undefined,
     parsed?: unknown,
   ): void {
-    if (this.#open < 0) this.#open = i;
-    this.#last = ve;
+    if (this.#open < 0) this.#open = this.#base + i;
+    this.#last = this.#base + ve;
     const k = this.#batches;
     if (f) this.sink.fields(hash, f, k);
     else this.sink.record(hash, parsed, k);

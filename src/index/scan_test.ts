@@ -3,6 +3,7 @@ import { Buffer } from "node:buffer";
 import { InvalidDataError } from "../errors.ts";
 import { parseIndexDb } from "./db.ts";
 import { IndexScanner, type RecordFields } from "./scan.ts";
+import { checkNodeIdentity } from "../spec/node.ts";
 import { wasmScan } from "./wasm_scan.ts";
 
 const H = (c: string, i: number) => (c + i.toString(32).padStart(4, "0")).padEnd(32, c);
@@ -94,7 +95,13 @@ function doc(recs: unknown[], indent?: number): string {
 function scanFields(text: string, wasm: boolean): unknown[] {
   const out: unknown[] = [];
   const scanner = new IndexScanner("t", {
-    fields: (hash: string, f: RecordFields) => out.push({ hash, ...f }),
+    fields: (hash: string, f: RecordFields) => {
+      // Fields marked checked pass the identity check (which only the WebAssembly scanner
+      // does); the rest is the same either way.
+      const { checked, ...rest } = f;
+      if (checked) checkNodeIdentity({ name: f.name, version: f.version, hash }, "checked");
+      out.push({ hash, ...rest });
+    },
     record: (hash: string, rec: unknown) => out.push({ hash, parsed: rec }),
     batch: () => {},
   }, { wasm });
@@ -148,6 +155,44 @@ Deno.test("records of every shape give the light records JSON.parse gives, with 
     // The fields read with WebAssembly and by the JS reader alone are the same.
     assert.deepEqual(scanFields(text, true), scanFields(text, false));
   }
+});
+
+Deno.test("the WebAssembly scanner marks a record checked exactly when its name, hash and version pass the identity check", () => {
+  const names = ["p", "P_1", "_a", "a.b+c-d", "0x", "-a", ".a", "+a", "a/b", "a b", "", "a:b"];
+  const versions = ["1.0", "=1.2", "", ".", "..", "...", ".1", "1/2", "a b", "develop", null];
+  const hashes = [H("h", 0), "a", "x".repeat(64), "x".repeat(65), "ABC", "a-b", "a_b"];
+  const recs: [string, Record<string, unknown>][] = [];
+  for (const name of names) {
+    for (const version of versions) {
+      for (const hash of hashes) {
+        recs.push([hash, { spec: { name, ...(version === null ? {} : { version }) } }]);
+      }
+    }
+  }
+  let checked = 0, unchecked = 0;
+  // One record per index: a repeated key is a different case.
+  for (const [hash, rec] of recs) {
+    const text = JSON.stringify({ database: { version: "8", installs: { [hash]: rec } } });
+    const scanner = new IndexScanner("t", {
+      fields: (h: string, f: RecordFields) => {
+        let valid = true;
+        try {
+          checkNodeIdentity({ name: f.name, version: f.version, hash: h }, "t");
+        } catch {
+          valid = false;
+        }
+        assert.equal(!!f.checked, valid, `${JSON.stringify(rec)} ${h}`);
+        if (f.checked) checked++;
+        else unchecked++;
+      },
+      record: () => assert.fail("read whole"),
+      batch: () => {},
+    }, { wasm: true });
+    scanner.feed(new TextEncoder().encode(text));
+    scanner.end();
+  }
+  assert.equal(checked + unchecked, recs.length);
+  assert.ok(checked > 50 && unchecked > 500, `${checked} checked, ${unchecked} not`);
 });
 
 Deno.test("repeated keys keep the last value, as JSON.parse has it, at every level", () => {

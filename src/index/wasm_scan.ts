@@ -37,7 +37,14 @@ export const E = {
   TIME: 23,
   FLAGS: 25,
   ARCH_ID: 26,
+  VERSION_ID: 27,
+  CNAME_ID: 28,
+  CVERSION_ID: 29,
+  ANNOT_ID: 30,
+  PROVIDER_ID: 31,
 } as const;
+/** u32 words per entry. */
+export const ENTRY_WORDS = 32;
 /** Entry flags. */
 export const F = {
   EXTERNAL: 1,
@@ -46,6 +53,8 @@ export const F = {
   COMPILER: 8,
   PROVIDER: 16,
   TIME: 32,
+  /** The name, hash and version passed the identity check (`checkNodeIdentity`'s rules). */
+  CHECKED: 64,
 } as const;
 /** Why a scan stopped. */
 export const STOP = { MAX: 0, END: 1, RECORD: 2 } as const;
@@ -76,6 +85,7 @@ export class WasmScan {
   constructor(x: Exports) {
     this.#x = x;
     this.words = x.scan_entry_words();
+    if (this.words !== ENTRY_WORDS) throw new RangeError("index scanner: unexpected entry size");
     this.max = x.scan_max_entries();
   }
 
@@ -107,6 +117,17 @@ export class WasmScan {
 }
 
 let compiled: WebAssembly.Module | null | undefined;
+let moduleBytes: Uint8Array | undefined;
+
+/** The scanner module's bytes (decoded once). */
+export function wasmScanBytes(): Uint8Array {
+  if (!moduleBytes) {
+    const bin = atob(WASM_SCAN_BASE64);
+    moduleBytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) moduleBytes[i] = bin.charCodeAt(i);
+  }
+  return moduleBytes;
+}
 
 /**
  * A scanner of its own (the module compiled on first use); undefined where WebAssembly cannot
@@ -116,10 +137,7 @@ let compiled: WebAssembly.Module | null | undefined;
 export function wasmScan(): WasmScan | undefined {
   if (compiled === undefined) {
     try {
-      const bin = atob(WASM_SCAN_BASE64);
-      const bytes = new Uint8Array(bin.length);
-      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-      compiled = new WebAssembly.Module(bytes);
+      compiled = new WebAssembly.Module(wasmScanBytes() as Uint8Array<ArrayBuffer>);
     } catch {
       compiled = null;
     }

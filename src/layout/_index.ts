@@ -6,11 +6,15 @@
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { type IndexDb, parseIndexDb, readIndexDb } from "../index/db.ts";
+import { IndexReadAhead } from "../index/read_ahead.ts";
 import { digestChecker, verifyStream } from "../core/digest.ts";
 import { InvalidDataError } from "../errors.ts";
 import type { SpecNode } from "../spec/types.ts";
 import type { ReadStore } from "../storage/store.ts";
 import type { Descriptor, EntryRef } from "./types.ts";
+
+/** Index blobs from this size on are read ahead on a worker thread (where one can start). */
+const READ_AHEAD_FROM = 4 << 20;
 
 /** A parsed index: references in file order; nodes built only when asked for. */
 export interface ParsedIndex {
@@ -61,7 +65,7 @@ export async function readIndexBlob(
     }
   }
   const body = fd !== undefined
-    ? localChunks(fd, d as Descriptor, label, signal)
+    ? localBody(fd, local!, before!, d as Descriptor, label, signal)
     : (await store.read(path, { signal })).pipeThrough(
       d instanceof TransformStream ? d : verifyStream({ digest: d.checksum, size: d.size }, label),
     );
@@ -87,6 +91,27 @@ export async function readIndexBlob(
     }
     : undefined;
   return indexOf(await readIndexDb(body, label, { reread }), layout);
+}
+
+/**
+ * The bytes of the open local file `fd` (at `path`, as `before` found it): a big one read and
+ * scanned ahead by a worker thread (`src/index/read_ahead.ts`), where one starts; else
+ * {@link localChunks}.
+ */
+function localBody(
+  fd: number,
+  path: string,
+  before: { ino: number; size: number; mtimeMs: number },
+  d: Descriptor,
+  label: string,
+  signal?: AbortSignal,
+): AsyncIterable<Uint8Array> | Iterable<Uint8Array> {
+  const ahead = d.size >= READ_AHEAD_FROM
+    ? IndexReadAhead.start(path, { digest: d.checksum, size: d.size, label, before, signal })
+    : undefined;
+  if (!ahead) return localChunks(fd, d, label, signal);
+  closeSync(fd); // (the worker opens the file itself, and must find the same one)
+  return ahead;
 }
 
 /**

@@ -142,15 +142,18 @@ function pathSafe(s: string): boolean {
 
 /**
  * Refuses a node whose name, hash, version or architecture could not be a package's (they
- * become path components of prefixes and mirror paths): `InvalidDataError` naming `label`.
+ * become path components of prefixes and mirror paths): `InvalidDataError` naming `label` (or
+ * what it gives, made only then).
  */
 export function checkNodeIdentity(
   n: { name: string; version: string; hash: string; arch?: SpecArch },
-  label: string,
+  label: string | (() => string),
 ): void {
   const bad = (what: string, v: string) =>
     new InvalidDataError(
-      `Cannot read ${label}: the ${what} ${JSON.stringify(v.slice(0, 80))} is not valid`,
+      `Cannot read ${typeof label === "string" ? label : label()}: the ${what} ${
+        JSON.stringify(v.slice(0, 80))
+      } is not valid`,
     );
   if (!SPEC_NAME.test(n.name)) throw bad("package name", n.name);
   if (!SPEC_HASH.test(n.hash)) throw bad(`hash of "${n.name}"`, n.hash);
