@@ -27,21 +27,23 @@ const FIRST_CHUNK = 64 << 10;
 const CHUNK = 1 << 20;
 /** Chunks the worker may read ahead of the main thread (once the records are reached). */
 const AHEAD = 8;
+/** Bytes of a slot of the shared ring: a chunk and the start of a record cut by its end. */
+const SLOT = CHUNK + (64 << 10);
 
 /**
  * The worker: told `{ path, size, first, chunk, ahead, wasm, words }`, opens the file (answering
  * its identity), then reads it chunk by chunk into the scanner's memory, scans the records the
  * bytes read complete, and sends the bytes up to the last of them (in a buffer handed over)
  * with the scanner's entry tables. It waits for the main thread's acknowledgements (`{ ack,
- * recordsAt, give }`: chunks consumed, where the records start once known, a buffer back) to
- * stay `ahead` chunks ahead. At the end it sends `{ end }`; on any failure `{ error, code }`.
+ * recordsAt }`: chunks consumed, where the records start once known) to stay `ahead` chunks
+ * ahead. At the end it sends `{ end }`; on any failure `{ error, code }`.
  */
 const WORKER_SOURCE = `
 let fs, fd, x = null, table = null, words = 0, maxEntries = 0;
 let pos = 0, sent = 0, acked = 0, recordsAt = -1, waiting = null;
-// Buffers given back by the main thread, written again (each poolSize bytes).
-const pool = [];
-let poolSize = 0;
+// The ring shared with the main thread: slots of slotSize bytes, message k's bytes in slot
+// k % slots (free again once the main thread has acknowledged message k).
+let ring = null, slots = 0, slotSize = 0;
 // The bytes read and not dropped are the module memory's [input, input + inLen): the file's
 // [inBase, inBase + inLen). Sent up to sentTo; scanned up to cur (-1 before the records).
 let input = 0, cap = 0, inBase = 0, inLen = 0, cur = -1, live = true, sentTo = 0;
@@ -52,7 +54,6 @@ self.onmessage = (e) => {
     return;
   }
   acked = d.ack;
-  if (d.give && d.give.byteLength === poolSize) pool.push(new Uint8Array(d.give));
   if (recordsAt < 0 && d.recordsAt >= 0) recordsAt = d.recordsAt;
   const w = waiting;
   waiting = null;
@@ -77,9 +78,6 @@ function compact() {
   mem().copyWithin(input, input + drop, input + inLen);
   inBase += drop;
   inLen -= drop;
-}
-function buffer(len) {
-  return len <= poolSize && pool.length ? pool.pop() : new Uint8Array(Math.max(len, poolSize));
 }
 function readInto(b, at, want) {
   let got = 0;
@@ -160,10 +158,17 @@ function send(hints, transfer, all) {
   const upTo = all || !live || recordsAt < 0 ? inBase + inLen : cur;
   const len = Math.max(0, upTo - sentTo);
   if (!len && !hints.length) return;
-  const buf = buffer(len);
-  buf.set(mem().subarray(input + sentTo - inBase, input + sentTo - inBase + len));
-  transfer.push(buf.buffer);
-  self.postMessage({ chunk: buf.subarray(0, len), hints, frontier: cur, live }, transfer);
+  const bytes = mem().subarray(input + sentTo - inBase, input + sentTo - inBase + len);
+  if (len <= slotSize) {
+    const slot = sent % slots;
+    new Uint8Array(ring, slot * slotSize, len).set(bytes);
+    self.postMessage({ slot, len, hints, frontier: cur, live }, transfer);
+  } else {
+    // More than a slot (a record longer than a chunk): a buffer of its own, handed over.
+    const chunk = bytes.slice();
+    transfer.push(chunk.buffer);
+    self.postMessage({ chunk, hints, frontier: cur, live }, transfer);
+  }
   sentTo += len;
   sent++;
 }
@@ -182,20 +187,26 @@ async function run(d) {
       x = null;
     }
     if (!x) live = false;
-    poolSize = d.chunk + (64 << 10);
+    ring = d.ring;
+    slots = d.slots;
+    slotSize = ring.byteLength / slots;
     // No more than the declared size and one byte (which the main thread refuses) is read.
     const limit = d.size + 1;
-    for (;;) {
+    // Waits until a message more may be in flight (its slot is free).
+    const credit = async () => {
       while (sent - acked >= (recordsAt < 0 ? 1 : d.ahead)) await new Promise((r) => waiting = r);
+    };
+    for (;;) {
+      await credit();
       const want = Math.min(sent === 0 ? d.first : d.chunk, limit - pos);
       if (want <= 0) break;
       if (!x) {
         // Without the scanner: the bytes as read.
-        const buf = buffer(want);
-        const got = readInto(buf, 0, want);
+        const slot = sent % slots;
+        const got = readInto(new Uint8Array(ring, slot * slotSize, want), 0, want);
         if (!got) break;
         pos += got;
-        self.postMessage({ chunk: buf.subarray(0, got), hints: [], frontier: -1, live: false }, [buf.buffer]);
+        self.postMessage({ slot, len: got, hints: [], frontier: -1, live: false });
         sent++;
         continue;
       }
@@ -209,7 +220,10 @@ async function run(d) {
       scan(hints, transfer);
       send(hints, transfer, false);
     }
-    if (x) send([], [], true);
+    if (x) {
+      await credit();
+      send([], [], true);
+    }
   } finally {
     fs.closeSync(fd);
   }
@@ -218,7 +232,10 @@ async function run(d) {
 `;
 
 interface ChunkMessage {
-  chunk: Uint8Array;
+  /** The bytes: in slot `slot` of the ring (`len` of them), or a buffer of their own. */
+  slot?: number;
+  len?: number;
+  chunk?: Uint8Array;
   hints: ScanHint[];
   frontier: number;
   live: boolean;
@@ -247,6 +264,8 @@ export class IndexReadAhead implements AsyncIterable<Uint8Array> {
   readonly #url: string;
   readonly #o: ReadAheadOptions;
   readonly #queue: WorkerMessage[] = [];
+  /** The ring of chunk slots shared with the worker (no buffer made or handed over per chunk). */
+  readonly #ring = new SharedArrayBuffer((AHEAD + 1) * SLOT);
   #wake: (() => void) | undefined;
   #scanner: IndexScanner | undefined;
   #closed = false;
@@ -268,16 +287,22 @@ export class IndexReadAhead implements AsyncIterable<Uint8Array> {
       ahead: AHEAD,
       wasm: wasmScanBytes(),
       words: ENTRY_WORDS,
+      ring: this.#ring,
+      slots: AHEAD + 1,
     });
   }
 
   /**
    * A reader of the file at `path`, or undefined where no worker can be started (a runtime
-   * without module workers from `blob:` URLs): the caller reads the file itself.
+   * without module workers from `blob:` URLs or shared memory): the caller reads the file
+   * itself.
    */
   static start(path: string, o: ReadAheadOptions): IndexReadAhead | undefined {
     const W = (globalThis as { Worker?: typeof Worker }).Worker;
-    if (typeof W !== "function" || typeof URL.createObjectURL !== "function") return undefined;
+    if (
+      typeof W !== "function" || typeof URL.createObjectURL !== "function" ||
+      typeof SharedArrayBuffer !== "function"
+    ) return undefined;
     let url: string | undefined;
     try {
       url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
@@ -346,15 +371,12 @@ export class IndexReadAhead implements AsyncIterable<Uint8Array> {
           continue;
         }
         if ("end" in m) return check.end();
-        check.update(m.chunk);
+        const chunk = m.chunk ?? new Uint8Array(this.#ring, m.slot! * SLOT, m.len!);
+        check.update(chunk);
         this.#scanner?.hint(m.hints, m.frontier, m.live);
-        yield m.chunk;
-        // The chunk's buffer goes back to be read into again (the consumer is done with it).
-        const give = m.chunk.buffer;
-        this.#worker.postMessage(
-          { ack: ++acked, recordsAt: this.#scanner?.recordsAt ?? -1, give },
-          [give],
-        );
+        yield chunk;
+        // The consumer is done with the chunk (what it keeps, it copied): its slot is free.
+        this.#worker.postMessage({ ack: ++acked, recordsAt: this.#scanner?.recordsAt ?? -1 });
       }
     } finally {
       signal?.removeEventListener("abort", this.#abort);
