@@ -99,21 +99,32 @@ export function sortRecords<T extends SortableRecord>(records: readonly T[]): T[
     if (ok === undefined) plainVersions.set(v, ok = PLAIN.test(v) && !LEADING_ZERO.test(v));
     return ok;
   };
-  const plain = (rec: T) =>
-    PLAIN.test(rec.name) && plainVersion(rec.version) && HASH.test(rec.hash);
-  if (!r || !records.every(plain)) return collatorSorted(records);
-  // Names and hashes compare as plain strings once `_` and `+` (the two characters out of
-  // code-unit order) are put in their places; names repeat, so each is mapped once.
-  const mapped = new Map<string, string>();
+  // Names compare as plain strings once `_` and `+` (the two characters out of code-unit
+  // order) are put in their places; names repeat, so each is tested and mapped once (null: not
+  // plain).
+  const mapped = new Map<string, string | null>();
   const keyOf = (name: string) => {
     let k = mapped.get(name);
     if (k === undefined) {
-      k = ORDER_MAP.test(name) ? name.replace(ORDER_MAP_ALL, (c) => c === "_" ? "!" : "/") : name;
+      k = !PLAIN.test(name)
+        ? null
+        : ORDER_MAP.test(name)
+        ? name.replace(ORDER_MAP_ALL, (c) => c === "_" ? "!" : "/")
+        : name;
       mapped.set(name, k);
     }
     return k;
   };
-  const keyed = records.map((rec) => ({ k: keyOf(rec.name), rec }));
+  if (!r) return collatorSorted(records);
+  const keyed: { k: string; rec: T }[] = new Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const rec = records[i];
+    const k = keyOf(rec.name);
+    if (k === null || !plainVersion(rec.version) || !HASH.test(rec.hash)) {
+      return collatorSorted(records);
+    }
+    keyed[i] = { k, rec };
+  }
   keyed.sort((a, b) => {
     if (a.k !== b.k) return a.k < b.k ? -1 : 1;
     const x = a.rec, y = b.rec;

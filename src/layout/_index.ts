@@ -144,8 +144,7 @@ function* localChunks(
 /** Entry references of a parsed database. */
 function indexOf(db: IndexDb, layout: 2 | 3): ParsedIndex {
   const refs: EntryRef[] = db.records.map((r) => {
-    const t = r.installedAt;
-    return {
+    const ref: EntryRef = {
       name: r.name,
       version: r.version,
       hash: r.hash,
@@ -153,8 +152,10 @@ function indexOf(db: IndexDb, layout: 2 | 3): ParsedIndex {
       compiler: r.compiler,
       inBuildcache: r.inBuildcache,
       layout,
-      ...(t !== undefined ? { installedAt: t } : {}),
     };
+    // (Set after, not spread in: a spread per record cost more than the rest.)
+    if (r.installedAt !== undefined) ref.installedAt = r.installedAt;
+    return ref;
   });
   return { refs, dbVersion: db.dbVersion, node: db.node };
 }
