@@ -39,7 +39,7 @@ const SLOT = CHUNK + (64 << 10);
  * ahead. At the end it sends `{ end }`; on any failure `{ error, code }`.
  */
 const WORKER_SOURCE = `
-const WARM_UP = 32;
+const WARM_UP = 32, HEAD_MAX = 8 << 20;
 let fs, fd, x = null, table = null, words = 0, maxEntries = 0;
 let pos = 0, sent = 0, acked = 0, recordsAt = -1, waiting = null;
 // The ring shared with the main thread: slots of slotSize bytes, message k's bytes in slot
@@ -72,7 +72,12 @@ function ensure(size) {
 }
 // Drops the bytes both sent and scanned (none before the records are found: they are to scan).
 function compact() {
-  if (recordsAt < 0) return;
+  if (recordsAt < 0 && live) {
+    // The head is kept to scan the records that follow it, but no more than HEAD_MAX bytes:
+    // past that the main thread reads the records alone (as from a document with no installs).
+    if (inLen <= HEAD_MAX) return;
+    live = false;
+  }
   const keepFrom = live ? Math.min(cur >= 0 ? cur : recordsAt, sentTo) : sentTo;
   const drop = keepFrom - inBase;
   if (drop <= 0) return;
@@ -211,7 +216,9 @@ async function run(d) {
     const limit = d.size + 1;
     // Waits until a message more may be in flight (its slot is free).
     const credit = async () => {
-      while (sent - acked >= (recordsAt < 0 ? 1 : d.ahead)) await new Promise((r) => waiting = r);
+      while (sent - acked >= (recordsAt < 0 && live ? 1 : d.ahead)) {
+        await new Promise((r) => waiting = r);
+      }
     };
     for (;;) {
       await credit();

@@ -89,6 +89,11 @@ Deno.test("an index read ahead by a worker gives the records, nodes and errors o
     ["compact", index(6000)],
     ["indented", index(3000, 2)],
     ["empty", '{"database":{"version":"8","installs":{}}}' + " ".repeat(5 << 20)],
+    // The records start past more than the worker keeps of a head: it only reads.
+    [
+      "long head",
+      index(3000).replace('"installs":', `"x":"${"x".repeat(9 << 20)}","installs":`),
+    ],
     // The records start past several chunks.
     [
       "late records",
@@ -112,6 +117,7 @@ Deno.test("an index read ahead by a worker gives the records, nodes and errors o
         assert.equal(n, what === "compact" ? 6000 : 3000, what);
         assert.ok(a.hintsUsed > 0.9 * n && a.hintsUsed < n, `${a.hintsUsed} of ${n} hinted`);
       }
+      if (what === "long head") assert.equal(a.hintsUsed, 0);
       if (what.startsWith("bad") || what === "cut") {
         assert.equal((want as { error: string }).error, "InvalidDataError", what);
       }
@@ -119,6 +125,44 @@ Deno.test("an index read ahead by a worker gives the records, nodes and errors o
       rmSync(f.dir, { recursive: true });
     }
   }
+});
+
+Deno.test("a read ahead of an index with one byte changed, added or removed gives what a plain read gives", async () => {
+  const text = index(5000);
+  // Places near chunk ends (where the worker cuts what it sends) and anywhere in the records.
+  let seed = 23;
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+  const start = text.indexOf('"installs":{') + 12;
+  const places = [65536, 1 << 20, (1 << 20) + 65536, 2 << 20, 3 << 20]
+    .flatMap((p) => [p - 1 - rnd(300), p + rnd(300)])
+    .concat(Array.from({ length: 8 }, () => start + rnd(text.length - start - 10)));
+  const bytes = ' "{}[],:\\0x\n';
+  let refused = 0;
+  for (const at of places) {
+    const c = bytes[rnd(bytes.length)];
+    const how = rnd(3);
+    const bad = how === 0
+      ? text.slice(0, at) + c + text.slice(at + 1)
+      : how === 1
+      ? text.slice(0, at) + c + text.slice(at)
+      : text.slice(0, at) + text.slice(at + 1);
+    const f = file(bad);
+    try {
+      const reread = (s: number, e: number) => f.bytes.slice(s, e);
+      const want = await outcome(() => readIndexDb(chunks(f.bytes), "idx", { reread }));
+      const got = await outcome(() => readIndexDb(ahead(f), "idx", { reread }));
+      assert.deepEqual(
+        got,
+        want,
+        `${["replaced", "inserted", "removed"][how]} ${JSON.stringify(c)} at ${at}`,
+      );
+      if ("error" in (want as object)) refused++;
+    } finally {
+      rmSync(f.dir, { recursive: true });
+    }
+  }
+  // Both kinds: changes that break the JSON and changes that keep it valid.
+  assert.ok(refused > 2 && refused < places.length - 2, `${refused} of ${places.length} refused`);
 });
 
 Deno.test("an index read ahead is checked against its digest and size, and must be the file stat found", async () => {
