@@ -31,12 +31,13 @@ const AHEAD = 8;
 const SLOT = CHUNK + (64 << 10);
 
 /**
- * The worker: told `{ path, size, first, chunk, ahead, wasm, words }`, opens the file (answering
- * its identity), then reads it chunk by chunk into the scanner's memory, scans the records the
- * bytes read complete, and sends the bytes up to the last of them (in a buffer handed over)
- * with the scanner's entry tables. It waits for the main thread's acknowledgements (`{ ack,
- * recordsAt }`: chunks consumed, where the records start once known) to stay `ahead` chunks
- * ahead. At the end it sends `{ end }`; on any failure `{ error, code }`.
+ * The worker: told `{ path, size, first, chunk, ahead, wasm, words, ring, slots }`, opens the
+ * file (answering its identity), then reads it chunk by chunk into the scanner's memory, scans
+ * the records the bytes read complete, and sends the bytes up to the last of them (in a slot of
+ * the shared ring, or a buffer handed over when they are more than a slot) with the scanner's
+ * entry tables. It waits for the main thread's acknowledgements (`{ ack, recordsAt }`: chunks
+ * consumed, where the records start once known) to stay `ahead` chunks ahead. At the end it
+ * sends `{ end }`; on any failure `{ error, code }`.
  */
 const WORKER_SOURCE = `
 const WARM_UP = 32, HEAD_MAX = 8 << 20;
