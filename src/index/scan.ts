@@ -426,6 +426,14 @@ export class IndexScanner {
         if (i >= n && !final) return;
         const at = this.#base + i;
         const h = this.#takeHint(at);
+        if (h && !this.#fits(h.hint, h.from, n)) {
+          // Hints that do not fit the bytes (never from a working scanner): none is used again.
+          this.#hints = [];
+          this.#hintAt = 0;
+          this.#frontier = -1;
+          this.#hintsLive = false;
+          continue;
+        }
         if (h) {
           this.#fromHints += h.hint.count - h.from;
           this.#entries(
@@ -492,6 +500,21 @@ export class IndexScanner {
       r.entry(table, o, s, numbers);
       this.#commit(i, table[o + E.VALUE + 1] + s, table[o + E.SEP] + s, hash, r.f);
     }
+  }
+
+  /**
+   * True when entries `from` on of `hint` fit the bytes known: each record's key starts with a
+   * quote and its value with `{` within them, and a "," or "}" follows it.
+   */
+  #fits(hint: ScanHint, from: number, n: number): boolean {
+    const b = this.#buf, t = hint.table, s = hint.base - this.#base;
+    for (let k = from; k < hint.count; k++) {
+      const o = k * ENTRY_WORDS;
+      const key = t[o + E.KEY] + s, value = t[o + E.VALUE] + s, sep = t[o + E.SEP] + s;
+      if (key < 0 || sep >= n || b[key] !== Q || b[value] !== LB) return false;
+      if (b[sep] !== COMMA && b[sep] !== RB) return false;
+    }
+    return true;
   }
 
   /**
