@@ -79,7 +79,10 @@ async function outcome(read: () => Promise<IndexDb>): Promise<unknown> {
 function assertSame(got: unknown, want: unknown, what: string) {
   const g = got as { records?: unknown[]; nodes?: unknown[] };
   const w = want as { records?: unknown[]; nodes?: unknown[] };
-  if (!g.records || !w.records) return assert.deepEqual(got, want, what);
+  if (!g.records && !w.records) return assert.deepEqual(got, want, what);
+  const error = (o: unknown) => JSON.stringify((o as { message?: string }).message);
+  if (!g.records) assert.fail(`${what}: the read failed (${error(got)}), the plain read did not`);
+  if (!w.records) assert.fail(`${what}: the plain read failed (${error(want)}), this one did not`);
   assert.equal(g.records.length, w.records.length, `${what}: record count`);
   const at = g.records.findIndex((r, i) => JSON.stringify(r) !== JSON.stringify(w.records![i]));
   if (at >= 0) assert.deepEqual(g.records[at], w.records[at], `${what}: record ${at}`);
