@@ -9,15 +9,13 @@
  * @module
  */
 
+import type { EntryRef } from "../../mod.ts";
+
 /** What a line shows of a reference. */
-export interface ListRow {
-  name: string;
-  version: string;
-  hash: string;
-  arch?: string;
-  compiler?: string;
-  inBuildcache: boolean;
-}
+export type ListRow = Pick<
+  EntryRef,
+  "name" | "version" | "hash" | "arch" | "compiler" | "inBuildcache"
+>;
 
 /** `--long` (whole hashes) and `--all` (the "(not in cache)" column). */
 export interface ListTableOptions {
@@ -43,13 +41,22 @@ function widthsOf(rows: readonly ListRow[], o: ListTableOptions): number[] {
   return [w0, w1, w2, w3, w4];
 }
 
-/** A line as strings (any text). */
+/** The cells of a row: name, version, hash, arch, compiler, and with `all` the cache mark. */
+export function listCells(r: ListRow, o: ListTableOptions): string[] {
+  return [
+    r.name,
+    r.version,
+    o.long ? r.hash : r.hash.slice(0, 7),
+    r.arch ?? "-",
+    r.compiler ?? "-",
+    ...(o.all ? [r.inBuildcache ? "" : NOT_IN_CACHE] : []),
+  ];
+}
+
+/** A line as strings (any text): each cell but the last padded to its column's width. */
 function lineText(r: ListRow, o: ListTableOptions, w: number[]): string {
-  const compiler = r.compiler ?? "-";
-  const hash = o.long ? r.hash : r.hash.slice(0, 7);
-  const line = `${r.name.padEnd(w[0])}  ${r.version.padEnd(w[1])}  ${hash.padEnd(w[2])}  ${
-    (r.arch ?? "-").padEnd(w[3])
-  }  ${o.all ? `${compiler.padEnd(w[4])}  ${r.inBuildcache ? "" : NOT_IN_CACHE}` : compiler}`;
+  const cells = listCells(r, o);
+  const line = cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(w[i])).join("  ");
   // Only a line ending in blanks (or in text trimEnd may see as such) is trimmed.
   const last = line.charCodeAt(line.length - 1);
   return last <= 32 || last >= 0x80 ? line.trimEnd() : line;

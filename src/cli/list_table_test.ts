@@ -1,18 +1,10 @@
 import assert from "node:assert/strict";
-import { type ListRow, listTable } from "./list_table.ts";
+import { listCells, type ListRow, listTable } from "./list_table.ts";
 import { table } from "./output.ts";
 
 /** The table as `output.ts` makes it, each line trimmed: what `listTable` must give. */
 function reference(rows: ListRow[], o: { long: boolean; all: boolean }): string {
-  const cells = rows.map((r) => [
-    r.name,
-    r.version,
-    o.long ? r.hash : r.hash.slice(0, 7),
-    r.arch ?? "-",
-    r.compiler ?? "-",
-    ...(o.all ? [r.inBuildcache ? "" : "(not in cache)"] : []),
-  ]);
-  return table(cells).map((l) => l.trimEnd()).join("\n");
+  return table(rows.map((r) => listCells(r, o))).map((l) => l.trimEnd()).join("\n");
 }
 
 Deno.test("listTable gives output.ts's table, trimmed, for plain and unusual cells, in blocks", () => {

@@ -63,9 +63,8 @@ export const STOP = { MAX: 0, END: 1, RECORD: 2 } as const;
 export interface ScanBatch {
   /** Entries read. */
   count: number;
-  /** The entry table (`words` u32 per entry), offsets relative to the bytes scanned. */
+  /** The entry table (`ENTRY_WORDS` u32 per entry), offsets relative to the bytes scanned. */
   table: Uint32Array;
-  words: number;
   /** Why it stopped, and where (a record's start, or the `}` ending `installs`). */
   stop: number;
   pos: number;
@@ -109,7 +108,6 @@ export class WasmScan {
     return {
       count,
       table: this.#table,
-      words: this.words,
       stop: x.scan_stop(),
       pos: x.scan_pos(),
     };

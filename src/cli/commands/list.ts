@@ -4,7 +4,7 @@ import type { MirrorCliOptions } from "../mirror_options.ts";
 import type { EntryRef, Mirror } from "../../../mod.ts";
 import { errorCode, errorMessage } from "../../errors.ts";
 import { columnWidths, table } from "../output.ts";
-import { listTable } from "../list_table.ts";
+import { listCells, listTable } from "../list_table.ts";
 import { addMirror, openReadMirrors } from "../read_options.ts";
 
 function mirrorInfo(m: Mirror) {
@@ -52,14 +52,7 @@ const register: Register = (program, act) => {
           });
           return;
         }
-        const row = (r: EntryRef) => [
-          r.name,
-          r.version,
-          o.long ? r.hash : r.hash.slice(0, 7),
-          r.arch ?? "-",
-          r.compiler ?? "-",
-          ...(o.all ? [r.inBuildcache ? "" : "(not in cache)"] : []),
-        ];
+        const row = (r: EntryRef) => listCells(r, o);
         const PART = 2000;
         // Plain text (the usual case): columns padded by length, no row arrays; made whole
         // (a few MB) and written when no field holds an escape character.
